@@ -1,0 +1,52 @@
+// POST /jobs/v2: parsing and validating the body, and resolving the project it names.
+// Pure functions over text and a catalog snapshot; no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "model/catalog.hpp"
+#include "model/job_type.hpp"
+
+namespace jobsd::model {
+
+struct field_error {
+    std::string field;
+    std::string problem;
+};
+
+// Why a body was refused. Every kind answers 400; `errors` is filled for invalid_fields only.
+struct request_error {
+    enum class kind { malformed_json, not_object, invalid_fields };
+    kind what;
+    std::string message;
+    std::vector<field_error> errors;
+};
+
+// The fields of a valid body that the server acts on. The whole body itself is kept by the
+// caller as the job's input.
+struct create_request {
+    model::job_type type{};
+    std::string template_id;  // "" when absent, null or empty
+    std::string project_id;   // "" when absent, null or empty
+    std::string session_id;   // "" when absent or null
+    std::optional<double> version;
+};
+
+std::variant<create_request, request_error> parse_create_request(std::string_view body);
+
+// The source a job resolves to, or why it does not.
+struct resolved_source {
+    std::string id;            // project id, or image prompt id for ai_image_generation via project_id
+    std::string_view problem;  // empty on success: "Project not found" or "Project is not active"
+};
+
+// template_id first (no fallback when it is given and does not resolve), else project_id;
+// ai_image_generation's project_id names an image prompt. Ownership is enforced.
+resolved_source resolve_source(const catalog& cat, const std::string& account_id, const create_request& req,
+                               std::int64_t now_ms);
+
+}  // namespace jobsd::model

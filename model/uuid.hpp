@@ -1,0 +1,15 @@
+// Job identifiers: RFC 9562 version-7 UUIDs (time-ordered, so new rows append to the index).
+// Thread safety: new_uuid() may be called from any thread; each thread has its own generator.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace jobsd::model {
+
+std::string new_uuid();
+
+// True for the canonical 8-4-4-4-12 hex form (any version, either case).
+bool is_uuid(std::string_view s) noexcept;
+
+}  // namespace jobsd::model

@@ -1,0 +1,202 @@
+// Route handlers. Expected failures become their documented answers; a store failure becomes
+// 503 (busy) or 500 here, and anything thrown is answered 500 by the session.
+#include "server/api.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+#include "model/clock.hpp"
+#include "model/uuid.hpp"
+#include "store/store_error.hpp"
+
+namespace jobsd::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+bool is_json_content_type(std::string_view value) {
+    const auto semi = value.find(';');
+    auto media = value.substr(0, semi);
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+    constexpr std::string_view expected = "application/json";
+    if (media.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < media.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(media[i])) != expected[i]) return false;
+    return true;
+}
+
+json::value json_or_null(const std::optional<std::string>& text) {
+    if (!text) return nullptr;
+    boost::system::error_code ec;
+    auto v = json::parse(*text, ec);
+    return ec ? json::value(*text) : v;
+}
+
+json::value optional_date(const std::optional<std::int64_t>& ms) {
+    if (!ms) return nullptr;
+    return json::value(model::format_iso8601(*ms));
+}
+
+}  // namespace
+
+std::optional<response> api::check_header(const http::request_header<>& header, admitted& out) const {
+    out.match = match_route(header.method(), header.target());
+    switch (out.match.which) {
+        case route::none: return message_response(http::status::not_found, "Not found");
+        case route::wrong_method: {
+            auto res = message_response(http::status::method_not_allowed, "Method not allowed");
+            res.set(http::field::allow, out.match.allow);
+            return res;
+        }
+        default: break;
+    }
+    if (!needs_api_key(out.match.which)) return std::nullopt;
+
+    out.catalog = catalog_.get();
+    auto account = catalog_.authenticate(*out.catalog, header["x-api-key"]);
+    if (!account) return message_response(http::status::unauthorized, "Unauthorized");
+    out.account_id = std::move(*account);
+
+    if (out.match.which == route::create_job) {
+        if (!is_json_content_type(header[http::field::content_type]))
+            return message_response(http::status::unsupported_media_type, "Content-Type must be application/json");
+        const auto length = header[http::field::content_length];
+        if (!length.empty()) {
+            std::uint64_t n = 0;
+            for (char c : length) n = n * 10 + static_cast<unsigned>(c - '0');  // the parser checked the digits
+            if (n > options_.body_limit)
+                return message_response(http::status::payload_too_large, "Request body too large");
+        }
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<response> api::handle(const request& req, admitted& a) const {
+    switch (a.match.which) {
+        case route::create_job: co_return co_await create_job(req, a);
+        case route::get_job: co_return co_await get_job(a);
+        case route::active_projects: co_return active_projects(a);
+        case route::mapping_fields: co_return mapping_fields(a);
+        case route::healthz: co_return json_response(http::status::ok, R"({"status":"ok"})");
+        case route::metrics: {
+            response res{http::status::ok, 11};
+            res.set(http::field::content_type, "text/plain; version=0.0.4");
+            res.body() = metrics_.render(store_.stats());
+            res.prepare_payload();
+            co_return res;
+        }
+        case route::none:
+        case route::wrong_method: break;
+    }
+    co_return message_response(http::status::not_found, "Not found");
+}
+
+asio::awaitable<response> api::create_job(const request& req, const admitted& a) const {
+    auto parsed = model::parse_create_request(req.body());
+    if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
+    const auto& create = std::get<model::create_request>(parsed);
+
+    const auto now = model::now_ms();
+    auto source = model::resolve_source(*a.catalog, a.account_id, create, now);
+    if (!source.problem.empty()) co_return message_response(http::status::bad_request, source.problem);
+
+    store::job_record job;
+    job.uuid = model::new_uuid();
+    job.account_id = a.account_id;
+    job.source_id = source.id;
+    job.type = create.type;
+    job.session_id = create.session_id;
+    job.input = req.body();
+    job.created_ms = job.updated_ms = now;
+    const std::string uuid = job.uuid;
+
+    auto [ec] = co_await store::async_create_job(store_, std::move(job), use_nothrow);
+    if (ec == store::store_errc::busy || ec == store::store_errc::closed) {
+        auto res = message_response(http::status::service_unavailable, "Server is busy, retry later");
+        res.set(http::field::retry_after, "1");
+        co_return res;
+    }
+    if (ec) {
+        spdlog::error("create job {}: {}", uuid, ec.message());
+        co_return message_response(http::status::internal_server_error, "Internal server error");
+    }
+    metrics_.count_job_created(create.type);
+    json::object body{{"message", "Job update accepted and processing."},
+                      {"job", json::object{{"uuid", uuid},
+                                           {"job_status", model::to_string(model::job_status::queued)},
+                                           {"job_type", model::to_string(create.type)},
+                                           {"template_id", source.id}}}};
+    co_return json_response(http::status::created, json::serialize(body));
+}
+
+asio::awaitable<response> api::get_job(const admitted& a) const {
+    const std::string uuid(a.match.param);
+    // Ids we never issue need no store round trip.
+    if (!model::is_uuid(uuid)) co_return message_response(http::status::not_found, "Job not found");
+    auto [ec, found] = co_await store::async_find_job(store_, a.account_id, uuid, use_nothrow);
+    if (ec) {
+        spdlog::error("read job {}: {}", uuid, ec.message());
+        co_return message_response(http::status::internal_server_error, "Internal server error");
+    }
+    if (!found) co_return message_response(http::status::not_found, "Job not found");
+
+    const auto& job = *found;
+    json::value input = json_or_null(job.input);
+    json::value values = json::object{};
+    if (const auto* in = input.if_object())
+        if (const auto* v = in->if_contains("values")) values = *v;
+    json::object body{{"uuid", job.uuid},
+                      {"user_id", job.account_id},
+                      {"template_id", job.source_id},
+                      {"job_type", model::to_string(job.type)},
+                      {"job_status", model::to_string(job.status)},
+                      {"input", std::move(input)},
+                      {"values", std::move(values)},
+                      {"output", json_or_null(job.output)},
+                      {"created_at", model::format_iso8601(job.created_ms)},
+                      {"updated_at", model::format_iso8601(job.updated_ms)}};
+    if (job.error) body["error"] = *job.error;
+    co_return json_response(http::status::ok, json::serialize(body));
+}
+
+response api::active_projects(const admitted& a) const {
+    const auto now = model::now_ms();
+    std::vector<const model::project*> active;
+    for (const auto& [id, p] : a.catalog->projects)
+        if (p.account_id == a.account_id && p.active_at(now)) active.push_back(&p);
+    // A stable order for clients that page or diff: by name, then id.
+    std::sort(active.begin(), active.end(),
+              [](const auto* l, const auto* r) { return std::tie(l->name, l->id) < std::tie(r->name, r->id); });
+    json::array data;
+    for (const auto* p : active)
+        data.push_back(json::object{{"projectId", p->id},
+                                    {"projectName", p->name},
+                                    {"projectType", p->type},
+                                    {"startDate", optional_date(p->start_ms)},
+                                    {"endDate", optional_date(p->end_ms)}});
+    return json_response(http::status::ok, json::serialize(json::object{{"message", "Success"}, {"data", data}}));
+}
+
+response api::mapping_fields(const admitted& a) const {
+    const auto* p = a.catalog->find_project(a.account_id, std::string(a.match.param));
+    if (!p) return message_response(http::status::not_found, "Project not found");
+    json::object data{{"projectId", p->id},
+                      {"projectName", p->name},
+                      {"projectType", p->type},
+                      {"fields", p->mapping_fields},
+                      {"fetchedAt", model::format_iso8601(model::now_ms())}};
+    return json_response(http::status::ok, json::serialize(json::object{{"message", "Success"}, {"data", data}}));
+}
+
+}  // namespace jobsd::server

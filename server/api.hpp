@@ -1,0 +1,54 @@
+// The handlers of every route. Checks that need only the header (route, key, content type,
+// declared length) run before the body is read, so refused traffic costs little.
+// Thread safety: one api object serves all io threads; it holds only references to
+// thread-safe shared objects.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <optional>
+#include <string>
+
+#include "server/catalog_cache.hpp"
+#include "server/config.hpp"
+#include "server/http_types.hpp"
+#include "server/metrics.hpp"
+#include "server/router.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server {
+
+class api {
+public:
+    api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics)
+        : options_(options), store_(store), catalog_(catalog), metrics_(metrics) {}
+
+    // What the header check learned, handed on to handle().
+    struct admitted {
+        route_match match;
+        std::string account_id;          // "" on routes without a key
+        catalog_cache::snapshot catalog;  // the snapshot the key was checked against
+    };
+
+    // A response to send at once (404, 405, 401, 415, 413), or nullopt to read the body and
+    // call handle(). `target` must outlive the admitted value (it views into it).
+    std::optional<response> check_header(const http::request_header<>& header, admitted& out) const;
+
+    boost::asio::awaitable<response> handle(const request& req, admitted& a) const;
+
+    metrics& counters() const { return metrics_; }
+
+private:
+    boost::asio::awaitable<response> create_job(const request& req, const admitted& a) const;
+    boost::asio::awaitable<response> get_job(const admitted& a) const;
+    response active_projects(const admitted& a) const;
+    response mapping_fields(const admitted& a) const;
+
+    const server_options& options_;
+    store::store& store_;
+    catalog_cache& catalog_;
+    metrics& metrics_;
+};
+
+}  // namespace jobsd::server

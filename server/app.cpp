@@ -1,0 +1,135 @@
+// One io_context per io thread (no locks inside Asio); the acceptor hands each new connection
+// to the next context in turn, and its session coroutine lives there.
+#include "server/app.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "server/session.hpp"
+#include "store/seed.hpp"
+#include "store/store_factory.hpp"
+
+namespace jobsd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::unique_ptr<asio::io_context> make_context() { return std::make_unique<asio::io_context>(1); }
+
+}  // namespace
+
+app::app(config cfg)
+    : config_(std::move(cfg)),
+      store_(store::open_store(config_.store)),
+      contexts_([&] {
+          std::vector<std::unique_ptr<asio::io_context>> v;
+          unsigned n = config_.server.threads ? config_.server.threads : std::thread::hardware_concurrency();
+          for (unsigned i = 0; i < std::max(1u, n); ++i) v.push_back(make_context());
+          return v;
+      }()),
+      acceptor_(*contexts_.front()) {
+    if (!config_.seed_file.empty()) {
+        store_->apply_seed(store::load_seed_file(config_.seed_file));
+        spdlog::info("seed {} applied", config_.seed_file);
+    }
+    // The first catalog is loaded before the port opens, so no request meets an empty one.
+    auto [ec, snapshot] = store::async_load_catalog(*store_, asio::use_future(
+        [](store::error_code e, store::catalog_ptr c) { return std::make_pair(e, std::move(c)); })).get();
+    if (ec) throw std::runtime_error("cannot load accounts and projects: " + ec.message());
+    catalog_.replace(std::move(snapshot));
+
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_);
+
+    const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+}
+
+app::~app() {
+    // The store goes first: it commits what is queued and posts the completions to the (now
+    // stopped) contexts, which then destroy them with the coroutines still waiting.
+    store_.reset();
+}
+
+asio::awaitable<void> app::accept_loop() {
+    std::size_t next = 0;
+    for (;;) {
+        auto& ctx = *contexts_[next];
+        next = (next + 1) % contexts_.size();
+        auto [ec, socket] = co_await acceptor_.async_accept(ctx, use_nothrow);
+        if (ec) {
+            if (!acceptor_.is_open()) co_return;
+            spdlog::warn("accept: {}", ec.message());  // e.g. EMFILE; keep serving the others
+            asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
+            co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true));
+        asio::co_spawn(ctx, run_session(std::move(socket), *api_, config_.server), asio::detached);
+    }
+}
+
+void app::run() {
+    asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
+    asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
+
+    // Work guards keep each context running while a coroutine waits on a store thread.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& c : contexts_) guards.push_back(asio::make_work_guard(*c));
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < contexts_.size(); ++i) threads.emplace_back([c = contexts_[i].get()] { c->run(); });
+    contexts_.front()->run();
+    for (auto& t : threads) t.join();
+}
+
+asio::awaitable<void> app::refresh_catalog() {
+    asio::steady_timer timer(*contexts_.front());
+    while (!stopping_) {
+        timer.expires_after(config_.server.catalog_refresh);
+        co_await timer.async_wait(use_nothrow);
+        if (stopping_) co_return;
+        auto [ec, snapshot] = co_await store::async_load_catalog(*store_, use_nothrow);
+        if (ec)
+            spdlog::warn("catalog refresh failed, keeping the previous one: {}", ec.message());
+        else
+            catalog_.replace(std::move(snapshot));
+    }
+}
+
+void app::stop() {
+    if (stopping_.exchange(true)) return;
+    asio::co_spawn(*contexts_.front(), drain(), asio::detached);
+}
+
+asio::awaitable<void> app::drain() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    // Requests in flight get the grace period to be answered; idle connections just close.
+    const auto deadline = std::chrono::steady_clock::now() + config_.server.shutdown_grace;
+    asio::steady_timer poll(*contexts_.front());
+    while (metrics_.requests_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+        poll.expires_after(std::chrono::milliseconds(10));
+        co_await poll.async_wait(use_nothrow);
+    }
+    for (auto& c : contexts_) c->stop();
+}
+
+}  // namespace jobsd::server

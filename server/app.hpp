@@ -1,0 +1,57 @@
+// jobsd assembled: the store, the catalog cache, the io threads, the listener and the
+// periodic catalog refresh. main() and in-process tests both drive it through this class.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "server/api.hpp"
+#include "server/catalog_cache.hpp"
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server {
+
+class app {
+public:
+    // Opens the store, applies the seed, loads the catalog and binds the listening socket.
+    // Throws on any of these failing: jobsd does not start half-ready.
+    explicit app(config cfg);
+    ~app();
+
+    // The bound port (useful when the config asked for port 0).
+    std::uint16_t port() const noexcept { return port_; }
+
+    // Serves until stop(); the calling thread becomes io thread 0.
+    void run();
+
+    // Stops accepting, gives requests in flight up to shutdown_grace, then ends run().
+    // Thread safety: may be called from any thread, more than once.
+    void stop();
+
+private:
+    // Coroutines on io thread 0. Members, not lambdas: a coroutine lambda's captures die with
+    // the lambda object, before the coroutine does.
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> refresh_catalog();
+    boost::asio::awaitable<void> drain();
+
+    config config_;
+    std::unique_ptr<store::store> store_;
+    catalog_cache catalog_;
+    metrics metrics_;
+    std::unique_ptr<api> api_;
+    std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace jobsd::server

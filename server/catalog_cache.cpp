@@ -1,0 +1,17 @@
+// Key check: hash what was sent, look the hash up; the plain key is never kept.
+#include "server/catalog_cache.hpp"
+
+#include "model/api_key.hpp"
+
+namespace jobsd::server {
+
+std::optional<std::string> catalog_cache::authenticate(const model::catalog& cat, std::string_view key) const {
+    // Keys longer than this are not keys; refuse them before hashing attacker-sized input.
+    constexpr std::size_t max_key_length = 256;
+    if (key.empty() || key.size() > max_key_length) return std::nullopt;
+    auto it = cat.account_by_key_hash.find(model::hash_api_key(key));
+    if (it == cat.account_by_key_hash.end()) return std::nullopt;
+    return it->second;
+}
+
+}  // namespace jobsd::server

@@ -1,0 +1,195 @@
+// The configuration schema as a table of typed entries; the file, the environment and the
+// flags all go through the same entry, so they are validated alike.
+#include "server/config.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+namespace jobsd::server {
+
+namespace json = boost::json;
+
+namespace {
+
+// One configurable value. `set` returns a problem text, or "" on success.
+struct entry {
+    std::string section;
+    std::string key;
+    std::string flag;  // "" when there is none
+    std::function<std::string(const json::value&)> set;
+
+    std::string name() const { return section + "." + key; }
+    std::string env_name() const {
+        std::string n = "JOBSD_" + section + "_" + key;
+        for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return n;
+    }
+};
+
+std::function<std::string(const json::value&)> string_setter(std::string& target) {
+    return [&target](const json::value& v) -> std::string {
+        if (!v.is_string()) return "must be a string";
+        target = std::string(v.get_string());
+        return {};
+    };
+}
+
+template <class Int>
+std::function<std::string(const json::value&)> uint_setter(Int& target, std::uint64_t min, std::uint64_t max) {
+    return [&target, min, max](const json::value& v) -> std::string {
+        std::uint64_t n = 0;
+        if (v.is_uint64())
+            n = v.get_uint64();
+        else if (v.is_int64() && v.get_int64() >= 0)
+            n = static_cast<std::uint64_t>(v.get_int64());
+        else
+            return "must be a whole number >= 0";
+        if (n < min || n > max)
+            return "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                   std::to_string(n);
+        target = static_cast<Int>(n);
+        return {};
+    };
+}
+
+template <class Duration>
+std::function<std::string(const json::value&)> duration_setter(Duration& target, std::uint64_t min,
+                                                               std::uint64_t max) {
+    return [&target, min, max](const json::value& v) -> std::string {
+        typename Duration::rep n{};
+        auto problem = uint_setter(n, min, max)(v);
+        if (problem.empty()) target = Duration{n};
+        return problem;
+    };
+}
+
+std::function<std::string(const json::value&)> bool_setter(bool& target) {
+    return [&target](const json::value& v) -> std::string {
+        if (!v.is_bool()) return "must be true or false";
+        target = v.get_bool();
+        return {};
+    };
+}
+
+std::vector<entry> schema(config& c) {
+    constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
+    return {
+        {"server", "listen", "--listen", string_setter(c.server.listen)},
+        {"server", "port", "--port", uint_setter(c.server.port, 0, 65535)},
+        {"server", "threads", "--threads", uint_setter(c.server.threads, 0, 256)},
+        {"server", "body_limit", "", uint_setter(c.server.body_limit, 1024, 64ull << 20)},
+        {"server", "header_limit", "", uint_setter(c.server.header_limit, 1024, 1 << 20)},
+        {"server", "read_timeout_ms", "", duration_setter(c.server.read_timeout, 100, max_u32)},
+        {"server", "idle_timeout_ms", "", duration_setter(c.server.idle_timeout, 100, max_u32)},
+        {"server", "catalog_refresh_ms", "", duration_setter(c.server.catalog_refresh, 100, max_u32)},
+        {"server", "shutdown_grace_ms", "", duration_setter(c.server.shutdown_grace, 0, max_u32)},
+        {"store", "url", "--store", string_setter(c.store.url)},
+        {"store", "batch_max", "", uint_setter(c.store.sqlite.batch_max, 1, 1 << 20)},
+        {"store", "batch_wait_us", "", duration_setter(c.store.sqlite.batch_wait, 0, 1'000'000)},
+        {"store", "readers", "", uint_setter(c.store.sqlite.readers, 1, 64)},
+        {"store", "write_queue_max", "", uint_setter(c.store.sqlite.write_queue_max, 1, 1 << 24)},
+        {"store", "read_queue_max", "", uint_setter(c.store.sqlite.read_queue_max, 1, 1 << 24)},
+        {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},
+        {"seed", "file", "--seed", string_setter(c.seed_file)},
+        {"log", "level", "--log-level", string_setter(c.log.level)},
+    };
+}
+
+// Text from the environment or a flag: JSON when it parses as a number or boolean, else a string.
+json::value text_value(const std::string& text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (!ec && (v.is_number() || v.is_bool())) return v;
+    return json::value(text);
+}
+
+json::object read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw config_error("config file " + path + ": cannot be read");
+    std::stringstream text;
+    text << in.rdbuf();
+    json::parse_options opts;
+    opts.allow_comments = true;
+    opts.allow_trailing_commas = true;
+    boost::system::error_code ec;
+    json::value doc = json::parse(text.str(), ec, {}, opts);
+    if (ec) throw config_error("config file " + path + ": not valid JSON: " + ec.message());
+    if (!doc.is_object()) throw config_error("config file " + path + ": must be a JSON object");
+    return std::move(doc.get_object());
+}
+
+void apply(const entry& e, const json::value& v, const std::string& source) {
+    if (auto problem = e.set(v); !problem.empty()) throw config_error(source + ": " + e.name() + " " + problem);
+}
+
+}  // namespace
+
+config load_config(int argc, const char* const* argv, bool& help) {
+    config c;
+    auto entries = schema(c);
+    help = false;
+
+    std::string config_path;
+    std::vector<std::pair<const entry*, std::string>> flags;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            help = true;
+            return c;
+        }
+        auto eq = arg.find('=');
+        const std::string name = arg.substr(0, eq);
+        auto value = [&]() -> std::string {
+            if (eq != std::string::npos) return arg.substr(eq + 1);
+            if (i + 1 >= argc) throw config_error("flag " + name + " needs a value");
+            return argv[++i];
+        };
+        if (name == "--config") {
+            config_path = value();
+            continue;
+        }
+        const entry* match = nullptr;
+        for (const auto& e : entries)
+            if (!e.flag.empty() && e.flag == name) match = &e;
+        if (!match) throw config_error("unknown flag " + name + " (see --help)");
+        flags.emplace_back(match, value());
+    }
+
+    if (!config_path.empty()) {
+        const json::object file = read_file(config_path);
+        const std::string source = "config file " + config_path;
+        for (const auto& [section, body] : file) {
+            const auto* members = body.if_object();
+            if (!members) throw config_error(source + ": " + std::string(section) + " must be an object");
+            for (const auto& [key, value] : *members) {
+                const std::string name = std::string(section) + "." + std::string(key);
+                const entry* match = nullptr;
+                for (const auto& e : entries)
+                    if (e.name() == name) match = &e;
+                if (!match) throw config_error(source + ": unknown key " + name);
+                apply(*match, value, source);
+            }
+        }
+    }
+    for (const auto& e : entries)
+        if (const char* env = std::getenv(e.env_name().c_str()))
+            apply(e, text_value(env), "environment " + e.env_name());
+    for (const auto& [e, text] : flags) apply(*e, text_value(text), "flag " + e->flag);
+
+    if (c.server.listen.empty()) throw config_error("server.listen must not be empty");
+    return c;
+}
+
+std::string config_usage() {
+    return "usage: jobsd [--config FILE] [--listen ADDR] [--port N] [--threads N] [--store URL]\n"
+           "             [--seed FILE] [--log-level LEVEL]\n"
+           "Every key of the config file can also be set as JOBSD_<SECTION>_<KEY>, e.g. JOBSD_SERVER_PORT.\n";
+}
+
+}  // namespace jobsd::server

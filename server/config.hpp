@@ -1,0 +1,64 @@
+// jobsd's configuration: one struct per component, with a default and a reason on each field.
+// Loaded once at startup from conf/jobsd.json (comments allowed), then JOBSD_<SECTION>_<KEY>
+// environment variables, then command-line flags; later sources win.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "store/store_factory.hpp"
+
+namespace jobsd::server {
+
+struct server_options {
+    // Loopback by default: exposing jobsd is a decision, not an accident.
+    std::string listen = "127.0.0.1";
+    // 0 asks the kernel for a free port (tests); the chosen port is printed at start.
+    std::uint16_t port = 8080;
+    // io threads, one io_context each; 0 means one per core.
+    unsigned threads = 0;
+    // Largest accepted request body; jobs are small JSON documents.
+    std::size_t body_limit = 1024 * 1024;
+    // Largest accepted request header block.
+    std::size_t header_limit = 16 * 1024;
+    // Time allowed to receive one whole request once it has started.
+    std::chrono::milliseconds read_timeout{10'000};
+    // Time an idle keep-alive connection is kept open waiting for its next request.
+    std::chrono::milliseconds idle_timeout{60'000};
+    // How often accounts, keys and projects are reloaded from the store (key revocation and new
+    // projects take effect within this time).
+    std::chrono::milliseconds catalog_refresh{2'000};
+    // On SIGTERM, time given to requests in flight before the io threads stop.
+    std::chrono::milliseconds shutdown_grace{5'000};
+};
+
+struct log_options {
+    // spdlog level name: trace, debug, info, warn, error, critical, off.
+    std::string level = "info";
+};
+
+struct config {
+    server_options server;
+    store::store_options store;
+    // Seed file applied at start ("" for none); idempotent, so a restart re-applies it safely.
+    std::string seed_file;
+    log_options log;
+};
+
+// A configuration problem, with the key it concerns in the message.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Loads from argv (flags, including --config FILE), the file and the environment.
+// Throws config_error. Sets `help` and returns defaults when --help is given.
+config load_config(int argc, const char* const* argv, bool& help);
+
+// The flags, for --help.
+std::string config_usage();
+
+}  // namespace jobsd::server

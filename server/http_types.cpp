@@ -1,0 +1,32 @@
+// Error bodies share one shape: a human `message`, plus `errors` for field problems.
+#include "server/http_types.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace jobsd::server {
+
+namespace json = boost::json;
+
+response json_response(http::status status, std::string body) {
+    response res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response message_response(http::status status, std::string_view message) {
+    return json_response(status, json::serialize(json::object{{"message", message}}));
+}
+
+response request_error_response(const model::request_error& error) {
+    json::object body{{"message", error.message}};
+    if (!error.errors.empty()) {
+        json::array errors;
+        for (const auto& e : error.errors) errors.push_back(json::object{{"field", e.field}, {"problem", e.problem}});
+        body["errors"] = std::move(errors);
+    }
+    return json_response(http::status::bad_request, json::serialize(body));
+}
+
+}  // namespace jobsd::server

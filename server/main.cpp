@@ -1,0 +1,54 @@
+// jobsd: load the configuration, start the server, stop on SIGINT/SIGTERM.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "server/app.hpp"
+#include "server/config.hpp"
+
+int main(int argc, char** argv) {
+    using namespace jobsd::server;
+    // Logs go to stderr; stdout carries only the "listening" line that scripts and tests read.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("jobsd"));
+    config cfg;
+    try {
+        bool help = false;
+        cfg = load_config(argc, argv, help);
+        if (help) {
+            std::cout << config_usage();
+            return 0;
+        }
+    } catch (const config_error& e) {
+        std::cerr << "jobsd: " << e.what() << "\n";
+        return 2;
+    }
+    spdlog::set_level(spdlog::level::from_str(cfg.log.level));
+
+    try {
+        app server(cfg);
+        // Signals are caught on a thread of their own so the io threads stay free.
+        boost::asio::io_context signals_ctx;
+        boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (!ec) spdlog::info("signal {}: stopping", sig);
+            server.stop();
+        });
+        std::thread signal_thread([&] { signals_ctx.run(); });
+
+        std::printf("jobsd listening on http://%s:%u\n", cfg.server.listen.c_str(), server.port());
+        std::fflush(stdout);
+        server.run();
+        signals.cancel();
+        signal_thread.join();
+        spdlog::info("stopped");
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+    return 0;
+}

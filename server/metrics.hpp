@@ -1,0 +1,38 @@
+// Counters of the server, rendered in the Prometheus text format at GET /metrics.
+// Thread safety: every counter is a relaxed atomic; render may run concurrently with updates.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "model/job_type.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server {
+
+class metrics {
+public:
+    void count_response(unsigned status) noexcept {
+        if (status < responses_.size()) responses_[status].fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_job_created(model::job_type t) noexcept {
+        jobs_created_[static_cast<std::size_t>(t)].fetch_add(1, std::memory_order_relaxed);
+    }
+    void request_started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+    void request_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t requests_in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
+    void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
+    void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
+
+    std::string render(const store::store_stats& store) const;
+
+private:
+    std::array<std::atomic<std::uint64_t>, 600> responses_{};
+    std::array<std::atomic<std::uint64_t>, model::all_job_types.size()> jobs_created_{};
+    std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::int64_t> in_flight_{0};
+};
+
+}  // namespace jobsd::server

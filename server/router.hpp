@@ -1,0 +1,40 @@
+// The route table: which handler a method and path reach, and 404 versus 405 when none does.
+// Pure code over strings; no I/O.
+#pragma once
+
+#include <boost/beast/http/verb.hpp>
+
+#include <ostream>
+
+#include <string>
+#include <string_view>
+
+namespace jobsd::server {
+
+enum class route {
+    none,             // no route: 404
+    wrong_method,     // a known path with another method: 405 with `allow`
+    create_job,       // POST /jobs/v2
+    get_job,          // GET /jobs/:id
+    active_projects,  // GET /api/provider/projects/active
+    mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
+    healthz,          // GET /healthz
+    metrics,          // GET /metrics
+};
+
+struct route_match {
+    route which = route::none;
+    std::string_view param;  // :id or :projectId, a view into the target
+    std::string_view allow;  // for wrong_method: the value of the Allow header
+};
+
+// `target` is the request target; a query string is ignored.
+route_match match_route(boost::beast::http::verb method, std::string_view target);
+
+// Whether a route needs an API key (every customer route does; health and metrics do not).
+constexpr bool needs_api_key(route r) noexcept {
+    return r == route::create_job || r == route::get_job || r == route::active_projects ||
+           r == route::mapping_fields;
+}
+
+}  // namespace jobsd::server

@@ -1,0 +1,104 @@
+// Read the header, admit or refuse it, read the body, handle, write; repeat while keep-alive.
+// A refusal sent before the body was read closes the connection, since the unread body would
+// otherwise be taken for the next request.
+#include "server/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+namespace jobsd::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// The answer to a request the parser could not accept, or nullopt when the connection is
+// simply gone (closed, reset, timed out) and nothing can be sent.
+std::optional<response> answer_read_error(const beast::error_code& ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+        return std::nullopt;
+    if (ec == http::error::body_limit) return message_response(http::status::payload_too_large, "Request body too large");
+    if (ec == http::error::header_limit)
+        return message_response(http::status::request_header_fields_too_large, "Request header too large");
+    return message_response(http::status::bad_request, "Malformed HTTP request");
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers, const server_options& options) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    metrics& counters = handlers.counters();
+    counters.connection_opened();
+
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        struct in_flight_guard {  // counts from the first header byte to the answer written
+            metrics& m;
+            bool on = false;
+            void start() { if (!on) { m.request_started(); on = true; } }
+            ~in_flight_guard() { if (on) m.request_finished(); }
+        } in_flight{counters};
+        parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+        parser.body_limit(options.body_limit);
+
+        // Waiting for the next request on a kept-alive connection is idle time.
+        stream.expires_after(buffer.size() == 0 ? options.idle_timeout : options.read_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+        in_flight.start();
+        std::optional<response> res;
+        bool close = false;
+        api::admitted admitted;
+        if (ec) {
+            res = answer_read_error(ec);
+            if (!res) break;
+            close = true;
+        } else {
+            res = handlers.check_header(parser.get().base(), admitted);
+            if (res) {
+                close = !parser.is_done() || !parser.get().keep_alive();
+            } else {
+                stream.expires_after(options.read_timeout);
+                std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
+                if (ec) {
+                    res = answer_read_error(ec);
+                    if (!res) break;
+                    close = true;
+                } else {
+                    close = !parser.get().keep_alive();
+                    try {
+                        res = co_await handlers.handle(parser.get(), admitted);
+                    } catch (const std::exception& e) {
+                        spdlog::error("{} {}: {}", std::string(parser.get().method_string()),
+                                      std::string(parser.get().target()), e.what());
+                        res = message_response(http::status::internal_server_error, "Internal server error");
+                    }
+                }
+            }
+        }
+        res->version(ec ? 11 : parser.get().version());
+        res->keep_alive(!close);
+        counters.count_response(res->result_int());
+        stream.expires_after(options.read_timeout);
+        auto [wec, written] = co_await http::async_write(stream, *res, use_nothrow);
+        if (wec || close) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);  // best effort; peer may be gone
+    counters.connection_closed();
+}
+
+}  // namespace jobsd::server

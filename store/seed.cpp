@@ -1,0 +1,113 @@
+// Reading the seed file: every member is checked, and a problem names the file and the path.
+#include "store/seed.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/clock.hpp"
+
+namespace jobsd::store {
+
+namespace json = boost::json;
+
+namespace {
+
+class reader {
+public:
+    explicit reader(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
+        throw std::runtime_error("seed file " + file_ + ": " + where + ": " + problem);
+    }
+
+    const json::object& object(const json::value& v, const std::string& where) const {
+        if (!v.is_object()) fail(where, "must be an object");
+        return v.get_object();
+    }
+    const json::array& array(const json::object& o, std::string_view key, const std::string& where) const {
+        static const json::array empty;
+        const json::value* v = o.if_contains(key);
+        if (!v) return empty;
+        if (!v->is_array()) fail(where + "." + std::string(key), "must be an array");
+        return v->get_array();
+    }
+    std::string string(const json::object& o, std::string_view key, const std::string& where, bool required) const {
+        const json::value* v = o.if_contains(key);
+        if (!v || v->is_null()) {
+            if (required) fail(where + "." + std::string(key), "is required");
+            return {};
+        }
+        if (!v->is_string()) fail(where + "." + std::string(key), "must be a string");
+        return std::string(v->get_string());
+    }
+    std::optional<std::int64_t> date(const json::object& o, std::string_view key, const std::string& where) const {
+        const std::string text = string(o, key, where, false);
+        if (text.empty()) return std::nullopt;
+        auto ms = model::parse_iso8601(text);
+        if (!ms) fail(where + "." + std::string(key), "must be an ISO-8601 date, got \"" + text + "\"");
+        return ms;
+    }
+
+private:
+    std::string file_;
+};
+
+}  // namespace
+
+seed_data load_seed_file(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error("seed file " + file.string() + ": cannot be read");
+    std::stringstream text;
+    text << in.rdbuf();
+    json::parse_options opts;
+    opts.allow_comments = true;
+    opts.allow_trailing_commas = true;
+    boost::system::error_code ec;
+    json::value doc = json::parse(text.str(), ec, {}, opts);
+    reader r(file.string());
+    if (ec) r.fail("(document)", "is not valid JSON: " + ec.message());
+
+    seed_data seed;
+    const auto& root = r.object(doc, "(document)");
+    const auto& accounts = r.array(root, "accounts", "");
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+        const std::string where = "accounts[" + std::to_string(i) + "]";
+        const auto& a = r.object(accounts[i], where);
+        seed_account acc{r.string(a, "id", where, true), r.string(a, "name", where, false), {}};
+        const auto& keys = r.array(a, "keys", where);
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            if (!keys[k].is_string() || keys[k].get_string().empty())
+                r.fail(where + ".keys[" + std::to_string(k) + "]", "must be a non-empty string");
+            acc.keys.emplace_back(keys[k].get_string());
+        }
+        const auto& projects = r.array(a, "projects", where);
+        for (std::size_t p = 0; p < projects.size(); ++p) {
+            const std::string pw = where + ".projects[" + std::to_string(p) + "]";
+            const auto& po = r.object(projects[p], pw);
+            model::project proj;
+            proj.id = r.string(po, "id", pw, true);
+            proj.account_id = acc.id;
+            proj.name = r.string(po, "name", pw, false);
+            proj.type = r.string(po, "type", pw, false);
+            proj.start_ms = r.date(po, "start_date", pw);
+            proj.end_ms = r.date(po, "end_date", pw);
+            if (const json::value* f = po.if_contains("mapping_fields"); f && !f->is_null())
+                proj.mapping_fields = r.object(*f, pw + ".mapping_fields");
+            seed.projects.push_back(std::move(proj));
+        }
+        const auto& prompts = r.array(a, "image_prompts", where);
+        for (std::size_t p = 0; p < prompts.size(); ++p) {
+            const std::string pw = where + ".image_prompts[" + std::to_string(p) + "]";
+            const auto& po = r.object(prompts[p], pw);
+            seed.image_prompts.push_back(
+                {r.string(po, "id", pw, true), acc.id, r.string(po, "name", pw, false), r.string(po, "prompt", pw, false)});
+        }
+        seed.accounts.push_back(std::move(acc));
+    }
+    return seed;
+}
+
+}  // namespace jobsd::store

@@ -1,0 +1,71 @@
+// Thin RAII over the SQLite C API: a connection and prepared statements.
+// Thread safety: none; each object belongs to one thread (the store gives every thread its own).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace jobsd::store {
+
+// Thrown for SQLite failures that are not an expected outcome of a statement.
+class sqlite_error : public std::runtime_error {
+public:
+    sqlite_error(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+class sqlite_statement {
+public:
+    sqlite_statement(sqlite3* db, std::string_view sql);
+    ~sqlite_statement();
+    sqlite_statement(const sqlite_statement&) = delete;
+    sqlite_statement& operator=(const sqlite_statement&) = delete;
+
+    // Bind by 1-based index. Text is copied (SQLITE_TRANSIENT) only when `copy` is set.
+    void bind(int index, std::string_view text);
+    void bind(int index, std::int64_t value);
+    void bind(int index, const std::optional<std::int64_t>& value);
+    void bind(int index, const std::optional<std::string>& text);
+    void bind_null(int index);
+
+    // SQLITE_ROW or SQLITE_DONE; any other result code is returned too, for the caller to judge.
+    int step();
+    void reset();  // reset and clear bindings
+
+    std::string_view column_text(int col) const;
+    std::optional<std::string> column_optional_text(int col) const;
+    std::int64_t column_int(int col) const;
+    std::optional<std::int64_t> column_optional_int(int col) const;
+
+private:
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class sqlite_db {
+public:
+    enum class mode { read_write, read_only };
+
+    sqlite_db(const std::filesystem::path& path, mode m);
+    ~sqlite_db();
+    sqlite_db(const sqlite_db&) = delete;
+    sqlite_db& operator=(const sqlite_db&) = delete;
+
+    sqlite3* handle() const noexcept { return db_; }
+    void exec(std::string_view sql);
+    std::int64_t query_int(std::string_view sql);
+    std::string error_message() const { return sqlite3_errmsg(db_); }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace jobsd::store

@@ -1,0 +1,80 @@
+// Migration steps, oldest first. Never edit a released step: append a new one.
+#include "store/sqlite_schema.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace jobsd::store {
+
+namespace {
+
+constexpr std::array<std::string_view, 1> migrations = {
+    // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
+    R"sql(
+CREATE TABLE accounts (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL DEFAULT '',
+  created_ms  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  key_hash    TEXT PRIMARY KEY,
+  account_id  TEXT NOT NULL REFERENCES accounts(id),
+  prefix      TEXT NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  revoked_ms  INTEGER
+);
+CREATE TABLE projects (
+  id              TEXT PRIMARY KEY,
+  account_id      TEXT NOT NULL REFERENCES accounts(id),
+  name            TEXT NOT NULL DEFAULT '',
+  type            TEXT NOT NULL DEFAULT '',
+  start_ms        INTEGER,
+  end_ms          INTEGER,
+  mapping_fields  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE image_prompts (
+  id          TEXT PRIMARY KEY,
+  account_id  TEXT NOT NULL REFERENCES accounts(id),
+  name        TEXT NOT NULL DEFAULT '',
+  prompt      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE jobs (
+  uuid        TEXT NOT NULL UNIQUE,
+  account_id  TEXT NOT NULL,
+  source_id   TEXT NOT NULL,
+  job_type    TEXT NOT NULL,
+  job_status  TEXT NOT NULL,
+  session_id  TEXT NOT NULL DEFAULT '',
+  input       TEXT NOT NULL,
+  output      TEXT,
+  error       TEXT,
+  created_ms  INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL,
+  published   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_unpublished ON jobs (created_ms) WHERE published = 0;
+)sql",
+};
+
+}  // namespace
+
+void migrate_sqlite(sqlite_db& db) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+        const auto version = db.query_int("PRAGMA user_version");
+        if (version > static_cast<std::int64_t>(migrations.size()))
+            throw sqlite_error("database schema version " + std::to_string(version) +
+                                   " is newer than this jobsd knows (" + std::to_string(migrations.size()) + ")",
+                               SQLITE_ERROR);
+        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+            db.exec(migrations[v]);
+            db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+        }
+        db.exec("COMMIT");
+    } catch (...) {
+        db.exec("ROLLBACK");
+        throw;
+    }
+}
+
+}  // namespace jobsd::store

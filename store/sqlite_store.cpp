@@ -1,0 +1,406 @@
+// Group commit: the writer takes every write queued at that moment (up to batch_max) into one
+// BEGIN IMMEDIATE … COMMIT, then completes each waiter with its own row's outcome.
+#include "store/sqlite_store.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "model/api_key.hpp"
+#include "model/clock.hpp"
+#include "store/completion.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
+#include "store/store_error.hpp"
+#include "store/task_queue.hpp"
+
+namespace jobsd::store {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view insert_job_sql =
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+
+constexpr std::string_view find_job_sql =
+    "SELECT uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms,"
+    " updated_ms FROM jobs WHERE uuid = ?1 AND account_id = ?2";
+
+struct writer_ctx {
+    explicit writer_ctx(std::unique_ptr<sqlite_db> d)
+        : db(std::move(d)),
+          begin(db->handle(), "BEGIN IMMEDIATE"),
+          commit(db->handle(), "COMMIT"),
+          rollback(db->handle(), "ROLLBACK"),
+          insert_job(db->handle(), insert_job_sql) {}
+    std::unique_ptr<sqlite_db> db;
+    sqlite_statement begin, commit, rollback, insert_job;
+};
+
+struct reader_ctx {
+    explicit reader_ctx(const std::filesystem::path& path)
+        : db(path, sqlite_db::mode::read_only), find_job(db.handle(), find_job_sql) {}
+    sqlite_db db;
+    sqlite_statement find_job;
+};
+
+}  // namespace
+
+struct sqlite_store::write_op {
+    virtual ~write_op() = default;
+    // Runs inside the open transaction. A failure returned here is this operation's alone.
+    virtual error_code execute(writer_ctx& w) = 0;
+    // Called once after the transaction ended, with the operation's outcome.
+    virtual void finish(error_code ec) = 0;
+    virtual std::uint64_t jobs() const { return 0; }
+};
+
+struct sqlite_store::read_op {
+    virtual ~read_op() = default;
+    virtual void run(reader_ctx& r) = 0;
+    virtual void fail(error_code ec) = 0;
+};
+
+struct sqlite_store::queues {
+    queues(std::size_t writes, std::size_t reads) : write(writes), read(reads) {}
+    task_queue<std::unique_ptr<write_op>> write;
+    task_queue<std::unique_ptr<read_op>> read;
+    std::unique_ptr<writer_ctx> writer;  // handed to the writer thread at start
+};
+
+namespace {
+
+error_code step_error(int rc) {
+    if (rc == SQLITE_DONE) return {};
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return store_errc::duplicate;
+    return store_errc::io;
+}
+
+struct insert_job_op final : sqlite_store::write_op {
+    insert_job_op(job_record j, asio::any_completion_handler<void(error_code)> h)
+        : job(std::move(j)), handler(std::move(h)) {}
+
+    error_code execute(writer_ctx& w) override {
+        auto& st = w.insert_job;
+        st.bind(1, std::string_view(job.uuid));
+        st.bind(2, std::string_view(job.account_id));
+        st.bind(3, std::string_view(job.source_id));
+        st.bind(4, model::to_string(job.type));
+        st.bind(5, model::to_string(job.status));
+        st.bind(6, std::string_view(job.session_id));
+        st.bind(7, std::string_view(job.input));
+        st.bind(8, job.created_ms);
+        const int rc = st.step();
+        st.reset();
+        if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+            spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
+        return step_error(rc);
+    }
+    void finish(error_code ec) override { complete(std::move(handler), ec); }
+    std::uint64_t jobs() const override { return 1; }
+
+    job_record job;
+    asio::any_completion_handler<void(error_code)> handler;
+};
+
+struct seed_op final : sqlite_store::write_op {
+    explicit seed_op(const seed_data& s) : seed(s) {}
+
+    error_code execute(writer_ctx& w) override {
+        try {
+            write(*w.db);
+            return {};
+        } catch (const std::exception& e) {
+            problem = e.what();
+            return store_errc::io;
+        }
+    }
+    void finish(error_code ec) override {
+        if (ec)
+            done.set_exception(std::make_exception_ptr(std::runtime_error(
+                "seed could not be written: " + (problem.empty() ? ec.message() : problem))));
+        else
+            done.set_value();
+    }
+
+    void write(sqlite_db& db) {
+        const auto now = model::now_ms();
+        sqlite_statement account(db.handle(),
+                                 "INSERT INTO accounts (id, name, created_ms) VALUES (?1, ?2, ?3)"
+                                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name");
+        sqlite_statement key(db.handle(),
+                             "INSERT INTO api_keys (key_hash, account_id, prefix, created_ms) VALUES (?1, ?2, ?3, ?4)"
+                             " ON CONFLICT (key_hash) DO UPDATE SET account_id = excluded.account_id,"
+                             " revoked_ms = NULL");
+        sqlite_statement project(
+            db.handle(),
+            "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
+            " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+            " mapping_fields = excluded.mapping_fields");
+        sqlite_statement prompt(db.handle(),
+                                "INSERT INTO image_prompts (id, account_id, name, prompt) VALUES (?1, ?2, ?3, ?4)"
+                                " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
+                                " name = excluded.name, prompt = excluded.prompt");
+        auto run = [&](sqlite_statement& st, std::string_view what) {
+            const int rc = st.step();
+            st.reset();
+            if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
+        };
+        for (const auto& a : seed.accounts) {
+            account.bind(1, std::string_view(a.id));
+            account.bind(2, std::string_view(a.name));
+            account.bind(3, now);
+            run(account, "account " + a.id);
+            for (const auto& k : a.keys) {
+                const auto hash = model::hash_api_key(k);
+                const auto prefix = model::key_prefix(k);
+                key.bind(1, std::string_view(hash));
+                key.bind(2, std::string_view(a.id));
+                key.bind(3, std::string_view(prefix));
+                key.bind(4, now);
+                run(key, "key of account " + a.id);
+            }
+        }
+        for (const auto& p : seed.projects) {
+            const auto fields = boost::json::serialize(p.mapping_fields);
+            project.bind(1, std::string_view(p.id));
+            project.bind(2, std::string_view(p.account_id));
+            project.bind(3, std::string_view(p.name));
+            project.bind(4, std::string_view(p.type));
+            project.bind(5, p.start_ms);
+            project.bind(6, p.end_ms);
+            project.bind(7, std::string_view(fields));
+            run(project, "project " + p.id);
+        }
+        for (const auto& ip : seed.image_prompts) {
+            prompt.bind(1, std::string_view(ip.id));
+            prompt.bind(2, std::string_view(ip.account_id));
+            prompt.bind(3, std::string_view(ip.name));
+            prompt.bind(4, std::string_view(ip.prompt));
+            run(prompt, "image prompt " + ip.id);
+        }
+    }
+
+    const seed_data& seed;
+    std::string problem;
+    std::promise<void> done;
+};
+
+struct find_job_op final : sqlite_store::read_op {
+    find_job_op(std::string a, std::string u,
+                asio::any_completion_handler<void(error_code, std::optional<job_record>)> h)
+        : account_id(std::move(a)), uuid(std::move(u)), handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        auto& st = r.find_job;
+        st.bind(1, std::string_view(uuid));
+        st.bind(2, std::string_view(account_id));
+        std::optional<job_record> found;
+        const int rc = st.step();
+        if (rc == SQLITE_ROW) {
+            job_record j;
+            j.uuid = st.column_text(0);
+            j.account_id = st.column_text(1);
+            j.source_id = st.column_text(2);
+            j.type = model::parse_job_type(st.column_text(3)).value_or(model::job_type::video);
+            j.status = model::parse_job_status(st.column_text(4)).value_or(model::job_status::queued);
+            j.session_id = st.column_text(5);
+            j.input = st.column_text(6);
+            j.output = st.column_optional_text(7);
+            j.error = st.column_optional_text(8);
+            j.created_ms = st.column_int(9);
+            j.updated_ms = st.column_int(10);
+            found = std::move(j);
+        }
+        st.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            spdlog::error("store: reading job {} failed: {}", uuid, r.db.error_message());
+            complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(found));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+
+    std::string account_id, uuid;
+    asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler;
+};
+
+struct load_catalog_op final : sqlite_store::read_op {
+    explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h) : handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        try {
+            complete(std::move(handler), error_code{}, catalog_ptr(read(r.db)));
+        } catch (const std::exception& e) {
+            spdlog::error("store: loading the catalog failed: {}", e.what());
+            complete(std::move(handler), error_code(store_errc::io), catalog_ptr{});
+        }
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, catalog_ptr{}); }
+
+    static std::shared_ptr<model::catalog> read(sqlite_db& db) {
+        auto cat = std::make_shared<model::catalog>();
+        // One read transaction, so the three tables are read from one snapshot.
+        db.exec("BEGIN");
+        try {
+            sqlite_statement keys(db.handle(), "SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL");
+            while (keys.step() == SQLITE_ROW)
+                cat->account_by_key_hash.emplace(keys.column_text(0), keys.column_text(1));
+            sqlite_statement projects(
+                db.handle(), "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
+            while (projects.step() == SQLITE_ROW) {
+                model::project p;
+                p.id = projects.column_text(0);
+                p.account_id = projects.column_text(1);
+                p.name = projects.column_text(2);
+                p.type = projects.column_text(3);
+                p.start_ms = projects.column_optional_int(4);
+                p.end_ms = projects.column_optional_int(5);
+                boost::system::error_code ec;
+                auto fields = boost::json::parse(projects.column_text(6), ec);
+                if (!ec && fields.is_object()) p.mapping_fields = std::move(fields.get_object());
+                cat->projects.emplace(p.id, std::move(p));
+            }
+            sqlite_statement prompts(db.handle(), "SELECT id, account_id, name, prompt FROM image_prompts");
+            while (prompts.step() == SQLITE_ROW) {
+                model::image_prompt ip{std::string(prompts.column_text(0)), std::string(prompts.column_text(1)),
+                                       std::string(prompts.column_text(2)), std::string(prompts.column_text(3))};
+                cat->image_prompts.emplace(ip.id, std::move(ip));
+            }
+        } catch (...) {
+            db.exec("COMMIT");
+            throw;
+        }
+        db.exec("COMMIT");
+        return cat;
+    }
+
+    asio::any_completion_handler<void(error_code, catalog_ptr)> handler;
+};
+
+}  // namespace
+
+sqlite_store::sqlite_store(sqlite_options options)
+    : options_(std::move(options)),
+      queues_(std::make_unique<queues>(options_.write_queue_max, options_.read_queue_max)) {
+    if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
+    auto db = std::make_unique<sqlite_db>(options_.path, sqlite_db::mode::read_write);
+    db->exec("PRAGMA journal_mode = WAL");
+    db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    migrate_sqlite(*db);
+    queues_->writer = std::make_unique<writer_ctx>(std::move(db));
+    writer_ = std::thread([this] { writer_loop(); });
+    const std::size_t readers = std::max<std::size_t>(1, options_.readers);
+    for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
+}
+
+sqlite_store::~sqlite_store() {
+    queues_->write.close();
+    queues_->read.close();
+    writer_.join();
+    for (auto& t : readers_) t.join();
+}
+
+void sqlite_store::writer_loop() {
+    writer_ctx& w = *queues_->writer;
+    for (;;) {
+        auto batch = queues_->write.pop_batch(options_.batch_max, options_.batch_wait);
+        if (batch.empty()) return;  // closed and drained
+        std::vector<error_code> outcome(batch.size());
+        error_code txn_error;
+        int rc = w.begin.step();
+        w.begin.reset();
+        if (rc != SQLITE_DONE) {
+            spdlog::error("store: BEGIN failed: {}", w.db->error_message());
+            txn_error = store_errc::io;
+        } else {
+            for (std::size_t i = 0; i < batch.size(); ++i) outcome[i] = batch[i]->execute(w);
+            rc = w.commit.step();
+            w.commit.reset();
+            if (rc != SQLITE_DONE) {
+                spdlog::error("store: COMMIT failed: {}", w.db->error_message());
+                txn_error = store_errc::io;
+                w.rollback.step();
+                w.rollback.reset();
+            }
+        }
+        std::uint64_t jobs = 0;
+        if (!txn_error) {
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                if (!outcome[i]) jobs += batch[i]->jobs();
+            transactions_.fetch_add(1, std::memory_order_relaxed);
+            jobs_committed_.fetch_add(jobs, std::memory_order_relaxed);
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(txn_error ? txn_error : outcome[i]);
+    }
+}
+
+void sqlite_store::reader_loop() {
+    std::unique_ptr<reader_ctx> ctx;
+    try {
+        ctx = std::make_unique<reader_ctx>(options_.path);
+    } catch (const std::exception& e) {
+        spdlog::error("store: reader cannot open the database: {}", e.what());
+    }
+    for (;;) {
+        auto batch = queues_->read.pop_batch(1, std::chrono::microseconds{0});
+        if (batch.empty()) return;
+        if (ctx)
+            batch.front()->run(*ctx);
+        else
+            batch.front()->fail(store_errc::io);
+    }
+}
+
+namespace {
+
+template <class Op>
+error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
+    using result = typename task_queue<std::unique_ptr<Op>>::push_result;
+    return r == result::full ? error_code(store_errc::busy) : error_code(store_errc::closed);
+}
+
+}  // namespace
+
+void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
+    std::unique_ptr<write_op> op = std::make_unique<insert_job_op>(std::move(job), std::move(handler));
+    const auto r = queues_->write.push(std::move(op));
+    if (r != task_queue<std::unique_ptr<write_op>>::push_result::ok) op->finish(push_error<write_op>(r));
+}
+
+void sqlite_store::submit_read(std::unique_ptr<read_op> op) {
+    const auto r = queues_->read.push(std::move(op));
+    if (r != task_queue<std::unique_ptr<read_op>>::push_result::ok) op->fail(push_error<read_op>(r));
+}
+
+void sqlite_store::find_job(std::string account_id, std::string uuid,
+                            asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
+    submit_read(std::make_unique<find_job_op>(std::move(account_id), std::move(uuid), std::move(handler)));
+}
+
+void sqlite_store::load_catalog(asio::any_completion_handler<void(error_code, catalog_ptr)> handler) {
+    submit_read(std::make_unique<load_catalog_op>(std::move(handler)));
+}
+
+void sqlite_store::apply_seed(const seed_data& seed) {
+    auto op = std::make_unique<seed_op>(seed);
+    auto done = op->done.get_future();
+    std::unique_ptr<write_op> base = std::move(op);
+    const auto r = queues_->write.push(std::move(base));
+    if (r != task_queue<std::unique_ptr<write_op>>::push_result::ok)
+        throw std::runtime_error("seed could not be queued: " + push_error<write_op>(r).message());
+    done.get();  // rethrows the seed's failure
+}
+
+store_stats sqlite_store::stats() const {
+    return {transactions_.load(std::memory_order_relaxed), jobs_committed_.load(std::memory_order_relaxed),
+            queues_->write.size()};
+}
+
+}  // namespace jobsd::store

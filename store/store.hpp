@@ -1,0 +1,75 @@
+// The async store interface: what the server needs from durable storage, independent of the
+// technology behind it. Completions run on the executor associated with the handler.
+//
+// Thread safety: every member may be called from any thread concurrently.
+// Lifetime: callers keep the handler's executor alive (a work guard on its io_context) until
+// the completion has run; the store's destructor completes or fails every pending operation.
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "model/catalog.hpp"
+#include "store/job_record.hpp"
+#include "store/seed.hpp"
+
+namespace jobsd::store {
+
+using boost::system::error_code;
+using catalog_ptr = std::shared_ptr<const model::catalog>;
+
+// Counters for /metrics; monotonic since start.
+struct store_stats {
+    std::uint64_t transactions = 0;   // committed write transactions
+    std::uint64_t jobs_committed = 0; // jobs inside them
+    std::uint64_t write_queue = 0;    // write operations waiting for the writer right now
+};
+
+class store {
+public:
+    virtual ~store() = default;
+
+    // Commits a new job (unpublished, QUEUED). Completes only once the transaction holding it is
+    // durable; many concurrent calls share one transaction.
+    virtual void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    // The job if it exists and belongs to `account_id`; nullopt otherwise.
+    virtual void find_job(std::string account_id, std::string uuid,
+                          boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
+
+    // A fresh snapshot of accounts, key hashes, projects and image prompts.
+    virtual void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) = 0;
+
+    // Startup only: writes the seed synchronously. Throws on failure.
+    virtual void apply_seed(const seed_data& seed) = 0;
+
+    virtual store_stats stats() const = 0;
+};
+
+// Completion-token front ends: `co_await async_create_job(s, job, asio::use_awaitable)`.
+template <class Token>
+auto async_create_job(store& s, job_record job, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [&s](auto handler, job_record j) { s.create_job(std::move(j), std::move(handler)); }, token, std::move(job));
+}
+
+template <class Token>
+auto async_find_job(store& s, std::string account_id, std::string uuid, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::optional<job_record>)>(
+        [&s](auto handler, std::string a, std::string u) { s.find_job(std::move(a), std::move(u), std::move(handler)); },
+        token, std::move(account_id), std::move(uuid));
+}
+
+template <class Token>
+auto async_load_catalog(store& s, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, catalog_ptr)>(
+        [&s](auto handler) { s.load_catalog(std::move(handler)); }, token);
+}
+
+}  // namespace jobsd::store

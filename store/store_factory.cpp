@@ -1,0 +1,22 @@
+// URL scheme → adapter.
+#include "store/store_factory.hpp"
+
+#include <stdexcept>
+
+namespace jobsd::store {
+
+std::unique_ptr<store> open_store(const store_options& options) {
+    constexpr std::string_view sqlite_scheme = "sqlite:";
+    const std::string_view url = options.url;
+    if (url.starts_with(sqlite_scheme)) {
+        auto path = url.substr(sqlite_scheme.size());
+        if (path.starts_with("//")) path.remove_prefix(2);  // sqlite:///abs/path and sqlite://rel
+        if (path.empty()) throw std::invalid_argument("store.url: sqlite URL has no path");
+        sqlite_options o = options.sqlite;
+        o.path = std::string(path);
+        return std::make_unique<sqlite_store>(std::move(o));
+    }
+    throw std::invalid_argument("store.url: \"" + options.url + "\" names no known store (expected sqlite:PATH)");
+}
+
+}  // namespace jobsd::store

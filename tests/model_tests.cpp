@@ -1,0 +1,203 @@
+// Unit tests of model/: validation, resolution, status transitions, clocks, ids, key hashes.
+#define BOOST_TEST_MODULE model
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include "model/api_key.hpp"
+#include "model/clock.hpp"
+#include "model/create_request.hpp"
+#include "model/job_status.hpp"
+#include "model/uuid.hpp"
+
+using namespace jobsd::model;
+
+namespace {
+
+request_error error_of(std::string_view body) {
+    auto r = parse_create_request(body);
+    BOOST_REQUIRE_MESSAGE(std::holds_alternative<request_error>(r), "expected a refusal for " << body);
+    return std::get<request_error>(r);
+}
+
+bool has_field(const request_error& e, std::string_view field) {
+    for (const auto& f : e.errors)
+        if (f.field == field) return true;
+    return false;
+}
+
+create_request ok(std::string_view body) {
+    auto r = parse_create_request(body);
+    if (auto* e = std::get_if<request_error>(&r)) {
+        std::string fields;
+        for (const auto& f : e->errors) fields += f.field + " " + f.problem + "; ";
+        BOOST_FAIL("refused: " << e->message << " " << fields);
+    }
+    return std::get<create_request>(r);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(create_request_parsing)
+
+BOOST_AUTO_TEST_CASE(seed_example_is_accepted) {
+    auto req = ok(R"({"job_type":"ai_talking_video","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e",
+        "version":2,"session_id":"s-1","values":{"headline":"Hi","voiceover":{"audio_url":"https://a/v.mp3","effects":[]},
+        "avatar":{"image_url":"https://a/a.png"}},"background_music":null,"background_volume":0.5,"background_start":0})");
+    BOOST_TEST(to_string(req.type) == "ai_talking_video");
+    BOOST_TEST(req.template_id == "468ea7a0-66e1-4357-a760-236e54167f3e");
+    BOOST_TEST(req.session_id == "s-1");
+    BOOST_TEST(req.version.value() == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_and_non_object) {
+    BOOST_TEST(error_of("{\"job_type\":").message == "Malformed JSON body");
+    BOOST_TEST((error_of("{\"job_type\":").what == request_error::kind::malformed_json));
+    BOOST_TEST(error_of("[1,2]").message == "Request body must be a JSON object");
+    BOOST_TEST(error_of("\"x\"").message == "Request body must be a JSON object");
+    BOOST_TEST(error_of("").message == "Malformed JSON body");
+}
+
+BOOST_AUTO_TEST_CASE(job_type_rules) {
+    BOOST_TEST(has_field(error_of(R"({"template_id":"x"})"), "job_type"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":7})"), "job_type"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"hologram"})"), "job_type"));
+    for (auto t : all_job_types) {
+        auto req = ok(std::string(R"({"job_type":")") + std::string(to_string(t)) + "\"}");
+        BOOST_TEST((req.type == t));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_of_known_fields) {
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","template_id":5})"), "template_id"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","project_id":[]})"), "project_id"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","session_id":{}})"), "session_id"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","version":"2"})"), "version"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":[]})"), "values"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"video","background_music":3})"), "background_music"));
+}
+
+BOOST_AUTO_TEST_CASE(values_entries) {
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":1}})"), "values.a"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":true}})"), "values.a"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":["x"]}})"), "values.a"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":{"image_url":1}}})"), "values.a.image_url"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":{"effects":"x"}}})"), "values.a.effects"));
+    ok(R"({"job_type":"tts","values":{"a":"text","b":{"image_url":"u","extra":1},"c":{"audio_url":"u","effects":[1]}}})");
+}
+
+BOOST_AUTO_TEST_CASE(background_ranges) {
+    ok(R"({"job_type":"video","background_volume":0,"background_start":0})");
+    ok(R"({"job_type":"video","background_volume":1,"background_music":"https://m"})");
+    BOOST_TEST(has_field(error_of(R"({"job_type":"video","background_volume":1.01})"), "background_volume"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"video","background_volume":-0.1})"), "background_volume"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"video","background_volume":"0.5"})"), "background_volume"));
+    BOOST_TEST(has_field(error_of(R"({"job_type":"video","background_start":-1})"), "background_start"));
+}
+
+BOOST_AUTO_TEST_CASE(every_problem_is_reported_at_once) {
+    auto e = error_of(R"({"job_type":1,"template_id":2,"background_volume":9})");
+    BOOST_TEST(e.errors.size() == 3u);
+    BOOST_TEST(e.message == "Invalid request");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(resolution)
+
+namespace {
+
+catalog make_catalog() {
+    catalog c;
+    c.projects["p1"] = project{"p1", "a", "One", "video", std::nullopt, std::nullopt, {}};
+    c.projects["p2"] = project{"p2", "a", "Two", "video", std::nullopt, std::nullopt, {}};
+    c.projects["old"] = project{"old", "a", "Old", "video", std::nullopt, 1000, {}};
+    c.projects["soon"] = project{"soon", "a", "Soon", "video", 5000, std::nullopt, {}};
+    c.projects["pb"] = project{"pb", "b", "B's", "video", std::nullopt, std::nullopt, {}};
+    c.image_prompts["ip1"] = image_prompt{"ip1", "a", "Prompt", "a cat"};
+    c.image_prompts["ipb"] = image_prompt{"ipb", "b", "Prompt", "a dog"};
+    return c;
+}
+
+create_request req(job_type t, std::string tmpl, std::string proj) {
+    create_request r;
+    r.type = t;
+    r.template_id = std::move(tmpl);
+    r.project_id = std::move(proj);
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(template_id_wins_without_fallback) {
+    const auto c = make_catalog();
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "p1", "p2"), 2000).id == "p1");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "", "p2"), 2000).id == "p2");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "pb", "p2"), 2000).problem == "Project not found");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "", ""), 2000).problem == "Project not found");
+}
+
+BOOST_AUTO_TEST_CASE(ownership_and_dates) {
+    const auto c = make_catalog();
+    BOOST_TEST(resolve_source(c, "b", req(job_type::video, "p1", ""), 2000).problem == "Project not found");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "old", ""), 2000).problem == "Project is not active");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "soon", ""), 2000).problem == "Project is not active");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "soon", ""), 5000).problem.empty());
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "old", ""), 1000).problem.empty());
+}
+
+BOOST_AUTO_TEST_CASE(image_generation_through_prompt) {
+    const auto c = make_catalog();
+    BOOST_TEST(resolve_source(c, "a", req(job_type::ai_image_generation, "", "ip1"), 0).id == "ip1");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::ai_image_generation, "", "ipb"), 0).problem ==
+               "Project not found");
+    // A project id is not a prompt, and a prompt id is not a project.
+    BOOST_TEST(resolve_source(c, "a", req(job_type::ai_image_generation, "", "p1"), 0).problem ==
+               "Project not found");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "", "ip1"), 0).problem == "Project not found");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::ai_image_generation, "p1", ""), 0).id == "p1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(status_only_moves_forward) {
+    BOOST_TEST(can_advance(job_status::queued, job_status::started));
+    BOOST_TEST(can_advance(job_status::started, job_status::success));
+    BOOST_TEST(can_advance(job_status::in_progress, job_status::in_progress));
+    BOOST_TEST(!can_advance(job_status::started, job_status::queued));
+    BOOST_TEST(!can_advance(job_status::success, job_status::failed));
+    BOOST_TEST(!can_advance(job_status::failed, job_status::success));
+    BOOST_TEST(!can_advance(job_status::started, job_status::started));
+    BOOST_TEST((parse_job_status("IN_PROGRESS").value() == job_status::in_progress));
+    BOOST_TEST(!parse_job_status("DONE").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(iso8601_round_trip) {
+    BOOST_TEST(format_iso8601(0) == "1970-01-01T00:00:00.000Z");
+    BOOST_TEST(format_iso8601(1776340982123) == "2026-04-16T12:03:02.123Z");
+    BOOST_TEST(parse_iso8601("2026-04-16T12:03:02.123Z").value() == 1776340982123);
+    BOOST_TEST(parse_iso8601("2026-04-16T12:03:02Z").value() == 1776340982000);
+    BOOST_TEST(parse_iso8601("2026-04-16T14:03:02+02:00").value() == 1776340982000);
+    BOOST_TEST(parse_iso8601("2026-04-16").value() == 1776297600000);
+    BOOST_TEST(!parse_iso8601("2026-02-30").has_value());
+    BOOST_TEST(!parse_iso8601("yesterday").has_value());
+    BOOST_TEST(!parse_iso8601("2026-04-16T12:03").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(uuids_are_v7_and_unique) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        auto u = new_uuid();
+        BOOST_REQUIRE(is_uuid(u));
+        BOOST_REQUIRE(u[14] == '7');
+        BOOST_REQUIRE(std::string("89ab").find(u[19]) != std::string::npos);
+        BOOST_REQUIRE(seen.insert(u).second);
+    }
+    BOOST_TEST(!is_uuid("not-a-uuid"));
+    BOOST_TEST(!is_uuid("468ea7a0-66e1-4357-a760-236e54167f3"));
+}
+
+BOOST_AUTO_TEST_CASE(key_hash_is_sha256_hex) {
+    BOOST_TEST(hash_api_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    BOOST_TEST(key_prefix("demo_key_123456") == "demo_key");
+}
