@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up jobsd and runs it on the embedded SQLite store with the demo seed (conf/seed.json).
+# Stop it with Ctrl-C. The port can be changed with JOBSD_SERVER_PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+mkdir -p var
+port="${JOBSD_SERVER_PORT:-8080}"
+build/bin/jobsd --config conf/jobsd.json --port "$port" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid"' INT TERM
+
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; exit 1; }
+  sleep 0.1
+done
+
+key=demo-key-7c1f4e2a9b3d
+cat <<MSG
+
+jobsd is running at http://127.0.0.1:$port  (store: var/jobsd.db, metrics: /metrics)
+demo API key: $key
+
+Create the seed's example job:
+  curl -s -X POST http://127.0.0.1:$port/jobs/v2 -H 'x-api-key: $key' -H 'Content-Type: application/json' \\
+    -d '{"job_type":"ai_talking_video","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","version":2,"session_id":"demo-session","values":{"headline":"Hello from jobsd","voiceover":{"audio_url":"https://cdn.example.com/voice.mp3","effects":[]},"avatar":{"image_url":"https://cdn.example.com/avatar.png"}}}'
+Then read it back (use the uuid from the answer):
+  curl -s http://127.0.0.1:$port/jobs/<uuid> -H 'x-api-key: $key'
+List the active projects:
+  curl -s http://127.0.0.1:$port/api/provider/projects/active -H 'x-api-key: $key'
+
+Ctrl-C stops it.
+MSG
+wait "$pid"
