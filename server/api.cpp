@@ -88,14 +88,8 @@ asio::awaitable<response> api::handle(const request& req, admitted& a) const {
         case route::get_job: co_return co_await get_job(a);
         case route::active_projects: co_return active_projects(a);
         case route::mapping_fields: co_return mapping_fields(a);
-        case route::healthz: co_return json_response(http::status::ok, R"({"status":"ok"})");
-        case route::metrics: {
-            response res{http::status::ok, 11};
-            res.set(http::field::content_type, "text/plain; version=0.0.4");
-            res.body() = metrics_.render(store_.stats());
-            res.prepare_payload();
-            co_return res;
-        }
+        case route::healthz: co_return healthz();
+        case route::metrics: co_return co_await metrics_page();
         case route::none:
         case route::wrong_method: break;
     }
@@ -117,6 +111,7 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     job.source_id = source.id;
     job.type = create.type;
     job.session_id = create.session_id;
+    job.version = create.version;
     job.input = req.body();
     job.created_ms = job.updated_ms = now;
     const std::string uuid = job.uuid;
@@ -132,6 +127,20 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         co_return message_response(http::status::internal_server_error, "Internal server error");
     }
     metrics_.count_job_created(create.type);
+    if (publisher_) {
+        // The job row is committed; hand a copy to the publisher (never blocks). The outbox
+        // keeps it if the broker is away.
+        model::job copy;
+        copy.uuid = uuid;
+        copy.account_id = a.account_id;
+        copy.source_id = source.id;
+        copy.type = create.type;
+        copy.session_id = create.session_id;
+        copy.version = create.version;
+        copy.input = req.body();
+        copy.created_ms = copy.updated_ms = now;
+        publisher_->submit(std::move(copy));
+    }
     json::object body{{"message", "Job update accepted and processing."},
                       {"job", json::object{{"uuid", uuid},
                                            {"job_status", model::to_string(model::job_status::queued)},
@@ -168,6 +177,25 @@ asio::awaitable<response> api::get_job(const admitted& a) const {
                       {"updated_at", model::format_iso8601(job.updated_ms)}};
     if (job.error) body["error"] = *job.error;
     co_return json_response(http::status::ok, json::serialize(body));
+}
+
+response api::healthz() const {
+    json::object body{{"status", "ok"}};
+    if (publisher_)
+        body["broker"] = publisher_->stats().connected ? "connected" : "down";
+    else
+        body["broker"] = "disabled";
+    return json_response(http::status::ok, json::serialize(body));
+}
+
+asio::awaitable<response> api::metrics_page() const {
+    auto [ec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
+    if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
+    response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics_.render(store_.stats(), ec ? nullptr : &outbox, publisher_ ? &publisher_->stats() : nullptr);
+    res.prepare_payload();
+    co_return res;
 }
 
 response api::active_projects(const admitted& a) const {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "queue/publisher.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
 #include "server/http_types.hpp"
@@ -21,8 +22,10 @@ namespace jobsd::server {
 
 class api {
 public:
-    api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics)
-        : options_(options), store_(store), catalog_(catalog), metrics_(metrics) {}
+    // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
+    api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
+        queue::publisher* publisher)
+        : options_(options), store_(store), catalog_(catalog), metrics_(metrics), publisher_(publisher) {}
 
     // What the header check learned, handed on to handle().
     struct admitted {
@@ -44,11 +47,14 @@ private:
     boost::asio::awaitable<response> get_job(const admitted& a) const;
     response active_projects(const admitted& a) const;
     response mapping_fields(const admitted& a) const;
+    response healthz() const;
+    boost::asio::awaitable<response> metrics_page() const;
 
     const server_options& options_;
     store::store& store_;
     catalog_cache& catalog_;
     metrics& metrics_;
+    queue::publisher* publisher_;
 };
 
 }  // namespace jobsd::server

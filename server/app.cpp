@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "server/session.hpp"
+#include "server/store_outbox.hpp"
 #include "store/seed.hpp"
 #include "store/store_factory.hpp"
 
@@ -53,7 +54,11 @@ app::app(config cfg)
     if (ec) throw std::runtime_error("cannot load accounts and projects: " + ec.message());
     catalog_.replace(std::move(snapshot));
 
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_);
+    if (config_.amqp.enabled) {
+        outbox_ = std::make_unique<store_outbox>(*store_);
+        publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
+    }
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get());
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -66,6 +71,7 @@ app::app(config cfg)
 app::~app() {
     // The store goes first: it commits what is queued and posts the completions to the (now
     // stopped) contexts, which then destroy them with the coroutines still waiting.
+    if (publisher_) publisher_->stop();
     store_.reset();
 }
 
@@ -90,6 +96,7 @@ asio::awaitable<void> app::accept_loop() {
 void app::run() {
     asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
     asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
+    if (publisher_) publisher_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -98,6 +105,8 @@ void app::run() {
     for (std::size_t i = 1; i < contexts_.size(); ++i) threads.emplace_back([c = contexts_[i].get()] { c->run(); });
     contexts_.front()->run();
     for (auto& t : threads) t.join();
+    // HTTP is done; let the publisher collect the confirms it is owed, then close.
+    if (publisher_) publisher_->stop();
 }
 
 asio::awaitable<void> app::refresh_catalog() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "queue/publisher.hpp"
 #include "server/api.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
@@ -47,6 +48,8 @@ private:
     std::unique_ptr<store::store> store_;
     catalog_cache catalog_;
     metrics metrics_;
+    std::unique_ptr<queue::outbox> outbox_;
+    std::unique_ptr<queue::publisher> publisher_;  // null when amqp.enabled is false
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -77,6 +77,31 @@ std::function<std::string(const json::value&)> bool_setter(bool& target) {
     };
 }
 
+// A list of strings: a JSON array in the file, comma-separated text from the environment or a flag.
+std::function<std::string(const json::value&)> strings_setter(std::vector<std::string>& target) {
+    return [&target](const json::value& v) -> std::string {
+        std::vector<std::string> out;
+        if (const auto* s = v.if_string()) {
+            std::string_view text = *s;
+            while (!text.empty()) {
+                const auto comma = text.find(',');
+                if (auto item = text.substr(0, comma); !item.empty()) out.emplace_back(item);
+                text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+            }
+        } else if (const auto* a = v.if_array()) {
+            for (const auto& item : *a) {
+                if (!item.is_string()) return "must be a list of strings";
+                out.emplace_back(item.get_string());
+            }
+        } else {
+            return "must be a list of strings";
+        }
+        if (out.empty()) return "must not be empty";
+        target = std::move(out);
+        return {};
+    };
+}
+
 std::vector<entry> schema(config& c) {
     constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
     return {
@@ -96,6 +121,25 @@ std::vector<entry> schema(config& c) {
         {"store", "write_queue_max", "", uint_setter(c.store.sqlite.write_queue_max, 1, 1 << 24)},
         {"store", "read_queue_max", "", uint_setter(c.store.sqlite.read_queue_max, 1, 1 << 24)},
         {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},
+        {"amqp", "enabled", "", bool_setter(c.amqp.enabled)},
+        {"amqp", "urls", "--amqp", strings_setter(c.amqp.urls)},
+        {"amqp", "exchange", "", string_setter(c.amqp.exchange)},
+        {"amqp", "queue_prefix", "", string_setter(c.amqp.queue_prefix)},
+        {"amqp", "dead_exchange", "", string_setter(c.amqp.dead_exchange)},
+        {"amqp", "dead_queue_prefix", "", string_setter(c.amqp.dead_queue_prefix)},
+        {"amqp", "events_exchange", "", string_setter(c.amqp.events_exchange)},
+        {"amqp", "queue_type", "", string_setter(c.amqp.queue_type)},
+        {"amqp", "delivery_limit", "", uint_setter(c.amqp.delivery_limit, 1, 1000)},
+        {"amqp", "job_types", "", strings_setter(c.amqp.job_types)},
+        {"amqp", "confirm_window", "", uint_setter(c.amqp.confirm_window, 1, 65535)},
+        {"amqp", "publish_queue_max", "", uint_setter(c.amqp.publish_queue_max, 1, 1 << 24)},
+        {"amqp", "relay_batch", "", uint_setter(c.amqp.relay_batch, 1, 100'000)},
+        {"amqp", "relay_interval_ms", "", duration_setter(c.amqp.relay_interval, 100, max_u32)},
+        {"amqp", "retry_delay_ms", "", duration_setter(c.amqp.retry_delay, 0, max_u32)},
+        {"amqp", "reconnect_min_ms", "", duration_setter(c.amqp.reconnect_min, 10, max_u32)},
+        {"amqp", "reconnect_max_ms", "", duration_setter(c.amqp.reconnect_max, 10, max_u32)},
+        {"amqp", "connect_timeout_ms", "", duration_setter(c.amqp.connect_timeout, 100, max_u32)},
+        {"amqp", "heartbeat_s", "", uint_setter(c.amqp.heartbeat_s, 0, 3600)},
         {"seed", "file", "--seed", string_setter(c.seed_file)},
         {"log", "level", "--log-level", string_setter(c.log.level)},
     };
@@ -183,12 +227,20 @@ config load_config(int argc, const char* const* argv, bool& help) {
     for (const auto& [e, text] : flags) apply(*e, text_value(text), "flag " + e->flag);
 
     if (c.server.listen.empty()) throw config_error("server.listen must not be empty");
+    if (c.amqp.queue_type != "quorum" && c.amqp.queue_type != "classic")
+        throw config_error("amqp.queue_type must be \"quorum\" or \"classic\", got \"" + c.amqp.queue_type + "\"");
+    for (const auto& t : c.amqp.job_types)
+        if (!model::parse_job_type(t)) throw config_error("amqp.job_types: \"" + t + "\" is not a job type");
+    for (const auto& u : c.amqp.urls)
+        if (!u.starts_with("amqp://")) throw config_error("amqp.urls: \"" + u + "\" is not an amqp:// URL");
+    if (c.amqp.reconnect_max < c.amqp.reconnect_min)
+        throw config_error("amqp.reconnect_max_ms must not be below amqp.reconnect_min_ms");
     return c;
 }
 
 std::string config_usage() {
     return "usage: jobsd [--config FILE] [--listen ADDR] [--port N] [--threads N] [--store URL]\n"
-           "             [--seed FILE] [--log-level LEVEL]\n"
+           "             [--amqp URL[,URL...]] [--seed FILE] [--log-level LEVEL]\n"
            "Every key of the config file can also be set as JOBSD_<SECTION>_<KEY>, e.g. JOBSD_SERVER_PORT.\n";
 }
 

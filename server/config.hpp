@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "queue/amqp_options.hpp"
 #include "store/store_factory.hpp"
 
 namespace jobsd::server {
@@ -43,6 +44,7 @@ struct log_options {
 struct config {
     server_options server;
     store::store_options store;
+    queue::amqp_options amqp;
     // Seed file applied at start ("" for none); idempotent, so a restart re-applies it safely.
     std::string seed_file;
     log_options log;

@@ -1,9 +1,14 @@
 // Prometheus text exposition, version 0.0.4.
 #include "server/metrics.hpp"
 
+#include <algorithm>
+
+#include "model/clock.hpp"
+
 namespace jobsd::server {
 
-std::string metrics::render(const store::store_stats& store) const {
+std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,
+                            const queue::publisher_stats* publisher) const {
     std::string out;
     out.reserve(4096);
     auto line = [&out](std::string_view name, std::string_view labels, auto value) {
@@ -32,6 +37,34 @@ std::string metrics::render(const store::store_stats& store) const {
     out += "# HELP jobsd_store_write_queue Write operations waiting for the store's writer.\n"
            "# TYPE jobsd_store_write_queue gauge\n";
     line("jobsd_store_write_queue", "", store.write_queue);
+    if (outbox) {
+        out += "# HELP jobsd_outbox_unpublished Committed jobs not yet confirmed by the broker.\n"
+               "# TYPE jobsd_outbox_unpublished gauge\n";
+        line("jobsd_outbox_unpublished", "", outbox->unpublished);
+        out += "# HELP jobsd_outbox_oldest_age_seconds Age of the oldest unpublished job (0 when none).\n"
+               "# TYPE jobsd_outbox_oldest_age_seconds gauge\n";
+        const double age = outbox->oldest_created_ms
+                               ? std::max<double>(0, static_cast<double>(model::now_ms() - *outbox->oldest_created_ms) / 1000.0)
+                               : 0.0;
+        out += "jobsd_outbox_oldest_age_seconds " + std::to_string(age) + "\n";
+    }
+    if (publisher) {
+        auto counter = [&](std::string_view name, std::string_view help, const std::atomic<std::uint64_t>& v) {
+            out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" counter\n");
+            line(name, "", v.load(std::memory_order_relaxed));
+        };
+        counter("jobsd_amqp_published_total", "Job messages published (first sends and resends).", publisher->published);
+        counter("jobsd_amqp_confirmed_total", "Job messages confirmed by the broker.", publisher->confirmed);
+        counter("jobsd_amqp_nacked_total", "Job messages nacked by the broker (then retried).", publisher->nacked);
+        counter("jobsd_amqp_returned_total", "Job messages returned unroutable (then retried).", publisher->returned);
+        counter("jobsd_amqp_republished_total", "Job messages sent again: relay, retries.", publisher->republished);
+        counter("jobsd_amqp_reconnects_total", "Broker connections made after the first.", publisher->reconnects);
+        counter("jobsd_amqp_deferred_total", "Jobs left to the relay (broker away or hand-over full).",
+                publisher->deferred);
+        out += "# HELP jobsd_amqp_connected Whether the publisher is connected to a broker.\n"
+               "# TYPE jobsd_amqp_connected gauge\n";
+        line("jobsd_amqp_connected", "", publisher->connected.load() ? 1 : 0);
+    }
     return out;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/job_type.hpp"
+#include "queue/publisher.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -26,7 +27,9 @@ public:
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
 
-    std::string render(const store::store_stats& store) const;
+    // `outbox` and `publisher` may be null when unknown or disabled; their lines are left out.
+    std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
+                       const queue::publisher_stats* publisher = nullptr) const;
 
 private:
     std::array<std::atomic<std::uint64_t>, 600> responses_{};

@@ -32,6 +32,13 @@ void sqlite_statement::bind(int index, const std::optional<std::string>& text) {
         bind_null(index);
 }
 
+void sqlite_statement::bind(int index, const std::optional<double>& value) {
+    if (value)
+        sqlite3_bind_double(stmt_, index, *value);
+    else
+        bind_null(index);
+}
+
 void sqlite_statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
 
 int sqlite_statement::step() { return sqlite3_step(stmt_); }
@@ -56,6 +63,11 @@ std::int64_t sqlite_statement::column_int(int col) const { return sqlite3_column
 std::optional<std::int64_t> sqlite_statement::column_optional_int(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
     return column_int(col);
+}
+
+std::optional<double> sqlite_statement::column_optional_double(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(stmt_, col);
 }
 
 sqlite_db::sqlite_db(const std::filesystem::path& path, mode m) {

@@ -35,6 +35,7 @@ public:
     void bind(int index, std::int64_t value);
     void bind(int index, const std::optional<std::int64_t>& value);
     void bind(int index, const std::optional<std::string>& text);
+    void bind(int index, const std::optional<double>& value);
     void bind_null(int index);
 
     // SQLITE_ROW or SQLITE_DONE; any other result code is returned too, for the caller to judge.
@@ -45,6 +46,7 @@ public:
     std::optional<std::string> column_optional_text(int col) const;
     std::int64_t column_int(int col) const;
     std::optional<std::int64_t> column_optional_int(int col) const;
+    std::optional<double> column_optional_double(int col) const;
 
 private:
     sqlite3_stmt* stmt_ = nullptr;

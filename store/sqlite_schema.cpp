@@ -39,12 +39,14 @@ CREATE TABLE image_prompts (
   prompt      TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE jobs (
+  seq         INTEGER PRIMARY KEY,  -- commit order (the rowid)
   uuid        TEXT NOT NULL UNIQUE,
   account_id  TEXT NOT NULL,
   source_id   TEXT NOT NULL,
   job_type    TEXT NOT NULL,
   job_status  TEXT NOT NULL,
   session_id  TEXT NOT NULL DEFAULT '',
+  version     REAL,
   input       TEXT NOT NULL,
   output      TEXT,
   error       TEXT,
@@ -52,7 +54,8 @@ CREATE TABLE jobs (
   updated_ms  INTEGER NOT NULL,
   published   INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX jobs_unpublished ON jobs (created_ms) WHERE published = 0;
+-- The outbox: unpublished jobs in commit order (rowid), for the relay.
+CREATE INDEX jobs_unpublished ON jobs (seq) WHERE published = 0;
 )sql",
 };
 

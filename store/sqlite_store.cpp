@@ -23,12 +23,37 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::string_view insert_job_sql =
-    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, updated_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, updated_ms,"
+    " version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
 
-constexpr std::string_view find_job_sql =
-    "SELECT uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms,"
-    " updated_ms FROM jobs WHERE uuid = ?1 AND account_id = ?2";
+// The columns read_job() expects, in its order.
+#define JOB_COLUMNS \
+    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, version"
+
+constexpr std::string_view find_job_sql = "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?1 AND account_id = ?2";
+
+constexpr std::string_view list_unpublished_sql =
+    "SELECT seq, " JOB_COLUMNS " FROM jobs WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
+
+constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
+
+// Reads JOB_COLUMNS starting at column `first`.
+job_record read_job(const sqlite_statement& st, int first) {
+    job_record j;
+    j.uuid = st.column_text(first + 0);
+    j.account_id = st.column_text(first + 1);
+    j.source_id = st.column_text(first + 2);
+    j.type = model::parse_job_type(st.column_text(first + 3)).value_or(model::job_type::video);
+    j.status = model::parse_job_status(st.column_text(first + 4)).value_or(model::job_status::queued);
+    j.session_id = st.column_text(first + 5);
+    j.input = st.column_text(first + 6);
+    j.output = st.column_optional_text(first + 7);
+    j.error = st.column_optional_text(first + 8);
+    j.created_ms = st.column_int(first + 9);
+    j.updated_ms = st.column_int(first + 10);
+    j.version = st.column_optional_double(first + 11);
+    return j;
+}
 
 struct writer_ctx {
     explicit writer_ctx(std::unique_ptr<sqlite_db> d)
@@ -36,16 +61,19 @@ struct writer_ctx {
           begin(db->handle(), "BEGIN IMMEDIATE"),
           commit(db->handle(), "COMMIT"),
           rollback(db->handle(), "ROLLBACK"),
-          insert_job(db->handle(), insert_job_sql) {}
+          insert_job(db->handle(), insert_job_sql),
+          mark_published(db->handle(), mark_published_sql) {}
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job;
+    sqlite_statement begin, commit, rollback, insert_job, mark_published;
 };
 
 struct reader_ctx {
     explicit reader_ctx(const std::filesystem::path& path)
-        : db(path, sqlite_db::mode::read_only), find_job(db.handle(), find_job_sql) {}
+        : db(path, sqlite_db::mode::read_only),
+          find_job(db.handle(), find_job_sql),
+          list_unpublished(db.handle(), list_unpublished_sql) {}
     sqlite_db db;
-    sqlite_statement find_job;
+    sqlite_statement find_job, list_unpublished;
 };
 
 }  // namespace
@@ -94,6 +122,7 @@ struct insert_job_op final : sqlite_store::write_op {
         st.bind(6, std::string_view(job.session_id));
         st.bind(7, std::string_view(job.input));
         st.bind(8, job.created_ms);
+        st.bind(9, job.version);
         const int rc = st.step();
         st.reset();
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
@@ -202,21 +231,7 @@ struct find_job_op final : sqlite_store::read_op {
         st.bind(2, std::string_view(account_id));
         std::optional<job_record> found;
         const int rc = st.step();
-        if (rc == SQLITE_ROW) {
-            job_record j;
-            j.uuid = st.column_text(0);
-            j.account_id = st.column_text(1);
-            j.source_id = st.column_text(2);
-            j.type = model::parse_job_type(st.column_text(3)).value_or(model::job_type::video);
-            j.status = model::parse_job_status(st.column_text(4)).value_or(model::job_status::queued);
-            j.session_id = st.column_text(5);
-            j.input = st.column_text(6);
-            j.output = st.column_optional_text(7);
-            j.error = st.column_optional_text(8);
-            j.created_ms = st.column_int(9);
-            j.updated_ms = st.column_int(10);
-            found = std::move(j);
-        }
+        if (rc == SQLITE_ROW) found = read_job(st, 0);
         st.reset();
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             spdlog::error("store: reading job {} failed: {}", uuid, r.db.error_message());
@@ -229,6 +244,77 @@ struct find_job_op final : sqlite_store::read_op {
 
     std::string account_id, uuid;
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler;
+};
+
+struct mark_published_op final : sqlite_store::write_op {
+    mark_published_op(std::vector<std::string> u, asio::any_completion_handler<void(error_code)> h)
+        : uuids(std::move(u)), handler(std::move(h)) {}
+
+    error_code execute(writer_ctx& w) override {
+        for (const auto& uuid : uuids) {
+            w.mark_published.bind(1, std::string_view(uuid));
+            const int rc = w.mark_published.step();
+            w.mark_published.reset();
+            if (rc != SQLITE_DONE) {
+                spdlog::error("store: marking {} published failed: {}", uuid, w.db->error_message());
+                return store_errc::io;
+            }
+        }
+        return {};
+    }
+    void finish(error_code ec) override { complete(std::move(handler), ec); }
+
+    std::vector<std::string> uuids;
+    asio::any_completion_handler<void(error_code)> handler;
+};
+
+struct list_unpublished_op final : sqlite_store::read_op {
+    list_unpublished_op(std::int64_t after, std::size_t n,
+                        asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> h)
+        : after_seq(after), limit(n), handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        auto& st = r.list_unpublished;
+        st.bind(1, after_seq);
+        st.bind(2, static_cast<std::int64_t>(limit));
+        std::vector<outbox_entry> out;
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW) out.push_back({st.column_int(0), read_job(st, 1)});
+        st.reset();
+        if (rc != SQLITE_DONE) {
+            spdlog::error("store: reading the outbox failed: {}", r.db.error_message());
+            complete(std::move(handler), error_code(store_errc::io), std::vector<outbox_entry>{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(out));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<outbox_entry>{}); }
+
+    std::int64_t after_seq;
+    std::size_t limit;
+    asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler;
+};
+
+struct outbox_stats_op final : sqlite_store::read_op {
+    explicit outbox_stats_op(asio::any_completion_handler<void(error_code, outbox_stats)> h) : handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        try {
+            sqlite_statement st(r.db.handle(), "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
+            outbox_stats stats;
+            if (st.step() == SQLITE_ROW) {
+                stats.unpublished = static_cast<std::uint64_t>(st.column_int(0));
+                stats.oldest_created_ms = st.column_optional_int(1);
+            }
+            complete(std::move(handler), error_code{}, stats);
+        } catch (const std::exception& e) {
+            spdlog::error("store: reading outbox stats failed: {}", e.what());
+            complete(std::move(handler), error_code(store_errc::io), outbox_stats{});
+        }
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, outbox_stats{}); }
+
+    asio::any_completion_handler<void(error_code, outbox_stats)> handler;
 };
 
 struct load_catalog_op final : sqlite_store::read_op {
@@ -368,10 +454,26 @@ error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
 
 }  // namespace
 
-void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
-    std::unique_ptr<write_op> op = std::make_unique<insert_job_op>(std::move(job), std::move(handler));
+void sqlite_store::submit_write(std::unique_ptr<write_op> op) {
     const auto r = queues_->write.push(std::move(op));
     if (r != task_queue<std::unique_ptr<write_op>>::push_result::ok) op->finish(push_error<write_op>(r));
+}
+
+void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
+    submit_write(std::make_unique<insert_job_op>(std::move(job), std::move(handler)));
+}
+
+void sqlite_store::mark_published(std::vector<std::string> uuids, asio::any_completion_handler<void(error_code)> handler) {
+    submit_write(std::make_unique<mark_published_op>(std::move(uuids), std::move(handler)));
+}
+
+void sqlite_store::list_unpublished(std::int64_t after_seq, std::size_t limit,
+                                    asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
+    submit_read(std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler)));
+}
+
+void sqlite_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
+    submit_read(std::make_unique<outbox_stats_op>(std::move(handler)));
 }
 
 void sqlite_store::submit_read(std::unique_ptr<read_op> op) {

@@ -49,6 +49,12 @@ public:
     void find_job(std::string account_id, std::string uuid,
                   boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
+    void list_unpublished(std::int64_t after_seq, std::size_t limit,
+                          boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)
+        override;
+    void mark_published(std::vector<std::string> uuids,
+                        boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 
@@ -59,6 +65,7 @@ private:
     void writer_loop();
     void reader_loop();
     void submit_read(std::unique_ptr<read_op> op);
+    void submit_write(std::unique_ptr<write_op> op);
 
     const sqlite_options options_;
     struct queues;

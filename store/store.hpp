@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "model/catalog.hpp"
@@ -23,6 +24,18 @@ namespace jobsd::store {
 
 using boost::system::error_code;
 using catalog_ptr = std::shared_ptr<const model::catalog>;
+
+// A committed job not yet confirmed by the broker, with its place in commit order.
+struct outbox_entry {
+    std::int64_t seq = 0;
+    job_record job;
+};
+
+// The outbox backlog, for /metrics and health.
+struct outbox_stats {
+    std::uint64_t unpublished = 0;
+    std::optional<std::int64_t> oldest_created_ms;  // nullopt when the backlog is empty
+};
 
 // Counters for /metrics; monotonic since start.
 struct store_stats {
@@ -46,6 +59,17 @@ public:
     // A fresh snapshot of accounts, key hashes, projects and image prompts.
     virtual void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) = 0;
 
+    // Transactional outbox: unpublished jobs with seq > after_seq, oldest first, at most limit.
+    virtual void list_unpublished(
+        std::int64_t after_seq, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) = 0;
+
+    // Marks jobs as published (the broker confirmed them); shares group commit with job writes.
+    virtual void mark_published(std::vector<std::string> uuids,
+                                boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    virtual void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
+
     // Startup only: writes the seed synchronously. Throws on failure.
     virtual void apply_seed(const seed_data& seed) = 0;
 
@@ -64,6 +88,26 @@ auto async_find_job(store& s, std::string account_id, std::string uuid, Token&& 
     return boost::asio::async_initiate<Token, void(error_code, std::optional<job_record>)>(
         [&s](auto handler, std::string a, std::string u) { s.find_job(std::move(a), std::move(u), std::move(handler)); },
         token, std::move(account_id), std::move(uuid));
+}
+
+template <class Token>
+auto async_list_unpublished(store& s, std::int64_t after_seq, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<outbox_entry>)>(
+        [&s](auto handler, std::int64_t after, std::size_t n) { s.list_unpublished(after, n, std::move(handler)); },
+        token, after_seq, limit);
+}
+
+template <class Token>
+auto async_mark_published(store& s, std::vector<std::string> uuids, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [&s](auto handler, std::vector<std::string> u) { s.mark_published(std::move(u), std::move(handler)); }, token,
+        std::move(uuids));
+}
+
+template <class Token>
+auto async_read_outbox_stats(store& s, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, outbox_stats)>(
+        [&s](auto handler) { s.read_outbox_stats(std::move(handler)); }, token);
 }
 
 template <class Token>

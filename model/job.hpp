@@ -1,0 +1,28 @@
+// A job as the system keeps it. `input` and `output` are JSON text, stored as received.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "model/job_status.hpp"
+#include "model/job_type.hpp"
+
+namespace jobsd::model {
+
+struct job {
+    std::string uuid;
+    std::string account_id;
+    std::string source_id;  // resolved project id, or image prompt id
+    job_type type{};
+    job_status status = job_status::queued;
+    std::string session_id;
+    std::optional<double> version;      // the request's `version`, when it had one
+    std::string input;                  // the whole request body, JSON text
+    std::optional<std::string> output;  // JSON text set by the worker
+    std::optional<std::string> error;
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+};
+
+}  // namespace jobsd::model

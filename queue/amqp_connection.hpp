@@ -1,0 +1,67 @@
+// One AMQP 0-9-1 connection with one channel, over rabbitmq-c.
+// Thread safety: none; a connection belongs to the one thread that made it.
+#pragma once
+
+#include <amqp.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace jobsd::queue {
+
+// A broker or connection failure; the message says what failed, without the password.
+class amqp_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// An AMQP field table built from string and integer entries, owning its storage.
+class amqp_arguments {
+public:
+    amqp_arguments& add(std::string key, std::string value);
+    amqp_arguments& add(std::string key, std::int64_t value);
+    amqp_table_t table();
+
+private:
+    std::vector<std::pair<std::string, std::string>> strings_;
+    std::vector<std::pair<std::string, std::int64_t>> ints_;
+    std::vector<amqp_table_entry_t> entries_;
+};
+
+class amqp_connection {
+public:
+    static constexpr amqp_channel_t channel = 1;
+
+    // Connects, logs in and opens the channel. Throws amqp_error naming the URL and the failure
+    // (refused, timed out, wrong credentials, missing vhost).
+    amqp_connection(const std::string& url, std::chrono::milliseconds timeout, unsigned heartbeat_s);
+    ~amqp_connection();
+    amqp_connection(const amqp_connection&) = delete;
+    amqp_connection& operator=(const amqp_connection&) = delete;
+
+    amqp_connection_state_t state() const noexcept { return conn_; }
+    int fd() const noexcept { return amqp_get_sockfd(conn_); }
+    const std::string& where() const noexcept { return where_; }
+
+    // Throws amqp_error for a failed synchronous call, with `what` as context.
+    void check(amqp_rpc_reply_t reply, std::string_view what) const;
+    void check_last(std::string_view what) const { check(amqp_get_rpc_reply(conn_), what); }
+
+    void declare_exchange(const std::string& name, const char* type);
+    void declare_queue(const std::string& name, amqp_arguments& args);
+    void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key);
+    void confirm_select();
+
+private:
+    amqp_connection_state_t conn_ = nullptr;
+    std::string where_;  // host:port/vhost, for messages
+};
+
+// The URL without its password, for logs.
+std::string redact_url(const std::string& url);
+
+}  // namespace jobsd::queue

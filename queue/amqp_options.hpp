@@ -1,0 +1,58 @@
+// Broker settings: where to connect, the topology to declare and the publisher's bounds.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "model/job_type.hpp"
+
+namespace jobsd::queue {
+
+struct amqp_options {
+    // Publishing on/off. Off keeps every job in the outbox (nothing is lost; nothing is sent).
+    bool enabled = true;
+    // Broker URLs tried in turn (a cluster's nodes): amqp://user:pass@host:port/vhost.
+    std::vector<std::string> urls = {"amqp://guest:guest@127.0.0.1:5673/"};
+    // Direct exchange the jobs are published to, routing key = job type.
+    std::string exchange = "jobs";
+    // Per-type queues are named <queue_prefix><job_type>.
+    std::string queue_prefix = "jobs.";
+    // Dead-letter exchange and the prefix of its per-type queues (<dead_prefix><job_type>).
+    std::string dead_exchange = "jobs.dead";
+    std::string dead_queue_prefix = "jobs.dead.";
+    // Topic exchange for status events (routing key <job_type>.<status>).
+    std::string events_exchange = "jobs.events";
+    // "quorum" (replicated, the default) or "classic".
+    std::string queue_type = "quorum";
+    // Deliveries of one message before it is dead-lettered (quorum queues have no limit unless
+    // one is set, so a poison job would loop forever).
+    unsigned delivery_limit = 5;
+    // The job types that get a queue; every type the API accepts should be here.
+    std::vector<std::string> job_types = [] {
+        std::vector<std::string> v;
+        for (auto t : model::all_job_types) v.emplace_back(model::to_string(t));
+        return v;
+    }();
+    // Publishes awaiting a confirm at once. Bounds memory and the work redone after a reconnect.
+    std::size_t confirm_window = 512;
+    // Jobs handed over by the server and not yet sent. Past it they stay in the outbox and the
+    // relay sends them later: ingestion never waits for the broker.
+    std::size_t publish_queue_max = 65536;
+    // Jobs read from the outbox per relay query.
+    std::size_t relay_batch = 512;
+    // A full outbox scan at least this often, as a safety net for any job the fast path missed.
+    std::chrono::milliseconds relay_interval{30'000};
+    // A nacked or returned job is sent again after this delay.
+    std::chrono::milliseconds retry_delay{1'000};
+    // Reconnect backoff: doubles from min to max between failed attempts.
+    std::chrono::milliseconds reconnect_min{200};
+    std::chrono::milliseconds reconnect_max{5'000};
+    // TCP connect and AMQP handshake deadline.
+    std::chrono::milliseconds connect_timeout{5'000};
+    // AMQP heartbeat in seconds; a dead broker is noticed within about twice this.
+    unsigned heartbeat_s = 10;
+};
+
+}  // namespace jobsd::queue

@@ -1,0 +1,29 @@
+// The body is assembled as text so the stored input is never parsed again on the hot path.
+#include "queue/job_message.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "model/clock.hpp"
+
+namespace jobsd::queue {
+
+namespace json = boost::json;
+
+job_message make_job_message(const model::job& job) {
+    const std::string type(model::to_string(job.type));
+    std::string body;
+    body.reserve(job.input.size() + 320);
+    auto str = [](std::string_view s) { return json::serialize(json::value(json::string_view(s.data(), s.size()))); };
+    body += "{\"uuid\":" + str(job.uuid);
+    body += ",\"job_type\":" + str(type);
+    body += ",\"account_id\":" + str(job.account_id);
+    body += ",\"source_id\":" + str(job.source_id);
+    body += ",\"session_id\":" + str(job.session_id);
+    body += ",\"version\":" + (job.version ? json::serialize(json::value(*job.version)) : std::string("null"));
+    body += ",\"input\":" + job.input;
+    body += ",\"created_at\":" + str(model::format_iso8601(job.created_ms)) + "}";
+    return {job.uuid, type, std::move(body), job.created_ms};
+}
+
+}  // namespace jobsd::queue

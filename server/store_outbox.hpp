@@ -1,0 +1,21 @@
+// The publisher's view of the store: the outbox interface of queue/ implemented over store/.
+// Thread safety: as the store's; unpublished() blocks its caller (the publisher thread).
+#pragma once
+
+#include "queue/outbox.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server {
+
+class store_outbox final : public queue::outbox {
+public:
+    explicit store_outbox(store::store& s) : store_(s) {}
+
+    std::vector<entry> unpublished(std::int64_t after_seq, std::size_t limit) override;
+    void mark_published(std::vector<std::string> uuids, std::function<void(bool ok)> done) override;
+
+private:
+    store::store& store_;
+};
+
+}  // namespace jobsd::server
