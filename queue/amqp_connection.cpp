@@ -85,7 +85,11 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
     amqp_default_connection_info(&info);
     if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK)
         throw amqp_error("broker URL " + redact_url(url) + " is not a valid amqp:// URL");
-    where_ = std::string(info.host) + ":" + std::to_string(info.port) + "/" + info.vhost;
+    // "amqp://host/" parses to an empty vhost; like most clients, take it to mean the default
+    // vhost "/" (spell another one out, or "%2f" for "/", to be explicit).
+    if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
+    where_ = std::string(info.host) + ":" + std::to_string(info.port);
+    if (std::string_view(info.vhost) != "/") where_ += std::string(" vhost ") + info.vhost;
     if (info.ssl) throw amqp_error("broker URL " + redact_url(url) + ": amqps is not supported yet");
 
     conn_ = amqp_new_connection();

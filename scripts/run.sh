@@ -6,10 +6,19 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 mkdir -p var
+# The demo's own RabbitMQ node: AMQP on 127.0.0.1:5673 (conf/jobsd.json), management UI on :15673.
+bash scripts/rabbitmq.sh start var/rabbitmq 5673 --management 15673
+
 port="${JOBSD_SERVER_PORT:-8080}"
 build/bin/jobsd --config conf/jobsd.json --port "$port" &
 pid=$!
-trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid"' INT TERM
+cleanup() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  bash scripts/rabbitmq.sh stop var/rabbitmq >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -22,6 +31,8 @@ cat <<MSG
 
 jobsd is running at http://127.0.0.1:$port  (store: var/jobsd.db, metrics: /metrics)
 demo API key: $key
+queues: RabbitMQ management at http://127.0.0.1:15673 (guest/guest), or
+        bash scripts/rabbitmq.sh ctl var/rabbitmq list_queues name messages consumers
 
 Create the seed's example job:
   curl -s -X POST http://127.0.0.1:$port/jobs/v2 -H 'x-api-key: $key' -H 'Content-Type: application/json' \\
@@ -31,6 +42,6 @@ Then read it back (use the uuid from the answer):
 List the active projects:
   curl -s http://127.0.0.1:$port/api/provider/projects/active -H 'x-api-key: $key'
 
-Ctrl-C stops it.
+Ctrl-C stops it (and the demo broker).
 MSG
 wait "$pid"
