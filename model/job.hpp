@@ -19,6 +19,7 @@ struct job {
     std::string session_id;
     std::optional<double> version;      // the request's `version`, when it had one
     std::string input;                  // the whole request body, JSON text
+    std::optional<int> progress;        // 0..100, the latest IN_PROGRESS report
     std::optional<std::string> output;  // JSON text set by the worker
     std::optional<std::string> error;
     std::int64_t created_ms = 0;

@@ -24,6 +24,12 @@ struct amqp_options {
     std::string dead_queue_prefix = "jobs.dead.";
     // Topic exchange for status events (routing key <job_type>.<status>).
     std::string events_exchange = "jobs.events";
+    // jobsd's own durable queue of status events, bound to events_exchange with "#". Several
+    // jobsd instances share it (applying an event is idempotent).
+    std::string events_queue = "jobsd.events";
+    // Events applied per store transaction, and how long a partial batch may wait.
+    std::size_t event_batch = 512;
+    std::chrono::milliseconds event_batch_wait{20};
     // "quorum" (replicated, the default) or "classic".
     std::string queue_type = "quorum";
     // Deliveries of one message before it is dead-lettered (quorum queues have no limit unless

@@ -4,7 +4,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +23,7 @@ namespace jobsd::server {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+namespace beast = boost::beast;
 
 namespace {
 
@@ -90,6 +94,7 @@ asio::awaitable<response> api::handle(const request& req, admitted& a) const {
         case route::mapping_fields: co_return mapping_fields(a);
         case route::healthz: co_return healthz();
         case route::metrics: co_return co_await metrics_page();
+        case route::job_events:  // streamed by the session, never answered here
         case route::none:
         case route::wrong_method: break;
     }
@@ -127,6 +132,13 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         co_return message_response(http::status::internal_server_error, "Internal server error");
     }
     metrics_.count_job_created(create.type);
+    {
+        model::job_event queued;
+        queued.uuid = uuid;
+        queued.status = model::job_status::queued;
+        queued.at_ms = now;
+        hub_.publish(a.account_id, create.session_id, model::to_json(queued, model::to_string(create.type)));
+    }
     if (publisher_) {
         // The job row is committed; hand a copy to the publisher (never blocks). The outbox
         // keeps it if the broker is away.
@@ -175,8 +187,53 @@ asio::awaitable<response> api::get_job(const admitted& a) const {
                       {"output", json_or_null(job.output)},
                       {"created_at", model::format_iso8601(job.created_ms)},
                       {"updated_at", model::format_iso8601(job.updated_ms)}};
+    if (job.progress) body["progress"] = *job.progress;
     if (job.error) body["error"] = *job.error;
     co_return json_response(http::status::ok, json::serialize(body));
+}
+
+std::optional<response> api::check_events_request(const request& req, std::string& session_id) const {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (url) {
+        auto params = url->params();
+        if (auto it = params.find("session_id"); it != params.end() && (*it).has_value) session_id = (*it).value;
+    }
+    if (session_id.empty())
+        return message_response(http::status::bad_request, "session_id query parameter is required");
+    return std::nullopt;
+}
+
+asio::awaitable<void> api::stream_events(beast::tcp_stream& stream, const std::string& account_id,
+                                         const std::string& session_id) const {
+    auto sub = hub_.subscribe(account_id, session_id, co_await asio::this_coro::executor);
+    // The header is written by hand: the body has no length and ends when the connection does.
+    static constexpr std::string_view header =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: subscribed\n\n";
+    stream.expires_after(options_.read_timeout);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(header), use_nothrow);
+    if (ec) co_return;
+    metrics_.count_response(200);
+    std::string out;
+    for (;;) {
+        out.clear();
+        for (auto& event : sub->queue()) out.append("event: status\ndata: ").append(event).append("\n\n");
+        sub->queue().clear();
+        if (sub->overflowed()) out.append("event: overflow\ndata: {\"message\":\"Too many events queued; reconnect\"}\n\n");
+        if (!out.empty()) {
+            stream.expires_after(options_.read_timeout);
+            std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
+            if (ec || sub->overflowed()) co_return;
+        }
+        // Wait for the next event; a comment line every 15 s finds a client that went away.
+        sub->wake().expires_after(std::chrono::seconds(15));
+        auto [wait_ec] = co_await sub->wake().async_wait(use_nothrow);
+        if (!wait_ec && sub->queue().empty()) {
+            stream.expires_after(options_.read_timeout);
+            std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(std::string_view(": ping\n\n")), use_nothrow);
+            if (ec) co_return;
+        }
+    }
 }
 
 response api::healthz() const {
@@ -193,7 +250,7 @@ asio::awaitable<response> api::metrics_page() const {
     if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
     response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = metrics_.render(store_.stats(), ec ? nullptr : &outbox, publisher_ ? &publisher_->stats() : nullptr);
+    res.body() = metrics_.render(store_.stats(), ec ? nullptr : &outbox);
     res.prepare_payload();
     co_return res;
 }

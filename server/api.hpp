@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 
 #include <optional>
@@ -15,6 +16,7 @@
 #include "server/config.hpp"
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
+#include "server/notification_hub.hpp"
 #include "server/router.hpp"
 #include "store/store.hpp"
 
@@ -24,8 +26,8 @@ class api {
 public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
-        queue::publisher* publisher)
-        : options_(options), store_(store), catalog_(catalog), metrics_(metrics), publisher_(publisher) {}
+        queue::publisher* publisher, notification_hub& hub)
+        : options_(options), store_(store), catalog_(catalog), metrics_(metrics), publisher_(publisher), hub_(hub) {}
 
     // What the header check learned, handed on to handle().
     struct admitted {
@@ -39,6 +41,12 @@ public:
     std::optional<response> check_header(const http::request_header<>& header, admitted& out) const;
 
     boost::asio::awaitable<response> handle(const request& req, admitted& a) const;
+
+    // GET /jobs/v2/events: takes the connection over and streams Server-Sent Events until the
+    // client goes away. Returns a response instead when the request is refused (400).
+    std::optional<response> check_events_request(const request& req, std::string& session_id) const;
+    boost::asio::awaitable<void> stream_events(boost::beast::tcp_stream& stream, const std::string& account_id,
+                                               const std::string& session_id) const;
 
     metrics& counters() const { return metrics_; }
 
@@ -55,6 +63,7 @@ private:
     catalog_cache& catalog_;
     metrics& metrics_;
     queue::publisher* publisher_;
+    notification_hub& hub_;
 };
 
 }  // namespace jobsd::server

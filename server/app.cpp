@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "server/event_applier.hpp"
 #include "server/session.hpp"
 #include "server/store_outbox.hpp"
 #include "store/seed.hpp"
@@ -57,8 +58,12 @@ app::app(config cfg)
     if (config_.amqp.enabled) {
         outbox_ = std::make_unique<store_outbox>(*store_);
         publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
+        event_sink_ = std::make_unique<event_applier>(*store_, hub_);
+        event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get());
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_);
+    metrics_.watch(publisher_ ? &publisher_->stats() : nullptr, event_consumer_ ? &event_consumer_->stats() : nullptr,
+                   &hub_);
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -72,6 +77,7 @@ app::~app() {
     // The store goes first: it commits what is queued and posts the completions to the (now
     // stopped) contexts, which then destroy them with the coroutines still waiting.
     if (publisher_) publisher_->stop();
+    if (event_consumer_) event_consumer_->stop();
     store_.reset();
 }
 
@@ -97,6 +103,7 @@ void app::run() {
     asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
     asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
     if (publisher_) publisher_->start();
+    if (event_consumer_) event_consumer_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -107,6 +114,7 @@ void app::run() {
     for (auto& t : threads) t.join();
     // HTTP is done; let the publisher collect the confirms it is owed, then close.
     if (publisher_) publisher_->stop();
+    if (event_consumer_) event_consumer_->stop();
 }
 
 asio::awaitable<void> app::refresh_catalog() {

@@ -11,11 +11,13 @@
 #include <memory>
 #include <vector>
 
+#include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
 #include "server/api.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
+#include "server/notification_hub.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -48,8 +50,11 @@ private:
     std::unique_ptr<store::store> store_;
     catalog_cache catalog_;
     metrics metrics_;
+    notification_hub hub_;
     std::unique_ptr<queue::outbox> outbox_;
     std::unique_ptr<queue::publisher> publisher_;  // null when amqp.enabled is false
+    std::unique_ptr<queue::event_sink> event_sink_;
+    std::unique_ptr<queue::event_consumer> event_consumer_;  // null when amqp.enabled is false
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -7,8 +7,8 @@
 
 namespace jobsd::server {
 
-std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,
-                            const queue::publisher_stats* publisher) const {
+std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox) const {
+    const auto* publisher = publisher_;
     std::string out;
     out.reserve(4096);
     auto line = [&out](std::string_view name, std::string_view labels, auto value) {
@@ -64,6 +64,25 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
         out += "# HELP jobsd_amqp_connected Whether the publisher is connected to a broker.\n"
                "# TYPE jobsd_amqp_connected gauge\n";
         line("jobsd_amqp_connected", "", publisher->connected.load() ? 1 : 0);
+    }
+    out += "# HELP jobsd_events_applied_total Status events that moved a job forward.\n"
+           "# TYPE jobsd_events_applied_total counter\n";
+    line("jobsd_events_applied_total", "", store.events_applied);
+    if (events_) {
+        auto counter = [&](std::string_view name, std::string_view help, const std::atomic<std::uint64_t>& v) {
+            out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" counter\n");
+            line(name, "", v.load(std::memory_order_relaxed));
+        };
+        counter("jobsd_events_received_total", "Status events consumed from the broker.", events_->received);
+        counter("jobsd_events_malformed_total", "Status or dead-lettered messages dropped as malformed.",
+                events_->malformed);
+        counter("jobsd_jobs_dead_lettered_total", "Jobs that came back dead-lettered and were marked FAILED.",
+                events_->dead_lettered);
+    }
+    if (hub_) {
+        out += "# HELP jobsd_notification_subscribers Open notification streams.\n"
+               "# TYPE jobsd_notification_subscribers gauge\n";
+        line("jobsd_notification_subscribers", "", hub_->subscribers());
     }
     return out;
 }

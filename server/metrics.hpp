@@ -8,7 +8,9 @@
 #include <string>
 
 #include "model/job_type.hpp"
+#include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
+#include "server/notification_hub.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -27,15 +29,26 @@ public:
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
 
-    // `outbox` and `publisher` may be null when unknown or disabled; their lines are left out.
-    std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
-                       const queue::publisher_stats* publisher = nullptr) const;
+    // The components whose counters are rendered too; null ones (disabled) are left out.
+    // Called once at startup, before any render.
+    void watch(const queue::publisher_stats* publisher, const queue::event_consumer_stats* events,
+               const notification_hub* hub) noexcept {
+        publisher_ = publisher;
+        events_ = events;
+        hub_ = hub;
+    }
+
+    // `outbox` may be null when it could not be read; its lines are left out.
+    std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr) const;
 
 private:
     std::array<std::atomic<std::uint64_t>, 600> responses_{};
     std::array<std::atomic<std::uint64_t>, model::all_job_types.size()> jobs_created_{};
     std::atomic<std::int64_t> connections_{0};
     std::atomic<std::int64_t> in_flight_{0};
+    const queue::publisher_stats* publisher_ = nullptr;
+    const queue::event_consumer_stats* events_ = nullptr;
+    const notification_hub* hub_ = nullptr;
 };
 
 }  // namespace jobsd::server

@@ -17,6 +17,7 @@ struct path_match {
 path_match match_path(std::string_view path) {
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     if (path == "/jobs/v2") return {route::create_job, {}, http::verb::post, "POST"};
+    if (path == "/jobs/v2/events") return {route::job_events, {}};
     if (path == "/healthz") return {route::healthz, {}};
     if (path == "/metrics") return {route::metrics, {}};
     if (path == "/api/provider/projects/active") return {route::active_projects, {}};

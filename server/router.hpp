@@ -16,6 +16,7 @@ enum class route {
     wrong_method,     // a known path with another method: 405 with `allow`
     create_job,       // POST /jobs/v2
     get_job,          // GET /jobs/:id
+    job_events,       // GET /jobs/v2/events?session_id=… (Server-Sent Events)
     active_projects,  // GET /api/provider/projects/active
     mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
     healthz,          // GET /healthz
@@ -33,7 +34,7 @@ route_match match_route(boost::beast::http::verb method, std::string_view target
 
 // Whether a route needs an API key (every customer route does; health and metrics do not).
 constexpr bool needs_api_key(route r) noexcept {
-    return r == route::create_job || r == route::get_job || r == route::active_projects ||
+    return r == route::create_job || r == route::get_job || r == route::job_events || r == route::active_projects ||
            r == route::mapping_fields;
 }
 

@@ -50,7 +50,8 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
             metrics& m;
             bool on = false;
             void start() { if (!on) { m.request_started(); on = true; } }
-            ~in_flight_guard() { if (on) m.request_finished(); }
+            void finish() { if (on) { m.request_finished(); on = false; } }
+            ~in_flight_guard() { finish(); }
         } in_flight{counters};
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
@@ -77,6 +78,16 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
                     res = answer_read_error(ec);
                     if (!res) break;
                     close = true;
+                } else if (admitted.match.which == route::job_events) {
+                    std::string session_id;
+                    res = handlers.check_events_request(parser.get(), session_id);
+                    if (!res) {
+                        // A stream is not a request in flight: shutdown does not wait for it.
+                        in_flight.finish();
+                        co_await handlers.stream_events(stream, admitted.account_id, session_id);
+                        break;
+                    }
+                    close = !parser.get().keep_alive();
                 } else {
                     close = !parser.get().keep_alive();
                     try {

@@ -48,6 +48,7 @@ CREATE TABLE jobs (
   session_id  TEXT NOT NULL DEFAULT '',
   version     REAL,
   input       TEXT NOT NULL,
+  progress    INTEGER,
   output      TEXT,
   error       TEXT,
   created_ms  INTEGER NOT NULL,

@@ -27,8 +27,9 @@ constexpr std::string_view insert_job_sql =
     " version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
 
 // The columns read_job() expects, in its order.
-#define JOB_COLUMNS \
-    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, version"
+#define JOB_COLUMNS                                                                                     \
+    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, " \
+    "version, progress"
 
 constexpr std::string_view find_job_sql = "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?1 AND account_id = ?2";
 
@@ -36,6 +37,13 @@ constexpr std::string_view list_unpublished_sql =
     "SELECT seq, " JOB_COLUMNS " FROM jobs WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
 
 constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
+
+constexpr std::string_view job_state_sql =
+    "SELECT job_status, account_id, session_id, job_type FROM jobs WHERE uuid = ?1";
+
+constexpr std::string_view update_status_sql =
+    "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
+    " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
 
 // Reads JOB_COLUMNS starting at column `first`.
 job_record read_job(const sqlite_statement& st, int first) {
@@ -52,6 +60,7 @@ job_record read_job(const sqlite_statement& st, int first) {
     j.created_ms = st.column_int(first + 9);
     j.updated_ms = st.column_int(first + 10);
     j.version = st.column_optional_double(first + 11);
+    if (auto p = st.column_optional_int(first + 12)) j.progress = static_cast<int>(*p);
     return j;
 }
 
@@ -62,9 +71,11 @@ struct writer_ctx {
           commit(db->handle(), "COMMIT"),
           rollback(db->handle(), "ROLLBACK"),
           insert_job(db->handle(), insert_job_sql),
-          mark_published(db->handle(), mark_published_sql) {}
+          mark_published(db->handle(), mark_published_sql),
+          job_state(db->handle(), job_state_sql),
+          update_status(db->handle(), update_status_sql) {}
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job, mark_published;
+    sqlite_statement begin, commit, rollback, insert_job, mark_published, job_state, update_status;
 };
 
 struct reader_ctx {
@@ -268,6 +279,61 @@ struct mark_published_op final : sqlite_store::write_op {
     asio::any_completion_handler<void(error_code)> handler;
 };
 
+struct apply_events_op final : sqlite_store::write_op {
+    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
+                    asio::any_completion_handler<void(error_code, std::vector<applied_event>)> h)
+        : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
+
+    error_code execute(writer_ctx& w) override {
+        applied.clear();
+        for (auto& e : events) {
+            auto& st = w.job_state;
+            st.bind(1, std::string_view(e.uuid));
+            const int rc = st.step();
+            if (rc != SQLITE_ROW) {
+                st.reset();
+                if (rc == SQLITE_DONE) {
+                    spdlog::warn("store: status event for unknown job {} ignored", e.uuid);
+                    continue;
+                }
+                spdlog::error("store: reading job {} failed: {}", e.uuid, w.db->error_message());
+                return store_errc::io;
+            }
+            const auto current = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
+            applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)),
+                            model::parse_job_type(st.column_text(3)).value_or(model::job_type::video)};
+            st.reset();
+            if (!model::can_advance(current, e.status)) continue;  // late or duplicate: harmless
+
+            auto& up = w.update_status;
+            up.bind(1, std::string_view(e.uuid));
+            up.bind(2, model::to_string(e.status));
+            up.bind(3, e.progress ? std::optional<std::int64_t>(*e.progress) : std::nullopt);
+            up.bind(4, e.output);
+            up.bind(5, e.error);
+            up.bind(6, e.at_ms);
+            const int urc = up.step();
+            up.reset();
+            if (urc != SQLITE_DONE) {
+                spdlog::error("store: updating job {} failed: {}", e.uuid, w.db->error_message());
+                return store_errc::io;
+            }
+            applied.push_back(std::move(a));
+        }
+        return {};
+    }
+    void finish(error_code ec) override {
+        if (!ec) applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
+        else applied.clear();
+        complete(std::move(handler), ec, std::move(applied));
+    }
+
+    std::vector<model::job_event> events;
+    std::vector<applied_event> applied;
+    std::atomic<std::uint64_t>& applied_counter;
+    asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler;
+};
+
 struct list_unpublished_op final : sqlite_store::read_op {
     list_unpublished_op(std::int64_t after, std::size_t n,
                         asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> h)
@@ -467,6 +533,11 @@ void sqlite_store::mark_published(std::vector<std::string> uuids, asio::any_comp
     submit_write(std::make_unique<mark_published_op>(std::move(uuids), std::move(handler)));
 }
 
+void sqlite_store::apply_events(std::vector<model::job_event> events,
+                                asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
+    submit_write(std::make_unique<apply_events_op>(std::move(events), events_applied_, std::move(handler)));
+}
+
 void sqlite_store::list_unpublished(std::int64_t after_seq, std::size_t limit,
                                     asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
     submit_read(std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler)));
@@ -502,7 +573,7 @@ void sqlite_store::apply_seed(const seed_data& seed) {
 
 store_stats sqlite_store::stats() const {
     return {transactions_.load(std::memory_order_relaxed), jobs_committed_.load(std::memory_order_relaxed),
-            queues_->write.size()};
+            queues_->write.size(), events_applied_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace jobsd::store

@@ -54,6 +54,9 @@ public:
         override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void apply_events(std::vector<model::job_event> events,
+                      boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler)
+        override;
     void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
@@ -72,6 +75,7 @@ private:
     std::unique_ptr<queues> queues_;
     std::atomic<std::uint64_t> transactions_{0};
     std::atomic<std::uint64_t> jobs_committed_{0};
+    std::atomic<std::uint64_t> events_applied_{0};
     std::thread writer_;
     std::vector<std::thread> readers_;
 };

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/catalog.hpp"
+#include "model/job_event.hpp"
 #include "store/job_record.hpp"
 #include "store/seed.hpp"
 
@@ -37,11 +38,20 @@ struct outbox_stats {
     std::optional<std::int64_t> oldest_created_ms;  // nullopt when the backlog is empty
 };
 
+// A status event that moved its job forward, with what notifications need to route it.
+struct applied_event {
+    model::job_event event;
+    std::string account_id;
+    std::string session_id;
+    model::job_type type{};
+};
+
 // Counters for /metrics; monotonic since start.
 struct store_stats {
     std::uint64_t transactions = 0;   // committed write transactions
     std::uint64_t jobs_committed = 0; // jobs inside them
     std::uint64_t write_queue = 0;    // write operations waiting for the writer right now
+    std::uint64_t events_applied = 0; // status events that moved a job forward
 };
 
 class store {
@@ -67,6 +77,13 @@ public:
     // Marks jobs as published (the broker confirmed them); shares group commit with job writes.
     virtual void mark_published(std::vector<std::string> uuids,
                                 boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    // Applies status events in one transaction, in order. An event that would not move its job
+    // forward (late, duplicate, after a terminal state) or names an unknown job is skipped; the
+    // completion lists the applied ones.
+    virtual void apply_events(
+        std::vector<model::job_event> events,
+        boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) = 0;
 
     virtual void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
 
@@ -102,6 +119,13 @@ auto async_mark_published(store& s, std::vector<std::string> uuids, Token&& toke
     return boost::asio::async_initiate<Token, void(error_code)>(
         [&s](auto handler, std::vector<std::string> u) { s.mark_published(std::move(u), std::move(handler)); }, token,
         std::move(uuids));
+}
+
+template <class Token>
+auto async_apply_events(store& s, std::vector<model::job_event> events, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<applied_event>)>(
+        [&s](auto handler, std::vector<model::job_event> e) { s.apply_events(std::move(e), std::move(handler)); },
+        token, std::move(events));
 }
 
 template <class Token>

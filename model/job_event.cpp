@@ -1,0 +1,60 @@
+// Events are checked member by member; an unknown member is ignored (newer workers may add some).
+#include "model/job_event.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "model/clock.hpp"
+#include "model/uuid.hpp"
+
+namespace jobsd::model {
+
+namespace json = boost::json;
+
+std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(body, ec);
+    if (ec) return event_error{"not JSON: " + ec.message()};
+    const auto* obj = doc.if_object();
+    if (!obj) return event_error{"not a JSON object"};
+    job_event e;
+    const auto* uuid = obj->if_contains("uuid");
+    if (!uuid || !uuid->is_string() || !is_uuid(uuid->get_string())) return event_error{"uuid missing or not a uuid"};
+    e.uuid = std::string(uuid->get_string());
+    const auto* status = obj->if_contains("job_status");
+    if (!status || !status->is_string()) return event_error{"job_status missing"};
+    auto st = parse_job_status(status->get_string());
+    if (!st) return event_error{"unknown job_status " + std::string(status->get_string())};
+    e.status = *st;
+    if (const auto* p = obj->if_contains("progress"); p && !p->is_null()) {
+        if (!p->is_number()) return event_error{"progress is not a number"};
+        const double d = p->to_number<double>();
+        if (d < 0 || d > 100) return event_error{"progress out of 0..100"};
+        e.progress = static_cast<int>(d);
+    }
+    if (const auto* o = obj->if_contains("output"); o && !o->is_null()) e.output = json::serialize(*o);
+    if (const auto* err = obj->if_contains("error"); err && !err->is_null())
+        e.error = err->is_string() ? std::string(err->get_string()) : json::serialize(*err);
+    if (const auto* w = obj->if_contains("worker"); w && w->is_string()) e.worker = std::string(w->get_string());
+    e.at_ms = now;
+    if (const auto* at = obj->if_contains("at"); at && at->is_string())
+        if (auto ms = parse_iso8601(at->get_string())) e.at_ms = *ms;
+    return e;
+}
+
+std::string to_json(const job_event& e, std::string_view job_type) {
+    json::object o{{"uuid", e.uuid}, {"job_type", job_type}, {"job_status", to_string(e.status)}};
+    if (e.progress) o["progress"] = *e.progress;
+    if (e.output) {
+        boost::system::error_code ec;
+        auto v = json::parse(*e.output, ec);
+        o["output"] = ec ? json::value(*e.output) : v;
+    }
+    if (e.error) o["error"] = *e.error;
+    if (e.worker) o["worker"] = *e.worker;
+    o["at"] = format_iso8601(e.at_ms);
+    return json::serialize(o);
+}
+
+}  // namespace jobsd::model

@@ -1,0 +1,22 @@
+// Blocks the consumer thread (never an io thread) until the batch is committed.
+#include "server/event_applier.hpp"
+
+#include <boost/asio/use_future.hpp>
+#include <spdlog/spdlog.h>
+
+namespace jobsd::server {
+
+bool event_applier::apply(std::vector<model::job_event> events) {
+    std::vector<store::applied_event> applied;
+    try {
+        applied = store::async_apply_events(store_, std::move(events), boost::asio::use_future).get();
+    } catch (const std::exception& e) {
+        spdlog::error("events: applying a batch failed: {}", e.what());
+        return false;
+    }
+    for (const auto& a : applied)
+        hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
+    return true;
+}
+
+}  // namespace jobsd::server

@@ -1,0 +1,72 @@
+// Live job notifications: clients subscribe by (account, session_id); status changes of that
+// account's jobs carrying that session_id are delivered to each subscriber's own io thread.
+// Thread safety: publish() and subscribe() may be called from any thread; a subscriber's
+// queue is touched only on its executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace jobsd::server {
+
+class subscriber {
+public:
+    subscriber(boost::asio::any_io_executor ex, std::size_t max_queued)
+        : wake_(ex), max_queued_(max_queued) {}
+
+    boost::asio::any_io_executor executor() { return wake_.get_executor(); }
+
+    // On the executor only. A subscriber that falls `max_queued` events behind is cut off
+    // (overflowed) rather than buffering without bound; it can reconnect and poll.
+    void push(std::string event) {
+        if (queue_.size() >= max_queued_) {
+            overflowed_ = true;
+        } else {
+            queue_.push_back(std::move(event));
+        }
+        wake_.cancel();
+    }
+
+    std::deque<std::string>& queue() { return queue_; }
+    bool overflowed() const { return overflowed_; }
+    boost::asio::steady_timer& wake() { return wake_; }
+
+private:
+    boost::asio::steady_timer wake_;  // waited on by the stream; cancelled to wake it
+    std::deque<std::string> queue_;
+    bool overflowed_ = false;
+    const std::size_t max_queued_;
+};
+
+class notification_hub {
+public:
+    explicit notification_hub(std::size_t max_queued_per_subscriber = 1024) : max_queued_(max_queued_per_subscriber) {}
+
+    // The subscription lasts as long as the returned pointer is held.
+    std::shared_ptr<subscriber> subscribe(const std::string& account_id, const std::string& session_id,
+                                          boost::asio::any_io_executor ex);
+
+    // Delivers `event_json` to every live subscriber of (account_id, session_id).
+    void publish(const std::string& account_id, const std::string& session_id, const std::string& event_json);
+
+    std::size_t subscribers() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+private:
+    static std::string key(const std::string& account_id, const std::string& session_id) {
+        return account_id + '\n' + session_id;
+    }
+
+    std::mutex mu_;
+    std::unordered_multimap<std::string, std::weak_ptr<subscriber>> subs_;  // guarded by mu_
+    std::atomic<std::size_t> count_{0};  // entries in subs_, read without the lock on the hot path
+    const std::size_t max_queued_;
+};
+
+}  // namespace jobsd::server
