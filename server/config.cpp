@@ -175,6 +175,14 @@ void apply(const entry& e, const json::value& v, const std::string& source) {
     if (auto problem = e.set(v); !problem.empty()) throw config_error(source + ": " + e.name() + " " + problem);
 }
 
+// Text from the environment or a flag: a number or boolean when the key takes one, otherwise
+// the text itself (so a file named "2024" is still a file name).
+void apply_text(const entry& e, const std::string& text, const std::string& source) {
+    const json::value v = text_value(text);
+    if (!v.is_string() && e.set(json::value(text)).empty()) return;
+    apply(e, v, source);
+}
+
 }  // namespace
 
 config load_config(int argc, const char* const* argv, bool& help) {
@@ -225,9 +233,8 @@ config load_config(int argc, const char* const* argv, bool& help) {
         }
     }
     for (const auto& e : entries)
-        if (const char* env = std::getenv(e.env_name().c_str()))
-            apply(e, text_value(env), "environment " + e.env_name());
-    for (const auto& [e, text] : flags) apply(*e, text_value(text), "flag " + e->flag);
+        if (const char* env = std::getenv(e.env_name().c_str())) apply_text(e, env, "environment " + e.env_name());
+    for (const auto& [e, text] : flags) apply_text(*e, text, "flag " + e->flag);
 
     if (c.server.listen.empty()) throw config_error("server.listen must not be empty");
     if (c.amqp.queue_type != "quorum" && c.amqp.queue_type != "classic")

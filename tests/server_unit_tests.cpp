@@ -1,0 +1,490 @@
+// Unit tests of the sans-I/O parts of server/: the route table, configuration loading, the key
+// cache, the metrics text and the error response bodies.
+#define BOOST_TEST_MODULE server
+#include <boost/test/unit_test.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/api_key.hpp"
+#include "server/catalog_cache.hpp"
+#include "server/config.hpp"
+#include "server/http_types.hpp"
+#include "server/metrics.hpp"
+#include "server/router.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace jobsd::server;
+using boost::beast::http::verb;
+
+namespace {
+
+std::string_view name_of(route r) {
+    switch (r) {
+        case route::none:
+            return "none";
+        case route::wrong_method:
+            return "wrong_method";
+        case route::create_job:
+            return "create_job";
+        case route::get_job:
+            return "get_job";
+        case route::job_events:
+            return "job_events";
+        case route::active_projects:
+            return "active_projects";
+        case route::mapping_fields:
+            return "mapping_fields";
+        case route::healthz:
+            return "healthz";
+        case route::metrics:
+            return "metrics";
+        default:
+            return "a route these tests do not know yet";
+    }
+}
+
+void check_route(verb method, std::string_view target, route expected, std::string_view param = {}) {
+    const auto m = match_route(method, target);
+    BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
+    BOOST_TEST(name_of(m.which) == name_of(expected));
+    BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
+    BOOST_TEST(m.param == param);
+}
+
+void check_405(verb method, std::string_view target, std::string_view allow) {
+    const auto m = match_route(method, target);
+    BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
+    BOOST_TEST(name_of(m.which) == "wrong_method");
+    BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
+    BOOST_TEST(m.allow == allow);
+}
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class temp_dir {
+  public:
+    temp_dir() {
+        std::random_device rd;
+        path_ =
+            fs::temp_directory_path() / ("jobsd_server_tests_" + std::to_string(rd()) + std::to_string(rd()));
+        fs::create_directories(path_);
+    }
+    ~temp_dir() {
+        std::error_code ec;  // best effort: a leftover directory must not fail the test
+        fs::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+
+    fs::path write(const std::string& name, const std::string& text) const {
+        const auto file = path_ / name;
+        std::ofstream out(file);
+        out << text;
+        return file;
+    }
+
+  private:
+    fs::path path_;
+};
+
+// Every test of configuration starts and ends without JOBSD_* variables, whatever the shell had.
+struct clean_environment {
+    clean_environment() { clear(); }
+    ~clean_environment() { clear(); }
+    static void clear() {
+        std::vector<std::string> names;
+        for (char** e = environ; *e != nullptr; ++e) {
+            const std::string entry = *e;
+            if (entry.starts_with("JOBSD_")) names.push_back(entry.substr(0, entry.find('=')));
+        }
+        for (const auto& n : names) ::unsetenv(n.c_str());
+    }
+};
+
+config load(std::vector<std::string> args, bool* help_out = nullptr) {
+    args.insert(args.begin(), "jobsd");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    bool help = false;
+    auto c = load_config(static_cast<int>(argv.size()), argv.data(), help);
+    if (help_out) *help_out = help;
+    return c;
+}
+
+// Expects load() to throw config_error whose message contains every one of `words`.
+void check_refused(const std::vector<std::string>& args, const std::vector<std::string>& words) {
+    try {
+        load(args);
+        BOOST_ERROR("configuration accepted; expected an error naming " << words.front());
+    } catch (const config_error& e) {
+        const std::string what = e.what();
+        for (const auto& w : words) {
+            BOOST_TEST_INFO("message: " << what);
+            BOOST_TEST(what.find(w) != std::string::npos, "should contain " << w);
+        }
+    }
+}
+
+constexpr std::string_view config_file_text = R"({
+  // Comments and trailing commas are allowed.
+  "server": {
+    "listen": "0.0.0.0",   /* every interface */
+    "port": 9090,
+    "threads": 2,
+    "read_timeout_ms": 1500,
+  },
+  "store": {"url": "sqlite:var/other.db", "batch_max": 64, "synchronous_full": false},
+  "seed": {"file": "conf/seed.json"},
+  "log": {"level": "debug"}
+})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router)
+
+BOOST_AUTO_TEST_CASE(each_route_with_its_method) {
+    check_route(verb::post, "/jobs/v2", route::create_job);
+    check_route(verb::get, "/jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", route::get_job,
+                "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+    check_route(verb::get, "/jobs/v2/events", route::job_events);
+    check_route(verb::get, "/api/provider/projects/active", route::active_projects);
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields", route::mapping_fields, "p-17");
+    check_route(verb::get, "/healthz", route::healthz);
+    check_route(verb::get, "/metrics", route::metrics);
+}
+
+BOOST_AUTO_TEST_CASE(trailing_slash_is_the_same_route) {
+    check_route(verb::post, "/jobs/v2/", route::create_job);
+    check_route(verb::get, "/jobs/abc/", route::get_job, "abc");
+    check_route(verb::get, "/api/provider/projects/active/", route::active_projects);
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields/", route::mapping_fields, "p-17");
+    check_route(verb::get, "/healthz/", route::healthz);
+}
+
+BOOST_AUTO_TEST_CASE(query_string_is_ignored) {
+    check_route(verb::post, "/jobs/v2?debug=1", route::create_job);
+    check_route(verb::get, "/jobs/v2/events?session_id=s-1", route::job_events);
+    check_route(verb::get, "/jobs/abc?fields=status&x=/y", route::get_job, "abc");
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields?lang=en", route::mapping_fields,
+                "p-17");
+    check_route(verb::get, "/metrics?", route::metrics);
+    check_route(verb::get, "/nowhere?to=/healthz", route::none);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
+    for (std::string_view target :
+         {"/", "", "/jobs", "/jobs/", "/jobs//", "/jobs/a/b", "/jobs/v2/x", "/Jobs/v2", "/healthzz",
+          "/api/provider/projects", "/api/provider/projects/", "/api/provider/projects//mapping-fields",
+          "/api/provider/projects/a/b/mapping-fields", "/api/provider/projects/p/mapping-fields/x"}) {
+        for (verb method : {verb::get, verb::post}) {
+            const auto m = match_route(method, target);
+            BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
+            BOOST_TEST(name_of(m.which) == "none");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
+    check_405(verb::get, "/jobs/v2", "POST");
+    check_405(verb::put, "/jobs/v2/", "POST");
+    check_405(verb::post, "/jobs/abc", "GET");
+    check_405(verb::post, "/jobs/v2/events", "GET");
+    check_405(verb::delete_, "/jobs/abc?x=1", "GET");
+    check_405(verb::post, "/api/provider/projects/active", "GET");
+    check_405(verb::post, "/api/provider/projects/p/mapping-fields", "GET");
+    check_405(verb::post, "/healthz", "GET");
+    check_405(verb::head, "/metrics", "GET");
+    BOOST_TEST(match_route(verb::post, "/jobs/abc").param.empty());
+}
+
+BOOST_AUTO_TEST_CASE(only_customer_routes_need_a_key) {
+    BOOST_TEST(needs_api_key(route::create_job));
+    BOOST_TEST(needs_api_key(route::get_job));
+    BOOST_TEST(needs_api_key(route::job_events));
+    BOOST_TEST(needs_api_key(route::active_projects));
+    BOOST_TEST(needs_api_key(route::mapping_fields));
+    BOOST_TEST(!needs_api_key(route::healthz));
+    BOOST_TEST(!needs_api_key(route::metrics));
+    BOOST_TEST(!needs_api_key(route::none));
+    BOOST_TEST(!needs_api_key(route::wrong_method));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(configuration, clean_environment)
+
+BOOST_AUTO_TEST_CASE(defaults_without_a_file) {
+    bool help = true;
+    const config c = load({}, &help);
+    BOOST_TEST(!help);
+    BOOST_TEST(c.server.listen == "127.0.0.1");
+    BOOST_TEST(c.server.port == 8080);
+    BOOST_TEST(c.server.threads == 0u);
+    BOOST_TEST(c.server.body_limit == 1024u * 1024u);
+    BOOST_TEST(c.server.read_timeout.count() == 10'000);
+    BOOST_TEST(c.store.url == "sqlite:var/jobsd.db");
+    BOOST_TEST(c.store.sqlite.batch_max == 1024u);
+    BOOST_TEST(c.store.sqlite.synchronous_full);
+    BOOST_TEST(c.seed_file == "");
+    BOOST_TEST(c.log.level == "info");
+}
+
+BOOST_AUTO_TEST_CASE(file_with_comments_sets_values) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", std::string(config_file_text));
+    const config c = load({"--config", file.string()});
+    BOOST_TEST(c.server.listen == "0.0.0.0");
+    BOOST_TEST(c.server.port == 9090);
+    BOOST_TEST(c.server.threads == 2u);
+    BOOST_TEST(c.server.read_timeout.count() == 1500);
+    BOOST_TEST(c.server.idle_timeout.count() == 60'000);  // untouched keys keep their default
+    BOOST_TEST(c.store.url == "sqlite:var/other.db");
+    BOOST_TEST(c.store.sqlite.batch_max == 64u);
+    BOOST_TEST(!c.store.sqlite.synchronous_full);
+    BOOST_TEST(c.seed_file == "conf/seed.json");
+    BOOST_TEST(c.log.level == "debug");
+    // --config=FILE is the same flag.
+    BOOST_TEST(load({"--config=" + file.string()}).server.port == 9090);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_is_named) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", R"({"server": {"port": 1, "nope": 2}})");
+    check_refused({"--config", file.string()}, {"server.nope", file.string()});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_is_named) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", R"({"server": {"port": "x"}})");
+    check_refused({"--config", file.string()}, {"server.port"});
+    const auto flag = dir.write("flag.json", R"({"store": {"synchronous_full": 1}})");
+    check_refused({"--config", flag.string()}, {"store.synchronous_full"});
+    const auto listen = dir.write("listen.json", R"({"server": {"listen": 80}})");
+    check_refused({"--config", listen.string()}, {"server.listen"});
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_is_named) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", R"({"server": {"port": 70000}})");
+    check_refused({"--config", file.string()}, {"server.port", "70000"});
+    const auto negative = dir.write("negative.json", R"({"server": {"port": -1}})");
+    check_refused({"--config", negative.string()}, {"server.port"});
+    check_refused({"--threads", "257"}, {"server.threads"});
+    // The bounds themselves are accepted.
+    const auto edge = dir.write("edge.json", R"({"server": {"port": 65535, "threads": 256}})");
+    const config c = load({"--config", edge.string()});
+    BOOST_TEST(c.server.port == 65535);
+    BOOST_TEST(c.server.threads == 256u);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_or_invalid_file_is_refused) {
+    temp_dir dir;
+    check_refused({"--config", (fs::temp_directory_path() / "jobsd_no_such_dir" / "x.json").string()},
+                  {"x.json"});
+    const auto broken = dir.write("broken.json", R"({"server": {"port": 1)");
+    check_refused({"--config", broken.string()}, {broken.string()});
+    const auto section = dir.write("section.json", R"({"server": 3})");
+    check_refused({"--config", section.string()}, {"server"});
+}
+
+BOOST_AUTO_TEST_CASE(environment_overrides_the_file) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", std::string(config_file_text));
+    ::setenv("JOBSD_SERVER_THREADS", "7", 1);
+    ::setenv("JOBSD_STORE_URL", "sqlite:var/env.db", 1);
+    const config c = load({"--config", file.string()});
+    BOOST_TEST(c.server.threads == 7u);
+    BOOST_TEST(c.store.url == "sqlite:var/env.db");
+    BOOST_TEST(c.server.port == 9090);  // not overridden
+}
+
+BOOST_AUTO_TEST_CASE(environment_values_are_validated) {
+    ::setenv("JOBSD_SERVER_PORT", "70000", 1);
+    check_refused({}, {"JOBSD_SERVER_PORT", "server.port"});
+    ::setenv("JOBSD_SERVER_PORT", "eighty", 1);
+    check_refused({}, {"server.port"});
+}
+
+BOOST_AUTO_TEST_CASE(flag_overrides_the_environment) {
+    temp_dir dir;
+    const auto file = dir.write("jobsd.json", std::string(config_file_text));
+    ::setenv("JOBSD_SERVER_PORT", "8000", 1);
+    const config c = load({"--config", file.string(), "--port", "9"});
+    BOOST_TEST(c.server.port == 9);
+    BOOST_TEST(load({"--port=10"}).server.port == 10);
+    // Flags parsed before --config still win over the file.
+    BOOST_TEST(load({"--threads", "3", "--config", file.string()}).server.threads == 3u);
+    BOOST_TEST(load({"--store", "sqlite:/data/jobs.db"}).store.url == "sqlite:/data/jobs.db");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_or_incomplete_flag_is_refused) {
+    check_refused({"--nope", "1"}, {"--nope"});
+    check_refused({"--port"}, {"--port"});
+    check_refused({"--port", "x"}, {"server.port"});
+}
+
+BOOST_AUTO_TEST_CASE(help_is_reported) {
+    bool help = false;
+    load({"--help"}, &help);
+    BOOST_TEST(help);
+    load({"-h"}, &help);
+    BOOST_TEST(help);
+    load({"--port", "9"}, &help);
+    BOOST_TEST(!help);
+    BOOST_TEST(config_usage().find("--port") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(key_cache)
+
+// SHA-256("abc"), from FIPS 180-2: the catalog holds hashes, never keys.
+constexpr std::string_view abc_sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+BOOST_AUTO_TEST_CASE(authenticates_by_the_hash_of_the_key) {
+    catalog_cache cache;
+    jobsd::model::catalog cat;
+    cat.account_by_key_hash.emplace(std::string(abc_sha256), "acc_a");
+    const auto account = cache.authenticate(cat, "abc");
+    BOOST_REQUIRE(account.has_value());
+    BOOST_TEST(*account == "acc_a");
+    BOOST_TEST(!cache.authenticate(cat, "ABC").has_value());
+    BOOST_TEST(!cache.authenticate(cat, "abc ").has_value());
+    BOOST_TEST(!cache.authenticate(cat, std::string(abc_sha256)).has_value());  // the hash is not a key
+}
+
+BOOST_AUTO_TEST_CASE(refuses_empty_unknown_and_oversized_keys) {
+    catalog_cache cache;
+    jobsd::model::catalog cat;
+    const std::string long_key(300, 'k');
+    const std::string longest_key(256, 'k');
+    cat.account_by_key_hash.emplace(std::string(abc_sha256), "acc_a");
+    // Even a stored oversized key is refused: length is checked before the lookup.
+    cat.account_by_key_hash.emplace(jobsd::model::hash_api_key(long_key), "acc_long");
+    cat.account_by_key_hash.emplace(jobsd::model::hash_api_key(longest_key), "acc_256");
+    cat.account_by_key_hash.emplace(jobsd::model::hash_api_key(""), "acc_empty");
+    BOOST_TEST(!cache.authenticate(cat, "").has_value());
+    BOOST_TEST(!cache.authenticate(cat, "unknown-key").has_value());
+    BOOST_TEST(!cache.authenticate(cat, long_key).has_value());
+    BOOST_TEST(cache.authenticate(cat, longest_key).value_or("") == "acc_256");
+}
+
+BOOST_AUTO_TEST_CASE(replace_swaps_snapshots) {
+    catalog_cache cache;
+    const auto initial = cache.get();
+    BOOST_REQUIRE(initial);
+    BOOST_TEST(initial->account_by_key_hash.empty());
+
+    auto next = std::make_shared<jobsd::model::catalog>();
+    next->account_by_key_hash.emplace(std::string(abc_sha256), "acc_a");
+    cache.replace(next);
+    const auto current = cache.get();
+    BOOST_TEST(current.get() == next.get());
+    BOOST_TEST(cache.authenticate(*current, "abc").value_or("") == "acc_a");
+    // A snapshot taken before the swap is unchanged and still usable.
+    BOOST_TEST(initial->account_by_key_hash.empty());
+    BOOST_TEST(!cache.authenticate(*initial, "abc").has_value());
+
+    cache.replace(std::make_shared<const jobsd::model::catalog>());
+    BOOST_TEST(!cache.authenticate(*cache.get(), "abc").has_value());
+    BOOST_TEST(cache.authenticate(*current, "abc").value_or("") == "acc_a");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(metrics_text)
+
+BOOST_AUTO_TEST_CASE(store_counters_are_rendered) {
+    metrics m;
+    jobsd::store::store_stats stats;
+    stats.transactions = 7;
+    stats.jobs_committed = 1234;
+    stats.write_queue = 3;
+    const auto text = m.render(stats);
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(text.find("\njobsd_store_transactions_total 7\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_store_jobs_committed_total 1234\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_store_write_queue 3\n") != std::string::npos);
+    BOOST_TEST(text.find("# TYPE jobsd_store_transactions_total counter\n") != std::string::npos);
+    BOOST_TEST(text.find("jobsd_http_responses_total{") == std::string::npos);  // nothing counted yet
+}
+
+BOOST_AUTO_TEST_CASE(responses_are_counted_per_code) {
+    metrics m;
+    m.count_response(201);
+    m.count_response(201);
+    m.count_response(404);
+    m.count_response(600);  // out of range: ignored, not a crash
+    m.count_job_created(jobsd::model::job_type::tts);
+    m.connection_opened();
+    m.connection_opened();
+    m.connection_closed();
+    const auto text = m.render({});
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(text.find("\njobsd_http_responses_total{code=\"201\"} 2\n") != std::string::npos);
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(text.find("\njobsd_http_responses_total{code=\"404\"} 1\n") != std::string::npos);
+    BOOST_TEST(text.find("code=\"200\"") == std::string::npos);
+    BOOST_TEST(text.find("code=\"600\"") == std::string::npos);
+    BOOST_TEST(text.find("\njobsd_jobs_created_total{job_type=\"tts\"} 1\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_jobs_created_total{job_type=\"video\"} 0\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_http_connections 1\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_store_transactions_total 0\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(in_flight_requests_are_tracked) {
+    metrics m;
+    m.request_started();
+    m.request_started();
+    m.request_finished();
+    BOOST_TEST(m.requests_in_flight() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(responses)
+
+BOOST_AUTO_TEST_CASE(request_error_has_message_and_field_errors) {
+    jobsd::model::request_error e{jobsd::model::request_error::kind::invalid_fields,
+                                  "Invalid request",
+                                  {{"type", "is required"}, {"session_id", "must be a string"}}};
+    const auto res = request_error_response(e);
+    BOOST_TEST(res.result_int() == 400u);
+    BOOST_TEST(res[boost::beast::http::field::content_type] == "application/json");
+    BOOST_TEST(res[boost::beast::http::field::content_length] == std::to_string(res.body().size()));
+    const auto body = json::parse(res.body()).as_object();
+    BOOST_TEST(body.at("message").as_string() == "Invalid request");
+    const auto& errors = body.at("errors").as_array();
+    BOOST_REQUIRE(errors.size() == 2u);
+    BOOST_TEST(errors[0].at("field").as_string() == "type");
+    BOOST_TEST(errors[0].at("problem").as_string() == "is required");
+    BOOST_TEST(errors[1].at("field").as_string() == "session_id");
+    BOOST_TEST(errors[1].at("problem").as_string() == "must be a string");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_body_error_is_400_with_message) {
+    jobsd::model::request_error e{
+        jobsd::model::request_error::kind::malformed_json, "Body is not \"JSON\"", {}};
+    const auto res = request_error_response(e);
+    BOOST_TEST(res.result_int() == 400u);
+    const auto body = json::parse(res.body()).as_object();
+    BOOST_TEST(body.at("message").as_string() == "Body is not \"JSON\"");  // escaped, not broken
+}
+
+BOOST_AUTO_TEST_CASE(message_response_is_json) {
+    const auto res = message_response(boost::beast::http::status::not_found, "Job not found");
+    BOOST_TEST(res.result_int() == 404u);
+    BOOST_TEST(res[boost::beast::http::field::content_type] == "application/json");
+    BOOST_TEST(json::parse(res.body()).as_object().at("message").as_string() == "Job not found");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
