@@ -73,10 +73,6 @@ void event_consumer::run() {
             auto* state = conn.state();
             constexpr auto ch = amqp_connection::channel;
             declare_topology(conn, options_);
-            amqp_arguments args;
-            args.add("x-queue-type", options_.queue_type);
-            conn.declare_queue(options_.events_queue, args);
-            conn.bind_queue(options_.events_queue, options_.events_exchange, "#");
             amqp_basic_qos(state, ch, 0, static_cast<std::uint16_t>(std::min<std::size_t>(options_.event_batch * 2, 65535)), 0);
             conn.check_last("basic.qos");
             const std::string events_tag = "events";

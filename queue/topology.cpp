@@ -7,6 +7,13 @@ void declare_topology(amqp_connection& conn, const amqp_options& o) {
     conn.declare_exchange(o.exchange, "direct");
     conn.declare_exchange(o.dead_exchange, "direct");
     conn.declare_exchange(o.events_exchange, "topic");
+    // jobsd's events queue is part of the topology, declared by whoever connects first: a worker
+    // may only publish events after jobsd published a job, and by then the queue is bound, so no
+    // status event is ever published to an exchange with nothing behind it.
+    amqp_arguments events_args;
+    events_args.add("x-queue-type", o.queue_type);
+    conn.declare_queue(o.events_queue, events_args);
+    conn.bind_queue(o.events_queue, o.events_exchange, "#");
     for (const auto& type : o.job_types) {
         amqp_arguments dead_args;
         dead_args.add("x-queue-type", o.queue_type);

@@ -12,9 +12,19 @@ bash scripts/rabbitmq.sh start var/rabbitmq 5673 --management 15673
 port="${JOBSD_SERVER_PORT:-8080}"
 build/bin/jobsd --config conf/jobsd.json --port "$port" &
 pid=$!
+
+# One simulating worker per job type, so a posted job goes all the way to SUCCESS.
+mkdir -p var/log
+worker_pids=()
+for type in ai_talking_video video tts image photo_qc pdf ai_image_generation; do
+  build/bin/jobs-worker --type "$type" --handler simulate --duration-ms 3000 --steps 3 \
+    --url amqp://guest:guest@127.0.0.1:5673/ >>"var/log/worker-$type.log" 2>&1 &
+  worker_pids+=($!)
+done
+
 cleanup() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill -TERM "${worker_pids[@]}" "$pid" 2>/dev/null || true
+  wait "${worker_pids[@]}" "$pid" 2>/dev/null || true
   bash scripts/rabbitmq.sh stop var/rabbitmq >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -30,6 +40,7 @@ key=demo-key-7c1f4e2a9b3d
 cat <<MSG
 
 jobsd is running at http://127.0.0.1:$port  (store: var/jobsd.db, metrics: /metrics)
+workers: one simulating jobs-worker per job type (logs in var/log/)
 demo API key: $key
 queues: RabbitMQ management at http://127.0.0.1:15673 (guest/guest), or
         bash scripts/rabbitmq.sh ctl var/rabbitmq list_queues name messages consumers
@@ -37,8 +48,10 @@ queues: RabbitMQ management at http://127.0.0.1:15673 (guest/guest), or
 Create the seed's example job:
   curl -s -X POST http://127.0.0.1:$port/jobs/v2 -H 'x-api-key: $key' -H 'Content-Type: application/json' \\
     -d '{"job_type":"ai_talking_video","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","version":2,"session_id":"demo-session","values":{"headline":"Hello from jobsd","voiceover":{"audio_url":"https://cdn.example.com/voice.mp3","effects":[]},"avatar":{"image_url":"https://cdn.example.com/avatar.png"}}}'
-Then read it back (use the uuid from the answer):
+Then read it back (use the uuid from the answer); a simulating worker takes it to SUCCESS in ~3 s:
   curl -s http://127.0.0.1:$port/jobs/<uuid> -H 'x-api-key: $key'
+Watch the session's status changes live (Server-Sent Events), in another terminal before posting:
+  curl -N 'http://127.0.0.1:$port/jobs/v2/events?session_id=demo-session' -H 'x-api-key: $key'
 List the active projects:
   curl -s http://127.0.0.1:$port/api/provider/projects/active -H 'x-api-key: $key'
 

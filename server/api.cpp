@@ -216,14 +216,18 @@ asio::awaitable<void> api::stream_events(beast::tcp_stream& stream, const std::s
     metrics_.count_response(200);
     std::string out;
     for (;;) {
-        out.clear();
-        for (auto& event : sub->queue()) out.append("event: status\ndata: ").append(event).append("\n\n");
-        sub->queue().clear();
-        if (sub->overflowed()) out.append("event: overflow\ndata: {\"message\":\"Too many events queued; reconnect\"}\n\n");
-        if (!out.empty()) {
+        // Events pushed while a write was under way are found here, not by the timer: a cancel
+        // with no wait pending is lost, so the queue is always checked before waiting.
+        if (!sub->queue().empty() || sub->overflowed()) {
+            out.clear();
+            for (auto& event : sub->queue()) out.append("event: status\ndata: ").append(event).append("\n\n");
+            sub->queue().clear();
+            if (sub->overflowed())
+                out.append("event: overflow\ndata: {\"message\":\"Too many events queued; reconnect\"}\n\n");
             stream.expires_after(options_.read_timeout);
             std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
             if (ec || sub->overflowed()) co_return;
+            continue;
         }
         // Wait for the next event; a comment line every 15 s finds a client that went away.
         sub->wake().expires_after(std::chrono::seconds(15));

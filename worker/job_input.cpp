@@ -1,0 +1,37 @@
+// Only the fields the runtime needs are checked; the rest of the message is passed through to
+// the handler untouched.
+#include "worker/job_input.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace jobsd::worker {
+
+namespace json = boost::json;
+
+parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return {std::nullopt, "not JSON: " + ec.message()};
+    if (!v.is_object()) return {std::nullopt, "not a JSON object"};
+    json::object& msg = v.as_object();
+
+    const json::value* uuid = msg.if_contains("uuid");
+    if (!uuid || !uuid->is_string() || uuid->as_string().empty()) return {std::nullopt, "no \"uuid\" string"};
+
+    job_input job;
+    job.uuid = std::string(uuid->as_string());
+    job.job_type = std::string(fallback_type);
+    if (const json::value* t = msg.if_contains("job_type")) {
+        if (!t->is_string()) return {std::nullopt, "\"job_type\" is not a string"};
+        if (!t->as_string().empty()) job.job_type = std::string(t->as_string());
+    }
+    if (const json::value* in = msg.if_contains("input"); in && !in->is_null()) {
+        if (!in->is_object()) return {std::nullopt, "\"input\" is not an object"};
+        job.input = in->as_object();
+    }
+    job.message = std::move(msg);
+    job.body = std::move(body);
+    return {std::move(job), {}};
+}
+
+}  // namespace jobsd::worker

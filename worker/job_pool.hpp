@@ -1,0 +1,43 @@
+// A fixed set of threads that run jobs, with a bounded queue in front of them.
+// Thread safety: post() and idle() may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace jobsd::worker {
+
+class job_pool {
+  public:
+    // `max_queued` bounds the tasks waiting for a thread; the runtime keeps at most prefetch
+    // jobs of its own in flight, so the queue only fills when handlers ignore their stop token.
+    job_pool(unsigned threads, std::size_t max_queued);
+    // Runs what is queued, then joins: tasks must return (stop their jobs first).
+    ~job_pool();
+    job_pool(const job_pool&) = delete;
+    job_pool& operator=(const job_pool&) = delete;
+
+    // False when the queue is full (the task is not taken).
+    bool post(std::function<void()> task);
+
+    // Waits until no task is queued or running, at most `limit`; true when idle.
+    bool wait_idle(std::chrono::milliseconds limit);
+
+  private:
+    void work(std::stop_token stop);
+
+    const std::size_t max_queued_;
+    std::mutex mu_;
+    std::condition_variable_any cv_;           // wakes workers: a task, or stop
+    std::condition_variable idle_cv_;          // wakes wait_idle
+    std::deque<std::function<void()>> queue_;  // guarded by mu_
+    std::size_t running_ = 0;                  // guarded by mu_
+    std::vector<std::jthread> threads_;        // last: joined first
+};
+
+}  // namespace jobsd::worker

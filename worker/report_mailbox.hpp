@@ -1,0 +1,45 @@
+// Reports from pool threads to the connection thread: a mutex queue plus an eventfd the
+// connection thread polls next to the AMQP socket.
+// Thread safety: every member may be called from any thread; wake() is async-signal-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+
+#include "worker/job_handler.hpp"
+
+namespace jobsd::worker {
+
+struct job_report {
+    enum class kind { started, progress, finished };
+    std::uint64_t job_id = 0;  // the runtime's id for one delivery
+    kind what = kind::started;
+    int progress = 0;     // progress
+    job_outcome outcome;  // finished
+};
+
+class report_mailbox {
+  public:
+    report_mailbox();
+    ~report_mailbox();
+    report_mailbox(const report_mailbox&) = delete;
+    report_mailbox& operator=(const report_mailbox&) = delete;
+
+    // A progress report replaces one of the same job still waiting, so the queue holds at
+    // most three reports per job in flight however fast a handler reports.
+    void push(job_report report);
+    std::deque<job_report> take();
+
+    int fd() const noexcept { return fd_; }
+    void wake() const noexcept;
+    // Clears the eventfd after poll() said it is readable.
+    void drain_fd() const noexcept;
+
+  private:
+    int fd_ = -1;
+    std::mutex mu_;
+    std::deque<job_report> reports_;  // guarded by mu_
+};
+
+}  // namespace jobsd::worker

@@ -1,0 +1,38 @@
+// The status event of the contract: exchange jobs.events (topic), routing key
+// <job_type>.<status>, body {"uuid","job_status","progress"?,"output"?,"error"?,"worker"?,"at"}.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "model/job_status.hpp"
+
+namespace jobsd::worker {
+
+// One event ready to publish. Sans-I/O: built from values, no clock or id generator inside.
+struct status_event {
+    std::string message_id;   // fresh per event (AMQP message_id)
+    std::string routing_key;  // <job_type>.<STATUS>, e.g. video.SUCCESS
+    std::string status;       // STARTED, IN_PROGRESS, SUCCESS, FAILED (AMQP type)
+    std::string body;         // JSON
+    std::int64_t at_ms = 0;   // event time, ms since the epoch (AMQP timestamp, "at")
+    bool terminal = false;    // SUCCESS or FAILED: the delivery is acked once this is confirmed
+};
+
+struct event_fields {
+    std::string_view uuid;
+    model::job_status status = model::job_status::started;
+    std::optional<int> progress;                  // IN_PROGRESS only, 0..100
+    const boost::json::object* output = nullptr;  // SUCCESS only
+    std::optional<std::string_view> error;        // FAILED only
+    std::string_view worker;                      // "<hostname>:<pid>"; omitted when empty
+    std::int64_t at_ms = 0;
+};
+
+status_event make_status_event(std::string_view job_type, const event_fields& fields, std::string message_id);
+
+}  // namespace jobsd::worker

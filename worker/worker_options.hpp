@@ -1,0 +1,73 @@
+// Settings of one jobs-worker process: flags, each also settable as JOBS_WORKER_<FLAG>.
+// Parsing is sans-I/O: arguments and an environment lookup in, options or an error out.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "queue/amqp_options.hpp"
+
+namespace jobsd::worker {
+
+struct simulate_options {
+    // Total time one simulated job takes, split evenly between the steps.
+    std::chrono::milliseconds duration{1'000};
+    // IN_PROGRESS events per job (0 = none); bounded at 100 so a job cannot flood the events.
+    unsigned steps = 4;
+    // Probability 0..1 that a job fails with "simulated failure", to exercise the FAILED path.
+    double failure_rate = 0.0;
+};
+
+struct exec_options {
+    // Run with /bin/sh -c, the job message on stdin. Required for --handler exec.
+    std::string command;
+    // Bytes of stderr kept for the error text: the tail is what explains a failure.
+    std::size_t stderr_tail = 4096;
+    // Longest stdout line read; longer lines are skipped (a runaway child cannot exhaust memory).
+    std::size_t max_line = 1 << 20;
+};
+
+struct worker_options {
+    // The one job type this process serves (one of the seven); required.
+    std::string job_type;
+    // Jobs run at once: pool threads and the consumer's prefetch. 4 suits a small machine.
+    unsigned concurrency = 4;
+    // Broker URLs, names of exchanges and queues, and queue arguments: jobsd's defaults, so
+    // both declare the same topology (different arguments would fail with PRECONDITION_FAILED).
+    queue::amqp_options amqp;
+    // Which handler runs the jobs: "simulate" or "exec" (see handlers.hpp).
+    std::string handler = "simulate";
+    simulate_options simulate;
+    exec_options exec;
+    // A job whose handler runs longer fails with "timed out after N ms"; applies to every handler.
+    std::chrono::milliseconds timeout{60'000};
+    // On SIGTERM, how long jobs in hand may still finish before the worker exits anyway (they
+    // are then redelivered by the broker).
+    std::chrono::milliseconds grace{30'000};
+    // Unacked status events at once; bounds memory if the broker stops confirming.
+    std::size_t confirm_window = 256;
+    // spdlog level: trace, debug, info, warn, error.
+    std::string log_level = "info";
+};
+
+// Looks an environment variable up; nullopt when unset.
+using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+struct parse_result {
+    std::optional<worker_options> options;  // set on success
+    bool help = false;                      // --help was given
+    std::string error;                      // otherwise: what is wrong, for the user
+};
+
+// `args` excludes the program name. Flags override the environment, which overrides defaults.
+// --url may repeat and takes comma lists; given on the command line it replaces the env value.
+parse_result parse_worker_options(std::span<const std::string> args, const env_lookup& env);
+
+// The --help text.
+std::string usage_text();
+
+}  // namespace jobsd::worker

@@ -1,0 +1,57 @@
+// The connection thread of a worker: consumes one job queue, hands jobs to a pool of handler
+// threads, publishes their status events with publisher confirms, and acks each delivery only
+// once the job's SUCCESS or FAILED event is confirmed.
+// Thread safety: run() on one thread (it owns the rabbitmq-c connection); stop() from any
+// thread or from a signal handler; stats() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "worker/job_handler.hpp"
+#include "worker/worker_options.hpp"
+
+namespace jobsd::worker {
+
+struct worker_stats {
+    std::atomic<std::uint64_t> received{0};   // deliveries
+    std::atomic<std::uint64_t> succeeded{0};  // SUCCESS events made
+    std::atomic<std::uint64_t> failed{0};     // FAILED events made (timeouts included)
+    std::atomic<std::uint64_t> timed_out{0};
+    std::atomic<std::uint64_t> rejected{0};  // bad messages, dead-lettered
+    std::atomic<std::uint64_t> acked{0};     // deliveries acked after their terminal confirm
+    std::atomic<std::uint64_t> events_published{0};
+    std::atomic<std::uint64_t> events_confirmed{0};
+    std::atomic<std::uint64_t> events_nacked{0};
+    std::atomic<std::uint64_t> lost{0};  // jobs dropped with a lost connection (redelivered)
+    std::atomic<std::uint64_t> reconnects{0};
+};
+
+class worker_runtime {
+  public:
+    // `handler` must outlive the runtime. `worker_id` goes into every event ("<host>:<pid>").
+    worker_runtime(worker_options options, job_handler& handler, std::string worker_id);
+    ~worker_runtime();
+    worker_runtime(const worker_runtime&) = delete;
+    worker_runtime& operator=(const worker_runtime&) = delete;
+
+    // Connects (each URL in turn, with backoff), declares the topology, consumes until stop():
+    // then cancels the consumer, lets the jobs in hand finish within the grace period, closes.
+    // Returns true when every handler has returned; false when some still run after being
+    // asked to stop (the caller should then exit without joining them).
+    bool run();
+
+    // First call: graceful stop. Second call: stop now (jobs in hand go back to the broker).
+    // Async-signal-safe.
+    void stop() noexcept;
+
+    const worker_stats& stats() const noexcept;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace jobsd::worker
