@@ -4,11 +4,25 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cmath>
+
 #include "model/clock.hpp"
 
 namespace jobsd::queue {
 
 namespace json = boost::json;
+
+namespace {
+
+// A whole version (the studio sends 2) is written as an integer, so strictly typed consumers
+// can read it as one; anything else keeps its fraction.
+std::string version_text(const std::optional<double>& v) {
+    if (!v) return "null";
+    if (std::trunc(*v) == *v && std::fabs(*v) < 9.0e15) return std::to_string(static_cast<std::int64_t>(*v));
+    return json::serialize(json::value(*v));
+}
+
+}  // namespace
 
 job_message make_job_message(const model::job& job) {
     const std::string type(model::to_string(job.type));
@@ -20,7 +34,7 @@ job_message make_job_message(const model::job& job) {
     body += ",\"account_id\":" + str(job.account_id);
     body += ",\"source_id\":" + str(job.source_id);
     body += ",\"session_id\":" + str(job.session_id);
-    body += ",\"version\":" + (job.version ? json::serialize(json::value(*job.version)) : std::string("null"));
+    body += ",\"version\":" + version_text(job.version);
     body += ",\"input\":" + job.input;
     body += ",\"created_at\":" + str(model::format_iso8601(job.created_ms)) + "}";
     return {job.uuid, type, std::move(body), job.created_ms};

@@ -3,6 +3,8 @@
 // otherwise be taken for the next request.
 #include "server/session.hpp"
 
+#include "server/http_framing.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -67,10 +69,27 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
             res = answer_read_error(ec);
             if (!res) break;
             close = true;
+        } else if (auto problem = framing_problem(parser.get().base()); !problem.empty()) {
+            // Never passed on, never guessed at: refuse and close, since where this request ends
+            // is exactly what is in doubt.
+            res = message_response(http::status::bad_request, "Bad request framing: " + std::string(problem));
+            close = true;
         } else {
             res = handlers.check_header(parser.get().base(), admitted);
             if (res) {
-                close = !parser.is_done() || !parser.get().keep_alive();
+                close = !parser.get().keep_alive();
+                // A refused request's body is read and dropped when it is within the limit, so the
+                // connection stays usable (a client with a bad key keeps its connection, which keeps
+                // refusals cheap); a 413 or an unreadable body closes it.
+                if (!close && !parser.is_done()) {
+                    if (res->result() == http::status::payload_too_large) {
+                        close = true;
+                    } else {
+                        stream.expires_after(options.read_timeout);
+                        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+                        close = bec.failed();
+                    }
+                }
             } else {
                 stream.expires_after(options.read_timeout);
                 std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);

@@ -30,3 +30,10 @@ target_link_libraries(durability_test
 add_dependencies(durability_test jobsd)
 add_test(NAME durability_test COMMAND durability_test)
 set_tests_properties(durability_test PROPERTIES TIMEOUT 180 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")
+
+add_executable(framing_tests ${CMAKE_CURRENT_LIST_DIR}/framing_tests.cpp)
+target_compile_definitions(framing_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(framing_tests PRIVATE jobsd_test_support Boost::unit_test_framework jobsd_warnings)
+add_dependencies(framing_tests jobsd)
+add_test(NAME framing_tests COMMAND framing_tests)
+set_tests_properties(framing_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")

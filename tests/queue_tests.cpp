@@ -100,11 +100,14 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
     BOOST_TEST(body.at("account_id").as_string() == "acc \"q\"");
     BOOST_TEST(body.at("source_id").as_string() == "p1");
     BOOST_TEST(body.at("session_id").as_string() == "s1");
-    BOOST_TEST(body.at("version").to_number<double>() == 2.0);
+    BOOST_TEST(body.at("version").is_int64());  // 2, not 2E0: typed consumers read an integer
+    BOOST_TEST(body.at("version").as_int64() == 2);
     BOOST_TEST(body.at("input") == boost::json::parse(j.input));
     BOOST_TEST(body.at("created_at").as_string() == "2026-04-16T12:03:02.123Z");
     BOOST_TEST(body.size() == 8u);
 
+    j.version = 2.5;
+    BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").as_double() == 2.5);
     j.version.reset();
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").is_null());
 }

@@ -1,0 +1,73 @@
+// Summaries from histograms and counters, and the threshold verdict behind the exit code.
+#include "bench/jobs_bench/bench_result.hpp"
+
+#include <cstdio>
+
+namespace jobsd::bench {
+
+latency_summary summarize(const histogram& h) {
+    latency_summary s;
+    auto ms = [](double ns) { return ns / 1e6; };
+    s.count = h.count();
+    s.mean_ms = ms(h.mean());
+    s.p50_ms = ms(static_cast<double>(h.percentile(50)));
+    s.p90_ms = ms(static_cast<double>(h.percentile(90)));
+    s.p99_ms = ms(static_cast<double>(h.percentile(99)));
+    s.p999_ms = ms(static_cast<double>(h.percentile(99.9)));
+    s.max_ms = ms(static_cast<double>(h.max()));
+    return s;
+}
+
+void fill_counts(run_summary& r, const load_stats& s, double elapsed_s) {
+    r.elapsed_s = elapsed_s;
+    r.sent = s.sent;
+    r.answers = s.answers();
+    r.failures = s.failures();
+    r.connects = s.connects;
+    r.status.clear();
+    for (unsigned c = 0; c < s.status.size(); ++c)
+        if (s.status[c]) r.status[c] = s.status[c];
+    r.good = r.expected_status < s.status.size() ? s.status[r.expected_status] : 0;
+    r.errors = s.errors;
+    r.first_error = s.first_error;
+    r.latency = summarize(s.latency);
+    // Trailing seconds after the last answer are not part of the series.
+    r.per_second = s.per_second;
+    while (!r.per_second.empty() && r.per_second.back() == 0) r.per_second.pop_back();
+    r.rps = elapsed_s > 0 ? static_cast<double>(r.answers) / elapsed_s : 0;
+    r.good_rps = elapsed_s > 0 ? static_cast<double>(r.good) / elapsed_s : 0;
+}
+
+std::vector<std::string> check_thresholds(const bench_result& r) {
+    std::vector<std::string> out;
+    char line[256];
+    const auto& l = r.limits;
+    const bool ran = r.run.fatal.empty() && r.run.answers > 0;
+    if (l.max_p99_ms && (!ran || r.run.latency.p99_ms > *l.max_p99_ms)) {
+        std::snprintf(line, sizeof line, "p99 latency %.2f ms is above --max-p99 %.2f ms",
+                      r.run.latency.p99_ms, *l.max_p99_ms);
+        out.emplace_back(ran ? line : "no answers: --max-p99 cannot be met");
+    }
+    if (l.min_rps && (!ran || r.run.good_rps < *l.min_rps)) {
+        std::snprintf(line, sizeof line, "%.0f req/s with status %u is below --min-rps %.0f", r.run.good_rps,
+                      r.run.expected_status, *l.min_rps);
+        out.emplace_back(line);
+    }
+    if (l.max_loss) {
+        if (!r.e2e.enabled) {
+            out.emplace_back("--max-loss needs --e2e");
+        } else if (!r.e2e.error.empty() && r.e2e.delivered == 0) {
+            out.emplace_back("e2e failed (" + r.e2e.error + "): --max-loss cannot be checked");
+        } else if (r.e2e.accepted == 0) {
+            out.emplace_back("no job was accepted: --max-loss cannot be judged");
+        } else if (r.e2e.lost > *l.max_loss) {
+            std::snprintf(line, sizeof line, "%llu jobs accepted but not delivered, above --max-loss %llu",
+                          static_cast<unsigned long long>(r.e2e.lost),
+                          static_cast<unsigned long long>(*l.max_loss));
+            out.emplace_back(line);
+        }
+    }
+    return out;
+}
+
+}  // namespace jobsd::bench

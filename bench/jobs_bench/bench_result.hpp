@@ -1,0 +1,83 @@
+// The result of one jobs-bench run as plain data: what the report writers print and the
+// thresholds are checked against. Latencies are in milliseconds here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/jobs_bench/histogram.hpp"
+#include "bench/jobs_bench/load_stats.hpp"
+
+namespace jobsd::bench {
+
+struct latency_summary {
+    std::uint64_t count = 0;
+    double mean_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
+};
+// Percentiles of a histogram of nanoseconds.
+latency_summary summarize(const histogram& h);
+
+struct run_summary {
+    std::string label;     // "jobsd" or "calibration server"
+    std::string target;    // URL
+    std::string scenario;  // create | get | bad-key
+    std::string model;     // closed | open
+    unsigned connections = 0, threads = 0;
+    double rate = 0;  // open loop: requested req/s
+    double duration_s = 0, elapsed_s = 0;
+    unsigned expected_status = 201;  // the answer the scenario counts as good
+    std::uint64_t sent = 0, answers = 0, good = 0, failures = 0, connects = 0;
+    double rps = 0;       // answers of any status per second
+    double good_rps = 0;  // answers with expected_status per second
+    latency_summary latency;
+    std::map<unsigned, std::uint64_t> status;
+    std::array<std::uint64_t, error_kind_count> errors{};
+    std::array<std::string, error_kind_count> first_error;
+    std::vector<std::uint64_t> per_second;
+    std::string fatal;  // the run could not take place (e.g. unresolvable host)
+};
+// Fills the counters, rates and latencies from merged stats.
+void fill_counts(run_summary& r, const load_stats& s, double elapsed_s);
+
+struct e2e_summary {
+    bool enabled = false;
+    std::string exchange;
+    double grace_s = 0;
+    std::uint64_t accepted = 0, delivered = 0, lost = 0, duplicates = 0, foreign = 0;
+    std::uint64_t untracked = 0;  // 201s past the bound on tracked jobs: not judged
+    latency_summary latency;      // accept (201 read) → delivery to the bench's queue
+    std::string error;
+};
+
+struct calibration_summary {
+    bool enabled = false;
+    run_summary http;       // the same load against the built-in 201 server
+    double broker_rps = 0;  // confirmed publishes per second
+    std::string broker_error;
+    double http_fraction = 0;    // jobsd rps / http ceiling
+    double broker_fraction = 0;  // jobsd good rps / broker rate
+};
+
+struct thresholds {
+    std::optional<double> max_p99_ms;
+    std::optional<double> min_rps;  // on good_rps
+    std::optional<std::uint64_t> max_loss;
+};
+
+struct bench_result {
+    run_summary run;
+    e2e_summary e2e;
+    calibration_summary calibration;
+    thresholds limits;
+    std::vector<std::string> missed;  // one line per threshold missed
+};
+
+// The thresholds `r.limits` that `r` misses, as human sentences; empty when all are met.
+// A run that could not take place misses every threshold given.
+std::vector<std::string> check_thresholds(const bench_result& r);
+
+}  // namespace jobsd::bench

@@ -1,0 +1,101 @@
+// One acceptor coroutine, one coroutine per connection; the answer is prebuilt bytes shaped like
+// jobsd's 201, so the client does the same parsing work as against the real server.
+#include "bench/jobs_bench/calibration_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <string>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace jobsd::bench {
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+const std::string& fixed_answer() {
+    static const std::string answer = [] {
+        const std::string body =
+            R"({"message":"Job update accepted and processing.","job":{"uuid":"00000000-0000-4000-8000-000000000000",)"
+            R"("job_status":"QUEUED","job_type":"ai_talking_video","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"}})";
+        return "HTTP/1.1 201 Created\r\nServer: jobs-bench-calibration\r\nContent-Type: application/json\r\n"
+               "Content-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    return answer;
+}
+
+asio::awaitable<void> serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer(1 << 20);
+    const std::string& answer = fixed_answer();
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(1 << 20);
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        if (ec) break;
+        auto [wec, w] = co_await asio::async_write(stream, asio::buffer(answer), use_nothrow);
+        if (wec || !parser.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_nothrow);
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) continue;
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(socket.get_executor(), serve(std::move(socket)), asio::detached);
+    }
+}
+
+}  // namespace
+
+struct calibration_server::impl {
+    asio::io_context ioc;
+    tcp::acceptor acceptor;
+    explicit impl(unsigned threads) : ioc(static_cast<int>(threads)), acceptor(ioc) {}
+};
+
+calibration_server::calibration_server(unsigned threads) : impl_(std::make_unique<impl>(threads)) {
+    const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    impl_->acceptor.open(ep.protocol());
+    impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    impl_->acceptor.bind(ep);
+    impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+    port_ = impl_->acceptor.local_endpoint().port();
+    asio::co_spawn(impl_->ioc, accept_loop(impl_->acceptor, impl_->ioc), asio::detached);
+    for (unsigned t = 0; t < std::max(1u, threads); ++t) threads_.emplace_back([this] { impl_->ioc.run(); });
+}
+
+calibration_server::~calibration_server() {
+    stop();
+}
+
+void calibration_server::stop() {
+    if (threads_.empty()) return;
+    impl_->ioc.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+}
+
+}  // namespace jobsd::bench

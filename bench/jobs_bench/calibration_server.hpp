@@ -1,0 +1,31 @@
+// The HTTP ceiling of this machine for --calibrate: a minimal Beast server on 127.0.0.1 that
+// reads each request and answers a fixed 201 body, with no work behind it.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace jobsd::bench {
+
+// Thread safety: construct, port() and stop() from one owner thread; the server runs on
+// `threads` threads of its own until stop() or destruction.
+class calibration_server {
+  public:
+    // Binds 127.0.0.1:0 and starts serving. Throws std::system_error when it cannot bind.
+    explicit calibration_server(unsigned threads);
+    ~calibration_server();
+    calibration_server(const calibration_server&) = delete;
+    calibration_server& operator=(const calibration_server&) = delete;
+
+    unsigned short port() const noexcept { return port_; }
+    void stop();
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+    std::vector<std::thread> threads_;
+    unsigned short port_ = 0;
+};
+
+}  // namespace jobsd::bench

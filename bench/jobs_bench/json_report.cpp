@@ -1,0 +1,90 @@
+// Field names follow the terminal table; latencies in ms, rates per second, counts as integers.
+#include "bench/jobs_bench/json_report.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace json = boost::json;
+
+namespace jobsd::bench {
+
+namespace {
+
+json::object latency_json(const latency_summary& l) {
+    return {{"count", l.count},   {"mean_ms", l.mean_ms},  {"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms},
+            {"p99_ms", l.p99_ms}, {"p99_9_ms", l.p999_ms}, {"max_ms", l.max_ms}};
+}
+
+json::object run_json(const run_summary& r) {
+    json::object status, errors, first_errors;
+    for (const auto& [code, n] : r.status) status[std::to_string(code)] = n;
+    for (std::size_t k = 0; k < error_kind_count; ++k) {
+        const auto name = to_string(static_cast<error_kind>(k));
+        errors[name] = r.errors[k];
+        if (!r.first_error[k].empty()) first_errors[name] = r.first_error[k];
+    }
+    json::array series(r.per_second.begin(), r.per_second.end());
+    json::object o{{"label", r.label},
+                   {"target", r.target},
+                   {"scenario", r.scenario},
+                   {"model", r.model},
+                   {"connections", r.connections},
+                   {"threads", r.threads},
+                   {"rate", r.rate},
+                   {"duration_s", r.duration_s},
+                   {"elapsed_s", r.elapsed_s},
+                   {"expected_status", r.expected_status},
+                   {"sent", r.sent},
+                   {"answers", r.answers},
+                   {"good", r.good},
+                   {"failures", r.failures},
+                   {"connects", r.connects},
+                   {"rps", r.rps},
+                   {"good_rps", r.good_rps},
+                   {"latency", latency_json(r.latency)},
+                   {"status", std::move(status)},
+                   {"errors", std::move(errors)},
+                   {"first_errors", std::move(first_errors)},
+                   {"per_second", std::move(series)}};
+    if (!r.fatal.empty()) o["fatal"] = r.fatal;
+    return o;
+}
+
+}  // namespace
+
+json::value to_json(const bench_result& r) {
+    json::object root{{"tool", "jobs-bench"}, {"run", run_json(r.run)}};
+    if (r.e2e.enabled) {
+        const auto& e = r.e2e;
+        json::object o{
+            {"exchange", e.exchange},   {"grace_s", e.grace_s},     {"accepted", e.accepted},
+            {"delivered", e.delivered}, {"lost", e.lost},           {"duplicates", e.duplicates},
+            {"foreign", e.foreign},     {"untracked", e.untracked}, {"latency", latency_json(e.latency)}};
+        if (!e.error.empty()) o["error"] = e.error;
+        root["e2e"] = std::move(o);
+    }
+    if (r.calibration.enabled) {
+        const auto& c = r.calibration;
+        json::object o{{"http", run_json(c.http)},
+                       {"http_ceiling_rps", c.http.rps},
+                       {"broker_rps", c.broker_rps},
+                       {"http_fraction", c.http_fraction},
+                       {"broker_fraction", c.broker_fraction}};
+        if (!c.broker_error.empty()) o["broker_error"] = c.broker_error;
+        root["calibration"] = std::move(o);
+    }
+    json::object limits;
+    if (r.limits.max_p99_ms) limits["max_p99_ms"] = *r.limits.max_p99_ms;
+    if (r.limits.min_rps) limits["min_rps"] = *r.limits.min_rps;
+    if (r.limits.max_loss) limits["max_loss"] = *r.limits.max_loss;
+    json::array missed;
+    for (const auto& m : r.missed) missed.emplace_back(m);
+    root["thresholds"] = std::move(limits);
+    root["missed"] = std::move(missed);
+    root["passed"] = r.missed.empty();
+    return root;
+}
+
+}  // namespace jobsd::bench

@@ -1,0 +1,262 @@
+// jobs-bench: load generator for jobsd. Wires options, payload mix, load runs, the e2e consumer
+// and calibration together, prints the table and writes the reports; exit 1 on a missed threshold.
+#include <unistd.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "bench/jobs_bench/bench_result.hpp"
+#include "bench/jobs_bench/broker_calibration.hpp"
+#include "bench/jobs_bench/calibration_server.hpp"
+#include "bench/jobs_bench/e2e_consumer.hpp"
+#include "bench/jobs_bench/e2e_matcher.hpp"
+#include "bench/jobs_bench/html_report.hpp"
+#include "bench/jobs_bench/http_load_client.hpp"
+#include "bench/jobs_bench/json_report.hpp"
+#include "bench/jobs_bench/options.hpp"
+#include "bench/jobs_bench/payload_mix.hpp"
+#include "bench/jobs_bench/request_set.hpp"
+#include "bench/jobs_bench/text_report.hpp"
+
+using namespace jobsd::bench;
+
+namespace {
+
+// A key no account has: the scenario measures the 401 path (key lookup, no body work).
+constexpr const char* invalid_key = "jobs-bench-invalid-key-0000000000";
+
+load_plan plan_for(const options& o, const std::string& host, const std::string& port) {
+    load_plan p;
+    p.host = host;
+    p.port = port;
+    p.threads = o.threads;
+    p.connections = o.connections;
+    p.duration =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.duration_s));
+    p.rate = o.rate;
+    p.timeout = o.timeout;
+    p.grace = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.grace_s));
+    return p;
+}
+
+void print_progress(const std::string& label, const load_progress& p, std::uint64_t& last) {
+    std::fprintf(stderr, "\r%-8s %6.1f s  %8llu req/s  %10llu done  %8llu failed ", label.c_str(),
+                 p.elapsed_s, static_cast<unsigned long long>(p.completed - last),
+                 static_cast<unsigned long long>(p.completed), static_cast<unsigned long long>(p.failed));
+    std::fflush(stderr);
+    last = p.completed;
+}
+
+// One measured load run, summarised.
+run_summary measure(const options& o, const std::string& label, const load_plan& plan,
+                    const request_set& requests, const std::string& path, unsigned expected_status,
+                    load_outcome* keep = nullptr) {
+    run_summary r;
+    r.label = label;
+    r.target = plan.host + ":" + plan.port + path;
+    r.scenario = o.scenario;
+    r.model = plan.rate > 0 ? "open" : "closed";
+    r.connections = plan.connections;
+    r.threads = plan.threads;
+    r.rate = plan.rate;
+    r.duration_s = o.duration_s;
+    r.expected_status = expected_status;
+    const bool show = o.progress && ::isatty(2);
+    std::uint64_t last = 0;
+    load_outcome out = run_load(plan, requests, [&](const load_progress& p) {
+        if (show) print_progress(label, p, last);
+    });
+    if (show) std::fprintf(stderr, "\r%80s\r", "");
+    r.fatal = out.fatal;
+    fill_counts(r, *out.stats, out.elapsed_s);
+    if (keep) *keep = std::move(out);
+    return r;
+}
+
+bool write_file(const std::string& path, const std::string& what, auto&& writer) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    if (f) writer(f);
+    f.flush();
+    if (!f) {
+        std::cerr << "jobs-bench: cannot write the " << what << " to " << path << "\n";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const auto parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+    if (const auto* e = std::get_if<parse_error>(&parsed)) {
+        (e->help ? std::cout : std::cerr)
+            << (e->help ? "" : "jobs-bench: ") << e->message << (e->help ? "" : "\n");
+        return e->help ? 0 : 2;
+    }
+    const options& o = std::get<options>(parsed);
+
+    std::optional<payload_mix> mix;
+    try {
+        mix = payload_mix::load(o.payload_file);
+        mix->apply({o.template_id, o.prompt_id});
+    } catch (const std::exception& e) {
+        std::cerr << "jobs-bench: " << e.what() << "\n";
+        return 2;
+    }
+    const std::string key = o.api_key.empty() ? mix->api_key() : o.api_key;
+    const std::string host_header = o.host + ":" + o.port;
+    const std::string post_path = "/jobs/v2";
+
+    bench_result result;
+    result.limits = o.limits;
+
+    // The scenario's requests. A get run first creates its pool of jobs to read.
+    request_set requests;
+    std::string path = post_path;
+    unsigned expected = 201;
+    if (o.scenario == "create") {
+        requests = request_set::posts(*mix, host_header, post_path, key);
+    } else if (o.scenario == "bad-key") {
+        requests = request_set::posts(*mix, host_header, post_path, invalid_key);
+        expected = 401;
+    } else {
+        load_plan seed = plan_for(o, o.host, o.port);
+        seed.rate = 0;
+        seed.duration = std::chrono::seconds(60);
+        seed.request_limit = o.get_pool;
+        seed.collect_accepted = true;
+        const auto creates = request_set::posts(*mix, host_header, post_path, key);
+        load_outcome out = run_load(seed, creates, {});
+        std::vector<std::string> uuids;
+        for (const auto& j : out.stats->accepted) uuids.emplace_back(j.uuid.data(), j.uuid.size());
+        if (uuids.empty()) {
+            std::cerr << "jobs-bench: the get scenario could not create any job to read ("
+                      << (out.fatal.empty()
+                              ? std::to_string(out.stats->failures()) + " failures, " +
+                                    std::to_string(out.stats->answers()) + " answers without a uuid"
+                              : out.fatal)
+                      << ")\n";
+            return 1;
+        }
+        requests = request_set::gets(uuids, host_header, key);
+        path = "/jobs/:id";
+        expected = 200;
+    }
+
+    // Calibration first, so jobsd's run is not disturbed by the built-in server's threads.
+    if (o.calibrate) {
+        result.calibration.enabled = true;
+        try {
+            calibration_server server(o.threads);
+            const std::string port = std::to_string(server.port());
+            const auto cal_requests = o.scenario == "get"
+                                          ? requests
+                                          : request_set::posts(*mix, "127.0.0.1:" + port, post_path, key);
+            result.calibration.http =
+                measure(o, "ceiling", plan_for(o, "127.0.0.1", port), cal_requests, path, 201);
+        } catch (const std::exception& e) {
+            result.calibration.http.fatal = std::string("cannot start the built-in server: ") + e.what();
+        }
+        broker_probe probe;
+        probe.url = o.amqp_url;
+        probe.queue_type = o.queue_type;
+        const broker_rate b = measure_broker_rate(probe);
+        result.calibration.broker_rps = b.per_second;
+        result.calibration.broker_error = b.error;
+    }
+
+    std::unique_ptr<e2e_consumer> consumer;
+    if (o.e2e) {
+        result.e2e.enabled = true;
+        result.e2e.exchange = o.exchange;
+        result.e2e.grace_s = o.e2e_grace_s;
+        // A broker that is restarting gets a few seconds; then the run goes on without e2e and
+        // says why (the report and the exit code show it).
+        const std::vector<std::string> types(std::begin(job_types), std::end(job_types));
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            try {
+                consumer = std::make_unique<e2e_consumer>(o.amqp_url, o.exchange, types);
+                break;
+            } catch (const std::exception& e) {
+                if (std::chrono::steady_clock::now() < give_up) {
+                    std::this_thread::sleep_for(std::chrono::seconds(1));
+                    continue;
+                }
+                result.e2e.error = e.what();
+                std::cerr << "jobs-bench: " << e.what() << "\n";
+                break;
+            }
+        }
+    }
+
+    load_plan plan = plan_for(o, o.host, o.port);
+    plan.collect_accepted = o.e2e;
+    load_outcome outcome;
+    result.run = measure(o, "jobsd", plan, requests, path, expected, &outcome);
+
+    if (consumer) {
+        e2e_matcher matcher;
+        for (const auto& j : outcome.stats->accepted)
+            matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
+        const auto give_up =
+            std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   std::chrono::duration<double>(o.e2e_grace_s));
+        for (;;) {
+            for (const auto& d : consumer->take()) matcher.deliver(d.message_id, d.delivered_ns);
+            if (matcher.pending() == 0 || std::chrono::steady_clock::now() >= give_up ||
+                !consumer->error().empty())
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        consumer->stop();
+        for (const auto& d : consumer->take()) matcher.deliver(d.message_id, d.delivered_ns);
+        auto& e = result.e2e;
+        e.accepted = matcher.accepted();
+        e.delivered = matcher.delivered();
+        e.lost = matcher.pending();
+        e.duplicates = matcher.duplicates();
+        e.foreign = matcher.foreign();
+        e.untracked = outcome.stats->untracked;
+        e.latency = summarize(matcher.latency());
+        if (e.error.empty()) e.error = consumer->error();
+        if (consumer->dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
+    }
+
+    if (o.e2e && !consumer) result.e2e.accepted = outcome.stats->accepted.size();  // loss unknown
+
+    if (result.calibration.enabled) {
+        auto& c = result.calibration;
+        c.http_fraction = c.http.rps > 0 ? result.run.rps / c.http.rps : 0;
+        c.broker_fraction = c.broker_rps > 0 ? result.run.good_rps / c.broker_rps : 0;
+    }
+    result.missed = check_thresholds(result);
+
+    write_text_report(std::cout, result);
+    bool wrote = true;
+    if (!o.json_file.empty())
+        wrote &= write_file(o.json_file, "JSON result",
+                            [&](std::ostream& f) { f << boost::json::serialize(to_json(result)) << "\n"; });
+    if (!o.html_file.empty())
+        wrote &=
+            write_file(o.html_file, "HTML report", [&](std::ostream& f) { write_html_report(f, result); });
+    if (!result.run.fatal.empty()) std::cerr << "jobs-bench: " << result.run.fatal << "\n";
+    const bool no_answer = result.run.fatal.empty() && result.run.answers == 0;
+    if (no_answer) {
+        std::cerr << "jobs-bench: no answer from " << result.run.target;
+        for (std::size_t k = 0; k < error_kind_count; ++k)
+            if (!result.run.first_error[k].empty())
+                std::cerr << "; " << to_string(static_cast<error_kind>(k)) << ": "
+                          << result.run.first_error[k];
+        std::cerr << "\n";
+    }
+    if (no_answer || !result.run.fatal.empty() || !result.missed.empty() ||
+        (o.e2e && !result.e2e.error.empty()))
+        return 1;
+    return wrote ? 0 : 2;
+}

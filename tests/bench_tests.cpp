@@ -1,0 +1,461 @@
+// Unit tests of jobs-bench's sans-I/O cores: histogram, rate scheduler, payload mix and request
+// bytes, response parser, e2e matcher, options, thresholds and the JSON/HTML report writers.
+#define BOOST_TEST_MODULE bench_tests
+#include <boost/test/unit_test.hpp>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "bench/jobs_bench/bench_result.hpp"
+#include "bench/jobs_bench/e2e_matcher.hpp"
+#include "bench/jobs_bench/histogram.hpp"
+#include "bench/jobs_bench/html_report.hpp"
+#include "bench/jobs_bench/json_report.hpp"
+#include "bench/jobs_bench/options.hpp"
+#include "bench/jobs_bench/payload_mix.hpp"
+#include "bench/jobs_bench/rate_scheduler.hpp"
+#include "bench/jobs_bench/request_set.hpp"
+#include "bench/jobs_bench/response_parser.hpp"
+#include "bench/jobs_bench/text_report.hpp"
+
+namespace json = boost::json;
+using namespace jobsd::bench;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path conf_dir() {
+    const char* d = std::getenv("JOBSD_BENCH_CONF_DIR");
+    BOOST_REQUIRE_MESSAGE(d && *d, "JOBSD_BENCH_CONF_DIR is not set (run the test through ctest)");
+    return d;
+}
+
+constexpr double precision = 1.0 / static_cast<double>(histogram::sub_buckets);
+
+// The value of rank ceil(p/100*n) in a sorted sample: what the histogram approximates.
+std::uint64_t reference(const std::vector<std::uint64_t>& sorted, double p) {
+    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+    return sorted[rank - 1];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(histogram_tests)
+
+BOOST_AUTO_TEST_CASE(bucket_layout_is_consistent) {
+    for (std::size_t i = 0; i < histogram::bucket_count(); ++i) {
+        BOOST_TEST(histogram::index_of(histogram::lowest_of(i)) == i);
+        BOOST_TEST(histogram::index_of(histogram::highest_of(i)) == i);
+        if (i + 1 < histogram::bucket_count())
+            BOOST_TEST(histogram::highest_of(i) + 1 == histogram::lowest_of(i + 1));
+    }
+    BOOST_TEST(histogram::index_of(histogram::max_value) == histogram::bucket_count() - 1);
+}
+
+BOOST_AUTO_TEST_CASE(small_values_are_exact) {
+    histogram h;
+    for (std::uint64_t v = 0; v < 2 * histogram::sub_buckets; ++v) h.record(v);
+    BOOST_TEST(h.percentile(50) == histogram::sub_buckets - 1);
+    BOOST_TEST(h.percentile(100) == 2 * histogram::sub_buckets - 1);
+    BOOST_TEST(h.min() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(percentiles_match_a_sorted_reference_within_precision) {
+    std::mt19937_64 rng(42);
+    std::lognormal_distribution<double> latency(std::log(2e6), 1.2);  // ns, median 2 ms, long tail
+    std::vector<std::uint64_t> values(200'000);
+    histogram h;
+    for (auto& v : values) {
+        v = static_cast<std::uint64_t>(latency(rng)) + 1;
+        h.record(v);
+    }
+    std::sort(values.begin(), values.end());
+    BOOST_TEST(h.count() == values.size());
+    BOOST_TEST(h.max() == values.back());
+    BOOST_TEST(h.min() == values.front());
+    for (double p : {1.0, 10.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+        const double want = static_cast<double>(reference(values, p));
+        const double got = static_cast<double>(h.percentile(p));
+        BOOST_TEST_INFO("p" << p << " want " << want << " got " << got);
+        BOOST_TEST(std::abs(got - want) <= want * precision + 1);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(merge_equals_recording_everything_in_one) {
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<std::uint64_t> dist(1, 50'000'000);
+    histogram all, a, b;
+    for (int i = 0; i < 50'000; ++i) {
+        const auto v = dist(rng);
+        all.record(v);
+        (i % 3 ? a : b).record(v);
+    }
+    a.merge(b);
+    BOOST_TEST(a.count() == all.count());
+    BOOST_TEST(a.max() == all.max());
+    BOOST_TEST(a.min() == all.min());
+    BOOST_TEST(std::abs(a.mean() - all.mean()) < 1e-6 * all.mean());
+    for (double p : {50.0, 90.0, 99.0, 99.9}) BOOST_TEST(a.percentile(p) == all.percentile(p));
+}
+
+BOOST_AUTO_TEST_CASE(huge_values_saturate_and_empty_is_zero) {
+    histogram h;
+    BOOST_TEST(h.percentile(99) == 0u);
+    h.record(histogram::max_value * 4);
+    BOOST_TEST(h.saturated() == 1u);
+    BOOST_TEST(h.max() == histogram::max_value);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rate_scheduler_tests)
+
+BOOST_AUTO_TEST_CASE(intended_times_interleave_to_the_total_rate) {
+    const double rate = 1000;  // req/s in total → one every 1 ms across the connections
+    const unsigned conns = 7;
+    std::vector<std::int64_t> times;
+    for (unsigned k = 0; k < conns; ++k) {
+        rate_scheduler s(rate, conns, k, 10s);
+        while (s.has_next()) times.push_back(s.take().count());
+    }
+    std::sort(times.begin(), times.end());
+    BOOST_TEST(times.size() == 10'000u);  // rate * duration slots, no more, no fewer
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        // Slot i is due at i ms, within 1 µs (rounding of the per-connection interval).
+        BOOST_TEST_INFO("slot " << i);
+        BOOST_TEST(std::abs(times[i] - static_cast<std::int64_t>(i) * 1'000'000) <= 1'000);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(schedule_does_not_drift_and_reports_backlog) {
+    rate_scheduler s(3, 1, 0, 3600s);  // every 333.33… ms: rounding must not accumulate
+    for (int i = 0; i < 10'000; ++i) s.take();
+    BOOST_TEST(std::abs(s.next().count() - static_cast<std::int64_t>(10'000 * (1e9 / 3))) < 1'000'000);
+    rate_scheduler t(100, 1, 0, 10s);  // every 10 ms
+    BOOST_TEST(t.backlog(0ns) == 1u);  // slot 0 is due at once
+    t.take();
+    BOOST_TEST(t.backlog(5ms) == 0u);
+    BOOST_TEST(t.backlog(35ms) == 3u);  // slots at 10, 20, 30 ms are late
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(payload_mix_tests)
+
+BOOST_AUTO_TEST_CASE(bench_payload_files_are_valid_for_the_api) {
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(conf_dir())) {
+        if (entry.path().extension() != ".json") continue;
+        ++files;
+        BOOST_TEST_INFO(entry.path().filename());
+        const auto mix = payload_mix::load(entry.path().string());
+        for (std::size_t i = 0; i < mix.variants().size(); ++i) {
+            const auto body = json::parse(mix.body_text(i)).as_object();
+            BOOST_TEST(check_body_shape(body) == "");
+            if (mix.fresh_session_id()) BOOST_TEST(body.at("session_id").as_string() == session_placeholder);
+        }
+    }
+    BOOST_TEST(files >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(standard_mix_covers_the_seven_types_with_seed_shapes) {
+    const auto mix = payload_mix::load((conf_dir() / "mix.json").string());
+    std::set<std::string> types;
+    bool asset_url = false, audio_effects = false, music = false;
+    for (const auto& v : mix.variants()) {
+        types.insert(v.job_type);
+        if (v.body.contains("background_music")) music = true;
+        for (const auto& [k, e] : v.body.at("values").as_object()) {
+            if (e.is_object() && e.as_object().contains("image_url")) asset_url = true;
+            if (e.is_object() && e.as_object().contains("audio_url") &&
+                e.as_object().at("effects").is_array())
+                audio_effects = true;
+        }
+    }
+    BOOST_TEST(types.size() == 7u);
+    BOOST_TEST(asset_url);
+    BOOST_TEST(audio_effects);
+    BOOST_TEST(music);
+}
+
+BOOST_AUTO_TEST_CASE(weights_are_respected_over_many_draws) {
+    const auto mix = payload_mix::parse(R"({"jobs":[
+        {"weight":1,"body":{"job_type":"tts","template_id":"a"}},
+        {"weight":3,"body":{"job_type":"pdf","template_id":"b"}},
+        {"weight":6,"body":{"job_type":"image","template_id":"c"}}]})",
+                                        "test");
+    fast_rng rng{1};
+    std::vector<std::size_t> hits(3);
+    const int draws = 1'000'000;
+    for (int i = 0; i < draws; ++i) ++hits[mix.pick(rng.next())];
+    const double want[] = {0.1, 0.3, 0.6};
+    for (std::size_t i = 0; i < 3; ++i) {
+        BOOST_TEST_INFO("variant " << i);
+        BOOST_TEST(std::abs(static_cast<double>(hits[i]) / draws - want[i]) < 0.005);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_are_refused_with_a_reason) {
+    auto refused = [](std::string_view text, std::string_view needle) {
+        try {
+            payload_mix::parse(text, "f.json");
+        } catch (const std::runtime_error& e) {
+            const std::string what = e.what();
+            BOOST_TEST_INFO(what);
+            BOOST_TEST(what.find("f.json") != std::string::npos);
+            BOOST_TEST(what.find(needle) != std::string::npos);
+            return;
+        }
+        BOOST_FAIL("accepted: " << text);
+    };
+    refused("{not json", "not valid JSON");
+    refused("[]", "object");
+    refused(R"({"jobs":[]})", "non-empty");
+    refused(R"({"jobs":[{"weight":0,"body":{"job_type":"tts","template_id":"a"}}]})", "weight");
+    refused(R"({"jobs":[{"weight":1,"body":{"job_type":"movie","template_id":"a"}}]})", "job_type");
+    refused(R"({"jobs":[{"weight":1,"body":{"job_type":"tts"}}]})", "template_id or project_id");
+    refused(R"({"jobs":[{"weight":1,"body":{"job_type":"video","template_id":"a","background_volume":2}}]})",
+            "background_volume");
+    refused(
+        R"({"jobs":[{"weight":1,"body":{"job_type":"tts","template_id":"a","values":{"v":{"audio_url":1}}}}]})",
+        "audio_url");
+    refused(R"({"jobs":[{"weight":1,"body":{"job_type":"tts","template_id":"a","values":{"v":7}}}]})",
+            "values.v");
+}
+
+BOOST_AUTO_TEST_CASE(prebuilt_requests_are_well_formed_and_stamped) {
+    auto mix = payload_mix::parse(R"({"api_key":"k1","jobs":[
+        {"weight":1,"body":{"job_type":"ai_image_generation","project_id":"p"}},
+        {"weight":1,"body":{"job_type":"tts","template_id":"t"}}]})",
+                                  "test");
+    mix.apply({"T2", "P2"});
+    const auto set = request_set::posts(mix, "h:1", "/jobs/v2", mix.api_key());
+    BOOST_TEST_REQUIRE(set.requests().size() == 2u);
+    for (const auto& r : set.requests()) {
+        const auto split = r.bytes.find("\r\n\r\n");
+        BOOST_TEST_REQUIRE(split != std::string::npos);
+        const std::string head = r.bytes.substr(0, split), body = r.bytes.substr(split + 4);
+        BOOST_TEST(head.starts_with("POST /jobs/v2 HTTP/1.1\r\nHost: h:1\r\n"));
+        BOOST_TEST(head.find("x-api-key: k1") != std::string::npos);
+        BOOST_TEST(head.find("Content-Length: " + std::to_string(body.size())) != std::string::npos);
+        BOOST_TEST_REQUIRE(r.session_offset != std::string::npos);
+        std::string copy = r.bytes;
+        stamp_session(copy.data() + r.session_offset, 0xabcdef0123456789ull);
+        const auto parsed = json::parse(copy.substr(split + 4)).as_object();
+        BOOST_TEST(parsed.at("session_id").as_string() == "bench-abcdef0123456789");
+    }
+    BOOST_TEST(json::parse(set.requests()[0].bytes.substr(set.requests()[0].bytes.find("\r\n\r\n") + 4))
+                   .at("project_id")
+                   .as_string() == "P2");
+    BOOST_TEST(json::parse(set.requests()[1].bytes.substr(set.requests()[1].bytes.find("\r\n\r\n") + 4))
+                   .at("template_id")
+                   .as_string() == "T2");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(response_parser_tests)
+
+namespace {
+boost::beast::error_code feed(response_parser& p, std::string_view bytes) {
+    boost::beast::error_code ec;
+    p.eager(true);
+    p.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    return ec;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(keeps_status_and_body_prefix) {
+    response_parser p;
+    const std::string body = R"({"job":{"uuid":"0190f3c2-0000-7000-8000-000000000001"}})";
+    BOOST_TEST(!feed(
+        p, "HTTP/1.1 201 Created\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    BOOST_TEST(p.is_done());
+    BOOST_TEST(p.status() == 201u);
+    BOOST_TEST(p.body_prefix() == body);
+    BOOST_TEST(p.keep_alive());
+}
+
+BOOST_AUTO_TEST_CASE(garbage_is_an_error) {
+    response_parser p;
+    BOOST_TEST(feed(p, "HELLO THERE\r\n\r\n").failed());
+}
+
+BOOST_AUTO_TEST_CASE(long_bodies_are_counted_not_kept) {
+    response_parser p;
+    const std::string body(5000, 'x');
+    BOOST_TEST(!feed(p, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n" + body));
+    BOOST_TEST(p.body_size() == 5000u);
+    BOOST_TEST(p.body_prefix().size() == response_parser::body_prefix_capacity);
+    BOOST_TEST(!p.keep_alive());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(e2e_matcher_tests)
+
+BOOST_AUTO_TEST_CASE(matches_loss_duplicates_and_early_deliveries) {
+    e2e_matcher m;
+    m.deliver("b", 150);  // delivered before its 201 was read: counted once accepted
+    m.accept("a", 100);
+    m.accept("b", 200);
+    m.accept("c", 300);
+    m.deliver("a", 1'100);
+    m.deliver("a", 1'200);  // duplicate
+    m.deliver("x", 400);    // never accepted
+    BOOST_TEST(m.accepted() == 3u);
+    BOOST_TEST(m.delivered() == 2u);
+    BOOST_TEST(m.pending() == 1u);  // c
+    BOOST_TEST(m.duplicates() == 1u);
+    BOOST_TEST(m.foreign() == 1u);
+    BOOST_TEST(m.latency().count() == 2u);
+    BOOST_TEST(m.latency().max() == 1'000u);
+    BOOST_TEST(m.latency().min() == 0u);  // b: negative clamps to 0
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(options_tests)
+
+BOOST_AUTO_TEST_CASE(wrk_style_flags_and_url) {
+    const auto r = parse_options(
+        {"-c64", "-t2", "-d10s", "-R", "5000", "http://10.0.0.1:9000/jobs/v2", "--max-p99", "20"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(r));
+    const auto& o = std::get<options>(r);
+    BOOST_TEST(o.connections == 64u);
+    BOOST_TEST(o.threads == 2u);
+    BOOST_TEST(o.duration_s == 10.0);
+    BOOST_TEST(o.rate == 5000.0);
+    BOOST_TEST(o.host == "10.0.0.1");
+    BOOST_TEST(o.port == "9000");
+    BOOST_TEST(*o.limits.max_p99_ms == 20.0);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
+    for (std::vector<std::string> args :
+         std::vector<std::vector<std::string>>{{"-c", "0"},
+                                               {"-d", "abc"},
+                                               {"--scenario", "delete"},
+                                               {"ftp://x"},
+                                               {"--max-loss", "0"},
+                                               {"--bogus"},
+                                               {"-c"},
+                                               {"--e2e", "--scenario", "get"}}) {
+        BOOST_TEST_INFO(args.front());
+        BOOST_TEST(std::holds_alternative<parse_error>(parse_options(args)));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(report_tests)
+
+namespace {
+bench_result sample_result() {
+    load_stats s;
+    for (int i = 1; i <= 1000; ++i) s.latency.record(static_cast<std::uint64_t>(i) * 10'000);  // 0.01..10 ms
+    s.status[201] = 990;
+    s.status[503] = 10;
+    s.errors[static_cast<std::size_t>(error_kind::reset)] = 3;
+    s.first_error[static_cast<std::size_t>(error_kind::reset)] = "Connection reset by peer <&>";
+    s.sent = 1003;
+    s.connects = 4;
+    s.per_second = {400, 600, 0, 0};
+    bench_result r;
+    r.run.label = "jobsd";
+    r.run.target = "127.0.0.1:8080/jobs/v2";
+    r.run.scenario = "create";
+    r.run.model = "closed";
+    r.run.connections = 4;
+    r.run.threads = 1;
+    r.run.duration_s = 2;
+    fill_counts(r.run, s, 2.0);
+    r.e2e.enabled = true;
+    r.e2e.accepted = 990;
+    r.e2e.delivered = 989;
+    r.e2e.lost = 1;
+    r.limits.max_loss = 0;
+    r.limits.min_rps = 100;
+    r.missed = check_thresholds(r);
+    return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(thresholds_are_checked) {
+    const auto r = sample_result();
+    BOOST_TEST_REQUIRE(r.missed.size() == 1u);  // loss 1 > 0; 495 req/s >= 100
+    BOOST_TEST(r.missed[0].find("--max-loss") != std::string::npos);
+    auto slow = r;
+    slow.limits = {};
+    slow.limits.max_p99_ms = 5;
+    BOOST_TEST(check_thresholds(slow).size() == 1u);  // p99 ≈ 9.9 ms
+    slow.limits.max_p99_ms = 11;
+    BOOST_TEST(check_thresholds(slow).empty());
+}
+
+BOOST_AUTO_TEST_CASE(json_fields_are_present_and_consistent) {
+    const auto r = sample_result();
+    const auto v = json::parse(json::serialize(to_json(r))).as_object();
+    const auto& run = v.at("run").as_object();
+    for (const char* k : {"answers", "good", "rps", "good_rps", "latency", "status", "errors", "per_second",
+                          "sent", "elapsed_s", "connections", "model", "scenario"})
+        BOOST_TEST(run.contains(k), k);
+    std::uint64_t by_status = 0;
+    for (const auto& [code, n] : run.at("status").as_object()) by_status += n.to_number<std::uint64_t>();
+    BOOST_TEST(by_status == run.at("answers").to_number<std::uint64_t>());
+    BOOST_TEST(run.at("answers").to_number<std::uint64_t>() == 1000u);
+    BOOST_TEST(run.at("good").to_number<std::uint64_t>() == 990u);
+    BOOST_TEST(run.at("rps").to_number<double>() == 500.0);
+    BOOST_TEST(run.at("errors").at("reset").to_number<std::uint64_t>() == 3u);
+    std::uint64_t series = 0;
+    for (const auto& n : run.at("per_second").as_array()) series += n.to_number<std::uint64_t>();
+    BOOST_TEST(series == 1000u);
+    BOOST_TEST(run.at("per_second").as_array().size() == 2u);  // trailing empty seconds trimmed
+    const auto& lat = run.at("latency").as_object();
+    const double p50 = lat.at("p50_ms").to_number<double>(), p90 = lat.at("p90_ms").to_number<double>(),
+                 p99 = lat.at("p99_ms").to_number<double>(), p999 = lat.at("p99_9_ms").to_number<double>(),
+                 max = lat.at("max_ms").to_number<double>();
+    BOOST_TEST((p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max));
+    BOOST_TEST(std::abs(p50 - 5.0) < 5.0 * precision + 1e-3);
+    BOOST_TEST(max == 10.0);
+    BOOST_TEST(v.at("e2e").at("lost").to_number<std::uint64_t>() == 1u);
+    BOOST_TEST(v.at("passed").as_bool() == false);
+    BOOST_TEST(v.at("missed").as_array().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(html_is_self_contained) {
+    const auto r = sample_result();
+    std::ostringstream out;
+    write_html_report(out, r);
+    const std::string html = out.str();
+    BOOST_TEST(html.starts_with("<!DOCTYPE html>"));
+    BOOST_TEST(html.find("<svg") != std::string::npos);
+    BOOST_TEST(html.find("<polyline") != std::string::npos);
+    BOOST_TEST(html.find("http://") == std::string::npos);
+    BOOST_TEST(html.find("https://") == std::string::npos);
+    BOOST_TEST(html.find("<script") == std::string::npos);
+    BOOST_TEST(html.find(" src=") == std::string::npos);
+    BOOST_TEST(html.find("<&>") == std::string::npos);  // text is escaped
+    BOOST_TEST(html.find("&lt;&amp;&gt;") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(text_table_has_the_figures) {
+    std::ostringstream out;
+    write_text_report(out, sample_result());
+    const std::string t = out.str();
+    for (const char* k :
+         {"p50", "p99.9", "req/s", "201: 990", "503: 10", "reset: 3", "lost 1", "THRESHOLDS MISSED"})
+        BOOST_TEST(t.find(k) != std::string::npos, k);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
