@@ -11,5 +11,4 @@ broker_dir=var/test-rabbitmq
 bash scripts/rabbitmq.sh start "$broker_dir" 5682
 trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true' EXIT
 
-cd build
-ctest --output-on-failure -j2 "$@"
+ctest --test-dir build --output-on-failure -j2 "$@"
