@@ -39,6 +39,19 @@ struct shared_state {
     std::deque<model::job> inbox;         // guarded by mu
     std::unordered_set<std::string> known;  // guarded by mu: uuids in inbox, pending, unconfirmed or being marked
     std::atomic<bool> sweep_requested{true};
+
+    // Uuids marked published stay known a little longer: a relay query that started before the
+    // mark committed reads from an older snapshot and would otherwise send them again.
+    static constexpr std::chrono::seconds retire_after{10};
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::vector<std::string>>> retiring;  // guarded by mu
+
+    // Called with mu held.
+    void retire_old(std::chrono::steady_clock::time_point now) {
+        while (!retiring.empty() && now - retiring.front().first >= retire_after) {
+            for (const auto& u : retiring.front().second) known.erase(u);
+            retiring.pop_front();
+        }
+    }
 };
 
 struct publisher::impl {
@@ -145,6 +158,7 @@ struct publisher::impl {
         std::vector<model::job*> fresh;
         {
             std::lock_guard lock(state->mu);
+            state->retire_old(clock::now());
             for (auto& e : entries)
                 if (state->known.insert(e.job.uuid).second) fresh.push_back(&e.job);
         }
@@ -245,10 +259,16 @@ struct publisher::impl {
             for (auto& m : s.confirmed) uuids.push_back(std::move(m.uuid));
             // The uuids stay "known" until the mark is committed, so a relay scan meanwhile
             // does not send them again.
-            box.mark_published(uuids, [state = state, uuids](bool ok) {
+            box.mark_published(uuids, [state = state, uuids](bool ok) mutable {
+                const auto now = std::chrono::steady_clock::now();
                 std::lock_guard lock(state->mu);
-                for (const auto& u : uuids) state->known.erase(u);
-                if (!ok) state->sweep_requested = true;  // still unpublished: the relay resends
+                if (ok) {
+                    state->retiring.emplace_back(now, std::move(uuids));
+                } else {
+                    for (const auto& u : uuids) state->known.erase(u);
+                    state->sweep_requested = true;  // still unpublished: the relay resends
+                }
+                state->retire_old(now);
             });
         }
         const auto due = clock::now() + options.retry_delay;

@@ -132,7 +132,7 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         co_return message_response(http::status::internal_server_error, "Internal server error");
     }
     metrics_.count_job_created(create.type);
-    {
+    if (hub_.subscribers() > 0) {  // no event text is built when nobody listens
         model::job_event queued;
         queued.uuid = uuid;
         queued.status = model::job_status::queued;
