@@ -1,6 +1,8 @@
 // Validation rules of API.md's POST /jobs/v2 table; each broken rule becomes one field_error.
 #include "model/create_request.hpp"
 
+#include "model/strict_json.hpp"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -91,6 +93,11 @@ private:
 }  // namespace
 
 std::variant<create_request, request_error> parse_create_request(std::string_view body) {
+    // Ambiguous or abusive JSON is refused before the document is built.
+    if (auto problem = strict_json_problem(body); !problem.empty()) {
+        if (problem != "Malformed JSON body") problem = "Malformed JSON body: " + problem;
+        return request_error{request_error::kind::malformed_json, std::move(problem), {}};
+    }
     unsigned char buf[4096];
     json::monotonic_resource mr(buf, sizeof buf);
     std::error_code ec;

@@ -95,6 +95,11 @@ asio::awaitable<void> app::accept_loop() {
             continue;
         }
         socket.set_option(tcp::no_delay(true));
+        if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics_.open_connections())) >=
+            config_.server.max_connections) {
+            asio::co_spawn(ctx, refuse_connection(std::move(socket), config_.server), asio::detached);
+            continue;
+        }
         asio::co_spawn(ctx, run_session(std::move(socket), *api_, config_.server), asio::detached);
     }
 }

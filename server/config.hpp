@@ -25,10 +25,19 @@ struct server_options {
     std::size_t body_limit = 1024 * 1024;
     // Largest accepted request header block.
     std::size_t header_limit = 16 * 1024;
-    // Time allowed to receive one whole request once it has started.
+    // Time allowed for the whole header once its first byte arrived: a client that trickles a
+    // header (slowloris) is cut off after this.
+    std::chrono::milliseconds header_timeout{5'000};
+    // Time allowed to receive a request's body, and to write an answer.
     std::chrono::milliseconds read_timeout{10'000};
     // Time an idle keep-alive connection is kept open waiting for its next request.
     std::chrono::milliseconds idle_timeout{60'000};
+    // Open connections at most; one more is accepted, answered 503 with Retry-After and closed
+    // (rather than left in the kernel's backlog, where the client cannot tell why it waits).
+    std::size_t max_connections = 10'000;
+    // Requests served on one keep-alive connection before it is closed (the last answer says
+    // Connection: close), so load balancers rebalance long-lived clients.
+    std::size_t max_requests_per_connection = 10'000;
     // How often accounts, keys and projects are reloaded from the store (key revocation and new
     // projects take effect within this time).
     std::chrono::milliseconds catalog_refresh{2'000};

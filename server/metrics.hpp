@@ -26,6 +26,7 @@ public:
     void request_started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
     void request_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t requests_in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
+    std::int64_t open_connections() const noexcept { return connections_.load(std::memory_order_relaxed); }
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
 

@@ -40,13 +40,24 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
 
 }  // namespace
 
+asio::awaitable<void> refuse_connection(asio::ip::tcp::socket socket, const server_options& options) {
+    beast::tcp_stream stream(std::move(socket));
+    auto res = message_response(http::status::service_unavailable, "Too many connections, retry later");
+    res.set(http::field::retry_after, "1");
+    res.keep_alive(false);
+    stream.expires_after(options.read_timeout);
+    co_await http::async_write(stream, res, use_nothrow);
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);  // best effort
+}
+
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers, const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     metrics& counters = handlers.counters();
     counters.connection_opened();
 
-    for (;;) {
+    for (std::size_t served = 1;; ++served) {
         http::request_parser<http::string_body> parser;
         struct in_flight_guard {  // counts from the first header byte to the answer written
             metrics& m;
@@ -58,8 +69,15 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
 
-        // Waiting for the next request on a kept-alive connection is idle time.
-        stream.expires_after(buffer.size() == 0 ? options.idle_timeout : options.read_timeout);
+        // Waiting for the first byte of the next request is idle time; from then on the whole
+        // header must arrive within header_timeout, however slowly it trickles.
+        if (buffer.size() == 0) {
+            stream.expires_after(options.idle_timeout);
+            auto [wec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
+            if (wec) break;  // closed, reset or idle too long: nothing to answer
+            buffer.commit(got);
+        }
+        stream.expires_after(options.header_timeout);
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         in_flight.start();
         std::optional<response> res;
@@ -119,6 +137,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
                 }
             }
         }
+        if (served >= options.max_requests_per_connection) close = true;
         res->version(ec ? 11 : parser.get().version());
         res->keep_alive(!close);
         counters.count_response(res->result_int());

@@ -13,4 +13,7 @@ namespace jobsd::server {
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, const api& handlers,
                                          const server_options& options);
 
+// Answers 503 with Retry-After and closes: the connection is over the configured maximum.
+boost::asio::awaitable<void> refuse_connection(boost::asio::ip::tcp::socket socket, const server_options& options);
+
 }  // namespace jobsd::server

@@ -37,3 +37,10 @@ target_link_libraries(framing_tests PRIVATE jobsd_test_support Boost::unit_test_
 add_dependencies(framing_tests jobsd)
 add_test(NAME framing_tests COMMAND framing_tests)
 set_tests_properties(framing_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")
+
+add_executable(limits_tests ${CMAKE_CURRENT_LIST_DIR}/limits_tests.cpp)
+target_compile_definitions(limits_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(limits_tests PRIVATE jobsd_test_support Boost::unit_test_framework jobsd_warnings)
+add_dependencies(limits_tests jobsd)
+add_test(NAME limits_tests COMMAND limits_tests)
+set_tests_properties(limits_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")

@@ -8,6 +8,7 @@
 #include "model/clock.hpp"
 #include "model/create_request.hpp"
 #include "model/job_status.hpp"
+#include "model/strict_json.hpp"
 #include "model/uuid.hpp"
 
 using namespace jobsd::model;
@@ -201,3 +202,38 @@ BOOST_AUTO_TEST_CASE(key_hash_is_sha256_hex) {
     BOOST_TEST(hash_api_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     BOOST_TEST(key_prefix("demo_key_123456") == "demo_key");
 }
+
+BOOST_AUTO_TEST_SUITE(strict_json)
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {
+    BOOST_TEST(strict_json_problem(R"({"job_type":"tts","job_type":"pdf"})").find("duplicate key \"job_type\"") !=
+               std::string::npos);
+    BOOST_TEST(!strict_json_problem(R"({"values":{"a":"x","a":"y"}})").empty());
+    BOOST_TEST(!strict_json_problem(R"([{"a":1},{"b":{"c":1,"c":2}}])").empty());
+    // The same key in sibling objects is fine; so are keys split across escapes.
+    BOOST_TEST(strict_json_problem(R"({"a":{"k":1},"b":{"k":1},"k":[{"k":1}]})").empty());
+    BOOST_TEST(!strict_json_problem(R"({"a\u0062":1,"ab":2})").empty());
+}
+
+BOOST_AUTO_TEST_CASE(depth_numbers_utf8_and_trailing_bytes) {
+    const std::string deep = std::string(33, '[') + std::string(33, ']');
+    const std::string ok_depth = std::string(32, '[') + std::string(32, ']');
+    BOOST_TEST(strict_json_problem(deep).find("nested deeper") != std::string::npos);
+    BOOST_TEST(strict_json_problem(ok_depth).empty());
+    BOOST_TEST(strict_json_problem(R"({"v":1e400})").find("out of range") != std::string::npos);
+    BOOST_TEST(strict_json_problem(R"({"v":-1e400})").find("out of range") != std::string::npos);
+    BOOST_TEST(strict_json_problem(R"({"v":1e300,"w":123456789012345678901234567890})").empty());
+    BOOST_TEST(strict_json_problem("{\"v\":\"\xff\"}") == "Malformed JSON body");
+    BOOST_TEST(strict_json_problem("{} x").find("trailing") != std::string::npos);
+    BOOST_TEST(strict_json_problem("{}   \n").empty());
+}
+
+BOOST_AUTO_TEST_CASE(create_request_refuses_ambiguous_bodies_with_400_messages) {
+    auto e = error_of(R"({"job_type":"tts","job_type":"pdf"})");
+    BOOST_TEST((e.what == request_error::kind::malformed_json));
+    BOOST_TEST(e.message.find("duplicate key") != std::string::npos);
+    BOOST_TEST(error_of(R"({"job_type":"tts","background_volume":1e999})").message.find("out of range") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

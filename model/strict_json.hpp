@@ -1,0 +1,19 @@
+// JSON that two parsers could read differently, or that is built to hurt, is refused before any
+// work is done: duplicate keys (which one wins differs between parsers), nesting past a bound,
+// numbers that do not fit a double. Invalid UTF-8 and trailing bytes are refused by the parse
+// itself. Pure code; no I/O.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace jobsd::model {
+
+// Nesting a job body never needs more than; deeper documents are refused.
+inline constexpr std::size_t max_json_depth = 32;
+
+// "" when `text` is strict JSON; otherwise what is wrong with it, for the client.
+std::string strict_json_problem(std::string_view text, std::size_t max_depth = max_json_depth);
+
+}  // namespace jobsd::model

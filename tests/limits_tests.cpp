@@ -1,0 +1,164 @@
+// Bounds a hostile or careless client meets: header and idle timeouts (slowloris), header size,
+// connection count, requests per connection, abusive JSON. Each against a real jobsd.
+#define BOOST_TEST_MODULE limits
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/jobsd_process.hpp"
+
+using namespace jobsd::test;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
+
+// A jobsd with tight limits, set through the environment it inherits.
+struct tight_server {
+    temp_dir dir{"jobsd-limits"};
+    std::unique_ptr<jobsd_process> server;
+
+    tight_server() {
+        const std::vector<std::pair<const char*, const char*>> env = {
+            {"JOBSD_SERVER_HEADER_TIMEOUT_MS", "1000"}, {"JOBSD_SERVER_IDLE_TIMEOUT_MS", "1500"},
+            {"JOBSD_SERVER_HEADER_LIMIT", "4096"},      {"JOBSD_SERVER_MAX_CONNECTIONS", "3"},
+            {"JOBSD_SERVER_MAX_REQUESTS_PER_CONNECTION", "3"}};
+        for (auto [k, v] : env) ::setenv(k, v, 1);
+        const std::string data = required_env("JOBSD_TEST_DATA");
+        server = std::make_unique<jobsd_process>(
+            required_env("JOBSD_BIN"),
+            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
+                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
+            dir.path());
+        for (auto [k, v] : env) ::unsetenv(k);
+    }
+};
+
+// A raw connection: send bytes, read what comes, tell whether the server closed it.
+class raw_conn {
+public:
+    explicit raw_conn(unsigned short port) : socket_(ioc_) { socket_.connect({asio::ip::make_address("127.0.0.1"), port}); }
+
+    void send(const std::string& bytes) {
+        boost::system::error_code ec;
+        asio::write(socket_, asio::buffer(bytes), ec);
+    }
+
+    // Reads until the server closes or `quiet` passes with nothing to read; true when closed.
+    bool read_until_closed(std::chrono::milliseconds quiet) {
+        char buf[4096];
+        for (;;) {
+            pollfd pfd{socket_.native_handle(), POLLIN, 0};
+            if (::poll(&pfd, 1, static_cast<int>(quiet.count())) <= 0) return false;
+            boost::system::error_code ec;
+            const auto n = socket_.read_some(asio::buffer(buf), ec);
+            text_.append(buf, n);
+            if (ec) return true;
+        }
+    }
+
+    const std::string& text() const { return text_; }
+
+private:
+    asio::io_context ioc_;
+    asio::ip::tcp::socket socket_;
+    std::string text_;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(slowloris_header_is_cut_off_within_the_header_timeout, tight_server) {
+    raw_conn c(server->port());
+    const auto start = steady::now();
+    c.send("POST /jobs/v2 HTTP/1.1\r\nHost: x\r\n");
+    bool closed = false;
+    // One header byte every 200 ms: never completes, always "active".
+    for (int i = 0; i < 40 && !closed; ++i) {
+        c.send("X");
+        closed = c.read_until_closed(200ms);
+    }
+    const auto took = steady::now() - start;
+    BOOST_TEST(closed);
+    BOOST_TEST(took < 3s, "cut off after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+}
+
+BOOST_FIXTURE_TEST_CASE(idle_keep_alive_connection_is_closed, tight_server) {
+    raw_conn c(server->port());
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto start = steady::now();
+    BOOST_TEST(c.read_until_closed(5s));
+    BOOST_TEST(c.text().find(" 200 ") != std::string::npos);
+    const auto took = steady::now() - start;
+    BOOST_TEST(took >= 1s);
+    BOOST_TEST(took < 4s);
+}
+
+BOOST_FIXTURE_TEST_CASE(oversized_header_gets_431_and_close, tight_server) {
+    raw_conn c(server->port());
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+    BOOST_TEST(c.read_until_closed(3s));
+    BOOST_TEST(c.text().find(" 431 ") != std::string::npos, c.text().substr(0, 200));
+}
+
+BOOST_FIXTURE_TEST_CASE(connections_past_the_maximum_get_503, tight_server) {
+    std::vector<std::unique_ptr<http_client>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<http_client>(server->host(), server->port()));
+        BOOST_REQUIRE_EQUAL(held.back()->get("/healthz").status, 200);
+    }
+    raw_conn extra(server->port());
+    extra.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    BOOST_TEST(extra.read_until_closed(3s));
+    BOOST_TEST(extra.text().find(" 503 ") != std::string::npos, extra.text().substr(0, 200));
+    BOOST_TEST(extra.text().find("Retry-After") != std::string::npos);
+    held.clear();  // once they go, new connections are served again
+    for (int i = 0; i < 50; ++i) {
+        raw_conn again(server->port());
+        again.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        again.read_until_closed(3s);
+        if (again.text().find(" 200 ") != std::string::npos) return;
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_FAIL("connections were not served again after the held ones closed");
+}
+
+BOOST_FIXTURE_TEST_CASE(connection_closes_after_its_request_budget, tight_server) {
+    raw_conn c(server->port());
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.send(get + get + get + get);
+    BOOST_TEST(c.read_until_closed(3s));
+    std::size_t answers = 0;
+    for (auto pos = c.text().find("HTTP/1.1 200"); pos != std::string::npos; pos = c.text().find("HTTP/1.1 200", pos + 1))
+        ++answers;
+    BOOST_TEST(answers == 3u);
+    BOOST_TEST(c.text().find("Connection: close") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(abusive_json_is_refused_and_writes_nothing, tight_server) {
+    http_client client(server->host(), server->port());
+    const std::string good_start = R"({"template_id":"468ea7a0-66e1-4357-a760-236e54167f3e",)";
+    for (const std::string& body : {good_start + R"("job_type":"tts","job_type":"pdf"})",
+                                    good_start + R"("job_type":"tts","values":{"a":"1","a":"2"}})",
+                                    good_start + R"("job_type":"tts","x":)" + std::string(40, '[') + std::string(40, ']') + "}",
+                                    good_start + R"("job_type":"tts","version":1e999})",
+                                    good_start + R"("job_type":"tts"} {})"}) {
+        auto res = client.post("/jobs/v2", key_a, body);
+        BOOST_TEST_CONTEXT(body.substr(0, 120)) {
+            BOOST_TEST(res.status == 400);
+            BOOST_TEST(std::string(res.json().at("message").as_string()).rfind("Malformed JSON body", 0) == 0u);
+        }
+    }
+    const auto metrics = client.get("/metrics").body;
+    BOOST_TEST(metrics.find("jobsd_store_jobs_committed_total 0\n") != std::string::npos);
+}
