@@ -88,11 +88,12 @@ std::string strict_json_problem(std::string_view text, std::size_t max_depth) {
     boost::json::basic_parser<strict_handler> parser(opts);
     error_code ec;
     const auto n = parser.write_some(false, text.data(), text.size(), ec);
-    if (!ec && n < text.size()) return "trailing bytes after the JSON body";
+    // Trailing bytes and syntax errors are plain malformed JSON; only what a lenient parser would
+    // accept gets its own explanation.
+    if (!ec && n < text.size()) return "Malformed JSON body";
     if (!ec) return {};
     if (!parser.handler().problem.empty()) return parser.handler().problem;
     if (ec == boost::json::error::too_deep) return "JSON body nested deeper than " + std::to_string(max_depth);
-    if (ec == boost::json::error::extra_data) return "trailing bytes after the JSON body";
     return "Malformed JSON body";
 }
 

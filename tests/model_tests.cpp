@@ -224,7 +224,7 @@ BOOST_AUTO_TEST_CASE(depth_numbers_utf8_and_trailing_bytes) {
     BOOST_TEST(strict_json_problem(R"({"v":-1e400})").find("out of range") != std::string::npos);
     BOOST_TEST(strict_json_problem(R"({"v":1e300,"w":123456789012345678901234567890})").empty());
     BOOST_TEST(strict_json_problem("{\"v\":\"\xff\"}") == "Malformed JSON body");
-    BOOST_TEST(strict_json_problem("{} x").find("trailing") != std::string::npos);
+    BOOST_TEST(strict_json_problem("{} x") == "Malformed JSON body");
     BOOST_TEST(strict_json_problem("{}   \n").empty());
 }
 
