@@ -47,6 +47,12 @@ json::value json_or_null(const std::optional<std::string>& text) {
     return ec ? json::value(*text) : v;
 }
 
+void set_rate_headers(response& res, const rate_decision& d) {
+    res.set("RateLimit-Limit", std::to_string(d.limit));
+    res.set("RateLimit-Remaining", std::to_string(d.remaining));
+    res.set("RateLimit-Reset", std::to_string(d.reset_s));
+}
+
 json::value optional_date(const std::optional<std::int64_t>& ms) {
     if (!ms) return nullptr;
     return json::value(model::format_iso8601(*ms));
@@ -73,6 +79,22 @@ std::optional<response> api::check_header(const http::request_header<>& header, 
     out.account_id = std::move(*account);
 
     if (out.match.which == route::create_job) {
+        if (limiter_.enabled()) {
+            out.rate = limiter_.take(out.account_id);
+            if (!out.rate->allowed) {
+                auto res = message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
+                set_rate_headers(res, *out.rate);
+                res.set(http::field::retry_after, std::to_string(out.rate->retry_after_s));
+                return res;
+            }
+        }
+        if (options_.max_outbox_backlog > 0 &&
+            outbox_backlog_.load(std::memory_order_relaxed) > options_.max_outbox_backlog) {
+            auto res = message_response(http::status::service_unavailable,
+                                        "Too many jobs waiting for the broker, retry later");
+            res.set(http::field::retry_after, "5");
+            return res;
+        }
         if (!is_json_content_type(header[http::field::content_type]))
             return message_response(http::status::unsupported_media_type, "Content-Type must be application/json");
         const auto length = header[http::field::content_length];
@@ -158,7 +180,9 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
                                            {"job_status", model::to_string(model::job_status::queued)},
                                            {"job_type", model::to_string(create.type)},
                                            {"template_id", source.id}}}};
-    co_return json_response(http::status::created, json::serialize(body));
+    auto created = json_response(http::status::created, json::serialize(body));
+    if (a.rate) set_rate_headers(created, *a.rate);
+    co_return created;
 }
 
 asio::awaitable<response> api::get_job(const admitted& a) const {

@@ -8,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
+#include "server/rate_limiter.hpp"
 #include "server/router.hpp"
 #include "store/store.hpp"
 
@@ -27,13 +29,25 @@ public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
         queue::publisher* publisher, notification_hub& hub)
-        : options_(options), store_(store), catalog_(catalog), metrics_(metrics), publisher_(publisher), hub_(hub) {}
+        : options_(options),
+          store_(store),
+          catalog_(catalog),
+          metrics_(metrics),
+          publisher_(publisher),
+          hub_(hub),
+          limiter_(options.rate_limit_per_second,
+                   options.rate_limit_burst > 0 ? options.rate_limit_burst : 2 * options.rate_limit_per_second) {}
+
+    // The outbox backlog as last measured (the app refreshes it every second); new jobs get 503
+    // while it is past server.max_outbox_backlog.
+    void set_outbox_backlog(std::uint64_t n) noexcept { outbox_backlog_.store(n, std::memory_order_relaxed); }
 
     // What the header check learned, handed on to handle().
     struct admitted {
         route_match match;
         std::string account_id;          // "" on routes without a key
         catalog_cache::snapshot catalog;  // the snapshot the key was checked against
+        std::optional<rate_decision> rate;  // set on POST /jobs/v2 when rate limiting is on
     };
 
     // A response to send at once (404, 405, 401, 415, 413), or nullopt to read the body and
@@ -64,6 +78,8 @@ private:
     metrics& metrics_;
     queue::publisher* publisher_;
     notification_hub& hub_;
+    mutable rate_limiter limiter_;
+    std::atomic<std::uint64_t> outbox_backlog_{0};
 };
 
 }  // namespace jobsd::server

@@ -107,6 +107,7 @@ asio::awaitable<void> app::accept_loop() {
 void app::run() {
     asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
     asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
+    if (config_.server.max_outbox_backlog > 0) asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
 
@@ -133,6 +134,16 @@ asio::awaitable<void> app::refresh_catalog() {
             spdlog::warn("catalog refresh failed, keeping the previous one: {}", ec.message());
         else
             catalog_.replace(std::move(snapshot));
+    }
+}
+
+asio::awaitable<void> app::watch_outbox() {
+    asio::steady_timer timer(*contexts_.front());
+    while (!stopping_) {
+        auto [ec, stats] = co_await store::async_read_outbox_stats(*store_, use_nothrow);
+        if (!ec) api_->set_outbox_backlog(stats.unpublished);
+        timer.expires_after(std::chrono::seconds(1));
+        co_await timer.async_wait(use_nothrow);
     }
 }
 

@@ -45,6 +45,7 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> refresh_catalog();
     boost::asio::awaitable<void> drain();
+    boost::asio::awaitable<void> watch_outbox();
 
     config config_;
     std::unique_ptr<store::store> store_;

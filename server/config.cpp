@@ -69,6 +69,16 @@ std::function<std::string(const json::value&)> duration_setter(Duration& target,
     };
 }
 
+std::function<std::string(const json::value&)> number_setter(double& target, double min, double max) {
+    return [&target, min, max](const json::value& v) -> std::string {
+        if (!v.is_number()) return "must be a number";
+        const double d = v.to_number<double>();
+        if (d < min || d > max) return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+        target = d;
+        return {};
+    };
+}
+
 std::function<std::string(const json::value&)> bool_setter(bool& target) {
     return [&target](const json::value& v) -> std::string {
         if (!v.is_bool()) return "must be true or false";
@@ -115,6 +125,9 @@ std::vector<entry> schema(config& c) {
         {"server", "max_connections", "", uint_setter(c.server.max_connections, 1, 1'000'000)},
         {"server", "max_requests_per_connection", "", uint_setter(c.server.max_requests_per_connection, 1, max_u32)},
         {"server", "idle_timeout_ms", "", duration_setter(c.server.idle_timeout, 100, max_u32)},
+        {"server", "rate_limit_per_second", "", number_setter(c.server.rate_limit_per_second, 0, 1e9)},
+        {"server", "rate_limit_burst", "", number_setter(c.server.rate_limit_burst, 0, 1e9)},
+        {"server", "max_outbox_backlog", "", uint_setter(c.server.max_outbox_backlog, 0, 1ull << 40)},
         {"server", "catalog_refresh_ms", "", duration_setter(c.server.catalog_refresh, 100, max_u32)},
         {"server", "shutdown_grace_ms", "", duration_setter(c.server.shutdown_grace, 0, max_u32)},
         {"store", "url", "--store", string_setter(c.store.url)},

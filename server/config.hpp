@@ -38,6 +38,14 @@ struct server_options {
     // Requests served on one keep-alive connection before it is closed (the last answer says
     // Connection: close), so load balancers rebalance long-lived clients.
     std::size_t max_requests_per_connection = 10'000;
+    // Jobs per second one account may create on average (POST /jobs/v2), and its burst; past it
+    // the answer is 429 with Retry-After and RateLimit-* headers. 0 turns limiting off (the
+    // default, so one load-test key is not throttled; set it for shared deployments).
+    double rate_limit_per_second = 0;
+    double rate_limit_burst = 0;  // 0: twice the rate
+    // New jobs get 503 with Retry-After while more than this many committed jobs wait for the
+    // broker (checked every second), so an outage fills the disk no further. 0: no bound.
+    std::uint64_t max_outbox_backlog = 5'000'000;
     // How often accounts, keys and projects are reloaded from the store (key revocation and new
     // projects take effect within this time).
     std::chrono::milliseconds catalog_refresh{2'000};

@@ -162,3 +162,72 @@ BOOST_FIXTURE_TEST_CASE(abusive_json_is_refused_and_writes_nothing, tight_server
     const auto metrics = client.get("/metrics").body;
     BOOST_TEST(metrics.find("jobsd_store_jobs_committed_total 0\n") != std::string::npos);
 }
+
+namespace {
+
+// A jobsd whose account may create 2 jobs/s with a burst of 3, and that refuses new jobs while
+// more than 4 wait for the broker (publishing is off in the test config, so all of them do).
+struct throttled_server {
+    temp_dir dir{"jobsd-throttle"};
+    std::unique_ptr<jobsd_process> server;
+    throttled_server() {
+        const std::vector<std::pair<const char*, const char*>> env = {
+            {"JOBSD_SERVER_RATE_LIMIT_PER_SECOND", "2"}, {"JOBSD_SERVER_RATE_LIMIT_BURST", "3"},
+            {"JOBSD_SERVER_MAX_OUTBOX_BACKLOG", "4"}};
+        for (auto [k, v] : env) ::setenv(k, v, 1);
+        const std::string data = required_env("JOBSD_TEST_DATA");
+        server = std::make_unique<jobsd_process>(
+            required_env("JOBSD_BIN"),
+            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
+                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
+            dir.path());
+        for (auto [k, v] : env) ::unsetenv(k);
+    }
+};
+
+const std::string tts_job = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";
+
+std::string committed(http_client& c) {
+    const auto text = c.get("/metrics").body;
+    const auto pos = text.find("jobsd_store_jobs_committed_total ");
+    return text.substr(pos, text.find('\n', pos) - pos);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(over_the_rate_gets_429_with_headers_and_no_job, throttled_server) {
+    http_client c(server->host(), server->port());
+    for (int i = 0; i < 3; ++i) {
+        auto res = c.post("/jobs/v2", key_a, tts_job);
+        BOOST_REQUIRE_EQUAL(res.status, 201);
+        BOOST_TEST(res.header("RateLimit-Limit") == "3");
+    }
+    const auto before = committed(c);
+    auto res = c.post("/jobs/v2", key_a, tts_job);
+    BOOST_TEST(res.status == 429);
+    BOOST_TEST(res.json().at("message").as_string() == "Rate limit exceeded, retry later");
+    BOOST_TEST(res.header("Retry-After") == "1");
+    BOOST_TEST(res.header("RateLimit-Remaining") == "0");
+    BOOST_TEST(!res.header("RateLimit-Reset").empty());
+    BOOST_TEST(committed(c) == before);
+    // Another account is not throttled by this one; reads are never throttled.
+    BOOST_TEST(c.post("/jobs/v2", "key-b-9e4a2f6c1d7b3e8a",
+                      R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})").status == 201);
+    BOOST_TEST(c.get("/api/provider/projects/active", key_a).status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(outbox_backlog_past_its_bound_gets_503_and_reads_still_work, throttled_server) {
+    http_client c(server->host(), server->port());
+    std::string uuid;
+    for (int i = 0; i < 5; ++i) {  // within the rate: 3 at once, then one every 600 ms
+        auto res = c.post("/jobs/v2", key_a, tts_job);
+        BOOST_REQUIRE_EQUAL(res.status, 201);
+        uuid = std::string(res.json().at("job").at("uuid").as_string());
+        std::this_thread::sleep_for(600ms);
+    }
+    std::this_thread::sleep_for(1500ms);  // the backlog is measured every second
+    auto res = c.post("/jobs/v2", key_a, tts_job);
+    BOOST_TEST(res.status == 503);
+    BOOST_TEST(res.header("Retry-After") == "5");
+    BOOST_TEST(c.get("/jobs/" + uuid, key_a).status == 200);
+}
