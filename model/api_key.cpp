@@ -7,7 +7,9 @@
 
 namespace jobsd::model {
 
-std::string hash_api_key(std::string_view key) {
+std::string hash_api_key(std::string_view key) { return sha256_hex(key); }
+
+std::string sha256_hex(std::string_view key) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr) != 1)

@@ -6,6 +6,9 @@
 
 namespace jobsd::model {
 
+// Lower-case hex SHA-256 of any bytes.
+std::string sha256_hex(std::string_view bytes);
+
 // Lower-case hex SHA-256 of the key as sent in `x-api-key`.
 std::string hash_api_key(std::string_view key);
 

@@ -22,6 +22,8 @@ struct job {
     std::optional<int> progress;        // 0..100, the latest IN_PROGRESS report
     std::optional<std::string> output;  // JSON text set by the worker
     std::optional<std::string> error;
+    std::string idempotency_key;  // "" when the client sent none
+    std::string request_hash;     // SHA-256 of the body, to tell a replay from a conflict
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;
 };

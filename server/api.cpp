@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "model/api_key.hpp"
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "store/store_error.hpp"
@@ -132,8 +133,26 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     auto source = model::resolve_source(*a.catalog, a.account_id, create, now);
     if (!source.problem.empty()) co_return message_response(http::status::bad_request, source.problem);
 
+    // Idempotent create: a key seen before (same account, within the window) replays its job.
+    const std::string_view idempotency_key = req["Idempotency-Key"];
+    std::string request_hash;
+    if (!idempotency_key.empty()) {
+        if (idempotency_key.size() > 255)
+            co_return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
+        request_hash = model::sha256_hex(req.body());
+        auto [fec, earlier] = co_await store::async_find_by_idempotency_key(
+            store_, a.account_id, std::string(idempotency_key), now - idempotency_window_.count(), use_nothrow);
+        if (fec) {
+            spdlog::error("idempotency lookup: {}", fec.message());
+            co_return message_response(http::status::internal_server_error, "Internal server error");
+        }
+        if (earlier) co_return replay(*earlier, request_hash);
+    }
+
     store::job_record job;
     job.uuid = model::new_uuid();
+    job.idempotency_key = std::string(idempotency_key);
+    job.request_hash = request_hash;
     job.account_id = a.account_id;
     job.source_id = source.id;
     job.type = create.type;
@@ -144,6 +163,12 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     const std::string uuid = job.uuid;
 
     auto [ec] = co_await store::async_create_job(store_, std::move(job), use_nothrow);
+    if (ec == store::store_errc::duplicate && !idempotency_key.empty()) {
+        // A concurrent request with the same key won the race: answer as its repeat.
+        auto [fec, winner] = co_await store::async_find_by_idempotency_key(
+            store_, a.account_id, std::string(idempotency_key), now - idempotency_window_.count(), use_nothrow);
+        if (!fec && winner) co_return replay(*winner, request_hash);
+    }
     if (ec == store::store_errc::busy || ec == store::store_errc::closed) {
         auto res = message_response(http::status::service_unavailable, "Server is busy, retry later");
         res.set(http::field::retry_after, "1");
@@ -183,6 +208,20 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     auto created = json_response(http::status::created, json::serialize(body));
     if (a.rate) set_rate_headers(created, *a.rate);
     co_return created;
+}
+
+response api::replay(const store::job_record& original, const std::string& request_hash) const {
+    if (original.request_hash != request_hash)
+        return message_response(http::status::unprocessable_entity,
+                                "Idempotency-Key was already used with a different request body");
+    json::object body{{"message", "Job update accepted and processing."},
+                      {"job", json::object{{"uuid", original.uuid},
+                                           {"job_status", model::to_string(model::job_status::queued)},
+                                           {"job_type", model::to_string(original.type)},
+                                           {"template_id", original.source_id}}}};
+    auto res = json_response(http::status::created, json::serialize(body));
+    res.set("Idempotent-Replayed", "true");
+    return res;
 }
 
 asio::awaitable<response> api::get_job(const admitted& a) const {

@@ -28,13 +28,15 @@ class api {
 public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
-        queue::publisher* publisher, notification_hub& hub)
+        queue::publisher* publisher, notification_hub& hub,
+        std::chrono::milliseconds idempotency_window = std::chrono::hours(24))
         : options_(options),
           store_(store),
           catalog_(catalog),
           metrics_(metrics),
           publisher_(publisher),
           hub_(hub),
+          idempotency_window_(idempotency_window),
           limiter_(options.rate_limit_per_second,
                    options.rate_limit_burst > 0 ? options.rate_limit_burst : 2 * options.rate_limit_per_second) {}
 
@@ -67,6 +69,8 @@ public:
 private:
     boost::asio::awaitable<response> create_job(const request& req, const admitted& a) const;
     boost::asio::awaitable<response> get_job(const admitted& a) const;
+    // The answer to a repeated Idempotency-Key: the original 201 again, or 422 for another body.
+    response replay(const store::job_record& original, const std::string& request_hash) const;
     response active_projects(const admitted& a) const;
     response mapping_fields(const admitted& a) const;
     response healthz() const;
@@ -78,6 +82,7 @@ private:
     metrics& metrics_;
     queue::publisher* publisher_;
     notification_hub& hub_;
+    const std::chrono::milliseconds idempotency_window_;
     mutable rate_limiter limiter_;
     std::atomic<std::uint64_t> outbox_backlog_{0};
 };

@@ -61,7 +61,8 @@ app::app(config cfg)
         event_sink_ = std::make_unique<event_applier>(*store_, hub_);
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_);
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
+                                 config_.store.sqlite.idempotency_window);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr, event_consumer_ ? &event_consumer_->stats() : nullptr,
                    &hub_);
 

@@ -137,6 +137,7 @@ std::vector<entry> schema(config& c) {
         {"store", "write_queue_max", "", uint_setter(c.store.sqlite.write_queue_max, 1, 1 << 24)},
         {"store", "read_queue_max", "", uint_setter(c.store.sqlite.read_queue_max, 1, 1 << 24)},
         {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},
+        {"store", "idempotency_window_ms", "", duration_setter(c.store.sqlite.idempotency_window, 1000, 1ull << 40)},
         {"amqp", "enabled", "", bool_setter(c.amqp.enabled)},
         {"amqp", "urls", "--amqp", strings_setter(c.amqp.urls)},
         {"amqp", "exchange", "", string_setter(c.amqp.exchange)},

@@ -8,7 +8,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 1> migrations = {
+constexpr std::array<std::string_view, 2> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -57,6 +57,12 @@ CREATE TABLE jobs (
 );
 -- The outbox: unpublished jobs in commit order (rowid), for the relay.
 CREATE INDEX jobs_unpublished ON jobs (seq) WHERE published = 0;
+)sql",
+    // 2: idempotent create: a client's Idempotency-Key and a hash of the body it came with.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+ALTER TABLE jobs ADD COLUMN request_hash TEXT;
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 )sql",
 };
 

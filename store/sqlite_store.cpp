@@ -24,14 +24,21 @@ namespace {
 
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, updated_ms,"
-    " version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
+    " version, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)";
+
+// An expired key is given up by its old job, so the unique index only guards live keys.
+constexpr std::string_view release_key_sql =
+    "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < ?3";
 
 // The columns read_job() expects, in its order.
 #define JOB_COLUMNS                                                                                     \
     "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, " \
-    "version, progress"
+    "version, progress, idempotency_key, request_hash"
 
 constexpr std::string_view find_job_sql = "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?1 AND account_id = ?2";
+
+constexpr std::string_view find_by_key_sql =
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3";
 
 constexpr std::string_view list_unpublished_sql =
     "SELECT seq, " JOB_COLUMNS " FROM jobs WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
@@ -61,6 +68,8 @@ job_record read_job(const sqlite_statement& st, int first) {
     j.updated_ms = st.column_int(first + 10);
     j.version = st.column_optional_double(first + 11);
     if (auto p = st.column_optional_int(first + 12)) j.progress = static_cast<int>(*p);
+    j.idempotency_key = st.column_text(first + 13);
+    j.request_hash = st.column_text(first + 14);
     return j;
 }
 
@@ -71,20 +80,23 @@ struct writer_ctx {
           commit(db->handle(), "COMMIT"),
           rollback(db->handle(), "ROLLBACK"),
           insert_job(db->handle(), insert_job_sql),
+          release_key(db->handle(), release_key_sql),
           mark_published(db->handle(), mark_published_sql),
           job_state(db->handle(), job_state_sql),
           update_status(db->handle(), update_status_sql) {}
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job, mark_published, job_state, update_status;
+    sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state, update_status;
+    std::int64_t idempotency_window_ms = 0;
 };
 
 struct reader_ctx {
     explicit reader_ctx(const std::filesystem::path& path)
         : db(path, sqlite_db::mode::read_only),
           find_job(db.handle(), find_job_sql),
+          find_by_key(db.handle(), find_by_key_sql),
           list_unpublished(db.handle(), list_unpublished_sql) {}
     sqlite_db db;
-    sqlite_statement find_job, list_unpublished;
+    sqlite_statement find_job, find_by_key, list_unpublished;
 };
 
 }  // namespace
@@ -124,6 +136,18 @@ struct insert_job_op final : sqlite_store::write_op {
         : job(std::move(j)), handler(std::move(h)) {}
 
     error_code execute(writer_ctx& w) override {
+        if (!job.idempotency_key.empty()) {
+            auto& rel = w.release_key;
+            rel.bind(1, std::string_view(job.account_id));
+            rel.bind(2, std::string_view(job.idempotency_key));
+            rel.bind(3, job.created_ms - w.idempotency_window_ms);
+            const int rrc = rel.step();
+            rel.reset();
+            if (rrc != SQLITE_DONE) {
+                spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
+                return store_errc::io;
+            }
+        }
         auto& st = w.insert_job;
         st.bind(1, std::string_view(job.uuid));
         st.bind(2, std::string_view(job.account_id));
@@ -134,6 +158,13 @@ struct insert_job_op final : sqlite_store::write_op {
         st.bind(7, std::string_view(job.input));
         st.bind(8, job.created_ms);
         st.bind(9, job.version);
+        if (job.idempotency_key.empty()) {
+            st.bind_null(10);
+            st.bind_null(11);
+        } else {
+            st.bind(10, std::string_view(job.idempotency_key));
+            st.bind(11, std::string_view(job.request_hash));
+        }
         const int rc = st.step();
         st.reset();
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
@@ -254,6 +285,34 @@ struct find_job_op final : sqlite_store::read_op {
     void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
 
     std::string account_id, uuid;
+    asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler;
+};
+
+struct find_by_key_op final : sqlite_store::read_op {
+    find_by_key_op(std::string a, std::string k, std::int64_t s,
+                   asio::any_completion_handler<void(error_code, std::optional<job_record>)> h)
+        : account_id(std::move(a)), key(std::move(k)), since(s), handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        auto& st = r.find_by_key;
+        st.bind(1, std::string_view(account_id));
+        st.bind(2, std::string_view(key));
+        st.bind(3, since);
+        std::optional<job_record> found;
+        const int rc = st.step();
+        if (rc == SQLITE_ROW) found = read_job(st, 0);
+        st.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            spdlog::error("store: looking up an idempotency key failed: {}", r.db.error_message());
+            complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(found));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+
+    std::string account_id, key;
+    std::int64_t since;
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler;
 };
 
@@ -447,6 +506,7 @@ sqlite_store::sqlite_store(sqlite_options options)
     db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     migrate_sqlite(*db);
     queues_->writer = std::make_unique<writer_ctx>(std::move(db));
+    queues_->writer->idempotency_window_ms = options_.idempotency_window.count();
     writer_ = std::thread([this] { writer_loop(); });
     const std::size_t readers = std::max<std::size_t>(1, options_.readers);
     for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
@@ -555,6 +615,12 @@ void sqlite_store::submit_read(std::unique_ptr<read_op> op) {
 void sqlite_store::find_job(std::string account_id, std::string uuid,
                             asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
     submit_read(std::make_unique<find_job_op>(std::move(account_id), std::move(uuid), std::move(handler)));
+}
+
+void sqlite_store::find_by_idempotency_key(
+    std::string account_id, std::string key, std::int64_t since_ms,
+    asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
+    submit_read(std::make_unique<find_by_key_op>(std::move(account_id), std::move(key), since_ms, std::move(handler)));
 }
 
 void sqlite_store::load_catalog(asio::any_completion_handler<void(error_code, catalog_ptr)> handler) {

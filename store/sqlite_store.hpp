@@ -32,6 +32,8 @@ struct sqlite_options {
     std::size_t write_queue_max = 65536;
     // Bound on queued reads; past it reads fail fast with store_errc::busy.
     std::size_t read_queue_max = 65536;
+    // How long an Idempotency-Key holds: a repeat within it replays, after it creates anew.
+    std::chrono::milliseconds idempotency_window{24 * 3600 * 1000};
     // synchronous=FULL makes every commit durable across power loss; NORMAL is for benchmarks
     // that say so, never for production.
     bool synchronous_full = true;
@@ -48,6 +50,9 @@ public:
     void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) override;
     void find_job(std::string account_id, std::string uuid,
                   boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
+    void find_by_idempotency_key(
+        std::string account_id, std::string key, std::int64_t since_ms,
+        boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
     void list_unpublished(std::int64_t after_seq, std::size_t limit,
                           boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)

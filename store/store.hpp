@@ -59,12 +59,19 @@ public:
     virtual ~store() = default;
 
     // Commits a new job (unpublished, QUEUED). Completes only once the transaction holding it is
-    // durable; many concurrent calls share one transaction.
+    // durable; many concurrent calls share one transaction. With an idempotency key, a live job
+    // of the same account and key (created after `job.created_ms - idempotency_window`) makes it
+    // fail with store_errc::duplicate; an older holder of the key gives it up.
     virtual void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 
     // The job if it exists and belongs to `account_id`; nullopt otherwise.
     virtual void find_job(std::string account_id, std::string uuid,
                           boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
+
+    // The job created with this Idempotency-Key by this account at or after `since_ms`, if any.
+    virtual void find_by_idempotency_key(
+        std::string account_id, std::string key, std::int64_t since_ms,
+        boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
 
     // A fresh snapshot of accounts, key hashes, projects and image prompts.
     virtual void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) = 0;
@@ -132,6 +139,16 @@ template <class Token>
 auto async_read_outbox_stats(store& s, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, outbox_stats)>(
         [&s](auto handler) { s.read_outbox_stats(std::move(handler)); }, token);
+}
+
+template <class Token>
+auto async_find_by_idempotency_key(store& s, std::string account_id, std::string key, std::int64_t since_ms,
+                                   Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::optional<job_record>)>(
+        [&s](auto handler, std::string a, std::string k, std::int64_t since) {
+            s.find_by_idempotency_key(std::move(a), std::move(k), since, std::move(handler));
+        },
+        token, std::move(account_id), std::move(key), since_ms);
 }
 
 template <class Token>

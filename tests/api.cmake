@@ -44,3 +44,10 @@ target_link_libraries(limits_tests PRIVATE jobsd_test_support Boost::unit_test_f
 add_dependencies(limits_tests jobsd)
 add_test(NAME limits_tests COMMAND limits_tests)
 set_tests_properties(limits_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")
+
+add_executable(idempotency_tests ${CMAKE_CURRENT_LIST_DIR}/idempotency_tests.cpp)
+target_compile_definitions(idempotency_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(idempotency_tests PRIVATE jobsd_test_support Boost::unit_test_framework jobsd_warnings)
+add_dependencies(idempotency_tests jobsd)
+add_test(NAME idempotency_tests COMMAND idempotency_tests)
+set_tests_properties(idempotency_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")

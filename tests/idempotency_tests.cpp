@@ -1,0 +1,122 @@
+// Idempotent create against a real jobsd: a repeated Idempotency-Key replays the first 201,
+// another body with the same key is refused, racing repeats create exactly one job.
+#define BOOST_TEST_MODULE idempotency
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/jobsd_process.hpp"
+
+using namespace jobsd::test;
+namespace http = boost::beast::http;
+
+namespace {
+
+const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
+const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
+const std::string body_a = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","values":{"s":"hi"}})";
+const std::string body_b = R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})";
+
+struct server_fixture {
+    temp_dir dir{"jobsd-idem"};
+    std::unique_ptr<jobsd_process> server = start();
+
+    std::unique_ptr<jobsd_process> start() {
+        const std::string data = required_env("JOBSD_TEST_DATA");
+        return std::make_unique<jobsd_process>(
+            required_env("JOBSD_BIN"),
+            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
+                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
+            dir.path());
+    }
+
+    http_response post(http_client& c, const std::string& api_key, const std::string& idem, const std::string& body) {
+        return c.request(http::verb::post, "/jobs/v2",
+                         {{"x-api-key", api_key}, {"Content-Type", "application/json"}, {"Idempotency-Key", idem}}, body);
+    }
+
+    std::uint64_t committed(http_client& c) {
+        const auto text = c.get("/metrics").body;
+        const std::string name = "\njobsd_store_jobs_committed_total ";
+        const auto pos = text.find(name) + name.size();
+        return std::stoull(text.substr(pos, text.find('\n', pos) - pos));
+    }
+};
+
+std::string uuid_of(const http_response& r) { return std::string(r.json().at("job").at("uuid").as_string()); }
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_repeat_replays_the_first_answer_without_a_new_job, server_fixture) {
+    http_client c(server->host(), server->port());
+    const auto first = post(c, key_a, "order-1", body_a);
+    BOOST_REQUIRE_EQUAL(first.status, 201);
+    BOOST_TEST(first.header("Idempotent-Replayed").empty());
+    const auto before = committed(c);
+    const auto again = post(c, key_a, "order-1", body_a);
+    BOOST_TEST(again.status == 201);
+    BOOST_TEST(again.header("Idempotent-Replayed") == "true");
+    BOOST_TEST(boost::json::serialize(again.json()) == boost::json::serialize(first.json()));
+    BOOST_TEST(committed(c) == before);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_same_key_with_another_body_is_refused, server_fixture) {
+    http_client c(server->host(), server->port());
+    BOOST_REQUIRE_EQUAL(post(c, key_a, "order-2", body_a).status, 201);
+    const auto before = committed(c);
+    const auto other = post(c, key_a, "order-2", R"({"job_type":"pdf","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})");
+    BOOST_TEST(other.status == 422);
+    BOOST_TEST(other.json().at("message").as_string() == "Idempotency-Key was already used with a different request body");
+    BOOST_TEST(committed(c) == before);
+    BOOST_TEST(post(c, key_a, std::string(256, 'k'), body_a).status == 400);
+}
+
+BOOST_FIXTURE_TEST_CASE(keys_belong_to_their_account, server_fixture) {
+    http_client c(server->host(), server->port());
+    const auto a = post(c, key_a, "shared-key", body_a);
+    const auto b = post(c, key_b, "shared-key", body_b);
+    BOOST_REQUIRE_EQUAL(a.status, 201);
+    BOOST_REQUIRE_EQUAL(b.status, 201);
+    BOOST_TEST(uuid_of(a) != uuid_of(b));
+    BOOST_TEST(b.header("Idempotent-Replayed").empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(racing_repeats_create_exactly_one_job, server_fixture) {
+    http_client probe(server->host(), server->port());
+    const auto before = committed(probe);
+    std::mutex mu;
+    std::set<std::string> uuids;
+    std::vector<int> statuses;
+    std::vector<std::thread> racers;
+    for (int i = 0; i < 16; ++i)
+        racers.emplace_back([&] {
+            http_client c(server->host(), server->port());
+            const auto r = post(c, key_a, "race-1", body_a);
+            std::lock_guard lock(mu);
+            statuses.push_back(r.status);
+            if (r.status == 201) uuids.insert(uuid_of(r));
+        });
+    for (auto& t : racers) t.join();
+    for (int s : statuses) BOOST_TEST(s == 201);
+    BOOST_TEST(uuids.size() == 1u);
+    BOOST_TEST(committed(probe) == before + 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(keys_survive_a_restart, server_fixture) {
+    std::string uuid;
+    {
+        http_client c(server->host(), server->port());
+        uuid = uuid_of(post(c, key_a, "order-3", body_a));
+    }
+    server->stop();
+    server = start();
+    http_client c(server->host(), server->port());
+    const auto again = post(c, key_a, "order-3", body_a);
+    BOOST_TEST(again.status == 201);
+    BOOST_TEST(uuid_of(again) == uuid);
+    BOOST_TEST(again.header("Idempotent-Replayed") == "true");
+}
