@@ -44,6 +44,10 @@ public:
     // while it is past server.max_outbox_backlog.
     void set_outbox_backlog(std::uint64_t n) noexcept { outbox_backlog_.store(n, std::memory_order_relaxed); }
 
+    // Shutdown has begun: requests read from now on are answered 503 and their connection closed.
+    void start_draining() noexcept { draining_.store(true, std::memory_order_relaxed); }
+    bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+
     // What the header check learned, handed on to handle().
     struct admitted {
         route_match match;
@@ -85,6 +89,7 @@ private:
     const std::chrono::milliseconds idempotency_window_;
     mutable rate_limiter limiter_;
     std::atomic<std::uint64_t> outbox_backlog_{0};
+    std::atomic<bool> draining_{false};
 };
 
 }  // namespace jobsd::server

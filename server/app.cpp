@@ -156,6 +156,7 @@ void app::stop() {
 asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    api_->start_draining();
     // Requests in flight get the grace period to be answered; idle connections just close.
     const auto deadline = std::chrono::steady_clock::now() + config_.server.shutdown_grace;
     asio::steady_timer poll(*contexts_.front());

@@ -87,6 +87,12 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
             res = answer_read_error(ec);
             if (!res) break;
             close = true;
+        } else if (handlers.draining()) {
+            // Shutting down: a clear answer the client can retry elsewhere, never a reset
+            // in the middle of a commit.
+            res = message_response(http::status::service_unavailable, "Server is shutting down, retry later");
+            res->set(http::field::retry_after, "1");
+            close = true;
         } else if (auto problem = framing_problem(parser.get().base()); !problem.empty()) {
             // Never passed on, never guessed at: refuse and close, since where this request ends
             // is exactly what is in doubt.

@@ -824,3 +824,56 @@ BOOST_AUTO_TEST_CASE(relay_sweeps_under_load_send_each_job_once) {
     BOOST_TEST(report.missing.empty(), "never delivered: " << first_few(report.missing));
     BOOST_TEST(report.duplicated.empty(), "sent twice: " << first_few(report.duplicated));
 }
+
+// SIGTERM under load: jobsd stops accepting, answers what it has read (requests read after the
+// signal get 503, never a reset mid-commit), flushes the group commit and the confirms it can,
+// and exits 0. Every job answered 201 is stored, and published after the restart at the latest.
+BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_accepted_job) {
+    auto broker = connect_broker();
+    const topology_names names("sigterm");
+    topology_cleanup cleanup(names);
+    const auto env = publishing_env(names);
+    temp_dir dir("jobsd-it-sigterm");
+    std::mutex mu;
+    std::vector<std::string> accepted;
+    std::map<int, int> other_statuses;
+    {
+        jobsd_child server(dir);
+        server.require_connected();
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> posters;
+        for (int t = 0; t < 4; ++t)
+            posters.emplace_back([&, t] {
+                http_client client(server.host(), server.port());
+                for (int n = 0; !stop; ++n) {
+                    try {
+                        auto res = client.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e",
+                                               json::serialize(job_body(job_types[static_cast<std::size_t>(n + t) % job_types.size()], n)));
+                        std::lock_guard lock(mu);
+                        if (res.status == 201)
+                            accepted.push_back(std::string(res.json().at("job").at("uuid").as_string()));
+                        else
+                            ++other_statuses[res.status];
+                    } catch (const std::exception&) {
+                        std::this_thread::sleep_for(20ms);  // refused or closed: the server is going away
+                    }
+                }
+            });
+        std::this_thread::sleep_for(1500ms);
+        const auto ended = server.process().stop(20s);
+        stop = true;
+        for (auto& p : posters) p.join();
+        BOOST_TEST(ended.exited);
+        BOOST_TEST(ended.code == 0);
+        BOOST_TEST(!ended.forced, "jobsd did not exit within the grace period after SIGTERM");
+    }
+    for (const auto& [status, n] : other_statuses) {
+        BOOST_TEST_MESSAGE(n << " answers with status " << status);
+        BOOST_TEST(status == 503, "an answer other than 201 or 503 during shutdown: " << status);
+    }
+    BOOST_TEST_REQUIRE(accepted.size() > 100u);
+
+    jobsd_child again(dir);
+    again.require_outbox_empty(60s);
+    expect_all_delivered(accepted, drain_all(*broker, names, 2s));
+}
