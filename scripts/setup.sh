@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libspdlog-dev
   librabbitmq-dev rabbitmq-server
+  clang-14 libclang-rt-14-dev
   wrk
 )
 

@@ -1,0 +1,19 @@
+// libFuzzer target: the JSON validation of POST /jobs/v2 alone (strict JSON pass, parse,
+// field rules), from raw bytes. Run: fuzz_create_request -max_total_time=600 DIR tests/fuzz/corpus/create_request
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "model/create_request.hpp"
+#include "model/strict_json.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view body(reinterpret_cast<const char*>(data), size);
+    (void)jobsd::model::strict_json_problem(body);
+    auto parsed = jobsd::model::parse_create_request(body);
+    if (auto* req = std::get_if<jobsd::model::create_request>(&parsed)) {
+        jobsd::model::catalog cat;
+        (void)jobsd::model::resolve_source(cat, "acc", *req, 0);
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+// libFuzzer target: the request path from raw bytes, without sockets: Beast's parser with the
+// server's limits, the framing checks, the route table, then the create-job validation of the
+// body. Run: fuzz_request_path -max_total_time=600 DIR tests/fuzz/corpus/request_path
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/create_request.hpp"
+#include "server/http_framing.hpp"
+#include "server/router.hpp"
+
+namespace http = boost::beast::http;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Several requests may follow each other on one connection, as on keep-alive.
+    std::size_t offset = 0;
+    for (int requests = 0; requests < 8 && offset < size; ++requests) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(16 * 1024);
+        parser.body_limit(64 * 1024);
+        parser.eager(true);
+        boost::beast::error_code ec;
+        const std::size_t used = parser.put(boost::asio::buffer(data + offset, size - offset), ec);
+        if (ec && ec != http::error::need_more) return 0;
+        offset += used;
+        if (!parser.is_header_done()) return 0;
+        const auto& header = parser.get().base();
+        if (!jobsd::server::framing_problem(header).empty()) return 0;
+        (void)jobsd::server::match_route(header.method(), header.target());
+        if (!parser.is_done()) {
+            parser.put_eof(ec);
+            if (ec || !parser.is_done()) return 0;
+        }
+        (void)jobsd::model::parse_create_request(parser.get().body());
+        if (used == 0) return 0;
+    }
+    return 0;
+}
