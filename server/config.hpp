@@ -48,7 +48,7 @@ struct server_options {
     std::uint64_t max_outbox_backlog = 5'000'000;
     // How often accounts, keys and projects are reloaded from the store (key revocation and new
     // projects take effect within this time).
-    std::chrono::milliseconds catalog_refresh{2'000};
+    std::chrono::milliseconds catalog_refresh{1'000};
     // On SIGTERM, time given to requests in flight before the io threads stop.
     std::chrono::milliseconds shutdown_grace{5'000};
 };
