@@ -116,6 +116,7 @@ asio::awaitable<response> api::handle(const request& req, admitted& a) const {
         case route::active_projects: co_return active_projects(a);
         case route::mapping_fields: co_return mapping_fields(a);
         case route::healthz: co_return healthz();
+        case route::readyz: co_return readyz();
         case route::metrics: co_return co_await metrics_page();
         case route::job_events:  // streamed by the session, never answered here
         case route::none:
@@ -310,6 +311,24 @@ response api::healthz() const {
     else
         body["broker"] = "disabled";
     return json_response(http::status::ok, json::serialize(body));
+}
+
+response api::readyz() const {
+    // Ready means a job posted now is committed and on its way: the store takes writes and the
+    // broker is connected. Not ready while shutting down either, so balancers move away first.
+    json::array reasons;
+    if (draining()) reasons.push_back("shutting down");
+    const auto stats = store_.stats();
+    if (stats.write_queue >= store_write_queue_max_) reasons.push_back("store write queue is full");
+    if (publisher_ && !publisher_->stats().connected)
+        reasons.push_back(json::string("broker disconnected; " +
+                                       std::to_string(outbox_backlog_.load(std::memory_order_relaxed)) +
+                                       " jobs wait in the outbox"));
+    if (options_.max_outbox_backlog > 0 && outbox_backlog_.load(std::memory_order_relaxed) > options_.max_outbox_backlog)
+        reasons.push_back("outbox backlog past its bound");
+    if (reasons.empty()) return json_response(http::status::ok, R"({"status":"ready"})");
+    return json_response(http::status::service_unavailable,
+                         json::serialize(json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}}));
 }
 
 asio::awaitable<response> api::metrics_page() const {

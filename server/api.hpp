@@ -29,7 +29,8 @@ public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
         queue::publisher* publisher, notification_hub& hub,
-        std::chrono::milliseconds idempotency_window = std::chrono::hours(24))
+        std::chrono::milliseconds idempotency_window = std::chrono::hours(24),
+        std::size_t store_write_queue_max = 65536)
         : options_(options),
           store_(store),
           catalog_(catalog),
@@ -37,6 +38,7 @@ public:
           publisher_(publisher),
           hub_(hub),
           idempotency_window_(idempotency_window),
+          store_write_queue_max_(store_write_queue_max),
           limiter_(options.rate_limit_per_second,
                    options.rate_limit_burst > 0 ? options.rate_limit_burst : 2 * options.rate_limit_per_second) {}
 
@@ -78,6 +80,7 @@ private:
     response active_projects(const admitted& a) const;
     response mapping_fields(const admitted& a) const;
     response healthz() const;
+    response readyz() const;
     boost::asio::awaitable<response> metrics_page() const;
 
     const server_options& options_;
@@ -87,6 +90,7 @@ private:
     queue::publisher* publisher_;
     notification_hub& hub_;
     const std::chrono::milliseconds idempotency_window_;
+    const std::size_t store_write_queue_max_;
     mutable rate_limiter limiter_;
     std::atomic<std::uint64_t> outbox_backlog_{0};
     std::atomic<bool> draining_{false};

@@ -62,7 +62,7 @@ app::app(config cfg)
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
     api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
-                                 config_.store.sqlite.idempotency_window);
+                                 config_.store.sqlite.idempotency_window, config_.store.sqlite.write_queue_max);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr, event_consumer_ ? &event_consumer_->stats() : nullptr,
                    &hub_);
 
@@ -108,7 +108,8 @@ asio::awaitable<void> app::accept_loop() {
 void app::run() {
     asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
     asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
-    if (config_.server.max_outbox_backlog > 0) asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
+    if (config_.server.max_outbox_backlog > 0 || publisher_)
+        asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
 

@@ -19,6 +19,7 @@ path_match match_path(std::string_view path) {
     if (path == "/jobs/v2") return {route::create_job, {}, http::verb::post, "POST"};
     if (path == "/jobs/v2/events") return {route::job_events, {}};
     if (path == "/healthz") return {route::healthz, {}};
+    if (path == "/readyz") return {route::readyz, {}};
     if (path == "/metrics") return {route::metrics, {}};
     if (path == "/api/provider/projects/active") return {route::active_projects, {}};
     constexpr std::string_view jobs = "/jobs/";

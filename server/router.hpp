@@ -20,6 +20,7 @@ enum class route {
     active_projects,  // GET /api/provider/projects/active
     mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
     healthz,          // GET /healthz
+    readyz,           // GET /readyz
     metrics,          // GET /metrics
 };
 

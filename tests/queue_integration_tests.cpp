@@ -363,6 +363,14 @@ class jobsd_child {
         return out.str();
     }
 
+    // GET /readyz: its status code and body.
+    std::pair<int, std::string> readiness() {
+        return guarded([&] {
+            const auto res = client_.get("/readyz");
+            return std::make_pair(static_cast<int>(res.status), res.body);
+        });
+    }
+
     // /healthz's "broker": "connected", "down" or "disabled".
     std::string broker_health() {
         return guarded([&] {
@@ -642,6 +650,10 @@ BOOST_AUTO_TEST_CASE(broker_restart_loses_nothing) {
     const std::size_t during_outage = accepted_count - at_down;
     BOOST_TEST(during_outage > 0u, "no job was accepted while the broker was down");
     BOOST_TEST(server.metric("jobsd_outbox_unpublished") > 0);
+    // Alive but not ready: balancers should prefer an instance that can publish.
+    const auto unready = server.readiness();
+    BOOST_TEST(unready.first == 503);
+    BOOST_TEST(unready.second.find("broker disconnected") != std::string::npos, unready.second);
 
     const auto before_start = clock::now();
     node.start();
@@ -651,6 +663,8 @@ BOOST_AUTO_TEST_CASE(broker_restart_loses_nothing) {
         << " ms");
     BOOST_TEST(wait_until([&] { return server.broker_health() == "connected"; }, 30s),
                "jobsd did not reconnect within 30 s of the node's start; " << server.summary());
+    BOOST_TEST(wait_until([&] { return server.readiness().first == 200; }, 10s),
+               "/readyz did not turn ready again: " << server.readiness().second);
     std::this_thread::sleep_for(3s);
     stop_posting = true;
     for (auto& th : posters) th.join();
