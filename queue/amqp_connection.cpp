@@ -104,7 +104,9 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
     errno = 0;
     if (int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv); rc != AMQP_STATUS_OK) {
         std::string why = amqp_error_string2(rc);
-        if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0) why += std::string(" (") + std::strerror(errno) + ")";
+        // errno tells "refused" from "unreachable"; EINPROGRESS is only the non-blocking connect's residue.
+        if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
+            why += std::string(" (") + std::strerror(errno) + ")";
         amqp_destroy_connection(conn_);
         throw amqp_error("cannot connect to broker " + where_ + ": " + why);
     }

@@ -144,7 +144,7 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         auto [fec, earlier] = co_await store::async_find_by_idempotency_key(
             store_, a.account_id, std::string(idempotency_key), now - idempotency_window_.count(), use_nothrow);
         if (fec) {
-            spdlog::error("idempotency lookup: {}", fec.message());
+            spdlog::error("request {}: idempotency lookup: {}", a.request_id, fec.message());
             co_return message_response(http::status::internal_server_error, "Internal server error");
         }
         if (earlier) co_return replay(*earlier, request_hash);
@@ -176,7 +176,7 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         co_return res;
     }
     if (ec) {
-        spdlog::error("create job {}: {}", uuid, ec.message());
+        spdlog::error("request {}: create job {}: {}", a.request_id, uuid, ec.message());
         co_return message_response(http::status::internal_server_error, "Internal server error");
     }
     metrics_.count_job_created(create.type);
@@ -231,7 +231,7 @@ asio::awaitable<response> api::get_job(const admitted& a) const {
     if (!model::is_uuid(uuid)) co_return message_response(http::status::not_found, "Job not found");
     auto [ec, found] = co_await store::async_find_job(store_, a.account_id, uuid, use_nothrow);
     if (ec) {
-        spdlog::error("read job {}: {}", uuid, ec.message());
+        spdlog::error("request {}: read job {}: {}", a.request_id, uuid, ec.message());
         co_return message_response(http::status::internal_server_error, "Internal server error");
     }
     if (!found) co_return message_response(http::status::not_found, "Job not found");

@@ -56,6 +56,7 @@ public:
         std::string account_id;          // "" on routes without a key
         catalog_cache::snapshot catalog;  // the snapshot the key was checked against
         std::optional<rate_decision> rate;  // set on POST /jobs/v2 when rate limiting is on
+        std::string request_id;             // X-Request-Id: the client's, or one made here
     };
 
     // A response to send at once (404, 405, 401, 415, 413), or nullopt to read the body and

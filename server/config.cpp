@@ -162,6 +162,7 @@ std::vector<entry> schema(config& c) {
         {"amqp", "heartbeat_s", "", uint_setter(c.amqp.heartbeat_s, 0, 3600)},
         {"seed", "file", "--seed", string_setter(c.seed_file)},
         {"log", "level", "--log-level", string_setter(c.log.level)},
+        {"log", "format", "--log-format", string_setter(c.log.format)},
     };
 }
 

@@ -56,6 +56,8 @@ struct server_options {
 struct log_options {
     // spdlog level name: trace, debug, info, warn, error, critical, off.
     std::string level = "info";
+    // "json": one object per line, for log collectors; "text": for a person at a terminal.
+    std::string format = "json";
 };
 
 struct config {

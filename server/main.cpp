@@ -1,7 +1,6 @@
 // jobsd: load the configuration, start the server, stop on SIGINT/SIGTERM.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -10,11 +9,10 @@
 
 #include "server/app.hpp"
 #include "server/config.hpp"
+#include "server/logging.hpp"
 
 int main(int argc, char** argv) {
     using namespace jobsd::server;
-    // Logs go to stderr; stdout carries only the "listening" line that scripts and tests read.
-    spdlog::set_default_logger(spdlog::stderr_color_mt("jobsd"));
     config cfg;
     try {
         bool help = false;
@@ -27,7 +25,12 @@ int main(int argc, char** argv) {
         std::cerr << "jobsd: " << e.what() << "\n";
         return 2;
     }
-    spdlog::set_level(spdlog::level::from_str(cfg.log.level));
+    try {
+        setup_logging(cfg.log);
+    } catch (const config_error& e) {
+        std::cerr << "jobsd: " << e.what() << "\n";
+        return 2;
+    }
 
     try {
         app server(cfg);

@@ -15,7 +15,10 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
+
+#include "model/uuid.hpp"
 
 namespace jobsd::server {
 
@@ -25,6 +28,15 @@ namespace beast = boost::beast;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// The client's X-Request-Id when it is a sane token (up to 128 visible ASCII characters),
+// otherwise a fresh one; echoed in the answer and named in every log line about the request.
+std::string request_id_of(std::string_view given) {
+    if (!given.empty() && given.size() <= 128 &&
+        std::all_of(given.begin(), given.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+        return std::string(given);
+    return model::new_uuid();
+}
 
 // The answer to a request the parser could not accept, or nullopt when the connection is
 // simply gone (closed, reset, timed out) and nothing can be sent.
@@ -83,6 +95,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
         std::optional<response> res;
         bool close = false;
         api::admitted admitted;
+        if (!ec) admitted.request_id = request_id_of(parser.get()["X-Request-Id"]);
         if (ec) {
             res = answer_read_error(ec);
             if (!res) break;
@@ -136,14 +149,16 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
                     try {
                         res = co_await handlers.handle(parser.get(), admitted);
                     } catch (const std::exception& e) {
-                        spdlog::error("{} {}: {}", std::string(parser.get().method_string()),
-                                      std::string(parser.get().target()), e.what());
+                        spdlog::error("request {}: {} {}: {}", admitted.request_id,
+                                      std::string(parser.get().method_string()), std::string(parser.get().target()),
+                                      e.what());
                         res = message_response(http::status::internal_server_error, "Internal server error");
                     }
                 }
             }
         }
         if (served >= options.max_requests_per_connection) close = true;
+        if (!admitted.request_id.empty()) res->set("X-Request-Id", admitted.request_id);
         res->version(ec ? 11 : parser.get().version());
         res->keep_alive(!close);
         counters.count_response(res->result_int());

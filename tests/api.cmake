@@ -51,3 +51,10 @@ target_link_libraries(idempotency_tests PRIVATE jobsd_test_support Boost::unit_t
 add_dependencies(idempotency_tests jobsd)
 add_test(NAME idempotency_tests COMMAND idempotency_tests)
 set_tests_properties(idempotency_tests PROPERTIES TIMEOUT 120 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")
+
+add_executable(observability_tests ${CMAKE_CURRENT_LIST_DIR}/observability_tests.cpp)
+target_compile_definitions(observability_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(observability_tests PRIVATE jobsd_test_support Boost::unit_test_framework jobsd_warnings)
+add_dependencies(observability_tests jobsd)
+add_test(NAME observability_tests COMMAND observability_tests)
+set_tests_properties(observability_tests PROPERTIES TIMEOUT 60 ENVIRONMENT "${JOBSD_BLACK_BOX_ENV}")
