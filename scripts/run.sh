@@ -10,7 +10,7 @@ mkdir -p var
 bash scripts/rabbitmq.sh start var/rabbitmq 5673 --management 15673
 
 port="${JOBSD_SERVER_PORT:-8080}"
-build/bin/jobsd --config conf/jobsd.json --port "$port" &
+build/bin/jobsd --config conf/jobsd.json --port "$port" --log-format text &
 pid=$!
 
 # One simulating worker per job type, so a posted job goes all the way to SUCCESS.
