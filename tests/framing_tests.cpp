@@ -51,11 +51,7 @@ raw_answer send_raw(unsigned short port, const std::string& bytes) {
 
 struct server_fixture {
     temp_dir dir{"jobsd-framing"};
-    jobsd_process server{required_env("JOBSD_BIN"),
-                         {"--config", required_env("JOBSD_TEST_DATA") + "/jobsd_test.json", "--store",
-                          "sqlite:" + (dir.path() / "jobs.db").string(), "--seed",
-                          required_env("JOBSD_TEST_DATA") + "/seed_test.json"},
-                         dir.path()};
+    std::unique_ptr<jobsd_process> server = start_test_jobsd(dir);
 };
 
 }  // namespace
@@ -67,7 +63,7 @@ BOOST_FIXTURE_TEST_CASE(every_ambiguous_request_is_refused_and_closed, server_fi
         std::ifstream in(entry.path(), std::ios::binary);
         std::stringstream bytes;
         bytes << in.rdbuf();
-        const auto answer = send_raw(server.port(), bytes.str());
+        const auto answer = send_raw(server->port(), bytes.str());
         BOOST_TEST_CONTEXT(entry.path().filename().string() << " answered: " << answer.text) {
             BOOST_TEST(answer.text.rfind("HTTP/1.", 0) == 0u);
             BOOST_TEST(answer.text.find(" 400 ") != std::string::npos);
@@ -81,7 +77,7 @@ BOOST_FIXTURE_TEST_CASE(every_ambiguous_request_is_refused_and_closed, server_fi
 }
 
 BOOST_FIXTURE_TEST_CASE(a_well_framed_request_keeps_the_connection, server_fixture) {
-    const auto answer = send_raw(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto answer = send_raw(server->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     BOOST_TEST(answer.text.find(" 200 ") != std::string::npos);
     BOOST_TEST(!answer.closed);
 }

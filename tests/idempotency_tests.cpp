@@ -23,16 +23,7 @@ const std::string body_b = R"({"job_type":"tts","template_id":"e3a90df2-f2cc-449
 
 struct server_fixture {
     temp_dir dir{"jobsd-idem"};
-    std::unique_ptr<jobsd_process> server = start();
-
-    std::unique_ptr<jobsd_process> start() {
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        return std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
-            dir.path());
-    }
+    std::unique_ptr<jobsd_process> server = start_test_jobsd(dir);
 
     http_response post(http_client& c, const std::string& api_key, const std::string& idem, const std::string& body) {
         return c.request(http::verb::post, "/jobs/v2",
@@ -113,7 +104,7 @@ BOOST_FIXTURE_TEST_CASE(keys_survive_a_restart, server_fixture) {
         uuid = uuid_of(post(c, key_a, "order-3", body_a));
     }
     server->stop();
-    server = start();
+    server = start_test_jobsd(dir);
     http_client c(server->host(), server->port());
     const auto again = post(c, key_a, "order-3", body_a);
     BOOST_TEST(again.status == 201);

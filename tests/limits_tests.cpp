@@ -29,20 +29,12 @@ struct tight_server {
     temp_dir dir{"jobsd-limits"};
     std::unique_ptr<jobsd_process> server;
 
-    tight_server() {
-        const std::vector<std::pair<const char*, const char*>> env = {
-            {"JOBSD_SERVER_HEADER_TIMEOUT_MS", "1000"}, {"JOBSD_SERVER_IDLE_TIMEOUT_MS", "1500"},
-            {"JOBSD_SERVER_HEADER_LIMIT", "4096"},      {"JOBSD_SERVER_MAX_CONNECTIONS", "3"},
-            {"JOBSD_SERVER_MAX_REQUESTS_PER_CONNECTION", "3"}};
-        for (auto [k, v] : env) ::setenv(k, v, 1);
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        server = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
-            dir.path());
-        for (auto [k, v] : env) ::unsetenv(k);
-    }
+    tight_server()
+        : server(start_test_jobsd(dir, {{"JOBSD_SERVER_HEADER_TIMEOUT_MS", "1000"},
+                                        {"JOBSD_SERVER_IDLE_TIMEOUT_MS", "1500"},
+                                        {"JOBSD_SERVER_HEADER_LIMIT", "4096"},
+                                        {"JOBSD_SERVER_MAX_CONNECTIONS", "3"},
+                                        {"JOBSD_SERVER_MAX_REQUESTS_PER_CONNECTION", "3"}})) {}
 };
 
 // A raw connection: send bytes, read what comes, tell whether the server closed it.
@@ -170,19 +162,10 @@ namespace {
 struct throttled_server {
     temp_dir dir{"jobsd-throttle"};
     std::unique_ptr<jobsd_process> server;
-    throttled_server() {
-        const std::vector<std::pair<const char*, const char*>> env = {
-            {"JOBSD_SERVER_RATE_LIMIT_PER_SECOND", "2"}, {"JOBSD_SERVER_RATE_LIMIT_BURST", "3"},
-            {"JOBSD_SERVER_MAX_OUTBOX_BACKLOG", "4"}};
-        for (auto [k, v] : env) ::setenv(k, v, 1);
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        server = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
-            dir.path());
-        for (auto [k, v] : env) ::unsetenv(k);
-    }
+    throttled_server()
+        : server(start_test_jobsd(dir, {{"JOBSD_SERVER_RATE_LIMIT_PER_SECOND", "2"},
+                                        {"JOBSD_SERVER_RATE_LIMIT_BURST", "3"},
+                                        {"JOBSD_SERVER_MAX_OUTBOX_BACKLOG", "4"}})) {}
 };
 
 const std::string tts_job = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";

@@ -16,17 +16,13 @@ namespace {
 
 struct server_fixture {
     temp_dir dir{"jobsd-obs"};
-    jobsd_process server{required_env("JOBSD_BIN"),
-                         {"--config", required_env("JOBSD_TEST_DATA") + "/jobsd_test.json", "--store",
-                          "sqlite:" + (dir.path() / "jobs.db").string(), "--seed",
-                          required_env("JOBSD_TEST_DATA") + "/seed_test.json"},
-                         dir.path()};
+    std::unique_ptr<jobsd_process> server = start_test_jobsd(dir);
 };
 
 }  // namespace
 
 BOOST_FIXTURE_TEST_CASE(request_ids_are_echoed_or_made, server_fixture) {
-    http_client c(server.host(), server.port());
+    http_client c(server->host(), server->port());
     auto given = c.request(http::verb::get, "/healthz", {{"X-Request-Id", "trace-42"}});
     BOOST_TEST(given.header("X-Request-Id") == "trace-42");
     auto made = c.get("/healthz");
@@ -41,11 +37,11 @@ BOOST_FIXTURE_TEST_CASE(request_ids_are_echoed_or_made, server_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(every_log_line_is_a_json_object, server_fixture) {
     {
-        http_client c(server.host(), server.port());
+        http_client c(server->host(), server->port());
         BOOST_REQUIRE_EQUAL(c.get("/healthz").status, 200);
     }
-    server.stop();
-    std::istringstream lines(server.stderr_text());
+    server->stop();
+    std::istringstream lines(server->stderr_text());
     std::size_t n = 0;
     for (std::string line; std::getline(lines, line);) {
         if (line.empty()) continue;

@@ -78,6 +78,25 @@ std::string required_env(const char* name) {
     return value;
 }
 
+std::unique_ptr<jobsd_process> start_test_jobsd(const temp_dir& dir,
+                                                const std::vector<std::pair<std::string, std::string>>& env) {
+    // The child inherits the environment at fork: set it around the start, then put it back.
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    const std::string data = required_env("JOBSD_TEST_DATA");
+    try {
+        auto p = std::make_unique<jobsd_process>(
+            required_env("JOBSD_BIN"),
+            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
+                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
+            dir.path());
+        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+        return p;
+    } catch (...) {
+        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+        throw;
+    }
+}
+
 jobsd_process::jobsd_process(std::filesystem::path binary, std::vector<std::string> args,
                              std::filesystem::path work_dir, std::chrono::milliseconds startup_timeout)
     : stderr_path_(work_dir / "jobsd.stderr.log") {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -94,5 +95,10 @@ class jobsd_process {
 // The value of environment variable `name`; throws std::runtime_error naming it when unset or
 // empty, since a test without its binary or data cannot say anything useful.
 std::string required_env(const char* name);
+
+// jobsd on the test config (tests/data/jobsd_test.json: publishing off) and the test seed, with a
+// fresh SQLite file in `dir`; `env` is set for the child only (e.g. JOBSD_SERVER_* limits).
+std::unique_ptr<jobsd_process> start_test_jobsd(const temp_dir& dir,
+                                                const std::vector<std::pair<std::string, std::string>>& env = {});
 
 }  // namespace jobsd::test
