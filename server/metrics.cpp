@@ -2,6 +2,7 @@
 #include "server/metrics.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "model/clock.hpp"
 
@@ -21,6 +22,29 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
     for (std::size_t code = 100; code < responses_.size(); ++code)
         if (auto n = responses_[code].load(std::memory_order_relaxed))
             line("jobsd_http_responses_total", "code=\"" + std::to_string(code) + "\"", n);
+    out += "# HELP jobsd_http_request_duration_seconds From a request's first header byte to its answer "
+           "written, by route.\n# TYPE jobsd_http_request_duration_seconds histogram\n";
+    for (std::size_t r = 0; r < latency_.size(); ++r) {
+        const auto& h = latency_[r];
+        std::uint64_t cumulative = 0;
+        std::array<std::uint64_t, latency_bounds.size() + 1> counts{};
+        for (std::size_t b = 0; b < counts.size(); ++b) counts[b] = h.buckets[b].load(std::memory_order_relaxed);
+        std::uint64_t total = 0;
+        for (auto c : counts) total += c;
+        if (total == 0) continue;
+        const std::string name(route_name(static_cast<route>(r)));
+        for (std::size_t b = 0; b < latency_bounds.size(); ++b) {
+            cumulative += counts[b];
+            char le[32];
+            std::snprintf(le, sizeof le, "%g", latency_bounds[b]);
+            line("jobsd_http_request_duration_seconds_bucket", "route=\"" + name + "\",le=\"" + le + "\"", cumulative);
+        }
+        line("jobsd_http_request_duration_seconds_bucket", "route=\"" + name + "\",le=\"+Inf\"", total);
+        char sum[48];
+        std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(h.sum_ns.load(std::memory_order_relaxed)) / 1e9);
+        out += "jobsd_http_request_duration_seconds_sum{route=\"" + name + "\"} " + sum + "\n";
+        line("jobsd_http_request_duration_seconds_count", "route=\"" + name + "\"", total);
+    }
     out += "# HELP jobsd_http_connections Open client connections.\n# TYPE jobsd_http_connections gauge\n";
     line("jobsd_http_connections", "", connections_.load(std::memory_order_relaxed));
     out += "# HELP jobsd_jobs_created_total Jobs committed and answered 201, by job type.\n"

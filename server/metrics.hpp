@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
 #include "server/notification_hub.hpp"
+#include "server/router.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -19,6 +21,15 @@ class metrics {
 public:
     void count_response(unsigned status) noexcept {
         if (status < responses_.size()) responses_[status].fetch_add(1, std::memory_order_relaxed);
+    }
+    // One answered request of `r` that took `d` from its first header byte to its answer written.
+    void observe_request(route r, std::chrono::nanoseconds d) noexcept {
+        auto& h = latency_[static_cast<std::size_t>(r)];
+        const double seconds = std::chrono::duration<double>(d).count();
+        std::size_t b = 0;
+        while (b < latency_bounds.size() && seconds > latency_bounds[b]) ++b;
+        h.buckets[b].fetch_add(1, std::memory_order_relaxed);
+        h.sum_ns.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
     }
     void count_job_created(model::job_type t) noexcept {
         jobs_created_[static_cast<std::size_t>(t)].fetch_add(1, std::memory_order_relaxed);
@@ -42,7 +53,17 @@ public:
     // `outbox` may be null when it could not be read; its lines are left out.
     std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr) const;
 
+    // Upper bounds of the latency buckets, in seconds (Prometheus `le`), +Inf implied.
+    static constexpr std::array<double, 13> latency_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,    0.25,  0.5,    1,     2.5,  5};
+
 private:
+    struct histogram {
+        std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};  // not cumulative
+        std::atomic<std::uint64_t> sum_ns{0};
+    };
+    static constexpr std::size_t route_count = static_cast<std::size_t>(route::metrics) + 1;
+    std::array<histogram, route_count> latency_{};
     std::array<std::atomic<std::uint64_t>, 600> responses_{};
     std::array<std::atomic<std::uint64_t>, model::all_job_types.size()> jobs_created_{};
     std::atomic<std::int64_t> connections_{0};

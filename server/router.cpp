@@ -38,6 +38,22 @@ path_match match_path(std::string_view path) {
 
 }  // namespace
 
+std::string_view route_name(route r) noexcept {
+    switch (r) {
+        case route::none: return "unknown";
+        case route::wrong_method: return "wrong_method";
+        case route::create_job: return "create_job";
+        case route::get_job: return "get_job";
+        case route::job_events: return "job_events";
+        case route::active_projects: return "active_projects";
+        case route::mapping_fields: return "mapping_fields";
+        case route::healthz: return "healthz";
+        case route::readyz: return "readyz";
+        case route::metrics: return "metrics";
+    }
+    return "unknown";
+}
+
 route_match match_route(http::verb method, std::string_view target) {
     const auto path = target.substr(0, target.find('?'));
     const path_match m = match_path(path);

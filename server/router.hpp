@@ -21,7 +21,7 @@ enum class route {
     mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
     healthz,          // GET /healthz
     readyz,           // GET /readyz
-    metrics,          // GET /metrics
+    metrics,          // GET /metrics (keep last: metrics sizes its tables by it)
 };
 
 struct route_match {
@@ -32,6 +32,9 @@ struct route_match {
 
 // `target` is the request target; a query string is ignored.
 route_match match_route(boost::beast::http::verb method, std::string_view target);
+
+// The route's name in metrics labels.
+std::string_view route_name(route r) noexcept;
 
 // Whether a route needs an API key (every customer route does; health and metrics do not).
 constexpr bool needs_api_key(route r) noexcept {

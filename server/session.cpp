@@ -89,6 +89,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
             if (wec) break;  // closed, reset or idle too long: nothing to answer
             buffer.commit(got);
         }
+        const auto started = std::chrono::steady_clock::now();
         stream.expires_after(options.header_timeout);
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         in_flight.start();
@@ -164,6 +165,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
         counters.count_response(res->result_int());
         stream.expires_after(options.read_timeout);
         auto [wec, written] = co_await http::async_write(stream, *res, use_nothrow);
+        counters.observe_request(admitted.match.which, std::chrono::steady_clock::now() - started);
         if (wec || close) break;
     }
     beast::error_code ignored;
