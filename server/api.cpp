@@ -137,12 +137,15 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     // Idempotent create: a key seen before (same account, within the window) replays its job.
     const std::string_view idempotency_key = req["Idempotency-Key"];
     std::string request_hash;
+    auto find_by_key = [&] {
+        return store::async_find_by_idempotency_key(store_, a.account_id, std::string(idempotency_key),
+                                                    now - idempotency_window_.count(), use_nothrow);
+    };
     if (!idempotency_key.empty()) {
         if (idempotency_key.size() > 255)
             co_return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
         request_hash = model::sha256_hex(req.body());
-        auto [fec, earlier] = co_await store::async_find_by_idempotency_key(
-            store_, a.account_id, std::string(idempotency_key), now - idempotency_window_.count(), use_nothrow);
+        auto [fec, earlier] = co_await find_by_key();
         if (fec) {
             spdlog::error("request {}: idempotency lookup: {}", a.request_id, fec.message());
             co_return message_response(http::status::internal_server_error, "Internal server error");
@@ -162,12 +165,18 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     job.input = req.body();
     job.created_ms = job.updated_ms = now;
     const std::string uuid = job.uuid;
+    // The publisher gets its own copy once the row is committed (its key fields are not needed).
+    std::optional<model::job> for_publisher;
+    if (publisher_) {
+        for_publisher = job;
+        for_publisher->idempotency_key.clear();
+        for_publisher->request_hash.clear();
+    }
 
     auto [ec] = co_await store::async_create_job(store_, std::move(job), use_nothrow);
     if (ec == store::store_errc::duplicate && !idempotency_key.empty()) {
         // A concurrent request with the same key won the race: answer as its repeat.
-        auto [fec, winner] = co_await store::async_find_by_idempotency_key(
-            store_, a.account_id, std::string(idempotency_key), now - idempotency_window_.count(), use_nothrow);
+        auto [fec, winner] = co_await find_by_key();
         if (!fec && winner) co_return replay(*winner, request_hash);
     }
     if (ec == store::store_errc::busy || ec == store::store_errc::closed) {
@@ -187,20 +196,9 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
         queued.at_ms = now;
         hub_.publish(a.account_id, create.session_id, model::to_json(queued, model::to_string(create.type)));
     }
-    if (publisher_) {
-        // The job row is committed; hand a copy to the publisher (never blocks). The outbox
-        // keeps it if the broker is away.
-        model::job copy;
-        copy.uuid = uuid;
-        copy.account_id = a.account_id;
-        copy.source_id = source.id;
-        copy.type = create.type;
-        copy.session_id = create.session_id;
-        copy.version = create.version;
-        copy.input = req.body();
-        copy.created_ms = copy.updated_ms = now;
-        publisher_->submit(std::move(copy));
-    }
+    // The row is committed: hand it to the publisher (never blocks; the outbox keeps it if the
+    // broker is away).
+    if (for_publisher) publisher_->submit(std::move(*for_publisher));
     json::object body{{"message", "Job update accepted and processing."},
                       {"job", json::object{{"uuid", uuid},
                                            {"job_status", model::to_string(model::job_status::queued)},

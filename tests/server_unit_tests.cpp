@@ -18,6 +18,7 @@
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
+#include "tests/support/jobsd_process.hpp"
 
 extern char** environ;
 
@@ -69,31 +70,15 @@ void check_405(verb method, std::string_view target, std::string_view allow) {
     BOOST_TEST(m.allow == allow);
 }
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class temp_dir {
-  public:
-    temp_dir() {
-        std::random_device rd;
-        path_ =
-            fs::temp_directory_path() / ("jobsd_server_tests_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~temp_dir() {
-        std::error_code ec;  // best effort: a leftover directory must not fail the test
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
+// The test support's scratch directory, with a way to drop a file into it.
+struct temp_dir : jobsd::test::temp_dir {
+    temp_dir() : jobsd::test::temp_dir("jobsd-server-tests") {}
     fs::path write(const std::string& name, const std::string& text) const {
-        const auto file = path_ / name;
+        const auto file = path() / name;
         std::ofstream out(file);
         out << text;
         return file;
     }
-
-  private:
-    fs::path path_;
 };
 
 // Every test of configuration starts and ends without JOBSD_* variables, whatever the shell had.

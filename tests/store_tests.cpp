@@ -26,6 +26,7 @@
 #include "store/store.hpp"
 #include "store/store_error.hpp"
 #include "store/store_factory.hpp"
+#include "tests/support/jobsd_process.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -35,27 +36,10 @@ using jobsd::model::job_type;
 
 namespace {
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class temp_dir {
-  public:
-    temp_dir() {
-        std::random_device rd;
-        path_ =
-            fs::temp_directory_path() / ("jobsd_store_tests_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~temp_dir() {
-        std::error_code ec;  // best effort: a leftover directory must not fail the test
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    fs::path db() const { return path_ / "jobs.db"; }
-
-  private:
-    fs::path path_;
+// The test support's scratch directory, with the database file these tests use.
+struct temp_dir : jobsd::test::temp_dir {
+    temp_dir() : jobsd::test::temp_dir("jobsd-store-tests") {}
+    fs::path db() const { return path() / "jobs.db"; }
 };
 
 sqlite_options options_for(const fs::path& db) {

@@ -2,9 +2,9 @@
 # Included from tests/CMakeLists.txt, which defines jobsd_test(name timeout sources...).
 
 jobsd_test(store_tests 120 store_tests.cpp)
-target_link_libraries(store_tests PRIVATE jobs_store)
+target_link_libraries(store_tests PRIVATE jobs_store jobsd_test_support)
 
 jobsd_test(server_unit_tests 60 server_unit_tests.cpp)
-target_link_libraries(server_unit_tests PRIVATE jobs_server)
+target_link_libraries(server_unit_tests PRIVATE jobs_server jobsd_test_support)
 jobsd_test(rate_limiter_tests 30 rate_limiter_tests.cpp)
 target_link_libraries(rate_limiter_tests PRIVATE jobs_server)
