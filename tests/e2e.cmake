@@ -1,5 +1,5 @@
 # End-to-end tests: jobsd, jobs-worker processes and the real test broker (scripts/test.sh
-# starts it in var/test-rabbitmq on port 5682).
+# starts it in var/test-rabbitmq on port JOBSD_TEST_AMQP_PORT, 5682 by default).
 if(NOT TARGET jobs-worker OR NOT TARGET jobsd_test_amqp)
   message(WARNING "e2e_tests need jobs-worker and the test AMQP client; not built")
   return()
@@ -20,4 +20,4 @@ add_test(NAME e2e_tests COMMAND e2e_tests)
 set_tests_properties(e2e_tests PROPERTIES
   TIMEOUT 600
   RESOURCE_LOCK rabbitmq
-  ENVIRONMENT "JOBSD_BIN=$<TARGET_FILE:jobsd>;JOBS_WORKER_BIN=$<TARGET_FILE:jobs-worker>;JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data;JOBSD_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5682/")
+  ENVIRONMENT "JOBSD_BIN=$<TARGET_FILE:jobsd>;JOBS_WORKER_BIN=$<TARGET_FILE:jobs-worker>;JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data;JOBSD_TEST_AMQP_URL=${JOBSD_TEST_AMQP_URL}")

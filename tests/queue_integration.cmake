@@ -1,5 +1,5 @@
 # Broker integration tests: the jobsd binary against the real test RabbitMQ node, which
-# scripts/test.sh starts in var/test-rabbitmq on port 5682 before ctest (and stops after).
+# scripts/test.sh starts in var/test-rabbitmq on port JOBSD_TEST_AMQP_PORT, 5682 by default before ctest (and stops after).
 # Included from tests/CMakeLists.txt after api.cmake, whose jobsd_test_support it reuses.
 
 if(NOT TARGET jobsd_test_support)
@@ -26,4 +26,4 @@ add_test(NAME queue_integration_tests COMMAND queue_integration_tests)
 set_tests_properties(queue_integration_tests PROPERTIES
   TIMEOUT 600
   RESOURCE_LOCK rabbitmq
-  ENVIRONMENT "JOBSD_BIN=$<TARGET_FILE:jobsd>;JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data;JOBSD_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5682/;JOBSD_RABBITMQ_SCRIPT=${PROJECT_SOURCE_DIR}/scripts/rabbitmq.sh;JOBSD_TEST_RABBITMQ_DIR=${PROJECT_SOURCE_DIR}/var/test-rabbitmq")
+  ENVIRONMENT "JOBSD_BIN=$<TARGET_FILE:jobsd>;JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data;JOBSD_TEST_AMQP_URL=${JOBSD_TEST_AMQP_URL};JOBSD_RABBITMQ_SCRIPT=${PROJECT_SOURCE_DIR}/scripts/rabbitmq.sh;JOBSD_TEST_RABBITMQ_DIR=${PROJECT_SOURCE_DIR}/var/test-rabbitmq")
