@@ -1,4 +1,5 @@
-// What a request is resolved against: accounts, their key hashes, projects and image prompts.
+// What a request is resolved against: accounts, their key hashes, projects and image prompts,
+// and the operator keys of the operator routes.
 // A catalog is an immutable snapshot; the server swaps in a fresh one periodically.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace jobsd::model {
 
@@ -35,6 +37,7 @@ struct image_prompt {
 
 struct catalog {
     std::unordered_map<std::string, std::string> account_by_key_hash;
+    std::unordered_set<std::string> operator_key_hashes;  // live operator keys (not customer keys)
     std::unordered_map<std::string, project> projects;          // by id
     std::unordered_map<std::string, image_prompt> image_prompts;  // by id
 

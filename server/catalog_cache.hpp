@@ -26,6 +26,9 @@ public:
     // The account a key belongs to, or nullopt for a missing, unknown or revoked key.
     std::optional<std::string> authenticate(const model::catalog& cat, std::string_view key) const;
 
+    // True for a live operator key (a customer key never is one).
+    bool authenticate_operator(const model::catalog& cat, std::string_view key) const;
+
 private:
     std::atomic<snapshot> current_;
 };

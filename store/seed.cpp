@@ -107,6 +107,12 @@ seed_data load_seed_file(const std::filesystem::path& file) {
         }
         seed.accounts.push_back(std::move(acc));
     }
+    const auto& operator_keys = r.array(root, "operator_keys", "");
+    for (std::size_t k = 0; k < operator_keys.size(); ++k) {
+        if (!operator_keys[k].is_string() || operator_keys[k].get_string().empty())
+            r.fail("operator_keys[" + std::to_string(k) + "]", "must be a non-empty string");
+        seed.operator_keys.emplace_back(operator_keys[k].get_string());
+    }
     return seed;
 }
 

@@ -1,4 +1,4 @@
-// Demo and test data: accounts with their keys, projects and image prompts, read from a JSON
+// Demo and test data: accounts with their keys, projects and image prompts, and operator keys, read from a JSON
 // file. Applying a seed is idempotent (existing rows are updated, nothing is duplicated).
 #pragma once
 
@@ -18,6 +18,7 @@ struct seed_account {
 
 struct seed_data {
     std::vector<seed_account> accounts;
+    std::vector<std::string> operator_keys;  // plain keys for /api/queues and /dashboard; stored hashed
     std::vector<model::project> projects;
     std::vector<model::image_prompt> image_prompts;
 };

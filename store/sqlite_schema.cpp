@@ -8,7 +8,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 2> migrations = {
+constexpr std::array<std::string_view, 3> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -63,6 +63,17 @@ CREATE INDEX jobs_unpublished ON jobs (seq) WHERE published = 0;
 ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
 ALTER TABLE jobs ADD COLUMN request_hash TEXT;
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+)sql",
+    // 3: operator keys (queue view, dashboard): a table of their own, so that no customer key
+    // can ever act as one.
+    R"sql(
+CREATE TABLE operator_keys (
+  key_hash    TEXT PRIMARY KEY,
+  prefix      TEXT NOT NULL,
+  name        TEXT NOT NULL DEFAULT '',
+  created_ms  INTEGER NOT NULL,
+  revoked_ms  INTEGER
+);
 )sql",
 };
 

@@ -237,6 +237,17 @@ struct seed_op final : sqlite_store::write_op {
                 run(key, "key of account " + a.id);
             }
         }
+        sqlite_statement operator_key(db.handle(),
+                                      "INSERT INTO operator_keys (key_hash, prefix, name, created_ms) VALUES (?1, ?2, 'seed', ?3)"
+                                      " ON CONFLICT (key_hash) DO UPDATE SET revoked_ms = NULL");
+        for (const auto& k : seed.operator_keys) {
+            const auto hash = model::hash_api_key(k);
+            const auto prefix = model::key_prefix(k);
+            operator_key.bind(1, std::string_view(hash));
+            operator_key.bind(2, std::string_view(prefix));
+            operator_key.bind(3, now);
+            run(operator_key, "operator key");
+        }
         for (const auto& p : seed.projects) {
             const auto fields = boost::json::serialize(p.mapping_fields);
             project.bind(1, std::string_view(p.id));
@@ -463,6 +474,9 @@ struct load_catalog_op final : sqlite_store::read_op {
             sqlite_statement keys(db.handle(), "SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL");
             while (keys.step() == SQLITE_ROW)
                 cat->account_by_key_hash.emplace(keys.column_text(0), keys.column_text(1));
+            sqlite_statement operator_keys(db.handle(), "SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL");
+            while (operator_keys.step() == SQLITE_ROW)
+                cat->operator_key_hashes.emplace(operator_keys.column_text(0));
             sqlite_statement projects(
                 db.handle(), "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
             while (projects.step() == SQLITE_ROW) {

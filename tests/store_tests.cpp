@@ -150,7 +150,8 @@ constexpr std::string_view seed_v1 = R"({
       "image_prompts": [{"id": "ip1", "name": "Hero", "prompt": "A studio photo, soft light"}]
     },
     {"id": "acc_b", "name": "Account B", "keys": ["key-b-one"], "projects": [{"id": "p3", "name": "B's"}]}
-  ]
+  ],
+  "operator_keys": ["op-key-one"]
 })";
 
 // The same ids as seed_v1 with every name changed.
@@ -463,6 +464,12 @@ BOOST_AUTO_TEST_CASE(seed_is_loaded_into_the_catalog) {
     BOOST_TEST(cat->account_by_key_hash.at(jobsd::model::hash_api_key("key-a-two")) == "acc_a");
     BOOST_TEST(cat->account_by_key_hash.at(jobsd::model::hash_api_key("key-b-one")) == "acc_b");
     BOOST_TEST(!cat->account_by_key_hash.contains("key-a-one"));  // plain keys are never stored
+
+    // Operator keys are their own set: never a customer key, and a customer key never one.
+    BOOST_TEST(cat->operator_key_hashes.size() == 1u);
+    BOOST_TEST(cat->operator_key_hashes.contains(jobsd::model::hash_api_key("op-key-one")));
+    BOOST_TEST(!cat->account_by_key_hash.contains(jobsd::model::hash_api_key("op-key-one")));
+    BOOST_TEST(!cat->operator_key_hashes.contains(jobsd::model::hash_api_key("key-a-one")));
 
     BOOST_TEST(cat->projects.size() == 3u);
     const auto* p1 = cat->find_project("acc_a", "p1");
