@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev libssl-dev libspdlog-dev
   librabbitmq-dev rabbitmq-server
   clang-14 libclang-rt-14-dev
-  wrk
+  wrk libbenchmark-dev
 )
 
 missing=()

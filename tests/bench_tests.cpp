@@ -321,6 +321,16 @@ BOOST_AUTO_TEST_CASE(matches_loss_duplicates_and_early_deliveries) {
     BOOST_TEST(m.latency().count() == 2u);
     BOOST_TEST(m.latency().max() == 1'000u);
     BOOST_TEST(m.latency().min() == 0u);  // b: negative clamps to 0
+    BOOST_TEST(m.last_delivery_ns() == 1'100);  // a's first delivery; x is foreign, the duplicate late
+}
+
+BOOST_AUTO_TEST_CASE(pipeline_rate_is_charged_for_the_drain) {
+    // 10 000 delivered over a 10 s load: the rate is 1000/s when the last delivery is within the
+    // load, and lower when the outbox needed 10 s more to drain.
+    const std::int64_t origin = 5'000'000'000;
+    BOOST_TEST(pipeline_rate(10'000, 10.0, origin, origin + 9'000'000'000) == 1000.0);
+    BOOST_TEST(pipeline_rate(10'000, 10.0, origin, origin + 20'000'000'000) == 500.0);
+    BOOST_TEST(pipeline_rate(0, 10.0, origin, -1) == 0.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -341,6 +351,20 @@ BOOST_AUTO_TEST_CASE(wrk_style_flags_and_url) {
     BOOST_TEST(*o.limits.max_p99_ms == 20.0);
 }
 
+BOOST_AUTO_TEST_CASE(ratio_thresholds_and_idle) {
+    const auto r = parse_options({"--calibrate-http", "--min-http-fraction", "0.8", "--max-p999", "50"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(r));
+    const auto& o = std::get<options>(r);
+    BOOST_TEST(o.calibrate);
+    BOOST_TEST(!o.calibrate_broker);
+    BOOST_TEST(*o.limits.min_http_fraction == 0.8);
+    BOOST_TEST(*o.limits.max_p999_ms == 50.0);
+    const auto idle = parse_options({"--scenario", "idle", "-c", "10000", "--hold", "5"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(idle));
+    BOOST_TEST(std::get<options>(idle).hold_s == 5.0);
+    BOOST_TEST(std::get<options>(idle).connections == 10000u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
     for (std::vector<std::string> args :
          std::vector<std::vector<std::string>>{{"-c", "0"},
@@ -350,7 +374,11 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
                                                {"--max-loss", "0"},
                                                {"--bogus"},
                                                {"-c"},
-                                               {"--e2e", "--scenario", "get"}}) {
+                                               {"--e2e", "--scenario", "get"},
+                                               {"--min-http-fraction", "0.8"},
+                                               {"--calibrate-http", "--min-broker-fraction", "0.8"},
+                                               {"--scenario", "idle", "--calibrate"},
+                                               {"--scenario", "idle", "--max-p99", "5"}}) {
         BOOST_TEST_INFO(args.front());
         BOOST_TEST(std::holds_alternative<parse_error>(parse_options(args)));
     }
@@ -401,6 +429,30 @@ BOOST_AUTO_TEST_CASE(thresholds_are_checked) {
     BOOST_TEST(check_thresholds(slow).size() == 1u);  // p99 ≈ 9.9 ms
     slow.limits.max_p99_ms = 11;
     BOOST_TEST(check_thresholds(slow).empty());
+    slow.limits.max_p999_ms = 5;
+    BOOST_TEST(check_thresholds(slow).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(fractions_of_the_calibration_are_checked) {
+    auto r = sample_result();
+    r.limits = {};
+    r.limits.min_http_fraction = 0.8;
+    r.limits.min_broker_fraction = 0.8;
+    // Without a calibration neither can be judged, and both say so.
+    BOOST_TEST(check_thresholds(r).size() == 2u);
+    r.calibration.enabled = true;
+    r.calibration.http.rps = 600;
+    r.calibration.http_fraction = 500.0 / 600;
+    r.calibration.broker_rps = 1000;
+    r.calibration.broker_fraction = 0.5;
+    const auto missed = check_thresholds(r);
+    BOOST_TEST_REQUIRE(missed.size() == 1u);  // 0.83 of the ceiling passes, 0.5 of the broker does not
+    BOOST_TEST(missed[0].find("--min-broker-fraction") != std::string::npos, missed[0]);
+    r.calibration.broker = false;  // --calibrate-http: the broker was not measured
+    BOOST_TEST(check_thresholds(r).size() == 1u);
+    r.calibration.broker_fraction = 0.9;
+    r.calibration.broker = true;
+    BOOST_TEST(check_thresholds(r).empty());
 }
 
 BOOST_AUTO_TEST_CASE(json_fields_are_present_and_consistent) {

@@ -1,6 +1,7 @@
 // Summaries from histograms and counters, and the threshold verdict behind the exit code.
 #include "bench/jobs_bench/bench_result.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace jobsd::bench {
@@ -48,6 +49,11 @@ std::vector<std::string> check_thresholds(const bench_result& r) {
                       r.run.latency.p99_ms, *l.max_p99_ms);
         out.emplace_back(ran ? line : "no answers: --max-p99 cannot be met");
     }
+    if (l.max_p999_ms && (!ran || r.run.latency.p999_ms > *l.max_p999_ms)) {
+        std::snprintf(line, sizeof line, "p99.9 latency %.2f ms is above --max-p999 %.2f ms",
+                      r.run.latency.p999_ms, *l.max_p999_ms);
+        out.emplace_back(ran ? line : "no answers: --max-p999 cannot be met");
+    }
     if (l.min_rps && (!ran || r.run.good_rps < *l.min_rps)) {
         std::snprintf(line, sizeof line, "%.0f req/s with status %u is below --min-rps %.0f", r.run.good_rps,
                       r.run.expected_status, *l.min_rps);
@@ -67,7 +73,33 @@ std::vector<std::string> check_thresholds(const bench_result& r) {
             out.emplace_back(line);
         }
     }
+    const auto& c = r.calibration;
+    if (l.min_http_fraction) {
+        if (!c.enabled || !c.http.fatal.empty() || c.http.rps <= 0) {
+            out.emplace_back("the HTTP ceiling was not measured: --min-http-fraction cannot be judged");
+        } else if (!ran || c.http_fraction < *l.min_http_fraction) {
+            std::snprintf(line, sizeof line, "%.3f of the HTTP ceiling is below --min-http-fraction %.3f",
+                          c.http_fraction, *l.min_http_fraction);
+            out.emplace_back(line);
+        }
+    }
+    if (l.min_broker_fraction) {
+        if (!c.enabled || !c.broker || !c.broker_error.empty() || c.broker_rps <= 0) {
+            out.emplace_back("the broker rate was not measured: --min-broker-fraction cannot be judged");
+        } else if (!ran || c.broker_fraction < *l.min_broker_fraction) {
+            std::snprintf(line, sizeof line, "%.3f of the broker's rate is below --min-broker-fraction %.3f",
+                          c.broker_fraction, *l.min_broker_fraction);
+            out.emplace_back(line);
+        }
+    }
     return out;
+}
+
+double pipeline_rate(std::uint64_t delivered, double duration_s, std::int64_t origin_ns,
+                     std::int64_t last_delivery_ns) {
+    if (delivered == 0 || last_delivery_ns < 0) return 0;
+    const double span_s = std::max(duration_s, static_cast<double>(last_delivery_ns - origin_ns) / 1e9);
+    return span_s > 0 ? static_cast<double>(delivered) / span_s : 0;
 }
 
 }  // namespace jobsd::bench

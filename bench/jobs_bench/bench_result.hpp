@@ -50,6 +50,9 @@ struct e2e_summary {
     std::uint64_t accepted = 0, delivered = 0, lost = 0, duplicates = 0, foreign = 0;
     std::uint64_t untracked = 0;  // 201s past the bound on tracked jobs: not judged
     latency_summary latency;      // accept (201 read) → delivery to the bench's queue
+    // Jobs accepted *and* delivered per second: delivered / (load start → last delivery, at least
+    // the load's duration). Lower than the 201 rate when jobs pile up in jobsd's outbox.
+    double pipeline_rps = 0;
     std::string error;
 };
 
@@ -58,14 +61,24 @@ struct calibration_summary {
     run_summary http;       // the same load against the built-in 201 server
     double broker_rps = 0;  // confirmed publishes per second
     std::string broker_error;
+    bool broker = true;          // false with --calibrate-http: the HTTP ceiling only
     double http_fraction = 0;    // jobsd rps / http ceiling
-    double broker_fraction = 0;  // jobsd good rps / broker rate
+    double broker_fraction = 0;  // jobsd's pipeline rate with --e2e (else its good rps) / broker rate
 };
 
 struct thresholds {
     std::optional<double> max_p99_ms;
+    std::optional<double> max_p999_ms;
     std::optional<double> min_rps;  // on good_rps
     std::optional<std::uint64_t> max_loss;
+    // Fractions of the calibration's ceilings (need --calibrate): jobsd's answers per second over
+    // the built-in server's, and jobsd's pipeline rate over the broker's confirmed-publish rate.
+    std::optional<double> min_http_fraction;
+    std::optional<double> min_broker_fraction;
+
+    bool any() const {
+        return max_p99_ms || max_p999_ms || min_rps || max_loss || min_http_fraction || min_broker_fraction;
+    }
 };
 
 struct bench_result {
@@ -79,5 +92,10 @@ struct bench_result {
 // The thresholds `r.limits` that `r` misses, as human sentences; empty when all are met.
 // A run that could not take place misses every threshold given.
 std::vector<std::string> check_thresholds(const bench_result& r);
+
+// Jobs accepted and delivered per second: `delivered` over the span from the load's start
+// (`origin_ns`) to the last delivery, or over `duration_s` when that is longer. 0 without deliveries.
+double pipeline_rate(std::uint64_t delivered, double duration_s, std::int64_t origin_ns,
+                     std::int64_t last_delivery_ns);
 
 }  // namespace jobsd::bench

@@ -9,6 +9,7 @@ namespace jobsd::bench {
 void e2e_matcher::settle(entry& e) {
     if (e.accepted_ns < 0 || e.delivered_ns < 0) return;
     ++delivered_;
+    last_delivery_ns_ = std::max(last_delivery_ns_, e.delivered_ns);
     latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, e.delivered_ns - e.accepted_ns)));
 }
 

@@ -27,6 +27,8 @@ class e2e_matcher {
     std::uint64_t duplicates() const noexcept { return duplicates_; }          // deliveries after the first
     std::uint64_t foreign() const noexcept { return foreign_; }                // message ids never accepted
     const histogram& latency() const noexcept { return latency_; }             // nanoseconds
+    // When the last accepted job got its first delivery (steady-clock ns); -1 before any.
+    std::int64_t last_delivery_ns() const noexcept { return last_delivery_ns_; }
 
   private:
     struct entry {
@@ -39,6 +41,7 @@ class e2e_matcher {
     std::unordered_map<std::string, entry> jobs_;
     histogram latency_;
     std::uint64_t accepted_ = 0, delivered_ = 0, duplicates_ = 0, foreign_ = 0;
+    std::int64_t last_delivery_ns_ = -1;
 };
 
 }  // namespace jobsd::bench

@@ -53,6 +53,7 @@ struct load_progress {
 struct load_outcome {
     std::unique_ptr<load_stats> stats;  // merged over the threads
     double elapsed_s = 0;               // from the start to the last answer (at least `duration`)
+    std::int64_t origin_ns = 0;         // the start, on monotonic_ns()'s clock
     std::string fatal;                  // set when the run could not start (e.g. unresolvable host)
 };
 

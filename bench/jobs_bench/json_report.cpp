@@ -61,7 +61,8 @@ json::value to_json(const bench_result& r) {
         json::object o{
             {"exchange", e.exchange},   {"grace_s", e.grace_s},     {"accepted", e.accepted},
             {"delivered", e.delivered}, {"lost", e.lost},           {"duplicates", e.duplicates},
-            {"foreign", e.foreign},     {"untracked", e.untracked}, {"latency", latency_json(e.latency)}};
+            {"foreign", e.foreign},     {"untracked", e.untracked}, {"latency", latency_json(e.latency)},
+            {"pipeline_rps", e.pipeline_rps}};
         if (!e.error.empty()) o["error"] = e.error;
         root["e2e"] = std::move(o);
     }
@@ -77,7 +78,10 @@ json::value to_json(const bench_result& r) {
     }
     json::object limits;
     if (r.limits.max_p99_ms) limits["max_p99_ms"] = *r.limits.max_p99_ms;
+    if (r.limits.max_p999_ms) limits["max_p999_ms"] = *r.limits.max_p999_ms;
     if (r.limits.min_rps) limits["min_rps"] = *r.limits.min_rps;
+    if (r.limits.min_http_fraction) limits["min_http_fraction"] = *r.limits.min_http_fraction;
+    if (r.limits.min_broker_fraction) limits["min_broker_fraction"] = *r.limits.min_broker_fraction;
     if (r.limits.max_loss) limits["max_loss"] = *r.limits.max_loss;
     json::array missed;
     for (const auto& m : r.missed) missed.emplace_back(m);

@@ -17,6 +17,7 @@
 #include "bench/jobs_bench/e2e_matcher.hpp"
 #include "bench/jobs_bench/html_report.hpp"
 #include "bench/jobs_bench/http_load_client.hpp"
+#include "bench/jobs_bench/idle_connections.hpp"
 #include "bench/jobs_bench/json_report.hpp"
 #include "bench/jobs_bench/options.hpp"
 #include "bench/jobs_bench/payload_mix.hpp"
@@ -89,6 +90,32 @@ bool write_file(const std::string& path, const std::string& what, auto&& writer)
     return true;
 }
 
+// The idle scenario: prints "holding N idle connections" (flushed) once they are open, so a
+// script can sample the server's memory during the hold; exit 1 when any failed or was closed.
+int run_idle(const options& o) {
+    idle_plan plan;
+    plan.host = o.host;
+    plan.port = o.port;
+    plan.connections = o.connections;
+    plan.threads = o.threads;
+    plan.hold = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.hold_s));
+    plan.timeout = std::max(o.timeout, std::chrono::milliseconds(10'000));
+    const auto out = hold_idle_connections(plan, [&](std::uint64_t answered) {
+        std::printf("holding %llu idle connections to %s:%s for %.1f s\n",
+                    static_cast<unsigned long long>(answered), o.host.c_str(), o.port.c_str(), o.hold_s);
+        std::fflush(stdout);
+    });
+    if (!out.fatal.empty()) {
+        std::cerr << "jobs-bench: " << out.fatal << "\n";
+        return 1;
+    }
+    std::printf("idle: %llu answered, %llu failed, %llu closed by the server during the hold\n",
+                static_cast<unsigned long long>(out.answered), static_cast<unsigned long long>(out.failed),
+                static_cast<unsigned long long>(out.closed_early));
+    if (!out.first_error.empty()) std::printf("  first failure: %s\n", out.first_error.c_str());
+    return out.failed == 0 && out.closed_early == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +126,7 @@ int main(int argc, char** argv) {
         return e->help ? 0 : 2;
     }
     const options& o = std::get<options>(parsed);
+    if (o.scenario == "idle") return run_idle(o);
 
     std::optional<payload_mix> mix;
     try {
@@ -162,12 +190,15 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
             result.calibration.http.fatal = std::string("cannot start the built-in server: ") + e.what();
         }
-        broker_probe probe;
-        probe.url = o.amqp_url;
-        probe.queue_type = o.queue_type;
-        const broker_rate b = measure_broker_rate(probe);
-        result.calibration.broker_rps = b.per_second;
-        result.calibration.broker_error = b.error;
+        result.calibration.broker = o.calibrate_broker;
+        if (o.calibrate_broker) {
+            broker_probe probe;
+            probe.url = o.amqp_url;
+            probe.queue_type = o.queue_type;
+            const broker_rate b = measure_broker_rate(probe);
+            result.calibration.broker_rps = b.per_second;
+            result.calibration.broker_error = b.error;
+        }
     }
 
     std::unique_ptr<e2e_consumer> consumer;
@@ -224,6 +255,7 @@ int main(int argc, char** argv) {
         e.foreign = matcher.foreign();
         e.untracked = outcome.stats->untracked;
         e.latency = summarize(matcher.latency());
+        e.pipeline_rps = pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
         if (e.error.empty()) e.error = consumer->error();
         if (consumer->dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
     }
@@ -233,7 +265,8 @@ int main(int argc, char** argv) {
     if (result.calibration.enabled) {
         auto& c = result.calibration;
         c.http_fraction = c.http.rps > 0 ? result.run.rps / c.http.rps : 0;
-        c.broker_fraction = c.broker_rps > 0 ? result.run.good_rps / c.broker_rps : 0;
+        const double jobs_rate = result.e2e.enabled ? result.e2e.pipeline_rps : result.run.good_rps;
+        c.broker_fraction = c.broker_rps > 0 ? jobs_rate / c.broker_rps : 0;
     }
     result.missed = check_thresholds(result);
 

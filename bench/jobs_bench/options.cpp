@@ -14,13 +14,14 @@ const char* usage_text() {
            "  -d S             seconds of load (10)\n"
            "  -R N             open loop at N req/s in total, latency from intended send (default: closed "
            "loop)\n"
-           "  --scenario S     create | get | bad-key (create)\n"
+           "  --scenario S     create | get | bad-key | idle (create)\n"
            "  --payload FILE   payload mix (conf/bench/mix.json)\n"
            "  --key KEY        API key (the payload file's, else the demo seed's)\n"
            "  --project ID     template_id for every body that has one\n"
            "  --prompt ID      project_id (image prompt) of ai_image_generation bodies\n"
            "  --get-pool N     jobs created before a get run (1000)\n"
            "  --timeout MS     per request (5000)\n"
+           "  --hold S         idle: seconds the connections are held once open (10)\n"
            "  --grace S        for answers in flight after -d (5)\n"
            "end to end:\n"
            "  --e2e            consume the jobs from the broker: loss, duplicates, accept->deliver latency\n"
@@ -29,13 +30,17 @@ const char* usage_text() {
            "  --e2e-grace S    wait for deliveries after the load (10)\n"
            "calibration:\n"
            "  --calibrate      also measure a built-in 201 server and the broker's confirmed-publish rate\n"
+           "  --calibrate-http only the built-in 201 server (no broker needed)\n"
            "  --queue-type T   quorum | classic, for the broker measurement (quorum)\n"
            "output:\n"
            "  --json FILE      result as JSON\n"
            "  --html FILE      self-contained HTML report\n"
            "  --quiet          no progress line\n"
            "thresholds (exit code 1 when missed):\n"
-           "  --max-p99 MS  --min-rps N  --max-loss N\n";
+           "  --max-p99 MS  --max-p999 MS  --min-rps N  --max-loss N\n"
+           "  --min-http-fraction F    jobsd's req/s over the HTTP ceiling (needs --calibrate*)\n"
+           "  --min-broker-fraction F  jobsd's accepted-and-delivered jobs/s (with --e2e) over the\n"
+           "                           broker's confirmed-publish rate (needs --calibrate)\n";
 }
 
 namespace {
@@ -116,6 +121,14 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
             if (!(err = number(0, 3600, d))) o.e2e_grace_s = d;
         } else if (a == "--get-pool") {
             if (!(err = number(1, 1'000'000, d))) o.get_pool = static_cast<std::uint64_t>(d);
+        } else if (a == "--hold") {
+            if (!(err = number(0, 86400, d))) o.hold_s = d;
+        } else if (a == "--max-p999") {
+            if (!(err = number(0, 1e9, d))) o.limits.max_p999_ms = d;
+        } else if (a == "--min-http-fraction") {
+            if (!(err = number(0, 100, d))) o.limits.min_http_fraction = d;
+        } else if (a == "--min-broker-fraction") {
+            if (!(err = number(0, 100, d))) o.limits.min_broker_fraction = d;
         } else if (a == "--max-p99") {
             if (!(err = number(0, 1e9, d))) o.limits.max_p99_ms = d;
         } else if (a == "--min-rps") {
@@ -126,6 +139,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
             o.e2e = true;
         else if (a == "--calibrate")
             o.calibrate = true;
+        else if (a == "--calibrate-http")
+            o.calibrate = true, o.calibrate_broker = false;
         else if (a == "--quiet" || a == "-q")
             o.progress = false;
         else if (a == "--scenario" || a == "--payload" || a == "--key" || a == "--project" ||
@@ -161,13 +176,19 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
         }
         if (err) return *err;
     }
-    if (o.scenario != "create" && o.scenario != "get" && o.scenario != "bad-key")
-        return parse_error{"--scenario must be create, get or bad-key, not \"" + o.scenario + "\""};
+    if (o.scenario != "create" && o.scenario != "get" && o.scenario != "bad-key" && o.scenario != "idle")
+        return parse_error{"--scenario must be create, get, bad-key or idle, not \"" + o.scenario + "\""};
+    if (o.scenario == "idle" && (o.calibrate || o.limits.any()))
+        return parse_error{"--scenario idle takes no calibration and no thresholds (it measures the server's memory)"};
     if (o.queue_type != "quorum" && o.queue_type != "classic")
         return parse_error{"--queue-type must be quorum or classic"};
     if (o.e2e && o.scenario != "create")
         return parse_error{"--e2e needs --scenario create (only created jobs are published)"};
     if (o.limits.max_loss && !o.e2e) return parse_error{"--max-loss needs --e2e"};
+    if (o.limits.min_http_fraction && !o.calibrate)
+        return parse_error{"--min-http-fraction needs --calibrate or --calibrate-http"};
+    if (o.limits.min_broker_fraction && !(o.calibrate && o.calibrate_broker))
+        return parse_error{"--min-broker-fraction needs --calibrate"};
     return o;
 }
 

@@ -18,7 +18,8 @@ struct options {
     std::string host = "127.0.0.1";
     std::string port = "8080";
     // create: POST /jobs/v2 from the payload mix; get: GET /jobs/:id of jobs created just before;
-    // bad-key: POST /jobs/v2 with an invalid key (the 401 path).
+    // bad-key: POST /jobs/v2 with an invalid key (the 401 path); idle: -c connections that get
+    // one answer each (GET /healthz) and are then held open for --hold seconds.
     std::string scenario = "create";
     unsigned connections = 64;                         // -c
     unsigned threads = 2;                              // -t
@@ -38,10 +39,12 @@ struct options {
     double e2e_grace_s = 10;                                      // --e2e-grace
     // --calibrate: built-in 201 server and the broker's confirmed-publish rate.
     bool calibrate = false;
+    bool calibrate_broker = true;       // false with --calibrate-http
+    double hold_s = 10;                 // --hold: the idle scenario's hold
     std::string queue_type = "quorum";  // --queue-type, for the broker calibration
     std::string json_file, html_file;   // --json, --html
     bool progress = true;               // --quiet turns the progress line off
-    thresholds limits;                  // --max-p99, --min-rps, --max-loss
+    thresholds limits;                  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
 };
 
 // Arguments after argv[0]. Returns the options, or a message for the user (usage errors).

@@ -66,6 +66,7 @@ void write_text_report(std::ostream& out, const bench_result& r) {
         const auto& l = e.latency;
         out << fmt("  accept->deliver ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", l.p50_ms,
                    l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms);
+        out << fmt("  accepted and delivered %.0f jobs/s (load start to last delivery)\n", e.pipeline_rps);
         if (e.untracked)
             out << fmt("  untracked %llu (201s past the bound on tracked jobs, not judged)\n",
                        static_cast<unsigned long long>(e.untracked));
@@ -80,16 +81,19 @@ void write_text_report(std::ostream& out, const bench_result& r) {
                 c.http.rps, c.http.latency.p99_ms, 100 * c.http_fraction);
         else
             out << "  HTTP ceiling: not measured: " << c.http.fatal << "\n";
-        if (c.broker_error.empty())
-            out << fmt("  broker confirmed publishes          %10.0f msg/s               jobsd = %5.1f %%\n",
-                       c.broker_rps, 100 * c.broker_fraction);
+        if (!c.broker)
+            ;
+        else if (c.broker_error.empty())
+            out << fmt("  broker confirmed publishes          %10.0f msg/s               jobsd = %5.1f %%%s\n",
+                       c.broker_rps, 100 * c.broker_fraction,
+                       r.e2e.enabled ? " (accepted and delivered)" : "");
         else
             out << "  broker rate: not measured: " << c.broker_error << "\n";
     }
     if (!r.missed.empty()) {
         out << "THRESHOLDS MISSED\n";
         for (const auto& m : r.missed) out << "  " << m << "\n";
-    } else if (r.limits.max_p99_ms || r.limits.min_rps || r.limits.max_loss) {
+    } else if (r.limits.any()) {
         out << "thresholds met\n";
     }
 }
