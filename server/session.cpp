@@ -6,6 +6,7 @@
 #include "server/http_framing.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -66,6 +67,7 @@ asio::awaitable<void> refuse_connection(asio::ip::tcp::socket socket, const serv
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers, const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    asio::steady_timer idle_timer(stream.get_executor());
     metrics& counters = handlers.counters();
     counters.connection_opened();
 
@@ -84,10 +86,14 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
         // Waiting for the first byte of the next request is idle time; from then on the whole
         // header must arrive within header_timeout, however slowly it trickles.
         if (buffer.size() == 0) {
-            stream.expires_after(options.idle_timeout);
-            auto [wec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
+            buffer.shrink_to_fit();
+            idle_timer.expires_after(options.idle_timeout);
+            idle_timer.async_wait([&stream](beast::error_code tec) {
+                if (!tec) stream.socket().cancel();
+            });
+            auto [wec] = co_await stream.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+            idle_timer.cancel();
             if (wec) break;  // closed, reset or idle too long: nothing to answer
-            buffer.commit(got);
         }
         const auto started = std::chrono::steady_clock::now();
         stream.expires_after(options.header_timeout);
