@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "model/clock.hpp"
+#include "model/json_text.hpp"
 
 namespace jobsd::queue {
 
@@ -27,16 +28,24 @@ std::string version_text(const std::optional<double>& v) {
 job_message make_job_message(const model::job& job) {
     const std::string type(model::to_string(job.type));
     std::string body;
-    body.reserve(job.input.size() + 320);
-    auto str = [](std::string_view s) { return json::serialize(json::value(json::string_view(s.data(), s.size()))); };
-    body += "{\"uuid\":" + str(job.uuid);
-    body += ",\"job_type\":" + str(type);
-    body += ",\"account_id\":" + str(job.account_id);
-    body += ",\"source_id\":" + str(job.source_id);
-    body += ",\"session_id\":" + str(job.session_id);
-    body += ",\"version\":" + version_text(job.version);
-    body += ",\"input\":" + job.input;
-    body += ",\"created_at\":" + str(model::format_iso8601(job.created_ms)) + "}";
+    body.reserve(job.input.size() + job.session_id.size() + 320);
+    body += "{\"uuid\":";
+    model::append_json_string(body, job.uuid);
+    body += ",\"job_type\":";
+    model::append_json_string(body, type);
+    body += ",\"account_id\":";
+    model::append_json_string(body, job.account_id);
+    body += ",\"source_id\":";
+    model::append_json_string(body, job.source_id);
+    body += ",\"session_id\":";
+    model::append_json_string(body, job.session_id);
+    body += ",\"version\":";
+    body += version_text(job.version);
+    body += ",\"input\":";
+    body += job.input;
+    body += ",\"created_at\":";
+    model::append_json_string(body, model::format_iso8601(job.created_ms));
+    body += '}';
     return {job.uuid, type, std::move(body), job.created_ms};
 }
 

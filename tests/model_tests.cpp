@@ -1,5 +1,6 @@
 // Unit tests of model/: validation, resolution, status transitions, clocks, ids, key hashes.
 #define BOOST_TEST_MODULE model
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <set>
@@ -8,6 +9,7 @@
 #include "model/clock.hpp"
 #include "model/create_request.hpp"
 #include "model/job_status.hpp"
+#include "model/json_text.hpp"
 #include "model/strict_json.hpp"
 #include "model/uuid.hpp"
 
@@ -203,6 +205,32 @@ BOOST_AUTO_TEST_CASE(key_hash_is_sha256_hex) {
     BOOST_TEST(key_prefix("demo_key_123456") == "demo_key");
 }
 
+BOOST_AUTO_TEST_SUITE(json_text)
+
+// Whatever goes in comes back from a JSON parser unchanged.
+BOOST_AUTO_TEST_CASE(strings_round_trip_through_a_parser) {
+    std::string every_ascii;
+    for (int c = 0; c < 128; ++c) every_ascii.push_back(static_cast<char>(c));
+    for (const std::string& s : {std::string(), std::string("plain"), std::string(R"(q"uo\te)"), every_ascii,
+                                std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac"), std::string("\"\"\\\\")}) {
+        std::string out = "[";
+        jobsd::model::append_json_string(out, s);
+        out += "]";
+        boost::system::error_code ec;
+        const auto v = boost::json::parse(out, ec);
+        BOOST_TEST_REQUIRE(!ec, out);
+        BOOST_TEST(std::string(v.as_array().at(0).as_string()) == s);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(escapes_are_the_short_ones_where_they_exist) {
+    std::string out;
+    jobsd::model::append_json_string(out, std::string_view("a\nb\t\x01\"", 6));
+    BOOST_TEST(out == R"("a\nb\t\u0001\"")");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(strict_json)
 
 BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {
@@ -213,6 +241,15 @@ BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {
     // The same key in sibling objects is fine; so are keys split across escapes.
     BOOST_TEST(strict_json_problem(R"({"a":{"k":1},"b":{"k":1},"k":[{"k":1}]})").empty());
     BOOST_TEST(!strict_json_problem(R"({"a\u0062":1,"ab":2})").empty());
+    // A closed object's keys are forgotten: siblings and the parent may reuse them.
+    BOOST_TEST(strict_json_problem(R"({"a":{"x":1,"y":{"x":2}},"x":3,"y":[{"x":4}]})").empty());
+    // Objects past the pairwise-comparison size are checked as well.
+    std::string many = "{";
+    for (int i = 0; i < 40; ++i) many += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":" + std::to_string(i));
+    BOOST_TEST(strict_json_problem(many + "}").empty());
+    BOOST_TEST(strict_json_problem(many + ",\"k17\":0}").find("duplicate key \"k17\"") != std::string::npos);
+    // After a refusal, the next document on the same thread starts clean.
+    BOOST_TEST(strict_json_problem(R"({"k17":1})").empty());
 }
 
 BOOST_AUTO_TEST_CASE(depth_numbers_utf8_and_trailing_bytes) {
