@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -42,13 +43,6 @@ bool is_json_content_type(std::string_view value) {
     return true;
 }
 
-json::value json_or_null(const std::optional<std::string>& text) {
-    if (!text) return nullptr;
-    boost::system::error_code ec;
-    auto v = json::parse(*text, ec);
-    return ec ? json::value(*text) : v;
-}
-
 void set_rate_headers(response& res, const rate_decision& d) {
     res.set("RateLimit-Limit", std::to_string(d.limit));
     res.set("RateLimit-Remaining", std::to_string(d.remaining));
@@ -68,6 +62,67 @@ std::string created_body(std::string_view uuid, model::job_type type, std::strin
     body += R"(,"template_id":)";
     model::append_json_string(body, source_id);
     body += "}}";
+    return body;
+}
+
+// Appends stored JSON text as it is when it parses (it was checked on the way in), else as a
+// string. With `values`, then appends `,"values":` and the input's "values" member (or {}).
+void append_stored_json(std::string& out, std::string_view text, bool values = false) {
+    // The parse only validates (and finds `values`): its nodes live in a stack buffer, with the
+    // heap as fallback for a large document.
+    unsigned char buffer[4096];
+    json::monotonic_resource scratch(buffer, sizeof buffer);
+    boost::system::error_code ec;
+    const auto v = json::parse(text, ec, &scratch);
+    if (ec)
+        model::append_json_string(out, text);
+    else
+        out += text;
+    if (!values) return;
+    out += R"(,"values":)";
+    const json::value* member = nullptr;
+    if (const auto* in = ec ? nullptr : v.if_object()) member = in->if_contains("values");
+    if (member)
+        out += json::serialize(*member);
+    else
+        out += "{}";
+}
+
+// GET /jobs/:id's body, written as text around the stored input and output (no DOM of either is
+// built and serialized again; `values` is the only part re-serialized).
+std::string job_body(const store::job_record& job) {
+    std::string body;
+    body.reserve(2 * job.input.size() + (job.output ? job.output->size() : 0) + 512);
+    body += R"({"uuid":)";
+    model::append_json_string(body, job.uuid);
+    body += R"(,"user_id":)";
+    model::append_json_string(body, job.account_id);
+    body += R"(,"template_id":)";
+    model::append_json_string(body, job.source_id);
+    body += R"(,"job_type":)";
+    model::append_json_string(body, model::to_string(job.type));
+    body += R"(,"job_status":)";
+    model::append_json_string(body, model::to_string(job.status));
+    body += R"(,"input":)";
+    append_stored_json(body, job.input, true);
+    body += R"(,"output":)";
+    if (job.output)
+        append_stored_json(body, *job.output);
+    else
+        body += "null";
+    body += R"(,"created_at":)";
+    model::append_json_string(body, model::format_iso8601(job.created_ms));
+    body += R"(,"updated_at":)";
+    model::append_json_string(body, model::format_iso8601(job.updated_ms));
+    if (job.progress) {
+        body += R"(,"progress":)";
+        body += std::to_string(*job.progress);
+    }
+    if (job.error) {
+        body += R"(,"error":)";
+        model::append_json_string(body, *job.error);
+    }
+    body += '}';
     return body;
 }
 
@@ -241,24 +296,7 @@ asio::awaitable<response> api::get_job(const admitted& a) const {
     }
     if (!found) co_return message_response(http::status::not_found, "Job not found");
 
-    const auto& job = *found;
-    json::value input = json_or_null(job.input);
-    json::value values = json::object{};
-    if (const auto* in = input.if_object())
-        if (const auto* v = in->if_contains("values")) values = *v;
-    json::object body{{"uuid", job.uuid},
-                      {"user_id", job.account_id},
-                      {"template_id", job.source_id},
-                      {"job_type", model::to_string(job.type)},
-                      {"job_status", model::to_string(job.status)},
-                      {"input", std::move(input)},
-                      {"values", std::move(values)},
-                      {"output", json_or_null(job.output)},
-                      {"created_at", model::format_iso8601(job.created_ms)},
-                      {"updated_at", model::format_iso8601(job.updated_ms)}};
-    if (job.progress) body["progress"] = *job.progress;
-    if (job.error) body["error"] = *job.error;
-    co_return json_response(http::status::ok, json::serialize(body));
+    co_return json_response(http::status::ok, job_body(*found));
 }
 
 std::optional<response> api::check_events_request(const request& req, std::string& session_id) const {
