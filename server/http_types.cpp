@@ -3,6 +3,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "model/json_text.hpp"
+
 namespace jobsd::server {
 
 namespace json = boost::json;
@@ -16,7 +18,13 @@ response json_response(http::status status, std::string body) {
 }
 
 response message_response(http::status status, std::string_view message) {
-    return json_response(status, json::serialize(json::object{{"message", message}}));
+    // Written as text: refusals (401, 429, 503) must stay cheap under hostile traffic.
+    std::string body;
+    body.reserve(message.size() + 16);
+    body += R"({"message":)";
+    model::append_json_string(body, message);
+    body += '}';
+    return json_response(status, std::move(body));
 }
 
 response request_error_response(const model::request_error& error) {
