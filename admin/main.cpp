@@ -2,6 +2,9 @@
 // command, and the one place where failures become a message and an exit status.
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "admin/cli.hpp"
 #include "store/admin_store.hpp"
