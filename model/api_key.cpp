@@ -1,11 +1,44 @@
-// SHA-256 through OpenSSL's EVP one-shot digest.
+// SHA-256 through OpenSSL's EVP one-shot digest; key material from OpenSSL's RAND_bytes.
 #include "model/api_key.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace jobsd::model {
+
+namespace {
+
+constexpr std::string_view base32_alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+constexpr std::size_t public_id_chars = 8;  // 40 bits: tells keys apart, not a secret
+constexpr std::size_t secret_chars = 32;    // 160 bits of secret
+
+// `chars` base32 characters from fresh CSPRNG bytes, 5 bits each.
+std::string random_base32(std::size_t chars) {
+    std::array<unsigned char, 64> bytes{};
+    const std::size_t n = (chars * 5 + 7) / 8;
+    if (n > bytes.size() || RAND_bytes(bytes.data(), static_cast<int>(n)) != 1)
+        throw std::runtime_error("the random number generator failed; no key was made");
+    std::string out;
+    out.reserve(chars);
+    for (std::size_t i = 0; i < chars; ++i) {
+        unsigned v = 0;
+        for (std::size_t b = 0; b < 5; ++b) {
+            const std::size_t bit = i * 5 + b;
+            v = (v << 1) | ((bytes[bit / 8] >> (7 - bit % 8)) & 1u);
+        }
+        out += base32_alphabet[v];
+    }
+    return out;
+}
+
+std::string_view tag_of(key_kind kind) { return kind == key_kind::operator_key ? "jo" : "jk"; }
+
+bool is_base32(std::string_view s) { return s.find_first_not_of(base32_alphabet) == std::string_view::npos; }
+
+}  // namespace
 
 std::string hash_api_key(std::string_view key) { return sha256_hex(key); }
 
@@ -23,6 +56,22 @@ std::string sha256_hex(std::string_view key) {
     return out;
 }
 
-std::string key_prefix(std::string_view key) { return std::string(key.substr(0, 8)); }
+std::string generate_api_key(key_kind kind) {
+    std::string key(tag_of(kind));
+    key += '_';
+    key += random_base32(public_id_chars);
+    key += '_';
+    key += random_base32(secret_chars);
+    return key;
+}
+
+std::string key_prefix(std::string_view key) {
+    // "jk_" or "jo_", 8 public characters, then "_": the generated shape.
+    constexpr std::size_t visible = 3 + public_id_chars;
+    if (key.size() > visible && (key.starts_with("jk_") || key.starts_with("jo_")) && key[visible] == '_' &&
+        is_base32(key.substr(3, public_id_chars)))
+        return std::string(key.substr(0, visible));
+    return std::string(key.substr(0, 8));
+}
 
 }  // namespace jobsd::model

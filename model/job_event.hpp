@@ -23,6 +23,10 @@ struct job_event {
     std::int64_t at_ms = 0;             // when it happened; now when the event had no `at`
 };
 
+// How the `error` of a job marked FAILED because the broker dead-lettered it begins (the event
+// consumer writes it); `jobsctl job requeue-dead` recognises such jobs by it.
+inline constexpr std::string_view dead_letter_error_prefix = "dead-lettered: ";
+
 // The reason an event body was refused, for the log.
 struct event_error {
     std::string problem;

@@ -43,8 +43,9 @@ std::optional<model::job_event> failed_event(const std::string& body, const std:
     model::job_event e;
     e.uuid = std::string(uuid->get_string());
     e.status = model::job_status::failed;
-    e.error = reason == "delivery_limit" ? "dead-lettered: delivery limit reached (no worker finished it)"
-                                         : "dead-lettered: " + (reason.empty() ? std::string("unknown reason") : reason);
+    std::string why = reason.empty() ? "unknown reason" : reason;
+    if (reason == "delivery_limit") why = "delivery limit reached (no worker finished it)";
+    e.error = std::string(model::dead_letter_error_prefix) + why;
     e.at_ms = model::now_ms();
     return e;
 }

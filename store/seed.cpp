@@ -17,10 +17,10 @@ namespace {
 
 class reader {
 public:
-    explicit reader(std::string file) : file_(std::move(file)) {}
+    reader(std::string what, std::string file) : what_(std::move(what)), file_(std::move(file)) {}
 
     [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
-        throw std::runtime_error("seed file " + file_ + ": " + where + ": " + problem);
+        throw std::runtime_error(what_ + " " + file_ + ": " + where + ": " + problem);
     }
 
     const json::object& object(const json::value& v, const std::string& where) const {
@@ -52,14 +52,14 @@ public:
     }
 
 private:
+    std::string what_;  // "seed file", "project file", …
     std::string file_;
 };
 
-}  // namespace
-
-seed_data load_seed_file(const std::filesystem::path& file) {
+// The document of a JSON file (comments and trailing commas allowed, as in conf/).
+json::value read_document(const reader& r, const std::filesystem::path& file, const std::string& what) {
     std::ifstream in(file);
-    if (!in) throw std::runtime_error("seed file " + file.string() + ": cannot be read");
+    if (!in) throw std::runtime_error(what + " " + file.string() + ": cannot be read");
     std::stringstream text;
     text << in.rdbuf();
     json::parse_options opts;
@@ -67,8 +67,37 @@ seed_data load_seed_file(const std::filesystem::path& file) {
     opts.allow_trailing_commas = true;
     boost::system::error_code ec;
     json::value doc = json::parse(text.str(), ec, {}, opts);
-    reader r(file.string());
     if (ec) r.fail("(document)", "is not valid JSON: " + ec.message());
+    return doc;
+}
+
+model::project read_project(const reader& r, const json::value& v, const std::string& account_id,
+                            const std::string& where, bool id_required) {
+    const auto& po = r.object(v, where);
+    model::project proj;
+    proj.id = r.string(po, "id", where, id_required);
+    proj.account_id = account_id;
+    proj.name = r.string(po, "name", where, false);
+    proj.type = r.string(po, "type", where, false);
+    proj.start_ms = r.date(po, "start_date", where);
+    proj.end_ms = r.date(po, "end_date", where);
+    if (const json::value* f = po.if_contains("mapping_fields"); f && !f->is_null())
+        proj.mapping_fields = r.object(*f, where + ".mapping_fields");
+    return proj;
+}
+
+model::image_prompt read_image_prompt(const reader& r, const json::value& v, const std::string& account_id,
+                                      const std::string& where, bool id_required) {
+    const auto& po = r.object(v, where);
+    return {r.string(po, "id", where, id_required), account_id, r.string(po, "name", where, false),
+            r.string(po, "prompt", where, false)};
+}
+
+}  // namespace
+
+seed_data load_seed_file(const std::filesystem::path& file) {
+    reader r("seed file", file.string());
+    json::value doc = read_document(r, file, "seed file");
 
     seed_data seed;
     const auto& root = r.object(doc, "(document)");
@@ -84,27 +113,13 @@ seed_data load_seed_file(const std::filesystem::path& file) {
             acc.keys.emplace_back(keys[k].get_string());
         }
         const auto& projects = r.array(a, "projects", where);
-        for (std::size_t p = 0; p < projects.size(); ++p) {
-            const std::string pw = where + ".projects[" + std::to_string(p) + "]";
-            const auto& po = r.object(projects[p], pw);
-            model::project proj;
-            proj.id = r.string(po, "id", pw, true);
-            proj.account_id = acc.id;
-            proj.name = r.string(po, "name", pw, false);
-            proj.type = r.string(po, "type", pw, false);
-            proj.start_ms = r.date(po, "start_date", pw);
-            proj.end_ms = r.date(po, "end_date", pw);
-            if (const json::value* f = po.if_contains("mapping_fields"); f && !f->is_null())
-                proj.mapping_fields = r.object(*f, pw + ".mapping_fields");
-            seed.projects.push_back(std::move(proj));
-        }
+        for (std::size_t p = 0; p < projects.size(); ++p)
+            seed.projects.push_back(
+                read_project(r, projects[p], acc.id, where + ".projects[" + std::to_string(p) + "]", true));
         const auto& prompts = r.array(a, "image_prompts", where);
-        for (std::size_t p = 0; p < prompts.size(); ++p) {
-            const std::string pw = where + ".image_prompts[" + std::to_string(p) + "]";
-            const auto& po = r.object(prompts[p], pw);
+        for (std::size_t p = 0; p < prompts.size(); ++p)
             seed.image_prompts.push_back(
-                {r.string(po, "id", pw, true), acc.id, r.string(po, "name", pw, false), r.string(po, "prompt", pw, false)});
-        }
+                read_image_prompt(r, prompts[p], acc.id, where + ".image_prompts[" + std::to_string(p) + "]", true));
         seed.accounts.push_back(std::move(acc));
     }
     const auto& operator_keys = r.array(root, "operator_keys", "");
@@ -114,6 +129,16 @@ seed_data load_seed_file(const std::filesystem::path& file) {
         seed.operator_keys.emplace_back(operator_keys[k].get_string());
     }
     return seed;
+}
+
+model::project load_project_file(const std::filesystem::path& file, const std::string& account_id) {
+    reader r("project file", file.string());
+    return read_project(r, read_document(r, file, "project file"), account_id, "(document)", false);
+}
+
+model::image_prompt load_image_prompt_file(const std::filesystem::path& file, const std::string& account_id) {
+    reader r("image prompt file", file.string());
+    return read_image_prompt(r, read_document(r, file, "image prompt file"), account_id, "(document)", false);
 }
 
 }  // namespace jobsd::store

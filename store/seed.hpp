@@ -26,4 +26,12 @@ struct seed_data {
 // Throws std::runtime_error naming the file and the offending member on bad input.
 seed_data load_seed_file(const std::filesystem::path& file);
 
+// One project of `account_id` from a file holding a single object shaped like an entry of the
+// seed file's accounts[].projects[] (id, name, type, start_date, end_date, mapping_fields), read
+// with the same checks; `id` may be absent there (then it is ""). Throws like load_seed_file.
+model::project load_project_file(const std::filesystem::path& file, const std::string& account_id);
+
+// The same for an entry of accounts[].image_prompts[] (id, name, prompt).
+model::image_prompt load_image_prompt_file(const std::filesystem::path& file, const std::string& account_id);
+
 }  // namespace jobsd::store

@@ -231,6 +231,42 @@ BOOST_AUTO_TEST_CASE(escapes_are_the_short_ones_where_they_exist) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_CASE(generated_keys_have_their_shape_and_differ) {
+    const std::string alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+    std::set<std::string> seen;
+    for (int i = 0; i < 200; ++i) {
+        const auto key = generate_api_key(key_kind::customer);
+        // jk_ + 8 public + _ + 32 secret (160 bits)
+        BOOST_REQUIRE_EQUAL(key.size(), 44u);
+        BOOST_TEST(key.substr(0, 3) == "jk_");
+        BOOST_TEST(key[11] == '_');
+        BOOST_TEST(key.substr(3, 8).find_first_not_of(alphabet) == std::string::npos);
+        BOOST_TEST(key.substr(12).find_first_not_of(alphabet) == std::string::npos);
+        BOOST_TEST(key_prefix(key) == key.substr(0, 11));
+        BOOST_REQUIRE_MESSAGE(seen.insert(key).second, "repeated key " << key);
+        BOOST_REQUIRE_MESSAGE(seen.insert(key_prefix(key)).second, "repeated public id " << key);
+    }
+    // Every base32 character turns up among 200 x 40 random characters; a stuck bit would not.
+    std::string all;
+    for (const auto& k : seen) all += k.size() == 44 ? k.substr(12) : std::string{};
+    for (char c : alphabet) BOOST_TEST_CONTEXT("character " << c) BOOST_TEST(all.find(c) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(operator_keys_have_their_own_tag) {
+    const auto key = generate_api_key(key_kind::operator_key);
+    BOOST_TEST(key.substr(0, 3) == "jo_");
+    BOOST_TEST(key_prefix(key) == key.substr(0, 11));
+    BOOST_TEST(key.size() == 44u);
+}
+
+BOOST_AUTO_TEST_CASE(prefix_of_other_shapes_is_eight_characters) {
+    // Seeded demo keys keep the prefix they always had.
+    BOOST_TEST(key_prefix("demo-key-7c1f4e2a9b3d") == "demo-key");
+    BOOST_TEST(key_prefix("jk_short") == "jk_short");
+    BOOST_TEST(key_prefix("jk_ABCDEFGH_secret") == "jk_ABCDE");  // not base32 lower case: not generated
+    BOOST_TEST(key_prefix("abc") == "abc");
+}
+
 BOOST_AUTO_TEST_SUITE(strict_json)
 
 BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {

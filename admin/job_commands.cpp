@@ -1,0 +1,153 @@
+// job: look at one job, at the outbox, and send dead-lettered jobs round again.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+
+#include <cmath>
+#include <ostream>
+
+#include "admin/commands.hpp"
+#include "admin/output.hpp"
+#include "model/clock.hpp"
+#include "model/job_event.hpp"
+#include "model/job_type.hpp"
+#include "model/uuid.hpp"
+#include "store/admin_store.hpp"
+
+namespace jobsd::admin {
+
+namespace json = boost::json;
+
+namespace {
+
+// Stored JSON text as JSON; text that does not parse is shown as a string rather than hidden.
+json::value stored_json(const std::optional<std::string>& text) {
+    if (!text) return nullptr;
+    boost::system::error_code ec;
+    auto v = json::parse(*text, ec);
+    return ec ? json::value(*text) : v;
+}
+
+json::object job_json(const store::admin_job& a) {
+    const auto& j = a.job;
+    json::value progress = nullptr, version = nullptr;
+    if (j.progress) progress = *j.progress;
+    if (j.version) {
+        // A whole version (the studio sends 2) reads as an integer, as in the job message.
+        if (std::trunc(*j.version) == *j.version && std::fabs(*j.version) < 9.0e15)
+            version = static_cast<std::int64_t>(*j.version);
+        else
+            version = *j.version;
+    }
+    return {{"uuid", j.uuid},
+            {"account_id", j.account_id},
+            {"source_id", j.source_id},
+            {"job_type", model::to_string(j.type)},
+            {"job_status", model::to_string(j.status)},
+            {"session_id", j.session_id},
+            {"version", version},
+            {"progress", progress},
+            {"error", j.error ? json::value(*j.error) : json::value(nullptr)},
+            {"output", stored_json(j.output)},
+            {"input", stored_json(j.input)},
+            {"idempotency_key",
+             j.idempotency_key.empty() ? json::value(nullptr) : json::value(j.idempotency_key)},
+            {"created_at", time_json(j.created_ms)},
+            {"updated_at", time_json(j.updated_ms)},
+            {"published", a.published},
+            {"seq", a.seq}};
+}
+
+command job_show() {
+    return {"job",
+            "show",
+            {"UUID"},
+            {},
+            "show one job, every stored field, as JSON",
+            "Any account's job; \"published\" says whether the broker has confirmed it.",
+            [](const invocation& inv, context& ctx) {
+                if (!model::is_uuid(inv.args[0]))
+                    throw cli_error("\"" + inv.args[0] + "\" is not a job uuid", exit_usage);
+                auto r = ctx.store().find_job(inv.args[0]);
+                if (!r) fail(r.error(), inv.args[0]);
+                write_json(ctx.out, job_json(*r));
+            }};
+}
+
+command job_unpublished() {
+    return {
+        "job",
+        "unpublished",
+        {},
+        {{"--limit", "N", "at most N jobs (default 100)"}},
+        "list jobs the broker has not confirmed yet (the outbox), oldest first",
+        "With publishing on, a running jobsd sends these; with amqp.enabled false they stay here.",
+        [](const invocation& inv, context& ctx) {
+            const auto limit = parse_count("--limit", inv.value("--limit", "100"), 1, 1'000'000);
+            const auto jobs = ctx.store().list_unpublished(limit);
+            if (ctx.json) {
+                json::array out;
+                for (const auto& a : jobs)
+                    out.push_back(json::object{{"seq", a.seq},
+                                               {"uuid", a.job.uuid},
+                                               {"job_type", model::to_string(a.job.type)},
+                                               {"job_status", model::to_string(a.job.status)},
+                                               {"account_id", a.job.account_id},
+                                               {"created_at", time_json(a.job.created_ms)}});
+                write_json(ctx.out, out);
+                return;
+            }
+            std::vector<table_row> rows;
+            for (const auto& a : jobs)
+                rows.push_back({std::to_string(a.seq), a.job.uuid, std::string(model::to_string(a.job.type)),
+                                std::string(model::to_string(a.job.status)), a.job.account_id,
+                                time_text(a.job.created_ms)});
+            write_table(ctx.out, {"SEQ", "UUID", "TYPE", "STATUS", "ACCOUNT", "CREATED"}, rows);
+        }};
+}
+
+command job_requeue_dead() {
+    return {
+        "job",
+        "requeue-dead",
+        {"TYPE"},
+        {{"--limit", "N", "at most N jobs, oldest first (default 1000)"}},
+        "send the dead-lettered jobs of a type round again",
+        "A job the broker dead-lettered (its delivery limit was reached) is marked FAILED by jobsd\n"
+        "with an error starting \"dead-lettered: \"; jobs a worker reported FAILED are left alone.\n"
+        "Each such job of TYPE is set back to QUEUED and unpublished, with error, progress and output\n"
+        "cleared (an operator override of the forward-only status rule), in one transaction. A\n"
+        "running jobsd with publishing on then sends it again from its outbox: at its next relay scan\n"
+        "(amqp.relay_interval_ms, 30 s by default) or reconnect. Its worker's events apply as for a\n"
+        "new job. The broker is not touched: jobsd itself empties the dead-letter queues.",
+        [](const invocation& inv, context& ctx) {
+            const auto type = model::parse_job_type(inv.args[0]);
+            if (!type) {
+                std::string known;
+                for (auto t : model::all_job_types)
+                    known += (known.empty() ? "" : ", ") + std::string(model::to_string(t));
+                throw cli_error("unknown job type \"" + inv.args[0] + "\" (one of " + known + ")",
+                                exit_usage);
+            }
+            const auto limit = parse_count("--limit", inv.value("--limit", "1000"), 1, 1'000'000);
+            const auto uuids = ctx.store().requeue_dead_lettered(*type, limit, model::now_ms());
+            if (ctx.json) {
+                json::array out;
+                for (const auto& u : uuids) out.emplace_back(u);
+                write_json(ctx.out, json::object{{"requeued", out}});
+            } else {
+                for (const auto& u : uuids) ctx.out << u << "\n";
+            }
+            ctx.err << uuids.size() << " dead-lettered " << inv.args[0] << " job(s) requeued"
+                    << (uuids.empty() ? "" : "; a running jobsd publishes them again at its next relay scan")
+                    << "\n";
+        }};
+}
+
+}  // namespace
+
+std::vector<command> job_commands() {
+    return {job_show(), job_unpublished(), job_requeue_dead()};
+}
+
+}  // namespace jobsd::admin

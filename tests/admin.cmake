@@ -1,0 +1,26 @@
+# Black-box tests of jobsctl (admin/): the binary against temp SQLite files, beside a running
+# jobsd, and (requeue-dead) with the test broker. Included from tests/CMakeLists.txt after
+# api.cmake and queue_integration.cmake, whose test support libraries it uses.
+if(NOT TARGET jobsd_test_support OR NOT TARGET jobsd_test_amqp)
+  message(WARNING "jobsctl_tests need the test support libraries; not built")
+  return()
+endif()
+
+add_executable(jobsctl_tests ${CMAKE_CURRENT_LIST_DIR}/jobsctl_tests.cpp)
+target_compile_definitions(jobsctl_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(jobsctl_tests PRIVATE jobsd_test_support jobsd_test_amqp jobs_queue jobs_model Boost::json SQLite::SQLite3
+                                            Boost::unit_test_framework jobsd_warnings)
+# Building the tests builds the two binaries they run.
+add_dependencies(jobsctl_tests jobsctl jobsd)
+
+set(JOBSCTL_TEST_ENV
+  "JOBSCTL_BIN=$<TARGET_FILE:jobsctl>"
+  "JOBSD_BIN=$<TARGET_FILE:jobsd>"
+  "JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data"
+  "JOBSD_TEST_AMQP_URL=${JOBSD_TEST_AMQP_URL}")
+# Without the broker: usage, store round trips, a jobsd on the same file.
+add_test(NAME jobsctl_tests COMMAND jobsctl_tests --run_test=usage,store_round_trips,with_jobsd)
+set_tests_properties(jobsctl_tests PROPERTIES TIMEOUT 180 ENVIRONMENT "${JOBSCTL_TEST_ENV}")
+# requeue-dead against the shared test broker: never at the same time as the other broker suites.
+add_test(NAME jobsctl_broker_tests COMMAND jobsctl_tests --run_test=broker)
+set_tests_properties(jobsctl_broker_tests PROPERTIES TIMEOUT 180 RESOURCE_LOCK rabbitmq ENVIRONMENT "${JOBSCTL_TEST_ENV}")

@@ -1,0 +1,645 @@
+// Black-box tests of the jobsctl binary: every command against a temp SQLite file, what it
+// wrote read back through jobsctl and through a running jobsd (keys, revocation, projects, jobs).
+#define BOOST_TEST_MODULE jobsctl
+#include <boost/test/unit_test.hpp>
+
+#include <amqp.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "model/uuid.hpp"
+#include "queue/amqp_connection.hpp"
+#include "tests/support/amqp_client.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/jobsd_process.hpp"
+
+extern char** environ;
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using jobsd::test::http_client;
+using jobsd::test::temp_dir;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// From tests/data/seed_test.json.
+constexpr const char* key_a = "key-a-5d1c8e7f2b9a4c6e";
+constexpr const char* project_b = "e3a90df2-f2cc-4494-bdba-0b85651452a1";
+
+struct run_result {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string read_all(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void write_file(const std::filesystem::path& p, std::string_view text) {
+    std::ofstream(p, std::ios::binary) << text;
+}
+
+// One jobsctl run against the store in `dir`, stdout and stderr kept apart (through files, so
+// no pipe can fill up), with the exit code.
+run_result jobsctl(const temp_dir& dir, std::vector<std::string> args, bool with_store = true) {
+    static int n = 0;
+    const auto out_path = dir.path() / ("jobsctl." + std::to_string(++n) + ".out");
+    const auto err_path = dir.path() / ("jobsctl." + std::to_string(n) + ".err");
+    std::vector<std::string> argv_s{jobsd::test::required_env("JOBSCTL_BIN")};
+    if (with_store) {
+        argv_s.push_back("--store");
+        argv_s.push_back("sqlite:" + (dir.path() / "jobs.db").string());
+    }
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    BOOST_REQUIRE_MESSAGE(rc == 0, "cannot start " << argv_s[0] << ": " << std::strerror(rc));
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    run_result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_all(out_path);
+    r.err = read_all(err_path);
+    return r;
+}
+
+std::string show(const run_result& r) {
+    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// A run that must succeed; returns its stdout.
+std::string ok(const temp_dir& dir, std::vector<std::string> args) {
+    std::string line;
+    for (const auto& a : args) line += " " + a;
+    const auto r = jobsctl(dir, std::move(args));
+    BOOST_REQUIRE_MESSAGE(r.code == 0, "jobsctl" << line << " failed: " << show(r));
+    return r.out;
+}
+
+json::value ok_json(const temp_dir& dir, std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    const auto out = ok(dir, args);
+    boost::system::error_code ec;
+    auto v = json::parse(out, ec);
+    BOOST_REQUIRE_MESSAGE(!ec, "not JSON: " << out);
+    return v;
+}
+
+// A run that must fail with `code`, saying `message` on stderr and nothing on stdout.
+void refused(const temp_dir& dir, std::vector<std::string> args, int code, std::string_view message) {
+    std::string line;
+    for (const auto& a : args) line += " " + a;
+    const auto r = jobsctl(dir, std::move(args));
+    BOOST_TEST_CONTEXT("jobsctl" << line << ": " << show(r)) {
+        BOOST_TEST(r.code == code);
+        BOOST_TEST(r.err.find(message) != std::string::npos);
+        BOOST_TEST(r.out.empty());
+    }
+}
+
+// Polls `probe` until it returns true or `limit` passes; returns the time it took, or nullopt.
+template <class F>
+std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds limit, F&& probe) {
+    const auto start = clock::now();
+    while (clock::now() - start < limit) {
+        if (probe()) return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+        std::this_thread::sleep_for(25ms);
+    }
+    return std::nullopt;
+}
+
+struct store_fixture {
+    temp_dir dir{"jobsctl-test"};
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(usage, store_fixture)
+
+BOOST_AUTO_TEST_CASE(help_everywhere_and_no_store_touched) {
+    auto r = jobsctl(dir, {"--help"});
+    BOOST_TEST(r.code == 0);
+    for (auto c : {"account create", "key revoke", "operator-key create", "project put", "image-prompt list",
+                   "job show", "job unpublished", "job requeue-dead"})
+        BOOST_TEST_CONTEXT(c) BOOST_TEST(r.out.find(c) != std::string::npos);
+    r = jobsctl(dir, {"key", "--help"});
+    BOOST_TEST(r.code == 0);
+    BOOST_TEST(r.out.find("key create") != std::string::npos);
+    BOOST_TEST(r.out.find("project put") == std::string::npos);
+    const std::vector<std::vector<std::string>> commands = {
+        {"account", "create"},    {"account", "list"},        {"key", "create"},
+        {"key", "list"},          {"key", "revoke"},          {"operator-key", "create"},
+        {"operator-key", "list"}, {"operator-key", "revoke"}, {"project", "put"},
+        {"project", "list"},      {"image-prompt", "put"},    {"image-prompt", "list"},
+        {"job", "show"},          {"job", "unpublished"},     {"job", "requeue-dead"}};
+    for (auto cmd : commands) {
+        cmd.push_back("--help");
+        r = jobsctl(dir, cmd);
+        BOOST_TEST_CONTEXT(cmd[0] << " " << cmd[1]) {
+            BOOST_TEST(r.code == 0);
+            BOOST_TEST(r.out.find("usage: jobsctl " + cmd[0] + " " + cmd[1]) == 0u);
+        }
+    }
+    r = jobsctl(dir, {"account", "create", "--help"});
+    BOOST_TEST(r.out.find("--name N") != std::string::npos);
+    // None of that (nor a usage error) opened, let alone created, the store.
+    refused(dir, {"account", "create"}, 2, "missing ID");
+    BOOST_TEST(!std::filesystem::exists(dir.path() / "jobs.db"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {
+    refused(dir, {}, 2, "usage: jobsctl");
+    refused(dir, {"frobnicate"}, 2, "unknown command \"frobnicate\"");
+    refused(dir, {"account"}, 2, "account needs a subcommand");
+    refused(dir, {"account", "delete", "x"}, 2, "unknown command \"account delete\"");
+    refused(dir, {"account", "create", "a", "b"}, 2, "unexpected argument \"b\"");
+    refused(dir, {"account", "create", "a b"}, 2, "must be at most 128 letters");
+    refused(dir, {"account", "create", "x", "--name"}, 2, "option --name needs a value");
+    refused(dir, {"key", "list", "--bogus"}, 2, "unknown option --bogus");
+    refused(dir, {"key", "create"}, 2, "missing ACCOUNT");
+    refused(dir, {"project", "put", "acc"}, 2, "missing FILE");
+    refused(dir, {"job", "show", "not-a-uuid"}, 2, "is not a job uuid");
+    refused(dir, {"job", "unpublished", "--limit", "0"}, 2, "--limit must be a whole number");
+    refused(dir, {"job", "unpublished", "--limit", "ten"}, 2, "--limit must be a whole number");
+    refused(dir, {"job", "requeue-dead", "hologram"}, 2, "unknown job type \"hologram\"");
+    const auto r = jobsctl(dir, {"--store", "postgres://db/jobs", "account", "list"}, false);
+    BOOST_TEST(r.code == 2, show(r));
+    BOOST_TEST(r.err.find("\"postgres:\" is not supported by jobsctl yet") != std::string::npos, show(r));
+    refused(dir, {"--store"}, 2, "--store needs a value");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_references_exit_1_with_a_message) {
+    refused(dir, {"key", "create", "nobody"}, 1, "unknown account \"nobody\"");
+    refused(dir, {"key", "revoke", "jk_abcdefgh"}, 1, "no key has the prefix \"jk_abcdefgh\"");
+    refused(dir, {"operator-key", "revoke", "jo_abcdefgh"}, 1, "no key has the prefix \"jo_abcdefgh\"");
+    refused(dir, {"job", "show", jobsd::model::new_uuid()}, 1, "unknown job");
+    write_file(dir.path() / "p.json", R"({"name": "P", "type": "tts"})");
+    refused(dir, {"project", "put", "nobody", (dir.path() / "p.json").string()}, 1,
+            "unknown account \"nobody\"");
+    refused(dir, {"image-prompt", "put", "nobody", (dir.path() / "p.json").string()}, 1, "unknown account");
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_are_refused_naming_the_problem) {
+    ok(dir, {"account", "create", "acc_x"});
+    const auto file = dir.path() / "p.json";
+    auto put = [&] { return std::vector<std::string>{"project", "put", "acc_x", file.string()}; };
+    refused(dir, put(), 1, "cannot be read");
+    write_file(file, R"({"name": "P", "type": )");
+    refused(dir, put(), 1, "is not valid JSON");
+    write_file(file, R"(["not", "an", "object"])");
+    refused(dir, put(), 1, "must be an object");
+    write_file(file, R"({"name": "P", "start_date": "next tuesday"})");
+    refused(dir, put(), 1, "start_date: must be an ISO-8601 date");
+    write_file(file, R"({"name": 7})");
+    refused(dir, put(), 1, "name: must be a string");
+    write_file(file, R"({"name": "P", "mapping_fields": [1]})");
+    refused(dir, put(), 1, "mapping_fields: must be an object");
+    BOOST_TEST(ok_json(dir, {"project", "list"}).as_array().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(store_round_trips, store_fixture)
+
+BOOST_AUTO_TEST_CASE(accounts) {
+    BOOST_TEST(ok(dir, {"account", "list"}) == "(none)\n");
+    BOOST_TEST(ok(dir, {"account", "create", "acc_x", "--name", "X Corp"}).find("account acc_x created") ==
+               0u);
+    ok(dir, {"account", "create", "acc.y-2"});
+    refused(dir, {"account", "create", "acc_x"}, 1, "account \"acc_x\" exists already");
+    const auto list = ok_json(dir, {"account", "list"}).as_array();
+    BOOST_REQUIRE_EQUAL(list.size(), 2u);
+    BOOST_TEST(list[0].at("id").as_string() == "acc.y-2");
+    BOOST_TEST(list[1].at("id").as_string() == "acc_x");
+    BOOST_TEST(list[1].at("name").as_string() == "X Corp");
+    const auto table = ok(dir, {"account", "list"});
+    BOOST_TEST(table.find("X Corp") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(keys_are_printed_once_and_stored_as_hashes) {
+    ok(dir, {"account", "create", "acc_x"});
+    ok(dir, {"account", "create", "acc_y"});
+    const auto r = jobsctl(dir, {"key", "create", "acc_x"});
+    BOOST_REQUIRE_MESSAGE(r.code == 0, show(r));
+    const std::string key = r.out.substr(0, r.out.find('\n'));
+    BOOST_TEST(std::regex_match(key, std::regex("jk_[a-z2-7]{8}_[a-z2-7]{32}")), key);
+    BOOST_TEST(r.err.find("shown only this once") != std::string::npos);
+    const auto other = ok_json(dir, {"key", "create", "acc_y"});
+    const std::string other_prefix(other.at("prefix").as_string());
+    BOOST_TEST(std::string(other.at("key").as_string()).starts_with(other_prefix));
+
+    auto keys = ok_json(dir, {"key", "list", "--account", "acc_x"}).as_array();
+    BOOST_REQUIRE_EQUAL(keys.size(), 1u);
+    BOOST_TEST(keys[0].at("prefix").as_string() == key.substr(0, 11));
+    BOOST_TEST(keys[0].at("revoked_at").is_null());
+    BOOST_TEST(ok_json(dir, {"key", "list"}).as_array().size() == 2u);
+    BOOST_TEST(ok_json(dir, {"key", "list", "--prefix", key.substr(0, 6)}).as_array().size() >= 1u);
+    BOOST_TEST(ok_json(dir, {"key", "list", "--prefix", key.substr(0, 11)}).as_array().size() == 1u);
+    BOOST_TEST(ok_json(dir, {"key", "list", "--prefix", "zz"}).as_array().empty());
+    // The key itself is nowhere in the store's files, only its prefix.
+    std::string files;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        if (e.path().filename().string().starts_with("jobs.db")) files += read_all(e.path());
+    BOOST_TEST(files.find(key.substr(12)) == std::string::npos);
+    BOOST_TEST(files.find(key.substr(0, 11)) != std::string::npos);
+
+    const auto revoked = ok(dir, {"key", "revoke", key.substr(0, 11)});
+    BOOST_TEST(revoked.find("revoked") != std::string::npos, revoked);
+    keys = ok_json(dir, {"key", "list", "--account", "acc_x"}).as_array();
+    BOOST_TEST(keys[0].at("revoked_at").is_string());
+    BOOST_TEST(ok(dir, {"key", "revoke", key.substr(0, 11)}).find("already revoked") != std::string::npos);
+    // The other account's key is untouched.
+    BOOST_TEST(ok_json(dir, {"key", "list", "--account", "acc_y"}).as_array()[0].at("revoked_at").is_null());
+}
+
+BOOST_AUTO_TEST_CASE(operator_keys) {
+    const auto made = ok_json(dir, {"operator-key", "create", "--name", "dashboard"});
+    const std::string key(made.at("key").as_string());
+    BOOST_TEST(std::regex_match(key, std::regex("jo_[a-z2-7]{8}_[a-z2-7]{32}")), key);
+    ok(dir, {"operator-key", "create"});
+    const std::string prefix = key.substr(0, 11);
+    // The list entry with `prefix`, whatever the order of keys made in the same millisecond.
+    auto entry = [&] {
+        const auto list = ok_json(dir, {"operator-key", "list"}).as_array();
+        BOOST_REQUIRE_EQUAL(list.size(), 2u);
+        for (const auto& k : list)
+            if (k.at("prefix").as_string() == prefix) return k.as_object();
+        BOOST_FAIL("operator key " << prefix << " not listed");
+        return json::object{};
+    };
+    BOOST_TEST(entry().at("name").as_string() == "dashboard");
+    BOOST_TEST(entry().at("revoked_at").is_null());
+    // Customer and operator keys are apart: the customer list does not show it.
+    BOOST_TEST(ok_json(dir, {"key", "list"}).as_array().empty());
+    refused(dir, {"key", "revoke", prefix}, 1, "no key has the prefix");
+    ok(dir, {"operator-key", "revoke", prefix});
+    BOOST_TEST(entry().at("revoked_at").is_string());
+    const auto all = ok_json(dir, {"operator-key", "list"});
+    for (const auto& k : all.as_array())
+        if (k.at("prefix").as_string() != prefix) BOOST_TEST(k.at("revoked_at").is_null());
+}
+
+BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
+    ok(dir, {"account", "create", "acc_x"});
+    ok(dir, {"account", "create", "acc_y"});
+    const auto file = dir.path() / "p.json";
+    write_file(file, R"(// comments are allowed, as in the seed file
+        {"name": "Launch", "type": "video", "start_date": "2025-01-01", "end_date": null,
+         "mapping_fields": {"title": {"label": "Title", "instructionType": "text"}}})");
+    const auto made = ok_json(dir, {"project", "put", "acc_x", file.string()});
+    const std::string id(made.at("id").as_string());
+    BOOST_TEST(jobsd::model::is_uuid(id));
+    auto list = ok_json(dir, {"project", "list", "--account", "acc_x"}).as_array();
+    BOOST_REQUIRE_EQUAL(list.size(), 1u);
+    BOOST_TEST(list[0].at("id").as_string() == id);
+    BOOST_TEST(list[0].at("type").as_string() == "video");
+    BOOST_TEST(list[0].at("start_date").as_string() == "2025-01-01T00:00:00.000Z");
+    BOOST_TEST(list[0].at("end_date").is_null());
+    BOOST_TEST(list[0].at("mapping_fields").at("title").at("label").as_string() == "Title");
+
+    // Same id again: an update, not a second project.
+    write_file(file, R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video"})");
+    ok(dir, {"project", "put", "acc_x", file.string()});
+    list = ok_json(dir, {"project", "list"}).as_array();
+    BOOST_REQUIRE_EQUAL(list.size(), 1u);
+    BOOST_TEST(list[0].at("name").as_string() == "Launch v2");
+    BOOST_TEST(list[0].at("mapping_fields").as_object().empty());
+    // Another account cannot take it over.
+    refused(dir, {"project", "put", "acc_y", file.string()}, 1, "belongs to another account");
+    BOOST_TEST(ok_json(dir, {"project", "list", "--account", "acc_y"}).as_array().empty());
+
+    write_file(file, R"({"name": "Hero", "prompt": "A product on marble"})");
+    const auto prompt = ok_json(dir, {"image-prompt", "put", "acc_y", file.string()});
+    const auto prompts = ok_json(dir, {"image-prompt", "list", "--account", "acc_y"}).as_array();
+    BOOST_REQUIRE_EQUAL(prompts.size(), 1u);
+    BOOST_TEST(prompts[0].at("id") == prompt.at("id"));
+    BOOST_TEST(prompts[0].at("prompt").as_string() == "A product on marble");
+    BOOST_TEST(ok_json(dir, {"image-prompt", "list", "--account", "acc_x"}).as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(requeue_dead_touches_only_dead_lettered_jobs_of_the_type) {
+    ok(dir, {"account", "list"});  // creates and migrates the store
+    const std::string dead = jobsd::model::new_uuid(), by_worker = jobsd::model::new_uuid(),
+                      other_type = jobsd::model::new_uuid(), running = jobsd::model::new_uuid();
+    {
+        sqlite3* db = nullptr;
+        BOOST_REQUIRE(sqlite3_open((dir.path() / "jobs.db").c_str(), &db) == SQLITE_OK);
+        const std::string sql =
+            "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, progress, output, "
+            "error,"
+            " created_ms, updated_ms, published) VALUES"
+            " ('" +
+            dead +
+            "', 'a', 'p', 'video', 'FAILED', '{}', 40, NULL,"
+            "  'dead-lettered: delivery limit reached (no worker finished it)', 1, 2, 1),"
+            " ('" +
+            by_worker +
+            "', 'a', 'p', 'video', 'FAILED', '{}', NULL, NULL, 'renderer crashed', 1, 2, 1),"
+            " ('" +
+            other_type +
+            "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, NULL, 'dead-lettered: rejected', 1, 2, 1),"
+            " ('" +
+            running + "', 'a', 'p', 'video', 'IN_PROGRESS', '{}', 10, NULL, NULL, 1, 2, 1)";
+        char* err = nullptr;
+        const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+        const std::string problem = err ? err : "";
+        sqlite3_free(err);
+        sqlite3_close(db);
+        BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, problem);
+    }
+    BOOST_TEST(ok_json(dir, {"job", "unpublished"}).as_array().empty());
+    const auto requeued = ok_json(dir, {"job", "requeue-dead", "video"});
+    BOOST_REQUIRE_EQUAL(requeued.at("requeued").as_array().size(), 1u);
+    BOOST_TEST(requeued.at("requeued").as_array()[0].as_string() == dead);
+
+    const auto job = ok_json(dir, {"job", "show", dead});
+    BOOST_TEST(job.at("job_status").as_string() == "QUEUED");
+    BOOST_TEST(job.at("published").as_bool() == false);
+    BOOST_TEST(job.at("error").is_null());
+    BOOST_TEST(job.at("progress").is_null());
+    BOOST_TEST(job.at("created_at") == ok_json(dir, {"job", "show", by_worker}).at("created_at"));
+    // Back in the outbox, where a running jobsd's relay finds it.
+    const auto outbox = ok_json(dir, {"job", "unpublished"});
+    BOOST_REQUIRE_EQUAL(outbox.as_array().size(), 1u);
+    BOOST_TEST(outbox.as_array()[0].at("uuid").as_string() == dead);
+    // The others are as they were.
+    BOOST_TEST(ok_json(dir, {"job", "show", by_worker}).at("job_status").as_string() == "FAILED");
+    BOOST_TEST(ok_json(dir, {"job", "show", other_type}).at("job_status").as_string() == "FAILED");
+    BOOST_TEST(ok_json(dir, {"job", "show", running}).at("job_status").as_string() == "IN_PROGRESS");
+    BOOST_TEST(ok(dir, {"job", "requeue-dead", "video"}).empty());
+    BOOST_TEST(
+        ok_json(dir, {"job", "requeue-dead", "tts", "--limit", "5"}).at("requeued").as_array().size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- against a running jobsd on the same file ------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(with_jobsd)
+
+BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_jobsd_within_a_second) {
+    temp_dir dir("jobsctl-jobsd");
+    auto jobsd = jobsd::test::start_test_jobsd(dir);
+    http_client client(jobsd->host(), jobsd->port());
+    ok(dir, {"account", "create", "acc_ctl"});
+    const std::string key = ok(dir, {"key", "create", "acc_ctl"}).substr(0, 44);
+    auto status = [&] { return client.get("/api/provider/projects/active", key).status; };
+    const auto accepted = within(5s, [&] { return status() == 200; });
+    BOOST_REQUIRE_MESSAGE(accepted, "the new key was not accepted within 5 s: " << status());
+    BOOST_TEST_MESSAGE("new key accepted after " << accepted->count() << " ms");
+
+    ok(dir, {"key", "revoke", key.substr(0, 11)});
+    const auto refused_after = within(5s, [&] { return status() == 401; });
+    BOOST_REQUIRE_MESSAGE(refused_after, "the revoked key still works after 5 s");
+    BOOST_TEST_MESSAGE("revoked key refused after " << refused_after->count() << " ms");
+    // catalog_refresh_ms is 1 s; half a second more for a loaded test machine.
+    BOOST_TEST(refused_after->count() <= 1500);
+    // Another key of the seed is unaffected.
+    BOOST_TEST(client.get("/api/provider/projects/active", key_a).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(put_project_resolves_and_jobs_are_visible) {
+    temp_dir dir("jobsctl-jobsd");
+    auto jobsd = jobsd::test::start_test_jobsd(dir);
+    http_client client(jobsd->host(), jobsd->port());
+    const auto file = dir.path() / "p.json";
+    write_file(file, R"({"name": "Shop voice", "type": "tts",
+        "mapping_fields": {"script": {"label": "Script", "instructionType": "text"}}})");
+    const std::string project(ok_json(dir, {"project", "put", "acc_a", file.string()}).at("id").as_string());
+
+    const std::string fields_path = "/api/provider/projects/" + project + "/mapping-fields";
+    BOOST_REQUIRE_MESSAGE(within(5s, [&] { return client.get(fields_path, key_a).status == 200; }),
+                          "the project did not appear within 5 s");
+    const auto fields = client.get(fields_path, key_a).json();
+    BOOST_TEST(fields.at("data").at("projectName").as_string() == "Shop voice");
+    BOOST_TEST(fields.at("data").at("fields").at("script").at("label").as_string() == "Script");
+    BOOST_TEST(client.get(fields_path, "key-b-9e4a2f6c1d7b3e8a").status == 404u);  // not B's
+
+    const auto created =
+        client.post("/jobs/v2", key_a,
+                    json::serialize(json::object{{"job_type", "tts"},
+                                                 {"template_id", project},
+                                                 {"session_id", "s-ctl"},
+                                                 {"version", 2},
+                                                 {"values", json::object{{"script", "Hello"}}}}));
+    BOOST_REQUIRE_MESSAGE(created.status == 201u, created.status << " " << created.body);
+    const std::string uuid(created.json().at("job").at("uuid").as_string());
+
+    const auto job = ok_json(dir, {"job", "show", uuid});
+    BOOST_TEST(job.at("uuid").as_string() == uuid);
+    BOOST_TEST(job.at("account_id").as_string() == "acc_a");
+    BOOST_TEST(job.at("source_id").as_string() == project);
+    BOOST_TEST(job.at("job_type").as_string() == "tts");
+    BOOST_TEST(job.at("job_status").as_string() == "QUEUED");
+    BOOST_TEST(job.at("session_id").as_string() == "s-ctl");
+    BOOST_TEST(job.at("version").is_int64());  // 2, not 2E0
+    BOOST_TEST(json::serialize(job.at("version")) == "2");
+    BOOST_TEST(job.at("input").at("values").at("script").as_string() == "Hello");
+    BOOST_TEST(job.at("published").as_bool() == false);
+    BOOST_TEST(job.at("error").is_null());
+    // The test config has publishing off: the job waits in the outbox.
+    const auto unpublished = ok_json(dir, {"job", "unpublished"}).as_array();
+    BOOST_REQUIRE_EQUAL(unpublished.size(), 1u);
+    BOOST_TEST(unpublished[0].at("uuid").as_string() == uuid);
+    BOOST_TEST(ok(dir, {"job", "unpublished"}).find(uuid) != std::string::npos);
+
+    // An image prompt put here resolves an ai_image_generation job.
+    write_file(file, R"({"name": "Desk", "prompt": "A product on a desk"})");
+    const std::string prompt(
+        ok_json(dir, {"image-prompt", "put", "acc_a", file.string()}).at("id").as_string());
+    const std::string body = json::serialize(json::object{{"job_type", "ai_image_generation"},
+                                                          {"project_id", prompt},
+                                                          {"session_id", "s-ctl"},
+                                                          {"values", json::object{{"product", "Lamp"}}}});
+    BOOST_TEST(within(5s, [&] { return client.post("/jobs/v2", key_a, body).status == 201u; }).has_value());
+    BOOST_TEST(ok_json(dir, {"job", "unpublished", "--limit", "1"}).as_array().size() == 1u);
+    BOOST_TEST(ok_json(dir, {"job", "unpublished"}).as_array().size() == 2u);
+
+    // A seeded project of account B stays B's.
+    write_file(file, std::string(R"({"id": ")") + project_b + R"(", "name": "taken"})");
+    refused(dir, {"project", "put", "acc_a", file.string()}, 1, "belongs to another account");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- requeue-dead against the test broker (ctest runs it as jobsctl_broker_tests) -------------
+
+namespace {
+
+amqp_bytes_t bytes(const std::string& s) {
+    return {s.size(), const_cast<char*>(s.data())};
+}
+
+// Publishes `body` as a persistent message, with headers given as string pairs.
+void publish(jobsd::queue::amqp_connection& conn, const std::string& exchange, const std::string& key,
+             const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    std::vector<amqp_table_entry_t> entries;
+    for (auto& [k, v] : headers) {
+        amqp_table_entry_t e{};
+        e.key = bytes(k);
+        e.value.kind = AMQP_FIELD_KIND_UTF8;
+        e.value.value.bytes = bytes(v);
+        entries.push_back(e);
+    }
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+    props.delivery_mode = 2;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.headers = {static_cast<int>(entries.size()), entries.data()};
+    const int rc = amqp_basic_publish(conn.state(), jobsd::queue::amqp_connection::channel, bytes(exchange),
+                                      bytes(key), 0, 0, &props, bytes(body));
+    BOOST_REQUIRE_MESSAGE(rc == AMQP_STATUS_OK, "publish to " << exchange << " failed");
+}
+
+// Drains `queue` until a message for `uuid` arrives or `limit` passes.
+bool message_arrives(jobsd::test::amqp_client& broker, const std::string& queue, const std::string& uuid,
+                     std::chrono::milliseconds limit) {
+    return within(limit,
+                  [&] {
+                      for (const auto& m : broker.drain(queue, 200ms))
+                          if (m.message_id == uuid) return true;
+                      return false;
+                  })
+        .has_value();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(broker)
+
+BOOST_AUTO_TEST_CASE(requeue_dead_sends_dead_lettered_jobs_round_again) {
+    const std::string url = jobsd::test::required_env("JOBSD_TEST_AMQP_URL");
+    const std::string prefix = "ctl" + std::to_string(::getpid()) + ".";
+    const std::string type = "pdf";
+    const std::string queue = prefix + type, dead_exchange = prefix + "dead", events = prefix + "events";
+    std::unique_ptr<jobsd::test::amqp_client> broker;
+    try {
+        broker = std::make_unique<jobsd::test::amqp_client>(url, 5s);
+    } catch (const std::exception& e) {
+        BOOST_FAIL("the test RabbitMQ node is not reachable (" << e.what() << "); scripts/test.sh starts it");
+    }
+    struct cleanup {
+        jobsd::test::amqp_client& b;
+        std::string prefix;
+        ~cleanup() {
+            try {
+                for (auto t : {"ai_talking_video", "video", "tts", "image", "photo_qc", "pdf",
+                               "ai_image_generation"}) {
+                    b.delete_queue(prefix + t);
+                    b.delete_queue(prefix + "dead." + t);
+                }
+                b.delete_queue(prefix + "jobsd.events");
+                for (auto x : {"jobs", "dead", "events"}) b.delete_exchange(prefix + x);
+            } catch (const std::exception&) {  // clutter at worst
+            }
+        }
+    } cleanup_topology{*broker, prefix};
+
+    temp_dir dir("jobsctl-broker");
+    auto jobsd = jobsd::test::start_test_jobsd(dir, {{"JOBSD_AMQP_ENABLED", "true"},
+                                                     {"JOBSD_AMQP_URLS", url},
+                                                     {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
+                                                     {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
+                                                     {"JOBSD_AMQP_DEAD_EXCHANGE", dead_exchange},
+                                                     {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
+                                                     {"JOBSD_AMQP_EVENTS_EXCHANGE", events},
+                                                     {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
+                                                     {"JOBSD_AMQP_RELAY_INTERVAL_MS", "300"}});
+    http_client client(jobsd->host(), jobsd->port());
+    // A pdf project for account A, put with jobsctl.
+    write_file(dir.path() / "p.json", R"({"name": "Invoices", "type": "pdf"})");
+    const std::string project(
+        ok_json(dir, {"project", "put", "acc_a", (dir.path() / "p.json").string()}).at("id").as_string());
+    auto post = [&] {
+        std::optional<std::string> uuid;
+        within(5s, [&] {
+            const auto res = client.post("/jobs/v2", key_a,
+                                         json::serialize(json::object{{"job_type", type},
+                                                                      {"template_id", project},
+                                                                      {"session_id", "s-dead"},
+                                                                      {"values", json::object{}}}));
+            if (res.status == 201) uuid = std::string(res.json().at("job").at("uuid").as_string());
+            return uuid.has_value();
+        });
+        BOOST_REQUIRE_MESSAGE(uuid, "POST /jobs/v2 with the new project did not succeed");
+        return *uuid;
+    };
+    const std::string dead = post(), failed_by_worker = post();
+    BOOST_REQUIRE(message_arrives(*broker, queue, dead, 10s));
+    auto status_of = [&](const std::string& uuid) {
+        return std::string(ok_json(dir, {"job", "show", uuid}).at("job_status").as_string());
+    };
+
+    // The broker dead-letters the first job (as at its delivery limit); a worker fails the second.
+    jobsd::queue::amqp_connection conn(url, 5s, 0);
+    const std::string message = R"({"uuid":")" + dead + R"(","job_type":"pdf"})";
+    publish(conn, dead_exchange, type, message, {{"x-first-death-reason", "delivery_limit"}});
+    publish(conn, events, type + ".FAILED",
+            R"({"uuid":")" + failed_by_worker + R"(","job_status":"FAILED","error":"renderer crashed"})");
+    BOOST_REQUIRE_MESSAGE(
+        within(10s, [&] { return status_of(dead) == "FAILED" && status_of(failed_by_worker) == "FAILED"; }),
+        "jobsd did not mark both jobs FAILED");
+    BOOST_TEST(std::string(ok_json(dir, {"job", "show", dead}).at("error").as_string())
+                   .starts_with("dead-lettered: "));
+    BOOST_TEST(ok_json(dir, {"job", "show", dead}).at("published").as_bool());
+
+    const auto r = jobsctl(dir, {"job", "requeue-dead", type});
+    BOOST_REQUIRE_MESSAGE(r.code == 0, show(r));
+    BOOST_TEST(r.out == dead + "\n");  // only the dead-lettered one
+    BOOST_TEST(r.err.find("1 dead-lettered pdf job(s) requeued") != std::string::npos, r.err);
+    auto job = ok_json(dir, {"job", "show", dead});
+    BOOST_TEST(job.at("job_status").as_string() == "QUEUED");
+    BOOST_TEST(job.at("error").is_null());
+    BOOST_TEST(status_of(failed_by_worker) == "FAILED");
+    BOOST_TEST(ok_json(dir, {"job", "show", failed_by_worker}).at("error").as_string() == "renderer crashed");
+
+    // The running jobsd's relay publishes it again, and its events apply from QUEUED onwards.
+    // Within the relay interval, once the publisher has forgotten the uuid's first confirm (10 s).
+    BOOST_REQUIRE_MESSAGE(message_arrives(*broker, queue, dead, 20s),
+                          "the requeued job was not published again");
+    BOOST_TEST(within(5s, [&] {
+                   return ok_json(dir, {"job", "show", dead}).at("published").as_bool();
+               }).has_value());
+    publish(conn, events, type + ".STARTED", R"({"uuid":")" + dead + R"(","job_status":"STARTED"})");
+    publish(conn, events, type + ".SUCCESS",
+            R"({"uuid":")" + dead + R"(","job_status":"SUCCESS","output":{"url":"https://x/doc.pdf"}})");
+    BOOST_TEST(within(10s, [&] { return status_of(dead) == "SUCCESS"; }).has_value());
+    job = ok_json(dir, {"job", "show", dead});
+    BOOST_TEST(job.at("output").at("url").as_string() == "https://x/doc.pdf");
+    BOOST_TEST(job.at("error").is_null());
+    // Nothing is left to requeue.
+    const auto again = jobsctl(dir, {"job", "requeue-dead", type});
+    BOOST_TEST(again.code == 0);
+    BOOST_TEST(again.out.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
