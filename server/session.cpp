@@ -150,9 +150,12 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
                     try {
                         res = co_await handlers.handle(parser.get(), admitted);
                     } catch (const std::exception& e) {
+                        // The path only: a query string may carry what a client should not have
+                        // put there (a key, personal data), and logs outlive requests.
+                        const auto target = parser.get().target();
                         spdlog::error("request {}: {} {}: {}", admitted.request_id,
-                                      std::string(parser.get().method_string()), std::string(parser.get().target()),
-                                      e.what());
+                                      std::string(parser.get().method_string()),
+                                      std::string(target.substr(0, target.find('?'))), e.what());
                         res = message_response(http::status::internal_server_error, "Internal server error");
                     }
                 }
