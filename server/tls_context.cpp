@@ -48,7 +48,8 @@ ssl::context make_tls_context(const tls_options& options) {
     if ((ec && ERR_GET_LIB(code) == ERR_LIB_X509 && ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH) ||
         (!ec && SSL_CTX_check_private_key(ctx.native_handle()) != 1))
         throw config_error("tls.private_key_file " + options.private_key_file +
-                           " does not match the certificate in tls.certificate_file " + options.certificate_file);
+                           " does not match the certificate in tls.certificate_file " +
+                           options.certificate_file);
     if (ec)
         throw config_error("tls.private_key_file " + options.private_key_file +
                            ": not an unencrypted PEM private key (" + ec.message() + ")");

@@ -40,9 +40,10 @@ std::string job_body(std::string_view headline) {
 
 // Holds SQLite's write lock on jobsd's database, so its next commit fails: the store's error path.
 class write_lock {
-public:
+  public:
     explicit write_lock(const std::filesystem::path& db_file) {
-        if (sqlite3_open(db_file.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + db_file.string());
+        if (sqlite3_open(db_file.c_str(), &db_) != SQLITE_OK)
+            throw std::runtime_error("cannot open " + db_file.string());
         sqlite3_busy_timeout(db_, 10'000);  // wait out a commit under way
         if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
             throw std::runtime_error(std::string("cannot take the write lock: ") + sqlite3_errmsg(db_));
@@ -54,7 +55,7 @@ public:
     write_lock(const write_lock&) = delete;
     write_lock& operator=(const write_lock&) = delete;
 
-private:
+  private:
     sqlite3* db_ = nullptr;
 };
 
@@ -91,13 +92,15 @@ BOOST_AUTO_TEST_CASE(no_key_and_no_body_reaches_the_logs) {
         BOOST_TEST(c.post("/jobs/v2", operator_key, job_body(marker)).status == 401u);
         BOOST_TEST(c.get("/jobs/" + uuid, wrong_key).status == 401u);
         // Malformed and invalid bodies.
-        BOOST_TEST(c.post("/jobs/v2", key_a, R"({"job_type":"video","note":")" + marker + "\"").status == 400u);
+        BOOST_TEST(c.post("/jobs/v2", key_a, R"({"job_type":"video","note":")" + marker + "\"").status ==
+                   400u);
         BOOST_TEST(c.post("/jobs/v2", key_a, R"({"job_type":")" + marker + R"("})").status == 400u);
         BOOST_TEST(c.post("/jobs/v2", key_a, R"({"a":1,"a":")" + marker + R"("})").status == 400u);
         BOOST_TEST(c.post("/jobs/v2", key_a, marker, "text/plain").status == 415u);
         // An Idempotency-Key reused with another body.
         const http::verb post = http::verb::post;
-        const header_list idem{{"x-api-key", key_a}, {"Content-Type", "application/json"}, {"Idempotency-Key", "hyg-1"}};
+        const header_list idem{
+            {"x-api-key", key_a}, {"Content-Type", "application/json"}, {"Idempotency-Key", "hyg-1"}};
         BOOST_TEST(c.request(post, "/jobs/v2", idem, job_body("first")).status == 201u);
         BOOST_TEST(c.request(post, "/jobs/v2", idem, job_body(marker)).status == 422u);
         // Past the body limit (64 KiB in the test config).
@@ -115,10 +118,11 @@ BOOST_AUTO_TEST_CASE(no_key_and_no_body_reaches_the_logs) {
     const std::string body = job_body(marker);
     const auto refused = raw_exchange(
         server->port(), "POST /jobs/v2 HTTP/1.1\r\nHost: x\r\nx-api-key: " + framing_key +
-                            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                            "\r\nTransfer-Encoding: chunked\r\n\r\n" + body);
+                            "\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\nTransfer-Encoding: chunked\r\n\r\n" + body);
     BOOST_TEST(refused.starts_with("HTTP/1.1 400"), refused);
-    const auto garbage = raw_exchange(server->port(), "P\x01ST /jobs/v2 HTTP/1.1\r\nx-api-key: " + framing_key + "\r\n\r\n");
+    const auto garbage =
+        raw_exchange(server->port(), "P\x01ST /jobs/v2 HTTP/1.1\r\nx-api-key: " + framing_key + "\r\n\r\n");
     BOOST_TEST(garbage.starts_with("HTTP/1.1 400"), garbage);
 
     // A store failure: jobsd logs it at error level, and still names neither key nor body.

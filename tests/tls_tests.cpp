@@ -57,7 +57,8 @@ std::optional<steady::duration> wait_for_close(unsigned short port, const std::s
     if (!bytes.empty()) asio::write(socket, asio::buffer(bytes));
     char buf[4096];
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + limit - steady::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(start + limit - steady::now());
         if (left.count() <= 0) return std::nullopt;
         pollfd pfd{socket.native_handle(), POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
@@ -101,7 +102,8 @@ BOOST_FIXTURE_TEST_CASE(plain_http_to_the_tls_port_is_refused, tls_server) {
         }
     }
     std::string received;
-    const auto closed = wait_for_close(server->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s, received);
+    const auto closed =
+        wait_for_close(server->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s, received);
     BOOST_TEST(closed.has_value(), "the server kept a plain HTTP connection open");
     BOOST_TEST(!received.starts_with("HTTP/"), received);
     // And it goes on serving TLS clients.
@@ -172,7 +174,8 @@ void expect_startup_failure(const temp_dir& dir, const std::vector<std::pair<std
         const std::string what = e.what();
         BOOST_TEST(what.find("exited with code") != std::string::npos, what);
         BOOST_TEST(what.find("exited with code 0") == std::string::npos, what);
-        for (const auto& text : expected) BOOST_TEST(what.find(text) != std::string::npos, "no \"" << text << "\" in " << what);
+        for (const auto& text : expected)
+            BOOST_TEST(what.find(text) != std::string::npos, "no \"" << text << "\" in " << what);
     }
 }
 

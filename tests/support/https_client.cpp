@@ -3,8 +3,8 @@
 #include "tests/support/https_client.hpp"
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -23,14 +23,17 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using boost::system::error_code;
 
-https_client::https_client(std::string host, unsigned short port, const std::filesystem::path& trusted_certificate,
+https_client::https_client(std::string host, unsigned short port,
+                           const std::filesystem::path& trusted_certificate,
                            std::chrono::milliseconds timeout)
     : host_(std::move(host)), port_(port), timeout_(timeout), tls_(ssl::context::tls_client) {
     tls_.load_verify_file(trusted_certificate.string());
     tls_.set_verify_mode(ssl::verify_peer);
 }
 
-https_client::~https_client() { close(); }
+https_client::~https_client() {
+    close();
+}
 
 void https_client::run() {
     ioc_.restart();
@@ -44,7 +47,8 @@ void https_client::connect() {
     auto& tcp = beast::get_lowest_layer(*stream_);
     error_code ec;
     tcp.expires_after(timeout_);
-    tcp.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address(host_), port_), [&](error_code e) { ec = e; });
+    tcp.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address(host_), port_),
+                      [&](error_code e) { ec = e; });
     run();
     if (!ec) {
         tcp.expires_after(timeout_);
@@ -97,7 +101,8 @@ http_response https_client::request(http::verb method, std::string_view target, 
         tcp.close();
         stream_.reset();
         buffer_.consume(buffer_.size());
-        throw boost::system::system_error(ec, "HTTPS " + std::string(http::to_string(method)) + " " + std::string(target));
+        throw boost::system::system_error(
+            ec, "HTTPS " + std::string(http::to_string(method)) + " " + std::string(target));
     }
     auto res = parser.release();
     http_response out;
@@ -114,7 +119,8 @@ bool https_client::send_and_wait_for_close(std::string_view bytes, std::chrono::
     error_code ec;
     if (!bytes.empty()) {
         tcp.expires_after(timeout_);
-        asio::async_write(*stream_, asio::buffer(bytes.data(), bytes.size()), [&](error_code e, std::size_t) { ec = e; });
+        asio::async_write(*stream_, asio::buffer(bytes.data(), bytes.size()),
+                          [&](error_code e, std::size_t) { ec = e; });
         run();
     }
     bool closed = false;

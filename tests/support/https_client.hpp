@@ -21,7 +21,7 @@ namespace jobsd::test {
 
 // Thread safety: none; one client per thread. Each client owns its io_context.
 class https_client {
-public:
+  public:
     // Does not connect yet; the first request does. The server's certificate must chain to
     // `trusted_certificate` (PEM) and name `host`.
     https_client(std::string host, unsigned short port, const std::filesystem::path& trusted_certificate,
@@ -37,8 +37,8 @@ public:
     // Sends one request (connecting first when there is no connection) and reads the answer.
     // Keeps the connection when the answer allows keep-alive. Throws boost::system::system_error
     // on any failure or timeout, after closing the connection.
-    http_response request(boost::beast::http::verb method, std::string_view target, const header_list& headers = {},
-                          std::string body = {});
+    http_response request(boost::beast::http::verb method, std::string_view target,
+                          const header_list& headers = {}, std::string body = {});
     http_response get(std::string_view target, std::string_view api_key = {});
     http_response post(std::string_view target, std::string_view api_key, std::string body);
 
@@ -52,7 +52,7 @@ public:
     // Sends close_notify (bounded by the timeout) and closes.
     void close();
 
-private:
+  private:
     void run();
 
     std::string host_;

@@ -40,7 +40,8 @@ template <class Write>
 void write_pem(const std::filesystem::path& path, Write write) {
     std::FILE* f = std::fopen(path.c_str(), "wb");
     check(f != nullptr, "opening a PEM file");
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     const bool ok = write(f) == 1;
     check(std::fclose(f) == 0 && ok, "writing a PEM file");
 }
