@@ -91,6 +91,26 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_serves_several_requests_on_one_connection, tl
     BOOST_TEST(c.connections_opened() == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(status_events_stream_over_tls, tls_server) {
+    auto listener = client();
+    const auto head = listener.send_and_read_until(
+        "GET /jobs/v2/events?session_id=sess-tls HTTP/1.1\r\nHost: x\r\nx-api-key: " + key_a + "\r\n\r\n",
+        ": subscribed", 5s);
+    BOOST_TEST_REQUIRE(head.starts_with("HTTP/1.1 200"), head);
+    BOOST_TEST_REQUIRE(head.find(": subscribed") != std::string::npos, head);
+    auto poster = client();
+    const auto created =
+        poster.post("/jobs/v2", key_a,
+                    R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e",)"
+                    R"("session_id":"sess-tls"})");
+    BOOST_TEST_REQUIRE(created.status == 201u, created.body);
+    const std::string uuid(created.json().at("job").at("uuid").as_string());
+    const auto events = listener.send_and_read_until("", "QUEUED", 5s);
+    BOOST_TEST(events.find("event: status") != std::string::npos, events);
+    BOOST_TEST(events.find(uuid) != std::string::npos, events);
+    listener.abort();
+}
+
 BOOST_FIXTURE_TEST_CASE(plain_http_to_the_tls_port_is_refused, tls_server) {
     {
         http_client plain(server->host(), server->port(), 5s);

@@ -75,6 +75,13 @@ void https_client::close() {
     buffer_.consume(buffer_.size());
 }
 
+void https_client::abort() {
+    if (!stream_) return;
+    beast::get_lowest_layer(*stream_).close();
+    stream_.reset();
+    buffer_.consume(buffer_.size());
+}
+
 http_response https_client::request(http::verb method, std::string_view target, const header_list& headers,
                                     std::string body) {
     if (!stream_) connect();
@@ -98,9 +105,7 @@ http_response https_client::request(http::verb method, std::string_view target, 
         run();
     }
     if (ec) {
-        tcp.close();
-        stream_.reset();
-        buffer_.consume(buffer_.size());
+        abort();
         throw boost::system::system_error(
             ec, "HTTPS " + std::string(http::to_string(method)) + " " + std::string(target));
     }
@@ -113,35 +118,53 @@ http_response https_client::request(http::verb method, std::string_view target, 
     return out;
 }
 
-bool https_client::send_and_wait_for_close(std::string_view bytes, std::chrono::milliseconds wait) {
+void https_client::write_raw(std::string_view bytes, error_code& ec) {
     if (!stream_) connect();
-    auto& tcp = beast::get_lowest_layer(*stream_);
+    if (bytes.empty()) return;
+    beast::get_lowest_layer(*stream_).expires_after(timeout_);
+    asio::async_write(*stream_, asio::buffer(bytes.data(), bytes.size()),
+                      [&](error_code e, std::size_t) { ec = e; });
+    run();
+}
+
+void https_client::read_raw(std::string& into, std::string_view until, std::chrono::milliseconds wait,
+                            error_code& ec) {
+    // The stream's own timeout is the wait; an empty `until` reads until the connection ends.
+    beast::get_lowest_layer(*stream_).expires_after(wait);
+    char chunk[4096];
+    std::function<void(error_code, std::size_t)> on_read = [&](error_code e, std::size_t n) {
+        into.append(chunk, n);
+        if (e) {
+            ec = e;
+            return;
+        }
+        if (!until.empty() && into.find(until) != std::string::npos) return;
+        stream_->async_read_some(asio::buffer(chunk), on_read);
+    };
+    stream_->async_read_some(asio::buffer(chunk), on_read);
+    run();
+}
+
+bool https_client::send_and_wait_for_close(std::string_view bytes, std::chrono::milliseconds wait) {
     error_code ec;
-    if (!bytes.empty()) {
-        tcp.expires_after(timeout_);
-        asio::async_write(*stream_, asio::buffer(bytes.data(), bytes.size()),
-                          [&](error_code e, std::size_t) { ec = e; });
-        run();
-    }
-    bool closed = false;
-    if (!ec) {
-        // Read until the server ends the connection; the stream's own timeout is the wait.
-        tcp.expires_after(wait);
-        char sink[4096];
-        std::function<void(error_code, std::size_t)> on_read = [&](error_code e, std::size_t) {
-            if (e) {
-                closed = e != beast::error::timeout;
-                return;
-            }
-            stream_->async_read_some(asio::buffer(sink), on_read);
-        };
-        stream_->async_read_some(asio::buffer(sink), on_read);
-        run();
-    }
-    tcp.close();
-    stream_.reset();
-    buffer_.consume(buffer_.size());
+    write_raw(bytes, ec);
+    std::string ignored;
+    if (!ec) read_raw(ignored, {}, wait, ec);
+    const bool closed = ec && ec != beast::error::timeout;
+    abort();
     return closed;
+}
+
+std::string https_client::send_and_read_until(std::string_view bytes, std::string_view needle,
+                                              std::chrono::milliseconds wait) {
+    error_code ec;
+    write_raw(bytes, ec);
+    std::string text;
+    if (!ec) read_raw(text, needle, wait, ec);
+    if (ec) {
+        abort();
+    }
+    return text;
 }
 
 http_response https_client::get(std::string_view target, std::string_view api_key) {

@@ -47,13 +47,25 @@ class https_client {
     // sent meanwhile is dropped. The connection is closed afterwards either way.
     bool send_and_wait_for_close(std::string_view bytes, std::chrono::milliseconds wait);
 
+    // For streams (Server-Sent Events): writes `bytes` as they are (none when empty), then reads
+    // raw until `needle` has arrived or `wait` passed, and returns everything read. The
+    // connection stays open unless it failed or timed out.
+    std::string send_and_read_until(std::string_view bytes, std::string_view needle,
+                                    std::chrono::milliseconds wait);
+
     std::size_t connections_opened() const { return connections_opened_; }
     bool connected() const { return stream_.has_value(); }
     // Sends close_notify (bounded by the timeout) and closes.
     void close();
+    // Closes the TCP connection without close_notify: how a client leaves a stream the server
+    // only writes to (it would not answer close_notify before its next write).
+    void abort();
 
   private:
     void run();
+    void write_raw(std::string_view bytes, boost::system::error_code& ec);
+    void read_raw(std::string& into, std::string_view until, std::chrono::milliseconds wait,
+                  boost::system::error_code& ec);
 
     std::string host_;
     unsigned short port_;
