@@ -146,8 +146,11 @@ void event_consumer::run() {
                         batch.push_back(std::move(*e));
                     else {
                         stats_.malformed.fetch_add(1, std::memory_order_relaxed);
-                        spdlog::warn("events: dropping a malformed event ({}): {:.200}",
-                                     std::get<model::event_error>(parsed).problem, body);
+                        // The text only at debug level: an event may carry a job's output,
+                        // and logs at the default level carry no job content.
+                        spdlog::warn("events: dropping a malformed event ({}, {} bytes)",
+                                     std::get<model::event_error>(parsed).problem, body.size());
+                        spdlog::debug("events: the malformed event: {:.200}", body);
                     }
                 } else if (auto failed = failed_event(body, reason)) {
                     stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -156,7 +159,10 @@ void event_consumer::run() {
                     batch.push_back(std::move(*failed));
                 } else {
                     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
-                    spdlog::warn("events: dropping a dead-lettered message that names no job: {:.200}", body);
+                    // A dead-lettered job message holds the client's whole request: its text
+                    // only at debug level.
+                    spdlog::warn("events: dropping a dead-lettered message that names no job ({} bytes)", body.size());
+                    spdlog::debug("events: the dead-lettered message: {:.200}", body);
                 }
                 if (batch.size() >= options_.event_batch) flush();
             }

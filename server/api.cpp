@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
@@ -20,6 +21,7 @@
 #include "model/clock.hpp"
 #include "model/json_text.hpp"
 #include "model/uuid.hpp"
+#include "server/tls_context.hpp"
 #include "store/store_error.hpp"
 
 namespace jobsd::server {
@@ -310,14 +312,16 @@ std::optional<response> api::check_events_request(const request& req, std::strin
     return std::nullopt;
 }
 
-asio::awaitable<void> api::stream_events(beast::tcp_stream& stream, const std::string& account_id,
+template <class Stream>
+asio::awaitable<void> api::stream_events(Stream& stream, const std::string& account_id,
                                          const std::string& session_id) const {
+    beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
     auto sub = hub_.subscribe(account_id, session_id, co_await asio::this_coro::executor);
     // The header is written by hand: the body has no length and ends when the connection does.
     static constexpr std::string_view header =
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
         "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: subscribed\n\n";
-    stream.expires_after(options_.read_timeout);
+    tcp.expires_after(options_.read_timeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(header), use_nothrow);
     if (ec) co_return;
     metrics_.count_response(200);
@@ -331,7 +335,7 @@ asio::awaitable<void> api::stream_events(beast::tcp_stream& stream, const std::s
             sub->queue().clear();
             if (sub->overflowed())
                 out.append("event: overflow\ndata: {\"message\":\"Too many events queued; reconnect\"}\n\n");
-            stream.expires_after(options_.read_timeout);
+            tcp.expires_after(options_.read_timeout);
             std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
             if (ec || sub->overflowed()) co_return;
             continue;
@@ -340,12 +344,16 @@ asio::awaitable<void> api::stream_events(beast::tcp_stream& stream, const std::s
         sub->wake().expires_after(std::chrono::seconds(15));
         auto [wait_ec] = co_await sub->wake().async_wait(use_nothrow);
         if (!wait_ec && sub->queue().empty()) {
-            stream.expires_after(options_.read_timeout);
+            tcp.expires_after(options_.read_timeout);
             std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(std::string_view(": ping\n\n")), use_nothrow);
             if (ec) co_return;
         }
     }
 }
+
+// The two streams a session runs over: plain TCP and TLS.
+template asio::awaitable<void> api::stream_events(beast::tcp_stream&, const std::string&, const std::string&) const;
+template asio::awaitable<void> api::stream_events(tls_stream&, const std::string&, const std::string&) const;
 
 response api::healthz() const {
     json::object body{{"status", "ok"}};

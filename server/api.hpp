@@ -68,7 +68,9 @@ public:
     // GET /jobs/v2/events: takes the connection over and streams Server-Sent Events until the
     // client goes away. Returns a response instead when the request is refused (400).
     std::optional<response> check_events_request(const request& req, std::string& session_id) const;
-    boost::asio::awaitable<void> stream_events(boost::beast::tcp_stream& stream, const std::string& account_id,
+    // Instantiated for beast::tcp_stream and tls_stream (server/tls_context.hpp) only.
+    template <class Stream>
+    boost::asio::awaitable<void> stream_events(Stream& stream, const std::string& account_id,
                                                const std::string& session_id) const;
 
     metrics& counters() const { return metrics_; }

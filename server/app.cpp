@@ -19,6 +19,7 @@
 #include "server/event_applier.hpp"
 #include "server/session.hpp"
 #include "server/store_outbox.hpp"
+#include "server/tls_context.hpp"
 #include "store/seed.hpp"
 #include "store/store_factory.hpp"
 
@@ -37,6 +38,10 @@ std::unique_ptr<asio::io_context> make_context() { return std::make_unique<asio:
 
 app::app(config cfg)
     : config_(std::move(cfg)),
+      tls_([&]() -> std::optional<asio::ssl::context> {
+          if (!config_.tls.enabled) return std::nullopt;
+          return make_tls_context(config_.tls);
+      }()),
       store_(store::open_store(config_.store)),
       contexts_([&] {
           std::vector<std::unique_ptr<asio::io_context>> v;
@@ -98,10 +103,18 @@ asio::awaitable<void> app::accept_loop() {
         socket.set_option(tcp::no_delay(true));
         if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics_.open_connections())) >=
             config_.server.max_connections) {
-            asio::co_spawn(ctx, refuse_connection(std::move(socket), config_.server), asio::detached);
+            if (tls_)
+                asio::co_spawn(ctx, refuse_tls_connection(std::move(socket), *tls_, config_.server, config_.tls),
+                               asio::detached);
+            else
+                asio::co_spawn(ctx, refuse_connection(std::move(socket), config_.server), asio::detached);
             continue;
         }
-        asio::co_spawn(ctx, run_session(std::move(socket), *api_, config_.server), asio::detached);
+        if (tls_)
+            asio::co_spawn(ctx, run_tls_session(std::move(socket), *tls_, *api_, config_.server, config_.tls),
+                           asio::detached);
+        else
+            asio::co_spawn(ctx, run_session(std::move(socket), *api_, config_.server), asio::detached);
     }
 }
 

@@ -5,10 +5,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "queue/event_consumer.hpp"
@@ -24,7 +26,8 @@ namespace jobsd::server {
 
 class app {
 public:
-    // Opens the store, applies the seed, loads the catalog and binds the listening socket.
+    // Loads the TLS certificate and key when TLS is on, opens the store, applies the seed, loads
+    // the catalog and binds the listening socket.
     // Throws on any of these failing: jobsd does not start half-ready.
     explicit app(config cfg);
     ~app();
@@ -48,6 +51,9 @@ private:
     boost::asio::awaitable<void> watch_outbox();
 
     config config_;
+    // Built before anything else, so a bad certificate or key stops startup first. Empty when
+    // tls.enabled is false. Shared read-only by every session (see make_tls_context).
+    std::optional<boost::asio::ssl::context> tls_;
     std::unique_ptr<store::store> store_;
     catalog_cache catalog_;
     metrics metrics_;

@@ -163,6 +163,11 @@ std::vector<entry> schema(config& c) {
         {"seed", "file", "--seed", string_setter(c.seed_file)},
         {"log", "level", "--log-level", string_setter(c.log.level)},
         {"log", "format", "--log-format", string_setter(c.log.format)},
+        {"tls", "enabled", "--tls", bool_setter(c.tls.enabled)},
+        {"tls", "certificate_file", "--tls-certificate", string_setter(c.tls.certificate_file)},
+        {"tls", "private_key_file", "--tls-private-key", string_setter(c.tls.private_key_file)},
+        {"tls", "min_version", "", string_setter(c.tls.min_version)},
+        {"tls", "handshake_timeout_ms", "", duration_setter(c.tls.handshake_timeout, 100, 60'000)},
     };
 }
 
@@ -263,12 +268,19 @@ config load_config(int argc, const char* const* argv, bool& help) {
         if (!u.starts_with("amqp://")) throw config_error("amqp.urls: \"" + u + "\" is not an amqp:// URL");
     if (c.amqp.reconnect_max < c.amqp.reconnect_min)
         throw config_error("amqp.reconnect_max_ms must not be below amqp.reconnect_min_ms");
+    if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3")
+        throw config_error("tls.min_version must be \"1.2\" or \"1.3\", got \"" + c.tls.min_version + "\"");
+    if (c.tls.enabled && c.tls.certificate_file.empty())
+        throw config_error("tls.certificate_file must be set when tls.enabled is true");
+    if (c.tls.enabled && c.tls.private_key_file.empty())
+        throw config_error("tls.private_key_file must be set when tls.enabled is true");
     return c;
 }
 
 std::string config_usage() {
     return "usage: jobsd [--config FILE] [--listen ADDR] [--port N] [--threads N] [--store URL]\n"
            "             [--amqp URL[,URL...]] [--seed FILE] [--log-level LEVEL]\n"
+           "             [--tls true|false] [--tls-certificate FILE] [--tls-private-key FILE]\n"
            "Every key of the config file can also be set as JOBSD_<SECTION>_<KEY>, e.g. JOBSD_SERVER_PORT.\n";
 }
 

@@ -53,6 +53,24 @@ struct server_options {
     std::chrono::milliseconds shutdown_grace{5'000};
 };
 
+// TLS on the listener (HTTP/1.1 over TLS; no ALPN). Off by default: jobsd usually sits behind a
+// load balancer that terminates TLS, and loopback needs none.
+struct tls_options {
+    // true: every connection on server.port must complete a TLS handshake before any HTTP.
+    bool enabled = false;
+    // PEM certificate chain (server certificate first) and its PEM private key (unencrypted:
+    // jobsd cannot prompt for a passphrase). Both must be readable and match, or jobsd does not
+    // start.
+    std::string certificate_file;
+    std::string private_key_file;
+    // Lowest protocol version offered: "1.2" or "1.3". TLS 1.0 and 1.1 are deprecated (RFC 8996).
+    std::string min_version = "1.2";
+    // Time from accept to a finished handshake, and the bound on the close_notify exchange at
+    // close: a client that connects and never sends its ClientHello holds a connection slot no
+    // longer than this.
+    std::chrono::milliseconds handshake_timeout{5'000};
+};
+
 struct log_options {
     // spdlog level name: trace, debug, info, warn, error, critical, off.
     std::string level = "info";
@@ -67,6 +85,7 @@ struct config {
     // Seed file applied at start ("" for none); idempotent, so a restart re-applies it safely.
     std::string seed_file;
     log_options log;
+    tls_options tls;
 };
 
 // A configuration problem, with the key it concerns in the message.

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
         });
         std::thread signal_thread([&] { signals_ctx.run(); });
 
-        std::printf("jobsd listening on http://%s:%u\n", cfg.server.listen.c_str(), server.port());
+        std::printf("jobsd listening on %s://%s:%u\n", cfg.tls.enabled ? "https" : "http", cfg.server.listen.c_str(),
+                    server.port());
         std::fflush(stdout);
         server.run();
         signals.cancel();

@@ -10,6 +10,12 @@ target_link_libraries(jobsd_test_support
   PUBLIC jobs_asio Boost::json Threads::Threads
   PRIVATE jobsd_warnings)
 
+# The HTTPS client and the self-signed certificates of the TLS suite (they need libssl).
+add_library(jobsd_tls_test_support STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/support/https_client.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/support/test_certificate.cpp)
+target_link_libraries(jobsd_tls_test_support PUBLIC jobsd_test_support jobs_asio_ssl PRIVATE jobsd_warnings)
+
 # Each test finds the server binary and its data through the environment, never a fixed path.
 set(JOBSD_BLACK_BOX_ENV
   "JOBSD_BIN=$<TARGET_FILE:jobsd>"
@@ -32,3 +38,5 @@ jobsd_black_box_test(framing_tests 120)
 jobsd_black_box_test(limits_tests 120)
 jobsd_black_box_test(idempotency_tests 120)
 jobsd_black_box_test(observability_tests 60)
+jobsd_black_box_test(log_hygiene_tests 120 SQLite::SQLite3)
+jobsd_black_box_test(tls_tests 120 jobsd_tls_test_support)

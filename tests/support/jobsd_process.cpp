@@ -22,7 +22,7 @@ namespace jobsd::test {
 
 namespace {
 
-constexpr std::string_view listening_prefix = "jobsd listening on http://";
+constexpr std::string_view listening_prefix = "jobsd listening on ";
 
 std::string random_suffix() {
     std::random_device rd;
@@ -190,6 +190,9 @@ void jobsd_process::wait_for_listening_line(std::chrono::milliseconds timeout) {
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             if (!line.starts_with(listening_prefix)) continue;
             auto authority = line.substr(listening_prefix.size());
+            // http:// for plain HTTP, https:// with TLS on.
+            if (const auto scheme = authority.find("://"); scheme != std::string_view::npos)
+                authority = authority.substr(scheme + 3);
             if (auto slash = authority.find('/'); slash != std::string_view::npos) {
                 authority = authority.substr(0, slash);
             }
@@ -199,6 +202,7 @@ void jobsd_process::wait_for_listening_line(std::chrono::milliseconds timeout) {
             if (port <= 0 || port > 65535) continue;
             host_ = std::string(authority.substr(0, colon));
             port_ = static_cast<unsigned short>(port);
+            stdout_text_ = std::move(seen);  // no drain thread yet: no lock needed
             return;
         }
 
@@ -235,11 +239,15 @@ void jobsd_process::wait_for_listening_line(std::chrono::milliseconds timeout) {
 void jobsd_process::start_stdout_drain() {
     const int fd = stdout_fd_;
     stdout_fd_ = -1;
-    drain_ = std::thread([fd] {
+    drain_ = std::thread([this, fd] {
         char chunk[4096];
         for (;;) {
             const ssize_t n = ::read(fd, chunk, sizeof chunk);
-            if (n > 0) continue;
+            if (n > 0) {
+                const std::lock_guard lock(stdout_mutex_);
+                stdout_text_.append(chunk, static_cast<std::size_t>(n));
+                continue;
+            }
             if (n < 0 && errno == EINTR) continue;
             break;
         }
@@ -300,6 +308,11 @@ exit_info jobsd_process::reap(bool forced) {
     pid_ = -1;
     ended_ = to_exit_info(status, forced);
     return *ended_;
+}
+
+std::string jobsd_process::stdout_text() const {
+    const std::lock_guard lock(stdout_mutex_);
+    return stdout_text_;
 }
 
 std::string jobsd_process::stderr_text() const {

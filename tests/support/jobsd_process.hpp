@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -39,12 +40,13 @@ struct exit_info {
 };
 
 // Runs `jobsd` with the given arguments and blocks until it has printed its
-// "jobsd listening on http://HOST:PORT" line. The child's working directory is `work_dir`
+// "jobsd listening on http://HOST:PORT" (or https://) line. The child's working directory is `work_dir`
 // (relative paths in a config land there) and its stderr goes to `work_dir`/jobsd.stderr.log,
 // a file rather than a pipe so a chatty server can never block on a full pipe.
-// Stdout is drained by a background thread after the listening line for the same reason.
+// Stdout is drained by a background thread after the listening line for the same reason, and
+// kept for stdout_text().
 //
-// Thread safety: one owner thread; stderr_text() may be called from any thread.
+// Thread safety: one owner thread; stderr_text() and stdout_text() may be called from any thread.
 class jobsd_process {
   public:
     // Throws std::runtime_error, quoting the child's stderr, if it exits or stays silent for
@@ -78,6 +80,10 @@ class jobsd_process {
     // Everything the child wrote to stderr so far, for failure messages.
     std::string stderr_text() const;
 
+    // Everything the child wrote to stdout so far (the listening line included). Complete once
+    // the child has ended and closed its stdout.
+    std::string stdout_text() const;
+
   private:
     exit_info reap(bool forced);
     void wait_for_listening_line(std::chrono::milliseconds timeout);
@@ -89,6 +95,8 @@ class jobsd_process {
     std::string host_;
     unsigned short port_ = 0;
     std::thread drain_;
+    mutable std::mutex stdout_mutex_;
+    std::string stdout_text_;  // guarded by stdout_mutex_
     std::optional<exit_info> ended_;  // set once the child has been reaped
 };
 
