@@ -59,6 +59,15 @@ struct amqp_options {
     std::chrono::milliseconds connect_timeout{5'000};
     // AMQP heartbeat in seconds; a dead broker is noticed within about twice this.
     unsigned heartbeat_s = 10;
+    // The RabbitMQ management API (http://user:pass@host:port/), read by GET /api/queues and the
+    // dashboard for ready and unacked messages and consumers per queue, with an async HTTP
+    // client so no io thread ever waits on the broker. "" turns the queue view off (503): the
+    // management plugin is optional on a broker.
+    std::string management_url;
+    // Deadline of one read of the management API; past it the queue view answers 503.
+    std::chrono::milliseconds management_timeout{2'000};
+    // How long one read of the queue view is reused: the broker is asked at most once per this.
+    std::chrono::milliseconds queue_view_cache{1'000};
 };
 
 }  // namespace jobsd::queue
