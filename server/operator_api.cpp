@@ -59,17 +59,31 @@ operator_api::operator_api(const config& cfg, store::store& store, const metrics
         auto e = parse_management_url(amqp_.management_url, amqp_.urls.empty() ? "" : amqp_.urls.front());
         if (e) management_ = std::move(*e);
     }
+    if (amqp_.enabled) passive_ = std::make_unique<passive_queue_reader>(amqp_);
 }
 
 asio::awaitable<operator_api::view_result> operator_api::queue_view_now() {
     if (!amqp_.enabled)
-        co_return std::string("publishing is off (amqp.enabled is false): there is no broker to read");
-    if (!management_)
-        co_return std::string("the queue view needs amqp.management_url (the broker's management plugin)");
+        co_return view_result(boost::system::in_place_error,
+                              "publishing is off (amqp.enabled is false): there is no broker to read");
     if (auto cached = views_.fresh()) co_return std::move(*cached);
-    auto body = co_await fetch_queue_list(*management_, amqp_.management_timeout);
-    view_result view =
-        body ? parse_management_queues(*body, amqp_, model::now_ms()) : view_result(body.error());
+    view_result view(boost::system::in_place_error, "");
+    if (management_) {
+        auto body = co_await fetch_queue_list(*management_, amqp_.management_timeout);
+        view = body ? parse_management_queues(*body, amqp_, model::now_ms())
+                    : view_result(boost::system::in_place_error, body.error());
+    }
+    if (!view) {
+        // No management API, or it failed (plugin off, wrong credentials, broker away): ask the
+        // broker over AMQP instead, which knows all but the unacked messages.
+        auto passive = co_await passive_->async_read(asio::use_awaitable);
+        if (passive)
+            view = std::move(passive);
+        else
+            view = view_result(boost::system::in_place_error,
+                               management_ ? view.error() + "; passive declare fallback: " + passive.error()
+                                           : passive.error());
+    }
     if (!view) spdlog::warn("queue view: {}", view.error());
     views_.put(view);
     co_return view;

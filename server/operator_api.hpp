@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "server/ingest_history.hpp"
 #include "server/management_client.hpp"
 #include "server/metrics.hpp"
+#include "server/passive_queue_reader.hpp"
 #include "server/queue_view.hpp"
 #include "server/timed_cache.hpp"
 #include "store/store.hpp"
@@ -44,8 +46,9 @@ class operator_api {
 
   private:
     using view_result = boost::system::result<queue_view, std::string>;
-    // The queue view, read from the management API at most once per amqp.queue_view_cache;
-    // a failure (broker away, plugin missing) is cached the same way, with its reason.
+    // The queue view, read from the management API (or, without one or when it fails, by passive
+    // declares) at most once per amqp.queue_view_cache; a failure (broker away) is cached the
+    // same way, with its reason.
     boost::asio::awaitable<view_result> queue_view_now();
 
     const server_options& server_;
@@ -54,6 +57,7 @@ class operator_api {
     const metrics& metrics_;
     const queue::publisher* publisher_;
     std::optional<management_endpoint> management_;  // none when amqp.management_url is ""
+    std::unique_ptr<passive_queue_reader> passive_;  // the fallback; null when amqp.enabled is false
     timed_cache<view_result> views_;
     timed_cache<std::vector<store::job_count>> counts_;
     ingest_history history_;

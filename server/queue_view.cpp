@@ -67,11 +67,13 @@ json::value to_json(const queue_view& view) {
                                      {"queue", d.queue},
                                      {"declared", d.declared},
                                      {"ready", d.ready},
-                                     {"unacked", d.unacked},
+                                     {"unacked", view.unacked_known ? json::value(d.unacked) : nullptr},
                                      {"consumers", d.consumers},
                                      {"dead_letter_queue", d.dead_queue},
                                      {"dead_lettered", d.dead_lettered}});
-    return json::object{{"read_at", model::format_iso8601(view.read_at_ms)}, {"queues", std::move(types)}};
+    return json::object{{"read_at", model::format_iso8601(view.read_at_ms)},
+                        {"source", view.source},
+                        {"queues", std::move(types)}};
 }
 
 }  // namespace jobsd::server

@@ -26,8 +26,10 @@ struct queue_depth {
 };
 
 struct queue_view {
-    std::vector<queue_depth> types;  // in amqp.job_types order
-    std::int64_t read_at_ms = 0;     // when the broker was asked
+    std::vector<queue_depth> types;     // in amqp.job_types order
+    std::int64_t read_at_ms = 0;        // when the broker was asked
+    std::string source = "management";  // or "passive_declare" (the fallback)
+    bool unacked_known = true;          // a passive declare cannot tell unacked messages
 };
 
 // Reads the body of GET /api/queues/<vhost> (a JSON array of queue objects with name,
@@ -38,7 +40,7 @@ boost::system::result<queue_view, std::string> parse_management_queues(std::stri
                                                                        const queue::amqp_options& amqp,
                                                                        std::int64_t read_at_ms);
 
-// The view as GET /api/queues answers it.
+// The view as GET /api/queues answers it; `unacked` is null when unknown.
 boost::json::value to_json(const queue_view& view);
 
 }  // namespace jobsd::server

@@ -91,6 +91,16 @@ BOOST_AUTO_TEST_CASE(json_names_every_field) {
         BOOST_TEST(text.find(field) != std::string::npos, field << " in " << text);
 }
 
+BOOST_AUTO_TEST_CASE(unknown_unacked_is_null_and_the_source_is_named) {
+    auto view = parse_management_queues(R"([{"name":"jobs.video","messages_ready":1}])", two_types(), 0);
+    BOOST_TEST(boost::json::serialize(to_json(*view)).find("\"source\":\"management\"") != std::string::npos);
+    view->unacked_known = false;
+    view->source = "passive_declare";
+    const auto text = boost::json::serialize(to_json(*view));
+    BOOST_TEST(text.find("\"unacked\":null") != std::string::npos, text);
+    BOOST_TEST(text.find("\"source\":\"passive_declare\"") != std::string::npos, text);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(management_url)

@@ -51,25 +51,31 @@ struct broker_jobsd {
         return "opview" + std::to_string(rd() % 1'000'000) + ".";
     }();
     temp_dir dir{"jobsd-opview"};
-    std::unique_ptr<jobsd_process> server =
-        start_test_jobsd(dir, {{"JOBSD_AMQP_ENABLED", "true"},
-                               {"JOBSD_AMQP_URLS", required_env("JOBSD_TEST_AMQP_URL")},
-                               {"JOBSD_AMQP_MANAGEMENT_URL", required_env("JOBSD_TEST_MANAGEMENT_URL")},
-                               {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-                               {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
-                               {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "dead"},
-                               {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
-                               {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "events"},
-                               {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "events"},
-                               {"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "200"}});
-    http_client client{server->host(), server->port()};
+    std::unique_ptr<jobsd_process> server;
+    std::unique_ptr<http_client> client_ptr;
 
-    broker_jobsd() {
+    // `management`: the queue view reads the management API; without it, the passive-declare
+    // fallback.
+    explicit broker_jobsd(bool management = true) {
+        server = start_test_jobsd(
+            dir, {{"JOBSD_AMQP_ENABLED", "true"},
+                  {"JOBSD_AMQP_URLS", required_env("JOBSD_TEST_AMQP_URL")},
+                  {"JOBSD_AMQP_MANAGEMENT_URL", management ? required_env("JOBSD_TEST_MANAGEMENT_URL") : ""},
+                  {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
+                  {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
+                  {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "dead"},
+                  {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
+                  {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "events"},
+                  {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "events"},
+                  {"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "200"}});
+        client_ptr = std::make_unique<http_client>(server->host(), server->port());
         // The publisher declares the topology once connected; the view lists the queue then.
         BOOST_REQUIRE_MESSAGE(wait_until([&] { return ready_of("video").has_value(); }, 30s),
                               "the queue view never showed "
-                                  << prefix << "video: " << client.get("/api/queues", operator_key).body);
+                                  << prefix << "video: " << client().get("/api/queues", operator_key).body);
     }
+    http_client& client() { return *client_ptr; }
+
     ~broker_jobsd() {
         server->stop();
         try {
@@ -87,7 +93,7 @@ struct broker_jobsd {
 
     // The queue view's entry for `type`, when the view answers and the queue is declared.
     std::optional<json::object> queue_of(std::string_view type) {
-        auto res = client.get("/api/queues", operator_key);
+        auto res = client().get("/api/queues", operator_key);
         if (res.status != 200) return std::nullopt;
         const auto doc = res.json();
         for (const auto& q : doc.at("queues").as_array())
@@ -102,7 +108,7 @@ struct broker_jobsd {
 
     // A sample without labels from /metrics, or -1 when absent.
     double metric(std::string_view name) {
-        const auto text = client.get("/metrics").body;
+        const auto text = client().get("/metrics").body;
         const std::string line = "\n" + std::string(name) + " ";
         const auto at = text.find(line);
         return at == std::string::npos ? -1 : std::stod(text.substr(at + line.size()));
@@ -113,7 +119,7 @@ struct broker_jobsd {
             const std::string body = std::string(R"({"job_type":")") + std::string(type) +
                                      R"(","template_id":")" + std::string(project_a1) +
                                      "\",\"session_id\":\"s-" + std::to_string(i) + "\"}";
-            BOOST_REQUIRE_EQUAL(client.post("/jobs/v2", customer_key, body).status, 201u);
+            BOOST_REQUIRE_EQUAL(client().post("/jobs/v2", customer_key, body).status, 201u);
         }
     }
 };
@@ -135,7 +141,7 @@ BOOST_FIXTURE_TEST_CASE(depth_after_n_jobs_with_no_consumer, broker_jobsd) {
     // The broker's statistics lag by up to its collection interval; the view then settles.
     const bool settled = wait_until(
         [&] { return ready_of("video") == video_before + n && ready_of("tts") == tts_before + 2; }, 30s);
-    BOOST_TEST_REQUIRE(settled, "queue view: " << client.get("/api/queues", operator_key).body);
+    BOOST_TEST_REQUIRE(settled, "queue view: " << client().get("/api/queues", operator_key).body);
     const auto video = *queue_of("video");
     BOOST_TEST(video.at("queue").as_string() == prefix + "video");
     BOOST_TEST(video.at("unacked").to_number<int>() == 0);
@@ -152,12 +158,28 @@ BOOST_FIXTURE_TEST_CASE(depth_after_n_jobs_with_no_consumer, broker_jobsd) {
     BOOST_TEST(broker.message_count(prefix + "video").value_or(0) == static_cast<unsigned>(n));
 }
 
+struct broker_jobsd_without_management : broker_jobsd {
+    broker_jobsd_without_management() : broker_jobsd(false) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(passive_declare_fallback_without_management_api, broker_jobsd_without_management) {
+    post("pdf", 4);
+    BOOST_TEST_REQUIRE(wait_until([&] { return ready_of("pdf") == 4; }, 30s),
+                       "queue view: " << client().get("/api/queues", operator_key).body);
+    const auto doc = client().get("/api/queues", operator_key).json();
+    BOOST_TEST(doc.at("source").as_string() == "passive_declare");
+    const auto pdf = *queue_of("pdf");
+    BOOST_TEST(pdf.at("unacked").is_null());  // AMQP cannot tell
+    BOOST_TEST(pdf.at("consumers").to_number<int>() == 0);
+    BOOST_TEST(pdf.at("dead_lettered").to_number<int>() == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(needs_an_operator_key, broker_jobsd) {
-    BOOST_TEST(client.get("/api/queues").status == 401u);
-    auto customer = client.get("/api/queues", customer_key);
+    BOOST_TEST(client().get("/api/queues").status == 401u);
+    auto customer = client().get("/api/queues", customer_key);
     BOOST_TEST(customer.status == 403u);
     BOOST_TEST(customer.body.find("operator key") != std::string::npos);
-    BOOST_TEST(client.get("/api/queues", operator_key).status == 200u);
+    BOOST_TEST(client().get("/api/queues", operator_key).status == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -175,7 +197,7 @@ BOOST_FIXTURE_TEST_CASE(dashboard_shows_the_per_type_table, broker_jobsd) {
     post("video", 3);
     post("image", 2);
     BOOST_TEST_REQUIRE(wait_until([&] { return ready_of("video") == 3 && ready_of("image") == 2; }, 30s),
-                       "queue view: " << client.get("/api/queues", operator_key).body);
+                       "queue view: " << client().get("/api/queues", operator_key).body);
 
     const std::string url =
         "http://127.0.0.1:" + std::to_string(server->port()) + "/dashboard#key=" + std::string(operator_key);
