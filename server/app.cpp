@@ -81,6 +81,9 @@ app::~app() {
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
     store_.reset();
+    // Likewise the operator routes' broker reader thread, while the contexts it completes on live.
+    api_.reset();
+    operator_api_.reset();
 }
 
 asio::awaitable<void> app::accept_loop() {
