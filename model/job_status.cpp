@@ -17,9 +17,7 @@ std::string_view to_string(job_status s) noexcept {
 }
 
 std::optional<job_status> parse_job_status(std::string_view s) noexcept {
-    constexpr std::array all = {job_status::queued, job_status::started, job_status::in_progress,
-                                job_status::success, job_status::failed};
-    for (auto st : all)
+    for (auto st : all_job_statuses)
         if (to_string(st) == s) return st;
     return std::nullopt;
 }

@@ -2,12 +2,17 @@
 // QUEUED < STARTED < IN_PROGRESS < SUCCESS | FAILED; the two terminal states are final.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string_view>
 
 namespace jobsd::model {
 
 enum class job_status { queued, started, in_progress, success, failed };
+
+inline constexpr std::array<job_status, 5> all_job_statuses = {job_status::queued, job_status::started,
+                                                               job_status::in_progress, job_status::success,
+                                                               job_status::failed};
 
 std::string_view to_string(job_status s) noexcept;
 std::optional<job_status> parse_job_status(std::string_view s) noexcept;

@@ -59,6 +59,17 @@ struct amqp_options {
     std::chrono::milliseconds connect_timeout{5'000};
     // AMQP heartbeat in seconds; a dead broker is noticed within about twice this.
     unsigned heartbeat_s = 10;
+    // The RabbitMQ management API (http://user:pass@host:port/), read by GET /api/queues and the
+    // dashboard for ready and unacked messages and consumers per queue, with an async HTTP
+    // client so no io thread ever waits on the broker. "" (the plugin is optional on a broker),
+    // or a failed read, falls back to passive queue.declare on a thread of its own, which
+    // knows ready messages and consumers but not unacked ones.
+    std::string management_url;
+    // Deadline of one read of the management API, and of the fallback's connect and each of its
+    // calls; past it the queue view answers 503.
+    std::chrono::milliseconds management_timeout{2'000};
+    // How long one read of the queue view is reused: the broker is asked at most once per this.
+    std::chrono::milliseconds queue_view_cache{1'000};
 };
 
 }  // namespace jobsd::queue

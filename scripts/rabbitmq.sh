@@ -219,6 +219,8 @@ EOF
         if [[ -n $HTTP_PORT ]]; then
             echo "management.tcp.ip = 127.0.0.1"
             echo "management.tcp.port = $HTTP_PORT"
+            # Queue counters refreshed every second (default 5 s), as jobsd's queue view is.
+            echo "collect_statistics_interval = 1000"
         fi
     } >"$DIR/rabbitmq.conf"
     if [[ -n $HTTP_PORT ]]; then

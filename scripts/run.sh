@@ -37,13 +37,16 @@ for _ in $(seq 1 100); do
 done
 
 key=demo-key-7c1f4e2a9b3d
+operator_key=demo-operator-key-3e9a6c1d5f8b
 cat <<MSG
 
 jobsd is running at http://127.0.0.1:$port  (store: var/jobsd.db, metrics: /metrics)
 workers: one simulating jobs-worker per job type (logs in var/log/)
 demo API key: $key
-queues: RabbitMQ management at http://127.0.0.1:15673 (guest/guest), or
-        bash scripts/rabbitmq.sh ctl var/rabbitmq list_queues name messages consumers
+dashboard: http://127.0.0.1:$port/dashboard  (operator key: $operator_key), or at once:
+           http://127.0.0.1:$port/dashboard#key=$operator_key
+queues: curl -s http://127.0.0.1:$port/api/queues -H 'x-api-key: $operator_key'
+        RabbitMQ management at http://127.0.0.1:15673 (guest/guest)
 
 Create the seed's example job:
   curl -s -X POST http://127.0.0.1:$port/jobs/v2 -H 'x-api-key: $key' -H 'Content-Type: application/json' \\

@@ -11,6 +11,7 @@ packages=(
   librabbitmq-dev rabbitmq-server
   clang-14 libclang-rt-14-dev
   wrk libbenchmark-dev
+  chromium
 )
 
 missing=()

@@ -146,6 +146,18 @@ std::optional<response> api::check_header(const http::request_header<>& header, 
         }
         default: break;
     }
+    if (needs_operator_key(out.match.which)) {
+        // Operator keys live apart from customer keys; a customer key is told it is the wrong kind.
+        const auto key = header["x-api-key"];
+        if (key.empty())
+            return message_response(http::status::unauthorized, "Operator key required (x-api-key header)");
+        out.catalog = catalog_.get();
+        if (catalog_.authenticate_operator(*out.catalog, key)) return std::nullopt;
+        if (catalog_.authenticate(*out.catalog, key))
+            return message_response(http::status::forbidden,
+                                    "This route needs an operator key; customer API keys are not accepted");
+        return message_response(http::status::unauthorized, "Unauthorized: unknown or revoked operator key");
+    }
     if (!needs_api_key(out.match.which)) return std::nullopt;
 
     out.catalog = catalog_.get();
@@ -192,6 +204,9 @@ asio::awaitable<response> api::handle(const request& req, admitted& a) const {
         case route::healthz: co_return healthz();
         case route::readyz: co_return readyz();
         case route::metrics: co_return co_await metrics_page();
+        case route::queues: co_return co_await operator_.queues();
+        case route::dashboard_data: co_return co_await operator_.dashboard_data();
+        case route::dashboard_page: co_return operator_.dashboard_page(a.match.param);
         case route::job_events:  // streamed by the session, never answered here
         case route::none:
         case route::wrong_method: break;
@@ -385,9 +400,10 @@ response api::readyz() const {
 asio::awaitable<response> api::metrics_page() const {
     auto [ec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
     if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
+    const auto jobs = co_await operator_.job_counts();
     response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = metrics_.render(store_.stats(), ec ? nullptr : &outbox);
+    res.body() = metrics_.render(store_.stats(), ec ? nullptr : &outbox, jobs ? &*jobs : nullptr);
     res.prepare_payload();
     co_return res;
 }

@@ -18,6 +18,7 @@
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
+#include "server/operator_api.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/router.hpp"
 #include "store/store.hpp"
@@ -28,7 +29,7 @@ class api {
 public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
-        queue::publisher* publisher, notification_hub& hub,
+        queue::publisher* publisher, notification_hub& hub, operator_api& operator_routes,
         std::chrono::milliseconds idempotency_window = std::chrono::hours(24),
         std::size_t store_write_queue_max = 65536)
         : options_(options),
@@ -37,6 +38,7 @@ public:
           metrics_(metrics),
           publisher_(publisher),
           hub_(hub),
+          operator_(operator_routes),
           idempotency_window_(idempotency_window),
           store_write_queue_max_(store_write_queue_max),
           limiter_(options.rate_limit_per_second,
@@ -92,6 +94,7 @@ private:
     metrics& metrics_;
     queue::publisher* publisher_;
     notification_hub& hub_;
+    operator_api& operator_;
     const std::chrono::milliseconds idempotency_window_;
     const std::size_t store_write_queue_max_;
     mutable rate_limiter limiter_;

@@ -66,7 +66,8 @@ app::app(config cfg)
         event_sink_ = std::make_unique<event_applier>(*store_, hub_);
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
+    operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_,
                                  config_.store.sqlite.idempotency_window, config_.store.sqlite.write_queue_max);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr, event_consumer_ ? &event_consumer_->stats() : nullptr,
                    &hub_);
@@ -85,6 +86,9 @@ app::~app() {
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
     store_.reset();
+    // Likewise the operator routes' broker reader thread, while the contexts it completes on live.
+    api_.reset();
+    operator_api_.reset();
 }
 
 asio::awaitable<void> app::accept_loop() {
@@ -123,6 +127,7 @@ void app::run() {
     asio::co_spawn(*contexts_.front(), refresh_catalog(), asio::detached);
     if (config_.server.max_outbox_backlog > 0 || publisher_)
         asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
+    asio::co_spawn(*contexts_.front(), sample_ingest(), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
 
@@ -158,6 +163,17 @@ asio::awaitable<void> app::watch_outbox() {
         auto [ec, stats] = co_await store::async_read_outbox_stats(*store_, use_nothrow);
         if (!ec) api_->set_outbox_backlog(stats.unpublished);
         timer.expires_after(std::chrono::seconds(1));
+        co_await timer.async_wait(use_nothrow);
+    }
+}
+
+asio::awaitable<void> app::sample_ingest() {
+    // A steady one-second cadence (the timer is re-armed from its previous expiry, not from now),
+    // so each history point covers one second.
+    asio::steady_timer timer(*contexts_.front(), std::chrono::steady_clock::now());
+    while (!stopping_) {
+        operator_api_->sample_ingest();
+        timer.expires_at(timer.expiry() + std::chrono::seconds(1));
         co_await timer.async_wait(use_nothrow);
     }
 }

@@ -49,6 +49,7 @@ private:
     boost::asio::awaitable<void> refresh_catalog();
     boost::asio::awaitable<void> drain();
     boost::asio::awaitable<void> watch_outbox();
+    boost::asio::awaitable<void> sample_ingest();
 
     config config_;
     // Built before anything else, so a bad certificate or key stops startup first. Empty when
@@ -62,6 +63,7 @@ private:
     std::unique_ptr<queue::publisher> publisher_;  // null when amqp.enabled is false
     std::unique_ptr<queue::event_sink> event_sink_;
     std::unique_ptr<queue::event_consumer> event_consumer_;  // null when amqp.enabled is false
+    std::unique_ptr<operator_api> operator_api_;
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     boost::asio::ip::tcp::acceptor acceptor_;

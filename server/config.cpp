@@ -2,6 +2,8 @@
 // flags all go through the same entry, so they are validated alike.
 #include "server/config.hpp"
 
+#include "server/management_client.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <cstdlib>
@@ -130,6 +132,9 @@ std::vector<entry> schema(config& c) {
         {"server", "max_outbox_backlog", "", uint_setter(c.server.max_outbox_backlog, 0, 1ull << 40)},
         {"server", "catalog_refresh_ms", "", duration_setter(c.server.catalog_refresh, 100, max_u32)},
         {"server", "shutdown_grace_ms", "", duration_setter(c.server.shutdown_grace, 0, max_u32)},
+        {"server", "job_counts_refresh_ms", "", duration_setter(c.server.job_counts_refresh, 100, max_u32)},
+        {"server", "dashboard_history_s", "", uint_setter(c.server.dashboard_history_s, 2, 86'400)},
+        {"server", "dashboard_recent_jobs", "", uint_setter(c.server.dashboard_recent_jobs, 1, 1000)},
         {"store", "url", "--store", string_setter(c.store.url)},
         {"store", "batch_max", "", uint_setter(c.store.sqlite.batch_max, 1, 1 << 20)},
         {"store", "batch_wait_us", "", duration_setter(c.store.sqlite.batch_wait, 0, 1'000'000)},
@@ -160,6 +165,9 @@ std::vector<entry> schema(config& c) {
         {"amqp", "reconnect_max_ms", "", duration_setter(c.amqp.reconnect_max, 10, max_u32)},
         {"amqp", "connect_timeout_ms", "", duration_setter(c.amqp.connect_timeout, 100, max_u32)},
         {"amqp", "heartbeat_s", "", uint_setter(c.amqp.heartbeat_s, 0, 3600)},
+        {"amqp", "management_url", "", string_setter(c.amqp.management_url)},
+        {"amqp", "management_timeout_ms", "", duration_setter(c.amqp.management_timeout, 100, 60'000)},
+        {"amqp", "queue_view_cache_ms", "", duration_setter(c.amqp.queue_view_cache, 0, 60'000)},
         {"seed", "file", "--seed", string_setter(c.seed_file)},
         {"log", "level", "--log-level", string_setter(c.log.level)},
         {"log", "format", "--log-format", string_setter(c.log.format)},
@@ -274,6 +282,10 @@ config load_config(int argc, const char* const* argv, bool& help) {
         throw config_error("tls.certificate_file must be set when tls.enabled is true");
     if (c.tls.enabled && c.tls.private_key_file.empty())
         throw config_error("tls.private_key_file must be set when tls.enabled is true");
+    if (!c.amqp.management_url.empty()) {
+        auto endpoint = parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());
+        if (!endpoint) throw config_error(endpoint.error());
+    }
     return c;
 }
 

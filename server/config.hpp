@@ -51,6 +51,14 @@ struct server_options {
     std::chrono::milliseconds catalog_refresh{1'000};
     // On SIGTERM, time given to requests in flight before the io threads stop.
     std::chrono::milliseconds shutdown_grace{5'000};
+    // Jobs per type and status (/metrics, the dashboard) are counted by a scan of the jobs table
+    // on a store reader thread, at most this often; answers in between reuse the last count.
+    std::chrono::milliseconds job_counts_refresh{5'000};
+    // The dashboard's ingest rate and latency history: one sample a second, kept this many
+    // seconds (5 minutes: enough to see a trend, a few KiB of memory).
+    std::size_t dashboard_history_s = 300;
+    // Latest jobs listed on the dashboard (across accounts).
+    std::size_t dashboard_recent_jobs = 20;
 };
 
 // TLS on the listener (HTTP/1.1 over TLS; no ALPN). Off by default: jobsd usually sits behind a

@@ -8,7 +8,8 @@
 
 namespace jobsd::server {
 
-std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox) const {
+std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,
+                            const std::vector<store::job_count>* jobs) const {
     const auto* publisher = publisher_;
     std::string out;
     out.reserve(4096);
@@ -71,6 +72,22 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
                                ? std::max<double>(0, static_cast<double>(model::now_ms() - *outbox->oldest_created_ms) / 1000.0)
                                : 0.0;
         out += "jobsd_outbox_oldest_age_seconds " + std::to_string(age) + "\n";
+    }
+    if (jobs) {
+        // Every type and status is written, zeros included, so a series drops to 0 rather than
+        // vanishing when its last job moves on.
+        out += "# HELP jobsd_jobs Jobs in the store by type and status (read every few seconds).\n"
+               "# TYPE jobsd_jobs gauge\n";
+        for (auto t : model::all_job_types)
+            for (auto st : model::all_job_statuses) {
+                std::uint64_t n = 0;
+                for (const auto& c : *jobs)
+                    if (c.type == t && c.status == st) n += c.count;
+                line("jobsd_jobs",
+                     "job_type=\"" + std::string(model::to_string(t)) + "\",status=\"" +
+                         std::string(model::to_string(st)) + "\"",
+                     n);
+            }
     }
     if (publisher) {
         auto counter = [&](std::string_view name, std::string_view help, const std::atomic<std::uint64_t>& v) {

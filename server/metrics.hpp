@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "model/job_type.hpp"
 #include "queue/event_consumer.hpp"
@@ -50,14 +52,31 @@ public:
         hub_ = hub;
     }
 
-    // `outbox` may be null when it could not be read; its lines are left out.
-    std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr) const;
+    // `outbox` and `jobs` may be null when they could not be read; their lines are left out.
+    std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
+                       const std::vector<store::job_count>* jobs = nullptr) const;
+
+    // Jobs created since start, all types together (the dashboard's ingest rate).
+    std::uint64_t jobs_created_total() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& c : jobs_created_) n += c.load(std::memory_order_relaxed);
+        return n;
+    }
+    // The latency histogram of `r` as it stands: per-bucket counts, not cumulative, +Inf last.
+    using bucket_counts = std::array<std::uint64_t, 14>;
+    bucket_counts latency_buckets(route r) const noexcept {
+        bucket_counts out{};
+        const auto& h = latency_[static_cast<std::size_t>(r)];
+        for (std::size_t b = 0; b < out.size(); ++b) out[b] = h.buckets[b].load(std::memory_order_relaxed);
+        return out;
+    }
 
     // Upper bounds of the latency buckets, in seconds (Prometheus `le`), +Inf implied.
     static constexpr std::array<double, 13> latency_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,    0.25,  0.5,    1,     2.5,  5};
 
 private:
+    static_assert(std::tuple_size_v<bucket_counts> == latency_bounds.size() + 1);
     struct histogram {
         std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};  // not cumulative
         std::atomic<std::uint64_t> sum_ns{0};

@@ -22,6 +22,14 @@ path_match match_path(std::string_view path) {
     if (path == "/readyz") return {route::readyz, {}};
     if (path == "/metrics") return {route::metrics, {}};
     if (path == "/api/provider/projects/active") return {route::active_projects, {}};
+    if (path == "/api/queues") return {route::queues, {}};
+    if (path == "/api/dashboard") return {route::dashboard_data, {}};
+    if (path == "/dashboard") return {route::dashboard_page, "index.html"};
+    constexpr std::string_view dashboard = "/dashboard/";
+    if (path.starts_with(dashboard)) {
+        const auto file = path.substr(dashboard.size());
+        if (file.find('/') == std::string_view::npos) return {route::dashboard_page, file};
+    }
     constexpr std::string_view jobs = "/jobs/";
     if (path.starts_with(jobs)) {
         const auto id = path.substr(jobs.size());
@@ -49,6 +57,9 @@ std::string_view route_name(route r) noexcept {
         case route::mapping_fields: return "mapping_fields";
         case route::healthz: return "healthz";
         case route::readyz: return "readyz";
+        case route::queues: return "queues";
+        case route::dashboard_data: return "dashboard_data";
+        case route::dashboard_page: return "dashboard_page";
         case route::metrics: return "metrics";
     }
     return "unknown";

@@ -21,12 +21,15 @@ enum class route {
     mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
     healthz,          // GET /healthz
     readyz,           // GET /readyz
+    queues,           // GET /api/queues (operator key)
+    dashboard_data,   // GET /api/dashboard (operator key)
+    dashboard_page,   // GET /dashboard and /dashboard/<file> (static; the data needs the key)
     metrics,          // GET /metrics (keep last: metrics sizes its tables by it)
 };
 
 struct route_match {
     route which = route::none;
-    std::string_view param;  // :id or :projectId, a view into the target
+    std::string_view param;  // :id, :projectId or the dashboard file, a view into the target
     std::string_view allow;  // for wrong_method: the value of the Allow header
 };
 
@@ -41,5 +44,8 @@ constexpr bool needs_api_key(route r) noexcept {
     return r == route::create_job || r == route::get_job || r == route::job_events || r == route::active_projects ||
            r == route::mapping_fields;
 }
+
+// Whether a route needs an operator key (customer keys are refused there).
+constexpr bool needs_operator_key(route r) noexcept { return r == route::queues || r == route::dashboard_data; }
 
 }  // namespace jobsd::server

@@ -43,6 +43,11 @@ constexpr std::string_view find_by_key_sql =
 constexpr std::string_view list_unpublished_sql =
     "SELECT seq, " JOB_COLUMNS " FROM jobs WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
 
+constexpr std::string_view count_jobs_sql =
+    "SELECT job_type, job_status, count(*) FROM jobs GROUP BY job_type, job_status";
+
+constexpr std::string_view recent_jobs_sql = "SELECT " JOB_COLUMNS " FROM jobs ORDER BY seq DESC LIMIT ?1";
+
 constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
 
 constexpr std::string_view job_state_sql =
@@ -453,6 +458,56 @@ struct outbox_stats_op final : sqlite_store::read_op {
     asio::any_completion_handler<void(error_code, outbox_stats)> handler;
 };
 
+struct count_jobs_op final : sqlite_store::read_op {
+    explicit count_jobs_op(asio::any_completion_handler<void(error_code, std::vector<job_count>)> h)
+        : handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        try {
+            sqlite_statement st(r.db.handle(), count_jobs_sql);
+            std::vector<job_count> out;
+            int rc;
+            while ((rc = st.step()) == SQLITE_ROW) {
+                auto type = model::parse_job_type(st.column_text(0));
+                auto status = model::parse_job_status(st.column_text(1));
+                if (type && status) out.push_back({*type, *status, static_cast<std::uint64_t>(st.column_int(2))});
+            }
+            if (rc != SQLITE_DONE) throw std::runtime_error(r.db.error_message());
+            complete(std::move(handler), error_code{}, std::move(out));
+        } catch (const std::exception& e) {
+            spdlog::error("store: counting jobs failed: {}", e.what());
+            complete(std::move(handler), error_code(store_errc::io), std::vector<job_count>{});
+        }
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<job_count>{}); }
+
+    asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler;
+};
+
+struct recent_jobs_op final : sqlite_store::read_op {
+    recent_jobs_op(std::size_t n, asio::any_completion_handler<void(error_code, std::vector<job_record>)> h)
+        : limit(n), handler(std::move(h)) {}
+
+    void run(reader_ctx& r) override {
+        try {
+            sqlite_statement st(r.db.handle(), recent_jobs_sql);
+            st.bind(1, static_cast<std::int64_t>(limit));
+            std::vector<job_record> out;
+            int rc;
+            while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_job(st, 0));
+            if (rc != SQLITE_DONE) throw std::runtime_error(r.db.error_message());
+            complete(std::move(handler), error_code{}, std::move(out));
+        } catch (const std::exception& e) {
+            spdlog::error("store: listing recent jobs failed: {}", e.what());
+            complete(std::move(handler), error_code(store_errc::io), std::vector<job_record>{});
+        }
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<job_record>{}); }
+
+    std::size_t limit;
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler;
+};
+
 struct load_catalog_op final : sqlite_store::read_op {
     explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h) : handler(std::move(h)) {}
 
@@ -619,6 +674,15 @@ void sqlite_store::list_unpublished(std::int64_t after_seq, std::size_t limit,
 
 void sqlite_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
     submit_read(std::make_unique<outbox_stats_op>(std::move(handler)));
+}
+
+void sqlite_store::count_jobs(asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) {
+    submit_read(std::make_unique<count_jobs_op>(std::move(handler)));
+}
+
+void sqlite_store::list_recent_jobs(std::size_t limit,
+                                    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_read(std::make_unique<recent_jobs_op>(limit, std::move(handler)));
 }
 
 void sqlite_store::submit_read(std::unique_ptr<read_op> op) {

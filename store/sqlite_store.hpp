@@ -63,6 +63,10 @@ public:
                       boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler)
         override;
     void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
+    void count_jobs(boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;
+    void list_recent_jobs(std::size_t limit,
+                          boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler)
+        override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 

@@ -46,6 +46,13 @@ struct applied_event {
     model::job_type type{};
 };
 
+// How many jobs of one type are in one status, for /metrics and the dashboard.
+struct job_count {
+    model::job_type type{};
+    model::job_status status{};
+    std::uint64_t count = 0;
+};
+
 // Counters for /metrics; monotonic since start.
 struct store_stats {
     std::uint64_t transactions = 0;   // committed write transactions
@@ -94,6 +101,14 @@ public:
 
     virtual void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
 
+    // Jobs per type and status (only the pairs that have jobs), across all accounts. Scans the
+    // jobs table: callers cache the answer (operator views, /metrics), never per request.
+    virtual void count_jobs(boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) = 0;
+
+    // The `limit` most recently created jobs across all accounts, newest first (operator views).
+    virtual void list_recent_jobs(
+        std::size_t limit, boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+
     // Startup only: writes the seed synchronously. Throws on failure.
     virtual void apply_seed(const seed_data& seed) = 0;
 
@@ -139,6 +154,18 @@ template <class Token>
 auto async_read_outbox_stats(store& s, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, outbox_stats)>(
         [&s](auto handler) { s.read_outbox_stats(std::move(handler)); }, token);
+}
+
+template <class Token>
+auto async_count_jobs(store& s, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_count>)>(
+        [&s](auto handler) { s.count_jobs(std::move(handler)); }, token);
+}
+
+template <class Token>
+auto async_list_recent_jobs(store& s, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, std::size_t n) { s.list_recent_jobs(n, std::move(handler)); }, token, limit);
 }
 
 template <class Token>

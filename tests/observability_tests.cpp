@@ -10,6 +10,10 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
@@ -119,4 +123,131 @@ BOOST_FIXTURE_TEST_CASE(metrics_are_valid_exposition_and_move_with_traffic, serv
     }
     BOOST_TEST(previous == after[count]);
     BOOST_TEST(after[R"(jobsd_http_request_duration_seconds_sum{route="create_job"})"] > 0);
+}
+
+namespace {
+
+constexpr std::string_view customer_key = "key-a-5d1c8e7f2b9a4c6e";
+constexpr std::string_view operator_key = "op-key-8f2c4a6e1b9d7c3e";
+constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
+
+std::string job_of(std::string_view type) {
+    return std::string(R"({"job_type":")") + std::string(type) + R"(","template_id":")" + std::string(project_a1) +
+           "\"}";
+}
+
+// Job counts re-read at most every 100 ms, so a scrape right after posting sees the new jobs.
+struct counting_fixture {
+    temp_dir dir{"jobsd-obs"};
+    std::unique_ptr<jobsd_process> server = start_test_jobsd(dir, {{"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "100"}});
+};
+
+// The metrics after the job-count cache has expired (it is read anew on this scrape).
+std::map<std::string, double> scrape_after_refresh(http_client& c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    return parse_exposition(c.get("/metrics").body);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(jobs_per_status_per_type_gauge_shows_posted_jobs, counting_fixture) {
+    http_client c(server->host(), server->port());
+    auto before = scrape_after_refresh(c);
+    const std::string video_queued = R"(jobsd_jobs{job_type="video",status="QUEUED"})";
+    const std::string tts_queued = R"(jobsd_jobs{job_type="tts",status="QUEUED"})";
+    BOOST_TEST(before.at(video_queued) == 0);  // every pair is written, zeros included
+    BOOST_TEST(before.at(R"(jobsd_jobs{job_type="pdf",status="FAILED"})") == 0);
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("video")).status, 201);
+    BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("tts")).status, 201);
+
+    auto after = scrape_after_refresh(c);
+    BOOST_TEST(after.at(video_queued) == 3);
+    BOOST_TEST(after.at(tts_queued) == 1);
+    BOOST_TEST(after.at(R"(jobsd_jobs{job_type="video",status="SUCCESS"})") == 0);
+    // Publishing is off in the test config: the four jobs wait in the outbox, and it says so.
+    BOOST_TEST(after.at("jobsd_outbox_unpublished") == 4);
+    BOOST_TEST(after.at("jobsd_outbox_oldest_age_seconds") >= 0);
+    BOOST_TEST(after.at("jobsd_store_transactions_total") >= 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(operator_routes_refuse_missing_and_customer_keys, server_fixture) {
+    http_client c(server->host(), server->port());
+    for (std::string_view target : {"/api/queues", "/api/dashboard"}) {
+        BOOST_TEST_CONTEXT(target) {
+            auto none = c.get(target);
+            BOOST_TEST(none.status == 401u);
+            BOOST_TEST(none.json().at("message").as_string() == "Operator key required (x-api-key header)");
+            auto customer = c.get(target, customer_key);
+            BOOST_TEST(customer.status == 403u);
+            BOOST_TEST(std::string(customer.json().at("message").as_string()).find("operator key") != std::string::npos);
+            BOOST_TEST(c.get(target, "not-a-key").status == 401u);
+        }
+    }
+    // With publishing off there is no broker to read: 503 with the reason, at once.
+    auto queues = c.get("/api/queues", operator_key);
+    BOOST_TEST(queues.status == 503u);
+    BOOST_TEST(std::string(queues.json().at("message").as_string()).find("amqp.enabled") != std::string::npos);
+    // The operator key opens no customer route.
+    BOOST_TEST(c.get("/api/provider/projects/active", operator_key).status == 401u);
+}
+
+BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, temp_dir) {
+    // A port nothing listens on (bound, then closed) for both the AMQP and the management URL.
+    unsigned short dead_port = 0;
+    {
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+        dead_port = a.local_endpoint().port();
+    }
+    const std::string port = std::to_string(dead_port);
+    auto server = start_test_jobsd(*this, {{"JOBSD_AMQP_ENABLED", "true"},
+                                           {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + port + "/"},
+                                           {"JOBSD_AMQP_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:" + port + "/"}});
+    http_client c(server->host(), server->port(), std::chrono::seconds(10));
+    auto res = c.get("/api/queues", operator_key);
+    BOOST_TEST(res.status == 503u);
+    BOOST_TEST(std::string(res.json().at("message").as_string()).find("cannot connect to the management API") !=
+               std::string::npos);
+    BOOST_TEST(!res.header("Retry-After").empty());
+    // The dashboard still answers, with the reason in place of the queues.
+    auto dash = c.get("/api/dashboard", operator_key);
+    BOOST_REQUIRE_EQUAL(dash.status, 200u);
+    BOOST_TEST(dash.json().at("queues").is_null());
+    BOOST_TEST(!dash.json().at("queues_error").as_string().empty());
+    BOOST_TEST(dash.json().at("broker").as_string() == "down");
+}
+
+BOOST_FIXTURE_TEST_CASE(dashboard_data_and_page, counting_fixture) {
+    http_client c(server->host(), server->port());
+    for (int i = 0; i < 2; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("image")).status, 201);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto res = c.get("/api/dashboard", operator_key);
+    BOOST_REQUIRE_EQUAL(res.status, 200u);
+    const auto data = res.json().as_object();
+    BOOST_TEST(data.at("broker").as_string() == "disabled");
+    BOOST_TEST(data.at("outbox").at("unpublished").to_number<int>() == 2);
+    const auto& recent = data.at("recent_jobs").as_array();
+    BOOST_REQUIRE_EQUAL(recent.size(), 2u);
+    BOOST_TEST(recent[0].at("job_type").as_string() == "image");
+    BOOST_TEST(recent[0].at("job_status").as_string() == "QUEUED");
+    BOOST_TEST(recent[0].at("account_id").as_string() == "acc_a");
+    bool found = false;
+    for (const auto& t : data.at("jobs").as_array())
+        if (t.at("job_type").as_string() == "image") {
+            found = true;
+            BOOST_TEST(t.at("counts").at("QUEUED").to_number<int>() == 2);
+        }
+    BOOST_TEST(found);
+    BOOST_TEST(data.at("ingest").at("points").is_array());
+
+    // The page and its files need no key (they hold no data), and unknown files are 404.
+    auto page = c.get("/dashboard");
+    BOOST_TEST(page.status == 200u);
+    BOOST_TEST(page.header("Content-Type").find("text/html") == 0u);
+    BOOST_TEST(page.body.find("/dashboard/dashboard.js") != std::string::npos);
+    auto script = c.get("/dashboard/dashboard.js");
+    BOOST_TEST(script.status == 200u);
+    BOOST_TEST(script.header("Content-Type").find("text/javascript") == 0u);
+    BOOST_TEST(c.get("/dashboard/dashboard.css").status == 200u);
+    BOOST_TEST(c.get("/dashboard/nothing.js").status == 404u);
 }

@@ -49,6 +49,12 @@ std::string_view name_of(route r) {
             return "healthz";
         case route::metrics:
             return "metrics";
+        case route::queues:
+            return "queues";
+        case route::dashboard_data:
+            return "dashboard_data";
+        case route::dashboard_page:
+            return "dashboard_page";
         default:
             return "a route these tests do not know yet";
     }
@@ -145,6 +151,22 @@ BOOST_AUTO_TEST_CASE(each_route_with_its_method) {
     check_route(verb::get, "/api/provider/projects/p-17/mapping-fields", route::mapping_fields, "p-17");
     check_route(verb::get, "/healthz", route::healthz);
     check_route(verb::get, "/metrics", route::metrics);
+    check_route(verb::get, "/api/queues", route::queues);
+    check_route(verb::get, "/api/dashboard", route::dashboard_data);
+    check_route(verb::get, "/dashboard", route::dashboard_page, "index.html");
+    check_route(verb::get, "/dashboard/", route::dashboard_page, "index.html");
+    check_route(verb::get, "/dashboard/dashboard.js", route::dashboard_page, "dashboard.js");
+    check_route(verb::get, "/dashboard/a/b.js", route::none);
+}
+
+BOOST_AUTO_TEST_CASE(operator_routes_need_an_operator_key_only) {
+    BOOST_TEST(needs_operator_key(route::queues));
+    BOOST_TEST(needs_operator_key(route::dashboard_data));
+    BOOST_TEST(!needs_api_key(route::queues));
+    BOOST_TEST(!needs_api_key(route::dashboard_data));
+    BOOST_TEST(!needs_operator_key(route::dashboard_page));  // the page holds no data
+    BOOST_TEST(!needs_operator_key(route::create_job));
+    BOOST_TEST(!needs_operator_key(route::metrics));
 }
 
 BOOST_AUTO_TEST_CASE(trailing_slash_is_the_same_route) {
@@ -401,6 +423,21 @@ BOOST_AUTO_TEST_CASE(store_counters_are_rendered) {
     BOOST_TEST(text.find("\njobsd_store_write_queue 3\n") != std::string::npos);
     BOOST_TEST(text.find("# TYPE jobsd_store_transactions_total counter\n") != std::string::npos);
     BOOST_TEST(text.find("jobsd_http_responses_total{") == std::string::npos);  // nothing counted yet
+}
+
+BOOST_AUTO_TEST_CASE(jobs_gauge_has_every_type_and_status) {
+    metrics m;
+    using jobsd::model::job_status;
+    using jobsd::model::job_type;
+    std::vector<jobsd::store::job_count> counts{{job_type::video, job_status::queued, 4},
+                                                {job_type::video, job_status::success, 2}};
+    const auto text = m.render({}, nullptr, &counts);
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(text.find("# TYPE jobsd_jobs gauge\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_jobs{job_type=\"video\",status=\"QUEUED\"} 4\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_jobs{job_type=\"video\",status=\"SUCCESS\"} 2\n") != std::string::npos);
+    BOOST_TEST(text.find("\njobsd_jobs{job_type=\"pdf\",status=\"IN_PROGRESS\"} 0\n") != std::string::npos);
+    BOOST_TEST(m.render({}).find("jobsd_jobs{") == std::string::npos);  // not read: no lines
 }
 
 BOOST_AUTO_TEST_CASE(responses_are_counted_per_code) {

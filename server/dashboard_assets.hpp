@@ -1,0 +1,19 @@
+// The dashboard's static files (server/dashboard/), compiled into jobsd at build time so the
+// binary serves them with no files to install and nothing to find at run time.
+// Thread safety: immutable data.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace jobsd::server {
+
+struct dashboard_asset {
+    std::string_view content_type;
+    std::string_view body;
+};
+
+// The file called `name` (e.g. "index.html", "dashboard.js"), or nullopt.
+std::optional<dashboard_asset> find_dashboard_asset(std::string_view name);
+
+}  // namespace jobsd::server
