@@ -138,6 +138,7 @@ std::vector<entry> schema(config& c) {
         {"store", "read_queue_max", "", uint_setter(c.store.sqlite.read_queue_max, 1, 1 << 24)},
         {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},
         {"store", "pool_size", "", uint_setter(c.store.pg.pool_size, 1, 256)},
+        {"store", "writers", "", uint_setter(c.store.pg.writers, 1, 255)},
         {"store", "connect_timeout_ms", "", duration_setter(c.store.pg.connect_timeout, 100, max_u32)},
         {"store", "query_timeout_ms", "", duration_setter(c.store.pg.query_timeout, 100, max_u32)},
         {"store", "claim_lease_ms", "", duration_setter(c.store.pg.claim_lease, 100, max_u32)},

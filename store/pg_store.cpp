@@ -14,6 +14,7 @@
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
 #include <span>
@@ -405,7 +406,7 @@ asio::awaitable<void> pg_store::impl::worker() {
         batch.clear();
         statements.clear();
         bool write = false;
-        if (!writes.empty() && (writers_busy == 0 || reads.empty())) {
+        if (!writes.empty() && writers_busy < options.writers) {
             write = true;
             while (!writes.empty() && batch.size() < options.batch_max) {
                 batch.push_back(std::move(writes.front()));
@@ -482,6 +483,7 @@ asio::awaitable<void> pg_store::impl::worker() {
 
 pg_store::pg_store(pg_options options) : options_(std::move(options)) {
     if (options_.pool_size == 0) throw std::invalid_argument("store.pool_size must be at least 1");
+    options_.writers = std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
     {
         char* err = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(options_.url.c_str(), &err);
