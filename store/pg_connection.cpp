@@ -3,6 +3,7 @@
 #include "store/pg_connection.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -195,6 +196,18 @@ asio::awaitable<std::vector<pg_reply>> pg_connection::exec(const std::vector<pg_
         results.emplace_back(r);
     }
     co_return results;
+}
+
+asio::awaitable<bool> pg_connection::watch_idle() {
+    if (!conn_) co_return false;
+    boost::system::error_code ec;
+    co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return true;
+    if (!PQconsumeInput(conn_) || PQstatus(conn_) == CONNECTION_BAD) {
+        close();
+        co_return false;
+    }
+    co_return true;
 }
 
 std::string redact_pg_url(std::string_view url) {

@@ -82,6 +82,11 @@ public:
     boost::asio::awaitable<std::vector<pg_reply>> exec(const std::vector<pg_statement>& statements,
                                                         std::chrono::milliseconds timeout);
 
+    // While idle: waits until the server sends something (a notice, or the end of the session
+    // when it shuts down) and reads it. False when the session is gone (closed then); true when
+    // the wait was cancelled or the session is still fine.
+    boost::asio::awaitable<bool> watch_idle();
+
     bool is_open() const { return conn_ != nullptr; }
     // Releases the socket from Asio, then PQfinish. Idempotent.
     void close();

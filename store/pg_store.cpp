@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -29,6 +30,7 @@
 namespace jobsd::store {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -420,8 +422,15 @@ asio::awaitable<void> pg_store::impl::worker() {
         } else if (stopping) {
             break;
         } else {
+            // Idle: wait for work, but notice a session the server ended (a restart) now,
+            // rather than by failing the next batch on it.
             boost::system::error_code ignored;
-            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            auto woke = co_await (wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored)) ||
+                                  conn.watch_idle());
+            if (woke.index() == 1 && !std::get<1>(woke)) {
+                spdlog::warn("postgres: the server ended an idle session; reconnecting");
+                --connected;
+            }
             continue;
         }
 
