@@ -58,7 +58,9 @@ std::optional<double> pg_reply::optional_double(int row, int col) const {
 
 pg_connection::pg_connection(asio::any_io_executor ex) : ex_(ex), socket_(ex) {}
 
-pg_connection::~pg_connection() { close(); }
+pg_connection::~pg_connection() {
+    close();
+}
 
 void pg_connection::close() {
     if (socket_.is_open()) {
@@ -90,11 +92,13 @@ asio::awaitable<void> pg_connection::wait(wait_for what, clock::time_point deadl
     using w = asio::posix::stream_descriptor::wait_type;
     readable_ = false;
     if (what == wait_for::read) {
-        auto r = co_await (socket_.async_wait(w::wait_read, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+        auto r = co_await (socket_.async_wait(w::wait_read, asio::use_awaitable) ||
+                           timer.async_wait(asio::use_awaitable));
         if (r.index() == 1) fail("timed out waiting for the server");
         readable_ = true;
     } else if (what == wait_for::write) {
-        auto r = co_await (socket_.async_wait(w::wait_write, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+        auto r = co_await (socket_.async_wait(w::wait_write, asio::use_awaitable) ||
+                           timer.async_wait(asio::use_awaitable));
         if (r.index() == 1) fail("timed out waiting for the server");
     } else {
         auto r = co_await (socket_.async_wait(w::wait_read, asio::use_awaitable) ||
@@ -113,7 +117,8 @@ asio::awaitable<void> pg_connection::connect(const std::string& conninfo, std::c
     if (!conn_) throw pg_error("postgres: out of memory starting a connection");
     if (PQstatus(conn_) == CONNECTION_BAD) fail("cannot connect to " + redact_pg_url(conninfo));
     // Server notices (e.g. "already exists, skipping") are not errors: keep them off stderr.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     auto poll = PGRES_POLLING_WRITING;
     for (;;) {
         if (poll == PGRES_POLLING_OK) break;
@@ -133,7 +138,8 @@ asio::awaitable<void> pg_connection::connect(const std::string& conninfo, std::c
     if (statements.empty()) co_return;
     // Prepare everything in one round trip.
     for (const auto& s : statements)
-        if (!PQsendPrepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr)) fail("sending PREPARE " + s.name);
+        if (!PQsendPrepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr))
+            fail("sending PREPARE " + s.name);
     if (!PQpipelineSync(conn_)) fail("sending Sync");
     std::vector<pg_statement> none;
     auto results = co_await exec(none, timeout);
@@ -146,7 +152,7 @@ asio::awaitable<void> pg_connection::connect(const std::string& conninfo, std::c
 }
 
 asio::awaitable<std::vector<pg_reply>> pg_connection::exec(const std::vector<pg_statement>& statements,
-                                                            std::chrono::milliseconds timeout) {
+                                                           std::chrono::milliseconds timeout) {
     if (!conn_) throw pg_error("postgres: connection is closed");
     const auto deadline = clock::now() + timeout;
     std::vector<const char*> values;
@@ -154,9 +160,10 @@ asio::awaitable<std::vector<pg_reply>> pg_connection::exec(const std::vector<pg_
         values.clear();
         for (const auto& p : s.params) values.push_back(p ? p->c_str() : nullptr);
         const int n = static_cast<int>(values.size());
-        const int sent = s.prepared
-                             ? PQsendQueryPrepared(conn_, s.sql.c_str(), n, values.data(), nullptr, nullptr, 0)
-                             : PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+        const int sent =
+            s.prepared
+                ? PQsendQueryPrepared(conn_, s.sql.c_str(), n, values.data(), nullptr, nullptr, 0)
+                : PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
         if (!sent) fail("sending a statement");
     }
     // connect() sends its own PREPAREs and Sync before calling with no statements.
@@ -201,7 +208,8 @@ asio::awaitable<std::vector<pg_reply>> pg_connection::exec(const std::vector<pg_
 asio::awaitable<bool> pg_connection::watch_idle() {
     if (!conn_) co_return false;
     boost::system::error_code ec;
-    co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return true;
     if (!PQconsumeInput(conn_) || PQstatus(conn_) == CONNECTION_BAD) {
         close();
@@ -236,7 +244,8 @@ pg_conn_ptr pg_connect_blocking(const std::string& url, std::chrono::millisecond
         while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
         throw pg_error("postgres: cannot connect to " + redact_pg_url(url) + ": " + msg);
     }
-    PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
     return conn;
 }
 

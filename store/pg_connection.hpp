@@ -23,13 +23,13 @@ namespace jobsd::store {
 // The connection is unusable (refused, lost, timed out) or the server sent something libpq
 // could not take; the message is libpq's, with what was being done.
 class pg_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // Owns one PGresult (libpq already names its struct pg_result).
 class pg_reply {
-public:
+  public:
     pg_reply() = default;
     explicit pg_reply(PGresult* r) : r_(r, &PQclear) {}
 
@@ -46,7 +46,7 @@ public:
     std::optional<std::int64_t> optional_int64(int row, int col) const;
     std::optional<double> optional_double(int row, int col) const;
 
-private:
+  private:
     std::shared_ptr<PGresult> r_;
 };
 
@@ -65,7 +65,7 @@ struct pg_prepared {
 };
 
 class pg_connection {
-public:
+  public:
     explicit pg_connection(boost::asio::any_io_executor ex);
     ~pg_connection();
     pg_connection(const pg_connection&) = delete;
@@ -80,7 +80,7 @@ public:
     // a failed one come back PGRES_PIPELINE_ABORTED). Throws pg_error when the connection fails
     // or `timeout` passes; the connection is closed then.
     boost::asio::awaitable<std::vector<pg_reply>> exec(const std::vector<pg_statement>& statements,
-                                                        std::chrono::milliseconds timeout);
+                                                       std::chrono::milliseconds timeout);
 
     // While idle: waits until the server sends something (a notice, or the end of the session
     // when it shuts down) and reads it. False when the session is gone (closed then); true when
@@ -91,7 +91,7 @@ public:
     // Releases the socket from Asio, then PQfinish. Idempotent.
     void close();
 
-private:
+  private:
     enum class wait_for { read, write, either };
     // Waits until the socket is ready as asked or the deadline passes (pg_error).
     boost::asio::awaitable<void> wait(wait_for what, std::chrono::steady_clock::time_point deadline);

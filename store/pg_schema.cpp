@@ -103,14 +103,17 @@ pg_reply run(PGconn* conn, std::string_view sql, std::string_view what) {
 
 }  // namespace
 
-int pg_schema_version() { return static_cast<int>(migrations.size()); }
+int pg_schema_version() {
+    return static_cast<int>(migrations.size());
+}
 
 void migrate_pg(PGconn* conn) {
     run(conn, "BEGIN", "migration");
     try {
         run(conn, lock_sql, "taking the migration lock");
         run(conn, "CREATE TABLE IF NOT EXISTS jobsd_schema (version integer NOT NULL)", "migration");
-        auto r = run(conn, "SELECT coalesce(max(version), 0) FROM jobsd_schema", "reading the schema version");
+        auto r =
+            run(conn, "SELECT coalesce(max(version), 0) FROM jobsd_schema", "reading the schema version");
         const auto version = r.int64(0, 0);
         if (version > static_cast<std::int64_t>(migrations.size()))
             throw pg_error("postgres: database schema version " + std::to_string(version) +

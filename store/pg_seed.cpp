@@ -20,7 +20,8 @@ using params = std::vector<std::optional<std::string>>;
 void run(PGconn* conn, const char* sql, const params& p, const std::string& what) {
     std::vector<const char*> values;
     for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
-    pg_reply r(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
+    pg_reply r(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                            nullptr, 0));
     if (!r.ok()) throw pg_error("postgres: seed: " + what + ": " + r.error());
 }
 
@@ -43,8 +44,10 @@ void write_pg_seed(PGconn* conn, const seed_data& seed) {
             for (const auto& k : a.keys)
                 run(conn,
                     "INSERT INTO api_keys (key_hash, account_id, prefix, created_ms) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (key_hash) DO UPDATE SET account_id = excluded.account_id, revoked_ms = NULL",
-                    {model::hash_api_key(k), a.id, std::string(model::key_prefix(k)), now}, "key of account " + a.id);
+                    " ON CONFLICT (key_hash) DO UPDATE SET account_id = excluded.account_id, revoked_ms = "
+                    "NULL",
+                    {model::hash_api_key(k), a.id, std::string(model::key_prefix(k)), now},
+                    "key of account " + a.id);
         }
         for (const auto& k : seed.operator_keys)
             run(conn,
@@ -54,8 +57,10 @@ void write_pg_seed(PGconn* conn, const seed_data& seed) {
         for (const auto& p : seed.projects)
             run(conn,
                 "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
-                " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET account_id = "
+                "excluded.account_id,"
+                " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = "
+                "excluded.end_ms,"
                 " mapping_fields = excluded.mapping_fields",
                 {p.id, p.account_id, p.name, p.type, num(p.start_ms), num(p.end_ms),
                  boost::json::serialize(p.mapping_fields)},

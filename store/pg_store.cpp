@@ -3,6 +3,7 @@
 // operation then completes with its own statements' results.
 #include "store/pg_store.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -13,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -35,8 +35,9 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 // The columns read_job() expects, in its order.
-#define PG_JOB_COLUMNS                                                                                        \
-    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, " \
+#define PG_JOB_COLUMNS                                                                                  \
+    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, " \
+    "updated_ms, "                                                                                      \
     "version, progress, idempotency_key, request_hash"
 
 // Named statements, prepared on every connection.
@@ -51,10 +52,11 @@ const std::vector<pg_prepared>& prepared_statements() {
          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
          " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING RETURNING seq"},
         {"release_key",
-         "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND created_ms < $3"},
+         "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
+         "created_ms < $3"},
         {"find_job", "SELECT " PG_JOB_COLUMNS " FROM jobs WHERE uuid = $1 AND account_id = $2"},
-        {"find_by_key",
-         "SELECT " PG_JOB_COLUMNS " FROM jobs WHERE account_id = $1 AND idempotency_key = $2 AND created_ms >= $3"},
+        {"find_by_key", "SELECT " PG_JOB_COLUMNS
+                        " FROM jobs WHERE account_id = $1 AND idempotency_key = $2 AND created_ms >= $3"},
         // Unpublished jobs nobody holds (never claimed, lease over) or that this instance holds
         // (renewing its lease); SKIP LOCKED passes over rows another instance is claiming now.
         {"claim",
@@ -66,7 +68,8 @@ const std::vector<pg_prepared>& prepared_statements() {
         // Forward only, decided on the row itself: $7 lists the states the event may follow,
         // so instances applying the same events in any order end in the same state.
         {"apply_event",
-         "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, output),"
+         "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, "
+         "output),"
          " error = coalesce($5, error), updated_ms = greatest(updated_ms, $6) WHERE uuid = $1"
          " AND job_status = ANY($7::text[]) RETURNING account_id, session_id, job_type"},
         {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
@@ -76,7 +79,9 @@ const std::vector<pg_prepared>& prepared_statements() {
 
 using param = std::optional<std::string>;
 
-std::string num(std::int64_t v) { return std::to_string(v); }
+std::string num(std::int64_t v) {
+    return std::to_string(v);
+}
 
 std::string num(double v) {
     char buf[64];
@@ -119,7 +124,9 @@ job_record read_job(const pg_reply& r, int row, int first) {
     return j;
 }
 
-pg_statement sql(std::string text) { return {std::move(text), {}, false}; }
+pg_statement sql(std::string text) {
+    return {std::move(text), {}, false};
+}
 
 }  // namespace
 
@@ -142,12 +149,13 @@ struct create_job_op final : pg_store::op {
     void add(std::vector<pg_statement>& out, const pg_options& o) override {
         const bool keyed = !job.idempotency_key.empty();
         if (keyed)
-            out.push_back({"release_key",
-                           {job.account_id, job.idempotency_key, num(job.created_ms - o.idempotency_window.count())}});
+            out.push_back(
+                {"release_key",
+                 {job.account_id, job.idempotency_key, num(job.created_ms - o.idempotency_window.count())}});
         out.push_back({"insert_job",
                        {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
-                        std::string(model::to_string(job.status)), job.session_id, job.input, num(job.created_ms),
-                        job.version ? param(num(*job.version)) : std::nullopt,
+                        std::string(model::to_string(job.status)), job.session_id, job.input,
+                        num(job.created_ms), job.version ? param(num(*job.version)) : std::nullopt,
                         keyed ? param(job.idempotency_key) : std::nullopt,
                         keyed ? param(job.request_hash) : std::nullopt, instance,
                         num(static_cast<std::int64_t>(o.claim_lease.count()))}});
@@ -186,8 +194,9 @@ struct apply_events_op final : pg_store::op {
     void add(std::vector<pg_statement>& out, const pg_options&) override {
         for (const auto& e : events) {
             std::vector<std::string> from;
-            for (auto s : {model::job_status::queued, model::job_status::started, model::job_status::in_progress,
-                           model::job_status::success, model::job_status::failed})
+            for (auto s :
+                 {model::job_status::queued, model::job_status::started, model::job_status::in_progress,
+                  model::job_status::success, model::job_status::failed})
                 if (model::can_advance(s, e.status)) from.emplace_back(model::to_string(s));
             out.push_back({"apply_event",
                            {e.uuid, std::string(model::to_string(e.status)),
@@ -200,8 +209,9 @@ struct apply_events_op final : pg_store::op {
         if (!ec) {
             for (std::size_t i = 0; i < events.size() && i < results.size(); ++i) {
                 if (results[i].rows() == 0) continue;  // late, duplicate or unknown: harmless
-                applied.push_back({events[i], std::string(results[i].text(0, 0)), std::string(results[i].text(0, 1)),
-                                   model::parse_job_type(results[i].text(0, 2)).value_or(model::job_type::video)});
+                applied.push_back(
+                    {events[i], std::string(results[i].text(0, 0)), std::string(results[i].text(0, 1)),
+                     model::parse_job_type(results[i].text(0, 2)).value_or(model::job_type::video)});
             }
             applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
         }
@@ -263,9 +273,12 @@ struct claim_op final : pg_store::op {
 };
 
 struct outbox_stats_op final : pg_store::op {
-    explicit outbox_stats_op(asio::any_completion_handler<void(error_code, outbox_stats)> h) : handler(std::move(h)) {}
+    explicit outbox_stats_op(asio::any_completion_handler<void(error_code, outbox_stats)> h)
+        : handler(std::move(h)) {}
 
-    void add(std::vector<pg_statement>& out, const pg_options&) override { out.push_back({"outbox_stats", {}}); }
+    void add(std::vector<pg_statement>& out, const pg_options&) override {
+        out.push_back({"outbox_stats", {}});
+    }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         outbox_stats stats;
         if (!ec && !results.empty() && results[0].rows() > 0) {
@@ -280,14 +293,16 @@ struct outbox_stats_op final : pg_store::op {
 };
 
 struct load_catalog_op final : pg_store::op {
-    explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h) : handler(std::move(h)) {}
+    explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h)
+        : handler(std::move(h)) {}
 
     // One snapshot for all four tables.
     void add(std::vector<pg_statement>& out, const pg_options&) override {
         out.push_back(sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
         out.push_back(sql("SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL"));
         out.push_back(sql("SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL"));
-        out.push_back(sql("SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects"));
+        out.push_back(
+            sql("SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects"));
         out.push_back(sql("SELECT id, account_id, name, prompt FROM image_prompts"));
         out.push_back(sql("COMMIT"));
     }
@@ -389,14 +404,16 @@ asio::awaitable<void> pg_store::impl::worker() {
             if (problem.empty()) {
                 ++connected;
                 backoff = std::chrono::milliseconds(100);
-                if (outage_logged) spdlog::info("postgres: connected again to {}", redact_pg_url(options.url));
+                if (outage_logged)
+                    spdlog::info("postgres: connected again to {}", redact_pg_url(options.url));
                 outage_logged = false;
             } else {
                 if (!outage_logged) spdlog::error("{}; retrying", problem);
                 outage_logged = true;
                 // With no connection at all, waiting callers learn it now rather than after
                 // the outage; new calls keep queueing for the next attempt.
-                if (connected == 0) fail_queued(stopping ? error_code(store_errc::closed) : error_code(store_errc::io));
+                if (connected == 0)
+                    fail_queued(stopping ? error_code(store_errc::closed) : error_code(store_errc::io));
                 if (stopping) break;
                 sleep.expires_after(backoff);
                 boost::system::error_code ignored;
@@ -459,7 +476,8 @@ asio::awaitable<void> pg_store::impl::worker() {
         if (!ec) {
             for (std::size_t i = 0; i < results.size(); ++i)
                 if (!results[i].ok()) {
-                    spdlog::error("postgres: {} failed: {}", write ? "a write batch" : "a read", results[i].error());
+                    spdlog::error("postgres: {} failed: {}", write ? "a write batch" : "a read",
+                                  results[i].error());
                     ec = store_errc::io;
                     // A failed statement inside BEGIN leaves the session in an aborted
                     // transaction (the COMMIT was skipped): start afresh on a new session.
@@ -492,7 +510,8 @@ asio::awaitable<void> pg_store::impl::worker() {
 
 pg_store::pg_store(pg_options options) : options_(std::move(options)) {
     if (options_.pool_size == 0) throw std::invalid_argument("store.pool_size must be at least 1");
-    options_.writers = std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
+    options_.writers =
+        std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
     {
         char* err = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(options_.url.c_str(), &err);
@@ -551,8 +570,8 @@ void pg_store::create_job(job_record job, asio::any_completion_handler<void(erro
 
 void pg_store::find_job(std::string account_id, std::string uuid,
                         asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
-    submit(std::make_unique<find_job_op>("find_job", std::vector<std::string>{std::move(uuid), std::move(account_id)},
-                                         std::move(handler)));
+    submit(std::make_unique<find_job_op>(
+        "find_job", std::vector<std::string>{std::move(uuid), std::move(account_id)}, std::move(handler)));
 }
 
 void pg_store::find_by_idempotency_key(
@@ -567,17 +586,20 @@ void pg_store::load_catalog(asio::any_completion_handler<void(error_code, catalo
     submit(std::make_unique<load_catalog_op>(std::move(handler)));
 }
 
-void pg_store::claim_unpublished(std::int64_t after_seq, std::size_t limit,
-                                 asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
+void pg_store::claim_unpublished(
+    std::int64_t after_seq, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
     submit(std::make_unique<claim_op>(options_.instance_id, after_seq, limit, std::move(handler)));
 }
 
-void pg_store::mark_published(std::vector<std::string> uuids, asio::any_completion_handler<void(error_code)> handler) {
+void pg_store::mark_published(std::vector<std::string> uuids,
+                              asio::any_completion_handler<void(error_code)> handler) {
     submit(std::make_unique<mark_published_op>(std::move(uuids), std::move(handler)));
 }
 
-void pg_store::apply_events(std::vector<model::job_event> events,
-                            asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
+void pg_store::apply_events(
+    std::vector<model::job_event> events,
+    asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
     submit(std::make_unique<apply_events_op>(std::move(events), impl_->events_applied, std::move(handler)));
 }
 
@@ -591,7 +613,8 @@ void pg_store::apply_seed(const seed_data& seed) {
 }
 
 store_stats pg_store::stats() const {
-    return {impl_->transactions.load(std::memory_order_relaxed), impl_->jobs_committed.load(std::memory_order_relaxed),
+    return {impl_->transactions.load(std::memory_order_relaxed),
+            impl_->jobs_committed.load(std::memory_order_relaxed),
             impl_->writes_queued.load(std::memory_order_relaxed),
             impl_->events_applied.load(std::memory_order_relaxed)};
 }

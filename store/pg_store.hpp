@@ -44,12 +44,13 @@ struct pg_options {
     std::chrono::milliseconds claim_lease{60000};
     // How long an Idempotency-Key holds (the same setting as the SQLite store's).
     std::chrono::milliseconds idempotency_window{24 * 3600 * 1000};
-    // This instance's name in outbox claims; empty picks a random one at start.
+    // This instance's name in outbox claims; empty picks a random one at start. A fixed name
+    // lets a restarted jobsd take its own claims back at once; two live jobsd must never share one.
     std::string instance_id;
 };
 
 class pg_store final : public store {
-public:
+  public:
     // Connects once (checking the URL and the server), migrates, then starts the io thread.
     // Throws std::invalid_argument for a URL libpq cannot parse, pg_error when the server
     // cannot be reached or migrated.
@@ -58,21 +59,23 @@ public:
     ~pg_store() override;
 
     void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) override;
-    void find_job(std::string account_id, std::string uuid,
-                  boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
+    void find_job(
+        std::string account_id, std::string uuid,
+        boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void find_by_idempotency_key(
         std::string account_id, std::string key, std::int64_t since_ms,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
-    void claim_unpublished(std::int64_t after_seq, std::size_t limit,
-                           boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)
-        override;
+    void claim_unpublished(
+        std::int64_t after_seq, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
-    void apply_events(std::vector<model::job_event> events,
-                      boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler)
-        override;
-    void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
+    void apply_events(
+        std::vector<model::job_event> events,
+        boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
+    void read_outbox_stats(
+        boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 
@@ -80,7 +83,7 @@ public:
 
     struct op;
 
-private:
+  private:
     struct impl;
     void submit(std::unique_ptr<op> o);
 

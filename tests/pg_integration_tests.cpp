@@ -14,8 +14,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -66,7 +66,8 @@ class pg_schema {
             admin_ = std::make_unique<jobsd::store::pg_conn_ptr>(
                 jobsd::store::pg_connect_blocking(required_env("JOBSD_TEST_PG_URL"), 5s));
         } catch (const std::exception& e) {
-            BOOST_FAIL("the test PostgreSQL cluster is not reachable (" << e.what() << "); scripts/test.sh starts it");
+            BOOST_FAIL("the test PostgreSQL cluster is not reachable (" << e.what()
+                                                                        << "); scripts/test.sh starts it");
         }
         query("CREATE SCHEMA " + name_);
         url_ = required_env("JOBSD_TEST_PG_URL") + "?options=-c%20search_path%3D" + name_;
@@ -80,9 +81,7 @@ class pg_schema {
     }
     const std::string& url() const { return url_; }
     // After a server restart the admin connection is gone.
-    void reconnect() {
-        *admin_ = jobsd::store::pg_connect_blocking(required_env("JOBSD_TEST_PG_URL"), 10s);
-    }
+    void reconnect() { *admin_ = jobsd::store::pg_connect_blocking(required_env("JOBSD_TEST_PG_URL"), 10s); }
     // Rows of the first column.
     std::vector<std::string> query(const std::string& sql) {
         jobsd::store::pg_reply r(PQexec(admin_->get(), ("SET search_path TO " + name_ + "; " + sql).c_str()));
@@ -113,25 +112,28 @@ class scoped_env {
 
 std::unique_ptr<jobsd_process> start_jobsd(const temp_dir& dir, const std::string& url) {
     const std::string data = required_env("JOBSD_TEST_DATA");
-    return std::make_unique<jobsd_process>(required_env("JOBSD_BIN"),
-                                           std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                                                    url, "--seed", data + "/seed_test.json"},
-                                           dir.path());
+    return std::make_unique<jobsd_process>(
+        required_env("JOBSD_BIN"),
+        std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store", url, "--seed",
+                                 data + "/seed_test.json"},
+        dir.path());
 }
 
 std::string job_body(int n) {
-    return json::serialize(json::object{{"job_type", "video"},
-                                        {"template_id", project_a1},
-                                        {"version", 2},
-                                        {"session_id", "sess-" + std::to_string(n)},
-                                        {"values", json::object{{"headline", "Headline " + std::to_string(n)}}}});
+    return json::serialize(
+        json::object{{"job_type", "video"},
+                     {"template_id", project_a1},
+                     {"version", 2},
+                     {"session_id", "sess-" + std::to_string(n)},
+                     {"values", json::object{{"headline", "Headline " + std::to_string(n)}}}});
 }
 
 // Posts jobs to one jobsd from a thread until told to stop or the server goes away; keeps the
 // uuids of the 201 answers.
 class poster {
   public:
-    poster(std::string host, unsigned short port, int base) : host_(std::move(host)), port_(port), base_(base) {
+    poster(std::string host, unsigned short port, int base)
+        : host_(std::move(host)), port_(port), base_(base) {
         thread_ = std::thread([this] { run(); });
     }
     ~poster() { finish(); }
@@ -192,7 +194,8 @@ std::pair<int, std::string> postgres_script(std::vector<std::string> args) {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid = -1;
     const int rc = posix_spawnp(&pid, "bash", &actions, nullptr, argv.data(), environ);
@@ -223,7 +226,8 @@ std::string in_list(const std::vector<std::string>& uuids) {
 
 // Deletes what jobsd declared under `prefix` (the test broker outlives the tests' runs).
 void delete_topology(amqp_client& broker, const std::string& prefix) {
-    for (std::string type : {"ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai_image_generation"}) {
+    for (std::string type :
+         {"ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai_image_generation"}) {
         broker.delete_queue(prefix + type);
         broker.delete_queue(prefix + "dead." + type);
     }
@@ -257,12 +261,14 @@ BOOST_AUTO_TEST_CASE(two_instances_kill9_one_every_201_is_published_once_claimed
         poster pa1(a->host(), a->port(), 0), pa2(a->host(), a->port(), 1'000'000);
         poster pb1(b->host(), b->port(), 2'000'000), pb2(b->host(), b->port(), 3'000'000);
         BOOST_TEST_REQUIRE(wait_until([&] { return pa1.created_count() + pa2.created_count() >= 200; }, 60s),
-                           "instance A created too few jobs\n" << a->diagnosis());
+                           "instance A created too few jobs\n"
+                               << a->diagnosis());
         a->kill9();  // mid-stream: its claimed, unconfirmed jobs are left to the lease
         pa1.finish();
         pa2.finish();
         BOOST_TEST_REQUIRE(wait_until([&] { return pb1.created_count() + pb2.created_count() >= 200; }, 60s),
-                           "instance B created too few jobs\n" << b->diagnosis());
+                           "instance B created too few jobs\n"
+                               << b->diagnosis());
         pb1.finish();
         pb2.finish();
         for (auto* p : {&pa1, &pa2}) {
@@ -276,8 +282,8 @@ BOOST_AUTO_TEST_CASE(two_instances_kill9_one_every_201_is_published_once_claimed
             other_b += p->other_status();
         }
     }
-    BOOST_TEST_MESSAGE("201s: " << from_a.size() << " from A (killed), " << from_b.size() << " from B; non-201: "
-                                << other_a << " / " << other_b);
+    BOOST_TEST_MESSAGE("201s: " << from_a.size() << " from A (killed), " << from_b.size()
+                                << " from B; non-201: " << other_a << " / " << other_b);
     BOOST_TEST(other_b == 0u);
 
     // Readable from the survivor, every one.
@@ -292,11 +298,14 @@ BOOST_AUTO_TEST_CASE(two_instances_kill9_one_every_201_is_published_once_claimed
     std::vector<std::string> all = from_a;
     all.insert(all.end(), from_b.begin(), from_b.end());
     auto unpublished = [&] {
-        return std::stoul(schema.query("SELECT count(*) FROM jobs WHERE NOT published AND uuid IN " + in_list(all))[0]);
+        return std::stoul(
+            schema.query("SELECT count(*) FROM jobs WHERE NOT published AND uuid IN " + in_list(all))[0]);
     };
-    BOOST_TEST_REQUIRE(wait_until([&] { return unpublished() == 0; }, 60s),
-                       unpublished() << " jobs still unpublished\n" << b->diagnosis());
-    BOOST_TEST(std::stoul(schema.query("SELECT count(*) FROM jobs WHERE uuid IN " + in_list(all))[0]) == all.size());
+    BOOST_TEST_REQUIRE(wait_until([&] { return unpublished() == 0; }, 60s), unpublished()
+                                                                                << " jobs still unpublished\n"
+                                                                                << b->diagnosis());
+    BOOST_TEST(std::stoul(schema.query("SELECT count(*) FROM jobs WHERE uuid IN " + in_list(all))[0]) ==
+               all.size());
 
     // And on the broker: every 201'd job arrived (a crash may repeat a few, never lose one).
     amqp_client consumer(broker, 10s);
@@ -359,7 +368,8 @@ BOOST_AUTO_TEST_CASE(a_dead_instances_claimed_jobs_go_to_the_survivor_after_the_
     BOOST_TEST(unpublished() == created.size());
     a->kill9();
     BOOST_TEST_REQUIRE(wait_until([&] { return unpublished() == 0; }, 30s),
-                       unpublished() << " of A's jobs still unpublished\n" << b->diagnosis());
+                       unpublished() << " of A's jobs still unpublished\n"
+                                     << b->diagnosis());
     amqp_client consumer(broker, 10s);
     std::set<std::string> got;
     for (const auto& m : consumer.drain(prefix + "video", 3s)) got.insert(m.message_id);
@@ -371,7 +381,8 @@ BOOST_AUTO_TEST_CASE(a_dead_instances_claimed_jobs_go_to_the_survivor_after_the_
 BOOST_AUTO_TEST_CASE(database_restart_under_load_no_201_without_commit) {
     pg_schema schema;
     temp_dir dir("jobsd-pg-restart");
-    scoped_env env(std::vector<std::pair<std::string, std::string>>{{"JOBSD_STORE_CONNECT_TIMEOUT_MS", "1000"}});
+    scoped_env env(
+        std::vector<std::pair<std::string, std::string>>{{"JOBSD_STORE_CONNECT_TIMEOUT_MS", "1000"}});
     auto server = start_jobsd(dir, schema.url());
     const std::string cluster = required_env("JOBSD_TEST_POSTGRES_DIR");
     cluster_restarter restarter;
@@ -391,7 +402,8 @@ BOOST_AUTO_TEST_CASE(database_restart_under_load_no_201_without_commit) {
         restarter.stopped = false;
         const auto before = p1.created_count() + p2.created_count();
         BOOST_TEST(wait_until([&] { return p1.created_count() + p2.created_count() >= before + 100; }, 30s),
-                   "jobsd did not resume creating jobs after the restart\n" << server->diagnosis());
+                   "jobsd did not resume creating jobs after the restart\n"
+                       << server->diagnosis());
         p1.finish();
         p2.finish();
         created = p1.created();
@@ -399,12 +411,14 @@ BOOST_AUTO_TEST_CASE(database_restart_under_load_no_201_without_commit) {
         created.insert(created.end(), c2.begin(), c2.end());
         refused = p1.other_status() + p2.other_status();
     }
-    BOOST_TEST_MESSAGE(created.size() << " jobs created, " << refused << " refused while the database was away");
+    BOOST_TEST_MESSAGE(created.size()
+                       << " jobs created, " << refused << " refused while the database was away");
     BOOST_TEST(refused > 0u);  // the outage was seen, and answered with an error, not a 201
     schema.reconnect();
     const auto committed =
         std::stoul(schema.query("SELECT count(*) FROM jobs WHERE uuid IN " + in_list(created))[0]);
-    BOOST_TEST(committed == created.size(), created.size() - committed << " jobs answered 201 are not in the database");
+    BOOST_TEST(committed == created.size(),
+               created.size() - committed << " jobs answered 201 are not in the database");
     const auto log = server->stderr_text();
     BOOST_TEST(log.find("postgres") != std::string::npos);
     BOOST_TEST(server->stop().code == 0);

@@ -55,7 +55,7 @@ class pg_schema_scope {
             admin_ = std::make_unique<pg_conn_ptr>(pg_connect_blocking(pg_url(), 5s));
         } catch (const std::exception& e) {
             BOOST_FAIL("the test PostgreSQL cluster is not reachable (" << e.what()
-                                                                      << "); scripts/test.sh starts it");
+                                                                        << "); scripts/test.sh starts it");
         }
         exec("CREATE SCHEMA " + name_);
         url_ = pg_url() + (pg_url().find('?') == std::string::npos ? "?" : "&") +
@@ -123,7 +123,9 @@ job_record make_job(std::string account, std::string key = "") {
     return j;
 }
 
-void create(store& s, job_record j) { async_create_job(s, std::move(j), asio::use_future).get(); }
+void create(store& s, job_record j) {
+    async_create_job(s, std::move(j), asio::use_future).get();
+}
 
 error_code create_outcome(store& s, job_record j) {
     try {
@@ -202,7 +204,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(idempotency_key_is_unique_per_account_while_live, 
     create(*s, first);
     BOOST_TEST(create_outcome(*s, make_job("acc_a", "k")) == error_code(store_errc::duplicate));
     BOOST_TEST(!create_outcome(*s, make_job("acc_b", "k")));  // another account's key space
-    auto held = async_find_by_idempotency_key(*s, "acc_a", "k", first.created_ms - 1000, asio::use_future).get();
+    auto held =
+        async_find_by_idempotency_key(*s, "acc_a", "k", first.created_ms - 1000, asio::use_future).get();
     BOOST_TEST_REQUIRE(held.has_value());
     BOOST_TEST(held->uuid == first.uuid);
     // Past the window the old job gives the key up.
@@ -246,9 +249,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
     auto s = b.open();
     auto j = make_job("acc_a");
     create(*s, j);
-    auto applied = apply(*s, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 40),
-                              event(j.uuid, job_status::queued, 3),  // a step back
-                              event(j.uuid, job_status::in_progress, 4, 60)});
+    auto applied =
+        apply(*s, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 40),
+                   event(j.uuid, job_status::queued, 3),  // a step back
+                   event(j.uuid, job_status::in_progress, 4, 60)});
     BOOST_TEST(applied.size() == 3u);
     auto got = find(*s, "acc_a", j.uuid);
     BOOST_TEST((got->status == job_status::in_progress));
@@ -269,9 +273,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
     auto s = b.open();
     auto j = make_job("acc_a");
     create(*s, j);
-    const std::vector<job_event> batch = {event(j.uuid, job_status::started, j.created_ms + 1),
-                                          event(j.uuid, job_status::success, j.created_ms + 2),
-                                          event(jobsd::model::new_uuid(), job_status::started, 1)};  // unknown job
+    const std::vector<job_event> batch = {
+        event(j.uuid, job_status::started, j.created_ms + 1),
+        event(j.uuid, job_status::success, j.created_ms + 2),
+        event(jobsd::model::new_uuid(), job_status::started, 1)};  // unknown job
     BOOST_TEST(apply(*s, batch).size() == 2u);
     BOOST_TEST(apply(*s, batch).empty());  // redelivered: nothing moves
     auto got = find(*s, "acc_a", j.uuid);
@@ -407,12 +412,13 @@ BOOST_AUTO_TEST_CASE(events_from_two_instances_end_forward) {
     auto j = make_job("acc_a");
     create(*a, j);
     // Both consume the same redelivered stream, interleaved and concurrently.
-    auto f1 = async_apply_events(*a, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::success, 3)},
-                                 asio::use_future);
-    auto f2 = async_apply_events(*other,
-                                 {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 50),
-                                  event(j.uuid, job_status::success, 3)},
-                                 asio::use_future);
+    auto f1 = async_apply_events(
+        *a, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::success, 3)}, asio::use_future);
+    auto f2 = async_apply_events(
+        *other,
+        {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 50),
+         event(j.uuid, job_status::success, 3)},
+        asio::use_future);
     const auto n = f1.get().size() + f2.get().size();
     BOOST_TEST(n >= 2u);
     BOOST_TEST(n <= 3u);
@@ -465,14 +471,19 @@ BOOST_AUTO_TEST_CASE(refused_connection_names_the_server_without_password) {
     } catch (const pg_error& e) {
         const std::string what = e.what();
         BOOST_TEST_MESSAGE(what);
-        BOOST_TEST(what.find("cannot connect to postgres://jobsd:***@127.0.0.1:1/jobsd") != std::string::npos);
+        BOOST_TEST(what.find("cannot connect to postgres://jobsd:***@127.0.0.1:1/jobsd") !=
+                   std::string::npos);
         BOOST_TEST(what.find("secret") == std::string::npos);
     }
 }
 
 BOOST_AUTO_TEST_CASE(newer_schema_is_refused) {
     pg_schema_scope schema;
-    { pg_options o; o.url = schema.url(); pg_store s(o); }
+    {
+        pg_options o;
+        o.url = schema.url();
+        pg_store s(o);
+    }
     schema.exec("UPDATE jobsd_schema SET version = 99");
     pg_options o;
     o.url = schema.url();
