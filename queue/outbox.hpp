@@ -20,9 +20,11 @@ public:
 
     virtual ~outbox() = default;
 
-    // Unpublished jobs with seq > after_seq, oldest first. Blocking: called only on the
+    // Unpublished jobs with seq > after_seq, oldest first, claimed for this instance: when
+    // several instances share the outbox, one that claimed a job holds it for a lease (renewed
+    // by claiming again) and the others do not get it meanwhile. Blocking: called only on the
     // publisher's own thread. Throws on a storage failure.
-    virtual std::vector<entry> unpublished(std::int64_t after_seq, std::size_t limit) = 0;
+    virtual std::vector<entry> claim(std::int64_t after_seq, std::size_t limit) = 0;
 
     // Marks confirmed jobs published. Asynchronous; `done(ok)` may run on any thread.
     virtual void mark_published(std::vector<std::string> uuids, std::function<void(bool ok)> done) = 0;

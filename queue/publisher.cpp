@@ -150,7 +150,7 @@ struct publisher::impl {
     }
 
     void relay_page() {
-        auto entries = box.unpublished(sweep_cursor, options.relay_batch);
+        auto entries = box.claim(sweep_cursor, options.relay_batch);
         if (entries.size() < options.relay_batch)
             sweeping = false;
         else

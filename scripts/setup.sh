@@ -8,6 +8,7 @@ packages=(
   cmake g++ make pkg-config ccache curl
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libspdlog-dev
+  libpq-dev postgresql
   librabbitmq-dev rabbitmq-server
   clang-14 libclang-rt-14-dev
   wrk libbenchmark-dev

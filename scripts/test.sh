@@ -8,11 +8,17 @@ bash scripts/setup.sh
 # The integration tests use a RabbitMQ node of their own (var/test-rabbitmq, port 5682 unless
 # JOBSD_TEST_AMQP_PORT says otherwise), stopped again when the tests end, pass or fail. Its
 # management API (the queue view's source) listens on the AMQP port + 10000.
+# Likewise a throwaway PostgreSQL cluster (var/test-postgres, a free loopback port), whose URL
+# reaches the tests through the build's JOBSD_TEST_PG_URL.
 broker_dir=var/test-rabbitmq
 broker_port=${JOBSD_TEST_AMQP_PORT:-5682}
-cmake -S . -B build -DJOBSD_TEST_AMQP_PORT="$broker_port" >/dev/null
+pg_dir=var/test-postgres
+trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true
+      bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+bash scripts/postgres.sh start "$pg_dir"
+pg_url=$(bash scripts/postgres.sh url "$pg_dir")
+cmake -S . -B build -DJOBSD_TEST_AMQP_PORT="$broker_port" -DJOBSD_TEST_PG_URL="$pg_url" >/dev/null
 bash scripts/rabbitmq.sh start "$broker_dir" "$broker_port" --management "$((broker_port + 10000))"
-trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true' EXIT
 
 ctest --test-dir build --output-on-failure -j2 "$@"
 

@@ -5,8 +5,8 @@
 
 namespace jobsd::server {
 
-std::vector<queue::outbox::entry> store_outbox::unpublished(std::int64_t after_seq, std::size_t limit) {
-    auto rows = store::async_list_unpublished(store_, after_seq, limit, boost::asio::use_future).get();
+std::vector<queue::outbox::entry> store_outbox::claim(std::int64_t after_seq, std::size_t limit) {
+    auto rows = store::async_claim_unpublished(store_, after_seq, limit, boost::asio::use_future).get();
     std::vector<entry> out;
     out.reserve(rows.size());
     for (auto& r : rows) out.push_back({r.seq, std::move(r.job)});

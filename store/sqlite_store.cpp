@@ -667,7 +667,7 @@ void sqlite_store::apply_events(std::vector<model::job_event> events,
     submit_write(std::make_unique<apply_events_op>(std::move(events), events_applied_, std::move(handler)));
 }
 
-void sqlite_store::list_unpublished(std::int64_t after_seq, std::size_t limit,
+void sqlite_store::claim_unpublished(std::int64_t after_seq, std::size_t limit,
                                     asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
     submit_read(std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler)));
 }

@@ -54,8 +54,8 @@ public:
         std::string account_id, std::string key, std::int64_t since_ms,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
-    void list_unpublished(std::int64_t after_seq, std::size_t limit,
-                          boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)
+    void claim_unpublished(std::int64_t after_seq, std::size_t limit,
+                           boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)
         override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;

@@ -83,8 +83,11 @@ public:
     // A fresh snapshot of accounts, key hashes, projects and image prompts.
     virtual void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) = 0;
 
-    // Transactional outbox: unpublished jobs with seq > after_seq, oldest first, at most limit.
-    virtual void list_unpublished(
+    // Transactional outbox: claims for this instance the unpublished jobs with seq > after_seq
+    // that no other live instance holds, oldest first, at most limit. A store shared by several
+    // instances gives each job to one claimer at a time, for a lease the claimer renews by
+    // claiming again; a store of one instance (SQLite) simply lists them.
+    virtual void claim_unpublished(
         std::int64_t after_seq, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) = 0;
 
@@ -130,9 +133,9 @@ auto async_find_job(store& s, std::string account_id, std::string uuid, Token&& 
 }
 
 template <class Token>
-auto async_list_unpublished(store& s, std::int64_t after_seq, std::size_t limit, Token&& token) {
+auto async_claim_unpublished(store& s, std::int64_t after_seq, std::size_t limit, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, std::vector<outbox_entry>)>(
-        [&s](auto handler, std::int64_t after, std::size_t n) { s.list_unpublished(after, n, std::move(handler)); },
+        [&s](auto handler, std::int64_t after, std::size_t n) { s.claim_unpublished(after, n, std::move(handler)); },
         token, after_seq, limit);
 }
 

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "store/pg_connection.hpp"
+
 namespace jobsd::store {
 
 std::unique_ptr<store> open_store(const store_options& options) {
@@ -16,7 +18,17 @@ std::unique_ptr<store> open_store(const store_options& options) {
         o.path = std::string(path);
         return std::make_unique<sqlite_store>(std::move(o));
     }
-    throw std::invalid_argument("store.url: \"" + options.url + "\" names no known store (expected sqlite:PATH)");
+    if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        pg_options o = options.pg;
+        o.url = options.url;
+        o.batch_max = options.sqlite.batch_max;
+        o.write_queue_max = options.sqlite.write_queue_max;
+        o.read_queue_max = options.sqlite.read_queue_max;
+        o.idempotency_window = options.sqlite.idempotency_window;
+        return std::make_unique<pg_store>(std::move(o));
+    }
+    throw std::invalid_argument("store.url: \"" + redact_pg_url(options.url) +
+                                "\" names no known store (expected sqlite:PATH or postgres://…)");
 }
 
 }  // namespace jobsd::store

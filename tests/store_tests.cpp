@@ -267,48 +267,6 @@ BOOST_AUTO_TEST_CASE(unknown_uuid_is_not_found) {
     BOOST_TEST(!find(s, "acc_a", "not-a-uuid").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(count_jobs_groups_by_type_and_status_across_accounts) {
-    temp_dir dir;
-    sqlite_store s(options_for(dir.db()));
-    BOOST_TEST(async_count_jobs(s, asio::use_future).get().empty());
-    auto tts = make_job("acc_b");
-    tts.type = job_type::tts;
-    create(s, tts);
-    auto first = make_job("acc_a");
-    create(s, first);
-    create(s, make_job("acc_a"));
-    jobsd::model::job_event started;
-    started.uuid = first.uuid;
-    started.status = job_status::started;
-    started.at_ms = first.created_ms + 1;
-    async_apply_events(s, {started}, asio::use_future).get();
-
-    std::map<std::pair<job_type, job_status>, std::uint64_t> counts;
-    for (const auto& c : async_count_jobs(s, asio::use_future).get()) counts[{c.type, c.status}] = c.count;
-    BOOST_TEST(counts.size() == 3u);
-    BOOST_TEST((counts[{job_type::video, job_status::queued}]) == 1u);
-    BOOST_TEST((counts[{job_type::video, job_status::started}]) == 1u);
-    BOOST_TEST((counts[{job_type::tts, job_status::queued}]) == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(recent_jobs_are_newest_first_and_bounded) {
-    temp_dir dir;
-    sqlite_store s(options_for(dir.db()));
-    std::vector<std::string> uuids;
-    for (int i = 0; i < 5; ++i) {
-        auto j = make_job(i % 2 ? "acc_a" : "acc_b");
-        uuids.push_back(j.uuid);
-        create(s, std::move(j));
-    }
-    auto recent = async_list_recent_jobs(s, 3, asio::use_future).get();
-    BOOST_REQUIRE_EQUAL(recent.size(), 3u);
-    BOOST_TEST(recent[0].uuid == uuids[4]);
-    BOOST_TEST(recent[1].uuid == uuids[3]);
-    BOOST_TEST(recent[2].uuid == uuids[2]);
-    BOOST_TEST(recent[1].account_id == "acc_a");
-    BOOST_TEST(async_list_recent_jobs(s, 50, asio::use_future).get().size() == 5u);
-}
-
 BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
     temp_dir dir;
     auto o = options_for(dir.db());

@@ -10,3 +10,9 @@ jobsd_test(rate_limiter_tests 30 rate_limiter_tests.cpp)
 target_link_libraries(rate_limiter_tests PRIVATE jobs_server)
 jobsd_test(operator_unit_tests 30 operator_unit_tests.cpp)
 target_link_libraries(operator_unit_tests PRIVATE jobs_server)
+
+# The store contract against both adapters; the PostgreSQL cases use the test cluster that
+# scripts/test.sh starts (var/test-postgres), found through JOBSD_TEST_PG_URL.
+jobsd_test(store_contract_tests 300 store_contract_tests.cpp)
+target_link_libraries(store_contract_tests PRIVATE jobs_store jobsd_test_support)
+set_tests_properties(store_contract_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")

@@ -1,0 +1,534 @@
+// The store contract: the same cases against every adapter (SQLite on a temp file, PostgreSQL
+// on the test cluster, each case on a fresh schema), plus what only a shared database has to
+// keep (outbox claims between instances, leases) and the PostgreSQL adapter's startup errors.
+#define BOOST_TEST_MODULE store_contract
+#include <boost/test/unit_test.hpp>
+
+#include <boost/asio/use_future.hpp>
+#include <boost/mpl/list.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/uuid.hpp"
+#include "store/pg_connection.hpp"
+#include "store/pg_store.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store.hpp"
+#include "store/store_error.hpp"
+#include "store/store_factory.hpp"
+#include "tests/support/jobsd_process.hpp"
+
+namespace asio = boost::asio;
+using namespace jobsd::store;
+using namespace std::chrono_literals;
+using jobsd::model::job_event;
+using jobsd::model::job_status;
+using jobsd::model::job_type;
+
+namespace {
+
+std::string pg_url() {
+    const char* url = std::getenv("JOBSD_TEST_PG_URL");
+    if (!url || !*url)
+        throw std::runtime_error(
+            "JOBSD_TEST_PG_URL is not set: the PostgreSQL cases need the test cluster that scripts/test.sh "
+            "starts (scripts/postgres.sh start var/test-postgres)");
+    return url;
+}
+
+// A fresh schema on the test cluster for one case, dropped afterwards; the URL selects it.
+class pg_schema_scope {
+  public:
+    pg_schema_scope() {
+        std::random_device rd;
+        name_ = "t" + std::to_string(rd()) + std::to_string(rd());
+        try {
+            admin_ = std::make_unique<pg_conn_ptr>(pg_connect_blocking(pg_url(), 5s));
+        } catch (const std::exception& e) {
+            BOOST_FAIL("the test PostgreSQL cluster is not reachable (" << e.what()
+                                                                        << "); scripts/test.sh starts it");
+        }
+        exec("CREATE SCHEMA " + name_);
+        url_ = pg_url() + (pg_url().find('?') == std::string::npos ? "?" : "&") +
+               "options=-c%20search_path%3D" + name_;
+    }
+    ~pg_schema_scope() {
+        try {
+            exec("DROP SCHEMA " + name_ + " CASCADE");
+        } catch (...) {
+        }
+    }
+    const std::string& url() const { return url_; }
+    // The first column of the first row, as text ("<none>" without a row).
+    std::string exec(const std::string& sql) {
+        pg_reply r(PQexec(admin_->get(), ("SET search_path TO " + name_ + "; " + sql).c_str()));
+        if (!r.ok()) throw std::runtime_error(r.error() + " in: " + sql);
+        if (r.rows() == 0 || PQnfields(r.get()) == 0) return "<none>";
+        return std::string(r.text(0, 0));
+    }
+
+  private:
+    std::string name_, url_;
+    std::unique_ptr<pg_conn_ptr> admin_;
+};
+
+struct sqlite_backend {
+    static constexpr const char* name = "sqlite";
+    jobsd::test::temp_dir dir{"jobsd-contract"};
+    std::unique_ptr<store> open(std::chrono::milliseconds = 30s) {
+        sqlite_options o;
+        o.path = dir.path() / "jobs.db";
+        return std::make_unique<sqlite_store>(o);
+    }
+    static constexpr bool shared = false;
+};
+
+struct pg_backend {
+    static constexpr const char* name = "postgres";
+    pg_schema_scope schema;
+    std::unique_ptr<store> open(std::chrono::milliseconds lease = 30s) {
+        pg_options o;
+        o.url = schema.url();
+        o.claim_lease = lease;
+        return std::make_unique<pg_store>(o);
+    }
+    static constexpr bool shared = true;
+};
+
+using backends = boost::mpl::list<sqlite_backend, pg_backend>;
+
+job_record make_job(std::string account, std::string key = "") {
+    job_record j;
+    j.uuid = jobsd::model::new_uuid();
+    j.account_id = std::move(account);
+    j.source_id = "project-1";
+    j.type = job_type::video;
+    j.session_id = "session-1";
+    j.input = R"({"type":"video"})";
+    j.created_ms = 1'700'000'000'000;
+    j.updated_ms = j.created_ms;
+    if (!key.empty()) {
+        j.idempotency_key = std::move(key);
+        j.request_hash = "hash-" + j.idempotency_key;
+    }
+    return j;
+}
+
+void create(store& s, job_record j) {
+    async_create_job(s, std::move(j), asio::use_future).get();
+}
+
+error_code create_outcome(store& s, job_record j) {
+    try {
+        create(s, std::move(j));
+        return {};
+    } catch (const boost::system::system_error& e) {
+        return e.code();
+    }
+}
+
+std::optional<job_record> find(store& s, std::string account, std::string uuid) {
+    return async_find_job(s, std::move(account), std::move(uuid), asio::use_future).get();
+}
+
+std::vector<outbox_entry> claim(store& s, std::int64_t after = 0, std::size_t limit = 100) {
+    return async_claim_unpublished(s, after, limit, asio::use_future).get();
+}
+
+std::vector<applied_event> apply(store& s, std::vector<job_event> events) {
+    return async_apply_events(s, std::move(events), asio::use_future).get();
+}
+
+job_event event(const std::string& uuid, job_status st, std::int64_t at, std::optional<int> progress = {}) {
+    job_event e;
+    e.uuid = uuid;
+    e.status = st;
+    e.at_ms = at;
+    e.progress = progress;
+    return e;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(contract)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(create_then_find_returns_every_field, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a", "key-1");
+    j.version = 2.5;
+    j.type = job_type::tts;
+    create(*s, j);
+    auto got = find(*s, "acc_a", j.uuid);
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(got->uuid == j.uuid);
+    BOOST_TEST(got->account_id == "acc_a");
+    BOOST_TEST(got->source_id == j.source_id);
+    BOOST_TEST((got->type == job_type::tts));
+    BOOST_TEST((got->status == job_status::queued));
+    BOOST_TEST(got->session_id == j.session_id);
+    BOOST_TEST(got->input == j.input);
+    BOOST_TEST(got->created_ms == j.created_ms);
+    BOOST_TEST(got->updated_ms == j.created_ms);
+    BOOST_TEST_REQUIRE(got->version.has_value());
+    BOOST_TEST(*got->version == 2.5);
+    BOOST_TEST(got->idempotency_key == "key-1");
+    BOOST_TEST(got->request_hash == "hash-key-1");
+    BOOST_TEST(!got->output.has_value());
+    BOOST_TEST(!got->progress.has_value());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(find_is_isolated_by_account, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    create(*s, j);
+    BOOST_TEST(!find(*s, "acc_b", j.uuid).has_value());
+    BOOST_TEST(!find(*s, "acc_a", jobsd::model::new_uuid()).has_value());
+    BOOST_TEST(find(*s, "acc_a", j.uuid).has_value());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(idempotency_key_is_unique_per_account_while_live, B, backends) {
+    B b;
+    auto s = b.open();
+    auto first = make_job("acc_a", "k");
+    create(*s, first);
+    BOOST_TEST(create_outcome(*s, make_job("acc_a", "k")) == error_code(store_errc::duplicate));
+    BOOST_TEST(!create_outcome(*s, make_job("acc_b", "k")));  // another account's key space
+    auto held =
+        async_find_by_idempotency_key(*s, "acc_a", "k", first.created_ms - 1000, asio::use_future).get();
+    BOOST_TEST_REQUIRE(held.has_value());
+    BOOST_TEST(held->uuid == first.uuid);
+    // Past the window the old job gives the key up.
+    auto later = make_job("acc_a", "k");
+    later.created_ms = first.created_ms + 25LL * 3600 * 1000;
+    BOOST_TEST(!create_outcome(*s, later));
+    held = async_find_by_idempotency_key(*s, "acc_a", "k", first.created_ms - 1000, asio::use_future).get();
+    BOOST_TEST_REQUIRE(held.has_value());
+    BOOST_TEST(held->uuid == later.uuid);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(duplicate_uuid_fails_alone_in_its_batch, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    std::vector<std::future<void>> futures;
+    std::vector<job_record> others;
+    for (int i = 0; i < 20; ++i) {
+        others.push_back(make_job("acc_a"));
+        futures.push_back(async_create_job(*s, others.back(), asio::use_future));
+        if (i == 10) {
+            futures.push_back(async_create_job(*s, j, asio::use_future));
+            futures.push_back(async_create_job(*s, j, asio::use_future));
+        }
+    }
+    int duplicates = 0;
+    for (auto& f : futures) {
+        try {
+            f.get();
+        } catch (const boost::system::system_error& e) {
+            BOOST_TEST(e.code() == error_code(store_errc::duplicate));
+            ++duplicates;
+        }
+    }
+    BOOST_TEST(duplicates == 1);
+    for (const auto& o : others) BOOST_TEST(find(*s, "acc_a", o.uuid).has_value());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    create(*s, j);
+    auto applied =
+        apply(*s, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 40),
+                   event(j.uuid, job_status::queued, 3),  // a step back
+                   event(j.uuid, job_status::in_progress, 4, 60)});
+    BOOST_TEST(applied.size() == 3u);
+    auto got = find(*s, "acc_a", j.uuid);
+    BOOST_TEST((got->status == job_status::in_progress));
+    BOOST_TEST(got->progress.value_or(-1) == 60);
+    applied = apply(*s, {event(j.uuid, job_status::success, 5), event(j.uuid, job_status::failed, 6),
+                         event(j.uuid, job_status::started, 7)});
+    BOOST_TEST_REQUIRE(applied.size() == 1u);
+    BOOST_TEST(applied[0].account_id == "acc_a");
+    BOOST_TEST(applied[0].session_id == "session-1");
+    BOOST_TEST((applied[0].type == job_type::video));
+    got = find(*s, "acc_a", j.uuid);
+    BOOST_TEST((got->status == job_status::success));
+    BOOST_TEST(got->updated_ms == j.created_ms);  // events older than the row do not move it back
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    create(*s, j);
+    const std::vector<job_event> batch = {
+        event(j.uuid, job_status::started, j.created_ms + 1),
+        event(j.uuid, job_status::success, j.created_ms + 2),
+        event(jobsd::model::new_uuid(), job_status::started, 1)};  // unknown job
+    BOOST_TEST(apply(*s, batch).size() == 2u);
+    BOOST_TEST(apply(*s, batch).empty());  // redelivered: nothing moves
+    auto got = find(*s, "acc_a", j.uuid);
+    BOOST_TEST((got->status == job_status::success));
+    BOOST_TEST(got->updated_ms == j.created_ms + 2);
+    BOOST_TEST(s->stats().events_applied == 2u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
+    B b;
+    auto s = b.open();
+    std::vector<job_record> jobs;
+    for (int i = 0; i < 5; ++i) {
+        jobs.push_back(make_job("acc_a"));
+        create(*s, jobs.back());
+    }
+    auto all = claim(*s);
+    BOOST_TEST_REQUIRE(all.size() == 5u);
+    for (std::size_t i = 0; i < all.size(); ++i) BOOST_TEST(all[i].job.uuid == jobs[i].uuid);  // commit order
+    for (std::size_t i = 1; i < all.size(); ++i) BOOST_TEST(all[i].seq > all[i - 1].seq);
+    auto page = claim(*s, all[1].seq, 2);  // paging by seq
+    BOOST_TEST_REQUIRE(page.size() == 2u);
+    BOOST_TEST(page[0].job.uuid == jobs[2].uuid);
+    async_mark_published(*s, {jobs[0].uuid, jobs[3].uuid}, asio::use_future).get();
+    auto rest = claim(*s);
+    BOOST_TEST_REQUIRE(rest.size() == 3u);
+    BOOST_TEST(rest[0].job.uuid == jobs[1].uuid);
+    BOOST_TEST(rest[2].job.uuid == jobs[4].uuid);
+    auto stats = async_read_outbox_stats(*s, asio::use_future).get();
+    BOOST_TEST(stats.unpublished == 3u);
+    BOOST_TEST(stats.oldest_created_ms.value_or(0) == jobs[1].created_ms);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_writers_are_durable_in_few_transactions, B, backends) {
+    B b;
+    std::vector<job_record> jobs;
+    {
+        auto s = b.open();
+        std::vector<std::future<void>> futures;
+        for (int i = 0; i < 400; ++i) {
+            jobs.push_back(make_job(i % 2 ? "acc_a" : "acc_b"));
+            futures.push_back(async_create_job(*s, jobs.back(), asio::use_future));
+        }
+        for (auto& f : futures) f.get();
+        const auto st = s->stats();
+        BOOST_TEST(st.jobs_committed == 400u);
+        BOOST_TEST_MESSAGE(B::name << ": 400 concurrent creates in " << st.transactions << " transactions");
+        BOOST_TEST(st.transactions <= 100u);  // group commit: many jobs per transaction
+    }
+    auto s = b.open();  // reopened: everything acknowledged is there
+    for (const auto& j : jobs) BOOST_TEST(find(*s, j.account_id, j.uuid).has_value());
+    // All in the outbox (a reopened PostgreSQL store is another instance: the first one's claims
+    // still hold, so they are counted, not claimed).
+    BOOST_TEST(async_read_outbox_stats(*s, asio::use_future).get().unpublished == 400u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(count_jobs_groups_by_type_and_status_across_accounts, B, backends) {
+    B b;
+    auto s = b.open();
+    BOOST_TEST(async_count_jobs(*s, asio::use_future).get().empty());
+    auto tts = make_job("acc_b");
+    tts.type = job_type::tts;
+    create(*s, tts);
+    auto first = make_job("acc_a");
+    create(*s, first);
+    create(*s, make_job("acc_a"));
+    BOOST_TEST(apply(*s, {event(first.uuid, job_status::started, first.created_ms + 1)}).size() == 1u);
+
+    std::map<std::pair<job_type, job_status>, std::uint64_t> counts;
+    for (const auto& c : async_count_jobs(*s, asio::use_future).get()) counts[{c.type, c.status}] = c.count;
+    BOOST_TEST(counts.size() == 3u);
+    BOOST_TEST((counts[{job_type::video, job_status::queued}]) == 1u);
+    BOOST_TEST((counts[{job_type::video, job_status::started}]) == 1u);
+    BOOST_TEST((counts[{job_type::tts, job_status::queued}]) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(recent_jobs_are_newest_first_and_bounded, B, backends) {
+    B b;
+    auto s = b.open();
+    std::vector<std::string> uuids;
+    for (int i = 0; i < 5; ++i) {
+        auto j = make_job(i % 2 ? "acc_a" : "acc_b");
+        uuids.push_back(j.uuid);
+        create(*s, std::move(j));
+    }
+    auto recent = async_list_recent_jobs(*s, 3, asio::use_future).get();
+    BOOST_TEST_REQUIRE(recent.size() == 3u);
+    BOOST_TEST(recent[0].uuid == uuids[4]);
+    BOOST_TEST(recent[1].uuid == uuids[3]);
+    BOOST_TEST(recent[2].uuid == uuids[2]);
+    BOOST_TEST(recent[1].account_id == "acc_a");
+    BOOST_TEST(async_list_recent_jobs(*s, 50, asio::use_future).get().size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(seed_and_catalog, B, backends) {
+    B b;
+    auto s = b.open();
+    seed_data seed;
+    seed.accounts.push_back({"acc_a", "Account A", {"key-a-1"}});
+    seed.operator_keys.push_back("op-key-1");
+    jobsd::model::project p;
+    p.id = "p1";
+    p.account_id = "acc_a";
+    p.name = "Launch";
+    p.type = "video";
+    p.start_ms = 5;
+    seed.projects.push_back(p);
+    seed.image_prompts.push_back({"ip1", "acc_a", "Hero", "A photo"});
+    s->apply_seed(seed);
+    s->apply_seed(seed);  // idempotent
+    auto cat = async_load_catalog(*s, asio::use_future).get();
+    BOOST_TEST_REQUIRE(cat != nullptr);
+    BOOST_TEST(cat->account_by_key_hash.size() == 1u);
+    BOOST_TEST(cat->operator_key_hashes.size() == 1u);
+    BOOST_TEST_REQUIRE(cat->projects.count("p1") == 1u);
+    BOOST_TEST(cat->projects.at("p1").start_ms.value_or(0) == 5);
+    BOOST_TEST(!cat->projects.at("p1").end_ms.has_value());
+    BOOST_TEST(cat->image_prompts.count("ip1") == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Several instances on one PostgreSQL database.
+BOOST_AUTO_TEST_SUITE(shared_database)
+
+BOOST_AUTO_TEST_CASE(a_second_claimer_does_not_get_claimed_jobs) {
+    pg_backend b;
+    auto a = b.open();
+    auto other = b.open();
+    std::vector<job_record> jobs;
+    for (int i = 0; i < 4; ++i) {
+        jobs.push_back(make_job("acc_a"));
+        create(*a, jobs.back());  // claimed by `a`, which publishes what it commits
+    }
+    BOOST_TEST(claim(*other).empty());
+    BOOST_TEST(claim(*a).size() == 4u);  // its own claims come back (and are renewed)
+    // A job neither holds: exactly one of two racing claimers gets it.
+    b.schema.exec("UPDATE jobs SET claimed_by = NULL, claimed_until = NULL");
+    auto f1 = async_claim_unpublished(*a, 0, 100, asio::use_future);
+    auto f2 = async_claim_unpublished(*other, 0, 100, asio::use_future);
+    auto r1 = f1.get();
+    auto r2 = f2.get();
+    std::set<std::string> seen;
+    for (const auto& e : r1) seen.insert(e.job.uuid);
+    for (const auto& e : r2) BOOST_TEST(seen.insert(e.job.uuid).second, e.job.uuid << " claimed twice");
+    BOOST_TEST(seen.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(lease_expiry_hands_jobs_over) {
+    pg_backend b;
+    auto dead = b.open(400ms);
+    auto survivor = b.open(400ms);
+    auto j = make_job("acc_a");
+    create(*dead, j);
+    BOOST_TEST(claim(*survivor).empty());
+    dead.reset();  // stopped without publishing
+    std::this_thread::sleep_for(600ms);
+    auto taken = claim(*survivor);
+    BOOST_TEST_REQUIRE(taken.size() == 1u);
+    BOOST_TEST(taken[0].job.uuid == j.uuid);
+    auto third = b.open(400ms);
+    BOOST_TEST(claim(*third).empty());  // the survivor holds it now
+    async_mark_published(*survivor, {j.uuid}, asio::use_future).get();
+    BOOST_TEST(b.schema.exec("SELECT published FROM jobs WHERE uuid = '" + j.uuid + "'") == "t");
+}
+
+BOOST_AUTO_TEST_CASE(events_from_two_instances_end_forward) {
+    pg_backend b;
+    auto a = b.open();
+    auto other = b.open();
+    auto j = make_job("acc_a");
+    create(*a, j);
+    // Both consume the same redelivered stream, interleaved and concurrently.
+    auto f1 = async_apply_events(
+        *a, {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::success, 3)}, asio::use_future);
+    auto f2 = async_apply_events(
+        *other,
+        {event(j.uuid, job_status::started, 1), event(j.uuid, job_status::in_progress, 2, 50),
+         event(j.uuid, job_status::success, 3)},
+        asio::use_future);
+    const auto n = f1.get().size() + f2.get().size();
+    BOOST_TEST(n >= 2u);
+    BOOST_TEST(n <= 3u);
+    BOOST_TEST((find(*a, "acc_a", j.uuid)->status == job_status::success));
+    BOOST_TEST(apply(*other, {event(j.uuid, job_status::in_progress, 4, 90)}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(two_instances_migrate_at_once) {
+    pg_schema_scope schema;
+    auto open = [&] {
+        pg_options o;
+        o.url = schema.url();
+        return std::make_unique<pg_store>(o);
+    };
+    auto f1 = std::async(std::launch::async, open);
+    auto f2 = std::async(std::launch::async, open);
+    auto s1 = f1.get();
+    auto s2 = f2.get();
+    BOOST_TEST(schema.exec("SELECT version FROM jobsd_schema") == "4");
+    BOOST_TEST(schema.exec("SELECT count(*) FROM jobsd_schema") == "1");
+    auto j = make_job("acc_a");
+    create(*s1, j);
+    BOOST_TEST(find(*s2, "acc_a", j.uuid).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pg_startup)
+
+BOOST_AUTO_TEST_CASE(unparseable_url_is_invalid_argument) {
+    store_options o;
+    o.url = "postgres://user@host:notaport:x/db?=";
+    try {
+        open_store(o);
+        BOOST_ERROR("opened a store with a broken URL");
+    } catch (const std::invalid_argument& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        BOOST_TEST(std::string(e.what()).find("store.url") != std::string::npos);
+    } catch (const std::exception& e) {
+        BOOST_ERROR("expected invalid_argument, got: " << e.what());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(refused_connection_names_the_server_without_password) {
+    store_options o;
+    o.url = "postgres://jobsd:secret@127.0.0.1:1/jobsd";
+    try {
+        open_store(o);
+        BOOST_ERROR("opened a store on a closed port");
+    } catch (const pg_error& e) {
+        const std::string what = e.what();
+        BOOST_TEST_MESSAGE(what);
+        BOOST_TEST(what.find("cannot connect to postgres://jobsd:***@127.0.0.1:1/jobsd") !=
+                   std::string::npos);
+        BOOST_TEST(what.find("secret") == std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(newer_schema_is_refused) {
+    pg_schema_scope schema;
+    {
+        pg_options o;
+        o.url = schema.url();
+        pg_store s(o);
+    }
+    schema.exec("UPDATE jobsd_schema SET version = 99");
+    pg_options o;
+    o.url = schema.url();
+    BOOST_CHECK_EXCEPTION(pg_store s(o), pg_error, [](const pg_error& e) {
+        return std::string(e.what()).find("newer than this jobsd") != std::string::npos;
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
