@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
