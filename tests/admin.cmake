@@ -24,3 +24,18 @@ set_tests_properties(jobsctl_tests PROPERTIES TIMEOUT 180 ENVIRONMENT "${JOBSCTL
 # requeue-dead against the shared test broker: never at the same time as the other broker suites.
 add_test(NAME jobsctl_broker_tests COMMAND jobsctl_tests --run_test=broker)
 set_tests_properties(jobsctl_broker_tests PROPERTIES TIMEOUT 180 RESOURCE_LOCK rabbitmq ENVIRONMENT "${JOBSCTL_TEST_ENV}")
+
+# The same round trips on PostgreSQL, each case on a fresh schema of the test cluster that
+# scripts/test.sh starts, and a jobsd on that schema for key revocation.
+add_library(jobsd_test_admin STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/support/jobsctl_runner.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/support/pg_test_schema.cpp)
+target_link_libraries(jobsd_test_admin PUBLIC jobsd_test_support jobs_store PRIVATE jobsd_warnings)
+add_executable(jobsctl_pg_tests ${CMAKE_CURRENT_LIST_DIR}/jobsctl_pg_tests.cpp)
+target_compile_definitions(jobsctl_pg_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(jobsctl_pg_tests PRIVATE jobsd_test_admin jobs_store jobs_model Boost::json
+                                               Boost::unit_test_framework jobsd_warnings)
+add_dependencies(jobsctl_pg_tests jobsctl jobsd)
+add_test(NAME jobsctl_pg_tests COMMAND jobsctl_pg_tests)
+set_tests_properties(jobsctl_pg_tests PROPERTIES TIMEOUT 180 RESOURCE_LOCK postgres
+                     ENVIRONMENT "${JOBSCTL_TEST_ENV};JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
