@@ -1,6 +1,7 @@
-# Black-box tests of jobsctl (admin/): the binary against temp SQLite files and PostgreSQL schemas, beside a running
-# jobsd, and (requeue-dead) with the test broker. Included from tests/CMakeLists.txt after
-# api.cmake and queue_integration.cmake, whose test support libraries it uses.
+# Black-box tests of jobsctl (admin/): the binary against temp SQLite files and fresh PostgreSQL
+# schemas, beside a running jobsd, and (requeue-dead) with the test broker. Included from
+# tests/CMakeLists.txt after api.cmake and queue_integration.cmake, whose test support libraries
+# it uses.
 if(NOT TARGET jobsd_test_support OR NOT TARGET jobsd_test_amqp)
   message(WARNING "jobsctl_tests need the test support libraries; not built")
   return()
