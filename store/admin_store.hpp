@@ -100,7 +100,8 @@ class admin_store {
                                                            std::int64_t now_ms) = 0;
 };
 
-// "sqlite:PATH" (as in store.url). Throws std::invalid_argument for any other scheme, naming it,
+// "sqlite:PATH" or "postgres://…" / "postgresql://…" (as in store.url). Throws
+// std::invalid_argument for any other scheme, naming it,
 // and the adapter's error when the store cannot be opened or migrated.
 std::unique_ptr<admin_store> open_admin_store(const std::string& url);
 

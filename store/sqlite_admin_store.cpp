@@ -2,10 +2,10 @@
 // state of the file; SQLite's busy timeout makes it wait for a live jobsd's group commit.
 #include "store/sqlite_admin_store.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "model/job_event.hpp"
+#include "store/admin_store_rules.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
 
@@ -48,10 +48,6 @@ void each_row(sqlite_db& db, sqlite_statement& st, std::string_view what, F&& f)
     if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
 }
 
-constexpr std::string_view job_columns =
-    "seq, published, uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, "
-    "created_ms, updated_ms, version, progress, idempotency_key, request_hash";
-
 admin_job read_job(const sqlite_statement& st) {
     admin_job a;
     a.seq = st.column_int(0);
@@ -75,15 +71,10 @@ admin_job read_job(const sqlite_statement& st) {
     return a;
 }
 
-// The live/revoked state of the keys with exactly `prefix` in `table` (api_keys or
-// operator_keys); revokes the one live key. Shared by both kinds of key.
-struct revoke_outcome {
-    boost::system::error_code ec;
-    std::string key_hash;  // of the key revoked (or found already revoked)
-};
-
-revoke_outcome revoke_by_prefix(sqlite_db& db, std::string_view table, const std::string& prefix,
-                                std::int64_t now_ms) {
+// Finds the keys with exactly `prefix` in `table` (api_keys or operator_keys) and revokes the
+// one live key, as choose_key_to_revoke decides. Shared by both kinds of key.
+revoke_choice revoke_by_prefix(sqlite_db& db, std::string_view table, const std::string& prefix,
+                               std::int64_t now_ms) {
     sqlite_statement find(db.handle(),
                           "SELECT key_hash, revoked_ms IS NULL FROM " + std::string(table) +
                               " WHERE prefix = ?1 ORDER BY revoked_ms IS NULL DESC, created_ms DESC");
@@ -92,17 +83,14 @@ revoke_outcome revoke_by_prefix(sqlite_db& db, std::string_view table, const std
     each_row(db, find, "finding keys", [&](sqlite_statement& st) {
         (st.column_int(1) ? live : revoked).emplace_back(st.column_text(0));
     });
-    if (live.size() > 1) return {admin_errc::ambiguous_prefix, {}};
-    if (live.empty()) {
-        if (revoked.empty()) return {admin_errc::unknown_key, {}};
-        return {{}, revoked.front()};  // revoking twice changes nothing
-    }
+    auto choice = choose_key_to_revoke(live, revoked);
+    if (choice.ec || choice.already_revoked) return choice;
     sqlite_statement revoke(db.handle(),
                             "UPDATE " + std::string(table) + " SET revoked_ms = ?2 WHERE key_hash = ?1");
-    revoke.bind(1, std::string_view(live.front()));
+    revoke.bind(1, std::string_view(choice.key_hash));
     revoke.bind(2, now_ms);
     run(db, revoke, "revoking a key");
-    return {{}, live.front()};
+    return choice;
 }
 
 }  // namespace
@@ -284,9 +272,7 @@ std::vector<model::project> sqlite_admin_store::list_projects(const std::string&
         p.type = r.column_text(3);
         p.start_ms = r.column_optional_int(4);
         p.end_ms = r.column_optional_int(5);
-        boost::system::error_code ec;
-        auto fields = boost::json::parse(r.column_text(6), ec);
-        if (!ec && fields.is_object()) p.mapping_fields = std::move(fields.get_object());
+        p.mapping_fields = parse_mapping_fields(r.column_text(6));
         out.push_back(std::move(p));
     });
     return out;
@@ -323,7 +309,8 @@ std::vector<model::image_prompt> sqlite_admin_store::list_image_prompts(const st
 }
 
 admin_result<admin_job> sqlite_admin_store::find_job(const std::string& uuid) {
-    sqlite_statement st(db_->handle(), "SELECT " + std::string(job_columns) + " FROM jobs WHERE uuid = ?1");
+    sqlite_statement st(db_->handle(),
+                        "SELECT " + std::string(admin_job_columns) + " FROM jobs WHERE uuid = ?1");
     st.bind(1, std::string_view(uuid));
     std::optional<admin_job> found;
     each_row(*db_, st, "reading a job", [&](sqlite_statement& r) { found = read_job(r); });
@@ -332,7 +319,7 @@ admin_result<admin_job> sqlite_admin_store::find_job(const std::string& uuid) {
 }
 
 std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
-    sqlite_statement st(db_->handle(), "SELECT " + std::string(job_columns) +
+    sqlite_statement st(db_->handle(), "SELECT " + std::string(admin_job_columns) +
                                            " FROM jobs WHERE published = 0 ORDER BY seq LIMIT ?1");
     st.bind(1, static_cast<std::int64_t>(limit));
     std::vector<admin_job> out;

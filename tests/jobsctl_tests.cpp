@@ -4,17 +4,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <amqp.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -25,9 +21,8 @@
 #include "queue/amqp_connection.hpp"
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
-
-extern char** environ;
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
@@ -42,11 +37,7 @@ using clock = std::chrono::steady_clock;
 constexpr const char* key_a = "key-a-5d1c8e7f2b9a4c6e";
 constexpr const char* project_b = "e3a90df2-f2cc-4494-bdba-0b85651452a1";
 
-struct run_result {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using run_result = jobsd::test::jobsctl_result;
 
 std::string read_all(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -59,41 +50,14 @@ void write_file(const std::filesystem::path& p, std::string_view text) {
     std::ofstream(p, std::ios::binary) << text;
 }
 
-// One jobsctl run against the store in `dir`, stdout and stderr kept apart (through files, so
-// no pipe can fill up), with the exit code.
+// One jobsctl run against the store in `dir` (or none), with the exit code and its output.
 run_result jobsctl(const temp_dir& dir, std::vector<std::string> args, bool with_store = true) {
-    static int n = 0;
-    const auto out_path = dir.path() / ("jobsctl." + std::to_string(++n) + ".out");
-    const auto err_path = dir.path() / ("jobsctl." + std::to_string(n) + ".err");
-    std::vector<std::string> argv_s{jobsd::test::required_env("JOBSCTL_BIN")};
-    if (with_store) {
-        argv_s.push_back("--store");
-        argv_s.push_back("sqlite:" + (dir.path() / "jobs.db").string());
-    }
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    BOOST_REQUIRE_MESSAGE(rc == 0, "cannot start " << argv_s[0] << ": " << std::strerror(rc));
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    run_result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_all(out_path);
-    r.err = read_all(err_path);
-    return r;
+    return jobsd::test::run_jobsctl(dir.path(),
+                                    with_store ? "sqlite:" + (dir.path() / "jobs.db").string() : "", args);
 }
 
 std::string show(const run_result& r) {
-    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+    return jobsd::test::describe(r);
 }
 
 // A run that must succeed; returns its stdout.
@@ -191,9 +155,9 @@ BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {
     refused(dir, {"job", "unpublished", "--limit", "0"}, 2, "--limit must be a whole number");
     refused(dir, {"job", "unpublished", "--limit", "ten"}, 2, "--limit must be a whole number");
     refused(dir, {"job", "requeue-dead", "hologram"}, 2, "unknown job type \"hologram\"");
-    const auto r = jobsctl(dir, {"--store", "postgres://db/jobs", "account", "list"}, false);
+    const auto r = jobsctl(dir, {"--store", "mysql://db/jobs", "account", "list"}, false);
     BOOST_TEST(r.code == 2, show(r));
-    BOOST_TEST(r.err.find("\"postgres:\" is not supported by jobsctl yet") != std::string::npos, show(r));
+    BOOST_TEST(r.err.find("\"mysql:\" is not supported by jobsctl") != std::string::npos, show(r));
     refused(dir, {"--store"}, 2, "--store needs a value");
 }
 
