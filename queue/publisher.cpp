@@ -140,11 +140,17 @@ struct publisher::impl {
         }
     }
 
+    // Moves handed-over jobs to the send queue while it has room: with a broker slower than
+    // ingestion the inbox then stays full, submit() leaves new jobs in the outbox, and memory stays
+    // bounded by twice publish_queue_max instead of growing with the backlog.
     void take_inbox() {
         std::deque<model::job> jobs;
         {
             std::lock_guard lock(state->mu);
-            jobs.swap(state->inbox);
+            while (!state->inbox.empty() && pending.size() + jobs.size() < options.publish_queue_max) {
+                jobs.push_back(std::move(state->inbox.front()));
+                state->inbox.pop_front();
+            }
         }
         for (auto& j : jobs) pending.push_back(make_job_message(j));
     }
