@@ -75,17 +75,24 @@ void http_client::connect() {
     ++connections_opened_;
 }
 
-http_response http_client::request(http::verb method, std::string_view target, const header_list& headers,
-                                   std::string body) {
-    if (!connected()) connect();
-
+http::request<http::string_body> make_request(http::verb method, std::string_view target,
+                                              const header_list& headers, std::string body, const std::string& host,
+                                              unsigned short port) {
     http::request<http::string_body> req{method, beast::string_view(target.data(), target.size()), 11};
-    req.set(http::field::host, host_ + ":" + std::to_string(port_));
+    req.set(http::field::host, host + ":" + std::to_string(port));
     req.set(http::field::user_agent, "jobsd-black-box-tests");
     for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = std::move(body);
     req.keep_alive(true);
     req.prepare_payload();
+    return req;
+}
+
+http_response http_client::request(http::verb method, std::string_view target, const header_list& headers,
+                                   std::string body) {
+    if (!connected()) connect();
+
+    auto req = make_request(method, target, headers, std::move(body), host_, port_);
 
     // Write and read run concurrently: a server may answer (413, 401) before it has read the
     // whole body and then close, and the answer must still be seen even if the write fails.

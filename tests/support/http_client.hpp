@@ -6,6 +6,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/value.hpp>
 
@@ -32,6 +34,11 @@ struct http_response {
     // The value of header `name` (case-insensitive), or "" when absent.
     std::string header(std::string_view name) const;
 };
+
+// A keep-alive HTTP/1.1 request as the black-box clients send it (plain and TLS alike).
+boost::beast::http::request<boost::beast::http::string_body> make_request(
+    boost::beast::http::verb method, std::string_view target, const header_list& headers, std::string body,
+    const std::string& host, unsigned short port);
 
 // Thread safety: none; one client per thread. Each client owns its io_context.
 class http_client {

@@ -85,13 +85,7 @@ void https_client::abort() {
 http_response https_client::request(http::verb method, std::string_view target, const header_list& headers,
                                     std::string body) {
     if (!stream_) connect();
-    http::request<http::string_body> req{method, beast::string_view(target.data(), target.size()), 11};
-    req.set(http::field::host, host_ + ":" + std::to_string(port_));
-    req.set(http::field::user_agent, "jobsd-black-box-tests");
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = std::move(body);
-    req.keep_alive(true);
-    req.prepare_payload();
+    auto req = make_request(method, target, headers, std::move(body), host_, port_);
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
