@@ -28,13 +28,20 @@ int main(int argc, char** argv) {
                 if (i + 1 >= argc) usage(2);
                 return argv[++i];
             };
-            if (a == "--url") probe.url = next();
-            else if (a == "--seconds") probe.duration = std::chrono::milliseconds(static_cast<long>(std::stod(next()) * 1000));
-            else if (a == "--window") probe.window = std::stoul(next());
-            else if (a == "--size") probe.message_size = std::stoul(next());
-            else if (a == "--queue-type") probe.queue_type = next();
-            else if (a == "--help" || a == "-h") usage(0);
-            else usage(2);
+            if (a == "--url")
+                probe.url = next();
+            else if (a == "--seconds")
+                probe.duration = std::chrono::milliseconds(static_cast<long>(std::stod(next()) * 1000));
+            else if (a == "--window")
+                probe.window = std::stoul(next());
+            else if (a == "--size")
+                probe.message_size = std::stoul(next());
+            else if (a == "--queue-type")
+                probe.queue_type = next();
+            else if (a == "--help" || a == "-h")
+                usage(0);
+            else
+                usage(2);
         }
     } catch (const std::exception&) {
         usage(2);  // a number that does not parse
@@ -44,10 +51,11 @@ int main(int argc, char** argv) {
         std::cerr << "amqp-publish-bench: " << r.error << "\n";
         return 1;
     }
-    std::printf("%s queue, window %zu, %zu-byte persistent messages: %llu confirmed, %llu nacked in %.2f s = "
-                "%.0f confirmed msg/s\n",
-                probe.queue_type.c_str(), probe.window, probe.message_size,
-                static_cast<unsigned long long>(r.confirmed), static_cast<unsigned long long>(r.nacked), r.seconds,
-                r.per_second);
+    std::printf(
+        "%s queue, window %zu, %zu-byte persistent messages: %llu confirmed, %llu nacked in %.2f s = "
+        "%.0f confirmed msg/s\n",
+        probe.queue_type.c_str(), probe.window, probe.message_size,
+        static_cast<unsigned long long>(r.confirmed), static_cast<unsigned long long>(r.nacked), r.seconds,
+        r.per_second);
     return 0;
 }

@@ -59,7 +59,7 @@ store::job_record make_job(std::int64_t now) {
 
 // One io_context thread (the benchmark's) receives every completion, like one server thread.
 class waiters {
-public:
+  public:
     waiters(store::store& s, asio::io_context& io) : store_(s), io_(io) {}
 
     // Commits `total` jobs with `in_flight` of them always waiting; returns after the last one.
@@ -75,7 +75,7 @@ public:
     }
     std::uint64_t failures() const { return failures_; }
 
-private:
+  private:
     void next() {
         --remaining_;
         ++outstanding_;
@@ -100,7 +100,8 @@ private:
 
 // Jobs per second committed with `state.range(0)` waiters; every iteration commits 8192 jobs.
 void create_jobs(benchmark::State& state) {
-    const auto dir = g_store_dir / ("run-" + std::to_string(::getpid()) + "-" + std::to_string(state.range(0)));
+    const auto dir =
+        g_store_dir / ("run-" + std::to_string(::getpid()) + "-" + std::to_string(state.range(0)));
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::uint64_t transactions = 0, committed = 0, failures = 0;
@@ -126,8 +127,15 @@ void create_jobs(benchmark::State& state) {
     if (failures) state.SkipWithError("some commits failed");
 }
 
-BENCHMARK(create_jobs)->ArgName("in_flight")->Arg(1)->Arg(16)->Arg(64)->Arg(256)->Arg(1024)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(create_jobs)
+    ->ArgName("in_flight")
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -34,13 +34,19 @@ std::string random_base32(std::size_t chars) {
     return out;
 }
 
-std::string_view tag_of(key_kind kind) { return kind == key_kind::operator_key ? "jo" : "jk"; }
+std::string_view tag_of(key_kind kind) {
+    return kind == key_kind::operator_key ? "jo" : "jk";
+}
 
-bool is_base32(std::string_view s) { return s.find_first_not_of(base32_alphabet) == std::string_view::npos; }
+bool is_base32(std::string_view s) {
+    return s.find_first_not_of(base32_alphabet) == std::string_view::npos;
+}
 
 }  // namespace
 
-std::string hash_api_key(std::string_view key) { return sha256_hex(key); }
+std::string hash_api_key(std::string_view key) {
+    return sha256_hex(key);
+}
 
 std::string sha256_hex(std::string_view key) {
     unsigned char md[EVP_MAX_MD_SIZE];

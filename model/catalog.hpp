@@ -37,8 +37,8 @@ struct image_prompt {
 
 struct catalog {
     std::unordered_map<std::string, std::string> account_by_key_hash;
-    std::unordered_set<std::string> operator_key_hashes;  // live operator keys (not customer keys)
-    std::unordered_map<std::string, project> projects;          // by id
+    std::unordered_set<std::string> operator_key_hashes;          // live operator keys (not customer keys)
+    std::unordered_map<std::string, project> projects;            // by id
     std::unordered_map<std::string, image_prompt> image_prompts;  // by id
 
     // Lookups that enforce ownership: another account's object is as good as absent.

@@ -82,7 +82,8 @@ std::optional<std::int64_t> parse_iso8601(std::string_view s) noexcept {
             } else if (sign == '+' || sign == '-') {
                 ++pos;
                 int oh = 0, om = 0;
-                if (!digits(s, pos, 2, oh) || !expect(s, pos, ':') || !digits(s, pos, 2, om)) return std::nullopt;
+                if (!digits(s, pos, 2, oh) || !expect(s, pos, ':') || !digits(s, pos, 2, om))
+                    return std::nullopt;
                 offset_min = (oh * 60 + om) * (sign == '+' ? 1 : -1);
             } else {
                 return std::nullopt;

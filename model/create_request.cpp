@@ -16,7 +16,7 @@ namespace json = boost::json;
 namespace {
 
 class checker {
-public:
+  public:
     explicit checker(const json::object& body) : body_(body) {}
 
     // A string, or absent/null when `nullable`; returns the text or "".
@@ -79,7 +79,7 @@ public:
 
     std::vector<field_error> take_errors() { return std::move(errors_); }
 
-private:
+  private:
     static std::string num(double d) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%g", d);
@@ -124,14 +124,15 @@ std::variant<create_request, request_error> parse_create_request(std::string_vie
     req.session_id = check.optional_string("session_id");
     req.version = check.optional_number("version", std::nullopt, std::nullopt);
     check.values();
-    if (const json::value* music = obj->if_contains("background_music"); music && !music->is_null() &&
-                                                                          !music->is_string())
+    if (const json::value* music = obj->if_contains("background_music");
+        music && !music->is_null() && !music->is_string())
         check.add("background_music", "must be a string or null");
     check.optional_number("background_volume", 0.0, 1.0);
     check.optional_number("background_start", 0.0, std::nullopt);
 
     auto errors = check.take_errors();
-    if (!errors.empty()) return request_error{request_error::kind::invalid_fields, "Invalid request", std::move(errors)};
+    if (!errors.empty())
+        return request_error{request_error::kind::invalid_fields, "Invalid request", std::move(errors)};
     return req;
 }
 

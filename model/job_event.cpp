@@ -20,7 +20,8 @@ std::variant<job_event, event_error> parse_job_event(std::string_view body, std:
     if (!obj) return event_error{"not a JSON object"};
     job_event e;
     const auto* uuid = obj->if_contains("uuid");
-    if (!uuid || !uuid->is_string() || !is_uuid(uuid->get_string())) return event_error{"uuid missing or not a uuid"};
+    if (!uuid || !uuid->is_string() || !is_uuid(uuid->get_string()))
+        return event_error{"uuid missing or not a uuid"};
     e.uuid = std::string(uuid->get_string());
     const auto* status = obj->if_contains("job_status");
     if (!status || !status->is_string()) return event_error{"job_status missing"};
@@ -36,7 +37,8 @@ std::variant<job_event, event_error> parse_job_event(std::string_view body, std:
     if (const auto* o = obj->if_contains("output"); o && !o->is_null()) e.output = json::serialize(*o);
     if (const auto* err = obj->if_contains("error"); err && !err->is_null())
         e.error = err->is_string() ? std::string(err->get_string()) : json::serialize(*err);
-    if (const auto* w = obj->if_contains("worker"); w && w->is_string()) e.worker = std::string(w->get_string());
+    if (const auto* w = obj->if_contains("worker"); w && w->is_string())
+        e.worker = std::string(w->get_string());
     e.at_ms = now;
     if (const auto* at = obj->if_contains("at"); at && at->is_string())
         if (auto ms = parse_iso8601(at->get_string())) e.at_ms = *ms;

@@ -20,7 +20,7 @@ struct job_event {
     std::optional<std::string> output;  // JSON text of an object
     std::optional<std::string> error;
     std::optional<std::string> worker;
-    std::int64_t at_ms = 0;             // when it happened; now when the event had no `at`
+    std::int64_t at_ms = 0;  // when it happened; now when the event had no `at`
 };
 
 // How the `error` of a job marked FAILED because the broker dead-lettered it begins (the event

@@ -7,11 +7,16 @@ namespace jobsd::model {
 
 std::string_view to_string(job_status s) noexcept {
     switch (s) {
-        case job_status::queued: return "QUEUED";
-        case job_status::started: return "STARTED";
-        case job_status::in_progress: return "IN_PROGRESS";
-        case job_status::success: return "SUCCESS";
-        case job_status::failed: return "FAILED";
+        case job_status::queued:
+            return "QUEUED";
+        case job_status::started:
+            return "STARTED";
+        case job_status::in_progress:
+            return "IN_PROGRESS";
+        case job_status::success:
+            return "SUCCESS";
+        case job_status::failed:
+            return "FAILED";
     }
     return "UNKNOWN";
 }

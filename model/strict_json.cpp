@@ -21,7 +21,7 @@ using sv = boost::json::string_view;
 // Keys of every open object, back to back, checked for duplicates when the object closes. The
 // storage is per thread and reused, so a request allocates nothing here once a thread has warmed up.
 struct key_scratch {
-    std::string names;  // the bytes of every key of every open object
+    std::string names;                                      // the bytes of every key of every open object
     std::vector<std::pair<std::size_t, std::size_t>> keys;  // (offset, size) in names
     std::vector<std::size_t> objects;                       // where each open object's keys start
     std::vector<std::string_view> sorted;                   // one closing object's keys, to compare
@@ -133,7 +133,8 @@ std::string strict_json_problem(std::string_view text, std::size_t max_depth) {
     if (!ec && n < text.size()) return "Malformed JSON body";
     if (!ec) return {};
     if (!parser.handler().problem.empty()) return parser.handler().problem;
-    if (ec == boost::json::error::too_deep) return "JSON body nested deeper than " + std::to_string(max_depth);
+    if (ec == boost::json::error::too_deep)
+        return "JSON body nested deeper than " + std::to_string(max_depth);
     return "Malformed JSON body";
 }
 

@@ -17,7 +17,8 @@ std::string new_uuid() {
     }()};
     std::array<std::uint8_t, 16> b{};
     const auto ms = static_cast<std::uint64_t>(now_ms());
-    for (int i = 0; i < 6; ++i) b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+    for (int i = 0; i < 6; ++i)
+        b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
     const std::uint64_t r1 = rng(), r2 = rng();
     for (int i = 6; i < 16; ++i)
         b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>((i < 14 ? r1 : r2) >> (8 * (i % 8)));

@@ -12,13 +12,18 @@ namespace jobsd::queue {
 
 namespace {
 
-amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
+amqp_bytes_t bytes(const std::string& s) {
+    return {s.size(), const_cast<char*>(s.data())};
+}
 
 std::string describe(const amqp_rpc_reply_t& r) {
     switch (r.reply_type) {
-        case AMQP_RESPONSE_NORMAL: return "ok";
-        case AMQP_RESPONSE_NONE: return "no reply (missing RPC reply type)";
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION: return amqp_error_string2(r.library_error);
+        case AMQP_RESPONSE_NORMAL:
+            return "ok";
+        case AMQP_RESPONSE_NONE:
+            return "no reply (missing RPC reply type)";
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            return amqp_error_string2(r.library_error);
         case AMQP_RESPONSE_SERVER_EXCEPTION:
             if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
                 const auto* m = static_cast<amqp_connection_close_t*>(r.reply.decoded);
@@ -79,7 +84,8 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
-amqp_connection::amqp_connection(const std::string& url, std::chrono::milliseconds timeout, unsigned heartbeat_s) {
+amqp_connection::amqp_connection(const std::string& url, std::chrono::milliseconds timeout,
+                                 unsigned heartbeat_s) {
     std::string buffer = url;  // amqp_parse_url writes into its argument
     amqp_connection_info info;
     amqp_default_connection_info(&info);
@@ -110,9 +116,9 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
         amqp_destroy_connection(conn_);
         throw amqp_error("cannot connect to broker " + where_ + ": " + why);
     }
-    const amqp_rpc_reply_t login = amqp_login(conn_, info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE,
-                                              static_cast<int>(heartbeat_s), AMQP_SASL_METHOD_PLAIN, info.user,
-                                              info.password);
+    const amqp_rpc_reply_t login =
+        amqp_login(conn_, info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, static_cast<int>(heartbeat_s),
+                   AMQP_SASL_METHOD_PLAIN, info.user, info.password);
     if (login.reply_type != AMQP_RESPONSE_NORMAL) {
         std::string why = describe(login);
         // RabbitMQ drops the socket on bad credentials without a reason a client can read.
@@ -144,7 +150,8 @@ void amqp_connection::check(amqp_rpc_reply_t reply, std::string_view what) const
 }
 
 void amqp_connection::declare_exchange(const std::string& name, const char* type) {
-    amqp_exchange_declare(conn_, channel, bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
+    amqp_exchange_declare(conn_, channel, bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0,
+                          amqp_empty_table);
     check_last("declaring exchange " + name);
 }
 
@@ -153,7 +160,8 @@ void amqp_connection::declare_queue(const std::string& name, amqp_arguments& arg
     check_last("declaring queue " + name);
 }
 
-void amqp_connection::bind_queue(const std::string& queue, const std::string& exchange, const std::string& key) {
+void amqp_connection::bind_queue(const std::string& queue, const std::string& exchange,
+                                 const std::string& key) {
     amqp_queue_bind(conn_, channel, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
     check_last("binding queue " + queue + " to " + exchange);
 }

@@ -15,25 +15,25 @@ namespace jobsd::queue {
 
 // A broker or connection failure; the message says what failed, without the password.
 class amqp_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // An AMQP field table built from string and integer entries, owning its storage.
 class amqp_arguments {
-public:
+  public:
     amqp_arguments& add(std::string key, std::string value);
     amqp_arguments& add(std::string key, std::int64_t value);
     amqp_table_t table();
 
-private:
+  private:
     std::vector<std::pair<std::string, std::string>> strings_;
     std::vector<std::pair<std::string, std::int64_t>> ints_;
     std::vector<amqp_table_entry_t> entries_;
 };
 
 class amqp_connection {
-public:
+  public:
     static constexpr amqp_channel_t channel = 1;
 
     // Connects, logs in and opens the channel. Throws amqp_error naming the URL and the failure
@@ -56,7 +56,7 @@ public:
     void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key);
     void confirm_select();
 
-private:
+  private:
     amqp_connection_state_t conn_ = nullptr;
     std::string where_;  // host:port/vhost, for messages
 };

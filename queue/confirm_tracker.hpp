@@ -13,7 +13,7 @@
 namespace jobsd::queue {
 
 class confirm_tracker {
-public:
+  public:
     struct settled {
         std::vector<job_message> confirmed;  // the broker has them
         std::vector<job_message> failed;     // nacked or returned: send again
@@ -34,7 +34,7 @@ public:
 
     std::size_t outstanding() const noexcept { return outstanding_; }
 
-private:
+  private:
     struct entry {
         job_message msg;
         bool returned = false;

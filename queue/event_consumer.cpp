@@ -2,8 +2,8 @@
 // deliveries are gathered into a batch, applied through the sink, then acked with `multiple`.
 #include "queue/event_consumer.hpp"
 
-#include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/parse.hpp>
 
 #include <condition_variable>
 #include <mutex>
@@ -20,14 +20,19 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-std::string text(const amqp_bytes_t& b) { return {static_cast<const char*>(b.bytes), b.len}; }
+amqp_bytes_t bytes(const std::string& s) {
+    return {s.size(), const_cast<char*>(s.data())};
+}
+std::string text(const amqp_bytes_t& b) {
+    return {static_cast<const char*>(b.bytes), b.len};
+}
 
 std::string header_string(const amqp_basic_properties_t& props, std::string_view key) {
     if (!(props._flags & AMQP_BASIC_HEADERS_FLAG)) return {};
     for (int i = 0; i < props.headers.num_entries; ++i) {
         const auto& e = props.headers.entries[i];
-        if (text(e.key) == key && (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES))
+        if (text(e.key) == key &&
+            (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES))
             return text(e.value.value.bytes);
     }
     return {};
@@ -52,9 +57,12 @@ std::optional<model::job_event> failed_event(const std::string& body, const std:
 
 }  // namespace
 
-event_consumer::event_consumer(amqp_options options, event_sink& sink) : options_(std::move(options)), sink_(sink) {}
+event_consumer::event_consumer(amqp_options options, event_sink& sink)
+    : options_(std::move(options)), sink_(sink) {}
 
-event_consumer::~event_consumer() { stop(); }
+event_consumer::~event_consumer() {
+    stop();
+}
 
 void event_consumer::start() {
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
@@ -74,10 +82,13 @@ void event_consumer::run() {
             auto* state = conn.state();
             constexpr auto ch = amqp_connection::channel;
             declare_topology(conn, options_);
-            amqp_basic_qos(state, ch, 0, static_cast<std::uint16_t>(std::min<std::size_t>(options_.event_batch * 2, 65535)), 0);
+            amqp_basic_qos(state, ch, 0,
+                           static_cast<std::uint16_t>(std::min<std::size_t>(options_.event_batch * 2, 65535)),
+                           0);
             conn.check_last("basic.qos");
             const std::string events_tag = "events";
-            amqp_basic_consume(state, ch, bytes(options_.events_queue), bytes(events_tag), 0, 0, 0, amqp_empty_table);
+            amqp_basic_consume(state, ch, bytes(options_.events_queue), bytes(events_tag), 0, 0, 0,
+                               amqp_empty_table);
             conn.check_last("consuming " + options_.events_queue);
             for (const auto& type : options_.job_types) {
                 const std::string queue = options_.dead_queue_prefix + type;
@@ -86,7 +97,8 @@ void event_consumer::run() {
             }
             stats_.connected = true;
             backoff = options_.reconnect_min;
-            spdlog::info("events: consuming {} and the dead-letter queues on {}", options_.events_queue, conn.where());
+            spdlog::info("events: consuming {} and the dead-letter queues on {}", options_.events_queue,
+                         conn.where());
 
             std::vector<model::job_event> batch;
             std::uint64_t last_tag = 0;  // every delivery up to it is handled once the batch is applied
@@ -108,10 +120,11 @@ void event_consumer::run() {
                 last_tag = 0;
             };
             while (!stopping_) {
-                const auto wait = last_tag == 0 ? std::chrono::milliseconds(200)
-                                                : std::max(std::chrono::milliseconds(0),
-                                                           std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                               batch_started + options_.event_batch_wait - clock::now()));
+                const auto wait =
+                    last_tag == 0 ? std::chrono::milliseconds(200)
+                                  : std::max(std::chrono::milliseconds(0),
+                                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 batch_started + options_.event_batch_wait - clock::now()));
                 timeval tv{0, static_cast<suseconds_t>(wait.count() * 1000)};
                 amqp_frame_t frame;
                 const int rc = amqp_simple_wait_frame_noblock(state, &frame, &tv);
@@ -121,7 +134,8 @@ void event_consumer::run() {
                     continue;
                 }
                 if (rc != AMQP_STATUS_OK)
-                    throw amqp_error("events: connection to " + conn.where() + " lost: " + amqp_error_string2(rc));
+                    throw amqp_error("events: connection to " + conn.where() +
+                                     " lost: " + amqp_error_string2(rc));
                 if (frame.frame_type != AMQP_FRAME_METHOD) continue;
                 if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
                     frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
@@ -161,7 +175,8 @@ void event_consumer::run() {
                     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
                     // A dead-lettered job message holds the client's whole request: its text
                     // only at debug level.
-                    spdlog::warn("events: dropping a dead-lettered message that names no job ({} bytes)", body.size());
+                    spdlog::warn("events: dropping a dead-lettered message that names no job ({} bytes)",
+                                 body.size());
                     spdlog::debug("events: the dead-lettered message: {:.200}", body);
                 }
                 if (batch.size() >= options_.event_batch) flush();

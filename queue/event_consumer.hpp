@@ -18,15 +18,15 @@
 namespace jobsd::queue {
 
 struct event_consumer_stats {
-    std::atomic<std::uint64_t> received{0};      // status events delivered to jobsd
-    std::atomic<std::uint64_t> malformed{0};     // dropped: not JSON, no uuid, unknown status
+    std::atomic<std::uint64_t> received{0};       // status events delivered to jobsd
+    std::atomic<std::uint64_t> malformed{0};      // dropped: not JSON, no uuid, unknown status
     std::atomic<std::uint64_t> dead_lettered{0};  // jobs that came back through a dead-letter queue
-    std::atomic<std::uint64_t> batches{0};       // batches applied
+    std::atomic<std::uint64_t> batches{0};        // batches applied
     std::atomic<bool> connected{false};
 };
 
 class event_consumer {
-public:
+  public:
     event_consumer(amqp_options options, event_sink& sink);
     ~event_consumer();
     event_consumer(const event_consumer&) = delete;
@@ -37,7 +37,7 @@ public:
 
     const event_consumer_stats& stats() const noexcept { return stats_; }
 
-private:
+  private:
     void run();
 
     const amqp_options options_;

@@ -8,7 +8,7 @@
 namespace jobsd::queue {
 
 class event_sink {
-public:
+  public:
     virtual ~event_sink() = default;
 
     // Applies a batch durably, in order. Blocking: called only on the consumer's own thread.

@@ -12,7 +12,7 @@
 namespace jobsd::queue {
 
 class outbox {
-public:
+  public:
     struct entry {
         std::int64_t seq = 0;  // commit order
         model::job job;

@@ -27,7 +27,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
+amqp_bytes_t bytes(const std::string& s) {
+    return {s.size(), const_cast<char*>(s.data())};
+}
 
 }  // namespace
 
@@ -35,15 +37,17 @@ amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s
 // may outlive the publisher: hence a shared_ptr.
 struct shared_state {
     std::mutex mu;
-    std::condition_variable cv;           // wakes a reconnect backoff on stop
-    std::deque<model::job> inbox;         // guarded by mu
-    std::unordered_set<std::string> known;  // guarded by mu: uuids in inbox, pending, unconfirmed or being marked
+    std::condition_variable cv;    // wakes a reconnect backoff on stop
+    std::deque<model::job> inbox;  // guarded by mu
+    std::unordered_set<std::string>
+        known;  // guarded by mu: uuids in inbox, pending, unconfirmed or being marked
     std::atomic<bool> sweep_requested{true};
 
     // Uuids marked published stay known a little longer: a relay query that started before the
     // mark committed reads from an older snapshot and would otherwise send them again.
     static constexpr std::chrono::seconds retire_after{10};
-    std::deque<std::pair<std::chrono::steady_clock::time_point, std::vector<std::string>>> retiring;  // guarded by mu
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::vector<std::string>>>
+        retiring;  // guarded by mu
 
     // Called with mu held.
     void retire_old(std::chrono::steady_clock::time_point now) {
@@ -70,7 +74,8 @@ struct publisher::impl {
         bool was_empty = false;
         {
             std::lock_guard lock(state->mu);
-            if (!stats.connected.load(std::memory_order_relaxed) || state->inbox.size() >= options.publish_queue_max) {
+            if (!stats.connected.load(std::memory_order_relaxed) ||
+                state->inbox.size() >= options.publish_queue_max) {
                 stats.deferred.fetch_add(1, std::memory_order_relaxed);
                 state->sweep_requested = true;
                 return;
@@ -175,8 +180,8 @@ struct publisher::impl {
     void publish(amqp_connection& conn) {
         const job_message& msg = pending.front();
         amqp_basic_properties_t props{};
-        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                       AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
+        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                       AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
         props.content_type = amqp_cstring_bytes("application/json");
         props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
         props.message_id = bytes(msg.uuid);
@@ -220,10 +225,13 @@ struct publisher::impl {
                 }
                 case AMQP_BASIC_RETURN_METHOD: {
                     const auto* ret = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
-                    const std::string reason(static_cast<const char*>(ret->reply_text.bytes), ret->reply_text.len);
-                    const std::string key(static_cast<const char*>(ret->routing_key.bytes), ret->routing_key.len);
+                    const std::string reason(static_cast<const char*>(ret->reply_text.bytes),
+                                             ret->reply_text.len);
+                    const std::string key(static_cast<const char*>(ret->routing_key.bytes),
+                                          ret->routing_key.len);
                     amqp_message_t message;
-                    conn.check(amqp_read_message(conn.state(), frame.channel, &message, 0), "reading a returned message");
+                    conn.check(amqp_read_message(conn.state(), frame.channel, &message, 0),
+                               "reading a returned message");
                     std::string id;
                     if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
                         id.assign(static_cast<const char*>(message.properties.message_id.bytes),
@@ -236,8 +244,8 @@ struct publisher::impl {
                 }
                 case AMQP_CHANNEL_CLOSE_METHOD: {
                     const auto* close = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-                    throw amqp_error("broker " + conn.where() + " closed the channel: " +
-                                     std::to_string(close->reply_code) + " " +
+                    throw amqp_error("broker " + conn.where() +
+                                     " closed the channel: " + std::to_string(close->reply_code) + " " +
                                      std::string(static_cast<const char*>(close->reply_text.bytes),
                                                  close->reply_text.len));
                 }
@@ -245,12 +253,13 @@ struct publisher::impl {
                     const auto* close = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
                     amqp_connection_close_ok_t ok{};
                     amqp_send_method(conn.state(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-                    throw amqp_error("broker " + conn.where() + " closed the connection: " +
-                                     std::to_string(close->reply_code) + " " +
+                    throw amqp_error("broker " + conn.where() +
+                                     " closed the connection: " + std::to_string(close->reply_code) + " " +
                                      std::string(static_cast<const char*>(close->reply_text.bytes),
                                                  close->reply_text.len));
                 }
-                default: break;  // e.g. connection.blocked: confirms will simply come later
+                default:
+                    break;  // e.g. connection.blocked: confirms will simply come later
             }
         }
         if (!amqp_frames_enqueued(conn.state())) amqp_maybe_release_buffers(conn.state());
@@ -287,7 +296,8 @@ struct publisher::impl {
         if (amqp_frames_enqueued(conn.state()) || amqp_data_in_buffer(conn.state())) return;
         int timeout_ms = 200;
         if (!retry.empty()) {
-            const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(retry.front().first - clock::now());
+            const auto until =
+                std::chrono::duration_cast<std::chrono::milliseconds>(retry.front().first - clock::now());
             timeout_ms = static_cast<int>(std::clamp<std::int64_t>(until.count(), 0, timeout_ms));
         }
         pollfd fds[2] = {{conn.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
@@ -335,11 +345,15 @@ struct publisher::impl {
     std::int64_t sweep_cursor = 0;
 };
 
-publisher::publisher(amqp_options options, outbox& box) : impl_(std::make_unique<impl>(std::move(options), box)) {
-    if (impl_->options.urls.empty()) throw std::invalid_argument("amqp.urls: at least one broker URL is needed");
+publisher::publisher(amqp_options options, outbox& box)
+    : impl_(std::make_unique<impl>(std::move(options), box)) {
+    if (impl_->options.urls.empty())
+        throw std::invalid_argument("amqp.urls: at least one broker URL is needed");
 }
 
-publisher::~publisher() { stop(); }
+publisher::~publisher() {
+    stop();
+}
 
 void publisher::start() {
     if (!impl_->thread.joinable()) impl_->thread = std::thread([this] { impl_->run(); });
@@ -356,8 +370,12 @@ void publisher::stop() {
     impl_->thread.join();
 }
 
-void publisher::submit(model::job job) { impl_->submit(std::move(job)); }
+void publisher::submit(model::job job) {
+    impl_->submit(std::move(job));
+}
 
-const publisher_stats& publisher::stats() const noexcept { return impl_->stats; }
+const publisher_stats& publisher::stats() const noexcept {
+    return impl_->stats;
+}
 
 }  // namespace jobsd::queue

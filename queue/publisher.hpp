@@ -31,7 +31,7 @@ struct publisher_stats {
 };
 
 class publisher {
-public:
+  public:
     publisher(amqp_options options, outbox& box);
     ~publisher();  // stop()
     publisher(const publisher&) = delete;
@@ -47,7 +47,7 @@ public:
 
     const publisher_stats& stats() const noexcept;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -25,7 +25,8 @@ void declare_topology(amqp_connection& conn, const amqp_options& o) {
             .add("x-dead-letter-exchange", o.dead_exchange)
             .add("x-dead-letter-routing-key", type);
         // Classic queues have no delivery limit; the argument is only for quorum queues.
-        if (o.queue_type == "quorum") args.add("x-delivery-limit", static_cast<std::int64_t>(o.delivery_limit));
+        if (o.queue_type == "quorum")
+            args.add("x-delivery-limit", static_cast<std::int64_t>(o.delivery_limit));
         conn.declare_queue(o.queue_prefix + type, args);
         conn.bind_queue(o.queue_prefix + type, o.exchange, type);
     }

@@ -2,16 +2,16 @@
 // 503 (busy) or 500 here, and anything thrown is answered 500 by the session.
 #include "server/api.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <tuple>
@@ -138,13 +138,15 @@ json::value optional_date(const std::optional<std::int64_t>& ms) {
 std::optional<response> api::check_header(const http::request_header<>& header, admitted& out) const {
     out.match = match_route(header.method(), header.target());
     switch (out.match.which) {
-        case route::none: return message_response(http::status::not_found, "Not found");
+        case route::none:
+            return message_response(http::status::not_found, "Not found");
         case route::wrong_method: {
             auto res = message_response(http::status::method_not_allowed, "Method not allowed");
             res.set(http::field::allow, out.match.allow);
             return res;
         }
-        default: break;
+        default:
+            break;
     }
     if (needs_operator_key(out.match.which)) {
         // Operator keys live apart from customer keys; a customer key is told it is the wrong kind.
@@ -169,7 +171,8 @@ std::optional<response> api::check_header(const http::request_header<>& header, 
         if (limiter_.enabled()) {
             out.rate = limiter_.take(out.account_id);
             if (!out.rate->allowed) {
-                auto res = message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
+                auto res =
+                    message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
                 set_rate_headers(res, *out.rate);
                 res.set(http::field::retry_after, std::to_string(out.rate->retry_after_s));
                 return res;
@@ -183,11 +186,13 @@ std::optional<response> api::check_header(const http::request_header<>& header, 
             return res;
         }
         if (!is_json_content_type(header[http::field::content_type]))
-            return message_response(http::status::unsupported_media_type, "Content-Type must be application/json");
+            return message_response(http::status::unsupported_media_type,
+                                    "Content-Type must be application/json");
         const auto length = header[http::field::content_length];
         if (!length.empty()) {
             std::uint64_t n = 0;
-            for (char c : length) n = n * 10 + static_cast<unsigned>(c - '0');  // the parser checked the digits
+            for (char c : length)
+                n = n * 10 + static_cast<unsigned>(c - '0');  // the parser checked the digits
             if (n > options_.body_limit)
                 return message_response(http::status::payload_too_large, "Request body too large");
         }
@@ -197,19 +202,30 @@ std::optional<response> api::check_header(const http::request_header<>& header, 
 
 asio::awaitable<response> api::handle(const request& req, admitted& a) const {
     switch (a.match.which) {
-        case route::create_job: co_return co_await create_job(req, a);
-        case route::get_job: co_return co_await get_job(a);
-        case route::active_projects: co_return active_projects(a);
-        case route::mapping_fields: co_return mapping_fields(a);
-        case route::healthz: co_return healthz();
-        case route::readyz: co_return readyz();
-        case route::metrics: co_return co_await metrics_page();
-        case route::queues: co_return co_await operator_.queues();
-        case route::dashboard_data: co_return co_await operator_.dashboard_data();
-        case route::dashboard_page: co_return operator_.dashboard_page(a.match.param);
+        case route::create_job:
+            co_return co_await create_job(req, a);
+        case route::get_job:
+            co_return co_await get_job(a);
+        case route::active_projects:
+            co_return active_projects(a);
+        case route::mapping_fields:
+            co_return mapping_fields(a);
+        case route::healthz:
+            co_return healthz();
+        case route::readyz:
+            co_return readyz();
+        case route::metrics:
+            co_return co_await metrics_page();
+        case route::queues:
+            co_return co_await operator_.queues();
+        case route::dashboard_data:
+            co_return co_await operator_.dashboard_data();
+        case route::dashboard_page:
+            co_return operator_.dashboard_page(a.match.param);
         case route::job_events:  // streamed by the session, never answered here
         case route::none:
-        case route::wrong_method: break;
+        case route::wrong_method:
+            break;
     }
     co_return message_response(http::status::not_found, "Not found");
 }
@@ -232,7 +248,8 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     };
     if (!idempotency_key.empty()) {
         if (idempotency_key.size() > 255)
-            co_return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
+            co_return message_response(http::status::bad_request,
+                                       "Idempotency-Key must be at most 255 characters");
         request_hash = model::sha256_hex(req.body());
         auto [fec, earlier] = co_await find_by_key();
         if (fec) {
@@ -297,7 +314,8 @@ response api::replay(const store::job_record& original, const std::string& reque
     if (original.request_hash != request_hash)
         return message_response(http::status::unprocessable_entity,
                                 "Idempotency-Key was already used with a different request body");
-    auto res = json_response(http::status::created, created_body(original.uuid, original.type, original.source_id));
+    auto res =
+        json_response(http::status::created, created_body(original.uuid, original.type, original.source_id));
     res.set("Idempotent-Replayed", "true");
     return res;
 }
@@ -320,7 +338,8 @@ std::optional<response> api::check_events_request(const request& req, std::strin
     auto url = boost::urls::parse_origin_form(req.target());
     if (url) {
         auto params = url->params();
-        if (auto it = params.find("session_id"); it != params.end() && (*it).has_value) session_id = (*it).value;
+        if (auto it = params.find("session_id"); it != params.end() && (*it).has_value)
+            session_id = (*it).value;
     }
     if (session_id.empty())
         return message_response(http::status::bad_request, "session_id query parameter is required");
@@ -360,14 +379,16 @@ asio::awaitable<void> api::stream_events(Stream& stream, const std::string& acco
         auto [wait_ec] = co_await sub->wake().async_wait(use_nothrow);
         if (!wait_ec && sub->queue().empty()) {
             tcp.expires_after(options_.read_timeout);
-            std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(std::string_view(": ping\n\n")), use_nothrow);
+            std::tie(ec, n) =
+                co_await asio::async_write(stream, asio::buffer(std::string_view(": ping\n\n")), use_nothrow);
             if (ec) co_return;
         }
     }
 }
 
 // The two streams a session runs over: plain TCP and TLS.
-template asio::awaitable<void> api::stream_events(beast::tcp_stream&, const std::string&, const std::string&) const;
+template asio::awaitable<void> api::stream_events(beast::tcp_stream&, const std::string&,
+                                                  const std::string&) const;
 template asio::awaitable<void> api::stream_events(tls_stream&, const std::string&, const std::string&) const;
 
 response api::healthz() const {
@@ -390,11 +411,13 @@ response api::readyz() const {
         reasons.push_back(json::string("broker disconnected; " +
                                        std::to_string(outbox_backlog_.load(std::memory_order_relaxed)) +
                                        " jobs wait in the outbox"));
-    if (options_.max_outbox_backlog > 0 && outbox_backlog_.load(std::memory_order_relaxed) > options_.max_outbox_backlog)
+    if (options_.max_outbox_backlog > 0 &&
+        outbox_backlog_.load(std::memory_order_relaxed) > options_.max_outbox_backlog)
         reasons.push_back("outbox backlog past its bound");
     if (reasons.empty()) return json_response(http::status::ok, R"({"status":"ready"})");
-    return json_response(http::status::service_unavailable,
-                         json::serialize(json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}}));
+    return json_response(
+        http::status::service_unavailable,
+        json::serialize(json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}}));
 }
 
 asio::awaitable<response> api::metrics_page() const {
@@ -414,8 +437,9 @@ response api::active_projects(const admitted& a) const {
     for (const auto& [id, p] : a.catalog->projects)
         if (p.account_id == a.account_id && p.active_at(now)) active.push_back(&p);
     // A stable order for clients that page or diff: by name, then id.
-    std::sort(active.begin(), active.end(),
-              [](const auto* l, const auto* r) { return std::tie(l->name, l->id) < std::tie(r->name, r->id); });
+    std::sort(active.begin(), active.end(), [](const auto* l, const auto* r) {
+        return std::tie(l->name, l->id) < std::tie(r->name, r->id);
+    });
     json::array data;
     for (const auto* p : active)
         data.push_back(json::object{{"projectId", p->id},
@@ -423,7 +447,8 @@ response api::active_projects(const admitted& a) const {
                                     {"projectType", p->type},
                                     {"startDate", optional_date(p->start_ms)},
                                     {"endDate", optional_date(p->end_ms)}});
-    return json_response(http::status::ok, json::serialize(json::object{{"message", "Success"}, {"data", data}}));
+    return json_response(http::status::ok,
+                         json::serialize(json::object{{"message", "Success"}, {"data", data}}));
 }
 
 response api::mapping_fields(const admitted& a) const {
@@ -434,7 +459,8 @@ response api::mapping_fields(const admitted& a) const {
                       {"projectType", p->type},
                       {"fields", p->mapping_fields},
                       {"fetchedAt", model::format_iso8601(model::now_ms())}};
-    return json_response(http::status::ok, json::serialize(json::object{{"message", "Success"}, {"data", data}}));
+    return json_response(http::status::ok,
+                         json::serialize(json::object{{"message", "Success"}, {"data", data}}));
 }
 
 }  // namespace jobsd::server

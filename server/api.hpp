@@ -26,7 +26,7 @@
 namespace jobsd::server {
 
 class api {
-public:
+  public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
         queue::publisher* publisher, notification_hub& hub, operator_api& operator_routes,
@@ -41,8 +41,9 @@ public:
           operator_(operator_routes),
           idempotency_window_(idempotency_window),
           store_write_queue_max_(store_write_queue_max),
-          limiter_(options.rate_limit_per_second,
-                   options.rate_limit_burst > 0 ? options.rate_limit_burst : 2 * options.rate_limit_per_second) {}
+          limiter_(options.rate_limit_per_second, options.rate_limit_burst > 0
+                                                      ? options.rate_limit_burst
+                                                      : 2 * options.rate_limit_per_second) {}
 
     // The outbox backlog as last measured (the app refreshes it every second); new jobs get 503
     // while it is past server.max_outbox_backlog.
@@ -55,8 +56,8 @@ public:
     // What the header check learned, handed on to handle().
     struct admitted {
         route_match match;
-        std::string account_id;          // "" on routes without a key
-        catalog_cache::snapshot catalog;  // the snapshot the key was checked against
+        std::string account_id;             // "" on routes without a key
+        catalog_cache::snapshot catalog;    // the snapshot the key was checked against
         std::optional<rate_decision> rate;  // set on POST /jobs/v2 when rate limiting is on
         std::string request_id;             // X-Request-Id: the client's, or one made here
     };
@@ -77,7 +78,7 @@ public:
 
     metrics& counters() const { return metrics_; }
 
-private:
+  private:
     boost::asio::awaitable<response> create_job(const request& req, const admitted& a) const;
     boost::asio::awaitable<response> get_job(const admitted& a) const;
     // The answer to a repeated Idempotency-Key: the original 201 again, or 422 for another body.

@@ -2,6 +2,7 @@
 // to the next context in turn, and its session coroutine lives there.
 #include "server/app.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <future>
@@ -32,7 +32,9 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::unique_ptr<asio::io_context> make_context() { return std::make_unique<asio::io_context>(1); }
+std::unique_ptr<asio::io_context> make_context() {
+    return std::make_unique<asio::io_context>(1);
+}
 
 }  // namespace
 
@@ -55,8 +57,10 @@ app::app(config cfg)
         spdlog::info("seed {} applied", config_.seed_file);
     }
     // The first catalog is loaded before the port opens, so no request meets an empty one.
-    auto [ec, snapshot] = store::async_load_catalog(*store_, asio::use_future(
-        [](store::error_code e, store::catalog_ptr c) { return std::make_pair(e, std::move(c)); })).get();
+    auto [ec, snapshot] =
+        store::async_load_catalog(*store_, asio::use_future([](store::error_code e, store::catalog_ptr c) {
+            return std::make_pair(e, std::move(c));
+        })).get();
     if (ec) throw std::runtime_error("cannot load accounts and projects: " + ec.message());
     catalog_.replace(std::move(snapshot));
 
@@ -67,10 +71,11 @@ app::app(config cfg)
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_,
-                                 config_.store.sqlite.idempotency_window, config_.store.sqlite.write_queue_max);
-    metrics_.watch(publisher_ ? &publisher_->stats() : nullptr, event_consumer_ ? &event_consumer_->stats() : nullptr,
-                   &hub_);
+    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
+                                 *operator_api_, config_.store.sqlite.idempotency_window,
+                                 config_.store.sqlite.write_queue_max);
+    metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
+                   event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -108,7 +113,8 @@ asio::awaitable<void> app::accept_loop() {
         if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics_.open_connections())) >=
             config_.server.max_connections) {
             if (tls_)
-                asio::co_spawn(ctx, refuse_tls_connection(std::move(socket), *tls_, config_.server, config_.tls),
+                asio::co_spawn(ctx,
+                               refuse_tls_connection(std::move(socket), *tls_, config_.server, config_.tls),
                                asio::detached);
             else
                 asio::co_spawn(ctx, refuse_connection(std::move(socket), config_.server), asio::detached);
@@ -135,7 +141,8 @@ void app::run() {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& c : contexts_) guards.push_back(asio::make_work_guard(*c));
     std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < contexts_.size(); ++i) threads.emplace_back([c = contexts_[i].get()] { c->run(); });
+    for (std::size_t i = 1; i < contexts_.size(); ++i)
+        threads.emplace_back([c = contexts_[i].get()] { c->run(); });
     contexts_.front()->run();
     for (auto& t : threads) t.join();
     // HTTP is done; let the publisher collect the confirms it is owed, then close.

@@ -25,7 +25,7 @@
 namespace jobsd::server {
 
 class app {
-public:
+  public:
     // Loads the TLS certificate and key when TLS is on, opens the store, applies the seed, loads
     // the catalog and binds the listening socket.
     // Throws on any of these failing: jobsd does not start half-ready.
@@ -42,7 +42,7 @@ public:
     // Thread safety: may be called from any thread, more than once.
     void stop();
 
-private:
+  private:
     // Coroutines on io thread 0. Members, not lambdas: a coroutine lambda's captures die with
     // the lambda object, before the coroutine does.
     boost::asio::awaitable<void> accept_loop();

@@ -16,7 +16,8 @@ constexpr std::size_t max_key_length = 256;
 // resistance), and even a stored digest learnt outright would not give the key (160 random bits).
 // A byte-by-byte timing attack has nothing to work on. A direct comparison of secrets, were one
 // ever needed, would use CRYPTO_memcmp.
-std::optional<std::string> catalog_cache::authenticate(const model::catalog& cat, std::string_view key) const {
+std::optional<std::string> catalog_cache::authenticate(const model::catalog& cat,
+                                                       std::string_view key) const {
     if (key.empty() || key.size() > max_key_length) return std::nullopt;
     auto it = cat.account_by_key_hash.find(model::hash_api_key(key));
     if (it == cat.account_by_key_hash.end()) return std::nullopt;

@@ -15,7 +15,7 @@
 namespace jobsd::server {
 
 class catalog_cache {
-public:
+  public:
     using snapshot = std::shared_ptr<const model::catalog>;
 
     catalog_cache() : current_(std::make_shared<const model::catalog>()) {}
@@ -29,7 +29,7 @@ public:
     // True for a live operator key (a customer key never is one).
     bool authenticate_operator(const model::catalog& cat, std::string_view key) const;
 
-private:
+  private:
     std::atomic<snapshot> current_;
 };
 

@@ -43,7 +43,8 @@ std::function<std::string(const json::value&)> string_setter(std::string& target
 }
 
 template <class Int>
-std::function<std::string(const json::value&)> uint_setter(Int& target, std::uint64_t min, std::uint64_t max) {
+std::function<std::string(const json::value&)> uint_setter(Int& target, std::uint64_t min,
+                                                           std::uint64_t max) {
     return [&target, min, max](const json::value& v) -> std::string {
         std::uint64_t n = 0;
         if (v.is_uint64())
@@ -75,7 +76,8 @@ std::function<std::string(const json::value&)> number_setter(double& target, dou
     return [&target, min, max](const json::value& v) -> std::string {
         if (!v.is_number()) return "must be a number";
         const double d = v.to_number<double>();
-        if (d < min || d > max) return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+        if (d < min || d > max)
+            return "must be between " + std::to_string(min) + " and " + std::to_string(max);
         target = d;
         return {};
     };
@@ -125,7 +127,8 @@ std::vector<entry> schema(config& c) {
         {"server", "header_timeout_ms", "", duration_setter(c.server.header_timeout, 100, max_u32)},
         {"server", "read_timeout_ms", "", duration_setter(c.server.read_timeout, 100, max_u32)},
         {"server", "max_connections", "", uint_setter(c.server.max_connections, 1, 1'000'000)},
-        {"server", "max_requests_per_connection", "", uint_setter(c.server.max_requests_per_connection, 1, max_u32)},
+        {"server", "max_requests_per_connection", "",
+         uint_setter(c.server.max_requests_per_connection, 1, max_u32)},
         {"server", "idle_timeout_ms", "", duration_setter(c.server.idle_timeout, 100, max_u32)},
         {"server", "rate_limit_per_second", "", number_setter(c.server.rate_limit_per_second, 0, 1e9)},
         {"server", "rate_limit_burst", "", number_setter(c.server.rate_limit_burst, 0, 1e9)},
@@ -148,7 +151,8 @@ std::vector<entry> schema(config& c) {
         {"store", "query_timeout_ms", "", duration_setter(c.store.pg.query_timeout, 100, max_u32)},
         {"store", "claim_lease_ms", "", duration_setter(c.store.pg.claim_lease, 100, max_u32)},
         {"store", "instance_id", "", string_setter(c.store.pg.instance_id)},
-        {"store", "idempotency_window_ms", "", duration_setter(c.store.sqlite.idempotency_window, 1000, 1ull << 40)},
+        {"store", "idempotency_window_ms", "",
+         duration_setter(c.store.sqlite.idempotency_window, 1000, 1ull << 40)},
         {"amqp", "enabled", "", bool_setter(c.amqp.enabled)},
         {"amqp", "urls", "--amqp", strings_setter(c.amqp.urls)},
         {"amqp", "exchange", "", string_setter(c.amqp.exchange)},
@@ -209,7 +213,8 @@ json::object read_file(const std::string& path) {
 }
 
 void apply(const entry& e, const json::value& v, const std::string& source) {
-    if (auto problem = e.set(v); !problem.empty()) throw config_error(source + ": " + e.name() + " " + problem);
+    if (auto problem = e.set(v); !problem.empty())
+        throw config_error(source + ": " + e.name() + " " + problem);
 }
 
 // Text from the environment or a flag: a number or boolean when the key takes one, otherwise
@@ -270,12 +275,14 @@ config load_config(int argc, const char* const* argv, bool& help) {
         }
     }
     for (const auto& e : entries)
-        if (const char* env = std::getenv(e.env_name().c_str())) apply_text(e, env, "environment " + e.env_name());
+        if (const char* env = std::getenv(e.env_name().c_str()))
+            apply_text(e, env, "environment " + e.env_name());
     for (const auto& [e, text] : flags) apply_text(*e, text, "flag " + e->flag);
 
     if (c.server.listen.empty()) throw config_error("server.listen must not be empty");
     if (c.amqp.queue_type != "quorum" && c.amqp.queue_type != "classic")
-        throw config_error("amqp.queue_type must be \"quorum\" or \"classic\", got \"" + c.amqp.queue_type + "\"");
+        throw config_error("amqp.queue_type must be \"quorum\" or \"classic\", got \"" + c.amqp.queue_type +
+                           "\"");
     for (const auto& t : c.amqp.job_types)
         if (!model::parse_job_type(t)) throw config_error("amqp.job_types: \"" + t + "\" is not a job type");
     for (const auto& u : c.amqp.urls)
@@ -289,7 +296,8 @@ config load_config(int argc, const char* const* argv, bool& help) {
     if (c.tls.enabled && c.tls.private_key_file.empty())
         throw config_error("tls.private_key_file must be set when tls.enabled is true");
     if (!c.amqp.management_url.empty()) {
-        auto endpoint = parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());
+        auto endpoint =
+            parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());
         if (!endpoint) throw config_error(endpoint.error());
     }
     return c;

@@ -98,7 +98,7 @@ struct config {
 
 // A configuration problem, with the key it concerns in the message.
 class config_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -1,8 +1,8 @@
 // Blocks the consumer thread (never an io thread) until the batch is committed.
 #include "server/event_applier.hpp"
 
-#include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/use_future.hpp>
 
 namespace jobsd::server {
 

@@ -9,11 +9,11 @@
 namespace jobsd::server {
 
 class event_applier final : public queue::event_sink {
-public:
+  public:
     event_applier(store::store& s, notification_hub& hub) : store_(s), hub_(hub) {}
     bool apply(std::vector<model::job_event> events) override;
 
-private:
+  private:
     store::store& store_;
     notification_hub& hub_;
 };

@@ -22,21 +22,28 @@ std::string_view framing_problem(const http::request_header<>& header) {
     std::string_view encoding;
     for (const auto& f : header) {
         switch (f.name()) {
-            case http::field::content_length: ++lengths; break;
+            case http::field::content_length:
+                ++lengths;
+                break;
             case http::field::transfer_encoding:
                 ++encodings;
                 encoding = trim(f.value());
                 break;
-            case http::field::host: ++hosts; break;
-            default: break;
+            case http::field::host:
+                ++hosts;
+                break;
+            default:
+                break;
         }
     }
     if (lengths > 0 && encodings > 0) return "Content-Length and Transfer-Encoding together";
     if (lengths > 1) return "more than one Content-Length";
     if (encodings > 1) return "more than one Transfer-Encoding";
-    if (encodings == 1 && !boost::beast::iequals(encoding, "chunked")) return "Transfer-Encoding other than chunked";
+    if (encodings == 1 && !boost::beast::iequals(encoding, "chunked"))
+        return "Transfer-Encoding other than chunked";
     if (encodings == 1 && header.version() < 11) return "chunked Transfer-Encoding on HTTP/1.0";
-    if (header.version() >= 11 && hosts != 1) return hosts == 0 ? "HTTP/1.1 request without Host" : "more than one Host";
+    if (header.version() >= 11 && hosts != 1)
+        return hosts == 0 ? "HTTP/1.1 request without Host" : "more than one Host";
     return {};
 }
 

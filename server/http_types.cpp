@@ -31,7 +31,8 @@ response request_error_response(const model::request_error& error) {
     json::object body{{"message", error.message}};
     if (!error.errors.empty()) {
         json::array errors;
-        for (const auto& e : error.errors) errors.push_back(json::object{{"field", e.field}, {"problem", e.problem}});
+        for (const auto& e : error.errors)
+            errors.push_back(json::object{{"field", e.field}, {"problem", e.problem}});
         body["errors"] = std::move(errors);
     }
     return json_response(http::status::bad_request, json::serialize(body));

@@ -12,17 +12,27 @@ namespace {
 
 // %j: the log message as the inside of a JSON string.
 class json_message_flag final : public spdlog::custom_flag_formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
         static constexpr char hex[] = "0123456789abcdef";
         for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
             const auto u = static_cast<unsigned char>(c);
             switch (c) {
-                case '"': dest.append(std::string_view("\\\"")); break;
-                case '\\': dest.append(std::string_view("\\\\")); break;
-                case '\n': dest.append(std::string_view("\\n")); break;
-                case '\r': dest.append(std::string_view("\\r")); break;
-                case '\t': dest.append(std::string_view("\\t")); break;
+                case '"':
+                    dest.append(std::string_view("\\\""));
+                    break;
+                case '\\':
+                    dest.append(std::string_view("\\\\"));
+                    break;
+                case '\n':
+                    dest.append(std::string_view("\\n"));
+                    break;
+                case '\r':
+                    dest.append(std::string_view("\\r"));
+                    break;
+                case '\t':
+                    dest.append(std::string_view("\\t"));
+                    break;
                 default:
                     if (u < 0x20) {
                         const char esc[] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 0xf]};
@@ -33,7 +43,9 @@ public:
             }
         }
     }
-    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<json_message_flag>(); }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<json_message_flag>();
+    }
 };
 
 }  // namespace
@@ -41,7 +53,8 @@ public:
 void setup_logging(const log_options& options) {
     const auto level = spdlog::level::from_str(options.level);
     if (level == spdlog::level::off && options.level != "off")
-        throw config_error("log.level: \"" + options.level + "\" is not a level (trace, debug, info, warn, error, critical, off)");
+        throw config_error("log.level: \"" + options.level +
+                           "\" is not a level (trace, debug, info, warn, error, critical, off)");
     if (options.format != "json" && options.format != "text")
         throw config_error("log.format must be \"json\" or \"text\", got \"" + options.format + "\"");
     // stderr: stdout carries only the "listening" line that scripts and tests read.

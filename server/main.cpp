@@ -1,7 +1,7 @@
 // jobsd: load the configuration, start the server, stop on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <iostream>
@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
         });
         std::thread signal_thread([&] { signals_ctx.run(); });
 
-        std::printf("jobsd listening on %s://%s:%u\n", cfg.tls.enabled ? "https" : "http", cfg.server.listen.c_str(),
-                    server.port());
+        std::printf("jobsd listening on %s://%s:%u\n", cfg.tls.enabled ? "https" : "http",
+                    cfg.server.listen.c_str(), server.port());
         std::fflush(stdout);
         server.run();
         signals.cancel();

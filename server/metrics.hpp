@@ -3,8 +3,8 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -20,7 +20,7 @@
 namespace jobsd::server {
 
 class metrics {
-public:
+  public:
     void count_response(unsigned status) noexcept {
         if (status < responses_.size()) responses_[status].fetch_add(1, std::memory_order_relaxed);
     }
@@ -75,7 +75,7 @@ public:
     static constexpr std::array<double, 13> latency_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,    0.25,  0.5,    1,     2.5,  5};
 
-private:
+  private:
     static_assert(std::tuple_size_v<bucket_counts> == latency_bounds.size() + 1);
     struct histogram {
         std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};  // not cumulative

@@ -7,7 +7,8 @@
 
 namespace jobsd::server {
 
-std::shared_ptr<subscriber> notification_hub::subscribe(const std::string& account_id, const std::string& session_id,
+std::shared_ptr<subscriber> notification_hub::subscribe(const std::string& account_id,
+                                                        const std::string& session_id,
                                                         boost::asio::any_io_executor ex) {
     auto sub = std::make_shared<subscriber>(std::move(ex), max_queued_);
     std::lock_guard lock(mu_);

@@ -17,7 +17,7 @@
 namespace jobsd::server {
 
 class subscriber {
-public:
+  public:
     subscriber(boost::asio::any_io_executor ex, std::size_t max_queued)
         : wake_(ex), max_queued_(max_queued) {}
 
@@ -38,7 +38,7 @@ public:
     bool overflowed() const { return overflowed_; }
     boost::asio::steady_timer& wake() { return wake_; }
 
-private:
+  private:
     boost::asio::steady_timer wake_;  // waited on by the stream; cancelled to wake it
     std::deque<std::string> queue_;
     bool overflowed_ = false;
@@ -46,8 +46,9 @@ private:
 };
 
 class notification_hub {
-public:
-    explicit notification_hub(std::size_t max_queued_per_subscriber = 1024) : max_queued_(max_queued_per_subscriber) {}
+  public:
+    explicit notification_hub(std::size_t max_queued_per_subscriber = 1024)
+        : max_queued_(max_queued_per_subscriber) {}
 
     // The subscription lasts as long as the returned pointer is held.
     std::shared_ptr<subscriber> subscribe(const std::string& account_id, const std::string& session_id,
@@ -58,7 +59,7 @@ public:
 
     std::size_t subscribers() const noexcept { return count_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     static std::string key(const std::string& account_id, const std::string& session_id) {
         return account_id + '\n' + session_id;
     }

@@ -15,20 +15,21 @@ namespace jobsd::server {
 
 struct rate_decision {
     bool allowed = true;
-    std::uint64_t limit = 0;      // the burst size (RateLimit-Limit)
-    std::uint64_t remaining = 0;  // whole tokens left after this request (RateLimit-Remaining)
-    std::uint64_t reset_s = 0;    // seconds until the bucket is full again (RateLimit-Reset)
+    std::uint64_t limit = 0;          // the burst size (RateLimit-Limit)
+    std::uint64_t remaining = 0;      // whole tokens left after this request (RateLimit-Remaining)
+    std::uint64_t reset_s = 0;        // seconds until the bucket is full again (RateLimit-Reset)
     std::uint64_t retry_after_s = 0;  // when refused: seconds until one token is back (Retry-After)
 };
 
 class token_bucket {
-public:
+  public:
     using clock = std::chrono::steady_clock;
-    token_bucket(double rate, double burst, clock::time_point now) : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
+    token_bucket(double rate, double burst, clock::time_point now)
+        : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
     rate_decision take(clock::time_point now);
 
-private:
+  private:
     double rate_;
     double burst_;
     double tokens_;
@@ -36,14 +37,15 @@ private:
 };
 
 class rate_limiter {
-public:
+  public:
     // rate 0 disables limiting.
     rate_limiter(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst) {}
 
     bool enabled() const noexcept { return rate_ > 0; }
-    rate_decision take(const std::string& account_id, token_bucket::clock::time_point now = token_bucket::clock::now());
+    rate_decision take(const std::string& account_id,
+                       token_bucket::clock::time_point now = token_bucket::clock::now());
 
-private:
+  private:
     struct shard {
         std::mutex mu;
         std::unordered_map<std::string, token_bucket> buckets;  // guarded by mu; one per account

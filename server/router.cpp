@@ -37,7 +37,8 @@ path_match match_path(std::string_view path) {
     }
     constexpr std::string_view projects = "/api/provider/projects/";
     constexpr std::string_view fields = "/mapping-fields";
-    if (path.starts_with(projects) && path.ends_with(fields) && path.size() > projects.size() + fields.size()) {
+    if (path.starts_with(projects) && path.ends_with(fields) &&
+        path.size() > projects.size() + fields.size()) {
         const auto id = path.substr(projects.size(), path.size() - projects.size() - fields.size());
         if (id.find('/') == std::string_view::npos) return {route::mapping_fields, id};
     }
@@ -48,19 +49,32 @@ path_match match_path(std::string_view path) {
 
 std::string_view route_name(route r) noexcept {
     switch (r) {
-        case route::none: return "unknown";
-        case route::wrong_method: return "wrong_method";
-        case route::create_job: return "create_job";
-        case route::get_job: return "get_job";
-        case route::job_events: return "job_events";
-        case route::active_projects: return "active_projects";
-        case route::mapping_fields: return "mapping_fields";
-        case route::healthz: return "healthz";
-        case route::readyz: return "readyz";
-        case route::queues: return "queues";
-        case route::dashboard_data: return "dashboard_data";
-        case route::dashboard_page: return "dashboard_page";
-        case route::metrics: return "metrics";
+        case route::none:
+            return "unknown";
+        case route::wrong_method:
+            return "wrong_method";
+        case route::create_job:
+            return "create_job";
+        case route::get_job:
+            return "get_job";
+        case route::job_events:
+            return "job_events";
+        case route::active_projects:
+            return "active_projects";
+        case route::mapping_fields:
+            return "mapping_fields";
+        case route::healthz:
+            return "healthz";
+        case route::readyz:
+            return "readyz";
+        case route::queues:
+            return "queues";
+        case route::dashboard_data:
+            return "dashboard_data";
+        case route::dashboard_page:
+            return "dashboard_page";
+        case route::metrics:
+            return "metrics";
     }
     return "unknown";
 }

@@ -41,11 +41,13 @@ std::string_view route_name(route r) noexcept;
 
 // Whether a route needs an API key (every customer route does; health and metrics do not).
 constexpr bool needs_api_key(route r) noexcept {
-    return r == route::create_job || r == route::get_job || r == route::job_events || r == route::active_projects ||
-           r == route::mapping_fields;
+    return r == route::create_job || r == route::get_job || r == route::job_events ||
+           r == route::active_projects || r == route::mapping_fields;
 }
 
 // Whether a route needs an operator key (customer keys are refused there).
-constexpr bool needs_operator_key(route r) noexcept { return r == route::queues || r == route::dashboard_data; }
+constexpr bool needs_operator_key(route r) noexcept {
+    return r == route::queues || r == route::dashboard_data;
+}
 
 }  // namespace jobsd::server

@@ -7,6 +7,7 @@
 #include "server/http_framing.hpp"
 #include "server/tls_context.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,7 +19,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <optional>
@@ -52,7 +52,8 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
         ec == asio::ssl::error::stream_truncated)
         return std::nullopt;
-    if (ec == http::error::body_limit) return message_response(http::status::payload_too_large, "Request body too large");
+    if (ec == http::error::body_limit)
+        return message_response(http::status::payload_too_large, "Request body too large");
     if (ec == http::error::header_limit)
         return message_response(http::status::request_header_fields_too_large, "Request header too large");
     return message_response(http::status::bad_request, "Malformed HTTP request");
@@ -82,8 +83,18 @@ asio::awaitable<void> serve_requests(Stream& stream, const api& handlers, const 
         struct in_flight_guard {  // counts from the first header byte to the answer written
             metrics& m;
             bool on = false;
-            void start() { if (!on) { m.request_started(); on = true; } }
-            void finish() { if (on) { m.request_finished(); on = false; } }
+            void start() {
+                if (!on) {
+                    m.request_started();
+                    on = true;
+                }
+            }
+            void finish() {
+                if (on) {
+                    m.request_finished();
+                    on = false;
+                }
+            }
             ~in_flight_guard() { finish(); }
         } in_flight{counters};
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
@@ -232,7 +243,8 @@ asio::awaitable<void> refuse_tls_connection(asio::ip::tcp::socket socket, asio::
     co_await tls_close(stream, ready, tls);
 }
 
-asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers, const server_options& options) {
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers,
+                                  const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
     metrics& counters = handlers.counters();
     counters.connection_opened();
@@ -242,8 +254,9 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
     counters.connection_closed();
 }
 
-asio::awaitable<void> run_tls_session(asio::ip::tcp::socket socket, asio::ssl::context& context, const api& handlers,
-                                      const server_options& options, const tls_options& tls) {
+asio::awaitable<void> run_tls_session(asio::ip::tcp::socket socket, asio::ssl::context& context,
+                                      const api& handlers, const server_options& options,
+                                      const tls_options& tls) {
     tls_stream stream(std::move(socket), context);
     metrics& counters = handlers.counters();
     // Counted from accept, so connections still in their handshake count against the maximum.

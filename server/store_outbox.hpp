@@ -8,13 +8,13 @@
 namespace jobsd::server {
 
 class store_outbox final : public queue::outbox {
-public:
+  public:
     explicit store_outbox(store::store& s) : store_(s) {}
 
     std::vector<entry> claim(std::int64_t after_seq, std::size_t limit) override;
     void mark_published(std::vector<std::string> uuids, std::function<void(bool ok)> done) override;
 
-private:
+  private:
     store::store& store_;
 };
 

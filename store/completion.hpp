@@ -15,9 +15,10 @@ namespace jobsd::store {
 template <class Signature, class... Args>
 void complete(boost::asio::any_completion_handler<Signature> handler, Args&&... args) {
     auto ex = boost::asio::get_associated_executor(handler);
-    boost::asio::dispatch(ex, [h = std::move(handler), values = std::make_tuple(std::forward<Args>(args)...)]() mutable {
-        std::apply(std::move(h), std::move(values));
-    });
+    boost::asio::dispatch(
+        ex, [h = std::move(handler), values = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+            std::apply(std::move(h), std::move(values));
+        });
 }
 
 }  // namespace jobsd::store

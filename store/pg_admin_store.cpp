@@ -298,7 +298,8 @@ std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type t
         "WITH picked AS (SELECT seq FROM jobs WHERE job_type = $1 AND job_status = $2"
         " AND left(error, length($3::text)) = $3 ORDER BY seq LIMIT $4 FOR UPDATE)"
         " UPDATE jobs SET job_status = $5, published = false, progress = NULL, output = NULL,"
-        " error = NULL, claimed_by = NULL, claimed_until = NULL, updated_ms = greatest(updated_ms, $6::bigint)"
+        " error = NULL, claimed_by = NULL, claimed_until = NULL, updated_ms = greatest(updated_ms, "
+        "$6::bigint)"
         " FROM picked WHERE jobs.seq = picked.seq RETURNING jobs.seq, jobs.uuid",
         {std::string(model::to_string(type)), std::string(model::to_string(model::job_status::failed)),
          std::string(model::dead_letter_error_prefix), num(static_cast<std::int64_t>(limit)),

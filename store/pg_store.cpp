@@ -299,7 +299,9 @@ struct count_jobs_op final : pg_store::op {
     explicit count_jobs_op(asio::any_completion_handler<void(error_code, std::vector<job_count>)> h)
         : handler(std::move(h)) {}
 
-    void add(std::vector<pg_statement>& out, const pg_options&) override { out.push_back({"count_jobs", {}}); }
+    void add(std::vector<pg_statement>& out, const pg_options&) override {
+        out.push_back({"count_jobs", {}});
+    }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::vector<job_count> counts;
         if (!ec && !results.empty()) {
@@ -307,7 +309,8 @@ struct count_jobs_op final : pg_store::op {
             for (int i = 0; i < r.rows(); ++i) {
                 const auto type = model::parse_job_type(r.text(i, 0));
                 const auto status = model::parse_job_status(r.text(i, 1));
-                if (type && status) counts.push_back({*type, *status, static_cast<std::uint64_t>(r.int64(i, 2))});
+                if (type && status)
+                    counts.push_back({*type, *status, static_cast<std::uint64_t>(r.int64(i, 2))});
             }
         }
         complete(std::move(handler), ec, std::move(counts));
@@ -655,8 +658,8 @@ void pg_store::count_jobs(asio::any_completion_handler<void(error_code, std::vec
     submit(std::make_unique<count_jobs_op>(std::move(handler)));
 }
 
-void pg_store::list_recent_jobs(std::size_t limit,
-                                asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+void pg_store::list_recent_jobs(
+    std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
     submit(std::make_unique<recent_jobs_op>(limit, std::move(handler)));
 }
 

@@ -76,7 +76,8 @@ class pg_store final : public store {
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
     void read_outbox_stats(
         boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
-    void count_jobs(boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;
+    void count_jobs(
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;
     void list_recent_jobs(
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;

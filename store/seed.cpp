@@ -16,7 +16,7 @@ namespace json = boost::json;
 namespace {
 
 class reader {
-public:
+  public:
     reader(std::string what, std::string file) : what_(std::move(what)), file_(std::move(file)) {}
 
     [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
@@ -34,7 +34,8 @@ public:
         if (!v->is_array()) fail(where + "." + std::string(key), "must be an array");
         return v->get_array();
     }
-    std::string string(const json::object& o, std::string_view key, const std::string& where, bool required) const {
+    std::string string(const json::object& o, std::string_view key, const std::string& where,
+                       bool required) const {
         const json::value* v = o.if_contains(key);
         if (!v || v->is_null()) {
             if (required) fail(where + "." + std::string(key), "is required");
@@ -43,7 +44,8 @@ public:
         if (!v->is_string()) fail(where + "." + std::string(key), "must be a string");
         return std::string(v->get_string());
     }
-    std::optional<std::int64_t> date(const json::object& o, std::string_view key, const std::string& where) const {
+    std::optional<std::int64_t> date(const json::object& o, std::string_view key,
+                                     const std::string& where) const {
         const std::string text = string(o, key, where, false);
         if (text.empty()) return std::nullopt;
         auto ms = model::parse_iso8601(text);
@@ -51,7 +53,7 @@ public:
         return ms;
     }
 
-private:
+  private:
     std::string what_;  // "seed file", "project file", …
     std::string file_;
 };
@@ -118,8 +120,8 @@ seed_data load_seed_file(const std::filesystem::path& file) {
                 read_project(r, projects[p], acc.id, where + ".projects[" + std::to_string(p) + "]", true));
         const auto& prompts = r.array(a, "image_prompts", where);
         for (std::size_t p = 0; p < prompts.size(); ++p)
-            seed.image_prompts.push_back(
-                read_image_prompt(r, prompts[p], acc.id, where + ".image_prompts[" + std::to_string(p) + "]", true));
+            seed.image_prompts.push_back(read_image_prompt(
+                r, prompts[p], acc.id, where + ".image_prompts[" + std::to_string(p) + "]", true));
         seed.accounts.push_back(std::move(acc));
     }
     const auto& operator_keys = r.array(root, "operator_keys", "");

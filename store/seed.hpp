@@ -1,5 +1,5 @@
-// Demo and test data: accounts with their keys, projects and image prompts, and operator keys, read from a JSON
-// file. Applying a seed is idempotent (existing rows are updated, nothing is duplicated).
+// Demo and test data: accounts with their keys, projects and image prompts, and operator keys, read from a
+// JSON file. Applying a seed is idempotent (existing rows are updated, nothing is duplicated).
 #pragma once
 
 #include <filesystem>

@@ -7,16 +7,21 @@ sqlite_statement::sqlite_statement(sqlite3* db, std::string_view sql) {
     const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                       &stmt_, nullptr);
     if (rc != SQLITE_OK)
-        throw sqlite_error("prepare failed: " + std::string(sqlite3_errmsg(db)) + " in: " + std::string(sql), rc);
+        throw sqlite_error("prepare failed: " + std::string(sqlite3_errmsg(db)) + " in: " + std::string(sql),
+                           rc);
 }
 
-sqlite_statement::~sqlite_statement() { sqlite3_finalize(stmt_); }
+sqlite_statement::~sqlite_statement() {
+    sqlite3_finalize(stmt_);
+}
 
 void sqlite_statement::bind(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
 }
 
-void sqlite_statement::bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void sqlite_statement::bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+}
 
 void sqlite_statement::bind(int index, const std::optional<std::int64_t>& value) {
     if (value)
@@ -39,9 +44,13 @@ void sqlite_statement::bind(int index, const std::optional<double>& value) {
         bind_null(index);
 }
 
-void sqlite_statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+void sqlite_statement::bind_null(int index) {
+    sqlite3_bind_null(stmt_, index);
+}
 
-int sqlite_statement::step() { return sqlite3_step(stmt_); }
+int sqlite_statement::step() {
+    return sqlite3_step(stmt_);
+}
 
 void sqlite_statement::reset() {
     sqlite3_reset(stmt_);
@@ -50,7 +59,8 @@ void sqlite_statement::reset() {
 
 std::string_view sqlite_statement::column_text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string_view{};
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view{};
 }
 
 std::optional<std::string> sqlite_statement::column_optional_text(int col) const {
@@ -58,7 +68,9 @@ std::optional<std::string> sqlite_statement::column_optional_text(int col) const
     return std::string(column_text(col));
 }
 
-std::int64_t sqlite_statement::column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+std::int64_t sqlite_statement::column_int(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+}
 
 std::optional<std::int64_t> sqlite_statement::column_optional_int(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
@@ -71,8 +83,9 @@ std::optional<double> sqlite_statement::column_optional_double(int col) const {
 }
 
 sqlite_db::sqlite_db(const std::filesystem::path& path, mode m) {
-    const int flags = (m == mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (m == mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -85,7 +98,9 @@ sqlite_db::sqlite_db(const std::filesystem::path& path, mode m) {
     sqlite3_busy_timeout(db_, 5000);
 }
 
-sqlite_db::~sqlite_db() { sqlite3_close(db_); }
+sqlite_db::~sqlite_db() {
+    sqlite3_close(db_);
+}
 
 void sqlite_db::exec(std::string_view sql) {
     char* err = nullptr;

@@ -15,16 +15,16 @@ namespace jobsd::store {
 
 // Thrown for SQLite failures that are not an expected outcome of a statement.
 class sqlite_error : public std::runtime_error {
-public:
+  public:
     sqlite_error(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
     int code() const noexcept { return code_; }
 
-private:
+  private:
     int code_;
 };
 
 class sqlite_statement {
-public:
+  public:
     sqlite_statement(sqlite3* db, std::string_view sql);
     ~sqlite_statement();
     sqlite_statement(const sqlite_statement&) = delete;
@@ -48,12 +48,12 @@ public:
     std::optional<std::int64_t> column_optional_int(int col) const;
     std::optional<double> column_optional_double(int col) const;
 
-private:
+  private:
     sqlite3_stmt* stmt_ = nullptr;
 };
 
 class sqlite_db {
-public:
+  public:
     enum class mode { read_write, read_only };
 
     sqlite_db(const std::filesystem::path& path, mode m);
@@ -66,7 +66,7 @@ public:
     std::int64_t query_int(std::string_view sql);
     std::string error_message() const { return sqlite3_errmsg(db_); }
 
-private:
+  private:
     sqlite3* db_ = nullptr;
 };
 

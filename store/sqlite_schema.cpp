@@ -85,7 +85,8 @@ void migrate_sqlite(sqlite_db& db) {
         const auto version = db.query_int("PRAGMA user_version");
         if (version > static_cast<std::int64_t>(migrations.size()))
             throw sqlite_error("database schema version " + std::to_string(version) +
-                                   " is newer than this jobsd knows (" + std::to_string(migrations.size()) + ")",
+                                   " is newer than this jobsd knows (" + std::to_string(migrations.size()) +
+                                   ")",
                                SQLITE_ERROR);
         for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
             db.exec(migrations[v]);

@@ -2,9 +2,9 @@
 // BEGIN IMMEDIATE … COMMIT, then completes each waiter with its own row's outcome.
 #include "store/sqlite_store.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include <future>
 
@@ -23,19 +23,23 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::string_view insert_job_sql =
-    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, updated_ms,"
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
+    "updated_ms,"
     " version, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
-    "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < ?3";
+    "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < "
+    "?3";
 
 // The columns read_job() expects, in its order.
 #define JOB_COLUMNS                                                                                     \
-    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, updated_ms, " \
+    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, " \
+    "updated_ms, "                                                                                      \
     "version, progress, idempotency_key, request_hash"
 
-constexpr std::string_view find_job_sql = "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?1 AND account_id = ?2";
+constexpr std::string_view find_job_sql =
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?1 AND account_id = ?2";
 
 constexpr std::string_view find_by_key_sql =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3";
@@ -90,7 +94,8 @@ struct writer_ctx {
           job_state(db->handle(), job_state_sql),
           update_status(db->handle(), update_status_sql) {}
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state, update_status;
+    sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state,
+        update_status;
     std::int64_t idempotency_window_ms = 0;
 };
 
@@ -149,7 +154,8 @@ struct insert_job_op final : sqlite_store::write_op {
             const int rrc = rel.step();
             rel.reset();
             if (rrc != SQLITE_DONE) {
-                spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
+                spdlog::error("store: releasing an expired idempotency key failed: {}",
+                              w.db->error_message());
                 return store_errc::io;
             }
         }
@@ -208,20 +214,24 @@ struct seed_op final : sqlite_store::write_op {
         sqlite_statement account(db.handle(),
                                  "INSERT INTO accounts (id, name, created_ms) VALUES (?1, ?2, ?3)"
                                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name");
-        sqlite_statement key(db.handle(),
-                             "INSERT INTO api_keys (key_hash, account_id, prefix, created_ms) VALUES (?1, ?2, ?3, ?4)"
-                             " ON CONFLICT (key_hash) DO UPDATE SET account_id = excluded.account_id,"
-                             " revoked_ms = NULL");
+        sqlite_statement key(
+            db.handle(),
+            "INSERT INTO api_keys (key_hash, account_id, prefix, created_ms) VALUES (?1, ?2, ?3, ?4)"
+            " ON CONFLICT (key_hash) DO UPDATE SET account_id = excluded.account_id,"
+            " revoked_ms = NULL");
         sqlite_statement project(
             db.handle(),
             "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
-            " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET account_id = "
+            "excluded.account_id,"
+            " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = "
+            "excluded.end_ms,"
             " mapping_fields = excluded.mapping_fields");
-        sqlite_statement prompt(db.handle(),
-                                "INSERT INTO image_prompts (id, account_id, name, prompt) VALUES (?1, ?2, ?3, ?4)"
-                                " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
-                                " name = excluded.name, prompt = excluded.prompt");
+        sqlite_statement prompt(
+            db.handle(),
+            "INSERT INTO image_prompts (id, account_id, name, prompt) VALUES (?1, ?2, ?3, ?4)"
+            " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id,"
+            " name = excluded.name, prompt = excluded.prompt");
         auto run = [&](sqlite_statement& st, std::string_view what) {
             const int rc = st.step();
             st.reset();
@@ -242,9 +252,10 @@ struct seed_op final : sqlite_store::write_op {
                 run(key, "key of account " + a.id);
             }
         }
-        sqlite_statement operator_key(db.handle(),
-                                      "INSERT INTO operator_keys (key_hash, prefix, name, created_ms) VALUES (?1, ?2, 'seed', ?3)"
-                                      " ON CONFLICT (key_hash) DO UPDATE SET revoked_ms = NULL");
+        sqlite_statement operator_key(
+            db.handle(),
+            "INSERT INTO operator_keys (key_hash, prefix, name, created_ms) VALUES (?1, ?2, 'seed', ?3)"
+            " ON CONFLICT (key_hash) DO UPDATE SET revoked_ms = NULL");
         for (const auto& k : seed.operator_keys) {
             const auto hash = model::hash_api_key(k);
             const auto prefix = model::key_prefix(k);
@@ -374,7 +385,8 @@ struct apply_events_op final : sqlite_store::write_op {
                 spdlog::error("store: reading job {} failed: {}", e.uuid, w.db->error_message());
                 return store_errc::io;
             }
-            const auto current = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
+            const auto current =
+                model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
             applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)),
                             model::parse_job_type(st.column_text(3)).value_or(model::job_type::video)};
             st.reset();
@@ -398,8 +410,10 @@ struct apply_events_op final : sqlite_store::write_op {
         return {};
     }
     void finish(error_code ec) override {
-        if (!ec) applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
-        else applied.clear();
+        if (!ec)
+            applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
+        else
+            applied.clear();
         complete(std::move(handler), ec, std::move(applied));
     }
 
@@ -437,11 +451,13 @@ struct list_unpublished_op final : sqlite_store::read_op {
 };
 
 struct outbox_stats_op final : sqlite_store::read_op {
-    explicit outbox_stats_op(asio::any_completion_handler<void(error_code, outbox_stats)> h) : handler(std::move(h)) {}
+    explicit outbox_stats_op(asio::any_completion_handler<void(error_code, outbox_stats)> h)
+        : handler(std::move(h)) {}
 
     void run(reader_ctx& r) override {
         try {
-            sqlite_statement st(r.db.handle(), "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
+            sqlite_statement st(r.db.handle(),
+                                "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
             outbox_stats stats;
             if (st.step() == SQLITE_ROW) {
                 stats.unpublished = static_cast<std::uint64_t>(st.column_int(0));
@@ -470,7 +486,8 @@ struct count_jobs_op final : sqlite_store::read_op {
             while ((rc = st.step()) == SQLITE_ROW) {
                 auto type = model::parse_job_type(st.column_text(0));
                 auto status = model::parse_job_status(st.column_text(1));
-                if (type && status) out.push_back({*type, *status, static_cast<std::uint64_t>(st.column_int(2))});
+                if (type && status)
+                    out.push_back({*type, *status, static_cast<std::uint64_t>(st.column_int(2))});
             }
             if (rc != SQLITE_DONE) throw std::runtime_error(r.db.error_message());
             complete(std::move(handler), error_code{}, std::move(out));
@@ -509,7 +526,8 @@ struct recent_jobs_op final : sqlite_store::read_op {
 };
 
 struct load_catalog_op final : sqlite_store::read_op {
-    explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h) : handler(std::move(h)) {}
+    explicit load_catalog_op(asio::any_completion_handler<void(error_code, catalog_ptr)> h)
+        : handler(std::move(h)) {}
 
     void run(reader_ctx& r) override {
         try {
@@ -526,14 +544,17 @@ struct load_catalog_op final : sqlite_store::read_op {
         // One read transaction, so the three tables are read from one snapshot.
         db.exec("BEGIN");
         try {
-            sqlite_statement keys(db.handle(), "SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL");
+            sqlite_statement keys(db.handle(),
+                                  "SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL");
             while (keys.step() == SQLITE_ROW)
                 cat->account_by_key_hash.emplace(keys.column_text(0), keys.column_text(1));
-            sqlite_statement operator_keys(db.handle(), "SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL");
+            sqlite_statement operator_keys(db.handle(),
+                                           "SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL");
             while (operator_keys.step() == SQLITE_ROW)
                 cat->operator_key_hashes.emplace(operator_keys.column_text(0));
             sqlite_statement projects(
-                db.handle(), "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
+                db.handle(),
+                "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
             while (projects.step() == SQLITE_ROW) {
                 model::project p;
                 p.id = projects.column_text(0);
@@ -549,8 +570,9 @@ struct load_catalog_op final : sqlite_store::read_op {
             }
             sqlite_statement prompts(db.handle(), "SELECT id, account_id, name, prompt FROM image_prompts");
             while (prompts.step() == SQLITE_ROW) {
-                model::image_prompt ip{std::string(prompts.column_text(0)), std::string(prompts.column_text(1)),
-                                       std::string(prompts.column_text(2)), std::string(prompts.column_text(3))};
+                model::image_prompt ip{
+                    std::string(prompts.column_text(0)), std::string(prompts.column_text(1)),
+                    std::string(prompts.column_text(2)), std::string(prompts.column_text(3))};
                 cat->image_prompts.emplace(ip.id, std::move(ip));
             }
         } catch (...) {
@@ -658,17 +680,20 @@ void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(
     submit_write(std::make_unique<insert_job_op>(std::move(job), std::move(handler)));
 }
 
-void sqlite_store::mark_published(std::vector<std::string> uuids, asio::any_completion_handler<void(error_code)> handler) {
+void sqlite_store::mark_published(std::vector<std::string> uuids,
+                                  asio::any_completion_handler<void(error_code)> handler) {
     submit_write(std::make_unique<mark_published_op>(std::move(uuids), std::move(handler)));
 }
 
-void sqlite_store::apply_events(std::vector<model::job_event> events,
-                                asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
+void sqlite_store::apply_events(
+    std::vector<model::job_event> events,
+    asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
     submit_write(std::make_unique<apply_events_op>(std::move(events), events_applied_, std::move(handler)));
 }
 
-void sqlite_store::claim_unpublished(std::int64_t after_seq, std::size_t limit,
-                                    asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
+void sqlite_store::claim_unpublished(
+    std::int64_t after_seq, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) {
     submit_read(std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler)));
 }
 
@@ -676,12 +701,13 @@ void sqlite_store::read_outbox_stats(asio::any_completion_handler<void(error_cod
     submit_read(std::make_unique<outbox_stats_op>(std::move(handler)));
 }
 
-void sqlite_store::count_jobs(asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) {
+void sqlite_store::count_jobs(
+    asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) {
     submit_read(std::make_unique<count_jobs_op>(std::move(handler)));
 }
 
-void sqlite_store::list_recent_jobs(std::size_t limit,
-                                    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+void sqlite_store::list_recent_jobs(
+    std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
     submit_read(std::make_unique<recent_jobs_op>(limit, std::move(handler)));
 }
 
@@ -690,15 +716,17 @@ void sqlite_store::submit_read(std::unique_ptr<read_op> op) {
     if (r != task_queue<std::unique_ptr<read_op>>::push_result::ok) op->fail(push_error<read_op>(r));
 }
 
-void sqlite_store::find_job(std::string account_id, std::string uuid,
-                            asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
+void sqlite_store::find_job(
+    std::string account_id, std::string uuid,
+    asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
     submit_read(std::make_unique<find_job_op>(std::move(account_id), std::move(uuid), std::move(handler)));
 }
 
 void sqlite_store::find_by_idempotency_key(
     std::string account_id, std::string key, std::int64_t since_ms,
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
-    submit_read(std::make_unique<find_by_key_op>(std::move(account_id), std::move(key), since_ms, std::move(handler)));
+    submit_read(std::make_unique<find_by_key_op>(std::move(account_id), std::move(key), since_ms,
+                                                 std::move(handler)));
 }
 
 void sqlite_store::load_catalog(asio::any_completion_handler<void(error_code, catalog_ptr)> handler) {

@@ -40,7 +40,7 @@ struct sqlite_options {
 };
 
 class sqlite_store final : public store {
-public:
+  public:
     // Opens (creating if needed) and migrates the database, then starts the threads.
     // Throws sqlite_error when the file cannot be opened or migrated.
     explicit sqlite_store(sqlite_options options);
@@ -48,32 +48,35 @@ public:
     ~sqlite_store() override;
 
     void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) override;
-    void find_job(std::string account_id, std::string uuid,
-                  boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
+    void find_job(
+        std::string account_id, std::string uuid,
+        boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void find_by_idempotency_key(
         std::string account_id, std::string key, std::int64_t since_ms,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
-    void claim_unpublished(std::int64_t after_seq, std::size_t limit,
-                           boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler)
-        override;
+    void claim_unpublished(
+        std::int64_t after_seq, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
-    void apply_events(std::vector<model::job_event> events,
-                      boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler)
-        override;
-    void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
-    void count_jobs(boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;
-    void list_recent_jobs(std::size_t limit,
-                          boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler)
-        override;
+    void apply_events(
+        std::vector<model::job_event> events,
+        boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
+    void read_outbox_stats(
+        boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
+    void count_jobs(
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;
+    void list_recent_jobs(
+        std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 
     struct write_op;
     struct read_op;
 
-private:
+  private:
     void writer_loop();
     void reader_loop();
     void submit_read(std::unique_ptr<read_op> op);

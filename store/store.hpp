@@ -55,25 +55,27 @@ struct job_count {
 
 // Counters for /metrics; monotonic since start.
 struct store_stats {
-    std::uint64_t transactions = 0;   // committed write transactions
-    std::uint64_t jobs_committed = 0; // jobs inside them
-    std::uint64_t write_queue = 0;    // write operations waiting for the writer right now
-    std::uint64_t events_applied = 0; // status events that moved a job forward
+    std::uint64_t transactions = 0;    // committed write transactions
+    std::uint64_t jobs_committed = 0;  // jobs inside them
+    std::uint64_t write_queue = 0;     // write operations waiting for the writer right now
+    std::uint64_t events_applied = 0;  // status events that moved a job forward
 };
 
 class store {
-public:
+  public:
     virtual ~store() = default;
 
     // Commits a new job (unpublished, QUEUED). Completes only once the transaction holding it is
     // durable; many concurrent calls share one transaction. With an idempotency key, a live job
     // of the same account and key (created after `job.created_ms - idempotency_window`) makes it
     // fail with store_errc::duplicate; an older holder of the key gives it up.
-    virtual void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+    virtual void create_job(job_record job,
+                            boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 
     // The job if it exists and belongs to `account_id`; nullopt otherwise.
-    virtual void find_job(std::string account_id, std::string uuid,
-                          boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
+    virtual void find_job(
+        std::string account_id, std::string uuid,
+        boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
 
     // The job created with this Idempotency-Key by this account at or after `since_ms`, if any.
     virtual void find_by_idempotency_key(
@@ -102,15 +104,18 @@ public:
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) = 0;
 
-    virtual void read_outbox_stats(boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
+    virtual void read_outbox_stats(
+        boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
 
     // Jobs per type and status (only the pairs that have jobs), across all accounts. Scans the
     // jobs table: callers cache the answer (operator views, /metrics), never per request.
-    virtual void count_jobs(boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) = 0;
+    virtual void count_jobs(
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) = 0;
 
     // The `limit` most recently created jobs across all accounts, newest first (operator views).
     virtual void list_recent_jobs(
-        std::size_t limit, boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+        std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
 
     // Startup only: writes the seed synchronously. Throws on failure.
     virtual void apply_seed(const seed_data& seed) = 0;
@@ -122,34 +127,43 @@ public:
 template <class Token>
 auto async_create_job(store& s, job_record job, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code)>(
-        [&s](auto handler, job_record j) { s.create_job(std::move(j), std::move(handler)); }, token, std::move(job));
+        [&s](auto handler, job_record j) { s.create_job(std::move(j), std::move(handler)); }, token,
+        std::move(job));
 }
 
 template <class Token>
 auto async_find_job(store& s, std::string account_id, std::string uuid, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, std::optional<job_record>)>(
-        [&s](auto handler, std::string a, std::string u) { s.find_job(std::move(a), std::move(u), std::move(handler)); },
+        [&s](auto handler, std::string a, std::string u) {
+            s.find_job(std::move(a), std::move(u), std::move(handler));
+        },
         token, std::move(account_id), std::move(uuid));
 }
 
 template <class Token>
 auto async_claim_unpublished(store& s, std::int64_t after_seq, std::size_t limit, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, std::vector<outbox_entry>)>(
-        [&s](auto handler, std::int64_t after, std::size_t n) { s.claim_unpublished(after, n, std::move(handler)); },
+        [&s](auto handler, std::int64_t after, std::size_t n) {
+            s.claim_unpublished(after, n, std::move(handler));
+        },
         token, after_seq, limit);
 }
 
 template <class Token>
 auto async_mark_published(store& s, std::vector<std::string> uuids, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code)>(
-        [&s](auto handler, std::vector<std::string> u) { s.mark_published(std::move(u), std::move(handler)); }, token,
-        std::move(uuids));
+        [&s](auto handler, std::vector<std::string> u) {
+            s.mark_published(std::move(u), std::move(handler));
+        },
+        token, std::move(uuids));
 }
 
 template <class Token>
 auto async_apply_events(store& s, std::vector<model::job_event> events, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, std::vector<applied_event>)>(
-        [&s](auto handler, std::vector<model::job_event> e) { s.apply_events(std::move(e), std::move(handler)); },
+        [&s](auto handler, std::vector<model::job_event> e) {
+            s.apply_events(std::move(e), std::move(handler));
+        },
         token, std::move(events));
 }
 

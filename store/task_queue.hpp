@@ -13,7 +13,7 @@ namespace jobsd::store {
 
 template <class T>
 class task_queue {
-public:
+  public:
     explicit task_queue(std::size_t max_size) : max_size_(max_size) {}
 
     enum class push_result { ok, full, closed };
@@ -61,7 +61,7 @@ public:
         return items_.size();
     }
 
-private:
+  private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<T> items_;  // guarded by mu_

@@ -320,7 +320,7 @@ BOOST_AUTO_TEST_CASE(matches_loss_duplicates_and_early_deliveries) {
     BOOST_TEST(m.foreign() == 1u);
     BOOST_TEST(m.latency().count() == 2u);
     BOOST_TEST(m.latency().max() == 1'000u);
-    BOOST_TEST(m.latency().min() == 0u);  // b: negative clamps to 0
+    BOOST_TEST(m.latency().min() == 0u);        // b: negative clamps to 0
     BOOST_TEST(m.last_delivery_ns() == 1'100);  // a's first delivery; x is foreign, the duplicate late
 }
 

@@ -29,8 +29,8 @@ const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
 const std::string project_a = "468ea7a0-66e1-4357-a760-236e54167f3e";
 const std::string prompt_a = "f12f3401-0fd6-4a30-82d1-b85a8db70e5b";
 const std::string project_b = "e3a90df2-f2cc-4494-bdba-0b85651452a1";
-const std::vector<std::string> all_types = {"ai_talking_video", "video", "tts", "image",
-                                            "photo_qc", "pdf", "ai_image_generation"};
+const std::vector<std::string> all_types = {"ai_talking_video",   "video", "tts", "image", "photo_qc", "pdf",
+                                            "ai_image_generation"};
 
 // One jobsd with its own names on the shared test broker, plus the workers a case starts.
 struct e2e {
@@ -83,15 +83,24 @@ struct e2e {
     }
 
     child_process& start_worker(const std::string& type, std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--type", type,
-                                         "--url", url,
-                                         "--exchange", prefix + "jobs",
-                                         "--queue-prefix", prefix + "jobs.",
-                                         "--dead-exchange", prefix + "jobs.dead",
-                                         "--dead-queue-prefix", prefix + "jobs.dead.",
-                                         "--events-exchange", prefix + "jobs.events",
-                                         "--events-queue", prefix + "jobsd.events",
-                                         "--delivery-limit", "3"};
+        std::vector<std::string> args = {"--type",
+                                         type,
+                                         "--url",
+                                         url,
+                                         "--exchange",
+                                         prefix + "jobs",
+                                         "--queue-prefix",
+                                         prefix + "jobs.",
+                                         "--dead-exchange",
+                                         prefix + "jobs.dead",
+                                         "--dead-queue-prefix",
+                                         prefix + "jobs.dead.",
+                                         "--events-exchange",
+                                         prefix + "jobs.events",
+                                         "--events-queue",
+                                         prefix + "jobsd.events",
+                                         "--delivery-limit",
+                                         "3"};
         args.insert(args.end(), extra.begin(), extra.end());
         workers.push_back(std::make_unique<child_process>(
             required_env("JOBS_WORKER_BIN"), args,
@@ -101,9 +110,11 @@ struct e2e {
 
     http_client client() { return http_client(server->host(), server->port()); }
 
-    std::string post(http_client& c, const std::string& key, const std::string& type, const std::string& session,
-                     const std::string& source) {
-        json::object body{{"job_type", type}, {"session_id", session}, {"version", 2},
+    std::string post(http_client& c, const std::string& key, const std::string& type,
+                     const std::string& session, const std::string& source) {
+        json::object body{{"job_type", type},
+                          {"session_id", session},
+                          {"version", 2},
                           {"values", json::object{{"headline", "hello"}}}};
         body[type == "ai_image_generation" ? "project_id" : "template_id"] = source;
         auto res = c.post("/jobs/v2", key, json::serialize(body));
@@ -124,8 +135,10 @@ struct e2e {
             if (status == "SUCCESS" || status == "FAILED") return last;
             std::this_thread::sleep_for(50ms);
         }
-        BOOST_FAIL("job " << uuid << " not terminal in time; last: " << json::serialize(last) << "\nworker logs:\n"
-                          << worker_logs() << "\njobsd:\n" << server->stderr_text());
+        BOOST_FAIL("job " << uuid << " not terminal in time; last: " << json::serialize(last)
+                          << "\nworker logs:\n"
+                          << worker_logs() << "\njobsd:\n"
+                          << server->stderr_text());
         return last;
     }
 
@@ -151,11 +164,13 @@ std::vector<std::string> statuses_of(const std::vector<json::value>& events, con
 
 BOOST_AUTO_TEST_CASE(every_type_reaches_success_with_its_output) {
     e2e t;
-    for (const auto& type : all_types) t.start_worker(type, {"--handler", "simulate", "--duration-ms", "200", "--steps", "2"});
+    for (const auto& type : all_types)
+        t.start_worker(type, {"--handler", "simulate", "--duration-ms", "200", "--steps", "2"});
     auto c = t.client();
     std::vector<std::pair<std::string, std::string>> jobs;
     for (const auto& type : all_types)
-        jobs.emplace_back(type, t.post(c, key_a, type, "s-all", type == "ai_image_generation" ? prompt_a : project_a));
+        jobs.emplace_back(
+            type, t.post(c, key_a, type, "s-all", type == "ai_image_generation" ? prompt_a : project_a));
     for (const auto& [type, uuid] : jobs) {
         auto job = t.wait_terminal(c, key_a, uuid);
         BOOST_TEST_CONTEXT(type << " " << uuid) {
@@ -184,21 +199,25 @@ BOOST_AUTO_TEST_CASE(worker_killed_mid_job_yields_one_terminal_status) {
     e2e t;
     auto c = t.client();
     sse_client stream(t.server->host(), t.server->port(), key_a, "s-kill");
-    auto& first = t.start_worker("video", {"--concurrency", "1", "--handler", "simulate", "--duration-ms", "4000",
-                                           "--steps", "4"});
+    auto& first = t.start_worker(
+        "video", {"--concurrency", "1", "--handler", "simulate", "--duration-ms", "4000", "--steps", "4"});
     const auto uuid = t.post(c, key_a, "video", "s-kill", project_a);
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (t.status_of(c, key_a, uuid) == "QUEUED" && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(20ms);
-    BOOST_REQUIRE_MESSAGE(t.status_of(c, key_a, uuid) != "QUEUED", "the worker never started the job:\n" << t.worker_logs());
+    BOOST_REQUIRE_MESSAGE(t.status_of(c, key_a, uuid) != "QUEUED", "the worker never started the job:\n"
+                                                                       << t.worker_logs());
     first.kill9();
-    t.start_worker("video", {"--concurrency", "1", "--handler", "simulate", "--duration-ms", "300", "--steps", "2"});
+    t.start_worker("video",
+                   {"--concurrency", "1", "--handler", "simulate", "--duration-ms", "300", "--steps", "2"});
     auto job = t.wait_terminal(c, key_a, uuid);
     BOOST_TEST(job.at("job_status").as_string() == "SUCCESS");
-    BOOST_REQUIRE(stream.wait_for([&](const auto& ev) {
-        auto s = statuses_of(ev, uuid);
-        return !s.empty() && (s.back() == "SUCCESS" || s.back() == "FAILED");
-    }, 10s));
+    BOOST_REQUIRE(stream.wait_for(
+        [&](const auto& ev) {
+            auto s = statuses_of(ev, uuid);
+            return !s.empty() && (s.back() == "SUCCESS" || s.back() == "FAILED");
+        },
+        10s));
     std::this_thread::sleep_for(500ms);  // a second terminal event, if any, would arrive by now
     const auto seen = statuses_of(stream.events(), uuid);
     int terminal = 0;
@@ -218,15 +237,18 @@ BOOST_AUTO_TEST_CASE(session_stream_sees_the_whole_life_in_order_and_nothing_for
     t.wait_terminal(c, key_a, mine);
     t.wait_terminal(c, key_b, foreign);
     t.wait_terminal(c, key_a, other_session);
-    const bool complete = stream.wait_for([&](const auto& ev) {
-        auto s = statuses_of(ev, mine);
-        return !s.empty() && s.back() == "SUCCESS";
-    }, 10s);
-    BOOST_REQUIRE_MESSAGE(complete, "stream of " << mine << ": " << [&] {
-        std::string all;
-        for (const auto& e : stream.events()) all += json::serialize(e) + "\n";
-        return all;
-    }() << "jobsd:\n" << t.server->stderr_text());
+    const bool complete = stream.wait_for(
+        [&](const auto& ev) {
+            auto s = statuses_of(ev, mine);
+            return !s.empty() && s.back() == "SUCCESS";
+        },
+        10s);
+    BOOST_REQUIRE_MESSAGE(
+        complete, "stream of " << mine << ": " << [&] {
+            std::string all;
+            for (const auto& e : stream.events()) all += json::serialize(e) + "\n";
+            return all;
+        }() << "jobsd:\n" << t.server->stderr_text());
     std::this_thread::sleep_for(300ms);
     const auto events = stream.events();
     const auto seen = statuses_of(events, mine);
@@ -235,7 +257,9 @@ BOOST_AUTO_TEST_CASE(session_stream_sees_the_whole_life_in_order_and_nothing_for
     BOOST_TEST(seen[1] == "STARTED");
     BOOST_TEST(seen.back() == "SUCCESS");
     const std::vector<std::string> order = {"QUEUED", "STARTED", "IN_PROGRESS", "SUCCESS", "FAILED"};
-    auto rank = [&](const std::string& s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
+    auto rank = [&](const std::string& s) {
+        return std::find(order.begin(), order.end(), s) - order.begin();
+    };
     for (std::size_t i = 1; i < seen.size(); ++i) BOOST_TEST(rank(seen[i]) >= rank(seen[i - 1]));
     BOOST_TEST(statuses_of(events, foreign).empty(), "another account's job leaked into the stream");
     BOOST_TEST(statuses_of(events, other_session).empty(), "another session's job leaked into the stream");
@@ -257,9 +281,11 @@ BOOST_AUTO_TEST_CASE(job_past_its_delivery_limit_ends_failed_with_a_reason) {
     // A poison job: its handler kills the worker running it, so the broker redelivers it until
     // the queue's delivery limit (3 here) dead-letters it, and jobsd marks it FAILED.
     for (int attempt = 0; attempt < 8 && t.status_of(c, key_a, uuid) != "FAILED"; ++attempt) {
-        auto& w = t.start_worker("image", {"--concurrency", "1", "--handler", "exec", "--command", "kill -9 $PPID"});
+        auto& w = t.start_worker("image",
+                                 {"--concurrency", "1", "--handler", "exec", "--command", "kill -9 $PPID"});
         const auto deadline = std::chrono::steady_clock::now() + 20s;
-        while (w.running() && std::chrono::steady_clock::now() < deadline && t.status_of(c, key_a, uuid) != "FAILED")
+        while (w.running() && std::chrono::steady_clock::now() < deadline &&
+               t.status_of(c, key_a, uuid) != "FAILED")
             std::this_thread::sleep_for(50ms);
         w.kill9();
     }

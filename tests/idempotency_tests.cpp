@@ -18,16 +18,19 @@ namespace {
 
 const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
 const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
-const std::string body_a = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","values":{"s":"hi"}})";
+const std::string body_a =
+    R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","values":{"s":"hi"}})";
 const std::string body_b = R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})";
 
 struct server_fixture {
     temp_dir dir{"jobsd-idem"};
     std::unique_ptr<jobsd_process> server = start_test_jobsd(dir);
 
-    http_response post(http_client& c, const std::string& api_key, const std::string& idem, const std::string& body) {
-        return c.request(http::verb::post, "/jobs/v2",
-                         {{"x-api-key", api_key}, {"Content-Type", "application/json"}, {"Idempotency-Key", idem}}, body);
+    http_response post(http_client& c, const std::string& api_key, const std::string& idem,
+                       const std::string& body) {
+        return c.request(
+            http::verb::post, "/jobs/v2",
+            {{"x-api-key", api_key}, {"Content-Type", "application/json"}, {"Idempotency-Key", idem}}, body);
     }
 
     std::uint64_t committed(http_client& c) {
@@ -38,7 +41,9 @@ struct server_fixture {
     }
 };
 
-std::string uuid_of(const http_response& r) { return std::string(r.json().at("job").at("uuid").as_string()); }
+std::string uuid_of(const http_response& r) {
+    return std::string(r.json().at("job").at("uuid").as_string());
+}
 
 }  // namespace
 
@@ -59,9 +64,11 @@ BOOST_FIXTURE_TEST_CASE(the_same_key_with_another_body_is_refused, server_fixtur
     http_client c(server->host(), server->port());
     BOOST_REQUIRE_EQUAL(post(c, key_a, "order-2", body_a).status, 201);
     const auto before = committed(c);
-    const auto other = post(c, key_a, "order-2", R"({"job_type":"pdf","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})");
+    const auto other = post(c, key_a, "order-2",
+                            R"({"job_type":"pdf","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})");
     BOOST_TEST(other.status == 422);
-    BOOST_TEST(other.json().at("message").as_string() == "Idempotency-Key was already used with a different request body");
+    BOOST_TEST(other.json().at("message").as_string() ==
+               "Idempotency-Key was already used with a different request body");
     BOOST_TEST(committed(c) == before);
     BOOST_TEST(post(c, key_a, std::string(256, 'k'), body_a).status == 400);
 }

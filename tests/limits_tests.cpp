@@ -39,8 +39,10 @@ struct tight_server {
 
 // A raw connection: send bytes, read what comes, tell whether the server closed it.
 class raw_conn {
-public:
-    explicit raw_conn(unsigned short port) : socket_(ioc_) { socket_.connect({asio::ip::make_address("127.0.0.1"), port}); }
+  public:
+    explicit raw_conn(unsigned short port) : socket_(ioc_) {
+        socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+    }
 
     void send(const std::string& bytes) {
         boost::system::error_code ec;
@@ -62,7 +64,7 @@ public:
 
     const std::string& text() const { return text_; }
 
-private:
+  private:
     asio::io_context ioc_;
     asio::ip::tcp::socket socket_;
     std::string text_;
@@ -82,7 +84,9 @@ BOOST_FIXTURE_TEST_CASE(slowloris_header_is_cut_off_within_the_header_timeout, t
     }
     const auto took = steady::now() - start;
     BOOST_TEST(closed);
-    BOOST_TEST(took < 3s, "cut off after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    BOOST_TEST(took < 3s, "cut off after "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                              << " ms");
 }
 
 BOOST_FIXTURE_TEST_CASE(idle_keep_alive_connection_is_closed, tight_server) {
@@ -131,7 +135,8 @@ BOOST_FIXTURE_TEST_CASE(connection_closes_after_its_request_budget, tight_server
     c.send(get + get + get + get);
     BOOST_TEST(c.read_until_closed(3s));
     std::size_t answers = 0;
-    for (auto pos = c.text().find("HTTP/1.1 200"); pos != std::string::npos; pos = c.text().find("HTTP/1.1 200", pos + 1))
+    for (auto pos = c.text().find("HTTP/1.1 200"); pos != std::string::npos;
+         pos = c.text().find("HTTP/1.1 200", pos + 1))
         ++answers;
     BOOST_TEST(answers == 3u);
     BOOST_TEST(c.text().find("Connection: close") != std::string::npos);
@@ -140,15 +145,16 @@ BOOST_FIXTURE_TEST_CASE(connection_closes_after_its_request_budget, tight_server
 BOOST_FIXTURE_TEST_CASE(abusive_json_is_refused_and_writes_nothing, tight_server) {
     http_client client(server->host(), server->port());
     const std::string good_start = R"({"template_id":"468ea7a0-66e1-4357-a760-236e54167f3e",)";
-    for (const std::string& body : {good_start + R"("job_type":"tts","job_type":"pdf"})",
-                                    good_start + R"("job_type":"tts","values":{"a":"1","a":"2"}})",
-                                    good_start + R"("job_type":"tts","x":)" + std::string(40, '[') + std::string(40, ']') + "}",
-                                    good_start + R"("job_type":"tts","version":1e999})",
-                                    good_start + R"("job_type":"tts"} {})"}) {
+    for (const std::string& body :
+         {good_start + R"("job_type":"tts","job_type":"pdf"})",
+          good_start + R"("job_type":"tts","values":{"a":"1","a":"2"}})",
+          good_start + R"("job_type":"tts","x":)" + std::string(40, '[') + std::string(40, ']') + "}",
+          good_start + R"("job_type":"tts","version":1e999})", good_start + R"("job_type":"tts"} {})"}) {
         auto res = client.post("/jobs/v2", key_a, body);
         BOOST_TEST_CONTEXT(body.substr(0, 120)) {
             BOOST_TEST(res.status == 400);
-            BOOST_TEST(std::string(res.json().at("message").as_string()).rfind("Malformed JSON body", 0) == 0u);
+            BOOST_TEST(std::string(res.json().at("message").as_string()).rfind("Malformed JSON body", 0) ==
+                       0u);
         }
     }
     const auto metrics = client.get("/metrics").body;
@@ -195,7 +201,8 @@ BOOST_FIXTURE_TEST_CASE(over_the_rate_gets_429_with_headers_and_no_job, throttle
     BOOST_TEST(committed(c) == before);
     // Another account is not throttled by this one; reads are never throttled.
     BOOST_TEST(c.post("/jobs/v2", "key-b-9e4a2f6c1d7b3e8a",
-                      R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})").status == 201);
+                      R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})")
+                   .status == 201);
     BOOST_TEST(c.get("/api/provider/projects/active", key_a).status == 200);
 }
 

@@ -84,8 +84,10 @@ BOOST_AUTO_TEST_CASE(values_entries) {
     BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":1}})"), "values.a"));
     BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":true}})"), "values.a"));
     BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":["x"]}})"), "values.a"));
-    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":{"image_url":1}}})"), "values.a.image_url"));
-    BOOST_TEST(has_field(error_of(R"({"job_type":"tts","values":{"a":{"effects":"x"}}})"), "values.a.effects"));
+    BOOST_TEST(
+        has_field(error_of(R"({"job_type":"tts","values":{"a":{"image_url":1}}})"), "values.a.image_url"));
+    BOOST_TEST(
+        has_field(error_of(R"({"job_type":"tts","values":{"a":{"effects":"x"}}})"), "values.a.effects"));
     ok(R"({"job_type":"tts","values":{"a":"text","b":{"image_url":"u","extra":1},"c":{"audio_url":"u","effects":[1]}}})");
 }
 
@@ -143,8 +145,10 @@ BOOST_AUTO_TEST_CASE(template_id_wins_without_fallback) {
 BOOST_AUTO_TEST_CASE(ownership_and_dates) {
     const auto c = make_catalog();
     BOOST_TEST(resolve_source(c, "b", req(job_type::video, "p1", ""), 2000).problem == "Project not found");
-    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "old", ""), 2000).problem == "Project is not active");
-    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "soon", ""), 2000).problem == "Project is not active");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "old", ""), 2000).problem ==
+               "Project is not active");
+    BOOST_TEST(resolve_source(c, "a", req(job_type::video, "soon", ""), 2000).problem ==
+               "Project is not active");
     BOOST_TEST(resolve_source(c, "a", req(job_type::video, "soon", ""), 5000).problem.empty());
     BOOST_TEST(resolve_source(c, "a", req(job_type::video, "old", ""), 1000).problem.empty());
 }
@@ -211,8 +215,9 @@ BOOST_AUTO_TEST_SUITE(json_text)
 BOOST_AUTO_TEST_CASE(strings_round_trip_through_a_parser) {
     std::string every_ascii;
     for (int c = 0; c < 128; ++c) every_ascii.push_back(static_cast<char>(c));
-    for (const std::string& s : {std::string(), std::string("plain"), std::string(R"(q"uo\te)"), every_ascii,
-                                std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac"), std::string("\"\"\\\\")}) {
+    for (const std::string& s :
+         {std::string(), std::string("plain"), std::string(R"(q"uo\te)"), every_ascii,
+          std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac"), std::string("\"\"\\\\")}) {
         std::string out = "[";
         jobsd::model::append_json_string(out, s);
         out += "]";
@@ -249,7 +254,8 @@ BOOST_AUTO_TEST_CASE(generated_keys_have_their_shape_and_differ) {
     // Every base32 character turns up among 200 x 40 random characters; a stuck bit would not.
     std::string all;
     for (const auto& k : seen) all += k.size() == 44 ? k.substr(12) : std::string{};
-    for (char c : alphabet) BOOST_TEST_CONTEXT("character " << c) BOOST_TEST(all.find(c) != std::string::npos);
+    for (char c : alphabet)
+        BOOST_TEST_CONTEXT("character " << c) BOOST_TEST(all.find(c) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(operator_keys_have_their_own_tag) {
@@ -270,8 +276,9 @@ BOOST_AUTO_TEST_CASE(prefix_of_other_shapes_is_eight_characters) {
 BOOST_AUTO_TEST_SUITE(strict_json)
 
 BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {
-    BOOST_TEST(strict_json_problem(R"({"job_type":"tts","job_type":"pdf"})").find("duplicate key \"job_type\"") !=
-               std::string::npos);
+    BOOST_TEST(
+        strict_json_problem(R"({"job_type":"tts","job_type":"pdf"})").find("duplicate key \"job_type\"") !=
+        std::string::npos);
     BOOST_TEST(!strict_json_problem(R"({"values":{"a":"x","a":"y"}})").empty());
     BOOST_TEST(!strict_json_problem(R"([{"a":1},{"b":{"c":1,"c":2}}])").empty());
     // The same key in sibling objects is fine; so are keys split across escapes.
@@ -281,7 +288,8 @@ BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_at_any_depth) {
     BOOST_TEST(strict_json_problem(R"({"a":{"x":1,"y":{"x":2}},"x":3,"y":[{"x":4}]})").empty());
     // Objects past the pairwise-comparison size are checked as well.
     std::string many = "{";
-    for (int i = 0; i < 40; ++i) many += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":" + std::to_string(i));
+    for (int i = 0; i < 40; ++i)
+        many += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":" + std::to_string(i));
     BOOST_TEST(strict_json_problem(many + "}").empty());
     BOOST_TEST(strict_json_problem(many + ",\"k17\":0}").find("duplicate key \"k17\"") != std::string::npos);
     // After a refusal, the next document on the same thread starts clean.

@@ -75,7 +75,8 @@ namespace {
 std::map<std::string, double> parse_exposition(const std::string& text) {
     static const std::regex sample(
         R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? ([-+]?([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\+Inf|NaN))$)");
-    static const std::regex type_line(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+    static const std::regex type_line(
+        R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
     std::set<std::string> families;
     std::map<std::string, double> samples;
     std::istringstream lines(text);
@@ -105,19 +106,24 @@ BOOST_FIXTURE_TEST_CASE(metrics_are_valid_exposition_and_move_with_traffic, serv
     const std::string body = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";
     BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e", body).status, 201);
     auto before = parse_exposition(c.get("/metrics").body);
-    for (int i = 0; i < 5; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e", body).status, 201);
+    for (int i = 0; i < 5; ++i)
+        BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e", body).status, 201);
     auto after = parse_exposition(c.get("/metrics").body);
 
     const std::string count = R"(jobsd_http_request_duration_seconds_count{route="create_job"})";
     BOOST_TEST(after[count] - before[count] == 5);
-    BOOST_TEST(after[R"(jobsd_jobs_created_total{job_type="tts"})"] - before[R"(jobsd_jobs_created_total{job_type="tts"})"] == 5);
+    BOOST_TEST(after[R"(jobsd_jobs_created_total{job_type="tts"})"] -
+                   before[R"(jobsd_jobs_created_total{job_type="tts"})"] ==
+               5);
     BOOST_TEST(after["jobsd_store_jobs_committed_total"] - before["jobsd_store_jobs_committed_total"] == 5);
     BOOST_TEST(after[R"(jobsd_http_responses_total{code="201"})"] == 6);
     // Buckets are cumulative and end at the count.
     double previous = 0;
-    for (const char* le : {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-                           "2.5", "5", "+Inf"}) {
-        const double v = after[std::string(R"(jobsd_http_request_duration_seconds_bucket{route="create_job",le=")") + le + "\"}"];
+    for (const char* le : {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                           "0.5", "1", "2.5", "5", "+Inf"}) {
+        const double v =
+            after[std::string(R"(jobsd_http_request_duration_seconds_bucket{route="create_job",le=")") + le +
+                  "\"}"];
         BOOST_TEST(v >= previous, "bucket le=" << le << " below the one before");
         previous = v;
     }
@@ -132,14 +138,15 @@ constexpr std::string_view operator_key = "op-key-8f2c4a6e1b9d7c3e";
 constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
 
 std::string job_of(std::string_view type) {
-    return std::string(R"({"job_type":")") + std::string(type) + R"(","template_id":")" + std::string(project_a1) +
-           "\"}";
+    return std::string(R"({"job_type":")") + std::string(type) + R"(","template_id":")" +
+           std::string(project_a1) + "\"}";
 }
 
 // Job counts re-read at most every 100 ms, so a scrape right after posting sees the new jobs.
 struct counting_fixture {
     temp_dir dir{"jobsd-obs"};
-    std::unique_ptr<jobsd_process> server = start_test_jobsd(dir, {{"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "100"}});
+    std::unique_ptr<jobsd_process> server =
+        start_test_jobsd(dir, {{"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "100"}});
 };
 
 // The metrics after the job-count cache has expired (it is read anew on this scrape).
@@ -157,7 +164,8 @@ BOOST_FIXTURE_TEST_CASE(jobs_per_status_per_type_gauge_shows_posted_jobs, counti
     const std::string tts_queued = R"(jobsd_jobs{job_type="tts",status="QUEUED"})";
     BOOST_TEST(before.at(video_queued) == 0);  // every pair is written, zeros included
     BOOST_TEST(before.at(R"(jobsd_jobs{job_type="pdf",status="FAILED"})") == 0);
-    for (int i = 0; i < 3; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("video")).status, 201);
+    for (int i = 0; i < 3; ++i)
+        BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("video")).status, 201);
     BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("tts")).status, 201);
 
     auto after = scrape_after_refresh(c);
@@ -179,14 +187,16 @@ BOOST_FIXTURE_TEST_CASE(operator_routes_refuse_missing_and_customer_keys, server
             BOOST_TEST(none.json().at("message").as_string() == "Operator key required (x-api-key header)");
             auto customer = c.get(target, customer_key);
             BOOST_TEST(customer.status == 403u);
-            BOOST_TEST(std::string(customer.json().at("message").as_string()).find("operator key") != std::string::npos);
+            BOOST_TEST(std::string(customer.json().at("message").as_string()).find("operator key") !=
+                       std::string::npos);
             BOOST_TEST(c.get(target, "not-a-key").status == 401u);
         }
     }
     // With publishing off there is no broker to read: 503 with the reason, at once.
     auto queues = c.get("/api/queues", operator_key);
     BOOST_TEST(queues.status == 503u);
-    BOOST_TEST(std::string(queues.json().at("message").as_string()).find("amqp.enabled") != std::string::npos);
+    BOOST_TEST(std::string(queues.json().at("message").as_string()).find("amqp.enabled") !=
+               std::string::npos);
     // The operator key opens no customer route.
     BOOST_TEST(c.get("/api/provider/projects/active", operator_key).status == 401u);
 }
@@ -200,14 +210,16 @@ BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, t
         dead_port = a.local_endpoint().port();
     }
     const std::string port = std::to_string(dead_port);
-    auto server = start_test_jobsd(*this, {{"JOBSD_AMQP_ENABLED", "true"},
-                                           {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + port + "/"},
-                                           {"JOBSD_AMQP_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:" + port + "/"}});
+    auto server = start_test_jobsd(
+        *this, {{"JOBSD_AMQP_ENABLED", "true"},
+                {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + port + "/"},
+                {"JOBSD_AMQP_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:" + port + "/"}});
     http_client c(server->host(), server->port(), std::chrono::seconds(10));
     auto res = c.get("/api/queues", operator_key);
     BOOST_TEST(res.status == 503u);
-    BOOST_TEST(std::string(res.json().at("message").as_string()).find("cannot connect to the management API") !=
-               std::string::npos);
+    BOOST_TEST(
+        std::string(res.json().at("message").as_string()).find("cannot connect to the management API") !=
+        std::string::npos);
     BOOST_TEST(!res.header("Retry-After").empty());
     // The dashboard still answers, with the reason in place of the queues.
     auto dash = c.get("/api/dashboard", operator_key);
@@ -219,7 +231,8 @@ BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, t
 
 BOOST_FIXTURE_TEST_CASE(dashboard_data_and_page, counting_fixture) {
     http_client c(server->host(), server->port());
-    for (int i = 0; i < 2; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("image")).status, 201);
+    for (int i = 0; i < 2; ++i)
+        BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", customer_key, job_of("image")).status, 201);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     auto res = c.get("/api/dashboard", operator_key);
     BOOST_REQUIRE_EQUAL(res.status, 200u);

@@ -821,7 +821,8 @@ BOOST_AUTO_TEST_CASE(relay_sweeps_under_load_send_each_job_once) {
             http_client client(server.host(), server.port());
             for (int n = 0; std::chrono::steady_clock::now() < until; ++n) {
                 std::string failure;
-                if (auto job = try_post(client, job_types[static_cast<std::size_t>(n + t) % job_types.size()], n, failure)) {
+                if (auto job = try_post(client, job_types[static_cast<std::size_t>(n + t) % job_types.size()],
+                                        n, failure)) {
                     std::lock_guard lock(mu);
                     accepted.push_back(job->uuid);
                 }
@@ -861,8 +862,10 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_accepted_job) {
                 http_client client(server.host(), server.port());
                 for (int n = 0; !stop; ++n) {
                     try {
-                        auto res = client.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e",
-                                               json::serialize(job_body(job_types[static_cast<std::size_t>(n + t) % job_types.size()], n)));
+                        auto res = client.post(
+                            "/jobs/v2", "key-a-5d1c8e7f2b9a4c6e",
+                            json::serialize(
+                                job_body(job_types[static_cast<std::size_t>(n + t) % job_types.size()], n)));
                         std::lock_guard lock(mu);
                         if (res.status == 201)
                             accepted.push_back(std::string(res.json().at("job").at("uuid").as_string()));

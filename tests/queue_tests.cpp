@@ -12,7 +12,9 @@ using queue::job_message;
 
 namespace {
 
-job_message msg(std::string uuid) { return {std::move(uuid), "video", "{}", 0}; }
+job_message msg(std::string uuid) {
+    return {std::move(uuid), "video", "{}", 0};
+}
 
 std::vector<std::string> ids(const std::vector<job_message>& v) {
     std::vector<std::string> out;
@@ -107,7 +109,8 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
     BOOST_TEST(body.size() == 8u);
 
     j.version = 2.5;
-    BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").as_double() == 2.5);
+    BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").as_double() ==
+               2.5);
     j.version.reset();
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").is_null());
 }

@@ -110,7 +110,8 @@ const std::vector<flag>& flags() {
          [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.dead_queue_prefix); }},
         {"events-exchange", "NAME", "topic exchange for status events (default jobs.events)",
          [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.events_exchange); }},
-        {"events-queue", "NAME", "jobsd's queue of status events, declared with the topology (default jobsd.events)",
+        {"events-queue", "NAME",
+         "jobsd's queue of status events, declared with the topology (default jobsd.events)",
          [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.events_queue); }},
         {"queue-type", "quorum|classic", "type of the declared queues (default quorum)",
          [](worker_options& o, const std::string& v) -> std::string {

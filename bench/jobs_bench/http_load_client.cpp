@@ -285,7 +285,8 @@ load_outcome run_load(const load_plan& plan, const request_set& requests,
         contexts.push_back(std::make_unique<asio::io_context>(1));
     }
     shared_run sh{plan, requests, endpoint, std::chrono::steady_clock::now(), {}, {}};
-    out.origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(sh.origin.time_since_epoch()).count();
+    out.origin_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(sh.origin.time_since_epoch()).count();
     std::atomic<unsigned> finished{0};
     std::string crash;  // an exception escaping a connection: reported, never fatal to the process
     std::mutex crash_mutex;

@@ -59,9 +59,9 @@ json::value to_json(const bench_result& r) {
     if (r.e2e.enabled) {
         const auto& e = r.e2e;
         json::object o{
-            {"exchange", e.exchange},   {"grace_s", e.grace_s},     {"accepted", e.accepted},
-            {"delivered", e.delivered}, {"lost", e.lost},           {"duplicates", e.duplicates},
-            {"foreign", e.foreign},     {"untracked", e.untracked}, {"latency", latency_json(e.latency)},
+            {"exchange", e.exchange},        {"grace_s", e.grace_s},     {"accepted", e.accepted},
+            {"delivered", e.delivered},      {"lost", e.lost},           {"duplicates", e.duplicates},
+            {"foreign", e.foreign},          {"untracked", e.untracked}, {"latency", latency_json(e.latency)},
             {"pipeline_rps", e.pipeline_rps}};
         if (!e.error.empty()) o["error"] = e.error;
         root["e2e"] = std::move(o);

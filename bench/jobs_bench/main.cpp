@@ -255,7 +255,8 @@ int main(int argc, char** argv) {
         e.foreign = matcher.foreign();
         e.untracked = outcome.stats->untracked;
         e.latency = summarize(matcher.latency());
-        e.pipeline_rps = pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
+        e.pipeline_rps =
+            pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
         if (e.error.empty()) e.error = consumer->error();
         if (consumer->dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
     }

@@ -179,7 +179,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
     if (o.scenario != "create" && o.scenario != "get" && o.scenario != "bad-key" && o.scenario != "idle")
         return parse_error{"--scenario must be create, get, bad-key or idle, not \"" + o.scenario + "\""};
     if (o.scenario == "idle" && (o.calibrate || o.limits.any()))
-        return parse_error{"--scenario idle takes no calibration and no thresholds (it measures the server's memory)"};
+        return parse_error{
+            "--scenario idle takes no calibration and no thresholds (it measures the server's memory)"};
     if (o.queue_type != "quorum" && o.queue_type != "classic")
         return parse_error{"--queue-type must be quorum or classic"};
     if (o.e2e && o.scenario != "create")

@@ -84,9 +84,9 @@ void write_text_report(std::ostream& out, const bench_result& r) {
         if (!c.broker)
             ;
         else if (c.broker_error.empty())
-            out << fmt("  broker confirmed publishes          %10.0f msg/s               jobsd = %5.1f %%%s\n",
-                       c.broker_rps, 100 * c.broker_fraction,
-                       r.e2e.enabled ? " (accepted and delivered)" : "");
+            out << fmt(
+                "  broker confirmed publishes          %10.0f msg/s               jobsd = %5.1f %%%s\n",
+                c.broker_rps, 100 * c.broker_fraction, r.e2e.enabled ? " (accepted and delivered)" : "");
         else
             out << "  broker rate: not measured: " << c.broker_error << "\n";
     }

@@ -1,5 +1,6 @@
 // libFuzzer target: the JSON validation of POST /jobs/v2 alone (strict JSON pass, parse,
-// field rules), from raw bytes. Run: fuzz_create_request -max_total_time=600 DIR tests/fuzz/corpus/create_request
+// field rules), from raw bytes. Run: fuzz_create_request -max_total_time=600 DIR
+// tests/fuzz/corpus/create_request
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

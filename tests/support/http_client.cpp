@@ -76,8 +76,8 @@ void http_client::connect() {
 }
 
 http::request<http::string_body> make_request(http::verb method, std::string_view target,
-                                              const header_list& headers, std::string body, const std::string& host,
-                                              unsigned short port) {
+                                              const header_list& headers, std::string body,
+                                              const std::string& host, unsigned short port) {
     http::request<http::string_body> req{method, beast::string_view(target.data(), target.size()), 11};
     req.set(http::field::host, host + ":" + std::to_string(port));
     req.set(http::field::user_agent, "jobsd-black-box-tests");

@@ -87,7 +87,8 @@ std::unique_ptr<jobsd_process> start_test_jobsd(const temp_dir& dir,
         auto p = std::make_unique<jobsd_process>(
             required_env("JOBSD_BIN"),
             std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed", data + "/seed_test.json"},
+                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed",
+                                     data + "/seed_test.json"},
             dir.path());
         for (const auto& [k, v] : env) ::unsetenv(k.c_str());
         return p;

@@ -96,7 +96,7 @@ class jobsd_process {
     unsigned short port_ = 0;
     std::thread drain_;
     mutable std::mutex stdout_mutex_;
-    std::string stdout_text_;  // guarded by stdout_mutex_
+    std::string stdout_text_;         // guarded by stdout_mutex_
     std::optional<exit_info> ended_;  // set once the child has been reaped
 };
 
@@ -106,7 +106,7 @@ std::string required_env(const char* name);
 
 // jobsd on the test config (tests/data/jobsd_test.json: publishing off) and the test seed, with a
 // fresh SQLite file in `dir`; `env` is set for the child only (e.g. JOBSD_SERVER_* limits).
-std::unique_ptr<jobsd_process> start_test_jobsd(const temp_dir& dir,
-                                                const std::vector<std::pair<std::string, std::string>>& env = {});
+std::unique_ptr<jobsd_process> start_test_jobsd(
+    const temp_dir& dir, const std::vector<std::pair<std::string, std::string>>& env = {});
 
 }  // namespace jobsd::test

@@ -36,7 +36,8 @@ struct sse_client::impl {
             std::size_t pos = 0;
             while (pos < block.size()) {
                 auto nl = block.find('\n', pos);
-                const std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+                const std::string line =
+                    block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
                 pos = nl == std::string::npos ? block.size() : nl + 1;
                 if (line.rfind("event: ", 0) == 0) event_name = line.substr(7);
                 if (line.rfind("data: ", 0) == 0) data += line.substr(6);

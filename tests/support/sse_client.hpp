@@ -13,9 +13,10 @@
 namespace jobsd::test {
 
 class sse_client {
-public:
+  public:
     // Connects and waits for the stream's 200 header (throws on anything else).
-    sse_client(const std::string& host, unsigned short port, const std::string& api_key, const std::string& session_id);
+    sse_client(const std::string& host, unsigned short port, const std::string& api_key,
+               const std::string& session_id);
     ~sse_client();
 
     // The events received so far, as parsed JSON objects.
@@ -25,7 +26,7 @@ public:
     bool wait_for(const std::function<bool(const std::vector<boost::json::value>&)>& done,
                   std::chrono::milliseconds timeout) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
