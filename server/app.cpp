@@ -3,7 +3,6 @@
 #include "server/app.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -17,9 +16,11 @@
 #include <thread>
 
 #include "server/event_applier.hpp"
+#include "server/routes.hpp"
 #include "server/session.hpp"
 #include "server/store_outbox.hpp"
 #include "server/tls_context.hpp"
+#include "server/use_nothrow.hpp"
 #include "store/seed.hpp"
 #include "store/store_factory.hpp"
 
@@ -29,8 +30,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 std::unique_ptr<asio::io_context> make_context() {
     return std::make_unique<asio::io_context>(1);
@@ -45,6 +44,8 @@ app::app(config cfg)
           return make_tls_context(config_.tls);
       }()),
       store_(store::open_store(config_.store)),
+      metrics_(slot_names(route_table())),
+      gate_(config_.server),
       contexts_([&] {
           std::vector<std::unique_ptr<asio::io_context>> v;
           unsigned n = config_.server.threads ? config_.server.threads : std::thread::hardware_concurrency();
@@ -71,9 +72,10 @@ app::app(config cfg)
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
-    api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
-                                 *operator_api_, config_.store.sqlite.idempotency_window,
-                                 config_.store.sqlite.write_queue_max);
+    services_ = std::make_unique<services>(
+        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
+                 config_.store.sqlite.idempotency_window, config_.store.sqlite.write_queue_max});
+    api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
 
@@ -168,7 +170,7 @@ asio::awaitable<void> app::watch_outbox() {
     asio::steady_timer timer(*contexts_.front());
     while (!stopping_) {
         auto [ec, stats] = co_await store::async_read_outbox_stats(*store_, use_nothrow);
-        if (!ec) api_->set_outbox_backlog(stats.unpublished);
+        if (!ec) gate_.set_outbox_backlog(stats.unpublished);
         timer.expires_after(std::chrono::seconds(1));
         co_await timer.async_wait(use_nothrow);
     }
@@ -193,7 +195,7 @@ void app::stop() {
 asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    api_->start_draining();
+    gate_.start_draining();
     // Requests in flight get the grace period to be answered; idle connections just close.
     const auto deadline = std::chrono::steady_clock::now() + config_.server.shutdown_grace;
     asio::steady_timer poll(*contexts_.front());

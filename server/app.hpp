@@ -20,6 +20,7 @@
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
+#include "server/services.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -64,6 +65,8 @@ class app {
     std::unique_ptr<queue::event_sink> event_sink_;
     std::unique_ptr<queue::event_consumer> event_consumer_;  // null when amqp.enabled is false
     std::unique_ptr<operator_api> operator_api_;
+    ingest_gate gate_;
+    std::unique_ptr<services> services_;
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -17,7 +17,7 @@ namespace jobsd::server {
 struct ingest_sample {
     std::int64_t at_ms = 0;
     std::uint64_t jobs_created = 0;           // metrics::jobs_created_total()
-    metrics::bucket_counts create_latency{};  // metrics::latency_buckets(route::create_job)
+    metrics::bucket_counts create_latency{};  // metrics::latency_buckets of create_job
 };
 
 // What happened between two consecutive samples, stamped with the later one.

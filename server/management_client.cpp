@@ -17,6 +17,8 @@
 
 #include <cctype>
 
+#include "server/use_nothrow.hpp"
+
 namespace jobsd::server {
 
 namespace asio = boost::asio;
@@ -24,8 +26,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // Value and error are both strings, so each side is named.
 using fetch_result = boost::system::result<std::string, std::string>;

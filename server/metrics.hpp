@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -14,19 +15,23 @@
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
 #include "server/notification_hub.hpp"
-#include "server/router.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
 
 class metrics {
   public:
+    // One latency histogram per slot; `slot_names` are their route labels (server/router.hpp:
+    // slot 0 for unrouted requests, 1 for 405s, then one per route of the table).
+    explicit metrics(std::vector<std::string_view> slot_names)
+        : slot_names_(std::move(slot_names)), latency_(slot_names_.size()) {}
+
     void count_response(unsigned status) noexcept {
         if (status < responses_.size()) responses_[status].fetch_add(1, std::memory_order_relaxed);
     }
-    // One answered request of `r` that took `d` from its first header byte to its answer written.
-    void observe_request(route r, std::chrono::nanoseconds d) noexcept {
-        auto& h = latency_[static_cast<std::size_t>(r)];
+    // One answered request in `slot` that took `d` from its first header byte to its answer written.
+    void observe_request(std::size_t slot, std::chrono::nanoseconds d) noexcept {
+        auto& h = latency_[slot < latency_.size() ? slot : 0];
         const double seconds = std::chrono::duration<double>(d).count();
         std::size_t b = 0;
         while (b < latency_bounds.size() && seconds > latency_bounds[b]) ++b;
@@ -62,11 +67,17 @@ class metrics {
         for (const auto& c : jobs_created_) n += c.load(std::memory_order_relaxed);
         return n;
     }
-    // The latency histogram of `r` as it stands: per-bucket counts, not cumulative, +Inf last.
+    // The slot of the route named `name` (the unrouted slot when there is none).
+    std::size_t slot_of(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < slot_names_.size(); ++i)
+            if (slot_names_[i] == name) return i;
+        return 0;
+    }
+    // The latency histogram of a slot as it stands: per-bucket counts, not cumulative, +Inf last.
     using bucket_counts = std::array<std::uint64_t, 14>;
-    bucket_counts latency_buckets(route r) const noexcept {
+    bucket_counts latency_buckets(std::size_t slot) const noexcept {
         bucket_counts out{};
-        const auto& h = latency_[static_cast<std::size_t>(r)];
+        const auto& h = latency_[slot < latency_.size() ? slot : 0];
         for (std::size_t b = 0; b < out.size(); ++b) out[b] = h.buckets[b].load(std::memory_order_relaxed);
         return out;
     }
@@ -76,13 +87,15 @@ class metrics {
                                                               0.1,    0.25,  0.5,    1,     2.5,  5};
 
   private:
+    void render_http(std::string& out) const;
+
     static_assert(std::tuple_size_v<bucket_counts> == latency_bounds.size() + 1);
     struct histogram {
         std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};  // not cumulative
         std::atomic<std::uint64_t> sum_ns{0};
     };
-    static constexpr std::size_t route_count = static_cast<std::size_t>(route::metrics) + 1;
-    std::array<histogram, route_count> latency_{};
+    const std::vector<std::string_view> slot_names_;
+    std::vector<histogram> latency_;  // sized once: atomics never move
     std::array<std::atomic<std::uint64_t>, 600> responses_{};
     std::array<std::atomic<std::uint64_t>, model::all_job_types.size()> jobs_created_{};
     std::atomic<std::int64_t> connections_{0};

@@ -10,6 +10,7 @@
 
 #include "model/clock.hpp"
 #include "server/dashboard_assets.hpp"
+#include "server/use_nothrow.hpp"
 
 namespace jobsd::server {
 
@@ -17,8 +18,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 json::value counts_json(const std::vector<store::job_count>& counts) {
     json::array out;
@@ -112,8 +111,8 @@ asio::awaitable<std::optional<std::vector<store::job_count>>> operator_api::job_
 }
 
 void operator_api::sample_ingest() {
-    history_.add(
-        {model::now_ms(), metrics_.jobs_created_total(), metrics_.latency_buckets(route::create_job)});
+    history_.add({model::now_ms(), metrics_.jobs_created_total(),
+                  metrics_.latency_buckets(metrics_.slot_of("create_job"))});
 }
 
 asio::awaitable<response> operator_api::dashboard_data() {

@@ -1,5 +1,8 @@
-// Paths are matched segment by segment; a HEAD is not served (405 like any other method).
+// Patterns are matched segment by segment, without allocating; a HEAD is not served (405 like
+// any other method the path does not list).
 #include "server/router.hpp"
+
+#include <climits>
 
 namespace jobsd::server {
 
@@ -7,84 +10,93 @@ namespace http = boost::beast::http;
 
 namespace {
 
-struct path_match {
-    route which = route::none;
-    std::string_view param;
-    http::verb method = http::verb::get;
-    std::string_view allow = "GET";
-};
+// The next segment of `s` (which starts after a '/'), and `s` advanced past it and its '/'.
+std::string_view next_segment(std::string_view& s, bool& more) {
+    const auto slash = s.find('/');
+    const auto seg = s.substr(0, slash);
+    more = slash != std::string_view::npos;
+    s = more ? s.substr(slash + 1) : std::string_view{};
+    return seg;
+}
 
-path_match match_path(std::string_view path) {
+std::string_view normalized_path(std::string_view target) {
+    auto path = target.substr(0, target.find('?'));
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    if (path == "/jobs/v2") return {route::create_job, {}, http::verb::post, "POST"};
-    if (path == "/jobs/v2/events") return {route::job_events, {}};
-    if (path == "/healthz") return {route::healthz, {}};
-    if (path == "/readyz") return {route::readyz, {}};
-    if (path == "/metrics") return {route::metrics, {}};
-    if (path == "/api/provider/projects/active") return {route::active_projects, {}};
-    if (path == "/api/queues") return {route::queues, {}};
-    if (path == "/api/dashboard") return {route::dashboard_data, {}};
-    if (path == "/dashboard") return {route::dashboard_page, "index.html"};
-    constexpr std::string_view dashboard = "/dashboard/";
-    if (path.starts_with(dashboard)) {
-        const auto file = path.substr(dashboard.size());
-        if (file.find('/') == std::string_view::npos) return {route::dashboard_page, file};
-    }
-    constexpr std::string_view jobs = "/jobs/";
-    if (path.starts_with(jobs)) {
-        const auto id = path.substr(jobs.size());
-        if (!id.empty() && id.find('/') == std::string_view::npos) return {route::get_job, id};
-    }
-    constexpr std::string_view projects = "/api/provider/projects/";
-    constexpr std::string_view fields = "/mapping-fields";
-    if (path.starts_with(projects) && path.ends_with(fields) &&
-        path.size() > projects.size() + fields.size()) {
-        const auto id = path.substr(projects.size(), path.size() - projects.size() - fields.size());
-        if (id.find('/') == std::string_view::npos) return {route::mapping_fields, id};
-    }
-    return {};
+    return path;
 }
 
 }  // namespace
 
-std::string_view route_name(route r) noexcept {
-    switch (r) {
-        case route::none:
-            return "unknown";
-        case route::wrong_method:
-            return "wrong_method";
-        case route::create_job:
-            return "create_job";
-        case route::get_job:
-            return "get_job";
-        case route::job_events:
-            return "job_events";
-        case route::active_projects:
-            return "active_projects";
-        case route::mapping_fields:
-            return "mapping_fields";
-        case route::healthz:
-            return "healthz";
-        case route::readyz:
-            return "readyz";
-        case route::queues:
-            return "queues";
-        case route::dashboard_data:
-            return "dashboard_data";
-        case route::dashboard_page:
-            return "dashboard_page";
-        case route::metrics:
-            return "metrics";
+bool match_pattern(std::string_view pattern, std::string_view path, std::string_view& param, int& params) {
+    if (pattern.empty() || path.empty() || pattern.front() != '/' || path.front() != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    params = 0;
+    param = {};
+    bool pattern_more = true, path_more = true;
+    while (pattern_more) {
+        const auto want = next_segment(pattern, pattern_more);
+        const bool is_param = want.starts_with(':');
+        const bool optional = is_param && want.ends_with('?');
+        if (!path_more) return optional && !pattern_more;  // an optional last parameter may be absent
+        const auto seg = next_segment(path, path_more);
+        if (is_param) {
+            if (seg.empty()) return false;
+            param = seg;
+            ++params;
+        } else if (seg != want) {
+            return false;
+        }
     }
-    return "unknown";
+    return !path_more;
 }
 
-route_match match_route(http::verb method, std::string_view target) {
-    const auto path = target.substr(0, target.find('?'));
-    const path_match m = match_path(path);
-    if (m.which == route::none) return {};
-    if (method != m.method) return {route::wrong_method, {}, m.allow};
-    return {m.which, m.param, {}};
+route_match match_route(std::span<const route> table, http::verb method, std::string_view target) {
+    const auto path = normalized_path(target);
+    // Among the rows whose pattern takes the path, those with the fewest parameters count; the
+    // method picks one of them. No allocation unless the answer is 405.
+    int fewest = INT_MAX;
+    route_match m;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        std::string_view param;
+        int n = 0;
+        if (!match_pattern(table[i].pattern, path, param, n) || n > fewest) continue;
+        if (n < fewest) {
+            fewest = n;
+            m = route_match{};
+            m.result = route_match::outcome::wrong_method;
+        }
+        if (table[i].method == method && m.result != route_match::outcome::found)
+            m = route_match{route_match::outcome::found, &table[i], i, param, {}};
+    }
+    if (m.result != route_match::outcome::wrong_method) return m;
+    for (const auto& r : table) {
+        std::string_view param;
+        int n = 0;
+        if (!match_pattern(r.pattern, path, param, n) || n != fewest) continue;
+        const auto name = http::to_string(r.method);
+        if (!m.allow.empty()) m.allow += ", ";
+        m.allow.append(name.data(), name.size());
+    }
+    return m;
+}
+
+std::size_t metrics_slot(const route_match& m) noexcept {
+    switch (m.result) {
+        case route_match::outcome::found:
+            return 2 + m.index;
+        case route_match::outcome::wrong_method:
+            return wrong_method_slot;
+        case route_match::outcome::not_found:
+            break;
+    }
+    return unrouted_slot;
+}
+
+std::vector<std::string_view> slot_names(std::span<const route> table) {
+    std::vector<std::string_view> names{"unknown", "wrong_method"};
+    for (const auto& r : table) names.push_back(r.name);
+    return names;
 }
 
 }  // namespace jobsd::server

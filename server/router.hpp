@@ -1,53 +1,43 @@
-// The route table: which handler a method and path reach, and 404 versus 405 when none does.
-// Pure code over strings; no I/O.
+// Matching a request's method and target against a route table: the route, or 404, or 405 with
+// the methods the path allows. Pure code over strings; no I/O.
 #pragma once
 
 #include <boost/beast/http/verb.hpp>
 
-#include <ostream>
-
+#include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "server/route.hpp"
 
 namespace jobsd::server {
 
-enum class route {
-    none,             // no route: 404
-    wrong_method,     // a known path with another method: 405 with `allow`
-    create_job,       // POST /jobs/v2
-    get_job,          // GET /jobs/:id
-    job_events,       // GET /jobs/v2/events?session_id=… (Server-Sent Events)
-    active_projects,  // GET /api/provider/projects/active
-    mapping_fields,   // GET /api/provider/projects/:projectId/mapping-fields
-    healthz,          // GET /healthz
-    readyz,           // GET /readyz
-    queues,           // GET /api/queues (operator key)
-    dashboard_data,   // GET /api/dashboard (operator key)
-    dashboard_page,   // GET /dashboard and /dashboard/<file> (static; the data needs the key)
-    metrics,          // GET /metrics (keep last: metrics sizes its tables by it)
-};
-
 struct route_match {
-    route which = route::none;
-    std::string_view param;  // :id, :projectId or the dashboard file, a view into the target
-    std::string_view allow;  // for wrong_method: the value of the Allow header
+    enum class outcome { found, not_found, wrong_method };
+    outcome result = outcome::not_found;
+    const route* which = nullptr;  // when found
+    std::size_t index = 0;         // when found: the row's place in the table
+    std::string_view param;        // when found: the `:name` segment, a view into the target
+    std::string allow;             // when wrong_method: the value of the Allow header
 };
 
-// `target` is the request target; a query string is ignored.
-route_match match_route(boost::beast::http::verb method, std::string_view target);
+// `target` is the request target; a query string is ignored, and so is one trailing slash. When
+// several rows match the path, literal segments win over parameters (GET /jobs/v2 is not a job
+// id), then the method picks the row.
+route_match match_route(std::span<const route> table, boost::beast::http::verb method,
+                        std::string_view target);
 
-// The route's name in metrics labels.
-std::string_view route_name(route r) noexcept;
+// Whether `path` (no query string, no trailing slash) matches `pattern`; sets `param` and the
+// number of parameter segments it took.
+bool match_pattern(std::string_view pattern, std::string_view path, std::string_view& param, int& params);
 
-// Whether a route needs an API key (every customer route does; health and metrics do not).
-constexpr bool needs_api_key(route r) noexcept {
-    return r == route::create_job || r == route::get_job || r == route::job_events ||
-           r == route::active_projects || r == route::mapping_fields;
-}
-
-// Whether a route needs an operator key (customer keys are refused there).
-constexpr bool needs_operator_key(route r) noexcept {
-    return r == route::queues || r == route::dashboard_data;
-}
+// Metric slots: 0 for requests no route took (404 and errors before routing), 1 for 405, then one
+// per table row. `slot_names` lists their labels in that order.
+constexpr std::size_t unrouted_slot = 0;
+constexpr std::size_t wrong_method_slot = 1;
+std::size_t metrics_slot(const route_match& m) noexcept;
+std::vector<std::string_view> slot_names(std::span<const route> table);
 
 }  // namespace jobsd::server

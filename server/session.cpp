@@ -6,12 +6,12 @@
 
 #include "server/http_framing.hpp"
 #include "server/tls_context.hpp"
+#include "server/use_nothrow.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -32,8 +32,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // The client's X-Request-Id when it is a sane token (up to 128 visible ASCII characters),
 // otherwise a fresh one; echoed in the answer and named in every log line about the request.
@@ -69,141 +67,214 @@ asio::awaitable<void> answer_too_many(Stream& stream, const server_options& opti
     co_await http::async_write(stream, res, use_nothrow);
 }
 
-// Requests on one connection until it ends; the caller opens and closes the stream. Generic
-// over plain TCP and TLS: every timeout is set on the TCP layer under either.
+// Counts a request as in flight from its first header byte to its answer written (shutdown
+// waits for those), or until a stream takes the connection over.
+class in_flight_guard {
+  public:
+    explicit in_flight_guard(metrics& m) : m_(m) {}
+    ~in_flight_guard() { finish(); }
+    in_flight_guard(const in_flight_guard&) = delete;
+    in_flight_guard& operator=(const in_flight_guard&) = delete;
+    void start() {
+        if (!on_) m_.request_started();
+        on_ = true;
+    }
+    void finish() {
+        if (on_) m_.request_finished();
+        on_ = false;
+    }
+
+  private:
+    metrics& m_;
+    bool on_ = false;
+};
+
+// The connection as a streaming route sees it: writes under the read timeout.
 template <class Stream>
-asio::awaitable<void> serve_requests(Stream& stream, const api& handlers, const server_options& options) {
-    beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
-    beast::flat_buffer buffer;
-    asio::steady_timer idle_timer(stream.get_executor());
-    metrics& counters = handlers.counters();
+class stream_writer final : public event_stream {
+  public:
+    stream_writer(Stream& stream, in_flight_guard& in_flight, std::chrono::milliseconds timeout)
+        : stream_(stream), in_flight_(in_flight), timeout_(timeout) {}
+    void begin() override {
+        in_flight_.finish();
+        begun_ = true;
+    }
+    asio::awaitable<beast::error_code> write(asio::const_buffer data) override {
+        beast::get_lowest_layer(stream_).expires_after(timeout_);
+        auto [ec, n] = co_await asio::async_write(stream_, data, use_nothrow);
+        co_return ec;
+    }
+    bool begun() const noexcept { return begun_; }
 
-    for (std::size_t served = 1;; ++served) {
-        http::request_parser<http::string_body> parser;
-        struct in_flight_guard {  // counts from the first header byte to the answer written
-            metrics& m;
-            bool on = false;
-            void start() {
-                if (!on) {
-                    m.request_started();
-                    on = true;
-                }
-            }
-            void finish() {
-                if (on) {
-                    m.request_finished();
-                    on = false;
-                }
-            }
-            ~in_flight_guard() { finish(); }
-        } in_flight{counters};
-        parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-        parser.body_limit(options.body_limit);
+  private:
+    Stream& stream_;
+    in_flight_guard& in_flight_;
+    std::chrono::milliseconds timeout_;
+    bool begun_ = false;
+};
 
-        // Waiting for the first byte of the next request is idle time; from then on the whole
-        // header must arrive within header_timeout, however slowly it trickles.
-        if (buffer.size() == 0) {
-            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-                // Plain TCP: wait for readability with no buffer, so an idle connection holds none
-                // (10 000 idle connections cost 46 MB instead of 87 MB).
-                buffer.shrink_to_fit();
-                idle_timer.expires_after(options.idle_timeout);
-                idle_timer.async_wait([&tcp](beast::error_code tec) {
-                    if (!tec) tcp.socket().cancel();
-                });
-                auto [wec] = co_await tcp.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
-                idle_timer.cancel();
-                if (wec) break;  // closed, reset or idle too long: nothing to answer
-            } else {
-                // TLS may hold decrypted bytes that the socket no longer shows: read through it.
-                tcp.expires_after(options.idle_timeout);
-                auto [wec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
-                if (wec) break;  // closed, reset or idle too long: nothing to answer
-                buffer.commit(got);
-            }
+// One request's answer, as the loop writes it. No response: the connection is over (the client
+// went away, or a stream ran until it did).
+struct reply {
+    std::optional<response> res;
+    bool close = false;
+    std::string request_id;                    // echoed as X-Request-Id when set
+    std::size_t metrics_slot = unrouted_slot;  // the route's latency histogram
+};
+
+reply closing(response res, std::string request_id = {}) {
+    return {std::move(res), true, std::move(request_id)};
+}
+
+// Requests on one connection until it ends; the caller opens and closes the stream. Generic over
+// plain TCP and TLS: every timeout is set on the TCP layer under either.
+template <class Stream>
+class request_loop {
+  public:
+    request_loop(Stream& stream, const api& handlers, const server_options& options)
+        : stream_(stream),
+          tcp_(beast::get_lowest_layer(stream)),
+          idle_timer_(stream.get_executor()),
+          handlers_(handlers),
+          options_(options) {}
+
+    asio::awaitable<void> run() {
+        for (std::size_t served = 1;; ++served)
+            if (!co_await wait_for_request() || !co_await serve_one(served)) break;
+    }
+
+  private:
+    using parser_type = http::request_parser<http::string_body>;
+
+    // Waiting for the first byte of the next request is idle time; false when the connection
+    // closed, reset or stayed idle too long (nothing to answer).
+    asio::awaitable<bool> wait_for_request() {
+        if (buffer_.size() > 0) co_return true;
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            // Plain TCP: wait for readability with no buffer, so an idle connection holds none
+            // (10 000 idle connections cost 46 MB instead of 87 MB).
+            buffer_.shrink_to_fit();
+            idle_timer_.expires_after(options_.idle_timeout);
+            idle_timer_.async_wait([this](beast::error_code tec) {
+                if (!tec) tcp_.socket().cancel();
+            });
+            auto [wec] = co_await tcp_.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+            idle_timer_.cancel();
+            co_return !wec;
+        } else {
+            // TLS may hold decrypted bytes that the socket no longer shows: read through it.
+            tcp_.expires_after(options_.idle_timeout);
+            auto [wec, got] = co_await stream_.async_read_some(buffer_.prepare(4096), use_nothrow);
+            if (!wec) buffer_.commit(got);
+            co_return !wec;
         }
+    }
+
+    // From the first byte the whole header must arrive within header_timeout, however slowly it
+    // trickles. False when the connection is over.
+    asio::awaitable<bool> serve_one(std::size_t served) {
+        parser_type parser;
+        parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
+        parser.body_limit(options_.body_limit);
+        in_flight_guard in_flight{handlers_.counters()};
         const auto started = std::chrono::steady_clock::now();
-        tcp.expires_after(options.header_timeout);
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+        tcp_.expires_after(options_.header_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
         in_flight.start();
-        std::optional<response> res;
-        bool close = false;
-        api::admitted admitted;
-        if (!ec) admitted.request_id = request_id_of(parser.get()["X-Request-Id"]);
+        reply r;
         if (ec) {
-            res = answer_read_error(ec);
-            if (!res) break;
-            close = true;
-        } else if (handlers.draining()) {
-            // Shutting down: a clear answer the client can retry elsewhere, never a reset
-            // in the middle of a commit.
-            res = message_response(http::status::service_unavailable, "Server is shutting down, retry later");
-            res->set(http::field::retry_after, "1");
-            close = true;
-        } else if (auto problem = framing_problem(parser.get().base()); !problem.empty()) {
+            auto res = answer_read_error(ec);
+            if (!res) co_return false;
+            r = closing(std::move(*res));
+        } else {
+            r = co_await answer(parser, in_flight);
+            if (!r.res) co_return false;
+        }
+        if (served >= options_.max_requests_per_connection) r.close = true;
+        r.res->version(ec ? 11 : parser.get().version());
+        co_return co_await write(std::move(r), started);
+    }
+
+    // The answer to a request whose header was read.
+    asio::awaitable<reply> answer(parser_type& parser, in_flight_guard& in_flight) {
+        const auto& header = parser.get().base();
+        std::string request_id = request_id_of(header["X-Request-Id"]);
+        if (handlers_.draining()) {
+            // Shutting down: a clear answer the client can retry elsewhere, never a reset in the
+            // middle of a commit.
+            auto res =
+                message_response(http::status::service_unavailable, "Server is shutting down, retry later");
+            res.set(http::field::retry_after, "1");
+            co_return closing(std::move(res), std::move(request_id));
+        }
+        if (auto problem = framing_problem(header); !problem.empty())
             // Never passed on, never guessed at: refuse and close, since where this request ends
             // is exactly what is in doubt.
-            res = message_response(http::status::bad_request, "Bad request framing: " + std::string(problem));
-            close = true;
-        } else {
-            res = handlers.check_header(parser.get().base(), admitted);
-            if (res) {
-                close = !parser.get().keep_alive();
-                // A refused request's body is read and dropped when it is within the limit, so the
-                // connection stays usable (a client with a bad key keeps its connection, which keeps
-                // refusals cheap); a 413 or an unreadable body closes it.
-                if (!close && !parser.is_done()) {
-                    if (res->result() == http::status::payload_too_large) {
-                        close = true;
-                    } else {
-                        tcp.expires_after(options.read_timeout);
-                        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
-                        close = bec.failed();
-                    }
-                }
-            } else {
-                tcp.expires_after(options.read_timeout);
-                std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
-                if (ec) {
-                    res = answer_read_error(ec);
-                    if (!res) break;
-                    close = true;
-                } else if (admitted.match.which == route::job_events) {
-                    std::string session_id;
-                    res = handlers.check_events_request(parser.get(), session_id);
-                    if (!res) {
-                        // A stream is not a request in flight: shutdown does not wait for it.
-                        in_flight.finish();
-                        co_await handlers.stream_events(stream, admitted.account_id, session_id);
-                        break;
-                    }
-                    close = !parser.get().keep_alive();
-                } else {
-                    close = !parser.get().keep_alive();
-                    try {
-                        res = co_await handlers.handle(parser.get(), admitted);
-                    } catch (const std::exception& e) {
-                        // The path only: a query string may carry what a client should not have
-                        // put there (a key, personal data), and logs outlive requests.
-                        const auto target = parser.get().target();
-                        spdlog::error("request {}: {} {}: {}", admitted.request_id,
-                                      std::string(parser.get().method_string()),
-                                      std::string(target.substr(0, target.find('?'))), e.what());
-                        res = message_response(http::status::internal_server_error, "Internal server error");
-                    }
-                }
-            }
-        }
-        if (served >= options.max_requests_per_connection) close = true;
-        if (!admitted.request_id.empty()) res->set("X-Request-Id", admitted.request_id);
-        res->version(ec ? 11 : parser.get().version());
-        res->keep_alive(!close);
-        counters.count_response(res->result_int());
-        tcp.expires_after(options.read_timeout);
-        auto [wec, written] = co_await http::async_write(stream, *res, use_nothrow);
-        counters.observe_request(admitted.match.which, std::chrono::steady_clock::now() - started);
-        if (wec || close) break;
+            co_return closing(
+                message_response(http::status::bad_request, "Bad request framing: " + std::string(problem)),
+                std::move(request_id));
+        admission a = handlers_.admit(header);
+        a.who.request_id = std::move(request_id);
+        if (a.refusal) co_return co_await refuse(parser, a);
+        co_return co_await dispatch(parser, a, in_flight);
     }
+
+    // A refused request's body is read and dropped when it is within the limit, so the connection
+    // stays usable (a client with a bad key keeps its connection, which keeps refusals cheap); a
+    // 413 or an unreadable body closes it.
+    asio::awaitable<reply> refuse(parser_type& parser, admission& a) {
+        reply r{std::move(a.refusal), !parser.get().keep_alive(), std::move(a.who.request_id),
+                metrics_slot(a.match)};
+        if (r.close || parser.is_done()) co_return r;
+        if (r.res->result() == http::status::payload_too_large) {
+            r.close = true;
+            co_return r;
+        }
+        tcp_.expires_after(options_.read_timeout);
+        auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+        r.close = bec.failed();
+        co_return r;
+    }
+
+    asio::awaitable<reply> dispatch(parser_type& parser, admission& a, in_flight_guard& in_flight) {
+        tcp_.expires_after(options_.read_timeout);
+        auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+        if (ec) {
+            auto res = answer_read_error(ec);
+            if (!res) co_return reply{};
+            co_return reply{std::move(*res), true, std::move(a.who.request_id), metrics_slot(a.match)};
+        }
+        stream_writer<Stream> writer(stream_, in_flight, options_.read_timeout);
+        auto res = co_await handlers_.respond(parser.get(), a, writer);
+        if (writer.begun()) co_return reply{};  // a stream ran until the client went away
+        co_return reply{std::move(res), !parser.get().keep_alive(), std::move(a.who.request_id),
+                        metrics_slot(a.match)};
+    }
+
+    // False when the connection is over after this answer.
+    asio::awaitable<bool> write(reply r, std::chrono::steady_clock::time_point started) {
+        metrics& counters = handlers_.counters();
+        if (!r.request_id.empty()) r.res->set("X-Request-Id", r.request_id);
+        r.res->keep_alive(!r.close);
+        counters.count_response(r.res->result_int());
+        tcp_.expires_after(options_.read_timeout);
+        auto [wec, written] = co_await http::async_write(stream_, *r.res, use_nothrow);
+        counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
+        co_return !wec && !r.close;
+    }
+
+    Stream& stream_;
+    beast::tcp_stream& tcp_;
+    beast::flat_buffer buffer_;
+    asio::steady_timer idle_timer_;
+    const api& handlers_;
+    const server_options& options_;
+};
+
+template <class Stream>
+asio::awaitable<void> serve_requests(Stream& stream, const api& handlers, const server_options& options) {
+    request_loop<Stream> loop(stream, handlers, options);
+    co_await loop.run();
 }
 
 // The TLS handshake under its own deadline: a client that connects and says nothing is cut off.

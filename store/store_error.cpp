@@ -20,6 +20,8 @@ class category final : public boost::system::error_category {
                 return "store I/O error";
             case store_errc::duplicate:
                 return "duplicate key";
+            case store_errc::unavailable:
+                return "database unavailable";
         }
         return "unknown store error";
     }

@@ -8,10 +8,11 @@
 namespace jobsd::store {
 
 enum class store_errc {
-    closed = 1,  // the store is shutting down and takes no more work
-    busy,        // the write queue is at its bound; the caller should shed load
-    io,          // the database refused the operation (details are logged by the store)
-    duplicate,   // a row with the same key already exists
+    closed = 1,   // the store is shutting down and takes no more work
+    busy,         // the write queue is at its bound; the caller should shed load
+    io,           // the database refused the operation (details are logged by the store)
+    duplicate,    // a row with the same key already exists
+    unavailable,  // the database cannot be reached right now (an outage); retrying later may work
 };
 
 const boost::system::error_category& store_category() noexcept;

@@ -18,6 +18,7 @@
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
+#include "server/routes.hpp"
 #include "tests/support/jobsd_process.hpp"
 
 extern char** environ;
@@ -29,49 +30,50 @@ using boost::beast::http::verb;
 
 namespace {
 
-std::string_view name_of(route r) {
-    switch (r) {
-        case route::none:
-            return "none";
-        case route::wrong_method:
-            return "wrong_method";
-        case route::create_job:
-            return "create_job";
-        case route::get_job:
-            return "get_job";
-        case route::job_events:
-            return "job_events";
-        case route::active_projects:
-            return "active_projects";
-        case route::mapping_fields:
-            return "mapping_fields";
-        case route::healthz:
-            return "healthz";
-        case route::metrics:
-            return "metrics";
-        case route::queues:
-            return "queues";
-        case route::dashboard_data:
-            return "dashboard_data";
-        case route::dashboard_page:
-            return "dashboard_page";
-        default:
-            return "a route these tests do not know yet";
-    }
+// The route a method and target reach in jobsd's table: its name, "none" (404) or
+// "wrong_method" (405).
+route_match match(verb method, std::string_view target) {
+    return match_route(route_table(), method, target);
 }
 
-void check_route(verb method, std::string_view target, route expected, std::string_view param = {}) {
-    const auto m = match_route(method, target);
+std::string_view name_of(const route_match& m) {
+    switch (m.result) {
+        case route_match::outcome::found:
+            return m.which->name;
+        case route_match::outcome::wrong_method:
+            return "wrong_method";
+        case route_match::outcome::not_found:
+            break;
+    }
+    return "none";
+}
+
+const route& route_named(std::string_view name) {
+    for (const auto& r : route_table())
+        if (r.name == name) return r;
+    throw std::runtime_error("no route named " + std::string(name));
+}
+
+bool needs_api_key(std::string_view name) {
+    return route_named(name).who == access::customer_key;
+}
+bool needs_operator_key(std::string_view name) {
+    return route_named(name).who == access::operator_key;
+}
+
+void check_route(verb method, std::string_view target, std::string_view expected,
+                 std::string_view param = {}) {
+    const auto m = match(method, target);
     BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
-    BOOST_TEST(name_of(m.which) == name_of(expected));
+    BOOST_TEST(name_of(m) == expected);
     BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
     BOOST_TEST(m.param == param);
 }
 
 void check_405(verb method, std::string_view target, std::string_view allow) {
-    const auto m = match_route(method, target);
+    const auto m = match(method, target);
     BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
-    BOOST_TEST(name_of(m.which) == "wrong_method");
+    BOOST_TEST(name_of(m) == "wrong_method");
     BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
     BOOST_TEST(m.allow == allow);
 }
@@ -143,48 +145,48 @@ constexpr std::string_view config_file_text = R"({
 BOOST_AUTO_TEST_SUITE(router)
 
 BOOST_AUTO_TEST_CASE(each_route_with_its_method) {
-    check_route(verb::post, "/jobs/v2", route::create_job);
-    check_route(verb::get, "/jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", route::get_job,
+    check_route(verb::post, "/jobs/v2", "create_job");
+    check_route(verb::get, "/jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "get_job",
                 "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
-    check_route(verb::get, "/jobs/v2/events", route::job_events);
-    check_route(verb::get, "/api/provider/projects/active", route::active_projects);
-    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields", route::mapping_fields, "p-17");
-    check_route(verb::get, "/healthz", route::healthz);
-    check_route(verb::get, "/metrics", route::metrics);
-    check_route(verb::get, "/api/queues", route::queues);
-    check_route(verb::get, "/api/dashboard", route::dashboard_data);
-    check_route(verb::get, "/dashboard", route::dashboard_page, "index.html");
-    check_route(verb::get, "/dashboard/", route::dashboard_page, "index.html");
-    check_route(verb::get, "/dashboard/dashboard.js", route::dashboard_page, "dashboard.js");
-    check_route(verb::get, "/dashboard/a/b.js", route::none);
+    check_route(verb::get, "/jobs/v2/events", "job_events");
+    check_route(verb::get, "/api/provider/projects/active", "active_projects");
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields", "mapping_fields", "p-17");
+    check_route(verb::get, "/healthz", "healthz");
+    check_route(verb::get, "/metrics", "metrics");
+    check_route(verb::get, "/api/queues", "queues");
+    check_route(verb::get, "/api/dashboard", "dashboard_data");
+    // The file is optional: the page's handler serves index.html for none.
+    check_route(verb::get, "/dashboard", "dashboard_page", "");
+    check_route(verb::get, "/dashboard/", "dashboard_page", "");
+    check_route(verb::get, "/dashboard/dashboard.js", "dashboard_page", "dashboard.js");
+    check_route(verb::get, "/dashboard/a/b.js", "none");
 }
 
 BOOST_AUTO_TEST_CASE(operator_routes_need_an_operator_key_only) {
-    BOOST_TEST(needs_operator_key(route::queues));
-    BOOST_TEST(needs_operator_key(route::dashboard_data));
-    BOOST_TEST(!needs_api_key(route::queues));
-    BOOST_TEST(!needs_api_key(route::dashboard_data));
-    BOOST_TEST(!needs_operator_key(route::dashboard_page));  // the page holds no data
-    BOOST_TEST(!needs_operator_key(route::create_job));
-    BOOST_TEST(!needs_operator_key(route::metrics));
+    BOOST_TEST(needs_operator_key("queues"));
+    BOOST_TEST(needs_operator_key("dashboard_data"));
+    BOOST_TEST(!needs_api_key("queues"));
+    BOOST_TEST(!needs_api_key("dashboard_data"));
+    BOOST_TEST(!needs_operator_key("dashboard_page"));  // the page holds no data
+    BOOST_TEST(!needs_operator_key("create_job"));
+    BOOST_TEST(!needs_operator_key("metrics"));
 }
 
 BOOST_AUTO_TEST_CASE(trailing_slash_is_the_same_route) {
-    check_route(verb::post, "/jobs/v2/", route::create_job);
-    check_route(verb::get, "/jobs/abc/", route::get_job, "abc");
-    check_route(verb::get, "/api/provider/projects/active/", route::active_projects);
-    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields/", route::mapping_fields, "p-17");
-    check_route(verb::get, "/healthz/", route::healthz);
+    check_route(verb::post, "/jobs/v2/", "create_job");
+    check_route(verb::get, "/jobs/abc/", "get_job", "abc");
+    check_route(verb::get, "/api/provider/projects/active/", "active_projects");
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields/", "mapping_fields", "p-17");
+    check_route(verb::get, "/healthz/", "healthz");
 }
 
 BOOST_AUTO_TEST_CASE(query_string_is_ignored) {
-    check_route(verb::post, "/jobs/v2?debug=1", route::create_job);
-    check_route(verb::get, "/jobs/v2/events?session_id=s-1", route::job_events);
-    check_route(verb::get, "/jobs/abc?fields=status&x=/y", route::get_job, "abc");
-    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields?lang=en", route::mapping_fields,
-                "p-17");
-    check_route(verb::get, "/metrics?", route::metrics);
-    check_route(verb::get, "/nowhere?to=/healthz", route::none);
+    check_route(verb::post, "/jobs/v2?debug=1", "create_job");
+    check_route(verb::get, "/jobs/v2/events?session_id=s-1", "job_events");
+    check_route(verb::get, "/jobs/abc?fields=status&x=/y", "get_job", "abc");
+    check_route(verb::get, "/api/provider/projects/p-17/mapping-fields?lang=en", "mapping_fields", "p-17");
+    check_route(verb::get, "/metrics?", "metrics");
+    check_route(verb::get, "/nowhere?to=/healthz", "none");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
@@ -193,9 +195,9 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
           "/api/provider/projects", "/api/provider/projects/", "/api/provider/projects//mapping-fields",
           "/api/provider/projects/a/b/mapping-fields", "/api/provider/projects/p/mapping-fields/x"}) {
         for (verb method : {verb::get, verb::post}) {
-            const auto m = match_route(method, target);
+            const auto m = match(method, target);
             BOOST_TEST_INFO(boost::beast::http::to_string(method) << " " << target);
-            BOOST_TEST(name_of(m.which) == "none");
+            BOOST_TEST(name_of(m) == "none");
         }
     }
 }
@@ -210,19 +212,17 @@ BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
     check_405(verb::post, "/api/provider/projects/p/mapping-fields", "GET");
     check_405(verb::post, "/healthz", "GET");
     check_405(verb::head, "/metrics", "GET");
-    BOOST_TEST(match_route(verb::post, "/jobs/abc").param.empty());
+    BOOST_TEST(match(verb::post, "/jobs/abc").param.empty());
 }
 
 BOOST_AUTO_TEST_CASE(only_customer_routes_need_a_key) {
-    BOOST_TEST(needs_api_key(route::create_job));
-    BOOST_TEST(needs_api_key(route::get_job));
-    BOOST_TEST(needs_api_key(route::job_events));
-    BOOST_TEST(needs_api_key(route::active_projects));
-    BOOST_TEST(needs_api_key(route::mapping_fields));
-    BOOST_TEST(!needs_api_key(route::healthz));
-    BOOST_TEST(!needs_api_key(route::metrics));
-    BOOST_TEST(!needs_api_key(route::none));
-    BOOST_TEST(!needs_api_key(route::wrong_method));
+    BOOST_TEST(needs_api_key("create_job"));
+    BOOST_TEST(needs_api_key("get_job"));
+    BOOST_TEST(needs_api_key("job_events"));
+    BOOST_TEST(needs_api_key("active_projects"));
+    BOOST_TEST(needs_api_key("mapping_fields"));
+    BOOST_TEST(!needs_api_key("healthz"));
+    BOOST_TEST(!needs_api_key("metrics"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

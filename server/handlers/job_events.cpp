@@ -1,0 +1,68 @@
+// The subscription lives as long as the stream; a comment line every 15 s finds a client that
+// went away, and a subscriber that falls too far behind is told so and cut off.
+#include "server/handlers/job_events.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/url/parse.hpp>
+
+#include "server/services.hpp"
+#include "server/use_nothrow.hpp"
+
+namespace jobsd::server::handlers {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string session_id_of(const request& req) {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (!url) return {};
+    auto params = url->params();
+    if (auto it = params.find("session_id"); it != params.end() && (*it).has_value) return (*it).value;
+    return {};
+}
+
+// Everything queued for the subscriber as one write's text; with `overflowed`, the notice that
+// ends the stream.
+std::string take_events(subscriber& sub) {
+    std::string out;
+    for (auto& event : sub.queue()) out.append("event: status\ndata: ").append(event).append("\n\n");
+    sub.queue().clear();
+    if (sub.overflowed())
+        out.append("event: overflow\ndata: {\"message\":\"Too many events queued; reconnect\"}\n\n");
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<response>> job_events(const request_context& ctx, event_stream& stream) {
+    const std::string session_id = session_id_of(ctx.req);
+    if (session_id.empty())
+        co_return message_response(http::status::bad_request, "session_id query parameter is required");
+
+    auto sub = ctx.svc.hub.subscribe(ctx.who.account_id, session_id, co_await asio::this_coro::executor);
+    stream.begin();
+    // The header is written by hand: the body has no length and ends when the connection does.
+    static constexpr std::string_view header =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: subscribed\n\n";
+    if (co_await stream.write(asio::buffer(header))) co_return std::nullopt;
+    ctx.svc.counters.count_response(200);
+    for (;;) {
+        // Events pushed while a write was under way are found here, not by the timer: a cancel
+        // with no wait pending is lost, so the queue is always checked before waiting.
+        if (!sub->queue().empty() || sub->overflowed()) {
+            const std::string out = take_events(*sub);
+            if (co_await stream.write(asio::buffer(out)) || sub->overflowed()) co_return std::nullopt;
+            continue;
+        }
+        sub->wake().expires_after(std::chrono::seconds(15));
+        auto [wait_ec] = co_await sub->wake().async_wait(use_nothrow);
+        if (!wait_ec && sub->queue().empty() &&
+            co_await stream.write(asio::buffer(std::string_view(": ping\n\n"))))
+            co_return std::nullopt;
+    }
+}
+
+}  // namespace jobsd::server::handlers

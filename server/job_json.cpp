@@ -1,0 +1,89 @@
+// Stored input and output were checked on the way in; they are copied as they are, and only the
+// input's `values` member is re-serialized.
+#include "server/job_json.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "model/clock.hpp"
+#include "model/json_text.hpp"
+
+namespace jobsd::server {
+
+namespace json = boost::json;
+
+namespace {
+
+// Appends stored JSON text as it is when it parses, else as a string. With `values`, then
+// appends `,"values":` and the input's "values" member (or {}).
+void append_stored_json(std::string& out, std::string_view text, bool values = false) {
+    // The parse only validates (and finds `values`): its nodes live in a stack buffer, with the
+    // heap as fallback for a large document.
+    unsigned char buffer[4096];
+    json::monotonic_resource scratch(buffer, sizeof buffer);
+    boost::system::error_code ec;
+    const auto v = json::parse(text, ec, &scratch);
+    if (ec)
+        model::append_json_string(out, text);
+    else
+        out += text;
+    if (!values) return;
+    out += R"(,"values":)";
+    const json::value* member = nullptr;
+    if (const auto* in = ec ? nullptr : v.if_object()) member = in->if_contains("values");
+    if (member)
+        out += json::serialize(*member);
+    else
+        out += "{}";
+}
+
+void append_member(std::string& out, std::string_view name, std::string_view value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    model::append_json_string(out, value);
+}
+
+}  // namespace
+
+std::string created_body(std::string_view uuid, model::job_type type, std::string_view source_id) {
+    std::string body;
+    body.reserve(160 + uuid.size() + source_id.size());
+    body += R"({"message":"Job update accepted and processing.","job":{"uuid":)";
+    model::append_json_string(body, uuid);
+    append_member(body, "job_status", model::to_string(model::job_status::queued));
+    append_member(body, "job_type", model::to_string(type));
+    append_member(body, "template_id", source_id);
+    body += "}}";
+    return body;
+}
+
+std::string job_body(const model::job& job) {
+    std::string body;
+    body.reserve(2 * job.input.size() + (job.output ? job.output->size() : 0) + 512);
+    body += R"({"uuid":)";
+    model::append_json_string(body, job.uuid);
+    append_member(body, "user_id", job.account_id);
+    append_member(body, "template_id", job.source_id);
+    append_member(body, "job_type", model::to_string(job.type));
+    append_member(body, "job_status", model::to_string(job.status));
+    body += R"(,"input":)";
+    append_stored_json(body, job.input, true);
+    body += R"(,"output":)";
+    if (job.output)
+        append_stored_json(body, *job.output);
+    else
+        body += "null";
+    append_member(body, "created_at", model::format_iso8601(job.created_ms));
+    append_member(body, "updated_at", model::format_iso8601(job.updated_ms));
+    if (job.progress) {
+        body += R"(,"progress":)";
+        body += std::to_string(*job.progress);
+    }
+    if (job.error) append_member(body, "error", *job.error);
+    body += '}';
+    return body;
+}
+
+}  // namespace jobsd::server

@@ -1,0 +1,43 @@
+// The route table. A new route is a row here plus its handler in server/handlers/; the router,
+// admission, dispatch and per-route metrics all read this table.
+#include "server/routes.hpp"
+
+#include <array>
+
+#include "server/handlers/health_routes.hpp"
+#include "server/handlers/job_events.hpp"
+#include "server/handlers/job_routes.hpp"
+#include "server/handlers/operator_routes.hpp"
+#include "server/handlers/project_routes.hpp"
+
+namespace jobsd::server {
+
+namespace {
+
+using http::verb;
+namespace h = handlers;
+
+// clang-format off
+constexpr std::array table{
+    //    name               method     pattern                                          who                   header check          handler
+    route{"create_job",      verb::post, "/jobs/v2",                                      access::customer_key, h::check_create_job,  h::create_job},
+    route{"get_job",         verb::get,  "/jobs/:id",                                     access::customer_key, nullptr,              h::get_job},
+    route{"job_events",      verb::get,  "/jobs/v2/events",                               access::customer_key, nullptr,              nullptr, h::job_events},
+    route{"active_projects", verb::get,  "/api/provider/projects/active",                 access::customer_key, nullptr,              h::active_projects},
+    route{"mapping_fields",  verb::get,  "/api/provider/projects/:projectId/mapping-fields", access::customer_key, nullptr,           h::mapping_fields},
+    route{"healthz",         verb::get,  "/healthz",                                      access::anyone,       nullptr,              h::healthz},
+    route{"readyz",          verb::get,  "/readyz",                                       access::anyone,       nullptr,              h::readyz},
+    route{"queues",          verb::get,  "/api/queues",                                   access::operator_key, nullptr,              h::queues},
+    route{"dashboard_data",  verb::get,  "/api/dashboard",                                access::operator_key, nullptr,              h::dashboard_data},
+    route{"dashboard_page",  verb::get,  "/dashboard/:file?",                             access::anyone,       nullptr,              h::dashboard_page},
+    route{"metrics",         verb::get,  "/metrics",                                      access::anyone,       nullptr,              h::metrics_page},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const route> route_table() noexcept {
+    return table;
+}
+
+}  // namespace jobsd::server

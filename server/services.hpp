@@ -1,0 +1,62 @@
+// The shared objects every handler may use, and the ingest gate that sheds load before a job is
+// read. Built once by the app; handlers receive them by const reference.
+// Thread safety: every member is thread-safe by construction (see each type); the gate's
+// counters are relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "queue/publisher.hpp"
+#include "server/catalog_cache.hpp"
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "server/notification_hub.hpp"
+#include "server/operator_api.hpp"
+#include "server/rate_limiter.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server {
+
+// Whether new jobs may come in: the per-account rate limit, the outbox backlog bound, shutdown.
+class ingest_gate {
+  public:
+    explicit ingest_gate(const server_options& options)
+        : limiter(options.rate_limit_per_second, options.rate_limit_burst > 0
+                                                     ? options.rate_limit_burst
+                                                     : 2 * options.rate_limit_per_second) {}
+
+    // The outbox backlog as last measured (the app refreshes it every second); new jobs get 503
+    // while it is past server.max_outbox_backlog.
+    void set_outbox_backlog(std::uint64_t n) noexcept { backlog_.store(n, std::memory_order_relaxed); }
+    std::uint64_t outbox_backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
+
+    // Shutdown has begun: requests read from now on are answered 503 and their connection closed.
+    void start_draining() noexcept { draining_.store(true, std::memory_order_relaxed); }
+    bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+
+    mutable rate_limiter limiter;
+
+  private:
+    std::atomic<std::uint64_t> backlog_{0};
+    std::atomic<bool> draining_{false};
+};
+
+struct services {
+    const server_options& options;
+    store::store& store;
+    catalog_cache& catalog;
+    metrics& counters;
+    queue::publisher* publisher;  // null when publishing is off: jobs then stay in the outbox
+    notification_hub& hub;
+    operator_api& operator_views;
+    ingest_gate& gate;
+    // Until the store applies its own settings: the Idempotency-Key window and the store's write
+    // queue bound (readiness reports a full queue).
+    std::chrono::milliseconds idempotency_window;
+    std::size_t store_write_queue_max;
+};
+
+}  // namespace jobsd::server
