@@ -1,13 +1,61 @@
-// Admission order: route (404, 405 with Allow), then the key (401, or 403 for the wrong kind of
-// key), then the route's header check. Dispatch is the error boundary: whatever a handler throws
+// Admission order: an ambiguous identity or an unusable request-target form (400), then the
+// route (404, 405 with Allow), then the key (401, or 403 for the wrong kind of key), then the
+// route's header check. Dispatch is the error boundary: whatever a handler throws
 // is answered by answer_failure.
 #include "server/api.hpp"
 
 #include "server/error_boundary.hpp"
+#include "server/request_target.hpp"
+
+#include <array>
 
 namespace jobsd::server {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// Headers that select an account or an idempotency record. A request carrying one of them twice
+// is ambiguous (a proxy in front may have checked the other value): refused before any work.
+constexpr std::array<std::string_view, 2> identity_headers{"x-api-key", "Idempotency-Key"};
+
+std::optional<response> check_identity_headers(const http::request_header<>& header) {
+    for (auto name : identity_headers)
+        if (header.count(name) > 1)
+            return message_response(http::status::bad_request,
+                                    "Header " + std::string(name) + " was sent more than once; send it once");
+    return std::nullopt;
+}
+
+// Routes take the origin form; the absolute form is taken when its authority agrees with Host
+// (RFC 9112 §3.2.2: a server accepts it; a Host saying otherwise makes the request ambiguous).
+std::optional<response> check_target(const http::request_header<>& header, std::string_view& origin) {
+    const auto t = parse_request_target(header.target());
+    switch (t.kind) {
+        case request_target::form::origin:
+            origin = t.origin;
+            return std::nullopt;
+        case request_target::form::absolute:
+            if (!same_authority(t.authority, header[http::field::host]))
+                return message_response(http::status::bad_request,
+                                        "The Host header does not match the authority of the request target");
+            origin = t.origin;
+            return std::nullopt;
+        case request_target::form::asterisk:
+            return message_response(
+                http::status::bad_request,
+                "The request target * is only for server-wide OPTIONS, which jobsd does not serve");
+        case request_target::form::authority:
+            return message_response(
+                http::status::bad_request,
+                "An authority-form request target is only for CONNECT; jobsd is not a proxy");
+        case request_target::form::invalid:
+            break;
+    }
+    return message_response(http::status::bad_request, "Bad request target");
+}
+
+}  // namespace
 
 std::optional<response> api::authenticate(const route& r, const http::request_header<>& header,
                                           caller& who) const {
@@ -41,7 +89,10 @@ std::optional<response> api::authenticate(const route& r, const http::request_he
 
 admission api::admit(const http::request_header<>& header) const {
     admission a;
-    a.match = match_route(table_, header.method(), header.target());
+    a.refusal = check_identity_headers(header);
+    if (!a.refusal) a.refusal = check_target(header, a.target);
+    if (a.refusal) return a;
+    a.match = match_route(table_, header.method(), a.target);
     switch (a.match.result) {
         case route_match::outcome::not_found:
             a.refusal = message_response(http::status::not_found, "Not found");
@@ -62,7 +113,7 @@ admission api::admit(const http::request_header<>& header) const {
 asio::awaitable<std::optional<response>> api::respond(const request& req, const admission& a,
                                                       event_stream& stream) const {
     const route& r = *a.match.which;
-    const request_context ctx{svc_, req, a.match.param, a.who};
+    const request_context ctx{svc_, req, a.target, a.match.param, a.who};
     std::exception_ptr failure;
     try {
         if (r.stream) co_return co_await r.stream(ctx, stream);

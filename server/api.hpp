@@ -19,9 +19,10 @@ namespace jobsd::server {
 
 // What admission decided about one request.
 struct admission {
+    std::string_view target;  // the request target in origin form ("/path?query"), a view into the header
     route_match match;
     caller who;
-    // A response to send at once (404, 405, 401, 403, 429, 415, 413, 503), or nullopt: read the
+    // A response to send at once (400, 404, 405, 401, 403, 429, 415, 413, 503), or nullopt: read the
     // body and call api::respond.
     std::optional<response> refusal;
 };

@@ -4,8 +4,42 @@
 
 #include <cctype>
 #include <cstdint>
+#include <string>
 
 namespace jobsd::server {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+}  // namespace
+
+std::string_view charset_of(std::string_view content_type) {
+    auto rest = content_type;
+    for (auto semi = rest.find(';'); semi != std::string_view::npos; semi = rest.find(';')) {
+        rest = rest.substr(semi + 1);
+        const auto param = trim(rest.substr(0, rest.find(';')));
+        const auto eq = param.find('=');
+        if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "charset")) continue;
+        auto value = trim(param.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+            value = value.substr(1, value.size() - 2);
+        return value;
+    }
+    return {};
+}
 
 bool is_json_content_type(std::string_view value) {
     const auto semi = value.find(';');

@@ -15,7 +15,12 @@ namespace jobsd::server {
 // True for `application/json` in any letter case, with or without parameters.
 bool is_json_content_type(std::string_view value);
 
-// 415 when the body is not declared JSON, 413 when its declared length is past `limit`;
+// The value of the `charset` parameter of a Content-Type (name in any letter case, parameters in
+// any order, quotes removed), or "" when there is none.
+std::string_view charset_of(std::string_view content_type);
+
+// 415 when the body is not declared JSON or declares a charset other than UTF-8 (in any letter
+// case), 413 when its declared length is past `limit`;
 // nullopt when both are fine (a chunked body is bounded by the parser instead).
 std::optional<response> check_json_body(const http::request_header<>& header, std::size_t limit);
 

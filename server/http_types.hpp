@@ -21,6 +21,11 @@ using response = http::response<http::string_body>;
 // A JSON response with Content-Type set and the length prepared.
 response json_response(http::status status, std::string body);
 
+// The headers every page meant for a browser carries (the dashboard, the API reference): a
+// Content-Security-Policy allowing only the page's own origin (no inline script, no framing),
+// no Referer sent onwards, no content sniffing.
+void set_page_security_headers(response& res);
+
 // {"message": "..."}
 response message_response(http::status status, std::string_view message);
 

@@ -176,7 +176,7 @@ response operator_api::dashboard_page(std::string_view file) const {
     // The page holds no data (that comes from /api/dashboard with the key); revalidate so a new
     // jobsd's page is picked up at once.
     res.set(http::field::cache_control, "no-cache");
-    res.set("X-Content-Type-Options", "nosniff");
+    set_page_security_headers(res);
     res.body() = std::string(asset->body);
     res.prepare_payload();
     return res;

@@ -39,7 +39,8 @@ struct caller {
 struct request_context {
     const services& svc;
     const request& req;
-    std::string_view param;  // the pattern's `:name` segment, a view into the target ("" if none)
+    std::string_view target;  // the request target in origin form ("/path?query"), whatever form was sent
+    std::string_view param;   // the pattern's `:name` segment, a view into the target ("" if none)
     const caller& who;
 };
 

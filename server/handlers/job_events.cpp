@@ -15,8 +15,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string session_id_of(const request& req) {
-    auto url = boost::urls::parse_origin_form(req.target());
+std::string session_id_of(std::string_view target) {
+    auto url = boost::urls::parse_origin_form(target);
     if (!url) return {};
     auto params = url->params();
     if (auto it = params.find("session_id"); it != params.end() && (*it).has_value) return (*it).value;
@@ -37,7 +37,7 @@ std::string take_events(subscriber& sub) {
 }  // namespace
 
 asio::awaitable<std::optional<response>> job_events(const request_context& ctx, event_stream& stream) {
-    const std::string session_id = session_id_of(ctx.req);
+    const std::string session_id = session_id_of(ctx.target);
     if (session_id.empty())
         co_return message_response(http::status::bad_request, "session_id query parameter is required");
 
