@@ -56,6 +56,11 @@ std::optional<response> check_json_body(const http::request_header<>& header, st
     if (!is_json_content_type(header[http::field::content_type]))
         return message_response(http::status::unsupported_media_type,
                                 "Content-Type must be application/json");
+    if (const auto charset = charset_of(header[http::field::content_type]);
+        !charset.empty() && !iequals(charset, "utf-8"))
+        return message_response(http::status::unsupported_media_type,
+                                "Unsupported charset " + std::string(charset) +
+                                    ": the body must be UTF-8 (charset=utf-8, or no charset)");
     const auto length = header[http::field::content_length];
     if (!length.empty()) {
         std::uint64_t n = 0;

@@ -411,7 +411,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(metrics_text)
 
 BOOST_AUTO_TEST_CASE(store_counters_are_rendered) {
-    metrics m;
+    metrics m(slot_names(route_table()));
     jobsd::store::store_stats stats;
     stats.transactions = 7;
     stats.jobs_committed = 1234;
@@ -426,7 +426,7 @@ BOOST_AUTO_TEST_CASE(store_counters_are_rendered) {
 }
 
 BOOST_AUTO_TEST_CASE(jobs_gauge_has_every_type_and_status) {
-    metrics m;
+    metrics m(slot_names(route_table()));
     using jobsd::model::job_status;
     using jobsd::model::job_type;
     std::vector<jobsd::store::job_count> counts{{job_type::video, job_status::queued, 4},
@@ -441,7 +441,7 @@ BOOST_AUTO_TEST_CASE(jobs_gauge_has_every_type_and_status) {
 }
 
 BOOST_AUTO_TEST_CASE(responses_are_counted_per_code) {
-    metrics m;
+    metrics m(slot_names(route_table()));
     m.count_response(201);
     m.count_response(201);
     m.count_response(404);
@@ -464,7 +464,7 @@ BOOST_AUTO_TEST_CASE(responses_are_counted_per_code) {
 }
 
 BOOST_AUTO_TEST_CASE(in_flight_requests_are_tracked) {
-    metrics m;
+    metrics m(slot_names(route_table()));
     m.request_started();
     m.request_started();
     m.request_finished();
