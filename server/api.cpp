@@ -239,12 +239,12 @@ asio::awaitable<response> api::create_job(const request& req, const admitted& a)
     auto source = model::resolve_source(*a.catalog, a.account_id, create, now);
     if (!source.problem.empty()) co_return message_response(http::status::bad_request, source.problem);
 
-    // Idempotent create: a key seen before (same account, within the window) replays its job.
+    // Idempotent create: a key seen before (same account, within the store's window) replays its job.
     const std::string_view idempotency_key = req["Idempotency-Key"];
     std::string request_hash;
     auto find_by_key = [&] {
         return store::async_find_by_idempotency_key(store_, a.account_id, std::string(idempotency_key),
-                                                    now - idempotency_window_.count(), use_nothrow);
+                                                    use_nothrow);
     };
     if (!idempotency_key.empty()) {
         if (idempotency_key.size() > 255)
@@ -406,7 +406,7 @@ response api::readyz() const {
     json::array reasons;
     if (draining()) reasons.push_back("shutting down");
     const auto stats = store_.stats();
-    if (stats.write_queue >= store_write_queue_max_) reasons.push_back("store write queue is full");
+    if (stats.write_queue >= stats.write_queue_max) reasons.push_back("store write queue is full");
     if (publisher_ && !publisher_->stats().connected)
         reasons.push_back(json::string("broker disconnected; " +
                                        std::to_string(outbox_backlog_.load(std::memory_order_relaxed)) +

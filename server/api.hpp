@@ -29,9 +29,7 @@ class api {
   public:
     // `publisher` may be null (publishing disabled): jobs then stay in the outbox.
     api(const server_options& options, store::store& store, catalog_cache& catalog, metrics& metrics,
-        queue::publisher* publisher, notification_hub& hub, operator_api& operator_routes,
-        std::chrono::milliseconds idempotency_window = std::chrono::hours(24),
-        std::size_t store_write_queue_max = 65536)
+        queue::publisher* publisher, notification_hub& hub, operator_api& operator_routes)
         : options_(options),
           store_(store),
           catalog_(catalog),
@@ -39,8 +37,6 @@ class api {
           publisher_(publisher),
           hub_(hub),
           operator_(operator_routes),
-          idempotency_window_(idempotency_window),
-          store_write_queue_max_(store_write_queue_max),
           limiter_(options.rate_limit_per_second, options.rate_limit_burst > 0
                                                       ? options.rate_limit_burst
                                                       : 2 * options.rate_limit_per_second) {}
@@ -96,8 +92,6 @@ class api {
     queue::publisher* publisher_;
     notification_hub& hub_;
     operator_api& operator_;
-    const std::chrono::milliseconds idempotency_window_;
-    const std::size_t store_write_queue_max_;
     mutable rate_limiter limiter_;
     std::atomic<std::uint64_t> outbox_backlog_{0};
     std::atomic<bool> draining_{false};

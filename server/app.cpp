@@ -72,8 +72,7 @@ app::app(config cfg)
     }
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
     api_ = std::make_unique<api>(config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_,
-                                 *operator_api_, config_.store.sqlite.idempotency_window,
-                                 config_.store.sqlite.write_queue_max);
+                                 *operator_api_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
 
