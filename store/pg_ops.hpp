@@ -2,8 +2,9 @@
 // statements to a batch's pipeline between BEGIN and COMMIT; a read op runs alone. Each is then
 // finished once with its own statements' results. Not for use elsewhere.
 //
-// Thread safety: ops are created on any thread and then touched on the store's io thread only;
-// finishing one hands its result to the waiter's executor (store/completion.hpp).
+// Thread safety: an op is created on the caller's thread, and finished there when refused at
+// once (busy, closed); otherwise it is touched on the store's io thread only. Finishing one
+// hands its result to the waiter's executor (store/completion.hpp).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
