@@ -73,8 +73,7 @@ app::app(config cfg)
     }
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
     services_ = std::make_unique<services>(
-        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
-                 config_.store.sqlite.idempotency_window, config_.store.sqlite.write_queue_max});
+        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_});
     api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);

@@ -88,7 +88,7 @@ struct log_options {
 
 struct config {
     server_options server;
-    store::store_options store;
+    store::store_config store;
     queue::amqp_options amqp;
     // Seed file applied at start ("" for none); idempotent, so a restart re-applies it safely.
     std::string seed_file;

@@ -5,8 +5,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
 
 #include "queue/publisher.hpp"
@@ -53,10 +51,6 @@ struct services {
     notification_hub& hub;
     operator_api& operator_views;
     ingest_gate& gate;
-    // Until the store applies its own settings: the Idempotency-Key window and the store's write
-    // queue bound (readiness reports a full queue).
-    std::chrono::milliseconds idempotency_window;
-    std::size_t store_write_queue_max;
 };
 
 }  // namespace jobsd::server

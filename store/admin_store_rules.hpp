@@ -1,5 +1,6 @@
 // What every admin store adapter decides the same way, whatever its SQL dialect: which key a
-// prefix revokes, how stored mapping fields read back, and which job columns a job is read from.
+// prefix revokes and how stored mapping fields read back. (The job row and its columns are
+// per dialect: store/sqlite_job_row.hpp, store/pg_job_row.hpp.)
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -10,11 +11,6 @@
 #include <vector>
 
 namespace jobsd::store {
-
-// The job columns both admin stores select, in the order their row readers expect.
-inline constexpr std::string_view admin_job_columns =
-    "seq, published, uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, "
-    "created_ms, updated_ms, version, progress, idempotency_key, request_hash";
 
 // The key a revoke by prefix acts on: an error (unknown_key, ambiguous_prefix), or the hash of
 // the one live key to revoke, or of the newest revoked one (revoking twice changes nothing).

@@ -9,6 +9,7 @@
 
 #include "model/job_event.hpp"
 #include "store/admin_store_rules.hpp"
+#include "store/pg_job_row.hpp"
 #include "store/pg_schema.hpp"
 
 namespace jobsd::store {
@@ -44,29 +45,6 @@ std::string num(std::int64_t v) {
 std::optional<std::string> num(std::optional<std::int64_t> v) {
     if (!v) return std::nullopt;
     return std::to_string(*v);
-}
-
-admin_job read_job(const pg_reply& r, int row) {
-    admin_job a;
-    a.seq = r.int64(row, 0);
-    a.published = r.text(row, 1) == "t";
-    auto& j = a.job;
-    j.uuid = r.text(row, 2);
-    j.account_id = r.text(row, 3);
-    j.source_id = r.text(row, 4);
-    j.type = model::parse_job_type(r.text(row, 5)).value_or(model::job_type::video);
-    j.status = model::parse_job_status(r.text(row, 6)).value_or(model::job_status::queued);
-    j.session_id = r.text(row, 7);
-    j.input = r.text(row, 8);
-    j.output = r.optional_text(row, 9);
-    j.error = r.optional_text(row, 10);
-    j.created_ms = r.int64(row, 11);
-    j.updated_ms = r.int64(row, 12);
-    j.version = r.optional_double(row, 13);
-    if (auto p = r.optional_int64(row, 14)) j.progress = static_cast<int>(*p);
-    j.idempotency_key = r.optional_text(row, 15).value_or("");
-    j.request_hash = r.optional_text(row, 16).value_or("");
-    return a;
 }
 
 api_key_info read_api_key(const pg_reply& r, int row) {
@@ -273,18 +251,16 @@ std::vector<model::image_prompt> pg_admin_store::list_image_prompts(const std::s
 }
 
 admin_result<admin_job> pg_admin_store::find_job(const std::string& uuid) {
-    auto r = exec("SELECT " + std::string(admin_job_columns) + " FROM jobs WHERE uuid = $1", {uuid},
-                  "reading a job");
+    auto r = exec(select_pg_admin_jobs("WHERE uuid = $1"), {uuid}, "reading a job");
     if (r.rows() == 0) return admin_errc::unknown_job;
-    return read_job(r, 0);
+    return read_pg_admin_job(r, 0);
 }
 
 std::vector<admin_job> pg_admin_store::list_unpublished(std::size_t limit) {
-    auto r = exec(
-        "SELECT " + std::string(admin_job_columns) + " FROM jobs WHERE NOT published ORDER BY seq LIMIT $1",
-        {num(static_cast<std::int64_t>(limit))}, "reading the outbox");
+    auto r = exec(select_pg_admin_jobs("WHERE NOT published ORDER BY seq LIMIT $1"),
+                  {num(static_cast<std::int64_t>(limit))}, "reading the outbox");
     std::vector<admin_job> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(read_job(r, i));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_pg_admin_job(r, i));
     return out;
 }
 

@@ -14,9 +14,14 @@
 #include <thread>
 
 #include "store/store.hpp"
+#include "store/store_options.hpp"
 
 namespace jobsd::store {
 
+struct pg_op;  // store/pg_ops.hpp
+
+// The PostgreSQL adapter's own settings; the shared ones (batch, queue bounds, idempotency
+// window) are store_options.
 struct pg_options {
     // postgres://[user[:password]@]host[:port]/dbname[?param=value…], as libpq takes it.
     std::string url;
@@ -28,12 +33,6 @@ struct pg_options {
     // previous commit, and measured on a 2-core machine one writer gave about half the jobs/s
     // of three, since the server's per-row work, not the fsync, bounds a batch.
     std::size_t writers = 3;
-    // Most write operations in one transaction, as for SQLite: bounds one commit's size and
-    // what one failed commit has to answer for.
-    std::size_t batch_max = 1024;
-    // Bounds on queued operations; past them calls fail fast with store_errc::busy.
-    std::size_t write_queue_max = 65536;
-    std::size_t read_queue_max = 65536;
     // How long a connection attempt may take; also bounds the startup check.
     std::chrono::milliseconds connect_timeout{5000};
     // How long one pipeline may take before its connection is dropped and its operations fail.
@@ -42,8 +41,6 @@ struct pg_options {
     // longer than amqp.relay_interval (30 s by default); when the claimer dies another instance
     // takes its unpublished jobs after this long: a crash delays them by a minute at most.
     std::chrono::milliseconds claim_lease{60000};
-    // How long an Idempotency-Key holds (the same setting as the SQLite store's).
-    std::chrono::milliseconds idempotency_window{24 * 3600 * 1000};
     // This instance's name in outbox claims; empty picks a random one at start. A fixed name
     // lets a restarted jobsd take its own claims back at once; two live jobsd must never share one.
     std::string instance_id;
@@ -54,7 +51,7 @@ class pg_store final : public store {
     // Connects once (checking the URL and the server), migrates, then starts the io thread.
     // Throws std::invalid_argument for a URL libpq cannot parse, pg_error when the server
     // cannot be reached or migrated.
-    explicit pg_store(pg_options options);
+    explicit pg_store(pg_options options, store_options common = {});
     // Stops taking work, runs what was queued while a connection is up, fails the rest, joins.
     ~pg_store() override;
 
@@ -63,7 +60,7 @@ class pg_store final : public store {
         std::string account_id, std::string uuid,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void find_by_idempotency_key(
-        std::string account_id, std::string key, std::int64_t since_ms,
+        std::string account_id, std::string key,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
     void claim_unpublished(
@@ -86,13 +83,12 @@ class pg_store final : public store {
 
     const std::string& instance_id() const { return options_.instance_id; }
 
-    struct op;
-
   private:
     struct impl;
-    void submit(std::unique_ptr<op> o);
+    void submit(std::unique_ptr<pg_op> o);
 
     pg_options options_;
+    const store_options common_;
     std::shared_ptr<impl> impl_;
     std::thread thread_;
 };

@@ -7,6 +7,7 @@
 #include "model/job_event.hpp"
 #include "store/admin_store_rules.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_job_row.hpp"
 #include "store/sqlite_schema.hpp"
 
 namespace jobsd::store {
@@ -46,29 +47,6 @@ void each_row(sqlite_db& db, sqlite_statement& st, std::string_view what, F&& f)
     int rc;
     while ((rc = st.step()) == SQLITE_ROW) f(st);
     if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
-admin_job read_job(const sqlite_statement& st) {
-    admin_job a;
-    a.seq = st.column_int(0);
-    a.published = st.column_int(1) != 0;
-    auto& j = a.job;
-    j.uuid = st.column_text(2);
-    j.account_id = st.column_text(3);
-    j.source_id = st.column_text(4);
-    j.type = model::parse_job_type(st.column_text(5)).value_or(model::job_type::video);
-    j.status = model::parse_job_status(st.column_text(6)).value_or(model::job_status::queued);
-    j.session_id = st.column_text(7);
-    j.input = st.column_text(8);
-    j.output = st.column_optional_text(9);
-    j.error = st.column_optional_text(10);
-    j.created_ms = st.column_int(11);
-    j.updated_ms = st.column_int(12);
-    j.version = st.column_optional_double(13);
-    if (auto p = st.column_optional_int(14)) j.progress = static_cast<int>(*p);
-    j.idempotency_key = st.column_text(15);
-    j.request_hash = st.column_text(16);
-    return a;
 }
 
 // Finds the keys with exactly `prefix` in `table` (api_keys or operator_keys) and revokes the
@@ -309,21 +287,20 @@ std::vector<model::image_prompt> sqlite_admin_store::list_image_prompts(const st
 }
 
 admin_result<admin_job> sqlite_admin_store::find_job(const std::string& uuid) {
-    sqlite_statement st(db_->handle(),
-                        "SELECT " + std::string(admin_job_columns) + " FROM jobs WHERE uuid = ?1");
+    sqlite_statement st(db_->handle(), select_sqlite_admin_jobs("WHERE uuid = ?1"));
     st.bind(1, std::string_view(uuid));
     std::optional<admin_job> found;
-    each_row(*db_, st, "reading a job", [&](sqlite_statement& r) { found = read_job(r); });
+    each_row(*db_, st, "reading a job", [&](sqlite_statement& r) { found = read_sqlite_admin_job(r); });
     if (!found) return admin_errc::unknown_job;
     return std::move(*found);
 }
 
 std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
-    sqlite_statement st(db_->handle(), "SELECT " + std::string(admin_job_columns) +
-                                           " FROM jobs WHERE published = 0 ORDER BY seq LIMIT ?1");
+    sqlite_statement st(db_->handle(), select_sqlite_admin_jobs("WHERE published = 0 ORDER BY seq LIMIT ?1"));
     st.bind(1, static_cast<std::int64_t>(limit));
     std::vector<admin_job> out;
-    each_row(*db_, st, "reading the outbox", [&](sqlite_statement& r) { out.push_back(read_job(r)); });
+    each_row(*db_, st, "reading the outbox",
+             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
     return out;
 }
 

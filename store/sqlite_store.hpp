@@ -14,26 +14,24 @@
 #include <vector>
 
 #include "store/store.hpp"
+#include "store/store_options.hpp"
 
 namespace jobsd::store {
 
+struct sqlite_write_op;  // store/sqlite_ops.hpp
+struct sqlite_read_op;
+
+// The SQLite adapter's own settings; the shared ones (batch, queue bounds, idempotency window)
+// are store_options.
 struct sqlite_options {
     // The database file; its directory is created when missing.
     std::filesystem::path path = "var/jobsd.db";
-    // Most write operations in one transaction. Bounds how long one commit holds the write lock
-    // and how much one failed commit has to answer for; 1024 jobs is a few hundred KiB of WAL.
-    std::size_t batch_max = 1024;
     // How long the writer waits for a batch to fill after the first operation arrives. 0 takes
     // whatever is queued: the fsync of the previous batch already gathers the next one.
     std::chrono::microseconds batch_wait{0};
-    // Reader threads (GET /jobs/:id, catalog loads), each with its own connection.
+    // Reader threads (GET /jobs/:id, catalog loads, the outbox relay), each with its own
+    // connection. Two, so that one slow scan (the operator views' counts) holds up no lookup.
     std::size_t readers = 2;
-    // Bound on queued writes; past it create_job fails fast with store_errc::busy.
-    std::size_t write_queue_max = 65536;
-    // Bound on queued reads; past it reads fail fast with store_errc::busy.
-    std::size_t read_queue_max = 65536;
-    // How long an Idempotency-Key holds: a repeat within it replays, after it creates anew.
-    std::chrono::milliseconds idempotency_window{24 * 3600 * 1000};
     // synchronous=FULL makes every commit durable across power loss; NORMAL is for benchmarks
     // that say so, never for production.
     bool synchronous_full = true;
@@ -43,7 +41,7 @@ class sqlite_store final : public store {
   public:
     // Opens (creating if needed) and migrates the database, then starts the threads.
     // Throws sqlite_error when the file cannot be opened or migrated.
-    explicit sqlite_store(sqlite_options options);
+    explicit sqlite_store(sqlite_options options, store_options common = {});
     // Stops taking work, commits what was already queued, answers queued reads, joins.
     ~sqlite_store() override;
 
@@ -52,7 +50,7 @@ class sqlite_store final : public store {
         std::string account_id, std::string uuid,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void find_by_idempotency_key(
-        std::string account_id, std::string key, std::int64_t since_ms,
+        std::string account_id, std::string key,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;
     void load_catalog(boost::asio::any_completion_handler<void(error_code, catalog_ptr)> handler) override;
     void claim_unpublished(
@@ -73,16 +71,14 @@ class sqlite_store final : public store {
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 
-    struct write_op;
-    struct read_op;
-
   private:
     void writer_loop();
     void reader_loop();
-    void submit_read(std::unique_ptr<read_op> op);
-    void submit_write(std::unique_ptr<write_op> op);
+    void submit_read(std::unique_ptr<sqlite_read_op> op);
+    void submit_write(std::unique_ptr<sqlite_write_op> op);
 
     const sqlite_options options_;
+    const store_options common_;
     struct queues;
     std::unique_ptr<queues> queues_;
     std::atomic<std::uint64_t> transactions_{0};

@@ -1,6 +1,17 @@
 // The async store interface: what the server needs from durable storage, independent of the
 // technology behind it. Completions run on the executor associated with the handler.
 //
+// Errors: every completion carries an error_code, never an exception; nothing thrown crosses
+// this interface once the store is open. Its values are store_errc (store/store_error.hpp):
+//   busy       the operation's queue is at its bound (store_options): saturation, shed load;
+//   closed     the store is shutting down and takes no more work;
+//   io         the database failed the operation, or its outcome is unknown (a connection lost
+//              mid-commit); details are logged here;
+//   unavailable the database cannot be reached right now (an outage): nothing was done;
+//   duplicate  create_job only: the uuid, or a live Idempotency-Key of the account, is taken.
+// "Not found" is no error: lookups complete with an empty optional. The value arguments of a
+// failed completion are empty. Startup-only calls (the adapters' constructors, apply_seed) throw.
+//
 // Thread safety: every member may be called from any thread concurrently.
 // Lifetime: callers keep the handler's executor alive (a work guard on its io_context) until
 // the completion has run; the store's destructor completes or fails every pending operation.
@@ -53,12 +64,13 @@ struct job_count {
     std::uint64_t count = 0;
 };
 
-// Counters for /metrics; monotonic since start.
+// Counters for /metrics (monotonic since start) and the write queue, for readiness.
 struct store_stats {
-    std::uint64_t transactions = 0;    // committed write transactions
-    std::uint64_t jobs_committed = 0;  // jobs inside them
-    std::uint64_t write_queue = 0;     // write operations waiting for the writer right now
-    std::uint64_t events_applied = 0;  // status events that moved a job forward
+    std::uint64_t transactions = 0;     // committed write transactions
+    std::uint64_t jobs_committed = 0;   // jobs inside them
+    std::uint64_t write_queue = 0;      // write operations waiting for the writer right now
+    std::uint64_t events_applied = 0;   // status events that moved a job forward
+    std::uint64_t write_queue_max = 0;  // the bound on write_queue (store_options); at it, busy
 };
 
 class store {
@@ -77,9 +89,10 @@ class store {
         std::string account_id, std::string uuid,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
 
-    // The job created with this Idempotency-Key by this account at or after `since_ms`, if any.
+    // The job created with this Idempotency-Key by this account within the store's
+    // idempotency window (store_options) before now, if any.
     virtual void find_by_idempotency_key(
-        std::string account_id, std::string key, std::int64_t since_ms,
+        std::string account_id, std::string key,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) = 0;
 
     // A fresh snapshot of accounts, key hashes, projects and image prompts.
@@ -117,7 +130,7 @@ class store {
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
 
-    // Startup only: writes the seed synchronously. Throws on failure.
+    // Startup only: writes the seed synchronously. Throws on failure (the one call here that does).
     virtual void apply_seed(const seed_data& seed) = 0;
 
     virtual store_stats stats() const = 0;
@@ -186,13 +199,12 @@ auto async_list_recent_jobs(store& s, std::size_t limit, Token&& token) {
 }
 
 template <class Token>
-auto async_find_by_idempotency_key(store& s, std::string account_id, std::string key, std::int64_t since_ms,
-                                   Token&& token) {
+auto async_find_by_idempotency_key(store& s, std::string account_id, std::string key, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, std::optional<job_record>)>(
-        [&s](auto handler, std::string a, std::string k, std::int64_t since) {
-            s.find_by_idempotency_key(std::move(a), std::move(k), since, std::move(handler));
+        [&s](auto handler, std::string a, std::string k) {
+            s.find_by_idempotency_key(std::move(a), std::move(k), std::move(handler));
         },
-        token, std::move(account_id), std::move(key), since_ms);
+        token, std::move(account_id), std::move(key));
 }
 
 template <class Token>

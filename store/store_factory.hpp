@@ -1,4 +1,5 @@
-// Picks the store adapter named by the configured URL.
+// Picks the store adapter named by the configured URL, and hands it the shared settings and
+// its own.
 #pragma once
 
 #include <memory>
@@ -7,23 +8,25 @@
 #include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
+#include "store/store_options.hpp"
 
 namespace jobsd::store {
 
-struct store_options {
+// The `store` section of the configuration.
+struct store_config {
     // "sqlite:PATH" for the embedded store (the default, a file under var/), or
     // "postgres://…" / "postgresql://…" for a PostgreSQL database several jobsd may share.
     std::string url = "sqlite:var/jobsd.db";
-    // Used by the SQLite adapter; its `path` is taken from the URL. Its batch_max, queue bounds
-    // and idempotency_window serve the PostgreSQL adapter too.
+    // What every adapter reads: batch size, queue bounds, idempotency window.
+    store_options common;
+    // The SQLite adapter's own; its `path` is taken from the URL.
     sqlite_options sqlite;
-    // Used by the PostgreSQL adapter; its `url` is taken from the URL above, and the shared
-    // fields from `sqlite`.
+    // The PostgreSQL adapter's own; its `url` is taken from the URL above.
     pg_options pg;
 };
 
 // Throws std::invalid_argument for a URL no adapter takes, and the adapter's error when it
 // cannot open the store.
-std::unique_ptr<store> open_store(const store_options& options);
+std::unique_ptr<store> open_store(const store_config& config);
 
 }  // namespace jobsd::store

@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(defaults_without_a_file) {
     BOOST_TEST(c.server.body_limit == 1024u * 1024u);
     BOOST_TEST(c.server.read_timeout.count() == 10'000);
     BOOST_TEST(c.store.url == "sqlite:var/jobsd.db");
-    BOOST_TEST(c.store.sqlite.batch_max == 1024u);
+    BOOST_TEST(c.store.common.batch_max == 1024u);
     BOOST_TEST(c.store.sqlite.synchronous_full);
     BOOST_TEST(c.seed_file == "");
     BOOST_TEST(c.log.level == "info");
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(file_with_comments_sets_values) {
     BOOST_TEST(c.server.read_timeout.count() == 1500);
     BOOST_TEST(c.server.idle_timeout.count() == 60'000);  // untouched keys keep their default
     BOOST_TEST(c.store.url == "sqlite:var/other.db");
-    BOOST_TEST(c.store.sqlite.batch_max == 64u);
+    BOOST_TEST(c.store.common.batch_max == 64u);
     BOOST_TEST(!c.store.sqlite.synchronous_full);
     BOOST_TEST(c.seed_file == "conf/seed.json");
     BOOST_TEST(c.log.level == "debug");

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "model/api_key.hpp"
+#include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "store/seed.hpp"
 #include "store/sqlite_store.hpp"
@@ -266,13 +267,48 @@ BOOST_AUTO_TEST_CASE(unknown_uuid_is_not_found) {
     BOOST_TEST(!find(s, "acc_a", "not-a-uuid").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(idempotency_lookup_keeps_to_the_store_window) {
+    temp_dir dir;
+    const auto now = jobsd::model::now_ms();
+    auto keyed = [&](std::string key, std::int64_t age_ms) {
+        job_record j = make_job("acc_a");
+        j.idempotency_key = std::move(key);
+        j.request_hash = "hash";
+        j.created_ms = j.updated_ms = now - age_ms;
+        return j;
+    };
+    const job_record old_job = keyed("old", 2 * 3600 * 1000);
+    const job_record recent = keyed("recent", 30 * 60 * 1000);
+    auto lookup = [](store& s, std::string account, std::string key) {
+        return async_find_by_idempotency_key(s, std::move(account), std::move(key), asio::use_future).get();
+    };
+    {
+        store_options common;
+        common.idempotency_window = std::chrono::hours(1);
+        sqlite_store s(options_for(dir.db()), common);
+        create(s, old_job);
+        create(s, recent);
+        BOOST_TEST(!lookup(s, "acc_a", "old").has_value());  // two hours old: past the window
+        const auto held = lookup(s, "acc_a", "recent");
+        BOOST_REQUIRE(held);
+        BOOST_TEST(held->uuid == recent.uuid);
+        BOOST_TEST(!lookup(s, "acc_b", "recent").has_value());
+    }
+    // The window is the store's option: with the default (24 hours) the older key holds too.
+    sqlite_store wide(options_for(dir.db()));
+    const auto held = lookup(wide, "acc_a", "old");
+    BOOST_REQUIRE(held);
+    BOOST_TEST(held->uuid == old_job.uuid);
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
     temp_dir dir;
     auto o = options_for(dir.db());
+    store_options common;
     // The writer waits (up to 5 s) until three writes are queued, so each group below is one batch.
-    o.batch_max = 3;
+    common.batch_max = 3;
     o.batch_wait = std::chrono::seconds(5);
-    sqlite_store s(o);
+    sqlite_store s(o, common);
 
     const job_record a = make_job("acc_a", R"({"n":"a"})");
     const job_record x = make_job("acc_a", R"({"n":"x first"})");
@@ -345,9 +381,10 @@ BOOST_AUTO_TEST_CASE(concurrent_creates_share_transactions) {
 BOOST_AUTO_TEST_CASE(batch_max_bounds_jobs_per_transaction) {
     temp_dir dir;
     auto o = options_for(dir.db());
-    o.batch_max = 1;
+    store_options common;
+    common.batch_max = 1;
     o.synchronous_full = false;  // 1 fsync per job is what this test provokes; keep it quick
-    sqlite_store s(o);
+    sqlite_store s(o, common);
     constexpr std::size_t n = 300;
     const auto before = s.stats();
     std::vector<std::future<void>> pending;
@@ -362,12 +399,13 @@ BOOST_AUTO_TEST_CASE(batch_max_bounds_jobs_per_transaction) {
 BOOST_AUTO_TEST_CASE(full_write_queue_answers_busy) {
     temp_dir dir;
     auto o = options_for(dir.db());
+    store_options common;
     // The writer leaves the first write queued while it lingers for a second one, so with a
     // queue bound of 1 the second write deterministically finds the queue full.
-    o.write_queue_max = 1;
-    o.batch_max = 2;
+    common.write_queue_max = 1;
+    common.batch_max = 2;
     o.batch_wait = std::chrono::seconds(1);
-    sqlite_store s(o);
+    sqlite_store s(o, common);
     const job_record first = make_job("acc_a");
     auto f1 = async_create_job(s, first, asio::use_future);
     auto f2 = async_create_job(s, make_job("acc_a"), asio::use_future);
@@ -378,6 +416,28 @@ BOOST_AUTO_TEST_CASE(full_write_queue_answers_busy) {
     BOOST_TEST(!outcome(f1));
     BOOST_TEST(find(s, "acc_a", first.uuid).has_value());
     BOOST_TEST(s.stats().jobs_committed == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stats_tell_when_the_write_queue_is_full) {
+    temp_dir dir;
+    {
+        sqlite_store s(options_for(dir.db()));
+        BOOST_TEST(s.stats().write_queue_max == 65536u);  // store_options' default
+    }
+    auto o = options_for(dir.db());
+    store_options common;
+    common.write_queue_max = 1;
+    common.batch_max = 2;
+    o.batch_wait = std::chrono::seconds(2);  // the writer lingers with the first write queued
+    sqlite_store s(o, common);
+    const auto idle = s.stats();
+    BOOST_TEST(idle.write_queue_max == 1u);
+    BOOST_TEST(idle.write_queue < idle.write_queue_max);
+    auto f = async_create_job(s, make_job("acc_a"), asio::use_future);
+    // What readiness reports as "store write queue is full", with nothing but the stats.
+    const auto full = s.stats();
+    BOOST_TEST(full.write_queue >= full.write_queue_max);
+    BOOST_TEST(!outcome(f));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -413,9 +473,10 @@ BOOST_AUTO_TEST_CASE(destruction_commits_queued_writes) {
     const auto start = std::chrono::steady_clock::now();
     {
         auto o = options_for(dir.db());
-        o.batch_max = 2;
+        store_options common;
+        common.batch_max = 2;
         o.batch_wait = std::chrono::seconds(20);  // only closing can end this linger early
-        sqlite_store s(o);
+        sqlite_store s(o, common);
         f = async_create_job(s, j, asio::use_future);
     }
     BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(10)));
@@ -597,7 +658,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(factory)
 
 BOOST_AUTO_TEST_CASE(unknown_scheme_is_invalid_argument) {
-    store_options o;
+    store_config o;
     o.url = "mysql://x";
     BOOST_CHECK_THROW(open_store(o), std::invalid_argument);
     o.url = "sqlite:";
@@ -607,7 +668,7 @@ BOOST_AUTO_TEST_CASE(unknown_scheme_is_invalid_argument) {
 BOOST_AUTO_TEST_CASE(sqlite_url_opens_the_named_file) {
     temp_dir dir;
     const auto file = dir.path() / "sub" / "factory.db";  // a missing directory is created
-    store_options o;
+    store_config o;
     o.url = "sqlite:" + file.string();
     const job_record j = make_job("acc_a");
     {

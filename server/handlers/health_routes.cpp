@@ -29,7 +29,7 @@ asio::awaitable<response> readyz(const request_context& ctx) {
     const auto backlog = svc.gate.outbox_backlog();
     json::array reasons;
     if (svc.gate.draining()) reasons.push_back("shutting down");
-    if (svc.store.stats().write_queue >= svc.store_write_queue_max)
+    if (const auto store = svc.store.stats(); store.write_queue >= store.write_queue_max)
         reasons.push_back("store write queue is full");
     if (svc.publisher && !svc.publisher->stats().connected)
         reasons.push_back(

@@ -36,11 +36,10 @@ response replay(const model::job& original, const std::string& request_hash) {
     return res;
 }
 
-asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx, std::string_view key,
-                                                       std::int64_t now) {
-    const auto since = now - ctx.svc.idempotency_window.count();
+// The job this account created earlier with the same Idempotency-Key, within the store's window.
+asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx, std::string_view key) {
     auto [ec, found] = co_await store::async_find_by_idempotency_key(ctx.svc.store, ctx.who.account_id,
-                                                                     std::string(key), since, use_nothrow);
+                                                                     std::string(key), use_nothrow);
     throw_on_failure(ec, "idempotency lookup");
     co_return found;
 }
@@ -128,7 +127,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
             co_return message_response(http::status::bad_request,
                                        "Idempotency-Key must be at most 255 characters");
         request_hash = model::sha256_hex(ctx.req.body());
-        if (auto earlier = co_await find_by_key(ctx, key, now)) co_return replay(*earlier, request_hash);
+        if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
     }
 
     auto job = new_job(ctx, create, source.id, key, request_hash, now);
@@ -137,7 +136,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     auto [ec] = co_await store::async_create_job(ctx.svc.store, std::move(job), use_nothrow);
     if (ec == store::store_errc::duplicate && !key.empty()) {
         // A concurrent request with the same key won the race: answer as its repeat.
-        if (auto winner = co_await find_by_key(ctx, key, now)) co_return replay(*winner, request_hash);
+        if (auto winner = co_await find_by_key(ctx, key)) co_return replay(*winner, request_hash);
     }
     throw_on_failure(ec, "create job " + uuid);
     auto created = json_response(http::status::created, created_body(uuid, create.type, source.id));

@@ -1,0 +1,28 @@
+// The jobs row in PostgreSQL's dialect: one column list and one reader, shared by pg_store and
+// pg_admin_store, so a column of the jobs table is named and read in one place.
+// Thread safety: plain functions over a result the calling thread owns.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "store/admin_store.hpp"
+#include "store/job_record.hpp"
+#include "store/pg_connection.hpp"
+
+namespace jobsd::store {
+
+// Every column of a job, in the order read_pg_job reads them.
+inline constexpr std::string_view pg_job_columns =
+    "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, "
+    "updated_ms, version, progress, idempotency_key, request_hash";
+
+// The job in pg_job_columns of result row `row`, starting at column `first`.
+job_record read_pg_job(const pg_reply& r, int row, int first);
+
+// "SELECT seq, published, <pg_job_columns> FROM jobs <rest>": a job with its outbox state,
+// as read_pg_admin_job reads it.
+std::string select_pg_admin_jobs(std::string_view rest);
+admin_job read_pg_admin_job(const pg_reply& r, int row);
+
+}  // namespace jobsd::store

@@ -1,0 +1,86 @@
+// Inside the PostgreSQL adapter: the operations its pooled connections run. A write op adds its
+// statements to a batch's pipeline between BEGIN and COMMIT; a read op runs alone. Each is then
+// finished once with its own statements' results. Not for use elsewhere.
+//
+// Thread safety: an op is created on the caller's thread, and finished there when refused at
+// once (busy, closed); otherwise it is touched on the store's io thread only. Finishing one
+// hands its result to the waiter's executor (store/completion.hpp).
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/pg_connection.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::store {
+
+struct pg_op {
+    virtual ~pg_op() = default;
+    // Appends this operation's statements.
+    virtual void add(std::vector<pg_statement>& out) const = 0;
+    // Called once: with the results of its statements when `ec` is empty.
+    virtual void finish(error_code ec, std::span<const pg_reply> results) = 0;
+    // Jobs this operation commits when its last statement returns a row (for store_stats).
+    virtual std::uint64_t jobs() const { return 0; }
+    virtual bool is_write() const = 0;
+};
+
+template <class... Values>
+using pg_handler = boost::asio::any_completion_handler<void(error_code, Values...)>;
+
+// The named statements the ops use, prepared on every connection (pg_statements.cpp).
+const std::vector<pg_prepared>& pg_prepared_statements();
+
+// A statement sent as text rather than prepared (BEGIN, COMMIT, rare reads).
+inline pg_statement pg_sql(std::string text) {
+    return {std::move(text), {}, false};
+}
+
+// Parameters travel as text.
+std::string pg_number(std::int64_t v);
+std::string pg_number(double v);
+std::string pg_text_array(const std::vector<std::string>& items);  // a text[] literal
+
+// The operations, one factory each; named pg_ops:: so that the two adapters' factories of
+// the same signature stay apart.
+namespace pg_ops {
+
+// Writes (pg_write_ops.cpp). The new job is claimed by `instance` for `claim_lease`; an older
+// job of the account holding its key past `idempotency_window` gives the key up.
+std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
+                                          std::chrono::milliseconds claim_lease,
+                                          std::chrono::milliseconds idempotency_window, pg_handler<> handler);
+std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
+// Applied events are added to `applied_counter` on commit.
+std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
+                                            std::atomic<std::uint64_t>& applied_counter,
+                                            pg_handler<std::vector<applied_event>> handler);
+
+// Reads (pg_read_ops.cpp).
+std::unique_ptr<pg_op> make_find_job_op(std::string account_id, std::string uuid,
+                                        pg_handler<std::optional<job_record>> handler);
+// The job holding `key` for `account_id`, created at or after `since_ms`.
+std::unique_ptr<pg_op> make_find_by_key_op(std::string account_id, std::string key, std::int64_t since_ms,
+                                           pg_handler<std::optional<job_record>> handler);
+// Claims for `instance`, for `claim_lease`, up to `limit` unpublished jobs after `after_seq`.
+std::unique_ptr<pg_op> make_claim_op(std::string instance, std::chrono::milliseconds claim_lease,
+                                     std::int64_t after_seq, std::size_t limit,
+                                     pg_handler<std::vector<outbox_entry>> handler);
+std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler);
+std::unique_ptr<pg_op> make_count_jobs_op(pg_handler<std::vector<job_count>> handler);
+std::unique_ptr<pg_op> make_recent_jobs_op(std::size_t limit, pg_handler<std::vector<job_record>> handler);
+std::unique_ptr<pg_op> make_load_catalog_op(pg_handler<catalog_ptr> handler);
+
+}  // namespace pg_ops
+
+}  // namespace jobsd::store

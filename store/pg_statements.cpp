@@ -1,0 +1,83 @@
+// The PostgreSQL adapter's SQL: the named statements every pooled connection prepares, and the
+// text form its parameters travel in.
+#include <charconv>
+
+#include "store/pg_job_row.hpp"
+#include "store/pg_ops.hpp"
+
+namespace jobsd::store {
+
+namespace {
+
+std::vector<pg_prepared> make_statements() {
+    const std::string columns(pg_job_columns);
+    return {
+        // ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row
+        // instead of aborting the whole batch's transaction. The new job is claimed by this
+        // instance, which hands it to its publisher right after the commit.
+        {"insert_job",
+         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until)"
+         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
+         " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING RETURNING seq"},
+        {"release_key",
+         "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
+         "created_ms < $3"},
+        {"find_job", "SELECT " + columns + " FROM jobs WHERE uuid = $1 AND account_id = $2"},
+        // Operator views: a scan, cached by the caller; the newest jobs by commit order.
+        {"count_jobs", "SELECT job_type, job_status, count(*) FROM jobs GROUP BY job_type, job_status"},
+        {"recent_jobs", "SELECT " + columns + " FROM jobs ORDER BY seq DESC LIMIT $1"},
+        {"find_by_key", "SELECT " + columns +
+                            " FROM jobs WHERE account_id = $1 AND idempotency_key = $2 AND created_ms >= $3"},
+        // Unpublished jobs nobody holds (never claimed, lease over) or that this instance holds
+        // (renewing its lease); SKIP LOCKED passes over rows another instance is claiming now.
+        {"claim",
+         "UPDATE jobs SET claimed_by = $1, claimed_until = now() + $2::float8 * interval '1 millisecond'"
+         " WHERE seq IN (SELECT seq FROM jobs WHERE NOT published AND seq > $3"
+         " AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $1)"
+         " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
+             columns},
+        {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
+        // Forward only, decided on the row itself: $7 lists the states the event may follow,
+        // so instances applying the same events in any order end in the same state.
+        {"apply_event",
+         "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, "
+         "output),"
+         " error = coalesce($5, error), updated_ms = greatest(updated_ms, $6) WHERE uuid = $1"
+         " AND job_status = ANY($7::text[]) RETURNING account_id, session_id, job_type"},
+        {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
+    };
+}
+
+}  // namespace
+
+const std::vector<pg_prepared>& pg_prepared_statements() {
+    static const std::vector<pg_prepared> all = make_statements();
+    return all;
+}
+
+std::string pg_number(std::int64_t v) {
+    return std::to_string(v);
+}
+
+std::string pg_number(double v) {
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, end);
+}
+
+std::string pg_text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+}  // namespace jobsd::store

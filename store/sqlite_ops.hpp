@@ -1,0 +1,96 @@
+// Inside the SQLite adapter: the operations its threads run and the connections they run on.
+// The writer runs every write op of a batch inside one transaction, then finishes each; a
+// reader runs one read op at a time on its own read-only connection. Not for use elsewhere.
+//
+// Thread safety: a context belongs to the thread that runs it. An op is run and then completed
+// exactly once (finish or fail), by whichever thread holds it; its completion hands the result
+// to the waiter's executor (store/completion.hpp).
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/sqlite_db.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::store {
+
+// The writer thread's read-write connection and the statements every batch reuses.
+struct sqlite_writer_ctx {
+    sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
+    std::unique_ptr<sqlite_db> db;
+    sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state,
+        update_status;
+    const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
+};
+
+// One reader thread's read-only connection and its hot statements.
+struct sqlite_reader_ctx {
+    explicit sqlite_reader_ctx(const std::filesystem::path& path);
+    sqlite_db db;
+    sqlite_statement find_job, find_by_key, list_unpublished;
+};
+
+struct sqlite_write_op {
+    virtual ~sqlite_write_op() = default;
+    // Runs inside the open transaction. A failure returned here is this operation's alone.
+    virtual error_code execute(sqlite_writer_ctx& w) = 0;
+    // Called once after the transaction ended (or instead of it), with the outcome.
+    virtual void finish(error_code ec) = 0;
+    // Jobs this operation commits when it succeeds (for store_stats).
+    virtual std::uint64_t jobs() const { return 0; }
+};
+
+struct sqlite_read_op {
+    virtual ~sqlite_read_op() = default;
+    // Runs and completes the operation; never throws.
+    virtual void run(sqlite_reader_ctx& r) = 0;
+    // Completes it with `ec` instead (queue full or closed, no connection).
+    virtual void fail(error_code ec) = 0;
+};
+
+template <class... Values>
+using sqlite_handler = boost::asio::any_completion_handler<void(error_code, Values...)>;
+
+// The operations, one factory each; named sqlite_ops:: so that the two adapters' factories of
+// the same signature stay apart.
+namespace sqlite_ops {
+
+// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit.
+std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
+std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
+                                                        sqlite_handler<> handler);
+std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
+                                                      std::atomic<std::uint64_t>& applied_counter,
+                                                      sqlite_handler<std::vector<applied_event>> handler);
+// Startup only: writes `seed` (which must outlive the op); `settled` becomes ready when it is
+// committed, or holds the failure as a std::runtime_error.
+std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled);
+
+// Reads (sqlite_read_ops.cpp).
+std::unique_ptr<sqlite_read_op> make_find_job_op(std::string account_id, std::string uuid,
+                                                 sqlite_handler<std::optional<job_record>> handler);
+// The job holding `key` for `account_id`, created at or after `since_ms`.
+std::unique_ptr<sqlite_read_op> make_find_by_key_op(std::string account_id, std::string key,
+                                                    std::int64_t since_ms,
+                                                    sqlite_handler<std::optional<job_record>> handler);
+std::unique_ptr<sqlite_read_op> make_list_unpublished_op(std::int64_t after_seq, std::size_t limit,
+                                                         sqlite_handler<std::vector<outbox_entry>> handler);
+std::unique_ptr<sqlite_read_op> make_outbox_stats_op(sqlite_handler<outbox_stats> handler);
+std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<job_count>> handler);
+std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
+                                                    sqlite_handler<std::vector<job_record>> handler);
+std::unique_ptr<sqlite_read_op> make_load_catalog_op(sqlite_handler<catalog_ptr> handler);
+
+}  // namespace sqlite_ops
+
+}  // namespace jobsd::store

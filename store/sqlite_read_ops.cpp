@@ -1,0 +1,277 @@
+// The SQLite readers' statements and operations: each runs on one reader thread's read-only
+// connection (WAL: it never blocks the writer) and completes with its result or store_errc::io.
+#include <spdlog/spdlog.h>
+#include <boost/json/parse.hpp>
+
+#include <stdexcept>
+
+#include "store/completion.hpp"
+#include "store/sqlite_job_row.hpp"
+#include "store/sqlite_ops.hpp"
+#include "store/store_error.hpp"
+
+namespace jobsd::store {
+
+namespace {
+
+std::string select_jobs(std::string_view leading, std::string_view rest) {
+    return "SELECT " + std::string(leading) + std::string(sqlite_job_columns) + " FROM jobs " +
+           std::string(rest);
+}
+
+// Completes with the first row's job, nullopt without a row, or io when the step failed.
+void complete_with_one_job(sqlite_statement& st, sqlite_db& db, std::string_view what,
+                           sqlite_handler<std::optional<job_record>>& handler) {
+    std::optional<job_record> found;
+    const int rc = st.step();
+    if (rc == SQLITE_ROW) found = read_sqlite_job(st, 0);
+    st.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        spdlog::error("store: {} failed: {}", what, db.error_message());
+        complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
+        return;
+    }
+    complete(std::move(handler), error_code{}, std::move(found));
+}
+
+struct find_job_op final : sqlite_read_op {
+    find_job_op(std::string a, std::string u, sqlite_handler<std::optional<job_record>> h)
+        : account_id(std::move(a)), uuid(std::move(u)), handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        r.find_job.bind(1, std::string_view(uuid));
+        r.find_job.bind(2, std::string_view(account_id));
+        complete_with_one_job(r.find_job, r.db, "reading job " + uuid, handler);
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+
+    std::string account_id, uuid;
+    sqlite_handler<std::optional<job_record>> handler;
+};
+
+struct find_by_key_op final : sqlite_read_op {
+    find_by_key_op(std::string a, std::string k, std::int64_t s, sqlite_handler<std::optional<job_record>> h)
+        : account_id(std::move(a)), key(std::move(k)), since(s), handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        r.find_by_key.bind(1, std::string_view(account_id));
+        r.find_by_key.bind(2, std::string_view(key));
+        r.find_by_key.bind(3, since);
+        complete_with_one_job(r.find_by_key, r.db, "looking up an idempotency key", handler);
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+
+    std::string account_id, key;
+    std::int64_t since;
+    sqlite_handler<std::optional<job_record>> handler;
+};
+
+struct list_unpublished_op final : sqlite_read_op {
+    list_unpublished_op(std::int64_t after, std::size_t n, sqlite_handler<std::vector<outbox_entry>> h)
+        : after_seq(after), limit(n), handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        auto& st = r.list_unpublished;
+        st.bind(1, after_seq);
+        st.bind(2, static_cast<std::int64_t>(limit));
+        std::vector<outbox_entry> out;
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW) out.push_back({st.column_int(0), read_sqlite_job(st, 1)});
+        st.reset();
+        if (rc != SQLITE_DONE) {
+            spdlog::error("store: reading the outbox failed: {}", r.db.error_message());
+            complete(std::move(handler), error_code(store_errc::io), std::vector<outbox_entry>{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(out));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<outbox_entry>{}); }
+
+    std::int64_t after_seq;
+    std::size_t limit;
+    sqlite_handler<std::vector<outbox_entry>> handler;
+};
+
+// A read that prepares its statement per call (operator views, metrics: cached by the caller)
+// and reports any failure as store_errc::io. `Derived::read(db)` returns the value.
+template <class Derived, class Value>
+struct occasional_read : sqlite_read_op {
+    explicit occasional_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        Value value{};
+        try {
+            // Read before completing: the handler must still be ours should the read throw.
+            value = static_cast<Derived*>(this)->read(r.db);
+        } catch (const std::exception& e) {
+            spdlog::error("store: {} failed: {}", Derived::what, e.what());
+            complete(std::move(handler), error_code(store_errc::io), Value{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(value));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
+
+    sqlite_handler<Value> handler;
+};
+
+struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
+    using occasional_read::occasional_read;
+    static constexpr const char* what = "reading outbox stats";
+
+    outbox_stats read(sqlite_db& db) {
+        sqlite_statement st(db.handle(), "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
+        outbox_stats stats;
+        if (st.step() == SQLITE_ROW) {
+            stats.unpublished = static_cast<std::uint64_t>(st.column_int(0));
+            stats.oldest_created_ms = st.column_optional_int(1);
+        }
+        return stats;
+    }
+};
+
+struct count_jobs_op final : occasional_read<count_jobs_op, std::vector<job_count>> {
+    using occasional_read::occasional_read;
+    static constexpr const char* what = "counting jobs";
+
+    std::vector<job_count> read(sqlite_db& db) {
+        sqlite_statement st(db.handle(),
+                            "SELECT job_type, job_status, count(*) FROM jobs GROUP BY job_type, job_status");
+        std::vector<job_count> out;
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW) {
+            auto type = model::parse_job_type(st.column_text(0));
+            auto status = model::parse_job_status(st.column_text(1));
+            if (type && status) out.push_back({*type, *status, static_cast<std::uint64_t>(st.column_int(2))});
+        }
+        if (rc != SQLITE_DONE) throw std::runtime_error(db.error_message());
+        return out;
+    }
+};
+
+struct recent_jobs_op final : occasional_read<recent_jobs_op, std::vector<job_record>> {
+    recent_jobs_op(std::size_t n, sqlite_handler<std::vector<job_record>> h)
+        : occasional_read(std::move(h)), limit(n) {}
+    static constexpr const char* what = "listing recent jobs";
+
+    std::vector<job_record> read(sqlite_db& db) {
+        sqlite_statement st(db.handle(), select_jobs("", "ORDER BY seq DESC LIMIT ?1"));
+        st.bind(1, static_cast<std::int64_t>(limit));
+        std::vector<job_record> out;
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_sqlite_job(st, 0));
+        if (rc != SQLITE_DONE) throw std::runtime_error(db.error_message());
+        return out;
+    }
+
+    std::size_t limit;
+};
+
+struct load_catalog_op final : occasional_read<load_catalog_op, catalog_ptr> {
+    using occasional_read::occasional_read;
+    static constexpr const char* what = "loading the catalog";
+
+    // One read transaction, so the tables are read from one snapshot.
+    catalog_ptr read(sqlite_db& db) {
+        auto cat = std::make_shared<model::catalog>();
+        db.exec("BEGIN");
+        try {
+            read_keys(db, *cat);
+            read_projects(db, *cat);
+            read_image_prompts(db, *cat);
+        } catch (...) {
+            db.exec("COMMIT");
+            throw;
+        }
+        db.exec("COMMIT");
+        return cat;
+    }
+
+    static void read_keys(sqlite_db& db, model::catalog& cat) {
+        sqlite_statement keys(db.handle(),
+                              "SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL");
+        while (keys.step() == SQLITE_ROW)
+            cat.account_by_key_hash.emplace(keys.column_text(0), keys.column_text(1));
+        sqlite_statement operator_keys(db.handle(),
+                                       "SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL");
+        while (operator_keys.step() == SQLITE_ROW)
+            cat.operator_key_hashes.emplace(operator_keys.column_text(0));
+    }
+
+    static void read_projects(sqlite_db& db, model::catalog& cat) {
+        sqlite_statement projects(
+            db.handle(), "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
+        while (projects.step() == SQLITE_ROW) {
+            model::project p;
+            p.id = projects.column_text(0);
+            p.account_id = projects.column_text(1);
+            p.name = projects.column_text(2);
+            p.type = projects.column_text(3);
+            p.start_ms = projects.column_optional_int(4);
+            p.end_ms = projects.column_optional_int(5);
+            boost::system::error_code ec;
+            auto fields = boost::json::parse(projects.column_text(6), ec);
+            if (!ec && fields.is_object()) p.mapping_fields = std::move(fields.get_object());
+            cat.projects.emplace(p.id, std::move(p));
+        }
+    }
+
+    static void read_image_prompts(sqlite_db& db, model::catalog& cat) {
+        sqlite_statement prompts(db.handle(), "SELECT id, account_id, name, prompt FROM image_prompts");
+        while (prompts.step() == SQLITE_ROW) {
+            model::image_prompt ip{std::string(prompts.column_text(0)), std::string(prompts.column_text(1)),
+                                   std::string(prompts.column_text(2)), std::string(prompts.column_text(3))};
+            cat.image_prompts.emplace(ip.id, std::move(ip));
+        }
+    }
+};
+
+}  // namespace
+
+sqlite_reader_ctx::sqlite_reader_ctx(const std::filesystem::path& path)
+    : db(path, sqlite_db::mode::read_only),
+      find_job(db.handle(), select_jobs("", "WHERE uuid = ?1 AND account_id = ?2")),
+      find_by_key(db.handle(),
+                  select_jobs("", "WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3")),
+      list_unpublished(db.handle(),
+                       select_jobs("seq, ", "WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2")) {}
+
+namespace sqlite_ops {
+
+std::unique_ptr<sqlite_read_op> make_find_job_op(std::string account_id, std::string uuid,
+                                                 sqlite_handler<std::optional<job_record>> handler) {
+    return std::make_unique<find_job_op>(std::move(account_id), std::move(uuid), std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_find_by_key_op(std::string account_id, std::string key,
+                                                    std::int64_t since_ms,
+                                                    sqlite_handler<std::optional<job_record>> handler) {
+    return std::make_unique<find_by_key_op>(std::move(account_id), std::move(key), since_ms,
+                                            std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_list_unpublished_op(std::int64_t after_seq, std::size_t limit,
+                                                         sqlite_handler<std::vector<outbox_entry>> handler) {
+    return std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_outbox_stats_op(sqlite_handler<outbox_stats> handler) {
+    return std::make_unique<outbox_stats_op>(std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<job_count>> handler) {
+    return std::make_unique<count_jobs_op>(std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
+                                                    sqlite_handler<std::vector<job_record>> handler) {
+    return std::make_unique<recent_jobs_op>(limit, std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_load_catalog_op(sqlite_handler<catalog_ptr> handler) {
+    return std::make_unique<load_catalog_op>(std::move(handler));
+}
+
+}  // namespace sqlite_ops
+
+}  // namespace jobsd::store

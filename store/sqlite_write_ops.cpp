@@ -1,0 +1,243 @@
+// The SQLite writer's statements and its operations: each runs inside the batch's open
+// transaction and answers for its own rows; the writer loop (sqlite_store.cpp) commits.
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "store/completion.hpp"
+#include "store/sqlite_ops.hpp"
+#include "store/sqlite_seed.hpp"
+#include "store/store_error.hpp"
+
+namespace jobsd::store {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view insert_job_sql =
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
+    "updated_ms, version, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, "
+    "?10, "
+    "?11)";
+
+// An expired key is given up by its old job, so the unique index only guards live keys.
+constexpr std::string_view release_key_sql =
+    "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < "
+    "?3";
+
+constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
+
+constexpr std::string_view job_state_sql =
+    "SELECT job_status, account_id, session_id, job_type FROM jobs WHERE uuid = ?1";
+
+constexpr std::string_view update_status_sql =
+    "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
+    " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
+
+error_code step_error(int rc) {
+    if (rc == SQLITE_DONE) return {};
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return store_errc::duplicate;
+    return store_errc::io;
+}
+
+struct insert_job_op final : sqlite_write_op {
+    insert_job_op(job_record j, sqlite_handler<> h) : job(std::move(j)), handler(std::move(h)) {}
+
+    error_code execute(sqlite_writer_ctx& w) override {
+        if (!job.idempotency_key.empty() && !release_expired_key(w)) return store_errc::io;
+        auto& st = w.insert_job;
+        st.bind(1, std::string_view(job.uuid));
+        st.bind(2, std::string_view(job.account_id));
+        st.bind(3, std::string_view(job.source_id));
+        st.bind(4, model::to_string(job.type));
+        st.bind(5, model::to_string(job.status));
+        st.bind(6, std::string_view(job.session_id));
+        st.bind(7, std::string_view(job.input));
+        st.bind(8, job.created_ms);
+        st.bind(9, job.version);
+        if (job.idempotency_key.empty()) {
+            st.bind_null(10);
+            st.bind_null(11);
+        } else {
+            st.bind(10, std::string_view(job.idempotency_key));
+            st.bind(11, std::string_view(job.request_hash));
+        }
+        const int rc = st.step();
+        st.reset();
+        if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+            spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
+        return step_error(rc);
+    }
+    void finish(error_code ec) override { complete(std::move(handler), ec); }
+    std::uint64_t jobs() const override { return 1; }
+
+    // An older job of the account holding the key past the window gives it up.
+    bool release_expired_key(sqlite_writer_ctx& w) {
+        auto& rel = w.release_key;
+        rel.bind(1, std::string_view(job.account_id));
+        rel.bind(2, std::string_view(job.idempotency_key));
+        rel.bind(3, job.created_ms - w.idempotency_window_ms);
+        const int rc = rel.step();
+        rel.reset();
+        if (rc == SQLITE_DONE) return true;
+        spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
+        return false;
+    }
+
+    job_record job;
+    sqlite_handler<> handler;
+};
+
+struct mark_published_op final : sqlite_write_op {
+    mark_published_op(std::vector<std::string> u, sqlite_handler<> h)
+        : uuids(std::move(u)), handler(std::move(h)) {}
+
+    error_code execute(sqlite_writer_ctx& w) override {
+        for (const auto& uuid : uuids) {
+            w.mark_published.bind(1, std::string_view(uuid));
+            const int rc = w.mark_published.step();
+            w.mark_published.reset();
+            if (rc != SQLITE_DONE) {
+                spdlog::error("store: marking {} published failed: {}", uuid, w.db->error_message());
+                return store_errc::io;
+            }
+        }
+        return {};
+    }
+    void finish(error_code ec) override { complete(std::move(handler), ec); }
+
+    std::vector<std::string> uuids;
+    sqlite_handler<> handler;
+};
+
+struct apply_events_op final : sqlite_write_op {
+    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
+                    sqlite_handler<std::vector<applied_event>> h)
+        : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
+
+    error_code execute(sqlite_writer_ctx& w) override {
+        applied.clear();
+        for (auto& e : events)
+            if (auto ec = apply(w, e)) return ec;
+        return {};
+    }
+    void finish(error_code ec) override {
+        if (!ec)
+            applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
+        else
+            applied.clear();
+        complete(std::move(handler), ec, std::move(applied));
+    }
+
+    // Moves the job forward when the event may follow its current status; a late, duplicate
+    // or unknown-job event is skipped, harmlessly.
+    error_code apply(sqlite_writer_ctx& w, const model::job_event& e) {
+        auto& st = w.job_state;
+        st.bind(1, std::string_view(e.uuid));
+        const int rc = st.step();
+        if (rc != SQLITE_ROW) {
+            st.reset();
+            if (rc == SQLITE_DONE) {
+                spdlog::warn("store: status event for unknown job {} ignored", e.uuid);
+                return {};
+            }
+            spdlog::error("store: reading job {} failed: {}", e.uuid, w.db->error_message());
+            return store_errc::io;
+        }
+        const auto current = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
+        applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)),
+                        model::parse_job_type(st.column_text(3)).value_or(model::job_type::video)};
+        st.reset();
+        if (!model::can_advance(current, e.status)) return {};
+
+        auto& up = w.update_status;
+        up.bind(1, std::string_view(e.uuid));
+        up.bind(2, model::to_string(e.status));
+        up.bind(3, e.progress ? std::optional<std::int64_t>(*e.progress) : std::nullopt);
+        up.bind(4, e.output);
+        up.bind(5, e.error);
+        up.bind(6, e.at_ms);
+        const int urc = up.step();
+        up.reset();
+        if (urc != SQLITE_DONE) {
+            spdlog::error("store: updating job {} failed: {}", e.uuid, w.db->error_message());
+            return store_errc::io;
+        }
+        applied.push_back(std::move(a));
+        return {};
+    }
+
+    std::vector<model::job_event> events;
+    std::vector<applied_event> applied;
+    std::atomic<std::uint64_t>& applied_counter;
+    sqlite_handler<std::vector<applied_event>> handler;
+};
+
+struct seed_op final : sqlite_write_op {
+    explicit seed_op(const seed_data& s) : seed(s) {}
+
+    error_code execute(sqlite_writer_ctx& w) override {
+        try {
+            write_sqlite_seed(*w.db, seed);
+            return {};
+        } catch (const std::exception& e) {
+            problem = e.what();
+            return store_errc::io;
+        }
+    }
+    void finish(error_code ec) override {
+        if (ec)
+            done.set_exception(std::make_exception_ptr(std::runtime_error(
+                "seed could not be written: " + (problem.empty() ? ec.message() : problem))));
+        else
+            done.set_value();
+    }
+
+    const seed_data& seed;
+    std::string problem;
+    // Owned by the op, so the writer thread sets it before it destroys it; apply_seed holds
+    // only the future.
+    std::promise<void> done;
+};
+
+}  // namespace
+
+sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t window_ms)
+    : db(std::move(d)),
+      begin(db->handle(), "BEGIN IMMEDIATE"),
+      commit(db->handle(), "COMMIT"),
+      rollback(db->handle(), "ROLLBACK"),
+      insert_job(db->handle(), insert_job_sql),
+      release_key(db->handle(), release_key_sql),
+      mark_published(db->handle(), mark_published_sql),
+      job_state(db->handle(), job_state_sql),
+      update_status(db->handle(), update_status_sql),
+      idempotency_window_ms(window_ms) {}
+
+namespace sqlite_ops {
+
+std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler) {
+    return std::make_unique<insert_job_op>(std::move(job), std::move(handler));
+}
+
+std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
+                                                        sqlite_handler<> handler) {
+    return std::make_unique<mark_published_op>(std::move(uuids), std::move(handler));
+}
+
+std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
+                                                      std::atomic<std::uint64_t>& applied_counter,
+                                                      sqlite_handler<std::vector<applied_event>> handler) {
+    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(handler));
+}
+
+std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled) {
+    auto op = std::make_unique<seed_op>(seed);
+    settled = op->done.get_future();
+    return op;
+}
+
+}  // namespace sqlite_ops
+
+}  // namespace jobsd::store
