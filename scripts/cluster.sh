@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# Runs jobsd past one machine, on this one: a three-node RabbitMQ cluster, PostgreSQL, several
+# jobsd on that database behind HAProxy, and simulating workers, all on loopback inside DIR.
+#
+#   scripts/cluster.sh start  DIR [--base-port N] [--jobsd N] [--worker-arg ARG]...
+#   scripts/cluster.sh stop   DIR
+#   scripts/cluster.sh status DIR                 (exit 0 when every part runs)
+#   scripts/cluster.sh url    DIR                 (the one URL clients use)
+# Faults and repairs, for chaos tests and drills (I is 1..3 for nodes, 1..N for jobsd):
+#   scripts/cluster.sh node-kill|node-stop|node-start DIR I
+#   scripts/cluster.sh leader DIR QUEUE           (prints the index of the node leading QUEUE)
+#   scripts/cluster.sh queues DIR                 (quorum queues: name, leader, members, online)
+#   scripts/cluster.sh jobsd-kill|jobsd-start DIR I
+#   scripts/cluster.sh pg-restart DIR
+#
+# Ports, from BASE (--base-port, default 5800; the demo node is 5673, test nodes 5682..5699):
+#   RabbitMQ node I   AMQP BASE+I, management BASE+10000+I, distribution BASE+20000+I,
+#                     one epmd for the three at BASE+30000, node name jobsd<BASE+I>@localhost
+#   HAProxy           BASE+2000 (the clients' URL), its stats page BASE+2010
+#   jobsd I           BASE+2000+I
+#   PostgreSQL        BASE+50000
+# Layout: DIR/cluster.env (the settings above, so later commands need only DIR), DIR/rabbit<I>/
+# (scripts/rabbitmq.sh), DIR/postgres/ (scripts/postgres.sh), DIR/haproxy.cfg, and for every
+# process started here DIR/<name>.pid and DIR/<name>.log. Binaries come from build/bin
+# (JOBSD_BIN_DIR overrides); when one or HAProxy is missing, scripts/setup.sh runs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd -P)
+
+JOB_TYPES=(ai_talking_video video tts image photo_qc pdf ai_image_generation)
+NODES=(1 2 3)
+READY_TIMEOUT=${JOBSD_CLUSTER_READY_TIMEOUT:-90}   # seconds for one part to come up
+
+die() { echo "cluster.sh: $*" >&2; exit 2; }
+say() { echo "cluster.sh: $*"; }
+usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+is_port() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1024 && $1 + 50000 <= 65535 )); }
+
+# Alive, not a zombie, and started by this cluster (its environment names DIR), so a stale pid
+# file never makes us signal a recycled pid.
+ours() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z ]] || return 1
+    tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qxF "JOBSD_CLUSTER_DIR=$DIR"
+}
+pid_of() { [[ -s $DIR/$1.pid ]] && tr -dc 0-9 <"$DIR/$1.pid" || true; }
+running() { ours "$(pid_of "$1")"; }
+
+load_env() {
+    [[ -f $1/cluster.env ]] || die "no cluster in $1 (run start first)"
+    DIR=$(cd "$1" && pwd -P)
+    # shellcheck source=/dev/null
+    . "$DIR/cluster.env"
+}
+
+amqp_port() { echo $((BASE + $1)); }
+node_name() { echo "jobsd$((BASE + $1))@localhost"; }
+jobsd_port() { echo $((BASE + 2000 + $1)); }
+front_url() { echo "http://127.0.0.1:$((BASE + 2000))"; }
+rmq() { bash scripts/rabbitmq.sh "$@"; }
+rmq_ctl() { local i=$1; shift; rmq ctl "$DIR/rabbit$i" "$@"; }
+
+# Every node's AMQP URL, starting at node (K mod 3)+1, comma separated: each process gets another
+# first node, so publishers and consumers spread over the cluster instead of all using node 1.
+urls_from() {
+    local k=$1 out="" j
+    for j in 0 1 2; do
+        out+="${out:+,}amqp://guest:guest@127.0.0.1:$(amqp_port $(((k + j) % 3 + 1)))/"
+    done
+    echo "$out"
+}
+
+# Starts NAME (a long-running program) in its own session with its output in DIR/NAME.log.
+spawn() {
+    local name=$1; shift
+    running "$name" && { say "$name already running"; return 0; }
+    (exec setsid env JOBSD_CLUSTER_DIR="$DIR" "$@" </dev/null >>"$DIR/$name.log" 2>&1) &
+    echo $! >"$DIR/$name.pid"
+}
+
+# SIGTERM (or SIGKILL with --kill), then wait up to SECONDS for the exit; SIGKILL past it.
+halt() {
+    local name=$1 signal=${2:-TERM} seconds=${3:-20} pid i
+    pid=$(pid_of "$name")
+    ours "$pid" || { rm -f "$DIR/$name.pid"; return 0; }
+    kill -"$signal" "$pid" 2>/dev/null || true
+    for ((i = 0; i < seconds * 10; i++)); do ours "$pid" || break; sleep 0.1; done
+    ours "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$DIR/$name.pid"
+}
+
+http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true; }
+
+wait_ready() {  # NAME URL: until URL answers 200, the process stays alive, READY_TIMEOUT passes
+    local name=$1 url=$2 t0=$SECONDS
+    while (( SECONDS - t0 < READY_TIMEOUT )); do
+        [[ $(http_code "$url") == 200 ]] && return 0
+        running "$name" || { tail -n 20 "$DIR/$name.log" >&2; die "$name exited"; }
+        sleep 0.2
+    done
+    tail -n 20 "$DIR/$name.log" >&2
+    die "$name not ready at $url within $READY_TIMEOUT s"
+}
+
+node_start() {
+    local i=$1
+    rmq start "$DIR/rabbit$i" "$(amqp_port "$i")" --management $((BASE + 10000 + i)) \
+        --epmd-port $((BASE + 30000)) --cookie "$COOKIE" \
+        --conf "queue_leader_locator = balanced" >/dev/null
+}
+
+# Three nodes, one cluster. On a fresh DIR node 1 starts, 2 and 3 start and join it; afterwards
+# the nodes remember their cluster, start together (each waits for the others) and need no join.
+rabbit_start() {
+    local i pids=()
+    if [[ -f $DIR/rabbit.clustered ]]; then
+        for i in "${NODES[@]}"; do node_start "$i" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || die "a RabbitMQ node did not start (logs in $DIR/rabbit*/log)"; done
+    else
+        node_start 1
+        for i in 2 3; do node_start "$i" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || die "a RabbitMQ node did not start (logs in $DIR/rabbit*/log)"; done
+        for i in 2 3; do
+            rmq_ctl "$i" -q stop_app
+            rmq_ctl "$i" -q join_cluster "$(node_name 1)"
+            rmq_ctl "$i" -q start_app
+        done
+        touch "$DIR/rabbit.clustered"
+    fi
+    say "RabbitMQ cluster up: $(running_nodes | wc -w) of 3 nodes running"
+}
+
+running_nodes() {  # names of the running nodes, as node 1 (or any node that answers) sees them
+    local i
+    for i in "${NODES[@]}"; do
+        rmq status "$DIR/rabbit$i" 2>/dev/null || continue
+        rmq_ctl "$i" -q cluster_status --formatter json 2>/dev/null |
+            grep -o '"running_nodes":\[[^]]*\]' | grep -o 'jobsd[0-9]*@localhost' || true
+        return 0
+    done
+}
+
+jobsd_start() {
+    local i=$1
+    spawn "jobsd$i" env JOBSD_SERVER_PORT="$(jobsd_port "$i")" JOBSD_STORE_URL="$PG_URL" \
+        JOBSD_STORE_INSTANCE_ID="jobsd-$i" JOBSD_AMQP_URLS="$(urls_from $((i - 1)))" \
+        JOBSD_AMQP_URL_ORDER=in_order \
+        JOBSD_AMQP_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$((BASE + 10000 + (i - 1) % 3 + 1))/" \
+        "$BIN_DIR/jobsd" --config conf/cluster.json
+    wait_ready "jobsd$i" "http://127.0.0.1:$(jobsd_port "$i")/readyz"
+}
+
+workers_start() {
+    local k=0 type args
+    read -r -a args <<<"$WORKER_ARGS"
+    for type in "${JOB_TYPES[@]}"; do
+        spawn "worker-$type" env JOBS_WORKER_URL_ORDER=in_order "$BIN_DIR/jobs-worker" --type "$type" \
+            --handler simulate --url "$(urls_from "$k")" "${args[@]}"
+        k=$((k + 1))
+    done
+}
+
+haproxy_start() {
+    sed -e "s|@DIR@|$DIR|g" -e "s|@FRONT_PORT@|$((BASE + 2000))|g" -e "s|@STATS_PORT@|$((BASE + 2010))|g" \
+        conf/haproxy-cluster.cfg.in >"$DIR/haproxy.cfg"
+    local i
+    for ((i = 1; i <= NJOBSD; i++)); do
+        echo "    server jobsd$i 127.0.0.1:$(jobsd_port "$i") check" >>"$DIR/haproxy.cfg"
+    done
+    haproxy -c -q -f "$DIR/haproxy.cfg" || die "haproxy rejects $DIR/haproxy.cfg"
+    spawn haproxy haproxy -db -f "$DIR/haproxy.cfg"
+    wait_ready haproxy "$(front_url)/readyz"
+}
+
+cmd_start() {
+    (( $# >= 1 )) || usage
+    local dir=$1 base=5800 njobsd=3 wargs=()
+    shift
+    while (( $# )); do
+        case $1 in
+            --base-port) (( $# >= 2 )) || usage; base=$2; shift 2 ;;
+            --jobsd) (( $# >= 2 )) || usage; njobsd=$2; shift 2 ;;
+            --worker-arg) (( $# >= 2 )) || usage; wargs+=("$2"); shift 2 ;;
+            *) usage ;;
+        esac
+    done
+    is_port "$base" || die "--base-port must leave room for BASE+50000: $base"
+    [[ $njobsd =~ ^[1-9]$ ]] || die "--jobsd takes 1 to 9"
+    local bin_dir=${JOBSD_BIN_DIR:-$ROOT/build/bin}
+    if ! command -v haproxy >/dev/null || [[ ! -x $bin_dir/jobsd || ! -x $bin_dir/jobs-worker ]]; then
+        say "installing and building first (scripts/setup.sh)"
+        bash scripts/setup.sh
+    fi
+    mkdir -p "$dir"
+    DIR=$(cd "$dir" && pwd -P)
+    if [[ -f $DIR/cluster.env ]]; then
+        # A second start keeps the ports and the cookie the nodes were clustered with.
+        . "$DIR/cluster.env"
+        [[ $BASE == "$base" ]] || say "keeping base port $BASE of the existing cluster in $DIR"
+    else
+        BASE=$base
+        COOKIE=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    fi
+    NJOBSD=$njobsd
+    BIN_DIR=$bin_dir
+    # Workers: fast simulated jobs, a few at once; a stop gives them 5 s to finish.
+    WORKER_ARGS=${wargs[*]:-"--concurrency 8 --duration-ms 2000 --steps 3 --grace-ms 5000"}
+    cat >"$DIR/cluster.env" <<EOF
+# written by scripts/cluster.sh start
+BASE=$BASE
+NJOBSD=$NJOBSD
+COOKIE=$COOKIE
+BIN_DIR='$BIN_DIR'
+WORKER_ARGS='$WORKER_ARGS'
+EOF
+    chmod 600 "$DIR/cluster.env"
+
+    rabbit_start
+    bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
+    PG_URL=$(bash scripts/postgres.sh url "$DIR/postgres")
+    echo "PG_URL='$PG_URL'" >>"$DIR/cluster.env"
+    say "PostgreSQL up ($PG_URL)"
+    local i
+    for ((i = 1; i <= NJOBSD; i++)); do jobsd_start "$i"; done
+    say "$NJOBSD jobsd up on ports $(jobsd_port 1)..$(jobsd_port "$NJOBSD")"
+    queues_report
+    workers_start
+    say "${#JOB_TYPES[@]} workers up ($WORKER_ARGS)"
+    haproxy_start
+    cat <<MSG
+
+jobsd cluster running in $DIR
+  clients use:  $(front_url)        (HAProxy stats: http://127.0.0.1:$((BASE + 2010))/)
+  RabbitMQ:     amqp://guest:guest@127.0.0.1:$(amqp_port 1)/ …:$(amqp_port 3)/, management http://127.0.0.1:$((BASE + 10001))/
+  PostgreSQL:   $PG_URL
+Create the seed's example job through HAProxy:
+  curl -s -X POST $(front_url)/jobs/v2 -H 'x-api-key: demo-key-7c1f4e2a9b3d' -H 'Content-Type: application/json' \\
+    -d '{"job_type":"ai_talking_video","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","version":2,"session_id":"demo-session","values":{"headline":"Hello from jobsd","voiceover":{"audio_url":"https://cdn.example.com/voice.mp3","effects":[]},"avatar":{"image_url":"https://cdn.example.com/avatar.png"}}}'
+  curl -s $(front_url)/jobs/<uuid> -H 'x-api-key: demo-key-7c1f4e2a9b3d'
+Stop it all:  bash scripts/cluster.sh stop $dir
+MSG
+}
+
+# The job queues' replicas: every quorum queue should have its 3 members online.
+queues_report() {
+    local lines short
+    lines=$(cmd_queues_inner) || return 0
+    short=$(awk '$3 < 3 || $4 < 3' <<<"$lines")
+    if [[ -n $short ]]; then
+        say "quorum queues with fewer than 3 members online (rabbitmq-queues grow adds them):"
+        echo "$short"
+    else
+        say "$(wc -l <<<"$lines") quorum queues, each with 3 members online"
+    fi
+}
+
+# name leader members online, one quorum queue a line, asked of the first node that answers.
+cmd_queues_inner() {
+    local i
+    for i in "${NODES[@]}"; do
+        rmq status "$DIR/rabbit$i" 2>/dev/null || continue
+        rmq_ctl "$i" -q list_queues name type leader members online --formatter json 2>/dev/null |
+            tr -d '\n' | sed 's/},{/}\n{/g' | grep '"type":"quorum"' |
+            sed -E 's/.*"name":"([^"]*)".*"leader":"([^"]*)".*"members":\[([^]]*)\].*"online":\[([^]]*)\].*/\1 \2 \3|\4/' |
+            awk -F'|' '{ split($1, a, " "); m = gsub(/@/, "@", a[3]); o = gsub(/@/, "@", $2);
+                         print a[1], a[2], m, o }'
+        return 0
+    done
+    return 1
+}
+
+cmd_stop() {
+    (( $# == 1 )) || usage
+    [[ -f $1/cluster.env ]] || return 0
+    load_env "$1"
+    halt haproxy
+    local type i
+    for type in "${JOB_TYPES[@]}"; do halt "worker-$type" TERM 10 & done
+    wait
+    for ((i = 1; i <= NJOBSD; i++)); do halt "jobsd$i" TERM 15 & done
+    wait
+    for i in 3 2 1; do rmq stop "$DIR/rabbit$i" >/dev/null 2>&1 || true; done
+    bash scripts/postgres.sh stop "$DIR/postgres" >/dev/null 2>&1 || true
+    say "stopped (data kept in $DIR)"
+}
+
+cmd_status() {
+    (( $# == 1 )) || usage
+    load_env "$1"
+    local ok=0 i type n=0 code
+    for i in "${NODES[@]}"; do
+        if rmq status "$DIR/rabbit$i" 2>/dev/null; then
+            echo "rabbit$i    running  $(node_name "$i")  amqp 127.0.0.1:$(amqp_port "$i")"
+        else
+            echo "rabbit$i    DOWN     $(node_name "$i")"; ok=1
+        fi
+    done
+    echo "cluster    running nodes: $(running_nodes | tr '\n' ' ')"
+    if bash scripts/postgres.sh status "$DIR/postgres"; then echo "postgres   running  ${PG_URL:-}"
+    else echo "postgres   DOWN"; ok=1; fi
+    for ((i = 1; i <= NJOBSD; i++)); do
+        if running "jobsd$i"; then
+            code=$(http_code "http://127.0.0.1:$(jobsd_port "$i")/readyz")
+            echo "jobsd$i     running  pid $(pid_of "jobsd$i")  http://127.0.0.1:$(jobsd_port "$i")  /readyz $code"
+        else
+            echo "jobsd$i     DOWN"; ok=1
+        fi
+    done
+    for type in "${JOB_TYPES[@]}"; do running "worker-$type" && n=$((n + 1)); done
+    echo "workers    $n of ${#JOB_TYPES[@]} running"
+    (( n == ${#JOB_TYPES[@]} )) || ok=1
+    if running haproxy; then echo "haproxy    running  $(front_url)  /readyz $(http_code "$(front_url)/readyz")"
+    else echo "haproxy    DOWN"; ok=1; fi
+    queues_report || true
+    return $ok
+}
+
+node_index() { [[ $1 =~ ^[123]$ ]] || die "node index must be 1, 2 or 3: $1"; }
+jobsd_index() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1 && $1 <= NJOBSD )) || die "jobsd index must be 1..$NJOBSD"; }
+
+cmd_leader() {
+    (( $# == 2 )) || usage
+    load_env "$1"
+    local leader i
+    leader=$(cmd_queues_inner | awk -v q="$2" '$1 == q { print $2 }')
+    [[ -n $leader ]] || die "no quorum queue $2, or no node answers"
+    for i in "${NODES[@]}"; do [[ $leader == "$(node_name "$i")" ]] && { echo "$i"; return 0; }; done
+    die "leader $leader is not a node of this cluster"
+}
+
+(( $# >= 2 )) || usage
+cmd=$1; shift
+case $cmd in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    url) load_env "$1"; front_url ;;
+    queues) load_env "$1"; cmd_queues_inner ;;
+    leader) cmd_leader "$@" ;;
+    node-kill) load_env "$1"; node_index "$2"; rmq kill "$DIR/rabbit$2" ;;
+    node-stop) load_env "$1"; node_index "$2"; rmq stop "$DIR/rabbit$2" ;;
+    node-start) load_env "$1"; node_index "$2"; node_start "$2"; say "node $2 running" ;;
+    jobsd-kill) load_env "$1"; jobsd_index "$2"; halt "jobsd$2" KILL 5; say "jobsd$2 killed" ;;
+    jobsd-start)
+        load_env "$1"; jobsd_index "$2"; jobsd_start "$2"; say "jobsd$2 ready" ;;
+    pg-restart)
+        load_env "$1"
+        bash scripts/postgres.sh stop "$DIR/postgres" >/dev/null
+        bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
+        say "PostgreSQL restarted" ;;
+    *) usage ;;
+esac
