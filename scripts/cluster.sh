@@ -29,7 +29,7 @@ ROOT=$(pwd -P)
 
 JOB_TYPES=(ai_talking_video video tts image photo_qc pdf ai_image_generation)
 NODES=(1 2 3)
-READY_TIMEOUT=${JOBSD_CLUSTER_READY_TIMEOUT:-90}   # seconds for one part to come up
+READY_TIMEOUT=${JOBSD_CLUSTER_READY_TIMEOUT:-180}  # seconds for one part to come up (a busy machine)
 
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*"; }
@@ -108,7 +108,7 @@ wait_ready() {  # NAME URL: until URL answers 200, the process stays alive, READ
 
 node_start() {
     local i=$1
-    rmq start "$DIR/rabbit$i" "$(amqp_port "$i")" --management $((BASE + 10000 + i)) \
+    JOBSD_RABBITMQ_START_TIMEOUT=$READY_TIMEOUT rmq start "$DIR/rabbit$i" "$(amqp_port "$i")" --management $((BASE + 10000 + i)) \
         --epmd-port $((BASE + 30000)) --cookie "$COOKIE" \
         --conf "queue_leader_locator = balanced" >/dev/null
 }
@@ -124,24 +124,32 @@ rabbit_start() {
         node_start 1
         for i in 2 3; do node_start "$i" & pids+=($!); done
         for i in "${pids[@]}"; do wait "$i" || die "a RabbitMQ node did not start (logs in $DIR/rabbit*/log)"; done
+        pids=()
         for i in 2 3; do
-            rmq_ctl "$i" -q stop_app
-            rmq_ctl "$i" -q join_cluster "$(node_name 1)"
-            rmq_ctl "$i" -q start_app
+            # The CLI logs harmless errors while a node joins; they stay in the log unless it fails.
+            (rmq_ctl "$i" -q stop_app && rmq_ctl "$i" -q join_cluster "$(node_name 1)" &&
+                rmq_ctl "$i" -q start_app) >>"$DIR/rabbit-join.log" 2>&1 & pids+=($!)
+        done
+        for i in "${pids[@]}"; do
+            wait "$i" || { tail -n 20 "$DIR/rabbit-join.log" >&2; die "a node could not join $(node_name 1)"; }
         done
         touch "$DIR/rabbit.clustered"
     fi
     say "RabbitMQ cluster up: $(running_nodes | wc -w) of 3 nodes running"
 }
 
-running_nodes() {  # names of the running nodes, as node 1 (or any node that answers) sees them
+# GET PATH from the management API of the first node that answers (no CLI: each rabbitmqctl call
+# boots an Erlang VM, seconds on a busy machine).
+mgmt_get() {
     local i
     for i in "${NODES[@]}"; do
-        rmq status "$DIR/rabbit$i" 2>/dev/null || continue
-        rmq_ctl "$i" -q cluster_status --formatter json 2>/dev/null |
-            grep -o '"running_nodes":\[[^]]*\]' | grep -o 'jobsd[0-9]*@localhost' || true
-        return 0
+        curl -sf -m 5 -u guest:guest "http://127.0.0.1:$((BASE + 10000 + i))$1" && return 0
     done
+    return 1
+}
+
+running_nodes() {  # names of the running nodes, one a line
+    mgmt_get "/api/nodes?columns=name,running" | jq -r '.[] | select(.running) | .name' || true
 }
 
 jobsd_start() {
@@ -191,7 +199,8 @@ cmd_start() {
     is_port "$base" || die "--base-port must leave room for BASE+50000: $base"
     [[ $njobsd =~ ^[1-9]$ ]] || die "--jobsd takes 1 to 9"
     local bin_dir=${JOBSD_BIN_DIR:-$ROOT/build/bin}
-    if ! command -v haproxy >/dev/null || [[ ! -x $bin_dir/jobsd || ! -x $bin_dir/jobs-worker ]]; then
+    if ! command -v haproxy >/dev/null || ! command -v jq >/dev/null ||
+        [[ ! -x $bin_dir/jobsd || ! -x $bin_dir/jobs-worker ]]; then
         say "installing and building first (scripts/setup.sh)"
         bash scripts/setup.sh
     fi
@@ -258,19 +267,10 @@ queues_report() {
     fi
 }
 
-# name leader members online, one quorum queue a line, asked of the first node that answers.
+# name leader members online, one quorum queue a line (members and online are counts).
 cmd_queues_inner() {
-    local i
-    for i in "${NODES[@]}"; do
-        rmq status "$DIR/rabbit$i" 2>/dev/null || continue
-        rmq_ctl "$i" -q list_queues name type leader members online --formatter json 2>/dev/null |
-            tr -d '\n' | sed 's/},{/}\n{/g' | grep '"type":"quorum"' |
-            sed -E 's/.*"name":"([^"]*)".*"leader":"([^"]*)".*"members":\[([^]]*)\].*"online":\[([^]]*)\].*/\1 \2 \3|\4/' |
-            awk -F'|' '{ split($1, a, " "); m = gsub(/@/, "@", a[3]); o = gsub(/@/, "@", $2);
-                         print a[1], a[2], m, o }'
-        return 0
-    done
-    return 1
+    mgmt_get "/api/queues/%2F?columns=name,type,leader,members,online" |
+        jq -r '.[] | select(.type == "quorum") | "\(.name) \(.leader // "none") \(.members | length) \(.online | length)"'
 }
 
 cmd_stop() {
@@ -292,14 +292,15 @@ cmd_status() {
     (( $# == 1 )) || usage
     load_env "$1"
     local ok=0 i type n=0 code
+    local nodes
+    nodes=$(running_nodes)
     for i in "${NODES[@]}"; do
-        if rmq status "$DIR/rabbit$i" 2>/dev/null; then
+        if grep -qxF "$(node_name "$i")" <<<"$nodes"; then
             echo "rabbit$i    running  $(node_name "$i")  amqp 127.0.0.1:$(amqp_port "$i")"
         else
             echo "rabbit$i    DOWN     $(node_name "$i")"; ok=1
         fi
     done
-    echo "cluster    running nodes: $(running_nodes | tr '\n' ' ')"
     if bash scripts/postgres.sh status "$DIR/postgres"; then echo "postgres   running  ${PG_URL:-}"
     else echo "postgres   DOWN"; ok=1; fi
     for ((i = 1; i <= NJOBSD; i++)); do
