@@ -172,17 +172,23 @@ class load {
         }
         return out;
     }
-    // Summed over the segments' JSON results: good (201) answers, other answers, failures.
-    std::tuple<long, long, long> answers() const {
-        long good = 0, answers = 0, failures = 0;
+    // Summed over the segments' JSON results: answers by status, requests without an answer by kind.
+    struct totals {
+        long good = 0, other = 0, failures = 0;
+        std::map<std::string, long> status, errors;
+    };
+    totals answers() const {
+        totals t;
         for (int k = 0; k < segments_; ++k) {
             const auto v = json::parse(read_text(out_ / ("bench-" + std::to_string(k) + ".json")));
             const auto& run = v.at("run");
-            good += run.at("good").to_number<long>();
-            answers += run.at("answers").to_number<long>();
-            failures += run.at("failures").to_number<long>();
+            t.good += run.at("good").to_number<long>();
+            t.other += run.at("answers").to_number<long>() - run.at("good").to_number<long>();
+            t.failures += run.at("failures").to_number<long>();
+            for (const auto& [code, n] : run.at("status").as_object()) t.status[code] += n.to_number<long>();
+            for (const auto& [kind, n] : run.at("errors").as_object()) t.errors[kind] += n.to_number<long>();
         }
-        return {good, answers - good, failures};
+        return t;
     }
     static constexpr int rate = 100;  // jobs/s through HAProxy
 
@@ -224,6 +230,7 @@ struct fault {
     std::vector<int> publishers;                 // jobsd expected to publish again afterwards
     recovery publish;                            // from `end`: the first and the last jobsd confirming again
     double accept_gap = 0, publish_gap = 0;      // longest cluster-wide stall around the fault
+    double refused = 0;                          // 500 and 503 answers of jobsd around the fault
     std::map<std::string, double> extra;         // fault-specific figures
 };
 
@@ -253,22 +260,35 @@ void await_replicas(cluster& c) {
                           "quorum queues did not get their 3 members back online within 180 s");
 }
 
-// Seconds after `after` (wall clock) of the first "job … received" line in a worker's log.
-std::optional<double> first_delivery_after(const fs::path& log, std::chrono::system_clock::time_point after) {
+// Seconds from `after` (wall clock) until a worker logged the delivery ("job <uuid> received") of
+// a job in `fresh`: the first job accepted after a fault that reached its worker.
+std::optional<double> first_delivery_of(const fs::path& log, const std::set<std::string>& fresh,
+                                        std::chrono::system_clock::time_point after) {
     std::ifstream in(log);
-    static const std::regex line_re(R"(^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\].* job \S+ received)");
+    static const std::regex line_re(
+        R"(^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\].* job ([0-9a-f-]{36}) received)");
     for (std::string line; std::getline(in, line);) {
         std::smatch m;
-        if (!std::regex_search(line, m, line_re)) continue;
+        if (!std::regex_search(line, m, line_re) || !fresh.count(m[3].str())) continue;
         std::tm tm{};
         std::istringstream ts(m[1].str());
         ts >> std::get_time(&tm, "%Y-%m-%d %H:%M:%S");
         tm.tm_isdst = -1;
         const auto t = std::chrono::system_clock::from_time_t(std::mktime(&tm)) +
                        std::chrono::milliseconds(std::stoi(m[2].str()));
-        if (t > after) return std::chrono::duration<double>(t - after).count();
+        return std::chrono::duration<double>(t - after).count();
     }
     return std::nullopt;
+}
+
+// Lines of jobsd's logs that contain `text`.
+long count_log_lines(const fs::path& dir, const std::string& text) {
+    long n = 0;
+    for (int i = 1; i <= jobsd_count; ++i) {
+        std::ifstream in(dir / ("jobsd" + std::to_string(i) + ".log"));
+        for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+    }
+    return n;
 }
 
 // Deliveries per job over every worker's log ("job <uuid> received"): jobs delivered more than once.
@@ -308,6 +328,8 @@ BOOST_AUTO_TEST_CASE(counters_rise_and_gaps) {
     BOOST_TEST(*r.any == 2.0);
     BOOST_TEST(*r.every == 3.0);
     BOOST_TEST(longest_gap(s, counter::confirmed, 0.5, 4.5) == 2.5);  // from 1.0 to 3.5
+    BOOST_TEST(total_rise(s, counter::confirmed, 0, 10) == 7);        // 1 + 3 and 1 + 2 after the restart
+    BOOST_TEST(total_rise(s, counter::confirmed, 3.2, 10) == 5);
     BOOST_TEST(metric_value("a_total 3\nb_total{code=\"201\"} 42\n", R"(b_total{code="201"})") == 42);
     BOOST_TEST(metric_value("a_total_x 3\n", "a_total") == 0);
 }
@@ -410,14 +432,27 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
     BOOST_REQUIRE_MESSAGE(bench.error_.empty(), bench.error_);
     const double load_end = m.now();
     const auto samples = m.samples();
-    for (auto& f : faults) {
+    for (std::size_t k = 0; k < faults.size(); ++k) {
+        auto& f = faults[k];
         f.publish = recovery_after(samples, f.publishers, counter::confirmed, f.end, load_end);
-        const double window_end = std::min(load_end, f.end + 30);
-        f.accept_gap = longest_gap(samples, counter::created, std::max(0.0, f.start - 1), window_end);
-        f.publish_gap = longest_gap(samples, counter::confirmed, std::max(0.0, f.start - 1), window_end);
+        // Around the fault: from 1 s before it to the next fault (or 30 s, or the end of the load).
+        const double from = std::max(0.0, f.start - 1);
+        const double to = std::min({load_end, f.end + 30, k + 1 < faults.size() ? faults[k + 1].start : 1e9});
+        f.accept_gap = longest_gap(samples, counter::created, from, to);
+        f.publish_gap = longest_gap(samples, counter::confirmed, from, to);
+        f.refused = total_rise(samples, counter::errors, from, to);
     }
-    if (auto d = first_delivery_after(c.dir() / ("worker-" + busy + ".log"), faults[0].wall))
-        faults[0].extra["queue_delivers_again_s"] = *d;
+    {
+        // The busy queue's first job accepted after the leader's death, delivered to its worker.
+        const auto after_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(faults[0].wall.time_since_epoch()).count();
+        std::set<std::string> fresh;
+        for (const auto& row : db.query("SELECT uuid FROM jobs WHERE job_type = '" + busy +
+                                        "' AND created_ms > " + std::to_string(after_ms)))
+            fresh.insert(row[0]);
+        if (auto d = first_delivery_of(c.dir() / ("worker-" + busy + ".log"), fresh, faults[0].wall))
+            faults[0].extra["new_job_delivered_s"] = *d;
+    }
 
     // Every job reaches a terminal status; then every 201 must be among them.
     const std::string pending_sql =
@@ -438,7 +473,8 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
     std::map<std::string, std::string> status;
     for (const auto& row : db.query("SELECT uuid, job_status FROM jobs")) status[row[0]] = row[1];
     const auto accepted = bench.accepted();
-    const auto [good, other_answers, failures] = bench.answers();
+    const auto totals = bench.answers();
+    const long good = totals.good;
     long lost = 0, not_terminal = 0, failed = 0;
     for (const auto& u : accepted) {
         auto it = status.find(u);
@@ -470,7 +506,7 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
     for (const auto& f : faults) {
         report << "  " << f.name << ": every jobsd publishing again after " << fmt(f.publish.every)
                << " (first " << fmt(f.publish.any) << "); longest cluster-wide gap: 201s " << f.accept_gap
-               << " s, confirms " << f.publish_gap << " s";
+               << " s, confirms " << f.publish_gap << " s; 500/503 answers " << f.refused;
         json::object o{
             {"fault", f.name},
             {"publish_every_s", f.publish.every ? json::value(*f.publish.every) : json::value(nullptr)},
@@ -484,8 +520,15 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
         report << "\n";
         fault_json.push_back(std::move(o));
     }
-    report << "  answered 201: " << good << " (uuids " << accepted.size() << "), other answers "
-           << other_answers << ", failed requests " << failures << "\n"
+    json::object by_status, by_error;
+    report << "  answered 201: " << good << " (uuids " << accepted.size() << "); other answers:";
+    for (const auto& [code, n] : totals.status)
+        if (code != "201") report << " " << code << " x" << n, by_status[code] = n;
+    report << "; requests without an answer:";
+    for (const auto& [kind, n] : totals.errors)
+        if (n) report << " " << kind << " x" << n, by_error[kind] = n;
+    const long deadlocks = count_log_lines(c.dir(), "deadlock detected");
+    report << "\n  PostgreSQL deadlocks logged by jobsd (issue 14, item 3): " << deadlocks << "\n"
            << "  in the store: " << status.size() << " jobs; 201s missing " << lost << ", not terminal "
            << not_terminal << ", FAILED " << failed << "; drained in " << drain_s << " s\n"
            << "  deliveries to workers " << deliveries << ", jobs delivered more than once " << duplicated
@@ -494,8 +537,9 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
     const json::object summary{{"rate", load::rate},
                                {"load_s", load_end},
                                {"accepted", good},
-                               {"other_answers", other_answers},
-                               {"failed_requests", failures},
+                               {"other_answers", std::move(by_status)},
+                               {"requests_without_answer", std::move(by_error)},
+                               {"deadlocks_logged", deadlocks},
                                {"stored", status.size()},
                                {"lost", lost},
                                {"not_terminal", not_terminal},

@@ -6,6 +6,36 @@
 
 namespace jobsd::test {
 
+namespace {
+
+double value_of(const counter_sample& s, counter c) {
+    switch (c) {
+        case counter::confirmed:
+            return s.confirmed;
+        case counter::created:
+            return s.created;
+        case counter::errors:
+            return s.errors;
+    }
+    return 0;
+}
+
+// Calls rise(t, amount) for every increase of an instance's counter since its previous sample.
+template <class F>
+void for_each_rise(const std::vector<counter_sample>& samples, counter c, F rise) {
+    std::vector<std::optional<double>> last;  // per instance, its previous value
+    for (const auto& s : samples) {
+        if (!s.up || s.instance < 0) continue;
+        if (static_cast<std::size_t>(s.instance) >= last.size()) last.resize(s.instance + 1);
+        const double v = value_of(s, c);
+        auto& prev = last[s.instance];
+        if (prev && v > *prev) rise(s.t, v - *prev);
+        prev = v;  // a restart (v below prev) only sets a new baseline
+    }
+}
+
+}  // namespace
+
 double metric_value(std::string_view text, std::string_view series) {
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -28,7 +58,7 @@ std::optional<double> first_rise(const std::vector<counter_sample>& samples, int
     std::optional<double> baseline;
     for (const auto& s : samples) {
         if (s.instance != instance || !s.up || s.t < fault || s.t > until) continue;
-        const double v = c == counter::confirmed ? s.confirmed : s.created;
+        const double v = value_of(s, c);
         if (!baseline || v < *baseline) {
             baseline = v;  // the first sample after the fault, or a restarted process
             continue;
@@ -58,15 +88,9 @@ recovery recovery_after(const std::vector<counter_sample>& samples, const std::v
 
 double longest_gap(const std::vector<counter_sample>& samples, counter c, double from, double until) {
     std::vector<double> rises;
-    std::vector<std::optional<double>> last;  // per instance, its previous value
-    for (const auto& s : samples) {
-        if (!s.up || s.instance < 0) continue;
-        if (static_cast<std::size_t>(s.instance) >= last.size()) last.resize(s.instance + 1);
-        const double v = c == counter::confirmed ? s.confirmed : s.created;
-        auto& prev = last[s.instance];
-        if (prev && v > *prev && s.t >= from && s.t <= until) rises.push_back(s.t);
-        prev = v;  // a restart (v below prev) only sets a new baseline
-    }
+    for_each_rise(samples, c, [&](double t, double) {
+        if (t >= from && t <= until) rises.push_back(t);
+    });
     std::sort(rises.begin(), rises.end());
     double gap = 0, at = from;
     for (double t : rises) {
@@ -74,6 +98,14 @@ double longest_gap(const std::vector<counter_sample>& samples, counter c, double
         at = t;
     }
     return std::max(gap, until - at);
+}
+
+double total_rise(const std::vector<counter_sample>& samples, counter c, double from, double until) {
+    double total = 0;
+    for_each_rise(samples, c, [&](double t, double amount) {
+        if (t >= from && t <= until) total += amount;
+    });
+    return total;
 }
 
 }  // namespace jobsd::test

@@ -14,9 +14,10 @@ struct counter_sample {
     bool up = false;       // it answered /metrics; the counters below are meaningful only then
     double confirmed = 0;  // jobsd_amqp_confirmed_total: jobs the broker confirmed (published)
     double created = 0;    // jobsd_http_responses_total{code="201"}: jobs accepted
+    double errors = 0;     // jobsd_http_responses_total with code 500 and 503: requests refused
 };
 
-enum class counter { confirmed, created };
+enum class counter { confirmed, created, errors };
 
 // The value of one series in Prometheus text (`name` or `name{labels}` exactly as written),
 // 0 when the series is absent (a counter that never moved may not be listed).
@@ -40,5 +41,9 @@ recovery recovery_after(const std::vector<counter_sample>& samples, const std::v
 // whole cluster went without accepting (created) or publishing (confirmed) a job. Measured from
 // `from` to the first rise, between rises, and from the last rise to `until`.
 double longest_gap(const std::vector<counter_sample>& samples, counter c, double from, double until);
+
+// How much the counter rose within [from, until], added over the instances (a restart's drop
+// to 0 is not counted as a rise; what a killed process counted after its last sample is lost).
+double total_rise(const std::vector<counter_sample>& samples, counter c, double from, double until);
 
 }  // namespace jobsd::test

@@ -40,6 +40,8 @@ void metrics_sampler::run() {
                 s.up = r.status == 200;
                 s.confirmed = metric_value(r.body, "jobsd_amqp_confirmed_total");
                 s.created = metric_value(r.body, R"(jobsd_http_responses_total{code="201"})");
+                s.errors = metric_value(r.body, R"(jobsd_http_responses_total{code="500"})") +
+                           metric_value(r.body, R"(jobsd_http_responses_total{code="503"})");
             } catch (const std::exception&) {
                 s.up = false;  // refused, reset or timed out: the client reconnects next time
             }
