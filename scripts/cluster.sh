@@ -2,10 +2,11 @@
 # Runs jobsd past one machine, on this one: a three-node RabbitMQ cluster, PostgreSQL, several
 # jobsd on that database behind HAProxy, and simulating workers, all on loopback inside DIR.
 #
-#   scripts/cluster.sh start  DIR [--base-port N] [--jobsd N] [--worker-arg ARG]...
+#   scripts/cluster.sh start  DIR [--base-port N] [--jobsd N] [--nodes 3|1] [--worker-arg ARG]...
 #   scripts/cluster.sh stop   DIR
 #   scripts/cluster.sh status DIR                 (exit 0 when every part runs)
 #   scripts/cluster.sh url    DIR                 (the one URL clients use)
+#   scripts/cluster.sh cpu    DIR                 (CPU seconds used so far, per process)
 # Faults and repairs, for chaos tests and drills (I is 1..3 for nodes, 1..N for jobsd):
 #   scripts/cluster.sh node-kill|node-stop|node-start DIR I
 #   scripts/cluster.sh leader DIR QUEUE           (prints the index of the node leading QUEUE)
@@ -28,12 +29,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd -P)
 
 JOB_TYPES=(ai_talking_video video tts image photo_qc pdf ai_image_generation)
-NODES=(1 2 3)
+NODES=(1 2 3)   # --nodes 1 makes it a single broker node, the baseline replication is measured against
 READY_TIMEOUT=${JOBSD_CLUSTER_READY_TIMEOUT:-180}  # seconds for one part to come up (a busy machine)
 
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*"; }
-usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR >= 4 && /^# Ports/ { exit } NR >= 4' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 is_port() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1024 && $1 + 50000 <= 65535 )); }
 
@@ -55,6 +56,7 @@ load_env() {
     DIR=$(cd "$1" && pwd -P)
     # shellcheck source=/dev/null
     . "$DIR/cluster.env"
+    NODES=($(seq 1 "${NNODES:-3}"))
 }
 
 amqp_port() { echo $((BASE + $1)); }
@@ -68,8 +70,8 @@ rmq_ctl() { local i=$1; shift; rmq ctl "$DIR/rabbit$i" "$@"; }
 # first node, so publishers and consumers spread over the cluster instead of all using node 1.
 urls_from() {
     local k=$1 out="" j
-    for j in 0 1 2; do
-        out+="${out:+,}amqp://guest:guest@127.0.0.1:$(amqp_port $(((k + j) % 3 + 1)))/"
+    for ((j = 0; j < ${#NODES[@]}; j++)); do
+        out+="${out:+,}amqp://guest:guest@127.0.0.1:$(amqp_port $(((k + j) % ${#NODES[@]} + 1)))/"
     done
     echo "$out"
 }
@@ -117,7 +119,9 @@ node_start() {
 # the nodes remember their cluster, start together (each waits for the others) and need no join.
 rabbit_start() {
     local i pids=()
-    if [[ -f $DIR/rabbit.clustered ]]; then
+    if (( ${#NODES[@]} == 1 )); then
+        node_start 1
+    elif [[ -f $DIR/rabbit.clustered ]]; then
         for i in "${NODES[@]}"; do node_start "$i" & pids+=($!); done
         for i in "${pids[@]}"; do wait "$i" || die "a RabbitMQ node did not start (logs in $DIR/rabbit*/log)"; done
     else
@@ -135,7 +139,7 @@ rabbit_start() {
         done
         touch "$DIR/rabbit.clustered"
     fi
-    say "RabbitMQ cluster up: $(running_nodes | wc -w) of 3 nodes running"
+    say "RabbitMQ cluster up: $(running_nodes | wc -w) of ${#NODES[@]} nodes running"
 }
 
 # GET PATH from the management API of the first node that answers (no CLI: each rabbitmqctl call
@@ -157,7 +161,7 @@ jobsd_start() {
     spawn "jobsd$i" env JOBSD_SERVER_PORT="$(jobsd_port "$i")" JOBSD_STORE_URL="$PG_URL" \
         JOBSD_STORE_INSTANCE_ID="jobsd-$i" JOBSD_AMQP_URLS="$(urls_from $((i - 1)))" \
         JOBSD_AMQP_URL_ORDER=in_order \
-        JOBSD_AMQP_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$((BASE + 10000 + (i - 1) % 3 + 1))/" \
+        JOBSD_AMQP_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$((BASE + 10000 + (i - 1) % ${#NODES[@]} + 1))/" \
         "$BIN_DIR/jobsd" --config conf/cluster.json
     wait_ready "jobsd$i" "http://127.0.0.1:$(jobsd_port "$i")/readyz"
 }
@@ -186,18 +190,20 @@ haproxy_start() {
 
 cmd_start() {
     (( $# >= 1 )) || usage
-    local dir=$1 base=5800 njobsd=3 wargs=()
+    local dir=$1 base=5800 njobsd=3 nnodes=3 wargs=()
     shift
     while (( $# )); do
         case $1 in
             --base-port) (( $# >= 2 )) || usage; base=$2; shift 2 ;;
             --jobsd) (( $# >= 2 )) || usage; njobsd=$2; shift 2 ;;
+            --nodes) (( $# >= 2 )) || usage; nnodes=$2; shift 2 ;;
             --worker-arg) (( $# >= 2 )) || usage; wargs+=("$2"); shift 2 ;;
             *) usage ;;
         esac
     done
     is_port "$base" || die "--base-port must leave room for BASE+50000: $base"
     [[ $njobsd =~ ^[1-9]$ ]] || die "--jobsd takes 1 to 9"
+    [[ $nnodes == 3 || $nnodes == 1 ]] || die "--nodes takes 3 (a cluster) or 1"
     local bin_dir=${JOBSD_BIN_DIR:-$ROOT/build/bin}
     if ! command -v haproxy >/dev/null || ! command -v jq >/dev/null ||
         [[ ! -x $bin_dir/jobsd || ! -x $bin_dir/jobs-worker ]]; then
@@ -215,6 +221,8 @@ cmd_start() {
         COOKIE=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
     fi
     NJOBSD=$njobsd
+    NNODES=${NNODES:-$nnodes}   # a cluster keeps its size
+    NODES=($(seq 1 "$NNODES"))
     BIN_DIR=$bin_dir
     # Workers: fast simulated jobs, a few at once; a stop gives them 5 s to finish.
     WORKER_ARGS=${wargs[*]:-"--concurrency 8 --duration-ms 2000 --steps 3 --grace-ms 5000"}
@@ -222,6 +230,7 @@ cmd_start() {
 # written by scripts/cluster.sh start
 BASE=$BASE
 NJOBSD=$NJOBSD
+NNODES=$NNODES
 COOKIE=$COOKIE
 BIN_DIR='$BIN_DIR'
 WORKER_ARGS='$WORKER_ARGS'
@@ -258,12 +267,12 @@ MSG
 queues_report() {
     local lines short
     lines=$(cmd_queues_inner) || return 0
-    short=$(awk '$3 < 3 || $4 < 3' <<<"$lines")
+    short=$(awk -v n=${#NODES[@]} '$3 < n || $4 < n' <<<"$lines")
     if [[ -n $short ]]; then
-        say "quorum queues with fewer than 3 members online (rabbitmq-queues grow adds them):"
+        say "quorum queues with fewer than ${#NODES[@]} members online (rabbitmq-queues grow adds them):"
         echo "$short"
     else
-        say "$(wc -l <<<"$lines") quorum queues, each with 3 members online"
+        say "$(wc -l <<<"$lines") quorum queues, each with ${#NODES[@]} members online"
     fi
 }
 
@@ -320,7 +329,39 @@ cmd_status() {
     return $ok
 }
 
-node_index() { [[ $1 =~ ^[123]$ ]] || die "node index must be 1, 2 or 3: $1"; }
+# CPU seconds (user + system) a process and its children have used so far.
+cpu_of() {
+    local pid=$1 total=0 p f
+    for p in "$pid" $(pgrep -P "$pid" 2>/dev/null); do
+        [[ -r /proc/$p/stat ]] || continue
+        f=$(cat "/proc/$p/stat"); f=${f##*) }
+        read -r -a f <<<"$f"
+        total=$((total + f[11] + f[12]))   # utime and stime: fields 14 and 15
+        # cutime and cstime (16, 17): children that have exited, e.g. PostgreSQL backends.
+        [[ $p == "$pid" ]] && total=$((total + f[13] + f[14]))
+    done
+    echo "$total $(getconf CLK_TCK)" | awk '{ printf "%.2f", $1 / $2 }'
+}
+
+cmd_cpu() {
+    (( $# == 1 )) || usage
+    load_env "$1"
+    local i type pid
+    for i in "${NODES[@]}"; do
+        pid=$(tr -dc 0-9 <"$DIR/rabbit$i/rabbitmq.pid" 2>/dev/null || true)
+        [[ -n $pid ]] && echo "rabbit$i $(cpu_of "$pid")"
+    done
+    pid=$(head -n 1 "$DIR/postgres/data/postmaster.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && echo "postgres $(cpu_of "$pid")"
+    for ((i = 1; i <= NJOBSD; i++)); do running "jobsd$i" && echo "jobsd$i $(cpu_of "$(pid_of "jobsd$i")")"; done
+    running haproxy && echo "haproxy $(cpu_of "$(pid_of haproxy)")"
+    for type in "${JOB_TYPES[@]}"; do
+        running "worker-$type" && echo "worker-$type $(cpu_of "$(pid_of "worker-$type")")"
+    done
+    return 0
+}
+
+node_index() { [[ $1 =~ ^[0-9]$ ]] && (( $1 >= 1 && $1 <= ${#NODES[@]} )) || die "node index must be 1..${#NODES[@]}"; }
 jobsd_index() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1 && $1 <= NJOBSD )) || die "jobsd index must be 1..$NJOBSD"; }
 
 cmd_leader() {
@@ -333,25 +374,34 @@ cmd_leader() {
     die "leader $leader is not a node of this cluster"
 }
 
-(( $# >= 2 )) || usage
-cmd=$1; shift
-case $cmd in
-    start) cmd_start "$@" ;;
-    stop) cmd_stop "$@" ;;
-    status) cmd_status "$@" ;;
-    url) load_env "$1"; front_url ;;
-    queues) load_env "$1"; cmd_queues_inner ;;
-    leader) cmd_leader "$@" ;;
-    node-kill) load_env "$1"; node_index "$2"; rmq kill "$DIR/rabbit$2" ;;
-    node-stop) load_env "$1"; node_index "$2"; rmq stop "$DIR/rabbit$2" ;;
-    node-start) load_env "$1"; node_index "$2"; node_start "$2"; say "node $2 running" ;;
-    jobsd-kill) load_env "$1"; jobsd_index "$2"; halt "jobsd$2" KILL 5; say "jobsd$2 killed" ;;
-    jobsd-start)
-        load_env "$1"; jobsd_index "$2"; jobsd_start "$2"; say "jobsd$2 ready" ;;
-    pg-restart)
-        load_env "$1"
-        bash scripts/postgres.sh stop "$DIR/postgres" >/dev/null
-        bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
-        say "PostgreSQL restarted" ;;
-    *) usage ;;
-esac
+# Everything runs from main, read whole before it starts, so editing this file while a long
+# command (a node start) runs cannot change what that command does next.
+main() {
+    (( $# >= 2 )) || usage
+    local cmd=$1
+    shift
+    case $cmd in
+        start) cmd_start "$@" ;;
+        stop) cmd_stop "$@" ;;
+        status) cmd_status "$@" ;;
+        url) load_env "$1"; front_url ;;
+        cpu) cmd_cpu "$@" ;;
+        queues) load_env "$1"; cmd_queues_inner ;;
+        leader) cmd_leader "$@" ;;
+        node-kill) load_env "$1"; node_index "$2"; rmq kill "$DIR/rabbit$2" ;;
+        node-stop) load_env "$1"; node_index "$2"; rmq stop "$DIR/rabbit$2" ;;
+        node-start) load_env "$1"; node_index "$2"; node_start "$2"; say "node $2 running" ;;
+        jobsd-kill) load_env "$1"; jobsd_index "$2"; halt "jobsd$2" KILL 5; say "jobsd$2 killed" ;;
+        jobsd-start)
+            load_env "$1"; jobsd_index "$2"; jobsd_start "$2"; say "jobsd$2 ready" ;;
+        pg-restart)
+            load_env "$1"
+            bash scripts/postgres.sh stop "$DIR/postgres" >/dev/null
+            bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
+            say "PostgreSQL restarted" ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"
+exit
