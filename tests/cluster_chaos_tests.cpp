@@ -125,8 +125,19 @@ class pg {
     ~pg() {
         if (conn_) PQfinish(conn_);
     }
-    // Rows of text; throws when the server cannot answer.
+    // Rows of text. A query that fails on a connection the server has closed (it restarted) is
+    // tried once more on a new one; throws when the server cannot answer.
     std::vector<std::vector<std::string>> query(const std::string& sql) {
+        try {
+            return attempt(sql);
+        } catch (const std::exception&) {
+            return attempt(sql);  // attempt() dropped the failed connection
+        }
+    }
+    long count(const std::string& sql) { return std::stol(query(sql).at(0).at(0)); }
+
+  private:
+    std::vector<std::vector<std::string>> attempt(const std::string& sql) {
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
             if (conn_) PQfinish(conn_);
             conn_ = PQconnectdb(url_.c_str());
@@ -144,9 +155,7 @@ class pg {
             for (int j = 0; j < PQnfields(r.get()); ++j) rows[i].emplace_back(PQgetvalue(r.get(), i, j));
         return rows;
     }
-    long count(const std::string& sql) { return std::stol(query(sql).at(0).at(0)); }
 
-  private:
     std::string url_;
     PGconn* conn_ = nullptr;
 };
