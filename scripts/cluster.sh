@@ -23,7 +23,8 @@
 # Layout: DIR/cluster.env (the settings above, so later commands need only DIR), DIR/rabbit<I>/
 # (scripts/rabbitmq.sh), DIR/postgres/ (scripts/postgres.sh), DIR/haproxy.cfg, and for every
 # process started here DIR/<name>.pid and DIR/<name>.log. Binaries come from build/bin
-# (JOBSD_BIN_DIR overrides); when one or HAProxy is missing, scripts/setup.sh runs first.
+# (JOBSD_BIN_DIR overrides); when one of them, HAProxy or jq is missing, scripts/setup.sh runs
+# first. The chaos test's cluster uses BASE = 5800 + 6 x (its test broker port - 5680).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd -P)
@@ -84,7 +85,7 @@ spawn() {
     echo $! >"$DIR/$name.pid"
 }
 
-# SIGTERM (or SIGKILL with --kill), then wait up to SECONDS for the exit; SIGKILL past it.
+# NAME [SIGNAL] [SECONDS]: SIGNAL (TERM), then up to SECONDS (20) for the exit; SIGKILL past it.
 halt() {
     local name=$1 signal=${2:-TERM} seconds=${3:-20} pid i
     pid=$(pid_of "$name")
