@@ -43,10 +43,9 @@ struct options {
     double hold_s = 10;                 // --hold: the idle scenario's hold
     std::string queue_type = "quorum";  // --queue-type, for the broker calibration
     std::string json_file, html_file;   // --json, --html
-    // --accepted FILE: the uuid of every 201, one a line (a chaos test checks each is in the store).
-    std::string accepted_file;
-    bool progress = true;  // --quiet turns the progress line off
-    thresholds limits;     // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
+    std::string accepted_file;          // --accepted: every 201's uuid, one a line
+    bool progress = true;               // --quiet turns the progress line off
+    thresholds limits;                  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
 };
 
 // Arguments after argv[0]. Returns the options, or a message for the user (usage errors).
