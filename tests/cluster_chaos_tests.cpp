@@ -521,7 +521,8 @@ BOOST_AUTO_TEST_CASE(faults_lose_no_job, *boost::unit_test::timeout(590)) {
             {"publish_every_s", f.publish.every ? json::value(*f.publish.every) : json::value(nullptr)},
             {"publish_first_s", f.publish.any ? json::value(*f.publish.any) : json::value(nullptr)},
             {"accept_gap_s", f.accept_gap},
-            {"publish_gap_s", f.publish_gap}};
+            {"publish_gap_s", f.publish_gap},
+            {"refused", f.refused}};
         for (const auto& [k, v] : f.extra) {
             report << "; " << k << " " << v;
             o[k] = v;
