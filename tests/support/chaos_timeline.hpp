@@ -1,5 +1,6 @@
 // What a chaos test learns from counters sampled over time: after a fault, when did a counter
 // of any instance, and of every instance, rise again. Plain data and functions, no I/O.
+// Thread safety: the functions only read their arguments; call them from any thread.
 #pragma once
 
 #include <optional>
