@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs a private RabbitMQ node for jobsd (tests, demo), entirely inside DIR.
 #
-#   scripts/rabbitmq.sh start  DIR AMQP_PORT [--management HTTP_PORT]
+#   scripts/rabbitmq.sh start  DIR AMQP_PORT [--management HTTP_PORT] [--epmd-port PORT]
+#                              [--cookie TEXT] [--conf 'KEY = VALUE']...
 #   scripts/rabbitmq.sh stop   DIR
+#   scripts/rabbitmq.sh kill   DIR              (SIGKILL the node's VM: a crash, for chaos tests)
 #   scripts/rabbitmq.sh status DIR
 #   scripts/rabbitmq.sh ctl    DIR ARGS...      (rabbitmqctl against that node)
 #
@@ -14,10 +16,17 @@
 #   node name          jobsd<AMQP_PORT>@localhost
 #   AMQP               127.0.0.1:AMQP_PORT
 #   Erlang distribution 127.0.0.1:AMQP_PORT+20000
-#   epmd               127.0.0.1:AMQP_PORT+30000 (own instance; `stop` kills it
-#                      once no node is registered in it any more)
+#   epmd               127.0.0.1:AMQP_PORT+30000, or --epmd-port (own instance;
+#                      `stop` kills it once no node is registered in it any more)
 #   CLI tools' distribution ports 127.0.0.1:AMQP_PORT+21000..+21009
 #   management (only with --management) 127.0.0.1:HTTP_PORT
+#
+# Clustering (scripts/cluster.sh): nodes that are to join each other need one
+# epmd (--epmd-port, the same for all, so they find each other's distribution
+# port) and one Erlang cookie (--cookie, written to DIR/.erlang.cookie).
+# --conf adds a line to rabbitmq.conf (e.g. 'queue_leader_locator = balanced').
+# JOBSD_RABBITMQ_START_TIMEOUT (seconds, default 60) bounds a start; a node
+# restarting into a busy cluster may need longer.
 #
 # Run as root, the node and the CLI tools run as the `rabbitmq` user (DIR is
 # chowned to it). The Debian wrappers in /usr/sbin are NOT used: they reset HOME
@@ -29,15 +38,17 @@ set -euo pipefail
 
 RMQ_BIN=${RABBITMQ_SCRIPTS_DIR:-/usr/lib/rabbitmq/bin}
 RMQ_USER=rabbitmq
-START_TIMEOUT=60
+START_TIMEOUT=${JOBSD_RABBITMQ_START_TIMEOUT:-60}
 STOP_TIMEOUT=60
 
 die() { echo "rabbitmq.sh: $*" >&2; exit 2; }
 
 usage() {
     cat >&2 <<'EOF'
-usage: scripts/rabbitmq.sh start  DIR AMQP_PORT [--management HTTP_PORT]
+usage: scripts/rabbitmq.sh start  DIR AMQP_PORT [--management HTTP_PORT] [--epmd-port PORT]
+                                  [--cookie TEXT] [--conf 'KEY = VALUE']...
        scripts/rabbitmq.sh stop   DIR
+       scripts/rabbitmq.sh kill   DIR
        scripts/rabbitmq.sh status DIR
        scripts/rabbitmq.sh ctl    DIR ARGS...
 EOF
@@ -64,6 +75,7 @@ load_env() {
     DIR=$(abs_dir "$DIR")
     # shellcheck source=/dev/null
     . "$DIR/node.env"
+    EPMD_PORT=${EPMD_PORT:-$((AMQP_PORT + 30000))}
     return 0
 }
 
@@ -86,7 +98,7 @@ set_env() {
         "RABBITMQ_PID_FILE=$DIR/rabbitmq.pid"
         "RABBITMQ_DIST_PORT=$((AMQP_PORT + 20000))"
         "ERL_EPMD_ADDRESS=127.0.0.1"
-        "ERL_EPMD_PORT=$((AMQP_PORT + 30000))"
+        "ERL_EPMD_PORT=$EPMD_PORT"
         "RABBITMQ_CTL_DIST_PORT_MIN=$ctl_min"
         "RABBITMQ_CTL_DIST_PORT_MAX=$((ctl_min + 9))"
         "RABBITMQ_CTL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}"
@@ -147,7 +159,7 @@ log_tail() {
 }
 
 epmd_kill_if_unused() {
-    local port=$((AMQP_PORT + 30000)) names
+    local port=$EPMD_PORT names
     names=$(ERL_EPMD_PORT=$port epmd -port "$port" -names 2>/dev/null) || return 0
     if grep -q '^name ' <<<"$names"; then
         echo "rabbitmq.sh: epmd on 127.0.0.1:$port still has nodes registered; left running" >&2
@@ -159,11 +171,15 @@ epmd_kill_if_unused() {
 
 cmd_start() {
     (( $# >= 2 )) || usage
-    local dir=$1 port=$2 http=""
+    local dir=$1 port=$2 http="" epmd="" cookie=""
+    local -a conf_lines=()
     shift 2
     while (( $# )); do
         case $1 in
             --management) (( $# >= 2 )) || usage; http=$2; shift 2 ;;
+            --epmd-port) (( $# >= 2 )) || usage; epmd=$2; shift 2 ;;
+            --cookie) (( $# >= 2 )) || usage; cookie=$2; shift 2 ;;
+            --conf) (( $# >= 2 )) || usage; conf_lines+=("$2"); shift 2 ;;
             *) usage ;;
         esac
     done
@@ -171,6 +187,8 @@ cmd_start() {
         die "AMQP_PORT must be a port number <= 35535: $port"
     fi
     [[ -z $http ]] || is_port "$http" || die "bad HTTP_PORT: $http"
+    [[ -z $epmd ]] || is_port "$epmd" || die "bad epmd port: $epmd"
+    [[ -z $cookie || $cookie =~ ^[A-Za-z0-9]+$ ]] || die "the cookie must be letters and digits"
 
     mkdir -p "$dir"
     DIR=$(abs_dir "$dir")
@@ -199,6 +217,7 @@ cmd_start() {
 
     AMQP_PORT=$port
     HTTP_PORT=$http
+    EPMD_PORT=${epmd:-$((port + 30000))}
     NODENAME="jobsd$port@localhost"
     mkdir -p "$DIR/mnesia" "$DIR/log"
     cat >"$DIR/node.env" <<EOF
@@ -207,7 +226,7 @@ AMQP_PORT=$AMQP_PORT
 HTTP_PORT=$HTTP_PORT
 NODENAME=$NODENAME
 DIST_PORT=$((AMQP_PORT + 20000))
-EPMD_PORT=$((AMQP_PORT + 30000))
+EPMD_PORT=$EPMD_PORT
 EOF
     {
         echo "# written by scripts/rabbitmq.sh start"
@@ -222,7 +241,14 @@ EOF
             # Queue counters refreshed every second (default 5 s), as jobsd's queue view is.
             echo "collect_statistics_interval = 1000"
         fi
+        local line
+        for line in "${conf_lines[@]}"; do echo "$line"; done
     } >"$DIR/rabbitmq.conf"
+    if [[ -n $cookie ]]; then
+        rm -f "$DIR/.erlang.cookie"
+        (umask 077 && printf '%s' "$cookie" >"$DIR/.erlang.cookie")
+        chmod 400 "$DIR/.erlang.cookie"
+    fi
     if [[ -n $HTTP_PORT ]]; then
         echo "[rabbitmq_management]." >"$DIR/enabled_plugins"
     else
@@ -240,7 +266,7 @@ EOF
     # Our own epmd, loopback only (erl would start one itself, but this way
     # the address/port are explicit). Does nothing if it already runs.
     (cd "$DIR" && "${as_rmq[@]}" "${ENVV[@]}" \
-        epmd -daemon -address 127.0.0.1 -port "$((AMQP_PORT + 30000))")
+        epmd -daemon -address 127.0.0.1 -port "$EPMD_PORT")
 
     local t0=$SECONDS t0_us=${EPOCHREALTIME/./}
     # Foreground rabbitmq-server in its own session, in the background.
@@ -322,6 +348,20 @@ cmd_stop() {
     echo "rabbitmq.sh: $NODENAME stopped"
 }
 
+# A crash: SIGKILL to the VM, nothing else (no graceful leave, data as it was on disk).
+cmd_kill() {
+    (( $# == 1 )) || usage
+    load_env "$1" || die "no node configured in $1"
+    local pid
+    pid=$(node_pid)
+    ours "$pid" || die "$NODENAME is not running"
+    kill -KILL "$pid"
+    local i
+    for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+    rm -f "$DIR/rabbitmq.pid"
+    echo "rabbitmq.sh: $NODENAME killed (pid $pid)"
+}
+
 cmd_status() {
     (( $# == 1 )) || usage
     load_env "$1" || exit 1
@@ -340,6 +380,7 @@ cmd=$1; shift
 case $cmd in
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
+    kill) cmd_kill "$@" ;;
     status) cmd_status "$@" ;;
     ctl) cmd_ctl "$@" ;;
     *) usage ;;

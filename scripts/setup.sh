@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev libssl-dev libspdlog-dev
   libpq-dev postgresql
   librabbitmq-dev rabbitmq-server
+  haproxy jq
   clang-14 libclang-rt-14-dev clang-format-14
   wrk libbenchmark-dev
   chromium

@@ -13,8 +13,11 @@ bash scripts/setup.sh
 broker_dir=var/test-rabbitmq
 broker_port=${JOBSD_TEST_AMQP_PORT:-5682}
 pg_dir=var/test-postgres
+# The chaos test (cluster_chaos_tests) starts and stops its own cluster in var/test-cluster; if
+# ctest is interrupted while it runs, the trap stops that cluster too.
 trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true
-      bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+      bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+      bash scripts/cluster.sh stop var/test-cluster >/dev/null 2>&1 || true' EXIT
 bash scripts/postgres.sh start "$pg_dir"
 pg_url=$(bash scripts/postgres.sh url "$pg_dir")
 cmake -S . -B build -DJOBSD_TEST_AMQP_PORT="$broker_port" -DJOBSD_TEST_PG_URL="$pg_url" >/dev/null

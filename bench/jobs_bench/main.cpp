@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
     }
 
     load_plan plan = plan_for(o, o.host, o.port);
-    plan.collect_accepted = o.e2e;
+    plan.collect_accepted = o.e2e || !o.accepted_file.empty();
     load_outcome outcome;
     result.run = measure(o, "jobsd", plan, requests, path, expected, &outcome);
 
@@ -279,6 +279,10 @@ int main(int argc, char** argv) {
     if (!o.html_file.empty())
         wrote &=
             write_file(o.html_file, "HTML report", [&](std::ostream& f) { write_html_report(f, result); });
+    if (!o.accepted_file.empty())
+        wrote &= write_file(o.accepted_file, "accepted uuids", [&](std::ostream& f) {
+            for (const auto& j : outcome.stats->accepted) f.write(j.uuid.data(), j.uuid.size()) << '\n';
+        });
     if (!result.run.fatal.empty()) std::cerr << "jobs-bench: " << result.run.fatal << "\n";
     const bool no_answer = result.run.fatal.empty() && result.run.answers == 0;
     if (no_answer) {

@@ -35,6 +35,7 @@ const char* usage_text() {
            "output:\n"
            "  --json FILE      result as JSON\n"
            "  --html FILE      self-contained HTML report\n"
+           "  --accepted FILE  the uuid of every 201, one a line\n"
            "  --quiet          no progress line\n"
            "thresholds (exit code 1 when missed):\n"
            "  --max-p99 MS  --max-p999 MS  --min-rps N  --max-loss N\n"
@@ -145,7 +146,7 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
             o.progress = false;
         else if (a == "--scenario" || a == "--payload" || a == "--key" || a == "--project" ||
                  a == "--prompt" || a == "--amqp" || a == "--exchange" || a == "--json" || a == "--html" ||
-                 a == "--queue-type" || a == "--url") {
+                 a == "--queue-type" || a == "--url" || a == "--accepted") {
             if (!next() || value.empty()) return parse_error{a + " needs a value"};
             if (a == "--scenario")
                 o.scenario = value;
@@ -167,6 +168,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
                 o.html_file = value;
             else if (a == "--queue-type")
                 o.queue_type = value;
+            else if (a == "--accepted")
+                o.accepted_file = value;
             else if (!parse_url(value, o.host, o.port))
                 return parse_error{"not an http://HOST:PORT URL: " + value};
         } else if (!a.starts_with("-")) {
@@ -186,6 +189,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
     if (o.e2e && o.scenario != "create")
         return parse_error{"--e2e needs --scenario create (only created jobs are published)"};
     if (o.limits.max_loss && !o.e2e) return parse_error{"--max-loss needs --e2e"};
+    if (!o.accepted_file.empty() && o.scenario != "create")
+        return parse_error{"--accepted needs --scenario create (only created jobs have a uuid)"};
     if (o.limits.min_http_fraction && !o.calibrate)
         return parse_error{"--min-http-fraction needs --calibrate or --calibrate-http"};
     if (o.limits.min_broker_fraction && !(o.calibrate && o.calibrate_broker))

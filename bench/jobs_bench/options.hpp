@@ -43,6 +43,7 @@ struct options {
     double hold_s = 10;                 // --hold: the idle scenario's hold
     std::string queue_type = "quorum";  // --queue-type, for the broker calibration
     std::string json_file, html_file;   // --json, --html
+    std::string accepted_file;          // --accepted: every 201's uuid, one a line
     bool progress = true;               // --quiet turns the progress line off
     thresholds limits;                  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
 };
