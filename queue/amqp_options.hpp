@@ -60,12 +60,14 @@ struct amqp_options {
     }();
     // Publishes awaiting a confirm at once. Bounds memory and the work redone after a reconnect.
     std::size_t confirm_window = 512;
-    // Jobs handed over by the server and not yet sent (the hand-over queue and the send queue
-    // each hold at most this many). Past it they stay in the outbox and the relay sends them
-    // later: ingestion never waits for the broker, and memory does not grow with a backlog.
+    // Jobs handed over by the server and not yet sent (the publisher's mailbox and its send
+    // queue each hold at most this many). Past it they stay in the outbox and the relay sends
+    // them later: ingestion never waits for the broker, and memory does not grow with a backlog.
     // 8192 jobs is under a second at full rate and about 20 MB at most.
     std::size_t publish_queue_max = 8192;
-    // Jobs read from the outbox per relay query.
+    // Jobs read from the outbox per relay query. The send queue holds relayed jobs apart from
+    // handed-over ones (at most two pages), so a sweep always gets its share of the confirm
+    // window, older jobs first, even while the mailbox is full.
     std::size_t relay_batch = 512;
     // A full outbox scan at least this often, as a safety net for any job the fast path missed.
     std::chrono::milliseconds relay_interval{30'000};
