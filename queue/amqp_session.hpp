@@ -5,7 +5,8 @@
 // Error rule: broker and connection failures throw amqp_error inside a session, from the frame
 // loop and from the user's callbacks alike, and are caught in exactly one place, run()'s
 // reconnect loop: it tells the user (on_disconnected), waits its backoff and connects again,
-// unless the user is stopping. Expected outcomes (a delivery, an ack, a nack, a return, a
+// unless the user is stopping (any other exception a callback lets through is treated alike,
+// so the thread never dies of it). Expected outcomes (a delivery, an ack, a nack, a return, a
 // consumer cancelled by the broker, flow control) are values handed to the user's callbacks.
 //
 // Thread safety: run() on one thread, which owns the connection and makes every callback; the
