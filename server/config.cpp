@@ -155,6 +155,13 @@ std::vector<entry> schema(config& c) {
          duration_setter(c.store.common.idempotency_window, 1000, 1ull << 40)},
         {"amqp", "enabled", "", bool_setter(c.amqp.enabled)},
         {"amqp", "urls", "--amqp", strings_setter(c.amqp.urls)},
+        {"amqp", "url_order", "",
+         [&c](const json::value& v) -> std::string {
+             const auto order = v.is_string() ? queue::parse_url_order(v.get_string()) : std::nullopt;
+             if (!order) return "must be \"spread\" or \"in_order\"";
+             c.amqp.url_order = *order;
+             return {};
+         }},
         {"amqp", "exchange", "", string_setter(c.amqp.exchange)},
         {"amqp", "queue_prefix", "", string_setter(c.amqp.queue_prefix)},
         {"amqp", "dead_exchange", "", string_setter(c.amqp.dead_exchange)},

@@ -124,6 +124,18 @@ BOOST_AUTO_TEST_CASE(urls_repeat_and_split_on_commas) {
     BOOST_TEST(r.options->amqp.urls == (std::vector<std::string>{"amqp://a/", "amqp://b/", "amqp://c/"}));
 }
 
+BOOST_AUTO_TEST_CASE(url_order_is_spread_unless_asked_in_order) {
+    BOOST_TEST((parse({"--type", "pdf"}).options->amqp.url_order == queue::amqp_url_order::spread));
+    auto flag = parse({"--type", "pdf", "--url-order", "in_order"});
+    BOOST_REQUIRE(flag.options);
+    BOOST_TEST((flag.options->amqp.url_order == queue::amqp_url_order::in_order));
+    auto env = parse({"--type", "pdf"}, {{"JOBS_WORKER_URL_ORDER", "in_order"}});
+    BOOST_REQUIRE(env.options);
+    BOOST_TEST((env.options->amqp.url_order == queue::amqp_url_order::in_order));
+    auto bad = parse({"--type", "pdf", "--url-order", "random"});
+    BOOST_TEST(bad.error.find("--url-order expects spread or in_order") != std::string::npos, bad.error);
+}
+
 BOOST_AUTO_TEST_CASE(environment_sets_every_flag_and_flags_win) {
     auto r =
         parse({"--concurrency", "2", "--url", "amqp://flag/"}, {{"JOBS_WORKER_TYPE", "image"},

@@ -100,6 +100,14 @@ const std::vector<flag>& flags() {
              o.amqp.urls.insert(o.amqp.urls.end(), urls.begin(), urls.end());
              return {};
          }},
+        {"url-order", "spread|in_order",
+         "first URL tried: a random one (spread, default) or the first (in_order); then each in turn",
+         [](worker_options& o, const std::string& v) -> std::string {
+             const auto order = queue::parse_url_order(v);
+             if (!order) return "expects spread or in_order, got '" + v + "'";
+             o.amqp.url_order = *order;
+             return {};
+         }},
         {"exchange", "NAME", "exchange jobs are published to (default jobs)",
          [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.exchange); }},
         {"queue-prefix", "PREFIX", "job queues are <prefix><type> (default jobs.)",

@@ -2,7 +2,6 @@
 // jobsd's 201, so the client does the same parsing work as against the real server.
 #include "bench/jobs_bench/calibration_server.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +17,8 @@
 
 #include <string>
 
+#include "bench/jobs_bench/asio_tokens.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -26,8 +27,6 @@ using tcp = asio::ip::tcp;
 namespace jobsd::bench {
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 const std::string& fixed_answer() {
     static const std::string answer = [] {

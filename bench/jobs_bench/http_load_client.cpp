@@ -3,7 +3,6 @@
 // coroutine ends by itself; the watchdog in run_load() only backs that up.
 #include "bench/jobs_bench/http_load_client.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench/jobs_bench/asio_tokens.hpp"
 #include "bench/jobs_bench/rate_scheduler.hpp"
 #include "bench/jobs_bench/response_parser.hpp"
 
@@ -39,8 +39,6 @@ std::int64_t monotonic_ns() noexcept {
 }
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // What every connection of a run shares; read-only apart from the atomics.
 struct shared_run {
