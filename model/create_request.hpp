@@ -34,9 +34,18 @@ struct create_request {
     std::string project_id;   // "" when absent, null or empty
     std::string session_id;   // "" when absent or null
     std::optional<double> version;
+    // The job's time to live in seconds (expires_in_s): not started by then, it becomes EXPIRED.
+    std::optional<std::int64_t> expires_in_s;
 };
 
-std::variant<create_request, request_error> parse_create_request(std::string_view body);
+// Bounds the parser enforces that come from the configuration.
+struct create_limits {
+    // Largest expires_in_s accepted (lifecycle.max_expires_in_s): a week by default.
+    std::int64_t max_expires_in_s = 7 * 24 * 3600;
+};
+
+std::variant<create_request, request_error> parse_create_request(std::string_view body,
+                                                                 const create_limits& limits = {});
 
 // The source a job resolves to, or why it does not.
 struct resolved_source {

@@ -1,4 +1,5 @@
 // A job as the system keeps it. `input` and `output` are JSON text, stored as received.
+// One job may run several times (attempts): a retry keeps the uuid and raises `attempt`.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,15 @@ struct job {
     std::string request_hash;     // SHA-256 of the body, to tell a replay from a conflict
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;
+    int attempt = 1;  // 1 for the first run; each retry or requeue adds one
+    // The client's time to live (expires_in_s) and the current attempt's deadline: a job not
+    // started by then becomes EXPIRED. An explicit retry starts a new deadline from this TTL.
+    std::optional<std::int64_t> expires_in_ms;
+    std::optional<std::int64_t> expires_at_ms;
+    // When the owner asked to cancel the job; nullopt otherwise.
+    std::optional<std::int64_t> cancel_requested_ms;
+    // A retry waiting for its backoff: the job is QUEUED and leaves for the broker at this time.
+    std::optional<std::int64_t> retry_at_ms;
 };
 
 }  // namespace jobsd::model

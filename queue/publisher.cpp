@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "model/clock.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -134,6 +135,8 @@ struct publisher::impl final : amqp_session_user {
         props.message_id = bytes(msg.uuid);
         props.type = bytes(msg.job_type);
         props.timestamp = static_cast<std::uint64_t>(msg.created_ms / 1000);
+        job_message_properties contract(msg, model::now_ms());  // contract header, per-message TTL
+        contract.apply(props);
         // mandatory: an unroutable message comes back as basic.return instead of vanishing.
         const int rc = amqp_basic_publish(conn.state(), amqp_connection::channel, bytes(options.exchange),
                                           bytes(msg.job_type), 1, 0, &props, bytes(msg.body));

@@ -40,6 +40,9 @@ std::size_t relay_ledger::hand_over_room() const noexcept {
 }
 
 bool relay_ledger::hand_over(const model::job& job, clock::time_point handed_at, clock::time_point now) {
+    // Retire first: a retry of a job (same uuid, next attempt) may be handed over after its
+    // previous attempt's mark retired, with no mark or claim since to prune the list.
+    retire(now);
     if (now - handed_at >= options_.retire_after / 2) {
         again_ = true;
         return false;

@@ -1,7 +1,16 @@
-// Dead-letter queues are declared with the same queue type as the job queues.
+// Dead-letter queues are declared with the same queue type as the job queues; control streams are
+// streams whatever the queue type.
 #include "queue/topology.hpp"
 
 namespace jobsd::queue {
+
+namespace {
+
+// Stream segments of 1 MiB: retention drops whole segments, so small ones make x-max-age hold
+// closely (the default, 500 MB, would keep every cancel for ever on a quiet system).
+constexpr std::int64_t control_segment_bytes = 1 << 20;
+
+}  // namespace
 
 void declare_topology(amqp_connection& conn, const amqp_options& o) {
     conn.declare_exchange(o.exchange, "direct");
@@ -14,7 +23,15 @@ void declare_topology(amqp_connection& conn, const amqp_options& o) {
     events_args.add("x-queue-type", o.queue_type);
     conn.declare_queue(o.events_queue, events_args);
     conn.bind_queue(o.events_queue, o.events_exchange, "#");
+    conn.declare_exchange(o.control_exchange, "topic");
     for (const auto& type : o.job_types) {
+        amqp_arguments control_args;
+        control_args.add("x-queue-type", "stream")
+            .add("x-max-age", std::to_string(o.control_retention.count()) + "s")
+            .add("x-stream-max-segment-size-bytes", control_segment_bytes);
+        conn.declare_queue(o.control_queue_prefix + type, control_args);
+        conn.bind_queue(o.control_queue_prefix + type, o.control_exchange, type + ".#");
+
         amqp_arguments dead_args;
         dead_args.add("x-queue-type", o.queue_type);
         conn.declare_queue(o.dead_queue_prefix + type, dead_args);

@@ -9,8 +9,10 @@ namespace jobsd::queue {
 // Declares: direct exchange `exchange`; per job type a durable queue <queue_prefix><type>
 // (quorum by default, with x-delivery-limit, dead-lettering to `dead_exchange` with the type as
 // routing key) bound with routing key = type; direct `dead_exchange` with a queue per type;
-// topic `events_exchange` with jobsd's durable `events_queue` bound to it with "#". Throws amqp_error, e.g.
-// when a queue exists with other arguments.
+// topic `events_exchange` with jobsd's durable `events_queue` bound to it with "#"; topic
+// `control_exchange` with a stream per type (<control_queue_prefix><type>, x-max-age =
+// control_retention) bound with "<type>.#". Throws amqp_error, e.g. when a queue exists with
+// other arguments.
 void declare_topology(amqp_connection& conn, const amqp_options& options);
 
 }  // namespace jobsd::queue

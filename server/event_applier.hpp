@@ -1,8 +1,9 @@
 // The consumer's sink: applies status events to the store, then notifies subscribers of the
-// ones that moved a job forward.
+// ones that moved a job forward (a retryable failure that became a retry is its QUEUED event).
 #pragma once
 
 #include "queue/event_sink.hpp"
+#include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
 #include "store/store.hpp"
 
@@ -10,12 +11,15 @@ namespace jobsd::server {
 
 class event_applier final : public queue::event_sink {
   public:
-    event_applier(store::store& s, notification_hub& hub) : store_(s), hub_(hub) {}
+    // `counters` may be null (tests); it counts the automatic retries.
+    event_applier(store::store& s, notification_hub& hub, metrics* counters = nullptr)
+        : store_(s), hub_(hub), counters_(counters) {}
     bool apply(std::vector<model::job_event> events) override;
 
   private:
     store::store& store_;
     notification_hub& hub_;
+    metrics* counters_;
 };
 
 }  // namespace jobsd::server

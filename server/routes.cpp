@@ -7,6 +7,7 @@
 #include "server/handlers/health_routes.hpp"
 #include "server/handlers/job_events.hpp"
 #include "server/handlers/job_routes.hpp"
+#include "server/handlers/lifecycle_routes.hpp"
 #include "server/handlers/operator_routes.hpp"
 #include "server/handlers/project_routes.hpp"
 
@@ -22,6 +23,8 @@ constexpr std::array table{
     //    name               method     pattern                                          who                   header check          handler
     route{"create_job",      verb::post, "/jobs/v2",                                      access::customer_key, h::check_create_job,  h::create_job},
     route{"get_job",         verb::get,  "/jobs/:id",                                     access::customer_key, nullptr,              h::get_job},
+    route{"cancel_job",      verb::post, "/jobs/:id/cancel",                              access::customer_key, h::check_optional_body, h::cancel_job},
+    route{"retry_job",       verb::post, "/jobs/:id/retry",                               access::customer_key, h::check_optional_body, h::retry_job},
     route{"job_events",      verb::get,  "/jobs/v2/events",                               access::customer_key, nullptr,              nullptr, h::job_events},
     route{"active_projects", verb::get,  "/api/provider/projects/active",                 access::customer_key, nullptr,              h::active_projects},
     route{"mapping_fields",  verb::get,  "/api/provider/projects/:projectId/mapping-fields", access::customer_key, nullptr,           h::mapping_fields},

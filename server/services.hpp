@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "model/lifecycle_policy.hpp"
+#include "queue/control_publisher.hpp"
 #include "queue/publisher.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
@@ -51,6 +53,8 @@ struct services {
     notification_hub& hub;
     operator_api& operator_views;
     ingest_gate& gate;
+    const model::lifecycle_policy& lifecycle;  // retries, time to live and stuck bound per type
+    queue::control_publisher* control;         // null when publishing is off: cancels wait in the store
 };
 
 }  // namespace jobsd::server

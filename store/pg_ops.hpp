@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "model/lifecycle_policy.hpp"
 #include "store/pg_connection.hpp"
 #include "store/store.hpp"
 
@@ -41,6 +42,10 @@ using pg_handler = boost::asio::any_completion_handler<void(error_code, Values..
 // The named statements the ops use, prepared on every connection (pg_statements.cpp).
 const std::vector<pg_prepared>& pg_prepared_statements();
 
+// The retry policy as the jsonb jobsd_apply_event() reads: {"<type>":{"max_attempts",
+// "backoff_ms","backoff_max_ms"},…}.
+std::string pg_policy_json(const model::lifecycle_policy& policy);
+
 // A statement sent as text rather than prepared (BEGIN, COMMIT, rare reads).
 inline pg_statement pg_sql(std::string text) {
     return {std::move(text), {}, false};
@@ -61,9 +66,11 @@ std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
                                           std::chrono::milliseconds claim_lease,
                                           std::chrono::milliseconds idempotency_window, pg_handler<> handler);
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
-// Applied events are added to `applied_counter` on commit.
+// Applied events are added to `applied_counter` on commit; `policy_json` is the retry policy
+// (pg_policy_json).
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
                                             std::atomic<std::uint64_t>& applied_counter,
+                                            std::string policy_json,
                                             pg_handler<std::vector<applied_event>> handler);
 
 // Reads (pg_read_ops.cpp).
@@ -80,6 +87,23 @@ std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler);
 std::unique_ptr<pg_op> make_count_jobs_op(pg_handler<std::vector<job_count>> handler);
 std::unique_ptr<pg_op> make_recent_jobs_op(std::size_t limit, pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_load_catalog_op(pg_handler<catalog_ptr> handler);
+
+// The lifecycle (pg_lifecycle_ops.cpp). A retried job and released retries are claimed by
+// `instance` for `claim_lease`.
+std::unique_ptr<pg_op> make_cancel_job_op(std::string account_id, std::string uuid, std::int64_t now_ms,
+                                          pg_handler<cancel_outcome> handler);
+std::unique_ptr<pg_op> make_retry_job_op(std::string account_id, std::string uuid,
+                                         std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms,
+                                         std::string instance, std::chrono::milliseconds claim_lease,
+                                         pg_handler<retry_outcome> handler);
+std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std::string instance,
+                                     std::chrono::milliseconds claim_lease,
+                                     pg_handler<lifecycle_sweep> handler);
+std::unique_ptr<pg_op> make_remove_controls_op(std::vector<std::int64_t> seqs, pg_handler<> handler);
+std::unique_ptr<pg_op> make_list_controls_op(std::size_t limit,
+                                             pg_handler<std::vector<control_entry>> handler);
+std::unique_ptr<pg_op> make_stuck_jobs_op(std::array<std::int64_t, model::all_job_types.size()> cutoffs,
+                                          std::size_t limit, pg_handler<std::vector<job_record>> handler);
 
 }  // namespace pg_ops
 

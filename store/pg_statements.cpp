@@ -17,9 +17,11 @@ std::vector<pg_prepared> make_statements() {
         // instance, which hands it to its publisher right after the commit.
         {"insert_job",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until)"
-         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-         " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING RETURNING seq"},
+         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, attempt, "
+         "expires_in_ms,"
+         " expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
+         " now() + $13::float8 * interval '1 millisecond', $14, $15, $16) ON CONFLICT DO NOTHING RETURNING "
+         "seq"},
         {"release_key",
          "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
          "created_ms < $3"},
@@ -38,13 +40,32 @@ std::vector<pg_prepared> make_statements() {
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
-        // Forward only, decided on the row itself: $7 lists the states the event may follow,
-        // so instances applying the same events in any order end in the same state.
+        // Decided on the locked row itself (model::decide_event in PL/pgSQL, pg_schema.cpp), so
+        // instances applying the same events in any order end in the same state.
         {"apply_event",
-         "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, "
-         "output),"
-         " error = coalesce($5, error), updated_ms = greatest(updated_ms, $6) WHERE uuid = $1"
-         " AND job_status = ANY($7::text[]) RETURNING account_id, session_id, job_type"},
+         "SELECT * FROM jobsd_apply_event($1, $2, $3::integer, $4::integer, $5, $6, $7::boolean, $8::bigint,"
+         " $9::bigint, $10::jsonb)"},
+        // The lifecycle: cancel and retry decide on the locked row (pg_schema.cpp); the sweep
+        // takes rows no other instance is sweeping (SKIP LOCKED).
+        {"cancel_job", "SELECT * FROM jobsd_cancel_job($1, $2, $3::bigint)"},
+        {"retry_job", "SELECT * FROM jobsd_retry_job($1, $2, $3::bigint, $4::bigint, $5, $6::float8)"},
+        {"expire_due",
+         "UPDATE jobs SET job_status = 'EXPIRED', published = true, updated_ms = greatest(updated_ms, $1)"
+         " WHERE seq IN (SELECT seq FROM jobs WHERE NOT published AND expires_at_ms IS NOT NULL"
+         " AND expires_at_ms <= $1 AND job_status = 'QUEUED' LIMIT $2 FOR UPDATE SKIP LOCKED)"
+         " RETURNING uuid, account_id, session_id, job_type, attempt"},
+        {"release_retries",
+         "UPDATE jobs SET published = false, retry_at_ms = NULL, claimed_by = $2,"
+         " claimed_until = now() + $3::float8 * interval '1 millisecond' WHERE seq IN (SELECT seq FROM jobs"
+         " WHERE retry_at_ms IS NOT NULL AND retry_at_ms <= $1 AND job_status = 'QUEUED' ORDER BY retry_at_ms"
+         " LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " +
+             columns},
+        {"list_controls",
+         "SELECT seq, uuid, job_type, kind, attempt, created_ms FROM job_controls ORDER BY seq LIMIT $1"},
+        {"remove_controls", "DELETE FROM job_controls WHERE seq = ANY($1::bigint[])"},
+        {"stuck_jobs", "SELECT " + columns +
+                           " FROM jobs WHERE job_status IN ('STARTED', 'IN_PROGRESS') AND updated_ms < $1"
+                           " ORDER BY updated_ms"},
         {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
     };
 }

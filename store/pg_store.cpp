@@ -228,7 +228,8 @@ error_code pg_store::impl::check_results(pg_connection& conn, const std::vector<
     return {};
 }
 
-pg_store::pg_store(pg_options options, store_options common) : options_(std::move(options)), common_(common) {
+pg_store::pg_store(pg_options options, store_options common)
+    : options_(std::move(options)), common_(common), policy_json_(pg_policy_json(common_.lifecycle)) {
     if (options_.pool_size == 0) throw std::invalid_argument("store.pool_size must be at least 1");
     options_.writers =
         std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
@@ -320,7 +321,8 @@ void pg_store::mark_published(std::vector<std::string> uuids,
 void pg_store::apply_events(
     std::vector<model::job_event> events,
     asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
-    submit(pg_ops::make_apply_events_op(std::move(events), impl_->events_applied, std::move(handler)));
+    submit(pg_ops::make_apply_events_op(std::move(events), impl_->events_applied, policy_json_,
+                                        std::move(handler)));
 }
 
 void pg_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
@@ -334,6 +336,40 @@ void pg_store::count_jobs(asio::any_completion_handler<void(error_code, std::vec
 void pg_store::list_recent_jobs(
     std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
     submit(pg_ops::make_recent_jobs_op(limit, std::move(handler)));
+}
+
+void pg_store::cancel_job(std::string account_id, std::string uuid, std::int64_t now_ms,
+                          asio::any_completion_handler<void(error_code, cancel_outcome)> handler) {
+    submit(pg_ops::make_cancel_job_op(std::move(account_id), std::move(uuid), now_ms, std::move(handler)));
+}
+
+void pg_store::retry_job(std::string account_id, std::string uuid, std::optional<std::int64_t> expires_in_ms,
+                         std::int64_t now_ms,
+                         asio::any_completion_handler<void(error_code, retry_outcome)> handler) {
+    submit(pg_ops::make_retry_job_op(std::move(account_id), std::move(uuid), expires_in_ms, now_ms,
+                                     options_.instance_id, options_.claim_lease, std::move(handler)));
+}
+
+void pg_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
+                               asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
+    submit(
+        pg_ops::make_sweep_op(now_ms, limit, options_.instance_id, options_.claim_lease, std::move(handler)));
+}
+
+void pg_store::list_control_messages(
+    std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) {
+    submit(pg_ops::make_list_controls_op(limit, std::move(handler)));
+}
+
+void pg_store::remove_control_messages(std::vector<std::int64_t> seqs,
+                                       asio::any_completion_handler<void(error_code)> handler) {
+    submit(pg_ops::make_remove_controls_op(std::move(seqs), std::move(handler)));
+}
+
+void pg_store::list_stuck_jobs(
+    std::array<std::int64_t, model::all_job_types.size()> updated_before_ms, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit(pg_ops::make_stuck_jobs_op(updated_before_ms, limit, std::move(handler)));
 }
 
 void pg_store::apply_seed(const seed_data& seed) {

@@ -1,6 +1,7 @@
 // The PostgreSQL adapter's writes: each adds its statements to a batch's pipeline between BEGIN
 // and COMMIT and reads its own results back; forward-only and duplicate checks are decided by
 // the statements themselves, so several jobsd may write the same database.
+#include "model/clock.hpp"
 #include "store/completion.hpp"
 #include "store/pg_ops.hpp"
 #include "store/store_error.hpp"
@@ -33,7 +34,10 @@ struct create_job_op final : pg_op {
               job.version ? param(pg_number(*job.version)) : std::nullopt,
               keyed ? param(job.idempotency_key) : std::nullopt,
               keyed ? param(job.request_hash) : std::nullopt, instance,
-              pg_number(static_cast<std::int64_t>(claim_lease.count()))}});
+              pg_number(static_cast<std::int64_t>(claim_lease.count())),
+              pg_number(static_cast<std::int64_t>(job.attempt)),
+              job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
+              job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.empty() || results.back().rows() == 0)) ec = store_errc::duplicate;
@@ -63,31 +67,34 @@ struct mark_published_op final : pg_op {
 };
 
 struct apply_events_op final : pg_op {
-    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
+    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter, std::string p,
                     pg_handler<std::vector<applied_event>> h)
-        : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
+        : events(std::move(e)), applied_counter(counter), policy(std::move(p)), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        for (const auto& e : events) {
-            std::vector<std::string> from;
-            for (auto s :
-                 {model::job_status::queued, model::job_status::started, model::job_status::in_progress,
-                  model::job_status::success, model::job_status::failed})
-                if (model::can_advance(s, e.status)) from.emplace_back(model::to_string(s));
+        const std::string now = pg_number(model::now_ms());
+        for (const auto& e : events)
             out.push_back({"apply_event",
                            {e.uuid, std::string(model::to_string(e.status)),
+                            e.attempt ? param(std::to_string(*e.attempt)) : std::nullopt,
                             e.progress ? param(std::to_string(*e.progress)) : std::nullopt, e.output, e.error,
-                            pg_number(e.at_ms), pg_text_array(from)}});
-        }
+                            std::string(e.retryable ? "true" : "false"), pg_number(e.at_ms), now, policy}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::vector<applied_event> applied;
         if (!ec) {
             for (std::size_t i = 0; i < events.size() && i < results.size(); ++i) {
-                if (results[i].rows() == 0) continue;  // late, duplicate or unknown: harmless
-                applied.push_back(
-                    {events[i], std::string(results[i].text(0, 0)), std::string(results[i].text(0, 1)),
-                     model::parse_job_type(results[i].text(0, 2)).value_or(model::job_type::video)});
+                const auto& r = results[i];
+                if (r.rows() == 0) continue;  // late, duplicate, another attempt or unknown: harmless
+                applied_event a{events[i], std::string(r.text(0, 1)), std::string(r.text(0, 2)),
+                                model::parse_job_type(r.text(0, 3)).value_or(model::job_type::video)};
+                if (r.text(0, 0) == "retried") {  // the QUEUED event of the next attempt, with the error
+                    a.event.status = model::job_status::queued;
+                    a.event.attempt = static_cast<int>(r.int64(0, 4));
+                    a.event.progress.reset();
+                    a.event.output.reset();
+                }
+                applied.push_back(std::move(a));
             }
             applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
         }
@@ -97,6 +104,7 @@ struct apply_events_op final : pg_op {
 
     std::vector<model::job_event> events;
     std::atomic<std::uint64_t>& applied_counter;
+    std::string policy;  // the retry policy as jsonb text (pg_policy_json)
     pg_handler<std::vector<applied_event>> handler;
 };
 
@@ -118,8 +126,10 @@ std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg
 
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
                                             std::atomic<std::uint64_t>& applied_counter,
+                                            std::string policy_json,
                                             pg_handler<std::vector<applied_event>> handler) {
-    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(handler));
+    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(policy_json),
+                                             std::move(handler));
 }
 
 }  // namespace pg_ops

@@ -21,16 +21,18 @@
 
 #include "store/sqlite_db.hpp"
 #include "store/store.hpp"
+#include "store/store_options.hpp"
 
 namespace jobsd::store {
 
 // The writer thread's read-write connection and the statements every batch reuses.
 struct sqlite_writer_ctx {
-    sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
+    sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_options& common);
     std::unique_ptr<sqlite_db> db;
     sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state,
-        update_status;
+        update_status, schedule_retry, resend_cancel;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
+    const model::lifecycle_policy policy;      // store_options::lifecycle
 };
 
 // One reader thread's read-only connection and its hot statements.
@@ -90,6 +92,24 @@ std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<jo
 std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
                                                     sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_load_catalog_op(sqlite_handler<catalog_ptr> handler);
+
+// The lifecycle (sqlite_lifecycle_ops.cpp): writes, then reads.
+std::unique_ptr<sqlite_write_op> make_cancel_job_op(std::string account_id, std::string uuid,
+                                                    std::int64_t now_ms,
+                                                    sqlite_handler<cancel_outcome> handler);
+std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::string uuid,
+                                                   std::optional<std::int64_t> expires_in_ms,
+                                                   std::int64_t now_ms,
+                                                   sqlite_handler<retry_outcome> handler);
+std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
+                                               sqlite_handler<lifecycle_sweep> handler);
+std::unique_ptr<sqlite_write_op> make_remove_controls_op(std::vector<std::int64_t> seqs,
+                                                         sqlite_handler<> handler);
+std::unique_ptr<sqlite_read_op> make_list_controls_op(std::size_t limit,
+                                                      sqlite_handler<std::vector<control_entry>> handler);
+std::unique_ptr<sqlite_read_op> make_stuck_jobs_op(
+    std::array<std::int64_t, model::all_job_types.size()> cutoffs, std::size_t limit,
+    sqlite_handler<std::vector<job_record>> handler);
 
 }  // namespace sqlite_ops
 

@@ -8,7 +8,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 3> migrations = {
+constexpr std::array<std::string_view, 4> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -74,6 +74,30 @@ CREATE TABLE operator_keys (
   created_ms  INTEGER NOT NULL,
   revoked_ms  INTEGER
 );
+)sql",
+    // 4: the job's lifecycle (issue 16): attempts, time to live, cancel requests, retries waiting
+    // for their backoff, and the control outbox (cancel requests waiting for the broker).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN expires_in_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN expires_at_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN cancel_requested_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN retry_at_ms INTEGER;
+-- Jobs that may expire before they leave the outbox.
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE published = 0 AND expires_at_ms IS NOT NULL;
+-- Retries waiting for their backoff.
+CREATE INDEX jobs_retry_due ON jobs (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
+-- Running jobs by their last event, for the stuck-job view.
+CREATE INDEX jobs_running ON jobs (updated_ms) WHERE job_status IN ('STARTED', 'IN_PROGRESS');
+CREATE TABLE job_controls (
+  seq         INTEGER PRIMARY KEY,
+  uuid        TEXT NOT NULL,
+  job_type    TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL
+);
+CREATE INDEX job_controls_uuid ON job_controls (uuid);
 )sql",
 };
 

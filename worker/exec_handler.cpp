@@ -63,6 +63,21 @@ int kill_and_reap(pid_t pid) {
     return status;
 }
 
+// Asks the whole group to stop (SIGTERM), gives the leader up to `grace` to exit, then kills
+// what is left of the group and reaps the leader. WNOWAIT keeps the leader a zombie until the
+// group is killed, so its pid (the group id) cannot be reused meanwhile.
+int terminate_and_reap(pid_t pid, std::chrono::milliseconds grace) {
+    ::kill(-pid, SIGTERM);
+    const auto until = clock::now() + grace;
+    for (;;) {
+        siginfo_t info{};
+        const int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+        if ((r == 0 && info.si_pid == pid) || (r < 0 && errno != EINTR) || clock::now() >= until) break;
+        ::usleep(10'000);
+    }
+    return kill_and_reap(pid);
+}
+
 std::string with_tail(std::string head, const std::string& tail) {
     std::string_view t = tail;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
@@ -128,7 +143,7 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
     // Pump the pipes until the command closes stdout and stderr.
     while (out_r.get() >= 0 || err_r.get() >= 0) {
         if (stop.stop_requested()) {
-            kill_and_reap(pid);
+            terminate_and_reap(pid, options_.kill_grace);
             return job_outcome::failure("cancelled");
         }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -180,7 +195,7 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
             throw std::system_error(errno, std::generic_category(), "waitid");
         if (info.si_pid == pid) break;
         if (stop.stop_requested()) {
-            kill_and_reap(pid);
+            terminate_and_reap(pid, options_.kill_grace);
             return job_outcome::failure("cancelled");
         }
         if (clock::now() >= deadline) {
@@ -196,7 +211,8 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return job_outcome::success(parser.output());
     if (WIFEXITED(status))
         return job_outcome::failure(
-            with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail.str()));
+            with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail.str()),
+            options_.retryable_exit_code != 0 && WEXITSTATUS(status) == options_.retryable_exit_code);
     return job_outcome::failure(
         with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail.str()));
 }

@@ -13,7 +13,9 @@
 namespace jobsd::worker {
 
 struct job_report {
-    enum class kind { started, progress, finished };
+    // finished: the handler returned an outcome; stopped: it returned after its stop token fired
+    // (or never began), so its outcome is not the job's.
+    enum class kind { started, progress, finished, stopped };
     std::uint64_t job_id = 0;  // the runtime's id for one delivery
     kind what = kind::started;
     int progress = 0;     // progress

@@ -29,6 +29,12 @@ struct exec_options {
     std::size_t stderr_tail = 4096;
     // Longest stdout line read; longer lines are skipped (a runaway child cannot exhaust memory).
     std::size_t max_line = 1 << 20;
+    // When a job is cancelled (or the worker stops it), its process group gets SIGTERM, then
+    // SIGKILL after this grace: 5 s lets a renderer flush and remove temporary files.
+    std::chrono::milliseconds kill_grace{5'000};
+    // An exit code that makes the failure retryable: 75 is EX_TEMPFAIL ("try again later",
+    // sysexits.h). 0 turns it off.
+    int retryable_exit_code = 75;
 };
 
 struct worker_options {
@@ -50,6 +56,10 @@ struct worker_options {
     std::chrono::milliseconds grace{30'000};
     // Unacked status events at once; bounds memory if the broker stops confirming.
     std::size_t confirm_window = 256;
+    // Cancels remembered for jobs not (yet) held here, so one that arrives later is acked without
+    // running; the oldest go first past this many, and none is kept past amqp.control_retention.
+    // 100 000 uuids are a few MB.
+    std::size_t cancel_memory = 100'000;
     // spdlog level: trace, debug, info, warn, error.
     std::string log_level = "info";
 };

@@ -1,30 +1,15 @@
-// One connection, two channels: channel 1 consumes (basic.qos prefetch = concurrency, manual
-// acks), channel 2 is in confirm mode and carries only status events. Keeping them apart means
-// every basic.ack/nack the broker sends is a confirm of channel 2's publish sequence, and the
-// consumer's prefetch and delivery tags are never mixed with it. Any channel or connection
-// error drops the whole connection: jobs in flight are then redelivered by the broker and their
-// late results are dropped here (each delivery has an id that dies with the connection).
-// The connection, its frame loop and the reconnects are an amqp_session; this is its user.
+// The worker's AMQP session user: connecting (topology, the three channels of runtime_impl.hpp),
+// reading the control stream, stopping gracefully, and the step that drives the rest. The
+// jobs themselves and their events are in runtime_jobs.cpp.
 #include "worker/worker_runtime.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <deque>
-#include <optional>
-#include <stop_token>
-#include <unordered_map>
 
-#include "model/clock.hpp"
-#include "model/uuid.hpp"
-#include "queue/amqp_connection.hpp"
-#include "queue/amqp_session.hpp"
-#include "queue/confirm_tracker.hpp"
+#include "queue/control_message.hpp"
 #include "queue/topology.hpp"
-#include "worker/job_input.hpp"
-#include "worker/job_pool.hpp"
-#include "worker/report_mailbox.hpp"
-#include "worker/status_event.hpp"
+#include "worker/runtime_impl.hpp"
 
 namespace jobsd::worker {
 
@@ -33,9 +18,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 using queue::amqp_error;
 
-constexpr amqp_channel_t consume_channel = queue::amqp_connection::channel;  // opened by amqp_connection
-constexpr amqp_channel_t event_channel = 2;
-
 amqp_bytes_t bytes(const std::string& s) {
     return {s.size(), const_cast<char*>(s.data())};
 }
@@ -43,359 +25,141 @@ std::string text(amqp_bytes_t b) {
     return std::string(static_cast<const char*>(b.bytes), b.len);
 }
 
-// Posts a job's progress to the mailbox, skipping repeats of the last value.
-class mailbox_progress final : public progress_reporter {
-  public:
-    mailbox_progress(report_mailbox& box, std::uint64_t job_id) : box_(box), job_id_(job_id) {}
-    void report(int percent) override {
-        percent = std::clamp(percent, 0, 100);
-        if (percent == last_) return;
-        last_ = percent;
-        box_.push({job_id_, job_report::kind::progress, percent, {}});
-    }
-
-  private:
-    report_mailbox& box_;
-    std::uint64_t job_id_;
-    int last_ = -1;
-};
+// Control deliveries the broker may push before they are acked: cancels are small and rare.
+constexpr std::uint16_t control_prefetch = 64;
 
 }  // namespace
 
-struct worker_runtime::impl final : queue::amqp_session_user {
-    // A delivery being worked on, from basic.deliver until its basic.ack.
-    struct in_flight {
-        std::uint64_t delivery_tag = 0;
-        std::string uuid;
-        std::stop_source stop;
-        clock::time_point received;
-        std::optional<clock::time_point> deadline;  // set at STARTED: --timeout-ms from then
-        bool terminal = false;  // SUCCESS/FAILED made: later reports of the handler are dropped
-    };
-    struct pending_event {
-        std::uint64_t job_id;
-        status_event event;
-    };
+worker_runtime::impl::impl(worker_options o, job_handler& h, std::string id)
+    : options(std::move(o)),
+      handler(h),
+      worker_id(std::move(id)),
+      queue_name(options.amqp.queue_prefix + options.job_type),
+      control_queue(options.amqp.control_queue_prefix + options.job_type),
+      pool(options.concurrency, 4 * std::size_t{options.concurrency}),
+      session(queue::amqp_session_options::from("worker", options.amqp), *this, mailbox.waker()),
+      cancels(options.cancel_memory, options.amqp.control_retention) {}
 
-    impl(worker_options o, job_handler& h, std::string id)
-        : options(std::move(o)),
-          handler(h),
-          worker_id(std::move(id)),
-          queue_name(options.amqp.queue_prefix + options.job_type),
-          pool(options.concurrency, 4 * std::size_t{options.concurrency}),
-          session(queue::amqp_session_options::from("worker", options.amqp), *this, mailbox.waker()) {}
+bool worker_runtime::impl::run() {
+    session.run();
+    // Every job was told to stop; give handlers a moment to notice.
+    return pool.wait_idle(std::chrono::seconds(2));
+}
 
-    bool run() {
-        session.run();
-        // Every job was told to stop; give handlers a moment to notice.
-        return pool.wait_idle(std::chrono::seconds(2));
+void worker_runtime::impl::on_connected(queue::amqp_connection& conn) {
+    const auto state = conn.state();
+    queue::declare_topology(conn, options.amqp);
+    amqp_channel_open(state, event_channel);
+    conn.check_last("opening the event channel");
+    amqp_confirm_select(state, event_channel);
+    conn.check_last("confirm.select on the event channel");
+    // Cancels first, so a cancel sent before this connect is known before any job arrives.
+    consume_control(conn);
+    amqp_basic_qos(state, consume_channel, 0, static_cast<std::uint16_t>(options.concurrency), 0);
+    conn.check_last("basic.qos");
+    const auto* ok = amqp_basic_consume(state, consume_channel, bytes(queue_name), amqp_empty_bytes, 0, 0, 0,
+                                        amqp_empty_table);
+    conn.check_last("consuming " + queue_name);
+    consumer_tag = text(ok->consumer_tag);
+    cancel_sent = false;
+    if (connections++ > 0) stats.reconnects.fetch_add(1);
+    spdlog::info("broker {} connected; consuming {} with prefetch {} and control stream {}", conn.where(),
+                 queue_name, options.concurrency, control_queue);
+}
+
+// The type's control stream, from control_retention ago: every cancel still kept, including
+// those sent while this worker was away.
+void worker_runtime::impl::consume_control(queue::amqp_connection& conn) {
+    const auto state = conn.state();
+    amqp_channel_open(state, control_channel);
+    conn.check_last("opening the control channel");
+    amqp_basic_qos(state, control_channel, 0, control_prefetch, 0);  // a stream consumer needs a prefetch
+    conn.check_last("basic.qos on the control channel");
+    const auto from = std::chrono::system_clock::now() - options.amqp.control_retention;
+    queue::amqp_arguments args;
+    args.add_timestamp(
+        "x-stream-offset",
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(from.time_since_epoch()).count()));
+    amqp_basic_consume(state, control_channel, bytes(control_queue), amqp_empty_bytes, 0, 0, 0, args.table());
+    conn.check_last("consuming the control stream " + control_queue);
+}
+
+void worker_runtime::impl::on_disconnected(std::string_view) {
+    lose_in_flight();
+}
+
+queue::amqp_step worker_runtime::impl::step(queue::amqp_connection& conn, clock::time_point now) {
+    if (stop_requests.load() > 0 && stop_step(conn, now)) return {true};
+    while (!retry.empty() && retry.front().first <= now) {
+        pending.push_front(std::move(retry.front().second));
+        retry.pop_front();
     }
+    apply_reports();
+    check_timeouts(now);
+    publish_pending(conn);
+    return {false, false, next_deadline()};
+}
 
-    // ---- the session's callbacks ------------------------------------------------------------
+void worker_runtime::impl::on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) {
+    if (d.channel == control_channel) return take_control(conn, d);
+    take_delivery(conn, d.tag, d.redelivered, std::string(d.body()));
+}
 
-    void on_connected(queue::amqp_connection& conn) override {
-        const auto state = conn.state();
-        queue::declare_topology(conn, options.amqp);
-        amqp_channel_open(state, event_channel);
-        conn.check_last("opening the event channel");
-        amqp_confirm_select(state, event_channel);
-        conn.check_last("confirm.select on the event channel");
-        amqp_basic_qos(state, consume_channel, 0, static_cast<std::uint16_t>(options.concurrency), 0);
-        conn.check_last("basic.qos");
-        const auto* ok = amqp_basic_consume(state, consume_channel, bytes(queue_name), amqp_empty_bytes, 0, 0,
-                                            0, amqp_empty_table);
-        conn.check_last("consuming " + queue_name);
-        consumer_tag = text(ok->consumer_tag);
-        cancel_sent = false;
-        if (connections++ > 0) stats.reconnects.fetch_add(1);
-        spdlog::info("broker {} connected; consuming {} with prefetch {}", conn.where(), queue_name,
-                     options.concurrency);
+// A control message: remembered (a job that arrives later is not run) and applied to the jobs held
+// here. Acked whatever it holds: a kind this worker does not know is for newer workers.
+void worker_runtime::impl::take_control(queue::amqp_connection& conn, const queue::amqp_delivery& d) {
+    if (auto m = queue::parse_control_message(d.body()); m && m->kind == queue::cancel_kind) {
+        const auto now = clock::now();
+        cancels.remember(m->uuid, m->attempt, now);
+        cancel_held(m->uuid, m->attempt, now);
     }
+    if (int rc = amqp_basic_ack(conn.state(), control_channel, d.tag, 0); rc != AMQP_STATUS_OK)
+        throw amqp_error("broker " + conn.where() +
+                         ": acking a control message failed: " + amqp_error_string2(rc));
+}
 
-    void on_disconnected(std::string_view) override { lose_in_flight(); }
+void worker_runtime::impl::on_confirm(queue::amqp_connection& conn, const queue::amqp_confirm& c) {
+    if (c.channel != event_channel) return;
+    settle(conn, c.ack ? tracker.on_ack(c.tag, c.multiple) : tracker.on_nack(c.tag, c.multiple));
+}
 
-    bool stopping() const override { return stop_requests.load() > 0; }
-
-    queue::amqp_step step(queue::amqp_connection& conn, clock::time_point now) override {
-        if (stop_requests.load() > 0 && stop_step(conn, now)) return {true};
-        while (!retry.empty() && retry.front().first <= now) {
-            pending.push_front(std::move(retry.front().second));
-            retry.pop_front();
-        }
-        apply_reports();
-        check_timeouts(now);
-        publish_pending(conn);
-        return {false, false, next_deadline()};
+// Stopping: cancels the consumer once, then true when the session may end: every job in hand is
+// done and acked, the grace period is over, or a second stop came.
+bool worker_runtime::impl::stop_step(queue::amqp_connection& conn, clock::time_point now) {
+    if (!cancel_sent) {
+        amqp_basic_cancel_t cancel{bytes(consumer_tag), 0};
+        if (amqp_send_method(conn.state(), consume_channel, AMQP_BASIC_CANCEL_METHOD, &cancel) !=
+            AMQP_STATUS_OK)
+            throw amqp_error("broker " + conn.where() + ": basic.cancel failed");
+        cancel_sent = true;
+        grace_deadline = now + options.grace;
+        spdlog::info("stopping: consumer cancelled, {} job(s) in hand, grace {} ms", jobs.size(),
+                     options.grace.count());
     }
-
-    void on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) override {
-        take_delivery(conn, d.tag, d.redelivered, std::string(d.body()));
+    if (jobs.empty()) {
+        spdlog::info("stopping: every job in hand is done and acked");
+        return true;
     }
-
-    void on_confirm(queue::amqp_connection& conn, const queue::amqp_confirm& c) override {
-        if (c.channel != event_channel) return;
-        settle(conn, c.ack ? tracker.on_ack(c.tag, c.multiple) : tracker.on_nack(c.tag, c.multiple));
+    if (now >= *grace_deadline || stop_requests.load() > 1) {
+        spdlog::warn("stopping now: {} job(s) unfinished, the broker will redeliver them", jobs.size());
+        return true;
     }
+    return false;
+}
 
-    // Stopping: cancels the consumer once, then true when the session may end: every job in
-    // hand is done and acked, the grace period is over, or a second stop came.
-    bool stop_step(queue::amqp_connection& conn, clock::time_point now) {
-        if (!cancel_sent) {
-            amqp_basic_cancel_t cancel{bytes(consumer_tag), 0};
-            if (amqp_send_method(conn.state(), consume_channel, AMQP_BASIC_CANCEL_METHOD, &cancel) !=
-                AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() + ": basic.cancel failed");
-            cancel_sent = true;
-            grace_deadline = now + options.grace;
-            spdlog::info("stopping: consumer cancelled, {} job(s) in hand, grace {} ms", jobs.size(),
-                         options.grace.count());
-        }
-        if (jobs.empty()) {
-            spdlog::info("stopping: every job in hand is done and acked");
-            return true;
-        }
-        if (now >= *grace_deadline || stop_requests.load() > 1) {
-            spdlog::warn("stopping now: {} job(s) unfinished, the broker will redeliver them", jobs.size());
-            return true;
-        }
-        return false;
+// The next job timeout, cancel deadline, grace end or retry.
+worker_runtime::impl::clock::time_point worker_runtime::impl::next_deadline() const {
+    auto until = clock::time_point::max();
+    for (const auto& [id, j] : jobs) {
+        if (j.terminal) continue;
+        if (j.deadline) until = std::min(until, *j.deadline);
+        if (j.cancel_deadline) until = std::min(until, *j.cancel_deadline);
     }
-
-    // The next job timeout, grace end or retry.
-    clock::time_point next_deadline() const {
-        auto until = clock::time_point::max();
-        for (const auto& [id, j] : jobs)
-            if (!j.terminal && j.deadline) until = std::min(until, *j.deadline);
-        if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
-        if (!retry.empty()) until = std::min(until, retry.front().first);
-        return until;
-    }
-
-    // ---- jobs ------------------------------------------------------------------------------
-
-    void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body) {
-        stats.received.fetch_add(1);
-        auto parsed = parse_job_message(std::move(body), options.job_type);
-        if (!parsed.job) {
-            // Never requeued: a bad message would come straight back. Dead-lettered instead.
-            spdlog::warn("rejecting delivery {} of {} (dead-lettered): {}", tag, queue_name, parsed.error);
-            if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 0); rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() +
-                                 ": basic.reject failed: " + amqp_error_string2(rc));
-            stats.rejected.fetch_add(1);
-            return;
-        }
-        auto job = std::make_shared<job_input>(std::move(*parsed.job));
-        job->redelivered = redelivered;
-        const std::uint64_t id = next_job_id++;
-        in_flight& j = jobs[id];
-        j.delivery_tag = tag;
-        j.uuid = job->uuid;
-        j.received = clock::now();
-        spdlog::debug("job {} received (delivery {}{})", j.uuid, tag, redelivered ? ", redelivered" : "");
-        if (!pool.post([this, id, job, token = j.stop.get_token()] { run_job(id, *job, token); })) {
-            // Only when handlers ignore their stop token and pile up: let another worker have it.
-            spdlog::warn("job {}: every pool thread is stuck; returning it to the queue", j.uuid);
-            if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 1); rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() +
-                                 ": basic.reject failed: " + amqp_error_string2(rc));
-            jobs.erase(id);
-        }
-    }
-
-    // On a pool thread.
-    void run_job(std::uint64_t id, const job_input& job, std::stop_token token) {
-        if (token.stop_requested()) return;  // lost with its connection before it began
-        mailbox.push({id, job_report::kind::started, 0, {}});
-        mailbox_progress progress(mailbox, id);
-        job_outcome outcome;
-        try {
-            outcome = handler.run(job, progress, token);
-        } catch (const std::exception& e) {
-            outcome = job_outcome::failure(std::string("handler error: ") + e.what());
-        } catch (...) {
-            outcome = job_outcome::failure("handler error: unknown exception");
-        }
-        if (token.stop_requested()) return;  // timed out, lost or abandoned: nobody wants it
-        mailbox.push({id, job_report::kind::finished, 0, std::move(outcome)});
-    }
-
-    void apply_reports() {
-        for (auto& r : mailbox.take()) {
-            auto it = jobs.find(r.job_id);
-            if (it == jobs.end() || it->second.terminal) continue;  // late: dropped
-            in_flight& j = it->second;
-            switch (r.what) {
-                case job_report::kind::started:
-                    j.deadline = clock::now() + options.timeout;
-                    enqueue(r.job_id, j, fields(model::job_status::started));
-                    break;
-                case job_report::kind::progress:
-                    enqueue_progress(r.job_id, j, r.progress);
-                    break;
-                case job_report::kind::finished:
-                    finish(r.job_id, j, std::move(r.outcome));
-                    break;
-            }
-        }
-    }
-
-    void finish(std::uint64_t id, in_flight& j, job_outcome outcome) {
-        j.terminal = true;
-        const auto ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - j.received).count();
-        if (outcome.ok) {
-            stats.succeeded.fetch_add(1);
-            spdlog::info("job {} SUCCESS in {} ms", j.uuid, ms);
-            event_fields f = fields(model::job_status::success);
-            f.output = &outcome.output;
-            enqueue(id, j, f);
-        } else {
-            stats.failed.fetch_add(1);
-            spdlog::info("job {} FAILED in {} ms: {}", j.uuid, ms, outcome.error);
-            event_fields f = fields(model::job_status::failed);
-            f.error = outcome.error;
-            enqueue(id, j, f);
-        }
-    }
-
-    void check_timeouts(clock::time_point now) {
-        for (auto& [id, j] : jobs) {
-            if (j.terminal || !j.deadline || now < *j.deadline) continue;
-            j.stop.request_stop();
-            stats.timed_out.fetch_add(1);
-            finish(
-                id, j,
-                job_outcome::failure("timed out after " + std::to_string(options.timeout.count()) + " ms"));
-        }
-    }
-
-    static event_fields fields(model::job_status status) {
-        event_fields f;
-        f.status = status;
-        return f;
-    }
-
-    void enqueue(std::uint64_t id, const in_flight& j, event_fields f) {
-        f.uuid = j.uuid;
-        f.worker = worker_id;
-        f.at_ms = model::now_ms();
-        pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid())});
-    }
-
-    // A progress event still waiting to be sent is updated instead of queueing another.
-    void enqueue_progress(std::uint64_t id, const in_flight& j, int percent) {
-        event_fields f = fields(model::job_status::in_progress);
-        f.uuid = j.uuid;
-        f.progress = percent;
-        f.worker = worker_id;
-        f.at_ms = model::now_ms();
-        for (auto& p : pending)
-            if (p.job_id == id && p.event.status == "IN_PROGRESS") {
-                p.event = make_status_event(options.job_type, f, std::move(p.event.message_id));
-                return;
-            }
-        pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid())});
-    }
-
-    // ---- events and confirms ---------------------------------------------------------------
-
-    bool publish_pending(queue::amqp_connection& conn) {
-        bool any = false;
-        while (!pending.empty() && tracker.outstanding() < options.confirm_window) {
-            pending_event pe = std::move(pending.front());
-            pending.pop_front();
-            const status_event& e = pe.event;
-            amqp_basic_properties_t props{};
-            props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                           AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
-            props.content_type = amqp_cstring_bytes("application/json");
-            props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-            props.message_id = bytes(e.message_id);
-            props.type = bytes(e.status);
-            props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
-            // Not mandatory: with nobody bound to the events exchange an event is dropped, and a
-            // worker must not stall its queue for that.
-            const int rc =
-                amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
-                                   bytes(e.routing_key), 0, 0, &props, bytes(e.body));
-            if (rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() +
-                                 ": publishing an event failed: " + amqp_error_string2(rc));
-            stats.events_published.fetch_add(1);
-            tracker.on_publish({e.message_id, e.routing_key, {}, e.at_ms});
-            if (e.terminal) terminal_unconfirmed.emplace(e.message_id, std::move(pe));
-            any = true;
-        }
-        return any;
-    }
-
-    void settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s) {
-        for (const auto& m : s.confirmed) {
-            stats.events_confirmed.fetch_add(1);
-            auto t = terminal_unconfirmed.find(m.uuid);
-            if (t == terminal_unconfirmed.end()) continue;
-            const std::uint64_t id = t->second.job_id;
-            terminal_unconfirmed.erase(t);
-            auto j = jobs.find(id);
-            if (j == jobs.end()) continue;
-            // The terminal event is safe with the broker: now the job may leave the queue.
-            if (int rc = amqp_basic_ack(conn.state(), consume_channel, j->second.delivery_tag, 0);
-                rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() + ": basic.ack failed: " + amqp_error_string2(rc));
-            stats.acked.fetch_add(1);
-            jobs.erase(j);
-        }
-        const auto due = clock::now() + options.amqp.retry_delay;
-        for (const auto& m : s.failed) {
-            stats.events_nacked.fetch_add(1);
-            auto t = terminal_unconfirmed.find(m.uuid);
-            if (t == terminal_unconfirmed.end()) continue;  // progress: the next one supersedes it
-            spdlog::warn("broker nacked the {} event of job {}; sending it again", t->second.event.status,
-                         jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?");
-            retry.emplace_back(due, std::move(t->second));
-            terminal_unconfirmed.erase(t);
-        }
-    }
-
-    // The connection is gone (or closing): the broker redelivers what was not acked.
-    void lose_in_flight() {
-        if (!jobs.empty()) {
-            spdlog::info("{} job(s) in flight left to the broker for redelivery", jobs.size());
-            stats.lost.fetch_add(jobs.size());
-        }
-        for (auto& [id, j] : jobs) j.stop.request_stop();
-        jobs.clear();
-        pending.clear();
-        retry.clear();
-        tracker.reset();
-        terminal_unconfirmed.clear();
-        consumer_tag.clear();
-        cancel_sent = false;
-    }
-
-    const worker_options options;
-    job_handler& handler;
-    const std::string worker_id;
-    const std::string queue_name;
-    worker_stats stats;
-    std::atomic<int> stop_requests{0};
-    report_mailbox mailbox;
-    job_pool pool;  // after the mailbox: its tasks report to it, so it must be destroyed first
-    queue::amqp_session session;
-
-    // Connection thread only.
-    std::uint64_t connections = 0;
-    std::uint64_t next_job_id = 1;
-    std::unordered_map<std::uint64_t, in_flight> jobs;
-    std::deque<pending_event> pending;                                    // events not yet sent
-    std::deque<std::pair<clock::time_point, pending_event>> retry;        // nacked terminal events
-    queue::confirm_tracker tracker;                                       // events sent, unconfirmed
-    std::unordered_map<std::string, pending_event> terminal_unconfirmed;  // by event message_id
-    std::string consumer_tag;
-    bool cancel_sent = false;
-    std::optional<clock::time_point> grace_deadline;
-};
+    if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
+    if (!retry.empty()) until = std::min(until, retry.front().first);
+    return until;
+}
 
 worker_runtime::worker_runtime(worker_options options, job_handler& handler, std::string worker_id)
     : impl_(std::make_unique<impl>(std::move(options), handler, std::move(worker_id))) {}

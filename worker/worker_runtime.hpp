@@ -1,6 +1,8 @@
 // The connection thread of a worker: consumes one job queue, hands jobs to a pool of handler
 // threads, publishes their status events with publisher confirms, and acks each delivery only
-// once the job's SUCCESS or FAILED event is confirmed.
+// once the job's terminal event is confirmed. Reads its type's control stream: a cancelled job
+// is stopped (its handler's stop token) and reported CANCELLED, and one cancelled before it
+// arrives, or past its deadline, is acked without running (CANCELLED, EXPIRED).
 // Thread safety: run() on one thread (it owns the rabbitmq-c connection); stop() from any
 // thread or from a signal handler; stats() from any thread.
 #pragma once
@@ -20,8 +22,10 @@ struct worker_stats {
     std::atomic<std::uint64_t> succeeded{0};  // SUCCESS events made
     std::atomic<std::uint64_t> failed{0};     // FAILED events made (timeouts included)
     std::atomic<std::uint64_t> timed_out{0};
-    std::atomic<std::uint64_t> rejected{0};  // bad messages, dead-lettered
-    std::atomic<std::uint64_t> acked{0};     // deliveries acked after their terminal confirm
+    std::atomic<std::uint64_t> cancelled{0};  // CANCELLED events made (stopped, or not run at all)
+    std::atomic<std::uint64_t> expired{0};    // EXPIRED events made (not run: past its deadline)
+    std::atomic<std::uint64_t> rejected{0};   // bad messages, dead-lettered
+    std::atomic<std::uint64_t> acked{0};      // deliveries acked after their terminal confirm
     std::atomic<std::uint64_t> events_published{0};
     std::atomic<std::uint64_t> events_confirmed{0};
     std::atomic<std::uint64_t> events_nacked{0};

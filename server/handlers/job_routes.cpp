@@ -57,6 +57,12 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     job.version = create.version;
     job.input = ctx.req.body();
     job.created_ms = job.updated_ms = now;
+    // The client's time to live, else its type's default, else none.
+    if (create.expires_in_s)
+        job.expires_in_ms = *create.expires_in_s * 1000;
+    else if (const auto& ttl = ctx.svc.lifecycle.of(create.type).default_expires_in)
+        job.expires_in_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*ttl).count();
+    if (job.expires_in_ms) job.expires_at_ms = now + *job.expires_in_ms;
     return job;
 }
 
@@ -111,7 +117,9 @@ std::optional<response> check_create_job(const services& svc, const http::reques
 }
 
 asio::awaitable<response> create_job(const request_context& ctx) {
-    auto parsed = model::parse_create_request(ctx.req.body());
+    model::create_limits limits;
+    limits.max_expires_in_s = ctx.svc.lifecycle.max_expires_in.count();
+    auto parsed = model::parse_create_request(ctx.req.body(), limits);
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto& create = std::get<model::create_request>(parsed);
 
