@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -85,6 +86,71 @@ std::string with_tail(std::string head, const std::string& tail) {
     return head;
 }
 
+// Reads what `fd` has into `take`; closes it at end of file or on a read error.
+template <class Take>
+void read_some(fd_guard& fd, Take&& take) {
+    char buf[16384];
+    const ssize_t r = ::read(fd.get(), buf, sizeof buf);
+    if (r > 0)
+        take(std::string_view(buf, static_cast<std::size_t>(r)));
+    else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+        fd.reset();
+}
+
+// Forks /bin/sh -c `command` in a process group of its own, with the given pipe ends as its
+// stdin, stdout and stderr. Returns the child's pid (its group id).
+pid_t spawn(const char* command, int in, int out, int err) {
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::signal(SIGPIPE, SIG_DFL);
+        ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+        ::dup2(in, 0);
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        ::execl("/bin/sh", "sh", "-c", command, static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // also in the parent, so a kill right after fork reaches the group
+    return pid;
+}
+
+// Waits for the leader's exit, without reaping it: WNOWAIT leaves the child a zombie, so its
+// pid (and group id) cannot be reused by another job's child while leftovers in its group are
+// killed. Returns the outcome when a stop or the deadline came first (the group is gone then),
+// nullopt once the leader has exited.
+std::optional<job_outcome> wait_exit(pid_t pid, const std::stop_token& stop, clock::time_point deadline,
+                                     int wake, std::chrono::milliseconds grace,
+                                     const std::string& timed_out) {
+    for (;;) {
+        siginfo_t info{};
+        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "waitid");
+        if (info.si_pid == pid) return std::nullopt;
+        if (stop.stop_requested()) {
+            terminate_and_reap(pid, grace);
+            return job_outcome::failure("cancelled");
+        }
+        if (clock::now() >= deadline) {
+            kill_and_reap(pid);
+            return job_outcome::failure(timed_out);
+        }
+        pollfd f{wake, POLLIN, 0};
+        ::poll(&f, 1, 10);
+    }
+}
+
+// The failure of a command that ended with wait status `status` (not a clean exit).
+job_outcome failure_of(int status, const std::string& err_tail, int retryable_exit_code) {
+    if (WIFEXITED(status))
+        return job_outcome::failure(with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail),
+                                    retryable_exit_code != 0 && WEXITSTATUS(status) == retryable_exit_code);
+    return job_outcome::failure(with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail));
+}
+
 }  // namespace
 
 exec_handler::exec_handler(exec_options options, std::chrono::milliseconds timeout)
@@ -107,23 +173,8 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
         [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
     });
 
-    sigset_t empty_mask;
-    sigemptyset(&empty_mask);
-    const char* command = options_.command.c_str();
     const auto started = clock::now();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        ::signal(SIGPIPE, SIG_DFL);
-        ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-        ::dup2(in_r.get(), 0);
-        ::dup2(out_w.get(), 1);
-        ::dup2(err_w.get(), 2);
-        ::execl("/bin/sh", "sh", "-c", command, static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);  // also in the parent, so a kill right after fork reaches the group
+    const pid_t pid = spawn(options_.command.c_str(), in_r.get(), out_w.get(), err_w.get());
     in_r.reset();
     out_w.reset();
     err_w.reset();
@@ -139,7 +190,6 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
     std::size_t written = 0;
     if (stdin_data.empty()) in_w.reset();
 
-    char buf[16384];
     // Pump the pipes until the command closes stdout and stderr.
     while (out_r.get() >= 0 || err_r.get() >= 0) {
         if (stop.stop_requested()) {
@@ -168,53 +218,19 @@ job_outcome exec_handler::run(const job_input& job, progress_reporter& progress,
             // Done, or the command closed its stdin (EPIPE): either way no more input.
             if (written == stdin_data.size() || (w < 0 && errno != EAGAIN && errno != EINTR)) in_w.reset();
         }
-        if (fds[0].revents) {
-            const ssize_t r = ::read(out_r.get(), buf, sizeof buf);
-            if (r > 0)
-                parser.feed(std::string_view(buf, static_cast<std::size_t>(r)), on_progress);
-            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                out_r.reset();
-        }
-        if (fds[1].revents) {
-            const ssize_t r = ::read(err_r.get(), buf, sizeof buf);
-            if (r > 0)
-                err_tail.append(std::string_view(buf, static_cast<std::size_t>(r)));
-            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                err_r.reset();
-        }
+        if (fds[0].revents) read_some(out_r, [&](std::string_view b) { parser.feed(b, on_progress); });
+        if (fds[1].revents) read_some(err_r, [&](std::string_view b) { err_tail.append(b); });
     }
     in_w.reset();
     parser.finish(on_progress);
 
-    // The pipes are closed; wait for the exit within what is left of the deadline. WNOWAIT
-    // leaves the child a zombie, so its pid (and group id) cannot be reused by another job's
-    // child while leftovers in its group are killed.
-    for (;;) {
-        siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
-            throw std::system_error(errno, std::generic_category(), "waitid");
-        if (info.si_pid == pid) break;
-        if (stop.stop_requested()) {
-            terminate_and_reap(pid, options_.kill_grace);
-            return job_outcome::failure("cancelled");
-        }
-        if (clock::now() >= deadline) {
-            kill_and_reap(pid);
-            return job_outcome::failure(timed_out);
-        }
-        pollfd f{wake.get(), POLLIN, 0};
-        ::poll(&f, 1, 10);
-    }
+    // The pipes are closed; wait for the exit within what is left of the deadline.
+    if (auto early = wait_exit(pid, stop, deadline, wake.get(), options_.kill_grace, timed_out))
+        return *early;
     // Also kills what the command left running in the background; usually there is nothing.
     const int status = kill_and_reap(pid);
-
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return job_outcome::success(parser.output());
-    if (WIFEXITED(status))
-        return job_outcome::failure(
-            with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail.str()),
-            options_.retryable_exit_code != 0 && WEXITSTATUS(status) == options_.retryable_exit_code);
-    return job_outcome::failure(
-        with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail.str()));
+    return failure_of(status, err_tail.str(), options_.retryable_exit_code);
 }
 
 }  // namespace jobsd::worker
