@@ -20,7 +20,8 @@ const std::string project_a = "468ea7a0-66e1-4357-a760-236e54167f3e";
 
 struct server {
     temp_dir dir{"jobsd-lifecycle-errors"};
-    std::unique_ptr<jobsd_process> jobsd = start_test_jobsd(dir, {{"JOBSD_LIFECYCLE_MAX_EXPIRES_IN_S", "3600"}});
+    std::unique_ptr<jobsd_process> jobsd =
+        start_test_jobsd(dir, {{"JOBSD_LIFECYCLE_MAX_EXPIRES_IN_S", "3600"}});
     http_client c{jobsd->host(), jobsd->port()};
 
     http_response create(json::object extra = {}) {
@@ -107,8 +108,9 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_400_with_the_field) {
     // None of them touched the job.
     BOOST_TEST(s.c.get("/jobs/" + uuid, key_a).json().at("job_status").as_string() == "QUEUED");
 
-    for (const std::string bad : {R"({"expires_in_s":0})", R"({"expires_in_s":3601})", R"({"expires_in_s":1.5})",
-                                  R"({"expires_in_s":"60"})", R"({"priority":"high"})"}) {
+    for (const std::string bad :
+         {R"({"expires_in_s":0})", R"({"expires_in_s":3601})", R"({"expires_in_s":1.5})",
+          R"({"expires_in_s":"60"})", R"({"priority":"high"})"}) {
         auto r = s.act(uuid, "retry", bad);
         BOOST_TEST(r.status == 400u, bad << ": " << r.body);
     }
@@ -118,7 +120,8 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_400_with_the_field) {
 
 BOOST_AUTO_TEST_CASE(expires_in_s_at_create_is_bounded) {
     server s;
-    for (const auto& bad : {json::value(0), json::value(3601), json::value(-5), json::value(2.5), json::value("10")}) {
+    for (const auto& bad :
+         {json::value(0), json::value(3601), json::value(-5), json::value(2.5), json::value("10")}) {
         auto r = s.create({{"expires_in_s", bad}});
         BOOST_TEST(r.status == 400u, json::serialize(bad) << ": " << r.body);
         BOOST_TEST(fields_of(r) == std::vector<std::string>{"expires_in_s"}, r.body);

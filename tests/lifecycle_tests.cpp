@@ -109,7 +109,8 @@ struct world {
             for (const auto& t : all_types)
                 for (auto q : {"jobs.", "jobs.dead.", "jobs.control."}) admin.delete_queue(prefix + q + t);
             admin.delete_queue(prefix + "jobsd.events");
-            for (auto x : {"jobs", "jobs.dead", "jobs.events", "jobs.control"}) admin.delete_exchange(prefix + x);
+            for (auto x : {"jobs", "jobs.dead", "jobs.events", "jobs.control"})
+                admin.delete_exchange(prefix + x);
         } catch (const std::exception& e) {
             BOOST_TEST_MESSAGE("cleanup: " << e.what());
         }
@@ -132,16 +133,34 @@ struct world {
     }
 
     child_process& start_worker(std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--type", type, "--url", url, "--exchange", prefix + "jobs",
-                                         "--queue-prefix", prefix + "jobs.", "--dead-exchange",
-                                         prefix + "jobs.dead", "--dead-queue-prefix", prefix + "jobs.dead.",
-                                         "--events-exchange", prefix + "jobs.events", "--events-queue",
-                                         prefix + "jobsd.events", "--control-exchange", prefix + "jobs.control",
-                                         "--control-queue-prefix", prefix + "jobs.control.",
-                                         "--delivery-limit", "3", "--concurrency", "1"};
+        std::vector<std::string> args = {"--type",
+                                         type,
+                                         "--url",
+                                         url,
+                                         "--exchange",
+                                         prefix + "jobs",
+                                         "--queue-prefix",
+                                         prefix + "jobs.",
+                                         "--dead-exchange",
+                                         prefix + "jobs.dead",
+                                         "--dead-queue-prefix",
+                                         prefix + "jobs.dead.",
+                                         "--events-exchange",
+                                         prefix + "jobs.events",
+                                         "--events-queue",
+                                         prefix + "jobsd.events",
+                                         "--control-exchange",
+                                         prefix + "jobs.control",
+                                         "--control-queue-prefix",
+                                         prefix + "jobs.control.",
+                                         "--delivery-limit",
+                                         "3",
+                                         "--concurrency",
+                                         "1"};
         args.insert(args.end(), extra.begin(), extra.end());
         workers.push_back(std::make_unique<child_process>(
-            required_env("JOBS_WORKER_BIN"), args, dir.path() / ("worker-" + std::to_string(worker_count++) + ".log")));
+            required_env("JOBS_WORKER_BIN"), args,
+            dir.path() / ("worker-" + std::to_string(worker_count++) + ".log")));
         return *workers.back();
     }
 
@@ -173,7 +192,8 @@ struct world {
     // The pid of the command started for the job (0 while there is none).
     pid_t command_pid() const {
         for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-            if (e.path().filename().string().rfind("pid-", 0) == 0) return std::atoi(read_text(e.path()).c_str());
+            if (e.path().filename().string().rfind("pid-", 0) == 0)
+                return std::atoi(read_text(e.path()).c_str());
         return 0;
     }
 
@@ -228,7 +248,8 @@ http_response post_action(http_client& c, const std::string& uuid, const std::st
 
 std::string status_in(const http_response& r) {
     const auto v = r.json();
-    if (const auto* job = v.as_object().if_contains("job")) return std::string(job->at("job_status").as_string());
+    if (const auto* job = v.as_object().if_contains("job"))
+        return std::string(job->at("job_status").as_string());
     return std::string(v.at("job_status").as_string());
 }
 
@@ -289,7 +310,8 @@ void cancel_running_exec_job(backend b) {
     BOOST_TEST(events.wait_for(
         [&](const auto& evs) {
             for (const auto& e : evs)
-                if (e.at("uuid").as_string() == uuid && e.at("job_status").as_string() == "CANCELLED") return true;
+                if (e.at("uuid").as_string() == uuid && e.at("job_status").as_string() == "CANCELLED")
+                    return true;
             return false;
         },
         30s));
@@ -318,7 +340,8 @@ void retry_failed_job_to_success(backend b) {
     world w(b);
     auto c = w.client();
     const auto marker = (w.dir.path() / "fixed").string();
-    w.start_exec_worker("if [ -e " + marker + " ]; then echo '{\"ok\":true}'; else echo broken >&2; exit 3; fi");
+    w.start_exec_worker("if [ -e " + marker +
+                        " ]; then echo '{\"ok\":true}'; else echo broken >&2; exit 3; fi");
     const auto uuid = w.post(c);
     auto failed = w.wait_status(c, uuid, "FAILED");
     BOOST_TEST(failed.at("attempts").as_int64() == 1);
@@ -443,9 +466,12 @@ void stuck_job_seen_and_requeued(backend b) {
     const pid_t first = w.command_pid();
     w.wait_status(c, uuid, "STARTED");
     BOOST_TEST(eventually(
-        [&] { return c.get("/metrics").body.find("jobsd_jobs_stuck{job_type=\"pdf\"} 1") != std::string::npos; },
+        [&] {
+            return c.get("/metrics").body.find("jobsd_jobs_stuck{job_type=\"pdf\"} 1") != std::string::npos;
+        },
         30s));
-    const auto listed = run_jobsctl(w.dir.path(), w.store_url(), {"--json", "job", "stuck", "--older-than", "1"});
+    const auto listed =
+        run_jobsctl(w.dir.path(), w.store_url(), {"--json", "job", "stuck", "--older-than", "1"});
     BOOST_TEST_REQUIRE(listed.code == 0, describe(listed));
     const auto stuck = json::parse(listed.out).as_array();
     BOOST_TEST_REQUIRE(stuck.size() == 1u, listed.out);
@@ -464,25 +490,61 @@ void stuck_job_seen_and_requeued(backend b) {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(sqlite)
-BOOST_AUTO_TEST_CASE(cancel_queued) { cancel_queued_job_never_runs(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(cancel_running) { cancel_running_exec_job(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(cancel_finished) { cancel_finished_job_is_409(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(retry_failed) { retry_failed_job_to_success(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(automatic_retry) { retryable_failure_retried_automatically(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(retry_limit) { retryable_failures_stop_at_the_limit(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(expiry) { job_expires_in_the_queue(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) { crash_between_cancel_commit_and_delivery(backend::sqlite); }
-BOOST_AUTO_TEST_CASE(stuck_job) { stuck_job_seen_and_requeued(backend::sqlite); }
+BOOST_AUTO_TEST_CASE(cancel_queued) {
+    cancel_queued_job_never_runs(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(cancel_running) {
+    cancel_running_exec_job(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(cancel_finished) {
+    cancel_finished_job_is_409(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(retry_failed) {
+    retry_failed_job_to_success(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(automatic_retry) {
+    retryable_failure_retried_automatically(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(retry_limit) {
+    retryable_failures_stop_at_the_limit(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(expiry) {
+    job_expires_in_the_queue(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) {
+    crash_between_cancel_commit_and_delivery(backend::sqlite);
+}
+BOOST_AUTO_TEST_CASE(stuck_job) {
+    stuck_job_seen_and_requeued(backend::sqlite);
+}
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(postgres)
-BOOST_AUTO_TEST_CASE(cancel_queued) { cancel_queued_job_never_runs(backend::postgres); }
-BOOST_AUTO_TEST_CASE(cancel_running) { cancel_running_exec_job(backend::postgres); }
-BOOST_AUTO_TEST_CASE(cancel_finished) { cancel_finished_job_is_409(backend::postgres); }
-BOOST_AUTO_TEST_CASE(retry_failed) { retry_failed_job_to_success(backend::postgres); }
-BOOST_AUTO_TEST_CASE(automatic_retry) { retryable_failure_retried_automatically(backend::postgres); }
-BOOST_AUTO_TEST_CASE(retry_limit) { retryable_failures_stop_at_the_limit(backend::postgres); }
-BOOST_AUTO_TEST_CASE(expiry) { job_expires_in_the_queue(backend::postgres); }
-BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) { crash_between_cancel_commit_and_delivery(backend::postgres); }
-BOOST_AUTO_TEST_CASE(stuck_job) { stuck_job_seen_and_requeued(backend::postgres); }
+BOOST_AUTO_TEST_CASE(cancel_queued) {
+    cancel_queued_job_never_runs(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(cancel_running) {
+    cancel_running_exec_job(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(cancel_finished) {
+    cancel_finished_job_is_409(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(retry_failed) {
+    retry_failed_job_to_success(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(automatic_retry) {
+    retryable_failure_retried_automatically(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(retry_limit) {
+    retryable_failures_stop_at_the_limit(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(expiry) {
+    job_expires_in_the_queue(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) {
+    crash_between_cancel_commit_and_delivery(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(stuck_job) {
+    stuck_job_seen_and_requeued(backend::postgres);
+}
 BOOST_AUTO_TEST_SUITE_END()
