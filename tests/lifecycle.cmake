@@ -1,6 +1,10 @@
 # Job lifecycle end to end (issue 16): jobsd, jobs-worker processes and jobsctl against the test
 # broker and the test PostgreSQL cluster (scripts/test.sh starts both). Included after e2e.cmake
 # and admin.cmake, whose test support libraries it uses.
+# The pure parts: event rules, backoff, messages, the worker's cancel memory, exec's stop.
+jobsd_test(lifecycle_unit_tests 120 lifecycle_unit_tests.cpp)
+target_link_libraries(lifecycle_unit_tests PRIVATE jobs_worker)
+
 if(NOT TARGET jobsd_test_processes OR NOT TARGET jobsd_test_admin)
   message(WARNING "lifecycle_tests need the test support from e2e.cmake and admin.cmake; not built")
   return()
