@@ -51,7 +51,10 @@ std::string message_of(const http_response& r) {
 // The fields an invalid-request answer names.
 std::vector<std::string> fields_of(const http_response& r) {
     std::vector<std::string> out;
-    for (const auto& e : r.json().at("errors").as_array()) out.emplace_back(e.at("field").as_string());
+    const auto doc = r.json();
+    const auto* errors = doc.as_object().if_contains("errors");
+    if (!errors) return out;
+    for (const auto& e : errors->as_array()) out.emplace_back(e.at("field").as_string());
     return out;
 }
 
@@ -128,9 +131,14 @@ BOOST_AUTO_TEST_CASE(expires_in_s_at_create_is_bounded) {
     }
     auto ok = s.create({{"expires_in_s", 3600}});
     BOOST_TEST_REQUIRE(ok.status == 201u, ok.body);
-    const auto job = ok.json().at("job");
-    BOOST_TEST(job.as_object().contains("expires_at"));
+    const std::string uuid(ok.json().at("job").at("uuid").as_string());
+    const auto job = s.c.get("/jobs/" + uuid, key_a).json();
+    BOOST_TEST_REQUIRE(job.as_object().contains("expires_at"), json::serialize(job));
+    BOOST_TEST(job.at("expires_at").as_string() > job.at("created_at").as_string());
     BOOST_TEST(job.at("attempts").as_int64() == 1);
+    // Without expires_in_s (and no default for the type) a job has no deadline.
+    const auto plain = s.queued_job();
+    BOOST_TEST(!s.c.get("/jobs/" + plain, key_a).json().as_object().contains("expires_at"));
 }
 
 // Publishing is off, so the job stays QUEUED: it is cancelled at once, and a repeat answers the same.

@@ -92,6 +92,7 @@ struct world {
             {"JOBSD_AMQP_CONTROL_EXCHANGE", prefix + "jobs.control"},
             {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", prefix + "jobs.control."},
             {"JOBSD_AMQP_DELIVERY_LIMIT", "3"},
+            {"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},  // jobsctl job requeue is picked up soon
             {"JOBSD_LIFECYCLE_SWEEP_INTERVAL_MS", "100"},
             {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MS", "200"},
             {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MAX_MS", "1000"},
@@ -416,6 +417,7 @@ struct memory_alarm {
     explicit memory_alarm(const world& wo) : w(wo) {
         broker_ctl(w, {"set_vm_memory_high_watermark", "0"});
         on = true;
+        std::this_thread::sleep_for(1s);  // the alarm reaches every connection's reader
     }
     void lift() {
         if (on) broker_ctl(w, {"set_vm_memory_high_watermark", "0.4"});
