@@ -71,6 +71,7 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+// declarative table
 const std::vector<flag>& flags() {
     static const std::vector<flag> table = {
         {"type", "TYPE",
