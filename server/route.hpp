@@ -75,6 +75,9 @@ struct route {
     header_check check = nullptr;
     answer_handler answer = nullptr;  // exactly one of answer and stream is set
     stream_handler stream = nullptr;
+    // Derived, at compile time for the constexpr table: the length of the pattern's literal
+    // prefix (up to its first `:`), npos when it has no parameter. The router's fast path.
+    std::size_t literal_size = pattern.find(':');
 };
 
 }  // namespace jobsd::server
