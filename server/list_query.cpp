@@ -10,6 +10,7 @@
 #include <charconv>
 #include <vector>
 
+#include "model/api_key.hpp"
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
 
@@ -96,8 +97,15 @@ std::variant<list_request, model::request_error> parse_list_query(std::string_vi
     return r;
 }
 
+// A checksum over the position: a changed or cut cursor is refused instead of being read as another
+// position. Not a secret (a cursor only ever selects among the caller's own jobs).
+static std::string checksum(std::string_view position) {
+    return model::sha256_hex(position).substr(0, 12);
+}
+
 std::string encode_cursor(const store::job_position& last) {
-    const std::string plain = std::string(cursor_version) + std::to_string(last.created_ms) + "." + last.uuid;
+    std::string plain = std::string(cursor_version) + std::to_string(last.created_ms) + "." + last.uuid;
+    plain += "." + checksum(plain);
     std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
     const int n =
         EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -124,8 +132,11 @@ std::optional<store::job_position> decode_cursor(std::string_view text) {
                         reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
     if (n < 0) return std::nullopt;
     plain.resize(static_cast<std::size_t>(n) - padding);
-    // Canonical only: re-encoding must give the same text back (no stray bits in the last character).
-    std::string_view rest = plain;
+    // "1.<created_ms>.<uuid>.<checksum>"; canonical only: re-encoding must give the same text back.
+    const auto last_dot = plain.rfind('.');
+    if (last_dot == std::string::npos || plain.substr(last_dot + 1) != checksum(plain.substr(0, last_dot)))
+        return std::nullopt;
+    std::string_view rest = std::string_view(plain).substr(0, last_dot);
     if (!rest.starts_with(cursor_version)) return std::nullopt;
     rest.remove_prefix(cursor_version.size());
     const auto dot = rest.find('.');

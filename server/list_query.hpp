@@ -30,7 +30,7 @@ struct list_request {
 std::variant<list_request, model::request_error> parse_list_query(std::string_view target);
 
 // The cursor of the page that follows `last` (the last job of a page): base64url (no padding) of
-// "1.<created_ms>.<uuid>". Opaque to clients; only jobsd reads it back.
+// "1.<created_ms>.<uuid>.<checksum>". Opaque to clients; only jobsd reads it back.
 std::string encode_cursor(const store::job_position& last);
 // nullopt unless `text` is a cursor encode_cursor made (any change to it is refused).
 std::optional<store::job_position> decode_cursor(std::string_view text);

@@ -33,6 +33,10 @@ class builder {
 job_query_sql list_jobs_sql(const job_query& q, std::string_view columns, bool postgres) {
     builder b(postgres);
     b.out.sql = "SELECT " + std::string(columns) + " FROM jobs";
+    // SQLite keeps no statistics here: without a hint it may walk the account's whole history in
+    // jobs_account_created for a session's few jobs. PostgreSQL's planner has statistics.
+    if (!postgres)
+        b.out.sql += q.session_id ? " INDEXED BY jobs_account_session" : " INDEXED BY jobs_account_created";
     b.where("account_id = " + b.param(q.account_id));
     if (q.session_id) b.where("session_id = " + b.param(*q.session_id));
     if (q.created_after) b.where("created_ms > " + b.param(*q.created_after));

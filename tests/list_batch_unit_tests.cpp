@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(list_parameters) {
     BOOST_TEST_REQUIRE(std::holds_alternative<server::list_request>(r));
     const auto& q = std::get<server::list_request>(r).query;
     BOOST_TEST(q.statuses.size() == 2u);
-    BOOST_TEST(q.type.value() == model::job_type::tts);
+    BOOST_TEST((q.type.value() == model::job_type::tts));
     BOOST_TEST(q.session_id.value() == "s 1");
     BOOST_TEST(q.source_id.value() == "p");
     BOOST_TEST(q.limit == 7u);
@@ -184,5 +184,7 @@ BOOST_AUTO_TEST_CASE(list_sql_binds_every_filter) {
     BOOST_TEST(pg.params.size() == 7u);
     BOOST_TEST(std::get<std::string>(pg.params[4]) == "QUEUED");
     BOOST_TEST(std::get<std::int64_t>(pg.params[6]) == 11);
-    BOOST_TEST(store::list_jobs_sql(q, "uuid", false).sql.find("account_id = ?1 AND") != std::string::npos);
+    BOOST_TEST(store::list_jobs_sql(q, "uuid", false)
+                   .sql.starts_with(
+                       "SELECT uuid FROM jobs INDEXED BY jobs_account_session WHERE account_id = ?1 AND"));
 }

@@ -1,6 +1,7 @@
 // The job list and the batch at the store: every list query shape is read through an index (SQLite
-// EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN on a table large enough for the planner to care), and
-// create_jobs is all or none when its key is taken.
+// EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN on a table large enough for the planner to care; in index
+// order unless PostgreSQL finds that a selective filter leaves few rows to sort), and create_jobs
+// is all or none when its key is taken.
 #define BOOST_TEST_MODULE store_list
 #include <boost/test/unit_test.hpp>
 
@@ -15,7 +16,9 @@
 
 #include "model/uuid.hpp"
 #include "store/job_query.hpp"
+#include "store/pg_job_row.hpp"
 #include "store/pg_store.hpp"
+#include "store/sqlite_job_row.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_error.hpp"
 #include "tests/support/jobsd_process.hpp"
@@ -113,7 +116,7 @@ BOOST_AUTO_TEST_CASE(sqlite_reads_every_list_through_an_index) {
     BOOST_TEST_REQUIRE(sqlite3_open((dir.path() / "jobs.db").c_str(), &db) == SQLITE_OK);
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(db, &sqlite3_close);
     for (const auto& q : query_shapes()) {
-        const auto sql = list_jobs_sql(q, "uuid", false);
+        const auto sql = list_jobs_sql(q, sqlite_job_columns, false);
         sqlite3_stmt* st = nullptr;
         BOOST_TEST_REQUIRE(
             sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql.sql).c_str(), -1, &st, nullptr) == SQLITE_OK);
@@ -151,7 +154,7 @@ BOOST_AUTO_TEST_CASE(postgres_reads_every_list_through_an_index) {
         "CREATE FUNCTION plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $f$ DECLARE r text; BEGIN"
         " FOR r IN EXECUTE 'EXPLAIN ' || q LOOP RETURN NEXT r; END LOOP; END $f$");
     for (const auto& q : query_shapes()) {
-        const auto sql = list_jobs_sql(q, "uuid", true);
+        const auto sql = list_jobs_sql(q, pg_job_columns, true);
         std::string text = sql.sql;
         // EXPLAIN of a statement with parameters needs their values: they go in as literals.
         for (std::size_t i = sql.params.size(); i >= 1; --i) {
@@ -168,9 +171,12 @@ BOOST_AUTO_TEST_CASE(postgres_reads_every_list_through_an_index) {
                 schema.exec("SELECT string_agg(p, ' | ') FROM plan_lines($q$" + text + "$q$) p");
             const auto index = q.session_id ? "jobs_account_session" : "jobs_account_created";
             BOOST_TEST(joined.find(index) != std::string::npos, joined);
-            BOOST_TEST(joined.find("Sort") == std::string::npos,
-                       "a sort instead of the index order: " << joined);
+            // The planner may sort the few rows a selective filter leaves (a bitmap scan of the
+            // same index), but never reads the whole table.
             BOOST_TEST(joined.find("Seq Scan") == std::string::npos, joined);
+            if (!q.source_id && !q.session_id)
+                BOOST_TEST(joined.find("Sort") == std::string::npos,
+                           "a sort instead of the index order: " << joined);
         }
     }
 }
