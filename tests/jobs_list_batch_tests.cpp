@@ -327,7 +327,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(limits, Backend, backends) {
     for (int i = 0; i < 1000; ++i) thousand.push_back(job("tts", project_a_bounded, "k" + std::to_string(i)));
     r = post_batch(c, key_a, batch_of(thousand));
     BOOST_TEST_REQUIRE(r.status == 201u, r.body.substr(0, 300));
-    const auto& created = r.json().at("jobs").as_array();
+    const auto created_body = r.json();
+    const auto& created = created_body.at("jobs").as_array();
     BOOST_TEST_REQUIRE(created.size() == 1000u);
     const auto last = c.get("/jobs/" + std::string(created[999].at("uuid").as_string()), key_a).json();
     BOOST_TEST(last.at("input").at("session_id").as_string() == "k999");
@@ -366,7 +367,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_repeated_key_replays_the_batch, Backend, backend
     const auto first = post_batch(c, key_a, body, "batch-key-1");
     BOOST_TEST_REQUIRE(first.status == 201u, first.body);
     BOOST_TEST(first.json().at("message").as_string() == "Jobs accepted and processing.");
-    const auto& jobs = first.json().at("jobs").as_array();
+    const auto first_body = first.json();
+    const auto& jobs = first_body.at("jobs").as_array();
     BOOST_TEST_REQUIRE(jobs.size() == 2u);
     BOOST_TEST(jobs[0].at("job_type").as_string() == "tts");
     BOOST_TEST(jobs[1].at("template_id").as_string() == project_a1);
@@ -407,7 +409,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(strict_projects_check_values, Backend, backends) {
     const auto r = c.post("/jobs/v2", key_c, json::serialize(bad));
     BOOST_TEST_REQUIRE(r.status == 400u, r.body);
     std::map<std::string, std::string> problems;
-    for (const auto& e : r.json().at("errors").as_array())
+    const auto answer = r.json();
+    for (const auto& e : answer.at("errors").as_array())
         problems[std::string(e.at("field").as_string())] = e.at("problem").as_string();
     BOOST_TEST(problems.size() == 4u, r.body);
     BOOST_TEST(problems["values.headline"] == "must be text (a non-empty string)");
