@@ -65,8 +65,8 @@ done
 echo "outbox unpublished after the runs: $(metric jobsd_outbox_unpublished)" | tee -a "$dir/summary.txt"
 # The broker's own ceiling on this machine now (confirmed publishes, quorum queue): with publishing
 # on, no create path can go past it.
-build/bin/amqp-publish-bench --url "amqp://guest:guest@127.0.0.1:$amqp_port/" --seconds 10 |
-  tee -a "$dir/summary.txt"
+build/bin/amqp-publish-bench --url "amqp://guest:guest@127.0.0.1:$amqp_port/" --seconds 10 2>&1 |
+  tee -a "$dir/summary.txt" || true
 
 # Pages of 100 from a table of BENCH_LIST_ROWS jobs (a million by default): batches top up what the
 # runs left, then the newest page, and a page further down (a cursor), are read over and over.
