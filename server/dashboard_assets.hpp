@@ -13,6 +13,9 @@ struct dashboard_asset {
     std::string_view body;
 };
 
+// The content type of an embedded file, from its extension (the API reference uses it too).
+std::string_view asset_content_type(std::string_view name);
+
 // The file called `name` (e.g. "index.html", "dashboard.js"), or nullopt.
 std::optional<dashboard_asset> find_dashboard_asset(std::string_view name);
 

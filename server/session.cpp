@@ -177,7 +177,9 @@ class request_loop {
     asio::awaitable<bool> serve_one(std::size_t served) {
         parser_type parser;
         parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-        parser.body_limit(options_.body_limit);
+        // A route may take larger bodies than server.body_limit (server/route.hpp): the header is
+        // read under the largest limit, then the request's own route sets it.
+        parser.body_limit(std::max(options_.body_limit, options_.batch_body_limit));
         in_flight_guard in_flight{handlers_.counters()};
         const auto started = std::chrono::steady_clock::now();
         tcp_.expires_after(options_.header_timeout);
@@ -189,6 +191,8 @@ class request_loop {
             auto res = answer_read_error(ec);
             if (!res) co_return false;
             r = closing(std::move(*res));
+        } else if (auto too_large = check_body_limit(parser)) {
+            r = closing(std::move(*too_large));
         } else if (screen(parser, a, r)) {
             // Refused from the header alone. The body is read and dropped when it is within the
             // limit, so the connection stays usable (a client with a bad key keeps its connection,
@@ -225,6 +229,20 @@ class request_loop {
         auto [wec, written] = co_await http::async_write(stream_, *r.res, use_nothrow);
         counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
         co_return !wec && !r.close;
+    }
+
+    // 413 for a declared body past its route's limit, as the parser would have answered; otherwise
+    // the parser takes that limit for the body it reads (a chunked body included).
+    std::optional<response> check_body_limit(parser_type& parser) {
+        const auto declared = parser.content_length();
+        if (!parser.chunked() && (!declared || *declared <= options_.body_limit)) {
+            parser.body_limit(options_.body_limit);
+            return std::nullopt;
+        }
+        const std::size_t limit = handlers_.body_limit(parser.get().base());
+        if (declared && *declared > limit) return answer_read_error(http::error::body_limit);
+        parser.body_limit(limit);
+        return std::nullopt;
     }
 
     // The checks of a request whose header was read: shutdown, framing, then admission. True with

@@ -1,5 +1,6 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
-// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances.
+// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances, step 5
+// SQLite's step 4.
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -12,7 +13,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -82,6 +83,15 @@ CREATE TABLE operator_keys (
     R"sql(
 ALTER TABLE jobs ADD COLUMN claimed_by text;
 ALTER TABLE jobs ADD COLUMN claimed_until timestamptz;
+)sql",
+    // 5: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN batch_id text;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values boolean NOT NULL DEFAULT false;
 )sql",
 };
 

@@ -8,7 +8,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 3> migrations = {
+constexpr std::array<std::string_view, 4> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -74,6 +74,15 @@ CREATE TABLE operator_keys (
   created_ms  INTEGER NOT NULL,
   revoked_ms  INTEGER
 );
+)sql",
+    // 4: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN batch_id TEXT;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -163,13 +163,16 @@ BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
     BOOST_TEST(list[0].at("start_date").as_string() == "2025-01-01T00:00:00.000Z");
     BOOST_TEST(list[0].at("end_date").is_null());
     BOOST_TEST(list[0].at("mapping_fields").at("title").at("label").as_string() == "Title");
+    BOOST_TEST(!list[0].at("strict_values").as_bool());
 
-    std::ofstream(file) << R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video"})";
+    std::ofstream(file) << R"({"id": ")" + id +
+                               R"(", "name": "Launch v2", "type": "video", "strict_values": true})";
     ok({"project", "put", "acc_x", file.string()});
     list = ok_json({"project", "list"}).as_array();
     BOOST_REQUIRE_EQUAL(list.size(), 1u);
     BOOST_TEST(list[0].at("name").as_string() == "Launch v2");
     BOOST_TEST(list[0].at("mapping_fields").as_object().empty());
+    BOOST_TEST(list[0].at("strict_values").as_bool());
     refused({"project", "put", "acc_y", file.string()}, 1, "belongs to another account");
     BOOST_TEST(ok_json({"project", "list", "--account", "acc_y"}).as_array().empty());
     BOOST_TEST(schema.exec("SELECT account_id FROM projects WHERE id = '" + id + "'") == "acc_x");

@@ -289,14 +289,17 @@ BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
     BOOST_TEST(list[0].at("start_date").as_string() == "2025-01-01T00:00:00.000Z");
     BOOST_TEST(list[0].at("end_date").is_null());
     BOOST_TEST(list[0].at("mapping_fields").at("title").at("label").as_string() == "Title");
+    BOOST_TEST(!list[0].at("strict_values").as_bool());
 
     // Same id again: an update, not a second project.
-    write_file(file, R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video"})");
+    write_file(file,
+               R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video", "strict_values": true})");
     ok(dir, {"project", "put", "acc_x", file.string()});
     list = ok_json(dir, {"project", "list"}).as_array();
     BOOST_REQUIRE_EQUAL(list.size(), 1u);
     BOOST_TEST(list[0].at("name").as_string() == "Launch v2");
     BOOST_TEST(list[0].at("mapping_fields").as_object().empty());
+    BOOST_TEST(list[0].at("strict_values").as_bool());
     // Another account cannot take it over.
     refused(dir, {"project", "put", "acc_y", file.string()}, 1, "belongs to another account");
     BOOST_TEST(ok_json(dir, {"project", "list", "--account", "acc_y"}).as_array().empty());

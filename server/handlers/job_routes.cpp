@@ -6,8 +6,10 @@
 #include "model/clock.hpp"
 #include "model/job_event.hpp"
 #include "model/uuid.hpp"
+#include "model/values_check.hpp"
 #include "server/body_checks.hpp"
 #include "server/error_boundary.hpp"
+#include "server/handlers/job_creation.hpp"
 #include "server/job_json.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
@@ -18,12 +20,6 @@ namespace jobsd::server::handlers {
 namespace asio = boost::asio;
 
 namespace {
-
-void set_rate_headers(response& res, const rate_decision& d) {
-    res.set("RateLimit-Limit", std::to_string(d.limit));
-    res.set("RateLimit-Remaining", std::to_string(d.remaining));
-    res.set("RateLimit-Reset", std::to_string(d.reset_s));
-}
 
 // The answer to a repeated Idempotency-Key: the original 201 again, or 422 for another body.
 response replay(const model::job& original, const std::string& request_hash) {
@@ -44,50 +40,6 @@ asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ct
     co_return found;
 }
 
-model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
-                   std::string_view idempotency_key, std::string request_hash, std::int64_t now) {
-    model::job job;
-    job.uuid = model::new_uuid();
-    job.idempotency_key = std::string(idempotency_key);
-    job.request_hash = std::move(request_hash);
-    job.account_id = ctx.who.account_id;
-    job.source_id = std::move(source_id);
-    job.type = create.type;
-    job.session_id = create.session_id;
-    job.version = create.version;
-    job.input = ctx.req.body();
-    job.created_ms = job.updated_ms = now;
-    return job;
-}
-
-// After the commit: counters, the QUEUED event for session subscribers, and the publisher's copy
-// of the job (made before the commit, since the store takes the job itself).
-void announce_created(const request_context& ctx, const model::create_request& create,
-                      const std::string& uuid, std::int64_t now, std::optional<model::job> for_publisher) {
-    const services& svc = ctx.svc;
-    svc.counters.count_job_created(create.type);
-    if (svc.hub.subscribers() > 0) {  // no event text is built when nobody listens
-        model::job_event queued;
-        queued.uuid = uuid;
-        queued.status = model::job_status::queued;
-        queued.at_ms = now;
-        svc.hub.publish(ctx.who.account_id, create.session_id,
-                        model::to_json(queued, model::to_string(create.type)));
-    }
-    // The row is committed: hand it over (never blocks; the outbox keeps it if the broker is away).
-    if (for_publisher) svc.publisher->submit(std::move(*for_publisher));
-}
-
-// The publisher's copy of a job about to be committed (it needs no idempotency fields), or
-// nullopt when publishing is off.
-std::optional<model::job> publisher_copy(const services& svc, const model::job& job) {
-    if (!svc.publisher) return std::nullopt;
-    std::optional<model::job> copy = job;
-    copy->idempotency_key.clear();
-    copy->request_hash.clear();
-    return copy;
-}
-
 }  // namespace
 
 std::optional<response> check_create_job(const services& svc, const http::request_header<>& header,
@@ -101,12 +53,7 @@ std::optional<response> check_create_job(const services& svc, const http::reques
             return res;
         }
     }
-    if (svc.options.max_outbox_backlog > 0 && svc.gate.outbox_backlog() > svc.options.max_outbox_backlog) {
-        auto res = message_response(http::status::service_unavailable,
-                                    "Too many jobs waiting for the broker, retry later");
-        res.set(http::field::retry_after, "5");
-        return res;
-    }
+    if (auto full = check_outbox_backlog(svc)) return full;
     return check_json_body(header, svc.options.body_limit);
 }
 
@@ -118,6 +65,12 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     const auto now = model::now_ms();
     auto source = model::resolve_source(*ctx.who.catalog, ctx.who.account_id, create, now);
     if (!source.problem.empty()) co_return message_response(http::status::bad_request, source.problem);
+    // Projects that ask for it check every value against their mapping fields.
+    if (auto problems =
+            model::check_job_values(*ctx.who.catalog, ctx.who.account_id, source.id, ctx.req.body());
+        !problems.empty())
+        co_return request_error_response(
+            {model::request_error::kind::invalid_fields, "Invalid request", std::move(problems)});
 
     // Idempotent create: a key seen before (same account, within the window) replays its job.
     const std::string_view key = ctx.req["Idempotency-Key"];
@@ -130,7 +83,9 @@ asio::awaitable<response> create_job(const request_context& ctx) {
         if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
     }
 
-    auto job = new_job(ctx, create, source.id, key, request_hash, now);
+    auto job = new_job(ctx, create, source.id, ctx.req.body(), now);
+    job.idempotency_key = std::string(key);
+    job.request_hash = request_hash;
     auto for_publisher = publisher_copy(ctx.svc, job);
     const std::string uuid = job.uuid;
     auto [ec] = co_await store::async_create_job(ctx.svc.store, std::move(job), use_nothrow);
@@ -140,7 +95,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     }
     throw_on_failure(ec, "create job " + uuid);
     auto created = json_response(http::status::created, created_body(uuid, create.type, source.id));
-    announce_created(ctx, create, uuid, now, std::move(for_publisher));
+    announce_created(ctx, create.type, create.session_id, uuid, now, std::move(for_publisher));
     if (ctx.who.rate) set_rate_headers(created, *ctx.who.rate);
     co_return created;
 }
