@@ -157,6 +157,13 @@ held_writers occupy_writers(B& b, store& s) {
     return held;
 }
 
+// Waits until the store's counters satisfy `counted`: a store may count a transaction just
+// after completing its writes.
+template <class F>
+void wait_counted(store& s, F&& counted) {
+    jobsd::test::wait_until([&] { return counted(s.stats()); }, 30s);
+}
+
 // Waits until `n` writes are queued behind the occupied writers.
 void wait_queued(store& s, std::size_t n) {
     BOOST_TEST_REQUIRE(jobsd::test::wait_until([&] { return s.stats().write_queue == n; }, 30s),
@@ -266,7 +273,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(duplicate_uuid_fails_alone_in_its_batch, B, backen
         }
     }
     BOOST_TEST(duplicates == 1);
-    // The writers' own jobs, then the 22 writes together.
+    // The writers' own jobs, then the 22 writes together (PostgreSQL counts a transaction just
+    // after answering its writes: wait for the count, then check it exactly).
+    wait_counted(*s, [&](const store_stats& st) { return st.transactions - before >= B::writers + 1; });
     BOOST_TEST(s->stats().transactions - before == B::writers + 1);
     for (const auto& o : others) BOOST_TEST(find(*s, "acc_a", o.uuid).has_value());
     BOOST_TEST(find(*s, "acc_a", j.uuid).has_value());
@@ -358,6 +367,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_writers_are_durable_in_few_transactions
             held.release();
         }
         for (auto& f : futures) f.get();
+        wait_counted(*s, [&](const store_stats& st) { return st.jobs_committed >= 400u + B::writers; });
         const auto st = s->stats();
         BOOST_TEST(st.jobs_committed == 400u + B::writers);
         BOOST_TEST_MESSAGE(B::name << ": 400 queued creates in " << st.transactions - before

@@ -1,6 +1,7 @@
 // Each call writes only its own outcome, published to the main thread by join().
 #include "tests/support/request_threads.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "tests/support/metrics.hpp"
@@ -47,18 +48,29 @@ std::size_t post_until_queued(request_threads& threads, const std::function<http
                               const std::function<std::size_t()>& waiting, std::size_t queued,
                               std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::size_t seen = waiting();
+    std::chrono::milliseconds slowest{0};  // a read that waits for the stalled writer shows here
+    auto timed = [&] {
+        const auto start = std::chrono::steady_clock::now();
+        const auto n = waiting();
+        slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - start));
+        return n;
+    };
+    std::size_t seen = timed();
     while (seen < queued) {
         if (std::chrono::steady_clock::now() >= deadline)
             throw std::runtime_error(std::to_string(threads.started()) + " requests started, but only " +
-                                     std::to_string(seen) + " writes wait in the store's queue");
+                                     std::to_string(seen) +
+                                     " writes wait in the store's queue (the slowest read "
+                                     "of the queue took " +
+                                     std::to_string(slowest.count()) + " ms)");
         // The first request is taken by the writer, so the queue stays empty: a short look. Each
         // later one stays queued: wait for it (one at a time, so none finds the queue full).
         const auto look =
             threads.started() == 0 ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1500);
         threads.start(post);
         const std::size_t before = seen;
-        wait_until([&] { return (seen = waiting()) > before; }, look, std::chrono::milliseconds(5));
+        wait_until([&] { return (seen = timed()) > before; }, look, std::chrono::milliseconds(5));
     }
     return threads.started();
 }
