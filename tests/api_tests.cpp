@@ -1050,7 +1050,7 @@ BOOST_AUTO_TEST_CASE(requests_queued_together_share_one_transaction) {
     jobsd::test::request_threads held;
     {
         jobsd::test::sqlite_write_lock lock(jobsd::test::test_db(server.dir()));
-        jobsd::test::post_until_queued(held, post, api(), 8, std::chrono::seconds(4));
+        jobsd::test::post_until_queued(held, post, api(), 3, std::chrono::seconds(4));
         BOOST_TEST(held.ended() == 0u, "a request was answered while its commit could not happen");
     }
     std::set<std::string> uuids;
