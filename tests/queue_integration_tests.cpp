@@ -723,8 +723,8 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_requests_in_flight_and_refuses_new_ones) {
         if (o.status == 201) answered.emplace_back(json::parse(o.body).at("job").at("uuid").as_string());
     }
     BOOST_TEST(answered.size() == held.started());
-    const auto ended = server.process().stop(30s);  // already going: this only waits
-    BOOST_TEST(ended.exited);
+    const auto ended = server.process().wait_exit(30s);  // signalled already: only wait
+    BOOST_TEST(ended.exited, "jobsd ended by signal " << ended.signal);
     BOOST_TEST(ended.code == 0);
     BOOST_TEST(!ended.forced);
 

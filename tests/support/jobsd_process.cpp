@@ -272,7 +272,15 @@ void jobsd_process::start_stdout_drain() {
 exit_info jobsd_process::stop(std::chrono::milliseconds grace) {
     if (!running()) throw std::logic_error("jobsd_process::stop: not running");
     ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
+    return wait_exit(grace);
+}
+
+exit_info jobsd_process::wait_exit(std::chrono::milliseconds limit) {
+    if (!running()) {
+        if (ended_) return *ended_;
+        throw std::logic_error("jobsd_process::wait_exit: not running");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         const pid_t r = ::waitpid(pid_, &status, WNOHANG);

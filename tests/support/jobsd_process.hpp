@@ -67,6 +67,11 @@ class jobsd_process {
     // (reported as exit_info::forced). Precondition: running().
     exit_info stop(std::chrono::milliseconds grace = std::chrono::seconds(15));
 
+    // Waits up to `limit` for a child already told to stop (a test's own SIGTERM) to end on its
+    // own, sending nothing: a second SIGTERM would find jobsd past its signal handling, in its
+    // final teardown. SIGKILL after that (reported as exit_info::forced). Precondition: running().
+    exit_info wait_exit(std::chrono::milliseconds limit);
+
     // SIGKILL and reap, with no chance for the child to flush or clean up: a crash.
     exit_info kill9();
 
