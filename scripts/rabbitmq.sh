@@ -29,8 +29,7 @@ set -euo pipefail
 
 RMQ_BIN=${RABBITMQ_SCRIPTS_DIR:-/usr/lib/rabbitmq/bin}
 RMQ_USER=rabbitmq
-# A loaded two-core machine (CI, parallel builds) can take well over a minute to boot a node.
-START_TIMEOUT=${JOBSD_RABBITMQ_START_TIMEOUT:-180}
+START_TIMEOUT=${JOBSD_RABBITMQ_START_TIMEOUT:-60}
 STOP_TIMEOUT=60
 
 die() { echo "rabbitmq.sh: $*" >&2; exit 2; }
