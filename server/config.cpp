@@ -116,6 +116,7 @@ std::function<std::string(const json::value&)> strings_setter(std::vector<std::s
     };
 }
 
+// declarative table: every setting, its JSON section and key, its flag and its bounds
 std::vector<entry> schema(config& c) {
     constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
     return {
