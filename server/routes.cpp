@@ -4,8 +4,11 @@
 
 #include <array>
 
+#include "server/handlers/docs_routes.hpp"
 #include "server/handlers/health_routes.hpp"
+#include "server/handlers/job_batch.hpp"
 #include "server/handlers/job_events.hpp"
+#include "server/handlers/job_list.hpp"
 #include "server/handlers/job_routes.hpp"
 #include "server/handlers/lifecycle_routes.hpp"
 #include "server/handlers/operator_routes.hpp"
@@ -22,6 +25,8 @@ namespace h = handlers;
 constexpr std::array table{
     //    name               method     pattern                                          who                   header check          handler
     route{"create_job",      verb::post, "/jobs/v2",                                      access::customer_key, h::check_create_job,  h::create_job},
+    route{"list_jobs",       verb::get,  "/jobs/v2",                                      access::customer_key, nullptr,              h::list_jobs},
+    route{"create_batch",    verb::post, "/jobs/v2/batch",                                access::customer_key, h::check_create_batch, h::create_batch, nullptr, &server_options::batch_body_limit},
     route{"get_job",         verb::get,  "/jobs/:id",                                     access::customer_key, nullptr,              h::get_job},
     route{"cancel_job",      verb::post, "/jobs/:id/cancel",                              access::customer_key, h::check_optional_body, h::cancel_job},
     route{"retry_job",       verb::post, "/jobs/:id/retry",                               access::customer_key, h::check_optional_body, h::retry_job},
@@ -34,6 +39,8 @@ constexpr std::array table{
     route{"dashboard_data",  verb::get,  "/api/dashboard",                                access::operator_key, nullptr,              h::dashboard_data},
     route{"dashboard_page",  verb::get,  "/dashboard/:file?",                             access::anyone,       nullptr,              h::dashboard_page},
     route{"metrics",         verb::get,  "/metrics",                                      access::anyone,       nullptr,              h::metrics_page},
+    route{"openapi",         verb::get,  "/openapi.json",                                 access::anyone,       nullptr,              h::openapi_document},
+    route{"docs_page",       verb::get,  "/docs/:file?",                                  access::anyone,       nullptr,              h::docs_page},
 };
 // clang-format on
 

@@ -1,6 +1,7 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
 // SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
-// is SQLite's step 4 (the job's lifecycle) plus the functions that apply its rules on the row.
+// is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
+// lifecycle) plus the functions that apply its rules on the row.
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -13,7 +14,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -84,7 +85,16 @@ CREATE TABLE operator_keys (
 ALTER TABLE jobs ADD COLUMN claimed_by text;
 ALTER TABLE jobs ADD COLUMN claimed_until timestamptz;
 )sql",
-    // 5: the job's lifecycle (issue 16), as SQLite's step 4, and three functions that decide on
+    // 5: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN batch_id text;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values boolean NOT NULL DEFAULT false;
+)sql",
+    // 6: the job's lifecycle (issue 16), as SQLite's step 5, and three functions that decide on
     // the locked row, so that one round trip serves an event, a cancel or a retry.
     R"sql(
 ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
@@ -232,6 +242,13 @@ int pg_schema_version() {
 }
 
 void migrate_pg(PGconn* conn) {
+    migrate_pg_to(conn, pg_schema_version());
+}
+
+void migrate_pg_to(PGconn* conn, int target) {
+    if (target < 1 || target > pg_schema_version())
+        throw pg_error("postgres: no schema version " + std::to_string(target));
+    const auto steps = static_cast<std::size_t>(target);
     run(conn, "BEGIN", "migration");
     try {
         run(conn, lock_sql, "taking the migration lock");
@@ -242,11 +259,11 @@ void migrate_pg(PGconn* conn) {
         if (version > static_cast<std::int64_t>(migrations.size()))
             throw pg_error("postgres: database schema version " + std::to_string(version) +
                            " is newer than this jobsd knows (" + std::to_string(migrations.size()) + ")");
-        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v)
+        for (auto v = static_cast<std::size_t>(version); v < steps; ++v)
             run(conn, migrations[v], "migration step " + std::to_string(v + 1));
-        if (static_cast<std::size_t>(version) < migrations.size()) {
+        if (static_cast<std::size_t>(version) < steps) {
             run(conn, "DELETE FROM jobsd_schema", "migration");
-            run(conn, "INSERT INTO jobsd_schema (version) VALUES (" + std::to_string(migrations.size()) + ")",
+            run(conn, "INSERT INTO jobsd_schema (version) VALUES (" + std::to_string(steps) + ")",
                 "migration");
         }
         run(conn, "COMMIT", "committing the migration");

@@ -17,11 +17,25 @@ std::vector<pg_prepared> make_statements() {
         // instance, which hands it to its publisher right after the commit.
         {"insert_job",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, attempt, "
-         "expires_in_ms,"
-         " expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-         " now() + $13::float8 * interval '1 millisecond', $14, $15, $16) ON CONFLICT DO NOTHING RETURNING "
-         "seq"},
+         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
+         " expires_in_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
+         " now() + $13::float8 * interval '1 millisecond', $14, $15, $16, $17) ON CONFLICT DO NOTHING"
+         " RETURNING seq"},
+        // The rest of a batch after its first job, in one statement and in order; inserted only
+        // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
+        // New jobs are on their first attempt (the column's default); each has its own time to live.
+        {"insert_batch_rest",
+         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+         " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms)"
+         " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
+         " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms"
+         " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[],"
+         " $14::int8[], $15::int8[])"
+         " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
+         " expires_at_ms, n)"
+         " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
+        {"list_batch",
+         "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
         {"release_key",
          "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
          "created_ms < $3"},
@@ -85,6 +99,24 @@ std::string pg_number(double v) {
     char buf[64];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, end);
+}
+
+std::string pg_float_array(const std::vector<std::optional<double>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i] ? pg_number(*items[i]) : "NULL";
+    }
+    return out + "}";
+}
+
+std::string pg_int_array(const std::vector<std::optional<std::int64_t>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i] ? pg_number(*items[i]) : "NULL";
+    }
+    return out + "}";
 }
 
 std::string pg_text_array(const std::vector<std::string>& items) {

@@ -21,11 +21,12 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
     if (auto p = st.column_optional_int(first + 12)) j.progress = static_cast<int>(*p);
     j.idempotency_key = st.column_text(first + 13);  // NULL (no key) reads as ""
     j.request_hash = st.column_text(first + 14);
-    j.attempt = static_cast<int>(st.column_int(first + 15));
-    j.expires_in_ms = st.column_optional_int(first + 16);
-    j.expires_at_ms = st.column_optional_int(first + 17);
-    j.cancel_requested_ms = st.column_optional_int(first + 18);
-    j.retry_at_ms = st.column_optional_int(first + 19);
+    j.batch_id = st.column_text(first + 15);  // NULL (a single create) reads as ""
+    j.attempt = static_cast<int>(st.column_int(first + 16));
+    j.expires_in_ms = st.column_optional_int(first + 17);
+    j.expires_at_ms = st.column_optional_int(first + 18);
+    j.cancel_requested_ms = st.column_optional_int(first + 19);
+    j.retry_at_ms = st.column_optional_int(first + 20);
     return j;
 }
 

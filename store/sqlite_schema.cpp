@@ -2,13 +2,15 @@
 #include "store/sqlite_schema.hpp"
 
 #include <array>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -75,7 +77,16 @@ CREATE TABLE operator_keys (
   revoked_ms  INTEGER
 );
 )sql",
-    // 4: the job's lifecycle (issue 16): attempts, time to live, cancel requests, retries waiting
+    // 4: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN batch_id TEXT;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 5: the job's lifecycle (issue 16): attempts, time to live, cancel requests, retries waiting
     // for their backoff, and the control outbox (cancel requests waiting for the broker).
     R"sql(
 ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
@@ -103,7 +114,17 @@ CREATE INDEX job_controls_uuid ON job_controls (uuid);
 
 }  // namespace
 
+int sqlite_schema_version() {
+    return static_cast<int>(migrations.size());
+}
+
 void migrate_sqlite(sqlite_db& db) {
+    migrate_sqlite_to(db, sqlite_schema_version());
+}
+
+void migrate_sqlite_to(sqlite_db& db, int target) {
+    if (target < 1 || target > sqlite_schema_version())
+        throw std::invalid_argument("no SQLite schema version " + std::to_string(target));
     db.exec("BEGIN IMMEDIATE");
     try {
         const auto version = db.query_int("PRAGMA user_version");
@@ -112,7 +133,7 @@ void migrate_sqlite(sqlite_db& db) {
                                    " is newer than this jobsd knows (" + std::to_string(migrations.size()) +
                                    ")",
                                SQLITE_ERROR);
-        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+        for (auto v = static_cast<std::size_t>(version); v < static_cast<std::size_t>(target); ++v) {
             db.exec(migrations[v]);
             db.exec("PRAGMA user_version = " + std::to_string(v + 1));
         }

@@ -1,27 +1,21 @@
 # Job lifecycle end to end (issue 16): jobsd, jobs-worker processes and jobsctl against the test
-# broker and the test PostgreSQL cluster (scripts/test.sh starts both). Included after e2e.cmake
-# and admin.cmake, whose test support libraries it uses.
+# broker and the test PostgreSQL cluster (scripts/test.sh starts both). Included after api.cmake
+# (jobsd_black_box_test); every suite links the one support library (tests/support.cmake).
 # The pure parts: event rules, backoff, messages, the worker's cancel memory, exec's stop.
 jobsd_test(lifecycle_unit_tests 120 lifecycle_unit_tests.cpp)
 target_link_libraries(lifecycle_unit_tests PRIVATE jobs_worker)
 
-if(NOT TARGET jobsd_test_processes OR NOT TARGET jobsd_test_admin)
-  message(WARNING "lifecycle_tests need the test support from e2e.cmake and admin.cmake; not built")
-  return()
-endif()
-
-add_executable(lifecycle_tests ${CMAKE_CURRENT_LIST_DIR}/lifecycle_tests.cpp
-                               ${CMAKE_CURRENT_LIST_DIR}/support/command_runner.cpp)
+add_executable(lifecycle_tests ${CMAKE_CURRENT_LIST_DIR}/lifecycle_tests.cpp)
 target_compile_definitions(lifecycle_tests PRIVATE BOOST_TEST_DYN_LINK)
-target_link_libraries(lifecycle_tests PRIVATE jobsd_test_processes jobsd_test_admin jobsd_test_amqp jobsd_test_support
-                                              Boost::json Boost::unit_test_framework jobsd_warnings)
+target_link_libraries(lifecycle_tests PRIVATE jobsd_test_support Boost::json Boost::unit_test_framework
+                                              jobsd_warnings)
 add_dependencies(lifecycle_tests jobsd jobs-worker jobsctl)
 add_test(NAME lifecycle_tests COMMAND lifecycle_tests)
 # It raises the broker's memory alarm for a moment (the crash case): no other broker test at once.
 set_tests_properties(lifecycle_tests PROPERTIES
   TIMEOUT 900
   RESOURCE_LOCK "rabbitmq;postgres"
-  ENVIRONMENT "JOBSD_BIN=$<TARGET_FILE:jobsd>;JOBS_WORKER_BIN=$<TARGET_FILE:jobs-worker>;JOBSCTL_BIN=$<TARGET_FILE:jobsctl>;JOBSD_TEST_DATA=${CMAKE_CURRENT_LIST_DIR}/data;JOBSD_TEST_AMQP_URL=${JOBSD_TEST_AMQP_URL};JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL};JOBSD_RABBITMQ_SCRIPT=${PROJECT_SOURCE_DIR}/scripts/rabbitmq.sh;JOBSD_TEST_RABBITMQ_DIR=${PROJECT_SOURCE_DIR}/var/test-rabbitmq")
+  ENVIRONMENT "${JOBSD_TEST_ENV};JOBS_WORKER_BIN=$<TARGET_FILE:jobs-worker>;JOBSCTL_BIN=$<TARGET_FILE:jobsctl>")
 
 # The exact error answers of the lifecycle routes: jobsd alone, no broker.
 jobsd_black_box_test(lifecycle_error_tests 120)

@@ -1,10 +1,14 @@
 // The exact error answers of POST /jobs/:id/cancel and /jobs/:id/retry and of expires_in_s at
 // create: bad ids, another account's job (404, never a hint it exists), bad bodies, the wrong
-// status. jobsd alone on a SQLite file, publishing off (a job stays QUEUED in the outbox).
+// status; expires_in_s in a batch and the new statuses in the job list. jobsd alone on a SQLite
+// file, publishing off (a job stays QUEUED in the outbox).
 #define BOOST_TEST_MODULE lifecycle_errors
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <optional>
+#include <vector>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
@@ -163,4 +167,71 @@ BOOST_AUTO_TEST_CASE(queued_job_cancelled_at_once_then_retry_and_conflicts) {
     auto job = s.c.get("/jobs/" + uuid, key_a).json();
     BOOST_TEST(job.at("attempts").as_int64() == 2);
     BOOST_TEST(job.at("job_status").as_string() == "QUEUED");
+}
+
+// A batch's jobs take expires_in_s exactly as a single create does: each bounded (a bad one
+// refuses the whole batch, naming its index), each kept with its own job.
+BOOST_AUTO_TEST_CASE(batch_jobs_take_expires_in_s_bounded_like_single_ones) {
+    server s;
+    auto job = [](std::optional<int> ttl) {
+        json::object body{
+            {"job_type", "pdf"}, {"template_id", project_a}, {"values", json::object{{"headline", "hi"}}}};
+        if (ttl) body["expires_in_s"] = *ttl;
+        return body;
+    };
+    auto refused =
+        s.c.post("/jobs/v2/batch", key_a,
+                 json::serialize(json::object{{"jobs", json::array{job({}), job(60), job(3601)}}}));
+    BOOST_TEST_REQUIRE(refused.status == 400u, refused.body);
+    const auto errors = refused.json().at("errors").as_array();
+    BOOST_TEST_REQUIRE(errors.size() == 1u, refused.body);
+    BOOST_TEST(errors[0].at("index").as_int64() == 2);
+    BOOST_TEST(errors[0].at("field").as_string() == "expires_in_s");
+
+    auto created =
+        s.c.post("/jobs/v2/batch", key_a,
+                 json::serialize(json::object{{"jobs", json::array{job({}), job(60), job(3600)}}}));
+    BOOST_TEST_REQUIRE(created.status == 201u, created.body);
+    const auto jobs = created.json().at("jobs").as_array();
+    BOOST_TEST_REQUIRE(jobs.size() == 3u, created.body);
+    std::vector<json::object> read;
+    for (const auto& j : jobs) {
+        auto got = s.c.get("/jobs/" + std::string(j.at("uuid").as_string()), key_a);
+        BOOST_TEST_REQUIRE(got.status == 200u, got.body);
+        read.push_back(got.json().as_object());
+    }
+    BOOST_TEST(!read[0].contains("expires_at"), json::serialize(read[0]));
+    BOOST_TEST_REQUIRE(read[1].contains("expires_at"), json::serialize(read[1]));
+    BOOST_TEST_REQUIRE(read[2].contains("expires_at"), json::serialize(read[2]));
+    BOOST_TEST(read[1].at("expires_at").as_string() > read[1].at("created_at").as_string());
+    BOOST_TEST(read[2].at("expires_at").as_string() > read[1].at("expires_at").as_string());
+    for (const auto& j : read) BOOST_TEST(j.at("attempts").as_int64() == 1);
+}
+
+// GET /jobs/v2 lists CANCELLED and EXPIRED like the other statuses, filters by them, shows the
+// attempts, and names every status when one is unknown.
+BOOST_AUTO_TEST_CASE(the_list_shows_and_filters_the_new_statuses) {
+    server s;
+    const auto cancelled = s.queued_job();
+    const auto queued = s.queued_job();
+    BOOST_TEST_REQUIRE(s.act(cancelled, "cancel").status == 200u);
+    auto uuids_of = [&](const std::string& query) {
+        auto r = s.c.get("/jobs/v2?" + query, key_a);
+        BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+        std::vector<std::string> out;
+        for (const auto& j : r.json().at("data").as_array()) {
+            BOOST_TEST(j.at("attempts").as_int64() == 1);
+            out.emplace_back(j.at("uuid").as_string());
+        }
+        return out;
+    };
+    BOOST_TEST(uuids_of("status=CANCELLED") == std::vector<std::string>{cancelled});
+    BOOST_TEST(uuids_of("status=QUEUED") == std::vector<std::string>{queued});
+    BOOST_TEST(uuids_of("status=EXPIRED").empty());
+    BOOST_TEST(uuids_of("status=CANCELLED&status=QUEUED").size() == 2u);
+    auto bad = s.c.get("/jobs/v2?status=REVOKED", key_a);
+    BOOST_TEST_REQUIRE(bad.status == 400u, bad.body);
+    const std::string problem(bad.json().at("errors").as_array().at(0).at("problem").as_string());
+    BOOST_TEST(problem.find("CANCELLED") != std::string::npos, problem);
+    BOOST_TEST(problem.find("EXPIRED") != std::string::npos, problem);
 }

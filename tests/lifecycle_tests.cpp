@@ -13,19 +13,19 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <thread>
 
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/child_process.hpp"
-#include "tests/support/command_runner.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/pg_test_schema.hpp"
 #include "tests/support/sse_client.hpp"
+#include "tests/support/test_broker.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace jobsd::test;
 namespace json = boost::json;
@@ -41,22 +41,6 @@ const std::vector<std::string> all_types = {"ai_talking_video",   "video", "tts"
 const std::string type = "pdf";  // every case uses this type
 
 enum class backend { sqlite, postgres };
-
-// Waits up to `timeout` for `done()`; returns whether it held.
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-        if (done()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return done();
-}
-
-std::string read_text(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 bool process_alive(pid_t pid) {
     return ::kill(pid, 0) == 0 || errno == EPERM;
@@ -222,7 +206,7 @@ struct world {
     json::object wait_status(http_client& c, const std::string& uuid, const std::string& want,
                              std::chrono::seconds timeout = 60s) {
         json::object last;
-        const bool ok = eventually(
+        const bool ok = wait_until(
             [&] {
                 last = job(c, uuid);
                 return last.at("job_status").as_string() == want;
@@ -287,7 +271,7 @@ void cancel_running_exec_job(backend b) {
     sse_client events(w.server->host(), w.server->port(), key_a, "s-run");
     w.start_exec_worker("trap '' TERM; sleep 120", {"--kill-grace-ms", "1000"});
     const auto uuid = w.post(c, {}, "s-run");
-    BOOST_TEST_REQUIRE(eventually([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
     const pid_t pid = w.command_pid();
     BOOST_TEST_REQUIRE(process_alive(pid));
     w.wait_status(c, uuid, "STARTED");
@@ -300,7 +284,7 @@ void cancel_running_exec_job(backend b) {
     auto again = post_action(c, uuid, "cancel");
     BOOST_TEST(again.status == 202u, again.body);
 
-    BOOST_TEST(eventually([&] { return !process_alive(pid); }, 30s), "the command outlived its cancel");
+    BOOST_TEST(wait_until([&] { return !process_alive(pid); }, 30s), "the command outlived its cancel");
     const auto gone_after = std::chrono::steady_clock::now() - asked;
     auto job = w.wait_status(c, uuid, "CANCELLED");
     BOOST_TEST(!job.contains("cancel_requested"));
@@ -400,36 +384,16 @@ void job_expires_in_the_queue(backend b) {
     w.wait_status(c, uuid, "SUCCESS");
 }
 
-// scripts/rabbitmq.sh ctl against the test broker.
-void broker_ctl(const world& w, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"bash", required_env("JOBSD_RABBITMQ_SCRIPT"), "ctl",
-                                     required_env("JOBSD_TEST_RABBITMQ_DIR")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto r = run_command(argv, w.dir.path() / "rabbitmqctl.log", 120s);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "rabbitmqctl failed: " << r.output);
-}
-
 // While the broker's memory alarm is on, it reads nothing from a connection that publishes: a
-// cancel commits in jobsd but cannot leave it. Lifted on destruction, whatever happened.
-struct memory_alarm {
-    const world& w;
-    bool on = false;
-    explicit memory_alarm(const world& wo) : w(wo) {
-        broker_ctl(w, {"set_vm_memory_high_watermark", "0"});
-        on = true;
-        std::this_thread::sleep_for(1s);  // the alarm reaches every connection's reader
-    }
-    void lift() {
-        if (on) broker_ctl(w, {"set_vm_memory_high_watermark", "0.4"});
-        on = false;
-    }
-    ~memory_alarm() {
-        try {
-            lift();
-        } catch (...) {
-        }
-    }
-};
+// cancel commits in jobsd but cannot leave it. Lifted at the latest on destruction (the support
+// library's node_change), whatever happened.
+std::unique_ptr<node_change> memory_alarm() {
+    auto alarm =
+        std::make_unique<node_change>(std::vector<std::string>{"set_vm_memory_high_watermark", "0"},
+                                      std::vector<std::string>{"set_vm_memory_high_watermark", "0.4"});
+    std::this_thread::sleep_for(1s);  // the alarm reaches every connection's reader
+    return alarm;
+}
 
 // jobsd is SIGKILLed after the cancel's commit and before any worker heard of it; restarted,
 // it relays the cancel from its control outbox and the job still ends CANCELLED.
@@ -438,21 +402,21 @@ void crash_between_cancel_commit_and_delivery(backend b) {
     auto c = w.client();
     w.start_exec_worker("sleep 120", {"--kill-grace-ms", "1000"});
     const auto uuid = w.post(c);
-    BOOST_TEST_REQUIRE(eventually([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
     const pid_t pid = w.command_pid();
     w.wait_status(c, uuid, "STARTED");
     {
-        memory_alarm alarm(w);
+        auto alarm = memory_alarm();
         auto r = post_action(c, uuid, "cancel");
         BOOST_TEST_REQUIRE(r.status == 202u, r.body);
         std::this_thread::sleep_for(500ms);  // the control publisher tries, and is held
         w.server->kill9();
         BOOST_TEST_REQUIRE(process_alive(pid), "the worker heard of the cancel before the crash");
-        alarm.lift();
+        alarm->undo();
     }
     w.start_server();
     auto c2 = w.client();
-    BOOST_TEST(eventually([&] { return !process_alive(pid); }, 60s), "the cancel never reached the worker");
+    BOOST_TEST(wait_until([&] { return !process_alive(pid); }, 60s), "the cancel never reached the worker");
     auto job = w.wait_status(c2, uuid, "CANCELLED");
     BOOST_TEST(job.at("attempts").as_int64() == 1);
 }
@@ -464,10 +428,10 @@ void stuck_job_seen_and_requeued(backend b) {
     auto c = w.client();
     w.start_exec_worker("sleep 120", {"--kill-grace-ms", "500"});
     const auto uuid = w.post(c);
-    BOOST_TEST_REQUIRE(eventually([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
     const pid_t first = w.command_pid();
     w.wait_status(c, uuid, "STARTED");
-    BOOST_TEST(eventually(
+    BOOST_TEST(wait_until(
         [&] {
             return c.get("/metrics").body.find("jobsd_jobs_stuck{job_type=\"pdf\"} 1") != std::string::npos;
         },
@@ -482,9 +446,9 @@ void stuck_job_seen_and_requeued(backend b) {
     std::filesystem::remove(w.dir.path() / ("pid-" + std::to_string(first)));
     const auto requeued = run_jobsctl(w.dir.path(), w.store_url(), {"job", "requeue", uuid});
     BOOST_TEST_REQUIRE(requeued.code == 0, describe(requeued));
-    BOOST_TEST(eventually([&] { return !process_alive(first); }, 30s), "the silent attempt was not stopped");
+    BOOST_TEST(wait_until([&] { return !process_alive(first); }, 30s), "the silent attempt was not stopped");
     // The next attempt runs (a new command) as attempt 2.
-    BOOST_TEST(eventually([&] { return w.command_pid() != 0 && w.command_pid() != first; }, 60s),
+    BOOST_TEST(wait_until([&] { return w.command_pid() != 0 && w.command_pid() != first; }, 60s),
                w.worker_logs());
     BOOST_TEST(w.job(c, uuid).at("attempts").as_int64() == 2);
 }

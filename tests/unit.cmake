@@ -16,3 +16,7 @@ target_link_libraries(operator_unit_tests PRIVATE jobs_server)
 jobsd_test(store_contract_tests 300 store_contract_tests.cpp)
 target_link_libraries(store_contract_tests PRIVATE jobs_store jobsd_test_support)
 set_tests_properties(store_contract_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
+
+# The list's and the batch's pure parts: envelope, values check, query string, cursor, tokens, SQL.
+jobsd_test(list_batch_unit_tests 60 list_batch_unit_tests.cpp)
+target_link_libraries(list_batch_unit_tests PRIVATE jobs_server)

@@ -11,6 +11,7 @@
 #include "model/uuid.hpp"
 #include "server/body_checks.hpp"
 #include "server/error_boundary.hpp"
+#include "server/handlers/job_creation.hpp"
 #include "server/job_json.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
@@ -93,9 +94,7 @@ asio::awaitable<response> cancel_job(const request_context& ctx) {
 asio::awaitable<response> retry_job(const request_context& ctx) {
     const std::string uuid(ctx.param);
     if (!model::is_uuid(uuid)) co_return not_found();
-    model::create_limits limits;
-    limits.max_expires_in_s = ctx.svc.lifecycle.max_expires_in.count();
-    auto parsed = model::parse_retry_request(ctx.req.body(), limits);
+    auto parsed = model::parse_retry_request(ctx.req.body(), create_limits_of(ctx.svc));
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto& req = std::get<model::retry_request>(parsed);
     std::optional<std::int64_t> ttl_ms;
