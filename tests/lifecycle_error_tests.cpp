@@ -219,7 +219,8 @@ BOOST_AUTO_TEST_CASE(the_list_shows_and_filters_the_new_statuses) {
         auto r = s.c.get("/jobs/v2?" + query, key_a);
         BOOST_TEST_REQUIRE(r.status == 200u, r.body);
         std::vector<std::string> out;
-        for (const auto& j : r.json().at("data").as_array()) {
+        const auto page = r.json();  // alive while its array is read
+        for (const auto& j : page.at("data").as_array()) {
             BOOST_TEST(j.at("attempts").as_int64() == 1);
             out.emplace_back(j.at("uuid").as_string());
         }
