@@ -117,9 +117,12 @@ struct sweep_op final : pg_op {
             const auto& due = results[1];
             for (int i = 0; i < due.rows(); ++i) sweep.due.push_back(read_pg_job(due, i, 0));
         }
+        found = !sweep.expired.empty() || !sweep.due.empty();
         complete(std::move(handler), ec, std::move(sweep));
     }
     bool is_write() const override { return true; }
+    bool wrote() const override { return found; }
+    bool found = false;  // set by finish()
 
     std::int64_t now;
     std::size_t limit;

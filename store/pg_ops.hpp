@@ -34,6 +34,9 @@ struct pg_op {
     // Jobs this operation commits when its last statement returns a row (for store_stats).
     virtual std::uint64_t jobs() const { return 0; }
     virtual bool is_write() const = 0;
+    // False when it wrote nothing (the periodic lifecycle sweep with nothing due): a batch of such
+    // operations alone is not counted as a write transaction. Asked after finish().
+    virtual bool wrote() const { return true; }
 };
 
 template <class... Values>

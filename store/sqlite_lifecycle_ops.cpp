@@ -180,6 +180,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
     sweep_op(std::int64_t t, std::size_t n, sqlite_handler<lifecycle_sweep> h)
         : lifecycle_write(std::move(h)), now(t), limit(n) {}
     static constexpr const char* what = "the lifecycle sweep";
+    bool wrote() const override { return !value.expired.empty() || !value.due.empty(); }
 
     void write(sqlite_db& db) {
         value = {};

@@ -53,6 +53,9 @@ struct sqlite_write_op {
     virtual void finish(error_code ec) = 0;
     // Jobs this operation commits when it succeeds (for store_stats).
     virtual std::uint64_t jobs() const { return 0; }
+    // False when it ran and wrote nothing (the periodic lifecycle sweep with nothing due): a batch
+    // of such operations alone is not counted as a write transaction. Asked before finish().
+    virtual bool wrote() const { return true; }
 };
 
 struct sqlite_read_op {

@@ -96,9 +96,12 @@ void sqlite_store::writer_loop() {
         const error_code txn_error = run_batch(w, batch, outcome);
         if (!txn_error) {
             std::uint64_t jobs = 0;
-            for (std::size_t i = 0; i < batch.size(); ++i)
+            bool wrote = false;
+            for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (!outcome[i]) jobs += batch[i]->jobs();
-            transactions_.fetch_add(1, std::memory_order_relaxed);
+                wrote = wrote || batch[i]->wrote();
+            }
+            if (wrote) transactions_.fetch_add(1, std::memory_order_relaxed);
             jobs_committed_.fetch_add(jobs, std::memory_order_relaxed);
         }
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(txn_error ? txn_error : outcome[i]);

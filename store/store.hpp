@@ -110,7 +110,7 @@ struct lifecycle_sweep {
 
 // Counters for /metrics (monotonic since start) and the write queue, for readiness.
 struct store_stats {
-    std::uint64_t transactions = 0;     // committed write transactions
+    std::uint64_t transactions = 0;     // committed write transactions (not a sweep that wrote nothing)
     std::uint64_t jobs_committed = 0;   // jobs inside them
     std::uint64_t write_queue = 0;      // write operations waiting for the writer right now
     std::uint64_t events_applied = 0;   // status events that moved a job forward

@@ -287,6 +287,28 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(duplicate_uuid_fails_alone_in_its_batch, B, backen
     BOOST_TEST(find(*s, "acc_a", j.uuid).has_value());
 }
 
+// The lifecycle sweep runs every second: one that finds nothing due writes nothing and is no
+// write transaction (the group-commit counts stay exact); one that expires a job is one.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_sweep_with_nothing_due_is_no_transaction, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    j.expires_in_ms = 1'000;
+    j.expires_at_ms = j.created_ms + 1'000;
+    create(*s, j);
+    wait_counted(*s, [](const store_stats& st) { return st.transactions >= 1; });
+    const auto before = s->stats().transactions;
+    auto idle = async_sweep_lifecycle(*s, j.created_ms, 100, asio::use_future).get();
+    BOOST_TEST(idle.expired.empty());
+    BOOST_TEST(idle.due.empty());
+    BOOST_TEST(s->stats().transactions == before);
+    auto busy = async_sweep_lifecycle(*s, *j.expires_at_ms, 100, asio::use_future).get();
+    BOOST_TEST_REQUIRE(busy.expired.size() == 1u);
+    BOOST_TEST(busy.expired.front().event.uuid == j.uuid);
+    wait_counted(*s, [&](const store_stats& st) { return st.transactions > before; });
+    BOOST_TEST(s->stats().transactions == before + 1);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
     B b;
     auto s = b.open();
