@@ -69,7 +69,8 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     j.uuid = job->uuid;
     j.attempt = job->attempt;
     j.received = clock::now();
-    spdlog::debug("job {} attempt {} received (delivery {}{})", j.uuid, j.attempt, tag,
+    // "job <uuid> received" as before contract 2: tests and operators read deliveries from it.
+    spdlog::debug("job {} received (attempt {}, delivery {}{})", j.uuid, j.attempt, tag,
                   redelivered ? ", redelivered" : "");
     // Jobs that must not run are acked unrun, with the status that says why.
     if (cancels.cancelled(j.uuid, j.attempt, j.received))
