@@ -51,10 +51,10 @@ bool relay_ledger::hand_over(const model::job& job, clock::time_point handed_at,
         again_ = true;
         return false;
     }
-    job_message m = make_job_message(job);
-    if (pauses_.paused(m.job_type)) return false;  // the sweep after the pause sends it
+    if (pauses_.paused(std::string(model::to_string(job.type))))
+        return false;  // the sweep after the pause sends it
     if (!known_.try_emplace(job.uuid, false).second) return false;
-    fresh_.push_back(std::move(m));
+    fresh_.push_back(make_job_message(job));
     return true;
 }
 
@@ -142,9 +142,10 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
         cursor_ = entries.back().seq;
     std::size_t fresh = 0;
     for (const auto& e : entries) {
-        job_message m = make_job_message(e.job);
-        if (pauses_.paused(m.job_type) || !known_.try_emplace(e.job.uuid, false).second) continue;
-        relayed_.push_back(std::move(m));
+        if (pauses_.paused(std::string(model::to_string(e.job.type))) ||
+            !known_.try_emplace(e.job.uuid, false).second)
+            continue;
+        relayed_.push_back(make_job_message(e.job));
         ++fresh;
     }
     return fresh;
