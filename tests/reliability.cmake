@@ -46,3 +46,4 @@ endfunction()
 
 jobsd_reliability_test(shutdown_tests 120 "" SQLite::SQLite3)
 
+jobsd_reliability_test(worker_reliability_tests 300 rabbitmq jobs_worker)
