@@ -8,6 +8,12 @@ target_link_libraries(store_reliability_tests PRIVATE jobs_store jobsd_test_supp
 set_tests_properties(store_reliability_tests PROPERTIES RESOURCE_LOCK postgres
                      ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
 
+# The rest drive jobsd, jobsctl, workers and jobs-bench as processes: not in a configuration
+# without the bench (the clang/fuzz build).
+if(NOT TARGET jobs-bench OR NOT TARGET jobsd_test_processes)
+  return()
+endif()
+
 # Black-box suites on the shared test broker (and the test PostgreSQL cluster): one support
 # library with the node's control script, case-unique names and a jobsd child publishing under them.
 add_library(jobsd_test_broker_fixture STATIC
