@@ -54,3 +54,4 @@ jobsd_reliability_test(shutdown_tests 120 "" SQLite::SQLite3)
 
 jobsd_reliability_test(worker_reliability_tests 300 rabbitmq jobs_worker)
 jobsd_reliability_test(reliability_tests 600 rabbitmq jobs_queue jobsd_test_admin)
+jobsd_reliability_test(reliability_pg_tests 600 "rabbitmq;postgres" jobsd_test_admin)
