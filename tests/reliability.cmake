@@ -50,8 +50,12 @@ function(jobsd_reliability_test name timeout locks)
   endif()
 endfunction()
 
-jobsd_reliability_test(shutdown_tests 120 "" SQLite::SQLite3)
-
-jobsd_reliability_test(worker_reliability_tests 300 rabbitmq jobs_worker)
 jobsd_reliability_test(reliability_tests 600 rabbitmq jobs_queue jobsd_test_admin)
 jobsd_reliability_test(reliability_pg_tests 600 "rabbitmq;postgres" jobsd_test_admin)
+jobsd_reliability_test(shutdown_tests 120 "" SQLite::SQLite3)
+jobsd_reliability_test(worker_reliability_tests 300 rabbitmq jobs_worker)
+
+# The single-node chaos test: jobsd killed five times, a worker killed, the memory alarm, the
+# broker stopped and started, under jobs-bench load. Alone: it loads both cores and stops the node.
+jobsd_reliability_test(chaos_tests 600 rabbitmq jobsd_test_processes SQLite::SQLite3)
+set_tests_properties(chaos_tests PROPERTIES RUN_SERIAL TRUE)
