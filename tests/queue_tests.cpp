@@ -206,6 +206,9 @@ BOOST_AUTO_TEST_CASE(ledger_sweeps_page_by_page_and_once_per_interval) {
     l.page_claimed(second->sweep, page({{9, "c"}}), t0);  // short: the sweep is over
     BOOST_TEST(!l.sweeping());
     BOOST_TEST(!l.next_claim(t0 + milliseconds(29'999)).has_value());
+    // Held claims are renewed every half interval; after that the safety sweep is next.
+    BOOST_TEST((l.next_deadline() == t0 + milliseconds(15'000)));
+    BOOST_TEST(l.next_renewal(t0 + milliseconds(15'000)).has_value());
     BOOST_TEST((l.next_deadline() == t0 + milliseconds(30'000)));
     auto safety = l.next_claim(t0 + milliseconds(30'000));
     BOOST_REQUIRE(safety.has_value());
