@@ -691,22 +691,21 @@ BOOST_AUTO_TEST_CASE(kill9_with_unconfirmed_messages_relays_on_restart) {
         server.require_connected();
 
         // A memory alarm makes the broker stop reading from publishing connections: what jobsd
-        // sends from now on is neither enqueued nor confirmed.
+        // sent before connection.blocked is neither enqueued nor confirmed, and after it jobsd
+        // sends nothing more (the jobs wait in the outbox).
         ctl_guard alarm({"set_vm_memory_high_watermark", "0.4"});
         require_ok(rabbitmqctl({"set_vm_memory_high_watermark", "0"}), "set_vm_memory_high_watermark 0");
         constexpr int batch = 40;
         for (int i = 0; i < batch; ++i)
             accepted.push_back(server.post(job_types[i % job_types.size()], i).uuid);
-        BOOST_TEST_REQUIRE(
-            wait_until([&] { return server.metric("jobsd_amqp_published_total") >= batch; }, 10s),
-            "jobsd did not publish the batch: " << server.summary());
+        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_blocked") == 1; }, 10s),
+                           "jobsd was not blocked: " << server.summary());
         std::this_thread::sleep_for(1s);  // time for confirms, were the broker to send any
-        const double published = server.metric("jobsd_amqp_published_total");
         const double confirmed = server.metric("jobsd_amqp_confirmed_total");
         const double unpublished = server.metric("jobsd_outbox_unpublished");
         BOOST_TEST_MESSAGE("before SIGKILL: " << server.summary());
-        BOOST_TEST_REQUIRE((confirmed < published && unpublished > 0),
-                           "the memory alarm did not hold confirms back: " << server.summary());
+        BOOST_TEST_REQUIRE((confirmed == 0 && unpublished == batch),
+                           "the memory alarm did not hold the batch back: " << server.summary());
         server.process().kill9();
         alarm.undo_now();
     }
