@@ -34,6 +34,10 @@ class outbox {
     // Marks confirmed jobs published.
     virtual void mark_published(std::vector<std::string> uuids,
                                 std::function<void(std::error_code)> done) = 0;
+
+    // Renews this instance's claims on jobs the publisher still holds, so another instance does
+    // not take them over while they wait to be sent or confirmed. Without leases, done at once.
+    virtual void renew(std::vector<std::string> uuids, std::function<void(std::error_code)> done) = 0;
 };
 
 }  // namespace jobsd::queue

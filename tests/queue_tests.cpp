@@ -206,6 +206,9 @@ BOOST_AUTO_TEST_CASE(ledger_sweeps_page_by_page_and_once_per_interval) {
     l.page_claimed(second->sweep, page({{9, "c"}}), t0);  // short: the sweep is over
     BOOST_TEST(!l.sweeping());
     BOOST_TEST(!l.next_claim(t0 + milliseconds(29'999)).has_value());
+    // Held claims are renewed every half interval; after that the safety sweep is next.
+    BOOST_TEST((l.next_deadline() == t0 + milliseconds(15'000)));
+    BOOST_TEST(l.next_renewal(t0 + milliseconds(15'000)).has_value());
     BOOST_TEST((l.next_deadline() == t0 + milliseconds(30'000)));
     auto safety = l.next_claim(t0 + milliseconds(30'000));
     BOOST_REQUIRE(safety.has_value());
@@ -247,16 +250,22 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     BOOST_TEST(!l.known("a"));
 }
 
-BOOST_AUTO_TEST_CASE(ledger_retries_a_failed_send_after_the_delay) {
+BOOST_AUTO_TEST_CASE(ledger_sends_a_failed_job_again_from_the_outbox_after_its_type_pause) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
+    auto claim = l.next_claim(t0);
+    l.page_claimed(claim->sweep, page({}), t0);
     l.hand_over(job("a"), t0, t0);
     auto sent = l.pop_next();
-    l.failed({sent}, t0);
-    BOOST_TEST(l.known("a"));
-    BOOST_TEST(l.release_retries(t0 + milliseconds(999)) == 0u);
-    BOOST_TEST(!l.has_next());
-    BOOST_TEST(l.release_retries(t0 + milliseconds(1'000)) == 1u);
+    BOOST_TEST(l.failed({sent}, t0) == std::vector<std::string>{"video"});
+    BOOST_TEST(!l.known("a"));  // left in the outbox
+    BOOST_TEST(l.release_pauses(t0 + milliseconds(999)).empty());
+    BOOST_TEST(!l.next_claim(t0 + milliseconds(999)).has_value());
+    BOOST_TEST(l.release_pauses(t0 + milliseconds(1'000)) == std::vector<std::string>{"video"});
+    auto again = l.next_claim(t0 + milliseconds(1'000));  // a sweep from the start finds it
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(again->after_seq == 0);
+    BOOST_TEST(l.page_claimed(again->sweep, page({{1, "a"}}), t0 + milliseconds(1'000)) == 1u);
     BOOST_TEST(drain(l) == std::vector<std::string>{"a"});
 }
 
@@ -265,20 +274,16 @@ BOOST_AUTO_TEST_CASE(ledger_forgets_in_flight_work_on_disconnect_and_ignores_sta
     l.connected(t0);
     auto stale = l.next_claim(t0);
     l.hand_over(job("unconfirmed"), t0, t0);
-    l.hand_over(job("retrying"), t0, t0);
     l.hand_over(job("marking"), t0, t0);
     std::vector<job_message> sent;
     while (l.has_next()) sent.push_back(l.pop_next());
-    l.failed({sent[1]}, t0);
-    // "marking" was confirmed: its mark is in the store's hands.
+    l.marked({"marking"}, true, t0);  // confirmed: its mark is in the store's hands
     l.hand_over(job("queued"), t0, t0);
     l.disconnected({sent[0]});
     BOOST_TEST(!l.known("queued"));
     BOOST_TEST(!l.known("unconfirmed"));
-    BOOST_TEST(!l.known("retrying"));
     BOOST_TEST(l.known("marking"));
     BOOST_TEST(l.queued() == 0u);
-    BOOST_TEST(l.retries() == 0u);
     l.connected(t0);
     auto fresh = l.next_claim(t0);
     BOOST_REQUIRE(fresh.has_value());
