@@ -142,7 +142,7 @@ class workers {
         std::vector<std::string> args{
             "--type",        type, "--handler",   "simulate", "--duration-ms", "20",  "--steps", "1",
             "--concurrency", "16", "--log-level", "debug",    "--grace-ms",    "3000"};
-        const auto flags = names_.worker_flags();
+        const auto flags = worker_flags(names_);
         args.insert(args.end(), flags.begin(), flags.end());
         procs_[type] = std::make_unique<child_process>(required_env("JOBS_WORKER_BIN"), args,
                                                        dir_ / ("worker-" + type + ".log"));
@@ -205,8 +205,8 @@ bool terminal(const std::string& s) {
 BOOST_AUTO_TEST_CASE(faults_under_load_lose_no_accepted_job, *boost::unit_test::timeout(560)) {
     const topology_names names("chaos");
     topology_cleanup cleanup(names);
-    scoped_env env(names.jobsd_env(
-        {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "2000"}, {"JOBSD_SERVER_SHUTDOWN_GRACE_MS", "2000"}}));
+    scoped_env env(jobsd_env(
+        names, {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "2000"}, {"JOBSD_SERVER_SHUTDOWN_GRACE_MS", "2000"}}));
     temp_dir dir("jobsd-chaos");
     const fs::path out = dir.path() / "load";
     fs::create_directories(out);

@@ -1,5 +1,5 @@
 # Issue 14's suites: what is kept when the database, the broker or a process misbehaves.
-# Included from tests/CMakeLists.txt after e2e.cmake, whose test support targets they reuse.
+# Included last from tests/CMakeLists.txt; every suite links jobsd_test_support (support.cmake).
 
 # The store under concurrency and failures: SQLite files (below a VFS that can fail writes) and
 # the test PostgreSQL cluster that scripts/test.sh starts.
@@ -10,16 +10,18 @@ set_tests_properties(store_reliability_tests PROPERTIES RESOURCE_LOCK postgres
 
 # The rest drive jobsd, jobsctl, workers and jobs-bench as processes: not in a configuration
 # without the bench (the clang/fuzz build).
-if(NOT TARGET jobs-bench OR NOT TARGET jobsd_test_processes)
+if(NOT TARGET jobs-bench)
   return()
 endif()
 
-# Black-box suites on the shared test broker (and the test PostgreSQL cluster): one support
-# library with the node's control script, case-unique names and a jobsd child publishing under them.
+# Black-box suites on the shared test broker (and the test PostgreSQL cluster): a small library
+# over jobsd_test_support with the node's control script, case-unique names and a jobsd child
+# publishing under them. command_runner.cpp is also compiled into cluster_chaos_tests (cluster.cmake),
+# which does not link this library.
 add_library(jobsd_test_broker_fixture STATIC
   ${CMAKE_CURRENT_LIST_DIR}/support/broker_fixture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/support/command_runner.cpp)
-target_link_libraries(jobsd_test_broker_fixture PUBLIC jobsd_test_amqp jobsd_test_support Boost::json
+target_link_libraries(jobsd_test_broker_fixture PUBLIC jobsd_test_support Boost::json
                       PRIVATE jobsd_warnings)
 
 set(JOBSD_RELIABILITY_ENV
@@ -50,12 +52,12 @@ function(jobsd_reliability_test name timeout locks)
   endif()
 endfunction()
 
-jobsd_reliability_test(reliability_tests 600 rabbitmq jobs_queue jobsd_test_admin)
-jobsd_reliability_test(reliability_pg_tests 600 "rabbitmq;postgres" jobsd_test_admin)
+jobsd_reliability_test(reliability_tests 600 rabbitmq jobs_queue)
+jobsd_reliability_test(reliability_pg_tests 600 "rabbitmq;postgres")
 jobsd_reliability_test(shutdown_tests 120 "" SQLite::SQLite3)
 jobsd_reliability_test(worker_reliability_tests 300 rabbitmq jobs_worker)
 
 # The single-node chaos test: jobsd killed five times, a worker killed, the memory alarm, the
 # broker stopped and started, under jobs-bench load. Alone: it loads both cores and stops the node.
-jobsd_reliability_test(chaos_tests 600 rabbitmq jobsd_test_processes SQLite::SQLite3)
+jobsd_reliability_test(chaos_tests 600 rabbitmq SQLite::SQLite3)
 set_tests_properties(chaos_tests PROPERTIES RUN_SERIAL TRUE)

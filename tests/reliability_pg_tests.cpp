@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(database_outage_is_reported_as_one_and_keeps_the_broker_con
     topology_cleanup cleanup(names);
     pg_test_schema schema;
     scoped_env env(
-        names.jobsd_env({{"JOBSD_AMQP_RELAY_INTERVAL_MS", "300"}, {"JOBSD_STORE_CLAIM_LEASE_MS", "3000"}}));
+        jobsd_env(names, {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "300"}, {"JOBSD_STORE_CLAIM_LEASE_MS", "3000"}}));
     temp_dir dir("jobsd-rl-pgdown");
     jobsd_node server(dir, schema.url());
     BOOST_TEST_REQUIRE(wait_until([&] { return server.health().at("broker") == "connected"; }, 30s));
@@ -136,10 +136,10 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
     const topology_names names("overload");
     topology_cleanup cleanup(names);
     pg_test_schema schema;
-    scoped_env env(names.jobsd_env({{"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},
-                                    {"JOBSD_STORE_CLAIM_LEASE_MS", "2000"},
-                                    {"JOBSD_AMQP_CONFIRM_WINDOW", "1"},
-                                    {"JOBSD_AMQP_RELAY_BATCH", "128"}}));
+    scoped_env env(jobsd_env(names, {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},
+                                     {"JOBSD_STORE_CLAIM_LEASE_MS", "2000"},
+                                     {"JOBSD_AMQP_CONFIRM_WINDOW", "1"},
+                                     {"JOBSD_AMQP_RELAY_BATCH", "128"}}));
     temp_dir dir_a("jobsd-rl-over-a"), dir_b("jobsd-rl-over-b");
     jobsd_node a(dir_a, schema.url()), b(dir_b, schema.url());
     for (auto* n : {&a, &b})

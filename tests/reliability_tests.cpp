@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(unroutable_type_is_paused_redeclared_and_then_delivered) {
     auto broker = connect_test_broker();
     const topology_names names("unroutable");
     topology_cleanup cleanup(names);
-    scoped_env env(names.jobsd_env({{"JOBSD_AMQP_TYPE_PAUSE_MAX_MS", "2000"}}));
+    scoped_env env(jobsd_env(names, {{"JOBSD_AMQP_TYPE_PAUSE_MAX_MS", "2000"}}));
     temp_dir dir("jobsd-rl-unroutable");
     jobsd_node server(dir);
     BOOST_TEST_REQUIRE(wait_until([&] { return server.health().at("broker") == "connected"; }, 30s));
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(job_queues_dead_letter_at_least_once) {
     auto broker = connect_test_broker();
     const topology_names names("dlx");
     topology_cleanup cleanup(names);
-    scoped_env env(names.jobsd_env());
+    scoped_env env(jobsd_env(names));
     temp_dir dir("jobsd-rl-dlx");
     jobsd_node server(dir);
     BOOST_TEST_REQUIRE(wait_until([&] { return server.health().at("broker") == "connected"; }, 30s));
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(queue_declared_with_old_arguments_is_kept_and_reported) {
             .add("x-delivery-limit", std::int64_t{5});
         conn.declare_queue(names.queue("video"), old);
     }
-    scoped_env env(names.jobsd_env());
+    scoped_env env(jobsd_env(names));
     temp_dir dir("jobsd-rl-olddlx");
     jobsd_node server(dir);
     BOOST_TEST_REQUIRE(wait_until([&] { return server.health().at("broker") == "connected"; }, 30s),
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(memory_alarm_under_load_accepts_jobs_and_shutdown_finishes_
     auto broker = connect_test_broker();
     const topology_names names("alarm");
     topology_cleanup cleanup(names);
-    scoped_env env(names.jobsd_env({{"JOBSD_SERVER_SHUTDOWN_GRACE_MS", "1000"}}));
+    scoped_env env(jobsd_env(names, {{"JOBSD_SERVER_SHUTDOWN_GRACE_MS", "1000"}}));
     temp_dir dir("jobsd-rl-alarm");
     std::mutex mu;
     std::vector<std::string> accepted;
@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(configuration_that_breaks_a_promise_stops_jobsd_at_start) {
 BOOST_AUTO_TEST_CASE(jobs_stuck_without_a_worker_are_listed_for_the_operator) {
     const topology_names names("stuck");
     topology_cleanup cleanup(names);
-    scoped_env env(names.jobsd_env());
+    scoped_env env(jobsd_env(names));
     temp_dir dir("jobsd-rl-stuck");
     const std::string store = "sqlite:" + (dir.path() / "jobs.db").string();
     std::string uuid;

@@ -1,109 +1,25 @@
-// Scripts run through run_command (bounded, output to a file under the temp directory); jobsd
-// children through jobsd_process; JSON bodies as the seed's account A may send them.
+// Node changes through test_broker.hpp's rabbitmqctl; jobsd children through jobsd_process; JSON
+// bodies as the seed's account A may send them.
 #include "tests/support/broker_fixture.hpp"
-
-#include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include <cstdlib>
-#include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace jobsd::test {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-namespace {
-
-// From tests/data/seed_test.json: account A's always-active project and its image prompt.
-constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
-constexpr std::string_view prompt_a = "f12f3401-0fd6-4a30-82d1-b85a8db70e5b";
-
-std::filesystem::path script_log() {
-    return std::filesystem::temp_directory_path() /
-           ("jobsd-rabbitmq-script-" + std::to_string(::getpid()) + ".log");
-}
-
-}  // namespace
-
 const std::vector<std::string> all_job_type_names = {
     "ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai_image_generation"};
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        if (done()) return true;
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(poll);
-    }
-}
-
-std::string test_broker_url() {
-    return required_env("JOBSD_TEST_AMQP_URL");
-}
-
-std::unique_ptr<amqp_client> connect_test_broker() {
-    const std::string url = test_broker_url();
-    try {
-        return std::make_unique<amqp_client>(url, 5s);
-    } catch (const std::exception& e) {
-        throw std::runtime_error("the test RabbitMQ node is not reachable at " + redact_amqp_url(url) + " (" +
-                                 e.what() + "); scripts/test.sh starts it");
-    }
-}
-
-command_result rabbitmq_script(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv{"bash", required_env("JOBSD_RABBITMQ_SCRIPT")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv, script_log(), timeout);
-}
-
-command_result rabbitmqctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {"ctl", required_env("JOBSD_TEST_RABBITMQ_DIR")});
-    return rabbitmq_script(args, 60s);
-}
 
 void require_ok(const command_result& r, const std::string& what) {
     if (r.timed_out || r.exit_code != 0)
         throw std::runtime_error(what + (r.timed_out ? " timed out" : " failed") + ":\n" + r.output);
-}
-
-broker_node::broker_node() {
-    const std::string dir = required_env("JOBSD_TEST_RABBITMQ_DIR");
-    std::ifstream in(std::filesystem::path(dir) / "node.env");
-    std::string amqp_port, http_port;
-    for (std::string line; std::getline(in, line);) {
-        if (line.starts_with("AMQP_PORT=")) amqp_port = line.substr(10);
-        if (line.starts_with("HTTP_PORT=")) http_port = line.substr(10);
-    }
-    if (amqp_port.empty()) {
-        std::smatch m;
-        const std::string url = test_broker_url();
-        if (std::regex_search(url, m, std::regex(R"(:(\d+)/?$)"))) amqp_port = m[1];
-    }
-    start_args_ = {"start", dir, amqp_port};
-    if (!http_port.empty()) start_args_.insert(start_args_.end(), {"--management", http_port});
-}
-
-broker_node::~broker_node() {
-    if (stopped_) rabbitmq_script(start_args_);
-}
-
-void broker_node::stop() {
-    stopped_ = true;
-    require_ok(rabbitmq_script({"stop", required_env("JOBSD_TEST_RABBITMQ_DIR")}), "rabbitmq.sh stop");
-}
-
-void broker_node::start() {
-    require_ok(rabbitmq_script(start_args_), "rabbitmq.sh start");
-    stopped_ = false;
 }
 
 memory_alarm::~memory_alarm() {
@@ -120,84 +36,35 @@ void memory_alarm::clear() {
     raised_ = false;
 }
 
-topology_names::topology_names(std::string_view test_case)
-    : prefix("rl" + std::to_string(::getpid()) + "-" + std::string(test_case) + ".") {}
-
-env_list topology_names::jobsd_env(env_list extra) const {
-    env_list vars{{"JOBSD_AMQP_ENABLED", "true"},
-                  {"JOBSD_AMQP_URLS", test_broker_url()},
-                  {"JOBSD_AMQP_EXCHANGE", exchange()},
-                  {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
-                  {"JOBSD_AMQP_DEAD_EXCHANGE", dead_exchange()},
-                  {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
-                  {"JOBSD_AMQP_EVENTS_EXCHANGE", events_exchange()},
-                  {"JOBSD_AMQP_EVENTS_QUEUE", events_queue()},
-                  {"JOBSD_AMQP_RECONNECT_MAX_MS", "500"},
-                  {"JOBSD_AMQP_RETRY_DELAY_MS", "200"}};
-    vars.insert(vars.end(), extra.begin(), extra.end());
-    return vars;
+env_list jobsd_env(const topology_names& names, env_list extra) {
+    env_list quick{{"JOBSD_AMQP_RECONNECT_MAX_MS", "500"}, {"JOBSD_AMQP_RETRY_DELAY_MS", "200"}};
+    quick.insert(quick.end(), extra.begin(), extra.end());
+    return publishing_env(names, std::move(quick));
 }
 
-std::vector<std::string> topology_names::worker_flags() const {
-    return {"--url",           test_broker_url(),   "--exchange",
-            exchange(),        "--queue-prefix",    prefix,
-            "--dead-exchange", dead_exchange(),     "--dead-queue-prefix",
-            prefix + "dead.",  "--events-exchange", events_exchange(),
-            "--events-queue",  events_queue()};
-}
-
-topology_cleanup::~topology_cleanup() {
-    try {
-        amqp_client broker(test_broker_url(), 5s);
-        for (const auto& type : all_job_type_names) {
-            broker.delete_queue(names_.queue(type));
-            broker.delete_queue(names_.dead_queue(type));
-        }
-        broker.delete_queue(names_.events_queue());
-        for (const auto& x : {names_.exchange(), names_.dead_exchange(), names_.events_exchange()})
-            broker.delete_exchange(x);
-    } catch (const std::exception&) {
-        // A leftover is only clutter, and the broker may be down when a test fails.
-    }
-}
-
-scoped_env::scoped_env(env_list vars) : vars_(std::move(vars)) {
-    for (const auto& [k, v] : vars_) ::setenv(k.c_str(), v.c_str(), 1);
-}
-
-scoped_env::~scoped_env() {
-    for (const auto& [k, v] : vars_) ::unsetenv(k.c_str());
+std::vector<std::string> worker_flags(const topology_names& names) {
+    auto flags = worker_args(names, "");
+    flags.erase(flags.begin(), flags.begin() + 2);  // "--type" and its value: the caller's
+    return flags;
 }
 
 std::string job_request(std::string_view type, int n) {
     const std::string tag = std::string(type) + "-" + std::to_string(n);
     if (type == "ai_image_generation")
         return json::serialize(json::object{{"job_type", type},
-                                            {"project_id", prompt_a},
+                                            {"project_id", seed::prompt_a},
                                             {"session_id", "sess-" + tag},
                                             {"values", json::object{{"product", "Sneaker " + tag}}}});
     return json::serialize(json::object{{"job_type", type},
-                                        {"template_id", project_a1},
+                                        {"template_id", seed::project_a1},
                                         {"version", 2},
                                         {"session_id", "sess-" + tag},
                                         {"values", json::object{{"headline", "Headline " + tag}}}});
 }
 
-std::map<std::string, double> parse_metrics(const std::string& text) {
-    std::map<std::string, double> samples;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.empty() || line.front() == '#') continue;
-        const auto space = line.rfind(' ');
-        if (space == std::string::npos) continue;
-        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return samples;
-}
-
 namespace {
 
-std::unique_ptr<jobsd_process> start_jobsd(const temp_dir& dir, std::string store_url, unsigned short port) {
+std::unique_ptr<jobsd_process> start_node(const temp_dir& dir, std::string store_url, unsigned short port) {
     const std::filesystem::path data = required_env("JOBSD_TEST_DATA");
     if (store_url.empty()) store_url = "sqlite:" + (dir.path() / "jobs.db").string();
     return std::make_unique<jobsd_process>(
@@ -211,7 +78,7 @@ std::unique_ptr<jobsd_process> start_jobsd(const temp_dir& dir, std::string stor
 }  // namespace
 
 jobsd_node::jobsd_node(const temp_dir& dir, std::string store_url, unsigned short port)
-    : process_(start_jobsd(dir, std::move(store_url), port)), client_("127.0.0.1", process_->port(), 10s) {}
+    : process_(start_node(dir, std::move(store_url), port)), client_("127.0.0.1", process_->port(), 10s) {}
 
 std::map<std::string, double> jobsd_node::metrics() {
     const auto res = client_.get("/metrics");
