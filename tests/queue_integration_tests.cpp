@@ -723,8 +723,10 @@ BOOST_AUTO_TEST_CASE(sigterm_with_confirms_withheld_exits_in_time) {
         server.require_connected();
         auto alarm = memory_alarm();
         for (int i = 0; i < 10; ++i) accepted.push_back(server.post("tts", i).uuid);
-        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_published_total") >= 10; }, 30s),
-                           "jobsd did not publish the jobs: " << server.summary());
+        // What jobsd sent before connection.blocked stays unconfirmed; after it jobsd sends
+        // nothing more (issue 14), so the jobs wait in the outbox.
+        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_blocked") == 1; }, 30s),
+                           "jobsd was not blocked: " << server.summary());
         const auto started = clock::now();
         const auto ended = server.process().stop(10s);
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
