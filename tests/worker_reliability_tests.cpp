@@ -147,7 +147,12 @@ BOOST_AUTO_TEST_CASE(an_unroutable_outcome_keeps_its_job_unacked_until_it_is_del
     running_worker w(options_for(names), handler);
     wait_for_topology(*broker, names);
     const auto probe = publish_job(names);
-    BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 1; }, 30s), "the probe job was not done");
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 1; }, 30s),
+                       "the probe job was not done: received "
+                           << w.stats().received << ", succeeded " << w.stats().succeeded
+                           << ", events published " << w.stats().events_published << ", confirmed "
+                           << w.stats().events_confirmed << ", ready in its queue "
+                           << broker->message_count(names.queue("video")).value_or(0));
     const auto probe_events = statuses_of(broker->drain(names.events_queue(), 500ms), probe);
     BOOST_TEST_REQUIRE((!probe_events.empty() && probe_events.back() == "SUCCESS"));
 
