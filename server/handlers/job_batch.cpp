@@ -72,13 +72,6 @@ asio::awaitable<response> replay(const request_context& ctx, const model::job& h
     co_return res;
 }
 
-asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx, std::string_view key) {
-    auto [ec, found] = co_await store::async_find_by_idempotency_key(ctx.svc.store, ctx.who.account_id,
-                                                                     std::string(key), use_nothrow);
-    throw_on_failure(ec, "idempotency lookup");
-    co_return found;
-}
-
 // One token per job, all or none; nullopt when the batch may go on.
 std::optional<response> take_tokens(const request_context& ctx, std::size_t jobs,
                                     std::optional<rate_decision>& d) {

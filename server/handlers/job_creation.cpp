@@ -3,9 +3,20 @@
 
 #include "model/job_event.hpp"
 #include "model/uuid.hpp"
+#include "server/error_boundary.hpp"
 #include "server/services.hpp"
+#include "server/use_nothrow.hpp"
+#include "store/store.hpp"
 
 namespace jobsd::server::handlers {
+
+boost::asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx,
+                                                              std::string_view key) {
+    auto [ec, found] = co_await store::async_find_by_idempotency_key(ctx.svc.store, ctx.who.account_id,
+                                                                     std::string(key), use_nothrow);
+    throw_on_failure(ec, "idempotency lookup");
+    co_return found;
+}
 
 void set_rate_headers(response& res, const rate_decision& d) {
     res.set("RateLimit-Limit", std::to_string(d.limit));

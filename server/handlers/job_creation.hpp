@@ -2,6 +2,8 @@
 // headers, and what happens once jobs are committed (counters, the QUEUED event, the publisher).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -11,6 +13,11 @@
 #include "server/route.hpp"
 
 namespace jobsd::server::handlers {
+
+// The job this account created earlier with the same Idempotency-Key, within the store's window.
+// A store failure throws (server/error_boundary.hpp).
+boost::asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx,
+                                                              std::string_view key);
 
 void set_rate_headers(response& res, const rate_decision& d);
 

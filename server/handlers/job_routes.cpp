@@ -32,14 +32,6 @@ response replay(const model::job& original, const std::string& request_hash) {
     return res;
 }
 
-// The job this account created earlier with the same Idempotency-Key, within the store's window.
-asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx, std::string_view key) {
-    auto [ec, found] = co_await store::async_find_by_idempotency_key(ctx.svc.store, ctx.who.account_id,
-                                                                     std::string(key), use_nothrow);
-    throw_on_failure(ec, "idempotency lookup");
-    co_return found;
-}
-
 }  // namespace
 
 std::optional<response> check_create_job(const services& svc, const http::request_header<>& header,
