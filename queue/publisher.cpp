@@ -8,9 +8,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
+#include "model/clock.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -45,7 +47,7 @@ struct publisher::impl final : amqp_session_user {
         : options(std::move(o)),
           box(b),
           mailbox(std::make_shared<publisher_mailbox>(options.publish_queue_max)),
-          ledger(relay_ledger::options::from(options)),
+          ledger(relay_ledger::options::from(options, b.claim_lease())),
           session(amqp_session_options::from("publisher", options), *this, mailbox->waker()) {}
 
     // ---- any thread
@@ -98,13 +100,15 @@ struct publisher::impl final : amqp_session_user {
             spdlog::info("publisher: topology declared again on {}", conn.where());
         }
         if (auto page = ledger.next_claim(now)) claim(*page);
-        if (auto held = ledger.next_renewal(now)) renew(std::move(*held));
+        if (auto held = ledger.next_renewal(now)) renew(std::move(*held), now);
         // While blocked the broker reads nothing: a publish would only fill the socket. A turn
         // sends at most turn_bytes before the frames are read again, so a connection.blocked
         // is seen before what was sent meanwhile could fill the socket's buffers.
         std::size_t sent = 0;
         auto may_send = [&] {
-            return !blocked && ledger.has_next() && tracker.outstanding() < options.confirm_window;
+            if (blocked || tracker.outstanding() >= options.confirm_window) return false;
+            stats.claims_lapsed.fetch_add(ledger.drop_lapsed(now), std::memory_order_relaxed);
+            return ledger.has_next();
         };
         while (sent < turn_bytes && may_send()) sent += publish(conn);
         return {false, may_send(), ledger.next_deadline()};
@@ -155,15 +159,30 @@ struct publisher::impl final : amqp_session_user {
                          c.error.message(), options.retry_delay.count());
             ledger.claim_failed(c.sweep, now);
         }
-        for (const auto& r : mail.renewals)
+        for (const auto& r : mail.renewals) {
             if (r.error) {
-                // The next renewal comes within relay_interval / 2; the lease outlasts two of them.
+                // The next renewal comes within relay_interval / 2; the lease outlasts two of them,
+                // and a job whose claim may lapse meanwhile is not sent (drop_lapsed).
                 stats.outbox_errors.fetch_add(1, std::memory_order_relaxed);
-                spdlog::warn("outbox: renewing the claims on {} job(s) failed ({})", r.count,
+                spdlog::warn("outbox: renewing the claims on {} job(s) failed ({})", r.asked.size(),
                              r.error.message());
+                continue;
             }
+            if (const auto lost = ledger.renewed(r.asked, r.renewed, r.sent_at)) {
+                stats.claims_lost.fetch_add(lost, std::memory_order_relaxed);
+                spdlog::warn(
+                    "outbox: {} claim(s) were taken over by another instance; those jobs are not sent", lost);
+            }
+        }
         if (mail.sweep) ledger.request_sweep();
-        for (const auto& j : mail.jobs) ledger.hand_over(j.job, j.at, now);
+        // A job's claim, made by its insert, started after the job was created (created_ms, on
+        // the wall clock): that instant on this clock bounds its lease from below.
+        const auto wall_now = model::now_ms();
+        for (const auto& j : mail.jobs) {
+            const auto age =
+                std::chrono::milliseconds(std::max<std::int64_t>(0, wall_now - j.job.created_ms));
+            ledger.hand_over(j.job, std::min(j.at, now - age), j.at, now);
+        }
     }
 
     void claim(const relay_ledger::claim_request& page) {
@@ -195,10 +214,10 @@ struct publisher::impl final : amqp_session_user {
         return size;
     }
 
-    void renew(std::vector<std::string> uuids) {
-        const std::size_t n = uuids.size();
-        box.renew(std::move(uuids), [mb = mailbox, n](std::error_code ec) {
-            mb->post(publisher_mailbox::renew_answer{n, ec});
+    void renew(std::vector<std::string> uuids, clock::time_point now) {
+        box.renew(uuids, [mb = mailbox, asked = uuids, now](std::error_code ec,
+                                                            std::vector<std::string> renewed) mutable {
+            mb->post(publisher_mailbox::renew_answer{std::move(asked), std::move(renewed), now, ec});
         });
     }
 

@@ -32,6 +32,10 @@ struct publisher_stats {
     std::atomic<std::uint64_t> reconnects{0};     // connections made after the first
     std::atomic<std::uint64_t> deferred{0};       // handed over while away or full: left to the relay
     std::atomic<std::uint64_t> outbox_errors{0};  // outbox reads, marks and claim renewals that failed
+    // Jobs not sent because their claim on a shared outbox may have lapsed (renewals too late)
+    // or was lost to another instance; the relay claims them again unless another holds them.
+    std::atomic<std::uint64_t> claims_lapsed{0};
+    std::atomic<std::uint64_t> claims_lost{0};  // renewals the store refused: another instance's now
     // Job queues found with other arguments at the last connect, kept as declared (see topology.hpp).
     std::atomic<std::uint64_t> queues_kept{0};
     std::atomic<bool> connected{false};

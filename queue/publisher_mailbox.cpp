@@ -40,7 +40,7 @@ void publisher_mailbox::post(mark_answer answer) {
 void publisher_mailbox::post(renew_answer answer) {
     {
         std::lock_guard lock(mu_);
-        renewals_.push_back(answer);
+        renewals_.push_back(std::move(answer));
     }
     wake_.notify();
 }

@@ -37,7 +37,9 @@ class publisher_mailbox {
         std::error_code error;
     };
     struct renew_answer {
-        std::size_t count = 0;  // claims it was to renew
+        std::vector<std::string> asked;    // the claims it was to renew
+        std::vector<std::string> renewed;  // those the store renewed
+        clock::time_point sent_at;         // when the renewal was requested
         std::error_code error;
     };
     struct contents {

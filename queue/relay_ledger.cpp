@@ -6,8 +6,10 @@
 
 namespace jobsd::queue {
 
-relay_ledger::options relay_ledger::options::from(const amqp_options& o) {
+relay_ledger::options relay_ledger::options::from(const amqp_options& o,
+                                                  std::chrono::milliseconds claim_lease) {
     options out;
+    out.claim_lease = claim_lease;
     out.send_queue_max = o.publish_queue_max;
     out.relay_batch = o.relay_batch;
     out.relay_interval = o.relay_interval;
@@ -46,14 +48,15 @@ std::chrono::milliseconds relay_ledger::hand_over_limit() const {
     return std::min(options_.retire_after, options_.relay_interval) / 2;
 }
 
-bool relay_ledger::hand_over(const model::job& job, clock::time_point handed_at, clock::time_point now) {
+bool relay_ledger::hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
+                             clock::time_point now) {
     if (now - handed_at >= hand_over_limit()) {
         again_ = true;
         return false;
     }
     if (pauses_.paused(std::string(model::to_string(job.type))))
         return false;  // the sweep after the pause sends it
-    if (!known_.try_emplace(job.uuid, false).second) return false;
+    if (!known_.try_emplace(job.uuid, known_job{false, created_at}).second) return false;
     fresh_.push_back(make_job_message(job));
     return true;
 }
@@ -62,6 +65,23 @@ std::vector<std::string> relay_ledger::release_pauses(clock::time_point now) {
     auto resumed = pauses_.release(now);
     if (!resumed.empty()) restart_ = true;
     return resumed;
+}
+
+bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
+    if (options_.claim_lease == std::chrono::milliseconds::zero()) return false;
+    const auto it = known_.find(m.uuid);
+    if (it == known_.end() || it->second.claimed_at == clock::time_point::min()) return true;
+    return now >= it->second.claimed_at + options_.claim_lease - options_.relay_interval / 2;
+}
+
+std::size_t relay_ledger::drop_lapsed(clock::time_point now) {
+    std::size_t dropped = 0;
+    while (has_next() && lapsed(next(), now)) {
+        forget(pop_next().uuid);
+        again_ = true;
+        ++dropped;
+    }
+    return dropped;
 }
 
 job_message relay_ledger::pop_next() {
@@ -103,7 +123,7 @@ void relay_ledger::confirmed(const std::vector<job_message>& messages) {
 void relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now) {
     if (ok) {
         for (const auto& u : uuids)
-            if (auto it = known_.find(u); it != known_.end()) it->second = true;
+            if (auto it = known_.find(u); it != known_.end()) it->second.retiring = true;
         retiring_.emplace_back(now, uuids);
     } else {
         for (const auto& u : uuids) forget(u);
@@ -128,6 +148,7 @@ std::optional<relay_ledger::claim_request> relay_ledger::next_claim(clock::time_
     }
     if (!sweeping_ || now < claim_retry_at_ || relayed_.size() >= options_.relay_batch) return std::nullopt;
     claim_in_flight_ = true;
+    claim_sent_at_ = now;
     return claim_request{sweep_id_, cursor_, options_.relay_batch};
 }
 
@@ -142,9 +163,13 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
         cursor_ = entries.back().seq;
     std::size_t fresh = 0;
     for (const auto& e : entries) {
-        if (pauses_.paused(std::string(model::to_string(e.job.type))) ||
-            !known_.try_emplace(e.job.uuid, false).second)
+        if (pauses_.paused(std::string(model::to_string(e.job.type)))) continue;
+        const auto [it, added] = known_.try_emplace(e.job.uuid, known_job{false, claim_sent_at_});
+        if (!added) {
+            // Held already: the page renewed its claim too.
+            if (!it->second.retiring) it->second.claimed_at = std::max(it->second.claimed_at, claim_sent_at_);
             continue;
+        }
         relayed_.push_back(make_job_message(e.job));
         ++fresh;
     }
@@ -162,9 +187,27 @@ std::optional<std::vector<std::string>> relay_ledger::next_renewal(clock::time_p
     next_renewal_ = now + options_.relay_interval / 2;
     std::vector<std::string> held;
     held.reserve(known_.size());
-    for (const auto& [uuid, retiring] : known_)
-        if (!retiring) held.push_back(uuid);
+    for (const auto& [uuid, k] : known_)
+        if (!k.retiring) held.push_back(uuid);
     return held;
+}
+
+std::size_t relay_ledger::renewed(const std::vector<std::string>& asked,
+                                  const std::vector<std::string>& renewed, clock::time_point sent_at) {
+    for (const auto& u : renewed)
+        if (auto it = known_.find(u); it != known_.end() && !it->second.retiring)
+            it->second.claimed_at = std::max(it->second.claimed_at, sent_at);
+    std::size_t lost = 0;
+    for (const auto& u : asked) {
+        auto it = known_.find(u);
+        // Renewed just now, or claimed again by a page asked for after this renewal.
+        if (it == known_.end() || it->second.retiring || it->second.claimed_at >= sent_at ||
+            it->second.claimed_at == clock::time_point::min())
+            continue;
+        it->second.claimed_at = clock::time_point::min();
+        ++lost;
+    }
+    return lost;
 }
 
 relay_ledger::clock::time_point relay_ledger::next_deadline() const noexcept {

@@ -20,7 +20,12 @@
 // Claims: on a store shared by several instances a claim on an unpublished job holds for a
 // lease. Every job the publisher holds (queued, unconfirmed, being marked) has its claim
 // renewed every relay_interval / 2 (next_renewal), and a hand-over that waited longer than
-// that is left to the relay, so no claim the publisher relies on lapses while it waits.
+// that is left to the relay, so no claim the publisher relies on lapses while it waits. Each
+// held job also keeps the start of the last claim on it the store confirmed (a create, a page,
+// a renewal: when the request was made, so the lease surely ran from later); a job whose lease
+// may be over within relay_interval / 2 is not sent but left to the relay (drop_lapsed), and
+// one whose renewal the store did not confirm (another instance took it) is never sent. So
+// however late renewals come, two instances never publish one job because a lease lapsed.
 //
 // Thread safety: none; owned by the publisher thread.
 #pragma once
@@ -64,8 +69,11 @@ class relay_ledger {
         // How long a uuid marked published stays known. Longer than any claim takes, so a page
         // read before the mark committed cannot send the job again.
         std::chrono::milliseconds retire_after{10'000};
+        // How long a claim holds on the store (outbox::claim_lease); zero: no leases, one
+        // instance, nothing lapses.
+        std::chrono::milliseconds claim_lease{0};
 
-        static options from(const amqp_options& o);
+        static options from(const amqp_options& o, std::chrono::milliseconds claim_lease);
     };
 
     // The next page to claim: rows with seq > after_seq, at most `limit`. `sweep` comes back
@@ -90,11 +98,13 @@ class relay_ledger {
     // ---- the fast path
     // How many handed-over jobs the send queue takes now.
     std::size_t hand_over_room() const noexcept;
-    // A job the server handed over at `handed_at`: queued unless known already or its type is
-    // paused (false). One that waited longer than retire_after / 2 or relay_interval / 2 is left
-    // to the relay instead (false, and a sweep is requested): meanwhile a page may have sent it,
-    // had it marked and forgotten it, or its claim may have come close to lapsing.
-    bool hand_over(const model::job& job, clock::time_point handed_at, clock::time_point now);
+    // A job the server handed over at `handed_at`, created (and so claimed, by its insert, no
+    // earlier than) at `created_at`: queued unless known already or its type is paused (false).
+    // One that waited longer than retire_after / 2 or relay_interval / 2 is left to the relay
+    // instead (false, and a sweep is requested): meanwhile a page may have sent it, had it
+    // marked and forgotten it, or its claim may have come close to lapsing.
+    bool hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
+                   clock::time_point now);
     // A job was left in the outbox (deferred) or a mark failed: sweep again after the current
     // sweep (or at once when none runs; a sweep running for relay_interval starts over).
     void request_sweep() noexcept { again_ = true; }
@@ -104,6 +114,10 @@ class relay_ledger {
     // returns the types that may send again.
     std::vector<std::string> release_pauses(clock::time_point now);
     bool has_next() const noexcept { return !fresh_.empty() || !relayed_.empty(); }
+    // Drops the messages next in line whose claim may lapse within relay_interval / 2 or was
+    // taken over (they stay in the outbox; a sweep is requested, and its page claims them again
+    // unless another instance holds them); returns how many. Call before next().
+    std::size_t drop_lapsed(clock::time_point now);
     // The next message to send (precondition: has_next()), left in place so that a failed send
     // leaves it where disconnected() finds it; pop_next() then hands it over (to the confirm
     // tracker) once sent. It stays known until marked.
@@ -134,6 +148,11 @@ class relay_ledger {
     // The uuids whose claims to renew, when a renewal is due (every relay_interval / 2 while
     // connected): every job held and not yet marked published.
     std::optional<std::vector<std::string>> next_renewal(clock::time_point now);
+    // The store's answer to a renewal of `asked` requested at `sent_at`: the claims of `renewed`
+    // hold for a lease from then; the other held jobs asked for (and claimed no later since)
+    // lost their claim and are not sent. Returns how many claims were lost.
+    std::size_t renewed(const std::vector<std::string>& asked, const std::vector<std::string>& renewed,
+                        clock::time_point sent_at);
 
     // The earliest time something falls due (a pause's end, a sweep, a claim retry, a
     // renewal); max() if none.
@@ -150,6 +169,13 @@ class relay_ledger {
     std::vector<std::string> paused_types() const { return pauses_.paused_types(); }
 
   private:
+    // A uuid the publisher knows: marked published (retiring) or held, with the start of the
+    // last claim on it the store confirmed (min(): lost to another instance).
+    struct known_job {
+        bool retiring = false;
+        clock::time_point claimed_at = clock::time_point::min();
+    };
+    bool lapsed(const job_message& m, clock::time_point now) const;
     bool relayed_first() const noexcept {
         return fresh_.empty() ||
                (!relayed_.empty() && relayed_.front().created_ms <= fresh_.front().created_ms);
@@ -160,9 +186,9 @@ class relay_ledger {
     std::chrono::milliseconds hand_over_limit() const;
 
     const options options_;
-    std::unordered_map<std::string, bool> known_;  // uuid -> retiring (marked published)
-    std::deque<job_message> fresh_;                // handed over
-    std::deque<job_message> relayed_;              // from claimed pages
+    std::unordered_map<std::string, known_job> known_;
+    std::deque<job_message> fresh_;                                                // handed over
+    std::deque<job_message> relayed_;                                              // from claimed pages
     std::deque<std::pair<clock::time_point, std::vector<std::string>>> retiring_;  // marked at
     type_pauses pauses_;
 
@@ -176,6 +202,7 @@ class relay_ledger {
     clock::time_point sweep_started_{};
     clock::time_point next_safety_sweep_ = clock::time_point::max();
     clock::time_point claim_retry_at_{};
+    clock::time_point claim_sent_at_{};  // of the claim in flight
     clock::time_point next_renewal_ = clock::time_point::max();
 };
 

@@ -84,6 +84,10 @@ void render_publisher(exposition& x, const queue::publisher_stats& p) {
              p.blocked.load() ? 1 : 0);
     x.counter("jobsd_outbox_errors_total", "Outbox reads, marks and claim renewals the store failed.",
               p.outbox_errors);
+    x.counter("jobsd_outbox_claims_lapsed_total",
+              "Jobs not sent because their outbox claim may have lapsed or was taken over.", p.claims_lapsed);
+    x.counter("jobsd_outbox_claims_lost_total", "Outbox claims another instance took over before renewal.",
+              p.claims_lost);
     x.single("jobsd_amqp_queues_with_other_arguments",
              "Job queues found declared with other arguments, kept as they are (see the README).", "gauge",
              p.queues_kept.load());

@@ -50,10 +50,11 @@ std::vector<pg_prepared> make_statements() {
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
-        // The publisher's claims renewed while it still holds the jobs (store::renew_claims).
+        // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
+        // the uuids returned are the claims it still has.
         {"renew_claims",
          "UPDATE jobs SET claimed_until = now() + $2::float8 * interval '1 millisecond'"
-         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published"},
+         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
         // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
         {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Forward only, decided on the row itself: $7 lists the states the event may follow,

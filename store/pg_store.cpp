@@ -417,11 +417,16 @@ void pg_store::mark_published(std::vector<std::string> uuids,
     submit(pg_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
 }
 
-void pg_store::renew_claims(std::vector<std::string> uuids,
-                            asio::any_completion_handler<void(error_code)> handler) {
-    if (uuids.empty()) return complete(std::move(handler), error_code{});
+void pg_store::renew_claims(
+    std::vector<std::string> uuids,
+    asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) {
+    if (uuids.empty()) return complete(std::move(handler), error_code{}, std::vector<std::string>{});
     submit(pg_ops::make_renew_claims_op(options_.instance_id, options_.claim_lease, std::move(uuids),
                                         std::move(handler)));
+}
+
+std::chrono::milliseconds pg_store::claim_lease() const noexcept {
+    return options_.claim_lease;
 }
 
 void pg_store::apply_events(

@@ -203,9 +203,14 @@ void sqlite_store::mark_published(std::vector<std::string> uuids,
     submit_write(sqlite_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
 }
 
-void sqlite_store::renew_claims(std::vector<std::string>,
-                                asio::any_completion_handler<void(error_code)> handler) {
-    complete(std::move(handler), error_code{});  // one instance: no leases to renew
+void sqlite_store::renew_claims(
+    std::vector<std::string> uuids,
+    asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) {
+    complete(std::move(handler), error_code{}, std::move(uuids));  // one instance: no leases to renew
+}
+
+std::chrono::milliseconds sqlite_store::claim_lease() const noexcept {
+    return std::chrono::milliseconds::zero();
 }
 
 void sqlite_store::apply_events(

@@ -70,8 +70,10 @@ class sqlite_store final : public store {
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
-    void renew_claims(std::vector<std::string> uuids,
-                      boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void renew_claims(
+        std::vector<std::string> uuids,
+        boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) override;
+    std::chrono::milliseconds claim_lease() const noexcept override;
     void apply_events(
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;

@@ -21,6 +21,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -133,10 +134,16 @@ class store {
 
     // Extends this instance's claims on these unpublished jobs by another lease, so the jobs its
     // publisher holds (queued, unconfirmed) are not taken over while it still sends them. Jobs
-    // published meanwhile or claimed by another instance are left alone. A store of one
-    // instance (SQLite) has no leases and completes at once.
-    virtual void renew_claims(std::vector<std::string> uuids,
-                              boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+    // published meanwhile or claimed by another instance are left alone; the completion lists
+    // the uuids whose claims were extended, so the caller learns which claims it lost. A store
+    // of one instance (SQLite) has no leases and completes at once with every uuid.
+    virtual void renew_claims(
+        std::vector<std::string> uuids,
+        boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) = 0;
+
+    // How long a claim made by claim_unpublished, renew_claims or a create holds, counted from
+    // the start of the statement that made it; zero for a store of one instance (no leases).
+    virtual std::chrono::milliseconds claim_lease() const noexcept = 0;
 
     // Applies status events in one transaction, in order. An event that would not move its job
     // forward (late, duplicate, after a terminal state) or names an unknown job is skipped; the

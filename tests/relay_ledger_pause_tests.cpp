@@ -88,9 +88,9 @@ BOOST_AUTO_TEST_SUITE(relay_ledger_issue_14)
 // jobs are dropped (they stay in the outbox), pages and hand-overs skip it, other types go on.
 BOOST_AUTO_TEST_CASE(a_failing_type_is_paused_not_retried_in_a_loop) {
     auto l = swept(options());
-    l.hand_over(typed("pdf-1", model::job_type::pdf), start, start);
-    l.hand_over(typed("pdf-2", model::job_type::pdf), start, start);
-    l.hand_over(typed("video-1", model::job_type::video), start, start);
+    l.hand_over(typed("pdf-1", model::job_type::pdf), start, start, start);
+    l.hand_over(typed("pdf-2", model::job_type::pdf), start, start, start);
+    l.hand_over(typed("video-1", model::job_type::video), start, start, start);
     const auto sent = l.pop_next();
     BOOST_TEST(sent.uuid == "pdf-1");
     BOOST_TEST(l.failed({sent}, start) == std::vector<std::string>{"pdf"});
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_failing_type_is_paused_not_retried_in_a_loop) {
     BOOST_TEST(!l.known("pdf-2"));  // dropped from the send queue: it waits in the outbox
     BOOST_TEST(l.queued() == 1u);
     BOOST_TEST(l.pop_next().uuid == "video-1");
-    BOOST_TEST(!l.hand_over(typed("pdf-3", model::job_type::pdf), start, start));
+    BOOST_TEST(!l.hand_over(typed("pdf-3", model::job_type::pdf), start, start, start));
     BOOST_TEST(!l.known("pdf-3"));
     l.request_sweep();
     auto c = l.next_claim(start);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(a_failing_type_is_paused_not_retried_in_a_loop) {
 
 BOOST_AUTO_TEST_CASE(the_end_of_a_pause_restarts_the_sweep_from_the_beginning) {
     auto l = swept(options());
-    l.hand_over(typed("pdf-1", model::job_type::pdf), start, start);
+    l.hand_over(typed("pdf-1", model::job_type::pdf), start, start, start);
     l.failed({l.pop_next()}, start);
     // A sweep is under way, past the pdf job, when the pause ends.
     l.request_sweep();
@@ -143,11 +143,11 @@ BOOST_AUTO_TEST_CASE(claims_of_every_held_job_are_renewed_every_half_relay_inter
     BOOST_TEST(!l.next_renewal(start + milliseconds(999)).has_value());
     BOOST_TEST((l.next_deadline() <= start + milliseconds(1'000)));
     for (auto name : {"unconfirmed", "marking", "retiring"}) {
-        l.hand_over(typed(name, model::job_type::video), start, start);
+        l.hand_over(typed(name, model::job_type::video), start, start, start);
         l.pop_next();  // sent; "marking" is confirmed and its mark is on its way
     }
     l.marked({"retiring"}, true, start);
-    l.hand_over(typed("queued", model::job_type::video), start, start);
+    l.hand_over(typed("queued", model::job_type::video), start, start, start);
     auto held = l.next_renewal(start + milliseconds(1'000));
     BOOST_REQUIRE(held.has_value());
     BOOST_TEST(sorted(*held) == (std::vector<std::string>{"marking", "queued", "unconfirmed"}));
@@ -161,9 +161,54 @@ BOOST_AUTO_TEST_CASE(claims_of_every_held_job_are_renewed_every_half_relay_inter
 // the relay, whose page renews its claim, rather than sent on a claim that may have lapsed.
 BOOST_AUTO_TEST_CASE(a_hand_over_older_than_half_a_relay_interval_goes_to_the_relay) {
     auto l = swept(options(milliseconds(2'000)));
-    BOOST_TEST(!l.hand_over(typed("late", model::job_type::video), start, start + milliseconds(1'000)));
+    BOOST_TEST(
+        !l.hand_over(typed("late", model::job_type::video), start, start, start + milliseconds(1'000)));
     BOOST_TEST(!l.known("late"));
-    BOOST_TEST(l.hand_over(typed("prompt", model::job_type::video), start, start + milliseconds(999)));
+    BOOST_TEST(l.hand_over(typed("prompt", model::job_type::video), start, start, start + milliseconds(999)));
+}
+
+// Item 1: however late the store answers renewals, a job whose claim may have lapsed (a lease of
+// 2 s, sent no later than 0.5 s before its end) or was taken over is not sent: it is dropped from
+// the send queue for the relay, whose page claims it again unless another instance holds it.
+BOOST_AUTO_TEST_CASE(a_job_whose_claim_may_have_lapsed_or_was_lost_is_not_sent) {
+    auto o = options(milliseconds(1'000));
+    o.claim_lease = milliseconds(2'000);
+    auto l = swept(o);
+    const auto late = start + milliseconds(1'500);
+    l.hand_over(typed("old", model::job_type::video), start, start, start);
+    l.hand_over(typed("young", model::job_type::video), start + milliseconds(1'000), late, late);
+    BOOST_TEST(l.drop_lapsed(late) == 1u);  // created at start: its lease may end at start + 2 s
+    BOOST_TEST(!l.known("old"));
+    BOOST_TEST(l.next().uuid == "young");
+
+    // A renewal asked at 1.6 s: the store renewed "young" and "kept", not "taken" (another
+    // instance's now), so "taken" is never sent while "kept" outlives its first claim.
+    l.hand_over(typed("kept", model::job_type::video), late, late, late);
+    l.hand_over(typed("taken", model::job_type::video), late, late, late);
+    const auto asked_at = start + milliseconds(1'600);
+    BOOST_TEST(l.renewed({"young", "kept", "taken"}, {"young", "kept"}, asked_at) == 1u);
+    BOOST_TEST(l.renewed({"taken"}, {}, asked_at) == 0u);  // lost once, counted once
+    const auto after = start + milliseconds(3'000);        // past 1.5 s + 2 s - 0.5 s for the first claims
+    BOOST_TEST(l.drop_lapsed(after) == 0u);
+    BOOST_TEST(l.pop_next().uuid == "young");
+    BOOST_TEST(l.pop_next().uuid == "kept");
+    BOOST_TEST(l.drop_lapsed(after) == 1u);
+    BOOST_TEST(!l.has_next());
+    BOOST_TEST(!l.known("taken"));
+    // An answer to a renewal asked before a job's latest claim does not shorten that claim:
+    // created at 3 s, it is sendable until 4.5 s.
+    l.hand_over(typed("newer", model::job_type::video), after, after, after);
+    BOOST_TEST(l.renewed({"newer"}, {}, asked_at) == 0u);
+    BOOST_TEST(l.drop_lapsed(start + milliseconds(4'499)) == 0u);
+    BOOST_TEST(l.drop_lapsed(start + milliseconds(4'500)) == 1u);
+}
+
+// Without leases (one instance, SQLite) nothing lapses, however long a job waits.
+BOOST_AUTO_TEST_CASE(without_leases_no_job_lapses) {
+    auto l = swept(options(milliseconds(1'000)));
+    l.hand_over(typed("a", model::job_type::video), start, start, start);
+    BOOST_TEST(l.drop_lapsed(start + std::chrono::hours(1)) == 0u);
+    BOOST_TEST(l.has_next());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -128,16 +128,21 @@ BOOST_AUTO_TEST_CASE(database_outage_is_reported_as_one_and_keeps_the_broker_con
 }
 
 // Item 1: two jobsd on one database, a broker made slower than ingestion (one unconfirmed message
-// at a time), a 2 s claim lease. Jobs wait in each jobsd's send queue far longer than the lease;
-// before, their claims lapsed there and the other jobsd published them too. Every job must be
-// published once, and roughly in creation order.
+// at a time), a 3 s claim lease. Jobs wait in each jobsd's send queue far longer than the lease;
+// before, their claims lapsed there and the other jobsd published them too, and even with
+// renewals a renewal answered late (a busy database) let a job be sent on a lapsed claim. Every
+// job must be published once, and roughly in creation order. The hand-over is 1 024 jobs, so the
+// renewals of what each jobsd holds do not themselves saturate the database: with the database
+// slower than the lease (writes waiting seconds), a job confirmed but not yet marked published can
+// lapse and be published again, which at-least-once allows and this case does not measure.
 BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) {
     auto broker = connect_test_broker();
     const topology_names names("overload");
     topology_cleanup cleanup(names);
     pg_test_schema schema;
     scoped_env env(jobsd_env(names, {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},
-                                     {"JOBSD_STORE_CLAIM_LEASE_MS", "2000"},
+                                     {"JOBSD_STORE_CLAIM_LEASE_MS", "3000"},
+                                     {"JOBSD_AMQP_PUBLISH_QUEUE_MAX", "1024"},
                                      {"JOBSD_AMQP_CONFIRM_WINDOW", "1"},
                                      {"JOBSD_AMQP_RELAY_BATCH", "128"}}));
     temp_dir dir_a("jobsd-rl-over-a"), dir_b("jobsd-rl-over-b");
@@ -149,19 +154,29 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
     std::vector<std::string> accepted;
     std::atomic<bool> stop{false};
     std::vector<std::thread> posters;
-    for (int t = 0; t < 6; ++t)
+    // Batches of 15 every 50 ms per poster (at most 1 200 jobs/s in all): more than one
+    // unconfirmed message at a time publishes (about 400 jobs/s for both on a busy 2-core
+    // machine), and few enough that the backlog drains within the wait below.
+    for (int t = 0; t < 4; ++t)
         posters.emplace_back([&, t] {
             http_client client("127.0.0.1", (t % 2 ? a : b).port(), 20s);
-            for (int n = 0; !stop; ++n) {
+            for (int n = 0; !stop; n += 15) {
+                const auto next = steady::now() + 50ms;
+                json::array jobs;
+                for (int i = 0; i < 15; ++i)
+                    jobs.push_back(json::parse(job_request("video", t * 1'000'000 + n + i)));
                 try {
-                    const auto res =
-                        client.post("/jobs/v2", test_key, job_request("video", t * 1'000'000 + n));
-                    if (res.status != 201) continue;
-                    std::lock_guard lock(mu);
-                    accepted.push_back(std::string(res.json().at("job").at("uuid").as_string()));
+                    const auto res = client.post("/jobs/v2/batch", test_key,
+                                                 json::serialize(json::object{{"jobs", jobs}}));
+                    if (res.status == 201) {
+                        const auto body = res.json();  // kept: the loop reads into it
+                        std::lock_guard lock(mu);
+                        for (const auto& j : body.at("jobs").as_array())
+                            accepted.push_back(std::string(j.at("uuid").as_string()));
+                    }
                 } catch (const std::exception&) {
-                    std::this_thread::sleep_for(50ms);
                 }
+                std::this_thread::sleep_until(next);
             }
         });
     // Sampled every second while the overload lasts: the backlog and its oldest job's age.
@@ -176,14 +191,19 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
     for (auto& p : posters) p.join();
     const double published_during =
         a.metric("jobsd_amqp_confirmed_total") + b.metric("jobsd_amqp_confirmed_total");
-    const auto [backlog, oldest] = samples.back();
+    // The overload lasted: the backlog was past 500 for most of the 30 s, not at one moment.
+    std::vector<double> backlogs;
+    for (const auto& s : samples) backlogs.push_back(s.first);
+    std::nth_element(backlogs.begin(), backlogs.begin() + backlogs.size() / 2, backlogs.end());
+    const double backlog = backlogs[backlogs.size() / 2];
     std::ostringstream trace;
     for (const auto& [n, age] : samples)
         trace << " " << n << "/" << std::fixed << std::setprecision(1) << age << "s";
     BOOST_TEST_MESSAGE(accepted.size()
                        << " accepted and " << published_during
                        << " published in 30 s; backlog/oldest age each second:" << trace.str());
-    BOOST_TEST_REQUIRE(backlog > 500, "no overload: the broker kept up (" << backlog << " unpublished)");
+    BOOST_TEST_REQUIRE(backlog > 500,
+                       "no overload: the broker kept up (a median of " << backlog << " unpublished)");
     BOOST_TEST_REQUIRE(wait_until([&] { return a.metric("jobsd_outbox_unpublished") == 0; }, 300s, 1s),
                        "the backlog did not drain: " << a.summary() << " / " << b.summary());
     const auto got = broker->drain(names.queue("video"), 2s);
@@ -196,8 +216,20 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
                                   << " ms, max " << (lags.empty() ? 0 : lags.back()) << " ms");
     BOOST_TEST(report.missing.empty(), report.missing.size()
                                            << " never delivered: " << first_few(report.missing));
-    BOOST_TEST(report.duplicated.empty(), report.duplicated.size() << " jobs published by both instances: "
-                                                                   << first_few(report.duplicated));
+    // Claims renewed too late on this busy machine are not a failure, a job sent on one is: a
+    // job whose claim may have lapsed is left to the relay rather than sent (counted here).
+    const double lapsed =
+        a.metric("jobsd_outbox_claims_lapsed_total") + b.metric("jobsd_outbox_claims_lapsed_total");
+    const double lost =
+        a.metric("jobsd_outbox_claims_lost_total") + b.metric("jobsd_outbox_claims_lost_total");
+    const double reconnects =
+        a.metric("jobsd_amqp_reconnects_total") + b.metric("jobsd_amqp_reconnects_total");
+    BOOST_TEST_MESSAGE("jobs not sent on a claim that may have lapsed: "
+                       << lapsed << "; claims lost: " << lost << "; broker reconnects: " << reconnects);
+    BOOST_TEST(report.duplicated.empty(), report.duplicated.size()
+                                              << " jobs published by both instances (" << lapsed
+                                              << " left unsent on a lapsing claim, " << reconnects
+                                              << " reconnects): " << first_few(report.duplicated));
     // Oldest first within a few relay pages: nothing overtaken by jobs much newer than itself.
     BOOST_TEST(p99 <= 10'000, "1 % of the jobs were overtaken by jobs more than " << p99 << " ms newer");
 }
