@@ -54,7 +54,10 @@ void wait_for_topology(amqp_client& broker, const topology_names& names) {
         30s));
 }
 
-// Publishes a job message of the contract to the job exchange, as jobsd would.
+// Publishes a job message of the contract to the job exchange, as jobsd would: mandatory and
+// confirmed, again until the broker routed it. Seeing the job queue declared does not mean it is
+// bound yet (a worker binds it after declaring it; on a busy node that takes a while), and an
+// unroutable message sent without mandatory vanishes, leaving the test waiting for nothing.
 std::string publish_job(const topology_names& names) {
     model::job j;
     j.uuid = model::new_uuid();
@@ -65,15 +68,41 @@ std::string publish_job(const topology_names& names) {
     j.created_ms = model::now_ms();
     const auto m = queue::make_job_message(j);
     queue::amqp_connection conn(test_broker_url(), 5s, 0);
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.message_id = amqp_cstring_bytes(m.uuid.c_str());
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    const int rc = amqp_basic_publish(
-        conn.state(), queue::amqp_connection::channel, amqp_cstring_bytes(names.exchange().c_str()),
-        amqp_cstring_bytes("video"), 0, 0, &props, {m.body.size(), const_cast<char*>(m.body.data())});
-    if (rc != AMQP_STATUS_OK) throw std::runtime_error("publishing a test job failed");
-    return m.uuid;
+    conn.confirm_select();
+    const auto state = conn.state();
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        amqp_basic_properties_t props{};
+        props._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+        props.message_id = amqp_cstring_bytes(m.uuid.c_str());
+        props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+        const int rc = amqp_basic_publish(
+            state, queue::amqp_connection::channel, amqp_cstring_bytes(names.exchange().c_str()),
+            amqp_cstring_bytes("video"), 1, 0, &props, {m.body.size(), const_cast<char*>(m.body.data())});
+        if (rc != AMQP_STATUS_OK) throw std::runtime_error("publishing a test job failed");
+        // A return (unroutable) comes before the ack; the ack settles the attempt.
+        bool routed = true;
+        for (;;) {
+            amqp_frame_t frame;
+            timeval timeout{10, 0};
+            if (amqp_simple_wait_frame_noblock(state, &frame, &timeout) != AMQP_STATUS_OK)
+                throw std::runtime_error("no confirm for a test job within 10 s");
+            if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+            const auto id = frame.payload.method.id;
+            if (id == AMQP_BASIC_RETURN_METHOD) {
+                routed = false;
+                amqp_message_t returned;
+                if (amqp_read_message(state, frame.channel, &returned, 0).reply_type == AMQP_RESPONSE_NORMAL)
+                    amqp_destroy_message(&returned);
+            } else if (id == AMQP_BASIC_ACK_METHOD || id == AMQP_BASIC_NACK_METHOD) {
+                routed = routed && id == AMQP_BASIC_ACK_METHOD;
+                break;
+            }
+        }
+        if (routed) return m.uuid;
+        std::this_thread::sleep_for(200ms);
+    }
+    throw std::runtime_error("the test job stayed unroutable for 30 s: the job queue was never bound");
 }
 
 // Declares jobsd's events queue and its binding, as jobsd or any worker does at connect.
