@@ -50,13 +50,23 @@ std::vector<pg_prepared> make_statements() {
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
+        // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
+        // the uuids returned are the claims it still has.
+        {"renew_claims",
+         "UPDATE jobs SET claimed_until = now() + $2::float8 * interval '1 millisecond'"
+         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
+        // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
+        {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Forward only, decided on the row itself: $7 lists the states the event may follow,
-        // so instances applying the same events in any order end in the same state.
+        // and within IN_PROGRESS the progress must grow (model::moves_forward), so instances
+        // applying the same events in any order end in the same state.
         {"apply_event",
          "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, "
          "output),"
          " error = coalesce($5, error), updated_ms = greatest(updated_ms, $6) WHERE uuid = $1"
-         " AND job_status = ANY($7::text[]) RETURNING account_id, session_id, job_type"},
+         " AND job_status = ANY($7::text[]) AND (job_status <> 'IN_PROGRESS' OR $2 <> 'IN_PROGRESS'"
+         " OR (progress IS NULL AND $3::integer IS NOT NULL) OR progress < $3::integer)"
+         " RETURNING account_id, session_id, job_type"},
         {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
     };
 }
@@ -66,6 +76,10 @@ std::vector<pg_prepared> make_statements() {
 const std::vector<pg_prepared>& pg_prepared_statements() {
     static const std::vector<pg_prepared> all = make_statements();
     return all;
+}
+
+pg_statement pg_lock_rows(const std::vector<std::string>& uuids) {
+    return {"lock_rows", {pg_text_array(uuids)}};
 }
 
 std::string pg_number(std::int64_t v) {
