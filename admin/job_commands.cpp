@@ -119,6 +119,23 @@ model::job_type job_type_arg(const std::string& text) {
     throw cli_error("unknown job type \"" + text + "\" (one of " + known + ")", exit_usage);
 }
 
+// "600" (seconds), "90s", "15m", "2h", "1d": a duration of at least a second, in milliseconds.
+std::int64_t parse_age(const std::string& flag, const std::string& text) {
+    static const std::pair<char, std::int64_t> units[] = {
+        {'s', 1'000}, {'m', 60'000}, {'h', 3'600'000}, {'d', 86'400'000}};
+    if (!text.empty() && text.back() >= '0' && text.back() <= '9')
+        return static_cast<std::int64_t>(parse_count(flag, text, 1, 366u * 86'400)) * 1'000;
+    if (text.size() >= 2)
+        for (const auto& [unit, ms] : units)
+            if (text.back() == unit)
+                return static_cast<std::int64_t>(
+                           parse_count(flag, text.substr(0, text.size() - 1), 1, 1'000'000)) *
+                       ms;
+    throw cli_error(
+        flag + " takes a duration such as 600 (seconds), 90s, 15m, 2h or 1d, got \"" + text + "\"",
+        exit_usage);
+}
+
 command job_requeue_dead() {
     return {
         "job",
@@ -156,24 +173,25 @@ command job_stuck() {
         "job",
         "stuck",
         {},
-        {{"--older-than", "S",
-          "silent for more than S seconds (default 600, jobsd's lifecycle.stuck_after_s)"},
+        {{"--older-than", "AGE",
+          "not updated for this long: 600 (seconds), 90s, 15m, 2h, 1d (default 600, jobsd's "
+          "lifecycle.stuck_after_s)"},
          {"--type", "TYPE", "of one job type only"},
          {"--limit", "N", "at most N jobs (default 100)"}},
-        "list STARTED or IN_PROGRESS jobs whose worker has sent nothing for a while, the longest silent "
-        "first",
-        "A job is stuck when its last event (STARTED or progress) is older than the bound: its worker\n"
-        "may hang, or have lost its connection without the broker noticing yet. jobsd counts them per\n"
-        "type at /metrics (jobsd_jobs_stuck) with each type's own bound; `job requeue UUID` runs one again.",
+        "list published jobs still QUEUED, STARTED or IN_PROGRESS after AGE without an update, the longest "
+        "silent first",
+        "A job the broker has that is not terminal: no worker took it (none running for its type), its\n"
+        "worker hangs or died with it without the broker noticing yet, or its outcome was lost. Jobs not\n"
+        "yet published are the outbox instead (job unpublished). jobsd counts the STARTED and\n"
+        "IN_PROGRESS ones per type at /metrics (jobsd_jobs_stuck) with each type's own bound;\n"
+        "`job requeue UUID` runs one of those again.",
         [](const invocation& inv, context& ctx) {
-            const auto older =
-                parse_count("--older-than", inv.value("--older-than", "600"), 1, 366u * 86'400);
+            const auto older_ms = parse_age("--older-than", inv.value("--older-than", "600"));
             const auto limit = parse_count("--limit", inv.value("--limit", "100"), 1, 1'000'000);
             std::optional<model::job_type> type;
             if (inv.has("--type")) type = job_type_arg(inv.value("--type"));
             const auto now = model::now_ms();
-            const auto jobs =
-                ctx.store().list_stuck(now - static_cast<std::int64_t>(older) * 1000, type, limit);
+            const auto jobs = ctx.store().list_stuck(now - older_ms, type, limit);
             if (ctx.json) {
                 json::array out;
                 for (const auto& a : jobs) out.push_back(job_json(a));

@@ -58,12 +58,25 @@ constexpr bool is_terminal(job_status s) noexcept {
 }
 
 // True when an event carrying `to` may be applied to a job in state `from` (of the same
-// attempt). Repeating IN_PROGRESS is allowed (progress updates; the store keeps progress from
-// falling); every other repeat or step back is not, and nothing follows a terminal status.
+// attempt), by status alone. Repeating IN_PROGRESS passes here (a progress update; moves_forward
+// decides on its value); every other repeat or step back does not, and nothing follows a
+// terminal status.
 constexpr bool can_advance(job_status from, job_status to) noexcept {
     if (is_terminal(from)) return false;
     if (from == job_status::in_progress && to == job_status::in_progress) return true;
     return info(to).rank > info(from).rank;
+}
+
+// True when the event (`to`, `to_progress`) moves a job in `from` (`from_progress`) forward: a
+// later status, or within IN_PROGRESS a higher progress. A late 50 % after 80 %, a repeat of the
+// same value, or a progress update without a value does not, so progress never decreases
+// within a status whatever order events arrive in.
+constexpr bool moves_forward(job_status from, std::optional<int> from_progress, job_status to,
+                             std::optional<int> to_progress) noexcept {
+    if (!can_advance(from, to)) return false;
+    if (from != job_status::in_progress || to != job_status::in_progress) return true;
+    // Progress is 0..100, so "none yet" compares as -1.
+    return to_progress.has_value() && to_progress.value_or(0) > from_progress.value_or(-1);
 }
 
 }  // namespace jobsd::model

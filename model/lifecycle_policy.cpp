@@ -20,10 +20,7 @@ event_decision decide_event(const job_state& job, const job_event& e, const life
     const bool running_report = e.status == job_status::started || e.status == job_status::in_progress;
     const bool cancelled = job.cancel_requested || job.status == job_status::cancelled;
     d.resend_cancel = running_report && cancelled;
-    if (!can_advance(job.status, e.status)) return d;
-    if (job.status == job_status::in_progress && e.status == job_status::in_progress && e.progress &&
-        job.progress && *e.progress < *job.progress)
-        return d;
+    if (!moves_forward(job.status, job.progress, e.status, e.progress)) return d;
     d.what = event_decision::action::apply;
     if (e.status == job_status::failed && e.retryable && !job.cancel_requested &&
         job.attempt < policy.of(job.type).max_attempts) {

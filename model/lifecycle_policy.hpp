@@ -70,7 +70,8 @@ struct event_decision {
 // The rules, in order:
 // 1. An event of another attempt than the job's is ignored (an event without one, from a
 //    contract-1 worker, counts as the current attempt).
-// 2. Status moves forward only (can_advance); within IN_PROGRESS, progress never falls.
+// 2. Status moves forward only within the attempt (moves_forward): a later status, or within
+//    IN_PROGRESS a higher progress (a repeat, a lower value or none is ignored).
 // 3. A FAILED event with retryable=true becomes a retry while attempts remain, no cancel was
 //    asked for, and the retry would be due before the job's deadline; otherwise it is FAILED.
 // 4. STARTED or IN_PROGRESS for a job whose cancel was recorded (still running, or already

@@ -90,6 +90,7 @@ struct control_publisher::impl final : amqp_session_user {
 
     void on_disconnected(std::string_view) override {
         stats.connected = false;
+        blocked = false;
         std::vector<std::int64_t> unconfirmed;
         for (const auto& m : tracker.reset()) unconfirmed.push_back(std::stoll(m.uuid));
         seq_by_id.clear();
@@ -102,8 +103,14 @@ struct control_publisher::impl final : amqp_session_user {
         if (stopping_) return {true};
         read_mailbox(now);
         if (ledger.start_read(now)) read_outbox();
-        while (ledger.has_next() && tracker.outstanding() < confirm_window) publish(conn);
+        // While the broker is blocked (a resource alarm) it reads nothing: sends wait for unblocked.
+        while (!blocked && ledger.has_next() && tracker.outstanding() < confirm_window) publish(conn);
         return {false, false, ledger.next_deadline()};
+    }
+
+    void on_flow(amqp_connection& conn, bool now_blocked, std::string_view reason) override {
+        amqp_session_user::on_flow(conn, now_blocked, reason);  // logs it
+        blocked = now_blocked;
     }
 
     void on_confirm(amqp_connection&, const amqp_confirm& c) override {
@@ -200,6 +207,7 @@ struct control_publisher::impl final : amqp_session_user {
     control_ledger ledger;
     confirm_tracker tracker;
     std::unordered_map<std::string, std::int64_t> seq_by_id;  // unconfirmed messages' ids
+    bool blocked = false;                                     // between connection.blocked and unblocked
 
     amqp_session session;
     std::thread thread;

@@ -90,7 +90,6 @@ class admin_store {
     virtual admin_result<admin_job> find_job(const std::string& uuid) = 0;  // unknown_job
     // Unpublished jobs, oldest first.
     virtual std::vector<admin_job> list_unpublished(std::size_t limit) = 0;
-
     // Operator override of the forward-only status rule: every job of `type` that ended FAILED
     // because it was dead-lettered (its error starts with model::dead_letter_error_prefix) goes
     // back to QUEUED as its next attempt, unpublished, with progress, output and error cleared, in one
@@ -99,8 +98,9 @@ class admin_store {
     virtual std::vector<std::string> requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                            std::int64_t now_ms) = 0;
 
-    // STARTED or IN_PROGRESS jobs whose last event is older than `updated_before_ms`, of one type
-    // or all, the longest silent first, at most `limit` (the stuck jobs).
+    // Jobs the broker has (published) that are still QUEUED, STARTED or IN_PROGRESS and were last
+    // updated before `updated_before_ms` (the stuck jobs: with no worker, with a silent one, or
+    // between queues), of one type or all, the longest silent first, at most `limit`.
     virtual std::vector<admin_job> list_stuck(std::int64_t updated_before_ms,
                                               std::optional<model::job_type> type, std::size_t limit) = 0;
     // Operator override for a stuck job: a STARTED or IN_PROGRESS job starts its next attempt

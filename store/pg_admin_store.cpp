@@ -294,11 +294,13 @@ std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type t
 
 std::vector<admin_job> pg_admin_store::list_stuck(std::int64_t updated_before_ms,
                                                   std::optional<model::job_type> type, std::size_t limit) {
-    auto r = exec(select_pg_admin_jobs("WHERE job_status IN ('STARTED', 'IN_PROGRESS') AND updated_ms < $1"
-                                       " AND ($2::text = '' OR job_type = $2) ORDER BY updated_ms LIMIT $3"),
-                  {num(updated_before_ms), type ? std::string(model::to_string(*type)) : std::string(),
-                   num(static_cast<std::int64_t>(limit))},
-                  "listing stuck jobs");
+    auto r =
+        exec(select_pg_admin_jobs(
+                 "WHERE published AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS') AND updated_ms < $1"
+                 " AND ($2::text = '' OR job_type = $2) ORDER BY updated_ms LIMIT $3"),
+             {num(updated_before_ms), type ? std::string(model::to_string(*type)) : std::string(),
+              num(static_cast<std::int64_t>(limit))},
+             "listing stuck jobs");
     std::vector<admin_job> out;
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_pg_admin_job(r, i));
     return out;

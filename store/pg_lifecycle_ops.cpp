@@ -1,6 +1,7 @@
 // The PostgreSQL adapter's lifecycle operations (issue 16): cancel and retry decide on the locked
 // row in PL/pgSQL (pg_schema.cpp) and read the row back in the same transaction; the sweep, the
-// control outbox and the stuck-job view are plain statements.
+// control outbox and the stuck-job view are plain statements. pg_store's lifecycle methods, which
+// submit them, are at the end.
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -9,6 +10,7 @@
 #include "store/completion.hpp"
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
+#include "store/pg_store.hpp"
 
 namespace jobsd::store {
 
@@ -45,6 +47,7 @@ struct cancel_job_op final : pg_op {
         complete(std::move(handler), ec, std::move(outcome));
     }
     bool is_write() const override { return true; }
+    void rows_to_lock(std::vector<std::string>& out) const override { out.push_back(uuid); }
 
     std::string account_id, uuid;
     std::int64_t now;
@@ -79,6 +82,7 @@ struct retry_job_op final : pg_op {
         complete(std::move(handler), ec, std::move(outcome));
     }
     bool is_write() const override { return true; }
+    void rows_to_lock(std::vector<std::string>& out) const override { out.push_back(uuid); }
 
     std::string account_id, uuid;
     std::optional<std::int64_t> expires_in;
@@ -250,5 +254,41 @@ std::unique_ptr<pg_op> make_stuck_jobs_op(std::array<std::int64_t, model::all_jo
 }
 
 }  // namespace pg_ops
+
+namespace asio = boost::asio;
+
+void pg_store::cancel_job(std::string account_id, std::string uuid, std::int64_t now_ms,
+                          asio::any_completion_handler<void(error_code, cancel_outcome)> handler) {
+    submit(pg_ops::make_cancel_job_op(std::move(account_id), std::move(uuid), now_ms, std::move(handler)));
+}
+
+void pg_store::retry_job(std::string account_id, std::string uuid, std::optional<std::int64_t> expires_in_ms,
+                         std::int64_t now_ms,
+                         asio::any_completion_handler<void(error_code, retry_outcome)> handler) {
+    submit(pg_ops::make_retry_job_op(std::move(account_id), std::move(uuid), expires_in_ms, now_ms,
+                                     options_.instance_id, options_.claim_lease, std::move(handler)));
+}
+
+void pg_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
+                               asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
+    submit(
+        pg_ops::make_sweep_op(now_ms, limit, options_.instance_id, options_.claim_lease, std::move(handler)));
+}
+
+void pg_store::list_control_messages(
+    std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) {
+    submit(pg_ops::make_list_controls_op(limit, std::move(handler)));
+}
+
+void pg_store::remove_control_messages(std::vector<std::int64_t> seqs,
+                                       asio::any_completion_handler<void(error_code)> handler) {
+    submit(pg_ops::make_remove_controls_op(std::move(seqs), std::move(handler)));
+}
+
+void pg_store::list_stuck_jobs(
+    std::array<std::int64_t, model::all_job_types.size()> updated_before_ms, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit(pg_ops::make_stuck_jobs_op(updated_before_ms, limit, std::move(handler)));
+}
 
 }  // namespace jobsd::store

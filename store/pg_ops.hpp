@@ -37,6 +37,9 @@ struct pg_op {
     // False when it wrote nothing (the periodic lifecycle sweep with nothing due): a batch of such
     // operations alone is not counted as a write transaction. Asked after finish().
     virtual bool wrote() const { return true; }
+    // A write's existing rows it updates (by uuid). A batch locks all of them first, in uuid
+    // order, so two batches never wait on each other's rows in opposite orders (a deadlock).
+    virtual void rows_to_lock(std::vector<std::string>&) const {}
 };
 
 template <class... Values>
@@ -48,6 +51,9 @@ const std::vector<pg_prepared>& pg_prepared_statements();
 // The retry policy as the jsonb jobsd_apply_event() reads: {"<type>":{"max_attempts",
 // "backoff_ms","backoff_max_ms"},…}.
 std::string pg_policy_json(const model::lifecycle_policy& policy);
+
+// The first statement of a write batch after BEGIN: locks `uuids` (sorted, unique) in order.
+pg_statement pg_lock_rows(const std::vector<std::string>& uuids);
 
 // A statement sent as text rather than prepared (BEGIN, COMMIT, rare reads).
 inline pg_statement pg_sql(std::string text) {
@@ -76,6 +82,10 @@ std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::st
                                            std::chrono::milliseconds idempotency_window,
                                            pg_handler<> handler);
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
+// Extends `instance`'s claims on these unpublished jobs to `claim_lease` from now.
+std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,
+                                            std::vector<std::string> uuids,
+                                            pg_handler<std::vector<std::string>> handler);
 // Applied events are added to `applied_counter` on commit; `policy_json` is the retry policy
 // (pg_policy_json).
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,

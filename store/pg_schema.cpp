@@ -142,7 +142,9 @@ BEGIN
   IF jobsd_status_rank(j.job_status) = 3 THEN RETURN; END IF;
   IF NOT (jobsd_status_rank(p_status) > jobsd_status_rank(j.job_status)
           OR (j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS')) THEN RETURN; END IF;
-  IF j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS' AND p_progress < j.progress THEN RETURN; END IF;
+  -- Within IN_PROGRESS only a higher progress moves forward (model::moves_forward).
+  IF j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS'
+     AND (p_progress IS NULL OR p_progress <= coalesce(j.progress, -1)) THEN RETURN; END IF;
   pol := p_policy -> j.job_type;
   IF p_status = 'FAILED' AND p_retryable AND j.cancel_requested_ms IS NULL AND pol IS NOT NULL
      AND j.attempt < (pol ->> 'max_attempts')::integer THEN

@@ -9,6 +9,7 @@ namespace jobsd::store {
 
 namespace {
 
+// declarative table
 std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
@@ -54,6 +55,13 @@ std::vector<pg_prepared> make_statements() {
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
+        // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
+        // the uuids returned are the claims it still has.
+        {"renew_claims",
+         "UPDATE jobs SET claimed_until = now() + $2::float8 * interval '1 millisecond'"
+         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
+        // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
+        {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Decided on the locked row itself (model::decide_event in PL/pgSQL, pg_schema.cpp), so
         // instances applying the same events in any order end in the same state.
         {"apply_event",
@@ -89,6 +97,10 @@ std::vector<pg_prepared> make_statements() {
 const std::vector<pg_prepared>& pg_prepared_statements() {
     static const std::vector<pg_prepared> all = make_statements();
     return all;
+}
+
+pg_statement pg_lock_rows(const std::vector<std::string>& uuids) {
+    return {"lock_rows", {pg_text_array(uuids)}};
 }
 
 std::string pg_number(std::int64_t v) {

@@ -341,7 +341,8 @@ std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_befor
                                                       std::size_t limit) {
     sqlite_statement st(
         db_->handle(),
-        select_sqlite_admin_jobs("WHERE job_status IN ('STARTED', 'IN_PROGRESS') AND updated_ms < ?1"
+        select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
+                                 " AND updated_ms < ?1"
                                  " AND (?2 IS NULL OR job_type = ?2) ORDER BY updated_ms LIMIT ?3"));
     st.bind(1, updated_before_ms);
     if (type)

@@ -72,6 +72,11 @@ BOOST_AUTO_TEST_CASE(status_moves_forward_and_progress_never_falls) {
     BOOST_TEST((model::decide_event(s, back, p, 0).what == action::ignore));
     back.progress = 60;
     BOOST_TEST((model::decide_event(s, back, p, 0).what == action::apply));
+    // Within IN_PROGRESS only a higher value moves forward (issue 14's model::moves_forward): a
+    // repeat of 50 % or a progress update without a value does not.
+    back.progress = 50;
+    BOOST_TEST((model::decide_event(s, back, p, 0).what == action::ignore));
+    BOOST_TEST((model::decide_event(s, event(job_status::in_progress), p, 0).what == action::ignore));
     BOOST_TEST((model::decide_event(s, event(job_status::started), p, 0).what == action::ignore));
     for (auto terminal :
          {job_status::success, job_status::failed, job_status::cancelled, job_status::expired}) {

@@ -3,8 +3,9 @@
 // runtime_jobs.cpp (jobs and their status events). Not for use elsewhere.
 //
 // One connection, three channels: channel 1 consumes jobs (basic.qos prefetch = concurrency,
-// manual acks), channel 2 is in confirm mode and carries only status events, channel 3 reads the
-// type's control stream (cancel requests). Keeping them apart means every basic.ack/nack the
+// manual acks), channel 2 is in confirm mode and carries only status events (published
+// mandatory), channel 3 reads
+// the type's control stream (cancel requests). Keeping them apart means every basic.ack/nack the
 // broker sends is a confirm of channel 2's publish sequence, and no prefetch or delivery tag is
 // shared. Any channel or connection error drops the whole connection: jobs in flight are then
 // redelivered by the broker and their late results are dropped here (each delivery has an id
@@ -28,6 +29,7 @@
 #include "worker/job_pool.hpp"
 #include "worker/report_mailbox.hpp"
 #include "worker/status_event.hpp"
+#include "worker/stopped_handlers.hpp"
 #include "worker/worker_runtime.hpp"
 
 namespace jobsd::worker {
@@ -46,7 +48,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         int attempt = 1;
         std::stop_source stop;
         clock::time_point received;
-        std::optional<clock::time_point> deadline;  // set at STARTED: --timeout-ms from then
+        clock::time_point deadline;  // --timeout-ms from the delivery
+        bool started = false;        // a handler thread took it
         // Cancelled while held: CANCELLED is reported once the handler returns, or at this
         // time (kill grace + 2 s) if it does not.
         std::optional<clock::time_point> cancel_deadline;
@@ -68,6 +71,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     queue::amqp_step step(queue::amqp_connection& conn, clock::time_point now) override;
     void on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) override;
     void on_confirm(queue::amqp_connection& conn, const queue::amqp_confirm& c) override;
+    void on_return(queue::amqp_connection& conn, const queue::amqp_returned& r) override;
+    void on_flow(queue::amqp_connection& conn, bool now_blocked, std::string_view reason) override;
     bool stop_step(queue::amqp_connection& conn, clock::time_point now);
     clock::time_point next_deadline() const;
     void consume_control(queue::amqp_connection& conn);
@@ -82,7 +87,11 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     void end_unrun(std::uint64_t id, in_flight& j, model::job_status status, std::string why);
     // A cancel of `attempt` (or a later one) of `uuid`: stops the job if it is held here.
     void cancel_held(const std::string& uuid, int attempt, clock::time_point now);
-    void check_timeouts(clock::time_point now);
+    void check_timeouts(queue::amqp_connection& conn, clock::time_point now);
+    // Back to the queue: a job not started within its timeout (every handler thread busy).
+    void release(queue::amqp_connection& conn, std::uint64_t id);
+    void check_abandoned(clock::time_point now);
+    void handler_returned(std::uint64_t id);
     void enqueue(std::uint64_t id, const in_flight& j, event_fields f);
     void enqueue_progress(std::uint64_t id, const in_flight& j, int percent);
     bool publish_pending(queue::amqp_connection& conn);
@@ -111,7 +120,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     cancel_memory cancels;
     std::string consumer_tag;
     bool cancel_sent = false;
+    bool blocked = false;    // between connection.blocked and unblocked: nothing is published
+    bool redeclare = false;  // an event came back unroutable
     std::optional<clock::time_point> grace_deadline;
+    stopped_handlers stopped;  // stopped handlers still running; survives reconnects
 };
 
 }  // namespace jobsd::worker

@@ -4,6 +4,8 @@
 // published with confirms; a delivery is acked once its terminal event is confirmed.
 #include <spdlog/spdlog.h>
 
+#include <vector>
+
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "worker/job_input.hpp"
@@ -19,23 +21,6 @@ using queue::amqp_error;
 amqp_bytes_t bytes(const std::string& s) {
     return {s.size(), const_cast<char*>(s.data())};
 }
-
-// Posts a job's progress to the mailbox, skipping repeats of the last value.
-class mailbox_progress final : public progress_reporter {
-  public:
-    mailbox_progress(report_mailbox& box, std::uint64_t job_id) : box_(box), job_id_(job_id) {}
-    void report(int percent) override {
-        percent = std::clamp(percent, 0, 100);
-        if (percent == last_) return;
-        last_ = percent;
-        box_.push({job_id_, job_report::kind::progress, percent, {}});
-    }
-
-  private:
-    report_mailbox& box_;
-    std::uint64_t job_id_;
-    int last_ = -1;
-};
 
 event_fields fields(model::job_status status) {
     event_fields f;
@@ -69,6 +54,7 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     j.uuid = job->uuid;
     j.attempt = job->attempt;
     j.received = clock::now();
+    j.deadline = j.received + options.timeout;
     // "job <uuid> received" as before contract 2: tests and operators read deliveries from it.
     spdlog::debug("job {} received (attempt {}, delivery {}{})", j.uuid, j.attempt, tag,
                   redelivered ? ", redelivered" : "");
@@ -77,7 +63,8 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
         return end_unrun(id, j, model::job_status::cancelled, "cancelled before it started");
     if (job->expires_at_ms && model::now_ms() >= *job->expires_at_ms)
         return end_unrun(id, j, model::job_status::expired, "expired before it started");
-    if (!pool.post([this, id, job, token = j.stop.get_token()] { run_job(id, *job, token); })) {
+    auto token = j.stop.get_token();
+    if (!pool.post([this, id, job, token] { run_job(id, *job, token); }, token)) {
         // Only when handlers ignore their stop token and pile up: let another worker have it.
         spdlog::warn("job {}: every pool thread is stuck; returning it to the queue", j.uuid);
         if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 1); rc != AMQP_STATUS_OK)
@@ -88,7 +75,7 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
 
 // On a pool thread.
 void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::stop_token token) {
-    if (token.stop_requested()) {  // cancelled or lost before it began
+    if (token.stop_requested()) {  // cancelled, lost or released before it began
         mailbox.push({id, job_report::kind::stopped, 0, {}});
         return;
     }
@@ -112,12 +99,13 @@ void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::
 
 void worker_runtime::impl::apply_reports() {
     for (auto& r : mailbox.take()) {
+        if (r.what == job_report::kind::stopped) handler_returned(r.job_id);
         auto it = jobs.find(r.job_id);
         if (it == jobs.end() || it->second.terminal) continue;  // late: dropped
         in_flight& j = it->second;
         switch (r.what) {
             case job_report::kind::started:
-                j.deadline = clock::now() + options.timeout;
+                j.started = true;
                 enqueue(r.job_id, j, fields(model::job_status::started));
                 break;
             case job_report::kind::progress:
@@ -171,20 +159,60 @@ void worker_runtime::impl::cancel_held(const std::string& uuid, int attempt, clo
     }
 }
 
-void worker_runtime::impl::check_timeouts(clock::time_point now) {
+// A cancelled job whose handler has not returned by its cancel deadline is reported CANCELLED
+// (and its handler watched as stopped). A job past its deadline: one that runs is told to stop
+// and fails; one that never got a thread goes back to the queue (another worker may have a free
+// one; the queue's delivery limit bounds the round trips).
+void worker_runtime::impl::check_timeouts(queue::amqp_connection& conn, clock::time_point now) {
+    std::vector<std::uint64_t> released_ids;
     for (auto& [id, j] : jobs) {
         if (j.terminal) continue;
         if (j.cancel_deadline) {
-            if (now >= *j.cancel_deadline)
-                end_unrun(id, j, model::job_status::cancelled, "its handler did not return in time");
+            if (now < *j.cancel_deadline) continue;
+            if (j.started) stopped.stopped(id, j.uuid, now);
+            end_unrun(id, j, model::job_status::cancelled, "its handler did not return in time");
             continue;
         }
-        if (!j.deadline || now < *j.deadline) continue;
+        if (now < j.deadline) continue;
         j.stop.request_stop();
+        if (!j.started) {
+            released_ids.push_back(id);
+            continue;
+        }
         stats.timed_out.fetch_add(1);
+        stopped.stopped(id, j.uuid, now);
         finish(id, j,
                job_outcome::failure("timed out after " + std::to_string(options.timeout.count()) + " ms"));
     }
+    for (auto id : released_ids) release(conn, id);
+}
+
+void worker_runtime::impl::release(queue::amqp_connection& conn, std::uint64_t id) {
+    const in_flight& j = jobs.at(id);
+    spdlog::warn(
+        "job {} not started within {} ms of its delivery: every handler thread is busy ({} past their "
+        "stop); released to the queue",
+        j.uuid, options.timeout.count(), stopped.running());
+    if (int rc = amqp_basic_reject(conn.state(), consume_channel, j.delivery_tag, 1); rc != AMQP_STATUS_OK)
+        throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
+    stats.released.fetch_add(1);
+    jobs.erase(id);
+}
+
+// A handler asked to stop that is still running a second later ignores its stop: its thread is
+// given up for as long as it runs (logged once; the job itself was ended already).
+void worker_runtime::impl::check_abandoned(clock::time_point now) {
+    for (const auto& uuid : stopped.abandoned(now)) {
+        stats.abandoned.fetch_add(1);
+        spdlog::warn(
+            "the handler of job {} ignores its stop: abandoned, its thread stays busy until it returns",
+            uuid);
+    }
+}
+
+void worker_runtime::impl::handler_returned(std::uint64_t id) {
+    const std::string uuid = stopped.uuid(id);
+    if (stopped.returned(id)) spdlog::info("the abandoned handler of job {} returned", uuid);
 }
 
 void worker_runtime::impl::enqueue(std::uint64_t id, const in_flight& j, event_fields f) {
@@ -225,10 +253,10 @@ bool worker_runtime::impl::publish_pending(queue::amqp_connection& conn) {
         props.message_id = bytes(e.message_id);
         props.type = bytes(e.status);
         props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
-        // Not mandatory: with nobody bound to the events exchange an event is dropped, and a
-        // worker must not stall its queue for that.
+        // Mandatory: with nothing bound to the events exchange the event comes back (a return
+        // before its ack) instead of vanishing, and its job is not acked.
         const int rc = amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
-                                          bytes(e.routing_key), 0, 0, &props, bytes(e.body));
+                                          bytes(e.routing_key), 1, 0, &props, bytes(e.body));
         if (rc != AMQP_STATUS_OK)
             throw amqp_error("broker " + conn.where() +
                              ": publishing an event failed: " + amqp_error_string2(rc));
@@ -265,8 +293,9 @@ void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_t
         stats.events_nacked.fetch_add(1);
         auto t = terminal_unconfirmed.find(m.uuid);
         if (t == terminal_unconfirmed.end()) continue;  // progress: the next one supersedes it
-        spdlog::warn("broker nacked the {} event of job {}; sending it again", t->second.event.status,
-                     jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?");
+        spdlog::warn("the {} event of job {} was nacked or returned; sending it again in {} ms",
+                     t->second.event.status, jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?",
+                     options.amqp.retry_delay.count());
         retry.emplace_back(due, std::move(t->second));
         terminal_unconfirmed.erase(t);
     }
@@ -286,6 +315,8 @@ void worker_runtime::impl::lose_in_flight() {
     terminal_unconfirmed.clear();
     consumer_tag.clear();
     cancel_sent = false;
+    blocked = false;
+    redeclare = false;
 }
 
 }  // namespace jobsd::worker

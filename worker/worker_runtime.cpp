@@ -96,9 +96,32 @@ queue::amqp_step worker_runtime::impl::step(queue::amqp_connection& conn, clock:
         retry.pop_front();
     }
     apply_reports();
-    check_timeouts(now);
-    publish_pending(conn);
+    check_timeouts(conn, now);
+    check_abandoned(now);
+    if (redeclare) {
+        // An event came back unroutable: the events queue or its binding is gone. Declaring the
+        // topology again (idempotent) brings them back for the retry.
+        redeclare = false;
+        queue::declare_topology(conn, options.amqp);
+    }
+    if (!blocked) publish_pending(conn);  // while blocked the broker reads nothing
     return {false, false, next_deadline()};
+}
+
+void worker_runtime::impl::on_return(queue::amqp_connection&, const queue::amqp_returned& r) {
+    if (r.channel != event_channel) return;
+    tracker.on_return(r.message_id);
+    stats.events_returned.fetch_add(1);
+    redeclare = true;
+    spdlog::warn(
+        "broker returned a status event unroutable ({} {}, routing key {}): the job stays unacked and "
+        "the event is sent again",
+        r.reply_code, r.reply_text, r.routing_key);
+}
+
+void worker_runtime::impl::on_flow(queue::amqp_connection& conn, bool now_blocked, std::string_view reason) {
+    amqp_session_user::on_flow(conn, now_blocked, reason);  // logs it
+    blocked = now_blocked;
 }
 
 void worker_runtime::impl::on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) {
@@ -148,14 +171,14 @@ bool worker_runtime::impl::stop_step(queue::amqp_connection& conn, clock::time_p
     return false;
 }
 
-// The next job timeout, cancel deadline, grace end or retry.
+// The next job timeout, cancel deadline, abandonment check, grace end or retry.
 worker_runtime::impl::clock::time_point worker_runtime::impl::next_deadline() const {
     auto until = clock::time_point::max();
     for (const auto& [id, j] : jobs) {
         if (j.terminal) continue;
-        if (j.deadline) until = std::min(until, *j.deadline);
-        if (j.cancel_deadline) until = std::min(until, *j.cancel_deadline);
+        until = std::min(until, j.cancel_deadline ? *j.cancel_deadline : j.deadline);
     }
+    until = std::min(until, stopped.next_deadline());
     if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
     if (!retry.empty()) until = std::min(until, retry.front().first);
     return until;
