@@ -1,6 +1,7 @@
 // Validation rules of API.md's POST /jobs/v2 table; each broken rule becomes one field_error.
 #include "model/create_request.hpp"
 
+#include "model/priority.hpp"
 #include "model/strict_json.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -146,6 +147,12 @@ std::variant<create_request, request_error> parse_create_request(std::string_vie
     check.optional_number("background_volume", 0.0, 1.0);
     check.optional_number("background_start", 0.0, std::nullopt);
     req.expires_in_s = check.optional_count("expires_in_s", 1, limits.max_expires_in_s, "seconds");
+    if (const json::value* p = obj->if_contains("priority"); p && !p->is_null()) {
+        if (auto level = parse_priority(*p))
+            req.priority = *level;
+        else
+            check.add("priority", "must be \"low\", \"normal\", \"high\" or a whole number from 1 to 5");
+    }
 
     auto errors = check.take_errors();
     if (!errors.empty())

@@ -36,6 +36,8 @@ struct create_request {
     std::optional<double> version;
     // The job's time to live in seconds (expires_in_s): not started by then, it becomes EXPIRED.
     std::optional<std::int64_t> expires_in_s;
+    // 1 (lowest) to 5 (highest); "low", "normal" (the default) and "high" name 1, 3 and 5.
+    int priority = 3;
 };
 
 // Bounds the parser enforces that come from the configuration.

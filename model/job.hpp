@@ -37,6 +37,11 @@ struct job {
     std::optional<std::int64_t> cancel_requested_ms;
     // A retry waiting for its backoff: the job is QUEUED and leaves for the broker at this time.
     std::optional<std::int64_t> retry_at_ms;
+    // 1 (lowest) to 5 (highest), 3 by default (model/priority.hpp).
+    int priority = 3;
+    // Held in its type's fair queue (server/job_release.hpp) until its turn: the job's place in
+    // it (model/fair_order.hpp). A held job is out of the outbox until released.
+    std::optional<double> fair_key;
 };
 
 }  // namespace jobsd::model

@@ -38,6 +38,8 @@ job_message make_job_message(const model::job& job) {
     body += std::to_string(job_contract_version);
     body += ",\"attempt\":";
     body += std::to_string(job.attempt);
+    body += ",\"priority\":";
+    body += std::to_string(job.priority);
     if (job.expires_at_ms) {
         body += ",\"expires_at\":";
         model::append_json_string(body, model::format_iso8601(*job.expires_at_ms));

@@ -74,12 +74,15 @@ app::app(config cfg)
         control_outbox_ = std::make_unique<store_control_outbox>(*store_);
         control_ = std::make_unique<queue::control_publisher>(config_.amqp, *control_outbox_);
     }
+    if (publisher_ && config_.lifecycle.fair_window > 0)
+        release_ =
+            std::make_unique<job_release>(config_.lifecycle, config_.amqp, *store_, *publisher_, metrics_);
     sweeper_ =
         std::make_unique<lifecycle_sweeper>(config_.lifecycle, *store_, hub_, metrics_, publisher_.get());
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
-    services_ = std::make_unique<services>(services{config_.server, *store_, catalog_, metrics_,
-                                                    publisher_.get(), hub_, *operator_api_, gate_,
-                                                    config_.store.common.lifecycle, control_.get()});
+    services_ = std::make_unique<services>(
+        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
+                 config_.store.common.lifecycle, control_.get(), release_.get()});
     api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
@@ -103,6 +106,7 @@ app::~app() {
     // Likewise the operator routes' broker reader thread, while the contexts it completes on live.
     api_.reset();
     operator_api_.reset();
+    release_.reset();
 }
 
 asio::awaitable<void> app::accept_loop() {
@@ -144,6 +148,8 @@ void app::run() {
         asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
     asio::co_spawn(*contexts_.front(), sample_ingest(), asio::detached);
     asio::co_spawn(*contexts_.front(), sweeper_->run(*contexts_.front(), stopping_), asio::detached);
+    if (release_)
+        asio::co_spawn(*contexts_.front(), release_->run(*contexts_.front(), stopping_), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
     if (control_) control_->start();

@@ -215,6 +215,8 @@ std::vector<entry> schema(config& c) {
              return problem;
          }},
         {"lifecycle", "max_expires_in_s", "", duration_setter(c.lifecycle.max_expires_in, 1, 366 * 86'400)},
+        {"lifecycle", "fair_window", "", uint_setter(c.lifecycle.fair_window, 0, 10'000'000)},
+        {"lifecycle", "fair_interval_ms", "", duration_setter(c.lifecycle.fair_interval, 5, 60'000)},
         {"lifecycle", "stuck_after_s", "",
          duration_setter(c.lifecycle.defaults.stuck_after, 1, 366 * 86'400)},
         {"lifecycle", "types", "", [&c](const json::value& v) { return set_type_overrides(v, c.lifecycle); }},

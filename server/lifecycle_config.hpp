@@ -38,6 +38,14 @@ struct lifecycle_options {
     std::array<type_lifecycle_override, model::all_job_types.size()> types{};
     // Largest expires_in_s accepted from a client.
     std::chrono::seconds max_expires_in{7 * 24 * 3600};
+    // The fair queue (server/job_release.hpp): past this many ready messages in a type's broker
+    // queue, new jobs of the type wait in jobsd and leave in weighted round robin across
+    // accounts and priorities. 1 000 keeps a newcomer within 1 000 jobs of the workers while
+    // holding ten thousand jobs a second per type in the broker at the 100 ms interval; 0 turns
+    // it off (every job to the broker at once, in arrival order).
+    std::size_t fair_window = 1'000;
+    // How often the queues are read and held jobs released (sooner while the window fills).
+    std::chrono::milliseconds fair_interval{100};
 };
 
 // Reads lifecycle.types: {"<job type>": {"max_attempts", "retry_backoff_ms", "retry_backoff_max_ms",

@@ -23,8 +23,9 @@ asio::awaitable<void> lifecycle_sweeper::run(asio::io_context& ctx, const std::a
 
 asio::awaitable<void> lifecycle_sweeper::sweep_once() {
     for (;;) {
+        const auto now = model::now_ms();
         auto [ec, sweep] =
-            co_await store::async_sweep_lifecycle(store_, model::now_ms(), options_.sweep_batch, use_nothrow);
+            co_await store::async_sweep_lifecycle(store_, now, options_.sweep_batch, use_nothrow);
         if (ec) {
             spdlog::warn("lifecycle sweep failed, trying again at the next one: {}", ec.message());
             co_return;
@@ -36,7 +37,7 @@ asio::awaitable<void> lifecycle_sweeper::sweep_once() {
         counters_.count_expired_in_outbox(sweep.expired.size());
         for (auto& job : sweep.due) {
             spdlog::info("job {}: attempt {} is due", job.uuid, job.attempt);
-            if (publisher_) publisher_->submit(std::move(job));
+            if (publisher_) publisher_->submit(std::move(job), now);  // claimed by this sweep
         }
         if (sweep.expired.size() < options_.sweep_batch && sweep.due.size() < options_.sweep_batch) co_return;
     }

@@ -135,6 +135,11 @@ void metrics::render_lifecycle(std::string& out, const std::vector<store::job_co
              automatic_retries_.load(std::memory_order_relaxed));
     x.single("jobsd_jobs_expired_in_outbox_total", "Jobs that expired before they left the outbox.",
              "counter", expired_in_outbox_.load(std::memory_order_relaxed));
+    x.single("jobsd_fair_queue_held_total",
+             "Jobs held in the fair queue at create (their type's broker queue was full).", "counter",
+             held_.load(std::memory_order_relaxed));
+    x.single("jobsd_fair_queue_released_total", "Held jobs released to the broker, in fair order.", "counter",
+             released_.load(std::memory_order_relaxed));
     if (stuck) {
         x.family("jobsd_jobs_stuck",
                  "STARTED or IN_PROGRESS jobs silent past their type's lifecycle.stuck_after_s (read every "

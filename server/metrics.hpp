@@ -51,6 +51,9 @@ class metrics {
     void count_expired_in_outbox(std::uint64_t n) noexcept {
         expired_in_outbox_.fetch_add(n, std::memory_order_relaxed);
     }
+    // The fair queue (server/job_release.hpp): jobs held at create, and released to the broker.
+    void count_held() noexcept { held_.fetch_add(1, std::memory_order_relaxed); }
+    void count_released(std::uint64_t n) noexcept { released_.fetch_add(n, std::memory_order_relaxed); }
     void request_started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
     void request_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t requests_in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
@@ -122,7 +125,7 @@ class metrics {
     const notification_hub* hub_ = nullptr;
     const queue::control_publisher_stats* control_ = nullptr;
     std::atomic<std::uint64_t> cancels_{0}, explicit_retries_{0}, automatic_retries_{0},
-        expired_in_outbox_{0};
+        expired_in_outbox_{0}, held_{0}, released_{0};
 };
 
 }  // namespace jobsd::server

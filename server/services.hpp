@@ -12,6 +12,7 @@
 #include "queue/publisher.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
+#include "server/job_release.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
 #include "server/operator_api.hpp"
@@ -55,6 +56,7 @@ struct services {
     ingest_gate& gate;
     const model::lifecycle_policy& lifecycle;  // retries, time to live and stuck bound per type
     queue::control_publisher* control;         // null when publishing is off: cancels wait in the store
+    job_release* release;                      // null when publishing or the fair queue is off
 };
 
 }  // namespace jobsd::server

@@ -100,7 +100,8 @@ class admin_store {
 
     // Jobs the broker has (published) that are still QUEUED, STARTED or IN_PROGRESS and were last
     // updated before `updated_before_ms` (the stuck jobs: with no worker, with a silent one, or
-    // between queues), of one type or all, the longest silent first, at most `limit`.
+    // between queues), of one type or all, the longest silent first, at most `limit`. A job held
+    // in the fair queue or waiting for a retry's backoff is not at the broker, so not stuck.
     virtual std::vector<admin_job> list_stuck(std::int64_t updated_before_ms,
                                               std::optional<model::job_type> type, std::size_t limit) = 0;
     // Operator override for a stuck job: a STARTED or IN_PROGRESS job starts its next attempt

@@ -297,7 +297,8 @@ std::vector<admin_job> pg_admin_store::list_stuck(std::int64_t updated_before_ms
     auto r =
         exec(select_pg_admin_jobs(
                  "WHERE published AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS') AND updated_ms < $1"
-                 " AND ($2::text = '' OR job_type = $2) ORDER BY updated_ms LIMIT $3"),
+                 " AND fair_key IS NULL AND retry_at_ms IS NULL AND ($2::text = '' OR job_type = $2) ORDER "
+                 "BY updated_ms LIMIT $3"),
              {num(updated_before_ms), type ? std::string(model::to_string(*type)) : std::string(),
               num(static_cast<std::int64_t>(limit))},
              "listing stuck jobs");

@@ -27,6 +27,8 @@ job_record read_pg_job(const pg_reply& r, int row, int first) {
     j.expires_at_ms = r.optional_int64(row, first + 18);
     j.cancel_requested_ms = r.optional_int64(row, first + 19);
     j.retry_at_ms = r.optional_int64(row, first + 20);
+    j.priority = static_cast<int>(r.int64(row, first + 21));
+    j.fair_key = r.optional_double(row, first + 22);
     return j;
 }
 

@@ -135,6 +135,44 @@ struct sweep_op final : pg_op {
     pg_handler<lifecycle_sweep> handler;
 };
 
+struct release_held_op final : pg_op {
+    release_held_op(model::job_type t, std::size_t n, std::string me, std::chrono::milliseconds lease,
+                    pg_handler<std::vector<job_record>> h)
+        : type(t), limit(n), instance(std::move(me)), claim_lease(lease), handler(std::move(h)) {}
+
+    void add(std::vector<pg_statement>& out) const override {
+        out.push_back({"release_held",
+                       {std::string(model::to_string(type)), pg_number(static_cast<std::int64_t>(limit)),
+                        instance, pg_number(static_cast<std::int64_t>(claim_lease.count()))}});
+    }
+    void finish(error_code ec, std::span<const pg_reply> results) override {
+        std::vector<job_record> released;
+        if (!ec && results.size() == 1) {
+            const auto& r = results[0];
+            // The column after the job's: one more than the commas in pg_job_columns.
+            constexpr int tag =
+                static_cast<int>(std::count(pg_job_columns.begin(), pg_job_columns.end(), ',')) + 1;
+            for (int i = 0; i < r.rows(); ++i) {
+                released.push_back(read_pg_job(r, i, 0));
+                released.back().fair_key = r.optional_double(i, tag);
+            }
+            std::sort(released.begin(), released.end(),
+                      [](const job_record& a, const job_record& b) { return a.fair_key < b.fair_key; });
+        }
+        found = !released.empty();
+        complete(std::move(handler), ec, std::move(released));
+    }
+    bool is_write() const override { return true; }
+    bool wrote() const override { return found; }
+    bool found = false;  // set by finish()
+
+    model::job_type type;
+    std::size_t limit;
+    std::string instance;
+    std::chrono::milliseconds claim_lease;
+    pg_handler<std::vector<job_record>> handler;
+};
+
 struct remove_controls_op final : pg_op {
     remove_controls_op(std::vector<std::int64_t> s, pg_handler<> h)
         : seqs(std::move(s)), handler(std::move(h)) {}
@@ -239,6 +277,13 @@ std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std
     return std::make_unique<sweep_op>(now_ms, limit, std::move(instance), claim_lease, std::move(handler));
 }
 
+std::unique_ptr<pg_op> make_release_held_op(model::job_type type, std::size_t limit, std::string instance,
+                                            std::chrono::milliseconds claim_lease,
+                                            pg_handler<std::vector<job_record>> handler) {
+    return std::make_unique<release_held_op>(type, limit, std::move(instance), claim_lease,
+                                             std::move(handler));
+}
+
 std::unique_ptr<pg_op> make_remove_controls_op(std::vector<std::int64_t> seqs, pg_handler<> handler) {
     return std::make_unique<remove_controls_op>(std::move(seqs), std::move(handler));
 }
@@ -273,6 +318,12 @@ void pg_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
                                asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
     submit(
         pg_ops::make_sweep_op(now_ms, limit, options_.instance_id, options_.claim_lease, std::move(handler)));
+}
+
+void pg_store::release_held(model::job_type type, std::size_t limit,
+                            asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit(pg_ops::make_release_held_op(type, limit, options_.instance_id, options_.claim_lease,
+                                        std::move(handler)));
 }
 
 void pg_store::list_control_messages(

@@ -119,6 +119,9 @@ std::unique_ptr<pg_op> make_retry_job_op(std::string account_id, std::string uui
                                          std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms,
                                          std::string instance, std::chrono::milliseconds claim_lease,
                                          pg_handler<retry_outcome> handler);
+std::unique_ptr<pg_op> make_release_held_op(model::job_type type, std::size_t limit, std::string instance,
+                                            std::chrono::milliseconds claim_lease,
+                                            pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std::string instance,
                                      std::chrono::milliseconds claim_lease,
                                      pg_handler<lifecycle_sweep> handler);

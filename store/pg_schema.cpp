@@ -102,7 +102,11 @@ ALTER TABLE jobs ADD COLUMN expires_in_ms bigint;
 ALTER TABLE jobs ADD COLUMN expires_at_ms bigint;
 ALTER TABLE jobs ADD COLUMN cancel_requested_ms bigint;
 ALTER TABLE jobs ADD COLUMN retry_at_ms bigint;
-CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE NOT published AND expires_at_ms IS NOT NULL;
+ALTER TABLE jobs ADD COLUMN priority integer NOT NULL DEFAULT 3;
+ALTER TABLE jobs ADD COLUMN fair_key float8;
+CREATE INDEX jobs_held ON jobs (job_type, fair_key) WHERE fair_key IS NOT NULL;
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
+  WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL;
 CREATE INDEX jobs_retry_due ON jobs (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
 CREATE INDEX jobs_running ON jobs (updated_ms) WHERE job_status IN ('STARTED', 'IN_PROGRESS');
 CREATE TABLE job_controls (
@@ -176,7 +180,8 @@ BEGIN
   SELECT * INTO j FROM jobs WHERE uuid = p_uuid AND account_id = p_account FOR UPDATE;
   IF NOT FOUND THEN RETURN; END IF;
   IF j.job_status = 'QUEUED' THEN
-    UPDATE jobs SET job_status = 'CANCELLED', published = true, retry_at_ms = NULL, cancel_requested_ms = p_now,
+    UPDATE jobs SET job_status = 'CANCELLED', published = true, retry_at_ms = NULL, fair_key = NULL,
+      cancel_requested_ms = p_now,
       updated_ms = greatest(j.updated_ms, p_now) WHERE uuid = p_uuid;
   ELSIF j.job_status IN ('STARTED', 'IN_PROGRESS') THEN
     IF j.cancel_requested_ms IS NOT NULL THEN

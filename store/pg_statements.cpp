@@ -19,21 +19,25 @@ std::vector<pg_prepared> make_statements() {
         {"insert_job",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
          " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
-         " expires_in_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-         " now() + $13::float8 * interval '1 millisecond', $14, $15, $16, $17) ON CONFLICT DO NOTHING"
+         " expires_in_ms, expires_at_ms, priority, fair_key, published) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+         " $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15, $16, $17,"
+         " $18, $19::float8, $19::float8 IS NOT NULL) ON CONFLICT DO NOTHING"
          " RETURNING seq"},
         // The rest of a batch after its first job, in one statement and in order; inserted only
         // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
-        // New jobs are on their first attempt (the column's default); each has its own time to live.
+        // New jobs are on their first attempt (the column's default); each has its own time to live,
+        // priority and place in the fair queue (held when it has one).
         {"insert_batch_rest",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms)"
+         " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms, priority,"
+         " fair_key, published)"
          " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
-         " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms"
+         " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms, t.priority,"
+         " t.fair_key, t.fair_key IS NOT NULL"
          " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[],"
-         " $14::int8[], $15::int8[])"
+         " $14::int8[], $15::int8[], $16::int8[], $17::float8[])"
          " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
-         " expires_at_ms, n)"
+         " expires_at_ms, priority, fair_key, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
         {"list_batch",
          "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
@@ -72,8 +76,9 @@ std::vector<pg_prepared> make_statements() {
         {"cancel_job", "SELECT * FROM jobsd_cancel_job($1, $2, $3::bigint)"},
         {"retry_job", "SELECT * FROM jobsd_retry_job($1, $2, $3::bigint, $4::bigint, $5, $6::float8)"},
         {"expire_due",
-         "UPDATE jobs SET job_status = 'EXPIRED', published = true, updated_ms = greatest(updated_ms, $1)"
-         " WHERE seq IN (SELECT seq FROM jobs WHERE NOT published AND expires_at_ms IS NOT NULL"
+         "UPDATE jobs SET job_status = 'EXPIRED', published = true, fair_key = NULL,"
+         " updated_ms = greatest(updated_ms, $1) WHERE seq IN (SELECT seq FROM jobs"
+         " WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL"
          " AND expires_at_ms <= $1 AND job_status = 'QUEUED' LIMIT $2 FOR UPDATE SKIP LOCKED)"
          " RETURNING uuid, account_id, session_id, job_type, attempt"},
         {"release_retries",
@@ -82,13 +87,23 @@ std::vector<pg_prepared> make_statements() {
          " WHERE retry_at_ms IS NOT NULL AND retry_at_ms <= $1 AND job_status = 'QUEUED' ORDER BY retry_at_ms"
          " LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " +
              columns},
+        // Held jobs leave the type's fair queue in fair_key order, claimed by this instance
+        // (store::release_held); each comes back with its fair_key (the last column).
+        {"release_held",
+         "WITH picked AS (SELECT seq, fair_key AS tag FROM jobs WHERE fair_key IS NOT NULL AND job_type = $1"
+         " AND job_status = 'QUEUED' ORDER BY fair_key LIMIT $2 FOR UPDATE SKIP LOCKED)"
+         " UPDATE jobs SET published = false, fair_key = NULL, claimed_by = $3,"
+         " claimed_until = now() + $4::float8 * interval '1 millisecond' FROM picked"
+         " WHERE jobs.seq = picked.seq RETURNING " +
+             columns + ", picked.tag"},
         {"list_controls",
          "SELECT seq, uuid, job_type, kind, attempt, created_ms FROM job_controls ORDER BY seq LIMIT $1"},
         {"remove_controls", "DELETE FROM job_controls WHERE seq = ANY($1::bigint[])"},
         {"stuck_jobs", "SELECT " + columns +
                            " FROM jobs WHERE job_status IN ('STARTED', 'IN_PROGRESS') AND updated_ms < $1"
                            " ORDER BY updated_ms"},
-        {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
+        {"outbox_stats",
+         "SELECT job_type, count(*), min(created_ms) FROM jobs WHERE NOT published GROUP BY job_type"},
     };
 }
 

@@ -98,6 +98,9 @@ class pg_store final : public store {
     void sweep_lifecycle(
         std::int64_t now_ms, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) override;
+    void release_held(
+        model::job_type type, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void list_control_messages(
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) override;

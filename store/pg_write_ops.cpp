@@ -30,7 +30,9 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
           job.batch_id.empty() ? std::nullopt : param(job.batch_id),
           pg_number(static_cast<std::int64_t>(job.attempt)),
           job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
-          job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt}});
+          job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
+          pg_number(static_cast<std::int64_t>(job.priority)),
+          job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt}});
 }
 
 struct create_job_op final : pg_op {
@@ -77,8 +79,8 @@ struct create_jobs_op final : pg_op {
     pg_statement rest() const {
         const auto& first = batch.front();
         std::vector<std::string> uuids, sources, types, sessions, inputs;
-        std::vector<std::optional<double>> versions;
-        std::vector<std::optional<std::int64_t>> expires_in, expires_at;
+        std::vector<std::optional<double>> versions, fair_keys;
+        std::vector<std::optional<std::int64_t>> expires_in, expires_at, priorities;
         for (std::size_t i = 1; i < batch.size(); ++i) {
             uuids.push_back(batch[i].uuid);
             sources.push_back(batch[i].source_id);
@@ -88,13 +90,16 @@ struct create_jobs_op final : pg_op {
             versions.push_back(batch[i].version);
             expires_in.push_back(batch[i].expires_in_ms);
             expires_at.push_back(batch[i].expires_at_ms);
+            priorities.push_back(batch[i].priority);
+            fair_keys.push_back(batch[i].fair_key);
         }
         return {"insert_batch_rest",
                 {first.account_id, pg_number(first.created_ms), instance,
                  pg_number(static_cast<std::int64_t>(claim_lease.count())), first.batch_id, first.uuid,
                  std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
                  pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs),
-                 pg_float_array(versions), pg_int_array(expires_in), pg_int_array(expires_at)}};
+                 pg_float_array(versions), pg_int_array(expires_in), pg_int_array(expires_at),
+                 pg_int_array(priorities), pg_float_array(fair_keys)}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))

@@ -342,7 +342,7 @@ std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_befor
     sqlite_statement st(
         db_->handle(),
         select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
-                                 " AND updated_ms < ?1"
+                                 " AND updated_ms < ?1 AND fair_key IS NULL AND retry_at_ms IS NULL"
                                  " AND (?2 IS NULL OR job_type = ?2) ORDER BY updated_ms LIMIT ?3"));
     st.bind(1, updated_before_ms);
     if (type)

@@ -27,6 +27,8 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
     j.expires_at_ms = st.column_optional_int(first + 18);
     j.cancel_requested_ms = st.column_optional_int(first + 19);
     j.retry_at_ms = st.column_optional_int(first + 20);
+    j.priority = static_cast<int>(st.column_int(first + 21));
+    j.fair_key = st.column_optional_double(first + 22);
     return j;
 }
 

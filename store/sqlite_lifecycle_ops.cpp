@@ -98,7 +98,7 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
             // that holds it anyway (the publisher may have sent it already).
             sqlite_statement st(
                 db.handle(),
-                "UPDATE jobs SET job_status = ?2, published = 1, retry_at_ms = NULL,"
+                "UPDATE jobs SET job_status = ?2, published = 1, retry_at_ms = NULL, fair_key = NULL,"
                 " cancel_requested_ms = ?3, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
             st.bind(1, std::string_view(uuid));
             st.bind(2, model::to_string(job_status::cancelled));
@@ -108,6 +108,7 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
             job->status = job_status::cancelled;
             job->cancel_requested_ms = now;
             job->retry_at_ms.reset();
+            job->fair_key.reset();
             job->updated_ms = std::max(job->updated_ms, now);
             value = {kind::cancelled, true, std::move(job)};
         } else if (job->status == job_status::started || job->status == job_status::in_progress) {
@@ -190,15 +191,16 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
 
     void expire(sqlite_db& db) {
         sqlite_statement find(db.handle(),
-                              select_jobs("WHERE published = 0 AND expires_at_ms IS NOT NULL AND "
-                                          "expires_at_ms <= ?1 AND job_status = ?2 LIMIT ?3"));
+                              select_jobs("WHERE (published = 0 OR fair_key IS NOT NULL) AND "
+                                          "expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
+                                          "job_status = ?2 LIMIT ?3"));
         find.bind(1, now);
         find.bind(2, model::to_string(job_status::queued));
         find.bind(3, static_cast<std::int64_t>(limit));
-        sqlite_statement expire(
-            db.handle(),
-            "UPDATE jobs SET job_status = ?2, published = 1, updated_ms = max(updated_ms, ?3)"
-            " WHERE uuid = ?1");
+        sqlite_statement expire(db.handle(),
+                                "UPDATE jobs SET job_status = ?2, published = 1, fair_key = NULL, updated_ms "
+                                "= max(updated_ms, ?3)"
+                                " WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
             expire.bind(1, std::string_view(job.uuid));
             expire.bind(2, model::to_string(job_status::expired));
@@ -231,6 +233,32 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
     }
 
     std::int64_t now;
+    std::size_t limit;
+};
+
+struct release_held_op final : lifecycle_write<release_held_op, std::vector<job_record>> {
+    release_held_op(model::job_type t, std::size_t n, sqlite_handler<std::vector<job_record>> h)
+        : lifecycle_write(std::move(h)), type(t), limit(n) {}
+    static constexpr const char* what = "releasing held jobs";
+    bool wrote() const override { return !value.empty(); }
+
+    // Index jobs_held: the type's held jobs in fair_key order.
+    void write(sqlite_db& db) {
+        sqlite_statement find(db.handle(), select_jobs("WHERE fair_key IS NOT NULL AND job_type = ?1 AND "
+                                                       "job_status = ?2 ORDER BY fair_key LIMIT ?3"));
+        find.bind(1, model::to_string(type));
+        find.bind(2, model::to_string(job_status::queued));
+        find.bind(3, static_cast<std::int64_t>(limit));
+        sqlite_statement release(db.handle(),
+                                 "UPDATE jobs SET published = 0, fair_key = NULL WHERE uuid = ?1");
+        value = read_jobs(db, find);
+        for (const auto& job : value) {
+            release.bind(1, std::string_view(job.uuid));
+            run(db, release, "releasing held job " + job.uuid);
+        }
+    }
+
+    model::job_type type;
     std::size_t limit;
 };
 
@@ -351,6 +379,11 @@ std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::
 std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
                                                sqlite_handler<lifecycle_sweep> handler) {
     return std::make_unique<sweep_op>(now_ms, limit, std::move(handler));
+}
+
+std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,
+                                                      sqlite_handler<std::vector<job_record>> handler) {
+    return std::make_unique<release_held_op>(type, limit, std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_remove_controls_op(std::vector<std::int64_t> seqs,

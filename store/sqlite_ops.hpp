@@ -117,6 +117,8 @@ std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::
                                                    sqlite_handler<retry_outcome> handler);
 std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
                                                sqlite_handler<lifecycle_sweep> handler);
+std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,
+                                                      sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_write_op> make_remove_controls_op(std::vector<std::int64_t> seqs,
                                                          sqlite_handler<> handler);
 std::unique_ptr<sqlite_read_op> make_list_controls_op(std::size_t limit,

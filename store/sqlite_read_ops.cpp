@@ -187,12 +187,13 @@ struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
     static constexpr const char* what = "reading outbox stats";
 
     outbox_stats read(sqlite_db& db) {
-        sqlite_statement st(db.handle(), "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
+        sqlite_statement st(
+            db.handle(),
+            "SELECT job_type, count(*), min(created_ms) FROM jobs WHERE published = 0 GROUP BY job_type");
         outbox_stats stats;
-        if (st.step() == SQLITE_ROW) {
-            stats.unpublished = static_cast<std::uint64_t>(st.column_int(0));
-            stats.oldest_created_ms = st.column_optional_int(1);
-        }
+        while (st.step() == SQLITE_ROW)
+            stats.add(st.column_text(0), static_cast<std::uint64_t>(st.column_int(1)),
+                      st.column_optional_int(2));
         return stats;
     }
 };

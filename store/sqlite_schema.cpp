@@ -87,15 +87,22 @@ CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
 ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
 )sql",
     // 5: the job's lifecycle (issue 16): attempts, time to live, cancel requests, retries waiting
-    // for their backoff, and the control outbox (cancel requests waiting for the broker).
+    // for their backoff, priority and the fair queue, and the control outbox (cancel requests
+    // waiting for the broker).
     R"sql(
 ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE jobs ADD COLUMN expires_in_ms INTEGER;
 ALTER TABLE jobs ADD COLUMN expires_at_ms INTEGER;
 ALTER TABLE jobs ADD COLUMN cancel_requested_ms INTEGER;
 ALTER TABLE jobs ADD COLUMN retry_at_ms INTEGER;
--- Jobs that may expire before they leave the outbox.
-CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE published = 0 AND expires_at_ms IS NOT NULL;
+-- Priority (1 to 5) and, while the job is held in its type's fair queue, its place there: a held
+-- job is out of the outbox (published = 1) until released.
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE jobs ADD COLUMN fair_key REAL;
+CREATE INDEX jobs_held ON jobs (job_type, fair_key) WHERE fair_key IS NOT NULL;
+-- Jobs that may expire before they leave the outbox (or the fair queue).
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
+  WHERE (published = 0 OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL;
 -- Retries waiting for their backoff.
 CREATE INDEX jobs_retry_due ON jobs (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
 -- Running jobs by their last event, for the stuck-job view.

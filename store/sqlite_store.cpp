@@ -278,6 +278,12 @@ void sqlite_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
     submit_write(sqlite_ops::make_sweep_op(now_ms, limit, std::move(handler)));
 }
 
+void sqlite_store::release_held(
+    model::job_type type, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_write(sqlite_ops::make_release_held_op(type, limit, std::move(handler)));
+}
+
 void sqlite_store::list_control_messages(
     std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) {
     submit_read(sqlite_ops::make_list_controls_op(limit, std::move(handler)));

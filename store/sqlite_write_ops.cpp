@@ -18,8 +18,10 @@ namespace {
 
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
-    "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms, "
+    "priority, fair_key, published) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 IS NOT "
+    "NULL)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
@@ -100,6 +102,8 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
     st.bind(13, static_cast<std::int64_t>(job.attempt));
     st.bind(14, job.expires_in_ms);
     st.bind(15, job.expires_at_ms);
+    st.bind(16, static_cast<std::int64_t>(job.priority));
+    st.bind(17, job.fair_key);
     const int rc = st.step();
     st.reset();
     if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)

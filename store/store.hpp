@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/catalog.hpp"
@@ -50,6 +51,15 @@ struct outbox_entry {
 struct outbox_stats {
     std::uint64_t unpublished = 0;
     std::optional<std::int64_t> oldest_created_ms;  // nullopt when the backlog is empty
+    // The same per job type (model::all_job_types order), for the fair queue's window.
+    std::array<std::uint64_t, model::all_job_types.size()> unpublished_by_type{};
+
+    // Adds one type's row of the per-type count.
+    void add(std::string_view type, std::uint64_t count, std::optional<std::int64_t> oldest) {
+        unpublished += count;
+        if (auto t = model::parse_job_type(type)) unpublished_by_type[static_cast<std::size_t>(*t)] += count;
+        if (oldest && (!oldest_created_ms || *oldest < *oldest_created_ms)) oldest_created_ms = oldest;
+    }
 };
 
 // A status event that moved its job forward, with what notifications need to route it.
@@ -232,6 +242,13 @@ class store {
         std::int64_t now_ms, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) = 0;
 
+    // Held jobs of `type` leave its fair queue (model/fair_order.hpp), smallest fair_key first, at
+    // most `limit`: QUEUED, in the outbox (claimed by this instance), each returned with the
+    // fair_key it had. Cancelled or expired jobs have left the queue already.
+    virtual void release_held(
+        model::job_type type, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+
     // The control outbox, oldest first, at most `limit`; and removing what the broker confirmed.
     virtual void list_control_messages(
         std::size_t limit,
@@ -384,6 +401,13 @@ auto async_sweep_lifecycle(store& s, std::int64_t now_ms, std::size_t limit, Tok
             s.sweep_lifecycle(now, n, std::move(handler));
         },
         token, now_ms, limit);
+}
+
+template <class Token>
+auto async_release_held(store& s, model::job_type type, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, model::job_type t, std::size_t n) { s.release_held(t, n, std::move(handler)); },
+        token, type, limit);
 }
 
 template <class Token>

@@ -19,3 +19,15 @@ set_tests_properties(lifecycle_tests PROPERTIES
 
 # The exact error answers of the lifecycle routes: jobsd alone, no broker.
 jobsd_black_box_test(lifecycle_error_tests 120)
+
+# Priority and fairness end to end (issue 16): the fair queue with real workers, both stores.
+add_executable(fairness_tests ${CMAKE_CURRENT_LIST_DIR}/fairness_tests.cpp)
+target_compile_definitions(fairness_tests PRIVATE BOOST_TEST_DYN_LINK)
+target_link_libraries(fairness_tests PRIVATE jobsd_test_support Boost::json Boost::unit_test_framework
+                                             jobsd_warnings)
+add_dependencies(fairness_tests jobsd jobs-worker)
+add_test(NAME fairness_tests COMMAND fairness_tests)
+set_tests_properties(fairness_tests PROPERTIES
+  TIMEOUT 900
+  RESOURCE_LOCK "rabbitmq;postgres"
+  ENVIRONMENT "${JOBSD_TEST_ENV};JOBS_WORKER_BIN=$<TARGET_FILE:jobs-worker>")

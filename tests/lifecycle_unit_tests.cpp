@@ -1,16 +1,26 @@
 // Unit tests of the lifecycle's pure parts (issue 16): the event rules every store applies
 // (model::decide_event), the retry backoff, the contract-2 job message and control messages,
-// the worker's memory of cancels, and the exec handler stopping a job's process group.
+// the worker's memory of cancels, the exec handler stopping a job's process group, and the fair
+// queue's order (priorities and accounts).
 #define BOOST_TEST_MODULE lifecycle_unit
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
 
+#include "model/create_request.hpp"
+#include "model/fair_order.hpp"
 #include "model/lifecycle_policy.hpp"
+#include "model/priority.hpp"
 #include "queue/control_message.hpp"
 #include "worker/cancel_memory.hpp"
 #include "worker/exec_handler.hpp"
@@ -223,4 +233,97 @@ BOOST_AUTO_TEST_CASE(exec_retryable_exit_code) {
     o.command = "exit 75";
     worker::exec_handler off(o, 60s);
     BOOST_TEST(!off.run(job, progress, {}).retryable);
+}
+
+// ---- priority and the fair queue's order
+
+BOOST_AUTO_TEST_CASE(priority_is_a_name_or_a_level_from_1_to_5) {
+    namespace json = boost::json;
+    BOOST_TEST(*model::parse_priority(json::value("high")) == 5);
+    BOOST_TEST(*model::parse_priority(json::value("normal")) == 3);
+    BOOST_TEST(*model::parse_priority(json::value("low")) == 1);
+    BOOST_TEST(*model::parse_priority(json::value(4)) == 4);
+    BOOST_TEST(*model::parse_priority(json::value(1.0)) == 1);
+    for (const auto& bad : {json::value("urgent"), json::value(0), json::value(6), json::value(2.5),
+                            json::value(true), json::value("HIGH")})
+        BOOST_TEST(!model::parse_priority(bad).has_value(), json::serialize(bad));
+    BOOST_TEST(model::priority_weight(5) == 4 * model::priority_weight(3));
+    BOOST_TEST(model::priority_weight(3) == 4 * model::priority_weight(1));
+
+    auto ok = model::parse_create_request(R"({"job_type":"pdf","template_id":"t","priority":"high"})");
+    BOOST_TEST_REQUIRE(std::holds_alternative<model::create_request>(ok));
+    BOOST_TEST(std::get<model::create_request>(ok).priority == 5);
+    auto plain = model::parse_create_request(R"({"job_type":"pdf","template_id":"t"})");
+    BOOST_TEST(std::get<model::create_request>(plain).priority == 3);
+    auto bad = model::parse_create_request(R"({"job_type":"pdf","template_id":"t","priority":"urgent"})");
+    BOOST_TEST_REQUIRE(std::holds_alternative<model::request_error>(bad));
+    const auto& errors = std::get<model::request_error>(bad).errors;
+    BOOST_TEST_REQUIRE(errors.size() == 1u);
+    BOOST_TEST(errors[0].field == "priority");
+}
+
+namespace {
+
+// Tags handed out for `jobs` (account, priority) in order, then the jobs sorted as the store
+// releases them (smallest tag first; a tie keeps arrival order, as seq does).
+std::vector<std::size_t> release_order(model::fair_order& order,
+                                       const std::vector<std::pair<std::string, int>>& jobs) {
+    std::vector<std::pair<double, std::size_t>> tagged;
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        tagged.emplace_back(order.next_tag(jobs[i].first, jobs[i].second), i);
+    std::stable_sort(tagged.begin(), tagged.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::size_t> out;
+    for (const auto& t : tagged) out.push_back(t.second);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_flood_puts_another_accounts_job_behind_at_most_one_of_its_own) {
+    model::fair_order order;
+    std::vector<std::pair<std::string, int>> jobs(100'000, {"flood", 3});
+    jobs.emplace_back("newcomer", 3);  // created after the whole flood
+    const auto released = release_order(order, jobs);
+    const auto at = std::find(released.begin(), released.end(), jobs.size() - 1) - released.begin();
+    BOOST_TEST(at <= 1);
+
+    // Later, half the flood gone (tags 0.25 apart): another newcomer is not behind the rest.
+    order.released(50'000 * 0.25);
+    BOOST_TEST(order.next_tag("other", 3) <= 50'000 * 0.25 + 0.25);  // the next flood job's tag
+}
+
+BOOST_AUTO_TEST_CASE(high_jobs_get_four_releases_to_a_normal_ones_one_and_nobody_starves) {
+    model::fair_order order;
+    std::vector<std::pair<std::string, int>> jobs;
+    for (int i = 0; i < 400; ++i) jobs.emplace_back("a", 3);
+    for (int i = 0; i < 400; ++i) jobs.emplace_back("a", 5);
+    for (int i = 0; i < 400; ++i) jobs.emplace_back("a", 1);
+    const auto released = release_order(order, jobs);
+    int high = 0, normal = 0, low = 0;
+    for (std::size_t i = 0; i < 210; ++i) {
+        const int p = jobs[released[i]].second;
+        (p == 5 ? high : p == 3 ? normal : low)++;
+    }
+    // Weights 16 : 4 : 1 over 210 releases: 160 high, 40 normal, 10 low.
+    BOOST_TEST(high >= 155);
+    BOOST_TEST(high <= 165);
+    BOOST_TEST(normal >= 35);
+    BOOST_TEST(low >= 5);
+}
+
+BOOST_AUTO_TEST_CASE(flows_the_virtual_time_passed_are_forgotten) {
+    model::fair_order order;
+    order.next_tag("a", 3);
+    const double b = order.next_tag("b", 5);
+    BOOST_TEST(order.flows() == 2u);
+    order.released(b);  // b's only job (tag 1/16) left; a's (tag 1/4) waits
+    order.prune();
+    BOOST_TEST(order.flows() == 1u);
+    order.released(1.0);
+    order.prune();
+    BOOST_TEST(order.flows() == 0u);
+    BOOST_TEST(order.virtual_time() == 1.0);
+    order.released(0.5);  // never back
+    BOOST_TEST(order.virtual_time() == 1.0);
 }

@@ -58,11 +58,13 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     else if (const auto& ttl = ctx.svc.lifecycle.of(create.type).default_expires_in)
         job.expires_in_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*ttl).count();
     if (job.expires_in_ms) job.expires_at_ms = now + *job.expires_in_ms;
+    job.priority = create.priority;
+    if (ctx.svc.release) ctx.svc.release->admit(job);  // held: out of the outbox until its turn
     return job;
 }
 
 std::optional<model::job> publisher_copy(const services& svc, const model::job& job) {
-    if (!svc.publisher) return std::nullopt;
+    if (!svc.publisher || job.fair_key) return std::nullopt;  // a held job leaves when released
     std::optional<model::job> copy = job;
     copy->idempotency_key.clear();
     copy->request_hash.clear();

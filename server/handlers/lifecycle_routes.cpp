@@ -113,7 +113,7 @@ asio::awaitable<response> retry_job(const request_context& ctx) {
     ctx.svc.counters.count_retry(false);
     notify(ctx.svc, job, model::job_status::queued, now);
     // The row is committed: hand it over (never blocks; the outbox keeps it if the broker is away).
-    if (ctx.svc.publisher) ctx.svc.publisher->submit(job);
+    if (ctx.svc.publisher) ctx.svc.publisher->submit(job, now);
     co_return job_answer(http::status::accepted, "Job queued again as attempt " + std::to_string(job.attempt),
                          job);
 }
