@@ -1,5 +1,5 @@
-// The exact error answers of POST /jobs/:id/cancel and /jobs/:id/retry and of expires_in_s at
-// create: bad ids, another account's job (404, never a hint it exists), bad bodies, the wrong
+// The exact error answers of POST /jobs/:id/cancel and /jobs/:id/retry and of expires_in_s and
+// priority at create: bad ids, another account's job (404, never a hint it exists), bad bodies, the wrong
 // status; expires_in_s in a batch and the new statuses in the job list. jobsd alone on a SQLite
 // file, publishing off (a job stays QUEUED in the outbox).
 #define BOOST_TEST_MODULE lifecycle_errors
@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "tests/support/http_client.hpp"
@@ -143,6 +144,24 @@ BOOST_AUTO_TEST_CASE(expires_in_s_at_create_is_bounded) {
     // Without expires_in_s (and no default for the type) a job has no deadline.
     const auto plain = s.queued_job();
     BOOST_TEST(!s.c.get("/jobs/" + plain, key_a).json().as_object().contains("expires_at"));
+}
+
+BOOST_AUTO_TEST_CASE(priority_at_create_is_a_name_or_a_level_from_1_to_5) {
+    server s;
+    for (const auto& bad : {json::value("urgent"), json::value(0), json::value(6), json::value(2.5),
+                            json::value(true), json::value("High")}) {
+        auto r = s.create({{"priority", bad}});
+        BOOST_TEST(r.status == 400u, json::serialize(bad) << ": " << r.body);
+        BOOST_TEST(fields_of(r) == std::vector<std::string>{"priority"}, r.body);
+    }
+    for (const auto& [given, level] : {std::pair{json::value("high"), 5}, std::pair{json::value("low"), 1},
+                                       std::pair{json::value(4), 4}, std::pair{json::value(nullptr), 3}}) {
+        auto ok = s.create({{"priority", given}});
+        BOOST_TEST_REQUIRE(ok.status == 201u, ok.body);
+        const std::string uuid(ok.json().at("job").at("uuid").as_string());
+        BOOST_TEST(s.c.get("/jobs/" + uuid, key_a).json().at("priority").as_int64() == level);
+    }
+    BOOST_TEST(s.c.get("/jobs/" + s.queued_job(), key_a).json().at("priority").as_int64() == 3);
 }
 
 // Publishing is off, so the job stays QUEUED: it is cancelled at once, and a repeat answers the same.
