@@ -12,7 +12,7 @@ JOB_TYPES = ("ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai
 
 @dataclasses.dataclass
 class Options:
-    job_type: str = "tts"
+    job_type: str = ""  # required
     handler: str = ""  # module:function
     # Jobs at once: handler threads and the consumer prefetch (jobs-worker's default).
     concurrency: int = 4
