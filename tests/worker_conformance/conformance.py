@@ -103,6 +103,7 @@ class Suite:
     def restart_worker(self):
         """After a failed case: a fresh worker and an empty job queue, so the next case is not hostage."""
         self.worker.kill()
+        self.jobsd.declare_topology()  # a case may have left a binding out
         self.jobsd.ch.queue_purge(self.names.job_queue)
         self.start_worker()
 
@@ -201,6 +202,25 @@ def case_redelivery_of_done_job(s):
     print(f"  the duplicate was {'redone' if later else 'skipped'}; {s.runs(msg['uuid'])} run(s)", flush=True)
 
 
+def case_final_event_unroutable(s):
+    """Nothing bound to the events exchange (jobsd's queue unbound): events published `mandatory`
+    come back, the job stays unacked and its final event is published again until it is routed.
+    A worker that publishes without `mandatory`, or acks on a return, loses the outcome here."""
+    n = s.names
+    s.jobsd.ch.queue_unbind(n.events_queue, n.events_exchange, "#")
+    msg = s.jobsd.job_message({"progress": [50], "step_ms": 100})
+    s.jobsd.publish_job(msg)
+    u = msg["uuid"]
+    done = os.path.join(s.runs_dir, u + ".done")
+    s.jobsd.wait_for(f"job {u} run through", lambda: os.path.exists(done), 60)
+    s.jobsd.pump(1.5)  # the final event is published meanwhile (and returned, unless the worker rebinds)
+    s.jobsd.ch.queue_bind(n.events_queue, n.events_exchange, "#")  # as jobsd does at its next start
+    final = s.jobsd.wait_terminal(u, 60)
+    assert final.status == "SUCCESS", f"the job ended {final.status}"
+    _, probe, _ = s.run_job({})
+    assert probe.status == "SUCCESS", "the job after it did not succeed (was it acked?)"
+
+
 def case_poison_message(s):
     s.jobsd.publish_job({}, body=b"this is not JSON {")
     s.expected_dead += 1
@@ -255,8 +275,8 @@ def case_graceful_stop(s):
 
 
 CASES = [case_success, case_failure, case_retryable_failure, case_progress_rises, case_cancel_running,
-         case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_poison_message,
-         case_broker_restart, case_graceful_stop]
+         case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_final_event_unroutable,
+         case_poison_message, case_broker_restart, case_graceful_stop]
 
 
 def main():

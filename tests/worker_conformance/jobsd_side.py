@@ -141,7 +141,13 @@ class JobsdSide:
 
     # ---- reading
     def pump(self, seconds=0.1):
-        self.conn.process_data_events(time_limit=seconds)
+        """Reads events for `seconds` (process_data_events alone returns at the first one)."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.conn.process_data_events(time_limit=left)
 
     def wait_for(self, what, predicate, timeout_s):
         """Pumps events until predicate() is true; AssertionError naming `what` past the deadline."""

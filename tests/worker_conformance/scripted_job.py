@@ -5,7 +5,8 @@ the two adapters here (python_handler.py for jobsd_worker, exec_handler.py for `
 
     {"progress": [10, 40], "step_ms": 100, "outcome": "succeed|fail|retryable|hang", "error": "…"}
 
-- every run appends "<attempt>\n" to $JOBSD_CONFORMANCE_RUNS/<uuid>.runs first (the suite counts runs);
+- every run appends "<attempt>\n" to $JOBSD_CONFORMANCE_RUNS/<uuid>.runs first (the suite counts runs),
+  and creates <uuid>.done when its script is through (just before the outcome is returned);
 - then for each value of `progress`: waits `step_ms`, reports it (as given, unordered on purpose);
 - succeed: output {"uuid": <uuid>, "passthrough": <the message's top-level "x_passthrough">};
 - fail / retryable: fails with `error` (retryable: the implementation's retryable failure);
@@ -21,6 +22,12 @@ def record_run(job):
     if runs_dir:
         with open(os.path.join(runs_dir, job["uuid"] + ".runs"), "a", encoding="utf-8") as f:
             f.write(f"{job.get('attempt', 1)}\n")
+
+
+def record_done(job):
+    runs_dir = os.environ.get("JOBSD_CONFORMANCE_RUNS")
+    if runs_dir:
+        open(os.path.join(runs_dir, job["uuid"] + ".done"), "w", encoding="utf-8").close()
 
 
 def run(job, report, stopped):
@@ -39,6 +46,7 @@ def run(job, report, stopped):
         while time.monotonic() < deadline:
             if stopped(0.05):
                 return None
+    record_done(job)
     if outcome in ("fail", "retryable"):
         return outcome, script.get("error", "scripted failure")
     return "ok", {"uuid": job["uuid"], "passthrough": job.get("x_passthrough")}
