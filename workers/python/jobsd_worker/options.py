@@ -88,7 +88,8 @@ def parse(argv, environ=None):
         env_name = "JOBS_WORKER_" + flag.upper().replace("-", "_")
         default = environ.get(env_name)
         action = "append" if flag == "url" else "store"
-        parser.add_argument("--" + flag, dest=field, type=kind, action=action, help=help_text + f" [{env_name}]")
+        parser.add_argument("--" + flag, dest=field, type=kind, action=action, metavar=flag.upper().replace("-", "_"),
+                            help=help_text + f" [{env_name}]")
         if default is not None:
             try:
                 parser.set_defaults(**{field: [default] if flag == "url" else kind(default)})

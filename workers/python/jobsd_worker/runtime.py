@@ -123,7 +123,7 @@ class Worker:
             outcome = ("ok", output)
         except RetryableError as e:
             outcome = ("retryable", str(e) or type(e).__name__)
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a handler thread must never die with its job
             outcome = ("failed", str(e) or type(e).__name__)
         if cancelled.is_set():
             return self._report(session, tag, "stopped")
