@@ -58,6 +58,6 @@ def handle(job, progress):
         if proc.returncode < 0:  # killed by a signal (out of memory, an operator): may work again
             raise RetryableError(error)
         raise RuntimeError(error)
-    progress(90)
     os.replace(partial, final)
+    progress(100)  # jobsd keeps the last progress on SUCCESS: say it is complete
     return {"path": str(final), "url": final.as_uri(), "bytes": final.stat().st_size, "format": "wav"}

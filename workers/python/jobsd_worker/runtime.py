@@ -5,17 +5,17 @@ touches the connection. A job's delivery is acked only once its final event is c
 
 Thread safety: Worker.run() is called once, on one thread; Worker.stop() may be called from any
 thread or a signal handler; handlers run on the worker's own daemon threads."""
+import collections
 import dataclasses
 import datetime
+import json
 import logging
+import os
 import queue
 import random
 import socket
 import threading
 import time
-import collections
-import json
-import os
 
 import pika
 import pika.exceptions
