@@ -193,12 +193,15 @@ class Worker:
         self.consumer_tag = self.consume.basic_consume(self.queue_name, self._on_job)
         self.cancel_sent = False
         self.redeclare = False
+        self.consumer_lost = False
         self.conn = conn
 
     def _loop(self, conn):
         """True when stopped for good, with every job in hand done or left to the broker."""
         while True:
             conn.process_data_events(time_limit=POLL_S)
+            if self.consumer_lost:
+                raise pika.exceptions.ConsumerCancelled("the broker cancelled the job consumer")
             now = time.monotonic()
             self._apply_reports(now)
             self._check_cancel_deadlines(now)
@@ -227,8 +230,9 @@ class Worker:
         return False
 
     def _on_broker_cancel(self, _frame):
-        # The queue was deleted or its node lost: reconnect, declare it again and consume it.
-        raise pika.exceptions.ConsumerCancelled("the broker cancelled the job consumer")
+        # The queue was deleted or its node lost: the loop reconnects, declares it again and
+        # consumes it (raising here would only make pika log a traceback).
+        self.consumer_lost = True
 
     def _on_control(self, ch, method, _props, body):
         parsed = contract.parse_control(body)
