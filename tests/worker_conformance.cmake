@@ -17,7 +17,8 @@ add_test(NAME worker_conformance_python
 # The broker-restart case stops and starts the shared test node: no other broker test at once.
 set_tests_properties(worker_conformance_cpp worker_conformance_python PROPERTIES
   TIMEOUT 600 RESOURCE_LOCK rabbitmq ENVIRONMENT "${JOBSD_WORKER_CONFORMANCE_ENV}")
-# The Python library's parts without I/O (workers/python/tests).
+# The Python library's parts without I/O, and the example tts handler run directly with espeak-ng
+# (workers/python/tests).
 add_test(NAME python_worker_unit_tests
-  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/workers/python/tests/test_contract.py)
+  COMMAND /usr/bin/python3 -m unittest discover -s ${PROJECT_SOURCE_DIR}/workers/python/tests -p "test_*.py")
 set_tests_properties(python_worker_unit_tests PROPERTIES TIMEOUT 60)
