@@ -39,8 +39,9 @@ struct job_outcome {
     }
 };
 
-// Reports progress 0..100 of the job being run. Values outside are clamped; repeats and rapid
-// updates are coalesced by the runtime, so a handler may call it as often as it likes.
+// Reports progress 0..100 of the job being run. Values outside are clamped, a value not above the
+// last one is dropped (progress only rises), rapid updates are coalesced by the runtime, so a
+// handler may call it as often as it likes.
 // Thread safety: called from the thread that runs the job.
 class progress_reporter {
   public:

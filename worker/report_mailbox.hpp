@@ -43,7 +43,8 @@ class report_mailbox {
     std::deque<job_report> reports_;  // guarded by mu_
 };
 
-// Posts a job's progress to the mailbox, skipping repeats of the last value.
+// Posts a job's progress to the mailbox, skipping any value not above the last one: progress
+// only rises within a delivery, whatever order the handler reports it in.
 // Thread safety: one per job, used by the thread that runs it.
 class mailbox_progress final : public progress_reporter {
   public:
