@@ -40,9 +40,12 @@ void job_release::admit(model::job& job) {
 asio::awaitable<void> job_release::run(asio::io_context& ctx, const std::atomic<bool>& stopping) {
     asio::steady_timer timer(ctx);
     while (!stopping) {
+        tick_failed_ = false;
         if (co_await read_counts()) {
             bool filled = false;
             for (auto type : model::all_job_types) filled = co_await release(type) || filled;
+            if (failing_ && !tick_failed_) spdlog::info("fair queue: counting and releasing again");
+            failing_ = failing_ && tick_failed_;
             if (filled) continue;  // the window was filled: count again at once
         }
         timer.expires_after(options_.fair_interval);
@@ -60,15 +63,9 @@ asio::awaitable<bool> job_release::read_counts() {
         for (std::size_t i = 0; i < lanes_.size(); ++i) admitted_before[i] = lanes_[i].admitted;
     }
     auto [ec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
-    if (ec) {
-        spdlog::warn("fair queue: cannot count the outbox, releasing nothing now: {}", ec.message());
-        co_return false;
-    }
+    if (ec) co_return failed("cannot count the outbox: " + ec.message());
     auto view = co_await reader_.async_read(asio::use_awaitable);
-    if (!view) {
-        spdlog::warn("fair queue: cannot read the job queues, releasing nothing now: {}", view.error());
-        co_return false;
-    }
+    if (!view) co_return failed("cannot read the job queues: " + view.error());
     std::lock_guard lock(mu_);
     for (const auto& d : view->types) {
         const auto t = model::parse_job_type(d.job_type);
@@ -80,6 +77,12 @@ asio::awaitable<bool> job_release::read_counts() {
         l.admitted -= std::min(l.admitted, admitted_before[i]);
     }
     co_return true;
+}
+
+bool job_release::failed(const std::string& why) {
+    if (!failing_) spdlog::warn("fair queue: {}; held jobs wait, tried again every interval", why);
+    failing_ = tick_failed_ = true;
+    return false;
 }
 
 asio::awaitable<bool> job_release::release(model::job_type type) {
@@ -94,9 +97,8 @@ asio::awaitable<bool> job_release::release(model::job_type type) {
     if (want == 0) co_return false;
     auto [ec, jobs] = co_await store::async_release_held(store_, type, want, use_nothrow);
     if (ec) {
-        spdlog::warn("fair queue: releasing {} jobs failed, trying again at the next tick: {}",
-                     model::to_string(type), ec.message());
-        co_return false;
+        co_return failed("releasing " + std::string(model::to_string(type)) +
+                         " jobs failed: " + ec.message());
     }
     const auto now = model::now_ms();
     spdlog::debug("fair queue: {} of {} {} jobs released", jobs.size(), want, model::to_string(type));

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 #include "model/fair_order.hpp"
 #include "model/job.hpp"
@@ -55,6 +56,9 @@ class job_release {
     };
     // Reads the outbox and broker counts; false when either could not be read.
     boost::asio::awaitable<bool> read_counts();
+    // Logs the first failure of a run of them (counts and releases are tried again every
+    // interval, and the end of the run is logged); returns false.
+    bool failed(const std::string& why);
     // Releases what the type's room allows; true when that filled it (more may be waiting).
     boost::asio::awaitable<bool> release(model::job_type type);
     std::uint64_t room(const lane& l) const noexcept;
@@ -66,6 +70,8 @@ class job_release {
     passive_queue_reader reader_;
     std::mutex mu_;
     std::array<lane, model::all_job_types.size()> lanes_;  // guarded by mu_
+    bool failing_ = false;      // run()'s own: a count or release failed and none has worked since
+    bool tick_failed_ = false;  // run()'s own: one failed in this tick
 };
 
 }  // namespace jobsd::server
