@@ -32,15 +32,22 @@ void job_release::admit(model::job& job) {
         return;
     }
     job.fair_key = l.order.next_tag(job.account_id, job.priority);
-    l.backlog = true;
+    l.backlog = l.look = true;
     ++l.holds;
     counters_.count_held();
 }
 
 asio::awaitable<void> job_release::run(asio::io_context& ctx, const std::atomic<bool>& stopping) {
     asio::steady_timer timer(ctx);
+    auto next_look = std::chrono::steady_clock::now();
     while (!stopping) {
         tick_failed_ = false;
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_look) {
+            // Jobs another instance held (and may no longer release: it died) are looked for too.
+            std::lock_guard lock(mu_);
+            for (auto& l : lanes_) l.look = true;
+            next_look = now + look_interval;
+        }
         if (co_await read_counts()) {
             bool filled = false;
             for (auto type : model::all_job_types) filled = co_await release(type) || filled;
@@ -90,7 +97,7 @@ asio::awaitable<bool> job_release::release(model::job_type type) {
     {
         std::lock_guard lock(mu_);
         const auto& l = lanes_[static_cast<std::size_t>(type)];
-        if (!l.backlog) co_return false;
+        if (!l.look) co_return false;
         want = std::min<std::uint64_t>(room(l), options_.sweep_batch);
         holds = l.holds;
     }
@@ -107,7 +114,7 @@ asio::awaitable<bool> job_release::release(model::job_type type) {
         auto& l = lanes_[static_cast<std::size_t>(type)];
         l.admitted += jobs.size();
         if (!jobs.empty()) l.order.released(*jobs.back().fair_key);
-        if (jobs.size() < want && l.holds == holds) l.backlog = false;  // none left, none held since
+        if (jobs.size() < want && l.holds == holds) l.backlog = l.look = false;  // none left, none held since
         l.order.prune();
     }
     counters_.count_released(jobs.size());

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -46,13 +47,23 @@ class job_release {
     boost::asio::awaitable<void> run(boost::asio::io_context& ctx, const std::atomic<bool>& stopping);
 
   private:
+    // How often every type's held jobs are looked for even if this instance held none.
+    static constexpr std::chrono::seconds look_interval{5};
+
     struct lane {
         model::fair_order order;
         std::uint64_t ready = 0;        // ready messages in the broker at the last count
         std::uint64_t unpublished = 0;  // jobs in the outbox (not yet confirmed) at the last count
         std::uint64_t admitted = 0;     // let through since then (at create or released)
-        bool backlog = true;            // held jobs may wait (unknown at start: the first release tells)
-        std::uint64_t holds = 0;        // jobs held, ever (a release that saw the last of them knows)
+        // Jobs held by this instance wait: new ones queue behind them. False at start, so that
+        // with the broker away new jobs wait in the outbox as always (until the window is
+        // reached), in commit order.
+        bool backlog = false;
+        // The store may hold jobs of the type (at start: from before a restart; every
+        // look_interval: another instance's): each count looks, until a release finds fewer than
+        // it asked for.
+        bool look = true;
+        std::uint64_t holds = 0;  // jobs held, ever (a release that saw the last of them knows)
     };
     // Reads the outbox and broker counts; false when either could not be read.
     boost::asio::awaitable<bool> read_counts();

@@ -124,7 +124,8 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
     BOOST_TEST(body.at("contract").as_int64() == 2);
     BOOST_TEST(body.at("attempt").as_int64() == 1);
     BOOST_TEST(!body.contains("expires_at"));
-    BOOST_TEST(body.size() == 10u);
+    BOOST_TEST(body.at("priority").as_int64() == 3);  // normal unless the client said otherwise
+    BOOST_TEST(body.size() == 11u);
 
     j.version = 2.5;
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").as_double() ==
