@@ -12,11 +12,14 @@ Routes (POST, the job's input as the body):
   /big        200 with a JSON object body of 2 MiB
   /notjson    200 text/plain "hello"
   /script     follows the conformance suite's job script (tests/worker_conformance/scripted_job.py)
-GET /stats    {"requests": n, "connections": n, "closed_while_slow": n}"""
+GET /stats    {"requests": n, "connections": n, "closed_while_slow": n}
+/script answers the script's failure as 422 (retryable: 503) {"error": <its text>}, and stops when
+the client closes the connection (a cancelled job)."""
 import argparse
 import json
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -106,10 +109,27 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(503 if what == "retryable" else 422, {"error": value})
 
 
+def exit_with(pid):
+    while True:
+        time.sleep(0.2)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--exit-with", type=int, help="exit once this process is gone (the worker it serves)")
+    parser.add_argument("--ignore-sigterm", action="store_true",
+                        help="outlive a SIGTERM sent to the whole process group, so a worker stopping "
+                             "gracefully can still finish its jobs here")
     args = parser.parse_args()
+    if args.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.exit_with:
+        threading.Thread(target=exit_with, args=(args.exit_with,), daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"port {server.server_address[1]}", flush=True)
