@@ -234,7 +234,8 @@ BOOST_AUTO_TEST_CASE(a_slow_answer_times_out) {
 
 BOOST_AUTO_TEST_CASE(a_stop_closes_the_request) {
     model_server server;
-    http_handler h(options_for(server.url("/slow")));
+    // A model timeout past the server's 30 s: only the stop can close this request early.
+    http_handler h(options_for(server.url("/slow"), 120s));
     std::stop_source stop;
     std::optional<job_outcome> out;
     std::thread t([&] {
