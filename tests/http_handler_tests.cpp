@@ -263,3 +263,15 @@ BOOST_AUTO_TEST_CASE(a_kept_connection_the_server_dropped_is_replaced) {
     BOOST_TEST_REQUIRE(second.ok, second.error);
     BOOST_TEST(second.output.at("connection").as_int64() == 1);  // the new server's first connection
 }
+
+BOOST_AUTO_TEST_CASE(a_job_stopped_before_it_runs_sends_nothing) {
+    model_server server;
+    http_handler h(options_for(server.url("/ok")));
+    std::stop_source stop;
+    stop.request_stop();
+    no_progress p;
+    auto out = h.run(make_job("job-stopped"), p, stop.get_token());
+    BOOST_TEST(!out.ok);
+    BOOST_TEST(out.error == "cancelled");
+    BOOST_TEST(server.stats().at("requests").as_int64() == 0);
+}

@@ -36,7 +36,8 @@ struct http_handler::connection {
     tcp::resolver resolver{ioc};
     beast::tcp_stream stream{ioc};
     beast::flat_buffer buffer;
-    bool open = false;  // connected; false again once any exchange on it fails
+    bool open = false;     // connected; the connection is dropped after any failed exchange
+    bool stopped = false;  // the job's stop came; set and read on the thread running ioc
 };
 
 namespace {
@@ -73,6 +74,12 @@ std::string short_reason(std::string_view body) {
 asio::awaitable<answer> exchange(http_handler::connection& c, const request& req, clock::time_point deadline,
                                  const std::string& host, const std::string& port, std::size_t limit) {
     answer a;
+    // A stop that came before an operation started has no operation to abort: checked before each.
+    const auto stopped = [&] {
+        if (c.stopped) a.ec = asio::error::operation_aborted;
+        return c.stopped;
+    };
+    if (stopped()) co_return a;
     if (!c.open) {
         // Resolving is bounded by the system resolver's own timeout, not by the deadline.
         auto [ec, endpoints] = co_await c.resolver.async_resolve(host, port, use_nothrow);
@@ -80,6 +87,7 @@ asio::awaitable<answer> exchange(http_handler::connection& c, const request& req
             a.ec = ec;
             co_return a;
         }
+        if (stopped()) co_return a;
         c.stream.expires_at(deadline);
         auto [ec2, endpoint] = co_await c.stream.async_connect(endpoints, use_nothrow);
         if (ec2) {
@@ -88,12 +96,14 @@ asio::awaitable<answer> exchange(http_handler::connection& c, const request& req
         }
         c.open = true;
     }
+    if (stopped()) co_return a;
     c.stream.expires_at(deadline);
     auto [ec, sent] = co_await http::async_write(c.stream, req, use_nothrow);
     if (ec) {
         a.ec = ec;
         co_return a;
     }
+    if (stopped()) co_return a;
     http::response_parser<http::string_body> parser;
     parser.body_limit(limit);
     c.stream.expires_at(deadline);
@@ -195,6 +205,7 @@ job_outcome http_handler::run(const job_input& job, progress_reporter&, std::sto
         {
             std::stop_callback on_stop(stop, [&c] {
                 asio::post(c->ioc, [conn = c.get()] {
+                    conn->stopped = true;
                     conn->resolver.cancel();
                     conn->stream.close();
                 });
