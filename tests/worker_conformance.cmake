@@ -14,8 +14,18 @@ add_test(NAME worker_conformance_cpp
 add_test(NAME worker_conformance_python
   COMMAND /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/conformance.py --implementation python
     --start "exec /usr/bin/python3 -m jobsd_worker --handler python_handler:handle")
+# `jobs-worker --handler http` against a model server that follows each job's script. One request,
+# one answer: no progress reports and no view of the message beyond the input, so the cases that
+# need progress events (success, progress_rises, cancel_running, which waits for one) or the
+# message's passthrough member (success) do not apply; every other case does.
+add_test(NAME worker_conformance_http
+  COMMAND /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/conformance.py --implementation http
+    --start "exec sh ${JOBSD_WORKER_CONFORMANCE}/http_worker.sh $<TARGET_FILE:jobs-worker>"
+    --case failure --case retryable_failure --case cancelled_before_delivery --case expired
+    --case redelivery_of_done_job --case final_event_unroutable --case poison_message --case url_list
+    --case broker_restart --case graceful_stop)
 # The broker-restart case stops and starts the shared test node: no other broker test at once.
-set_tests_properties(worker_conformance_cpp worker_conformance_python PROPERTIES
+set_tests_properties(worker_conformance_cpp worker_conformance_python worker_conformance_http PROPERTIES
   TIMEOUT 600 RESOURCE_LOCK rabbitmq ENVIRONMENT "${JOBSD_WORKER_CONFORMANCE_ENV}")
 # The Python library's parts without I/O, and the example tts handler run directly with espeak-ng
 # (workers/python/tests).

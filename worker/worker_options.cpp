@@ -156,7 +156,7 @@ const std::vector<flag>& flags() {
              o.amqp.delivery_limit = static_cast<unsigned>(n);
              return e;
          }},
-        {"handler", "simulate|exec", "what runs a job (default simulate)",
+        {"handler", "simulate|exec|http", "what runs a job (default simulate)",
          [](worker_options& o, const std::string& v) -> std::string {
              const auto names = handler_names();
              if (std::find(names.begin(), names.end(), v) == names.end()) {
@@ -193,6 +193,22 @@ const std::vector<flag>& flags() {
              std::uint64_t n = 0;
              auto e = unsigned_in(v, 0, 255, n);
              o.exec.retryable_exit_code = static_cast<int>(n);
+             return e;
+         }},
+        {"model-url", "URL",
+         "http: the model server's URL, POSTed the job's input per job (required for http)",
+         [](worker_options& o, const std::string& v) -> std::string {
+             if (v.rfind("http://", 0) != 0) return "expects an http:// URL, got '" + v + "'";
+             o.http.url = v;
+             return {};
+         }},
+        {"model-timeout-ms", "MS", "http: connect, send and answer of one job, at most (default 600000)",
+         [](worker_options& o, const std::string& v) { return set_ms(v, 1, o.http.timeout); }},
+        {"model-max-response-bytes", "N", "http: a larger answer body fails the job (default 1048576)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 1, 1ull << 30, n);
+             o.http.max_response_bytes = static_cast<std::size_t>(n);
              return e;
          }},
         {"timeout-ms", "MS", "a job running longer fails with \"timed out after N ms\" (default 60000)",
@@ -289,6 +305,10 @@ parse_result parse_worker_options(std::span<const std::string> args, const env_l
     }
     if (o.handler == "exec" && o.exec.command.empty()) {
         r.error = "--handler exec needs --command (or JOBS_WORKER_COMMAND)";
+        return r;
+    }
+    if (o.handler == "http" && o.http.url.empty()) {
+        r.error = "--handler http needs --model-url (or JOBS_WORKER_MODEL_URL)";
         return r;
     }
     if (o.amqp.urls.empty()) {

@@ -37,6 +37,18 @@ struct exec_options {
     int retryable_exit_code = 75;
 };
 
+struct http_options {
+    // The model server's endpoint, POSTed once per job (e.g. http://127.0.0.1:8000/predict).
+    // Required for --handler http; http only (put a TLS proxy beside the worker for https).
+    std::string url;
+    // Longest a job's exchange (connect, send, answer) may take: generation models can run for
+    // minutes, so 10 min. --timeout-ms still bounds the whole job, and is shorter by default.
+    std::chrono::milliseconds timeout{600'000};
+    // Largest answer body read; a larger one fails the job. Outputs are URLs and small metadata,
+    // so 1 MiB is ample and a runaway server cannot exhaust the worker's memory.
+    std::size_t max_response_bytes = 1 << 20;
+};
+
 struct worker_options {
     // The one job type this process serves (one of the seven); required.
     std::string job_type;
@@ -45,10 +57,11 @@ struct worker_options {
     // Broker URLs, names of exchanges and queues, and queue arguments: jobsd's defaults, so
     // both declare the same topology (different arguments would fail with PRECONDITION_FAILED).
     queue::amqp_options amqp;
-    // Which handler runs the jobs: "simulate" or "exec" (see handlers.hpp).
+    // Which handler runs the jobs: "simulate", "exec" or "http" (see handlers.hpp).
     std::string handler = "simulate";
     simulate_options simulate;
     exec_options exec;
+    http_options http;
     // A job whose handler runs longer fails with "timed out after N ms"; applies to every handler.
     std::chrono::milliseconds timeout{60'000};
     // On SIGTERM, how long jobs in hand may still finish before the worker exits anyway (they
