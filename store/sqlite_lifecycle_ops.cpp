@@ -285,30 +285,9 @@ struct remove_controls_op final : sqlite_write_op {
     sqlite_handler<> handler;
 };
 
-// A read op whose work may throw; `Derived::read(db)` returns the value.
-template <class Derived, class Value>
-struct lifecycle_read : sqlite_read_op {
-    explicit lifecycle_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
-
-    void run(sqlite_reader_ctx& r) override {
-        Value value{};
-        try {
-            value = static_cast<Derived*>(this)->read(r.db);
-        } catch (const std::exception& e) {
-            spdlog::error("store: {} failed: {}", Derived::what, e.what());
-            complete(std::move(handler), error_code(store_errc::io), Value{});
-            return;
-        }
-        complete(std::move(handler), error_code{}, std::move(value));
-    }
-    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
-
-    sqlite_handler<Value> handler;
-};
-
-struct list_controls_op final : lifecycle_read<list_controls_op, std::vector<control_entry>> {
+struct list_controls_op final : occasional_read<list_controls_op, std::vector<control_entry>> {
     list_controls_op(std::size_t n, sqlite_handler<std::vector<control_entry>> h)
-        : lifecycle_read(std::move(h)), limit(n) {}
+        : occasional_read(std::move(h)), limit(n) {}
     static constexpr const char* what = "reading the control outbox";
 
     std::vector<control_entry> read(sqlite_db& db) {
@@ -332,10 +311,10 @@ struct list_controls_op final : lifecycle_read<list_controls_op, std::vector<con
     std::size_t limit;
 };
 
-struct stuck_jobs_op final : lifecycle_read<stuck_jobs_op, std::vector<job_record>> {
+struct stuck_jobs_op final : occasional_read<stuck_jobs_op, std::vector<job_record>> {
     stuck_jobs_op(std::array<std::int64_t, model::all_job_types.size()> c, std::size_t n,
                   sqlite_handler<std::vector<job_record>> h)
-        : lifecycle_read(std::move(h)), cutoffs(c), limit(n) {}
+        : occasional_read(std::move(h)), cutoffs(c), limit(n) {}
     static constexpr const char* what = "listing stuck jobs";
 
     // Reads the running jobs older than the loosest cutoff (index jobs_running), then applies

@@ -20,8 +20,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "store/completion.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/store.hpp"
+#include "store/store_error.hpp"
 #include "store/store_options.hpp"
 
 namespace jobsd::store {
@@ -70,6 +76,29 @@ struct sqlite_read_op {
 
 template <class... Values>
 using sqlite_handler = boost::asio::any_completion_handler<void(error_code, Values...)>;
+
+// A read that prepares its statement per call (operator views, metrics: cached by the caller)
+// and reports any failure as store_errc::io. `Derived::read(db)` returns the value.
+template <class Derived, class Value>
+struct occasional_read : sqlite_read_op {
+    explicit occasional_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        Value value{};
+        try {
+            // Read before completing: the handler must still be ours should the read throw.
+            value = static_cast<Derived*>(this)->read(r.db);
+        } catch (const std::exception& e) {
+            spdlog::error("store: {} failed: {}", Derived::what, e.what());
+            complete(std::move(handler), error_code(store_errc::io), Value{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(value));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
+
+    sqlite_handler<Value> handler;
+};
 
 // The operations, one factory each; named sqlite_ops:: so that the two adapters' factories of
 // the same signature stay apart.

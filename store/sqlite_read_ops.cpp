@@ -159,29 +159,6 @@ struct list_batch_op final : sqlite_read_op {
     sqlite_handler<std::vector<job_record>> handler;
 };
 
-// A read that prepares its statement per call (operator views, metrics: cached by the caller)
-// and reports any failure as store_errc::io. `Derived::read(db)` returns the value.
-template <class Derived, class Value>
-struct occasional_read : sqlite_read_op {
-    explicit occasional_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
-
-    void run(sqlite_reader_ctx& r) override {
-        Value value{};
-        try {
-            // Read before completing: the handler must still be ours should the read throw.
-            value = static_cast<Derived*>(this)->read(r.db);
-        } catch (const std::exception& e) {
-            spdlog::error("store: {} failed: {}", Derived::what, e.what());
-            complete(std::move(handler), error_code(store_errc::io), Value{});
-            return;
-        }
-        complete(std::move(handler), error_code{}, std::move(value));
-    }
-    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
-
-    sqlite_handler<Value> handler;
-};
-
 struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
     using occasional_read::occasional_read;
     static constexpr const char* what = "reading outbox stats";
