@@ -2,6 +2,7 @@
 #include "bench/jobs_bench/bench_result.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace jobsd::bench {
@@ -19,6 +20,50 @@ latency_summary summarize(const histogram& h) {
     return s;
 }
 
+std::vector<latency_bin> distribution_of(const histogram& h) {
+    std::vector<latency_bin> out;
+    if (h.count() == 0) return out;
+    // Bin k holds [2^(k/4), 2^((k+1)/4)) ns; a histogram bucket goes to the bin of its lowest value.
+    auto edge_ms = [](int k) { return std::exp2(k / 4.0) / 1e6; };
+    for (std::size_t i = 0; i < histogram::bucket_count(); ++i) {
+        const auto n = h.count_at(i);
+        if (n == 0) continue;
+        const double low = static_cast<double>(std::max<std::uint64_t>(1, histogram::lowest_of(i)));
+        const int k = static_cast<int>(std::floor(4 * std::log2(low) + 1e-9));
+        if (out.empty() || edge_ms(k) > out.back().low_ms * (1 + 1e-9))
+            out.push_back({edge_ms(k), edge_ms(k + 1), 0});
+        out.back().count += n;
+    }
+    return out;
+}
+
+std::vector<e2e_second> e2e_series_of(const latency_series& s) {
+    std::vector<e2e_second> out;
+    for (const auto& p : s.percentiles())
+        out.push_back({p.count, static_cast<double>(p.p50) / 1e6, static_cast<double>(p.p99) / 1e6});
+    return out;
+}
+
+namespace {
+std::vector<second_sample> series_of(const load_stats& s) {
+    std::vector<second_sample> out;
+    const auto latency = s.latency_by_second.percentiles();
+    const std::size_t n = std::max(s.per_second.size(), s.errors_per_second.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        second_sample x;
+        x.answers = i < s.per_second.size() ? s.per_second[i] : 0;
+        x.errors = i < s.errors_per_second.size() ? s.errors_per_second[i] : 0;
+        if (i < latency.size()) {
+            x.p50_ms = static_cast<double>(latency[i].p50) / 1e6;
+            x.p99_ms = static_cast<double>(latency[i].p99) / 1e6;
+        }
+        out.push_back(x);
+    }
+    while (!out.empty() && out.back().answers == 0 && out.back().errors == 0) out.pop_back();
+    return out;
+}
+}  // namespace
+
 void fill_counts(run_summary& r, const load_stats& s, double elapsed_s) {
     r.elapsed_s = elapsed_s;
     r.sent = s.sent;
@@ -35,6 +80,8 @@ void fill_counts(run_summary& r, const load_stats& s, double elapsed_s) {
     // Trailing seconds after the last answer are not part of the series.
     r.per_second = s.per_second;
     while (!r.per_second.empty() && r.per_second.back() == 0) r.per_second.pop_back();
+    r.series = series_of(s);
+    r.distribution = distribution_of(s.latency);
     r.rps = elapsed_s > 0 ? static_cast<double>(r.answers) / elapsed_s : 0;
     r.good_rps = elapsed_s > 0 ? static_cast<double>(r.good) / elapsed_s : 0;
 }

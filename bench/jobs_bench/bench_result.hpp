@@ -21,6 +21,21 @@ struct latency_summary {
 // Percentiles of a histogram of nanoseconds.
 latency_summary summarize(const histogram& h);
 
+// One second of the measured phase (the JSON's `series`).
+struct second_sample {
+    std::uint64_t answers = 0, errors = 0;  // answers of any status; requests without an answer
+    double p50_ms = 0, p99_ms = 0;          // of the answers completed in that second
+};
+
+// One bar of the latency distribution: samples from low_ms up to (excluding) high_ms, on bins
+// a quarter of a power of two wide (log scale).
+struct latency_bin {
+    double low_ms = 0, high_ms = 0;
+    std::uint64_t count = 0;
+};
+// The non-empty quarter-octave bins of a histogram of nanoseconds, in increasing order.
+std::vector<latency_bin> distribution_of(const histogram& h);
+
 struct run_summary {
     std::string label;     // "jobsd" or "calibration server"
     std::string target;    // URL
@@ -38,10 +53,20 @@ struct run_summary {
     std::array<std::uint64_t, error_kind_count> errors{};
     std::array<std::string, error_kind_count> first_error;
     std::vector<std::uint64_t> per_second;
-    std::string fatal;  // the run could not take place (e.g. unresolvable host)
+    std::vector<second_sample> series;      // from the first second to the last with an answer or error
+    std::vector<latency_bin> distribution;  // of all answers' latencies
+    std::string fatal;                      // the run could not take place (e.g. unresolvable host)
 };
 // Fills the counters, rates and latencies from merged stats.
 void fill_counts(run_summary& r, const load_stats& s, double elapsed_s);
+
+// One second of --e2e deliveries, counted from the load's start.
+struct e2e_second {
+    std::uint64_t delivered = 0;    // first deliveries of accepted jobs in that second
+    double p50_ms = 0, p99_ms = 0;  // their accept→deliver latency
+};
+// The series of a matcher's per-second latencies (nanoseconds).
+std::vector<e2e_second> e2e_series_of(const latency_series& s);
 
 struct e2e_summary {
     bool enabled = false;
@@ -53,6 +78,7 @@ struct e2e_summary {
     // Jobs accepted *and* delivered per second: delivered / (load start → last delivery, at least
     // the load's duration). Lower than the 201 rate when jobs pile up in jobsd's outbox.
     double pipeline_rps = 0;
+    std::vector<e2e_second> series;  // by second of delivery, from the load's start
     std::string error;
 };
 
@@ -64,6 +90,16 @@ struct calibration_summary {
     bool broker = true;          // false with --calibrate-http: the HTTP ceiling only
     double http_fraction = 0;    // jobsd rps / http ceiling
     double broker_fraction = 0;  // jobsd's pipeline rate with --e2e (else its good rps) / broker rate
+};
+
+// The CPU a process named with --watch-pid used during the measured phase.
+struct process_cpu_summary {
+    std::string name;
+    long pid = 0;
+    double cpu_s = 0;                  // user + system seconds from the phase's start to its end
+    double us_per_request = 0;         // cpu_s over the phase's answers, in microseconds
+    std::vector<double> per_second_s;  // CPU seconds in each (about one) second of the phase
+    std::string error;                 // the process was gone at the start or the end: no figure
 };
 
 struct thresholds {
@@ -85,6 +121,7 @@ struct bench_result {
     run_summary run;
     e2e_summary e2e;
     calibration_summary calibration;
+    std::vector<process_cpu_summary> cpu;  // one per --watch-pid, in the order given
     thresholds limits;
     std::vector<std::string> missed;  // one line per threshold missed
 };

@@ -10,7 +10,12 @@ void e2e_matcher::settle(entry& e) {
     if (e.accepted_ns < 0 || e.delivered_ns < 0) return;
     ++delivered_;
     last_delivery_ns_ = std::max(last_delivery_ns_, e.delivered_ns);
-    latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, e.delivered_ns - e.accepted_ns)));
+    const auto latency =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, e.delivered_ns - e.accepted_ns));
+    latency_.record(latency);
+    by_second_.record(
+        static_cast<std::size_t>(std::max<std::int64_t>(0, e.delivered_ns - origin_ns_) / 1'000'000'000),
+        latency);
 }
 
 void e2e_matcher::accept(std::string_view uuid, std::int64_t accepted_ns) {

@@ -60,6 +60,16 @@ void histogram::merge(const histogram& o) noexcept {
     sum_ += o.sum_;
 }
 
+void histogram::add_to_bucket(std::size_t index, std::uint64_t n) noexcept {
+    if (n == 0) return;
+    const std::uint64_t v = highest_of(index);
+    counts_[index] += n;
+    count_ += n;
+    min_ = std::min(min_, v);
+    max_ = std::max(max_, v);
+    sum_ += static_cast<long double>(v) * n;
+}
+
 void histogram::reset() noexcept {
     std::fill(counts_.begin(), counts_.end(), 0);
     count_ = saturated_ = max_ = 0;

@@ -26,6 +26,9 @@ class histogram {
     void record(std::uint64_t value) noexcept;
     // Adds every sample of `other`; the result is as if all samples had been recorded here.
     void merge(const histogram& other) noexcept;
+    // Adds `n` samples to bucket `index` (< bucket_count()), as if each had its highest value:
+    // how a histogram is rebuilt from the non-empty buckets another one kept.
+    void add_to_bucket(std::size_t index, std::uint64_t n) noexcept;
     void reset() noexcept;
 
     std::uint64_t count() const noexcept { return count_; }
@@ -33,6 +36,8 @@ class histogram {
     std::uint64_t min() const noexcept { return count_ ? min_ : 0; }
     std::uint64_t max() const noexcept { return max_; }
     double mean() const noexcept;
+    // Samples in bucket `index` (< bucket_count()).
+    std::uint64_t count_at(std::size_t index) const noexcept { return counts_[index]; }
 
     // The value at percentile `p` (0..100]: the highest value equivalent to the bucket holding
     // the sample of rank ceil(p/100*count), never above max(). 0 when empty.

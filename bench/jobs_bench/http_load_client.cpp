@@ -64,9 +64,12 @@ error_kind classify(const beast::error_code& ec) {
     return error_kind::reset;
 }
 
-void fail(load_stats& st, error_kind k, const beast::error_code& ec) {
+// `at`: when the failure was seen, from the run's start.
+void fail(load_stats& st, error_kind k, const beast::error_code& ec, std::chrono::nanoseconds at) {
     const auto i = static_cast<std::size_t>(k);
     ++st.errors[i];
+    const auto second = static_cast<std::size_t>(std::max<std::int64_t>(0, at.count()) / 1'000'000'000);
+    if (second < st.errors_per_second.size()) ++st.errors_per_second[second];
     if (st.first_error[i].empty()) st.first_error[i] = ec.message();
     st.failed.fetch_add(1, std::memory_order_relaxed);
     st.completed.fetch_add(1, std::memory_order_relaxed);
@@ -159,7 +162,7 @@ struct connection_run {
     void connect_failed(const beast::error_code& ec) { settle(error_kind::connect, ec); }
     void settle(error_kind kind, const beast::error_code& ec) {
         end_op();
-        fail(st, kind, c->timed_out ? beast::error::timeout : ec);
+        fail(st, kind, c->timed_out ? beast::error::timeout : ec, sh.now());
         c->timed_out = false;
         close();
     }
@@ -189,11 +192,15 @@ struct connection_run {
     // Counts an answer read in full; stops the run once request_limit answers came.
     void record(const response_parser& parser, std::chrono::nanoseconds intended) {
         const auto done = sh.now();
-        st.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, (done - intended).count())));
+        const auto latency = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (done - intended).count()));
+        st.latency.record(latency);
         const unsigned status = std::min(parser.status(), 599u);
         ++st.status[status];
         const auto second = static_cast<std::size_t>(done.count() / 1'000'000'000);
-        if (second < st.per_second.size()) ++st.per_second[second];
+        if (second < st.per_second.size()) {
+            ++st.per_second[second];
+            st.latency_by_second.record(second, latency);
+        }
         st.last_answer_ns = std::max<std::int64_t>(st.last_answer_ns, done.count());
         if (plan.collect_accepted && status == 201) {
             accepted_job job;
@@ -350,6 +357,7 @@ load_outcome run_load(const load_plan& plan, const request_set& requests,
     for (unsigned t = 0; t < threads; ++t) {
         stats.push_back(std::make_unique<load_stats>());
         stats.back()->per_second.assign(seconds, 0);
+        stats.back()->errors_per_second.assign(seconds, 0);
         contexts.push_back(std::make_unique<asio::io_context>(1));
     }
     shared_run sh{plan, requests, *endpoint, std::chrono::steady_clock::now(), {}, {}};

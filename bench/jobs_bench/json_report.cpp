@@ -4,6 +4,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <string>
 
 namespace json = boost::json;
@@ -52,10 +53,62 @@ json::object run_json(const run_summary& r) {
     return o;
 }
 
+json::array distribution_json(const std::vector<latency_bin>& bins) {
+    json::array out;
+    for (const auto& b : bins)
+        out.push_back(json::object{{"low_ms", b.low_ms}, {"high_ms", b.high_ms}, {"count", b.count}});
+    return out;
+}
+
+// One entry per second of the measured phase (load or e2e deliveries, whichever lasted longer).
+json::array series_json(const bench_result& r) {
+    json::array out;
+    const auto& load = r.run.series;
+    const auto& e2e = r.e2e.series;
+    const std::size_t n = std::max(load.size(), r.e2e.enabled ? e2e.size() : 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const second_sample x = i < load.size() ? load[i] : second_sample{};
+        json::object o{{"second", i},
+                       {"answers", x.answers},
+                       {"errors", x.errors},
+                       {"p50_ms", x.p50_ms},
+                       {"p99_ms", x.p99_ms}};
+        if (r.e2e.enabled) {
+            const e2e_second d = i < e2e.size() ? e2e[i] : e2e_second{};
+            o["e2e_delivered"] = d.delivered;
+            o["e2e_p50_ms"] = d.p50_ms;
+            o["e2e_p99_ms"] = d.p99_ms;
+        }
+        json::object cpu;
+        for (const auto& p : r.cpu)
+            if (i < p.per_second_s.size()) cpu[p.name] = p.per_second_s[i];
+        if (!cpu.empty()) o["cpu_s"] = std::move(cpu);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+json::array cpu_json(const std::vector<process_cpu_summary>& cpu) {
+    json::array out;
+    for (const auto& p : cpu) {
+        json::object o{{"name", p.name}, {"pid", p.pid}};
+        if (p.error.empty()) {
+            o["cpu_s"] = p.cpu_s;
+            o["us_per_request"] = p.us_per_request;
+        } else {
+            o["error"] = p.error;
+        }
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
 }  // namespace
 
 json::value to_json(const bench_result& r) {
-    json::object root{{"tool", "jobs-bench"}, {"run", run_json(r.run)}};
+    json::object root{{"tool", "jobs-bench"}, {"run", run_json(r.run)}, {"series", series_json(r)}};
+    root["run"].as_object()["distribution"] = distribution_json(r.run.distribution);
+    if (!r.cpu.empty()) root["cpu"] = cpu_json(r.cpu);
     if (r.e2e.enabled) {
         const auto& e = r.e2e;
         json::object o{

@@ -25,6 +25,11 @@ void load_stats::merge(const load_stats& o) {
     for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += o.errors[i];
     if (per_second.size() < o.per_second.size()) per_second.resize(o.per_second.size(), 0);
     for (std::size_t i = 0; i < o.per_second.size(); ++i) per_second[i] += o.per_second[i];
+    if (errors_per_second.size() < o.errors_per_second.size())
+        errors_per_second.resize(o.errors_per_second.size(), 0);
+    for (std::size_t i = 0; i < o.errors_per_second.size(); ++i)
+        errors_per_second[i] += o.errors_per_second[i];
+    latency_by_second.merge(o.latency_by_second);
     accepted.insert(accepted.end(), o.accepted.begin(), o.accepted.end());
     completed += o.completed.load();
     failed += o.failed.load();

@@ -1,5 +1,6 @@
 // What one load run measured: latency histogram, answers per status code, failures per kind,
-// completions per second and (when asked) the uuids of accepted jobs with their accept time.
+// completions, failures and latency percentiles per second and (when asked) the uuids of accepted jobs with
+// their accept time.
 #pragma once
 
 #include <array>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bench/jobs_bench/histogram.hpp"
+#include "bench/jobs_bench/latency_series.hpp"
 
 namespace jobsd::bench {
 
@@ -34,11 +36,13 @@ struct load_stats {
     histogram latency;                        // nanoseconds, from intended send to complete answer
     std::array<std::uint64_t, 600> status{};  // answers by status code (0..599)
     std::array<std::uint64_t, error_kind_count> errors{};
-    std::vector<std::uint64_t> per_second;    // answers completed in each second of the run
-    std::vector<accepted_job> accepted;       // 201s with a uuid, when collected
-    std::uint64_t untracked = 0;              // 201s not collected: past load_plan::accepted_max
-    std::atomic<std::uint64_t> completed{0};  // answers plus failures so far
-    std::atomic<std::uint64_t> failed{0};     // failures so far (the sum of `errors`)
+    std::vector<std::uint64_t> per_second;         // answers completed in each second of the run
+    std::vector<std::uint64_t> errors_per_second;  // failures in each second (same length)
+    latency_series latency_by_second;              // the latencies again, by second of the answer
+    std::vector<accepted_job> accepted;            // 201s with a uuid, when collected
+    std::uint64_t untracked = 0;                   // 201s not collected: past load_plan::accepted_max
+    std::atomic<std::uint64_t> completed{0};       // answers plus failures so far
+    std::atomic<std::uint64_t> failed{0};          // failures so far (the sum of `errors`)
     std::array<std::string, error_kind_count> first_error;  // the first message of each kind
     std::uint64_t sent = 0;
     std::uint64_t connects = 0;       // TCP connections opened

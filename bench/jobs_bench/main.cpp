@@ -21,6 +21,7 @@
 #include "bench/jobs_bench/json_report.hpp"
 #include "bench/jobs_bench/options.hpp"
 #include "bench/jobs_bench/payload_mix.hpp"
+#include "bench/jobs_bench/process_cpu.hpp"
 #include "bench/jobs_bench/request_set.hpp"
 #include "bench/jobs_bench/text_report.hpp"
 
@@ -53,10 +54,10 @@ void print_progress(const std::string& label, const load_progress& p, std::uint6
     last = p.completed;
 }
 
-// One measured load run, summarised.
+// One measured load run, summarised; `watch` (when given) is sampled once a second.
 run_summary measure(const options& o, const std::string& label, const load_plan& plan,
                     const request_set& requests, const std::string& path, unsigned expected_status,
-                    load_outcome* keep = nullptr) {
+                    load_outcome* keep = nullptr, cpu_watch* watch = nullptr) {
     run_summary r;
     r.label = label;
     r.target = plan.host + ":" + plan.port + path;
@@ -70,6 +71,7 @@ run_summary measure(const options& o, const std::string& label, const load_plan&
     const bool show = o.progress && ::isatty(2);
     std::uint64_t last = 0;
     load_outcome out = run_load(plan, requests, [&](const load_progress& p) {
+        if (watch) watch->sample_second();
         if (show) print_progress(label, p, last);
     });
     if (show) std::fprintf(stderr, "\r%80s\r", "");
@@ -209,7 +211,7 @@ std::unique_ptr<e2e_consumer> connect_e2e(const options& o, bench_result& result
 // Matches every accepted job with its delivery, waiting up to the e2e grace for late ones.
 void match_deliveries(const options& o, e2e_consumer& consumer, const load_outcome& outcome,
                       bench_result& result) {
-    e2e_matcher matcher;
+    e2e_matcher matcher(outcome.origin_ns);
     for (const auto& j : outcome.stats->accepted)
         matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
     const auto give_up =
@@ -232,6 +234,7 @@ void match_deliveries(const options& o, e2e_consumer& consumer, const load_outco
     e.foreign = matcher.foreign();
     e.untracked = outcome.stats->untracked;
     e.latency = summarize(matcher.latency());
+    e.series = e2e_series_of(matcher.by_second());
     e.pipeline_rps = pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
     if (e.error.empty()) e.error = consumer.error();
     if (consumer.dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
@@ -306,7 +309,9 @@ int main(int argc, char** argv) {
     load_plan plan = plan_for(o, o.host, o.port);
     plan.collect_accepted = o.e2e || !o.accepted_file.empty();
     load_outcome outcome;
-    result.run = measure(o, "jobsd", plan, sc->requests, sc->path, sc->expected, &outcome);
+    cpu_watch watch(o.watch);
+    result.run = measure(o, "jobsd", plan, sc->requests, sc->path, sc->expected, &outcome, &watch);
+    result.cpu = watch.finish(result.run.answers);
     if (consumer) match_deliveries(o, *consumer, outcome, result);
     if (o.e2e && !consumer) result.e2e.accepted = outcome.stats->accepted.size();  // loss unknown
 

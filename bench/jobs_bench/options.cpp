@@ -37,6 +37,7 @@ const char* usage_text() {
            "  --html FILE      self-contained HTML report\n"
            "  --accepted FILE  the uuid of every 201, one a line\n"
            "  --quiet          no progress line\n"
+           "  --watch-pid NAME=PID  CPU of that process during the run, per request (repeatable)\n"
            "thresholds (exit code 1 when missed):\n"
            "  --max-p99 MS  --max-p999 MS  --min-rps N  --max-loss N\n"
            "  --min-http-fraction F    jobsd's req/s over the HTTP ceiling (needs --calibrate*)\n"
@@ -118,6 +119,16 @@ const std::vector<number_flag>& number_flags() {
     return flags;
 }
 
+// NAME=PID; a pid of 0 marks a value that is not that shape (check_combinations refuses it).
+watched_process parse_watch(const std::string& v) {
+    const auto eq = v.rfind('=');
+    if (eq == std::string::npos || eq == 0) return {v, 0};
+    double pid = 0;
+    if (!to_double(v.substr(eq + 1), pid) || pid < 1 || pid > 4194304 || pid != std::floor(pid))
+        return {v, 0};
+    return {v.substr(0, eq), static_cast<long>(pid)};
+}
+
 struct text_flag {
     std::string_view name;
     void (*set)(options&, const std::string&);
@@ -137,6 +148,7 @@ const std::vector<text_flag>& text_flags() {
         {"--html", [](options& o, const std::string& v) { o.html_file = v; }},
         {"--queue-type", [](options& o, const std::string& v) { o.queue_type = v; }},
         {"--accepted", [](options& o, const std::string& v) { o.accepted_file = v; }},
+        {"--watch-pid", [](options& o, const std::string& v) { o.watch.push_back(parse_watch(v)); }},
     };
     return flags;
 }
@@ -170,6 +182,10 @@ std::optional<parse_error> check_combinations(const options& o) {
     if (o.limits.max_loss && !o.e2e) return parse_error{"--max-loss needs --e2e"};
     if (!o.accepted_file.empty() && o.scenario != "create")
         return parse_error{"--accepted needs --scenario create (only created jobs have a uuid)"};
+    for (const auto& w : o.watch)
+        if (w.pid == 0) return parse_error{"--watch-pid takes NAME=PID, not \"" + w.name + "\""};
+    if (o.scenario == "idle" && !o.watch.empty())
+        return parse_error{"--watch-pid needs a load run (the idle scenario has no requests to divide by)"};
     if (o.limits.min_http_fraction && !o.calibrate)
         return parse_error{"--min-http-fraction needs --calibrate or --calibrate-http"};
     if (o.limits.min_broker_fraction && !(o.calibrate && o.calibrate_broker))

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/jobs_bench/bench_result.hpp"
+#include "bench/jobs_bench/process_cpu.hpp"
 
 namespace jobsd::bench {
 
@@ -45,7 +46,10 @@ struct options {
     std::string json_file, html_file;   // --json, --html
     std::string accepted_file;          // --accepted: every 201's uuid, one a line
     bool progress = true;               // --quiet turns the progress line off
-    thresholds limits;                  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
+    // --watch-pid NAME=PID (repeatable): processes whose CPU during the measured phase the reports
+    // split per request. None by default: only the user knows which processes serve the run.
+    std::vector<watched_process> watch;
+    thresholds limits;  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
 };
 
 // Arguments after argv[0]. Returns the options, or a message for the user (usage errors).

@@ -90,6 +90,14 @@ void write_text_report(std::ostream& out, const bench_result& r) {
         else
             out << "  broker rate: not measured: " << c.broker_error << "\n";
     }
+    if (!r.cpu.empty()) out << "cpu during the run (user + system, /proc/PID/stat)\n";
+    for (const auto& p : r.cpu) {
+        const std::string who = p.name + " (pid " + std::to_string(p.pid) + ")";
+        if (p.error.empty())
+            out << fmt("  %-28s %8.3f s  %10.1f us per request\n", who.c_str(), p.cpu_s, p.us_per_request);
+        else
+            out << fmt("  %-28s not measured: %s\n", who.c_str(), p.error.c_str());
+    }
     if (!r.missed.empty()) {
         out << "THRESHOLDS MISSED\n";
         for (const auto& m : r.missed) out << "  " << m << "\n";
