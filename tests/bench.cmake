@@ -19,3 +19,4 @@ set_tests_properties(bench_integration_tests PROPERTIES
   TIMEOUT 180
   RESOURCE_LOCK rabbitmq
   ENVIRONMENT "${JOBSD_TEST_ENV};JOBS_BENCH_BIN=$<TARGET_FILE:jobs-bench>;JOBSD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+include(${CMAKE_CURRENT_LIST_DIR}/bench_report_browser.cmake)

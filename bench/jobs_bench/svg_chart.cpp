@@ -77,7 +77,7 @@ void line_chart(std::ostream& out, std::string_view id, std::string_view title, 
     out << fmt("<text x=\"0\" y=\"%.0f\" class=\"l\">0 %s</text>", y0 + plot_h, html_escape(unit).c_str());
     out << fmt("<text x=\"%.0f\" y=\"%.0f\" class=\"l\">0 s</text>", x0, y0 + plot_h + 24);
     out << fmt("<text x=\"%.0f\" y=\"%.0f\" class=\"l\">%zu s</text>\n", x0 + plot_w - 30, y0 + plot_h + 24,
-               n);
+               n - 1);
     // One second is one step; a single sample is drawn as a flat line across the plot.
     const double step = n > 1 ? plot_w / static_cast<double>(n - 1) : plot_w;
     double legend_x = x0 + 80;
@@ -137,8 +137,12 @@ void log_distribution_chart(std::ostream& out, std::string_view id, std::string_
                static_cast<unsigned long long>(most));
     out << fmt("<text x=\"0\" y=\"%.0f\" class=\"l\">0</text>\n", y0 + plot_h);
     for (double e = lo; e <= hi; ++e)
-        out << fmt("<text x=\"%.1f\" y=\"%.0f\" class=\"l\">%g ms</text>", x(std::pow(10, e)) - 12,
-                   y0 + plot_h + 24, std::pow(10, e));
+        out << fmt("<text x=\"%.1f\" y=\"%.0f\" class=\"l\" text-anchor=\"%s\">%g ms</text>",
+                   x(std::pow(10, e)), y0 + plot_h + 24,
+                   e == lo      ? "start"
+                   : e + 1 > hi ? "end"
+                                : "middle",
+                   std::pow(10, e));
     out << "\n";
     for (const auto& b : bins) {
         const double h = plot_h * static_cast<double>(b.count) / static_cast<double>(most);
