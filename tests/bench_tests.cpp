@@ -1,5 +1,6 @@
 // Unit tests of jobs-bench's sans-I/O cores: histogram, rate scheduler, payload mix and request
-// bytes, response parser, e2e matcher, options, thresholds and the JSON/HTML report writers.
+// bytes, response parser, e2e matcher, per-second series, /proc CPU parsing, options, thresholds
+// and the JSON/HTML report writers.
 #define BOOST_TEST_MODULE bench_tests
 #include <boost/test/unit_test.hpp>
 
@@ -15,13 +16,17 @@
 #include <sstream>
 #include <vector>
 
+#include <unistd.h>
+
 #include "bench/jobs_bench/bench_result.hpp"
 #include "bench/jobs_bench/e2e_matcher.hpp"
 #include "bench/jobs_bench/histogram.hpp"
 #include "bench/jobs_bench/html_report.hpp"
 #include "bench/jobs_bench/json_report.hpp"
+#include "bench/jobs_bench/latency_series.hpp"
 #include "bench/jobs_bench/options.hpp"
 #include "bench/jobs_bench/payload_mix.hpp"
+#include "bench/jobs_bench/process_cpu.hpp"
 #include "bench/jobs_bench/rate_scheduler.hpp"
 #include "bench/jobs_bench/request_set.hpp"
 #include "bench/jobs_bench/response_parser.hpp"
@@ -302,6 +307,127 @@ BOOST_AUTO_TEST_CASE(long_bodies_are_counted_not_kept) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(series_tests)
+
+BOOST_AUTO_TEST_CASE(per_second_percentiles_equal_a_histogram_per_second) {
+    // Two "threads" whose samples interleave over 3 seconds, one of them out of order.
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<std::uint64_t> ns(1'000, 50'000'000);
+    latency_series a, b;
+    std::vector<histogram> reference(3);
+    for (std::size_t second = 0; second < 3; ++second)
+        for (int i = 0; i < 2000; ++i) {
+            const auto v = ns(rng) * (second + 1);
+            (i % 2 ? a : b).record(second, v);
+            reference[second].record(v);
+        }
+    a.record(0, 123'456'789);  // late: second 0 again after second 2
+    reference[0].record(123'456'789);
+    a.merge(b);
+    const auto p = a.percentiles();
+    BOOST_TEST_REQUIRE(p.size() == 3u);
+    for (std::size_t s = 0; s < 3; ++s) {
+        BOOST_TEST_INFO("second " << s);
+        BOOST_TEST(p[s].count == reference[s].count());
+        // Rebuilt buckets report a bucket's highest value, as percentile() does below max().
+        BOOST_TEST(p[s].p50 == reference[s].percentile(50));
+        BOOST_TEST(p[s].p99 == reference[s].percentile(99));
+        BOOST_TEST(p[s].p99 < reference[s].max());
+    }
+    BOOST_TEST(p[2].p50 > p[0].p50);  // the seconds are not mixed up
+}
+
+BOOST_AUTO_TEST_CASE(empty_seconds_are_zero_and_the_series_ends_at_the_last_sample) {
+    latency_series s;
+    s.record(3, 5'000);
+    const auto p = s.percentiles();
+    BOOST_TEST_REQUIRE(p.size() == 4u);
+    BOOST_TEST(p[0].count == 0u);
+    BOOST_TEST(p[0].p99 == 0u);
+    BOOST_TEST(p[3].count == 1u);
+    BOOST_TEST(p[3].p50 == histogram::highest_of(histogram::index_of(5'000)));
+    BOOST_TEST(latency_series{}.percentiles().empty());
+}
+
+BOOST_AUTO_TEST_CASE(fill_counts_builds_the_series_and_the_distribution) {
+    load_stats s;
+    s.per_second = {3, 1, 0, 0};
+    s.errors_per_second = {0, 2, 1, 0};
+    for (std::uint64_t v : {1'000'000, 2'000'000, 3'000'000}) s.latency_by_second.record(0, v);
+    s.latency_by_second.record(1, 40'000'000);
+    for (std::uint64_t v : {1'000'000, 2'000'000, 3'000'000, 40'000'000}) s.latency.record(v);
+    s.status[201] = 4;
+    run_summary r;
+    fill_counts(r, s, 2.0);
+    BOOST_TEST_REQUIRE(r.series.size() == 3u);  // second 2 has an error; second 3 is trimmed
+    BOOST_TEST(r.series[0].answers == 3u);
+    BOOST_TEST(r.series[1].errors == 2u);
+    BOOST_TEST(std::abs(r.series[0].p50_ms - 2.0) < 2.0 * precision);
+    BOOST_TEST(std::abs(r.series[1].p99_ms - 40.0) < 40.0 * precision);
+    BOOST_TEST(r.series[2].p99_ms == 0.0);
+    std::uint64_t binned = 0;
+    for (std::size_t i = 0; i < r.distribution.size(); ++i) {
+        const auto& b = r.distribution[i];
+        binned += b.count;
+        BOOST_TEST(b.high_ms / b.low_ms == std::exp2(0.25), 1e-9);  // a quarter of an octave
+        if (i) BOOST_TEST(b.low_ms >= r.distribution[i - 1].high_ms * (1 - 1e-12));
+    }
+    BOOST_TEST(binned == 4u);
+    BOOST_TEST(r.distribution.size() == 4u);  // 1, 2, 3 and 40 ms are in different bins
+    BOOST_TEST(r.distribution.front().low_ms <= 1.0);
+    // A bucket goes to the bin of its lowest value: a bin holds values up to one bucket above it.
+    BOOST_TEST(r.distribution.back().high_ms * (1 + precision) > 40.0);
+}
+
+BOOST_AUTO_TEST_CASE(e2e_latencies_are_kept_by_second_of_delivery) {
+    const std::int64_t origin = 1'000'000'000'000;
+    e2e_matcher m(origin);
+    m.accept("a", origin + 100'000'000);
+    m.accept("b", origin + 200'000'000);
+    m.deliver("a", origin + 300'000'000);    // second 0, 200 ms
+    m.deliver("b", origin + 2'250'000'000);  // second 2, 2050 ms
+    const auto series = e2e_series_of(m.by_second());
+    BOOST_TEST_REQUIRE(series.size() == 3u);
+    BOOST_TEST(series[0].delivered == 1u);
+    BOOST_TEST(series[1].delivered == 0u);
+    BOOST_TEST(std::abs(series[0].p99_ms - 200.0) < 200.0 * precision);
+    BOOST_TEST(std::abs(series[2].p50_ms - 2050.0) < 2050.0 * precision);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(process_cpu_tests)
+
+BOOST_AUTO_TEST_CASE(stat_lines_are_parsed_after_the_command_name) {
+    // Fields 14 and 15 (utime, stime) are 1500 and 250; the name holds spaces and a ')'.
+    const std::string stat =
+        "4242 (jobs ) worker) S 1 4242 4242 0 -1 4194560 2000 0 0 0 1500 250 0 0 20 0 3 0 100 1000 50";
+    BOOST_TEST(parse_stat_cpu_ticks(stat).value_or(0) == 1750u);
+    BOOST_TEST(!parse_stat_cpu_ticks("4242 (x) S 1 2 3").has_value());
+    BOOST_TEST(!parse_stat_cpu_ticks("no parenthesis at all").has_value());
+    BOOST_TEST(!parse_stat_cpu_ticks("1 (x) S 1 1 1 0 -1 0 0 0 0 0 abc 5 0").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_live_process_is_measured_and_a_missing_one_reported) {
+    cpu_watch watch({{"self", static_cast<long>(::getpid())}, {"gone", 4194304}});
+    // Burn some CPU in this process so its figure moves (at least one clock tick).
+    const auto until = std::chrono::steady_clock::now() + 50ms;
+    volatile std::uint64_t spin = 0;
+    while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+    watch.sample_second();
+    const auto cpu = watch.finish(1000);
+    BOOST_TEST_REQUIRE(cpu.size() == 2u);
+    BOOST_TEST(cpu[0].name == "self");
+    BOOST_TEST(cpu[0].error.empty());
+    BOOST_TEST(cpu[0].cpu_s > 0.0);
+    BOOST_TEST(cpu[0].us_per_request == cpu[0].cpu_s * 1e6 / 1000, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cpu[0].per_second_s.size() == 2u);  // the sample, then the last partial second
+    BOOST_TEST(cpu[1].error.find("4194304") != std::string::npos, cpu[1].error);
+    BOOST_TEST(cpu[1].cpu_s == 0.0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(e2e_matcher_tests)
 
 BOOST_AUTO_TEST_CASE(matches_loss_duplicates_and_early_deliveries) {
@@ -365,6 +491,17 @@ BOOST_AUTO_TEST_CASE(ratio_thresholds_and_idle) {
     BOOST_TEST(std::get<options>(idle).connections == 10000u);
 }
 
+BOOST_AUTO_TEST_CASE(watched_processes_are_named_pids) {
+    const auto r = parse_options({"--watch-pid", "jobsd=1234", "--watch-pid", "rabbit=mq=77"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(r));
+    const auto& w = std::get<options>(r).watch;
+    BOOST_TEST_REQUIRE(w.size() == 2u);
+    BOOST_TEST(w[0].name == "jobsd");
+    BOOST_TEST(w[0].pid == 1234);
+    BOOST_TEST(w[1].name == "rabbit=mq");  // the pid is after the last '='
+    BOOST_TEST(w[1].pid == 77);
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
     for (std::vector<std::string> args :
          std::vector<std::vector<std::string>>{{"-c", "0"},
@@ -378,7 +515,12 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
                                                {"--min-http-fraction", "0.8"},
                                                {"--calibrate-http", "--min-broker-fraction", "0.8"},
                                                {"--scenario", "idle", "--calibrate"},
-                                               {"--scenario", "idle", "--max-p99", "5"}}) {
+                                               {"--scenario", "idle", "--max-p99", "5"},
+                                               {"--watch-pid", "jobsd"},
+                                               {"--watch-pid", "jobsd=abc"},
+                                               {"--watch-pid", "=12"},
+                                               {"--watch-pid", "jobsd=0"},
+                                               {"--scenario", "idle", "--watch-pid", "jobsd=12"}}) {
         BOOST_TEST_INFO(args.front());
         BOOST_TEST(std::holds_alternative<parse_error>(parse_options(args)));
     }
@@ -391,7 +533,10 @@ BOOST_AUTO_TEST_SUITE(report_tests)
 namespace {
 bench_result sample_result() {
     load_stats s;
-    for (int i = 1; i <= 1000; ++i) s.latency.record(static_cast<std::uint64_t>(i) * 10'000);  // 0.01..10 ms
+    for (int i = 1; i <= 1000; ++i) {
+        s.latency.record(static_cast<std::uint64_t>(i) * 10'000);  // 0.01..10 ms
+        s.latency_by_second.record(i <= 400 ? 0 : 1, static_cast<std::uint64_t>(i) * 10'000);
+    }
     s.status[201] = 990;
     s.status[503] = 10;
     s.errors[static_cast<std::size_t>(error_kind::reset)] = 3;
@@ -399,6 +544,7 @@ bench_result sample_result() {
     s.sent = 1003;
     s.connects = 4;
     s.per_second = {400, 600, 0, 0};
+    s.errors_per_second = {0, 3, 0, 0};
     bench_result r;
     r.run.label = "jobsd";
     r.run.target = "127.0.0.1:8080/jobs/v2";
@@ -412,6 +558,9 @@ bench_result sample_result() {
     r.e2e.accepted = 990;
     r.e2e.delivered = 989;
     r.e2e.lost = 1;
+    r.e2e.series = {{500, 1.5, 3.0}, {489, 2.0, 4.0}, {0, 0, 0}};
+    r.cpu = {{"jobsd", 42, 0.5, 500.0, {0.2, 0.3}, ""},
+             {"broker <&>", 43, 0, 0, {}, "process 43 ended during the run"}};
     r.limits.max_loss = 0;
     r.limits.min_rps = 100;
     r.missed = check_thresholds(r);
@@ -482,6 +631,27 @@ BOOST_AUTO_TEST_CASE(json_fields_are_present_and_consistent) {
     BOOST_TEST(max == 10.0);
     BOOST_TEST(v.at("e2e").at("lost").to_number<std::uint64_t>() == 1u);
     BOOST_TEST(v.at("passed").as_bool() == false);
+    // Per second: the load's two seconds and the e2e's third (deliveries go on after the load).
+    const auto& sec = v.at("series").as_array();
+    BOOST_TEST_REQUIRE(sec.size() == 3u);
+    BOOST_TEST(sec[0].at("answers").to_number<std::uint64_t>() == 400u);
+    BOOST_TEST(sec[1].at("errors").to_number<std::uint64_t>() == 3u);
+    BOOST_TEST(sec[1].at("p50_ms").to_number<double>() > sec[0].at("p99_ms").to_number<double>());
+    BOOST_TEST(sec[1].at("e2e_delivered").to_number<std::uint64_t>() == 489u);
+    BOOST_TEST(sec[1].at("e2e_p99_ms").to_number<double>() == 4.0);
+    BOOST_TEST(sec[2].at("answers").to_number<std::uint64_t>() == 0u);
+    BOOST_TEST(sec[1].at("cpu_s").at("jobsd").to_number<double>() == 0.3);
+    BOOST_TEST(!sec[2].as_object().contains("cpu_s"));
+    std::uint64_t binned = 0;
+    for (const auto& b : run.at("distribution").as_array())
+        binned += b.at("count").to_number<std::uint64_t>();
+    BOOST_TEST(binned == 1000u);
+    const auto& cpu = v.at("cpu").as_array();
+    BOOST_TEST_REQUIRE(cpu.size() == 2u);
+    BOOST_TEST(cpu[0].at("us_per_request").to_number<double>() == 500.0);
+    BOOST_TEST(cpu[0].at("cpu_s").to_number<double>() == 0.5);
+    BOOST_TEST(!cpu[1].as_object().contains("us_per_request"));  // no figure for a process that ended
+    BOOST_TEST(cpu[1].at("error").as_string() == "process 43 ended during the run");
     BOOST_TEST(v.at("missed").as_array().size() == 1u);
 }
 
@@ -499,14 +669,42 @@ BOOST_AUTO_TEST_CASE(html_is_self_contained) {
     BOOST_TEST(html.find(" src=") == std::string::npos);
     BOOST_TEST(html.find("<&>") == std::string::npos);  // text is escaped
     BOOST_TEST(html.find("&lt;&amp;&gt;") != std::string::npos);
+    BOOST_TEST(html.find("data-process=\"broker &lt;&amp;&gt;\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(html_has_every_chart_and_its_figures) {
+    auto r = sample_result();
+    r.calibration.enabled = true;
+    r.calibration.broker = false;
+    r.calibration.http.rps = 2000;
+    const std::string html = [&] {
+        std::ostringstream out;
+        write_html_report(out, r);
+        return out.str();
+    }();
+    for (const char* id :
+         {"chart-latency-time", "chart-throughput", "chart-distribution", "chart-percentiles",
+          "chart-calibration", "chart-e2e-time", "chart-e2e-percentiles", "chart-cpu"})
+        BOOST_TEST(html.find(std::string("<svg id=\"") + id + "\"") != std::string::npos, id);
+    BOOST_TEST(html.find("data-series=\"p99\"") != std::string::npos);
+    BOOST_TEST(html.find("<td data-field=\"rps\">500</td>") != std::string::npos);
+    BOOST_TEST(html.find("<td data-field=\"http_ceiling_rps\">2000</td>") != std::string::npos);
+    BOOST_TEST(html.find("<td data-field=\"us_per_request\">500.0</td>") != std::string::npos);
+    BOOST_TEST(html.find("<td data-field=\"e2e_delivered\">489</td>") != std::string::npos);
+    BOOST_TEST(html.find("<tr data-second=\"2\">") != std::string::npos);
+    BOOST_TEST(html.find("<tr data-second=\"3\">") == std::string::npos);
+    BOOST_TEST(html.find("broker confirms") == std::string::npos);  // --calibrate-http: no broker bar
+    // The calibration's bars: jobsd, the built-in server and jobsd's pipeline (--e2e).
+    const auto cal = html.substr(html.find("<svg id=\"chart-calibration\""));
+    BOOST_TEST(cal.substr(0, cal.find("</svg>")).find("built-in 201 server") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(text_table_has_the_figures) {
     std::ostringstream out;
     write_text_report(out, sample_result());
     const std::string t = out.str();
-    for (const char* k :
-         {"p50", "p99.9", "req/s", "201: 990", "503: 10", "reset: 3", "lost 1", "THRESHOLDS MISSED"})
+    for (const char* k : {"p50", "p99.9", "req/s", "201: 990", "503: 10", "reset: 3", "lost 1",
+                          "THRESHOLDS MISSED", "500.0 us per request", "not measured: process 43 ended"})
         BOOST_TEST(t.find(k) != std::string::npos, k);
 }
 

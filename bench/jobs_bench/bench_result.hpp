@@ -27,8 +27,9 @@ struct second_sample {
     double p50_ms = 0, p99_ms = 0;          // of the answers completed in that second
 };
 
-// One bar of the latency distribution: samples from low_ms up to (excluding) high_ms, on bins
-// a quarter of a power of two wide (log scale).
+// One bar of the latency distribution: samples from low_ms up to high_ms, on bins a quarter of a
+// power of two wide (log scale). A histogram bucket goes whole to the bin of its lowest value, so
+// a bin may hold values up to one bucket (0.8 %) above high_ms.
 struct latency_bin {
     double low_ms = 0, high_ms = 0;
     std::uint64_t count = 0;

@@ -49,7 +49,9 @@ std::vector<latency_series::second> latency_series::percentiles() const {
         h.reset();
         if (s < closed_.size())
             for (const auto& [index, count] : closed_[s]) h.add_to_bucket(index, count);
-        if (s == current_second_) h.merge(current_);
+        if (s == current_second_)  // by buckets too, so a second's figures never depend on when it closed
+            for (std::size_t i = 0; current_.count() && i < histogram::bucket_count(); ++i)
+                h.add_to_bucket(i, current_.count_at(i));
         out[s] = {h.count(), h.percentile(50), h.percentile(99)};
     }
     return out;
