@@ -134,7 +134,7 @@ void check_report(const std::string& dom, const json::object& doc) {
         BOOST_TEST(cell(table, "http_ceiling_rps") == format("%.0f", number(cal->at("http_ceiling_rps"))));
     }
     if (const auto* e2e = doc.if_contains("e2e")) {
-        check_chart(dom, "chart-e2e-time", 0);
+        check_chart(dom, "chart-e2e-time", 0, {{"p50", n}, {"p99", n}});
         const auto table = element(dom, "<table id=\"e2e\"", "</table>");
         BOOST_TEST(cell(table, "delivered") == format("%.0f", number(e2e->at("delivered"))));
         BOOST_TEST(cell(table, "e2e_p99_ms") == format("%.3f", number(e2e->at("latency").at("p99_ms"))));
@@ -143,6 +143,16 @@ void check_report(const std::string& dom, const json::object& doc) {
         std::size_t measured = 0;
         for (const auto& p : cpu->as_array()) measured += !p.as_object().contains("error");
         check_chart(dom, "chart-cpu", measured);
+        std::vector<std::pair<std::string, std::size_t>> lines;  // one per process, a point per sample
+        for (const auto& p : cpu->as_array())
+            if (!p.as_object().contains("error")) {
+                std::size_t samples = 0;
+                for (const auto& sec : series)
+                    if (const auto* by = sec.as_object().if_contains("cpu_s"))
+                        samples += by->as_object().contains(p.at("name").as_string());
+                lines.emplace_back(std::string(p.at("name").as_string()), samples);
+            }
+        check_chart(dom, "chart-cpu-time", 0, lines);
         const auto table = element(dom, "<table id=\"cpu\"", "</table>");
         for (const auto& p : cpu->as_array()) {
             const std::string name(p.at("name").as_string());

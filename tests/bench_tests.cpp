@@ -684,7 +684,7 @@ BOOST_AUTO_TEST_CASE(html_has_every_chart_and_its_figures) {
     }();
     for (const char* id :
          {"chart-latency-time", "chart-throughput", "chart-distribution", "chart-percentiles",
-          "chart-calibration", "chart-e2e-time", "chart-e2e-percentiles", "chart-cpu"})
+          "chart-calibration", "chart-e2e-time", "chart-e2e-percentiles", "chart-cpu", "chart-cpu-time"})
         BOOST_TEST(html.find(std::string("<svg id=\"") + id + "\"") != std::string::npos, id);
     BOOST_TEST(html.find("data-series=\"p99\"") != std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"rps\">500</td>") != std::string::npos);
@@ -694,6 +694,17 @@ BOOST_AUTO_TEST_CASE(html_has_every_chart_and_its_figures) {
     BOOST_TEST(html.find("<tr data-second=\"2\">") != std::string::npos);
     BOOST_TEST(html.find("<tr data-second=\"3\">") == std::string::npos);
     BOOST_TEST(html.find("broker confirms") == std::string::npos);  // --calibrate-http: no broker bar
+    // The charts by second share the series' axis: 2 seconds of load, deliveries into a third.
+    auto points = [&](const std::string& chart) {
+        const auto at = html.find("points=\"", html.find("<svg id=\"" + chart + "\"")) + 8;
+        std::istringstream in(html.substr(at, html.find('"', at) - at));
+        std::size_t n = 0;
+        for (std::string p; in >> p;) ++n;
+        return n;
+    };
+    BOOST_TEST(points("chart-latency-time") == 3u);
+    BOOST_TEST(points("chart-throughput") == 3u);
+    BOOST_TEST(points("chart-e2e-time") == 3u);
     // The calibration's bars: jobsd, the built-in server and jobsd's pipeline (--e2e).
     const auto cal = html.substr(html.find("<svg id=\"chart-calibration\""));
     BOOST_TEST(cal.substr(0, cal.find("</svg>")).find("built-in 201 server") != std::string::npos);

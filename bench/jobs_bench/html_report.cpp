@@ -2,6 +2,7 @@
 // of the JSON report, formatted once here, so a reader and a test find the same text).
 #include "bench/jobs_bench/html_report.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
@@ -120,9 +121,10 @@ void calibration_section(std::ostream& out, const bench_result& r) {
     out << "</table>\n";
 }
 
-void e2e_section(std::ostream& out, const e2e_summary& e) {
+void e2e_section(std::ostream& out, const e2e_summary& e, std::size_t seconds) {
     chart_line p50{"p50", "p50", {}}, p99{"p99", "p99", {}};
-    for (const auto& s : e.series) {
+    for (std::size_t i = 0; i < seconds; ++i) {
+        const auto s = i < e.series.size() ? e.series[i] : e2e_second{};
         p50.values.push_back(s.p50_ms);
         p99.values.push_back(s.p99_ms);
     }
@@ -147,6 +149,12 @@ void cpu_section(std::ostream& out, const std::vector<process_cpu_summary>& cpu)
     for (const auto& p : cpu)
         if (p.error.empty()) bars.push_back({p.name, p.us_per_request, us(p.us_per_request) + " µs"});
     bar_chart(out, "chart-cpu", "CPU per request by process (µs, user + system)", bars);
+    // CPU seconds per second is the number of cores a process kept busy.
+    static const char* const colours[] = {"t", "e", "p50", "p99"};
+    std::vector<chart_line> lines;
+    for (const auto& p : cpu)
+        if (p.error.empty()) lines.push_back({p.name, colours[lines.size() % 4], p.per_second_s});
+    line_chart(out, "chart-cpu-time", "CPU by second (cores busy, user + system)", "", lines);
     out << "<table id=\"cpu\">\n<tr><th>process</th><th>pid</th><th>CPU s</th><th>µs per request</th></tr>\n";
     for (const auto& p : cpu) {
         out << "<tr data-process=\"" << html_escape(p.name) << "\"><td>" << html_escape(p.name) << "</td><td>"
@@ -161,10 +169,11 @@ void cpu_section(std::ostream& out, const std::vector<process_cpu_summary>& cpu)
     out << "</table>\n";
 }
 
-void time_charts(std::ostream& out, const run_summary& r) {
+void time_charts(std::ostream& out, const run_summary& r, std::size_t seconds) {
     chart_line p50{"p50", "p50", {}}, p99{"p99", "p99", {}}, answers{"answers", "t", {}},
         errors{"errors", "e", {}};
-    for (const auto& s : r.series) {
+    for (std::size_t i = 0; i < seconds; ++i) {
+        const auto s = i < r.series.size() ? r.series[i] : second_sample{};
         p50.values.push_back(s.p50_ms);
         p99.values.push_back(s.p99_ms);
         answers.values.push_back(static_cast<double>(s.answers));
@@ -207,12 +216,15 @@ void page_head(std::ostream& out, const bench_result& r) {
 void write_html_report(std::ostream& out, const bench_result& r) {
     page_head(out, r);
     summary_table(out, r.run);
-    time_charts(out, r.run);
+    // The charts by second share one time axis: the JSON's series, which with --e2e runs on
+    // while deliveries come after the load.
+    const std::size_t seconds = std::max(r.run.series.size(), r.e2e.enabled ? r.e2e.series.size() : 0);
+    time_charts(out, r.run, seconds);
     distribution_section(out, r.run);
     percentile_section(out, r.run.latency, "chart-percentiles",
                        "Latency percentiles (ms, from intended send)");
     if (r.calibration.enabled) calibration_section(out, r);
-    if (r.e2e.enabled) e2e_section(out, r.e2e);
+    if (r.e2e.enabled) e2e_section(out, r.e2e, seconds);
     if (!r.cpu.empty()) cpu_section(out, r.cpu);
     series_table(out, r);
     std::ostringstream table;

@@ -1,6 +1,5 @@
 // What one load run measured: latency histogram, answers per status code, failures per kind,
-// completions, failures and latency percentiles per second and (when asked) the uuids of accepted jobs with
-// their accept time.
+// answers, failures and latencies per second, and (when asked) accepted jobs' uuids and times.
 #pragma once
 
 #include <array>
