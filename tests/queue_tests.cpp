@@ -27,7 +27,7 @@ using queue::job_message;
 namespace {
 
 job_message msg(std::string uuid) {
-    return {std::move(uuid), "video", "{}", 0, 1, std::nullopt};
+    return {std::move(uuid), "video", "{}", 0, 1, std::nullopt, {}};
 }
 
 std::vector<std::string> ids(const std::vector<job_message>& v) {
