@@ -58,6 +58,7 @@ json::object job_json(const store::admin_job& a) {
             {"expires_at", time_json(j.expires_at_ms)},
             {"retry_at", time_json(j.retry_at_ms)},
             {"cancel_requested_at", time_json(j.cancel_requested_ms)},
+            {"traceparent", j.traceparent.empty() ? json::value(nullptr) : json::value(j.traceparent)},
             {"published", a.published},
             {"seq", a.seq}};
 }

@@ -42,6 +42,9 @@ struct job {
     // Held in its type's fair queue (server/job_release.hpp) until its turn: the job's place in
     // it (model/fair_order.hpp). A held job is out of the outbox until released.
     std::optional<double> fair_key;
+    // W3C traceparent with jobsd's span as parent (model/trace_context.hpp), passed to workers in
+    // the message headers; "" for a job stored before traces.
+    std::string traceparent;
 };
 
 }  // namespace jobsd::model

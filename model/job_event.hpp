@@ -25,6 +25,9 @@ struct job_event {
     bool retryable = false;  // FAILED only: the worker says another attempt may succeed
     std::optional<std::string> worker;
     std::int64_t at_ms = 0;  // when it happened; now when the event had no `at`
+    // Not in the body: the trace id of the message's `traceparent` header (the worker's span of
+    // the job's trace; the job message's own for a dead-lettered job), for log lines. "" if none.
+    std::string trace_id;
 };
 
 // How the `error` of a job marked FAILED because the broker dead-lettered it begins (the event

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
+#include "queue/job_message.hpp"
 #include "queue/topology.hpp"
 
 namespace jobsd::queue {
@@ -113,39 +115,45 @@ struct event_consumer::impl final : amqp_session_user {
         if (last_tag == 0) batch_started = now;
         last_tag = d.tag;
         const std::string_view body = d.body();
+        auto trace = model::parse_traceparent(d.header(traceparent_header));
+        std::string trace_id = trace ? std::move(trace->trace_id) : std::string();
         if (d.consumer_tag == events_tag)
-            take_event(body);
+            take_event(body, std::move(trace_id));
         else
-            take_dead_lettered(body, d.header("x-first-death-reason"));
+            take_dead_lettered(body, d.header("x-first-death-reason"), std::move(trace_id));
         if (batch.size() >= options.event_batch && now >= paused_until) flush(conn, now);
     }
 
-    void take_event(std::string_view body) {
+    void take_event(std::string_view body, std::string trace_id) {
         stats.received.fetch_add(1, std::memory_order_relaxed);
         auto parsed = model::parse_job_event(body, model::now_ms());
         if (auto* e = std::get_if<model::job_event>(&parsed)) {
+            e->trace_id = std::move(trace_id);
             batch.push_back(std::move(*e));
             return;
         }
         stats.malformed.fetch_add(1, std::memory_order_relaxed);
         // The text only at debug level: an event may carry a job's output, and logs at the
         // default level carry no job content.
-        spdlog::warn("events: dropping a malformed event ({}, {} bytes)",
-                     std::get<model::event_error>(parsed).problem, body.size());
+        spdlog::warn("events: dropping a malformed event ({}, {} bytes) trace_id={}",
+                     std::get<model::event_error>(parsed).problem, body.size(), trace_id);
         spdlog::debug("events: the malformed event: {:.200}", body);
     }
 
-    void take_dead_lettered(std::string_view body, const std::string& reason) {
+    void take_dead_lettered(std::string_view body, const std::string& reason, std::string trace_id) {
         if (auto dead = dead_letter_event(body, reason)) {
             stats.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-            spdlog::warn("job {} was dead-lettered ({}); marking it {}", dead->uuid,
-                         reason.empty() ? "no reason given" : reason, model::to_string(dead->status));
+            spdlog::warn("job {} was dead-lettered ({}); marking it {} trace_id={}", dead->uuid,
+                         reason.empty() ? "no reason given" : reason, model::to_string(dead->status),
+                         trace_id);
+            dead->trace_id = std::move(trace_id);
             batch.push_back(std::move(*dead));
             return;
         }
         stats.malformed.fetch_add(1, std::memory_order_relaxed);
         // A dead-lettered job message holds the client's whole request: its text only at debug level.
-        spdlog::warn("events: dropping a dead-lettered message that names no job ({} bytes)", body.size());
+        spdlog::warn("events: dropping a dead-lettered message that names no job ({} bytes) trace_id={}",
+                     body.size(), trace_id);
         spdlog::debug("events: the dead-lettered message: {:.200}", body);
     }
 

@@ -57,19 +57,25 @@ job_message make_job_message(const model::job& job) {
     body += ",\"created_at\":";
     model::append_json_string(body, model::format_iso8601(job.created_ms));
     body += '}';
-    return {job.uuid, type, std::move(body), job.created_ms, job.attempt, job.expires_at_ms};
+    return {job.uuid, type, std::move(body), job.created_ms, job.attempt, job.expires_at_ms, job.traceparent};
 }
 
 job_message_properties::job_message_properties(const job_message& m, std::int64_t now_ms) {
-    header_.key = amqp_cstring_bytes(contract_header);
-    header_.value.kind = AMQP_FIELD_KIND_I32;
-    header_.value.value.i32 = job_contract_version;
+    headers_[0].key = amqp_cstring_bytes(contract_header);
+    headers_[0].value.kind = AMQP_FIELD_KIND_I32;
+    headers_[0].value.value.i32 = job_contract_version;
+    if (!m.traceparent.empty()) {  // points into `m`, which outlives the publish call too
+        headers_[1].key = amqp_cstring_bytes(traceparent_header);
+        headers_[1].value.kind = AMQP_FIELD_KIND_UTF8;
+        headers_[1].value.value.bytes = {m.traceparent.size(), const_cast<char*>(m.traceparent.data())};
+        header_count_ = 2;
+    }
     if (m.expires_at_ms) expiration_ = std::to_string(std::max<std::int64_t>(1, *m.expires_at_ms - now_ms));
 }
 
 void job_message_properties::apply(amqp_basic_properties_t& props) {
     props._flags |= AMQP_BASIC_HEADERS_FLAG;
-    props.headers = {1, &header_};
+    props.headers = {header_count_, headers_};
     if (!expiration_.empty()) {
         props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
         props.expiration = {expiration_.size(), expiration_.data()};

@@ -18,6 +18,8 @@ namespace jobsd::queue {
 inline constexpr int job_contract_version = 2;
 // The AMQP header carrying it (an integer), so a worker can tell before parsing the body.
 inline constexpr const char* contract_header = "x-jobsd-contract";
+// The AMQP header carrying the job's W3C traceparent (a long string), jobsd's span as parent.
+inline constexpr const char* traceparent_header = "traceparent";
 
 struct job_message {
     std::string uuid;      // also the AMQP message_id, so consumers can dedupe
@@ -26,6 +28,7 @@ struct job_message {
     std::int64_t created_ms = 0;
     int attempt = 1;
     std::optional<std::int64_t> expires_at_ms;  // the job's deadline, if it has one
+    std::string traceparent;                    // "" for a job stored before traces: no header
 };
 
 // Body: {"uuid","job_type","contract":2,"attempt","expires_at"?,"account_id","source_id",
@@ -34,10 +37,10 @@ struct job_message {
 job_message make_job_message(const model::job& job);
 
 // The properties a job message carries beyond the basic ones (content type, delivery mode,
-// message id, type, timestamp): the contract header and, for a job with a deadline, the
-// per-message TTL left at publish time (at least 1 ms: RabbitMQ expires it at once and
-// dead-letters it with reason `expired`). Owns the storage the properties point into, so it must
-// outlive the publish call.
+// message id, type, timestamp): the contract header, the traceparent header when the job has
+// one, and, for a job with a deadline, the per-message TTL left at publish time (at least 1 ms:
+// RabbitMQ expires it at once and dead-letters it with reason `expired`). The properties point
+// into this object and into `m`, so both must outlive the publish call.
 class job_message_properties {
   public:
     job_message_properties(const job_message& m, std::int64_t now_ms);
@@ -48,7 +51,8 @@ class job_message_properties {
     void apply(amqp_basic_properties_t& props);
 
   private:
-    amqp_table_entry_t header_{};
+    amqp_table_entry_t headers_[2]{};
+    int header_count_ = 1;
     std::string expiration_;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -247,7 +248,11 @@ struct publisher::impl final : amqp_session_user {
                     type, type);
             }
         }
-        for (const auto& m : failed) returned_why.erase(m.job_type);
+        for (const auto& m : failed) {
+            spdlog::debug("job {} (attempt {}) refused by the broker; it waits in the outbox trace_id={}",
+                          m.uuid, m.attempt, model::trace_id_of(m.traceparent));
+            returned_why.erase(m.job_type);
+        }
     }
 
     void settle(confirm_tracker::settled s) {
@@ -256,7 +261,11 @@ struct publisher::impl final : amqp_session_user {
             stats.confirmed.fetch_add(s.confirmed.size(), std::memory_order_relaxed);
             std::vector<std::string> uuids;
             uuids.reserve(s.confirmed.size());
-            for (auto& m : s.confirmed) uuids.push_back(std::move(m.uuid));
+            for (auto& m : s.confirmed) {
+                spdlog::debug("job {} published (attempt {}) trace_id={}", m.uuid, m.attempt,
+                              model::trace_id_of(m.traceparent));
+                uuids.push_back(std::move(m.uuid));
+            }
             // The uuids stay known to the ledger until the answer, so a sweep meanwhile skips them.
             box.mark_published(uuids, [mb = mailbox, uuids](std::error_code ec) mutable {
                 mb->post(publisher_mailbox::mark_answer{std::move(uuids), ec});

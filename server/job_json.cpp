@@ -8,6 +8,7 @@
 
 #include "model/clock.hpp"
 #include "model/json_text.hpp"
+#include "model/trace_context.hpp"
 
 namespace jobsd::server {
 
@@ -129,6 +130,8 @@ std::string job_body(const model::job& job) {
     if (job.expires_at_ms) append_member(body, "expires_at", model::format_iso8601(*job.expires_at_ms));
     if (job.retry_at_ms) append_member(body, "retry_at", model::format_iso8601(*job.retry_at_ms));
     if (job.cancel_requested_ms && !model::is_terminal(job.status)) body += R"(,"cancel_requested":true)";
+    if (const auto trace_id = model::trace_id_of(job.traceparent); !trace_id.empty())
+        append_member(body, "trace_id", trace_id);
     body += '}';
     return body;
 }

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "server/use_nothrow.hpp"
 
 namespace jobsd::server {
@@ -31,12 +32,14 @@ asio::awaitable<void> lifecycle_sweeper::sweep_once() {
             co_return;
         }
         for (const auto& e : sweep.expired) {
-            spdlog::info("job {} expired before it left the outbox", e.event.uuid);
+            spdlog::info("job {} expired before it left the outbox trace_id={}", e.event.uuid,
+                         e.event.trace_id);
             hub_.publish(e.account_id, e.session_id, model::to_json(e.event, model::to_string(e.type)));
         }
         counters_.count_expired_in_outbox(sweep.expired.size());
         for (auto& job : sweep.due) {
-            spdlog::info("job {}: attempt {} is due", job.uuid, job.attempt);
+            spdlog::info("job {}: attempt {} is due trace_id={}", job.uuid, job.attempt,
+                         model::trace_id_of(job.traceparent));
             if (publisher_) publisher_->submit(std::move(job), now);  // claimed by this sweep
         }
         if (sweep.expired.size() < options_.sweep_batch && sweep.due.size() < options_.sweep_batch) co_return;

@@ -29,6 +29,7 @@ job_record read_pg_job(const pg_reply& r, int row, int first) {
     j.retry_at_ms = r.optional_int64(row, first + 20);
     j.priority = static_cast<int>(r.int64(row, first + 21));
     j.fair_key = r.optional_double(row, first + 22);
+    j.traceparent = r.optional_text(row, first + 23).value_or("");  // NULL: a job from before traces
     return j;
 }
 

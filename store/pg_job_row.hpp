@@ -16,7 +16,7 @@ namespace jobsd::store {
 inline constexpr std::string_view pg_job_columns =
     "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, "
     "updated_ms, version, progress, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, "
-    "expires_at_ms, cancel_requested_ms, retry_at_ms, priority, fair_key";
+    "expires_at_ms, cancel_requested_ms, retry_at_ms, priority, fair_key, traceparent";
 
 // The job in pg_job_columns of result row `row`, starting at column `first`.
 job_record read_pg_job(const pg_reply& r, int row, int first);

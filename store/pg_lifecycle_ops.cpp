@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "model/trace_context.hpp"
 #include "store/completion.hpp"
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
@@ -113,6 +114,7 @@ struct sweep_op final : pg_op {
                 e.uuid = expired.text(i, 0);
                 e.status = model::job_status::expired;
                 e.attempt = static_cast<int>(expired.int64(i, 4));
+                e.trace_id = model::trace_id_of(expired.optional_text(i, 5).value_or(""));
                 e.at_ms = now;
                 sweep.expired.push_back(
                     {std::move(e), std::string(expired.text(i, 1)), std::string(expired.text(i, 2)),

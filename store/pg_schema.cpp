@@ -1,7 +1,8 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
 // SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
 // is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
-// lifecycle) plus the functions that apply its rules on the row.
+// lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6 (the
+// job's traceparent).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -14,7 +15,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> migrations = {
+constexpr std::array<std::string_view, 7> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -223,6 +224,10 @@ BEGIN
   RETURN QUERY SELECT 'retried'::text;
 END
 $$;
+)sql",
+    // 7: the job's W3C traceparent (issue 18), as SQLite's step 6.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN traceparent text;
 )sql",
 };
 

@@ -19,9 +19,9 @@ std::vector<pg_prepared> make_statements() {
         {"insert_job",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
          " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
-         " expires_in_ms, expires_at_ms, priority, fair_key, published) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-         " $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15, $16, $17,"
-         " $18, $19::float8, $19::float8 IS NOT NULL) ON CONFLICT DO NOTHING"
+         " expires_in_ms, expires_at_ms, priority, fair_key, published, traceparent) VALUES ($1, $2, $3, $4,"
+         " $5, $6, $7, $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15,"
+         " $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20) ON CONFLICT DO NOTHING"
          " RETURNING seq"},
         // The rest of a batch after its first job, in one statement and in order; inserted only
         // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
@@ -30,14 +30,14 @@ std::vector<pg_prepared> make_statements() {
         {"insert_batch_rest",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
          " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms, priority,"
-         " fair_key, published)"
+         " fair_key, published, traceparent)"
          " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
          " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms, t.priority,"
-         " t.fair_key, t.fair_key IS NOT NULL"
+         " t.fair_key, t.fair_key IS NOT NULL, NULLIF(t.traceparent, '')"
          " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[],"
-         " $14::int8[], $15::int8[], $16::int8[], $17::float8[])"
+         " $14::int8[], $15::int8[], $16::int8[], $17::float8[], $18::text[])"
          " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
-         " expires_at_ms, priority, fair_key, n)"
+         " expires_at_ms, priority, fair_key, traceparent, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
         {"list_batch",
          "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
@@ -80,7 +80,7 @@ std::vector<pg_prepared> make_statements() {
          " updated_ms = greatest(updated_ms, $1) WHERE seq IN (SELECT seq FROM jobs"
          " WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL"
          " AND expires_at_ms <= $1 AND job_status = 'QUEUED' LIMIT $2 FOR UPDATE SKIP LOCKED)"
-         " RETURNING uuid, account_id, session_id, job_type, attempt"},
+         " RETURNING uuid, account_id, session_id, job_type, attempt, traceparent"},
         {"release_retries",
          "UPDATE jobs SET published = false, retry_at_ms = NULL, claimed_by = $2,"
          " claimed_until = now() + $3::float8 * interval '1 millisecond' WHERE seq IN (SELECT seq FROM jobs"

@@ -20,19 +20,27 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
         out.push_back(
             {"release_key",
              {job.account_id, job.idempotency_key, pg_number(job.created_ms - idempotency_window.count())}});
-    out.push_back(
-        {"insert_job",
-         {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
-          std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
-          job.version ? param(pg_number(*job.version)) : std::nullopt,
-          keyed ? param(job.idempotency_key) : std::nullopt, keyed ? param(job.request_hash) : std::nullopt,
-          instance, pg_number(static_cast<std::int64_t>(claim_lease.count())),
-          job.batch_id.empty() ? std::nullopt : param(job.batch_id),
-          pg_number(static_cast<std::int64_t>(job.attempt)),
-          job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
-          job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
-          pg_number(static_cast<std::int64_t>(job.priority)),
-          job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt}});
+    out.push_back({"insert_job",
+                   {job.uuid,
+                    job.account_id,
+                    job.source_id,
+                    std::string(model::to_string(job.type)),
+                    std::string(model::to_string(job.status)),
+                    job.session_id,
+                    job.input,
+                    pg_number(job.created_ms),
+                    job.version ? param(pg_number(*job.version)) : std::nullopt,
+                    keyed ? param(job.idempotency_key) : std::nullopt,
+                    keyed ? param(job.request_hash) : std::nullopt,
+                    instance,
+                    pg_number(static_cast<std::int64_t>(claim_lease.count())),
+                    job.batch_id.empty() ? std::nullopt : param(job.batch_id),
+                    pg_number(static_cast<std::int64_t>(job.attempt)),
+                    job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
+                    job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
+                    pg_number(static_cast<std::int64_t>(job.priority)),
+                    job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
+                    job.traceparent.empty() ? std::nullopt : param(job.traceparent)}});
 }
 
 struct create_job_op final : pg_op {
@@ -78,7 +86,7 @@ struct create_jobs_op final : pg_op {
     }
     pg_statement rest() const {
         const auto& first = batch.front();
-        std::vector<std::string> uuids, sources, types, sessions, inputs;
+        std::vector<std::string> uuids, sources, types, sessions, inputs, traceparents;
         std::vector<std::optional<double>> versions, fair_keys;
         std::vector<std::optional<std::int64_t>> expires_in, expires_at, priorities;
         for (std::size_t i = 1; i < batch.size(); ++i) {
@@ -92,6 +100,7 @@ struct create_jobs_op final : pg_op {
             expires_at.push_back(batch[i].expires_at_ms);
             priorities.push_back(batch[i].priority);
             fair_keys.push_back(batch[i].fair_key);
+            traceparents.push_back(batch[i].traceparent);
         }
         return {"insert_batch_rest",
                 {first.account_id, pg_number(first.created_ms), instance,
@@ -99,7 +108,7 @@ struct create_jobs_op final : pg_op {
                  std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
                  pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs),
                  pg_float_array(versions), pg_int_array(expires_in), pg_int_array(expires_at),
-                 pg_int_array(priorities), pg_float_array(fair_keys)}};
+                 pg_int_array(priorities), pg_float_array(fair_keys), pg_text_array(traceparents)}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))

@@ -29,6 +29,7 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
     j.retry_at_ms = st.column_optional_int(first + 20);
     j.priority = static_cast<int>(st.column_int(first + 21));
     j.fair_key = st.column_optional_double(first + 22);
+    j.traceparent = st.column_text(first + 23);  // NULL (a job from before traces) reads as ""
     return j;
 }
 

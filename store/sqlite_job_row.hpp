@@ -16,7 +16,7 @@ namespace jobsd::store {
 inline constexpr std::string_view sqlite_job_columns =
     "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, "
     "updated_ms, version, progress, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, "
-    "expires_at_ms, cancel_requested_ms, retry_at_ms, priority, fair_key";
+    "expires_at_ms, cancel_requested_ms, retry_at_ms, priority, fair_key, traceparent";
 
 // The job in sqlite_job_columns, starting at result column `first`.
 job_record read_sqlite_job(const sqlite_statement& st, int first);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "model/trace_context.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
 #include "store/sqlite_ops.hpp"
@@ -211,6 +212,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
             e.status = job_status::expired;
             e.attempt = job.attempt;
             e.at_ms = now;
+            e.trace_id = model::trace_id_of(job.traceparent);
             value.expired.push_back({std::move(e), job.account_id, job.session_id, job.type});
         }
     }

@@ -10,7 +10,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -116,6 +116,10 @@ CREATE TABLE job_controls (
   created_ms  INTEGER NOT NULL
 );
 CREATE INDEX job_controls_uuid ON job_controls (uuid);
+)sql",
+    // 6: the job's W3C traceparent (issue 18), with jobsd's span as parent; NULL for older jobs.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 )sql",
 };
 

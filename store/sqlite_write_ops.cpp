@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_seed.hpp"
@@ -19,9 +20,9 @@ namespace {
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
     "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms, "
-    "priority, fair_key, published) "
+    "priority, fair_key, published, traceparent) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 IS NOT "
-    "NULL)";
+    "NULL, ?18)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
@@ -104,10 +105,15 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
     st.bind(15, job.expires_at_ms);
     st.bind(16, static_cast<std::int64_t>(job.priority));
     st.bind(17, job.fair_key);
+    if (job.traceparent.empty())
+        st.bind_null(18);
+    else
+        st.bind(18, std::string_view(job.traceparent));
     const int rc = st.step();
     st.reset();
     if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
-        spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
+        spdlog::error("store: insert of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
+                      model::trace_id_of(job.traceparent));
     return step_error(rc);
 }
 

@@ -27,7 +27,7 @@ using queue::job_message;
 namespace {
 
 job_message msg(std::string uuid) {
-    return {std::move(uuid), "video", "{}", 0, 1, std::nullopt};
+    return {std::move(uuid), "video", "{}", 0, 1, std::nullopt, {}};
 }
 
 std::vector<std::string> ids(const std::vector<job_message>& v) {
@@ -132,6 +132,44 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
                2.5);
     j.version.reset();
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").is_null());
+}
+
+// The properties of a job message: the contract header always, the traceparent header (a long
+// string, not in the body) only for a job with a trace.
+BOOST_AUTO_TEST_CASE(job_message_properties_carry_the_traceparent) {
+    model::job j;
+    j.uuid = "01900000-0000-7000-8000-000000000001";
+    j.input = "{}";
+    const auto header = [](const amqp_basic_properties_t& p,
+                           std::string_view key) -> const amqp_field_value_t* {
+        for (int i = 0; i < p.headers.num_entries; ++i) {
+            const auto& e = p.headers.entries[i];
+            if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) == key) return &e.value;
+        }
+        return nullptr;
+    };
+    {
+        const auto m = queue::make_job_message(j);
+        queue::job_message_properties props(m, 0);
+        amqp_basic_properties_t p{};
+        props.apply(p);
+        BOOST_TEST(p.headers.num_entries == 1);
+        BOOST_REQUIRE(header(p, "x-jobsd-contract"));
+        BOOST_TEST(!header(p, "traceparent"));
+    }
+    j.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const auto m = queue::make_job_message(j);
+    BOOST_TEST(m.body.find("traceparent") == std::string::npos);
+    queue::job_message_properties props(m, 0);
+    amqp_basic_properties_t p{};
+    props.apply(p);
+    BOOST_TEST(p.headers.num_entries == 2);
+    BOOST_TEST(header(p, "x-jobsd-contract")->value.i32 == 2);
+    const auto* trace = header(p, "traceparent");
+    BOOST_REQUIRE(trace);
+    BOOST_TEST(trace->kind == AMQP_FIELD_KIND_UTF8);
+    BOOST_TEST(std::string(static_cast<const char*>(trace->value.bytes.bytes), trace->value.bytes.len) ==
+               j.traceparent);
 }
 
 // ---- relay ledger ---------------------------------------------------------------------------

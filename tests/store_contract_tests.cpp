@@ -194,6 +194,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_then_find_returns_every_field, B, backends)
     auto j = make_job("acc_a", "key-1");
     j.version = 2.5;
     j.type = job_type::tts;
+    j.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     create(*s, j);
     auto got = find(*s, "acc_a", j.uuid);
     BOOST_TEST_REQUIRE(got.has_value());
@@ -212,6 +213,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_then_find_returns_every_field, B, backends)
     BOOST_TEST(got->request_hash == "hash-key-1");
     BOOST_TEST(!got->output.has_value());
     BOOST_TEST(!got->progress.has_value());
+    BOOST_TEST(got->traceparent == j.traceparent);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(find_is_isolated_by_account, B, backends) {
@@ -356,11 +358,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     std::vector<job_record> jobs;
     for (int i = 0; i < 5; ++i) {
         jobs.push_back(make_job("acc_a"));
+        // The relay publishes the stored traceparent (none for a job from before traces).
+        if (i != 3)
+            jobs.back().traceparent =
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333" + std::to_string(i) + "-01";
         create(*s, jobs.back());
     }
     auto all = claim(*s);
     BOOST_TEST_REQUIRE(all.size() == 5u);
-    for (std::size_t i = 0; i < all.size(); ++i) BOOST_TEST(all[i].job.uuid == jobs[i].uuid);  // commit order
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        BOOST_TEST(all[i].job.uuid == jobs[i].uuid);  // commit order
+        BOOST_TEST(all[i].job.traceparent == jobs[i].traceparent);
+    }
     for (std::size_t i = 1; i < all.size(); ++i) BOOST_TEST(all[i].seq > all[i - 1].seq);
     auto page = claim(*s, all[1].seq, 2);  // paging by seq
     BOOST_TEST_REQUIRE(page.size() == 2u);
@@ -572,7 +581,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // dialect's own way. The newest before the job lifecycle (issue 16) is the list and batch step
 // (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
 struct sqlite_history {
-    static constexpr int lists_step = 4, lifecycle_step = 5;
+    static constexpr int lists_step = 4, lifecycle_step = 5, trace_step = 6;
     static void migrate_to(sqlite_backend& b, int version) {
         sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
         migrate_sqlite_to(db, version);
@@ -588,7 +597,7 @@ struct sqlite_history {
 };
 
 struct pg_history {
-    static constexpr int lists_step = 5, lifecycle_step = 6;
+    static constexpr int lists_step = 5, lifecycle_step = 6, trace_step = 7;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
@@ -608,11 +617,13 @@ using history_of = std::conditional_t<std::is_same_v<B, sqlite_backend>, sqlite_
 
 BOOST_AUTO_TEST_SUITE(upgrades)
 
-// The lifecycle step comes after the list and batch step on each dialect, and it is the newest.
+// The lifecycle step comes after the list and batch step on each dialect, the trace step after it,
+// and that is the newest.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backends) {
     using H = history_of<B>;
-    BOOST_TEST(H::newest() == H::lifecycle_step);
+    BOOST_TEST(H::newest() == H::trace_step);
     BOOST_TEST(H::lifecycle_step == H::lists_step + 1);
+    BOOST_TEST(H::trace_step == H::lifecycle_step + 1);
 }
 
 // A database from before the list step and one from just after it (the jobsd before the
@@ -620,7 +631,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backe
 // attempt, the lifecycle works on it, and new jobs (single and batch) keep their time to live.
 BOOST_AUTO_TEST_CASE_TEMPLATE(an_earlier_database_is_upgraded_step_by_step, B, backends) {
     using H = history_of<B>;
-    for (const int from : {H::lists_step - 1, H::lists_step}) {
+    for (const int from : {H::lists_step - 1, H::lists_step, H::lifecycle_step}) {
         BOOST_TEST_CONTEXT("from schema version " << from) {
             B b;
             H::migrate_to(b, from);
@@ -637,6 +648,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_earlier_database_is_upgraded_step_by_step, B, b
             BOOST_TEST(old->attempt == 1);
             BOOST_TEST(!old->expires_at_ms.has_value());
             BOOST_TEST(old->batch_id.empty());
+            BOOST_TEST(old->traceparent.empty());  // a job from before traces has none
             auto c = async_cancel_job(*s, "acc_a", old_uuid, 2, asio::use_future).get();
             BOOST_TEST((c.what == cancel_outcome::kind::cancelled));
 
@@ -650,6 +662,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_earlier_database_is_upgraded_step_by_step, B, b
             batch[1].expires_at_ms = batch[1].created_ms + 5'000;
             batch[2].expires_in_ms = 9'000;
             batch[2].expires_at_ms = batch[2].created_ms + 9'000;
+            batch[0].traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+            batch[2].traceparent = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-00";
             async_create_jobs(*s, batch, asio::use_future).get();
             BOOST_TEST((find(*s, "acc_a", single.uuid)->expires_at_ms == single.expires_at_ms));
             for (const auto& j : batch) {
@@ -659,6 +673,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_earlier_database_is_upgraded_step_by_step, B, b
                 BOOST_TEST((got->expires_in_ms == j.expires_in_ms));
                 BOOST_TEST((got->expires_at_ms == j.expires_at_ms));
                 BOOST_TEST(got->attempt == 1);
+                BOOST_TEST(got->traceparent == j.traceparent);  // each its own; none for batch[1]
             }
         }
     }

@@ -21,7 +21,7 @@ add_test(NAME worker_conformance_python
 add_test(NAME worker_conformance_http
   COMMAND /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/conformance.py --implementation http
     --start "exec sh ${JOBSD_WORKER_CONFORMANCE}/http_worker.sh $<TARGET_FILE:jobs-worker>"
-    --case failure --case retryable_failure --case cancelled_before_delivery --case expired
+    --case trace_context --case failure --case retryable_failure --case cancelled_before_delivery --case expired
     --case redelivery_of_done_job --case final_event_unroutable --case poison_message --case url_list
     --case broker_restart --case graceful_stop)
 # The broker-restart case stops and starts the shared test node: no other broker test at once.

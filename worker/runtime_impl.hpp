@@ -54,6 +54,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         // time (kill grace + 2 s) if it does not.
         std::optional<clock::time_point> cancel_deadline;
         bool terminal = false;  // a terminal event made: later reports of the handler are dropped
+        // The job message's trace continued with this delivery's own span ("" when the message
+        // had no valid traceparent: no trace is started), put on every event of the job.
+        std::string traceparent;
+        std::string trace_id;  // for log lines; "" without a trace
     };
     struct pending_event {
         std::uint64_t job_id;
@@ -79,7 +83,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     void take_control(queue::amqp_connection& conn, const queue::amqp_delivery& d);
 
     // ---- jobs and events (runtime_jobs.cpp)
-    void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body);
+    void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body,
+                       std::string_view traceparent);
     void run_job(std::uint64_t id, const job_input& job, std::stop_token token);  // on a pool thread
     void apply_reports();
     void finish(std::uint64_t id, in_flight& j, job_outcome outcome);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "worker/job_input.hpp"
 #include "worker/runtime_impl.hpp"
@@ -35,12 +36,15 @@ constexpr auto cancel_slack = std::chrono::seconds(2);
 }  // namespace
 
 void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered,
-                                         std::string body) {
+                                         std::string body, std::string_view traceparent) {
     stats.received.fetch_add(1);
+    // The job's trace, continued with a span of this delivery's own; none if the message had none.
+    const auto trace = model::parse_traceparent(traceparent);
     auto parsed = parse_job_message(std::move(body), options.job_type);
     if (!parsed.job) {
         // Never requeued: a bad message would come straight back. Dead-lettered instead.
-        spdlog::warn("rejecting delivery {} of {} (dead-lettered): {}", tag, queue_name, parsed.error);
+        spdlog::warn("rejecting delivery {} of {} (dead-lettered): {} trace_id={}", tag, queue_name,
+                     parsed.error, trace ? trace->trace_id : "");
         if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 0); rc != AMQP_STATUS_OK)
             throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
         stats.rejected.fetch_add(1);
@@ -55,9 +59,13 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     j.attempt = job->attempt;
     j.received = clock::now();
     j.deadline = j.received + options.timeout;
+    if (trace) {
+        j.traceparent = model::format_traceparent(model::child_of(*trace));
+        j.trace_id = trace->trace_id;
+    }
     // "job <uuid> received" as before contract 2: tests and operators read deliveries from it.
-    spdlog::debug("job {} received (attempt {}, delivery {}{})", j.uuid, j.attempt, tag,
-                  redelivered ? ", redelivered" : "");
+    spdlog::debug("job {} received (attempt {}, delivery {}{}) trace_id={}", j.uuid, j.attempt, tag,
+                  redelivered ? ", redelivered" : "", j.trace_id);
     // Jobs that must not run are acked unrun, with the status that says why.
     if (cancels.cancelled(j.uuid, j.attempt, j.received))
         return end_unrun(id, j, model::job_status::cancelled, "cancelled before it started");
@@ -66,7 +74,8 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     auto token = j.stop.get_token();
     if (!pool.post([this, id, job, token] { run_job(id, *job, token); }, token)) {
         // Only when handlers ignore their stop token and pile up: let another worker have it.
-        spdlog::warn("job {}: every pool thread is stuck; returning it to the queue", j.uuid);
+        spdlog::warn("job {}: every pool thread is stuck; returning it to the queue trace_id={}", j.uuid,
+                     j.trace_id);
         if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 1); rc != AMQP_STATUS_OK)
             throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
         jobs.erase(id);
@@ -127,14 +136,14 @@ void worker_runtime::impl::finish(std::uint64_t id, in_flight& j, job_outcome ou
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - j.received).count();
     if (outcome.ok) {
         stats.succeeded.fetch_add(1);
-        spdlog::info("job {} SUCCESS in {} ms", j.uuid, ms);
+        spdlog::info("job {} SUCCESS in {} ms trace_id={}", j.uuid, ms, j.trace_id);
         event_fields f = fields(model::job_status::success);
         f.output = &outcome.output;
         enqueue(id, j, f);
     } else {
         stats.failed.fetch_add(1);
-        spdlog::info("job {} FAILED in {} ms{}: {}", j.uuid, ms, outcome.retryable ? " (retryable)" : "",
-                     outcome.error);
+        spdlog::info("job {} FAILED in {} ms{}: {} trace_id={}", j.uuid, ms,
+                     outcome.retryable ? " (retryable)" : "", outcome.error, j.trace_id);
         event_fields f = fields(model::job_status::failed);
         f.error = outcome.error;
         f.retryable = outcome.retryable;
@@ -146,14 +155,16 @@ void worker_runtime::impl::end_unrun(std::uint64_t id, in_flight& j, model::job_
                                      std::string why) {
     j.terminal = true;
     (status == model::job_status::cancelled ? stats.cancelled : stats.expired).fetch_add(1);
-    spdlog::info("job {} attempt {} {}: {}", j.uuid, j.attempt, model::to_string(status), why);
+    spdlog::info("job {} attempt {} {}: {} trace_id={}", j.uuid, j.attempt, model::to_string(status), why,
+                 j.trace_id);
     enqueue(id, j, fields(status));
 }
 
 void worker_runtime::impl::cancel_held(const std::string& uuid, int attempt, clock::time_point now) {
     for (auto& [id, j] : jobs) {
         if (j.uuid != uuid || j.attempt > attempt || j.terminal || j.cancel_deadline) continue;
-        spdlog::info("job {} attempt {}: cancel requested; stopping it", j.uuid, j.attempt);
+        spdlog::info("job {} attempt {}: cancel requested; stopping it trace_id={}", j.uuid, j.attempt,
+                     j.trace_id);
         j.cancel_deadline = now + options.exec.kill_grace + cancel_slack;
         j.stop.request_stop();
     }
@@ -191,8 +202,8 @@ void worker_runtime::impl::release(queue::amqp_connection& conn, std::uint64_t i
     const in_flight& j = jobs.at(id);
     spdlog::warn(
         "job {} not started within {} ms of its delivery: every handler thread is busy ({} past their "
-        "stop); released to the queue",
-        j.uuid, options.timeout.count(), stopped.running());
+        "stop); released to the queue trace_id={}",
+        j.uuid, options.timeout.count(), stopped.running(), j.trace_id);
     if (int rc = amqp_basic_reject(conn.state(), consume_channel, j.delivery_tag, 1); rc != AMQP_STATUS_OK)
         throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
     stats.released.fetch_add(1);
@@ -220,6 +231,7 @@ void worker_runtime::impl::enqueue(std::uint64_t id, const in_flight& j, event_f
     f.attempt = j.attempt;
     f.worker = worker_id;
     f.at_ms = model::now_ms();
+    f.traceparent = j.traceparent;
     pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid())});
 }
 
@@ -231,6 +243,7 @@ void worker_runtime::impl::enqueue_progress(std::uint64_t id, const in_flight& j
     f.progress = percent;
     f.worker = worker_id;
     f.at_ms = model::now_ms();
+    f.traceparent = j.traceparent;
     for (auto& p : pending)
         if (p.job_id == id && p.event.status == "IN_PROGRESS") {
             p.event = make_status_event(options.job_type, f, std::move(p.event.message_id));
@@ -253,6 +266,14 @@ bool worker_runtime::impl::publish_pending(queue::amqp_connection& conn) {
         props.message_id = bytes(e.message_id);
         props.type = bytes(e.status);
         props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
+        amqp_table_entry_t trace_header{};
+        if (!e.traceparent.empty()) {  // the job's trace, this worker's span
+            trace_header.key = amqp_cstring_bytes(queue::traceparent_header);
+            trace_header.value.kind = AMQP_FIELD_KIND_UTF8;
+            trace_header.value.value.bytes = bytes(e.traceparent);
+            props._flags |= AMQP_BASIC_HEADERS_FLAG;
+            props.headers = {1, &trace_header};
+        }
         // Mandatory: with nothing bound to the events exchange the event comes back (a return
         // before its ack) instead of vanishing, and its job is not acked.
         const int rc = amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
@@ -293,9 +314,10 @@ void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_t
         stats.events_nacked.fetch_add(1);
         auto t = terminal_unconfirmed.find(m.uuid);
         if (t == terminal_unconfirmed.end()) continue;  // progress: the next one supersedes it
-        spdlog::warn("the {} event of job {} was nacked or returned; sending it again in {} ms",
-                     t->second.event.status, jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?",
-                     options.amqp.retry_delay.count());
+        const auto held = jobs.find(t->second.job_id);
+        spdlog::warn("the {} event of job {} was nacked or returned; sending it again in {} ms trace_id={}",
+                     t->second.event.status, held != jobs.end() ? held->second.uuid : "?",
+                     options.amqp.retry_delay.count(), held != jobs.end() ? held->second.trace_id : "");
         retry.emplace_back(due, std::move(t->second));
         terminal_unconfirmed.erase(t);
     }

@@ -31,6 +31,7 @@ status_event make_status_event(std::string_view job_type, const event_fields& f,
     e.body = json::serialize(body);
     e.at_ms = f.at_ms;
     e.terminal = model::is_terminal(f.status);
+    e.traceparent = std::string(f.traceparent);
     return e;
 }
 

@@ -22,6 +22,7 @@ struct status_event {
     std::string body;         // JSON
     std::int64_t at_ms = 0;   // event time, ms since the epoch (AMQP timestamp, "at")
     bool terminal = false;    // a terminal status: the delivery is acked once this is confirmed
+    std::string traceparent;  // AMQP header `traceparent` (the worker's span of the job's trace); "" for none
 };
 
 struct event_fields {
@@ -34,6 +35,7 @@ struct event_fields {
     bool retryable = false;                       // FAILED only: another attempt may succeed
     std::string_view worker;                      // "<hostname>:<pid>"; omitted when empty
     std::int64_t at_ms = 0;
+    std::string_view traceparent;  // copied to status_event::traceparent
 };
 
 status_event make_status_event(std::string_view job_type, const event_fields& fields, std::string message_id);

@@ -126,7 +126,7 @@ void worker_runtime::impl::on_flow(queue::amqp_connection& conn, bool now_blocke
 
 void worker_runtime::impl::on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) {
     if (d.channel == control_channel) return take_control(conn, d);
-    take_delivery(conn, d.tag, d.redelivered, std::string(d.body()));
+    take_delivery(conn, d.tag, d.redelivered, std::string(d.body()), d.header(queue::traceparent_header));
 }
 
 // A control message: remembered (a job that arrives later is not run) and applied to the jobs held

@@ -133,8 +133,8 @@ asio::awaitable<response> create_batch(const request_context& ctx) {
     jobs.front().idempotency_key = std::string(key);
     jobs.front().request_hash = hash;
     auto created = json_response(http::status::created, batch_created_body(jobs));
-    std::vector<std::tuple<model::job_type, std::string, std::string>> announced;
-    for (const auto& job : jobs) announced.emplace_back(job.type, job.session_id, job.uuid);
+    std::vector<std::tuple<model::job_type, std::string, std::string, std::string>> announced;
+    for (const auto& job : jobs) announced.emplace_back(job.type, job.session_id, job.uuid, job.traceparent);
 
     auto [ec] = co_await store::async_create_jobs(ctx.svc.store, std::move(jobs), use_nothrow);
     if (ec == store::store_errc::duplicate && !key.empty())
@@ -142,8 +142,8 @@ asio::awaitable<response> create_batch(const request_context& ctx) {
         if (auto winner = co_await find_by_key(ctx, key)) co_return co_await replay(ctx, *winner, hash);
     throw_on_failure(ec, "create batch " + batch_id);
     for (std::size_t i = 0; i < announced.size(); ++i) {
-        const auto& [type, session, uuid] = announced[i];
-        announce_created(ctx, type, session, uuid, now, std::move(for_publisher[i]));
+        const auto& [type, session, uuid, traceparent] = announced[i];
+        announce_created(ctx, type, session, uuid, traceparent, now, std::move(for_publisher[i]));
     }
     if (rate) set_rate_headers(created, *rate);
     co_return created;

@@ -1,9 +1,12 @@
 // Shared by server/handlers/job_routes.cpp and job_batch.cpp; nothing here waits.
 #include "server/handlers/job_creation.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "model/job_event.hpp"
+#include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "server/error_boundary.hpp"
 #include "server/services.hpp"
@@ -59,6 +62,8 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
         job.expires_in_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*ttl).count();
     if (job.expires_in_ms) job.expires_at_ms = now + *job.expires_in_ms;
     job.priority = create.priority;
+    // The caller's trace continued with a span of ours, or a new trace (never a refusal).
+    job.traceparent = model::ingest_traceparent(ctx.req["traceparent"]);
     if (ctx.svc.release) ctx.svc.release->admit(job);  // held: out of the outbox until its turn
     return job;
 }
@@ -72,8 +77,10 @@ std::optional<model::job> publisher_copy(const services& svc, const model::job& 
 }
 
 void announce_created(const request_context& ctx, model::job_type type, std::string_view session_id,
-                      const std::string& uuid, std::int64_t now, std::optional<model::job> for_publisher) {
+                      const std::string& uuid, std::string_view traceparent, std::int64_t now,
+                      std::optional<model::job> for_publisher) {
     const services& svc = ctx.svc;
+    spdlog::debug("job {} created trace_id={}", uuid, model::trace_id_of(traceparent));
     svc.counters.count_job_created(type);
     if (svc.hub.subscribers() > 0) {  // no event text is built when nobody listens
         model::job_event queued;

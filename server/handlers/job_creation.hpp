@@ -30,6 +30,7 @@ model::create_limits create_limits_of(const services& svc);
 // A QUEUED job of the caller's account with a fresh uuid; `input` is the job's own body. Its
 // time to live is the body's expires_in_s, else its type's default (lifecycle), else none. Held
 // in the fair queue (fair_key set) when its type's broker queue is full (server/job_release.hpp).
+// Its traceparent continues the request's `traceparent` header, or starts a new trace.
 model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
                    std::string_view input, std::int64_t now);
 
@@ -38,8 +39,10 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
 std::optional<model::job> publisher_copy(const services& svc, const model::job& job);
 
 // After the commit: counters, the QUEUED event for session subscribers, and the publisher's copy
-// of the job (made before the commit, since the store takes the job itself). Never blocks.
+// of the job (made before the commit, since the store takes the job itself); a debug line with
+// the job's trace id. Never blocks.
 void announce_created(const request_context& ctx, model::job_type type, std::string_view session_id,
-                      const std::string& uuid, std::int64_t now, std::optional<model::job> for_publisher);
+                      const std::string& uuid, std::string_view traceparent, std::int64_t now,
+                      std::optional<model::job> for_publisher);
 
 }  // namespace jobsd::server::handlers

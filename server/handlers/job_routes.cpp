@@ -80,6 +80,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     job.request_hash = request_hash;
     auto for_publisher = publisher_copy(ctx.svc, job);
     const std::string uuid = job.uuid;
+    const std::string traceparent = job.traceparent;
     auto [ec] = co_await store::async_create_job(ctx.svc.store, std::move(job), use_nothrow);
     if (ec == store::store_errc::duplicate && !key.empty()) {
         // A concurrent request with the same key won the race: answer as its repeat.
@@ -87,7 +88,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     }
     throw_on_failure(ec, "create job " + uuid);
     auto created = json_response(http::status::created, created_body(uuid, create.type, source.id));
-    announce_created(ctx, create.type, create.session_id, uuid, now, std::move(for_publisher));
+    announce_created(ctx, create.type, create.session_id, uuid, traceparent, now, std::move(for_publisher));
     if (ctx.who.rate) set_rate_headers(created, *ctx.who.rate);
     co_return created;
 }

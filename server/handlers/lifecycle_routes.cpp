@@ -3,11 +3,13 @@
 // stream hears the change, and the cancel's control message or the retry's job goes to the broker.
 #include "server/handlers/lifecycle_routes.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
 
 #include "model/clock.hpp"
 #include "model/job_event.hpp"
 #include "model/lifecycle_request.hpp"
+#include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "server/body_checks.hpp"
 #include "server/error_boundary.hpp"
@@ -82,6 +84,9 @@ asio::awaitable<response> cancel_job(const request_context& ctx) {
             "Job is already " + std::string(model::to_string(job.status)) + "; nothing to cancel",
             job.status);
     if (out.changed) {
+        spdlog::debug("job {} cancel {} trace_id={}", uuid,
+                      out.what == kind::cancelled ? "done" : "asked of its worker",
+                      model::trace_id_of(job.traceparent));
         ctx.svc.counters.count_cancel_request();
         if (ctx.svc.control) ctx.svc.control->poke();
         if (out.what == kind::cancelled) notify(ctx.svc, job, model::job_status::cancelled, now);
@@ -110,6 +115,8 @@ asio::awaitable<response> retry_job(const request_context& ctx) {
         co_return conflict("Only a FAILED, CANCELLED or EXPIRED job can be retried; this one is " +
                                std::string(model::to_string(job.status)),
                            job.status);
+    spdlog::debug("job {} retried as attempt {} trace_id={}", uuid, job.attempt,
+                  model::trace_id_of(job.traceparent));
     ctx.svc.counters.count_retry(false);
     notify(ctx.svc, job, model::job_status::queued, now);
     // The row is committed: hand it over (never blocks; the outbox keeps it if the broker is away).

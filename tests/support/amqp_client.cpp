@@ -61,6 +61,12 @@ received to_received(const amqp_envelope_t& env, const std::string& queue) {
     if (p._flags & AMQP_BASIC_TIMESTAMP_FLAG) r.timestamp = p.timestamp;
     r.body = text(env.message.body);
     r.redelivered = env.redelivered != 0;
+    if (p._flags & AMQP_BASIC_HEADERS_FLAG)
+        for (int i = 0; i < p.headers.num_entries; ++i) {
+            const auto& h = p.headers.entries[i];
+            if (h.value.kind == AMQP_FIELD_KIND_UTF8 || h.value.kind == AMQP_FIELD_KIND_BYTES)
+                r.headers[text(h.key)] = text(h.value.value.bytes);
+        }
     return r;
 }
 
@@ -227,6 +233,14 @@ std::optional<received> amqp_client::reject_one(const std::string& queue, bool r
     const int rc = amqp_basic_reject(conn_, channel_, tag, requeue ? 1 : 0);
     if (rc != AMQP_STATUS_OK) fail(what + " (basic.reject)", amqp_error_string2(rc));
     return got;
+}
+
+void amqp_client::declare_bound_queue(const std::string& queue, const std::string& exchange,
+                                      const std::string& binding_key) {
+    amqp_queue_declare(conn_, channel_, bytes(queue), 0, 0, 0, 0, amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), "declaring queue " + queue);
+    amqp_queue_bind(conn_, channel_, bytes(queue), bytes(exchange), bytes(binding_key), amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), "binding queue " + queue + " to " + exchange);
 }
 
 std::uint32_t amqp_client::purge(const std::string& queue) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,8 @@ struct received {
     std::optional<std::uint64_t> timestamp;  // seconds since the epoch, as AMQP defines it
     std::string body;
     bool redelivered = false;
+    // The string headers (AMQP short and long strings), by name; other kinds are left out.
+    std::map<std::string, std::string> headers;
 };
 
 // One connection with one channel. Declares nothing unless asked.
@@ -66,6 +69,11 @@ class amqp_client {
     // that gives the message back (each such return counts against a quorum queue's delivery
     // limit). Returns the message, or nullopt when the queue had none ready.
     std::optional<received> reject_one(const std::string& queue, bool requeue);
+
+    // Declares a classic, non-durable queue (if absent) and binds it to `exchange` with
+    // `binding_key`, so a test can see what is published there. Throws when the broker refuses.
+    void declare_bound_queue(const std::string& queue, const std::string& exchange,
+                             const std::string& binding_key);
 
     // Removes the ready messages; returns how many. Throws if the queue does not exist.
     std::uint32_t purge(const std::string& queue);

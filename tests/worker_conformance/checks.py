@@ -9,6 +9,8 @@ ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 KEYS = {"uuid", "job_status", "attempt", "progress", "output", "error", "retryable", "worker", "at"}
 # Members allowed only with one status.
 ONLY_WITH = {"progress": ("IN_PROGRESS",), "output": ("SUCCESS",), "error": ("FAILED",), "retryable": ("FAILED",)}
+# A version-00 W3C traceparent, as workers write it: trace id, span id, flags.
+TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 TIMESTAMP_SLACK_S = 600  # the AMQP timestamp is seconds since the epoch; milliseconds would be far off
 
 
@@ -42,6 +44,29 @@ def each_event(events, job_uuid):
         if status == "FAILED":
             assert isinstance(b.get("error"), str) and b["error"], f"FAILED without an error text: {e}"
             assert b.get("retryable", True) is True, f"retryable present but not true: {e}"
+
+
+def text(value):
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def continues_trace(events, sent):
+    """worker/README.md "Traces": every event of a job whose message carried `sent` has an AMQP
+    header `traceparent` of the same trace id and flags, a span id of the worker's own (not the
+    message's parent id, not all zero), the same one on every event of the delivery."""
+    _, trace_id, parent_id, flags = sent.split("-")
+    spans = set()
+    for e in events:
+        header = (e.props.headers or {}).get("traceparent")
+        assert header is not None, f"no traceparent header on an event of a traced job: {e}"
+        m = TRACEPARENT.fullmatch(text(header))
+        assert m, f"traceparent {header!r} is not 00-<32 hex>-<16 hex>-<2 hex>: {e}"
+        assert m.group(1) == trace_id, f"trace id {m.group(1)} is not the job's {trace_id}: {e}"
+        assert m.group(2) != parent_id and m.group(2) != "0" * 16, \
+            f"span id {m.group(2)} is the job message's parent id or zero, not the worker's own: {e}"
+        assert m.group(3) == flags, f"flags {m.group(3)} are not the job's {flags}: {e}"
+        spans.add(m.group(2))
+    assert len(spans) == 1, f"one delivery's events carry several span ids {sorted(spans)}"
 
 
 def progress_values(events):

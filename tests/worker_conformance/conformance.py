@@ -107,9 +107,9 @@ class Suite:
         self.jobsd.ch.queue_purge(self.names.job_queue)
         self.start_worker()
 
-    def run_job(self, script, timeout_s=60, **extra):
+    def run_job(self, script, timeout_s=60, headers=None, **extra):
         msg = self.jobsd.job_message(script, **extra)
-        self.jobsd.publish_job(msg)
+        self.jobsd.publish_job(msg, headers=headers)
         final = self.jobsd.wait_terminal(msg["uuid"], timeout_s)
         self.jobsd.pump(0.3)  # an event after the final one would be a fault: give it a chance to show
         return msg, final, self.jobsd.events_of(msg["uuid"])
@@ -127,6 +127,21 @@ def case_success(s):
     progress = checks.progress_values(events)
     assert progress and progress[-1] == 75, f"the last progress reported (75) was not sent before SUCCESS: {progress}"
     assert s.runs(msg["uuid"]) == 1, f"the handler ran {s.runs(msg['uuid'])} times"
+
+
+def case_trace_context(s):
+    trace_id, parent_id = os.urandom(16).hex(), os.urandom(8).hex()
+    sent = f"00-{trace_id}-{parent_id}-01"
+    msg, _final, events = s.run_job({"step_ms": 50}, headers={"traceparent": sent})
+    checks.sequence(events, msg["uuid"], "SUCCESS", started=True)
+    checks.continues_trace(events, sent)
+    # Without a traceparent the worker may start a trace of its own or none; one it sends is valid.
+    msg, _final, events = s.run_job({"step_ms": 10})
+    checks.sequence(events, msg["uuid"], "SUCCESS", started=True)
+    for e in events:
+        header = (e.props.headers or {}).get("traceparent")
+        assert header is None or checks.TRACEPARENT.fullmatch(checks.text(header)), \
+            f"an invalid traceparent {header!r} on an event of a job without one: {e}"
 
 
 def case_failure(s):
@@ -286,7 +301,7 @@ def case_graceful_stop(s):
     assert dead == s.expected_dead, f"{dead} message(s) dead-lettered, expected {s.expected_dead}"
 
 
-CASES = [case_success, case_failure, case_retryable_failure, case_progress_rises, case_cancel_running,
+CASES = [case_success, case_trace_context, case_failure, case_retryable_failure, case_progress_rises, case_cancel_running,
          case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_final_event_unroutable,
          case_poison_message, case_url_list, case_broker_restart, case_graceful_stop]
 

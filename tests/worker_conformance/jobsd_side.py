@@ -121,10 +121,12 @@ class JobsdSide:
         msg.update(extra)
         return msg
 
-    def publish_job(self, msg, body=None):
+    def publish_job(self, msg, body=None, headers=None):
+        """`headers` are added to the contract header (e.g. a `traceparent`)."""
         props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
                                      message_id=msg.get("uuid") if isinstance(msg, dict) else None,
-                                     type=JOB_TYPE, timestamp=int(time.time()), headers={CONTRACT_HEADER: 2})
+                                     type=JOB_TYPE, timestamp=int(time.time()),
+                                     headers={CONTRACT_HEADER: 2, **(headers or {})})
         payload = body if body is not None else json.dumps(msg).encode()
         if msg.get("uuid"):
             self.publishes[msg["uuid"]] = self.publishes.get(msg["uuid"], 0) + 1

@@ -5,12 +5,18 @@ Thread safety: plain functions; CancelMemory and ProgressGate belong to one thre
 import collections
 import datetime
 import json
+import random
+import re
 import time
 import uuid
 
 CONTRACT_VERSION = 2
 CONTRACT_HEADER = "x-jobsd-contract"
 TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "EXPIRED")
+TRACEPARENT_HEADER = "traceparent"  # W3C Trace Context, on job messages and on events
+
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_span_ids = random.Random()  # ids must be unique, not unguessable: seeded from os.urandom
 
 
 class BadMessage(ValueError):
@@ -89,12 +95,48 @@ def event_body(uuid_, status, attempt, worker, progress=None, output=None, error
     return body
 
 
-def event_properties(status, at_ms):
+def parse_traceparent(header):
+    """A W3C traceparent (Trace Context level 1) as (trace_id, parent_id, flags), or None when it
+    is absent or invalid: version 00 is exactly 55 characters of lowercase hex and dashes, neither
+    id all zero; a later version (not ff) is read by its first 55 characters, which must end the
+    header or be followed by '-'."""
+    if isinstance(header, bytes):
+        header = header.decode("ascii", "replace")
+    if not isinstance(header, str):
+        return None
+    m = _TRACEPARENT.match(header)
+    if m is None:
+        return None
+    version, trace_id, parent_id, flags = m.groups()
+    if version == "ff" or set(trace_id) == {"0"} or set(parent_id) == {"0"}:
+        return None
+    if len(header) != 55 and (version == "00" or header[55] != "-"):
+        return None
+    return trace_id, parent_id, flags
+
+
+def child_traceparent(header):
+    """The traceparent a worker puts on its events: the job's trace, a new span id of its own, the
+    same flags; None when the job message had no valid traceparent (no trace is started)."""
+    parsed = parse_traceparent(header)
+    if parsed is None:
+        return None
+    span = 0
+    while span == 0:
+        span = _span_ids.getrandbits(64)
+    return f"00-{parsed[0]}-{span:016x}-{parsed[2]}"
+
+
+def event_properties(status, at_ms, traceparent=None):
     """AMQP properties of an event as keyword arguments of pika.BasicProperties: persistent, a
     fresh message_id per event (kept when the same event is published again), `timestamp` in whole
-    seconds since the epoch (the AMQP timestamp's unit)."""
-    return {"delivery_mode": 2, "content_type": "application/json", "message_id": str(uuid.uuid4()),
-            "type": status, "timestamp": at_ms // 1000}
+    seconds since the epoch (the AMQP timestamp's unit), and the `traceparent` header when the job
+    has a trace."""
+    props = {"delivery_mode": 2, "content_type": "application/json", "message_id": str(uuid.uuid4()),
+             "type": status, "timestamp": at_ms // 1000}
+    if traceparent:
+        props["headers"] = {TRACEPARENT_HEADER: traceparent}
+    return props
 
 
 class ProgressGate:

@@ -37,11 +37,14 @@ class RetryableError(Exception):
 class Progress:
     """Given to the handler: call it with a percent (whole number 0..100; only rises are sent) and
     poll `cancelled` (a threading.Event) to stop early. `cancelled` is set by a cancel request, a
-    lost broker connection or a stop past its grace; the outcome of a cancelled handler is ignored."""
+    lost broker connection or a stop past its grace; the outcome of a cancelled handler is ignored.
+    `traceparent` is the worker's span of the job's W3C trace (None without one), for a handler
+    that passes the trace on to a service it calls."""
 
-    def __init__(self, report, cancelled):
+    def __init__(self, report, cancelled, traceparent=None):
         self._report = report
         self.cancelled = cancelled
+        self.traceparent = traceparent
 
     def __call__(self, percent):
         self._report(percent)
@@ -57,6 +60,13 @@ class _Job:
     gate: contract.ProgressGate = dataclasses.field(default_factory=contract.ProgressGate)
     terminal: bool = False
     cancel_deadline: float = None
+    # The job message's trace continued with this delivery's own span (None without one: no
+    # trace is started), on every event of the job; its trace id goes on the job's log lines.
+    traceparent: str = None
+
+    @property
+    def trace_id(self):
+        return self.traceparent[3:35] if self.traceparent else ""
 
 
 @dataclasses.dataclass
@@ -105,14 +115,14 @@ class Worker:
     # ---- handler threads
     def _handler_thread(self):
         while True:
-            session, tag, job, cancelled = self.work.get()
-            self._run_job(session, tag, job, cancelled)
+            session, tag, job, cancelled, traceparent = self.work.get()
+            self._run_job(session, tag, job, cancelled, traceparent)
 
-    def _run_job(self, session, tag, job, cancelled):
+    def _run_job(self, session, tag, job, cancelled, traceparent=None):
         if cancelled.is_set():
             return self._report(session, tag, "stopped")
         self._report(session, tag, "started")
-        progress = Progress(lambda p: self._report(session, tag, "progress", p), cancelled)
+        progress = Progress(lambda p: self._report(session, tag, "progress", p), cancelled, traceparent)
         try:
             output = self.handler(job, progress)
             if output is None:
@@ -247,29 +257,32 @@ class Worker:
         for job in self.jobs.values():
             if job.uuid != uuid_ or job.attempt > attempt or job.terminal or job.cancel_deadline:
                 continue
-            log.info("job %s attempt %d: cancel requested; stopping it", job.uuid, job.attempt)
+            log.info("job %s attempt %d: cancel requested; stopping it trace_id=%s", job.uuid, job.attempt,
+                     job.trace_id)
             job.cancel_deadline = now + self.opts.kill_grace_ms / 1000 + CANCEL_SLACK_S
             job.cancelled.set()
 
     def _on_job(self, ch, method, props, body):
         tag = method.delivery_tag
+        traceparent = contract.child_traceparent((props.headers or {}).get(contract.TRACEPARENT_HEADER))
         try:
             message, expires_ms = contract.parse_job(body, self.opts.job_type)
         except contract.BadMessage as e:
             # Never requeued (it would come straight back): dead-lettered instead.
-            log.warning("rejecting delivery %d of %s (dead-lettered): %s", tag, self.queue_name, e)
+            log.warning("rejecting delivery %d of %s (dead-lettered): %s trace_id=%s", tag, self.queue_name, e,
+                        traceparent[3:35] if traceparent else "")
             ch.basic_reject(tag, requeue=False)
             return
         now = time.monotonic()
-        job = _Job(tag, message["uuid"], message["attempt"], now, threading.Event())
+        job = _Job(tag, message["uuid"], message["attempt"], now, threading.Event(), traceparent=traceparent)
         self.jobs[tag] = job
-        log.debug("job %s received (attempt %d, delivery %d%s)", job.uuid, job.attempt, tag,
-                  ", redelivered" if method.redelivered else "")
+        log.debug("job %s received (attempt %d, delivery %d%s) trace_id=%s", job.uuid, job.attempt, tag,
+                  ", redelivered" if method.redelivered else "", job.trace_id)
         if self.cancels.cancelled(job.uuid, job.attempt, now):
             return self._end_unrun(job, "CANCELLED", "cancelled before it started")
         if expires_ms is not None and time.time() * 1000 >= expires_ms:
             return self._end_unrun(job, "EXPIRED", "expired before it started")
-        self.work.put((self.session, tag, message, job.cancelled))
+        self.work.put((self.session, tag, message, job.cancelled, job.traceparent))
 
     def _apply_reports(self, now):
         while True:
@@ -295,29 +308,30 @@ class Worker:
         what, value = outcome
         ms = int((now - job.received) * 1000)
         if what == "ok":
-            log.info("job %s SUCCESS in %d ms", job.uuid, ms)
+            log.info("job %s SUCCESS in %d ms trace_id=%s", job.uuid, ms, job.trace_id)
             self._enqueue(job, "SUCCESS", output=value)
         else:
             retryable = what == "retryable"
-            log.info("job %s FAILED in %d ms%s: %s", job.uuid, ms, " (retryable)" if retryable else "", value)
+            log.info("job %s FAILED in %d ms%s: %s trace_id=%s", job.uuid, ms, " (retryable)" if retryable else "",
+                     value, job.trace_id)
             self._enqueue(job, "FAILED", error=value, retryable=retryable)
 
     def _end_unrun(self, job, status, why):
-        log.info("job %s attempt %d %s: %s", job.uuid, job.attempt, status, why)
+        log.info("job %s attempt %d %s: %s trace_id=%s", job.uuid, job.attempt, status, why, job.trace_id)
         self._enqueue(job, status)
 
     def _check_cancel_deadlines(self, now):
         for job in list(self.jobs.values()):
             if not job.terminal and job.cancel_deadline is not None and now >= job.cancel_deadline:
-                log.warning("the handler of job %s ignores its cancel: reported CANCELLED, its thread stays busy",
-                            job.uuid)
+                log.warning("the handler of job %s ignores its cancel: reported CANCELLED, its thread stays busy"
+                            " trace_id=%s", job.uuid, job.trace_id)
                 self._end_unrun(job, "CANCELLED", "its handler did not return in time")
 
     def _event(self, job, status, **fields):
         at_ms = int(time.time() * 1000)
         body = contract.event_body(job.uuid, status, job.attempt, self.worker_id, at_ms=at_ms, **fields)
         return _Event(job.tag, f"{self.opts.job_type}.{status}", json.dumps(body, separators=(",", ":")).encode(),
-                      contract.event_properties(status, at_ms), status in contract.TERMINAL)
+                      contract.event_properties(status, at_ms, job.traceparent), status in contract.TERMINAL)
 
     def _enqueue(self, job, status, **fields):
         if status in contract.TERMINAL:
@@ -357,8 +371,9 @@ class Worker:
             self.redeclare = True  # the events queue or its binding is gone: declared again
         if not event.terminal:
             return  # progress: the next one supersedes it
-        log.warning("the %s event of job %s was %s; sending it again in %.0f ms", event.props["type"],
-                    self.jobs[event.tag].uuid, "returned" if self.redeclare else "nacked", RETRY_DELAY_S * 1000)
+        job = self.jobs[event.tag]
+        log.warning("the %s event of job %s was %s; sending it again in %.0f ms trace_id=%s", event.props["type"],
+                    job.uuid, "returned" if self.redeclare else "nacked", RETRY_DELAY_S * 1000, job.trace_id)
         event.due = now + RETRY_DELAY_S  # the same event, message_id kept
         self.pending.append(event)
 

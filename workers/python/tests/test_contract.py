@@ -53,6 +53,36 @@ class Events(unittest.TestCase):
         self.assertNotEqual(a["message_id"], b["message_id"])
 
 
+class Traces(unittest.TestCase):
+    TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+    VALID = f"00-{TRACE}-00f067aa0ba902b7-01"
+
+    def test_a_valid_traceparent_is_continued_with_a_span_of_our_own(self):
+        self.assertEqual(contract.parse_traceparent(self.VALID), (self.TRACE, "00f067aa0ba902b7", "01"))
+        self.assertEqual(contract.parse_traceparent(self.VALID.encode()), (self.TRACE, "00f067aa0ba902b7", "01"))
+        child = contract.child_traceparent(self.VALID)
+        self.assertIsNotNone(contract.parse_traceparent(child))
+        self.assertEqual((len(child), child[:36], child[52:]), (55, f"00-{self.TRACE}-", "-01"))
+        self.assertNotEqual(child[36:52], "00f067aa0ba902b7")
+        self.assertNotEqual(contract.child_traceparent(self.VALID), child)  # a new span each time
+
+    def test_a_future_version_is_read_by_its_first_55_characters(self):
+        self.assertIsNotNone(contract.parse_traceparent("cc" + self.VALID[2:] + "-more"))
+        self.assertIsNone(contract.parse_traceparent("cc" + self.VALID[2:] + "x"))
+        self.assertTrue(contract.child_traceparent("cc" + self.VALID[2:]).startswith("00-"))
+
+    def test_invalid_traceparents_start_no_trace(self):
+        for bad in (None, "", "garbage", self.VALID.upper(), self.VALID + "-x", "ff" + self.VALID[2:],
+                    f"00-{'0' * 32}-00f067aa0ba902b7-01", f"00-{self.TRACE}-{'0' * 16}-01", self.VALID[:-1], 42):
+            with self.subTest(bad=bad):
+                self.assertIsNone(contract.parse_traceparent(bad))
+                self.assertIsNone(contract.child_traceparent(bad))
+
+    def test_events_carry_the_header_only_with_a_trace(self):
+        self.assertEqual(contract.event_properties("STARTED", 0, self.VALID)["headers"], {"traceparent": self.VALID})
+        self.assertNotIn("headers", contract.event_properties("STARTED", 0))
+
+
 class Progress(unittest.TestCase):
     def test_only_rises(self):
         gate = contract.ProgressGate()
