@@ -34,6 +34,8 @@ struct create_request {
     std::string project_id;   // "" when absent, null or empty
     std::string session_id;   // "" when absent or null
     std::optional<double> version;
+    std::string webhook_url;      // `webhook`: "" when absent or null
+    unsigned webhook_events = 0;  // `webhook_events` as a filter; the default ones when absent
 };
 
 std::variant<create_request, request_error> parse_create_request(std::string_view body);

@@ -1,5 +1,6 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
-// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances.
+// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
+// is SQLite's step 4 (webhooks).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -12,7 +13,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -82,6 +83,65 @@ CREATE TABLE operator_keys (
     R"sql(
 ALTER TABLE jobs ADD COLUMN claimed_by text;
 ALTER TABLE jobs ADD COLUMN claimed_until timestamptz;
+)sql",
+    // 5: webhooks, as SQLite's step 4; claims are shared between instances as the outbox's are.
+    R"sql(
+CREATE TABLE webhook_endpoints (
+  id               text PRIMARY KEY,
+  account_id       text NOT NULL,
+  url              text NOT NULL,
+  events           integer NOT NULL,
+  enabled          boolean NOT NULL DEFAULT true,
+  disabled_reason  text,
+  created_ms       bigint NOT NULL
+);
+CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id);
+CREATE TABLE webhook_secrets (
+  owner              text PRIMARY KEY,
+  secret             text NOT NULL,
+  previous_secret    text,
+  previous_until_ms  bigint,
+  rotated_ms         bigint NOT NULL
+);
+CREATE TABLE job_webhooks (
+  job_uuid  text PRIMARY KEY,
+  url       text NOT NULL,
+  dest      text NOT NULL,
+  events    integer NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id             text NOT NULL UNIQUE,
+  account_id     text NOT NULL,
+  endpoint_id    text,
+  secret_owner   text NOT NULL,
+  url            text NOT NULL,
+  dest           text NOT NULL,
+  job_uuid       text NOT NULL,
+  event          text NOT NULL,
+  event_ms       bigint NOT NULL,
+  status         text NOT NULL DEFAULT 'pending',
+  attempts       integer NOT NULL DEFAULT 0,
+  next_ms        bigint NOT NULL,
+  last_code      integer,
+  last_error     text,
+  created_ms     bigint NOT NULL,
+  done_ms        bigint,
+  claimed_by     text,
+  claimed_until  bigint
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_ms) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (account_id, endpoint_id, seq);
+CREATE TABLE webhook_attempts (
+  delivery_id  text NOT NULL,
+  attempt      integer NOT NULL,
+  at_ms        bigint NOT NULL,
+  status_code  integer,
+  latency_ms   bigint NOT NULL,
+  error        text,
+  PRIMARY KEY (delivery_id, attempt)
+);
+CREATE INDEX webhook_attempts_recent ON webhook_attempts (at_ms);
 )sql",
 };
 

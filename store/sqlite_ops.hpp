@@ -29,7 +29,7 @@ struct sqlite_writer_ctx {
     sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
     std::unique_ptr<sqlite_db> db;
     sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state,
-        update_status;
+        update_status, insert_job_webhook, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
 };
 

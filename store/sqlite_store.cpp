@@ -11,6 +11,7 @@
 #include "model/clock.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 #include "store/task_queue.hpp"
 
@@ -69,6 +70,9 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     writer_ = std::thread([this] { writer_loop(); });
     const std::size_t readers = std::max<std::size_t>(1, options_.readers);
     for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
+    webhooks_ = std::make_unique<sqlite_webhook_store>(
+        [this](std::unique_ptr<sqlite_write_op> op) { submit_write(std::move(op)); },
+        [this](std::unique_ptr<sqlite_read_op> op) { submit_read(std::move(op)); });
 }
 
 sqlite_store::~sqlite_store() {

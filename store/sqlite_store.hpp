@@ -15,6 +15,7 @@
 
 #include "store/store.hpp"
 #include "store/store_options.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::store {
 
@@ -70,6 +71,7 @@ class sqlite_store final : public store {
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
+    webhook_store* webhooks() noexcept override { return webhooks_.get(); }
 
   private:
     void writer_loop();
@@ -86,6 +88,7 @@ class sqlite_store final : public store {
     std::atomic<std::uint64_t> events_applied_{0};
     std::thread writer_;
     std::vector<std::thread> readers_;
+    std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the threads above
 };
 
 }  // namespace jobsd::store

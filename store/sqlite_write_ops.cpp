@@ -4,6 +4,9 @@
 
 #include <stdexcept>
 
+#include "model/clock.hpp"
+#include "model/webhook_event.hpp"
+#include "model/webhook_url.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_seed.hpp"
@@ -34,6 +37,22 @@ constexpr std::string_view job_state_sql =
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
     " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
+
+// A job's own webhook URL and filter, beside it (only jobs that name one have a row).
+constexpr std::string_view insert_job_webhook_sql =
+    "INSERT INTO job_webhooks (job_uuid, url, dest, events) VALUES (?1, ?2, ?3, ?4)";
+
+// The deliveries one applied event causes: one per enabled endpoint of the account whose filter
+// has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
+// ?3 event name, ?4 event bit, ?5 event time, ?6 now.
+constexpr std::string_view record_deliveries_sql =
+    "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest, job_uuid, event,"
+    " event_ms, next_ms, created_ms)"
+    " SELECT 'msg_' || lower(hex(randomblob(16))), e.account_id, e.id, e.id, e.url, e.id, ?1, ?3, ?5, ?6, ?6"
+    " FROM webhook_endpoints e WHERE e.account_id = ?2 AND e.enabled = 1 AND (e.events & ?4) != 0"
+    " UNION ALL"
+    " SELECT 'msg_' || lower(hex(randomblob(16))), ?2, NULL, 'account:' || ?2, w.url, w.dest, ?1, ?3, ?5, ?6,"
+    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0";
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -67,7 +86,22 @@ struct insert_job_op final : sqlite_write_op {
         st.reset();
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
             spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
-        return step_error(rc);
+        if (rc != SQLITE_DONE || job.webhook_url.empty()) return step_error(rc);
+        return insert_webhook(w);
+    }
+
+    error_code insert_webhook(sqlite_writer_ctx& w) {
+        const std::string dest = model::webhook_origin(job.webhook_url);
+        auto& st = w.insert_job_webhook;
+        st.bind(1, std::string_view(job.uuid));
+        st.bind(2, std::string_view(job.webhook_url));
+        st.bind(3, std::string_view(dest));
+        st.bind(4, static_cast<std::int64_t>(job.webhook_events));
+        const int rc = st.step();
+        st.reset();
+        if (rc != SQLITE_DONE)
+            spdlog::error("store: storing the webhook of job {} failed: {}", job.uuid, w.db->error_message());
+        return rc == SQLITE_DONE ? error_code{} : error_code(store_errc::io);
     }
     void finish(error_code ec) override { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return 1; }
@@ -164,8 +198,29 @@ struct apply_events_op final : sqlite_write_op {
             spdlog::error("store: updating job {} failed: {}", e.uuid, w.db->error_message());
             return store_errc::io;
         }
+        if (auto ec = record_deliveries(w, e, a.account_id)) return ec;
         applied.push_back(std::move(a));
         return {};
+    }
+
+    // The webhook deliveries the change causes, in this same transaction.
+    error_code record_deliveries(sqlite_writer_ctx& w, const model::job_event& e,
+                                 const std::string& account) {
+        const auto* hook = model::webhook_event_for(e.status);
+        if (!hook) return {};
+        auto& st = w.record_deliveries;
+        st.bind(1, std::string_view(e.uuid));
+        st.bind(2, std::string_view(account));
+        st.bind(3, hook->name);
+        st.bind(4, static_cast<std::int64_t>(hook->bit));
+        st.bind(5, e.at_ms);
+        st.bind(6, model::now_ms());
+        const int rc = st.step();
+        st.reset();
+        if (rc == SQLITE_DONE) return {};
+        spdlog::error("store: recording webhook deliveries of job {} failed: {}", e.uuid,
+                      w.db->error_message());
+        return store_errc::io;
     }
 
     std::vector<model::job_event> events;
@@ -213,6 +268,8 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t 
       mark_published(db->handle(), mark_published_sql),
       job_state(db->handle(), job_state_sql),
       update_status(db->handle(), update_status_sql),
+      insert_job_webhook(db->handle(), insert_job_webhook_sql),
+      record_deliveries(db->handle(), record_deliveries_sql),
       idempotency_window_ms(window_ms) {}
 
 namespace sqlite_ops {

@@ -1,0 +1,190 @@
+// The SQLite dispatcher side of webhooks: claiming due deliveries (with the job and the secrets
+// that sign them), recording attempts, releasing claims at start. Each runs on the writer thread
+// inside a group-commit batch.
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+
+#include "store/sqlite_job_row.hpp"
+#include "store/sqlite_webhook_ops.hpp"
+
+namespace jobsd::store::sqlite_webhook {
+
+namespace {
+
+// SQLite is one jobsd per file: its claims name no instance.
+constexpr std::string_view claimer = "sqlite";
+
+// sqlite_job_columns with every column prefixed by "j.", for a join.
+std::string joined_job_columns() {
+    std::string out;
+    std::string_view rest = sqlite_job_columns;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        auto name = rest.substr(0, comma);
+        while (name.starts_with(' ')) name.remove_prefix(1);
+        if (!out.empty()) out += ", ";
+        out += "j.";
+        out += name;
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    return out;
+}
+
+// The oldest due deliveries, at most `per_dest` of one destination and none of the skipped ones.
+// The scan over the due index is bounded first, so a long backlog costs a bounded read.
+std::vector<std::int64_t> due_seqs(sqlite_db& db, const claim_request& r) {
+    sqlite_statement st(db.handle(),
+                        "SELECT seq FROM (SELECT seq, next_ms, row_number() OVER (PARTITION BY dest ORDER BY"
+                        " next_ms, seq) AS n FROM (SELECT seq, dest, next_ms FROM webhook_deliveries"
+                        " WHERE status = 'pending' AND next_ms <= ?1 AND (claimed_until IS NULL OR"
+                        " claimed_until < ?1) AND dest NOT IN (SELECT value FROM json_each(?2))"
+                        " ORDER BY next_ms LIMIT ?3)) WHERE n <= ?4 ORDER BY next_ms, seq LIMIT ?5");
+    const std::string skip = boost::json::serialize(boost::json::value_from(r.skip));
+    st.bind(1, r.now_ms);
+    st.bind(2, std::string_view(skip));
+    st.bind(3, static_cast<std::int64_t>(
+                   std::min<std::size_t>(r.limit * std::max<std::size_t>(1, r.per_dest), 10'000)));
+    st.bind(4, static_cast<std::int64_t>(r.per_dest));
+    st.bind(5, static_cast<std::int64_t>(r.limit));
+    std::vector<std::int64_t> out;
+    each_row(db, st, "finding due deliveries",
+             [&](sqlite_statement& row) { out.push_back(row.column_int(0)); });
+    return out;
+}
+
+due_delivery read_due(const sqlite_statement& st) {
+    due_delivery d;
+    d.id = st.column_text(0);
+    d.account_id = st.column_text(1);
+    d.endpoint_id = st.column_optional_text(2);
+    d.url = st.column_text(3);
+    d.dest = st.column_text(4);
+    d.event = st.column_text(5);
+    d.event_ms = st.column_int(6);
+    d.attempts = static_cast<int>(st.column_int(7));
+    d.secret_owner = st.column_text(8);
+    d.secret = st.column_optional_text(9);
+    d.previous_secret = st.column_optional_text(10);
+    if (st.column_optional_text(11)) d.job = read_sqlite_job(st, 11);
+    return d;
+}
+
+std::string_view status_of(delivery_outcome o) {
+    switch (o) {
+        case delivery_outcome::delivered:
+            return "delivered";
+        case delivery_outcome::retry:
+            return "pending";
+        case delivery_outcome::failed:
+        case delivery_outcome::gone:
+            break;
+    }
+    return "failed";
+}
+
+// 410 Gone: the endpoint is disabled and its other pending deliveries cancelled; for a job's own
+// URL, the job sends nothing more.
+void stop_destination(sqlite_db& db, const attempt_record& a) {
+    sqlite_statement who(db.handle(), "SELECT endpoint_id, job_uuid FROM webhook_deliveries WHERE id = ?1");
+    who.bind(1, std::string_view(a.delivery_id));
+    std::optional<std::string> endpoint, job;
+    each_row(db, who, "reading a delivery", [&](sqlite_statement& row) {
+        endpoint = row.column_optional_text(0);
+        job = std::string(row.column_text(1));
+    });
+    if (!job) return;
+    if (endpoint) {
+        sqlite_statement off(db.handle(),
+                             "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2 WHERE id = ?1");
+        off.bind(1, std::string_view(*endpoint));
+        off.bind(2, std::string_view("the receiver answered 410 Gone"));
+        run(db, off, "disabling an endpoint");
+    } else {
+        sqlite_statement off(db.handle(), "DELETE FROM job_webhooks WHERE job_uuid = ?1");
+        off.bind(1, std::string_view(*job));
+        run(db, off, "dropping a job's webhook");
+    }
+    sqlite_statement cancel(
+        db.handle(),
+        "UPDATE webhook_deliveries SET status = 'cancelled', done_ms = ?3, claimed_by = NULL,"
+        " claimed_until = NULL WHERE status = 'pending' AND id <> ?4 AND"
+        " ((?1 IS NOT NULL AND endpoint_id = ?1) OR (?1 IS NULL AND endpoint_id IS NULL"
+        " AND job_uuid = ?2))");
+    cancel.bind(1, endpoint);
+    cancel.bind(2, std::string_view(*job));
+    cancel.bind(3, a.at_ms);
+    cancel.bind(4, std::string_view(a.delivery_id));
+    run(db, cancel, "cancelling deliveries");
+}
+
+}  // namespace
+
+void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out) {
+    const auto seqs = due_seqs(db, request);
+    if (seqs.empty()) return;
+    sqlite_statement mark(db.handle(),
+                          "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq = ?1");
+    sqlite_statement read(
+        db.handle(),
+        "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.dest, d.event, d.event_ms, d.attempts,"
+        " d.secret_owner, s.secret, CASE WHEN s.previous_until_ms > ?2 THEN s.previous_secret END, " +
+            joined_job_columns() +
+            " FROM webhook_deliveries d LEFT JOIN webhook_secrets s ON s.owner = d.secret_owner"
+            " LEFT JOIN jobs j ON j.uuid = d.job_uuid WHERE d.seq = ?1");
+    for (auto seq : seqs) {
+        mark.bind(1, seq);
+        mark.bind(2, claimer);
+        mark.bind(3, request.lease_until_ms);
+        run(db, mark, "claiming a delivery");
+        read.bind(1, seq);
+        read.bind(2, request.now_ms);
+        each_row(db, read, "reading a claimed delivery",
+                 [&](sqlite_statement& row) { out.push_back(read_due(row)); });
+    }
+}
+
+std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
+    sqlite_statement log(db.handle(),
+                         "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code,"
+                         " latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    sqlite_statement update(
+        db.handle(),
+        "UPDATE webhook_deliveries SET attempts = max(attempts, ?2), status = ?3, next_ms = ?4,"
+        " last_code = ?5, last_error = ?6, done_ms = ?7, claimed_by = NULL,"
+        " claimed_until = NULL WHERE id = ?1 AND status = 'pending'");
+    std::size_t updated = 0;
+    for (const auto& a : attempts) {
+        const std::optional<std::int64_t> code =
+            a.status_code ? std::optional<std::int64_t>(*a.status_code) : std::nullopt;
+        const std::optional<std::string> error = a.error.empty() ? std::nullopt : std::optional(a.error);
+        log.bind(1, std::string_view(a.delivery_id));
+        log.bind(2, std::int64_t{a.attempt});
+        log.bind(3, a.at_ms);
+        log.bind(4, code);
+        log.bind(5, a.latency_ms);
+        log.bind(6, error);
+        run(db, log, "recording an attempt");
+        const bool retry = a.outcome == delivery_outcome::retry;
+        update.bind(1, std::string_view(a.delivery_id));
+        update.bind(2, std::int64_t{a.attempt});
+        update.bind(3, status_of(a.outcome));
+        update.bind(4, retry ? a.next_ms : a.at_ms);
+        update.bind(5, code);
+        update.bind(6, error);
+        update.bind(7, retry ? std::optional<std::int64_t>() : std::optional<std::int64_t>(a.at_ms));
+        run(db, update, "updating a delivery");
+        updated += static_cast<std::size_t>(changes(db));
+        if (a.outcome == delivery_outcome::gone) stop_destination(db, a);
+    }
+    return updated;
+}
+
+std::size_t release(sqlite_db& db) {
+    sqlite_statement st(db.handle(),
+                        "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
+                        " WHERE claimed_until IS NOT NULL AND status = 'pending'");
+    run(db, st, "releasing claims");
+    return static_cast<std::size_t>(changes(db));
+}
+
+}  // namespace jobsd::store::sqlite_webhook
