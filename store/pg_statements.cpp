@@ -9,17 +9,25 @@ namespace jobsd::store {
 
 namespace {
 
+constexpr std::string_view insert_job_sql =
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
+    " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING";
+
 std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
         // ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row
         // instead of aborting the whole batch's transaction. The new job is claimed by this
         // instance, which hands it to its publisher right after the commit.
-        {"insert_job",
-         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until)"
-         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-         " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING RETURNING seq"},
+        {"insert_job", std::string(insert_job_sql) + " RETURNING seq"},
+        // The same, for a job naming its own webhook URL ($14, its origin $15, its filter $16),
+        // stored beside it only when the job row went in.
+        {"insert_job_with_webhook",
+         "WITH j AS (" + std::string(insert_job_sql) +
+             " RETURNING seq, uuid), w AS (INSERT INTO job_webhooks (job_uuid, url, dest,"
+             " events) SELECT uuid, $14, $15, $16::integer FROM j) SELECT seq FROM j"},
         {"release_key",
          "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
          "created_ms < $3"},
@@ -40,11 +48,22 @@ std::vector<pg_prepared> make_statements() {
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
         // Forward only, decided on the row itself: $7 lists the states the event may follow,
         // so instances applying the same events in any order end in the same state.
+        // The webhook deliveries the change causes ($8 event, $9 its bit, 0 for none; $10 now) are
+        // written by the same statement, so they commit with it or not at all.
         {"apply_event",
-         "UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress), output = coalesce($4, "
-         "output),"
-         " error = coalesce($5, error), updated_ms = greatest(updated_ms, $6) WHERE uuid = $1"
-         " AND job_status = ANY($7::text[]) RETURNING account_id, session_id, job_type"},
+         "WITH up AS (UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress),"
+         " output = coalesce($4, output), error = coalesce($5, error), updated_ms = greatest(updated_ms, $6)"
+         " WHERE uuid = $1 AND job_status = ANY($7::text[]) RETURNING uuid, account_id, session_id, "
+         "job_type),"
+         " hooks AS (INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest,"
+         " job_uuid, event, event_ms, next_ms, created_ms)"
+         " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id, e.id, e.url, e.id,"
+         " up.uuid, $8, $6, $10, $10 FROM up JOIN webhook_endpoints e ON e.account_id = up.account_id"
+         " AND e.enabled AND (e.events & $9::integer) <> 0"
+         " UNION ALL SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), up.account_id, NULL,"
+         " 'account:' || up.account_id, w.url, w.dest, up.uuid, $8, $6, $10, $10 FROM up"
+         " JOIN job_webhooks w ON w.job_uuid = up.uuid AND (w.events & $9::integer) <> 0)"
+         " SELECT account_id, session_id, job_type FROM up"},
         {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
     };
 }
@@ -52,7 +71,11 @@ std::vector<pg_prepared> make_statements() {
 }  // namespace
 
 const std::vector<pg_prepared>& pg_prepared_statements() {
-    static const std::vector<pg_prepared> all = make_statements();
+    static const std::vector<pg_prepared> all = [] {
+        auto v = make_statements();
+        for (auto& s : pg_webhook_statements()) v.push_back(std::move(s));
+        return v;
+    }();
     return all;
 }
 

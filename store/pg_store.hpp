@@ -15,6 +15,7 @@
 
 #include "store/store.hpp"
 #include "store/store_options.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::store {
 
@@ -81,6 +82,8 @@ class pg_store final : public store {
     void apply_seed(const seed_data& seed) override;
     store_stats stats() const override;
 
+    webhook_store* webhooks() noexcept override { return webhooks_.get(); }
+
     const std::string& instance_id() const { return options_.instance_id; }
 
   private:
@@ -91,6 +94,7 @@ class pg_store final : public store {
     const store_options common_;
     std::shared_ptr<impl> impl_;
     std::thread thread_;
+    std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the connections above
 };
 
 }  // namespace jobsd::store

@@ -1,6 +1,9 @@
 // The PostgreSQL adapter's writes: each adds its statements to a batch's pipeline between BEGIN
 // and COMMIT and reads its own results back; forward-only and duplicate checks are decided by
 // the statements themselves, so several jobsd may write the same database.
+#include "model/clock.hpp"
+#include "model/webhook_event.hpp"
+#include "model/webhook_url.hpp"
 #include "store/completion.hpp"
 #include "store/pg_ops.hpp"
 #include "store/store_error.hpp"
@@ -26,14 +29,21 @@ struct create_job_op final : pg_op {
             out.push_back({"release_key",
                            {job.account_id, job.idempotency_key,
                             pg_number(job.created_ms - idempotency_window.count())}});
-        out.push_back(
-            {"insert_job",
-             {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
-              std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
-              job.version ? param(pg_number(*job.version)) : std::nullopt,
-              keyed ? param(job.idempotency_key) : std::nullopt,
-              keyed ? param(job.request_hash) : std::nullopt, instance,
-              pg_number(static_cast<std::int64_t>(claim_lease.count()))}});
+        pg_statement insert{
+            "insert_job",
+            {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
+             std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
+             job.version ? param(pg_number(*job.version)) : std::nullopt,
+             keyed ? param(job.idempotency_key) : std::nullopt,
+             keyed ? param(job.request_hash) : std::nullopt, instance,
+             pg_number(static_cast<std::int64_t>(claim_lease.count()))}};
+        if (!job.webhook_url.empty()) {
+            insert.sql = "insert_job_with_webhook";
+            insert.params.push_back(job.webhook_url);
+            insert.params.push_back(model::webhook_origin(job.webhook_url));
+            insert.params.push_back(pg_number(static_cast<std::int64_t>(job.webhook_events)));
+        }
+        out.push_back(std::move(insert));
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.empty() || results.back().rows() == 0)) ec = store_errc::duplicate;
@@ -68,16 +78,19 @@ struct apply_events_op final : pg_op {
         : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
+        const std::int64_t now_ms = model::now_ms();  // deliveries are due at once
         for (const auto& e : events) {
             std::vector<std::string> from;
             for (auto s :
                  {model::job_status::queued, model::job_status::started, model::job_status::in_progress,
                   model::job_status::success, model::job_status::failed})
                 if (model::can_advance(s, e.status)) from.emplace_back(model::to_string(s));
+            const auto* hook = model::webhook_event_for(e.status);
             out.push_back({"apply_event",
                            {e.uuid, std::string(model::to_string(e.status)),
                             e.progress ? param(std::to_string(*e.progress)) : std::nullopt, e.output, e.error,
-                            pg_number(e.at_ms), pg_text_array(from)}});
+                            pg_number(e.at_ms), pg_text_array(from), std::string(hook ? hook->name : ""),
+                            pg_number(static_cast<std::int64_t>(hook ? hook->bit : 0)), pg_number(now_ms)}});
         }
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
