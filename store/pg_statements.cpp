@@ -58,10 +58,12 @@ std::vector<pg_prepared> make_statements() {
          " hooks AS (INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest,"
          " job_uuid, event, event_ms, next_ms, created_ms)"
          " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id, e.id, e.url, e.id,"
-         " up.uuid, $8, $6, $10, $10 FROM up JOIN webhook_endpoints e ON e.account_id = up.account_id"
+         " up.uuid, $8::text, $6::bigint, $10::bigint, $10::bigint FROM up JOIN webhook_endpoints e ON "
+         "e.account_id = up.account_id"
          " AND e.enabled AND (e.events & $9::integer) <> 0"
          " UNION ALL SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), up.account_id, NULL,"
-         " 'account:' || up.account_id, w.url, w.dest, up.uuid, $8, $6, $10, $10 FROM up"
+         " 'account:' || up.account_id, w.url, w.dest, up.uuid, $8::text, $6::bigint, $10::bigint, "
+         "$10::bigint FROM up"
          " JOIN job_webhooks w ON w.job_uuid = up.uuid AND (w.events & $9::integer) <> 0)"
          " SELECT account_id, session_id, job_type FROM up"},
         {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},

@@ -101,7 +101,8 @@ delivery_attempt read_attempt(const pg_reply& r, int row, int first) {
 // The attempts as json_agg wrote them: [[attempt, at_ms, status_code, latency_ms, error], …].
 std::vector<delivery_attempt> parse_history(std::string_view text) {
     std::vector<delivery_attempt> out;
-    for (const auto& item : json::parse(text).as_array()) {
+    const json::value doc = json::parse(text);
+    for (const auto& item : doc.as_array()) {
         const auto& a = item.as_array();
         delivery_attempt d;
         d.attempt = static_cast<int>(a.at(0).to_number<std::int64_t>());

@@ -22,6 +22,7 @@
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "store/pg_connection.hpp"
+#include "store/pg_schema.hpp"
 #include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
@@ -478,7 +479,7 @@ BOOST_AUTO_TEST_CASE(two_instances_migrate_at_once) {
     auto f2 = std::async(std::launch::async, open);
     auto s1 = f1.get();
     auto s2 = f2.get();
-    BOOST_TEST(schema.exec("SELECT version FROM jobsd_schema") == "4");
+    BOOST_TEST(schema.exec("SELECT version FROM jobsd_schema") == std::to_string(pg_schema_version()));
     BOOST_TEST(schema.exec("SELECT count(*) FROM jobsd_schema") == "1");
     auto j = make_job("acc_a");
     create(*s1, j);

@@ -16,3 +16,8 @@ target_link_libraries(operator_unit_tests PRIVATE jobs_server)
 jobsd_test(store_contract_tests 300 store_contract_tests.cpp)
 target_link_libraries(store_contract_tests PRIVATE jobs_store jobsd_test_support)
 set_tests_properties(store_contract_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
+
+# The webhook store's contract against both adapters (the PostgreSQL cases on the test cluster).
+jobsd_test(webhook_store_tests 300 webhook_store_tests.cpp ${CMAKE_CURRENT_LIST_DIR}/support/pg_test_schema.cpp)
+target_link_libraries(webhook_store_tests PRIVATE jobs_store jobsd_test_support)
+set_tests_properties(webhook_store_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
