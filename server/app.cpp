@@ -68,15 +68,25 @@ app::app(config cfg)
     if (config_.amqp.enabled) {
         outbox_ = std::make_unique<store_outbox>(*store_);
         publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
-        event_sink_ = std::make_unique<event_applier>(*store_, hub_);
+        event_sink_ = std::make_unique<event_applier>(*store_, hub_, [this] {
+            if (dispatcher_) dispatcher_->notify();
+        });
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
     }
+    if (config_.webhooks.enabled && store_->webhooks()) {
+        std::vector<asio::io_context*> contexts;
+        for (auto& c : contexts_) contexts.push_back(c.get());
+        dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(config_.webhooks, *store_->webhooks(),
+                                                                     std::move(contexts));
+    }
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
-    services_ = std::make_unique<services>(
-        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_});
+    services_ = std::make_unique<services>(services{config_.server, *store_, catalog_, metrics_,
+                                                    publisher_.get(), hub_, *operator_api_, gate_,
+                                                    config_.webhooks, store_->webhooks(), dispatcher_.get()});
     api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
+    metrics_.watch_webhooks(dispatcher_ ? &dispatcher_->stats() : nullptr);
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -137,6 +147,7 @@ void app::run() {
     asio::co_spawn(*contexts_.front(), sample_ingest(), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
+    if (dispatcher_) dispatcher_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -195,6 +206,7 @@ asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     gate_.start_draining();
+    if (dispatcher_) dispatcher_->stop();  // no new attempts; those in flight end with the contexts
     // Requests in flight get the grace period to be answered; idle connections just close.
     const auto deadline = std::chrono::steady_clock::now() + config_.server.shutdown_grace;
     asio::steady_timer poll(*contexts_.front());

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "queue/amqp_options.hpp"
+#include "server/webhooks/webhook_options.hpp"
 #include "store/store_factory.hpp"
 
 namespace jobsd::server {
@@ -94,6 +95,7 @@ struct config {
     std::string seed_file;
     log_options log;
     tls_options tls;
+    webhooks::webhook_options webhooks;
 };
 
 // A configuration problem, with the key it concerns in the message.

@@ -16,6 +16,7 @@ bool event_applier::apply(std::vector<model::job_event> events) {
     }
     for (const auto& a : applied)
         hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
+    if (!applied.empty() && applied_) applied_();
     return true;
 }
 

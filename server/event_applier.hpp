@@ -2,6 +2,8 @@
 // ones that moved a job forward.
 #pragma once
 
+#include <functional>
+
 #include "queue/event_sink.hpp"
 #include "server/notification_hub.hpp"
 #include "store/store.hpp"
@@ -10,12 +12,16 @@ namespace jobsd::server {
 
 class event_applier final : public queue::event_sink {
   public:
-    event_applier(store::store& s, notification_hub& hub) : store_(s), hub_(hub) {}
+    // `applied` (may be empty) runs after a batch that moved a job forward was committed: the
+    // webhook dispatcher's wake-up, since the same transaction may have recorded deliveries.
+    event_applier(store::store& s, notification_hub& hub, std::function<void()> applied = {})
+        : store_(s), hub_(hub), applied_(std::move(applied)) {}
     bool apply(std::vector<model::job_event> events) override;
 
   private:
     store::store& store_;
     notification_hub& hub_;
+    std::function<void()> applied_;
 };
 
 }  // namespace jobsd::server

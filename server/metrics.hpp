@@ -16,8 +16,13 @@
 #include "queue/publisher.hpp"
 #include "server/notification_hub.hpp"
 #include "store/store.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::server {
+
+namespace webhooks {
+struct dispatcher_stats;  // server/webhooks/webhook_dispatcher.hpp
+}
 
 class metrics {
   public:
@@ -57,9 +62,13 @@ class metrics {
         hub_ = hub;
     }
 
-    // `outbox` and `jobs` may be null when they could not be read; their lines are left out.
+    // The webhook dispatcher's counters (null: webhooks.enabled is false). Called once at startup.
+    void watch_webhooks(const webhooks::dispatcher_stats* dispatcher) noexcept { webhooks_ = dispatcher; }
+
+    // `outbox`, `jobs` and `hooks` may be null when they could not be read; their lines are left out.
     std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
-                       const std::vector<store::job_count>* jobs = nullptr) const;
+                       const std::vector<store::job_count>* jobs = nullptr,
+                       const store::webhook_stats* hooks = nullptr) const;
 
     // Jobs created since start, all types together (the dashboard's ingest rate).
     std::uint64_t jobs_created_total() const noexcept {
@@ -103,6 +112,7 @@ class metrics {
     const queue::publisher_stats* publisher_ = nullptr;
     const queue::event_consumer_stats* events_ = nullptr;
     const notification_hub* hub_ = nullptr;
+    const webhooks::dispatcher_stats* webhooks_ = nullptr;
 };
 
 }  // namespace jobsd::server
