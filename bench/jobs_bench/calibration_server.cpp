@@ -16,6 +16,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <atomic>
 #include <string>
 
 namespace asio = boost::asio;
@@ -41,7 +42,12 @@ const std::string& fixed_answer() {
     return answer;
 }
 
-asio::awaitable<void> serve(tcp::socket socket) {
+struct request_count {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::int64_t> last_ns{0};
+};
+
+asio::awaitable<void> serve(tcp::socket socket, request_count& count) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer(1 << 20);
     const std::string& answer = fixed_answer();
@@ -51,6 +57,9 @@ asio::awaitable<void> serve(tcp::socket socket) {
         stream.expires_after(std::chrono::seconds(30));
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (ec) break;
+        count.requests.fetch_add(1, std::memory_order_relaxed);
+        count.last_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                            std::memory_order_relaxed);
         auto [wec, w] = co_await asio::async_write(stream, asio::buffer(answer), use_nothrow);
         if (wec || !parser.keep_alive()) break;
     }
@@ -58,13 +67,13 @@ asio::awaitable<void> serve(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc, request_count& count) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) continue;
         socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(socket.get_executor(), serve(std::move(socket)), asio::detached);
+        asio::co_spawn(socket.get_executor(), serve(std::move(socket), count), asio::detached);
     }
 }
 
@@ -73,6 +82,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
 struct calibration_server::impl {
     asio::io_context ioc;
     tcp::acceptor acceptor;
+    request_count count;
     explicit impl(unsigned threads) : ioc(static_cast<int>(threads)), acceptor(ioc) {}
 };
 
@@ -83,12 +93,20 @@ calibration_server::calibration_server(unsigned threads) : impl_(std::make_uniqu
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen(asio::socket_base::max_listen_connections);
     port_ = impl_->acceptor.local_endpoint().port();
-    asio::co_spawn(impl_->ioc, accept_loop(impl_->acceptor, impl_->ioc), asio::detached);
+    asio::co_spawn(impl_->ioc, accept_loop(impl_->acceptor, impl_->ioc, impl_->count), asio::detached);
     for (unsigned t = 0; t < std::max(1u, threads); ++t) threads_.emplace_back([this] { impl_->ioc.run(); });
 }
 
 calibration_server::~calibration_server() {
     stop();
+}
+
+std::uint64_t calibration_server::requests() const noexcept {
+    return impl_->count.requests.load(std::memory_order_relaxed);
+}
+
+std::int64_t calibration_server::last_request_ns() const noexcept {
+    return impl_->count.last_ns.load(std::memory_order_relaxed);
 }
 
 void calibration_server::stop() {

@@ -1,14 +1,17 @@
 // The HTTP ceiling of this machine for --calibrate: a minimal Beast server on 127.0.0.1 that
-// reads each request and answers a fixed 201 body, with no work behind it.
+// reads each request and answers a fixed 201 body, with no work behind it. With
+// --webhook-receiver it is also the webhook receiver (a 201 counts as delivered), counting requests.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
 
 namespace jobsd::bench {
 
-// Thread safety: construct, port() and stop() from one owner thread; the server runs on
+// Thread safety: construct, port() and stop() from one owner thread (requests() and
+// last_request_ns() from any); the server runs on
 // `threads` threads of its own until stop() or destruction.
 class calibration_server {
   public:
@@ -20,6 +23,9 @@ class calibration_server {
 
     unsigned short port() const noexcept { return port_; }
     void stop();
+    // Requests read so far, and when the latest was (steady clock, ns since its epoch; 0: none).
+    std::uint64_t requests() const noexcept;
+    std::int64_t last_request_ns() const noexcept;
 
   private:
     struct impl;

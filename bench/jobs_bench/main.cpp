@@ -116,6 +116,29 @@ int run_idle(const options& o) {
     return out.failed == 0 && out.closed_early == 0 ? 0 : 1;
 }
 
+// --webhook-receiver: waits (up to --e2e-grace once arrivals stop) for one delivery per created
+// job, then prints how many came and their rate from the load's start to the last arrival.
+void report_webhooks(const options& o, const calibration_server& receiver, std::uint64_t created,
+                     std::chrono::steady_clock::time_point start) {
+    const auto grace = std::chrono::duration<double>(o.e2e_grace_s);
+    auto last_change = std::chrono::steady_clock::now();
+    for (std::uint64_t seen = receiver.requests(); seen < created;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const auto now = std::chrono::steady_clock::now(), n = receiver.requests();
+        if (n != seen) seen = n, last_change = now;
+        if (now - last_change > grace) break;
+    }
+    const auto got = receiver.requests();
+    const auto last =
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(receiver.last_request_ns()));
+    const double span = got ? std::chrono::duration<double>(last - start).count() : 0;
+    std::printf(
+        "webhooks  %llu deliveries received for %llu created jobs; %.0f deliveries/s (load start to "
+        "last arrival, %.1f s)\n",
+        static_cast<unsigned long long>(got), static_cast<unsigned long long>(created),
+        span > 0 ? static_cast<double>(got) / span : 0.0, span);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,10 +151,16 @@ int main(int argc, char** argv) {
     const options& o = std::get<options>(parsed);
     if (o.scenario == "idle") return run_idle(o);
 
+    std::unique_ptr<calibration_server> receiver;
+    std::string webhook;
+    if (o.webhook_receiver) {
+        receiver = std::make_unique<calibration_server>(1);
+        webhook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hooks";
+    }
     std::optional<payload_mix> mix;
     try {
         mix = payload_mix::load(o.payload_file);
-        mix->apply({o.template_id, o.prompt_id});
+        mix->apply({o.template_id, o.prompt_id, webhook});
     } catch (const std::exception& e) {
         std::cerr << "jobs-bench: " << e.what() << "\n";
         return 2;
@@ -229,6 +258,7 @@ int main(int argc, char** argv) {
     load_plan plan = plan_for(o, o.host, o.port);
     plan.collect_accepted = o.e2e || !o.accepted_file.empty();
     load_outcome outcome;
+    const auto load_start = std::chrono::steady_clock::now();
     result.run = measure(o, "jobsd", plan, requests, path, expected, &outcome);
 
     if (consumer) {
@@ -272,6 +302,7 @@ int main(int argc, char** argv) {
     result.missed = check_thresholds(result);
 
     write_text_report(std::cout, result);
+    if (receiver) report_webhooks(o, *receiver, result.run.good, load_start);
     bool wrote = true;
     if (!o.json_file.empty())
         wrote &= write_file(o.json_file, "JSON result",

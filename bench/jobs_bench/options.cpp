@@ -28,6 +28,8 @@ const char* usage_text() {
            "  --amqp URL       broker (amqp://guest:guest@127.0.0.1:5673/)\n"
            "  --exchange NAME  jobsd's job exchange (jobs)\n"
            "  --e2e-grace S    wait for deliveries after the load (10)\n"
+           "  --webhook-receiver  every job's `webhook` is a built-in receiver; reports deliveries/s\n"
+           "                   (jobs must reach a terminal status: run workers; jobsd must allow 127.0.0.1)\n"
            "calibration:\n"
            "  --calibrate      also measure a built-in 201 server and the broker's confirmed-publish rate\n"
            "  --calibrate-http only the built-in 201 server (no broker needed)\n"
@@ -138,6 +140,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
             if (!(err = number(0, 1e15, d))) o.limits.max_loss = static_cast<std::uint64_t>(d);
         } else if (a == "--e2e")
             o.e2e = true;
+        else if (a == "--webhook-receiver")
+            o.webhook_receiver = true;
         else if (a == "--calibrate")
             o.calibrate = true;
         else if (a == "--calibrate-http")
@@ -188,6 +192,8 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
         return parse_error{"--queue-type must be quorum or classic"};
     if (o.e2e && o.scenario != "create")
         return parse_error{"--e2e needs --scenario create (only created jobs are published)"};
+    if (o.webhook_receiver && o.scenario != "create")
+        return parse_error{"--webhook-receiver needs --scenario create"};
     if (o.limits.max_loss && !o.e2e) return parse_error{"--max-loss needs --e2e"};
     if (!o.accepted_file.empty() && o.scenario != "create")
         return parse_error{"--accepted needs --scenario create (only created jobs have a uuid)"};
