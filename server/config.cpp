@@ -154,6 +154,7 @@ std::function<std::string(const json::value&)> durations_setter(
     };
 }
 
+// declarative table
 std::vector<entry> schema(config& c) {
     constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
     return {
@@ -280,6 +281,16 @@ void apply_text(const entry& e, const std::string& text, const std::string& sour
     apply(e, v, source);
 }
 
+// The webhooks section as a whole: an allow-list that parses, and a claim that outlives an attempt.
+void check_webhooks(const webhooks::webhook_options& w) {
+    if (auto policy = webhooks::address_policy::make(w.allow); !policy) throw config_error(policy.error());
+    if (w.claim_lease <= w.connect_timeout + w.tls_timeout + w.answer_timeout)
+        throw config_error(
+            "webhooks.claim_lease_ms must exceed connect_timeout_ms + tls_timeout_ms + answer_timeout_ms, or "
+            "a "
+            "delivery still in flight could be claimed and sent again by another instance");
+}
+
 }  // namespace
 
 config load_config(int argc, const char* const* argv, bool& help) {
@@ -350,14 +361,7 @@ config load_config(int argc, const char* const* argv, bool& help) {
         throw config_error("tls.certificate_file must be set when tls.enabled is true");
     if (c.tls.enabled && c.tls.private_key_file.empty())
         throw config_error("tls.private_key_file must be set when tls.enabled is true");
-    if (auto policy = webhooks::address_policy::make(c.webhooks.allow); !policy)
-        throw config_error(policy.error());
-    if (c.webhooks.claim_lease <=
-        c.webhooks.connect_timeout + c.webhooks.tls_timeout + c.webhooks.answer_timeout)
-        throw config_error(
-            "webhooks.claim_lease_ms must exceed connect_timeout_ms + tls_timeout_ms + answer_timeout_ms, or "
-            "a "
-            "delivery still in flight could be claimed and sent again by another instance");
+    check_webhooks(c.webhooks);
     if (!c.amqp.management_url.empty()) {
         auto endpoint =
             parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());
