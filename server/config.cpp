@@ -286,9 +286,8 @@ void check_webhooks(const webhooks::webhook_options& w) {
     if (auto policy = webhooks::address_policy::make(w.allow); !policy) throw config_error(policy.error());
     if (w.claim_lease <= w.connect_timeout + w.tls_timeout + w.answer_timeout)
         throw config_error(
-            "webhooks.claim_lease_ms must exceed connect_timeout_ms + tls_timeout_ms + answer_timeout_ms, or "
-            "a "
-            "delivery still in flight could be claimed and sent again by another instance");
+            "webhooks.claim_lease_ms must exceed connect_timeout_ms + tls_timeout_ms + answer_timeout_ms, "
+            "or a delivery still in flight could be claimed and sent again by another instance");
 }
 
 }  // namespace
