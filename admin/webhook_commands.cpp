@@ -42,6 +42,12 @@ std::string event_text(unsigned filter) {
     return out;
 }
 
+json::array event_array(unsigned filter) {
+    json::array out;
+    for (auto name : model::webhook_event_names(filter)) out.emplace_back(name);
+    return out;
+}
+
 // --events "a,b" as the API's JSON array, so both refuse the same input with the same words.
 model::endpoint_request parse_endpoint(const std::string& url, const invocation& inv) {
     json::object body{{"url", url}, {"enabled", !inv.has("--disabled")}};
@@ -112,7 +118,7 @@ command webhook_list() {
                         {"id", e.id},
                         {"account_id", e.account_id},
                         {"url", e.url},
-                        {"events", event_text(e.events)},
+                        {"events", event_array(e.events)},
                         {"enabled", e.enabled},
                         {"disabled_reason", e.disabled_reason ? json::value(*e.disabled_reason) : nullptr},
                         {"created_at", time_json(e.created_ms)}});
