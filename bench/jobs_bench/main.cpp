@@ -124,7 +124,8 @@ void report_webhooks(const options& o, const calibration_server& receiver, std::
     auto last_change = std::chrono::steady_clock::now();
     for (std::uint64_t seen = receiver.requests(); seen < created;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        const auto now = std::chrono::steady_clock::now(), n = receiver.requests();
+        const auto now = std::chrono::steady_clock::now();
+        const auto n = receiver.requests();
         if (n != seen) seen = n, last_change = now;
         if (now - last_change > grace) break;
     }
