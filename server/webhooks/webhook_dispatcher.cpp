@@ -137,6 +137,7 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
     auto last_sweep = std::chrono::steady_clock::now();
     while (!stopping_) {
         auto request = next_claim();
+        const bool request_skipped = !request.skip.empty();
         bool more = false;
         if (request.limit > 0) {
             const auto limit = request.limit;
@@ -146,6 +147,7 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
                 spdlog::log(is_saturation(ec) ? spdlog::level::debug : spdlog::level::warn,
                             "webhooks: claiming due deliveries failed: {}", ec.message());
             more = !ec && due.size() == limit;
+            note_capped(request_skipped, due);
             for (auto& d : due) admit(std::move(d));
         }
         if (std::chrono::steady_clock::now() - last_sweep > options_.idle_timeout) {
@@ -157,6 +159,17 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
         wake_.expires_after(options_.poll_interval);
         co_await wake_.async_wait(use_nothrow);
     }
+}
+
+// Whether a destination may have more due deliveries than the claim took (it was skipped, or got
+// its whole per-endpoint share): then a freed slot of it claims again at once, not at the next poll,
+// so one busy receiver is served as fast as it answers.
+void webhook_dispatcher::note_capped(bool skipped, const std::vector<store::due_delivery>& due) {
+    bool capped = skipped;
+    std::map<std::string_view, std::size_t> per_dest;
+    for (const auto& d : due) capped = capped || ++per_dest[d.dest] >= options_.per_endpoint;
+    std::lock_guard lock(mutex_);
+    capped_ = capped;
 }
 
 void webhook_dispatcher::admit(store::due_delivery d) {
@@ -257,7 +270,7 @@ void webhook_dispatcher::finished(const std::string& dest, store::attempt_record
         } else if (--it->second.in_flight == 0) {
             destinations_.erase(it);
         }
-        loop_waits = std::exchange(full_, false);
+        loop_waits = std::exchange(full_, false) || (!next && std::exchange(capped_, false));
     }
     asio::post(*contexts_.front(), [this] { record_wake_.cancel(); });
     if (next)

@@ -75,6 +75,7 @@ class webhook_dispatcher {
     boost::asio::awaitable<void> deliver(store::due_delivery d);
     boost::asio::awaitable<std::optional<std::string>> secret_of(const store::due_delivery& d);
     store::claim_request next_claim();
+    void note_capped(bool skipped, const std::vector<store::due_delivery>& due);
     // Starts `d` now or queues it behind its destination's attempts in flight.
     void admit(store::due_delivery d);
     // An attempt ended: records it, frees its slot and starts the destination's next one.
@@ -100,6 +101,7 @@ class webhook_dispatcher {
     std::size_t claimed_ = 0;                          // guarded: in flight + waiting
     std::vector<store::attempt_record> results_;       // guarded: ended, not yet recorded
     bool full_ = false;                                // guarded: the loop waits for a free slot
+    bool capped_ = false;  // guarded: the last claim left due deliveries of a destination at its bound
 };
 
 }  // namespace jobsd::server::webhooks
