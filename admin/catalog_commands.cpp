@@ -37,7 +37,8 @@ json::object project_json(const model::project& p) {
             {"type", p.type},
             {"start_date", time_json(p.start_ms)},
             {"end_date", time_json(p.end_ms)},
-            {"mapping_fields", p.mapping_fields}};
+            {"mapping_fields", p.mapping_fields},
+            {"strict_values", p.strict_values}};
 }
 
 json::object prompt_json(const model::image_prompt& ip) {
@@ -55,6 +56,7 @@ command project_put() {
             "\"2025-01-01T00:00:00Z\",\n"
             "   \"end_date\": null, \"mapping_fields\": {\"title\": {\"label\": \"Title\", "
             "\"instructionType\": \"text\"}}}\n"
+            "\"strict_values\": true makes every job check its values against mapping_fields.\n"
             "Without \"id\" a new project is made and its id printed; with one, that project is replaced\n"
             "(it must belong to ACCOUNT). Dates are ISO-8601; null or absent means open.",
             [](const invocation& inv, context& ctx) {

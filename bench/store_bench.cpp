@@ -1,6 +1,7 @@
 // Google Benchmark of the SQLite store alone: jobs committed per second by many concurrent
-// waiters (group commit), with synchronous=FULL as in production. Not a test: run it by hand or
-// through scripts/bench; figures go in bench/RESULTS.md.
+// waiters (group commit), with synchronous=FULL as in production; and one page of GET /jobs/v2
+// from a table of a million jobs. Not a test: run it by hand or through scripts/bench; figures go
+// in bench/RESULTS.md.
 //
 //   build/bin/store-bench [--benchmark_filter=…] [--store-dir DIR]
 //
@@ -18,7 +19,9 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -136,6 +139,84 @@ BENCHMARK(create_jobs)
     ->Arg(1024)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// A million jobs of one account (the worst case for a list: every row is the account's), 50 jobs
+// per session; built once per run through create_jobs (batches of 1 000, as POST /jobs/v2/batch).
+class million_jobs {
+  public:
+    static million_jobs& get() {
+        static million_jobs m;
+        return m;
+    }
+    store::sqlite_store& store() { return *store_; }
+    std::int64_t middle_ms() const { return first_ms_ + rows / 2; }
+    static constexpr std::int64_t rows = 1'000'000;
+
+  private:
+    million_jobs() : dir_(g_store_dir / ("list-" + std::to_string(::getpid()))) {
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        store::sqlite_options o;
+        o.path = dir_ / "bench.db";
+        store_ = std::make_unique<store::sqlite_store>(o);
+        asio::io_context io;
+        for (std::int64_t done = 0; done < rows; done += 1000) {
+            std::vector<store::job_record> batch;
+            for (std::int64_t i = done; i < done + 1000; ++i) {
+                auto j = make_job(first_ms_ + i);  // one job per millisecond
+                j.session_id = "session-" + std::to_string(i / 50);
+                batch.push_back(std::move(j));
+            }
+            auto guard = asio::make_work_guard(io);
+            store_->create_jobs(std::move(batch),
+                                asio::bind_executor(io.get_executor(), [&](store::error_code ec) {
+                                    guard.reset();
+                                    if (ec) throw std::runtime_error("building the table: " + ec.message());
+                                }));
+            io.restart();
+            io.run();
+        }
+    }
+    ~million_jobs() {
+        store_.reset();
+        fs::remove_all(dir_);
+    }
+    fs::path dir_;
+    std::int64_t first_ms_ = 1'700'000'000'000;
+    std::unique_ptr<store::sqlite_store> store_;
+};
+
+// One page of 100 (the handler asks for 101), through the store's reader thread as a request would.
+void list_page(benchmark::State& state) {
+    auto& m = million_jobs::get();
+    store::job_query q;
+    q.account_id = "acc_bench";
+    q.limit = 101;
+    if (state.range(0) == 1)
+        q.after = store::job_position{m.middle_ms(), "ffffffff-ffff-7fff-bfff-ffffffffffff"};
+    if (state.range(0) == 2) q.session_id = "session-12345";
+    if (state.range(0) == 3)
+        q.statuses = {model::job_status::queued}, q.type = model::job_type::ai_talking_video;
+    asio::io_context io;
+    std::size_t rows = 0;
+    for (auto _ : state) {
+        auto guard = asio::make_work_guard(io);
+        m.store().list_jobs(
+            q, asio::bind_executor(io.get_executor(),
+                                   [&](store::error_code ec, std::vector<store::job_record> jobs) {
+                                       guard.reset();
+                                       if (ec) throw std::runtime_error(ec.message());
+                                       rows = jobs.size();
+                                   }));
+        io.restart();
+        io.run();
+    }
+    state.counters["rows"] = static_cast<double>(rows);
+}
+
+// 0: the newest page; 1: a page from the middle (a cursor); 2: one session (50 jobs); 3: status and
+// type filters checked on the rows walked.
+BENCHMARK(list_page)->ArgName("shape")->DenseRange(0, 3)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -21,6 +21,9 @@ struct project {
     std::optional<std::int64_t> start_ms;
     std::optional<std::int64_t> end_ms;
     boost::json::object mapping_fields;  // "<key>": {"label": …, "instructionType": …}
+    // Job values are checked against mapping_fields (model/values_check.hpp). Off unless the
+    // project asks for it, so projects of the hosted API keep its lenient contract.
+    bool strict_values = false;
 
     // Start and end are inclusive; a missing bound is open.
     bool active_at(std::int64_t now) const noexcept {

@@ -85,7 +85,7 @@ std::string redact_url(const std::string& url) {
 }
 
 amqp_connection::amqp_connection(const std::string& url, std::chrono::milliseconds timeout,
-                                 unsigned heartbeat_s) {
+                                 unsigned heartbeat_s, notifications notify) {
     std::string buffer = url;  // amqp_parse_url writes into its argument
     amqp_connection_info info;
     amqp_default_connection_info(&info);
@@ -116,9 +116,23 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
         amqp_destroy_connection(conn_);
         throw amqp_error("cannot connect to broker " + where_ + ": " + why);
     }
-    const amqp_rpc_reply_t login =
-        amqp_login(conn_, info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, static_cast<int>(heartbeat_s),
-                   AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+    // rabbitmq-c merges these capabilities with its own defaults.
+    amqp_table_entry_t capabilities[2] = {};
+    capabilities[0].key = amqp_cstring_bytes("connection.blocked");
+    capabilities[1].key = amqp_cstring_bytes("consumer_cancel_notify");
+    for (auto& c : capabilities) {
+        c.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        c.value.value.boolean = 1;
+    }
+    amqp_table_entry_t client_property{};
+    client_property.key = amqp_cstring_bytes("capabilities");
+    client_property.value.kind = AMQP_FIELD_KIND_TABLE;
+    client_property.value.value.table = {2, capabilities};
+    const amqp_table_t properties{1, &client_property};
+    const amqp_rpc_reply_t login = amqp_login_with_properties(
+        conn_, info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, static_cast<int>(heartbeat_s),
+        notify == notifications::on ? &properties : nullptr, AMQP_SASL_METHOD_PLAIN, info.user,
+        info.password);
     if (login.reply_type != AMQP_RESPONSE_NORMAL) {
         std::string why = describe(login);
         // RabbitMQ drops the socket on bad credentials without a reason a client can read.

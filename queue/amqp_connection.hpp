@@ -36,9 +36,16 @@ class amqp_connection {
   public:
     static constexpr amqp_channel_t channel = 1;
 
+    // What the broker may send unasked besides deliveries and confirms. With `notifications`
+    // the client asks for connection.blocked/unblocked (flow control on a resource alarm) and
+    // basic.cancel (a consumer ended by the broker); only a connection whose every frame is read
+    // by a frame loop (amqp_session) should ask, since a plain RPC caller would only queue them.
+    enum class notifications { off, on };
+
     // Connects, logs in and opens the channel. Throws amqp_error naming the URL and the failure
     // (refused, timed out, wrong credentials, missing vhost).
-    amqp_connection(const std::string& url, std::chrono::milliseconds timeout, unsigned heartbeat_s);
+    amqp_connection(const std::string& url, std::chrono::milliseconds timeout, unsigned heartbeat_s,
+                    notifications notify = notifications::off);
     ~amqp_connection();
     amqp_connection(const amqp_connection&) = delete;
     amqp_connection& operator=(const amqp_connection&) = delete;

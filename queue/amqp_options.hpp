@@ -3,18 +3,35 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/job_type.hpp"
 
 namespace jobsd::queue {
 
+// Which of several broker URLs a process tries first (see amqp_options::url_order).
+enum class amqp_url_order { spread, in_order };
+
+// "spread" or "in_order"; nullopt for anything else.
+inline std::optional<amqp_url_order> parse_url_order(std::string_view text) {
+    if (text == "spread") return amqp_url_order::spread;
+    if (text == "in_order") return amqp_url_order::in_order;
+    return std::nullopt;
+}
+
 struct amqp_options {
     // Publishing on/off. Off keeps every job in the outbox (nothing is lost; nothing is sent).
     bool enabled = true;
     // Broker URLs tried in turn (a cluster's nodes): amqp://user:pass@host:port/vhost.
     std::vector<std::string> urls = {"amqp://guest:guest@127.0.0.1:5673/"};
+    // Where in `urls` a connection starts. spread (default): at a random URL, so many jobsd and
+    // workers given the same list spread over a cluster's nodes instead of all loading the first;
+    // in_order: always at the first (a preferred node). Either way the next URL in turn after
+    // each failure, wrapping around.
+    amqp_url_order url_order = amqp_url_order::spread;
     // Direct exchange the jobs are published to, routing key = job type.
     std::string exchange = "jobs";
     // Per-type queues are named <queue_prefix><job_type>.
@@ -43,12 +60,14 @@ struct amqp_options {
     }();
     // Publishes awaiting a confirm at once. Bounds memory and the work redone after a reconnect.
     std::size_t confirm_window = 512;
-    // Jobs handed over by the server and not yet sent (the hand-over queue and the send queue
-    // each hold at most this many). Past it they stay in the outbox and the relay sends them
-    // later: ingestion never waits for the broker, and memory does not grow with a backlog.
+    // Jobs handed over by the server and not yet sent (the publisher's mailbox and its send
+    // queue each hold at most this many). Past it they stay in the outbox and the relay sends
+    // them later: ingestion never waits for the broker, and memory does not grow with a backlog.
     // 8192 jobs is under a second at full rate and about 20 MB at most.
     std::size_t publish_queue_max = 8192;
-    // Jobs read from the outbox per relay query.
+    // Jobs read from the outbox per relay query. The send queue holds relayed jobs apart from
+    // handed-over ones (at most two pages), so a sweep always gets its share of the confirm
+    // window, older jobs first, even while the mailbox is full.
     std::size_t relay_batch = 512;
     // A full outbox scan at least this often, as a safety net for any job the fast path missed.
     std::chrono::milliseconds relay_interval{30'000};

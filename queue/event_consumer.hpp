@@ -2,14 +2,13 @@
 // dead-letter queues, and hands them to an event_sink in batches; a batch is acked only after
 // the sink applied it. A dead-lettered job becomes a FAILED event with the broker's reason.
 //
-// Thread safety: start/stop from one owner thread; the connection lives on its own thread.
+// Thread safety: start/stop from one owner thread, stats() from any; the connection lives on
+// its own thread (an amqp_session), which also calls the sink.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <thread>
 
 #include "queue/amqp_options.hpp"
@@ -35,16 +34,11 @@ class event_consumer {
     void start();
     void stop();  // unacked deliveries return to the queue
 
-    const event_consumer_stats& stats() const noexcept { return stats_; }
+    const event_consumer_stats& stats() const noexcept;
 
   private:
-    void run();
-
-    const amqp_options options_;
-    event_sink& sink_;
-    event_consumer_stats stats_;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
+    struct impl;
+    std::unique_ptr<impl> impl_;
 };
 
 }  // namespace jobsd::queue

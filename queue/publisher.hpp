@@ -3,8 +3,10 @@
 // lost with a connection is sent again; after every (re)connect a relay re-sends every
 // unpublished job, oldest first.
 //
-// Thread safety: submit() and the accessors may be called from any thread. The AMQP
-// connection lives on the publisher's own thread; nothing here ever blocks the caller.
+// Thread safety: submit() and stats() may be called from any thread, start() and stop() from
+// the owner. submit() only posts to a bounded mailbox; the AMQP connection and every piece of
+// the publisher's state (the relay ledger, the confirm tracker) live on its own thread, and the
+// outbox's answers come back through the same mailbox. Nothing here ever blocks the caller.
 #pragma once
 
 #include <atomic>
@@ -41,8 +43,9 @@ class publisher {
     // Waits briefly for outstanding confirms, then closes. Unconfirmed jobs stay unpublished.
     void stop();
 
-    // Fast path for a job just committed. Never blocks; when the broker is away or the hand-over
-    // queue is full the job stays in the outbox and the relay sends it later.
+    // Fast path for a job just committed. Never blocks; when the broker is away or the mailbox
+    // holds publish_queue_max jobs already, the job stays in the outbox and the relay sends it
+    // later (counted as deferred).
     void submit(model::job job);
 
     const publisher_stats& stats() const noexcept;

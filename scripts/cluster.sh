@@ -116,6 +116,21 @@ node_start() {
         --conf "queue_leader_locator = balanced" >/dev/null
 }
 
+# Node I joins node 1, one node at a time (two joining at once can stop each other's Mnesia), with
+# up to three tries: a try that fails resets the node's own state and starts over. The CLI logs
+# harmless errors while a node joins; they stay in DIR/rabbit-join.log unless it fails.
+join_node() {
+    local i=$1 try
+    for try in 1 2 3; do
+        { rmq_ctl "$i" -q stop_app && rmq_ctl "$i" -q join_cluster "$(node_name 1)" &&
+            rmq_ctl "$i" -q start_app && rmq_ctl "$i" -q await_startup; } >>"$DIR/rabbit-join.log" 2>&1 && return 0
+        say "node $i: join try $try failed, resetting it"
+        { rmq_ctl "$i" -q stop_app; rmq_ctl "$i" -q reset; } >>"$DIR/rabbit-join.log" 2>&1 || true
+        sleep 2
+    done
+    return 1
+}
+
 # Three nodes, one cluster. On a fresh DIR node 1 starts, 2 and 3 start and join it; afterwards
 # the nodes remember their cluster, start together (each waits for the others) and need no join.
 rabbit_start() {
@@ -129,14 +144,8 @@ rabbit_start() {
         node_start 1
         for i in 2 3; do node_start "$i" & pids+=($!); done
         for i in "${pids[@]}"; do wait "$i" || die "a RabbitMQ node did not start (logs in $DIR/rabbit*/log)"; done
-        pids=()
         for i in 2 3; do
-            # The CLI logs harmless errors while a node joins; they stay in the log unless it fails.
-            (rmq_ctl "$i" -q stop_app && rmq_ctl "$i" -q join_cluster "$(node_name 1)" &&
-                rmq_ctl "$i" -q start_app) >>"$DIR/rabbit-join.log" 2>&1 & pids+=($!)
-        done
-        for i in "${pids[@]}"; do
-            wait "$i" || { tail -n 20 "$DIR/rabbit-join.log" >&2; die "a node could not join $(node_name 1)"; }
+            join_node "$i" || { tail -n 20 "$DIR/rabbit-join.log" >&2; die "node $i could not join $(node_name 1)"; }
         done
         touch "$DIR/rabbit.clustered"
     fi

@@ -14,6 +14,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format-14
   wrk libbenchmark-dev
   chromium
+  python3-jsonschema
 )
 
 missing=()

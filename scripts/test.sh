@@ -21,7 +21,9 @@ trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true
 bash scripts/postgres.sh start "$pg_dir"
 pg_url=$(bash scripts/postgres.sh url "$pg_dir")
 cmake -S . -B build -DJOBSD_TEST_AMQP_PORT="$broker_port" -DJOBSD_TEST_PG_URL="$pg_url" >/dev/null
-bash scripts/rabbitmq.sh start "$broker_dir" "$broker_port" --management "$((broker_port + 10000))"
+# A loaded two-core machine (CI, parallel builds) can take well over a minute to boot the node.
+JOBSD_RABBITMQ_START_TIMEOUT=${JOBSD_RABBITMQ_START_TIMEOUT:-180} \
+  bash scripts/rabbitmq.sh start "$broker_dir" "$broker_port" --management "$((broker_port + 10000))"
 
 ctest --test-dir build --output-on-failure -j2 "$@"
 

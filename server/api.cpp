@@ -87,6 +87,14 @@ std::optional<response> api::authenticate(const route& r, const http::request_he
     return message_response(http::status::unauthorized, "Unauthorized");
 }
 
+std::size_t api::body_limit(const http::request_header<>& header) const {
+    std::string_view origin;
+    if (check_target(header, origin)) return svc_.options.body_limit;
+    const auto m = match_route(table_, header.method(), origin);
+    if (m.result != route_match::outcome::found) return svc_.options.body_limit;
+    return svc_.options.*(m.which->body_limit);
+}
+
 admission api::admit(const http::request_header<>& header) const {
     admission a;
     a.refusal = check_identity_headers(header);

@@ -40,6 +40,9 @@ class api {
     boost::asio::awaitable<std::optional<response>> respond(const request& req, const admission& a,
                                                             event_stream& stream) const;
 
+    // The largest body the request's route takes (server.body_limit when no route takes it).
+    std::size_t body_limit(const http::request_header<>& header) const;
+
     // Shutdown has begun: requests read from now on are answered 503 and their connection closed.
     bool draining() const noexcept { return svc_.gate.draining(); }
     metrics& counters() const noexcept { return svc_.counters; }

@@ -154,7 +154,7 @@ std::function<std::string(const json::value&)> durations_setter(
     };
 }
 
-// declarative table
+// declarative table: every setting, its JSON section and key, its flag and its bounds
 std::vector<entry> schema(config& c) {
     constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
     return {
@@ -162,6 +162,9 @@ std::vector<entry> schema(config& c) {
         {"server", "port", "--port", uint_setter(c.server.port, 0, 65535)},
         {"server", "threads", "--threads", uint_setter(c.server.threads, 0, 256)},
         {"server", "body_limit", "", uint_setter(c.server.body_limit, 1024, 64ull << 20)},
+        {"server", "batch_body_limit", "", uint_setter(c.server.batch_body_limit, 1024, 256ull << 20)},
+        {"server", "batch_max_jobs", "", uint_setter(c.server.batch_max_jobs, 1, 100'000)},
+        {"server", "list_max_bytes", "", uint_setter(c.server.list_max_bytes, 1024, 1ull << 30)},
         {"server", "header_limit", "", uint_setter(c.server.header_limit, 1024, 1 << 20)},
         {"server", "header_timeout_ms", "", duration_setter(c.server.header_timeout, 100, max_u32)},
         {"server", "read_timeout_ms", "", duration_setter(c.server.read_timeout, 100, max_u32)},
@@ -194,6 +197,13 @@ std::vector<entry> schema(config& c) {
          duration_setter(c.store.common.idempotency_window, 1000, 1ull << 40)},
         {"amqp", "enabled", "", bool_setter(c.amqp.enabled)},
         {"amqp", "urls", "--amqp", strings_setter(c.amqp.urls)},
+        {"amqp", "url_order", "",
+         [&c](const json::value& v) -> std::string {
+             const auto order = v.is_string() ? queue::parse_url_order(v.get_string()) : std::nullopt;
+             if (!order) return "must be \"spread\" or \"in_order\"";
+             c.amqp.url_order = *order;
+             return {};
+         }},
         {"amqp", "exchange", "", string_setter(c.amqp.exchange)},
         {"amqp", "queue_prefix", "", string_setter(c.amqp.queue_prefix)},
         {"amqp", "dead_exchange", "", string_setter(c.amqp.dead_exchange)},

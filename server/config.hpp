@@ -24,6 +24,15 @@ struct server_options {
     unsigned threads = 0;
     // Largest accepted request body; jobs are small JSON documents.
     std::size_t body_limit = 1024 * 1024;
+    // Largest body of POST /jobs/v2/batch (its own limit, since a batch holds many jobs):
+    // 1 000 jobs of 8 KiB each. Past it, 413.
+    std::size_t batch_body_limit = 8 * 1024 * 1024;
+    // Most jobs in one POST /jobs/v2/batch; all are committed in one transaction, so this bounds
+    // how long one batch holds the store's writer (1 000 jobs: a few milliseconds of SQLite work).
+    std::size_t batch_max_jobs = 1000;
+    // A page of GET /jobs/v2 stops early (with a next link) once its jobs pass this many bytes,
+    // whatever `limit` asked: 1 000 jobs of large inputs would otherwise make a body of gigabytes.
+    std::size_t list_max_bytes = 8 * 1024 * 1024;
     // Largest accepted request header block.
     std::size_t header_limit = 16 * 1024;
     // Time allowed for the whole header once its first byte arrived: a client that trickles a

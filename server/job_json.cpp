@@ -47,15 +47,55 @@ void append_member(std::string& out, std::string_view name, std::string_view val
 
 }  // namespace
 
-std::string created_body(std::string_view uuid, model::job_type type, std::string_view source_id) {
-    std::string body;
-    body.reserve(160 + uuid.size() + source_id.size());
-    body += R"({"message":"Job update accepted and processing.","job":{"uuid":)";
+static void append_created_job(std::string& body, std::string_view uuid, model::job_type type,
+                               std::string_view source_id) {
+    body += R"({"uuid":)";
     model::append_json_string(body, uuid);
     append_member(body, "job_status", model::to_string(model::job_status::queued));
     append_member(body, "job_type", model::to_string(type));
     append_member(body, "template_id", source_id);
-    body += "}}";
+    body += '}';
+}
+
+std::string created_body(std::string_view uuid, model::job_type type, std::string_view source_id) {
+    std::string body;
+    body.reserve(160 + uuid.size() + source_id.size());
+    body += R"({"message":"Job update accepted and processing.","job":)";
+    append_created_job(body, uuid, type, source_id);
+    body += '}';
+    return body;
+}
+
+std::string batch_created_body(std::span<const model::job> jobs) {
+    std::string body;
+    body.reserve(64 + 160 * jobs.size());
+    body += R"({"message":"Jobs accepted and processing.","jobs":[)";
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (i) body += ',';
+        append_created_job(body, jobs[i].uuid, jobs[i].type, jobs[i].source_id);
+    }
+    body += "]}";
+    return body;
+}
+
+std::string job_list_body(std::span<const model::job> jobs, std::string_view next_cursor,
+                          std::string_view next) {
+    std::string body = R"({"message":"Success","data":[)";
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (i) body += ',';
+        body += job_body(jobs[i]);
+    }
+    body += R"(],"next_cursor":)";
+    if (next_cursor.empty())
+        body += "null";
+    else
+        model::append_json_string(body, next_cursor);
+    body += R"(,"next":)";
+    if (next.empty())
+        body += "null";
+    else
+        model::append_json_string(body, next);
+    body += '}';
     return body;
 }
 

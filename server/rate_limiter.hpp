@@ -18,7 +18,7 @@ struct rate_decision {
     std::uint64_t limit = 0;          // the burst size (RateLimit-Limit)
     std::uint64_t remaining = 0;      // whole tokens left after this request (RateLimit-Remaining)
     std::uint64_t reset_s = 0;        // seconds until the bucket is full again (RateLimit-Reset)
-    std::uint64_t retry_after_s = 0;  // when refused: seconds until one token is back (Retry-After)
+    std::uint64_t retry_after_s = 0;  // when refused: seconds until enough tokens are back (Retry-After)
 };
 
 class token_bucket {
@@ -27,7 +27,8 @@ class token_bucket {
     token_bucket(double rate, double burst, clock::time_point now)
         : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
-    rate_decision take(clock::time_point now);
+    // Takes `tokens` (all or none; more than the burst never succeeds).
+    rate_decision take(clock::time_point now, double tokens = 1.0);
 
   private:
     double rate_;
@@ -42,8 +43,10 @@ class rate_limiter {
     rate_limiter(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst) {}
 
     bool enabled() const noexcept { return rate_ > 0; }
+    // One token per job: a batch takes as many as it has jobs, all or none.
     rate_decision take(const std::string& account_id,
-                       token_bucket::clock::time_point now = token_bucket::clock::now());
+                       token_bucket::clock::time_point now = token_bucket::clock::now(), double tokens = 1.0);
+    double burst() const noexcept { return burst_; }
 
   private:
     struct shard {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "server/catalog_cache.hpp"
+#include "server/config.hpp"
 #include "server/http_types.hpp"
 #include "server/rate_limiter.hpp"
 
@@ -75,6 +76,11 @@ struct route {
     header_check check = nullptr;
     answer_handler answer = nullptr;  // exactly one of answer and stream is set
     stream_handler stream = nullptr;
+    // The route's largest body: server.body_limit unless the route has a setting of its own.
+    std::size_t server_options::*body_limit = &server_options::body_limit;
+    // Derived, at compile time for the constexpr table: the length of the pattern's literal
+    // prefix (up to its first `:`), npos when it has no parameter. The router's fast path.
+    std::size_t literal_size = pattern.find(':');
 };
 
 }  // namespace jobsd::server

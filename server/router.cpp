@@ -28,20 +28,34 @@ std::string_view normalized_path(std::string_view target) {
 }  // namespace
 
 bool match_pattern(std::string_view pattern, std::string_view path, std::string_view& param, int& params) {
-    if (pattern.empty() || path.empty() || pattern.front() != '/' || path.front() != '/') return false;
-    pattern.remove_prefix(1);
-    path.remove_prefix(1);
+    return match_pattern(pattern, pattern.find(':'), path, param, params);
+}
+
+bool match_pattern(std::string_view pattern, std::size_t colon, std::string_view path,
+                   std::string_view& param, int& params) {
     params = 0;
     param = {};
+    // Fast paths, since every request is matched against every row: a pattern with no parameter
+    // is the path itself, and any other must share its literal prefix with the path.
+    if (colon == std::string_view::npos) return path == pattern;
+    const auto literal = pattern.substr(0, colon);  // ends with '/'
+    if (!path.starts_with(literal)) {
+        // "/dashboard" for "/dashboard/:file?": an optional last parameter may be absent.
+        return pattern.ends_with('?') && pattern.find('/', colon) == std::string_view::npos &&
+               path == literal.substr(0, literal.size() - 1);
+    }
+    if (pattern.empty() || path.empty() || pattern.front() != '/' || path.front() != '/') return false;
+    pattern.remove_prefix(colon);
+    path.remove_prefix(colon);
     bool pattern_more = true, path_more = true;
     while (pattern_more) {
         const auto want = next_segment(pattern, pattern_more);
         const bool is_param = want.starts_with(':');
         const bool optional = is_param && want.ends_with('?');
-        if (!path_more) return optional && !pattern_more;  // an optional last parameter may be absent
+        if (!path_more) return optional && !pattern_more;
         const auto seg = next_segment(path, path_more);
         if (is_param) {
-            if (seg.empty()) return false;
+            if (seg.empty()) return optional && !pattern_more && !path_more;
             param = seg;
             ++params;
         } else if (seg != want) {
@@ -60,7 +74,7 @@ route_match match_route(std::span<const route> table, http::verb method, std::st
     for (std::size_t i = 0; i < table.size(); ++i) {
         std::string_view param;
         int n = 0;
-        if (!match_pattern(table[i].pattern, path, param, n) || n > fewest) continue;
+        if (!match_pattern(table[i].pattern, table[i].literal_size, path, param, n) || n > fewest) continue;
         if (n < fewest) {
             fewest = n;
             m = route_match{};
@@ -73,7 +87,7 @@ route_match match_route(std::span<const route> table, http::verb method, std::st
     for (const auto& r : table) {
         std::string_view param;
         int n = 0;
-        if (!match_pattern(r.pattern, path, param, n) || n != fewest) continue;
+        if (!match_pattern(r.pattern, r.literal_size, path, param, n) || n != fewest) continue;
         const auto name = http::to_string(r.method);
         if (!m.allow.empty()) m.allow += ", ";
         m.allow.append(name.data(), name.size());

@@ -32,6 +32,9 @@ route_match match_route(std::span<const route> table, boost::beast::http::verb m
 // Whether `path` (no query string, no trailing slash) matches `pattern`; sets `param` and the
 // number of parameter segments it took.
 bool match_pattern(std::string_view pattern, std::string_view path, std::string_view& param, int& params);
+// The same with the pattern's literal prefix length known (route::literal_size).
+bool match_pattern(std::string_view pattern, std::size_t literal_size, std::string_view path,
+                   std::string_view& param, int& params);
 
 // Metric slots: 0 for requests no route took (404 and errors before routing), 1 for 405, then one
 // per table row. `slot_names` lists their labels in that order.

@@ -4,8 +4,11 @@
 
 #include <array>
 
+#include "server/handlers/docs_routes.hpp"
 #include "server/handlers/health_routes.hpp"
+#include "server/handlers/job_batch.hpp"
 #include "server/handlers/job_events.hpp"
+#include "server/handlers/job_list.hpp"
 #include "server/handlers/job_routes.hpp"
 #include "server/handlers/operator_routes.hpp"
 #include "server/handlers/project_routes.hpp"
@@ -22,6 +25,8 @@ namespace h = handlers;
 constexpr std::array table{
     //    name               method     pattern                                          who                   header check          handler
     route{"create_job",      verb::post, "/jobs/v2",                                      access::customer_key, h::check_create_job,  h::create_job},
+    route{"list_jobs",       verb::get,  "/jobs/v2",                                      access::customer_key, nullptr,              h::list_jobs},
+    route{"create_batch",    verb::post, "/jobs/v2/batch",                                access::customer_key, h::check_create_batch, h::create_batch, nullptr, &server_options::batch_body_limit},
     route{"get_job",         verb::get,  "/jobs/:id",                                     access::customer_key, nullptr,              h::get_job},
     route{"job_events",      verb::get,  "/jobs/v2/events",                               access::customer_key, nullptr,              nullptr, h::job_events},
     route{"active_projects", verb::get,  "/api/provider/projects/active",                 access::customer_key, nullptr,              h::active_projects},
@@ -39,6 +44,8 @@ constexpr std::array table{
     route{"redeliver_webhook", verb::post, "/api/webhooks/deliveries/:id/redeliver",      access::customer_key, nullptr,              h::redeliver_webhook},
     route{"webhook_secret",  verb::get,  "/api/webhooks/default/secret",                  access::customer_key, nullptr,              h::default_webhook_secret},
     route{"rotate_webhook_secret", verb::post, "/api/webhooks/:id/rotate-secret",         access::customer_key, nullptr,              h::rotate_webhook_secret},
+    route{"openapi",         verb::get,  "/openapi.json",                                 access::anyone,       nullptr,              h::openapi_document},
+    route{"docs_page",       verb::get,  "/docs/:file?",                                  access::anyone,       nullptr,              h::docs_page},
 };
 // clang-format on
 

@@ -127,7 +127,8 @@ reply closing(response res, std::string request_id = {}) {
 }
 
 // Requests on one connection until it ends; the caller opens and closes the stream. Generic over
-// plain TCP and TLS: every timeout is set on the TCP layer under either.
+// plain TCP and TLS: every timeout is set on the TCP layer under either. One coroutine frame per
+// request (serve_one); the decisions in between are plain functions.
 template <class Stream>
 class request_loop {
   public:
@@ -138,65 +139,115 @@ class request_loop {
           handlers_(handlers),
           options_(options) {}
 
+    // Waiting for the first byte of the next request is idle time; the loop ends when the
+    // connection closed, reset or stayed idle too long (nothing to answer), or after an answer
+    // that closes it.
     asio::awaitable<void> run() {
-        for (std::size_t served = 1;; ++served)
-            if (!co_await wait_for_request() || !co_await serve_one(served)) break;
+        for (std::size_t served = 1;; ++served) {
+            if (buffer_.size() == 0) {
+                if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                    // Plain TCP: wait for readability with no buffer, so an idle connection holds
+                    // none (10 000 idle connections cost 46 MB instead of 87 MB).
+                    buffer_.shrink_to_fit();
+                    idle_timer_.expires_after(options_.idle_timeout);
+                    idle_timer_.async_wait([this](beast::error_code tec) {
+                        if (!tec) tcp_.socket().cancel();
+                    });
+                    auto [wec] =
+                        co_await tcp_.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+                    idle_timer_.cancel();
+                    if (wec) break;
+                } else {
+                    // TLS may hold decrypted bytes that the socket no longer shows: read through it.
+                    tcp_.expires_after(options_.idle_timeout);
+                    auto [wec, got] = co_await stream_.async_read_some(buffer_.prepare(4096), use_nothrow);
+                    if (wec) break;
+                    buffer_.commit(got);
+                }
+            }
+            if (!co_await serve_one(served)) break;
+        }
     }
 
   private:
     using parser_type = http::request_parser<http::string_body>;
-
-    // Waiting for the first byte of the next request is idle time; false when the connection
-    // closed, reset or stayed idle too long (nothing to answer).
-    asio::awaitable<bool> wait_for_request() {
-        if (buffer_.size() > 0) co_return true;
-        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-            // Plain TCP: wait for readability with no buffer, so an idle connection holds none
-            // (10 000 idle connections cost 46 MB instead of 87 MB).
-            buffer_.shrink_to_fit();
-            idle_timer_.expires_after(options_.idle_timeout);
-            idle_timer_.async_wait([this](beast::error_code tec) {
-                if (!tec) tcp_.socket().cancel();
-            });
-            auto [wec] = co_await tcp_.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
-            idle_timer_.cancel();
-            co_return !wec;
-        } else {
-            // TLS may hold decrypted bytes that the socket no longer shows: read through it.
-            tcp_.expires_after(options_.idle_timeout);
-            auto [wec, got] = co_await stream_.async_read_some(buffer_.prepare(4096), use_nothrow);
-            if (!wec) buffer_.commit(got);
-            co_return !wec;
-        }
-    }
 
     // From the first byte the whole header must arrive within header_timeout, however slowly it
     // trickles. False when the connection is over.
     asio::awaitable<bool> serve_one(std::size_t served) {
         parser_type parser;
         parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-        parser.body_limit(options_.body_limit);
+        // A route may take larger bodies than server.body_limit (server/route.hpp): the header is
+        // read under the largest limit, then the request's own route sets it.
+        parser.body_limit(std::max(options_.body_limit, options_.batch_body_limit));
         in_flight_guard in_flight{handlers_.counters()};
         const auto started = std::chrono::steady_clock::now();
         tcp_.expires_after(options_.header_timeout);
         auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
         in_flight.start();
         reply r;
+        admission a;
         if (ec) {
             auto res = answer_read_error(ec);
             if (!res) co_return false;
             r = closing(std::move(*res));
+        } else if (auto too_large = check_body_limit(parser)) {
+            r = closing(std::move(*too_large));
+        } else if (screen(parser, a, r)) {
+            // Refused from the header alone. The body is read and dropped when it is within the
+            // limit, so the connection stays usable (a client with a bad key keeps its connection,
+            // which keeps refusals cheap); a 413 or an unreadable body closes it.
+            if (!r.close && !parser.is_done()) {
+                tcp_.expires_after(options_.read_timeout);
+                auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+                r.close = bec.failed();
+            }
         } else {
-            r = co_await answer(parser, in_flight);
-            if (!r.res) co_return false;
+            tcp_.expires_after(options_.read_timeout);
+            std::tie(ec, n) = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+            std::optional<response> res;
+            if (ec) {
+                res = answer_read_error(ec);
+            } else {
+                // Not a conditional expression around the co_await: GCC 12 destroys its
+                // temporaries wrongly there.
+                stream_writer<Stream> writer(stream_, in_flight, options_.read_timeout);
+                res = co_await handlers_.respond(parser.get(), a, writer);
+                if (writer.begun()) co_return false;  // a stream ran until the client went away
+            }
+            if (!res) co_return false;
+            r = reply{std::move(res), ec.failed() || !parser.get().keep_alive(), std::move(a.who.request_id),
+                      metrics_slot(a.match)};
         }
         if (served >= options_.max_requests_per_connection) r.close = true;
         r.res->version(ec ? 11 : parser.get().version());
-        co_return co_await write(std::move(r), started);
+        if (!r.request_id.empty()) r.res->set("X-Request-Id", r.request_id);
+        r.res->keep_alive(!r.close);
+        metrics& counters = handlers_.counters();
+        counters.count_response(r.res->result_int());
+        tcp_.expires_after(options_.read_timeout);
+        auto [wec, written] = co_await http::async_write(stream_, *r.res, use_nothrow);
+        counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
+        co_return !wec && !r.close;
     }
 
-    // The answer to a request whose header was read.
-    asio::awaitable<reply> answer(parser_type& parser, in_flight_guard& in_flight) {
+    // 413 for a declared body past its route's limit, as the parser would have answered; otherwise
+    // the parser takes that limit for the body it reads (a chunked body included).
+    std::optional<response> check_body_limit(parser_type& parser) {
+        const auto declared = parser.content_length();
+        if (!parser.chunked() && (!declared || *declared <= options_.body_limit)) {
+            parser.body_limit(options_.body_limit);
+            return std::nullopt;
+        }
+        const std::size_t limit = handlers_.body_limit(parser.get().base());
+        if (declared && *declared > limit) return answer_read_error(http::error::body_limit);
+        parser.body_limit(limit);
+        return std::nullopt;
+    }
+
+    // The checks of a request whose header was read: shutdown, framing, then admission. True with
+    // `r` set when the request is refused; false with `a` set when it is admitted.
+    bool screen(parser_type& parser, admission& a, reply& r) const {
         const auto& header = parser.get().base();
         std::string request_id = request_id_of(header["X-Request-Id"]);
         if (handlers_.draining()) {
@@ -205,62 +256,24 @@ class request_loop {
             auto res =
                 message_response(http::status::service_unavailable, "Server is shutting down, retry later");
             res.set(http::field::retry_after, "1");
-            co_return closing(std::move(res), std::move(request_id));
+            r = closing(std::move(res), std::move(request_id));
+            return true;
         }
-        if (auto problem = framing_problem(header); !problem.empty())
+        if (auto problem = framing_problem(header); !problem.empty()) {
             // Never passed on, never guessed at: refuse and close, since where this request ends
             // is exactly what is in doubt.
-            co_return closing(
+            r = closing(
                 message_response(http::status::bad_request, "Bad request framing: " + std::string(problem)),
                 std::move(request_id));
-        admission a = handlers_.admit(header);
+            return true;
+        }
+        a = handlers_.admit(header);
         a.who.request_id = std::move(request_id);
-        if (a.refusal) co_return co_await refuse(parser, a);
-        co_return co_await dispatch(parser, a, in_flight);
-    }
-
-    // A refused request's body is read and dropped when it is within the limit, so the connection
-    // stays usable (a client with a bad key keeps its connection, which keeps refusals cheap); a
-    // 413 or an unreadable body closes it.
-    asio::awaitable<reply> refuse(parser_type& parser, admission& a) {
-        reply r{std::move(a.refusal), !parser.get().keep_alive(), std::move(a.who.request_id),
-                metrics_slot(a.match)};
-        if (r.close || parser.is_done()) co_return r;
-        if (r.res->result() == http::status::payload_too_large) {
-            r.close = true;
-            co_return r;
-        }
-        tcp_.expires_after(options_.read_timeout);
-        auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
-        r.close = bec.failed();
-        co_return r;
-    }
-
-    asio::awaitable<reply> dispatch(parser_type& parser, admission& a, in_flight_guard& in_flight) {
-        tcp_.expires_after(options_.read_timeout);
-        auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
-        if (ec) {
-            auto res = answer_read_error(ec);
-            if (!res) co_return reply{};
-            co_return reply{std::move(*res), true, std::move(a.who.request_id), metrics_slot(a.match)};
-        }
-        stream_writer<Stream> writer(stream_, in_flight, options_.read_timeout);
-        auto res = co_await handlers_.respond(parser.get(), a, writer);
-        if (writer.begun()) co_return reply{};  // a stream ran until the client went away
-        co_return reply{std::move(res), !parser.get().keep_alive(), std::move(a.who.request_id),
-                        metrics_slot(a.match)};
-    }
-
-    // False when the connection is over after this answer.
-    asio::awaitable<bool> write(reply r, std::chrono::steady_clock::time_point started) {
-        metrics& counters = handlers_.counters();
-        if (!r.request_id.empty()) r.res->set("X-Request-Id", r.request_id);
-        r.res->keep_alive(!r.close);
-        counters.count_response(r.res->result_int());
-        tcp_.expires_after(options_.read_timeout);
-        auto [wec, written] = co_await http::async_write(stream_, *r.res, use_nothrow);
-        counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
-        co_return !wec && !r.close;
+        if (!a.refusal) return false;
+        const bool too_large = a.refusal->result() == http::status::payload_too_large && !parser.is_done();
+        r = reply{std::move(a.refusal), too_large || !parser.get().keep_alive(), std::move(a.who.request_id),
+                  metrics_slot(a.match)};
+        return true;
     }
 
     Stream& stream_;

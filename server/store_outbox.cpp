@@ -1,20 +1,32 @@
 // Completions here have no executor of their own, so they run inline on the store's thread.
+// A store call that throws instead of completing (an outage) becomes an error answer: the
+// outbox interface reports failures as values.
 #include "server/store_outbox.hpp"
-
-#include <boost/asio/use_future.hpp>
 
 namespace jobsd::server {
 
-std::vector<queue::outbox::entry> store_outbox::claim(std::int64_t after_seq, std::size_t limit) {
-    auto rows = store::async_claim_unpublished(store_, after_seq, limit, boost::asio::use_future).get();
-    std::vector<entry> out;
-    out.reserve(rows.size());
-    for (auto& r : rows) out.push_back({r.seq, std::move(r.job)});
-    return out;
+void store_outbox::claim(std::int64_t after_seq, std::size_t limit,
+                         std::function<void(std::error_code, std::vector<entry>)> done) {
+    auto answer = [done](store::error_code ec, std::vector<store::outbox_entry> rows) {
+        std::vector<entry> out;
+        out.reserve(rows.size());
+        for (auto& r : rows) out.push_back({r.seq, std::move(r.job)});
+        done(ec, std::move(out));
+    };
+    try {
+        store_.claim_unpublished(after_seq, limit, std::move(answer));
+    } catch (const std::exception&) {
+        done(std::make_error_code(std::errc::io_error), {});
+    }
 }
 
-void store_outbox::mark_published(std::vector<std::string> uuids, std::function<void(bool ok)> done) {
-    store_.mark_published(std::move(uuids), [done = std::move(done)](store::error_code ec) { done(!ec); });
+void store_outbox::mark_published(std::vector<std::string> uuids, std::function<void(std::error_code)> done) {
+    auto answer = [done](store::error_code ec) { done(ec); };
+    try {
+        store_.mark_published(std::move(uuids), std::move(answer));
+    } catch (const std::exception&) {
+        done(std::make_error_code(std::errc::io_error));
+    }
 }
 
 }  // namespace jobsd::server

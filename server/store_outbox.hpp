@@ -1,5 +1,5 @@
 // The publisher's view of the store: the outbox interface of queue/ implemented over store/.
-// Thread safety: as the store's; claim() blocks its caller (the publisher thread).
+// Thread safety: as the store's; both calls return at once, their answers run on a store thread.
 #pragma once
 
 #include "queue/outbox.hpp"
@@ -11,8 +11,9 @@ class store_outbox final : public queue::outbox {
   public:
     explicit store_outbox(store::store& s) : store_(s) {}
 
-    std::vector<entry> claim(std::int64_t after_seq, std::size_t limit) override;
-    void mark_published(std::vector<std::string> uuids, std::function<void(bool ok)> done) override;
+    void claim(std::int64_t after_seq, std::size_t limit,
+               std::function<void(std::error_code, std::vector<entry>)> done) override;
+    void mark_published(std::vector<std::string> uuids, std::function<void(std::error_code)> done) override;
 
   private:
     store::store& store_;

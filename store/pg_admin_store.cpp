@@ -191,13 +191,13 @@ admin_result<void> pg_admin_store::put_project(const model::project& p) {
     // The upsert's WHERE keeps an id of another account as it is and returns no row: the
     // ownership check and the write are one statement, so no other writer can come between.
     auto r = exec(
-        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
         " type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
-        " mapping_fields = excluded.mapping_fields WHERE projects.account_id = excluded.account_id"
-        " RETURNING id",
+        " mapping_fields = excluded.mapping_fields, strict_values = excluded.strict_values"
+        " WHERE projects.account_id = excluded.account_id RETURNING id",
         {p.id, p.account_id, p.name, p.type, num(p.start_ms), num(p.end_ms),
-         boost::json::serialize(p.mapping_fields)},
+         boost::json::serialize(p.mapping_fields), p.strict_values ? "true" : "false"},
         "storing a project");
     if (r.rows() == 0) return admin_errc::owned_elsewhere;
     txn.commit();
@@ -206,7 +206,7 @@ admin_result<void> pg_admin_store::put_project(const model::project& p) {
 
 std::vector<model::project> pg_admin_store::list_projects(const std::string& account_id) {
     auto r = exec(
-        "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects"
+        "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values FROM projects"
         " WHERE $1::text = '' OR account_id = $1"
         " ORDER BY account_id COLLATE \"C\", name COLLATE \"C\", id COLLATE \"C\"",
         {account_id}, "listing projects");
@@ -220,6 +220,7 @@ std::vector<model::project> pg_admin_store::list_projects(const std::string& acc
         p.start_ms = r.optional_int64(i, 4);
         p.end_ms = r.optional_int64(i, 5);
         p.mapping_fields = parse_mapping_fields(r.text(i, 6));
+        p.strict_values = r.text(i, 7) == "t";  // a boolean in text format
         out.push_back(std::move(p));
     }
     return out;

@@ -21,6 +21,7 @@ job_record read_pg_job(const pg_reply& r, int row, int first) {
     if (auto p = r.optional_int64(row, first + 12)) j.progress = static_cast<int>(*p);
     j.idempotency_key = r.optional_text(row, first + 13).value_or("");  // NULL: no key
     j.request_hash = r.optional_text(row, first + 14).value_or("");
+    j.batch_id = r.optional_text(row, first + 15).value_or("");  // NULL: a single create
     return j;
 }
 

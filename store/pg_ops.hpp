@@ -51,7 +51,8 @@ inline pg_statement pg_sql(std::string text) {
 // Parameters travel as text.
 std::string pg_number(std::int64_t v);
 std::string pg_number(double v);
-std::string pg_text_array(const std::vector<std::string>& items);  // a text[] literal
+std::string pg_text_array(const std::vector<std::string>& items);             // a text[] literal
+std::string pg_float_array(const std::vector<std::optional<double>>& items);  // float8[], nullopt as NULL
 
 // The operations, one factory each; named pg_ops:: so that the two adapters' factories of
 // the same signature stay apart.
@@ -62,6 +63,11 @@ namespace pg_ops {
 std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
                                           std::chrono::milliseconds claim_lease,
                                           std::chrono::milliseconds idempotency_window, pg_handler<> handler);
+// All the jobs or none: jobs[0] (with the batch's key) first, then the rest only if it went in.
+std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::string instance,
+                                           std::chrono::milliseconds claim_lease,
+                                           std::chrono::milliseconds idempotency_window,
+                                           pg_handler<> handler);
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
 // Applied events are added to `applied_counter` on commit.
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
@@ -78,6 +84,9 @@ std::unique_ptr<pg_op> make_find_by_key_op(std::string account_id, std::string k
 std::unique_ptr<pg_op> make_claim_op(std::string instance, std::chrono::milliseconds claim_lease,
                                      std::int64_t after_seq, std::size_t limit,
                                      pg_handler<std::vector<outbox_entry>> handler);
+std::unique_ptr<pg_op> make_list_jobs_op(job_query query, pg_handler<std::vector<job_record>> handler);
+std::unique_ptr<pg_op> make_list_batch_op(std::string account_id, std::string batch_id,
+                                          pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler);
 std::unique_ptr<pg_op> make_count_jobs_op(pg_handler<std::vector<job_count>> handler);
 std::unique_ptr<pg_op> make_recent_jobs_op(std::size_t limit, pg_handler<std::vector<job_record>> handler);

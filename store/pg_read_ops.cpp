@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 
 #include "store/completion.hpp"
 #include "store/pg_job_row.hpp"
@@ -40,6 +42,45 @@ struct find_job_op final : single_read<find_job_op, std::optional<job_record>> {
         if (r.rows() == 0) return std::nullopt;
         return read_pg_job(r, 0, 0);
     }
+};
+
+struct jobs_read final : single_read<jobs_read, std::vector<job_record>> {
+    using single_read::single_read;
+    static std::vector<job_record> read(const pg_reply& r) {
+        std::vector<job_record> jobs;
+        for (int i = 0; i < r.rows(); ++i) jobs.push_back(read_pg_job(r, i, 0));
+        return jobs;
+    }
+};
+
+// The SQL differs with the filters given: sent as text with parameters rather than prepared.
+struct list_jobs_op final : pg_op {
+    list_jobs_op(job_query q, pg_handler<std::vector<job_record>> h)
+        : query(std::move(q)), handler(std::move(h)) {}
+
+    void add(std::vector<pg_statement>& out) const override {
+        auto q = list_jobs_sql(query, pg_job_columns, true);
+        pg_statement st{std::move(q.sql), {}, false};
+        for (auto& p : q.params)
+            st.params.emplace_back(std::visit(
+                [](auto& v) -> std::string {
+                    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+                        return std::move(v);
+                    else
+                        return pg_number(v);
+                },
+                p));
+        out.push_back(std::move(st));
+    }
+    void finish(error_code ec, std::span<const pg_reply> results) override {
+        std::vector<job_record> jobs;
+        if (!ec && !results.empty()) jobs = jobs_read::read(results[0]);
+        complete(std::move(handler), ec, std::move(jobs));
+    }
+    bool is_write() const override { return false; }
+
+    job_query query;
+    pg_handler<std::vector<job_record>> handler;
 };
 
 struct claim_op final : single_read<claim_op, std::vector<outbox_entry>> {
@@ -96,7 +137,8 @@ struct load_catalog_op final : pg_op {
         out.push_back(pg_sql("SELECT key_hash, account_id FROM api_keys WHERE revoked_ms IS NULL"));
         out.push_back(pg_sql("SELECT key_hash FROM operator_keys WHERE revoked_ms IS NULL"));
         out.push_back(
-            pg_sql("SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects"));
+            pg_sql("SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values FROM "
+                   "projects"));
         out.push_back(pg_sql("SELECT id, account_id, name, prompt FROM image_prompts"));
         out.push_back(pg_sql("COMMIT"));
     }
@@ -134,6 +176,7 @@ struct load_catalog_op final : pg_op {
             boost::system::error_code jec;
             auto fields = boost::json::parse(projects.text(i, 6), jec);
             if (!jec && fields.is_object()) p.mapping_fields = std::move(fields.get_object());
+            p.strict_values = projects.text(i, 7) == "t";  // a boolean in text format
             cat.projects.emplace(p.id, std::move(p));
         }
     }
@@ -167,6 +210,17 @@ std::unique_ptr<pg_op> make_claim_op(std::string instance, std::chrono::millisec
                                  pg_number(static_cast<std::int64_t>(claim_lease.count())),
                                  pg_number(after_seq), pg_number(static_cast<std::int64_t>(limit))},
         std::move(handler));
+}
+
+std::unique_ptr<pg_op> make_list_jobs_op(job_query query, pg_handler<std::vector<job_record>> handler) {
+    return std::make_unique<list_jobs_op>(std::move(query), std::move(handler));
+}
+
+std::unique_ptr<pg_op> make_list_batch_op(std::string account_id, std::string batch_id,
+                                          pg_handler<std::vector<job_record>> handler) {
+    return std::make_unique<jobs_read>("list_batch",
+                                       std::vector<std::string>{std::move(batch_id), std::move(account_id)},
+                                       std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler) {

@@ -1,6 +1,6 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
-// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
-// is SQLite's step 4 (webhooks).
+// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances, step 5
+// SQLite's step 4, step 6 SQLite's step 5.
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -8,12 +8,13 @@
 #include <string_view>
 
 #include "store/pg_connection.hpp"
+#include "store/webhook_schema.hpp"
 
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -84,65 +85,17 @@ CREATE TABLE operator_keys (
 ALTER TABLE jobs ADD COLUMN claimed_by text;
 ALTER TABLE jobs ADD COLUMN claimed_until timestamptz;
 )sql",
-    // 5: webhooks, as SQLite's step 4; claims are shared between instances as the outbox's are.
+    // 5: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
     R"sql(
-CREATE TABLE webhook_endpoints (
-  id               text PRIMARY KEY,
-  account_id       text NOT NULL,
-  url              text NOT NULL,
-  events           integer NOT NULL,
-  enabled          boolean NOT NULL DEFAULT true,
-  disabled_reason  text,
-  created_ms       bigint NOT NULL
-);
-CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id);
-CREATE TABLE webhook_secrets (
-  owner              text PRIMARY KEY,
-  secret             text NOT NULL,
-  previous_secret    text,
-  previous_until_ms  bigint,
-  rotated_ms         bigint NOT NULL
-);
-CREATE TABLE job_webhooks (
-  job_uuid  text PRIMARY KEY,
-  url       text NOT NULL,
-  dest      text NOT NULL,
-  events    integer NOT NULL
-);
-CREATE TABLE webhook_deliveries (
-  seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  id             text NOT NULL UNIQUE,
-  account_id     text NOT NULL,
-  endpoint_id    text,
-  secret_owner   text NOT NULL,
-  url            text NOT NULL,
-  dest           text NOT NULL,
-  job_uuid       text NOT NULL,
-  event          text NOT NULL,
-  event_ms       bigint NOT NULL,
-  status         text NOT NULL DEFAULT 'pending',
-  attempts       integer NOT NULL DEFAULT 0,
-  next_ms        bigint NOT NULL,
-  last_code      integer,
-  last_error     text,
-  created_ms     bigint NOT NULL,
-  done_ms        bigint,
-  claimed_by     text,
-  claimed_until  bigint
-);
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_ms) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (account_id, endpoint_id, seq);
-CREATE TABLE webhook_attempts (
-  delivery_id  text NOT NULL,
-  attempt      integer NOT NULL,
-  at_ms        bigint NOT NULL,
-  status_code  integer,
-  latency_ms   bigint NOT NULL,
-  error        text,
-  PRIMARY KEY (delivery_id, attempt)
-);
-CREATE INDEX webhook_attempts_recent ON webhook_attempts (at_ms);
+ALTER TABLE jobs ADD COLUMN batch_id text;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values boolean NOT NULL DEFAULT false;
 )sql",
+    // 6: webhooks, as SQLite's step 5 (store/webhook_schema.hpp).
+    pg_webhooks_step,
 };
 
 // Any constant both instances agree on: "jobsd" in ASCII.

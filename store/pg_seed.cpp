@@ -56,14 +56,13 @@ void write_pg_seed(PGconn* conn, const seed_data& seed) {
                 {model::hash_api_key(k), std::string(model::key_prefix(k)), now}, "operator key");
         for (const auto& p : seed.projects)
             run(conn,
-                "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET account_id = "
-                "excluded.account_id,"
-                " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = "
-                "excluded.end_ms,"
-                " mapping_fields = excluded.mapping_fields",
+                "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields,"
+                " strict_values) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET"
+                " account_id = excluded.account_id, name = excluded.name, type = excluded.type,"
+                " start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+                " mapping_fields = excluded.mapping_fields, strict_values = excluded.strict_values",
                 {p.id, p.account_id, p.name, p.type, num(p.start_ms), num(p.end_ms),
-                 boost::json::serialize(p.mapping_fields)},
+                 boost::json::serialize(p.mapping_fields), p.strict_values ? "true" : "false"},
                 "project " + p.id);
         for (const auto& ip : seed.image_prompts)
             run(conn,

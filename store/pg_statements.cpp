@@ -9,25 +9,44 @@ namespace jobsd::store {
 
 namespace {
 
+// ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row instead
+// of aborting the whole batch's transaction. The new job is claimed by this instance, which
+// hands it to its publisher right after the commit.
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until)"
+    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-    " now() + $13::float8 * interval '1 millisecond') ON CONFLICT DO NOTHING";
+    " now() + $13::float8 * interval '1 millisecond', $14) ON CONFLICT DO NOTHING";
 
 std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
-        // ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row
-        // instead of aborting the whole batch's transaction. The new job is claimed by this
-        // instance, which hands it to its publisher right after the commit.
         {"insert_job", std::string(insert_job_sql) + " RETURNING seq"},
-        // The same, for a job naming its own webhook URL ($14, its origin $15, its filter $16),
+        // The same, for a job naming its own webhook URL ($15, its origin $16, its filter $17),
         // stored beside it only when the job row went in.
         {"insert_job_with_webhook",
          "WITH j AS (" + std::string(insert_job_sql) +
              " RETURNING seq, uuid), w AS (INSERT INTO job_webhooks (job_uuid, url, dest,"
-             " events) SELECT uuid, $14, $15, $16::integer FROM j) SELECT seq FROM j"},
+             " events) SELECT uuid, $15, $16, $17::integer FROM j) SELECT seq FROM j"},
+        // The rest of a batch after its first job, in one statement and in order; inserted only
+        // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
+        {"insert_batch_rest",
+         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+         " updated_ms, version, claimed_by, claimed_until, batch_id)"
+         " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
+         " now() + $4::float8 * interval '1 millisecond', $5"
+         " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[])"
+         " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, n)"
+         " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
+        // The own webhooks of a batch's jobs after its first ($2.. as arrays), written only when
+        // the first job went in ($1: its uuid), as insert_batch_rest is.
+        {"insert_batch_webhooks",
+         "INSERT INTO job_webhooks (job_uuid, url, dest, events)"
+         " SELECT t.uuid, t.url, t.dest, t.events::integer"
+         " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(uuid, url, dest, events)"
+         " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $1)"},
+        {"list_batch",
+         "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
         {"release_key",
          "UPDATE jobs SET idempotency_key = NULL WHERE account_id = $1 AND idempotency_key = $2 AND "
          "created_ms < $3"},
@@ -89,6 +108,15 @@ std::string pg_number(double v) {
     char buf[64];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, end);
+}
+
+std::string pg_float_array(const std::vector<std::optional<double>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i] ? pg_number(*items[i]) : "NULL";
+    }
+    return out + "}";
 }
 
 std::string pg_text_array(const std::vector<std::string>& items) {

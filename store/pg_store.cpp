@@ -19,6 +19,7 @@
 
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
+#include "store/completion.hpp"
 #include "store/pg_ops.hpp"
 #include "store/pg_schema.hpp"
 #include "store/pg_seed.hpp"
@@ -290,6 +291,26 @@ void pg_store::submit(std::unique_ptr<pg_op> o) {
 void pg_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
     submit(pg_ops::make_create_job_op(std::move(job), options_.instance_id, options_.claim_lease,
                                       common_.idempotency_window, std::move(handler)));
+}
+
+void pg_store::create_jobs(std::vector<job_record> jobs,
+                           asio::any_completion_handler<void(error_code)> handler) {
+    if (jobs.empty()) {
+        complete(std::move(handler), error_code{});
+        return;
+    }
+    submit(pg_ops::make_create_jobs_op(std::move(jobs), options_.instance_id, options_.claim_lease,
+                                       common_.idempotency_window, std::move(handler)));
+}
+
+void pg_store::list_jobs(job_query query,
+                         asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit(pg_ops::make_list_jobs_op(std::move(query), std::move(handler)));
+}
+
+void pg_store::list_batch(std::string account_id, std::string batch_id,
+                          asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit(pg_ops::make_list_batch_op(std::move(account_id), std::move(batch_id), std::move(handler)));
 }
 
 void pg_store::find_job(std::string account_id, std::string uuid,

@@ -14,6 +14,48 @@ namespace {
 
 using param = std::optional<std::string>;
 
+// The statements that insert `job` (releasing an expired holder of its key first).
+void add_insert(const job_record& job, const std::string& instance, std::chrono::milliseconds claim_lease,
+                std::chrono::milliseconds idempotency_window, std::vector<pg_statement>& out) {
+    const bool keyed = !job.idempotency_key.empty();
+    if (keyed)
+        out.push_back(
+            {"release_key",
+             {job.account_id, job.idempotency_key, pg_number(job.created_ms - idempotency_window.count())}});
+    pg_statement insert{
+        "insert_job",
+        {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
+         std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
+         job.version ? param(pg_number(*job.version)) : std::nullopt,
+         keyed ? param(job.idempotency_key) : std::nullopt, keyed ? param(job.request_hash) : std::nullopt,
+         instance, pg_number(static_cast<std::int64_t>(claim_lease.count())),
+         job.batch_id.empty() ? std::nullopt : param(job.batch_id)}};
+    if (!job.webhook_url.empty()) {
+        insert.sql = "insert_job_with_webhook";
+        insert.params.push_back(job.webhook_url);
+        insert.params.push_back(model::webhook_origin(job.webhook_url));
+        insert.params.push_back(pg_number(static_cast<std::int64_t>(job.webhook_events)));
+    }
+    out.push_back(std::move(insert));
+}
+
+// The own webhooks of a batch's jobs after the first (which add_insert stored), or nullopt when
+// none of them names one.
+std::optional<pg_statement> batch_webhooks(const std::vector<job_record>& batch) {
+    std::vector<std::string> uuids, urls, dests, events;
+    for (std::size_t i = 1; i < batch.size(); ++i) {
+        if (batch[i].webhook_url.empty()) continue;
+        uuids.push_back(batch[i].uuid);
+        urls.push_back(batch[i].webhook_url);
+        dests.push_back(model::webhook_origin(batch[i].webhook_url));
+        events.push_back(std::to_string(batch[i].webhook_events));
+    }
+    if (uuids.empty()) return std::nullopt;
+    return pg_statement{"insert_batch_webhooks",
+                        {batch.front().uuid, pg_text_array(uuids), pg_text_array(urls), pg_text_array(dests),
+                         pg_text_array(events)}};
+}
+
 struct create_job_op final : pg_op {
     create_job_op(job_record j, std::string me, std::chrono::milliseconds lease,
                   std::chrono::milliseconds window, pg_handler<> h)
@@ -24,26 +66,7 @@ struct create_job_op final : pg_op {
           handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        const bool keyed = !job.idempotency_key.empty();
-        if (keyed)
-            out.push_back({"release_key",
-                           {job.account_id, job.idempotency_key,
-                            pg_number(job.created_ms - idempotency_window.count())}});
-        pg_statement insert{
-            "insert_job",
-            {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
-             std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
-             job.version ? param(pg_number(*job.version)) : std::nullopt,
-             keyed ? param(job.idempotency_key) : std::nullopt,
-             keyed ? param(job.request_hash) : std::nullopt, instance,
-             pg_number(static_cast<std::int64_t>(claim_lease.count()))}};
-        if (!job.webhook_url.empty()) {
-            insert.sql = "insert_job_with_webhook";
-            insert.params.push_back(job.webhook_url);
-            insert.params.push_back(model::webhook_origin(job.webhook_url));
-            insert.params.push_back(pg_number(static_cast<std::int64_t>(job.webhook_events)));
-        }
-        out.push_back(std::move(insert));
+        add_insert(job, instance, claim_lease, idempotency_window, out);
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.empty() || results.back().rows() == 0)) ec = store_errc::duplicate;
@@ -56,6 +79,59 @@ struct create_job_op final : pg_op {
     std::string instance;
     std::chrono::milliseconds claim_lease, idempotency_window;
     pg_handler<> handler;
+};
+
+// The first job decides: inserted (key free) or not (key taken, nothing else is written either).
+struct create_jobs_op final : pg_op {
+    create_jobs_op(std::vector<job_record> j, std::string me, std::chrono::milliseconds lease,
+                   std::chrono::milliseconds window, pg_handler<> h)
+        : batch(std::move(j)),
+          instance(std::move(me)),
+          claim_lease(lease),
+          idempotency_window(window),
+          handler(std::move(h)) {}
+
+    void add(std::vector<pg_statement>& out) const override {
+        const std::size_t start = out.size();
+        add_insert(batch.front(), instance, claim_lease, idempotency_window, out);
+        first_insert = out.size() - 1 - start;  // finish() sees this op's results only
+        if (batch.size() > 1) out.push_back(rest());
+        if (auto hooks = batch_webhooks(batch)) out.push_back(std::move(*hooks));
+    }
+    pg_statement rest() const {
+        const auto& first = batch.front();
+        std::vector<std::string> uuids, sources, types, sessions, inputs;
+        std::vector<std::optional<double>> versions;
+        for (std::size_t i = 1; i < batch.size(); ++i) {
+            uuids.push_back(batch[i].uuid);
+            sources.push_back(batch[i].source_id);
+            types.emplace_back(model::to_string(batch[i].type));
+            sessions.push_back(batch[i].session_id);
+            inputs.push_back(batch[i].input);
+            versions.push_back(batch[i].version);
+        }
+        return {
+            "insert_batch_rest",
+            {first.account_id, pg_number(first.created_ms), instance,
+             pg_number(static_cast<std::int64_t>(claim_lease.count())), first.batch_id, first.uuid,
+             std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
+             pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs), pg_float_array(versions)}};
+    }
+    void finish(error_code ec, std::span<const pg_reply> results) override {
+        if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))
+            ec = store_errc::duplicate;
+        complete(std::move(handler), ec);
+    }
+    std::uint64_t jobs() const override { return batch.size(); }
+    bool is_write() const override { return true; }
+
+    std::vector<job_record> batch;
+    std::string instance;
+    std::chrono::milliseconds claim_lease, idempotency_window;
+    pg_handler<> handler;
+    // add() is const (it only describes the statements); where the first insert's result lands
+    // among this op's results is remembered for finish().
+    mutable std::size_t first_insert = 0;
 };
 
 struct mark_published_op final : pg_op {
@@ -123,6 +199,14 @@ std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
                                           pg_handler<> handler) {
     return std::make_unique<create_job_op>(std::move(job), std::move(instance), claim_lease,
                                            idempotency_window, std::move(handler));
+}
+
+std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::string instance,
+                                           std::chrono::milliseconds claim_lease,
+                                           std::chrono::milliseconds idempotency_window,
+                                           pg_handler<> handler) {
+    return std::make_unique<create_jobs_op>(std::move(jobs), std::move(instance), claim_lease,
+                                            idempotency_window, std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler) {

@@ -85,6 +85,10 @@ model::project read_project(const reader& r, const json::value& v, const std::st
     proj.end_ms = r.date(po, "end_date", where);
     if (const json::value* f = po.if_contains("mapping_fields"); f && !f->is_null())
         proj.mapping_fields = r.object(*f, where + ".mapping_fields");
+    if (const json::value* strict = po.if_contains("strict_values"); strict && !strict->is_null()) {
+        if (!strict->is_bool()) r.fail(where + ".strict_values", "must be true or false");
+        proj.strict_values = strict->get_bool();
+    }
     return proj;
 }
 

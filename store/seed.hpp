@@ -27,7 +27,8 @@ struct seed_data {
 seed_data load_seed_file(const std::filesystem::path& file);
 
 // One project of `account_id` from a file holding a single object shaped like an entry of the
-// seed file's accounts[].projects[] (id, name, type, start_date, end_date, mapping_fields), read
+// seed file's accounts[].projects[] (id, name, type, start_date, end_date, mapping_fields,
+// strict_values: false when absent), read
 // with the same checks; `id` may be absent there (then it is ""). Throws like load_seed_file.
 model::project load_project_file(const std::filesystem::path& file, const std::string& account_id);
 

@@ -219,10 +219,10 @@ admin_result<void> sqlite_admin_store::put_project(const model::project& p) {
         return admin_errc::owned_elsewhere;
     sqlite_statement st(
         db_->handle(),
-        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
         " type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
-        " mapping_fields = excluded.mapping_fields");
+        " mapping_fields = excluded.mapping_fields, strict_values = excluded.strict_values");
     const auto fields = boost::json::serialize(p.mapping_fields);
     st.bind(1, std::string_view(p.id));
     st.bind(2, std::string_view(p.account_id));
@@ -231,6 +231,7 @@ admin_result<void> sqlite_admin_store::put_project(const model::project& p) {
     st.bind(5, p.start_ms);
     st.bind(6, p.end_ms);
     st.bind(7, std::string_view(fields));
+    st.bind(8, std::int64_t{p.strict_values ? 1 : 0});
     run(*db_, st, "storing a project");
     txn.commit();
     return {};
@@ -238,8 +239,8 @@ admin_result<void> sqlite_admin_store::put_project(const model::project& p) {
 
 std::vector<model::project> sqlite_admin_store::list_projects(const std::string& account_id) {
     sqlite_statement st(db_->handle(),
-                        "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects"
-                        " WHERE ?1 = '' OR account_id = ?1 ORDER BY account_id, name, id");
+                        "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values"
+                        " FROM projects WHERE ?1 = '' OR account_id = ?1 ORDER BY account_id, name, id");
     st.bind(1, std::string_view(account_id));
     std::vector<model::project> out;
     each_row(*db_, st, "listing projects", [&](sqlite_statement& r) {
@@ -251,6 +252,7 @@ std::vector<model::project> sqlite_admin_store::list_projects(const std::string&
         p.start_ms = r.column_optional_int(4);
         p.end_ms = r.column_optional_int(5);
         p.mapping_fields = parse_mapping_fields(r.column_text(6));
+        p.strict_values = r.column_int(7) != 0;
         out.push_back(std::move(p));
     });
     return out;

@@ -21,6 +21,7 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
     if (auto p = st.column_optional_int(first + 12)) j.progress = static_cast<int>(*p);
     j.idempotency_key = st.column_text(first + 13);  // NULL (no key) reads as ""
     j.request_hash = st.column_text(first + 14);
+    j.batch_id = st.column_text(first + 15);  // NULL (a single create) reads as ""
     return j;
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/sqlite_db.hpp"
@@ -28,8 +29,8 @@ namespace jobsd::store {
 struct sqlite_writer_ctx {
     sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job, release_key, mark_published, job_state,
-        update_status, insert_job_webhook, record_deliveries;
+    sqlite_statement begin, commit, rollback, insert_job, savepoint, release, rollback_to, release_key,
+        mark_published, job_state, update_status, insert_job_webhook, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
 };
 
@@ -37,7 +38,9 @@ struct sqlite_writer_ctx {
 struct sqlite_reader_ctx {
     explicit sqlite_reader_ctx(const std::filesystem::path& path);
     sqlite_db db;
-    sqlite_statement find_job, find_by_key, list_unpublished;
+    sqlite_statement find_job, find_by_key, list_unpublished, list_batch;
+    // Job lists by their SQL text: one statement per query shape, a few dozen at most.
+    std::unordered_map<std::string, std::unique_ptr<sqlite_statement>> list_jobs;
 };
 
 struct sqlite_write_op {
@@ -67,6 +70,8 @@ namespace sqlite_ops {
 
 // Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit.
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
+// All the jobs or none (a savepoint inside the batch's transaction).
+std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler);
 std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
                                                         sqlite_handler<> handler);
 std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
@@ -85,6 +90,10 @@ std::unique_ptr<sqlite_read_op> make_find_by_key_op(std::string account_id, std:
                                                     sqlite_handler<std::optional<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_list_unpublished_op(std::int64_t after_seq, std::size_t limit,
                                                          sqlite_handler<std::vector<outbox_entry>> handler);
+std::unique_ptr<sqlite_read_op> make_list_jobs_op(job_query query,
+                                                  sqlite_handler<std::vector<job_record>> handler);
+std::unique_ptr<sqlite_read_op> make_list_batch_op(std::string account_id, std::string batch_id,
+                                                   sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_outbox_stats_op(sqlite_handler<outbox_stats> handler);
 std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<job_count>> handler);
 std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,

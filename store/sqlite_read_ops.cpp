@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
@@ -90,6 +92,71 @@ struct list_unpublished_op final : sqlite_read_op {
     std::int64_t after_seq;
     std::size_t limit;
     sqlite_handler<std::vector<outbox_entry>> handler;
+};
+
+// Reads rows of jobs from `st` (bound by the caller) until done; io when a step failed.
+error_code read_jobs(sqlite_statement& st, sqlite_db& db, std::string_view what,
+                     std::vector<job_record>& out) {
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_sqlite_job(st, 0));
+    st.reset();
+    if (rc == SQLITE_DONE) return {};
+    spdlog::error("store: {} failed: {}", what, db.error_message());
+    out.clear();
+    return store_errc::io;
+}
+
+// One statement per query shape (which filters, how many statuses), prepared once per reader.
+struct list_jobs_op final : sqlite_read_op {
+    list_jobs_op(job_query q, sqlite_handler<std::vector<job_record>> h)
+        : query(std::move(q)), handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        auto q = list_jobs_sql(query, sqlite_job_columns, false);
+        auto& slot = r.list_jobs[q.sql];
+        std::vector<job_record> out;
+        error_code ec;
+        try {
+            if (!slot) slot = std::make_unique<sqlite_statement>(r.db.handle(), q.sql);
+        } catch (const std::exception& e) {
+            spdlog::error("store: preparing a job list failed: {}", e.what());
+            r.list_jobs.erase(q.sql);
+            complete(std::move(handler), error_code(store_errc::io), std::move(out));
+            return;
+        }
+        for (std::size_t i = 0; i < q.params.size(); ++i)
+            std::visit(
+                [&](const auto& v) {
+                    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+                        slot->bind(static_cast<int>(i + 1), std::string_view(v));
+                    else
+                        slot->bind(static_cast<int>(i + 1), v);
+                },
+                q.params[i]);
+        ec = read_jobs(*slot, r.db, "listing jobs", out);
+        complete(std::move(handler), ec, std::move(out));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<job_record>{}); }
+
+    job_query query;
+    sqlite_handler<std::vector<job_record>> handler;
+};
+
+struct list_batch_op final : sqlite_read_op {
+    list_batch_op(std::string a, std::string b, sqlite_handler<std::vector<job_record>> h)
+        : account_id(std::move(a)), batch_id(std::move(b)), handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        r.list_batch.bind(1, std::string_view(batch_id));
+        r.list_batch.bind(2, std::string_view(account_id));
+        std::vector<job_record> out;
+        const auto ec = read_jobs(r.list_batch, r.db, "reading batch " + batch_id, out);
+        complete(std::move(handler), ec, std::move(out));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, std::vector<job_record>{}); }
+
+    std::string account_id, batch_id;
+    sqlite_handler<std::vector<job_record>> handler;
 };
 
 // A read that prepares its statement per call (operator views, metrics: cached by the caller)
@@ -199,8 +266,9 @@ struct load_catalog_op final : occasional_read<load_catalog_op, catalog_ptr> {
     }
 
     static void read_projects(sqlite_db& db, model::catalog& cat) {
-        sqlite_statement projects(
-            db.handle(), "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields FROM projects");
+        sqlite_statement projects(db.handle(),
+                                  "SELECT id, account_id, name, type, start_ms, end_ms, mapping_fields, "
+                                  "strict_values FROM projects");
         while (projects.step() == SQLITE_ROW) {
             model::project p;
             p.id = projects.column_text(0);
@@ -212,6 +280,7 @@ struct load_catalog_op final : occasional_read<load_catalog_op, catalog_ptr> {
             boost::system::error_code ec;
             auto fields = boost::json::parse(projects.column_text(6), ec);
             if (!ec && fields.is_object()) p.mapping_fields = std::move(fields.get_object());
+            p.strict_values = projects.column_int(7) != 0;
             cat.projects.emplace(p.id, std::move(p));
         }
     }
@@ -234,7 +303,8 @@ sqlite_reader_ctx::sqlite_reader_ctx(const std::filesystem::path& path)
       find_by_key(db.handle(),
                   select_jobs("", "WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3")),
       list_unpublished(db.handle(),
-                       select_jobs("seq, ", "WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2")) {}
+                       select_jobs("seq, ", "WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2")),
+      list_batch(db.handle(), select_jobs("", "WHERE batch_id = ?1 AND account_id = ?2 ORDER BY seq")) {}
 
 namespace sqlite_ops {
 
@@ -253,6 +323,16 @@ std::unique_ptr<sqlite_read_op> make_find_by_key_op(std::string account_id, std:
 std::unique_ptr<sqlite_read_op> make_list_unpublished_op(std::int64_t after_seq, std::size_t limit,
                                                          sqlite_handler<std::vector<outbox_entry>> handler) {
     return std::make_unique<list_unpublished_op>(after_seq, limit, std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_list_jobs_op(job_query query,
+                                                  sqlite_handler<std::vector<job_record>> handler) {
+    return std::make_unique<list_jobs_op>(std::move(query), std::move(handler));
+}
+
+std::unique_ptr<sqlite_read_op> make_list_batch_op(std::string account_id, std::string batch_id,
+                                                   sqlite_handler<std::vector<job_record>> handler) {
+    return std::make_unique<list_batch_op>(std::move(account_id), std::move(batch_id), std::move(handler));
 }
 
 std::unique_ptr<sqlite_read_op> make_outbox_stats_op(sqlite_handler<outbox_stats> handler) {

@@ -4,11 +4,13 @@
 #include <array>
 #include <string_view>
 
+#include "store/webhook_schema.hpp"
+
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -75,69 +77,17 @@ CREATE TABLE operator_keys (
   revoked_ms  INTEGER
 );
 )sql",
-    // 4: webhooks. Endpoints per account; signing secrets (an endpoint's, or an account's default
-    // one for jobs that name their own URL), with the previous secret kept during a rotation; a
-    // job's own URL; deliveries, written in the transaction of the status change that causes
-    // them, with a claim (SQLite: one jobsd per file, so claims only keep a delivery from being
-    // sent twice at once); and one row per attempt.
+    // 4: listing an account's jobs newest first (by session too), batches, and projects that check
+    // job values against their mapping fields.
     R"sql(
-CREATE TABLE webhook_endpoints (
-  id               TEXT PRIMARY KEY,
-  account_id       TEXT NOT NULL,
-  url              TEXT NOT NULL,
-  events           INTEGER NOT NULL,
-  enabled          INTEGER NOT NULL DEFAULT 1,
-  disabled_reason  TEXT,
-  created_ms       INTEGER NOT NULL
-);
-CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id);
-CREATE TABLE webhook_secrets (
-  owner              TEXT PRIMARY KEY,  -- an endpoint id, or 'account:' || account id
-  secret             TEXT NOT NULL,
-  previous_secret    TEXT,
-  previous_until_ms  INTEGER,
-  rotated_ms         INTEGER NOT NULL
-);
-CREATE TABLE job_webhooks (
-  job_uuid  TEXT PRIMARY KEY,
-  url       TEXT NOT NULL,
-  dest      TEXT NOT NULL,
-  events    INTEGER NOT NULL
-);
-CREATE TABLE webhook_deliveries (
-  seq            INTEGER PRIMARY KEY,
-  id             TEXT NOT NULL UNIQUE,  -- webhook-id: the same for every attempt
-  account_id     TEXT NOT NULL,
-  endpoint_id    TEXT,                  -- NULL for a job's own URL
-  secret_owner   TEXT NOT NULL,
-  url            TEXT NOT NULL,
-  dest           TEXT NOT NULL,         -- what per-endpoint concurrency counts by
-  job_uuid       TEXT NOT NULL,
-  event          TEXT NOT NULL,
-  event_ms       INTEGER NOT NULL,
-  status         TEXT NOT NULL DEFAULT 'pending',  -- pending, delivered, failed, cancelled
-  attempts       INTEGER NOT NULL DEFAULT 0,
-  next_ms        INTEGER NOT NULL,
-  last_code      INTEGER,
-  last_error     TEXT,
-  created_ms     INTEGER NOT NULL,
-  done_ms        INTEGER,
-  claimed_by     TEXT,
-  claimed_until  INTEGER
-);
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_ms) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (account_id, endpoint_id, seq);
-CREATE TABLE webhook_attempts (
-  delivery_id  TEXT NOT NULL,
-  attempt      INTEGER NOT NULL,
-  at_ms        INTEGER NOT NULL,
-  status_code  INTEGER,
-  latency_ms   INTEGER NOT NULL,
-  error        TEXT,
-  PRIMARY KEY (delivery_id, attempt)
-);
-CREATE INDEX webhook_attempts_recent ON webhook_attempts (at_ms);
+ALTER TABLE jobs ADD COLUMN batch_id TEXT;
+CREATE INDEX jobs_account_created ON jobs (account_id, created_ms, uuid);
+CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, uuid);
+CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 5: webhooks (store/webhook_schema.hpp).
+    sqlite_webhooks_step,
 };
 
 }  // namespace

@@ -64,11 +64,11 @@ void write_operator_keys(sqlite_db& db, const seed_data& seed, std::int64_t now)
 void write_projects(sqlite_db& db, const seed_data& seed) {
     sqlite_statement project(
         db.handle(),
-        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET account_id = "
+        "INSERT INTO projects (id, account_id, name, type, start_ms, end_ms, mapping_fields, strict_values)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET account_id = "
         "excluded.account_id,"
         " name = excluded.name, type = excluded.type, start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
-        " mapping_fields = excluded.mapping_fields");
+        " mapping_fields = excluded.mapping_fields, strict_values = excluded.strict_values");
     for (const auto& p : seed.projects) {
         const auto fields = boost::json::serialize(p.mapping_fields);
         project.bind(1, std::string_view(p.id));
@@ -78,6 +78,7 @@ void write_projects(sqlite_db& db, const seed_data& seed) {
         project.bind(5, p.start_ms);
         project.bind(6, p.end_ms);
         project.bind(7, std::string_view(fields));
+        project.bind(8, std::int64_t{p.strict_values ? 1 : 0});
         run(db, project, "project " + p.id);
     }
 }

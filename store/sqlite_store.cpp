@@ -9,6 +9,7 @@
 #include <future>
 
 #include "model/clock.hpp"
+#include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_webhook_store.hpp"
@@ -43,7 +44,15 @@ error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_wr
         spdlog::error("store: BEGIN failed: {}", w.db->error_message());
         return store_errc::io;
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) outcome[i] = batch[i]->execute(w);
+    try {
+        for (std::size_t i = 0; i < batch.size(); ++i) outcome[i] = batch[i]->execute(w);
+    } catch (const std::exception& e) {
+        // An op that cannot answer for its own rows any more fails the whole transaction.
+        spdlog::error("store: write batch abandoned: {}", e.what());
+        w.rollback.step();
+        w.rollback.reset();
+        return store_errc::io;
+    }
     rc = w.commit.step();
     w.commit.reset();
     if (rc != SQLITE_DONE) {
@@ -131,6 +140,27 @@ void sqlite_store::submit_read(std::unique_ptr<sqlite_read_op> op) {
 
 void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
     submit_write(sqlite_ops::make_insert_job_op(std::move(job), std::move(handler)));
+}
+
+void sqlite_store::create_jobs(std::vector<job_record> jobs,
+                               asio::any_completion_handler<void(error_code)> handler) {
+    if (jobs.empty()) {
+        complete(std::move(handler), error_code{});
+        return;
+    }
+    submit_write(sqlite_ops::make_insert_jobs_op(std::move(jobs), std::move(handler)));
+}
+
+void sqlite_store::list_jobs(
+    job_query query, asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_read(sqlite_ops::make_list_jobs_op(std::move(query), std::move(handler)));
+}
+
+void sqlite_store::list_batch(
+    std::string account_id, std::string batch_id,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_read(
+        sqlite_ops::make_list_batch_op(std::move(account_id), std::move(batch_id), std::move(handler)));
 }
 
 void sqlite_store::mark_published(std::vector<std::string> uuids,

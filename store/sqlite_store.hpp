@@ -47,6 +47,14 @@ class sqlite_store final : public store {
     ~sqlite_store() override;
 
     void create_job(job_record job, boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void create_jobs(std::vector<job_record> jobs,
+                     boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void list_jobs(
+        job_query query,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
+    void list_batch(
+        std::string account_id, std::string batch_id,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void find_job(
         std::string account_id, std::string uuid,
         boost::asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) override;

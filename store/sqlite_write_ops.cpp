@@ -20,9 +20,8 @@ namespace {
 
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
-    "updated_ms, version, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, "
-    "?10, "
-    "?11)";
+    "updated_ms, version, idempotency_key, request_hash, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+    "?8, ?9, ?10, ?11, ?12)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
@@ -60,66 +59,109 @@ error_code step_error(int rc) {
     return store_errc::io;
 }
 
+// Runs `st` once and resets it; true when it succeeded.
+bool run_once(sqlite_statement& st) {
+    const int rc = st.step();
+    st.reset();
+    return rc == SQLITE_DONE;
+}
+
+// An older job of the account holding `job`'s key past the window gives it up.
+bool release_expired_key(sqlite_writer_ctx& w, const job_record& job) {
+    auto& rel = w.release_key;
+    rel.bind(1, std::string_view(job.account_id));
+    rel.bind(2, std::string_view(job.idempotency_key));
+    rel.bind(3, job.created_ms - w.idempotency_window_ms);
+    if (run_once(rel)) return true;
+    spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
+    return false;
+}
+
+// A job's own webhook URL and filter, in the transaction that inserts the job.
+error_code insert_webhook(sqlite_writer_ctx& w, const job_record& job) {
+    const std::string dest = model::webhook_origin(job.webhook_url);
+    auto& st = w.insert_job_webhook;
+    st.bind(1, std::string_view(job.uuid));
+    st.bind(2, std::string_view(job.webhook_url));
+    st.bind(3, std::string_view(dest));
+    st.bind(4, static_cast<std::int64_t>(job.webhook_events));
+    if (run_once(st)) return {};
+    spdlog::error("store: storing the webhook of job {} failed: {}", job.uuid, w.db->error_message());
+    return store_errc::io;
+}
+
+// Inserts one job (releasing an expired holder of its key first): duplicate for a live key.
+error_code insert(sqlite_writer_ctx& w, const job_record& job) {
+    if (!job.idempotency_key.empty() && !release_expired_key(w, job)) return store_errc::io;
+    auto& st = w.insert_job;
+    st.bind(1, std::string_view(job.uuid));
+    st.bind(2, std::string_view(job.account_id));
+    st.bind(3, std::string_view(job.source_id));
+    st.bind(4, model::to_string(job.type));
+    st.bind(5, model::to_string(job.status));
+    st.bind(6, std::string_view(job.session_id));
+    st.bind(7, std::string_view(job.input));
+    st.bind(8, job.created_ms);
+    st.bind(9, job.version);
+    if (job.idempotency_key.empty()) {
+        st.bind_null(10);
+        st.bind_null(11);
+    } else {
+        st.bind(10, std::string_view(job.idempotency_key));
+        st.bind(11, std::string_view(job.request_hash));
+    }
+    if (job.batch_id.empty())
+        st.bind_null(12);
+    else
+        st.bind(12, std::string_view(job.batch_id));
+    const int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+        spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
+    if (rc != SQLITE_DONE || job.webhook_url.empty()) return step_error(rc);
+    return insert_webhook(w, job);
+}
+
 struct insert_job_op final : sqlite_write_op {
     insert_job_op(job_record j, sqlite_handler<> h) : job(std::move(j)), handler(std::move(h)) {}
 
-    error_code execute(sqlite_writer_ctx& w) override {
-        if (!job.idempotency_key.empty() && !release_expired_key(w)) return store_errc::io;
-        auto& st = w.insert_job;
-        st.bind(1, std::string_view(job.uuid));
-        st.bind(2, std::string_view(job.account_id));
-        st.bind(3, std::string_view(job.source_id));
-        st.bind(4, model::to_string(job.type));
-        st.bind(5, model::to_string(job.status));
-        st.bind(6, std::string_view(job.session_id));
-        st.bind(7, std::string_view(job.input));
-        st.bind(8, job.created_ms);
-        st.bind(9, job.version);
-        if (job.idempotency_key.empty()) {
-            st.bind_null(10);
-            st.bind_null(11);
-        } else {
-            st.bind(10, std::string_view(job.idempotency_key));
-            st.bind(11, std::string_view(job.request_hash));
-        }
-        const int rc = st.step();
-        st.reset();
-        if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
-            spdlog::error("store: insert of job {} failed: {}", job.uuid, w.db->error_message());
-        if (rc != SQLITE_DONE || job.webhook_url.empty()) return step_error(rc);
-        return insert_webhook(w);
-    }
-
-    error_code insert_webhook(sqlite_writer_ctx& w) {
-        const std::string dest = model::webhook_origin(job.webhook_url);
-        auto& st = w.insert_job_webhook;
-        st.bind(1, std::string_view(job.uuid));
-        st.bind(2, std::string_view(job.webhook_url));
-        st.bind(3, std::string_view(dest));
-        st.bind(4, static_cast<std::int64_t>(job.webhook_events));
-        const int rc = st.step();
-        st.reset();
-        if (rc != SQLITE_DONE)
-            spdlog::error("store: storing the webhook of job {} failed: {}", job.uuid, w.db->error_message());
-        return rc == SQLITE_DONE ? error_code{} : error_code(store_errc::io);
-    }
+    error_code execute(sqlite_writer_ctx& w) override { return insert(w, job); }
     void finish(error_code ec) override { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return 1; }
 
-    // An older job of the account holding the key past the window gives it up.
-    bool release_expired_key(sqlite_writer_ctx& w) {
-        auto& rel = w.release_key;
-        rel.bind(1, std::string_view(job.account_id));
-        rel.bind(2, std::string_view(job.idempotency_key));
-        rel.bind(3, job.created_ms - w.idempotency_window_ms);
-        const int rc = rel.step();
-        rel.reset();
-        if (rc == SQLITE_DONE) return true;
-        spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
-        return false;
-    }
-
     job_record job;
+    sqlite_handler<> handler;
+};
+
+// All or none: the jobs go in under a savepoint, rolled back when any insert fails, so the
+// batch's other operations in the same transaction are unaffected.
+struct insert_jobs_op final : sqlite_write_op {
+    insert_jobs_op(std::vector<job_record> j, sqlite_handler<> h)
+        : batch(std::move(j)), handler(std::move(h)) {}
+
+    error_code execute(sqlite_writer_ctx& w) override {
+        if (!run_once(w.savepoint)) {
+            spdlog::error("store: SAVEPOINT failed: {}", w.db->error_message());
+            return store_errc::io;
+        }
+        error_code ec;
+        for (const auto& job : batch)
+            if ((ec = insert(w, job))) break;
+        if (ec && !run_once(w.rollback_to)) {
+            // The savepoint could not undo the partial batch: fail the whole transaction.
+            spdlog::error("store: ROLLBACK TO failed: {}", w.db->error_message());
+            throw std::runtime_error("a partial batch could not be rolled back");
+        }
+        if (!run_once(w.release)) {
+            spdlog::error("store: RELEASE failed: {}", w.db->error_message());
+            throw std::runtime_error("a batch's savepoint could not be released");
+        }
+        return ec;
+    }
+    void finish(error_code ec) override { complete(std::move(handler), ec); }
+    std::uint64_t jobs() const override { return batch.size(); }
+
+    std::vector<job_record> batch;
     sqlite_handler<> handler;
 };
 
@@ -264,6 +306,9 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t 
       commit(db->handle(), "COMMIT"),
       rollback(db->handle(), "ROLLBACK"),
       insert_job(db->handle(), insert_job_sql),
+      savepoint(db->handle(), "SAVEPOINT batch"),
+      release(db->handle(), "RELEASE batch"),
+      rollback_to(db->handle(), "ROLLBACK TO batch"),
       release_key(db->handle(), release_key_sql),
       mark_published(db->handle(), mark_published_sql),
       job_state(db->handle(), job_state_sql),
@@ -276,6 +321,10 @@ namespace sqlite_ops {
 
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler) {
     return std::make_unique<insert_job_op>(std::move(job), std::move(handler));
+}
+
+std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler) {
+    return std::make_unique<insert_jobs_op>(std::move(jobs), std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,

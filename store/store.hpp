@@ -8,7 +8,7 @@
 //   io         the database failed the operation, or its outcome is unknown (a connection lost
 //              mid-commit); details are logged here;
 //   unavailable the database cannot be reached right now (an outage): nothing was done;
-//   duplicate  create_job only: the uuid, or a live Idempotency-Key of the account, is taken.
+//   duplicate  create_job(s) only: the uuid, or a live Idempotency-Key of the account, is taken.
 // "Not found" is no error: lookups complete with an empty optional. The value arguments of a
 // failed completion are empty. Startup-only calls (the adapters' constructors, apply_seed) throw.
 //
@@ -29,6 +29,7 @@
 
 #include "model/catalog.hpp"
 #include "model/job_event.hpp"
+#include "store/job_query.hpp"
 #include "store/job_record.hpp"
 #include "store/seed.hpp"
 
@@ -86,6 +87,23 @@ class store {
     // fail with store_errc::duplicate; an older holder of the key gives it up.
     virtual void create_job(job_record job,
                             boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    // Commits several new jobs all or none, in one transaction, in order (POST /jobs/v2/batch).
+    // Only jobs[0] may carry an idempotency key, which then holds for them all: a live holder of
+    // it fails the whole call with store_errc::duplicate and nothing is written. Completes once
+    // durable, like create_job, with which it shares group commit.
+    virtual void create_jobs(std::vector<job_record> jobs,
+                             boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    // One page of the query's jobs, newest first (store/job_query.hpp), read through an index.
+    virtual void list_jobs(
+        job_query query,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+
+    // The jobs of one batch of `account_id`, in the order they were given to create_jobs.
+    virtual void list_batch(
+        std::string account_id, std::string batch_id,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
 
     // The job if it exists and belongs to `account_id`; nullopt otherwise.
     virtual void find_job(
@@ -151,6 +169,29 @@ auto async_create_job(store& s, job_record job, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code)>(
         [&s](auto handler, job_record j) { s.create_job(std::move(j), std::move(handler)); }, token,
         std::move(job));
+}
+
+template <class Token>
+auto async_create_jobs(store& s, std::vector<job_record> jobs, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [&s](auto handler, std::vector<job_record> j) { s.create_jobs(std::move(j), std::move(handler)); },
+        token, std::move(jobs));
+}
+
+template <class Token>
+auto async_list_jobs(store& s, job_query query, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, job_query q) { s.list_jobs(std::move(q), std::move(handler)); }, token,
+        std::move(query));
+}
+
+template <class Token>
+auto async_list_batch(store& s, std::string account_id, std::string batch_id, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, std::string a, std::string b) {
+            s.list_batch(std::move(a), std::move(b), std::move(handler));
+        },
+        token, std::move(account_id), std::move(batch_id));
 }
 
 template <class Token>

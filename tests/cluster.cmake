@@ -2,10 +2,6 @@
 # three jobsd, HAProxy and workers in var/test-cluster (ports from JOBSD_TEST_CLUSTER_BASE_PORT),
 # so it needs nothing scripts/test.sh starts. Included from tests/CMakeLists.txt after api.cmake,
 # whose jobsd_test_support (the HTTP client) it reuses.
-if(NOT TARGET jobsd_test_support OR NOT TARGET jobs-worker OR NOT TARGET jobs-bench)
-  message(WARNING "cluster_chaos_tests need jobsd_test_support, jobs-worker and jobs-bench; not built")
-  return()
-endif()
 if(NOT TARGET PostgreSQL::PostgreSQL)
   find_package(PostgreSQL REQUIRED)
 endif()

@@ -5,14 +5,15 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
-
-#include <sqlite3.h>
+#include "tests/support/seed.hpp"
+#include "tests/support/sqlite_file.hpp"
 
 #include <boost/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <string>
@@ -23,62 +24,41 @@ namespace json = boost::json;
 using jobsd::test::http_client;
 using jobsd::test::jobsd_process;
 using jobsd::test::required_env;
+using jobsd::test::stored_uuids;
 using jobsd::test::temp_dir;
+using jobsd::test::seed::key_a;
+using jobsd::test::seed::project_a1;
 
 namespace {
-
-// From tests/data/seed_test.json: account A's key and its always-active talking-video project.
-constexpr std::string_view key_a = "key-a-5d1c8e7f2b9a4c6e";
-constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
 
 constexpr int client_threads = 16;
 constexpr std::size_t accepted_before_kill = 500;
 
-std::vector<std::string> server_args(const std::filesystem::path& db) {
-    const std::filesystem::path data = required_env("JOBSD_TEST_DATA");
-    return {
-        "--config", (data / "jobsd_test.json").string(), "--port", "0", "--store", "sqlite:" + db.string(),
-        "--seed",   (data / "seed_test.json").string()};
-}
-
-// Every uuid in the `jobs` table of the SQLite file at `db`. Opens read-write without create:
-// a missing file must fail, and recovering the WAL left by the crash needs write access.
-std::set<std::string> stored_uuids(const std::filesystem::path& db) {
-    sqlite3* conn = nullptr;
-    const int rc = sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr);
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(conn, &sqlite3_close);
-    if (rc != SQLITE_OK) {
-        throw std::runtime_error("cannot open " + db.string() + ": " +
-                                 (conn != nullptr ? sqlite3_errmsg(conn) : sqlite3_errstr(rc)));
-    }
-    sqlite3_busy_timeout(conn, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(conn, "SELECT uuid FROM jobs", -1, &stmt, nullptr) != SQLITE_OK) {
-        throw std::runtime_error(std::string("cannot query jobs: ") + sqlite3_errmsg(conn));
-    }
-    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt_guard(stmt, &sqlite3_finalize);
-    std::set<std::string> uuids;
-    int step = SQLITE_ROW;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-        if (text != nullptr) uuids.insert(text);
-    }
-    if (step != SQLITE_DONE) throw std::runtime_error(std::string("reading jobs: ") + sqlite3_errmsg(conn));
-    return uuids;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(every_201_survives_sigkill_and_a_restart) {
-    temp_dir dir("jobsd-durability");
-    const auto db = dir.path() / "jobs.db";
-    const std::string body = json::serialize(json::object{
+std::string crash_body() {
+    return json::serialize(json::object{
         {"job_type", "ai_talking_video"},
         {"template_id", project_a1},
         {"version", 2},
         {"session_id", "durability"},
         {"values", json::object{{"headline", "Crash me"},
                                 {"avatar", json::object{{"image_url", "https://cdn.example.com/a.png"}}}}}});
+}
+
+// How many flushes of the served database's WAL the preload library has logged so far.
+std::size_t wal_flushes(const std::filesystem::path& log) {
+    std::ifstream in(log);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+        if (line.ends_with("jobs.db-wal")) ++n;
+    return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_201_survives_sigkill_and_a_restart) {
+    temp_dir dir("jobsd-durability");
+    const auto db = jobsd::test::test_db(dir);
+    const std::string body = crash_body();
 
     std::mutex mutex;
     std::vector<std::string> accepted;  // guarded by mutex: every uuid answered 201
@@ -89,7 +69,8 @@ BOOST_AUTO_TEST_CASE(every_201_survives_sigkill_and_a_restart) {
     int in_flight_at_kill = 0;
 
     {
-        jobsd_process server(required_env("JOBSD_BIN"), server_args(db), dir.path());
+        auto started = jobsd::test::start_test_jobsd(dir);
+        jobsd_process& server = *started;
         std::vector<std::thread> threads;
         for (int i = 0; i < client_threads; ++i) {
             threads.emplace_back([&] {
@@ -159,7 +140,8 @@ BOOST_AUTO_TEST_CASE(every_201_survives_sigkill_and_a_restart) {
                                  << " after SIGKILL, e.g. " << (lost.empty() ? "" : lost.front()));
 
     // The same file must serve again: a restart recovers it and finds the acknowledged jobs.
-    jobsd_process again(required_env("JOBSD_BIN"), server_args(db), dir.path());
+    auto restarted = jobsd::test::start_test_jobsd(dir);
+    jobsd_process& again = *restarted;
     http_client client(again.host(), again.port());
     for (const auto& uuid : {accepted.front(), accepted[accepted.size() / 2], accepted.back()}) {
         BOOST_TEST_CONTEXT("GET /jobs/" << uuid << " after restart") {
@@ -176,4 +158,40 @@ BOOST_AUTO_TEST_CASE(every_201_survives_sigkill_and_a_restart) {
     const auto info = again.stop();
     BOOST_TEST((info.exited && info.code == 0), "graceful stop after restart failed; stderr:\n"
                                                     << again.stderr_text());
+}
+
+// SIGKILL leaves the page cache alone, so the test above would pass without any flush at all.
+// This one watches the flushes themselves: jobsd runs under a preload library that logs every
+// fsync/fdatasync of the served database's WAL, and each 201 must come after a flush that the
+// previous 201 had not seen (WAL with synchronous=FULL syncs the log at every commit; NORMAL
+// only at checkpoints, OFF never). One client, one job at a time: one commit per request.
+BOOST_AUTO_TEST_CASE(every_201_follows_a_flush_of_the_wal) {
+    temp_dir dir("jobsd-fsync");
+    const auto log = dir.path() / "flushes.log";
+    jobsd::test::jobsd_options options;
+    options.env = {{"LD_PRELOAD", required_env("JOBSD_FSYNC_COUNTER")},
+                   {"JOBSD_FSYNC_LOG", log.string()},
+                   {"JOBSD_FSYNC_WATCH", "jobs.db-wal"}};
+    auto server = jobsd::test::start_jobsd(dir, options);
+    http_client client(server->host(), server->port());
+    const std::string body = crash_body();
+
+    constexpr int jobs = 20;
+    int unflushed = 0;
+    std::size_t before = wal_flushes(log);
+    for (int i = 0; i < jobs; ++i) {
+        const auto res = client.post("/jobs/v2", key_a, body);
+        BOOST_TEST_REQUIRE(res.status == 201u, res.body);
+        const std::size_t after = wal_flushes(log);
+        if (after <= before) ++unflushed;
+        before = after;
+    }
+    BOOST_TEST_MESSAGE(before << " flushes of the WAL logged for " << jobs << " jobs");
+    BOOST_TEST(unflushed == 0, unflushed
+                                   << " of " << jobs
+                                   << " jobs were answered 201 without a flush of the WAL since the previous "
+                                      "answer; flush log:\n"
+                                   << jobsd::test::read_text(log));
+    const auto stopped = server->stop();
+    BOOST_TEST((stopped.exited && stopped.code == 0), server->stderr_text());
 }

@@ -8,15 +8,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/seed.hpp"
 #include "tests/support/sse_client.hpp"
+#include "tests/support/test_broker.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace jobsd::test;
 namespace json = boost::json;
@@ -24,83 +29,32 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
-const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
-const std::string project_a = "468ea7a0-66e1-4357-a760-236e54167f3e";
-const std::string prompt_a = "f12f3401-0fd6-4a30-82d1-b85a8db70e5b";
-const std::string project_b = "e3a90df2-f2cc-4494-bdba-0b85651452a1";
-const std::vector<std::string> all_types = {"ai_talking_video",   "video", "tts", "image", "photo_qc", "pdf",
-                                            "ai_image_generation"};
+const std::string key_a(seed::key_a);
+const std::string key_b(seed::key_b);
+const std::string project_a(seed::project_a1);
+const std::string prompt_a(seed::prompt_a);
+const std::string project_b(seed::project_b1);
+const std::vector<std::string> all_types(seed::job_types.begin(), seed::job_types.end());
 
-// One jobsd with its own names on the shared test broker, plus the workers a case starts.
+// One jobsd with its own names on the shared test broker (delivery limit 3), plus the workers a
+// case starts.
 struct e2e {
     temp_dir dir{"jobsd-e2e"};
-    std::string url = required_env("JOBSD_TEST_AMQP_URL");
-    std::string prefix;
-    std::unique_ptr<jobsd_process> server;
+    topology_names names{"e2e-"};
+    topology_cleanup cleanup{names};  // after the processes below are gone
+    std::unique_ptr<jobsd_process> server =
+        start_test_jobsd(dir, publishing_env(names, {{"JOBSD_AMQP_DELIVERY_LIMIT", "3"}}));
     std::vector<std::unique_ptr<child_process>> workers;
     int worker_count = 0;
-
-    e2e() {
-        static std::atomic<int> n{0};
-        prefix = "e2e" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".";
-        const std::vector<std::pair<std::string, std::string>> env = {
-            {"JOBSD_AMQP_ENABLED", "true"},
-            {"JOBSD_AMQP_URLS", url},
-            {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-            {"JOBSD_AMQP_QUEUE_PREFIX", prefix + "jobs."},
-            {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "jobs.dead"},
-            {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
-            {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
-            {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
-            {"JOBSD_AMQP_DELIVERY_LIMIT", "3"},
-        };
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        server = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed",
-                                     data + "/seed_test.json"},
-            dir.path());
-        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
-    }
 
     ~e2e() {
         for (auto& w : workers) w.reset();
         server.reset();
-        try {  // best effort: leave the shared broker as we found it
-            amqp_client admin(url);
-            for (const auto& t : all_types) {
-                admin.delete_queue(prefix + "jobs." + t);
-                admin.delete_queue(prefix + "jobs.dead." + t);
-            }
-            admin.delete_queue(prefix + "jobsd.events");
-            for (auto x : {"jobs", "jobs.dead", "jobs.events"}) admin.delete_exchange(prefix + x);
-        } catch (const std::exception& e) {
-            BOOST_TEST_MESSAGE("cleanup: " << e.what());
-        }
     }
 
     child_process& start_worker(const std::string& type, std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--type",
-                                         type,
-                                         "--url",
-                                         url,
-                                         "--exchange",
-                                         prefix + "jobs",
-                                         "--queue-prefix",
-                                         prefix + "jobs.",
-                                         "--dead-exchange",
-                                         prefix + "jobs.dead",
-                                         "--dead-queue-prefix",
-                                         prefix + "jobs.dead.",
-                                         "--events-exchange",
-                                         prefix + "jobs.events",
-                                         "--events-queue",
-                                         prefix + "jobsd.events",
-                                         "--delivery-limit",
-                                         "3"};
+        std::vector<std::string> args = worker_args(names, type);
+        args.insert(args.end(), {"--delivery-limit", "3"});
         args.insert(args.end(), extra.begin(), extra.end());
         workers.push_back(std::make_unique<child_process>(
             required_env("JOBS_WORKER_BIN"), args,
@@ -294,4 +248,68 @@ BOOST_AUTO_TEST_CASE(job_past_its_delivery_limit_ends_failed_with_a_reason) {
     BOOST_REQUIRE(job.contains("error"));
     const std::string error(job.at("error").as_string());
     BOOST_TEST(error.find("dead-lettered") != std::string::npos, "error was: " << error);
+}
+
+// A worker acks a job only once the broker has confirmed its terminal event. While the events
+// queue refuses every event (max-length 0 with reject-publish: each publish is nacked), the
+// finished job stays unacked, so a worker killed meanwhile leaves it to the broker, which offers
+// it again; once events are taken again, a new worker finishes it and the job queue is empty.
+// Classic queues: a quorum queue under reject-publish accepts a first message while empty.
+BOOST_AUTO_TEST_CASE(a_worker_acks_a_job_only_after_its_outcome_is_confirmed) {
+    const topology_names names("e2e-ack-");
+    topology_cleanup cleanup(names);
+    temp_dir dir("jobsd-e2e-ack");
+    auto broker = connect_test_broker();
+    std::vector<std::unique_ptr<child_process>> workers;
+    auto start_worker = [&] {
+        auto args = worker_args(names, "video");
+        args.insert(args.end(), {"--queue-type", "classic", "--concurrency", "1", "--handler", "simulate",
+                                 "--duration-ms", "100", "--steps", "1"});
+        workers.push_back(std::make_unique<child_process>(
+            required_env("JOBS_WORKER_BIN"), args,
+            dir.path() / ("worker-" + std::to_string(workers.size()) + ".log")));
+        return workers.back().get();
+    };
+    const std::string queue = names.queue("video");
+    auto* first = start_worker();
+    BOOST_TEST_REQUIRE(wait_until([&] { return broker->consumer_count(queue).value_or(0) == 1; }, 30s),
+                       "the worker did not start consuming:\n"
+                           << first->log());
+    auto refuse_events =
+        apply_queue_policy(names.prefix + "no-events", "^" + regex_escape(names.events_queue()) + "$",
+                           R"({"max-length":0,"overflow":"reject-publish"})", names.events_queue());
+
+    std::random_device rd;
+    char tail[13];
+    std::snprintf(tail, sizeof tail, "%06x%06x", rd() & 0xffffff, rd() & 0xffffff);
+    const std::string uuid = std::string("7e2e0000-0000-4000-8000-") + tail;
+    broker->publish(
+        names.exchange(), "video",
+        json::serialize(json::object{{"uuid", uuid}, {"job_type", "video"}, {"input", json::object{}}}),
+        uuid);
+    const std::string nacked = "broker nacked the SUCCESS event of job " + uuid;
+    BOOST_TEST_REQUIRE(wait_until([&] { return first->log().find(nacked) != std::string::npos; }, 30s),
+                       "the worker's SUCCESS event was never nacked:\n"
+                           << first->log());
+    first->kill9();
+    // Never acked: the broker has the job again.
+    BOOST_TEST(wait_until([&] { return broker->message_count(queue).value_or(0) == 1; }, 30s),
+               "the job is gone from its queue though its outcome was never confirmed");
+
+    refuse_events->undo();
+    auto* second = start_worker();
+    bool success = false;
+    BOOST_TEST(wait_until(
+                   [&] {
+                       for (const auto& m : broker->drain(names.events_queue(), 200ms)) {
+                           const auto e = json::parse(m.body);
+                           success = success || (e.at("uuid").as_string() == uuid &&
+                                                 e.at("job_status").as_string() == "SUCCESS");
+                       }
+                       return success;
+                   },
+                   30s),
+               "no SUCCESS event once events were taken again:\n"
+                   << second->log());
+    BOOST_TEST(broker->message_count(queue).value_or(1) == 0u);
 }

@@ -10,14 +10,16 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/metrics.hpp"
+#include "tests/support/seed.hpp"
 
 using namespace jobsd::test;
 namespace http = boost::beast::http;
 
 namespace {
 
-const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
-const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
+const std::string key_a(seed::key_a);
+const std::string key_b(seed::key_b);
 const std::string body_a =
     R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e","values":{"s":"hi"}})";
 const std::string body_b = R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})";
@@ -34,10 +36,7 @@ struct server_fixture {
     }
 
     std::uint64_t committed(http_client& c) {
-        const auto text = c.get("/metrics").body;
-        const std::string name = "\njobsd_store_jobs_committed_total ";
-        const auto pos = text.find(name) + name.size();
-        return std::stoull(text.substr(pos, text.find('\n', pos) - pos));
+        return static_cast<std::uint64_t>(metric(c, "jobsd_store_jobs_committed_total"));
     }
 };
 

@@ -20,16 +20,17 @@
 #include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/pg_test_schema.hpp"
+#include "tests/support/seed.hpp"
+#include "tests/support/wait.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using jobsd::test::describe;
 using jobsd::test::temp_dir;
+using jobsd::test::within;
+using jobsd::test::seed::key_a;
 
 namespace {
-
-// From tests/data/seed_test.json.
-constexpr const char* key_a = "key-a-5d1c8e7f2b9a4c6e";
 
 // jobsctl on a fresh schema, its output files in a temp directory.
 struct pg_fixture {
@@ -63,19 +64,6 @@ struct pg_fixture {
         }
     }
 };
-
-// Polls `probe` until it returns true or `limit` passes; returns the time it took, or nullopt.
-template <class F>
-std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds limit, F&& probe) {
-    const auto start = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - start < limit) {
-        if (probe())
-            return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                         start);
-        std::this_thread::sleep_for(25ms);
-    }
-    return std::nullopt;
-}
 
 }  // namespace
 
@@ -163,13 +151,16 @@ BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
     BOOST_TEST(list[0].at("start_date").as_string() == "2025-01-01T00:00:00.000Z");
     BOOST_TEST(list[0].at("end_date").is_null());
     BOOST_TEST(list[0].at("mapping_fields").at("title").at("label").as_string() == "Title");
+    BOOST_TEST(!list[0].at("strict_values").as_bool());
 
-    std::ofstream(file) << R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video"})";
+    std::ofstream(file) << R"({"id": ")" + id +
+                               R"(", "name": "Launch v2", "type": "video", "strict_values": true})";
     ok({"project", "put", "acc_x", file.string()});
     list = ok_json({"project", "list"}).as_array();
     BOOST_REQUIRE_EQUAL(list.size(), 1u);
     BOOST_TEST(list[0].at("name").as_string() == "Launch v2");
     BOOST_TEST(list[0].at("mapping_fields").as_object().empty());
+    BOOST_TEST(list[0].at("strict_values").as_bool());
     refused({"project", "put", "acc_y", file.string()}, 1, "belongs to another account");
     BOOST_TEST(ok_json({"project", "list", "--account", "acc_y"}).as_array().empty());
     BOOST_TEST(schema.exec("SELECT account_id FROM projects WHERE id = '" + id + "'") == "acc_x");
@@ -272,26 +263,48 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(pg_with_jobsd, pg_fixture)
 
-BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_jobsd) {
-    const std::string data = jobsd::test::required_env("JOBSD_TEST_DATA");
-    jobsd::test::jobsd_process jobsd(
-        jobsd::test::required_env("JOBSD_BIN"),
-        {"--config", data + "/jobsd_test.json", "--store", schema.url(), "--seed", data + "/seed_test.json"},
-        dir.path());
-    jobsd::test::http_client client(jobsd.host(), jobsd.port());
+// Two jobsd on one schema: a key made with jobsctl authenticates on both, and once revoked it
+// is refused by both. Each instance's catalog is read from one snapshot, so once it shows a
+// project put after the revocation, the revocation is in effect there too: asserted without
+// slack; the time it took (one refresh, 1 s, is the promise) is only reported.
+BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_every_instance) {
+    jobsd::test::jobsd_options options;
+    options.store_url = schema.url();
+    temp_dir dir_b("jobsctl-pg-b");
+    auto first = jobsd::test::start_jobsd(dir, options);
+    auto second = jobsd::test::start_jobsd(dir_b, options);
+    std::vector<std::unique_ptr<jobsd::test::http_client>> clients;
+    for (auto* p : {first.get(), second.get()})
+        clients.push_back(std::make_unique<jobsd::test::http_client>(p->host(), p->port()));
+
     ok({"account", "create", "acc_ctl"});
     const std::string key = ok({"key", "create", "acc_ctl"}).substr(0, 44);
-    auto status = [&] { return client.get("/api/provider/projects/active", key).status; };
-    const auto accepted = within(5s, [&] { return status() == 200; });
-    BOOST_REQUIRE_MESSAGE(accepted, "the new key was not accepted within 5 s: " << status());
+    auto status = [&](jobsd::test::http_client& c) {
+        return c.get("/api/provider/projects/active", key).status;
+    };
+    for (auto& c : clients) {
+        const auto accepted = within(30s, [&] { return status(*c) == 200; });
+        BOOST_REQUIRE_MESSAGE(accepted, "the new key was not accepted within 30 s: " << status(*c));
+    }
 
     ok({"key", "revoke", key.substr(0, 11)});
-    const auto refused_after = within(5s, [&] { return status() == 401; });
-    BOOST_REQUIRE_MESSAGE(refused_after, "the revoked key still works after 5 s");
-    BOOST_TEST_MESSAGE("revoked key refused after " << refused_after->count() << " ms");
-    // catalog_refresh_ms is 1 s; half a second more for a loaded test machine.
-    BOOST_TEST(refused_after->count() <= 1500);
-    BOOST_TEST(client.get("/api/provider/projects/active", key_a).status == 200u);
+    const auto file = dir.path() / "p.json";
+    std::ofstream(file) << R"({"name": "After the revocation", "type": "tts"})";
+    const std::string later(ok_json({"project", "put", "acc_a", file.string()}).at("id").as_string());
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        auto& c = *clients[i];
+        BOOST_TEST_CONTEXT("instance " << i) {
+            const auto refreshed = within(30s, [&] {
+                return c.get("/api/provider/projects/" + later + "/mapping-fields", key_a).status == 200;
+            });
+            BOOST_REQUIRE_MESSAGE(refreshed, "the catalog was not refreshed within 30 s");
+            BOOST_TEST(status(c) == 401u,
+                       "the catalog has a project put after the revocation, and the key works");
+            BOOST_TEST_MESSAGE("instance " << i << ": revocation in effect after " << refreshed->count()
+                                           << " ms");
+            BOOST_TEST(c.get("/api/provider/projects/active", key_a).status == 200u);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,7 +3,6 @@
 #define BOOST_TEST_MODULE jobsctl
 #include <boost/test/unit_test.hpp>
 
-#include <amqp.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -18,33 +17,25 @@
 #include <thread>
 
 #include "model/uuid.hpp"
-#include "queue/amqp_connection.hpp"
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/seed.hpp"
+#include "tests/support/test_broker.hpp"
+#include "tests/support/wait.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using jobsd::test::http_client;
 using jobsd::test::temp_dir;
+using jobsd::test::within;
+using jobsd::test::seed::key_a;
+using jobsd::test::seed::project_b1;
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
-// From tests/data/seed_test.json.
-constexpr const char* key_a = "key-a-5d1c8e7f2b9a4c6e";
-constexpr const char* project_b = "e3a90df2-f2cc-4494-bdba-0b85651452a1";
-
 using run_result = jobsd::test::jobsctl_result;
-
-std::string read_all(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 void write_file(const std::filesystem::path& p, std::string_view text) {
     std::ofstream(p, std::ios::binary) << text;
@@ -88,17 +79,6 @@ void refused(const temp_dir& dir, std::vector<std::string> args, int code, std::
         BOOST_TEST(r.err.find(message) != std::string::npos);
         BOOST_TEST(r.out.empty());
     }
-}
-
-// Polls `probe` until it returns true or `limit` passes; returns the time it took, or nullopt.
-template <class F>
-std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds limit, F&& probe) {
-    const auto start = clock::now();
-    while (clock::now() - start < limit) {
-        if (probe()) return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-        std::this_thread::sleep_for(25ms);
-    }
-    return std::nullopt;
 }
 
 struct store_fixture {
@@ -232,7 +212,7 @@ BOOST_AUTO_TEST_CASE(keys_are_printed_once_and_stored_as_hashes) {
     // The key itself is nowhere in the store's files, only its prefix.
     std::string files;
     for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-        if (e.path().filename().string().starts_with("jobs.db")) files += read_all(e.path());
+        if (e.path().filename().string().starts_with("jobs.db")) files += jobsd::test::read_text(e.path());
     BOOST_TEST(files.find(key.substr(12)) == std::string::npos);
     BOOST_TEST(files.find(key.substr(0, 11)) != std::string::npos);
 
@@ -333,14 +313,17 @@ BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
     BOOST_TEST(list[0].at("start_date").as_string() == "2025-01-01T00:00:00.000Z");
     BOOST_TEST(list[0].at("end_date").is_null());
     BOOST_TEST(list[0].at("mapping_fields").at("title").at("label").as_string() == "Title");
+    BOOST_TEST(!list[0].at("strict_values").as_bool());
 
     // Same id again: an update, not a second project.
-    write_file(file, R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video"})");
+    write_file(file,
+               R"({"id": ")" + id + R"(", "name": "Launch v2", "type": "video", "strict_values": true})");
     ok(dir, {"project", "put", "acc_x", file.string()});
     list = ok_json(dir, {"project", "list"}).as_array();
     BOOST_REQUIRE_EQUAL(list.size(), 1u);
     BOOST_TEST(list[0].at("name").as_string() == "Launch v2");
     BOOST_TEST(list[0].at("mapping_fields").as_object().empty());
+    BOOST_TEST(list[0].at("strict_values").as_bool());
     // Another account cannot take it over.
     refused(dir, {"project", "put", "acc_y", file.string()}, 1, "belongs to another account");
     BOOST_TEST(ok_json(dir, {"project", "list", "--account", "acc_y"}).as_array().empty());
@@ -414,23 +397,32 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(with_jobsd)
 
-BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_jobsd_within_a_second) {
+// A key made with jobsctl authenticates at the next catalog refresh; a revoked one stops. The
+// catalog is read from one snapshot, so once a change made after the revocation is visible (a
+// project put after it), the revocation must be too: that is asserted without any slack, and the
+// time it took (the promise is one refresh, 1 s) is only reported.
+BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_jobsd_with_the_next_refresh) {
     temp_dir dir("jobsctl-jobsd");
     auto jobsd = jobsd::test::start_test_jobsd(dir);
     http_client client(jobsd->host(), jobsd->port());
     ok(dir, {"account", "create", "acc_ctl"});
     const std::string key = ok(dir, {"key", "create", "acc_ctl"}).substr(0, 44);
     auto status = [&] { return client.get("/api/provider/projects/active", key).status; };
-    const auto accepted = within(5s, [&] { return status() == 200; });
-    BOOST_REQUIRE_MESSAGE(accepted, "the new key was not accepted within 5 s: " << status());
+    const auto accepted = within(30s, [&] { return status() == 200; });
+    BOOST_REQUIRE_MESSAGE(accepted, "the new key was not accepted within 30 s: " << status());
     BOOST_TEST_MESSAGE("new key accepted after " << accepted->count() << " ms");
 
     ok(dir, {"key", "revoke", key.substr(0, 11)});
-    const auto refused_after = within(5s, [&] { return status() == 401; });
-    BOOST_REQUIRE_MESSAGE(refused_after, "the revoked key still works after 5 s");
-    BOOST_TEST_MESSAGE("revoked key refused after " << refused_after->count() << " ms");
-    // catalog_refresh_ms is 1 s; half a second more for a loaded test machine.
-    BOOST_TEST(refused_after->count() <= 1500);
+    write_file(dir.path() / "p.json", R"({"name": "After the revocation", "type": "tts"})");
+    const std::string later(
+        ok_json(dir, {"project", "put", "acc_a", (dir.path() / "p.json").string()}).at("id").as_string());
+    const auto refreshed = within(30s, [&] {
+        return client.get("/api/provider/projects/" + later + "/mapping-fields", key_a).status == 200;
+    });
+    BOOST_REQUIRE_MESSAGE(refreshed, "the catalog was not refreshed within 30 s");
+    BOOST_TEST(status() == 401u,
+               "the catalog has a project put after the revocation, and the key still works");
+    BOOST_TEST_MESSAGE("revocation in effect after " << refreshed->count() << " ms");
     // Another key of the seed is unaffected.
     BOOST_TEST(client.get("/api/provider/projects/active", key_a).status == 200u);
 }
@@ -493,7 +485,7 @@ BOOST_AUTO_TEST_CASE(put_project_resolves_and_jobs_are_visible) {
     BOOST_TEST(ok_json(dir, {"job", "unpublished"}).as_array().size() == 2u);
 
     // A seeded project of account B stays B's.
-    write_file(file, std::string(R"({"id": ")") + project_b + R"(", "name": "taken"})");
+    write_file(file, std::string(R"({"id": ")") + std::string(project_b1) + R"(", "name": "taken"})");
     refused(dir, {"project", "put", "acc_a", file.string()}, 1, "belongs to another account");
 }
 
@@ -501,87 +493,21 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---- requeue-dead against the test broker (ctest runs it as jobsctl_broker_tests) -------------
 
-namespace {
-
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
-
-// Publishes `body` as a persistent message, with headers given as string pairs.
-void publish(jobsd::queue::amqp_connection& conn, const std::string& exchange, const std::string& key,
-             const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-    std::vector<amqp_table_entry_t> entries;
-    for (auto& [k, v] : headers) {
-        amqp_table_entry_t e{};
-        e.key = bytes(k);
-        e.value.kind = AMQP_FIELD_KIND_UTF8;
-        e.value.value.bytes = bytes(v);
-        entries.push_back(e);
-    }
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
-    props.delivery_mode = 2;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.headers = {static_cast<int>(entries.size()), entries.data()};
-    const int rc = amqp_basic_publish(conn.state(), jobsd::queue::amqp_connection::channel, bytes(exchange),
-                                      bytes(key), 0, 0, &props, bytes(body));
-    BOOST_REQUIRE_MESSAGE(rc == AMQP_STATUS_OK, "publish to " << exchange << " failed");
-}
-
-// Drains `queue` until a message for `uuid` arrives or `limit` passes.
-bool message_arrives(jobsd::test::amqp_client& broker, const std::string& queue, const std::string& uuid,
-                     std::chrono::milliseconds limit) {
-    return within(limit,
-                  [&] {
-                      for (const auto& m : broker.drain(queue, 200ms))
-                          if (m.message_id == uuid) return true;
-                      return false;
-                  })
-        .has_value();
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(broker)
 
+// A job the broker really dead-letters (a consumer gives it back until the quorum queue's delivery
+// limit is passed) ends FAILED; requeue-dead sends it round again, and only it, not a job a worker
+// failed; the running jobsd publishes it again and its new events apply from QUEUED onwards.
 BOOST_AUTO_TEST_CASE(requeue_dead_sends_dead_lettered_jobs_round_again) {
-    const std::string url = jobsd::test::required_env("JOBSD_TEST_AMQP_URL");
-    const std::string prefix = "ctl" + std::to_string(::getpid()) + ".";
-    const std::string type = "pdf";
-    const std::string queue = prefix + type, dead_exchange = prefix + "dead", events = prefix + "events";
-    std::unique_ptr<jobsd::test::amqp_client> broker;
-    try {
-        broker = std::make_unique<jobsd::test::amqp_client>(url, 5s);
-    } catch (const std::exception& e) {
-        BOOST_FAIL("the test RabbitMQ node is not reachable (" << e.what() << "); scripts/test.sh starts it");
-    }
-    struct cleanup {
-        jobsd::test::amqp_client& b;
-        std::string prefix;
-        ~cleanup() {
-            try {
-                for (auto t : {"ai_talking_video", "video", "tts", "image", "photo_qc", "pdf",
-                               "ai_image_generation"}) {
-                    b.delete_queue(prefix + t);
-                    b.delete_queue(prefix + "dead." + t);
-                }
-                b.delete_queue(prefix + "jobsd.events");
-                for (auto x : {"jobs", "dead", "events"}) b.delete_exchange(prefix + x);
-            } catch (const std::exception&) {  // clutter at worst
-            }
-        }
-    } cleanup_topology{*broker, prefix};
+    const jobsd::test::topology_names names("ctl-dead-");
+    jobsd::test::topology_cleanup cleanup(names);
+    auto broker = jobsd::test::connect_test_broker();
+    const std::string type = "pdf", queue = names.queue(type);
 
     temp_dir dir("jobsctl-broker");
-    auto jobsd = jobsd::test::start_test_jobsd(dir, {{"JOBSD_AMQP_ENABLED", "true"},
-                                                     {"JOBSD_AMQP_URLS", url},
-                                                     {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-                                                     {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
-                                                     {"JOBSD_AMQP_DEAD_EXCHANGE", dead_exchange},
-                                                     {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
-                                                     {"JOBSD_AMQP_EVENTS_EXCHANGE", events},
-                                                     {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
-                                                     {"JOBSD_AMQP_RELAY_INTERVAL_MS", "300"}});
+    auto jobsd = jobsd::test::start_test_jobsd(
+        dir, jobsd::test::publishing_env(
+                 names, {{"JOBSD_AMQP_RELAY_INTERVAL_MS", "300"}, {"JOBSD_AMQP_DELIVERY_LIMIT", "1"}}));
     http_client client(jobsd->host(), jobsd->port());
     // A pdf project for account A, put with jobsctl.
     write_file(dir.path() / "p.json", R"({"name": "Invoices", "type": "pdf"})");
@@ -589,7 +515,7 @@ BOOST_AUTO_TEST_CASE(requeue_dead_sends_dead_lettered_jobs_round_again) {
         ok_json(dir, {"project", "put", "acc_a", (dir.path() / "p.json").string()}).at("id").as_string());
     auto post = [&] {
         std::optional<std::string> uuid;
-        within(5s, [&] {
+        within(30s, [&] {
             const auto res = client.post("/jobs/v2", key_a,
                                          json::serialize(json::object{{"job_type", type},
                                                                       {"template_id", project},
@@ -601,24 +527,43 @@ BOOST_AUTO_TEST_CASE(requeue_dead_sends_dead_lettered_jobs_round_again) {
         BOOST_REQUIRE_MESSAGE(uuid, "POST /jobs/v2 with the new project did not succeed");
         return *uuid;
     };
-    const std::string dead = post(), failed_by_worker = post();
-    BOOST_REQUIRE(message_arrives(*broker, queue, dead, 10s));
     auto status_of = [&](const std::string& uuid) {
         return std::string(ok_json(dir, {"job", "show", uuid}).at("job_status").as_string());
     };
+    // The message of `uuid` in the job queue, taken (acked) when it arrives.
+    auto arrives = [&](const std::string& uuid) {
+        return within(30s,
+                      [&] {
+                          for (const auto& m : broker->drain(queue, 200ms))
+                              if (m.message_id == uuid) return true;
+                          return false;
+                      })
+            .has_value();
+    };
 
-    // The broker dead-letters the first job (as at its delivery limit); a worker fails the second.
-    jobsd::queue::amqp_connection conn(url, 5s, 0);
-    const std::string message = R"({"uuid":")" + dead + R"(","job_type":"pdf"})";
-    publish(conn, dead_exchange, type, message, {{"x-first-death-reason", "delivery_limit"}});
-    publish(conn, events, type + ".FAILED",
-            R"({"uuid":")" + failed_by_worker + R"(","job_status":"FAILED","error":"renderer crashed"})");
-    BOOST_REQUIRE_MESSAGE(
-        within(10s, [&] { return status_of(dead) == "FAILED" && status_of(failed_by_worker) == "FAILED"; }),
-        "jobsd did not mark both jobs FAILED");
+    // The first job is given back until the broker dead-letters it (delivery limit 1).
+    const std::string dead = post();
+    int returns = 0;
+    const auto dead_lettered = within(60s, [&] {
+        if (broker->reject_one(queue, true)) ++returns;
+        return status_of(dead) == "FAILED";
+    });
+    BOOST_REQUIRE_MESSAGE(dead_lettered,
+                          "jobsd did not mark the dead-lettered job FAILED after " << returns << " returns");
+    BOOST_TEST_MESSAGE("dead-lettered after " << returns << " returns");
+    BOOST_TEST(broker->message_count(queue).value_or(1) == 0u);
     BOOST_TEST(std::string(ok_json(dir, {"job", "show", dead}).at("error").as_string())
-                   .starts_with("dead-lettered: "));
+                   .starts_with("dead-lettered: delivery limit reached"));
     BOOST_TEST(ok_json(dir, {"job", "show", dead}).at("published").as_bool());
+
+    // The second one is taken by a "worker" that reports it FAILED.
+    const std::string failed_by_worker = post();
+    BOOST_REQUIRE(arrives(failed_by_worker));
+    broker->publish(
+        names.events_exchange(), type + ".FAILED",
+        R"({"uuid":")" + failed_by_worker + R"(","job_status":"FAILED","error":"renderer crashed"})");
+    BOOST_REQUIRE_MESSAGE(within(30s, [&] { return status_of(failed_by_worker) == "FAILED"; }),
+                          "jobsd did not apply the worker's FAILED event");
 
     const auto r = jobsctl(dir, {"job", "requeue-dead", type});
     BOOST_REQUIRE_MESSAGE(r.code == 0, show(r));
@@ -632,15 +577,16 @@ BOOST_AUTO_TEST_CASE(requeue_dead_sends_dead_lettered_jobs_round_again) {
 
     // The running jobsd's relay publishes it again, and its events apply from QUEUED onwards.
     // Within the relay interval, once the publisher has forgotten the uuid's first confirm (10 s).
-    BOOST_REQUIRE_MESSAGE(message_arrives(*broker, queue, dead, 20s),
-                          "the requeued job was not published again");
-    BOOST_TEST(within(5s, [&] {
+    BOOST_REQUIRE_MESSAGE(arrives(dead), "the requeued job was not published again");
+    BOOST_TEST(within(30s, [&] {
                    return ok_json(dir, {"job", "show", dead}).at("published").as_bool();
                }).has_value());
-    publish(conn, events, type + ".STARTED", R"({"uuid":")" + dead + R"(","job_status":"STARTED"})");
-    publish(conn, events, type + ".SUCCESS",
-            R"({"uuid":")" + dead + R"(","job_status":"SUCCESS","output":{"url":"https://x/doc.pdf"}})");
-    BOOST_TEST(within(10s, [&] { return status_of(dead) == "SUCCESS"; }).has_value());
+    broker->publish(names.events_exchange(), type + ".STARTED",
+                    R"({"uuid":")" + dead + R"(","job_status":"STARTED"})");
+    broker->publish(
+        names.events_exchange(), type + ".SUCCESS",
+        R"({"uuid":")" + dead + R"(","job_status":"SUCCESS","output":{"url":"https://x/doc.pdf"}})");
+    BOOST_TEST(within(30s, [&] { return status_of(dead) == "SUCCESS"; }).has_value());
     job = ok_json(dir, {"job", "show", dead});
     BOOST_TEST(job.at("output").at("url").as_string() == "https://x/doc.pdf");
     BOOST_TEST(job.at("error").is_null());

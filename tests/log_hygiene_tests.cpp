@@ -7,13 +7,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <sqlite3.h>
-
 #include <random>
 #include <stdexcept>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/seed.hpp"
+#include "tests/support/sqlite_file.hpp"
 
 using namespace jobsd::test;
 namespace asio = boost::asio;
@@ -21,10 +21,9 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// Keys of the test seed (tests/data/seed_test.json).
-const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
-const std::string operator_key = "op-key-8f2c4a6e1b9d7c3e";
-constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
+const std::string key_a(seed::key_a);
+const std::string operator_key(seed::operator_key);
+using seed::project_a1;
 
 std::string random_hex(std::size_t n) {
     std::random_device rd;
@@ -37,27 +36,6 @@ std::string job_body(std::string_view headline) {
     return std::string(R"({"job_type":"ai_talking_video","template_id":")") + std::string(project_a1) +
            R"(","version":2,"values":{"headline":")" + std::string(headline) + R"("}})";
 }
-
-// Holds SQLite's write lock on jobsd's database, so its next commit fails: the store's error path.
-class write_lock {
-  public:
-    explicit write_lock(const std::filesystem::path& db_file) {
-        if (sqlite3_open(db_file.c_str(), &db_) != SQLITE_OK)
-            throw std::runtime_error("cannot open " + db_file.string());
-        sqlite3_busy_timeout(db_, 10'000);  // wait out a commit under way
-        if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
-            throw std::runtime_error(std::string("cannot take the write lock: ") + sqlite3_errmsg(db_));
-    }
-    ~write_lock() {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        sqlite3_close(db_);
-    }
-    write_lock(const write_lock&) = delete;
-    write_lock& operator=(const write_lock&) = delete;
-
-  private:
-    sqlite3* db_ = nullptr;
-};
 
 // Sends raw bytes on a fresh connection and returns whatever comes back until the server closes.
 std::string raw_exchange(unsigned short port, const std::string& bytes) {
@@ -125,9 +103,10 @@ BOOST_AUTO_TEST_CASE(no_key_and_no_body_reaches_the_logs) {
         raw_exchange(server->port(), "P\x01ST /jobs/v2 HTTP/1.1\r\nx-api-key: " + framing_key + "\r\n\r\n");
     BOOST_TEST(garbage.starts_with("HTTP/1.1 400"), garbage);
 
-    // A store failure: jobsd logs it at error level, and still names neither key nor body.
+    // A store failure: jobsd logs it at error level, and still names neither key nor body. The
+    // writer waits out SQLite's busy timeout (5 s) behind the test's lock, then fails the commit.
     {
-        write_lock lock(dir.path() / "jobs.db");
+        sqlite_write_lock lock(test_db(dir));
         http_client c(server->host(), server->port());
         const auto failed = c.post("/jobs/v2", key_a, job_body(marker));
         BOOST_TEST(failed.status == 500u, failed.body);

@@ -17,6 +17,7 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/seed.hpp"
 
 using namespace jobsd::test;
 namespace http = boost::beast::http;
@@ -104,10 +105,9 @@ std::map<std::string, double> parse_exposition(const std::string& text) {
 BOOST_FIXTURE_TEST_CASE(metrics_are_valid_exposition_and_move_with_traffic, server_fixture) {
     http_client c(server->host(), server->port());
     const std::string body = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";
-    BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e", body).status, 201);
+    BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", seed::key_a, body).status, 201);
     auto before = parse_exposition(c.get("/metrics").body);
-    for (int i = 0; i < 5; ++i)
-        BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", "key-a-5d1c8e7f2b9a4c6e", body).status, 201);
+    for (int i = 0; i < 5; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", seed::key_a, body).status, 201);
     auto after = parse_exposition(c.get("/metrics").body);
 
     const std::string count = R"(jobsd_http_request_duration_seconds_count{route="create_job"})";
@@ -133,8 +133,8 @@ BOOST_FIXTURE_TEST_CASE(metrics_are_valid_exposition_and_move_with_traffic, serv
 
 namespace {
 
-constexpr std::string_view customer_key = "key-a-5d1c8e7f2b9a4c6e";
-constexpr std::string_view operator_key = "op-key-8f2c4a6e1b9d7c3e";
+constexpr std::string_view customer_key = seed::key_a;
+using seed::operator_key;
 constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
 
 std::string job_of(std::string_view type) {

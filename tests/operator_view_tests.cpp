@@ -1,7 +1,7 @@
 // The operator's view against the real test broker (scripts/test.sh starts it with its
 // management API): GET /api/queues shows the depth of jobs posted with no consumer, and the
 // dashboard, loaded by headless Chromium, shows the per-type table with those jobs.
-// Each case works under a unique queue prefix and deletes what jobsd declared.
+// Each case works under unique names on the broker and deletes what jobsd declared.
 #define BOOST_TEST_MODULE operator_view_tests
 #include <boost/test/unit_test.hpp>
 
@@ -20,6 +20,10 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/metrics.hpp"
+#include "tests/support/seed.hpp"
+#include "tests/support/test_broker.hpp"
+#include "tests/support/wait.hpp"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -28,28 +32,16 @@ using namespace jobsd::test;
 
 namespace {
 
-constexpr std::string_view customer_key = "key-a-5d1c8e7f2b9a4c6e";
-constexpr std::string_view operator_key = "op-key-8f2c4a6e1b9d7c3e";
-constexpr std::string_view project_a1 = "468ea7a0-66e1-4357-a760-236e54167f3e";
-constexpr std::array<std::string_view, 7> job_types = {
-    "ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai_image_generation"};
+constexpr std::string_view customer_key = seed::key_a;
+using seed::job_types;
+using seed::operator_key;
+using seed::project_a1;
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return done();
-}
-
-// jobsd publishing to the test broker under a prefix of its own, with the queue view on; no
+// jobsd publishing to the test broker under names of its own, with the queue view on; no
 // worker consumes, so posted jobs stay ready in their queues.
 struct broker_jobsd {
-    std::string prefix = [] {
-        std::random_device rd;
-        return "opview" + std::to_string(rd() % 1'000'000) + ".";
-    }();
+    topology_names names{"opview-"};
+    topology_cleanup cleanup{names};  // after the server below has stopped
     temp_dir dir{"jobsd-opview"};
     std::unique_ptr<jobsd_process> server;
     std::unique_ptr<http_client> client_ptr;
@@ -58,38 +50,17 @@ struct broker_jobsd {
     // fallback.
     explicit broker_jobsd(bool management = true) {
         server = start_test_jobsd(
-            dir, {{"JOBSD_AMQP_ENABLED", "true"},
-                  {"JOBSD_AMQP_URLS", required_env("JOBSD_TEST_AMQP_URL")},
-                  {"JOBSD_AMQP_MANAGEMENT_URL", management ? required_env("JOBSD_TEST_MANAGEMENT_URL") : ""},
-                  {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-                  {"JOBSD_AMQP_QUEUE_PREFIX", prefix},
-                  {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "dead"},
-                  {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "dead."},
-                  {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "events"},
-                  {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "events"},
-                  {"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "200"}});
+            dir, publishing_env(names, {{"JOBSD_AMQP_MANAGEMENT_URL",
+                                         management ? required_env("JOBSD_TEST_MANAGEMENT_URL") : ""},
+                                        {"JOBSD_SERVER_JOB_COUNTS_REFRESH_MS", "200"}}));
         client_ptr = std::make_unique<http_client>(server->host(), server->port());
         // The publisher declares the topology once connected; the view lists the queue then.
         BOOST_REQUIRE_MESSAGE(wait_until([&] { return ready_of("video").has_value(); }, 30s),
                               "the queue view never showed "
-                                  << prefix << "video: " << client().get("/api/queues", operator_key).body);
+                                  << names.queue("video") << ": "
+                                  << client().get("/api/queues", operator_key).body);
     }
-    http_client& client() { return *client_ptr; }
-
-    ~broker_jobsd() {
-        server->stop();
-        try {
-            amqp_client broker(required_env("JOBSD_TEST_AMQP_URL"), 5s);
-            for (auto t : job_types) {
-                broker.delete_queue(prefix + std::string(t));
-                broker.delete_queue(prefix + "dead." + std::string(t));
-            }
-            broker.delete_queue(prefix + "events");
-            for (auto x : {"jobs", "dead", "events"}) broker.delete_exchange(prefix + x);
-        } catch (const std::exception& e) {
-            BOOST_TEST_MESSAGE("cleanup of " << prefix << "* failed: " << e.what());
-        }
-    }
+    ~broker_jobsd() { server->stop(); }
 
     // The queue view's entry for `type`, when the view answers and the queue is declared.
     std::optional<json::object> queue_of(std::string_view type) {
@@ -106,13 +77,10 @@ struct broker_jobsd {
         return q->at("ready").to_number<std::int64_t>();
     }
 
-    // A sample without labels from /metrics, or -1 when absent.
-    double metric(std::string_view name) {
-        const auto text = client().get("/metrics").body;
-        const std::string line = "\n" + std::string(name) + " ";
-        const auto at = text.find(line);
-        return at == std::string::npos ? -1 : std::stod(text.substr(at + line.size()));
-    }
+    http_client& client() { return *client_ptr; }
+
+    // A sample without labels from /metrics; throws when absent.
+    double metric(std::string_view name) { return jobsd::test::metric(client(), std::string(name)); }
 
     void post(std::string_view type, int n) {
         for (int i = 0; i < n; ++i) {
@@ -143,11 +111,11 @@ BOOST_FIXTURE_TEST_CASE(depth_after_n_jobs_with_no_consumer, broker_jobsd) {
         [&] { return ready_of("video") == video_before + n && ready_of("tts") == tts_before + 2; }, 30s);
     BOOST_TEST_REQUIRE(settled, "queue view: " << client().get("/api/queues", operator_key).body);
     const auto video = *queue_of("video");
-    BOOST_TEST(video.at("queue").as_string() == prefix + "video");
+    BOOST_TEST(video.at("queue").as_string() == names.queue("video"));
     BOOST_TEST(video.at("unacked").to_number<int>() == 0);
     BOOST_TEST(video.at("consumers").to_number<int>() == 0);
     BOOST_TEST(video.at("dead_lettered").to_number<int>() == 0);
-    BOOST_TEST(video.at("dead_letter_queue").as_string() == prefix + "dead.video");
+    BOOST_TEST(video.at("dead_letter_queue").as_string() == names.dead_queue("video"));
     // The publisher's counters moved with the jobs (all confirmed: they are in the queues).
     BOOST_TEST(
         wait_until([&] { return metric("jobsd_amqp_confirmed_total") == confirmed_before + n + 2; }, 10s));
@@ -155,7 +123,7 @@ BOOST_FIXTURE_TEST_CASE(depth_after_n_jobs_with_no_consumer, broker_jobsd) {
     BOOST_TEST(metric("jobsd_outbox_unpublished") == 0);
     // What the broker itself says (passive declare) agrees.
     amqp_client broker(required_env("JOBSD_TEST_AMQP_URL"), 5s);
-    BOOST_TEST(broker.message_count(prefix + "video").value_or(0) == static_cast<unsigned>(n));
+    BOOST_TEST(broker.message_count(names.queue("video")).value_or(0) == static_cast<unsigned>(n));
 }
 
 struct broker_jobsd_without_management : broker_jobsd {

@@ -1,10 +1,24 @@
-// Unit tests of queue/ without a broker: confirm bookkeeping and the job message contract.
+// Unit tests of queue/ without a broker: confirm bookkeeping, the job message contract, the
+// relay ledger, the publisher's mailbox, and the AMQP session's reconnect plan and loop.
 #define BOOST_TEST_MODULE queue
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <thread>
+
+#include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
+#include "queue/publisher_mailbox.hpp"
+#include "queue/reconnect_plan.hpp"
+#include "queue/relay_ledger.hpp"
 
 using namespace jobsd;
 using queue::confirm_tracker;
@@ -113,4 +127,344 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
                2.5);
     j.version.reset();
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").is_null());
+}
+
+// ---- relay ledger ---------------------------------------------------------------------------
+
+namespace {
+
+using ledger_clock = queue::relay_ledger::clock;
+using std::chrono::milliseconds;
+
+queue::relay_ledger::options small_ledger() {
+    queue::relay_ledger::options o;
+    o.send_queue_max = 4;
+    o.relay_batch = 2;
+    o.relay_interval = milliseconds(30'000);
+    o.retry_delay = milliseconds(1'000);
+    o.retire_after = milliseconds(10'000);
+    return o;
+}
+
+model::job job(std::string uuid, std::int64_t created_ms = 0) {
+    model::job j;
+    j.uuid = std::move(uuid);
+    j.type = model::job_type::video;
+    j.input = "{}";
+    j.created_ms = created_ms;
+    return j;
+}
+
+std::vector<queue::outbox::entry> page(std::initializer_list<std::pair<std::int64_t, const char*>> rows) {
+    std::vector<queue::outbox::entry> out;
+    for (const auto& [seq, uuid] : rows) out.push_back({seq, job(uuid, seq)});
+    return out;
+}
+
+// Sends everything queued, in the ledger's order.
+std::vector<std::string> drain(queue::relay_ledger& l) {
+    std::vector<std::string> out;
+    while (l.has_next()) out.push_back(l.pop_next().uuid);
+    return out;
+}
+
+const auto t0 = ledger_clock::time_point{} + std::chrono::hours(1);
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ledger_sends_a_job_once_whichever_path_sees_it_first) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    BOOST_TEST(l.hand_over(job("a"), t0, t0));
+    BOOST_TEST(!l.hand_over(job("a"), t0, t0));  // handed over twice: known
+    auto claim = l.next_claim(t0);
+    BOOST_REQUIRE(claim.has_value());
+    // The page holds "a" (being sent by the fast path) and "b" (deferred): only "b" is new.
+    BOOST_TEST(l.page_claimed(claim->sweep, page({{1, "a"}, {2, "b"}}), t0) == 1u);
+    BOOST_TEST(drain(l) == (std::vector<std::string>{"a", "b"}));
+    // And the fast path hands over a job a page already queued: dropped.
+    BOOST_TEST(!l.hand_over(job("b"), t0, t0));
+}
+
+BOOST_AUTO_TEST_CASE(ledger_sweeps_page_by_page_and_once_per_interval) {
+    queue::relay_ledger l(small_ledger());
+    BOOST_TEST(!l.next_claim(t0).has_value());  // not connected
+    l.connected(t0);
+    auto first = l.next_claim(t0);
+    BOOST_REQUIRE(first.has_value());
+    BOOST_TEST(first->after_seq == 0);
+    BOOST_TEST(first->limit == 2u);
+    BOOST_TEST(!l.next_claim(t0).has_value());  // one claim in flight at a time
+    l.page_claimed(first->sweep, page({{3, "a"}, {7, "b"}}), t0);
+    BOOST_TEST(l.cursor() == 7);
+    // The relayed queue is full (a page): no claim until it has room.
+    BOOST_TEST(!l.next_claim(t0).has_value());
+    drain(l);
+    auto second = l.next_claim(t0);
+    BOOST_REQUIRE(second.has_value());
+    BOOST_TEST(second->after_seq == 7);
+    l.page_claimed(second->sweep, page({{9, "c"}}), t0);  // short: the sweep is over
+    BOOST_TEST(!l.sweeping());
+    BOOST_TEST(!l.next_claim(t0 + milliseconds(29'999)).has_value());
+    BOOST_TEST((l.next_deadline() == t0 + milliseconds(30'000)));
+    auto safety = l.next_claim(t0 + milliseconds(30'000));
+    BOOST_REQUIRE(safety.has_value());
+    BOOST_TEST(safety->after_seq == 0);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_finishes_a_sweep_before_starting_the_requested_one) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto first = l.next_claim(t0);
+    l.page_claimed(first->sweep, page({{1, "a"}, {2, "b"}}), t0);
+    drain(l);
+    l.request_sweep();  // a job was deferred meanwhile
+    auto next = l.next_claim(t0);
+    BOOST_REQUIRE(next.has_value());
+    BOOST_TEST(next->after_seq == 2);  // not back to 0: the running sweep goes on
+    l.page_claimed(next->sweep, page({}), t0);
+    auto again = l.next_claim(t0);  // the requested sweep, from the start
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(again->after_seq == 0);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    l.hand_over(job("a"), t0, t0);
+    l.hand_over(job("b"), t0, t0);
+    drain(l);
+    l.marked({"a"}, true, t0);
+    l.marked({"b"}, false, t0 + milliseconds(1));  // still unpublished: forgotten, swept again
+    BOOST_TEST(l.known("a"));
+    BOOST_TEST(!l.known("b"));
+    // A page read from a snapshot older than the mark still lists "a": skipped while retiring.
+    auto claim = l.next_claim(t0 + milliseconds(2));
+    BOOST_REQUIRE(claim.has_value());
+    BOOST_TEST(l.page_claimed(claim->sweep, page({{1, "a"}, {2, "b"}}), t0 + milliseconds(9'999)) == 1u);
+    BOOST_TEST(drain(l) == std::vector<std::string>{"b"});
+    l.marked({}, true, t0 + milliseconds(10'000));
+    BOOST_TEST(!l.known("a"));
+}
+
+BOOST_AUTO_TEST_CASE(ledger_retries_a_failed_send_after_the_delay) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    l.hand_over(job("a"), t0, t0);
+    auto sent = l.pop_next();
+    l.failed({sent}, t0);
+    BOOST_TEST(l.known("a"));
+    BOOST_TEST(l.release_retries(t0 + milliseconds(999)) == 0u);
+    BOOST_TEST(!l.has_next());
+    BOOST_TEST(l.release_retries(t0 + milliseconds(1'000)) == 1u);
+    BOOST_TEST(drain(l) == std::vector<std::string>{"a"});
+}
+
+BOOST_AUTO_TEST_CASE(ledger_forgets_in_flight_work_on_disconnect_and_ignores_stale_pages) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto stale = l.next_claim(t0);
+    l.hand_over(job("unconfirmed"), t0, t0);
+    l.hand_over(job("retrying"), t0, t0);
+    l.hand_over(job("marking"), t0, t0);
+    std::vector<job_message> sent;
+    while (l.has_next()) sent.push_back(l.pop_next());
+    l.failed({sent[1]}, t0);
+    // "marking" was confirmed: its mark is in the store's hands.
+    l.hand_over(job("queued"), t0, t0);
+    l.disconnected({sent[0]});
+    BOOST_TEST(!l.known("queued"));
+    BOOST_TEST(!l.known("unconfirmed"));
+    BOOST_TEST(!l.known("retrying"));
+    BOOST_TEST(l.known("marking"));
+    BOOST_TEST(l.queued() == 0u);
+    BOOST_TEST(l.retries() == 0u);
+    l.connected(t0);
+    auto fresh = l.next_claim(t0);
+    BOOST_REQUIRE(fresh.has_value());
+    BOOST_TEST(fresh->sweep != stale->sweep);
+    BOOST_TEST(l.page_claimed(stale->sweep, page({{1, "x"}}), t0) == 0u);  // given up: ignored
+    BOOST_TEST(l.claim_in_flight());
+    BOOST_TEST(l.page_claimed(fresh->sweep, page({{1, "unconfirmed"}, {2, "marking"}}), t0) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_claims_the_same_page_again_after_a_store_failure) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto first = l.next_claim(t0);
+    l.page_claimed(first->sweep, page({{1, "a"}, {4, "b"}}), t0);
+    drain(l);
+    auto second = l.next_claim(t0);
+    l.claim_failed(second->sweep, t0);
+    BOOST_TEST(l.sweeping());
+    BOOST_TEST(!l.next_claim(t0 + milliseconds(999)).has_value());
+    BOOST_TEST((l.next_deadline() == t0 + milliseconds(1'000)));
+    auto retry = l.next_claim(t0 + milliseconds(1'000));
+    BOOST_REQUIRE(retry.has_value());
+    BOOST_TEST(retry->after_seq == 4);
+    BOOST_TEST(retry->sweep == second->sweep);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_gives_relay_pages_their_share_while_the_hand_over_is_full) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    for (int i = 0; i < 4; ++i) l.hand_over(job("new" + std::to_string(i), 5'000 + i), t0, t0);
+    BOOST_TEST(l.hand_over_room() == 0u);
+    auto claim = l.next_claim(t0);
+    BOOST_REQUIRE(claim.has_value());  // a full hand-over does not hold the relay back
+    l.page_claimed(claim->sweep, page({{1, "old1"}, {2, "old2"}}), t0);
+    // Oldest first: the deferred jobs of the page were created before the handed-over ones.
+    BOOST_TEST(drain(l) == (std::vector<std::string>{"old1", "old2", "new0", "new1", "new2", "new3"}));
+}
+
+BOOST_AUTO_TEST_CASE(ledger_leaves_a_job_that_waited_too_long_to_the_relay) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto claim = l.next_claim(t0);
+    l.page_claimed(claim->sweep, page({}), t0);
+    BOOST_TEST(!l.sweeping());
+    // Five seconds in the mailbox: a page may have sent it, had it marked and retired meanwhile.
+    BOOST_TEST(!l.hand_over(job("late"), t0, t0 + milliseconds(5'000)));
+    BOOST_TEST(!l.known("late"));
+    BOOST_TEST(l.next_claim(t0 + milliseconds(5'000)).has_value());  // the relay will find it
+    BOOST_TEST(l.hand_over(job("prompt"), t0, t0 + milliseconds(4'999)));
+}
+
+// ---- publisher mailbox --------------------------------------------------------------------
+
+namespace {
+
+bool raised(const queue::wakeup& w) {
+    pollfd f{w.fd(), POLLIN, 0};
+    return ::poll(&f, 1, 0) == 1;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(mailbox_is_bounded_closed_while_away_and_asks_for_a_sweep_when_it_refuses) {
+    queue::publisher_mailbox box(2);
+    const auto now = std::chrono::steady_clock::now();
+    BOOST_TEST(!box.offer(job("away"), now));  // closed until connected
+    BOOST_TEST(box.take(10).sweep);
+    box.set_open(true);
+    BOOST_TEST(!raised(box.waker()));
+    BOOST_TEST(box.offer(job("a"), now));
+    BOOST_TEST(raised(box.waker()));  // the first job wakes the publisher
+    box.waker().clear();
+    BOOST_TEST(box.offer(job("b"), now));
+    BOOST_TEST(!raised(box.waker()));       // the publisher is awake already
+    BOOST_TEST(!box.offer(job("c"), now));  // full
+    auto got = box.take(1);
+    BOOST_TEST(got.sweep);
+    BOOST_REQUIRE(got.jobs.size() == 1u);
+    BOOST_TEST(got.jobs.front().job.uuid == "a");
+    box.post(queue::publisher_mailbox::mark_answer{{"a"}, {}});
+    BOOST_TEST(raised(box.waker()));  // answers always wake it
+    box.set_open(false);              // disconnected: "b" stays in the outbox for the relay
+    got = box.take(10);
+    BOOST_TEST(got.jobs.empty());
+    BOOST_TEST(got.marks.size() == 1u);
+    BOOST_TEST(!got.sweep);
+}
+
+// ---- the AMQP session, without a broker -----------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(url_order_parses_its_two_names) {
+    BOOST_TEST((queue::parse_url_order("spread") == queue::amqp_url_order::spread));
+    BOOST_TEST((queue::parse_url_order("in_order") == queue::amqp_url_order::in_order));
+    BOOST_TEST(!queue::parse_url_order("random").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_plan_rotates_the_urls_and_backs_off_exponentially) {
+    queue::reconnect_plan in_order(3, queue::amqp_url_order::in_order, 7, milliseconds(200),
+                                   milliseconds(1'000));
+    BOOST_TEST(in_order.url() == 0u);
+    std::vector<long> waits;
+    std::vector<std::size_t> urls;
+    for (int i = 0; i < 5; ++i) {
+        waits.push_back(in_order.failed().count());
+        urls.push_back(in_order.url());
+    }
+    BOOST_TEST(waits == (std::vector<long>{200, 400, 800, 1000, 1000}));
+    BOOST_TEST(urls == (std::vector<std::size_t>{1, 2, 0, 1, 2}));
+    in_order.connected();
+    BOOST_TEST(in_order.failed().count() == 200);
+
+    queue::reconnect_plan spread(3, queue::amqp_url_order::spread, 7, milliseconds(200), milliseconds(1'000));
+    BOOST_TEST(spread.url() == 1u);  // 7 mod 3: where a random start landed
+    spread.failed();
+    BOOST_TEST(spread.url() == 2u);
+}
+
+namespace {
+
+// A session user that never gets a connection: records the failures, stops after `give_up`.
+struct refused_user final : queue::amqp_session_user {
+    std::vector<std::string> failures;
+    std::size_t give_up = 3;
+    std::atomic<bool> stop{false};
+    bool connected = false;
+
+    void on_connected(queue::amqp_connection&) override { connected = true; }
+    queue::amqp_step step(queue::amqp_connection&, queue::amqp_step::clock::time_point) override {
+        return {true};
+    }
+    void on_disconnected(std::string_view why) override { failures.emplace_back(why); }
+    bool stopping() const override { return stop || failures.size() >= give_up; }
+};
+
+// A loopback port nobody listens on: bound, then closed.
+std::string refused_url() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return "amqp://guest:guest@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+}
+
+queue::amqp_session_options refused_options() {
+    queue::amqp_session_options o;
+    o.name = "test";
+    o.urls = {refused_url()};
+    o.reconnect_min = milliseconds(10);
+    o.reconnect_max = milliseconds(20);
+    o.connect_timeout = milliseconds(2'000);
+    o.log_failures = false;
+    return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(session_reports_each_failed_attempt_and_retries_until_the_user_stops) {
+    refused_user user;
+    queue::wakeup wake;
+    queue::amqp_session(refused_options(), user, wake).run();
+    BOOST_TEST(!user.connected);
+    BOOST_REQUIRE(user.failures.size() == 3u);
+    for (const auto& f : user.failures) BOOST_TEST(f.find("cannot connect") != std::string::npos, f);
+}
+
+BOOST_AUTO_TEST_CASE(session_backoff_ends_as_soon_as_the_wakeup_is_raised) {
+    refused_user user;
+    user.give_up = 100;
+    auto o = refused_options();
+    o.reconnect_min = o.reconnect_max = milliseconds(60'000);
+    o.poll_interval = milliseconds(60'000);  // only the wake-up can end the wait early
+    queue::wakeup wake;
+    const auto started = std::chrono::steady_clock::now();
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(milliseconds(200));
+        user.stop = true;
+        wake.notify();
+    });
+    queue::amqp_session(o, user, wake).run();
+    stopper.join();
+    const auto took = std::chrono::steady_clock::now() - started;
+    BOOST_TEST(user.failures.size() == 1u);
+    BOOST_TEST(took < std::chrono::seconds(30),
+               "run() took " << std::chrono::duration<double>(took).count() << " s");
 }

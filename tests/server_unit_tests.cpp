@@ -182,6 +182,8 @@ BOOST_AUTO_TEST_CASE(trailing_slash_is_the_same_route) {
 
 BOOST_AUTO_TEST_CASE(query_string_is_ignored) {
     check_route(verb::post, "/jobs/v2?debug=1", "create_job");
+    check_route(verb::get, "/jobs/v2?limit=5", "list_jobs");
+    check_route(verb::post, "/jobs/v2/batch?x=1", "create_batch");
     check_route(verb::get, "/jobs/v2/events?session_id=s-1", "job_events");
     check_route(verb::get, "/jobs/abc?fields=status&x=/y", "get_job", "abc");
     check_route(verb::get, "/api/provider/projects/p-17/mapping-fields?lang=en", "mapping_fields", "p-17");
@@ -203,8 +205,9 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
-    check_405(verb::get, "/jobs/v2", "POST");
-    check_405(verb::put, "/jobs/v2/", "POST");
+    check_405(verb::put, "/jobs/v2/", "POST, GET");
+    check_405(verb::delete_, "/jobs/v2", "POST, GET");
+    check_405(verb::get, "/jobs/v2/batch", "POST");
     check_405(verb::post, "/jobs/abc", "GET");
     check_405(verb::post, "/jobs/v2/events", "GET");
     check_405(verb::delete_, "/jobs/abc?x=1", "GET");
@@ -217,6 +220,10 @@ BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
 
 BOOST_AUTO_TEST_CASE(only_customer_routes_need_a_key) {
     BOOST_TEST(needs_api_key("create_job"));
+    BOOST_TEST(needs_api_key("list_jobs"));
+    BOOST_TEST(needs_api_key("create_batch"));
+    BOOST_TEST(!needs_api_key("openapi"));
+    BOOST_TEST(!needs_api_key("docs_page"));
     BOOST_TEST(needs_api_key("get_job"));
     BOOST_TEST(needs_api_key("job_events"));
     BOOST_TEST(needs_api_key("active_projects"));

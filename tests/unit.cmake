@@ -18,6 +18,9 @@ target_link_libraries(store_contract_tests PRIVATE jobs_store jobsd_test_support
 set_tests_properties(store_contract_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
 
 # The webhook store's contract against both adapters (the PostgreSQL cases on the test cluster).
-jobsd_test(webhook_store_tests 300 webhook_store_tests.cpp ${CMAKE_CURRENT_LIST_DIR}/support/pg_test_schema.cpp)
+jobsd_test(webhook_store_tests 300 webhook_store_tests.cpp)
 target_link_libraries(webhook_store_tests PRIVATE jobs_store jobsd_test_support)
 set_tests_properties(webhook_store_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
+# The list's and the batch's pure parts: envelope, values check, query string, cursor, tokens, SQL.
+jobsd_test(list_batch_unit_tests 60 list_batch_unit_tests.cpp)
+target_link_libraries(list_batch_unit_tests PRIVATE jobs_server)

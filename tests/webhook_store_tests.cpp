@@ -199,6 +199,31 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(status_changes_record_the_deliveries_their_filters
     BOOST_TEST(ids.size() == due.size());  // one webhook-id per delivery
 }
 
+// POST /jobs/v2/batch: each job of a batch keeps its own webhook (the first job and the rest go in
+// through different statements on PostgreSQL), and a job without one gets no delivery.
+BOOST_AUTO_TEST_CASE_TEMPLATE(batch_jobs_keep_their_own_webhooks, B, backends) {
+    B b;
+    auto s = b.open();
+    auto& ws = *s->webhooks();
+    const std::string batch_id = "batch-1";
+    std::vector<job_record> batch = {make_job("acc_a", "https://first.example/cb", bits({"job.succeeded"})),
+                                     make_job("acc_a"),
+                                     make_job("acc_a", "https://third.example/cb", bits({"job.succeeded"})),
+                                     make_job("acc_a", "https://fourth.example/cb", bits({"job.failed"}))};
+    for (auto& j : batch) j.batch_id = batch_id;
+    async_create_jobs(*s, batch, asio::use_future).get();
+    for (const auto& j : batch) apply(*s, j.uuid, job_status::success);
+
+    std::multiset<std::string> got;
+    for (const auto& d : claim(ws)) {
+        BOOST_TEST_REQUIRE(d.job.has_value());
+        got.insert(d.job->uuid + " " + d.event + " " + d.url);
+    }
+    const std::multiset<std::string> want = {batch[0].uuid + " job.succeeded https://first.example/cb",
+                                             batch[2].uuid + " job.succeeded https://third.example/cb"};
+    BOOST_TEST(got == want, "got " << got.size() << " deliveries");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(claims_bound_each_destination_and_hold_until_finished, B, backends) {
     B b;
     auto s = b.open();

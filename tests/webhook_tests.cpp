@@ -245,6 +245,48 @@ BOOST_AUTO_TEST_CASE(every_terminal_event_arrives_signed) {
     BOOST_TEST(log.find(default_secret) == std::string::npos, "the default secret reached the log");
 }
 
+// A batch's jobs name their own webhooks as single creates do; a job without one gets nothing.
+BOOST_AUTO_TEST_CASE(batch_jobs_deliver_to_their_own_webhooks) {
+    hooks_env t;
+    webhook_receiver receiver;
+    auto c = t.client();
+    auto secret_res = c.get("/api/webhooks/default/secret", key_a);
+    BOOST_REQUIRE_EQUAL(secret_res.status, 200);
+    const std::string secret(secret_res.json().at("secret").as_string());
+    t.succeeding_workers();
+    json::array jobs;
+    for (const char* hook : {"?n=1", "", "?n=3"}) {
+        json::object job{{"job_type", "video"}, {"template_id", project_a}, {"session_id", "s"}};
+        if (*hook) job["webhook"] = receiver.url() + hook;
+        jobs.push_back(std::move(job));
+    }
+    auto res = c.post("/jobs/v2/batch", key_a, json::serialize(json::object{{"jobs", jobs}}));
+    BOOST_REQUIRE_MESSAGE(res.status == 201, res.status << " " << res.body);
+    std::vector<std::string> uuids;
+    for (const auto& j : res.json().at("jobs").as_array()) uuids.emplace_back(j.at("uuid").as_string());
+    BOOST_REQUIRE_EQUAL(uuids.size(), 3u);
+
+    const auto got = receiver.wait_for(2, 90s);
+    BOOST_REQUIRE_MESSAGE(got.size() >= 2u, "received " << got.size() << " of 2\n" << t.logs());
+    // The hook-less job ends too before anything more could come for it.
+    BOOST_REQUIRE(eventually(
+        [&] {
+            auto r = c.get("/jobs/" + uuids[1], key_a);
+            return r.status == 200 && r.json().at("job_status").as_string() == "SUCCESS";
+        },
+        60s));
+    std::this_thread::sleep_for(1s);
+    std::map<std::string, std::string> by_target;
+    for (const auto& w : receiver.received()) {
+        by_target[w.target] = job_of(w);
+        BOOST_TEST(verify_signature(secret, w));
+        BOOST_TEST(body_of(w).at("type").as_string() == "job.succeeded");
+    }
+    const std::map<std::string, std::string> want = {{"/hooks?n=1", uuids[0]}, {"/hooks?n=3", uuids[2]}};
+    BOOST_TEST(by_target == want);
+    BOOST_TEST(receiver.received().size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_python_receiver_verifies_every_event_and_both_secrets_of_a_rotation) {
     hooks_env t(
         env_list{{"JOBSD_WEBHOOKS_ALLOW", "127.0.0.0/8"}, {"JOBSD_WEBHOOKS_POLL_INTERVAL_MS", "100"}});
@@ -494,6 +536,41 @@ BOOST_AUTO_TEST_CASE(a_receiver_that_never_answers_holds_one_slot_until_its_time
                 BOOST_TEST(a.at("latency_ms").as_int64() >= 19000);
             }
     BOOST_TEST(timed_out);
+}
+
+// A receiver with more due deliveries than webhooks.per_endpoint is served as fast as it answers,
+// not per_endpoint per poll: the deliveries are made while this jobsd sends none, then a jobsd
+// whose poll interval is ten minutes and nothing else wakes (no status change after the restart)
+// must deliver them all; claiming only at the poll would deliver two.
+BOOST_AUTO_TEST_CASE(a_busy_receiver_is_not_held_to_per_endpoint_per_poll) {
+    auto settings = fast_settings();
+    settings.push_back({"JOBSD_WEBHOOKS_ENABLED", "false"});  // recorded, not sent
+    hooks_env t(settings);
+    webhook_receiver receiver;
+    auto c = t.client();
+    const auto [endpoint, secret] = t.add_endpoint(c, receiver.url(), {"job.succeeded"});
+    t.succeeding_workers();
+    constexpr std::size_t jobs = 30;
+    std::set<std::string> posted;
+    for (std::size_t i = 0; i < jobs; ++i) posted.insert(t.post_job(c, "video"));
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return t.deliveries(c, endpoint).size() == jobs; }, 120s),
+                          "not every job's delivery was recorded\n"
+                              << t.logs());
+    BOOST_TEST(receiver.received().empty());
+    t.server->stop();
+    t.start({{"JOBSD_WEBHOOKS_ENABLED", "true"},
+             {"JOBSD_WEBHOOKS_PER_ENDPOINT", "2"},
+             {"JOBSD_WEBHOOKS_POLL_INTERVAL_MS", "600000"}});
+    const auto got = receiver.wait_for(jobs, 120s);
+    BOOST_REQUIRE_MESSAGE(got.size() == jobs, "the receiver got " << got.size() << " of " << jobs
+                                                                  << " deliveries\n"
+                                                                  << t.logs());
+    std::set<std::string> delivered;
+    for (const auto& w : got) {
+        delivered.insert(job_of(w));
+        BOOST_TEST(verify_signature(secret, w));
+    }
+    BOOST_TEST(delivered == posted);
 }
 
 BOOST_AUTO_TEST_CASE(a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends) {

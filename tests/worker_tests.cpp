@@ -14,8 +14,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "tests/support/wait.hpp"
 #include "worker/exec_handler.hpp"
 #include "worker/exec_output.hpp"
 #include "worker/handlers.hpp"
@@ -122,6 +124,18 @@ BOOST_AUTO_TEST_CASE(urls_repeat_and_split_on_commas) {
     auto r = parse({"--type", "pdf", "--url", "amqp://a/, amqp://b/", "--url", "amqp://c/"});
     BOOST_REQUIRE(r.options);
     BOOST_TEST(r.options->amqp.urls == (std::vector<std::string>{"amqp://a/", "amqp://b/", "amqp://c/"}));
+}
+
+BOOST_AUTO_TEST_CASE(url_order_is_spread_unless_asked_in_order) {
+    BOOST_TEST((parse({"--type", "pdf"}).options->amqp.url_order == queue::amqp_url_order::spread));
+    auto flag = parse({"--type", "pdf", "--url-order", "in_order"});
+    BOOST_REQUIRE(flag.options);
+    BOOST_TEST((flag.options->amqp.url_order == queue::amqp_url_order::in_order));
+    auto env = parse({"--type", "pdf"}, {{"JOBS_WORKER_URL_ORDER", "in_order"}});
+    BOOST_REQUIRE(env.options);
+    BOOST_TEST((env.options->amqp.url_order == queue::amqp_url_order::in_order));
+    auto bad = parse({"--type", "pdf", "--url-order", "random"});
+    BOOST_TEST(bad.error.find("--url-order expects spread or in_order") != std::string::npos, bad.error);
 }
 
 BOOST_AUTO_TEST_CASE(environment_sets_every_flag_and_flags_win) {
@@ -332,21 +346,24 @@ BOOST_AUTO_TEST_CASE(mailbox_coalesces_progress_per_job) {
 
 BOOST_AUTO_TEST_CASE(pool_runs_tasks_in_parallel_and_bounds_its_queue) {
     job_pool pool(2, 1);
-    std::atomic<int> done{0};
+    std::atomic<int> started{0}, done{0};
     std::atomic<bool> release{false};
     auto blocker = [&] {
+        ++started;
         while (!release) std::this_thread::sleep_for(1ms);
         ++done;
     };
     BOOST_TEST(pool.post(blocker));
-    std::this_thread::sleep_for(50ms);  // taken by a thread
+    BOOST_TEST_REQUIRE(jobsd::test::wait_until([&] { return started == 1; }, 30s), "no thread took the task");
     BOOST_TEST(pool.post(blocker));
-    std::this_thread::sleep_for(50ms);  // both threads busy now
-    BOOST_TEST(pool.post(blocker));     // queued
-    BOOST_TEST(!pool.post(blocker));    // full
+    BOOST_TEST_REQUIRE(jobsd::test::wait_until([&] { return started == 2; }, 30s),
+                       "the tasks did not run in parallel");
+    BOOST_TEST(pool.post(blocker));   // queued
+    BOOST_TEST(!pool.post(blocker));  // full
     BOOST_TEST(!pool.wait_idle(20ms));
+    BOOST_TEST(started == 2);  // the queued one waits for a thread
     release = true;
-    BOOST_TEST(pool.wait_idle(2s));
+    BOOST_TEST(pool.wait_idle(30s));
     BOOST_TEST(done == 3);
 }
 
@@ -385,7 +402,7 @@ BOOST_AUTO_TEST_CASE(simulate_stops_when_asked) {
     });
     const auto t0 = std::chrono::steady_clock::now();
     auto out = h.run(job(), progress, stop.get_token());
-    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 8s));  // it would run for 10 s
     BOOST_TEST(!out.ok);
     BOOST_TEST(out.error == "cancelled");
 }
@@ -454,27 +471,24 @@ BOOST_AUTO_TEST_CASE(exec_timeout_kills_the_whole_process_group) {
     const auto pid_file =
         std::filesystem::temp_directory_path() / ("worker_tests_pgid_" + std::to_string(::getpid()));
     std::filesystem::remove(pid_file);
-    // A background grandchild in the same group, and a foreground sleep: both must die.
-    auto h = exec("echo $$ > '" + pid_file.string() + "'; sleep 30 & sleep 30", 300ms);
+    // A background grandchild in the same group, and a foreground sleep: both must die. The
+    // timeout leaves a loaded machine time to start the shell and write its pid.
+    auto h = exec("echo $$ > '" + pid_file.string() + "'; sleep 30 & sleep 30", 2000ms);
     recording_progress progress;
     const auto t0 = std::chrono::steady_clock::now();
     auto out = h.run(job(), progress, {});
     const auto took = std::chrono::steady_clock::now() - t0;
     BOOST_TEST(!out.ok);
-    BOOST_TEST(out.error == "timed out after 300 ms");
-    BOOST_TEST((took >= 300ms));
-    BOOST_TEST((took < 5s));
+    BOOST_TEST(out.error == "timed out after 2000 ms");
+    BOOST_TEST((took >= 2000ms));
+    BOOST_TEST((took < 25s));  // the command alone would run for 30 s
 
     pid_t pgid = 0;
     std::ifstream(pid_file) >> pgid;
     std::filesystem::remove(pid_file);
     BOOST_REQUIRE(pgid > 0);
-    bool alive = true;
-    for (int i = 0; i < 100 && alive; ++i) {
-        alive = process_group_alive(pgid);
-        if (alive) std::this_thread::sleep_for(20ms);
-    }
-    BOOST_TEST(!alive, "process group " << pgid << " still has live members");
+    BOOST_TEST(jobsd::test::wait_until([&] { return !process_group_alive(pgid); }, 20s),
+               "process group " << pgid << " still has live members");
 }
 
 BOOST_AUTO_TEST_CASE(exec_stop_request_kills_the_command) {
@@ -487,7 +501,7 @@ BOOST_AUTO_TEST_CASE(exec_stop_request_kills_the_command) {
     });
     const auto t0 = std::chrono::steady_clock::now();
     auto out = h.run(job(), progress, stop.get_token());
-    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 25s));  // the command alone would run for 30 s
     BOOST_TEST(!out.ok);
     BOOST_TEST(out.error == "cancelled");
 }
@@ -500,10 +514,19 @@ BOOST_AUTO_TEST_CASE(exec_killed_by_a_signal_says_so) {
     BOOST_TEST(out.error == "killed by signal 9: dying");
 }
 
+// Each command waits until all four have started (a file each in one directory), so run one
+// after another the first would never see the others and fail: no timing involved.
 BOOST_AUTO_TEST_CASE(exec_jobs_run_concurrently_without_sharing_pipes) {
-    auto h = exec(R"(cat >/dev/null; sleep 0.2; echo '{"n":1}')");
+    const auto met =
+        std::filesystem::temp_directory_path() / ("worker_tests_met_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(met);
+    std::filesystem::create_directories(met);
+    const std::string d = "'" + met.string() + "'";
+    auto h = exec("cat >/dev/null; touch " + d + "/$$; for i in $(seq 500); do [ $(ls " + d +
+                      " | wc -l) -ge 4 ] && break; sleep 0.05; done; [ $(ls " + d +
+                      " | wc -l) -ge 4 ] && echo '{\"n\":'$$'}'",
+                  60s);
     std::vector<job_outcome> outs(4);
-    const auto t0 = std::chrono::steady_clock::now();
     {
         std::vector<std::jthread> threads;
         for (int i = 0; i < 4; ++i)
@@ -512,6 +535,11 @@ BOOST_AUTO_TEST_CASE(exec_jobs_run_concurrently_without_sharing_pipes) {
                 outs[i] = h.run(job(), progress, {});
             });
     }
-    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
-    for (const auto& o : outs) BOOST_TEST(o.ok, o.error);
+    std::filesystem::remove_all(met);
+    std::set<std::int64_t> pids;  // each its own output, none mixed up with another's pipe
+    for (const auto& o : outs) {
+        BOOST_TEST(o.ok, o.error);
+        if (o.ok) pids.insert(o.output.at("n").to_number<std::int64_t>());
+    }
+    BOOST_TEST(pids.size() == 4u);
 }

@@ -15,6 +15,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -70,6 +72,147 @@ std::string with_tail(std::string head, const std::string& tail) {
     return head;
 }
 
+// One running command: its pipes, the wake-up its stop token signals, and what it wrote.
+class exec_run {
+  public:
+    exec_run(const exec_options& options, std::chrono::milliseconds timeout, std::stop_token stop)
+        : stop_(stop),
+          wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+          on_stop_(stop,
+                   [fd = wake_.get()] {
+                       const std::uint64_t one = 1;
+                       [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+                   }),
+          deadline_(clock::now() + timeout),
+          timed_out_("timed out after " + std::to_string(timeout.count()) + " ms"),
+          parser_(options.max_line),
+          err_tail_(options.stderr_tail) {
+        if (wake_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+        make_pipe(in_r_, in_w_);
+        make_pipe(out_r_, out_w_);
+        make_pipe(err_r_, err_w_);
+    }
+
+    // /bin/sh -c `command` in a process group of its own, its stdio on the pipes.
+    void spawn(const std::string& command) {
+        sigset_t empty_mask;
+        sigemptyset(&empty_mask);
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
+        if (pid_ == 0) {
+            ::setpgid(0, 0);
+            ::signal(SIGPIPE, SIG_DFL);
+            ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+            ::dup2(in_r_.get(), 0);
+            ::dup2(out_w_.get(), 1);
+            ::dup2(err_w_.get(), 2);
+            ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::setpgid(pid_, pid_);  // also in the parent, so a kill right after fork reaches the group
+        in_r_.reset();
+        out_w_.reset();
+        err_w_.reset();
+        set_nonblocking(in_w_.get());
+        set_nonblocking(out_r_.get());
+        set_nonblocking(err_r_.get());
+    }
+
+    // Writes `input` to stdin and reads stdout and stderr until the command closes both; an
+    // outcome when it had to be stopped first (cancelled or timed out).
+    std::optional<job_outcome> pump(const std::string& input, progress_reporter& progress) {
+        auto on_progress = [&](int p) { progress.report(p); };
+        std::size_t written = 0;
+        if (input.empty()) in_w_.reset();
+        while (out_r_.get() >= 0 || err_r_.get() >= 0) {
+            if (auto ended = stopped_or_late()) return ended;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
+            pollfd fds[4] = {{out_r_.get(), POLLIN, 0},
+                             {err_r_.get(), POLLIN, 0},
+                             {in_w_.get(), POLLOUT, 0},
+                             {wake_.get(), POLLIN, 0}};
+            const int n = ::poll(fds, 4, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1000)));
+            if (n < 0 && errno != EINTR) {
+                const int e = errno;
+                kill_and_reap(pid_);
+                throw std::system_error(e, std::generic_category(), "poll");
+            }
+            if (n <= 0) continue;
+            if (fds[2].revents) write_input(input, written);
+            if (fds[0].revents) read_into(out_r_, [&](std::string_view b) { parser_.feed(b, on_progress); });
+            if (fds[1].revents) read_into(err_r_, [&](std::string_view b) { err_tail_.append(b); });
+        }
+        in_w_.reset();
+        parser_.finish(on_progress);
+        return std::nullopt;
+    }
+
+    // The pipes are closed; waits for the exit within what is left of the deadline. WNOWAIT leaves
+    // the child a zombie, so its pid (and group id) cannot be reused by another job's child while
+    // leftovers in its group are killed. Then kills what the command left running in the
+    // background (usually nothing) and tells the outcome.
+    job_outcome finish() {
+        for (;;) {
+            siginfo_t info{};
+            if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+                errno != EINTR)
+                throw std::system_error(errno, std::generic_category(), "waitid");
+            if (info.si_pid == pid_) break;
+            if (auto ended = stopped_or_late()) return *ended;
+            pollfd f{wake_.get(), POLLIN, 0};
+            ::poll(&f, 1, 10);
+        }
+        const int status = kill_and_reap(pid_);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return job_outcome::success(parser_.output());
+        if (WIFEXITED(status))
+            return job_outcome::failure(
+                with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail_.str()));
+        return job_outcome::failure(
+            with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail_.str()));
+    }
+
+  private:
+    // Kills the group when the job was cancelled or ran past its deadline.
+    std::optional<job_outcome> stopped_or_late() {
+        if (stop_.stop_requested()) {
+            kill_and_reap(pid_);
+            return job_outcome::failure("cancelled");
+        }
+        if (clock::now() >= deadline_) {
+            kill_and_reap(pid_);
+            return job_outcome::failure(timed_out_);
+        }
+        return std::nullopt;
+    }
+
+    void write_input(const std::string& input, std::size_t& written) {
+        const ssize_t w = ::write(in_w_.get(), input.data() + written, input.size() - written);
+        if (w > 0) written += static_cast<std::size_t>(w);
+        // Done, or the command closed its stdin (EPIPE): either way no more input.
+        if (written == input.size() || (w < 0 && errno != EAGAIN && errno != EINTR)) in_w_.reset();
+    }
+
+    template <class Sink>
+    void read_into(fd_guard& fd, Sink&& sink) {
+        const ssize_t r = ::read(fd.get(), buf_, sizeof buf_);
+        if (r > 0)
+            sink(std::string_view(buf_, static_cast<std::size_t>(r)));
+        else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+            fd.reset();
+    }
+
+    std::stop_token stop_;
+    fd_guard wake_;
+    std::stop_callback<std::function<void()>> on_stop_;
+    fd_guard in_r_, in_w_, out_r_, out_w_, err_r_, err_w_;
+    pid_t pid_ = -1;
+    const clock::time_point deadline_;
+    const std::string timed_out_;
+    exec_output_parser parser_;
+    tail_buffer err_tail_;
+    char buf_[16384];
+};
+
 }  // namespace
 
 exec_handler::exec_handler(exec_options options, std::chrono::milliseconds timeout)
@@ -79,126 +222,11 @@ exec_handler::exec_handler(exec_options options, std::chrono::milliseconds timeo
 }
 
 job_outcome exec_handler::run(const job_input& job, progress_reporter& progress, std::stop_token stop) {
-    const std::string stdin_data = job.body.empty() ? boost::json::serialize(job.message) : job.body;
-
-    fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
-    make_pipe(in_r, in_w);
-    make_pipe(out_r, out_w);
-    make_pipe(err_r, err_w);
-    fd_guard wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (wake.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-    std::stop_callback on_stop(stop, [fd = wake.get()] {
-        const std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
-    });
-
-    sigset_t empty_mask;
-    sigemptyset(&empty_mask);
-    const char* command = options_.command.c_str();
-    const auto started = clock::now();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        ::signal(SIGPIPE, SIG_DFL);
-        ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-        ::dup2(in_r.get(), 0);
-        ::dup2(out_w.get(), 1);
-        ::dup2(err_w.get(), 2);
-        ::execl("/bin/sh", "sh", "-c", command, static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);  // also in the parent, so a kill right after fork reaches the group
-    in_r.reset();
-    out_w.reset();
-    err_w.reset();
-    set_nonblocking(in_w.get());
-    set_nonblocking(out_r.get());
-    set_nonblocking(err_r.get());
-
-    const auto deadline = started + timeout_;
-    const std::string timed_out = "timed out after " + std::to_string(timeout_.count()) + " ms";
-    exec_output_parser parser(options_.max_line);
-    tail_buffer err_tail(options_.stderr_tail);
-    auto on_progress = [&](int p) { progress.report(p); };
-    std::size_t written = 0;
-    if (stdin_data.empty()) in_w.reset();
-
-    char buf[16384];
-    // Pump the pipes until the command closes stdout and stderr.
-    while (out_r.get() >= 0 || err_r.get() >= 0) {
-        if (stop.stop_requested()) {
-            kill_and_reap(pid);
-            return job_outcome::failure("cancelled");
-        }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) {
-            kill_and_reap(pid);
-            return job_outcome::failure(timed_out);
-        }
-        pollfd fds[4] = {{out_r.get(), POLLIN, 0},
-                         {err_r.get(), POLLIN, 0},
-                         {in_w.get(), POLLOUT, 0},
-                         {wake.get(), POLLIN, 0}};
-        const int n = ::poll(fds, 4, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1000)));
-        if (n < 0 && errno != EINTR) {
-            const int e = errno;
-            kill_and_reap(pid);
-            throw std::system_error(e, std::generic_category(), "poll");
-        }
-        if (n <= 0) continue;
-        if (fds[2].revents) {
-            const ssize_t w = ::write(in_w.get(), stdin_data.data() + written, stdin_data.size() - written);
-            if (w > 0) written += static_cast<std::size_t>(w);
-            // Done, or the command closed its stdin (EPIPE): either way no more input.
-            if (written == stdin_data.size() || (w < 0 && errno != EAGAIN && errno != EINTR)) in_w.reset();
-        }
-        if (fds[0].revents) {
-            const ssize_t r = ::read(out_r.get(), buf, sizeof buf);
-            if (r > 0)
-                parser.feed(std::string_view(buf, static_cast<std::size_t>(r)), on_progress);
-            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                out_r.reset();
-        }
-        if (fds[1].revents) {
-            const ssize_t r = ::read(err_r.get(), buf, sizeof buf);
-            if (r > 0)
-                err_tail.append(std::string_view(buf, static_cast<std::size_t>(r)));
-            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-                err_r.reset();
-        }
-    }
-    in_w.reset();
-    parser.finish(on_progress);
-
-    // The pipes are closed; wait for the exit within what is left of the deadline. WNOWAIT
-    // leaves the child a zombie, so its pid (and group id) cannot be reused by another job's
-    // child while leftovers in its group are killed.
-    for (;;) {
-        siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
-            throw std::system_error(errno, std::generic_category(), "waitid");
-        if (info.si_pid == pid) break;
-        if (stop.stop_requested()) {
-            kill_and_reap(pid);
-            return job_outcome::failure("cancelled");
-        }
-        if (clock::now() >= deadline) {
-            kill_and_reap(pid);
-            return job_outcome::failure(timed_out);
-        }
-        pollfd f{wake.get(), POLLIN, 0};
-        ::poll(&f, 1, 10);
-    }
-    // Also kills what the command left running in the background; usually there is nothing.
-    const int status = kill_and_reap(pid);
-
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return job_outcome::success(parser.output());
-    if (WIFEXITED(status))
-        return job_outcome::failure(
-            with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail.str()));
-    return job_outcome::failure(
-        with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail.str()));
+    const std::string input = job.body.empty() ? boost::json::serialize(job.message) : job.body;
+    exec_run command(options_, timeout_, stop);
+    command.spawn(options_.command);
+    if (auto stopped = command.pump(input, progress)) return *stopped;
+    return command.finish();
 }
 
 }  // namespace jobsd::worker

@@ -1,5 +1,5 @@
-// Reports from pool threads to the connection thread: a mutex queue plus an eventfd the
-// connection thread polls next to the AMQP socket.
+// Reports from pool threads to the connection thread: a mutex queue plus the wake-up the
+// connection thread's AMQP session sleeps on next to the socket.
 // Thread safety: every member may be called from any thread; wake() is async-signal-safe.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 
+#include "queue/wakeup.hpp"
 #include "worker/job_handler.hpp"
 
 namespace jobsd::worker {
@@ -21,8 +22,7 @@ struct job_report {
 
 class report_mailbox {
   public:
-    report_mailbox();
-    ~report_mailbox();
+    report_mailbox() = default;
     report_mailbox(const report_mailbox&) = delete;
     report_mailbox& operator=(const report_mailbox&) = delete;
 
@@ -31,13 +31,12 @@ class report_mailbox {
     void push(job_report report);
     std::deque<job_report> take();
 
-    int fd() const noexcept { return fd_; }
-    void wake() const noexcept;
-    // Clears the eventfd after poll() said it is readable.
-    void drain_fd() const noexcept;
+    // Raised by push(); wake() raises it alone (for stop requests).
+    const queue::wakeup& waker() const noexcept { return wake_; }
+    void wake() const noexcept { wake_.notify(); }
 
   private:
-    int fd_ = -1;
+    queue::wakeup wake_;
     std::mutex mu_;
     std::deque<job_report> reports_;  // guarded by mu_
 };

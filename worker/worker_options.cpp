@@ -71,6 +71,7 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+// declarative table
 const std::vector<flag>& flags() {
     static const std::vector<flag> table = {
         {"type", "TYPE",
@@ -98,6 +99,14 @@ const std::vector<flag>& flags() {
              for (const auto& u : urls)
                  if (u.rfind("amqp://", 0) != 0) return "expects amqp:// URLs, got '" + u + "'";
              o.amqp.urls.insert(o.amqp.urls.end(), urls.begin(), urls.end());
+             return {};
+         }},
+        {"url-order", "spread|in_order",
+         "first URL tried: a random one (spread, default) or the first (in_order); then each in turn",
+         [](worker_options& o, const std::string& v) -> std::string {
+             const auto order = queue::parse_url_order(v);
+             if (!order) return "expects spread or in_order, got '" + v + "'";
+             o.amqp.url_order = *order;
              return {};
          }},
         {"exchange", "NAME", "exchange jobs are published to (default jobs)",

@@ -4,9 +4,8 @@
 // consumer's prefetch and delivery tags are never mixed with it. Any channel or connection
 // error drops the whole connection: jobs in flight are then redelivered by the broker and their
 // late results are dropped here (each delivery has an id that dies with the connection).
+// The connection, its frame loop and the reconnects are an amqp_session; this is its user.
 #include "worker/worker_runtime.hpp"
-
-#include <poll.h>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +18,7 @@
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "queue/amqp_connection.hpp"
+#include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/topology.hpp"
 #include "worker/job_input.hpp"
@@ -62,7 +62,7 @@ class mailbox_progress final : public progress_reporter {
 
 }  // namespace
 
-struct worker_runtime::impl {
+struct worker_runtime::impl final : queue::amqp_session_user {
     // A delivery being worked on, from basic.deliver until its basic.ack.
     struct in_flight {
         std::uint64_t delivery_tag = 0;
@@ -82,44 +82,18 @@ struct worker_runtime::impl {
           handler(h),
           worker_id(std::move(id)),
           queue_name(options.amqp.queue_prefix + options.job_type),
-          pool(options.concurrency, 4 * std::size_t{options.concurrency}) {}
-
-    // ---- connection loop -------------------------------------------------------------------
+          pool(options.concurrency, 4 * std::size_t{options.concurrency}),
+          session(queue::amqp_session_options::from("worker", options.amqp), *this, mailbox.waker()) {}
 
     bool run() {
-        auto backoff = options.amqp.reconnect_min;
-        std::size_t url = 0;
-        bool first = true;
-        while (stop_requests.load() == 0) {
-            try {
-                queue::amqp_connection conn(options.amqp.urls[url], options.amqp.connect_timeout,
-                                            options.amqp.heartbeat_s);
-                setup(conn);
-                if (!first) stats.reconnects.fetch_add(1);
-                first = false;
-                backoff = options.amqp.reconnect_min;
-                spdlog::info("broker {} connected; consuming {} with prefetch {}", conn.where(), queue_name,
-                             options.concurrency);
-                serve(conn);
-                lose_in_flight();
-                break;  // serve() returns only when stopping
-            } catch (const std::exception& e) {
-                lose_in_flight();
-                if (stop_requests.load() > 0) {
-                    spdlog::warn("{}; stopping", e.what());
-                    break;
-                }
-                spdlog::warn("{}; retrying in {} ms", e.what(), backoff.count());
-                url = (url + 1) % options.amqp.urls.size();
-                sleep_unless_stopped(backoff);
-                backoff = std::min(backoff * 2, options.amqp.reconnect_max);
-            }
-        }
+        session.run();
         // Every job was told to stop; give handlers a moment to notice.
         return pool.wait_idle(std::chrono::seconds(2));
     }
 
-    void setup(queue::amqp_connection& conn) {
+    // ---- the session's callbacks ------------------------------------------------------------
+
+    void on_connected(queue::amqp_connection& conn) override {
         const auto state = conn.state();
         queue::declare_topology(conn, options.amqp);
         amqp_channel_open(state, event_channel);
@@ -133,47 +107,73 @@ struct worker_runtime::impl {
         conn.check_last("consuming " + queue_name);
         consumer_tag = text(ok->consumer_tag);
         cancel_sent = false;
+        if (connections++ > 0) stats.reconnects.fetch_add(1);
+        spdlog::info("broker {} connected; consuming {} with prefetch {}", conn.where(), queue_name,
+                     options.concurrency);
     }
 
-    void serve(queue::amqp_connection& conn) {
-        for (;;) {
-            const auto now = clock::now();
-            if (stop_requests.load() > 0) {
-                if (!cancel_sent) {
-                    amqp_basic_cancel_t cancel{bytes(consumer_tag), 0};
-                    if (amqp_send_method(conn.state(), consume_channel, AMQP_BASIC_CANCEL_METHOD, &cancel) !=
-                        AMQP_STATUS_OK)
-                        throw amqp_error("broker " + conn.where() + ": basic.cancel failed");
-                    cancel_sent = true;
-                    grace_deadline = now + options.grace;
-                    spdlog::info("stopping: consumer cancelled, {} job(s) in hand, grace {} ms", jobs.size(),
-                                 options.grace.count());
-                }
-                if (jobs.empty()) {
-                    spdlog::info("stopping: every job in hand is done and acked");
-                    return;
-                }
-                if (now >= *grace_deadline || stop_requests.load() > 1) {
-                    spdlog::warn("stopping now: {} job(s) unfinished, the broker will redeliver them",
-                                 jobs.size());
-                    return;
-                }
-            }
-            while (!retry.empty() && retry.front().first <= now) {
-                pending.push_front(std::move(retry.front().second));
-                retry.pop_front();
-            }
-            apply_reports();
-            check_timeouts(now);
-            const bool sent = publish_pending(conn);
-            const bool read = read_frames(conn);
-            if (!sent && !read) wait(conn);
+    void on_disconnected(std::string_view) override { lose_in_flight(); }
+
+    bool stopping() const override { return stop_requests.load() > 0; }
+
+    queue::amqp_step step(queue::amqp_connection& conn, clock::time_point now) override {
+        if (stop_requests.load() > 0 && stop_step(conn, now)) return {true};
+        while (!retry.empty() && retry.front().first <= now) {
+            pending.push_front(std::move(retry.front().second));
+            retry.pop_front();
         }
+        apply_reports();
+        check_timeouts(now);
+        publish_pending(conn);
+        return {false, false, next_deadline()};
+    }
+
+    void on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) override {
+        take_delivery(conn, d.tag, d.redelivered, std::string(d.body()));
+    }
+
+    void on_confirm(queue::amqp_connection& conn, const queue::amqp_confirm& c) override {
+        if (c.channel != event_channel) return;
+        settle(conn, c.ack ? tracker.on_ack(c.tag, c.multiple) : tracker.on_nack(c.tag, c.multiple));
+    }
+
+    // Stopping: cancels the consumer once, then true when the session may end: every job in
+    // hand is done and acked, the grace period is over, or a second stop came.
+    bool stop_step(queue::amqp_connection& conn, clock::time_point now) {
+        if (!cancel_sent) {
+            amqp_basic_cancel_t cancel{bytes(consumer_tag), 0};
+            if (amqp_send_method(conn.state(), consume_channel, AMQP_BASIC_CANCEL_METHOD, &cancel) !=
+                AMQP_STATUS_OK)
+                throw amqp_error("broker " + conn.where() + ": basic.cancel failed");
+            cancel_sent = true;
+            grace_deadline = now + options.grace;
+            spdlog::info("stopping: consumer cancelled, {} job(s) in hand, grace {} ms", jobs.size(),
+                         options.grace.count());
+        }
+        if (jobs.empty()) {
+            spdlog::info("stopping: every job in hand is done and acked");
+            return true;
+        }
+        if (now >= *grace_deadline || stop_requests.load() > 1) {
+            spdlog::warn("stopping now: {} job(s) unfinished, the broker will redeliver them", jobs.size());
+            return true;
+        }
+        return false;
+    }
+
+    // The next job timeout, grace end or retry.
+    clock::time_point next_deadline() const {
+        auto until = clock::time_point::max();
+        for (const auto& [id, j] : jobs)
+            if (!j.terminal && j.deadline) until = std::min(until, *j.deadline);
+        if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
+        if (!retry.empty()) until = std::min(until, retry.front().first);
+        return until;
     }
 
     // ---- jobs ------------------------------------------------------------------------------
 
-    void on_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body) {
+    void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body) {
         stats.received.fetch_add(1);
         auto parsed = parse_job_message(std::move(body), options.job_type);
         if (!parsed.job) {
@@ -358,106 +358,6 @@ struct worker_runtime::impl {
         }
     }
 
-    // Reads every frame already available; true when at least one was read.
-    bool read_frames(queue::amqp_connection& conn) {
-        const auto state = conn.state();
-        bool any = false;
-        for (;;) {
-            amqp_frame_t frame;
-            timeval zero{0, 0};
-            const int rc = amqp_simple_wait_frame_noblock(state, &frame, &zero);
-            if (rc == AMQP_STATUS_TIMEOUT) break;
-            if (rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() + ": connection lost: " + amqp_error_string2(rc));
-            any = true;
-            if (frame.frame_type != AMQP_FRAME_METHOD) continue;
-            switch (frame.payload.method.id) {
-                case AMQP_BASIC_DELIVER_METHOD: {
-                    const auto* d = static_cast<amqp_basic_deliver_t*>(frame.payload.method.decoded);
-                    const std::uint64_t tag = d->delivery_tag;
-                    const bool redelivered = d->redelivered != 0;
-                    // Header and body frames follow; frames of other channels read meanwhile
-                    // are queued by rabbitmq-c and come out of the next wait_frame call.
-                    amqp_message_t message;
-                    conn.check(amqp_read_message(state, frame.channel, &message, 0), "reading a delivery");
-                    std::string body(static_cast<const char*>(message.body.bytes), message.body.len);
-                    amqp_destroy_message(&message);
-                    on_delivery(conn, tag, redelivered, std::move(body));
-                    break;
-                }
-                case AMQP_BASIC_ACK_METHOD: {
-                    const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-                    settle(conn, tracker.on_ack(ack->delivery_tag, ack->multiple != 0));
-                    break;
-                }
-                case AMQP_BASIC_NACK_METHOD: {
-                    const auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
-                    settle(conn, tracker.on_nack(nack->delivery_tag, nack->multiple != 0));
-                    break;
-                }
-                case AMQP_BASIC_CANCEL_OK_METHOD:
-                    spdlog::debug("consumer cancel confirmed");
-                    break;
-                case AMQP_BASIC_CANCEL_METHOD:
-                    // The broker ended the consumer (queue deleted, or a node lost): start over,
-                    // which declares the queue again.
-                    throw amqp_error("broker " + conn.where() + " cancelled the consumer of " + queue_name);
-                case AMQP_BASIC_RETURN_METHOD: {
-                    amqp_message_t message;  // events are not mandatory; read and drop anyway
-                    conn.check(amqp_read_message(state, frame.channel, &message, 0),
-                               "reading a returned message");
-                    amqp_destroy_message(&message);
-                    break;
-                }
-                case AMQP_CHANNEL_CLOSE_METHOD: {
-                    const auto* close = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-                    throw amqp_error("broker " + conn.where() + " closed channel " +
-                                     std::to_string(frame.channel) + ": " +
-                                     std::to_string(close->reply_code) + " " + text(close->reply_text));
-                }
-                case AMQP_CONNECTION_CLOSE_METHOD: {
-                    const auto* close = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
-                    const std::string why = std::to_string(close->reply_code) + " " + text(close->reply_text);
-                    amqp_connection_close_ok_t ok{};
-                    amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-                    throw amqp_error("broker " + conn.where() + " closed the connection: " + why);
-                }
-                default:
-                    break;  // e.g. connection.blocked: confirms simply come later
-            }
-        }
-        if (!amqp_frames_enqueued(state)) amqp_maybe_release_buffers(state);
-        return any;
-    }
-
-    // Sleeps until the socket or the mailbox is readable, or the next deadline (job timeout,
-    // grace, retry), at most 200 ms so heartbeats are serviced.
-    void wait(queue::amqp_connection& conn) {
-        if (amqp_frames_enqueued(conn.state()) || amqp_data_in_buffer(conn.state())) return;
-        auto until = clock::now() + std::chrono::milliseconds(200);
-        for (const auto& [id, j] : jobs)
-            if (!j.terminal && j.deadline) until = std::min(until, *j.deadline);
-        if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
-        if (!retry.empty()) until = std::min(until, retry.front().first);
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
-        pollfd fds[2] = {{conn.fd(), POLLIN, 0}, {mailbox.fd(), POLLIN, 0}};
-        if (::poll(fds, 2, static_cast<int>(std::max<std::int64_t>(left, 0) + 1)) > 0 &&
-            (fds[1].revents & POLLIN))
-            mailbox.drain_fd();
-    }
-
-    void sleep_unless_stopped(std::chrono::milliseconds d) {
-        const auto until = clock::now() + d;
-        while (stop_requests.load() == 0) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
-            if (left <= 0) return;
-            pollfd f{mailbox.fd(), POLLIN, 0};
-            if (::poll(&f, 1, static_cast<int>(left)) > 0) mailbox.drain_fd();
-            mailbox.take();  // reports of jobs lost with the connection: nobody wants them
-        }
-    }
-
     // The connection is gone (or closing): the broker redelivers what was not acked.
     void lose_in_flight() {
         if (!jobs.empty()) {
@@ -482,8 +382,10 @@ struct worker_runtime::impl {
     std::atomic<int> stop_requests{0};
     report_mailbox mailbox;
     job_pool pool;  // after the mailbox: its tasks report to it, so it must be destroyed first
+    queue::amqp_session session;
 
     // Connection thread only.
+    std::uint64_t connections = 0;
     std::uint64_t next_job_id = 1;
     std::unordered_map<std::uint64_t, in_flight> jobs;
     std::deque<pending_event> pending;                                    // events not yet sent
@@ -496,9 +398,7 @@ struct worker_runtime::impl {
 };
 
 worker_runtime::worker_runtime(worker_options options, job_handler& handler, std::string worker_id)
-    : impl_(std::make_unique<impl>(std::move(options), handler, std::move(worker_id))) {
-    if (impl_->options.amqp.urls.empty()) throw std::invalid_argument("at least one broker URL is needed");
-}
+    : impl_(std::make_unique<impl>(std::move(options), handler, std::move(worker_id))) {}
 
 worker_runtime::~worker_runtime() = default;
 

@@ -37,7 +37,7 @@ class worker_runtime {
     worker_runtime(const worker_runtime&) = delete;
     worker_runtime& operator=(const worker_runtime&) = delete;
 
-    // Connects (each URL in turn, with backoff), declares the topology, consumes until stop():
+    // Connects (over the URLs in amqp.url_order, with backoff), declares the topology, consumes until stop():
     // then cancels the consumer, lets the jobs in hand finish within the grace period, closes.
     // Returns true when every handler has returned; false when some still run after being
     // asked to stop (the caller should then exit without joining them).

@@ -2,7 +2,6 @@
 // jobsd's 201, so the client does the same parsing work as against the real server.
 #include "bench/jobs_bench/calibration_server.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,7 +16,10 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <string>
+
+#include "bench/jobs_bench/asio_tokens.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -27,8 +29,6 @@ using tcp = asio::ip::tcp;
 namespace jobsd::bench {
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 const std::string& fixed_answer() {
     static const std::string answer = [] {
@@ -45,7 +45,20 @@ const std::string& fixed_answer() {
 struct request_count {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::int64_t> last_ns{0};
+    bool record = false;  // keep each request's first "uuid" and arrival (webhook receiver)
+    std::mutex mutex;
+    std::vector<calibration_server::arrival> arrivals;  // guarded by mutex
 };
+
+// A webhook body's first "uuid" member is its job's ({"type", "timestamp", "data": {"uuid", …}}):
+// found by text, so the receiver stays as cheap as the 201 it answers.
+void record_arrival(request_count& count, const std::string& body, std::int64_t now_ns) {
+    static constexpr std::string_view key = R"("uuid":")";
+    const auto at = body.find(key);
+    if (at == std::string::npos || at + key.size() + 36 > body.size()) return;
+    std::lock_guard lock(count.mutex);
+    count.arrivals.push_back({body.substr(at + key.size(), 36), now_ns});
+}
 
 asio::awaitable<void> serve(tcp::socket socket, request_count& count) {
     beast::tcp_stream stream(std::move(socket));
@@ -57,9 +70,12 @@ asio::awaitable<void> serve(tcp::socket socket, request_count& count) {
         stream.expires_after(std::chrono::seconds(30));
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (ec) break;
+        const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count();
+        if (count.record) record_arrival(count, parser.get().body(), now_ns);
         count.requests.fetch_add(1, std::memory_order_relaxed);
-        count.last_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                            std::memory_order_relaxed);
+        count.last_ns.store(now_ns, std::memory_order_relaxed);
         auto [wec, w] = co_await asio::async_write(stream, asio::buffer(answer), use_nothrow);
         if (wec || !parser.keep_alive()) break;
     }
@@ -86,7 +102,9 @@ struct calibration_server::impl {
     explicit impl(unsigned threads) : ioc(static_cast<int>(threads)), acceptor(ioc) {}
 };
 
-calibration_server::calibration_server(unsigned threads) : impl_(std::make_unique<impl>(threads)) {
+calibration_server::calibration_server(unsigned threads, bool record_arrivals)
+    : impl_(std::make_unique<impl>(threads)) {
+    impl_->count.record = record_arrivals;
     const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     impl_->acceptor.open(ep.protocol());
     impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -107,6 +125,11 @@ std::uint64_t calibration_server::requests() const noexcept {
 
 std::int64_t calibration_server::last_request_ns() const noexcept {
     return impl_->count.last_ns.load(std::memory_order_relaxed);
+}
+
+std::vector<calibration_server::arrival> calibration_server::take_arrivals() {
+    std::lock_guard lock(impl_->count.mutex);
+    return std::exchange(impl_->count.arrivals, {});
 }
 
 void calibration_server::stop() {

@@ -5,18 +5,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace jobsd::bench {
 
-// Thread safety: construct, port() and stop() from one owner thread (requests() and
-// last_request_ns() from any); the server runs on
+// Thread safety: construct, port() and stop() from one owner thread (requests(),
+// last_request_ns() and take_arrivals() from any); the server runs on
 // `threads` threads of its own until stop() or destruction.
 class calibration_server {
   public:
+    // A request with a job uuid in its body (a webhook delivery) and when it was read
+    // (steady clock, ns since its epoch).
+    struct arrival {
+        std::string uuid;
+        std::int64_t at_ns = 0;
+    };
+
     // Binds 127.0.0.1:0 and starts serving. Throws std::system_error when it cannot bind.
-    explicit calibration_server(unsigned threads);
+    // `record_arrivals` (--webhook-receiver): keep an arrival per request, for take_arrivals().
+    explicit calibration_server(unsigned threads, bool record_arrivals = false);
     ~calibration_server();
     calibration_server(const calibration_server&) = delete;
     calibration_server& operator=(const calibration_server&) = delete;
@@ -26,6 +35,8 @@ class calibration_server {
     // Requests read so far, and when the latest was (steady clock, ns since its epoch; 0: none).
     std::uint64_t requests() const noexcept;
     std::int64_t last_request_ns() const noexcept;
+    // The arrivals recorded since the last call (any thread).
+    std::vector<arrival> take_arrivals();
 
   private:
     struct impl;

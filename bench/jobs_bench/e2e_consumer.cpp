@@ -1,20 +1,18 @@
-// rabbitmq-c consumer loop: amqp_consume_message with a 100 ms timeout so stop() is noticed
-// promptly and heartbeats are serviced; no_ack, since the queue is ours and dies with us.
+// An amqp_session user on a thread of its own, for one connection only: the bench's queue is
+// exclusive and dies with the connection, so a failure is reported, not retried. no_ack, since
+// the queue is ours.
 #include "bench/jobs_bench/e2e_consumer.hpp"
 
 #include <amqp.h>
 
+#include <future>
 #include <stdexcept>
 
 #include "bench/jobs_bench/http_load_client.hpp"
 #include "queue/amqp_connection.hpp"
+#include "queue/amqp_session.hpp"
 
 namespace jobsd::bench {
-
-struct e2e_consumer::impl {
-    queue::amqp_connection conn;
-    impl(const std::string& url) : conn(url, std::chrono::seconds(5), 30) {}
-};
 
 namespace {
 amqp_bytes_t bytes(const std::string& s) {
@@ -23,28 +21,81 @@ amqp_bytes_t bytes(const std::string& s) {
 constexpr std::size_t max_pending = 10'000'000;
 }  // namespace
 
-e2e_consumer::e2e_consumer(const std::string& url, const std::string& exchange,
-                           const std::vector<std::string>& types) {
-    try {
-        impl_ = std::make_unique<impl>(url);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("e2e: cannot reach the broker: ") + e.what());
-    }
-    try {
-        auto& c = impl_->conn;
-        c.declare_exchange(exchange, "direct");
+struct e2e_consumer::impl final : queue::amqp_session_user {
+    impl(e2e_consumer& owner, std::string exchange, std::vector<std::string> types)
+        : owner_(owner), exchange_(std::move(exchange)), types_(std::move(types)) {}
+
+    void on_connected(queue::amqp_connection& c) override {
+        reached_ = true;
+        c.declare_exchange(exchange_, "direct");
         auto* ok = amqp_queue_declare(c.state(), queue::amqp_connection::channel, amqp_empty_bytes, 0, 0, 1,
                                       1, amqp_empty_table);
         c.check_last("declaring the e2e queue");
-        queue_.assign(static_cast<const char*>(ok->queue.bytes), ok->queue.len);
-        for (const auto& t : types) c.bind_queue(queue_, exchange, t);
-        amqp_basic_consume(c.state(), queue::amqp_connection::channel, bytes(queue_), amqp_empty_bytes, 0, 1,
-                           1, amqp_empty_table);
+        owner_.queue_.assign(static_cast<const char*>(ok->queue.bytes), ok->queue.len);
+        for (const auto& t : types_) c.bind_queue(owner_.queue_, exchange_, t);
+        amqp_basic_consume(c.state(), queue::amqp_connection::channel, bytes(owner_.queue_), amqp_empty_bytes,
+                           0, 1, 1, amqp_empty_table);
         c.check_last("consuming the e2e queue");
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("e2e: ") + e.what());
+        announced_ = true;
+        ready_.set_value({});
     }
-    thread_ = std::thread([this] { run(); });
+
+    void on_delivery(queue::amqp_connection&, const queue::amqp_delivery& d) override {
+        const auto now = monotonic_ns();
+        std::string id = d.message_id();
+        std::lock_guard lock(owner_.mutex_);
+        if (owner_.pending_.size() < max_pending)
+            owner_.pending_.push_back({std::move(id), now});
+        else
+            ++owner_.dropped_;
+    }
+
+    queue::amqp_step step(queue::amqp_connection&, queue::amqp_step::clock::time_point) override {
+        return {owner_.stop_.load()};
+    }
+
+    void on_flow(queue::amqp_connection&, bool, std::string_view) override {}
+
+    void on_disconnected(std::string_view why) override {
+        failed_ = true;
+        if (why.empty()) return;
+        if (!announced_) {
+            announced_ = true;
+            ready_.set_value(reached_ ? "e2e: " + std::string(why)
+                                      : "e2e: cannot reach the broker: " + std::string(why));
+            return;
+        }
+        std::lock_guard lock(owner_.mutex_);
+        owner_.error_ = "e2e consumer lost the broker: " + std::string(why);
+    }
+
+    bool stopping() const override { return failed_ || owner_.stop_.load(); }
+
+    e2e_consumer& owner_;
+    const std::string exchange_;
+    const std::vector<std::string> types_;
+    std::promise<std::string> ready_;  // "" once consuming, else why not
+    bool reached_ = false;             // the connection was made
+    bool announced_ = false;           // ready_ is set
+    bool failed_ = false;
+    queue::wakeup wake_;
+};
+
+e2e_consumer::e2e_consumer(const std::string& url, const std::string& exchange,
+                           const std::vector<std::string>& types) {
+    impl_ = std::make_unique<impl>(*this, exchange, types);
+    queue::amqp_session_options o;
+    o.name = "e2e";
+    o.urls = {url};
+    o.connect_timeout = std::chrono::seconds(5);
+    o.heartbeat_s = 30;
+    o.log_failures = false;
+    auto ready = impl_->ready_.get_future();
+    thread_ = std::thread([this, o] { queue::amqp_session(o, *impl_, impl_->wake_).run(); });
+    if (auto problem = ready.get(); !problem.empty()) {
+        thread_.join();
+        throw std::runtime_error(problem);
+    }
 }
 
 e2e_consumer::~e2e_consumer() {
@@ -53,6 +104,7 @@ e2e_consumer::~e2e_consumer() {
 
 void e2e_consumer::stop() {
     stop_ = true;
+    impl_->wake_.notify();
     if (thread_.joinable()) thread_.join();
 }
 
@@ -66,51 +118,6 @@ std::vector<delivery> e2e_consumer::take() {
 std::string e2e_consumer::error() const {
     std::lock_guard lock(mutex_);
     return error_;
-}
-
-void e2e_consumer::run() {
-    auto state = impl_->conn.state();
-    while (!stop_) {
-        amqp_maybe_release_buffers(state);
-        amqp_envelope_t env;
-        timeval tv{0, 100'000};
-        const amqp_rpc_reply_t r = amqp_consume_message(state, &env, &tv, 0);
-        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-            const auto now = monotonic_ns();
-            std::string id;
-            if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-                id.assign(static_cast<const char*>(env.message.properties.message_id.bytes),
-                          env.message.properties.message_id.len);
-            amqp_destroy_envelope(&env);
-            std::lock_guard lock(mutex_);
-            if (pending_.size() < max_pending)
-                pending_.push_back({std::move(id), now});
-            else
-                ++dropped_;
-            continue;
-        }
-        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
-            continue;
-        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-            // A frame other than a delivery (e.g. a channel close): read it, give up on a close.
-            amqp_frame_t frame;
-            if (amqp_simple_wait_frame(state, &frame) != AMQP_STATUS_OK) break;
-            if (frame.frame_type == AMQP_FRAME_METHOD &&
-                (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-                 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-                std::lock_guard lock(mutex_);
-                error_ = "the broker closed the e2e consumer's channel";
-                return;
-            }
-            continue;
-        }
-        std::lock_guard lock(mutex_);
-        error_ = std::string("e2e consumer lost the broker: ") +
-                 (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(r.library_error)
-                                                                  : "server error");
-        return;
-    }
 }
 
 }  // namespace jobsd::bench

@@ -19,8 +19,9 @@ struct delivery {
 
 // The real per-type queues are untouched: a direct exchange copies each message to every bound
 // queue, and ours disappears with the connection.
-// Thread safety: start()/stop()/take() from one owner thread; the consumer thread hands
-// deliveries over under a mutex.
+// Thread safety: start()/stop()/take() from one owner thread; the consumer thread (an
+// amqp_session that never reconnects: the queue dies with its connection) hands deliveries over
+// under a mutex.
 class e2e_consumer {
   public:
     // Connects, declares the exchange as jobsd does (direct, durable), declares and binds the
@@ -42,8 +43,6 @@ class e2e_consumer {
     const std::string& queue_name() const noexcept { return queue_; }
 
   private:
-    void run();
-
     struct impl;
     std::unique_ptr<impl> impl_;
     std::string queue_;
@@ -51,8 +50,8 @@ class e2e_consumer {
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> dropped_{0};
     mutable std::mutex mutex_;
-    std::vector<delivery> pending_;
-    std::string error_;
+    std::vector<delivery> pending_;  // guarded by mutex_
+    std::string error_;              // guarded by mutex_
 };
 
 }  // namespace jobsd::bench

@@ -2,7 +2,6 @@
 // close (counted) or for the hold to end. A counter tracks connections still opening.
 #include "bench/jobs_bench/idle_connections.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/jobs_bench/asio_tokens.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -29,8 +30,6 @@ using tcp = asio::ip::tcp;
 namespace jobsd::bench {
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 struct shared_idle {
     const idle_plan& plan;

@@ -117,9 +117,10 @@ int run_idle(const options& o) {
 }
 
 // --webhook-receiver: waits (up to --e2e-grace once arrivals stop) for one delivery per created
-// job, then prints how many came and their rate from the load's start to the last arrival.
-void report_webhooks(const options& o, const calibration_server& receiver, std::uint64_t created,
-                     std::chrono::steady_clock::time_point start) {
+// job, then prints how many came, their rate from the load's start to the last arrival, and the
+// latency from each job's 201 to its first delivery (worker, broker, event, store, dispatcher).
+void report_webhooks(const options& o, calibration_server& receiver, const load_outcome& outcome,
+                     std::uint64_t created, std::chrono::steady_clock::time_point start) {
     const auto grace = std::chrono::duration<double>(o.e2e_grace_s);
     auto last_change = std::chrono::steady_clock::now();
     for (std::uint64_t seen = receiver.requests(); seen < created;) {
@@ -138,6 +139,173 @@ void report_webhooks(const options& o, const calibration_server& receiver, std::
         "last arrival, %.1f s)\n",
         static_cast<unsigned long long>(got), static_cast<unsigned long long>(created),
         span > 0 ? static_cast<double>(got) / span : 0.0, span);
+    e2e_matcher matcher;
+    for (const auto& j : outcome.stats->accepted)
+        matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
+    for (const auto& a : receiver.take_arrivals()) matcher.deliver(a.uuid, a.at_ns);
+    const auto l = summarize(matcher.latency());
+    std::printf(
+        "webhooks  201 to delivery: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%llu jobs matched, "
+        "%llu repeated deliveries)\n",
+        l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, static_cast<unsigned long long>(l.count),
+        static_cast<unsigned long long>(matcher.duplicates()));
+}
+
+// The scenario's requests, the path they report under and the status they expect. A get run
+// first creates its pool of jobs to read; nullopt (with the reason printed) when it cannot.
+struct scenario {
+    request_set requests;
+    std::string path = "/jobs/v2";
+    unsigned expected = 201;
+};
+
+std::optional<scenario> build_scenario(const options& o, const payload_mix& mix, const std::string& key) {
+    const std::string host_header = o.host + ":" + o.port;
+    scenario sc;
+    if (o.scenario == "create") {
+        sc.requests = request_set::posts(mix, host_header, sc.path, key);
+        return sc;
+    }
+    if (o.scenario == "bad-key") {
+        sc.requests = request_set::posts(mix, host_header, sc.path, invalid_key);
+        sc.expected = 401;
+        return sc;
+    }
+    load_plan seed = plan_for(o, o.host, o.port);
+    seed.rate = 0;
+    seed.duration = std::chrono::seconds(60);
+    seed.request_limit = o.get_pool;
+    seed.collect_accepted = true;
+    load_outcome out = run_load(seed, request_set::posts(mix, host_header, sc.path, key), {});
+    std::vector<std::string> uuids;
+    for (const auto& j : out.stats->accepted) uuids.emplace_back(j.uuid.data(), j.uuid.size());
+    if (uuids.empty()) {
+        std::cerr << "jobs-bench: the get scenario could not create any job to read ("
+                  << (out.fatal.empty() ? std::to_string(out.stats->failures()) + " failures, " +
+                                              std::to_string(out.stats->answers()) + " answers without a uuid"
+                                        : out.fatal)
+                  << ")\n";
+        return std::nullopt;
+    }
+    sc.requests = request_set::gets(uuids, host_header, key);
+    sc.path = "/jobs/:id";
+    sc.expected = 200;
+    return sc;
+}
+
+// Calibration runs first, so jobsd's run is not disturbed by the built-in server's threads.
+void calibrate(const options& o, const payload_mix& mix, const std::string& key, const scenario& sc,
+               bench_result& result) {
+    result.calibration.enabled = true;
+    try {
+        calibration_server server(o.threads);
+        const std::string port = std::to_string(server.port());
+        const auto cal_requests =
+            o.scenario == "get" ? sc.requests : request_set::posts(mix, "127.0.0.1:" + port, "/jobs/v2", key);
+        result.calibration.http =
+            measure(o, "ceiling", plan_for(o, "127.0.0.1", port), cal_requests, sc.path, 201);
+    } catch (const std::exception& e) {
+        result.calibration.http.fatal = std::string("cannot start the built-in server: ") + e.what();
+    }
+    result.calibration.broker = o.calibrate_broker;
+    if (o.calibrate_broker) {
+        broker_probe probe;
+        probe.url = o.amqp_url;
+        probe.queue_type = o.queue_type;
+        const broker_rate b = measure_broker_rate(probe);
+        result.calibration.broker_rps = b.per_second;
+        result.calibration.broker_error = b.error;
+    }
+}
+
+// The e2e consumer. A broker that is restarting gets a few seconds; then the run goes on without
+// e2e and says why (the report and the exit code show it).
+std::unique_ptr<e2e_consumer> connect_e2e(const options& o, bench_result& result) {
+    result.e2e.enabled = true;
+    result.e2e.exchange = o.exchange;
+    result.e2e.grace_s = o.e2e_grace_s;
+    const std::vector<std::string> types(std::begin(job_types), std::end(job_types));
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        try {
+            return std::make_unique<e2e_consumer>(o.amqp_url, o.exchange, types);
+        } catch (const std::exception& e) {
+            if (std::chrono::steady_clock::now() < give_up) {
+                std::this_thread::sleep_for(std::chrono::seconds(1));
+                continue;
+            }
+            result.e2e.error = e.what();
+            std::cerr << "jobs-bench: " << e.what() << "\n";
+            return nullptr;
+        }
+    }
+}
+
+// Matches every accepted job with its delivery, waiting up to the e2e grace for late ones.
+void match_deliveries(const options& o, e2e_consumer& consumer, const load_outcome& outcome,
+                      bench_result& result) {
+    e2e_matcher matcher;
+    for (const auto& j : outcome.stats->accepted)
+        matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
+    const auto give_up =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.e2e_grace_s));
+    for (;;) {
+        for (const auto& d : consumer.take()) matcher.deliver(d.message_id, d.delivered_ns);
+        if (matcher.pending() == 0 || std::chrono::steady_clock::now() >= give_up ||
+            !consumer.error().empty())
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    consumer.stop();
+    for (const auto& d : consumer.take()) matcher.deliver(d.message_id, d.delivered_ns);
+    auto& e = result.e2e;
+    e.accepted = matcher.accepted();
+    e.delivered = matcher.delivered();
+    e.lost = matcher.pending();
+    e.duplicates = matcher.duplicates();
+    e.foreign = matcher.foreign();
+    e.untracked = outcome.stats->untracked;
+    e.latency = summarize(matcher.latency());
+    e.pipeline_rps = pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
+    if (e.error.empty()) e.error = consumer.error();
+    if (consumer.dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
+}
+
+// The table on stdout and the files asked for; false when a file could not be written.
+bool write_reports(const options& o, const bench_result& result, const load_outcome& outcome) {
+    write_text_report(std::cout, result);
+    bool wrote = true;
+    if (!o.json_file.empty())
+        wrote &= write_file(o.json_file, "JSON result",
+                            [&](std::ostream& f) { f << boost::json::serialize(to_json(result)) << "\n"; });
+    if (!o.html_file.empty())
+        wrote &=
+            write_file(o.html_file, "HTML report", [&](std::ostream& f) { write_html_report(f, result); });
+    if (!o.accepted_file.empty())
+        wrote &= write_file(o.accepted_file, "accepted uuids", [&](std::ostream& f) {
+            for (const auto& j : outcome.stats->accepted) f.write(j.uuid.data(), j.uuid.size()) << '\n';
+        });
+    return wrote;
+}
+
+// 1 when the run failed or missed a threshold (saying why on stderr), 2 when a report could not
+// be written, else 0.
+int exit_code(const options& o, const bench_result& result, bool wrote) {
+    if (!result.run.fatal.empty()) std::cerr << "jobs-bench: " << result.run.fatal << "\n";
+    const bool no_answer = result.run.fatal.empty() && result.run.answers == 0;
+    if (no_answer) {
+        std::cerr << "jobs-bench: no answer from " << result.run.target;
+        for (std::size_t k = 0; k < error_kind_count; ++k)
+            if (!result.run.first_error[k].empty())
+                std::cerr << "; " << to_string(static_cast<error_kind>(k)) << ": "
+                          << result.run.first_error[k];
+        std::cerr << "\n";
+    }
+    if (no_answer || !result.run.fatal.empty() || !result.missed.empty() ||
+        (o.e2e && !result.e2e.error.empty()))
+        return 1;
+    return wrote ? 0 : 2;
 }
 
 }  // namespace
@@ -155,7 +323,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<calibration_server> receiver;
     std::string webhook;
     if (o.webhook_receiver) {
-        receiver = std::make_unique<calibration_server>(1);
+        receiver = std::make_unique<calibration_server>(1, true);
         webhook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hooks";
     }
     std::optional<payload_mix> mix;
@@ -167,131 +335,21 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string key = o.api_key.empty() ? mix->api_key() : o.api_key;
-    const std::string host_header = o.host + ":" + o.port;
-    const std::string post_path = "/jobs/v2";
+    const auto sc = build_scenario(o, *mix, key);
+    if (!sc) return 1;
 
     bench_result result;
     result.limits = o.limits;
-
-    // The scenario's requests. A get run first creates its pool of jobs to read.
-    request_set requests;
-    std::string path = post_path;
-    unsigned expected = 201;
-    if (o.scenario == "create") {
-        requests = request_set::posts(*mix, host_header, post_path, key);
-    } else if (o.scenario == "bad-key") {
-        requests = request_set::posts(*mix, host_header, post_path, invalid_key);
-        expected = 401;
-    } else {
-        load_plan seed = plan_for(o, o.host, o.port);
-        seed.rate = 0;
-        seed.duration = std::chrono::seconds(60);
-        seed.request_limit = o.get_pool;
-        seed.collect_accepted = true;
-        const auto creates = request_set::posts(*mix, host_header, post_path, key);
-        load_outcome out = run_load(seed, creates, {});
-        std::vector<std::string> uuids;
-        for (const auto& j : out.stats->accepted) uuids.emplace_back(j.uuid.data(), j.uuid.size());
-        if (uuids.empty()) {
-            std::cerr << "jobs-bench: the get scenario could not create any job to read ("
-                      << (out.fatal.empty()
-                              ? std::to_string(out.stats->failures()) + " failures, " +
-                                    std::to_string(out.stats->answers()) + " answers without a uuid"
-                              : out.fatal)
-                      << ")\n";
-            return 1;
-        }
-        requests = request_set::gets(uuids, host_header, key);
-        path = "/jobs/:id";
-        expected = 200;
-    }
-
-    // Calibration first, so jobsd's run is not disturbed by the built-in server's threads.
-    if (o.calibrate) {
-        result.calibration.enabled = true;
-        try {
-            calibration_server server(o.threads);
-            const std::string port = std::to_string(server.port());
-            const auto cal_requests = o.scenario == "get"
-                                          ? requests
-                                          : request_set::posts(*mix, "127.0.0.1:" + port, post_path, key);
-            result.calibration.http =
-                measure(o, "ceiling", plan_for(o, "127.0.0.1", port), cal_requests, path, 201);
-        } catch (const std::exception& e) {
-            result.calibration.http.fatal = std::string("cannot start the built-in server: ") + e.what();
-        }
-        result.calibration.broker = o.calibrate_broker;
-        if (o.calibrate_broker) {
-            broker_probe probe;
-            probe.url = o.amqp_url;
-            probe.queue_type = o.queue_type;
-            const broker_rate b = measure_broker_rate(probe);
-            result.calibration.broker_rps = b.per_second;
-            result.calibration.broker_error = b.error;
-        }
-    }
-
+    if (o.calibrate) calibrate(o, *mix, key, *sc, result);
     std::unique_ptr<e2e_consumer> consumer;
-    if (o.e2e) {
-        result.e2e.enabled = true;
-        result.e2e.exchange = o.exchange;
-        result.e2e.grace_s = o.e2e_grace_s;
-        // A broker that is restarting gets a few seconds; then the run goes on without e2e and
-        // says why (the report and the exit code show it).
-        const std::vector<std::string> types(std::begin(job_types), std::end(job_types));
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        for (;;) {
-            try {
-                consumer = std::make_unique<e2e_consumer>(o.amqp_url, o.exchange, types);
-                break;
-            } catch (const std::exception& e) {
-                if (std::chrono::steady_clock::now() < give_up) {
-                    std::this_thread::sleep_for(std::chrono::seconds(1));
-                    continue;
-                }
-                result.e2e.error = e.what();
-                std::cerr << "jobs-bench: " << e.what() << "\n";
-                break;
-            }
-        }
-    }
+    if (o.e2e) consumer = connect_e2e(o, result);
 
     load_plan plan = plan_for(o, o.host, o.port);
-    plan.collect_accepted = o.e2e || !o.accepted_file.empty();
+    plan.collect_accepted = o.e2e || o.webhook_receiver || !o.accepted_file.empty();
     load_outcome outcome;
     const auto load_start = std::chrono::steady_clock::now();
-    result.run = measure(o, "jobsd", plan, requests, path, expected, &outcome);
-
-    if (consumer) {
-        e2e_matcher matcher;
-        for (const auto& j : outcome.stats->accepted)
-            matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
-        const auto give_up =
-            std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                   std::chrono::duration<double>(o.e2e_grace_s));
-        for (;;) {
-            for (const auto& d : consumer->take()) matcher.deliver(d.message_id, d.delivered_ns);
-            if (matcher.pending() == 0 || std::chrono::steady_clock::now() >= give_up ||
-                !consumer->error().empty())
-                break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        consumer->stop();
-        for (const auto& d : consumer->take()) matcher.deliver(d.message_id, d.delivered_ns);
-        auto& e = result.e2e;
-        e.accepted = matcher.accepted();
-        e.delivered = matcher.delivered();
-        e.lost = matcher.pending();
-        e.duplicates = matcher.duplicates();
-        e.foreign = matcher.foreign();
-        e.untracked = outcome.stats->untracked;
-        e.latency = summarize(matcher.latency());
-        e.pipeline_rps =
-            pipeline_rate(e.delivered, o.duration_s, outcome.origin_ns, matcher.last_delivery_ns());
-        if (e.error.empty()) e.error = consumer->error();
-        if (consumer->dropped() && e.error.empty()) e.error = "deliveries dropped past the consumer's bound";
-    }
-
+    result.run = measure(o, "jobsd", plan, sc->requests, sc->path, sc->expected, &outcome);
+    if (consumer) match_deliveries(o, *consumer, outcome, result);
     if (o.e2e && !consumer) result.e2e.accepted = outcome.stats->accepted.size();  // loss unknown
 
     if (result.calibration.enabled) {
@@ -301,32 +359,7 @@ int main(int argc, char** argv) {
         c.broker_fraction = c.broker_rps > 0 ? jobs_rate / c.broker_rps : 0;
     }
     result.missed = check_thresholds(result);
-
-    write_text_report(std::cout, result);
-    if (receiver) report_webhooks(o, *receiver, result.run.good, load_start);
-    bool wrote = true;
-    if (!o.json_file.empty())
-        wrote &= write_file(o.json_file, "JSON result",
-                            [&](std::ostream& f) { f << boost::json::serialize(to_json(result)) << "\n"; });
-    if (!o.html_file.empty())
-        wrote &=
-            write_file(o.html_file, "HTML report", [&](std::ostream& f) { write_html_report(f, result); });
-    if (!o.accepted_file.empty())
-        wrote &= write_file(o.accepted_file, "accepted uuids", [&](std::ostream& f) {
-            for (const auto& j : outcome.stats->accepted) f.write(j.uuid.data(), j.uuid.size()) << '\n';
-        });
-    if (!result.run.fatal.empty()) std::cerr << "jobs-bench: " << result.run.fatal << "\n";
-    const bool no_answer = result.run.fatal.empty() && result.run.answers == 0;
-    if (no_answer) {
-        std::cerr << "jobs-bench: no answer from " << result.run.target;
-        for (std::size_t k = 0; k < error_kind_count; ++k)
-            if (!result.run.first_error[k].empty())
-                std::cerr << "; " << to_string(static_cast<error_kind>(k)) << ": "
-                          << result.run.first_error[k];
-        std::cerr << "\n";
-    }
-    if (no_answer || !result.run.fatal.empty() || !result.missed.empty() ||
-        (o.e2e && !result.e2e.error.empty()))
-        return 1;
-    return wrote ? 0 : 2;
+    const bool wrote = write_reports(o, result, outcome);
+    if (receiver) report_webhooks(o, *receiver, outcome, result.run.good, load_start);
+    return exit_code(o, result, wrote);
 }

@@ -73,10 +73,8 @@ bool parse_url(const std::string& url, std::string& host, std::string& port) {
     return !host.empty() && to_double(port, p) && p >= 1 && p <= 65535 && p == std::floor(p);
 }
 
-}  // namespace
-
-std::variant<options, parse_error> parse_options(const std::vector<std::string>& raw) {
-    // wrk-style attached values (-c64, -d10s) become two arguments; a trailing "s" on -d is seconds.
+// wrk-style attached values (-c64, -d10s) become two arguments; a trailing "s" on -d is seconds.
+std::vector<std::string> split_attached(const std::vector<std::string>& raw) {
     std::vector<std::string> args;
     for (const auto& a : raw) {
         if (a.size() > 2 && a[0] == '-' && std::string_view("ctdR").find(a[1]) != std::string_view::npos) {
@@ -88,101 +86,82 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
         if (args.size() >= 2 && args[args.size() - 2] == "-d" && args.back().ends_with('s'))
             args.back().pop_back();
     }
-    options o;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        std::string value;
-        auto next = [&]() -> bool {
-            if (i + 1 >= args.size()) return false;
-            value = args[++i];
-            return true;
-        };
-        auto number = [&](double lo, double hi, double& out) -> std::optional<parse_error> {
-            if (!next()) return parse_error{a + " needs a value"};
-            if (!to_double(value, out) || out < lo || out > hi)
-                return parse_error{a + " must be a number from " + std::to_string(lo) + " to " +
-                                   std::to_string(hi) + ", not \"" + value + "\""};
-            return std::nullopt;
-        };
-        double d = 0;
-        std::optional<parse_error> err;
-        if (a == "-h" || a == "--help")
-            return parse_error{usage_text(), true};
-        else if (a == "-c") {
-            if (!(err = number(1, 10000, d))) o.connections = static_cast<unsigned>(d);
-        } else if (a == "-t") {
-            if (!(err = number(1, 64, d))) o.threads = static_cast<unsigned>(d);
-        } else if (a == "-d") {
-            if (!(err = number(0.1, 86400, d))) o.duration_s = d;
-        } else if (a == "-R") {
-            if (!(err = number(0.001, 10'000'000, d))) o.rate = d;
-        } else if (a == "--timeout") {
-            if (!(err = number(1, 600'000, d))) o.timeout = std::chrono::milliseconds(static_cast<long>(d));
-        } else if (a == "--grace") {
-            if (!(err = number(0, 600, d))) o.grace_s = d;
-        } else if (a == "--e2e-grace") {
-            if (!(err = number(0, 3600, d))) o.e2e_grace_s = d;
-        } else if (a == "--get-pool") {
-            if (!(err = number(1, 1'000'000, d))) o.get_pool = static_cast<std::uint64_t>(d);
-        } else if (a == "--hold") {
-            if (!(err = number(0, 86400, d))) o.hold_s = d;
-        } else if (a == "--max-p999") {
-            if (!(err = number(0, 1e9, d))) o.limits.max_p999_ms = d;
-        } else if (a == "--min-http-fraction") {
-            if (!(err = number(0, 100, d))) o.limits.min_http_fraction = d;
-        } else if (a == "--min-broker-fraction") {
-            if (!(err = number(0, 100, d))) o.limits.min_broker_fraction = d;
-        } else if (a == "--max-p99") {
-            if (!(err = number(0, 1e9, d))) o.limits.max_p99_ms = d;
-        } else if (a == "--min-rps") {
-            if (!(err = number(0, 1e9, d))) o.limits.min_rps = d;
-        } else if (a == "--max-loss") {
-            if (!(err = number(0, 1e15, d))) o.limits.max_loss = static_cast<std::uint64_t>(d);
-        } else if (a == "--e2e")
-            o.e2e = true;
-        else if (a == "--webhook-receiver")
-            o.webhook_receiver = true;
-        else if (a == "--calibrate")
-            o.calibrate = true;
-        else if (a == "--calibrate-http")
-            o.calibrate = true, o.calibrate_broker = false;
-        else if (a == "--quiet" || a == "-q")
-            o.progress = false;
-        else if (a == "--scenario" || a == "--payload" || a == "--key" || a == "--project" ||
-                 a == "--prompt" || a == "--amqp" || a == "--exchange" || a == "--json" || a == "--html" ||
-                 a == "--queue-type" || a == "--url" || a == "--accepted") {
-            if (!next() || value.empty()) return parse_error{a + " needs a value"};
-            if (a == "--scenario")
-                o.scenario = value;
-            else if (a == "--payload")
-                o.payload_file = value;
-            else if (a == "--key")
-                o.api_key = value;
-            else if (a == "--project")
-                o.template_id = value;
-            else if (a == "--prompt")
-                o.prompt_id = value;
-            else if (a == "--amqp")
-                o.amqp_url = value;
-            else if (a == "--exchange")
-                o.exchange = value;
-            else if (a == "--json")
-                o.json_file = value;
-            else if (a == "--html")
-                o.html_file = value;
-            else if (a == "--queue-type")
-                o.queue_type = value;
-            else if (a == "--accepted")
-                o.accepted_file = value;
-            else if (!parse_url(value, o.host, o.port))
-                return parse_error{"not an http://HOST:PORT URL: " + value};
-        } else if (!a.starts_with("-")) {
-            if (!parse_url(a, o.host, o.port)) return parse_error{"not an http://HOST:PORT URL: " + a};
-        } else {
-            return parse_error{"unknown option " + a + "\n" + usage_text()};
-        }
-        if (err) return *err;
-    }
+    return args;
+}
+
+struct number_flag {
+    std::string_view name;
+    double lo, hi;
+    void (*set)(options&, double);
+};
+
+// declarative table
+const std::vector<number_flag>& number_flags() {
+    static const std::vector<number_flag> flags = {
+        {"-c", 1, 10000, [](options& o, double d) { o.connections = static_cast<unsigned>(d); }},
+        {"-t", 1, 64, [](options& o, double d) { o.threads = static_cast<unsigned>(d); }},
+        {"-d", 0.1, 86400, [](options& o, double d) { o.duration_s = d; }},
+        {"-R", 0.001, 10'000'000, [](options& o, double d) { o.rate = d; }},
+        {"--timeout", 1, 600'000,
+         [](options& o, double d) { o.timeout = std::chrono::milliseconds(static_cast<long>(d)); }},
+        {"--grace", 0, 600, [](options& o, double d) { o.grace_s = d; }},
+        {"--e2e-grace", 0, 3600, [](options& o, double d) { o.e2e_grace_s = d; }},
+        {"--get-pool", 1, 1'000'000,
+         [](options& o, double d) { o.get_pool = static_cast<std::uint64_t>(d); }},
+        {"--hold", 0, 86400, [](options& o, double d) { o.hold_s = d; }},
+        {"--max-p999", 0, 1e9, [](options& o, double d) { o.limits.max_p999_ms = d; }},
+        {"--min-http-fraction", 0, 100, [](options& o, double d) { o.limits.min_http_fraction = d; }},
+        {"--min-broker-fraction", 0, 100, [](options& o, double d) { o.limits.min_broker_fraction = d; }},
+        {"--max-p99", 0, 1e9, [](options& o, double d) { o.limits.max_p99_ms = d; }},
+        {"--min-rps", 0, 1e9, [](options& o, double d) { o.limits.min_rps = d; }},
+        {"--max-loss", 0, 1e15,
+         [](options& o, double d) { o.limits.max_loss = static_cast<std::uint64_t>(d); }},
+    };
+    return flags;
+}
+
+struct text_flag {
+    std::string_view name;
+    void (*set)(options&, const std::string&);
+};
+
+// declarative table
+const std::vector<text_flag>& text_flags() {
+    static const std::vector<text_flag> flags = {
+        {"--scenario", [](options& o, const std::string& v) { o.scenario = v; }},
+        {"--payload", [](options& o, const std::string& v) { o.payload_file = v; }},
+        {"--key", [](options& o, const std::string& v) { o.api_key = v; }},
+        {"--project", [](options& o, const std::string& v) { o.template_id = v; }},
+        {"--prompt", [](options& o, const std::string& v) { o.prompt_id = v; }},
+        {"--amqp", [](options& o, const std::string& v) { o.amqp_url = v; }},
+        {"--exchange", [](options& o, const std::string& v) { o.exchange = v; }},
+        {"--json", [](options& o, const std::string& v) { o.json_file = v; }},
+        {"--html", [](options& o, const std::string& v) { o.html_file = v; }},
+        {"--queue-type", [](options& o, const std::string& v) { o.queue_type = v; }},
+        {"--accepted", [](options& o, const std::string& v) { o.accepted_file = v; }},
+    };
+    return flags;
+}
+
+// Switches without a value; false for an argument that is none of them.
+bool apply_switch(options& o, std::string_view a) {
+    if (a == "--e2e")
+        o.e2e = true;
+    else if (a == "--webhook-receiver")
+        o.webhook_receiver = true;
+    else if (a == "--calibrate")
+        o.calibrate = true;
+    else if (a == "--calibrate-http")
+        o.calibrate = true, o.calibrate_broker = false;
+    else if (a == "--quiet" || a == "-q")
+        o.progress = false;
+    else
+        return false;
+    return true;
+}
+
+// Options that only make sense together.
+std::optional<parse_error> check_combinations(const options& o) {
     if (o.scenario != "create" && o.scenario != "get" && o.scenario != "bad-key" && o.scenario != "idle")
         return parse_error{"--scenario must be create, get, bad-key or idle, not \"" + o.scenario + "\""};
     if (o.scenario == "idle" && (o.calibrate || o.limits.any()))
@@ -201,6 +180,49 @@ std::variant<options, parse_error> parse_options(const std::vector<std::string>&
         return parse_error{"--min-http-fraction needs --calibrate or --calibrate-http"};
     if (o.limits.min_broker_fraction && !(o.calibrate && o.calibrate_broker))
         return parse_error{"--min-broker-fraction needs --calibrate"};
+    return std::nullopt;
+}
+
+// One argument (and its value, taken from `args` at `i`); an error, or nullopt once applied.
+std::optional<parse_error> apply_argument(options& o, const std::vector<std::string>& args, std::size_t& i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return parse_error{usage_text(), true};
+    if (apply_switch(o, a)) return std::nullopt;
+    const bool has_value = i + 1 < args.size();
+    for (const auto& f : number_flags()) {
+        if (a != f.name) continue;
+        if (!has_value) return parse_error{a + " needs a value"};
+        const std::string& value = args[++i];
+        double d = 0;
+        if (!to_double(value, d) || d < f.lo || d > f.hi)
+            return parse_error{a + " must be a number from " + std::to_string(f.lo) + " to " +
+                               std::to_string(f.hi) + ", not \"" + value + "\""};
+        f.set(o, d);
+        return std::nullopt;
+    }
+    if (a == "--url" || !a.starts_with("-")) {
+        if (a == "--url" && (!has_value || args[i + 1].empty())) return parse_error{a + " needs a value"};
+        const std::string& url = a == "--url" ? args[++i] : a;
+        if (!parse_url(url, o.host, o.port)) return parse_error{"not an http://HOST:PORT URL: " + url};
+        return std::nullopt;
+    }
+    for (const auto& f : text_flags()) {
+        if (a != f.name) continue;
+        if (!has_value || args[i + 1].empty()) return parse_error{a + " needs a value"};
+        f.set(o, args[++i]);
+        return std::nullopt;
+    }
+    return parse_error{"unknown option " + a + "\n" + usage_text()};
+}
+
+}  // namespace
+
+std::variant<options, parse_error> parse_options(const std::vector<std::string>& raw) {
+    const auto args = split_attached(raw);
+    options o;
+    for (std::size_t i = 0; i < args.size(); ++i)
+        if (auto err = apply_argument(o, args, i)) return *err;
+    if (auto err = check_combinations(o)) return *err;
     return o;
 }
 

@@ -1,4 +1,5 @@
-// POST /jobs/v2 (create a job) and GET /jobs/:id (read one), the hosted API's job routes.
+// POST /jobs/v2 (create a job) and GET /jobs/:id (read one), the hosted API's job routes. The
+// list and the batch are server/handlers/job_list.hpp and job_batch.hpp.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

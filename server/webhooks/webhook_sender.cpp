@@ -181,17 +181,17 @@ asio::awaitable<std::unique_ptr<webhook_sender::connection>> webhook_sender::ope
                                                                                   std::string& error) {
     auto allowed = co_await resolve_allowed(t, policy_, options_.connect_timeout, error);
     if (allowed.empty()) co_return nullptr;
-    beast::tcp_stream tcp(ioc_);
-    tcp.expires_after(options_.connect_timeout);
-    auto [cec, ep] = co_await tcp.async_connect(allowed, use_nothrow);
+    beast::tcp_stream plain(ioc_);
+    plain.expires_after(options_.connect_timeout);
+    auto [cec, ep] = co_await plain.async_connect(allowed, use_nothrow);
     if (cec) {
         error = "connecting to " + t.host_header + ": " +
                 (cec == beast::error::timeout ? "timed out" : cec.message());
         co_return nullptr;
     }
-    tcp.socket().set_option(tcp::no_delay(true));
-    if (!t.tls) co_return std::make_unique<connection>(std::move(tcp));
-    tls_stream s(std::move(tcp), tls_);
+    plain.socket().set_option(tcp::no_delay(true));
+    if (!t.tls) co_return std::make_unique<connection>(std::move(plain));
+    tls_stream s(std::move(plain), tls_);
     boost::system::error_code not_an_address;
     asio::ip::make_address(t.host, not_an_address);
     if (not_an_address) SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str());  // SNI names hosts only

@@ -155,19 +155,78 @@ void amqp_client::check(amqp_rpc_reply_t reply, std::string_view what) {
     fail(what, why);
 }
 
-std::optional<std::uint32_t> amqp_client::message_count(const std::string& queue) {
+const amqp_queue_declare_ok_t* amqp_client::passive_declare(const std::string& queue) {
     const auto* ok = amqp_queue_declare(conn_, channel_, bytes(queue), 1, 0, 0, 0, amqp_empty_table);
-    if (ok != nullptr) return ok->message_count;
+    if (ok != nullptr) return ok;
     const amqp_rpc_reply_t r = amqp_get_rpc_reply(conn_);
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
         static_cast<amqp_channel_close_t*>(r.reply.decoded)->reply_code == AMQP_NOT_FOUND) {
         amqp_channel_close_ok_t close_ok{};
         amqp_send_method(conn_, channel_, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok);
         reopen_channel();
-        return std::nullopt;
+        return nullptr;
     }
     check(r, "passive declare of queue " + queue);
-    return std::nullopt;  // not reached: check() throws for anything but success
+    return nullptr;  // not reached: check() throws for anything but success
+}
+
+std::optional<std::uint32_t> amqp_client::message_count(const std::string& queue) {
+    const auto* ok = passive_declare(queue);
+    return ok ? std::optional<std::uint32_t>(ok->message_count) : std::nullopt;
+}
+
+std::optional<std::uint32_t> amqp_client::consumer_count(const std::string& queue) {
+    const auto* ok = passive_declare(queue);
+    return ok ? std::optional<std::uint32_t>(ok->consumer_count) : std::nullopt;
+}
+
+void amqp_client::publish(const std::string& exchange, const std::string& routing_key,
+                          const std::string& body, const std::string& message_id,
+                          const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::vector<amqp_table_entry_t> entries;
+    for (const auto& [k, v] : headers) {
+        amqp_table_entry_t e{};
+        e.key = bytes(k);
+        e.value.kind = AMQP_FIELD_KIND_UTF8;
+        e.value.value.bytes = bytes(v);
+        entries.push_back(e);
+    }
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+    props.delivery_mode = 2;
+    props.content_type = amqp_cstring_bytes("application/json");
+    if (!message_id.empty()) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = bytes(message_id);
+    }
+    if (!entries.empty()) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers = {static_cast<int>(entries.size()), entries.data()};
+    }
+    const int rc =
+        amqp_basic_publish(conn_, channel_, bytes(exchange), bytes(routing_key), 0, 0, &props, bytes(body));
+    if (rc != AMQP_STATUS_OK) fail("publishing to " + exchange, amqp_error_string2(rc));
+}
+
+std::optional<received> amqp_client::reject_one(const std::string& queue, bool requeue) {
+    const std::string what = "basic.get from " + queue;
+    const amqp_rpc_reply_t r = amqp_basic_get(conn_, channel_, bytes(queue), 0);
+    check(r, what);
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::nullopt;
+    const auto* ok = static_cast<amqp_basic_get_ok_t*>(r.reply.decoded);
+    const std::uint64_t tag = ok->delivery_tag;
+    amqp_envelope_t env{};
+    env.channel = channel_;
+    env.delivery_tag = tag;
+    env.redelivered = ok->redelivered;
+    env.exchange = amqp_bytes_malloc_dup(ok->exchange);
+    env.routing_key = amqp_bytes_malloc_dup(ok->routing_key);
+    check(amqp_read_message(conn_, channel_, &env.message, 0), what + " (reading the message)");
+    received got = to_received(env, queue);
+    amqp_destroy_envelope(&env);
+    const int rc = amqp_basic_reject(conn_, channel_, tag, requeue ? 1 : 0);
+    if (rc != AMQP_STATUS_OK) fail(what + " (basic.reject)", amqp_error_string2(rc));
+    return got;
 }
 
 std::uint32_t amqp_client::purge(const std::string& queue) {

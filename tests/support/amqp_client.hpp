@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace jobsd::test {
@@ -52,6 +53,19 @@ class amqp_client {
 
     // Ready messages in `queue` (passive declare), or nullopt when there is no such queue.
     std::optional<std::uint32_t> message_count(const std::string& queue);
+    // Consumers of `queue` (passive declare), or nullopt when there is no such queue.
+    std::optional<std::uint32_t> consumer_count(const std::string& queue);
+
+    // Publishes `body` as a persistent JSON message (no confirm); `message_id` and the string
+    // `headers` are set when given. Throws when the broker refuses it on the spot.
+    void publish(const std::string& exchange, const std::string& routing_key, const std::string& body,
+                 const std::string& message_id = {},
+                 const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+    // basic.get of one message from `queue`, then basic.reject of it with `requeue`: a consumer
+    // that gives the message back (each such return counts against a quorum queue's delivery
+    // limit). Returns the message, or nullopt when the queue had none ready.
+    std::optional<received> reject_one(const std::string& queue, bool requeue);
 
     // Removes the ready messages; returns how many. Throws if the queue does not exist.
     std::uint32_t purge(const std::string& queue);
@@ -71,6 +85,9 @@ class amqp_client {
     void reopen_channel();
 
     amqp_connection_state_t conn_ = nullptr;
+    // Passive declare: the queue's declare-ok, or nullptr when it does not exist.
+    const amqp_queue_declare_ok_t* passive_declare(const std::string& queue);
+
     std::string where_;
     amqp_channel_t channel_ = 1;
 };

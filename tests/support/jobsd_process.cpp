@@ -2,6 +2,8 @@
 // Linux-only by design: it relies on pipe2, poll and PR_SET_PDEATHSIG.
 #include "tests/support/jobsd_process.hpp"
 
+#include "tests/support/scoped_env.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -69,6 +71,13 @@ temp_dir::~temp_dir() {
     std::filesystem::remove_all(path_, ignored);
 }
 
+std::string read_text(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
 std::string required_env(const char* name) {
     const char* value = std::getenv(name);
     if (value == nullptr || *value == '\0') {
@@ -78,24 +87,28 @@ std::string required_env(const char* name) {
     return value;
 }
 
+std::filesystem::path test_db(const temp_dir& dir) {
+    return dir.path() / "jobs.db";
+}
+
+std::unique_ptr<jobsd_process> start_jobsd(const temp_dir& dir, const jobsd_options& options) {
+    const std::filesystem::path data = required_env("JOBSD_TEST_DATA");
+    std::vector<std::string> args{
+        "--config", (options.config.empty() ? data / "jobsd_test.json" : options.config).string(),
+        "--port",   "0",
+        "--store",  options.store_url.empty() ? "sqlite:" + test_db(dir).string() : options.store_url,
+        "--seed",   (options.seed.empty() ? data / "seed_test.json" : options.seed).string()};
+    args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+    // The child inherits the environment at fork: set it around the start, then put it back.
+    const scoped_env env(options.env);
+    return std::make_unique<jobsd_process>(required_env("JOBSD_BIN"), std::move(args), dir.path());
+}
+
 std::unique_ptr<jobsd_process> start_test_jobsd(const temp_dir& dir,
                                                 const std::vector<std::pair<std::string, std::string>>& env) {
-    // The child inherits the environment at fork: set it around the start, then put it back.
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    const std::string data = required_env("JOBSD_TEST_DATA");
-    try {
-        auto p = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store",
-                                     "sqlite:" + (dir.path() / "jobs.db").string(), "--seed",
-                                     data + "/seed_test.json"},
-            dir.path());
-        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
-        return p;
-    } catch (...) {
-        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
-        throw;
-    }
+    jobsd_options options;
+    options.env = env;
+    return start_jobsd(dir, options);
 }
 
 jobsd_process::jobsd_process(std::filesystem::path binary, std::vector<std::string> args,
@@ -259,7 +272,15 @@ void jobsd_process::start_stdout_drain() {
 exit_info jobsd_process::stop(std::chrono::milliseconds grace) {
     if (!running()) throw std::logic_error("jobsd_process::stop: not running");
     ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
+    return wait_exit(grace);
+}
+
+exit_info jobsd_process::wait_exit(std::chrono::milliseconds limit) {
+    if (!running()) {
+        if (ended_) return *ended_;
+        throw std::logic_error("jobsd_process::wait_exit: not running");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         const pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -317,10 +338,7 @@ std::string jobsd_process::stdout_text() const {
 }
 
 std::string jobsd_process::stderr_text() const {
-    std::ifstream in(stderr_path_, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+    return read_text(stderr_path_);
 }
 
 }  // namespace jobsd::test

@@ -67,6 +67,11 @@ class jobsd_process {
     // (reported as exit_info::forced). Precondition: running().
     exit_info stop(std::chrono::milliseconds grace = std::chrono::seconds(15));
 
+    // Waits up to `limit` for a child already told to stop (a test's own SIGTERM) to end on its
+    // own, sending nothing: a second SIGTERM would find jobsd past its signal handling, in its
+    // final teardown. SIGKILL after that (reported as exit_info::forced). Precondition: running().
+    exit_info wait_exit(std::chrono::milliseconds limit);
+
     // SIGKILL and reap, with no chance for the child to flush or clean up: a crash.
     exit_info kill9();
 
@@ -100,12 +105,34 @@ class jobsd_process {
     std::optional<exit_info> ended_;  // set once the child has been reaped
 };
 
+// The whole content of a file ("" when it cannot be read), for checks and failure messages.
+std::string read_text(const std::filesystem::path& file);
+
 // The value of environment variable `name`; throws std::runtime_error naming it when unset or
 // empty, since a test without its binary or data cannot say anything useful.
 std::string required_env(const char* name);
 
-// jobsd on the test config (tests/data/jobsd_test.json: publishing off) and the test seed, with a
-// fresh SQLite file in `dir`; `env` is set for the child only (e.g. JOBSD_SERVER_* limits).
+// How a test jobsd is started; every field has the default most tests want.
+struct jobsd_options {
+    // --store; empty: a fresh SQLite file in the scratch directory (test_db(dir)).
+    std::string store_url;
+    // Set for the child only (JOBSD_<SECTION>_<KEY> overrides, LD_PRELOAD, ...).
+    std::vector<std::pair<std::string, std::string>> env;
+    // --config and --seed; empty: tests/data/jobsd_test.json (publishing off) and seed_test.json.
+    std::filesystem::path config;
+    std::filesystem::path seed;
+    // Appended to the command line (flags override the environment and the file).
+    std::vector<std::string> extra_args;
+};
+
+// The SQLite file a test jobsd started in `dir` serves unless told otherwise.
+std::filesystem::path test_db(const temp_dir& dir);
+
+// jobsd ($JOBSD_BIN) working in `dir`, started as `options` say, listening on a free port.
+std::unique_ptr<jobsd_process> start_jobsd(const temp_dir& dir, const jobsd_options& options);
+
+// jobsd on the test config and the test seed, with a fresh SQLite file in `dir`; `env` is set
+// for the child only (e.g. JOBSD_SERVER_* limits).
 std::unique_ptr<jobsd_process> start_test_jobsd(
     const temp_dir& dir, const std::vector<std::pair<std::string, std::string>>& env = {});
 

@@ -2,7 +2,6 @@
 // `options=-c search_path=NAME`, which libpq passes to the server for every connection.
 #include "tests/support/pg_test_schema.hpp"
 
-#include <chrono>
 #include <random>
 #include <stdexcept>
 
@@ -15,8 +14,7 @@ pg_test_schema::pg_test_schema() {
     name_ = "t" + std::to_string(rd()) + std::to_string(rd());
     const auto base = required_env("JOBSD_TEST_PG_URL");
     try {
-        admin_ =
-            std::make_unique<store::pg_conn_ptr>(store::pg_connect_blocking(base, std::chrono::seconds(5)));
+        reconnect();
     } catch (const std::exception& e) {
         throw std::runtime_error(std::string("the test PostgreSQL cluster is not reachable (") + e.what() +
                                  "); scripts/test.sh starts it");
@@ -27,16 +25,37 @@ pg_test_schema::pg_test_schema() {
 
 pg_test_schema::~pg_test_schema() {
     try {
+        if (PQstatus(admin_.get()) != CONNECTION_OK) reconnect();
         exec("DROP SCHEMA " + name_ + " CASCADE");
     } catch (...) {  // a leftover schema in a throwaway cluster harms nothing
     }
 }
 
+void pg_test_schema::reconnect() {
+    const std::string url = required_env("JOBSD_TEST_PG_URL");
+    const char* keys[] = {"dbname", "connect_timeout", nullptr};
+    const char* values[] = {url.c_str(), "10", nullptr};
+    admin_.reset(PQconnectdbParams(keys, values, 1));
+    if (PQstatus(admin_.get()) != CONNECTION_OK)
+        throw std::runtime_error(std::string("cannot connect to the test cluster: ") +
+                                 PQerrorMessage(admin_.get()));
+}
+
 std::string pg_test_schema::exec(const std::string& sql) {
-    store::pg_reply r(PQexec(admin_->get(), ("SET search_path TO " + name_ + "; " + sql).c_str()));
-    if (!r.ok()) throw std::runtime_error(r.error() + " in: " + sql);
-    if (r.rows() == 0 || PQnfields(r.get()) == 0) return "<none>";
-    return std::string(r.text(0, 0));
+    const auto all = rows(sql);
+    return all.empty() ? "<none>" : all.front();
+}
+
+std::vector<std::string> pg_test_schema::rows(const std::string& sql) {
+    std::unique_ptr<PGresult, void (*)(PGresult*)> r(
+        PQexec(admin_.get(), ("SET search_path TO " + name_ + "; " + sql).c_str()), &PQclear);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        throw std::runtime_error(std::string(PQresultErrorMessage(r.get())) + " in: " + sql);
+    std::vector<std::string> out;
+    if (PQnfields(r.get()) == 0) return out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
+    return out;
 }
 
 }  // namespace jobsd::test

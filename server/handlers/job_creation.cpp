@@ -1,0 +1,77 @@
+// Shared by server/handlers/job_routes.cpp and job_batch.cpp; nothing here waits.
+#include "server/handlers/job_creation.hpp"
+
+#include "model/job_event.hpp"
+#include "model/uuid.hpp"
+#include "server/error_boundary.hpp"
+#include "server/services.hpp"
+#include "server/use_nothrow.hpp"
+#include "store/store.hpp"
+
+namespace jobsd::server::handlers {
+
+boost::asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx,
+                                                              std::string_view key) {
+    auto [ec, found] = co_await store::async_find_by_idempotency_key(ctx.svc.store, ctx.who.account_id,
+                                                                     std::string(key), use_nothrow);
+    throw_on_failure(ec, "idempotency lookup");
+    co_return found;
+}
+
+void set_rate_headers(response& res, const rate_decision& d) {
+    res.set("RateLimit-Limit", std::to_string(d.limit));
+    res.set("RateLimit-Remaining", std::to_string(d.remaining));
+    res.set("RateLimit-Reset", std::to_string(d.reset_s));
+}
+
+std::optional<response> check_outbox_backlog(const services& svc) {
+    if (svc.options.max_outbox_backlog == 0 || svc.gate.outbox_backlog() <= svc.options.max_outbox_backlog)
+        return std::nullopt;
+    auto res = message_response(http::status::service_unavailable,
+                                "Too many jobs waiting for the broker, retry later");
+    res.set(http::field::retry_after, "5");
+    return res;
+}
+
+model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
+                   std::string_view input, std::int64_t now) {
+    model::job job;
+    job.uuid = model::new_uuid();
+    job.account_id = ctx.who.account_id;
+    job.source_id = std::move(source_id);
+    job.type = create.type;
+    job.session_id = create.session_id;
+    job.version = create.version;
+    job.input = std::string(input);
+    job.webhook_url = create.webhook_url;
+    job.webhook_events = create.webhook_events;
+    job.created_ms = job.updated_ms = now;
+    return job;
+}
+
+std::optional<model::job> publisher_copy(const services& svc, const model::job& job) {
+    if (!svc.publisher) return std::nullopt;
+    std::optional<model::job> copy = job;
+    copy->idempotency_key.clear();
+    copy->request_hash.clear();
+    copy->webhook_url.clear();  // workers never see where the outcome goes
+    return copy;
+}
+
+void announce_created(const request_context& ctx, model::job_type type, std::string_view session_id,
+                      const std::string& uuid, std::int64_t now, std::optional<model::job> for_publisher) {
+    const services& svc = ctx.svc;
+    svc.counters.count_job_created(type);
+    if (svc.hub.subscribers() > 0) {  // no event text is built when nobody listens
+        model::job_event queued;
+        queued.uuid = uuid;
+        queued.status = model::job_status::queued;
+        queued.at_ms = now;
+        svc.hub.publish(ctx.who.account_id, std::string(session_id),
+                        model::to_json(queued, model::to_string(type)));
+    }
+    // The row is committed: hand it over (never blocks; the outbox keeps it if the broker is away).
+    if (for_publisher) svc.publisher->submit(std::move(*for_publisher));
+}
+
+}  // namespace jobsd::server::handlers

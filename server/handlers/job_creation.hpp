@@ -1,0 +1,40 @@
+// What a single create and a batch create share: a new job from a validated body, the rate
+// headers, and what happens once jobs are committed (counters, the QUEUED event, the publisher).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "model/create_request.hpp"
+#include "model/job.hpp"
+#include "server/route.hpp"
+
+namespace jobsd::server::handlers {
+
+// The job this account created earlier with the same Idempotency-Key, within the store's window.
+// A store failure throws (server/error_boundary.hpp).
+boost::asio::awaitable<std::optional<model::job>> find_by_key(const request_context& ctx,
+                                                              std::string_view key);
+
+void set_rate_headers(response& res, const rate_decision& d);
+
+// 503 with Retry-After while more than server.max_outbox_backlog jobs wait for the broker.
+std::optional<response> check_outbox_backlog(const services& svc);
+
+// A QUEUED job of the caller's account with a fresh uuid; `input` is the job's own body.
+model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
+                   std::string_view input, std::int64_t now);
+
+// The publisher's copy of a job about to be committed (it needs no idempotency fields), or
+// nullopt when publishing is off.
+std::optional<model::job> publisher_copy(const services& svc, const model::job& job);
+
+// After the commit: counters, the QUEUED event for session subscribers, and the publisher's copy
+// of the job (made before the commit, since the store takes the job itself). Never blocks.
+void announce_created(const request_context& ctx, model::job_type type, std::string_view session_id,
+                      const std::string& uuid, std::int64_t now, std::optional<model::job> for_publisher);
+
+}  // namespace jobsd::server::handlers
