@@ -262,8 +262,9 @@ BOOST_AUTO_TEST_CASE(batch_jobs_deliver_to_their_own_webhooks) {
     }
     auto res = c.post("/jobs/v2/batch", key_a, json::serialize(json::object{{"jobs", jobs}}));
     BOOST_REQUIRE_MESSAGE(res.status == 201, res.status << " " << res.body);
+    const auto created = res.json();  // kept alive while its array is read
     std::vector<std::string> uuids;
-    for (const auto& j : res.json().at("jobs").as_array()) uuids.emplace_back(j.at("uuid").as_string());
+    for (const auto& j : created.at("jobs").as_array()) uuids.emplace_back(j.at("uuid").as_string());
     BOOST_REQUIRE_EQUAL(uuids.size(), 3u);
 
     const auto got = receiver.wait_for(2, 90s);
