@@ -119,6 +119,10 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
 
 }  // namespace
 
+bool any_due(sqlite_db& db, const claim_request& request) {
+    return !due_seqs(db, request).empty();
+}
+
 void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out) {
     const auto seqs = due_seqs(db, request);
     if (seqs.empty()) return;

@@ -108,7 +108,9 @@ std::unique_ptr<sqlite_read_op> make_read(std::string what, Body&& body, webhook
     return std::make_unique<read_fn<Value>>(std::move(what), std::forward<Body>(body), std::move(handler));
 }
 
-// The delivery operations (sqlite_webhook_deliveries.cpp): claim, finish, release.
+// The delivery operations (sqlite_webhook_deliveries.cpp): claim, finish, release; any_due is
+// claim's look without the marking (a reader connection may run it).
+bool any_due(sqlite_db& db, const claim_request& request);
 void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out);
 std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts);
 std::size_t release(sqlite_db& db);
