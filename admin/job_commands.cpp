@@ -106,6 +106,48 @@ command job_unpublished() {
         }};
 }
 
+// "90s", "15m", "2h", "1d": a duration in whole units, as milliseconds.
+std::int64_t parse_age(const std::string& flag, const std::string& text) {
+    static const std::pair<char, std::int64_t> units[] = {
+        {'s', 1'000}, {'m', 60'000}, {'h', 3'600'000}, {'d', 86'400'000}};
+    if (text.size() >= 2)
+        for (const auto& [unit, ms] : units)
+            if (text.back() == unit)
+                return static_cast<std::int64_t>(
+                           parse_count(flag, text.substr(0, text.size() - 1), 0, 1'000'000)) *
+                       ms;
+    throw cli_error(flag + " takes a duration such as 90s, 15m, 2h or 1d, got \"" + text + "\"", exit_usage);
+}
+
+command job_stuck() {
+    return {"job",
+            "stuck",
+            {},
+            {{"--older-than", "AGE", "not updated for this long: 90s, 15m, 2h, 1d (default 1h)"},
+             {"--limit", "N", "at most N jobs, the longest stuck first (default 100)"}},
+            "list published jobs still QUEUED, STARTED or IN_PROGRESS after AGE without an update",
+            "A job the broker has but that is not terminal: no worker took it (none running for its type),\n"
+            "a worker died or hangs with it, or its outcome was lost. Jobs not yet published are the\n"
+            "outbox instead (job unpublished).",
+            [](const invocation& inv, context& ctx) {
+                const auto age = parse_age("--older-than", inv.value("--older-than", "1h"));
+                const auto limit = parse_count("--limit", inv.value("--limit", "100"), 1, 1'000'000);
+                const auto jobs = ctx.store().list_stuck(model::now_ms() - age, limit);
+                if (ctx.json) {
+                    json::array out;
+                    for (const auto& a : jobs) out.push_back(job_json(a));
+                    write_json(ctx.out, out);
+                    return;
+                }
+                std::vector<table_row> rows;
+                for (const auto& a : jobs)
+                    rows.push_back({a.job.uuid, std::string(model::to_string(a.job.type)),
+                                    std::string(model::to_string(a.job.status)), a.job.account_id,
+                                    time_text(a.job.updated_ms)});
+                write_table(ctx.out, {"UUID", "TYPE", "STATUS", "ACCOUNT", "UPDATED"}, rows);
+            }};
+}
+
 command job_requeue_dead() {
     return {
         "job",
@@ -147,7 +189,7 @@ command job_requeue_dead() {
 }  // namespace
 
 std::vector<command> job_commands() {
-    return {job_show(), job_unpublished(), job_requeue_dead()};
+    return {job_show(), job_unpublished(), job_stuck(), job_requeue_dead()};
 }
 
 }  // namespace jobsd::admin

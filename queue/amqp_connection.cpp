@@ -150,11 +150,16 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
     }
 }
 
-amqp_connection::~amqp_connection() {
+void amqp_connection::close() noexcept {
+    if (std::exchange(closed_, true)) return;
     // Best effort: the broker may be gone already, and nothing waits on the answer.
     timeval tv{1, 0};
     amqp_set_rpc_timeout(conn_, &tv);
     amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
+}
+
+amqp_connection::~amqp_connection() {
+    close();
     amqp_destroy_connection(conn_);
 }
 
@@ -163,21 +168,48 @@ void amqp_connection::check(amqp_rpc_reply_t reply, std::string_view what) const
         throw amqp_error("broker " + where_ + ": " + std::string(what) + " failed: " + describe(reply));
 }
 
-void amqp_connection::declare_exchange(const std::string& name, const char* type) {
-    amqp_exchange_declare(conn_, channel, bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0,
-                          amqp_empty_table);
+void amqp_connection::declare_exchange(const std::string& name, const char* type, amqp_channel_t ch) {
+    amqp_exchange_declare(conn_, ch, bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
     check_last("declaring exchange " + name);
 }
 
-void amqp_connection::declare_queue(const std::string& name, amqp_arguments& args) {
-    amqp_queue_declare(conn_, channel, bytes(name), 0, 1, 0, 0, args.table());
+void amqp_connection::declare_queue(const std::string& name, amqp_arguments& args, amqp_channel_t ch) {
+    amqp_queue_declare(conn_, ch, bytes(name), 0, 1, 0, 0, args.table());
     check_last("declaring queue " + name);
 }
 
+std::optional<std::string> amqp_connection::declare_queue_or_keep(const std::string& name,
+                                                                  amqp_arguments& args, amqp_channel_t ch) {
+    amqp_queue_declare(conn_, ch, bytes(name), 0, 1, 0, 0, args.table());
+    const amqp_rpc_reply_t r = amqp_get_rpc_reply(conn_);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) return std::nullopt;
+    const bool mismatch =
+        r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+        static_cast<amqp_channel_close_t*>(r.reply.decoded)->reply_code == AMQP_PRECONDITION_FAILED;
+    if (!mismatch) check(r, "declaring queue " + name);
+    std::string why = describe(r);
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(conn_, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK)
+        throw amqp_error("broker " + where_ + ": channel.close-ok failed");
+    open_channel(ch);
+    amqp_queue_declare(conn_, ch, bytes(name), 1, 0, 0, 0, amqp_empty_table);
+    check_last("checking that queue " + name + " exists");
+    return why;
+}
+
 void amqp_connection::bind_queue(const std::string& queue, const std::string& exchange,
-                                 const std::string& key) {
-    amqp_queue_bind(conn_, channel, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
+                                 const std::string& key, amqp_channel_t ch) {
+    amqp_queue_bind(conn_, ch, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
     check_last("binding queue " + queue + " to " + exchange);
+}
+
+void amqp_connection::open_channel(amqp_channel_t ch) {
+    amqp_channel_open(conn_, ch);
+    check_last("opening channel " + std::to_string(ch));
+}
+
+void amqp_connection::close_channel(amqp_channel_t ch) {
+    check(amqp_channel_close(conn_, ch, AMQP_REPLY_SUCCESS), "closing channel " + std::to_string(ch));
 }
 
 void amqp_connection::confirm_select() {

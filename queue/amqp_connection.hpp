@@ -5,11 +5,14 @@
 #include <amqp.h>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "queue/send_watchdog.hpp"
 
 namespace jobsd::queue {
 
@@ -46,26 +49,46 @@ class amqp_connection {
     // (refused, timed out, wrong credentials, missing vhost).
     amqp_connection(const std::string& url, std::chrono::milliseconds timeout, unsigned heartbeat_s,
                     notifications notify = notifications::off);
-    ~amqp_connection();
+    ~amqp_connection();  // close() if not done yet, then frees the connection (closing its socket)
     amqp_connection(const amqp_connection&) = delete;
     amqp_connection& operator=(const amqp_connection&) = delete;
+
+    // Best effort connection.close (the broker may be gone; waits 1 s at most for its answer,
+    // plus the send, which only a session's send watchdog bounds). Idempotent.
+    void close() noexcept;
 
     amqp_connection_state_t state() const noexcept { return conn_; }
     int fd() const noexcept { return amqp_get_sockfd(conn_); }
     const std::string& where() const noexcept { return where_; }
 
+    // The watchdog of the session this connection serves (none elsewhere), and a scope for a
+    // call of a user that may take long without sending (see send_watchdog::quiet_scope).
+    void set_watchdog(send_watchdog* w) noexcept { watchdog_ = w; }
+    send_watchdog::quiet_scope quiet() noexcept { return send_watchdog::quiet_scope(watchdog_); }
+
     // Throws amqp_error for a failed synchronous call, with `what` as context.
     void check(amqp_rpc_reply_t reply, std::string_view what) const;
     void check_last(std::string_view what) const { check(amqp_get_rpc_reply(conn_), what); }
 
-    void declare_exchange(const std::string& name, const char* type);
-    void declare_queue(const std::string& name, amqp_arguments& args);
-    void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key);
+    // Synchronous declarations on channel `ch` (the default channel unless said otherwise).
+    void declare_exchange(const std::string& name, const char* type, amqp_channel_t ch = channel);
+    void declare_queue(const std::string& name, amqp_arguments& args, amqp_channel_t ch = channel);
+    // Declares the queue; when it exists with other arguments (406 PRECONDITION_FAILED, which
+    // closes channel `ch`), reopens `ch`, checks that the queue exists and returns the broker's
+    // reason instead of throwing: the queue is kept as it was declared before.
+    std::optional<std::string> declare_queue_or_keep(const std::string& name, amqp_arguments& args,
+                                                     amqp_channel_t ch);
+    void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key,
+                    amqp_channel_t ch = channel);
+    void open_channel(amqp_channel_t ch);
+    void close_channel(amqp_channel_t ch);
     void confirm_select();
 
   private:
     amqp_connection_state_t conn_ = nullptr;
     std::string where_;  // host:port/vhost, for messages
+    send_watchdog* watchdog_ = nullptr;
+    bool closed_ = false;
 };
 
 // The URL without its password, for logs.

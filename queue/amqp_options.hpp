@@ -71,8 +71,19 @@ struct amqp_options {
     std::size_t relay_batch = 512;
     // A full outbox scan at least this often, as a safety net for any job the fast path missed.
     std::chrono::milliseconds relay_interval{30'000};
-    // A nacked or returned job is sent again after this delay.
+    // A job type whose message the broker nacked or returned is paused this long at first (its
+    // jobs wait in the outbox; a sweep sends them when the pause ends), doubling up to
+    // type_pause_max while it keeps failing. Also the wait before an outbox read that failed is
+    // tried again.
     std::chrono::milliseconds retry_delay{1'000};
+    // The longest pause of a failing job type: how soon a queue that was deleted and declared
+    // again, or a full queue that drained, gets its jobs, against one message per pause to a
+    // broker that refuses them. 10 s.
+    std::chrono::milliseconds type_pause_max{10'000};
+    // A send (publish, ack) the broker does not take within this is a lost connection: the
+    // socket is shut down and the session reconnects. Bounds a publish blocked on a full socket
+    // while the broker has stopped reading (a resource alarm), and so the wait of a stop.
+    std::chrono::milliseconds send_timeout{10'000};
     // Reconnect backoff: doubles from min to max between failed attempts.
     std::chrono::milliseconds reconnect_min{200};
     std::chrono::milliseconds reconnect_max{5'000};

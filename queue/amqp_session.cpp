@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "queue/reconnect_plan.hpp"
@@ -48,6 +49,7 @@ amqp_session_options amqp_session_options::from(std::string name, const amqp_opt
     s.reconnect_max = o.reconnect_max;
     s.connect_timeout = o.connect_timeout;
     s.heartbeat_s = o.heartbeat_s;
+    s.send_timeout = o.send_timeout;
     return s;
 }
 
@@ -97,36 +99,63 @@ amqp_session::amqp_session(amqp_session_options options, amqp_session_user& user
 void amqp_session::run() {
     reconnect_plan plan(options_.urls.size(), options_.url_order, std::random_device{}(),
                         options_.reconnect_min, options_.reconnect_max);
+    send_watchdog watchdog(options_.send_timeout, [this] { return user_.stopping(); });
     while (!user_.stopping()) {
-        try {
-            amqp_connection conn(options_.urls[plan.url()], options_.connect_timeout, options_.heartbeat_s,
-                                 amqp_connection::notifications::on);
-            user_.on_connected(conn);
-            plan.connected();
-            serve(conn);
+        std::string why;
+        bool connected = false;
+        const bool finished = attempt(options_.urls[plan.url()], watchdog, why, connected);
+        if (connected) plan.connected();
+        if (finished) {
             user_.on_disconnected({});
             return;
-        } catch (const std::exception& e) {
-            // The one place a session's failures end up (amqp_error; anything else a callback
-            // let through is treated alike, so the thread never dies of it).
-            user_.on_disconnected(e.what());
-            if (user_.stopping()) {
-                if (options_.log_failures) spdlog::warn("{}: {}; stopping", options_.name, e.what());
-                return;
-            }
-            const auto wait = plan.failed();
-            if (options_.log_failures)
-                spdlog::warn("{}: {}; retrying in {} ms", options_.name, e.what(), wait.count());
-            sleep_unless_stopping(wait);
         }
+        // The one place a session's failures end up (amqp_error; anything else a callback
+        // let through is treated alike, so the thread never dies of it).
+        user_.on_disconnected(why);
+        if (user_.stopping()) {
+            if (options_.log_failures) spdlog::warn("{}: {}; stopping", options_.name, why);
+            return;
+        }
+        const auto wait = plan.failed();
+        if (options_.log_failures)
+            spdlog::warn("{}: {}; retrying in {} ms", options_.name, why, wait.count());
+        sleep_unless_stopping(wait);
     }
 }
 
-void amqp_session::serve(amqp_connection& conn) {
+bool amqp_session::attempt(const std::string& url, send_watchdog& watchdog, std::string& why,
+                           bool& connected) {
+    std::optional<amqp_connection> conn;
+    bool finished = false;
+    try {
+        conn.emplace(url, options_.connect_timeout, options_.heartbeat_s, amqp_connection::notifications::on);
+        conn->set_watchdog(&watchdog);
+        watchdog.watch(conn->fd(), conn->where());
+        user_.on_connected(*conn);
+        connected = true;
+        serve(*conn, watchdog);
+        finished = true;
+    } catch (const std::exception& e) {
+        why = e.what();
+    }
+    if (conn) {
+        // The polite close sends too: bounded like a turn, then the socket is forgotten before
+        // it closes.
+        watchdog.begin_turn();
+        conn->close();
+        watchdog.end_turn();
+        watchdog.forget();
+    }
+    return finished;
+}
+
+void amqp_session::serve(amqp_connection& conn, send_watchdog& watchdog) {
     for (;;) {
+        watchdog.begin_turn();
         const amqp_step next = user_.step(conn, clock::now());
         if (next.finished) return;
         const bool read_any = read_frames(conn);
+        watchdog.end_turn();
         if (!read_any && !next.busy) wait(conn, next.wake_at);
     }
 }

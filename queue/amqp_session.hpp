@@ -2,6 +2,12 @@
 // non-blocking frame loop that hands every frame to the user, and the wait on the socket and a
 // wake-up fd. The publisher, the event consumer, the worker runtime and the bench run on it.
 //
+// Flow control: connection.blocked and .unblocked reach the user (on_flow), who should stop
+// sending while blocked; whatever is sent anyway is bounded by a send watchdog
+// (queue/send_watchdog.hpp): a turn of the loop that runs past send_timeout has the socket shut
+// down, which ends the connection like any other failure. A user call that may rightly take
+// long without sending wraps itself in conn.quiet().
+//
 // Error rule: broker and connection failures throw amqp_error inside a session, from the frame
 // loop and from the user's callbacks alike, and are caught in exactly one place, run()'s
 // reconnect loop: it tells the user (on_disconnected), waits its backoff and connects again,
@@ -41,6 +47,9 @@ struct amqp_session_options {
     // Longest sleep between two turns of the loop: rabbitmq-c services heartbeats only inside
     // its calls, so an idle session still turns this often.
     std::chrono::milliseconds poll_interval{200};
+    // Longest turn of the loop (a user's step, the frames it reads and what it sends meanwhile)
+    // before the send watchdog shuts the socket down (amqp.send_timeout_ms; 1 s once stopping).
+    std::chrono::milliseconds send_timeout{10'000};
     // Log each failure and the wait before the next attempt (warn). Off for tools that report
     // on_disconnected's text themselves.
     bool log_failures = true;
@@ -98,7 +107,8 @@ class amqp_session_user {
     // An attempt failed or the connection ended (`why` is "" when the user finished): forget
     // what was in flight on it. May be called without a connection ever made. Must not throw.
     virtual void on_disconnected(std::string_view why) = 0;
-    // Asked between connections: true ends run() instead of (re)connecting.
+    // Asked between connections: true ends run() instead of (re)connecting. Also asked by the
+    // send watchdog's thread, so it must be thread-safe (an atomic).
     virtual bool stopping() const = 0;
 
     // Frames; each may throw amqp_error. The defaults ignore deliveries, confirms and returns,
@@ -124,7 +134,9 @@ class amqp_session {
     const amqp_session_options& options() const noexcept { return options_; }
 
   private:
-    void serve(amqp_connection& conn);
+    // One connection's life: false when it failed (`why` says how), true when the user finished.
+    bool attempt(const std::string& url, send_watchdog& watchdog, std::string& why, bool& connected);
+    void serve(amqp_connection& conn, send_watchdog& watchdog);
     bool read_frames(amqp_connection& conn);
     void dispatch(amqp_connection& conn, const amqp_frame_t& frame);
     void wait(amqp_connection& conn, amqp_step::clock::time_point until);

@@ -142,7 +142,7 @@ struct event_consumer::impl final : amqp_session_user {
 
     // Applies the batch, then acks every delivery up to the last one (malformed ones included).
     void flush(amqp_connection& conn, clock::time_point now) {
-        if (!batch.empty() && !sink.apply(std::exchange(batch, {}))) {
+        if (!batch.empty() && !apply(conn)) {
             // The store refused: hand everything back to the broker and pause a little.
             amqp_basic_nack(conn.state(), channel, last_tag, 1, 1);
             last_tag = 0;
@@ -153,6 +153,12 @@ struct event_consumer::impl final : amqp_session_user {
             throw amqp_error("events: ack failed on " + conn.where());
         stats.batches.fetch_add(1, std::memory_order_relaxed);
         last_tag = 0;
+    }
+
+    // The store may take its time (a slow commit, an outage): no send is pending meanwhile.
+    bool apply(amqp_connection& conn) {
+        auto quiet = conn.quiet();
+        return sink.apply(std::exchange(batch, {}));
     }
 
     const amqp_options options;

@@ -6,6 +6,7 @@
 // is a value, the error_code passed to `done`, never an exception.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -34,6 +35,18 @@ class outbox {
     // Marks confirmed jobs published.
     virtual void mark_published(std::vector<std::string> uuids,
                                 std::function<void(std::error_code)> done) = 0;
+
+    // Renews this instance's claims on jobs the publisher still holds, so another instance does
+    // not take them over while they wait to be sent or confirmed. `done` gets the uuids whose
+    // claims were renewed: a missing one was published or taken over by another instance (its
+    // lease lapsed), and must not be sent. Without leases, done at once with every uuid.
+    virtual void renew(std::vector<std::string> uuids,
+                       std::function<void(std::error_code, std::vector<std::string>)> done) = 0;
+
+    // How long a claim holds, from the start of the request that made it (a create, a claim or
+    // a renewal); zero when there are no leases (one instance). The publisher never sends a job
+    // whose claim may have lapsed: another instance may be publishing it.
+    virtual std::chrono::milliseconds claim_lease() const noexcept = 0;
 };
 
 }  // namespace jobsd::queue

@@ -1,13 +1,18 @@
 // The publisher thread is an amqp_session user. Each step: read the mailbox (handed-over jobs,
-// the outbox's answers), release retries, claim the next relay page, publish within the confirm
-// window. Frames: acks and nacks settle through the confirm tracker, returns mark a message
-// failed. Every piece of state but the mailbox and the counters is this thread's alone.
+// the outbox's answers), end due type pauses, claim the next relay page, renew the claims it
+// holds, publish within the confirm window unless the broker blocked the connection. Frames:
+// acks and nacks settle through the confirm tracker, returns mark a message failed, a failed
+// message pauses its type. Every piece of state but the mailbox and the counters is this
+// thread's alone.
 #include "queue/publisher.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
 
+#include "model/clock.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -21,8 +26,18 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// Bytes of messages one turn of the session sends before it reads the broker's frames again.
+constexpr std::size_t turn_bytes = 256 * 1024;
+
 amqp_bytes_t bytes(const std::string& s) {
     return {s.size(), const_cast<char*>(s.data())};
+}
+
+// The index of a job type's name in model::all_job_types, for per-type counters.
+std::optional<std::size_t> type_index(std::string_view type) {
+    const auto t = model::parse_job_type(type);
+    if (!t) return std::nullopt;
+    return static_cast<std::size_t>(*t);
 }
 
 }  // namespace
@@ -32,7 +47,7 @@ struct publisher::impl final : amqp_session_user {
         : options(std::move(o)),
           box(b),
           mailbox(std::make_shared<publisher_mailbox>(options.publish_queue_max)),
-          ledger(relay_ledger::options::from(options)),
+          ledger(relay_ledger::options::from(options, b.claim_lease())),
           session(amqp_session_options::from("publisher", options), *this, mailbox->waker()) {}
 
     // ---- any thread
@@ -45,7 +60,7 @@ struct publisher::impl final : amqp_session_user {
     // ---- the session's callbacks, on the publisher thread
 
     void on_connected(amqp_connection& conn) override {
-        declare_topology(conn, options);
+        stats.queues_kept.store(declare_topology(conn, options).kept.size(), std::memory_order_relaxed);
         conn.confirm_select();
         if (connections++ > 0) stats.reconnects.fetch_add(1, std::memory_order_relaxed);
         spdlog::info("broker {} connected; topology declared", conn.where());
@@ -58,6 +73,8 @@ struct publisher::impl final : amqp_session_user {
     // and is relayed after the next connect; forget it here.
     void on_disconnected(std::string_view) override {
         stats.connected = false;
+        stats.blocked = false;
+        blocked = false;
         mailbox->set_open(false);
         ledger.disconnected(tracker.reset());
     }
@@ -71,25 +88,51 @@ struct publisher::impl final : amqp_session_user {
             if (!drain_until) drain_until = now + std::chrono::seconds(1);
             return {tracker.outstanding() == 0 || now >= *drain_until, false, *drain_until};
         }
-        stats.republished.fetch_add(ledger.release_retries(now), std::memory_order_relaxed);
+        for (const auto& type : ledger.release_pauses(now)) {
+            spdlog::info("publisher: job type {} may be sent again; its jobs in the outbox follow", type);
+            set_paused(type, false);
+        }
+        if (redeclare) {
+            // A return means a queue or binding is missing: declare the topology again (it is
+            // idempotent), so a deleted queue comes back without waiting for a worker.
+            redeclare = false;
+            declare_topology(conn, options);
+            spdlog::info("publisher: topology declared again on {}", conn.where());
+        }
         if (auto page = ledger.next_claim(now)) claim(*page);
-        while (ledger.has_next() && tracker.outstanding() < options.confirm_window) publish(conn);
-        return {false, false, ledger.next_deadline()};
+        if (auto held = ledger.next_renewal(now)) renew(std::move(*held), now);
+        // While blocked the broker reads nothing: a publish would only fill the socket. A turn
+        // sends at most turn_bytes before the frames are read again, so a connection.blocked
+        // is seen before what was sent meanwhile could fill the socket's buffers.
+        std::size_t sent = 0;
+        auto may_send = [&] {
+            if (blocked || tracker.outstanding() >= options.confirm_window) return false;
+            stats.claims_lapsed.fetch_add(ledger.drop_lapsed(now), std::memory_order_relaxed);
+            return ledger.has_next();
+        };
+        while (sent < turn_bytes && may_send()) sent += publish(conn);
+        return {false, may_send(), ledger.next_deadline()};
     }
 
     void on_confirm(amqp_connection&, const amqp_confirm& c) override {
         if (c.ack) return settle(tracker.on_ack(c.tag, c.multiple));
         auto s = tracker.on_nack(c.tag, c.multiple);
         stats.nacked.fetch_add(s.failed.size(), std::memory_order_relaxed);
-        if (!s.failed.empty()) spdlog::warn("broker nacked {} job(s); retrying", s.failed.size());
         settle(std::move(s));
     }
 
     void on_return(amqp_connection&, const amqp_returned& r) override {
         tracker.on_return(r.message_id);
         stats.returned.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("broker returned job {} (routing key {}): {}; retrying", r.message_id, r.routing_key,
-                     r.reply_text);
+        returned_why[r.routing_key] = std::to_string(r.reply_code) + " " + r.reply_text;
+        spdlog::debug("broker returned job {} (routing key {}): {}", r.message_id, r.routing_key,
+                      r.reply_text);
+    }
+
+    void on_flow(amqp_connection& conn, bool now_blocked, std::string_view reason) override {
+        amqp_session_user::on_flow(conn, now_blocked, reason);  // logs it
+        blocked = now_blocked;
+        stats.blocked = now_blocked;
     }
 
     // ---- the work
@@ -97,9 +140,11 @@ struct publisher::impl final : amqp_session_user {
     void read_mailbox(clock::time_point now) {
         auto mail = mailbox->take(stopping_ ? 0 : ledger.hand_over_room());
         for (const auto& m : mail.marks) {
-            if (m.error)
+            if (m.error) {
+                stats.outbox_errors.fetch_add(1, std::memory_order_relaxed);
                 spdlog::warn("outbox: marking {} job(s) published failed ({}); the relay sends them again",
                              m.uuids.size(), m.error.message());
+            }
             ledger.marked(m.uuids, !m.error, now);
         }
         for (auto& c : mail.claims) {
@@ -109,12 +154,35 @@ struct publisher::impl final : amqp_session_user {
                 continue;
             }
             // A store failure, not a broker one: the connection stays, the page is claimed again.
+            stats.outbox_errors.fetch_add(1, std::memory_order_relaxed);
             spdlog::warn("outbox: claiming unpublished jobs failed ({}); trying again in {} ms",
                          c.error.message(), options.retry_delay.count());
             ledger.claim_failed(c.sweep, now);
         }
+        for (const auto& r : mail.renewals) {
+            if (r.error) {
+                // The next renewal comes within relay_interval / 2; the lease outlasts two of them,
+                // and a job whose claim may lapse meanwhile is not sent (drop_lapsed).
+                stats.outbox_errors.fetch_add(1, std::memory_order_relaxed);
+                spdlog::warn("outbox: renewing the claims on {} job(s) failed ({})", r.asked.size(),
+                             r.error.message());
+                continue;
+            }
+            if (const auto lost = ledger.renewed(r.asked, r.renewed, r.sent_at)) {
+                stats.claims_lost.fetch_add(lost, std::memory_order_relaxed);
+                spdlog::warn(
+                    "outbox: {} claim(s) were taken over by another instance; those jobs are not sent", lost);
+            }
+        }
         if (mail.sweep) ledger.request_sweep();
-        for (const auto& j : mail.jobs) ledger.hand_over(j.job, j.at, now);
+        // A job's claim, made by its insert, started after the job was created (created_ms, on
+        // the wall clock): that instant on this clock bounds its lease from below.
+        const auto wall_now = model::now_ms();
+        for (const auto& j : mail.jobs) {
+            const auto age =
+                std::chrono::milliseconds(std::max<std::int64_t>(0, wall_now - j.job.created_ms));
+            ledger.hand_over(j.job, std::min(j.at, now - age), j.at, now);
+        }
     }
 
     void claim(const relay_ledger::claim_request& page) {
@@ -124,7 +192,8 @@ struct publisher::impl final : amqp_session_user {
                   });
     }
 
-    void publish(amqp_connection& conn) {
+    // Sends the next message; returns its size.
+    std::size_t publish(amqp_connection& conn) {
         const job_message& msg = ledger.next();
         amqp_basic_properties_t props{};
         props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -140,10 +209,48 @@ struct publisher::impl final : amqp_session_user {
         if (rc != AMQP_STATUS_OK)
             throw amqp_error("broker " + conn.where() + ": publish failed: " + amqp_error_string2(rc));
         stats.published.fetch_add(1, std::memory_order_relaxed);
+        const std::size_t size = msg.body.size();
         tracker.on_publish(ledger.pop_next());
+        return size;
+    }
+
+    void renew(std::vector<std::string> uuids, clock::time_point now) {
+        box.renew(uuids, [mb = mailbox, asked = uuids, now](std::error_code ec,
+                                                            std::vector<std::string> renewed) mutable {
+            mb->post(publisher_mailbox::renew_answer{std::move(asked), std::move(renewed), now, ec});
+        });
+    }
+
+    void set_paused(const std::string& type, bool paused) {
+        if (const auto i = type_index(type)) {
+            stats.type_paused[*i].store(paused, std::memory_order_relaxed);
+            if (paused) stats.type_pauses[*i].fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    // Failed messages stay in the outbox; each type that starts a pause is logged once.
+    void pause_failed(const std::vector<job_message>& failed) {
+        for (const auto& type : ledger.failed(failed, clock::now())) {
+            set_paused(type, true);
+            const auto why = returned_why.find(type);
+            if (why != returned_why.end()) {
+                spdlog::warn(
+                    "publisher: the broker returned a {} job unroutable ({}): job type {} paused, its "
+                    "jobs wait in the outbox; declaring the topology again",
+                    type, why->second, type);
+                redeclare = true;
+            } else {
+                spdlog::warn(
+                    "publisher: the broker nacked a {} job (a queue at its bound?): job type {} "
+                    "paused, its jobs wait in the outbox",
+                    type, type);
+            }
+        }
+        for (const auto& m : failed) returned_why.erase(m.job_type);
     }
 
     void settle(confirm_tracker::settled s) {
+        ledger.confirmed(s.confirmed);
         if (!s.confirmed.empty()) {
             stats.confirmed.fetch_add(s.confirmed.size(), std::memory_order_relaxed);
             std::vector<std::string> uuids;
@@ -154,7 +261,7 @@ struct publisher::impl final : amqp_session_user {
                 mb->post(publisher_mailbox::mark_answer{std::move(uuids), ec});
             });
         }
-        ledger.failed(std::move(s.failed), clock::now());
+        if (!s.failed.empty()) pause_failed(s.failed);
     }
 
     const amqp_options options;
@@ -169,6 +276,9 @@ struct publisher::impl final : amqp_session_user {
     confirm_tracker tracker;
     std::uint64_t connections = 0;
     std::optional<clock::time_point> drain_until;
+    bool blocked = false;                             // between connection.blocked and unblocked
+    bool redeclare = false;                           // a return asked for the topology again
+    std::map<std::string, std::string> returned_why;  // job type -> the broker's reason, until settled
 
     amqp_session session;
     std::thread thread;

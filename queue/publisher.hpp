@@ -9,12 +9,14 @@
 // outbox's answers come back through the same mailbox. Nothing here ever blocks the caller.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
 
 #include "model/job.hpp"
+#include "model/job_type.hpp"
 #include "queue/amqp_options.hpp"
 #include "queue/outbox.hpp"
 
@@ -22,14 +24,28 @@ namespace jobsd::queue {
 
 // Counters for /metrics; monotonic except `connected`.
 struct publisher_stats {
-    std::atomic<std::uint64_t> published{0};    // basic.publish calls, first sends and resends
-    std::atomic<std::uint64_t> confirmed{0};    // acked by the broker (and not returned)
-    std::atomic<std::uint64_t> nacked{0};       // basic.nack
-    std::atomic<std::uint64_t> returned{0};     // basic.return: unroutable
-    std::atomic<std::uint64_t> republished{0};  // sent again: relay, retry after nack/return/reconnect
-    std::atomic<std::uint64_t> reconnects{0};   // connections made after the first
-    std::atomic<std::uint64_t> deferred{0};     // handed over while away or full: left to the relay
+    std::atomic<std::uint64_t> published{0};      // basic.publish calls, first sends and resends
+    std::atomic<std::uint64_t> confirmed{0};      // acked by the broker (and not returned)
+    std::atomic<std::uint64_t> nacked{0};         // basic.nack
+    std::atomic<std::uint64_t> returned{0};       // basic.return: unroutable
+    std::atomic<std::uint64_t> republished{0};    // sent again: relay, retry after nack/return/reconnect
+    std::atomic<std::uint64_t> reconnects{0};     // connections made after the first
+    std::atomic<std::uint64_t> deferred{0};       // handed over while away or full: left to the relay
+    std::atomic<std::uint64_t> outbox_errors{0};  // outbox reads, marks and claim renewals that failed
+    // Jobs not sent because their claim on a shared outbox may have lapsed (renewals too late)
+    // or was lost to another instance; the relay claims them again unless another holds them.
+    std::atomic<std::uint64_t> claims_lapsed{0};
+    std::atomic<std::uint64_t> claims_lost{0};  // renewals the store refused: another instance's now
+    // Job queues found with other arguments at the last connect, kept as declared (see topology.hpp).
+    std::atomic<std::uint64_t> queues_kept{0};
     std::atomic<bool> connected{false};
+    // connection.blocked: the broker stopped reading (a memory or disk alarm); nothing is sent
+    // until connection.unblocked.
+    std::atomic<bool> blocked{false};
+    // Per job type (model::all_job_types order): paused now because the broker returned or
+    // nacked its messages, and how many pauses it has had.
+    std::array<std::atomic<bool>, model::all_job_types.size()> type_paused{};
+    std::array<std::atomic<std::uint64_t>, model::all_job_types.size()> type_pauses{};
 };
 
 class publisher {

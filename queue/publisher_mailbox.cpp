@@ -37,6 +37,14 @@ void publisher_mailbox::post(mark_answer answer) {
     wake_.notify();
 }
 
+void publisher_mailbox::post(renew_answer answer) {
+    {
+        std::lock_guard lock(mu_);
+        renewals_.push_back(std::move(answer));
+    }
+    wake_.notify();
+}
+
 publisher_mailbox::contents publisher_mailbox::take(std::size_t max_jobs) {
     contents out;
     std::lock_guard lock(mu_);
@@ -50,6 +58,7 @@ publisher_mailbox::contents publisher_mailbox::take(std::size_t max_jobs) {
     }
     out.claims.swap(claims_);
     out.marks.swap(marks_);
+    out.renewals.swap(renewals_);
     out.sweep = std::exchange(sweep_, false);
     return out;
 }

@@ -36,10 +36,17 @@ class publisher_mailbox {
         std::vector<std::string> uuids;
         std::error_code error;
     };
+    struct renew_answer {
+        std::vector<std::string> asked;    // the claims it was to renew
+        std::vector<std::string> renewed;  // those the store renewed
+        clock::time_point sent_at;         // when the renewal was requested
+        std::error_code error;
+    };
     struct contents {
         std::deque<handed_job> jobs;
         std::vector<claim_answer> claims;
         std::vector<mark_answer> marks;
+        std::vector<renew_answer> renewals;
         bool sweep = false;  // jobs were left to the relay since the last take
     };
 
@@ -52,6 +59,7 @@ class publisher_mailbox {
     bool offer(model::job job, clock::time_point now);
     void post(claim_answer answer);
     void post(mark_answer answer);
+    void post(renew_answer answer);
 
     // Everything waiting, but no more than `max_jobs` jobs (the rest stay for a later take).
     contents take(std::size_t max_jobs);
@@ -65,11 +73,12 @@ class publisher_mailbox {
     const std::size_t max_jobs_;
     wakeup wake_;
     std::mutex mu_;
-    bool open_ = false;                 // guarded by mu_
-    bool sweep_ = false;                // guarded by mu_
-    std::deque<handed_job> jobs_;       // guarded by mu_
-    std::vector<claim_answer> claims_;  // guarded by mu_
-    std::vector<mark_answer> marks_;    // guarded by mu_
+    bool open_ = false;                   // guarded by mu_
+    bool sweep_ = false;                  // guarded by mu_
+    std::deque<handed_job> jobs_;         // guarded by mu_
+    std::vector<claim_answer> claims_;    // guarded by mu_
+    std::vector<mark_answer> marks_;      // guarded by mu_
+    std::vector<renew_answer> renewals_;  // guarded by mu_
 };
 
 }  // namespace jobsd::queue

@@ -2,36 +2,41 @@
 // answer counts only for the sweep it was made for.
 #include "queue/relay_ledger.hpp"
 
+#include <algorithm>
+
 namespace jobsd::queue {
 
-relay_ledger::options relay_ledger::options::from(const amqp_options& o) {
+relay_ledger::options relay_ledger::options::from(const amqp_options& o,
+                                                  std::chrono::milliseconds claim_lease) {
     options out;
+    out.claim_lease = claim_lease;
     out.send_queue_max = o.publish_queue_max;
     out.relay_batch = o.relay_batch;
     out.relay_interval = o.relay_interval;
     out.retry_delay = o.retry_delay;
+    out.type_pause_max = o.type_pause_max;
     return out;
 }
 
-relay_ledger::relay_ledger(options o) : options_(o) {}
+relay_ledger::relay_ledger(options o) : options_(o), pauses_({o.retry_delay, o.type_pause_max}) {}
 
 void relay_ledger::connected(clock::time_point now) {
     connected_ = true;
     again_ = true;
     next_safety_sweep_ = now + options_.relay_interval;
+    next_renewal_ = now + options_.relay_interval / 2;
 }
 
 void relay_ledger::disconnected(const std::vector<job_message>& unconfirmed) {
     for (const auto& m : unconfirmed) forget(m.uuid);
     for (const auto& m : fresh_) forget(m.uuid);
     for (const auto& m : relayed_) forget(m.uuid);
-    for (const auto& [at, m] : retry_) forget(m.uuid);
     fresh_.clear();
     relayed_.clear();
-    retry_.clear();
     connected_ = false;
     sweeping_ = false;
     claim_in_flight_ = false;
+    next_renewal_ = clock::time_point::max();
     ++sweep_id_;
 }
 
@@ -39,24 +44,44 @@ std::size_t relay_ledger::hand_over_room() const noexcept {
     return fresh_.size() < options_.send_queue_max ? options_.send_queue_max - fresh_.size() : 0;
 }
 
-bool relay_ledger::hand_over(const model::job& job, clock::time_point handed_at, clock::time_point now) {
-    if (now - handed_at >= options_.retire_after / 2) {
+std::chrono::milliseconds relay_ledger::hand_over_limit() const {
+    return std::min(options_.retire_after, options_.relay_interval) / 2;
+}
+
+bool relay_ledger::hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
+                             clock::time_point now) {
+    if (now - handed_at >= hand_over_limit()) {
         again_ = true;
         return false;
     }
-    if (!known_.insert(job.uuid).second) return false;
+    if (pauses_.paused(std::string(model::to_string(job.type))))
+        return false;  // the sweep after the pause sends it
+    if (!known_.try_emplace(job.uuid, known_job{false, created_at}).second) return false;
     fresh_.push_back(make_job_message(job));
     return true;
 }
 
-std::size_t relay_ledger::release_retries(clock::time_point now) {
-    std::size_t n = 0;
-    while (!retry_.empty() && retry_.front().first <= now) {
-        fresh_.push_back(std::move(retry_.front().second));
-        retry_.pop_front();
-        ++n;
+std::vector<std::string> relay_ledger::release_pauses(clock::time_point now) {
+    auto resumed = pauses_.release(now);
+    if (!resumed.empty()) restart_ = true;
+    return resumed;
+}
+
+bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
+    if (options_.claim_lease == std::chrono::milliseconds::zero()) return false;
+    const auto it = known_.find(m.uuid);
+    if (it == known_.end() || it->second.claimed_at == clock::time_point::min()) return true;
+    return now >= it->second.claimed_at + options_.claim_lease - options_.relay_interval / 2;
+}
+
+std::size_t relay_ledger::drop_lapsed(clock::time_point now) {
+    std::size_t dropped = 0;
+    while (has_next() && lapsed(next(), now)) {
+        forget(pop_next().uuid);
+        again_ = true;
+        ++dropped;
     }
-    return n;
+    return dropped;
 }
 
 job_message relay_ledger::pop_next() {
@@ -66,12 +91,39 @@ job_message relay_ledger::pop_next() {
     return m;
 }
 
-void relay_ledger::failed(std::vector<job_message> messages, clock::time_point now) {
-    for (auto& m : messages) retry_.emplace_back(now + options_.retry_delay, std::move(m));
+void relay_ledger::drop_queued(const std::string& job_type) {
+    auto drop = [&](std::deque<job_message>& q) {
+        std::erase_if(q, [&](const job_message& m) {
+            if (m.job_type != job_type) return false;
+            forget(m.uuid);
+            return true;
+        });
+    };
+    drop(fresh_);
+    drop(relayed_);
+}
+
+std::vector<std::string> relay_ledger::failed(const std::vector<job_message>& messages,
+                                              clock::time_point now) {
+    std::vector<std::string> started;
+    for (const auto& m : messages) {
+        forget(m.uuid);
+        if (pauses_.failed(m.job_type, now)) {
+            drop_queued(m.job_type);
+            started.push_back(m.job_type);
+        }
+    }
+    return started;
+}
+
+void relay_ledger::confirmed(const std::vector<job_message>& messages) {
+    for (const auto& m : messages) pauses_.confirmed(m.job_type);
 }
 
 void relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now) {
     if (ok) {
+        for (const auto& u : uuids)
+            if (auto it = known_.find(u); it != known_.end()) it->second.retiring = true;
         retiring_.emplace_back(now, uuids);
     } else {
         for (const auto& u : uuids) forget(u);
@@ -82,11 +134,12 @@ void relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock:
 
 std::optional<relay_ledger::claim_request> relay_ledger::next_claim(clock::time_point now) {
     if (!connected_ || claim_in_flight_) return std::nullopt;
-    const bool start = sweeping_ ? again_ && now - sweep_started_ >= options_.relay_interval
-                                 : again_ || now >= next_safety_sweep_;
+    const bool start = restart_ || (sweeping_ ? again_ && now - sweep_started_ >= options_.relay_interval
+                                              : again_ || now >= next_safety_sweep_);
     if (start) {
         sweeping_ = true;
         again_ = false;
+        restart_ = false;
         cursor_ = 0;
         ++sweep_id_;
         sweep_started_ = now;
@@ -95,6 +148,7 @@ std::optional<relay_ledger::claim_request> relay_ledger::next_claim(clock::time_
     }
     if (!sweeping_ || now < claim_retry_at_ || relayed_.size() >= options_.relay_batch) return std::nullopt;
     claim_in_flight_ = true;
+    claim_sent_at_ = now;
     return claim_request{sweep_id_, cursor_, options_.relay_batch};
 }
 
@@ -108,11 +162,17 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
     else
         cursor_ = entries.back().seq;
     std::size_t fresh = 0;
-    for (const auto& e : entries)
-        if (known_.insert(e.job.uuid).second) {
-            relayed_.push_back(make_job_message(e.job));
-            ++fresh;
+    for (const auto& e : entries) {
+        if (pauses_.paused(std::string(model::to_string(e.job.type)))) continue;
+        const auto [it, added] = known_.try_emplace(e.job.uuid, known_job{false, claim_sent_at_});
+        if (!added) {
+            // Held already: the page renewed its claim too.
+            if (!it->second.retiring) it->second.claimed_at = std::max(it->second.claimed_at, claim_sent_at_);
+            continue;
         }
+        relayed_.push_back(make_job_message(e.job));
+        ++fresh;
+    }
     return fresh;
 }
 
@@ -122,10 +182,38 @@ void relay_ledger::claim_failed(std::uint64_t sweep, clock::time_point now) {
     claim_retry_at_ = now + options_.retry_delay;
 }
 
+std::optional<std::vector<std::string>> relay_ledger::next_renewal(clock::time_point now) {
+    if (!connected_ || now < next_renewal_) return std::nullopt;
+    next_renewal_ = now + options_.relay_interval / 2;
+    std::vector<std::string> held;
+    held.reserve(known_.size());
+    for (const auto& [uuid, k] : known_)
+        if (!k.retiring) held.push_back(uuid);
+    return held;
+}
+
+std::size_t relay_ledger::renewed(const std::vector<std::string>& asked,
+                                  const std::vector<std::string>& renewed, clock::time_point sent_at) {
+    for (const auto& u : renewed)
+        if (auto it = known_.find(u); it != known_.end() && !it->second.retiring)
+            it->second.claimed_at = std::max(it->second.claimed_at, sent_at);
+    std::size_t lost = 0;
+    for (const auto& u : asked) {
+        auto it = known_.find(u);
+        // Renewed just now, or claimed again by a page asked for after this renewal.
+        if (it == known_.end() || it->second.retiring || it->second.claimed_at >= sent_at ||
+            it->second.claimed_at == clock::time_point::min())
+            continue;
+        it->second.claimed_at = clock::time_point::min();
+        ++lost;
+    }
+    return lost;
+}
+
 relay_ledger::clock::time_point relay_ledger::next_deadline() const noexcept {
-    auto at = clock::time_point::max();
-    if (!retry_.empty()) at = retry_.front().first;
+    auto at = std::min(pauses_.next_deadline(), next_renewal_);
     if (!connected_ || claim_in_flight_) return at;
+    if (restart_) return clock::time_point::min();
     // A page can be claimed once the relayed queue has room (after sends, which confirms wake
     // up) and any claim retry is due; the past when nothing holds it back.
     if (sweeping_) return relayed_.size() >= options_.relay_batch ? at : std::min(at, claim_retry_at_);

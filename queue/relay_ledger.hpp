@@ -7,10 +7,25 @@
 // marked published, and for `retire_after` once marked: a page read from a snapshot older than
 // the mark must not send it again. A page skips every known uuid.
 //
-// Order: the send queue is two queues, handed-over jobs (and retries) and relayed ones; the
-// older of their two fronts (created_ms) goes first, so a sweep of a backlog gets its share
-// of the confirm window even while the server hands over more than the broker takes, and
-// publishing stays roughly oldest first.
+// Order: the send queue is two queues, handed-over jobs and relayed ones; the older of their
+// two fronts (created_ms) goes first, so a sweep of a backlog gets its share of the confirm
+// window even while the server hands over more than the broker takes, and publishing stays
+// roughly oldest first. (Priorities and fairness between accounts would weigh the fronts here.)
+//
+// Failures: a nacked or returned message is not retried from memory. Its type is paused
+// (type_pauses): its queued messages are dropped, pages and hand-overs skip it, and its jobs
+// wait in the outbox; when the pause ends a sweep starts from the beginning and sends them.
+// So an unroutable type or a full queue costs one message per pause, not a loop.
+//
+// Claims: on a store shared by several instances a claim on an unpublished job holds for a
+// lease. Every job the publisher holds (queued, unconfirmed, being marked) has its claim
+// renewed every relay_interval / 2 (next_renewal), and a hand-over that waited longer than
+// that is left to the relay, so no claim the publisher relies on lapses while it waits. Each
+// held job also keeps the start of the last claim on it the store confirmed (a create, a page,
+// a renewal: when the request was made, so the lease surely ran from later); a job whose lease
+// may be over within relay_interval / 2 is not sent but left to the relay (drop_lapsed), and
+// one whose renewal the store did not confirm (another instance took it) is never sent. So
+// however late renewals come, two instances never publish one job because a lease lapsed.
 //
 // Thread safety: none; owned by the publisher thread.
 #pragma once
@@ -21,7 +36,7 @@
 #include <deque>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -29,6 +44,7 @@
 #include "queue/amqp_options.hpp"
 #include "queue/job_message.hpp"
 #include "queue/outbox.hpp"
+#include "queue/type_pauses.hpp"
 
 namespace jobsd::queue {
 
@@ -44,14 +60,20 @@ class relay_ledger {
         std::size_t relay_batch = 512;
         // A sweep of the whole outbox at least this often (amqp.relay_interval_ms).
         std::chrono::milliseconds relay_interval{30'000};
-        // A nacked or returned job, and a page whose claim failed, are tried again after this
-        // (amqp.retry_delay_ms).
+        // A page whose claim failed is claimed again after this, and the first pause of a type
+        // whose message was nacked or returned lasts this long (amqp.retry_delay_ms).
         std::chrono::milliseconds retry_delay{1'000};
+        // A type's pause doubles up to this while its messages keep failing
+        // (amqp.type_pause_max_ms).
+        std::chrono::milliseconds type_pause_max{10'000};
         // How long a uuid marked published stays known. Longer than any claim takes, so a page
         // read before the mark committed cannot send the job again.
         std::chrono::milliseconds retire_after{10'000};
+        // How long a claim holds on the store (outbox::claim_lease); zero: no leases, one
+        // instance, nothing lapses.
+        std::chrono::milliseconds claim_lease{0};
 
-        static options from(const amqp_options& o);
+        static options from(const amqp_options& o, std::chrono::milliseconds claim_lease);
     };
 
     // The next page to claim: rows with seq > after_seq, at most `limit`. `sweep` comes back
@@ -67,27 +89,35 @@ class relay_ledger {
     // ---- the connection
     // A sweep of the whole outbox is due now, a safety sweep every relay_interval from now.
     void connected(clock::time_point now);
-    // The channel is gone: what waited to be sent, waited for a retry or was unconfirmed
-    // (`unconfirmed`, from the confirm tracker) is forgotten, since it is still unpublished and
-    // the next sweep sends it; uuids being marked or retiring stay known. Any claim in flight
-    // is given up.
+    // The channel is gone: what waited to be sent or was unconfirmed (`unconfirmed`, from the
+    // confirm tracker) is forgotten, since it is still unpublished and the next sweep sends it;
+    // uuids being marked or retiring stay known. Any claim in flight is given up. Type pauses
+    // run on.
     void disconnected(const std::vector<job_message>& unconfirmed);
 
     // ---- the fast path
     // How many handed-over jobs the send queue takes now.
     std::size_t hand_over_room() const noexcept;
-    // A job the server handed over at `handed_at`: queued unless known already (false). One
-    // that waited longer than retire_after / 2 is left to the relay instead (false, and a sweep
-    // is requested): meanwhile a page may have sent it, had it marked and forgotten it.
-    bool hand_over(const model::job& job, clock::time_point handed_at, clock::time_point now);
+    // A job the server handed over at `handed_at`, created (and so claimed, by its insert, no
+    // earlier than) at `created_at`: queued unless known already or its type is paused (false).
+    // One that waited longer than retire_after / 2 or relay_interval / 2 is left to the relay
+    // instead (false, and a sweep is requested): meanwhile a page may have sent it, had it
+    // marked and forgotten it, or its claim may have come close to lapsing.
+    bool hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
+                   clock::time_point now);
     // A job was left in the outbox (deferred) or a mark failed: sweep again after the current
     // sweep (or at once when none runs; a sweep running for relay_interval starts over).
     void request_sweep() noexcept { again_ = true; }
 
     // ---- sending
-    // Moves the retries that are due into the send queue; returns how many.
-    std::size_t release_retries(clock::time_point now);
+    // Ends the type pauses due by now (a sweep from the beginning then sends their jobs);
+    // returns the types that may send again.
+    std::vector<std::string> release_pauses(clock::time_point now);
     bool has_next() const noexcept { return !fresh_.empty() || !relayed_.empty(); }
+    // Drops the messages next in line whose claim may lapse within relay_interval / 2 or was
+    // taken over (they stay in the outbox; a sweep is requested, and its page claims them again
+    // unless another instance holds them); returns how many. Call before next().
+    std::size_t drop_lapsed(clock::time_point now);
     // The next message to send (precondition: has_next()), left in place so that a failed send
     // leaves it where disconnected() finds it; pop_next() then hands it over (to the confirm
     // tracker) once sent. It stays known until marked.
@@ -95,8 +125,11 @@ class relay_ledger {
     job_message pop_next();
 
     // ---- outcomes
-    // Nacked or returned messages: sent again after retry_delay.
-    void failed(std::vector<job_message> messages, clock::time_point now);
+    // Nacked or returned messages: forgotten (still unpublished) and their types paused; returns
+    // the types whose pause starts now.
+    std::vector<std::string> failed(const std::vector<job_message>& messages, clock::time_point now);
+    // Confirmed messages: their types' next pause starts short again.
+    void confirmed(const std::vector<job_message>& messages);
     // The store's answer to marking confirmed uuids published: on success they retire after
     // retire_after; on failure they are forgotten and a sweep is requested (still unpublished).
     void marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now);
@@ -111,7 +144,18 @@ class relay_ledger {
     // The store could not answer a claim: the same page is claimed again after retry_delay.
     void claim_failed(std::uint64_t sweep, clock::time_point now);
 
-    // The earliest time something falls due (a retry, a sweep, a claim retry); max() if none.
+    // ---- claims on a shared store
+    // The uuids whose claims to renew, when a renewal is due (every relay_interval / 2 while
+    // connected): every job held and not yet marked published.
+    std::optional<std::vector<std::string>> next_renewal(clock::time_point now);
+    // The store's answer to a renewal of `asked` requested at `sent_at`: the claims of `renewed`
+    // hold for a lease from then; the other held jobs asked for (and claimed no later since)
+    // lost their claim and are not sent. Returns how many claims were lost.
+    std::size_t renewed(const std::vector<std::string>& asked, const std::vector<std::string>& renewed,
+                        clock::time_point sent_at);
+
+    // The earliest time something falls due (a pause's end, a sweep, a claim retry, a
+    // renewal); max() if none.
     clock::time_point next_deadline() const noexcept;
 
     // ---- observers, for tests and logs
@@ -121,32 +165,45 @@ class relay_ledger {
     bool claim_in_flight() const noexcept { return claim_in_flight_; }
     std::int64_t cursor() const noexcept { return cursor_; }
     std::size_t queued() const noexcept { return fresh_.size() + relayed_.size(); }
-    std::size_t retries() const noexcept { return retry_.size(); }
+    bool paused(const std::string& job_type) const { return pauses_.paused(job_type); }
+    std::vector<std::string> paused_types() const { return pauses_.paused_types(); }
 
   private:
+    // A uuid the publisher knows: marked published (retiring) or held, with the start of the
+    // last claim on it the store confirmed (min(): lost to another instance).
+    struct known_job {
+        bool retiring = false;
+        clock::time_point claimed_at = clock::time_point::min();
+    };
+    bool lapsed(const job_message& m, clock::time_point now) const;
     bool relayed_first() const noexcept {
         return fresh_.empty() ||
                (!relayed_.empty() && relayed_.front().created_ms <= fresh_.front().created_ms);
     }
     void retire(clock::time_point now);
     void forget(const std::string& uuid) { known_.erase(uuid); }
+    void drop_queued(const std::string& job_type);
+    std::chrono::milliseconds hand_over_limit() const;
 
     const options options_;
-    std::unordered_set<std::string> known_;
-    std::deque<job_message> fresh_;    // handed over, and retries
-    std::deque<job_message> relayed_;  // from claimed pages
-    std::deque<std::pair<clock::time_point, job_message>> retry_;
+    std::unordered_map<std::string, known_job> known_;
+    std::deque<job_message> fresh_;                                                // handed over
+    std::deque<job_message> relayed_;                                              // from claimed pages
     std::deque<std::pair<clock::time_point, std::vector<std::string>>> retiring_;  // marked at
+    type_pauses pauses_;
 
     bool connected_ = false;
     bool sweeping_ = false;
-    bool again_ = false;  // a sweep was requested
+    bool again_ = false;    // a sweep was requested
+    bool restart_ = false;  // a sweep from the beginning is needed now (a type resumed)
     bool claim_in_flight_ = false;
     std::uint64_t sweep_id_ = 0;
     std::int64_t cursor_ = 0;
     clock::time_point sweep_started_{};
     clock::time_point next_safety_sweep_ = clock::time_point::max();
     clock::time_point claim_retry_at_{};
+    clock::time_point claim_sent_at_{};  // of the claim in flight
+    clock::time_point next_renewal_ = clock::time_point::max();
 };
 
 }  // namespace jobsd::queue

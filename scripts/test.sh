@@ -19,6 +19,10 @@ trap 'bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true
       bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
       bash scripts/cluster.sh stop var/test-cluster >/dev/null 2>&1 || true' EXIT
 bash scripts/postgres.sh start "$pg_dir"
+# Every run starts from an empty node: the queues a whole run leaves behind (hundreds) would slow
+# the next run's start and logins until the node stops answering in time.
+bash scripts/rabbitmq.sh stop "$broker_dir" >/dev/null 2>&1 || true
+rm -rf "$broker_dir"
 pg_url=$(bash scripts/postgres.sh url "$pg_dir")
 cmake -S . -B build -DJOBSD_TEST_AMQP_PORT="$broker_port" -DJOBSD_TEST_PG_URL="$pg_url" >/dev/null
 # A loaded two-core machine (CI, parallel builds) can take well over a minute to boot the node.

@@ -202,17 +202,37 @@ void app::stop() {
     asio::co_spawn(*contexts_.front(), drain(), asio::detached);
 }
 
+asio::awaitable<bool> app::wait_for_requests(std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer poll(*contexts_.front());
+    while (metrics_.requests_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+        poll.expires_after(std::chrono::milliseconds(10));
+        co_await poll.async_wait(use_nothrow);
+    }
+    co_return metrics_.requests_in_flight() == 0;
+}
+
 asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     gate_.start_draining();
     if (dispatcher_) dispatcher_->stop();  // no new attempts; those in flight end with the contexts
     // Requests in flight get the grace period to be answered; idle connections just close.
-    const auto deadline = std::chrono::steady_clock::now() + config_.server.shutdown_grace;
-    asio::steady_timer poll(*contexts_.front());
-    while (metrics_.requests_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
-        poll.expires_after(std::chrono::milliseconds(10));
-        co_await poll.async_wait(use_nothrow);
+    const auto grace = config_.server.shutdown_grace;
+    if (!co_await wait_for_requests(std::chrono::steady_clock::now() + grace)) {
+        // Past the grace, every request still waiting is answered, never cut: the jobs not yet
+        // being committed are refused (503, nothing stored) and a commit already running gets
+        // one more grace period to finish and answer 201. Only a commit stalled past that can
+        // leave a job stored without its answer.
+        spdlog::warn(
+            "shutdown: {} request(s) still in flight after {} ms; refusing the jobs not yet being "
+            "committed",
+            metrics_.requests_in_flight(), grace.count());
+        store_->stop_creating();
+        if (!co_await wait_for_requests(std::chrono::steady_clock::now() + grace))
+            spdlog::error(
+                "shutdown: {} request(s) cut without an answer: a commit stalled past the grace period "
+                "may have stored their jobs",
+                metrics_.requests_in_flight());
     }
     for (auto& c : contexts_) c->stop();
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,6 +51,8 @@ class app {
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> refresh_catalog();
     boost::asio::awaitable<void> drain();
+    // Waits until no request is in flight or `deadline`; true when none is.
+    boost::asio::awaitable<bool> wait_for_requests(std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<void> watch_outbox();
     boost::asio::awaitable<void> sample_ingest();
 

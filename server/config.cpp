@@ -7,6 +7,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -187,6 +188,7 @@ std::vector<entry> schema(config& c) {
         {"store", "write_queue_max", "", uint_setter(c.store.common.write_queue_max, 1, 1 << 24)},
         {"store", "read_queue_max", "", uint_setter(c.store.common.read_queue_max, 1, 1 << 24)},
         {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},
+        {"store", "busy_timeout_ms", "", duration_setter(c.store.sqlite.busy_timeout, 0, 600'000)},
         {"store", "pool_size", "", uint_setter(c.store.pg.pool_size, 1, 256)},
         {"store", "writers", "", uint_setter(c.store.pg.writers, 1, 255)},
         {"store", "connect_timeout_ms", "", duration_setter(c.store.pg.connect_timeout, 100, max_u32)},
@@ -220,6 +222,8 @@ std::vector<entry> schema(config& c) {
         {"amqp", "relay_batch", "", uint_setter(c.amqp.relay_batch, 1, 100'000)},
         {"amqp", "relay_interval_ms", "", duration_setter(c.amqp.relay_interval, 100, max_u32)},
         {"amqp", "retry_delay_ms", "", duration_setter(c.amqp.retry_delay, 0, max_u32)},
+        {"amqp", "type_pause_max_ms", "", duration_setter(c.amqp.type_pause_max, 1, max_u32)},
+        {"amqp", "send_timeout_ms", "", duration_setter(c.amqp.send_timeout, 100, max_u32)},
         {"amqp", "reconnect_min_ms", "", duration_setter(c.amqp.reconnect_min, 10, max_u32)},
         {"amqp", "reconnect_max_ms", "", duration_setter(c.amqp.reconnect_max, 10, max_u32)},
         {"amqp", "connect_timeout_ms", "", duration_setter(c.amqp.connect_timeout, 100, max_u32)},
@@ -276,6 +280,29 @@ json::object read_file(const std::string& path) {
     if (ec) throw config_error("config file " + path + ": not valid JSON: " + ec.message());
     if (!doc.is_object()) throw config_error("config file " + path + ": must be a JSON object");
     return std::move(doc.get_object());
+}
+
+// Settings each valid alone that together would break a promise: jobs accepted with a 201 that
+// no queue takes, or outbox claims that lapse while their holder still publishes them.
+void check_promises(const config& c) {
+    if (!c.amqp.enabled) return;
+    std::string missing;
+    for (auto t : model::all_job_types) {
+        const auto name = std::string(model::to_string(t));
+        if (std::find(c.amqp.job_types.begin(), c.amqp.job_types.end(), name) == c.amqp.job_types.end())
+            missing += (missing.empty() ? "" : ", ") + name;
+    }
+    if (!missing.empty())
+        throw config_error("amqp.job_types lacks " + missing +
+                           ": jobs of every type are accepted, and these would get a 201 and no queue; list "
+                           "every job type");
+    const bool shared = c.store.url.starts_with("postgres://") || c.store.url.starts_with("postgresql://");
+    if (shared && c.store.pg.claim_lease <= c.amqp.relay_interval)
+        throw config_error("store.claim_lease_ms (" + std::to_string(c.store.pg.claim_lease.count()) +
+                           ") must be longer than amqp.relay_interval_ms (" +
+                           std::to_string(c.amqp.relay_interval.count()) +
+                           "): claims are renewed every half relay interval, and a lapsed claim lets another "
+                           "jobsd publish the same jobs");
 }
 
 void apply(const entry& e, const json::value& v, const std::string& source) {
@@ -376,6 +403,7 @@ config load_config(int argc, const char* const* argv, bool& help) {
             parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());
         if (!endpoint) throw config_error(endpoint.error());
     }
+    check_promises(c);
     return c;
 }
 

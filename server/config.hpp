@@ -59,7 +59,9 @@ struct server_options {
     // How often accounts, keys and projects are reloaded from the store (key revocation and new
     // projects take effect within this time).
     std::chrono::milliseconds catalog_refresh{1'000};
-    // On SIGTERM, time given to requests in flight before the io threads stop.
+    // On SIGTERM, time given to requests in flight; past it the jobs not yet being committed
+    // are answered 503 and a commit still running gets as long again to answer 201, so no
+    // request is cut without an answer unless the store stalls past twice this.
     std::chrono::milliseconds shutdown_grace{5'000};
     // Jobs per type and status (/metrics, the dashboard) are counted by a scan of the jobs table
     // on a store reader thread, at most this often; answers in between reuse the last count.

@@ -71,14 +71,37 @@ void render_job_counts(exposition& x, const std::vector<store::job_count>& jobs)
 void render_publisher(exposition& x, const queue::publisher_stats& p) {
     x.counter("jobsd_amqp_published_total", "Job messages published (first sends and resends).", p.published);
     x.counter("jobsd_amqp_confirmed_total", "Job messages confirmed by the broker.", p.confirmed);
-    x.counter("jobsd_amqp_nacked_total", "Job messages nacked by the broker (then retried).", p.nacked);
-    x.counter("jobsd_amqp_returned_total", "Job messages returned unroutable (then retried).", p.returned);
-    x.counter("jobsd_amqp_republished_total", "Job messages sent again: relay, retries.", p.republished);
+    x.counter("jobsd_amqp_nacked_total", "Job messages nacked by the broker (their type paused).", p.nacked);
+    x.counter("jobsd_amqp_returned_total", "Job messages returned unroutable (their type paused).",
+              p.returned);
+    x.counter("jobsd_amqp_republished_total", "Job messages sent again: relayed from the outbox.",
+              p.republished);
     x.counter("jobsd_amqp_reconnects_total", "Broker connections made after the first.", p.reconnects);
     x.counter("jobsd_amqp_deferred_total", "Jobs left to the relay (broker away or hand-over full).",
               p.deferred);
     x.single("jobsd_amqp_connected", "Whether the publisher is connected to a broker.", "gauge",
              p.connected.load() ? 1 : 0);
+    x.single("jobsd_amqp_blocked", "Whether the broker blocked the publisher (a resource alarm).", "gauge",
+             p.blocked.load() ? 1 : 0);
+    x.counter("jobsd_outbox_errors_total", "Outbox reads, marks and claim renewals the store failed.",
+              p.outbox_errors);
+    x.counter("jobsd_outbox_claims_lapsed_total",
+              "Jobs not sent because their outbox claim may have lapsed or was taken over.", p.claims_lapsed);
+    x.counter("jobsd_outbox_claims_lost_total", "Outbox claims another instance took over before renewal.",
+              p.claims_lost);
+    x.single("jobsd_amqp_queues_with_other_arguments",
+             "Job queues found declared with other arguments, kept as they are (see the README).", "gauge",
+             p.queues_kept.load());
+    x.family("jobsd_amqp_type_paused",
+             "Whether a job type is paused because the broker returned or nacked its messages.", "gauge");
+    for (auto t : model::all_job_types)
+        x.sample("jobsd_amqp_type_paused", "job_type=\"" + std::string(model::to_string(t)) + "\"",
+                 p.type_paused[static_cast<std::size_t>(t)].load() ? 1 : 0);
+    x.family("jobsd_amqp_type_pauses_total", "Pauses of a job type whose messages were returned or nacked.",
+             "counter");
+    for (auto t : model::all_job_types)
+        x.sample("jobsd_amqp_type_pauses_total", "job_type=\"" + std::string(model::to_string(t)) + "\"",
+                 p.type_pauses[static_cast<std::size_t>(t)].load());
 }
 
 void render_events(exposition& x, const queue::event_consumer_stats& e) {

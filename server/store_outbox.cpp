@@ -29,4 +29,16 @@ void store_outbox::mark_published(std::vector<std::string> uuids, std::function<
     }
 }
 
+void store_outbox::renew(std::vector<std::string> uuids,
+                         std::function<void(std::error_code, std::vector<std::string>)> done) {
+    auto answer = [done](store::error_code ec, std::vector<std::string> renewed) {
+        done(ec, std::move(renewed));
+    };
+    try {
+        store_.renew_claims(std::move(uuids), std::move(answer));
+    } catch (const std::exception&) {
+        done(std::make_error_code(std::errc::io_error), {});
+    }
+}
+
 }  // namespace jobsd::server

@@ -90,6 +90,10 @@ class admin_store {
     virtual admin_result<admin_job> find_job(const std::string& uuid) = 0;  // unknown_job
     // Unpublished jobs, oldest first.
     virtual std::vector<admin_job> list_unpublished(std::size_t limit) = 0;
+    // Jobs the broker has (published) that are still QUEUED, STARTED or IN_PROGRESS and were last
+    // updated before `updated_before_ms`: stuck with a worker or between queues. Oldest update
+    // first, at most `limit`.
+    virtual std::vector<admin_job> list_stuck(std::int64_t updated_before_ms, std::size_t limit) = 0;
 
     // Operator override of the forward-only status rule: every job of `type` that ended FAILED
     // because it was dead-lettered (its error starts with model::dead_letter_error_prefix) goes

@@ -265,6 +265,16 @@ std::vector<admin_job> pg_admin_store::list_unpublished(std::size_t limit) {
     return out;
 }
 
+std::vector<admin_job> pg_admin_store::list_stuck(std::int64_t updated_before_ms, std::size_t limit) {
+    auto r =
+        exec(select_pg_admin_jobs("WHERE published AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
+                                  " AND updated_ms < $1 ORDER BY updated_ms LIMIT $2"),
+             {num(updated_before_ms), num(static_cast<std::int64_t>(limit))}, "reading stuck jobs");
+    std::vector<admin_job> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_pg_admin_job(r, i));
+    return out;
+}
+
 std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                                std::int64_t now_ms) {
     pg_transaction txn(conn_.get());

@@ -17,6 +17,14 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
 
+namespace {
+
+// A 201 means committed and durable: a server or role configured with synchronous_commit off
+// would let a commit return before its WAL reaches disk, so every session jobsd opens pins it.
+constexpr const char* pin_durability_sql = "SET synchronous_commit = on";
+
+}  // namespace
+
 bool pg_reply::ok() const {
     const auto s = status();
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
@@ -28,6 +36,12 @@ std::string pg_reply::error() const {
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     if (msg.empty()) msg = PQresStatus(status());
     return msg;
+}
+
+std::string pg_reply::sqlstate() const {
+    if (!r_) return {};
+    const char* code = PQresultErrorField(r_.get(), PG_DIAG_SQLSTATE);
+    return code ? code : "";
 }
 
 std::string_view pg_reply::text(int row, int col) const {
@@ -135,19 +149,22 @@ asio::awaitable<void> pg_connection::connect(const std::string& conninfo, std::c
     adopt_socket();
     if (PQsetnonblocking(conn_, 1) != 0) fail("cannot switch to non-blocking mode");
     if (PQenterPipelineMode(conn_) != 1) fail("cannot enter pipeline mode");
-    if (statements.empty()) co_return;
-    // Prepare everything in one round trip.
+    // The session's durability setting, then every statement prepared, in one round trip.
+    if (!PQsendQueryParams(conn_, pin_durability_sql, 0, nullptr, nullptr, nullptr, nullptr, 0))
+        fail("sending SET synchronous_commit");
     for (const auto& s : statements)
         if (!PQsendPrepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr))
             fail("sending PREPARE " + s.name);
     if (!PQpipelineSync(conn_)) fail("sending Sync");
     std::vector<pg_statement> none;
     auto results = co_await exec(none, timeout);
-    for (std::size_t i = 0; i < results.size() && i < statements.size(); ++i)
+    for (std::size_t i = 0; i < results.size(); ++i)
         if (!results[i].ok()) {
             const auto msg = results[i].error();
+            const std::string what =
+                i == 0 ? "SET synchronous_commit" : "preparing " + statements[i - 1].name;
             close();
-            throw pg_error("postgres: preparing " + statements[i].name + ": " + msg);
+            throw pg_error("postgres: " + what + ": " + msg);
         }
 }
 
@@ -246,6 +263,8 @@ pg_conn_ptr pg_connect_blocking(const std::string& url, std::chrono::millisecond
     }
     PQsetNoticeProcessor(
         conn.get(), [](void*, const char*) {}, nullptr);
+    pg_reply pinned(PQexec(conn.get(), pin_durability_sql));
+    if (!pinned.ok()) throw pg_error("postgres: SET synchronous_commit: " + pinned.error());
     return conn;
 }
 

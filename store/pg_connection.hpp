@@ -38,6 +38,8 @@ class pg_reply {
     // COMMAND_OK or TUPLES_OK.
     bool ok() const;
     std::string error() const;
+    // The SQLSTATE of a failed statement ("40P01" deadlock, "40001" serialization), "" if none.
+    std::string sqlstate() const;
     int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
     bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
     std::string_view text(int row, int col) const;
@@ -72,7 +74,8 @@ class pg_connection {
     pg_connection& operator=(const pg_connection&) = delete;
 
     // Connects (PQconnectStart/PQconnectPoll within `timeout`), switches to non-blocking
-    // pipeline mode and prepares `statements`. Throws pg_error.
+    // pipeline mode, pins synchronous_commit = on for the session (whatever the server or role
+    // says) and prepares `statements`. Throws pg_error.
     boost::asio::awaitable<void> connect(const std::string& conninfo, std::chrono::milliseconds timeout,
                                          const std::vector<pg_prepared>& statements);
 
@@ -114,8 +117,9 @@ namespace jobsd::store {
 
 using pg_conn_ptr = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 
-// A blocking connection for startup work (the check of the URL, migrations, the seed); never
-// used on an io thread. Throws pg_error naming the server (without password) and libpq's reason.
+// A blocking connection for startup work (the check of the URL, migrations, the seed) and for
+// jobsctl; never used on an io thread. Its session pins synchronous_commit = on, as the pool's
+// do. Throws pg_error naming the server (without password) and libpq's reason.
 pg_conn_ptr pg_connect_blocking(const std::string& url, std::chrono::milliseconds timeout);
 
 }  // namespace jobsd::store

@@ -33,6 +33,9 @@ struct pg_op {
     // Jobs this operation commits when its last statement returns a row (for store_stats).
     virtual std::uint64_t jobs() const { return 0; }
     virtual bool is_write() const = 0;
+    // A write's existing rows it updates (by uuid). A batch locks all of them first, in uuid
+    // order, so two batches never wait on each other's rows in opposite orders (a deadlock).
+    virtual void rows_to_lock(std::vector<std::string>&) const {}
 };
 
 template <class... Values>
@@ -42,6 +45,9 @@ using pg_handler = boost::asio::any_completion_handler<void(error_code, Values..
 // webhook store's among them (pg_webhook_statements, in pg_webhook_store.cpp).
 const std::vector<pg_prepared>& pg_prepared_statements();
 std::vector<pg_prepared> pg_webhook_statements();
+
+// The first statement of a write batch after BEGIN: locks `uuids` (sorted, unique) in order.
+pg_statement pg_lock_rows(const std::vector<std::string>& uuids);
 
 // A statement sent as text rather than prepared (BEGIN, COMMIT, rare reads).
 inline pg_statement pg_sql(std::string text) {
@@ -69,6 +75,10 @@ std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::st
                                            std::chrono::milliseconds idempotency_window,
                                            pg_handler<> handler);
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
+// Extends `instance`'s claims on these unpublished jobs to `claim_lease` from now.
+std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,
+                                            std::vector<std::string> uuids,
+                                            pg_handler<std::vector<std::string>> handler);
 // Applied events are added to `applied_counter` on commit.
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
                                             std::atomic<std::uint64_t>& applied_counter,

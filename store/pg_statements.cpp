@@ -65,15 +65,25 @@ std::vector<pg_prepared> make_statements() {
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
+        // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
+        // the uuids returned are the claims it still has.
+        {"renew_claims",
+         "UPDATE jobs SET claimed_until = now() + $2::float8 * interval '1 millisecond'"
+         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
+        // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
+        {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Forward only, decided on the row itself: $7 lists the states the event may follow,
-        // so instances applying the same events in any order end in the same state.
+        // and within IN_PROGRESS the progress must grow (model::moves_forward), so instances
+        // applying the same events in any order end in the same state.
         // The webhook deliveries the change causes ($8 event, $9 its bit, 0 for none; $10 now) are
         // written by the same statement, so they commit with it or not at all.
         {"apply_event",
          "WITH up AS (UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress),"
          " output = coalesce($4, output), error = coalesce($5, error), updated_ms = greatest(updated_ms, $6)"
-         " WHERE uuid = $1 AND job_status = ANY($7::text[]) RETURNING uuid, account_id, session_id, "
-         "job_type),"
+         " WHERE uuid = $1 AND job_status = ANY($7::text[]) AND (job_status <> 'IN_PROGRESS' OR $2 <> "
+         "'IN_PROGRESS'"
+         " OR (progress IS NULL AND $3::integer IS NOT NULL) OR progress < $3::integer)"
+         " RETURNING uuid, account_id, session_id, job_type),"
          " hooks AS (INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest,"
          " job_uuid, event, event_ms, next_ms, created_ms)"
          " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id, e.id, e.url, e.id,"
@@ -98,6 +108,10 @@ const std::vector<pg_prepared>& pg_prepared_statements() {
         return v;
     }();
     return all;
+}
+
+pg_statement pg_lock_rows(const std::vector<std::string>& uuids) {
+    return {"lock_rows", {pg_text_array(uuids)}};
 }
 
 std::string pg_number(std::int64_t v) {

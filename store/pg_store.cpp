@@ -35,6 +35,36 @@ namespace {
 
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(2000);
+// A write batch chosen as a deadlock victim or failing a serialization check was rolled back
+// whole: nothing of it is committed, so it runs again, up to this many times in all, before its
+// callers get an error.
+constexpr int max_attempts = 4;
+
+bool worth_retrying(const std::string& sqlstate) {
+    return sqlstate == "40P01" || sqlstate == "40001";  // deadlock_detected, serialization_failure
+}
+
+// BEGIN, the batch's row locks in one order, each operation's statements, COMMIT; first[i] is
+// where operation i's statements start (first[size] is past the last).
+void build_statements(const std::vector<std::unique_ptr<pg_op>>& batch, bool write,
+                      std::vector<pg_statement>& statements, std::vector<std::size_t>& first) {
+    statements.clear();
+    first.assign(batch.size() + 1, 0);
+    if (write) {
+        statements.push_back(pg_sql("BEGIN"));
+        std::vector<std::string> rows;
+        for (const auto& op : batch) op->rows_to_lock(rows);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        if (!rows.empty()) statements.push_back(pg_lock_rows(rows));
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        first[i] = statements.size();
+        batch[i]->add(statements);
+    }
+    first[batch.size()] = statements.size();
+    if (write) statements.push_back(pg_sql("COMMIT"));
+}
 
 }  // namespace
 
@@ -52,8 +82,16 @@ struct pg_store::impl {
     bool take_batch(std::vector<std::unique_ptr<pg_op>>& batch);
     asio::awaitable<void> run_batch(pg_connection& conn, std::vector<std::unique_ptr<pg_op>>& batch,
                                     bool write, std::vector<pg_statement>& statements);
-    error_code check_results(pg_connection& conn, const std::vector<pg_reply>& results, std::size_t expected,
-                             bool write);
+    // One run of the statements: their results, or the failure; `retry` when a write lost a
+    // deadlock or serialization conflict and was rolled back on a connection still usable.
+    struct attempt_outcome {
+        error_code ec;
+        bool retry = false;
+    };
+    asio::awaitable<attempt_outcome> attempt(pg_connection& conn, const std::vector<pg_statement>& statements,
+                                             bool write, std::vector<pg_reply>& results);
+    asio::awaitable<attempt_outcome> check_results(pg_connection& conn, const std::vector<pg_reply>& results,
+                                                   std::size_t expected, bool write);
     void fail_queued(error_code ec);
     void stop();
 
@@ -69,6 +107,8 @@ struct pg_store::impl {
     // Read from any thread.
     std::atomic<std::size_t> writes_queued{0}, reads_queued{0};
     std::atomic<bool> closed{false};
+    std::atomic<bool> creates_stopped{false};
+    std::atomic<bool> reachable{true};  // false while no connection to the server can be made
     std::atomic<std::uint64_t> transactions{0}, jobs_committed{0}, events_applied{0};
 };
 
@@ -133,6 +173,7 @@ asio::awaitable<bool> pg_store::impl::connect(pg_connection& conn) {
     }
     if (problem.empty()) {
         ++connected;
+        reachable = true;
         if (outage_logged) spdlog::info("postgres: connected again to {}", redact_pg_url(options.url));
         outage_logged = false;
         co_return true;
@@ -141,8 +182,10 @@ asio::awaitable<bool> pg_store::impl::connect(pg_connection& conn) {
     outage_logged = true;
     // With no connection at all, waiting callers learn it now rather than after the outage;
     // new calls keep queueing for the next attempt.
-    if (connected == 0)
+    if (connected == 0) {
+        reachable = false;
         fail_queued(stopping ? error_code(store_errc::closed) : error_code(store_errc::unavailable));
+    }
     co_return false;
 }
 
@@ -178,30 +221,24 @@ bool pg_store::impl::take_batch(std::vector<std::unique_ptr<pg_op>>& batch) {
 asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
                                                 std::vector<std::unique_ptr<pg_op>>& batch, bool write,
                                                 std::vector<pg_statement>& statements) {
-    statements.clear();
-    std::vector<std::size_t> first(batch.size() + 1);
-    if (write) statements.push_back(pg_sql("BEGIN"));
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        first[i] = statements.size();
-        batch[i]->add(statements);
-    }
-    first[batch.size()] = statements.size();
-    if (write) statements.push_back(pg_sql("COMMIT"));
-
-    error_code ec;
+    std::vector<std::size_t> first;
+    build_statements(batch, write, statements, first);
     std::vector<pg_reply> results;
     if (write) ++writers_busy;
-    try {
-        results = co_await conn.exec(statements, options.query_timeout);
-    } catch (const std::exception& e) {
-        // The outcome of a commit in flight is unknown: its callers get an error, never a
-        // success for a job that may not be durable.
-        spdlog::error("{}; reconnecting", e.what());
-        --connected;
-        ec = store_errc::io;
+    attempt_outcome out;
+    for (int n = 1;; ++n) {
+        out = co_await attempt(conn, statements, write, results);
+        if (!out.retry) break;
+        if (n >= max_attempts) {
+            spdlog::error(
+                "postgres: a write batch lost {} deadlocks or serialization conflicts in a row; "
+                "its {} operation(s) fail",
+                n, batch.size());
+            break;
+        }
     }
     if (write) --writers_busy;
-    if (!ec) ec = check_results(conn, results, statements.size(), write);
+    const error_code ec = out.ec;
     std::uint64_t jobs = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         std::span<const pg_reply> mine;
@@ -215,19 +252,46 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     }
 }
 
-error_code pg_store::impl::check_results(pg_connection& conn, const std::vector<pg_reply>& results,
-                                         std::size_t expected, bool write) {
-    for (const auto& r : results)
-        if (!r.ok()) {
-            spdlog::error("postgres: {} failed: {}", write ? "a write batch" : "a read", r.error());
-            // A failed statement inside BEGIN leaves the session in an aborted transaction (the
-            // COMMIT was skipped): start afresh on a new session.
-            conn.close();
-            --connected;
-            return store_errc::io;
+asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::attempt(
+    pg_connection& conn, const std::vector<pg_statement>& statements, bool write,
+    std::vector<pg_reply>& results) {
+    results.clear();
+    try {
+        results = co_await conn.exec(statements, options.query_timeout);
+    } catch (const std::exception& e) {
+        // The outcome of a commit in flight is unknown: its callers get an error, never a
+        // success for a job that may not be durable.
+        spdlog::error("{}; reconnecting", e.what());
+        --connected;
+        co_return attempt_outcome{store_errc::io};
+    }
+    co_return co_await check_results(conn, results, statements.size(), write);
+}
+
+asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::check_results(
+    pg_connection& conn, const std::vector<pg_reply>& results, std::size_t expected, bool write) {
+    const auto failed =
+        std::find_if(results.begin(), results.end(), [](const pg_reply& r) { return !r.ok(); });
+    if (failed == results.end())
+        co_return attempt_outcome{results.size() == expected ? error_code{} : error_code(store_errc::io)};
+    // A failed statement inside BEGIN leaves the session in an aborted transaction (the COMMIT
+    // was skipped). A lost deadlock or serialization conflict is rolled back and run again;
+    // anything else starts afresh on a new session.
+    if (write && worth_retrying(failed->sqlstate())) {
+        spdlog::warn("postgres: a write batch was rolled back ({}); running it again", failed->error());
+        bool rolled_back = false;
+        const std::vector<pg_statement> rollback{pg_sql("ROLLBACK")};  // a named vector: GCC 12 coroutines
+        try {
+            const auto r = co_await conn.exec(rollback, options.query_timeout);
+            rolled_back = !r.empty() && r.front().ok();
+        } catch (const std::exception&) {
         }
-    if (results.size() != expected) return store_errc::io;
-    return {};
+        if (rolled_back) co_return attempt_outcome{store_errc::io, true};
+    }
+    spdlog::error("postgres: {} failed: {}", write ? "a write batch" : "a read", failed->error());
+    conn.close();
+    --connected;
+    co_return attempt_outcome{store_errc::io};
 }
 
 pg_store::pg_store(pg_options options, store_options common) : options_(std::move(options)), common_(common) {
@@ -288,7 +352,22 @@ void pg_store::submit(std::unique_ptr<pg_op> o) {
     });
 }
 
+void pg_store::stop_creating() {
+    impl_->creates_stopped = true;
+    asio::post(impl_->ioc, [i = impl_] {
+        std::vector<std::unique_ptr<pg_op>> refused;
+        std::erase_if(i->writes, [&](std::unique_ptr<pg_op>& o) {
+            if (o->jobs() == 0) return false;
+            refused.push_back(std::move(o));
+            return true;
+        });
+        i->writes_queued.fetch_sub(refused.size(), std::memory_order_relaxed);
+        for (auto& o : refused) o->finish(store_errc::closed, {});
+    });
+}
+
 void pg_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
+    if (impl_->creates_stopped) return complete(std::move(handler), error_code(store_errc::closed));
     submit(pg_ops::make_create_job_op(std::move(job), options_.instance_id, options_.claim_lease,
                                       common_.idempotency_window, std::move(handler)));
 }
@@ -341,6 +420,18 @@ void pg_store::mark_published(std::vector<std::string> uuids,
     submit(pg_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
 }
 
+void pg_store::renew_claims(
+    std::vector<std::string> uuids,
+    asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) {
+    if (uuids.empty()) return complete(std::move(handler), error_code{}, std::vector<std::string>{});
+    submit(pg_ops::make_renew_claims_op(options_.instance_id, options_.claim_lease, std::move(uuids),
+                                        std::move(handler)));
+}
+
+std::chrono::milliseconds pg_store::claim_lease() const noexcept {
+    return options_.claim_lease;
+}
+
 void pg_store::apply_events(
     std::vector<model::job_event> events,
     asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
@@ -369,7 +460,9 @@ store_stats pg_store::stats() const {
     return {impl_->transactions.load(std::memory_order_relaxed),
             impl_->jobs_committed.load(std::memory_order_relaxed),
             impl_->writes_queued.load(std::memory_order_relaxed),
-            impl_->events_applied.load(std::memory_order_relaxed), common_.write_queue_max};
+            impl_->events_applied.load(std::memory_order_relaxed),
+            common_.write_queue_max,
+            impl_->reachable.load(std::memory_order_relaxed)};
 }
 
 }  // namespace jobsd::store

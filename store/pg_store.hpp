@@ -77,6 +77,10 @@ class pg_store final : public store {
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void renew_claims(
+        std::vector<std::string> uuids,
+        boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) override;
+    std::chrono::milliseconds claim_lease() const noexcept override;
     void apply_events(
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
@@ -88,6 +92,7 @@ class pg_store final : public store {
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void apply_seed(const seed_data& seed) override;
+    void stop_creating() override;
     store_stats stats() const override;
 
     webhook_store* webhooks() noexcept override { return webhooks_.get(); }

@@ -143,9 +143,42 @@ struct mark_published_op final : pg_op {
     }
     void finish(error_code ec, std::span<const pg_reply>) override { complete(std::move(handler), ec); }
     bool is_write() const override { return true; }
+    void rows_to_lock(std::vector<std::string>& out) const override {
+        out.insert(out.end(), uuids.begin(), uuids.end());
+    }
 
     std::vector<std::string> uuids;
     pg_handler<> handler;
+};
+
+struct renew_claims_op final : pg_op {
+    renew_claims_op(std::string me, std::chrono::milliseconds lease, std::vector<std::string> u,
+                    pg_handler<std::vector<std::string>> h)
+        : instance(std::move(me)), claim_lease(lease), uuids(std::move(u)), handler(std::move(h)) {}
+
+    void add(std::vector<pg_statement>& out) const override {
+        out.push_back(
+            {"renew_claims",
+             {instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), pg_text_array(uuids)}});
+    }
+    void finish(error_code ec, std::span<const pg_reply> results) override {
+        std::vector<std::string> renewed;
+        if (!ec && !results.empty()) {
+            const auto& r = results.back();
+            renewed.reserve(static_cast<std::size_t>(r.rows()));
+            for (int row = 0; row < r.rows(); ++row) renewed.emplace_back(r.text(row, 0));
+        }
+        complete(std::move(handler), ec, std::move(renewed));
+    }
+    bool is_write() const override { return true; }
+    void rows_to_lock(std::vector<std::string>& out) const override {
+        out.insert(out.end(), uuids.begin(), uuids.end());
+    }
+
+    std::string instance;
+    std::chrono::milliseconds claim_lease;
+    std::vector<std::string> uuids;
+    pg_handler<std::vector<std::string>> handler;
 };
 
 struct apply_events_op final : pg_op {
@@ -183,6 +216,9 @@ struct apply_events_op final : pg_op {
         complete(std::move(handler), ec, std::move(applied));
     }
     bool is_write() const override { return true; }
+    void rows_to_lock(std::vector<std::string>& out) const override {
+        for (const auto& e : events) out.push_back(e.uuid);
+    }
 
     std::vector<model::job_event> events;
     std::atomic<std::uint64_t>& applied_counter;
@@ -211,6 +247,13 @@ std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::st
 
 std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler) {
     return std::make_unique<mark_published_op>(std::move(uuids), std::move(handler));
+}
+
+std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,
+                                            std::vector<std::string> uuids,
+                                            pg_handler<std::vector<std::string>> handler) {
+    return std::make_unique<renew_claims_op>(std::move(instance), claim_lease, std::move(uuids),
+                                             std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,

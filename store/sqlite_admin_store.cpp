@@ -306,6 +306,19 @@ std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
     return out;
 }
 
+std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_before_ms, std::size_t limit) {
+    sqlite_statement st(
+        db_->handle(),
+        select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', "
+                                 "'IN_PROGRESS') AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2"));
+    st.bind(1, updated_before_ms);
+    st.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<admin_job> out;
+    each_row(*db_, st, "reading stuck jobs",
+             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
+    return out;
+}
+
 std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                                    std::int64_t now_ms) {
     write_transaction txn(*db_);

@@ -29,7 +29,9 @@ namespace jobsd::store {
 struct sqlite_writer_ctx {
     sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
     std::unique_ptr<sqlite_db> db;
-    sqlite_statement begin, commit, rollback, insert_job, savepoint, release, rollback_to, release_key,
+    // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
+    // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
+    sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, release_key,
         mark_published, job_state, update_status, insert_job_webhook, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
 };

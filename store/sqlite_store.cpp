@@ -35,31 +35,61 @@ error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
     return r == result::full ? error_code(store_errc::busy) : error_code(store_errc::closed);
 }
 
-// Runs one batch in one transaction; the outcome of each op, or the transaction's failure.
-error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_write_op>>& batch,
-                     std::vector<error_code>& outcome) {
-    int rc = w.begin.step();
-    w.begin.reset();
-    if (rc != SQLITE_DONE) {
-        spdlog::error("store: BEGIN failed: {}", w.db->error_message());
-        return store_errc::io;
+// Steps a statement of no result (BEGIN, SAVEPOINT, …) and resets it; SQLite's result code.
+int run(sqlite_statement& st) {
+    const int rc = st.step();
+    st.reset();
+    return rc;
+}
+
+// Runs one op inside its own savepoint, so a failing op leaves none of its writes behind. False
+// when SQLite rolled the whole transaction back by itself (an I/O error, a full disk, no
+// memory): the ops before it are undone too, and nothing more may run in autocommit.
+bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
+    if (run(w.savepoint) != SQLITE_DONE) {
+        spdlog::error("store: SAVEPOINT failed: {}", w.db->error_message());
+        outcome = store_errc::io;
+        return !sqlite3_get_autocommit(w.db->handle());
     }
     try {
-        for (std::size_t i = 0; i < batch.size(); ++i) outcome[i] = batch[i]->execute(w);
+        outcome = op.execute(w);
     } catch (const std::exception& e) {
         // An op that cannot answer for its own rows any more fails the whole transaction.
         spdlog::error("store: write batch abandoned: {}", e.what());
-        w.rollback.step();
-        w.rollback.reset();
-        return store_errc::io;
+        return false;
     }
-    rc = w.commit.step();
-    w.commit.reset();
+    if (sqlite3_get_autocommit(w.db->handle())) {
+        spdlog::error(
+            "store: SQLite rolled the transaction back after a failed statement; the whole batch fails");
+        return false;
+    }
+    if (outcome && run(w.rollback_to) != SQLITE_DONE) return false;
+    return run(w.release) == SQLITE_DONE;
+}
+
+// Runs one batch in one transaction; the outcome of each op, or the transaction's failure
+// (then nothing of the batch is committed). A write lock held by another process (jobsctl,
+// a backup) past the busy timeout makes the batch fail with busy: answered 503, tried anew
+// by the next batch.
+error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_write_op>>& batch,
+                     std::vector<error_code>& outcome) {
+    int rc = run(w.begin);
+    if (rc != SQLITE_DONE) {
+        const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        spdlog::log(busy ? spdlog::level::warn : spdlog::level::err, "store: BEGIN failed: {}",
+                    w.db->error_message());
+        return busy ? store_errc::busy : store_errc::io;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        if (!run_op(w, *batch[i], outcome[i])) {
+            if (!sqlite3_get_autocommit(w.db->handle())) run(w.rollback);
+            return store_errc::io;
+        }
+    rc = run(w.commit);
     if (rc != SQLITE_DONE) {
         spdlog::error("store: COMMIT failed: {}", w.db->error_message());
-        w.rollback.step();
-        w.rollback.reset();
-        return store_errc::io;
+        if (!sqlite3_get_autocommit(w.db->handle())) run(w.rollback);
+        return (rc & 0xff) == SQLITE_BUSY ? store_errc::busy : store_errc::io;
     }
     return {};
 }
@@ -74,6 +104,7 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     auto db = std::make_unique<sqlite_db>(options_.path, sqlite_db::mode::read_write);
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
     queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_.idempotency_window.count());
     writer_ = std::thread([this] { writer_loop(); });
@@ -98,6 +129,7 @@ void sqlite_store::writer_loop() {
         if (batch.empty()) return;  // closed and drained
         std::vector<error_code> outcome(batch.size());
         const error_code txn_error = run_batch(w, batch, outcome);
+        if (txn_error != store_errc::busy) last_write_ok_.store(!txn_error, std::memory_order_relaxed);
         if (!txn_error) {
             std::uint64_t jobs = 0;
             for (std::size_t i = 0; i < batch.size(); ++i)
@@ -139,6 +171,7 @@ void sqlite_store::submit_read(std::unique_ptr<sqlite_read_op> op) {
 }
 
 void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
+    if (creates_stopped_.load()) return complete(std::move(handler), error_code(store_errc::closed));
     submit_write(sqlite_ops::make_insert_job_op(std::move(job), std::move(handler)));
 }
 
@@ -163,9 +196,25 @@ void sqlite_store::list_batch(
         sqlite_ops::make_list_batch_op(std::move(account_id), std::move(batch_id), std::move(handler)));
 }
 
+void sqlite_store::stop_creating() {
+    creates_stopped_.store(true);
+    for (auto& op : queues_->write.remove_if([](const auto& op) { return op->jobs() > 0; }))
+        op->finish(store_errc::closed);
+}
+
 void sqlite_store::mark_published(std::vector<std::string> uuids,
                                   asio::any_completion_handler<void(error_code)> handler) {
     submit_write(sqlite_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
+}
+
+void sqlite_store::renew_claims(
+    std::vector<std::string> uuids,
+    asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) {
+    complete(std::move(handler), error_code{}, std::move(uuids));  // one instance: no leases to renew
+}
+
+std::chrono::milliseconds sqlite_store::claim_lease() const noexcept {
+    return std::chrono::milliseconds::zero();
 }
 
 void sqlite_store::apply_events(
@@ -222,8 +271,12 @@ void sqlite_store::apply_seed(const seed_data& seed) {
 }
 
 store_stats sqlite_store::stats() const {
-    return {transactions_.load(std::memory_order_relaxed), jobs_committed_.load(std::memory_order_relaxed),
-            queues_->write.size(), events_applied_.load(std::memory_order_relaxed), common_.write_queue_max};
+    return {transactions_.load(std::memory_order_relaxed),
+            jobs_committed_.load(std::memory_order_relaxed),
+            queues_->write.size(),
+            events_applied_.load(std::memory_order_relaxed),
+            common_.write_queue_max,
+            last_write_ok_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace jobsd::store

@@ -36,6 +36,10 @@ struct sqlite_options {
     // synchronous=FULL makes every commit durable across power loss; NORMAL is for benchmarks
     // that say so, never for production.
     bool synchronous_full = true;
+    // How long the writer waits for the write lock while another process holds it (jobsctl, a
+    // backup) before the batch is answered 503 with Retry-After; the next batch tries again.
+    // 2 s: long enough for any jobsctl command, short enough that clients are not left waiting.
+    std::chrono::milliseconds busy_timeout{2'000};
 };
 
 class sqlite_store final : public store {
@@ -67,6 +71,10 @@ class sqlite_store final : public store {
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
     void mark_published(std::vector<std::string> uuids,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void renew_claims(
+        std::vector<std::string> uuids,
+        boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) override;
+    std::chrono::milliseconds claim_lease() const noexcept override;
     void apply_events(
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
@@ -78,6 +86,7 @@ class sqlite_store final : public store {
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void apply_seed(const seed_data& seed) override;
+    void stop_creating() override;
     store_stats stats() const override;
     webhook_store* webhooks() noexcept override { return webhooks_.get(); }
 
@@ -94,6 +103,8 @@ class sqlite_store final : public store {
     std::atomic<std::uint64_t> transactions_{0};
     std::atomic<std::uint64_t> jobs_committed_{0};
     std::atomic<std::uint64_t> events_applied_{0};
+    std::atomic<bool> last_write_ok_{true};     // the last write transaction did not fail on the database
+    std::atomic<bool> creates_stopped_{false};  // stop_creating() was called
     std::thread writer_;
     std::vector<std::thread> readers_;
     std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the threads above

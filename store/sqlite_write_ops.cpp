@@ -31,7 +31,7 @@ constexpr std::string_view release_key_sql =
 constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
 
 constexpr std::string_view job_state_sql =
-    "SELECT job_status, account_id, session_id, job_type FROM jobs WHERE uuid = ?1";
+    "SELECT job_status, account_id, session_id, job_type, progress FROM jobs WHERE uuid = ?1";
 
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
@@ -222,10 +222,13 @@ struct apply_events_op final : sqlite_write_op {
             return store_errc::io;
         }
         const auto current = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
+        const auto progress = st.column_optional_int(4);
         applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)),
                         model::parse_job_type(st.column_text(3)).value_or(model::job_type::video)};
         st.reset();
-        if (!model::can_advance(current, e.status)) return {};
+        const auto current_progress =
+            progress ? std::optional<int>(static_cast<int>(*progress)) : std::nullopt;
+        if (!model::moves_forward(current, current_progress, e.status, e.progress)) return {};
 
         auto& up = w.update_status;
         up.bind(1, std::string_view(e.uuid));
@@ -305,10 +308,10 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t 
       begin(db->handle(), "BEGIN IMMEDIATE"),
       commit(db->handle(), "COMMIT"),
       rollback(db->handle(), "ROLLBACK"),
+      savepoint(db->handle(), "SAVEPOINT op"),
+      release(db->handle(), "RELEASE op"),
+      rollback_to(db->handle(), "ROLLBACK TO op"),
       insert_job(db->handle(), insert_job_sql),
-      savepoint(db->handle(), "SAVEPOINT batch"),
-      release(db->handle(), "RELEASE batch"),
-      rollback_to(db->handle(), "ROLLBACK TO batch"),
       release_key(db->handle(), release_key_sql),
       mark_published(db->handle(), mark_published_sql),
       job_state(db->handle(), job_state_sql),

@@ -21,6 +21,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -74,6 +75,9 @@ struct store_stats {
     std::uint64_t write_queue = 0;      // write operations waiting for the writer right now
     std::uint64_t events_applied = 0;   // status events that moved a job forward
     std::uint64_t write_queue_max = 0;  // the bound on write_queue (store_options); at it, busy
+    // False during an outage: no connection to the database can be made (PostgreSQL), or the
+    // last write transaction failed on the database itself (SQLite). For readiness.
+    bool available = true;
 };
 
 class store {
@@ -131,6 +135,19 @@ class store {
     virtual void mark_published(std::vector<std::string> uuids,
                                 boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 
+    // Extends this instance's claims on these unpublished jobs by another lease, so the jobs its
+    // publisher holds (queued, unconfirmed) are not taken over while it still sends them. Jobs
+    // published meanwhile or claimed by another instance are left alone; the completion lists
+    // the uuids whose claims were extended, so the caller learns which claims it lost. A store
+    // of one instance (SQLite) has no leases and completes at once with every uuid.
+    virtual void renew_claims(
+        std::vector<std::string> uuids,
+        boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) = 0;
+
+    // How long a claim made by claim_unpublished, renew_claims or a create holds, counted from
+    // the start of the statement that made it; zero for a store of one instance (no leases).
+    virtual std::chrono::milliseconds claim_lease() const noexcept = 0;
+
     // Applies status events in one transaction, in order. An event that would not move its job
     // forward (late, duplicate, after a terminal state) or names an unknown job is skipped; the
     // completion lists the applied ones. In the same transaction, each applied event that is a
@@ -155,6 +172,12 @@ class store {
 
     // Startup only: writes the seed synchronously. Throws on failure (the one call here that does).
     virtual void apply_seed(const seed_data& seed) = 0;
+
+    // Shutdown: from now on create_job fails with store_errc::closed, and so do the creates
+    // queued and not yet begun (nothing of them is committed); a commit already running
+    // finishes, and every other write (marks, events) goes on. Requests still waiting at the end
+    // of the shutdown grace get an answer that matches what is stored.
+    virtual void stop_creating() = 0;
 
     virtual store_stats stats() const = 0;
 

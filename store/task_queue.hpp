@@ -47,6 +47,22 @@ class task_queue {
         return out;
     }
 
+    // Takes out every queued item `pred` holds for (in queue order) and returns them.
+    template <class Pred>
+    std::vector<T> remove_if(Pred pred) {
+        std::vector<T> out;
+        std::lock_guard lock(mu_);
+        for (auto it = items_.begin(); it != items_.end();) {
+            if (pred(*it)) {
+                out.push_back(std::move(*it));
+                it = items_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        return out;
+    }
+
     // After close, push fails and pop_batch drains what is left, then returns empty batches.
     void close() {
         {

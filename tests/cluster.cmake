@@ -20,8 +20,9 @@ target_link_libraries(cluster_chaos_tests
   PRIVATE jobsd_test_support PostgreSQL::PostgreSQL Boost::json Boost::unit_test_framework jobsd_warnings)
 add_dependencies(cluster_chaos_tests jobsd jobs-worker jobs-bench)
 add_test(NAME cluster_chaos_tests COMMAND cluster_chaos_tests)
-# Alone: it loads both cores, and its recovery times should not measure other tests.
+# Alone: it loads both cores, and its recovery times should not measure other tests. The timeout
+# only bounds a hang: it takes about 4 minutes, and its cluster start is allowed 10 on a crowded machine.
 set_tests_properties(cluster_chaos_tests PROPERTIES
-  TIMEOUT 600
+  TIMEOUT 1200
   RUN_SERIAL TRUE
   ENVIRONMENT "JOBSD_BIN_DIR=$<TARGET_FILE_DIR:jobsd>;JOBS_BENCH_BIN=$<TARGET_FILE:jobs-bench>;JOBSD_BENCH_MIX=${PROJECT_SOURCE_DIR}/conf/bench/mix.json;JOBSD_CLUSTER_SCRIPT=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;JOBSD_CLUSTER_DIR=${PROJECT_SOURCE_DIR}/var/test-cluster;JOBSD_CLUSTER_BASE_PORT=${JOBSD_TEST_CLUSTER_BASE_PORT};JOBSD_TEST_OUTPUT_DIR=${CMAKE_CURRENT_BINARY_DIR}/output")

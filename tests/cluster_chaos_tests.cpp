@@ -70,7 +70,7 @@ class cluster {
         run("start",
             {"--base-port", std::to_string(base_), "--jobsd", std::to_string(jobsd_count), "--worker-arg",
              "--concurrency 32 --duration-ms 20 --steps 1 --grace-ms 3000 --log-level debug"},
-            420s);
+            600s);
     }
     std::string run(const std::string& cmd, std::vector<std::string> args = {},
                     std::chrono::milliseconds timeout = 180s, bool must_succeed = true) {

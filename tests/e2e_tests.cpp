@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(a_worker_acks_a_job_only_after_its_outcome_is_confirmed) {
         names.exchange(), "video",
         json::serialize(json::object{{"uuid", uuid}, {"job_type", "video"}, {"input", json::object{}}}),
         uuid);
-    const std::string nacked = "broker nacked the SUCCESS event of job " + uuid;
+    const std::string nacked = "the SUCCESS event of job " + uuid + " was nacked";
     BOOST_TEST_REQUIRE(wait_until([&] { return first->log().find(nacked) != std::string::npos; }, 30s),
                        "the worker's SUCCESS event was never nacked:\n"
                            << first->log());

@@ -453,21 +453,20 @@ BOOST_AUTO_TEST_CASE(kill9_with_unconfirmed_messages_relays_on_restart) {
         server.require_connected();
 
         // A memory alarm makes the broker stop reading from publishing connections: what jobsd
-        // sends from now on is neither enqueued nor confirmed.
+        // sent before connection.blocked is neither enqueued nor confirmed, and after it jobsd
+        // sends nothing more (the jobs wait in the outbox).
         auto alarm = memory_alarm();
         constexpr int batch = 40;
         for (int i = 0; i < batch; ++i)
             accepted.push_back(server.post(job_types[i % job_types.size()], i).uuid);
-        BOOST_TEST_REQUIRE(
-            wait_until([&] { return server.metric("jobsd_amqp_published_total") >= batch; }, 10s),
-            "jobsd did not publish the batch: " << server.summary());
+        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_blocked") == 1; }, 10s),
+                           "jobsd was not blocked: " << server.summary());
         std::this_thread::sleep_for(1s);  // time for confirms, were the broker to send any
-        const double published = server.metric("jobsd_amqp_published_total");
         const double confirmed = server.metric("jobsd_amqp_confirmed_total");
         const double unpublished = server.metric("jobsd_outbox_unpublished");
         BOOST_TEST_MESSAGE("before SIGKILL: " << server.summary());
-        BOOST_TEST_REQUIRE((confirmed < published && unpublished > 0),
-                           "the memory alarm did not hold confirms back: " << server.summary());
+        BOOST_TEST_REQUIRE((confirmed == 0 && unpublished == batch),
+                           "the memory alarm did not hold the batch back: " << server.summary());
         server.process().kill9();
         alarm->undo();
     }
@@ -512,41 +511,10 @@ BOOST_AUTO_TEST_CASE(nacked_publish_is_retried) {
     expect_all_delivered(accepted, drain_all(*broker, names));
 }
 
-// ---------------------------------------------------------------------------------------------
-BOOST_AUTO_TEST_CASE(unroutable_publish_counts_as_returned) {
-    auto broker = connect_test_broker();
-    const topology_names names("it-return-");
-    topology_cleanup cleanup(names);
-    const auto env = publishing(
-        names, {{"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,ai_image_generation"}});
-    temp_dir dir("jobsd-it-return");
-    jobsd_child server(dir);
-    server.require_connected();
-    BOOST_TEST(!broker->message_count(names.queue("pdf")).has_value(),
-               "a pdf queue exists though pdf is not configured");
-
-    const auto posted_at = clock::now();
-    const auto pdf = server.post("pdf", 0);
-    // Returned, retried after the retry delay, returned again: never marked published.
-    BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_returned_total") >= 2; }, 15s),
-                       "the unroutable job was not returned (twice): " << server.summary());
-    BOOST_TEST(server.metric("jobsd_outbox_unpublished") == 1);
-    BOOST_TEST(server.metric("jobsd_amqp_confirmed_total") == 0);
-
-    // A routable job still goes through meanwhile, and the pdf one stays behind.
-    const auto video = server.post("video", 0);
-    BOOST_TEST(wait_until([&] { return server.metric("jobsd_amqp_confirmed_total") >= 1; }, 15s),
-               server.summary());
-    std::this_thread::sleep_for(1s);
-    BOOST_TEST(server.metric("jobsd_outbox_unpublished") == 1, server.summary());
-    const double waited = std::chrono::duration<double>(clock::now() - posted_at).count();
-    BOOST_TEST(server.metric("jobsd_outbox_oldest_age_seconds") >= waited - 1.0,
-               "the oldest unpublished job has waited " << waited << " s; " << server.summary());
-    const auto got = drain_all(*broker, names);
-    BOOST_TEST(got.size() == 1u);
-    for (const auto& m : got) BOOST_TEST(m.message_id == video.uuid, "unexpected message " << m.message_id);
-    BOOST_TEST_MESSAGE("pdf job " << pdf.uuid << " stays unpublished: " << server.summary());
-}
+// An unroutable job (its queue deleted) is counted as returned, stays in the outbox, pauses its
+// type and is delivered once jobsd declared the queue again: reliability_tests,
+// unroutable_type_is_paused_redeclared_and_then_delivered. (A type missing from amqp.job_types,
+// which this file used to test, now stops jobsd at start.)
 
 // The relay's safety sweep runs while jobs flow (here every 100 ms): it must skip every job the
 // fast path is sending or has just had confirmed, even when its outbox read comes from a
@@ -755,8 +723,10 @@ BOOST_AUTO_TEST_CASE(sigterm_with_confirms_withheld_exits_in_time) {
         server.require_connected();
         auto alarm = memory_alarm();
         for (int i = 0; i < 10; ++i) accepted.push_back(server.post("tts", i).uuid);
-        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_published_total") >= 10; }, 30s),
-                           "jobsd did not publish the jobs: " << server.summary());
+        // What jobsd sent before connection.blocked stays unconfirmed; after it jobsd sends
+        // nothing more (issue 14), so the jobs wait in the outbox.
+        BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_amqp_blocked") == 1; }, 30s),
+                           "jobsd was not blocked: " << server.summary());
         const auto started = clock::now();
         const auto ended = server.process().stop(10s);
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);

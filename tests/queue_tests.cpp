@@ -175,15 +175,15 @@ const auto t0 = ledger_clock::time_point{} + std::chrono::hours(1);
 BOOST_AUTO_TEST_CASE(ledger_sends_a_job_once_whichever_path_sees_it_first) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
-    BOOST_TEST(l.hand_over(job("a"), t0, t0));
-    BOOST_TEST(!l.hand_over(job("a"), t0, t0));  // handed over twice: known
+    BOOST_TEST(l.hand_over(job("a"), t0, t0, t0));
+    BOOST_TEST(!l.hand_over(job("a"), t0, t0, t0));  // handed over twice: known
     auto claim = l.next_claim(t0);
     BOOST_REQUIRE(claim.has_value());
     // The page holds "a" (being sent by the fast path) and "b" (deferred): only "b" is new.
     BOOST_TEST(l.page_claimed(claim->sweep, page({{1, "a"}, {2, "b"}}), t0) == 1u);
     BOOST_TEST(drain(l) == (std::vector<std::string>{"a", "b"}));
     // And the fast path hands over a job a page already queued: dropped.
-    BOOST_TEST(!l.hand_over(job("b"), t0, t0));
+    BOOST_TEST(!l.hand_over(job("b"), t0, t0, t0));
 }
 
 BOOST_AUTO_TEST_CASE(ledger_sweeps_page_by_page_and_once_per_interval) {
@@ -206,6 +206,9 @@ BOOST_AUTO_TEST_CASE(ledger_sweeps_page_by_page_and_once_per_interval) {
     l.page_claimed(second->sweep, page({{9, "c"}}), t0);  // short: the sweep is over
     BOOST_TEST(!l.sweeping());
     BOOST_TEST(!l.next_claim(t0 + milliseconds(29'999)).has_value());
+    // Held claims are renewed every half interval; after that the safety sweep is next.
+    BOOST_TEST((l.next_deadline() == t0 + milliseconds(15'000)));
+    BOOST_TEST(l.next_renewal(t0 + milliseconds(15'000)).has_value());
     BOOST_TEST((l.next_deadline() == t0 + milliseconds(30'000)));
     auto safety = l.next_claim(t0 + milliseconds(30'000));
     BOOST_REQUIRE(safety.has_value());
@@ -231,8 +234,8 @@ BOOST_AUTO_TEST_CASE(ledger_finishes_a_sweep_before_starting_the_requested_one) 
 BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
-    l.hand_over(job("a"), t0, t0);
-    l.hand_over(job("b"), t0, t0);
+    l.hand_over(job("a"), t0, t0, t0);
+    l.hand_over(job("b"), t0, t0, t0);
     drain(l);
     l.marked({"a"}, true, t0);
     l.marked({"b"}, false, t0 + milliseconds(1));  // still unpublished: forgotten, swept again
@@ -247,16 +250,22 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     BOOST_TEST(!l.known("a"));
 }
 
-BOOST_AUTO_TEST_CASE(ledger_retries_a_failed_send_after_the_delay) {
+BOOST_AUTO_TEST_CASE(ledger_sends_a_failed_job_again_from_the_outbox_after_its_type_pause) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
-    l.hand_over(job("a"), t0, t0);
+    auto claim = l.next_claim(t0);
+    l.page_claimed(claim->sweep, page({}), t0);
+    l.hand_over(job("a"), t0, t0, t0);
     auto sent = l.pop_next();
-    l.failed({sent}, t0);
-    BOOST_TEST(l.known("a"));
-    BOOST_TEST(l.release_retries(t0 + milliseconds(999)) == 0u);
-    BOOST_TEST(!l.has_next());
-    BOOST_TEST(l.release_retries(t0 + milliseconds(1'000)) == 1u);
+    BOOST_TEST(l.failed({sent}, t0) == std::vector<std::string>{"video"});
+    BOOST_TEST(!l.known("a"));  // left in the outbox
+    BOOST_TEST(l.release_pauses(t0 + milliseconds(999)).empty());
+    BOOST_TEST(!l.next_claim(t0 + milliseconds(999)).has_value());
+    BOOST_TEST(l.release_pauses(t0 + milliseconds(1'000)) == std::vector<std::string>{"video"});
+    auto again = l.next_claim(t0 + milliseconds(1'000));  // a sweep from the start finds it
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(again->after_seq == 0);
+    BOOST_TEST(l.page_claimed(again->sweep, page({{1, "a"}}), t0 + milliseconds(1'000)) == 1u);
     BOOST_TEST(drain(l) == std::vector<std::string>{"a"});
 }
 
@@ -264,21 +273,17 @@ BOOST_AUTO_TEST_CASE(ledger_forgets_in_flight_work_on_disconnect_and_ignores_sta
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
     auto stale = l.next_claim(t0);
-    l.hand_over(job("unconfirmed"), t0, t0);
-    l.hand_over(job("retrying"), t0, t0);
-    l.hand_over(job("marking"), t0, t0);
+    l.hand_over(job("unconfirmed"), t0, t0, t0);
+    l.hand_over(job("marking"), t0, t0, t0);
     std::vector<job_message> sent;
     while (l.has_next()) sent.push_back(l.pop_next());
-    l.failed({sent[1]}, t0);
-    // "marking" was confirmed: its mark is in the store's hands.
-    l.hand_over(job("queued"), t0, t0);
+    l.marked({"marking"}, true, t0);  // confirmed: its mark is in the store's hands
+    l.hand_over(job("queued"), t0, t0, t0);
     l.disconnected({sent[0]});
     BOOST_TEST(!l.known("queued"));
     BOOST_TEST(!l.known("unconfirmed"));
-    BOOST_TEST(!l.known("retrying"));
     BOOST_TEST(l.known("marking"));
     BOOST_TEST(l.queued() == 0u);
-    BOOST_TEST(l.retries() == 0u);
     l.connected(t0);
     auto fresh = l.next_claim(t0);
     BOOST_REQUIRE(fresh.has_value());
@@ -308,7 +313,7 @@ BOOST_AUTO_TEST_CASE(ledger_claims_the_same_page_again_after_a_store_failure) {
 BOOST_AUTO_TEST_CASE(ledger_gives_relay_pages_their_share_while_the_hand_over_is_full) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);
-    for (int i = 0; i < 4; ++i) l.hand_over(job("new" + std::to_string(i), 5'000 + i), t0, t0);
+    for (int i = 0; i < 4; ++i) l.hand_over(job("new" + std::to_string(i), 5'000 + i), t0, t0, t0);
     BOOST_TEST(l.hand_over_room() == 0u);
     auto claim = l.next_claim(t0);
     BOOST_REQUIRE(claim.has_value());  // a full hand-over does not hold the relay back
@@ -324,10 +329,10 @@ BOOST_AUTO_TEST_CASE(ledger_leaves_a_job_that_waited_too_long_to_the_relay) {
     l.page_claimed(claim->sweep, page({}), t0);
     BOOST_TEST(!l.sweeping());
     // Five seconds in the mailbox: a page may have sent it, had it marked and retired meanwhile.
-    BOOST_TEST(!l.hand_over(job("late"), t0, t0 + milliseconds(5'000)));
+    BOOST_TEST(!l.hand_over(job("late"), t0, t0, t0 + milliseconds(5'000)));
     BOOST_TEST(!l.known("late"));
     BOOST_TEST(l.next_claim(t0 + milliseconds(5'000)).has_value());  // the relay will find it
-    BOOST_TEST(l.hand_over(job("prompt"), t0, t0 + milliseconds(4'999)));
+    BOOST_TEST(l.hand_over(job("prompt"), t0, t0, t0 + milliseconds(4'999)));
 }
 
 // ---- publisher mailbox --------------------------------------------------------------------

@@ -14,11 +14,12 @@ job_pool::~job_pool() {
     threads_.clear();  // joins
 }
 
-bool job_pool::post(std::function<void()> task) {
+bool job_pool::post(std::function<void()> task, std::stop_token stop) {
     {
         std::lock_guard lock(mu_);
+        std::erase_if(queue_, [](const auto& q) { return q.second.stop_requested(); });
         if (queue_.size() >= max_queued_) return false;
-        queue_.push_back(std::move(task));
+        queue_.emplace_back(std::move(task), std::move(stop));
     }
     cv_.notify_one();
     return true;
@@ -37,7 +38,7 @@ void job_pool::work(std::stop_token stop) {
             // Wakes on stop too; drains what is queued before leaving.
             cv_.wait(lock, stop, [&] { return !queue_.empty(); });
             if (queue_.empty()) return;
-            task = std::move(queue_.front());
+            task = std::move(queue_.front().first);
             queue_.pop_front();
             ++running_;
         }

@@ -7,7 +7,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <stop_token>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace jobsd::worker {
@@ -22,8 +24,9 @@ class job_pool {
     job_pool(const job_pool&) = delete;
     job_pool& operator=(const job_pool&) = delete;
 
-    // False when the queue is full (the task is not taken).
-    bool post(std::function<void()> task);
+    // False when the queue is full (the task is not taken). A queued task whose `stop` has been
+    // requested (a job released or lost before it began) is dropped, unrun, to make room.
+    bool post(std::function<void()> task, std::stop_token stop = {});
 
     // Waits until no task is queued or running, at most `limit`; true when idle.
     bool wait_idle(std::chrono::milliseconds limit);
@@ -33,11 +36,11 @@ class job_pool {
 
     const std::size_t max_queued_;
     std::mutex mu_;
-    std::condition_variable_any cv_;           // wakes workers: a task, or stop
-    std::condition_variable idle_cv_;          // wakes wait_idle
-    std::deque<std::function<void()>> queue_;  // guarded by mu_
-    std::size_t running_ = 0;                  // guarded by mu_
-    std::vector<std::jthread> threads_;        // last: joined first
+    std::condition_variable_any cv_;                                       // wakes workers: a task, or stop
+    std::condition_variable idle_cv_;                                      // wakes wait_idle
+    std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
+    std::size_t running_ = 0;                                              // guarded by mu_
+    std::vector<std::jthread> threads_;                                    // last: joined first
 };
 
 }  // namespace jobsd::worker

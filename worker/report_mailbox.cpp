@@ -1,6 +1,8 @@
 // A push wakes the connection thread only when the queue was empty: it takes everything at once.
 #include "worker/report_mailbox.hpp"
 
+#include <algorithm>
+
 namespace jobsd::worker {
 
 void report_mailbox::push(job_report report) {
@@ -24,6 +26,13 @@ std::deque<job_report> report_mailbox::take() {
     std::lock_guard lock(mu_);
     out.swap(reports_);
     return out;
+}
+
+void mailbox_progress::report(int percent) {
+    percent = std::clamp(percent, 0, 100);
+    if (percent == last_) return;
+    last_ = percent;
+    box_.push({job_id_, job_report::kind::progress, percent, {}});
 }
 
 }  // namespace jobsd::worker

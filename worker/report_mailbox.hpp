@@ -13,7 +13,9 @@
 namespace jobsd::worker {
 
 struct job_report {
-    enum class kind { started, progress, finished };
+    // finished: the handler's outcome; returned: its handler came back after the job was
+    // stopped (timed out, lost), with nothing to report.
+    enum class kind { started, progress, finished, returned };
     std::uint64_t job_id = 0;  // the runtime's id for one delivery
     kind what = kind::started;
     int progress = 0;     // progress
@@ -39,6 +41,19 @@ class report_mailbox {
     queue::wakeup wake_;
     std::mutex mu_;
     std::deque<job_report> reports_;  // guarded by mu_
+};
+
+// Posts a job's progress to the mailbox, skipping repeats of the last value.
+// Thread safety: one per job, used by the thread that runs it.
+class mailbox_progress final : public progress_reporter {
+  public:
+    mailbox_progress(report_mailbox& box, std::uint64_t job_id) : box_(box), job_id_(job_id) {}
+    void report(int percent) override;
+
+  private:
+    report_mailbox& box_;
+    std::uint64_t job_id_;
+    int last_ = -1;
 };
 
 }  // namespace jobsd::worker

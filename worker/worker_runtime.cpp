@@ -1,6 +1,6 @@
 // One connection, two channels: channel 1 consumes (basic.qos prefetch = concurrency, manual
-// acks), channel 2 is in confirm mode and carries only status events. Keeping them apart means
-// every basic.ack/nack the broker sends is a confirm of channel 2's publish sequence, and the
+// acks), channel 2 is in confirm mode and carries only status events, published mandatory. Keeping them apart
+// means every basic.ack/nack the broker sends is a confirm of channel 2's publish sequence, and the
 // consumer's prefetch and delivery tags are never mixed with it. Any channel or connection
 // error drops the whole connection: jobs in flight are then redelivered by the broker and their
 // late results are dropped here (each delivery has an id that dies with the connection).
@@ -25,6 +25,7 @@
 #include "worker/job_pool.hpp"
 #include "worker/report_mailbox.hpp"
 #include "worker/status_event.hpp"
+#include "worker/stopped_handlers.hpp"
 
 namespace jobsd::worker {
 
@@ -43,23 +44,6 @@ std::string text(amqp_bytes_t b) {
     return std::string(static_cast<const char*>(b.bytes), b.len);
 }
 
-// Posts a job's progress to the mailbox, skipping repeats of the last value.
-class mailbox_progress final : public progress_reporter {
-  public:
-    mailbox_progress(report_mailbox& box, std::uint64_t job_id) : box_(box), job_id_(job_id) {}
-    void report(int percent) override {
-        percent = std::clamp(percent, 0, 100);
-        if (percent == last_) return;
-        last_ = percent;
-        box_.push({job_id_, job_report::kind::progress, percent, {}});
-    }
-
-  private:
-    report_mailbox& box_;
-    std::uint64_t job_id_;
-    int last_ = -1;
-};
-
 }  // namespace
 
 struct worker_runtime::impl final : queue::amqp_session_user {
@@ -69,8 +53,9 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         std::string uuid;
         std::stop_source stop;
         clock::time_point received;
-        std::optional<clock::time_point> deadline;  // set at STARTED: --timeout-ms from then
-        bool terminal = false;  // SUCCESS/FAILED made: later reports of the handler are dropped
+        clock::time_point deadline;  // --timeout-ms from the delivery
+        bool started = false;        // a handler thread took it
+        bool terminal = false;       // SUCCESS/FAILED made: later reports of the handler are dropped
     };
     struct pending_event {
         std::uint64_t job_id;
@@ -123,9 +108,32 @@ struct worker_runtime::impl final : queue::amqp_session_user {
             retry.pop_front();
         }
         apply_reports();
-        check_timeouts(now);
-        publish_pending(conn);
+        check_timeouts(conn, now);
+        check_abandoned(now);
+        if (redeclare) {
+            // An event came back unroutable: the events queue or its binding is gone. Declaring
+            // the topology again (idempotent) brings them back for the retry.
+            redeclare = false;
+            queue::declare_topology(conn, options.amqp);
+        }
+        if (!blocked) publish_pending(conn);  // while blocked the broker reads nothing
         return {false, false, next_deadline()};
+    }
+
+    void on_return(queue::amqp_connection&, const queue::amqp_returned& r) override {
+        if (r.channel != event_channel) return;
+        tracker.on_return(r.message_id);
+        stats.events_returned.fetch_add(1);
+        redeclare = true;
+        spdlog::warn(
+            "broker returned a status event unroutable ({} {}, routing key {}): the job stays "
+            "unacked and the event is sent again",
+            r.reply_code, r.reply_text, r.routing_key);
+    }
+
+    void on_flow(queue::amqp_connection& conn, bool now_blocked, std::string_view reason) override {
+        amqp_session_user::on_flow(conn, now_blocked, reason);  // logs it
+        blocked = now_blocked;
     }
 
     void on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) override {
@@ -161,11 +169,12 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         return false;
     }
 
-    // The next job timeout, grace end or retry.
+    // The next job timeout, abandonment check, grace end or retry.
     clock::time_point next_deadline() const {
         auto until = clock::time_point::max();
         for (const auto& [id, j] : jobs)
-            if (!j.terminal && j.deadline) until = std::min(until, *j.deadline);
+            if (!j.terminal) until = std::min(until, j.deadline);
+        until = std::min(until, stopped.next_deadline());
         if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
         if (!retry.empty()) until = std::min(until, retry.front().first);
         return until;
@@ -192,8 +201,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         j.delivery_tag = tag;
         j.uuid = job->uuid;
         j.received = clock::now();
+        j.deadline = j.received + options.timeout;
         spdlog::debug("job {} received (delivery {}{})", j.uuid, tag, redelivered ? ", redelivered" : "");
-        if (!pool.post([this, id, job, token = j.stop.get_token()] { run_job(id, *job, token); })) {
+        auto token = j.stop.get_token();
+        if (!pool.post([this, id, job, token] { run_job(id, *job, token); }, token)) {
             // Only when handlers ignore their stop token and pile up: let another worker have it.
             spdlog::warn("job {}: every pool thread is stuck; returning it to the queue", j.uuid);
             if (int rc = amqp_basic_reject(conn.state(), consume_channel, tag, 1); rc != AMQP_STATUS_OK)
@@ -205,7 +216,7 @@ struct worker_runtime::impl final : queue::amqp_session_user {
 
     // On a pool thread.
     void run_job(std::uint64_t id, const job_input& job, std::stop_token token) {
-        if (token.stop_requested()) return;  // lost with its connection before it began
+        if (token.stop_requested()) return;  // lost or released before it began
         mailbox.push({id, job_report::kind::started, 0, {}});
         mailbox_progress progress(mailbox, id);
         job_outcome outcome;
@@ -216,18 +227,26 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         } catch (...) {
             outcome = job_outcome::failure("handler error: unknown exception");
         }
-        if (token.stop_requested()) return;  // timed out, lost or abandoned: nobody wants it
+        if (token.stop_requested()) {
+            // Timed out or lost: nobody wants the outcome; say the thread is free again.
+            mailbox.push({id, job_report::kind::returned, 0, {}});
+            return;
+        }
         mailbox.push({id, job_report::kind::finished, 0, std::move(outcome)});
     }
 
     void apply_reports() {
         for (auto& r : mailbox.take()) {
+            if (r.what == job_report::kind::returned) {
+                handler_returned(r.job_id);
+                continue;
+            }
             auto it = jobs.find(r.job_id);
             if (it == jobs.end() || it->second.terminal) continue;  // late: dropped
             in_flight& j = it->second;
             switch (r.what) {
                 case job_report::kind::started:
-                    j.deadline = clock::now() + options.timeout;
+                    j.started = true;
                     enqueue(r.job_id, j, fields(model::job_status::started));
                     break;
                 case job_report::kind::progress:
@@ -235,6 +254,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
                     break;
                 case job_report::kind::finished:
                     finish(r.job_id, j, std::move(r.outcome));
+                    break;
+                case job_report::kind::returned:
                     break;
             }
         }
@@ -259,15 +280,55 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         }
     }
 
-    void check_timeouts(clock::time_point now) {
+    // A job past its deadline: one that runs is told to stop and fails; one that never got a
+    // thread goes back to the queue (another worker may have a free one; the queue's delivery
+    // limit bounds the round trips).
+    void check_timeouts(queue::amqp_connection& conn, clock::time_point now) {
+        std::vector<std::uint64_t> released_ids;
         for (auto& [id, j] : jobs) {
-            if (j.terminal || !j.deadline || now < *j.deadline) continue;
+            if (j.terminal || now < j.deadline) continue;
             j.stop.request_stop();
+            if (!j.started) {
+                released_ids.push_back(id);
+                continue;
+            }
             stats.timed_out.fetch_add(1);
+            stopped.stopped(id, j.uuid, now);
             finish(
                 id, j,
                 job_outcome::failure("timed out after " + std::to_string(options.timeout.count()) + " ms"));
         }
+        for (auto id : released_ids) release(conn, id);
+    }
+
+    void release(queue::amqp_connection& conn, std::uint64_t id) {
+        const in_flight& j = jobs.at(id);
+        spdlog::warn(
+            "job {} not started within {} ms of its delivery: every handler thread is busy ({} past "
+            "their stop); released to the queue",
+            j.uuid, options.timeout.count(), stopped.running());
+        if (int rc = amqp_basic_reject(conn.state(), consume_channel, j.delivery_tag, 1);
+            rc != AMQP_STATUS_OK)
+            throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
+        stats.released.fetch_add(1);
+        jobs.erase(id);
+    }
+
+    // A handler asked to stop that is still running a second later ignores its stop: its thread
+    // is given up for as long as it runs (logged once; the job itself was failed already).
+    void check_abandoned(clock::time_point now) {
+        for (const auto& uuid : stopped.abandoned(now)) {
+            stats.abandoned.fetch_add(1);
+            spdlog::warn(
+                "the handler of job {} ignores its stop: abandoned, its thread stays busy until it "
+                "returns",
+                uuid);
+        }
+    }
+
+    void handler_returned(std::uint64_t id) {
+        const std::string uuid = stopped.uuid(id);
+        if (stopped.returned(id)) spdlog::info("the abandoned handler of job {} returned", uuid);
     }
 
     static event_fields fields(model::job_status status) {
@@ -314,11 +375,11 @@ struct worker_runtime::impl final : queue::amqp_session_user {
             props.message_id = bytes(e.message_id);
             props.type = bytes(e.status);
             props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
-            // Not mandatory: with nobody bound to the events exchange an event is dropped, and a
-            // worker must not stall its queue for that.
+            // Mandatory: with nothing bound to the events exchange the event comes back (a return
+            // before its ack) instead of vanishing, and its job is not acked.
             const int rc =
                 amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
-                                   bytes(e.routing_key), 0, 0, &props, bytes(e.body));
+                                   bytes(e.routing_key), 1, 0, &props, bytes(e.body));
             if (rc != AMQP_STATUS_OK)
                 throw amqp_error("broker " + conn.where() +
                                  ": publishing an event failed: " + amqp_error_string2(rc));
@@ -351,8 +412,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
             stats.events_nacked.fetch_add(1);
             auto t = terminal_unconfirmed.find(m.uuid);
             if (t == terminal_unconfirmed.end()) continue;  // progress: the next one supersedes it
-            spdlog::warn("broker nacked the {} event of job {}; sending it again", t->second.event.status,
-                         jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?");
+            spdlog::warn("the {} event of job {} was nacked or returned; sending it again in {} ms",
+                         t->second.event.status,
+                         jobs.count(t->second.job_id) ? jobs[t->second.job_id].uuid : "?",
+                         options.amqp.retry_delay.count());
             retry.emplace_back(due, std::move(t->second));
             terminal_unconfirmed.erase(t);
         }
@@ -372,6 +435,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         terminal_unconfirmed.clear();
         consumer_tag.clear();
         cancel_sent = false;
+        blocked = false;
+        redeclare = false;
     }
 
     const worker_options options;
@@ -394,7 +459,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     std::unordered_map<std::string, pending_event> terminal_unconfirmed;  // by event message_id
     std::string consumer_tag;
     bool cancel_sent = false;
+    bool blocked = false;    // between connection.blocked and unblocked: nothing is published
+    bool redeclare = false;  // an event came back unroutable
     std::optional<clock::time_point> grace_deadline;
+    stopped_handlers stopped;  // timed-out handlers still running; survives reconnects
 };
 
 worker_runtime::worker_runtime(worker_options options, job_handler& handler, std::string worker_id)

@@ -1,6 +1,11 @@
 // The connection thread of a worker: consumes one job queue, hands jobs to a pool of handler
-// threads, publishes their status events with publisher confirms, and acks each delivery only
-// once the job's SUCCESS or FAILED event is confirmed.
+// threads, publishes their status events (mandatory, with publisher confirms), and acks each
+// delivery only once the job's SUCCESS or FAILED event is confirmed and was not returned: an
+// outcome the broker could not route stays with the worker and is sent again. A job has
+// --timeout-ms from its delivery: one that ran past it fails ("timed out"); one still waiting
+// for a handler thread then (every thread held by handlers that ignore their stop) is released
+// to the queue for another worker. A handler still running a second after its stop is logged
+// as abandoned.
 // Thread safety: run() on one thread (it owns the rabbitmq-c connection); stop() from any
 // thread or from a signal handler; stats() from any thread.
 #pragma once
@@ -20,8 +25,11 @@ struct worker_stats {
     std::atomic<std::uint64_t> succeeded{0};  // SUCCESS events made
     std::atomic<std::uint64_t> failed{0};     // FAILED events made (timeouts included)
     std::atomic<std::uint64_t> timed_out{0};
-    std::atomic<std::uint64_t> rejected{0};  // bad messages, dead-lettered
-    std::atomic<std::uint64_t> acked{0};     // deliveries acked after their terminal confirm
+    std::atomic<std::uint64_t> released{0};         // not started within the timeout: back to the queue
+    std::atomic<std::uint64_t> abandoned{0};        // handlers still running a second after their stop
+    std::atomic<std::uint64_t> events_returned{0};  // unroutable events (then sent again)
+    std::atomic<std::uint64_t> rejected{0};         // bad messages, dead-lettered
+    std::atomic<std::uint64_t> acked{0};            // deliveries acked after their terminal confirm
     std::atomic<std::uint64_t> events_published{0};
     std::atomic<std::uint64_t> events_confirmed{0};
     std::atomic<std::uint64_t> events_nacked{0};

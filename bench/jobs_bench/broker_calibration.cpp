@@ -65,7 +65,7 @@ class calibration final : public queue::amqp_session_user {
         failed_ = true;
     }
 
-    bool stopping() const override { return failed_; }
+    bool stopping() const override { return failed_.load(); }
 
   private:
     void publish(queue::amqp_connection& conn) {
@@ -95,7 +95,7 @@ class calibration final : public queue::amqp_session_user {
     const std::string queue_;
     queue::confirm_tracker tracker_;
     clock::time_point start_{}, end_{}, give_up_{};
-    bool failed_ = false;
+    std::atomic<bool> failed_{false};  // also read by the session's send watchdog
 };
 
 }  // namespace

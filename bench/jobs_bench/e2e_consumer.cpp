@@ -69,7 +69,7 @@ struct e2e_consumer::impl final : queue::amqp_session_user {
         owner_.error_ = "e2e consumer lost the broker: " + std::string(why);
     }
 
-    bool stopping() const override { return failed_ || owner_.stop_.load(); }
+    bool stopping() const override { return failed_.load() || owner_.stop_.load(); }
 
     e2e_consumer& owner_;
     const std::string exchange_;
@@ -77,7 +77,7 @@ struct e2e_consumer::impl final : queue::amqp_session_user {
     std::promise<std::string> ready_;  // "" once consuming, else why not
     bool reached_ = false;             // the connection was made
     bool announced_ = false;           // ready_ is set
-    bool failed_ = false;
+    std::atomic<bool> failed_{false};  // also read by the session's send watchdog
     queue::wakeup wake_;
 };
 

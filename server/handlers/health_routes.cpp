@@ -14,33 +14,53 @@ namespace jobsd::server::handlers {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+// The broker as the publisher sees it: "connected", "blocked" (a resource alarm: the broker
+// reads nothing, jobs wait in the outbox), "down" or "disabled".
+const char* broker_state(const services& svc) {
+    if (!svc.publisher) return "disabled";
+    const auto& p = svc.publisher->stats();
+    if (!p.connected) return "down";
+    return p.blocked ? "blocked" : "connected";
+}
+
+}  // namespace
+
 asio::awaitable<response> healthz(const request_context& ctx) {
     json::object body{{"status", "ok"}};
-    if (ctx.svc.publisher)
-        body["broker"] = ctx.svc.publisher->stats().connected ? "connected" : "down";
-    else
-        body["broker"] = "disabled";
+    body["broker"] = broker_state(ctx.svc);
+    body["store"] = ctx.svc.store.stats().available ? "ok" : "unavailable";
     co_return json_response(http::status::ok, json::serialize(body));
 }
 
 asio::awaitable<response> readyz(const request_context& ctx) {
     // Ready means a job posted now is committed and on its way: the store takes writes and the
-    // broker is connected. Not ready while shutting down either, so balancers move away first.
+    // broker takes messages. Not ready while shutting down either, so balancers move away first.
     const services& svc = ctx.svc;
     const auto backlog = svc.gate.outbox_backlog();
+    const auto store = svc.store.stats();
+    const std::string broker = broker_state(svc);
     json::array reasons;
     if (svc.gate.draining()) reasons.push_back("shutting down");
-    if (const auto store = svc.store.stats(); store.write_queue >= store.write_queue_max)
-        reasons.push_back("store write queue is full");
-    if (svc.publisher && !svc.publisher->stats().connected)
+    if (!store.available)
+        reasons.push_back("store unavailable: the database cannot be reached or failed a write");
+    if (store.write_queue >= store.write_queue_max) reasons.push_back("store write queue is full");
+    if (broker == "down")
         reasons.push_back(
             json::string("broker disconnected; " + std::to_string(backlog) + " jobs wait in the outbox"));
+    if (broker == "blocked")
+        reasons.push_back(json::string("broker blocked the connection (a resource alarm); " +
+                                       std::to_string(backlog) + " jobs wait in the outbox"));
     if (svc.options.max_outbox_backlog > 0 && backlog > svc.options.max_outbox_backlog)
         reasons.push_back("outbox backlog past its bound");
-    if (reasons.empty()) co_return json_response(http::status::ok, R"({"status":"ready"})");
+    if (reasons.empty())
+        co_return json_response(http::status::ok,
+                                json::serialize(json::object{{"status", "ready"}, {"broker", broker}}));
     co_return json_response(
         http::status::service_unavailable,
-        json::serialize(json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}}));
+        json::serialize(
+            json::object{{"status", "not ready"}, {"broker", broker}, {"reasons", std::move(reasons)}}));
 }
 
 asio::awaitable<response> metrics_page(const request_context& ctx) {
