@@ -6,6 +6,7 @@
 // of the sqlite_store that owns this object.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -45,8 +46,13 @@ class sqlite_webhook_store final : public webhook_store {
     void recent_attempts(std::size_t limit, webhook_handler<std::vector<recent_attempt>> handler) override;
 
   private:
+    void claim_on_writer(claim_request request, webhook_handler<std::vector<due_delivery>> handler);
+
     write_submitter write_;
     read_submitter read_;
+    // The last claim took deliveries (a backlog is being worked through): the next one goes
+    // straight to the writer, since a reader's look would only scan the same rows once more.
+    std::atomic<bool> last_claim_found_{false};
 };
 
 }  // namespace jobsd::store
