@@ -81,17 +81,19 @@ struct hooks_env {
     }
 
     void start(const env_list& extra = {}) {
-        env_list env = {{"JOBSD_AMQP_ENABLED", "true"},
-                        {"JOBSD_AMQP_URLS", amqp},
-                        {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-                        {"JOBSD_AMQP_QUEUE_PREFIX", prefix + "jobs."},
-                        {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "jobs.dead"},
-                        {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
-                        {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
-                        {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
-                        {"JOBSD_AMQP_JOB_TYPES", "video,pdf"},
-                        {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
-                        {"JOBSD_LOG_LEVEL", "debug"}};
+        env_list env = {
+            {"JOBSD_AMQP_ENABLED", "true"},
+            {"JOBSD_AMQP_URLS", amqp},
+            {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
+            {"JOBSD_AMQP_QUEUE_PREFIX", prefix + "jobs."},
+            {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "jobs.dead"},
+            {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
+            {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
+            {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
+            // Every type (jobsd refuses to start with one missing); workers serve two.
+            {"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,pdf,ai_image_generation"},
+            {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
+            {"JOBSD_LOG_LEVEL", "debug"}};
         env.insert(env.end(), settings.begin(), settings.end());
         env.insert(env.end(), extra.begin(), extra.end());
         for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
