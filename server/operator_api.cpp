@@ -158,8 +158,8 @@ void operator_api::sample_ingest() {
 
 asio::awaitable<response> operator_api::dashboard_data() {
     json::object body{{"generated_at", model::format_iso8601(model::now_ms())}};
-    const auto* p = publisher_ ? &publisher_->stats() : nullptr;
-    body["broker"] = !p ? "disabled" : !p->connected ? "down" : p->blocked ? "blocked" : "connected";
+    const auto* pub = publisher_ ? &publisher_->stats() : nullptr;
+    body["broker"] = !pub ? "disabled" : !pub->connected ? "down" : pub->blocked ? "blocked" : "connected";
 
     auto view = co_await queue_view_now();
     if (view) {

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/amqp_client.hpp"
+#include "tests/support/deliveries.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/metrics.hpp"
@@ -201,36 +202,9 @@ std::vector<received> drain_all(amqp_client& broker, const topology_names& names
     return all;
 }
 
-struct delivery_report {
-    std::vector<std::string> missing;     // answered 201, never delivered
-    std::vector<std::string> duplicated;  // delivered more than once (allowed: at least once)
-    std::vector<std::string> unexpected;  // delivered, never answered 201 in this case
-};
-
-delivery_report compare(const std::vector<std::string>& accepted, const std::vector<received>& got) {
-    std::map<std::string, int> seen;
-    for (const auto& m : got) ++seen[m.message_id];
-    const std::set<std::string> expected(accepted.begin(), accepted.end());
-    delivery_report r;
-    for (const auto& uuid : expected)
-        if (!seen.count(uuid)) r.missing.push_back(uuid);
-    for (const auto& [id, n] : seen) {
-        if (n > 1) r.duplicated.push_back(id + " x" + std::to_string(n));
-        if (!expected.count(id)) r.unexpected.push_back(id);
-    }
-    return r;
-}
-
-std::string first_few(const std::vector<std::string>& v, std::size_t n = 10) {
-    std::string out;
-    for (std::size_t i = 0; i < v.size() && i < n; ++i) out += (i ? ", " : "") + v[i];
-    if (v.size() > n) out += ", …";
-    return out;
-}
-
 // Every delivered job answered 201 reached the broker; duplicates are reported, not failed.
 void expect_all_delivered(const std::vector<std::string>& accepted, const std::vector<received>& got) {
-    const auto r = compare(accepted, got);
+    const auto r = compare_deliveries(accepted, got);
     BOOST_TEST_MESSAGE(accepted.size()
                        << " jobs answered 201, " << got.size() << " messages drained, " << r.duplicated.size()
                        << " duplicated" << (r.duplicated.empty() ? "" : ": " + first_few(r.duplicated, 50)));
@@ -327,7 +301,7 @@ BOOST_AUTO_TEST_CASE(every_type_arrives_once_with_the_contract) {
     const auto t1 = unix_now();
 
     const auto got = drain_all(*broker, names);
-    const auto report = compare(accepted, got);
+    const auto report = compare_deliveries(accepted, got);
     BOOST_TEST(report.missing.empty(), "never delivered: " << first_few(report.missing));
     BOOST_TEST(report.duplicated.empty(), "delivered more than once: " << first_few(report.duplicated));
     BOOST_TEST(report.unexpected.empty(), "not posted by this case: " << first_few(report.unexpected));
@@ -548,7 +522,7 @@ BOOST_AUTO_TEST_CASE(relay_sweeps_under_load_send_each_job_once) {
     server.require_outbox_empty(30s);
 
     const auto got = drain_all(*broker, names);
-    const auto report = compare(accepted, got);
+    const auto report = compare_deliveries(accepted, got);
     BOOST_TEST_MESSAGE(accepted.size() << " accepted, " << got.size() << " delivered, republished "
                                        << server.metric("jobsd_amqp_republished_total"));
     BOOST_TEST(accepted.size() > 100u);

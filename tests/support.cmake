@@ -14,6 +14,7 @@ set(support ${CMAKE_CURRENT_LIST_DIR}/support)
 add_library(jobsd_test_support STATIC
   ${support}/amqp_client.cpp
   ${support}/child_process.cpp
+  ${support}/deliveries.cpp
   ${support}/http_client.cpp
   ${support}/https_client.cpp
   ${support}/jobsctl_runner.cpp

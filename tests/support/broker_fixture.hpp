@@ -17,6 +17,7 @@
 
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/command_runner.hpp"
+#include "tests/support/deliveries.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/metrics.hpp"
@@ -88,14 +89,5 @@ class jobsd_node {
 // Drains every job queue of `names` that exists, acking what it reads.
 std::vector<received> drain_job_queues(amqp_client& broker, const topology_names& names,
                                        std::chrono::milliseconds idle = std::chrono::milliseconds(750));
-
-struct delivery_report {
-    std::vector<std::string> missing;     // accepted, never delivered
-    std::vector<std::string> duplicated;  // delivered more than once (at-least-once allows it)
-    std::vector<std::string> unexpected;  // delivered, never accepted
-};
-delivery_report compare_deliveries(const std::vector<std::string>& accepted,
-                                   const std::vector<received>& got);
-std::string first_few(const std::vector<std::string>& v, std::size_t n = 10);
 
 }  // namespace jobsd::test
