@@ -81,7 +81,11 @@ int run(int argc, char** argv) {
                     return *store;
                 },
                 [&]() -> jobsd::store::webhook_store& {
-                    if (!full) full = jobsd::store::open_store(jobsd::store::store_config{.url = store_url});
+                    if (!full) {
+                        jobsd::store::store_config config;  // the defaults, at the given URL
+                        config.url = store_url;
+                        full = jobsd::store::open_store(config);
+                    }
                     if (!full->webhooks()) throw cli_error("this store keeps no webhooks");
                     return *full->webhooks();
                 },
