@@ -33,12 +33,12 @@ std::string joined_job_columns() {
 // The oldest due deliveries, at most `per_dest` of one destination and none of the skipped ones.
 // The scan over the due index is bounded first, so a long backlog costs a bounded read.
 std::vector<std::int64_t> due_seqs(sqlite_db& db, const claim_request& r) {
-    sqlite_statement st(db.handle(),
-                        "SELECT seq FROM (SELECT seq, next_ms, row_number() OVER (PARTITION BY dest ORDER BY"
-                        " next_ms, seq) AS n FROM (SELECT seq, dest, next_ms FROM webhook_deliveries"
-                        " WHERE status = 'pending' AND next_ms <= ?1 AND (claimed_until IS NULL OR"
-                        " claimed_until < ?1) AND dest NOT IN (SELECT value FROM json_each(?2))"
-                        " ORDER BY next_ms LIMIT ?3)) WHERE n <= ?4 ORDER BY next_ms, seq LIMIT ?5");
+    auto& st = db.cached(
+        "SELECT seq FROM (SELECT seq, next_ms, row_number() OVER (PARTITION BY dest ORDER BY"
+        " next_ms, seq) AS n FROM (SELECT seq, dest, next_ms FROM webhook_deliveries"
+        " WHERE status = 'pending' AND next_ms <= ?1 AND (claimed_until IS NULL OR"
+        " claimed_until < ?1) AND dest NOT IN (SELECT value FROM json_each(?2))"
+        " ORDER BY next_ms LIMIT ?3)) WHERE n <= ?4 ORDER BY next_ms, seq LIMIT ?5");
     const std::string skip = boost::json::serialize(boost::json::value_from(r.skip));
     st.bind(1, r.now_ms);
     st.bind(2, std::string_view(skip));
@@ -85,7 +85,7 @@ std::string_view status_of(delivery_outcome o) {
 // 410 Gone: the endpoint is disabled and its other pending deliveries cancelled; for a job's own
 // URL, the job sends nothing more.
 void stop_destination(sqlite_db& db, const attempt_record& a) {
-    sqlite_statement who(db.handle(), "SELECT endpoint_id, job_uuid FROM webhook_deliveries WHERE id = ?1");
+    auto& who = db.cached("SELECT endpoint_id, job_uuid FROM webhook_deliveries WHERE id = ?1");
     who.bind(1, std::string_view(a.delivery_id));
     std::optional<std::string> endpoint, job;
     each_row(db, who, "reading a delivery", [&](sqlite_statement& row) {
@@ -94,18 +94,16 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
     });
     if (!job) return;
     if (endpoint) {
-        sqlite_statement off(db.handle(),
-                             "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2 WHERE id = ?1");
+        auto& off = db.cached("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2 WHERE id = ?1");
         off.bind(1, std::string_view(*endpoint));
         off.bind(2, std::string_view("the receiver answered 410 Gone"));
         run(db, off, "disabling an endpoint");
     } else {
-        sqlite_statement off(db.handle(), "DELETE FROM job_webhooks WHERE job_uuid = ?1");
+        auto& off = db.cached("DELETE FROM job_webhooks WHERE job_uuid = ?1");
         off.bind(1, std::string_view(*job));
         run(db, off, "dropping a job's webhook");
     }
-    sqlite_statement cancel(
-        db.handle(),
+    auto& cancel = db.cached(
         "UPDATE webhook_deliveries SET status = 'cancelled', done_ms = ?3, claimed_by = NULL,"
         " claimed_until = NULL WHERE status = 'pending' AND id <> ?4 AND"
         " ((?1 IS NOT NULL AND endpoint_id = ?1) OR (?1 IS NULL AND endpoint_id IS NULL"
@@ -126,15 +124,14 @@ bool any_due(sqlite_db& db, const claim_request& request) {
 void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out) {
     const auto seqs = due_seqs(db, request);
     if (seqs.empty()) return;
-    sqlite_statement mark(db.handle(),
-                          "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq = ?1");
-    sqlite_statement read(
-        db.handle(),
+    auto& mark =
+        db.cached("UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq = ?1");
+    auto& read = db.cached(
         "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.dest, d.event, d.event_ms, d.attempts,"
         " d.secret_owner, s.secret, CASE WHEN s.previous_until_ms > ?2 THEN s.previous_secret END, " +
-            joined_job_columns() +
-            " FROM webhook_deliveries d LEFT JOIN webhook_secrets s ON s.owner = d.secret_owner"
-            " LEFT JOIN jobs j ON j.uuid = d.job_uuid WHERE d.seq = ?1");
+        joined_job_columns() +
+        " FROM webhook_deliveries d LEFT JOIN webhook_secrets s ON s.owner = d.secret_owner"
+        " LEFT JOIN jobs j ON j.uuid = d.job_uuid WHERE d.seq = ?1");
     for (auto seq : seqs) {
         mark.bind(1, seq);
         mark.bind(2, claimer);
@@ -148,11 +145,10 @@ void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery
 }
 
 std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
-    sqlite_statement log(db.handle(),
-                         "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code,"
-                         " latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    sqlite_statement update(
-        db.handle(),
+    auto& log = db.cached(
+        "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code,"
+        " latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    auto& update = db.cached(
         "UPDATE webhook_deliveries SET attempts = max(attempts, ?2), status = ?3, next_ms = ?4,"
         " last_code = ?5, last_error = ?6, done_ms = ?7, claimed_by = NULL,"
         " claimed_until = NULL WHERE id = ?1 AND status = 'pending'");
@@ -184,9 +180,9 @@ std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
 }
 
 std::size_t release(sqlite_db& db) {
-    sqlite_statement st(db.handle(),
-                        "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
-                        " WHERE claimed_until IS NOT NULL AND status = 'pending'");
+    auto& st = db.cached(
+        "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
+        " WHERE claimed_until IS NOT NULL AND status = 'pending'");
     run(db, st, "releasing claims");
     return static_cast<std::size_t>(changes(db));
 }

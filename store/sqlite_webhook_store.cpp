@@ -50,8 +50,7 @@ delivery_attempt read_attempt(const sqlite_statement& st, int first) {
 
 // Whether endpoint `id` exists for `account_id` ("" for any account).
 bool endpoint_known(sqlite_db& db, const std::string& account_id, const std::string& id) {
-    sqlite_statement st(db.handle(),
-                        "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND (?2 = '' OR account_id = ?2)");
+    auto& st = db.cached("SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND (?2 = '' OR account_id = ?2)");
     st.bind(1, std::string_view(id));
     st.bind(2, std::string_view(account_id));
     const bool found = st.step() == SQLITE_ROW;
@@ -60,9 +59,9 @@ bool endpoint_known(sqlite_db& db, const std::string& account_id, const std::str
 }
 
 void read_history(sqlite_db& db, delivery_info& d) {
-    sqlite_statement st(db.handle(),
-                        "SELECT attempt, at_ms, status_code, latency_ms, error FROM webhook_attempts"
-                        " WHERE delivery_id = ?1 ORDER BY attempt");
+    auto& st = db.cached(
+        "SELECT attempt, at_ms, status_code, latency_ms, error FROM webhook_attempts"
+        " WHERE delivery_id = ?1 ORDER BY attempt");
     st.bind(1, std::string_view(d.id));
     each_row(db, st, "reading attempts",
              [&](sqlite_statement& row) { d.history.push_back(read_attempt(row, 0)); });
@@ -72,8 +71,7 @@ std::vector<delivery_info> read_deliveries(sqlite_db& db, const std::string& acc
                                            const std::optional<std::string>& endpoint, std::size_t limit) {
     // An endpoint's deliveries by the endpoint alone (jobsctl may not know the account); the
     // default secret's by account, through the (account, endpoint) index.
-    sqlite_statement st(
-        db.handle(),
+    auto& st = db.cached(
         "SELECT id, job_uuid, event, status, url, attempts, created_ms, next_ms, done_ms"
         " FROM webhook_deliveries WHERE (?1 IS NULL AND account_id = ?2 AND endpoint_id IS NULL)"
         " OR endpoint_id = ?1 ORDER BY seq DESC LIMIT ?3");
@@ -105,8 +103,7 @@ void sqlite_webhook_store::create_endpoint(webhook_endpoint e, std::string secre
     write_(make_write<bool>(
         "creating a webhook endpoint",
         [e = std::move(e), secret = std::move(secret)](sqlite_db& db, bool& created) {
-            sqlite_statement ins(
-                db.handle(),
+            auto& ins = db.cached(
                 "INSERT INTO webhook_endpoints (id, account_id, url, events, enabled, created_ms)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
             ins.bind(1, std::string_view(e.id));
@@ -116,8 +113,8 @@ void sqlite_webhook_store::create_endpoint(webhook_endpoint e, std::string secre
             ins.bind(5, std::int64_t{e.enabled ? 1 : 0});
             ins.bind(6, e.created_ms);
             run(db, ins, "inserting the endpoint");
-            sqlite_statement sec(
-                db.handle(), "INSERT INTO webhook_secrets (owner, secret, rotated_ms) VALUES (?1, ?2, ?3)");
+            auto& sec =
+                db.cached("INSERT INTO webhook_secrets (owner, secret, rotated_ms) VALUES (?1, ?2, ?3)");
             sec.bind(1, std::string_view(e.id));
             sec.bind(2, std::string_view(secret));
             sec.bind(3, e.created_ms);
@@ -132,8 +129,7 @@ void sqlite_webhook_store::list_endpoints(std::string account_id,
     read_(make_read<std::vector<webhook_endpoint>>(
         "listing webhook endpoints",
         [account_id = std::move(account_id)](sqlite_db& db, std::vector<webhook_endpoint>& out) {
-            sqlite_statement st(
-                db.handle(),
+            auto& st = db.cached(
                 "SELECT id, account_id, url, events, enabled, disabled_reason, created_ms"
                 " FROM webhook_endpoints WHERE ?1 = '' OR account_id = ?1 ORDER BY created_ms, id");
             st.bind(1, std::string_view(account_id));
@@ -148,19 +144,19 @@ void sqlite_webhook_store::delete_endpoint(std::string account_id, std::string i
     write_(make_write<bool>(
         "removing a webhook endpoint",
         [account_id = std::move(account_id), id = std::move(id)](sqlite_db& db, bool& found) {
-            sqlite_statement del(
-                db.handle(), "DELETE FROM webhook_endpoints WHERE id = ?1 AND (?2 = '' OR account_id = ?2)");
+            auto& del =
+                db.cached("DELETE FROM webhook_endpoints WHERE id = ?1 AND (?2 = '' OR account_id = ?2)");
             del.bind(1, std::string_view(id));
             del.bind(2, std::string_view(account_id));
             run(db, del, "removing the endpoint");
             found = changes(db) > 0;
             if (!found) return;
-            sqlite_statement sec(db.handle(), "DELETE FROM webhook_secrets WHERE owner = ?1");
+            auto& sec = db.cached("DELETE FROM webhook_secrets WHERE owner = ?1");
             sec.bind(1, std::string_view(id));
             run(db, sec, "removing the endpoint's secret");
-            sqlite_statement cancel(db.handle(),
-                                    "UPDATE webhook_deliveries SET status = 'cancelled', claimed_by = NULL,"
-                                    " claimed_until = NULL WHERE endpoint_id = ?1 AND status = 'pending'");
+            auto& cancel = db.cached(
+                "UPDATE webhook_deliveries SET status = 'cancelled', claimed_by = NULL,"
+                " claimed_until = NULL WHERE endpoint_id = ?1 AND status = 'pending'");
             cancel.bind(1, std::string_view(id));
             run(db, cancel, "cancelling the endpoint's deliveries");
         },
@@ -173,13 +169,13 @@ void sqlite_webhook_store::account_secret(std::string account_id, std::string ca
         "reading the default webhook secret",
         [owner = account_owner(account_id), candidate = std::move(candidate)](sqlite_db& db,
                                                                               std::string& secret) {
-            sqlite_statement ins(db.handle(),
-                                 "INSERT OR IGNORE INTO webhook_secrets (owner, secret, rotated_ms)"
-                                 " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) * 1000)");
+            auto& ins = db.cached(
+                "INSERT OR IGNORE INTO webhook_secrets (owner, secret, rotated_ms)"
+                " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) * 1000)");
             ins.bind(1, std::string_view(owner));
             ins.bind(2, std::string_view(candidate));
             run(db, ins, "creating the default secret");
-            sqlite_statement sel(db.handle(), "SELECT secret FROM webhook_secrets WHERE owner = ?1");
+            auto& sel = db.cached("SELECT secret FROM webhook_secrets WHERE owner = ?1");
             sel.bind(1, std::string_view(owner));
             each_row(db, sel, "reading the default secret",
                      [&](sqlite_statement& row) { secret = row.column_text(0); });
@@ -197,10 +193,10 @@ void sqlite_webhook_store::rotate_secret(std::string account_id, std::string own
             if (is_default ? account_id.empty() : !endpoint_known(db, account_id, owner)) return;
             const std::string key = is_default ? account_owner(account_id) : owner;
             // A default secret never read yet is simply created; there is nothing to overlap.
-            sqlite_statement st(db.handle(),
-                                "INSERT INTO webhook_secrets (owner, secret, rotated_ms) VALUES (?1, ?2, ?3)"
-                                " ON CONFLICT (owner) DO UPDATE SET previous_secret = secret,"
-                                " previous_until_ms = ?4, secret = excluded.secret, rotated_ms = ?3");
+            auto& st = db.cached(
+                "INSERT INTO webhook_secrets (owner, secret, rotated_ms) VALUES (?1, ?2, ?3)"
+                " ON CONFLICT (owner) DO UPDATE SET previous_secret = secret,"
+                " previous_until_ms = ?4, secret = excluded.secret, rotated_ms = ?3");
             st.bind(1, std::string_view(key));
             st.bind(2, std::string_view(secret));
             st.bind(3, now_ms);
@@ -233,8 +229,7 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
         "redelivering a webhook",
         [account_id = std::move(account_id), id = std::move(delivery_id), now_ms](sqlite_db& db,
                                                                                   bool& found) {
-            sqlite_statement st(
-                db.handle(),
+            auto& st = db.cached(
                 "UPDATE webhook_deliveries SET status = 'pending', next_ms = ?3, done_ms = NULL,"
                 " claimed_by = NULL, claimed_until = NULL WHERE id = ?1"
                 " AND (?2 = '' OR account_id = ?2) AND (endpoint_id IS NULL OR endpoint_id IN"
@@ -292,10 +287,10 @@ void sqlite_webhook_store::read_webhook_stats(std::int64_t now_ms, webhook_handl
     read_(make_read<webhook_stats>(
         "reading webhook statistics",
         [now_ms](sqlite_db& db, webhook_stats& stats) {
-            sqlite_statement st(db.handle(),
-                                "SELECT count(*), coalesce(sum(next_ms <= ?1), 0),"
-                                " min(CASE WHEN next_ms <= ?1 THEN next_ms END)"
-                                " FROM webhook_deliveries WHERE status = 'pending'");
+            auto& st = db.cached(
+                "SELECT count(*), coalesce(sum(next_ms <= ?1), 0),"
+                " min(CASE WHEN next_ms <= ?1 THEN next_ms END)"
+                " FROM webhook_deliveries WHERE status = 'pending'");
             st.bind(1, now_ms);
             each_row(db, st, "counting deliveries", [&](sqlite_statement& row) {
                 stats.pending = static_cast<std::uint64_t>(row.column_int(0));
@@ -311,8 +306,7 @@ void sqlite_webhook_store::recent_attempts(std::size_t limit,
     read_(make_read<std::vector<recent_attempt>>(
         "listing recent webhook attempts",
         [limit](sqlite_db& db, std::vector<recent_attempt>& out) {
-            sqlite_statement st(
-                db.handle(),
+            auto& st = db.cached(
                 "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event, a.attempt, a.at_ms,"
                 " a.status_code, a.latency_ms, a.error FROM webhook_attempts a"
                 " JOIN webhook_deliveries d ON d.id = a.delivery_id ORDER BY a.at_ms DESC LIMIT ?1");
