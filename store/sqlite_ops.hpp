@@ -25,6 +25,8 @@
 
 namespace jobsd::store {
 
+class sqlite_webhook_store;  // store/sqlite_webhook_store.hpp
+
 // The writer thread's read-write connection and the statements every batch reuses.
 struct sqlite_writer_ctx {
     sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
@@ -70,7 +72,8 @@ using sqlite_handler = boost::asio::any_completion_handler<void(error_code, Valu
 // the same signature stay apart.
 namespace sqlite_ops {
 
-// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit.
+// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit, and
+// the webhook deliveries they recorded handed over to `webhooks` (may be null).
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
 // All the jobs or none (a savepoint inside the batch's transaction).
 std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler);
@@ -78,6 +81,7 @@ std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string>
                                                         sqlite_handler<> handler);
 std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
                                                       std::atomic<std::uint64_t>& applied_counter,
+                                                      sqlite_webhook_store* webhooks,
                                                       sqlite_handler<std::vector<applied_event>> handler);
 // Startup only: writes `seed` (which must outlive the op); `settled` becomes ready when it is
 // committed, or holds the failure as a std::runtime_error.

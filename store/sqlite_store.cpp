@@ -220,7 +220,8 @@ std::chrono::milliseconds sqlite_store::claim_lease() const noexcept {
 void sqlite_store::apply_events(
     std::vector<model::job_event> events,
     asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
-    submit_write(sqlite_ops::make_apply_events_op(std::move(events), events_applied_, std::move(handler)));
+    submit_write(sqlite_ops::make_apply_events_op(std::move(events), events_applied_, webhooks_.get(),
+                                                  std::move(handler)));
 }
 
 void sqlite_store::claim_unpublished(

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store.hpp"
 #include "store/store_options.hpp"
-#include "store/webhook_store.hpp"
 
 namespace jobsd::store {
 
@@ -107,7 +107,7 @@ class sqlite_store final : public store {
     std::atomic<bool> creates_stopped_{false};  // stop_creating() was called
     std::thread writer_;
     std::vector<std::thread> readers_;
-    std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the threads above
+    std::unique_ptr<sqlite_webhook_store> webhooks_;  // runs its operations on the threads above
 };
 
 }  // namespace jobsd::store

@@ -1,18 +1,13 @@
-// The SQLite dispatcher side of webhooks: claiming due deliveries (with the job and the secrets
-// that sign them), recording attempts, releasing claims at start. Each runs on the writer thread
-// inside a group-commit batch.
-#include <boost/json/serialize.hpp>
-#include <boost/json/value_from.hpp>
-
+// The SQLite dispatcher side of webhooks: finding due deliveries and reading the claimed ones
+// (with the job and the secrets that sign them) on a reader; recording attempts and releasing an
+// older jobsd's claims at start on the writer thread, inside a group-commit batch.
+#include "model/clock.hpp"
 #include "store/sqlite_job_row.hpp"
 #include "store/sqlite_webhook_ops.hpp"
 
 namespace jobsd::store::sqlite_webhook {
 
 namespace {
-
-// SQLite is one jobsd per file: its claims name no instance.
-constexpr std::string_view claimer = "sqlite";
 
 // sqlite_job_columns with every column prefixed by "j.", for a join.
 std::string joined_job_columns() {
@@ -27,28 +22,6 @@ std::string joined_job_columns() {
         out += name;
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
-    return out;
-}
-
-// The oldest due deliveries, at most `per_dest` of one destination and none of the skipped ones.
-// The scan over the due index is bounded first, so a long backlog costs a bounded read.
-std::vector<std::int64_t> due_seqs(sqlite_db& db, const claim_request& r) {
-    auto& st = db.cached(
-        "SELECT seq FROM (SELECT seq, next_ms, row_number() OVER (PARTITION BY dest ORDER BY"
-        " next_ms, seq) AS n FROM (SELECT seq, dest, next_ms FROM webhook_deliveries"
-        " WHERE status = 'pending' AND next_ms <= ?1 AND (claimed_until IS NULL OR"
-        " claimed_until < ?1) AND dest NOT IN (SELECT value FROM json_each(?2))"
-        " ORDER BY next_ms LIMIT ?3)) WHERE n <= ?4 ORDER BY next_ms, seq LIMIT ?5");
-    const std::string skip = boost::json::serialize(boost::json::value_from(r.skip));
-    st.bind(1, r.now_ms);
-    st.bind(2, std::string_view(skip));
-    st.bind(3, static_cast<std::int64_t>(
-                   std::min<std::size_t>(r.limit * std::max<std::size_t>(1, r.per_dest), 10'000)));
-    st.bind(4, static_cast<std::int64_t>(r.per_dest));
-    st.bind(5, static_cast<std::int64_t>(r.limit));
-    std::vector<std::int64_t> out;
-    each_row(db, st, "finding due deliveries",
-             [&](sqlite_statement& row) { out.push_back(row.column_int(0)); });
     return out;
 }
 
@@ -117,30 +90,36 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
 
 }  // namespace
 
-bool any_due(sqlite_db& db, const claim_request& request) {
-    return !due_seqs(db, request).empty();
+std::vector<board_entry> due_rows(sqlite_db& db, std::int64_t now_ms, std::size_t limit) {
+    auto& st = db.cached(
+        "SELECT seq, dest FROM webhook_deliveries WHERE status = 'pending' AND next_ms <= ?1"
+        " ORDER BY next_ms, seq LIMIT ?2");
+    st.bind(1, now_ms);
+    st.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<board_entry> out;
+    each_row(db, st, "finding due deliveries", [&](sqlite_statement& row) {
+        out.push_back({row.column_int(0), std::string(row.column_text(1))});
+    });
+    return out;
 }
 
-void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out) {
-    const auto seqs = due_seqs(db, request);
-    if (seqs.empty()) return;
-    auto& mark =
-        db.cached("UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq = ?1");
-    auto& read = db.cached(
+void read_claimed(sqlite_db& db, const std::vector<std::int64_t>& seqs,
+                  std::vector<std::pair<std::int64_t, due_delivery>>& out) {
+    // Now, not the claim's time: a row handed over after the claim began is due as well.
+    const std::int64_t now_ms = model::now_ms();
+    static const std::string sql =
         "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.dest, d.event, d.event_ms, d.attempts,"
         " d.secret_owner, s.secret, CASE WHEN s.previous_until_ms > ?2 THEN s.previous_secret END, " +
         joined_job_columns() +
         " FROM webhook_deliveries d LEFT JOIN webhook_secrets s ON s.owner = d.secret_owner"
-        " LEFT JOIN jobs j ON j.uuid = d.job_uuid WHERE d.seq = ?1");
+        " LEFT JOIN jobs j ON j.uuid = d.job_uuid WHERE d.seq = ?1 AND d.status = 'pending'"
+        " AND d.next_ms <= ?2";
+    auto& read = db.cached(sql);
     for (auto seq : seqs) {
-        mark.bind(1, seq);
-        mark.bind(2, claimer);
-        mark.bind(3, request.lease_until_ms);
-        run(db, mark, "claiming a delivery");
         read.bind(1, seq);
-        read.bind(2, request.now_ms);
+        read.bind(2, now_ms);
         each_row(db, read, "reading a claimed delivery",
-                 [&](sqlite_statement& row) { out.push_back(read_due(row)); });
+                 [&](sqlite_statement& row) { out.emplace_back(seq, read_due(row)); });
     }
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "store/completion.hpp"
+#include "store/delivery_board.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/store_error.hpp"
 #include "store/webhook_store.hpp"
@@ -114,10 +115,12 @@ std::unique_ptr<sqlite_read_op> make_read(std::string what, Body&& body, webhook
     return std::make_unique<read_fn<Value>>(std::move(what), std::forward<Body>(body), std::move(handler));
 }
 
-// The delivery operations (sqlite_webhook_deliveries.cpp): claim, finish, release; any_due is
-// claim's look without the marking (a reader connection may run it).
-bool any_due(sqlite_db& db, const claim_request& request);
-void claim(sqlite_db& db, const claim_request& request, std::vector<due_delivery>& out);
+// The delivery operations (sqlite_webhook_deliveries.cpp). due_rows: the oldest due pending
+// deliveries (a sweep, on a reader); read_claimed: the rows of picked seqs still pending and due,
+// with what signs and fills them (on a reader).
+std::vector<board_entry> due_rows(sqlite_db& db, std::int64_t now_ms, std::size_t limit);
+void read_claimed(sqlite_db& db, const std::vector<std::int64_t>& seqs,
+                  std::vector<std::pair<std::int64_t, due_delivery>>& out);
 std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts);
 std::size_t release(sqlite_db& db);
 

@@ -240,47 +240,112 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
             run(db, st, "making the delivery due");
             found = changes(db) > 0;
         },
-        std::move(handler)));
+        [this, handler = std::move(handler)](error_code ec, bool found) mutable {
+            if (found) {
+                std::lock_guard lock(board_mutex_);
+                board_.want_sweep();
+            }
+            complete(std::move(handler), ec, found);
+        }));
 }
 
-// An idle poll must not take jobsd's one writer (a transaction per poll, between the creates'
-// group commits): a reader looks first, and only when something is due does the claim go to the
-// writer, which looks again under its lock. Right after a claim that found deliveries the look
-// is skipped: under a backlog it doubled the cost of every claim.
+void sqlite_webhook_store::handed_over(const std::vector<board_entry>& fresh) {
+    std::lock_guard lock(board_mutex_);
+    board_.add(fresh);
+}
+
+// The table is read only when the board may not know everything (delivery_board::sweep_due): on
+// a reader, through the covering due index; what it finds joins the board, then the claim picks.
 void sqlite_webhook_store::claim_deliveries(claim_request request,
                                             webhook_handler<std::vector<due_delivery>> handler) {
-    if (last_claim_found_) return claim_on_writer(std::move(request), std::move(handler));
-    auto look = [request](sqlite_db& db, bool& due) { due = any_due(db, request); };
-    auto then = [this, request, handler = std::move(handler)](error_code ec, bool due) mutable {
-        if (ec || !due) return complete(std::move(handler), ec, std::vector<due_delivery>{});
-        claim_on_writer(std::move(request), std::move(handler));
+    std::size_t limit = 0;
+    {
+        std::lock_guard lock(board_mutex_);
+        if (board_.sweep_due(request.now_ms)) limit = board_.sweep_limit(request.limit * request.per_dest);
+    }
+    if (limit == 0) return take(std::move(request), std::move(handler));
+    auto look = [now = request.now_ms, limit](sqlite_db& db, std::vector<board_entry>& rows) {
+        rows = due_rows(db, now, limit);
     };
-    read_(make_read<bool>("looking for due webhook deliveries", std::move(look), std::move(then)));
+    auto then = [this, request, limit, handler = std::move(handler)](error_code ec,
+                                                                     std::vector<board_entry> rows) mutable {
+        {
+            std::lock_guard lock(board_mutex_);
+            if (ec)
+                board_.want_sweep();
+            else
+                board_.swept(rows, limit, request.now_ms);
+        }
+        if (ec) return complete(std::move(handler), ec, std::vector<due_delivery>{});
+        take(std::move(request), std::move(handler));
+    };
+    read_(make_read<std::vector<board_entry>>("looking for due webhook deliveries", std::move(look),
+                                              std::move(then)));
 }
 
-void sqlite_webhook_store::claim_on_writer(claim_request request,
-                                           webhook_handler<std::vector<due_delivery>> handler) {
-    write_(make_write<std::vector<due_delivery>>(
-        "claiming webhook deliveries",
-        [this, request = std::move(request)](sqlite_db& db, std::vector<due_delivery>& out) {
-            claim(db, request, out);
-            last_claim_found_ = !out.empty();
-        },
-        std::move(handler)));
+void sqlite_webhook_store::take(claim_request request, webhook_handler<std::vector<due_delivery>> handler) {
+    std::vector<std::int64_t> picked;
+    {
+        std::lock_guard lock(board_mutex_);
+        picked = board_.pick(request);
+    }
+    if (picked.empty()) return complete(std::move(handler), error_code{}, std::vector<due_delivery>{});
+    using read_rows = std::vector<std::pair<std::int64_t, due_delivery>>;
+    auto read = [picked](sqlite_db& db, read_rows& out) { read_claimed(db, picked, out); };
+    auto then = [this, picked, handler = std::move(handler)](error_code ec, read_rows rows) mutable {
+        std::vector<due_delivery> due;
+        {
+            std::lock_guard lock(board_mutex_);
+            if (ec) {
+                board_.unpick(picked);
+            } else {
+                std::vector<std::pair<std::int64_t, std::string>> ids;
+                for (const auto& [seq, d] : rows) ids.emplace_back(seq, d.id);
+                board_.claimed(picked, ids);
+            }
+        }
+        for (auto& row : rows) due.push_back(std::move(row.second));
+        complete(std::move(handler), ec, std::move(due));
+    };
+    read_(make_read<read_rows>("reading claimed webhook deliveries", std::move(read), std::move(then)));
 }
 
+// Holds end once the attempts are committed, not before: until then the rows still look due.
 void sqlite_webhook_store::finish_attempts(std::vector<attempt_record> attempts,
                                            webhook_handler<std::size_t> handler) {
+    std::vector<std::string> ids;
+    std::optional<std::int64_t> retry_at;
+    for (const auto& a : attempts) {
+        ids.push_back(a.delivery_id);
+        if (a.outcome == delivery_outcome::retry)
+            retry_at = std::min(retry_at.value_or(a.next_ms), a.next_ms);
+    }
+    auto then = [this, ids = std::move(ids), retry_at, handler = std::move(handler)](error_code ec,
+                                                                                     std::size_t n) mutable {
+        if (!ec) {
+            std::lock_guard lock(board_mutex_);
+            board_.release(ids);
+            if (retry_at) board_.retry_at(*retry_at);
+        }
+        complete(std::move(handler), ec, n);
+    };
     write_(make_write<std::size_t>(
         "recording webhook attempts",
         [attempts = std::move(attempts)](sqlite_db& db, std::size_t& n) { n = finish(db, attempts); },
-        std::move(handler)));
+        std::move(then)));
 }
 
+// The board's holds and any claim rows an older jobsd wrote.
 void sqlite_webhook_store::release_claims(webhook_handler<std::size_t> handler) {
+    auto then = [this, handler = std::move(handler)](error_code ec, std::size_t n) mutable {
+        if (!ec) {
+            std::lock_guard lock(board_mutex_);
+            n += board_.release_all();
+        }
+        complete(std::move(handler), ec, n);
+    };
     write_(make_write<std::size_t>(
-        "releasing webhook claims", [](sqlite_db& db, std::size_t& n) { n = release(db); },
-        std::move(handler)));
+        "releasing webhook claims", [](sqlite_db& db, std::size_t& n) { n = release(db); }, std::move(then)));
 }
 
 void sqlite_webhook_store::read_webhook_stats(std::int64_t now_ms, webhook_handler<webhook_stats> handler) {

@@ -1,15 +1,20 @@
 // The webhook store over the SQLite file: its writes run on sqlite_store's writer thread, inside
 // the group-commit batches (so recording an attempt costs no fsync of its own), its reads on the
-// reader threads. One jobsd per file, so claims only keep one delivery from being sent twice at once.
+// reader threads. One jobsd per file, so nothing is shared and claims need no lease or row: the
+// status-change transactions hand their new deliveries over in memory once committed
+// (delivery_board), a claim takes them from there and reads their rows on a reader, and the
+// table is swept only for what memory may not know (at start, retries coming due, a redelivery,
+// a failed read). A first attempt that succeeds costs the writer one UPDATE.
 //
 // Thread safety: every member may be called from any thread; operations go through the queues
-// of the sqlite_store that owns this object.
+// of the sqlite_store that owns this object; the board is guarded by board_mutex_.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 
+#include "store/delivery_board.hpp"
 #include "store/webhook_store.hpp"
 
 namespace jobsd::store {
@@ -45,14 +50,17 @@ class sqlite_webhook_store final : public webhook_store {
     void read_webhook_stats(std::int64_t now_ms, webhook_handler<webhook_stats> handler) override;
     void recent_attempts(std::size_t limit, webhook_handler<std::vector<recent_attempt>> handler) override;
 
+    // Deliveries a status-change transaction recorded, called by the writer once it committed.
+    void handed_over(const std::vector<board_entry>& fresh);
+
   private:
-    void claim_on_writer(claim_request request, webhook_handler<std::vector<due_delivery>> handler);
+    // Picks from the board and reads the picked rows on a reader.
+    void take(claim_request request, webhook_handler<std::vector<due_delivery>> handler);
 
     write_submitter write_;
     read_submitter read_;
-    // The last claim took deliveries (a backlog is being worked through): the next one goes
-    // straight to the writer, since a reader's look would only scan the same rows once more.
-    std::atomic<bool> last_claim_found_{false};
+    std::mutex board_mutex_;
+    delivery_board board_;  // guarded by board_mutex_
 };
 
 }  // namespace jobsd::store

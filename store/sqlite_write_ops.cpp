@@ -10,6 +10,7 @@
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_seed.hpp"
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 
 namespace jobsd::store {
@@ -43,7 +44,8 @@ constexpr std::string_view insert_job_webhook_sql =
 
 // The deliveries one applied event causes: one per enabled endpoint of the account whose filter
 // has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
-// ?3 event name, ?4 event bit, ?5 event time, ?6 now.
+// ?3 event name, ?4 event bit, ?5 event time, ?6 now. Their rows come back for the hand-over to
+// the dispatcher once the transaction commits.
 constexpr std::string_view record_deliveries_sql =
     "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest, job_uuid, event,"
     " event_ms, next_ms, created_ms)"
@@ -51,7 +53,7 @@ constexpr std::string_view record_deliveries_sql =
     " FROM webhook_endpoints e WHERE e.account_id = ?2 AND e.enabled = 1 AND (e.events & ?4) != 0"
     " UNION ALL"
     " SELECT 'msg_' || lower(hex(randomblob(16))), ?2, NULL, 'account:' || ?2, w.url, w.dest, ?1, ?3, ?5, ?6,"
-    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0";
+    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0 RETURNING seq, dest";
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -189,20 +191,24 @@ struct mark_published_op final : sqlite_write_op {
 
 struct apply_events_op final : sqlite_write_op {
     apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
-                    sqlite_handler<std::vector<applied_event>> h)
-        : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
+                    sqlite_webhook_store* hooks, sqlite_handler<std::vector<applied_event>> h)
+        : events(std::move(e)), applied_counter(counter), webhooks(hooks), handler(std::move(h)) {}
 
     error_code execute(sqlite_writer_ctx& w) override {
         applied.clear();
+        fresh.clear();
         for (auto& e : events)
             if (auto ec = apply(w, e)) return ec;
         return {};
     }
     void finish(error_code ec) override {
-        if (!ec)
+        if (!ec) {
             applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
-        else
+            // Committed: the dispatcher may take them (before the waiter wakes it up).
+            if (webhooks && !fresh.empty()) webhooks->handed_over(fresh);
+        } else {
             applied.clear();
+        }
         complete(std::move(handler), ec, std::move(applied));
     }
 
@@ -260,7 +266,9 @@ struct apply_events_op final : sqlite_write_op {
         st.bind(4, static_cast<std::int64_t>(hook->bit));
         st.bind(5, e.at_ms);
         st.bind(6, model::now_ms());
-        const int rc = st.step();
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW)
+            fresh.push_back({st.column_int(0), std::string(st.column_text(1))});
         st.reset();
         if (rc == SQLITE_DONE) return {};
         spdlog::error("store: recording webhook deliveries of job {} failed: {}", e.uuid,
@@ -270,7 +278,9 @@ struct apply_events_op final : sqlite_write_op {
 
     std::vector<model::job_event> events;
     std::vector<applied_event> applied;
+    std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
     std::atomic<std::uint64_t>& applied_counter;
+    sqlite_webhook_store* webhooks;
     sqlite_handler<std::vector<applied_event>> handler;
 };
 
@@ -337,8 +347,10 @@ std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string>
 
 std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
                                                       std::atomic<std::uint64_t>& applied_counter,
+                                                      sqlite_webhook_store* webhooks,
                                                       sqlite_handler<std::vector<applied_event>> handler) {
-    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(handler));
+    return std::make_unique<apply_events_op>(std::move(events), applied_counter, webhooks,
+                                             std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled) {

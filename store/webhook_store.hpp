@@ -158,15 +158,16 @@ class webhook_store {
                            webhook_handler<bool> handler) = 0;
 
     // Claims due deliveries, oldest due first, for this instance until the lease ends. A store
-    // shared by several instances gives each delivery to one claimer at a time.
+    // shared by several instances gives each delivery to one claimer at a time; a store with no
+    // sharing (SQLite) holds each in memory until its attempt is recorded, with no lease.
     virtual void claim_deliveries(claim_request request,
                                   webhook_handler<std::vector<due_delivery>> handler) = 0;
     // Records attempts (one transaction) and what becomes of their deliveries; releases their
     // claims. Completes with how many deliveries were still pending and got updated.
     virtual void finish_attempts(std::vector<attempt_record> attempts,
                                  webhook_handler<std::size_t> handler) = 0;
-    // At start: drops the claims this instance held before a restart, so its due deliveries are
-    // sent again at once rather than after their lease.
+    // At start: drops the claims this instance held before a restart (and, with no sharing, every
+    // hold in memory), so its due deliveries are sent again at once rather than after their lease.
     virtual void release_claims(webhook_handler<std::size_t> handler) = 0;
 
     virtual void read_webhook_stats(std::int64_t now_ms, webhook_handler<webhook_stats> handler) = 0;
