@@ -10,7 +10,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -88,6 +88,8 @@ ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
 )sql",
     // 5: webhooks (store/webhook_schema.hpp).
     sqlite_webhooks_step,
+    // 6: cheaper deliveries: a covering due index, a delivered attempt kept in its delivery's row.
+    sqlite_webhook_costs_step,
 };
 
 }  // namespace

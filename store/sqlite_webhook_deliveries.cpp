@@ -123,27 +123,27 @@ void read_claimed(sqlite_db& db, const std::vector<std::int64_t>& seqs,
     }
 }
 
+// An attempt that delivers is kept in its delivery's row (delivered_latency_ms); any other, or a
+// delivered one whose delivery is no longer pending, gets a row of its own.
 std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
     auto& log = db.cached(
         "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code,"
         " latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    auto& log_unless_kept = db.cached(
+        "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code, latency_ms, error)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ?1"
+        " AND attempts = ?2 AND delivered_latency_ms IS NOT NULL)");
     auto& update = db.cached(
         "UPDATE webhook_deliveries SET attempts = max(attempts, ?2), status = ?3, next_ms = ?4,"
-        " last_code = ?5, last_error = ?6, done_ms = ?7, claimed_by = NULL,"
+        " last_code = ?5, last_error = ?6, done_ms = ?7, delivered_latency_ms = ?8, claimed_by = NULL,"
         " claimed_until = NULL WHERE id = ?1 AND status = 'pending'");
     std::size_t updated = 0;
     for (const auto& a : attempts) {
         const std::optional<std::int64_t> code =
             a.status_code ? std::optional<std::int64_t>(*a.status_code) : std::nullopt;
         const std::optional<std::string> error = a.error.empty() ? std::nullopt : std::optional(a.error);
-        log.bind(1, std::string_view(a.delivery_id));
-        log.bind(2, std::int64_t{a.attempt});
-        log.bind(3, a.at_ms);
-        log.bind(4, code);
-        log.bind(5, a.latency_ms);
-        log.bind(6, error);
-        run(db, log, "recording an attempt");
         const bool retry = a.outcome == delivery_outcome::retry;
+        const bool delivered = a.outcome == delivery_outcome::delivered;
         update.bind(1, std::string_view(a.delivery_id));
         update.bind(2, std::int64_t{a.attempt});
         update.bind(3, status_of(a.outcome));
@@ -151,8 +151,22 @@ std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
         update.bind(5, code);
         update.bind(6, error);
         update.bind(7, retry ? std::optional<std::int64_t>() : std::optional<std::int64_t>(a.at_ms));
+        update.bind(8, delivered ? std::optional<std::int64_t>(a.latency_ms) : std::nullopt);
         run(db, update, "updating a delivery");
-        updated += static_cast<std::size_t>(changes(db));
+        const auto changed = static_cast<std::size_t>(changes(db));
+        updated += changed;
+        if (!delivered || changed == 0) {
+            // The same attempt recorded twice is one row: also when the first was kept in its
+            // delivery's row.
+            auto& st = delivered ? log_unless_kept : log;
+            st.bind(1, std::string_view(a.delivery_id));
+            st.bind(2, std::int64_t{a.attempt});
+            st.bind(3, a.at_ms);
+            st.bind(4, code);
+            st.bind(5, a.latency_ms);
+            st.bind(6, error);
+            run(db, st, "recording an attempt");
+        }
         if (a.outcome == delivery_outcome::gone) stop_destination(db, a);
     }
     return updated;

@@ -72,13 +72,15 @@ std::vector<delivery_info> read_deliveries(sqlite_db& db, const std::string& acc
     // An endpoint's deliveries by the endpoint alone (jobsctl may not know the account); the
     // default secret's by account, through the (account, endpoint) index.
     auto& st = db.cached(
-        "SELECT id, job_uuid, event, status, url, attempts, created_ms, next_ms, done_ms"
+        "SELECT id, job_uuid, event, status, url, attempts, created_ms, next_ms, done_ms,"
+        " delivered_latency_ms, last_code, last_error"
         " FROM webhook_deliveries WHERE (?1 IS NULL AND account_id = ?2 AND endpoint_id IS NULL)"
         " OR endpoint_id = ?1 ORDER BY seq DESC LIMIT ?3");
     st.bind(1, endpoint);
     st.bind(2, std::string_view(account_id));
     st.bind(3, static_cast<std::int64_t>(limit));
     std::vector<delivery_info> out;
+    std::vector<std::optional<delivery_attempt>> kept;  // the attempt kept in the row, if any
     each_row(db, st, "listing deliveries", [&](sqlite_statement& row) {
         delivery_info d;
         d.id = row.column_text(0);
@@ -90,9 +92,19 @@ std::vector<delivery_info> read_deliveries(sqlite_db& db, const std::string& acc
         d.created_ms = row.column_int(6);
         d.next_ms = row.column_int(7);
         d.done_ms = row.column_optional_int(8);
+        kept.emplace_back();
+        if (auto latency = row.column_optional_int(9)) {
+            const auto code = row.column_optional_int(10);
+            kept.back() = delivery_attempt{d.attempts, d.done_ms.value_or(0),
+                                           code ? std::optional<int>(static_cast<int>(*code)) : std::nullopt,
+                                           *latency, row.column_optional_text(11)};
+        }
         out.push_back(std::move(d));
     });
-    for (auto& d : out) read_history(db, d);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        read_history(db, out[i]);
+        if (kept[i]) out[i].history.push_back(std::move(*kept[i]));
+    }
     return out;
 }
 
@@ -229,9 +241,19 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
         "redelivering a webhook",
         [account_id = std::move(account_id), id = std::move(delivery_id), now_ms](sqlite_db& db,
                                                                                   bool& found) {
+            // A delivered attempt kept in the row becomes a row of its own before the row is reset.
+            auto& keep = db.cached(
+                "INSERT OR IGNORE INTO webhook_attempts (delivery_id, attempt, at_ms, status_code,"
+                " latency_ms, error) SELECT id, attempts, done_ms, last_code, delivered_latency_ms,"
+                " last_error FROM webhook_deliveries WHERE id = ?1 AND (?2 = '' OR account_id = ?2)"
+                " AND delivered_latency_ms IS NOT NULL AND (endpoint_id IS NULL OR endpoint_id IN"
+                " (SELECT id FROM webhook_endpoints WHERE enabled = 1))");
+            keep.bind(1, std::string_view(id));
+            keep.bind(2, std::string_view(account_id));
+            run(db, keep, "keeping the delivered attempt");
             auto& st = db.cached(
                 "UPDATE webhook_deliveries SET status = 'pending', next_ms = ?3, done_ms = NULL,"
-                " claimed_by = NULL, claimed_until = NULL WHERE id = ?1"
+                " delivered_latency_ms = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?1"
                 " AND (?2 = '' OR account_id = ?2) AND (endpoint_id IS NULL OR endpoint_id IN"
                 " (SELECT id FROM webhook_endpoints WHERE enabled = 1))");
             st.bind(1, std::string_view(id));
@@ -372,9 +394,13 @@ void sqlite_webhook_store::recent_attempts(std::size_t limit,
         "listing recent webhook attempts",
         [limit](sqlite_db& db, std::vector<recent_attempt>& out) {
             auto& st = db.cached(
-                "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event, a.attempt, a.at_ms,"
+                "SELECT * FROM (SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event, a.attempt, a.at_ms,"
                 " a.status_code, a.latency_ms, a.error FROM webhook_attempts a"
-                " JOIN webhook_deliveries d ON d.id = a.delivery_id ORDER BY a.at_ms DESC LIMIT ?1");
+                " JOIN webhook_deliveries d ON d.id = a.delivery_id ORDER BY a.at_ms DESC LIMIT ?1)"
+                " UNION ALL SELECT * FROM (SELECT id, account_id, endpoint_id, url, event, attempts, done_ms,"
+                " last_code, delivered_latency_ms, last_error FROM webhook_deliveries"
+                " WHERE delivered_latency_ms IS NOT NULL ORDER BY done_ms DESC LIMIT ?1)"
+                " ORDER BY 7 DESC LIMIT ?1");
             st.bind(1, static_cast<std::int64_t>(limit));
             each_row(db, st, "listing attempts", [&](sqlite_statement& row) {
                 out.push_back({std::string(row.column_text(0)), std::string(row.column_text(1)),

@@ -70,6 +70,19 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_recent ON webhook_attempts (at_ms);
 )sql";
 
+// SQLite, the step after: what a delivery costs the one writer (bench/RESULTS.md, issue 15). The
+// due index covers the sweep for due deliveries in its order (seq is the rowid), so it reads no
+// table page; and an attempt that delivers is kept in its delivery's row (delivered_latency_ms
+// with done_ms, last_code, last_error) instead of a webhook_attempts row of its own, so the
+// common case, one attempt that succeeds, costs one UPDATE. A redelivery moves it to
+// webhook_attempts first.
+inline constexpr std::string_view sqlite_webhook_costs_step = R"sql(
+DROP INDEX webhook_deliveries_due;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_ms, seq, dest) WHERE status = 'pending';
+ALTER TABLE webhook_deliveries ADD COLUMN delivered_latency_ms INTEGER;
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (done_ms) WHERE delivered_latency_ms IS NOT NULL;
+)sql";
+
 // PostgreSQL: the same tables in PostgreSQL's types; claims are shared between instances as the
 // outbox's are (claimed_by, claimed_until, taken with FOR UPDATE SKIP LOCKED).
 inline constexpr std::string_view pg_webhooks_step = R"sql(

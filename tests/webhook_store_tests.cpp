@@ -304,6 +304,27 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(attempts_are_listed_and_end_the_delivery, B, backe
     BOOST_TEST_REQUIRE(recent.size() == 2u);
     BOOST_TEST(recent[0].attempt.status_code.value_or(0) == 204);
     BOOST_TEST(recent[1].attempt.status_code.value_or(0) == 500);
+
+    // Sent again after it was delivered: the delivered attempt stays in the history (SQLite keeps
+    // a delivered attempt in its delivery's row until then).
+    BOOST_TEST(
+        call<bool>(ws, &webhook_store::redeliver, std::string("acc_a"), d[0].id, jobsd::model::now_ms()));
+    auto third = claim(ws);
+    BOOST_TEST_REQUIRE(third.size() == 1u);
+    BOOST_TEST(third[0].attempts == 2);
+    auto last = outcome(third[0], delivery_outcome::delivered, 200);
+    last.latency_ms = 9;
+    BOOST_TEST(finish(ws, {last}) == 1u);
+    listed = call<std::optional<std::vector<delivery_info>>>(ws, &webhook_store::list_deliveries,
+                                                             std::string("acc_a"), e.id, std::size_t{10});
+    BOOST_TEST_REQUIRE(listed.has_value());
+    BOOST_TEST_REQUIRE(listed->size() == 1u);
+    BOOST_TEST(listed->front().attempts == 3);
+    BOOST_TEST_REQUIRE(listed->front().history.size() == 3u);
+    BOOST_TEST(listed->front().history[1].status_code.value_or(0) == 204);
+    BOOST_TEST(listed->front().history[1].latency_ms == 7);
+    BOOST_TEST(listed->front().history[2].status_code.value_or(0) == 200);
+    BOOST_TEST(listed->front().history[2].latency_ms == 9);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(gone_disables_the_endpoint_and_cancels_the_rest, B, backends) {
