@@ -44,8 +44,7 @@ constexpr std::string_view insert_job_webhook_sql =
 
 // The deliveries one applied event causes: one per enabled endpoint of the account whose filter
 // has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
-// ?3 event name, ?4 event bit, ?5 event time, ?6 now. Their rows come back for the hand-over to
-// the dispatcher once the transaction commits. The webhook-id is msg_ and 32 hex digits, the first
+// ?3 event name, ?4 event bit, ?5 event time, ?6 now. The webhook-id is msg_ and 32 hex digits, the first
 // 12 the time in ms (as UUIDv7 does): new ids land at the end of the unique index, one page per
 // commit, where 128 random bits dirtied a page of it per delivery, each written to the WAL.
 constexpr std::string_view record_deliveries_sql =
@@ -57,7 +56,7 @@ constexpr std::string_view record_deliveries_sql =
     " UNION ALL"
     " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2, w.url,"
     " w.dest, ?1, ?3, ?5, ?6,"
-    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0 RETURNING seq, dest";
+    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0";
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -270,13 +269,32 @@ struct apply_events_op final : sqlite_write_op {
         st.bind(4, static_cast<std::int64_t>(hook->bit));
         st.bind(5, e.at_ms);
         st.bind(6, model::now_ms());
+        const int rc = st.step();
+        st.reset();
+        if (rc == SQLITE_DONE) return note_fresh(w);
+        spdlog::error("store: recording webhook deliveries of job {} failed: {}", e.uuid,
+                      w.db->error_message());
+        return store_errc::io;
+    }
+
+    // The rows just inserted, for the hand-over to the dispatcher once the transaction commits.
+    // Read back by their rowids (one writer: an INSERT … SELECT numbers its rows one after the
+    // other), not with RETURNING: that opened an ephemeral table at every status change, and
+    // its allocations cost the writer more than the statement (madvise, seen with perf).
+    // A row this misses is not lost: the dispatcher's sweep of the table finds it.
+    error_code note_fresh(sqlite_writer_ctx& w) {
+        const auto n = sqlite3_changes64(w.db->handle());
+        if (n <= 0) return {};
+        const auto last = sqlite3_last_insert_rowid(w.db->handle());
+        auto& st = w.db->cached("SELECT seq, dest FROM webhook_deliveries WHERE seq > ?1 AND seq <= ?2");
+        st.bind(1, last - n);
+        st.bind(2, last);
         int rc;
         while ((rc = st.step()) == SQLITE_ROW)
             fresh.push_back({st.column_int(0), std::string(st.column_text(1))});
         st.reset();
         if (rc == SQLITE_DONE) return {};
-        spdlog::error("store: recording webhook deliveries of job {} failed: {}", e.uuid,
-                      w.db->error_message());
+        spdlog::error("store: reading new webhook deliveries failed: {}", w.db->error_message());
         return store_errc::io;
     }
 
