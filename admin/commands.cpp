@@ -33,6 +33,10 @@ void fail(boost::system::error_code ec, const std::string& subject) {
                 throw cli_error("account \"" + subject + "\" exists already");
             case admin_errc::owned_elsewhere:
                 throw cli_error("id \"" + subject + "\" belongs to another account; nothing was changed");
+            case admin_errc::not_running:
+                throw cli_error("job \"" + subject +
+                                "\" is not STARTED or IN_PROGRESS; nothing was changed (a finished job is "
+                                "retried with POST /jobs/:id/retry)");
         }
     }
     throw cli_error(subject + ": " + ec.message());

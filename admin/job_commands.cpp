@@ -1,4 +1,4 @@
-// job: look at one job, at the outbox, and send dead-lettered jobs round again.
+// job: look at one job, at the outbox and at stuck jobs, and send dead-lettered or stuck jobs round again.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -54,6 +54,10 @@ json::object job_json(const store::admin_job& a) {
              j.idempotency_key.empty() ? json::value(nullptr) : json::value(j.idempotency_key)},
             {"created_at", time_json(j.created_ms)},
             {"updated_at", time_json(j.updated_ms)},
+            {"attempt", j.attempt},
+            {"expires_at", time_json(j.expires_at_ms)},
+            {"retry_at", time_json(j.retry_at_ms)},
+            {"cancel_requested_at", time_json(j.cancel_requested_ms)},
             {"published", a.published},
             {"seq", a.seq}};
 }
@@ -106,46 +110,30 @@ command job_unpublished() {
         }};
 }
 
-// "90s", "15m", "2h", "1d": a duration in whole units, as milliseconds.
+// A job type named on the command line; cli_error(exit_usage) listing the types otherwise.
+model::job_type job_type_arg(const std::string& text) {
+    if (auto type = model::parse_job_type(text)) return *type;
+    std::string known;
+    for (auto t : model::all_job_types)
+        known += (known.empty() ? "" : ", ") + std::string(model::to_string(t));
+    throw cli_error("unknown job type \"" + text + "\" (one of " + known + ")", exit_usage);
+}
+
+// "600" (seconds), "90s", "15m", "2h", "1d": a duration of at least a second, in milliseconds.
 std::int64_t parse_age(const std::string& flag, const std::string& text) {
     static const std::pair<char, std::int64_t> units[] = {
         {'s', 1'000}, {'m', 60'000}, {'h', 3'600'000}, {'d', 86'400'000}};
+    if (!text.empty() && text.back() >= '0' && text.back() <= '9')
+        return static_cast<std::int64_t>(parse_count(flag, text, 1, 366u * 86'400)) * 1'000;
     if (text.size() >= 2)
         for (const auto& [unit, ms] : units)
             if (text.back() == unit)
                 return static_cast<std::int64_t>(
-                           parse_count(flag, text.substr(0, text.size() - 1), 0, 1'000'000)) *
+                           parse_count(flag, text.substr(0, text.size() - 1), 1, 1'000'000)) *
                        ms;
-    throw cli_error(flag + " takes a duration such as 90s, 15m, 2h or 1d, got \"" + text + "\"", exit_usage);
-}
-
-command job_stuck() {
-    return {"job",
-            "stuck",
-            {},
-            {{"--older-than", "AGE", "not updated for this long: 90s, 15m, 2h, 1d (default 1h)"},
-             {"--limit", "N", "at most N jobs, the longest stuck first (default 100)"}},
-            "list published jobs still QUEUED, STARTED or IN_PROGRESS after AGE without an update",
-            "A job the broker has but that is not terminal: no worker took it (none running for its type),\n"
-            "a worker died or hangs with it, or its outcome was lost. Jobs not yet published are the\n"
-            "outbox instead (job unpublished).",
-            [](const invocation& inv, context& ctx) {
-                const auto age = parse_age("--older-than", inv.value("--older-than", "1h"));
-                const auto limit = parse_count("--limit", inv.value("--limit", "100"), 1, 1'000'000);
-                const auto jobs = ctx.store().list_stuck(model::now_ms() - age, limit);
-                if (ctx.json) {
-                    json::array out;
-                    for (const auto& a : jobs) out.push_back(job_json(a));
-                    write_json(ctx.out, out);
-                    return;
-                }
-                std::vector<table_row> rows;
-                for (const auto& a : jobs)
-                    rows.push_back({a.job.uuid, std::string(model::to_string(a.job.type)),
-                                    std::string(model::to_string(a.job.status)), a.job.account_id,
-                                    time_text(a.job.updated_ms)});
-                write_table(ctx.out, {"UUID", "TYPE", "STATUS", "ACCOUNT", "UPDATED"}, rows);
-            }};
+    throw cli_error(
+        flag + " takes a duration such as 600 (seconds), 90s, 15m, 2h or 1d, got \"" + text + "\"",
+        exit_usage);
 }
 
 command job_requeue_dead() {
@@ -157,22 +145,16 @@ command job_requeue_dead() {
         "send the dead-lettered jobs of a type round again",
         "A job the broker dead-lettered (its delivery limit was reached) is marked FAILED by jobsd\n"
         "with an error starting \"dead-lettered: \"; jobs a worker reported FAILED are left alone.\n"
-        "Each such job of TYPE is set back to QUEUED and unpublished, with error, progress and output\n"
+        "Each such job of TYPE is set back to QUEUED as its next attempt, unpublished, with error, progress "
+        "and output\n"
         "cleared (an operator override of the forward-only status rule), in one transaction. A\n"
         "running jobsd with publishing on then sends it again from its outbox: at its next relay scan\n"
         "(amqp.relay_interval_ms, 30 s by default) or reconnect. Its worker's events apply as for a\n"
         "new job. The broker is not touched: jobsd itself empties the dead-letter queues.",
         [](const invocation& inv, context& ctx) {
-            const auto type = model::parse_job_type(inv.args[0]);
-            if (!type) {
-                std::string known;
-                for (auto t : model::all_job_types)
-                    known += (known.empty() ? "" : ", ") + std::string(model::to_string(t));
-                throw cli_error("unknown job type \"" + inv.args[0] + "\" (one of " + known + ")",
-                                exit_usage);
-            }
+            const auto type = job_type_arg(inv.args[0]);
             const auto limit = parse_count("--limit", inv.value("--limit", "1000"), 1, 1'000'000);
-            const auto uuids = ctx.store().requeue_dead_lettered(*type, limit, model::now_ms());
+            const auto uuids = ctx.store().requeue_dead_lettered(type, limit, model::now_ms());
             if (ctx.json) {
                 json::array out;
                 for (const auto& u : uuids) out.emplace_back(u);
@@ -186,10 +168,77 @@ command job_requeue_dead() {
         }};
 }
 
+command job_stuck() {
+    return {
+        "job",
+        "stuck",
+        {},
+        {{"--older-than", "AGE",
+          "not updated for this long: 600 (seconds), 90s, 15m, 2h, 1d (default 600, jobsd's "
+          "lifecycle.stuck_after_s)"},
+         {"--type", "TYPE", "of one job type only"},
+         {"--limit", "N", "at most N jobs (default 100)"}},
+        "list published jobs still QUEUED, STARTED or IN_PROGRESS after AGE without an update, the longest "
+        "silent first",
+        "A job the broker has that is not terminal: no worker took it (none running for its type), its\n"
+        "worker hangs or died with it without the broker noticing yet, or its outcome was lost. Jobs not\n"
+        "yet published are the outbox instead (job unpublished). jobsd counts the STARTED and\n"
+        "IN_PROGRESS ones per type at /metrics (jobsd_jobs_stuck) with each type's own bound;\n"
+        "`job requeue UUID` runs one of those again.",
+        [](const invocation& inv, context& ctx) {
+            const auto older_ms = parse_age("--older-than", inv.value("--older-than", "600"));
+            const auto limit = parse_count("--limit", inv.value("--limit", "100"), 1, 1'000'000);
+            std::optional<model::job_type> type;
+            if (inv.has("--type")) type = job_type_arg(inv.value("--type"));
+            const auto now = model::now_ms();
+            const auto jobs = ctx.store().list_stuck(now - older_ms, type, limit);
+            if (ctx.json) {
+                json::array out;
+                for (const auto& a : jobs) out.push_back(job_json(a));
+                write_json(ctx.out, out);
+                return;
+            }
+            std::vector<table_row> rows;
+            for (const auto& a : jobs)
+                rows.push_back({a.job.uuid, std::string(model::to_string(a.job.type)),
+                                std::string(model::to_string(a.job.status)), std::to_string(a.job.attempt),
+                                a.job.progress ? std::to_string(*a.job.progress) : "-",
+                                std::to_string((now - a.job.updated_ms) / 1000) + " s", a.job.account_id});
+            write_table(ctx.out, {"UUID", "TYPE", "STATUS", "ATTEMPT", "PROGRESS", "SILENT", "ACCOUNT"},
+                        rows);
+        }};
+}
+
+command job_requeue() {
+    return {"job",
+            "requeue",
+            {"UUID"},
+            {},
+            "run a stuck (STARTED or IN_PROGRESS) job again as its next attempt",
+            "The job goes back to QUEUED as attempt + 1, unpublished, with progress and output cleared,\n"
+            "and in the same transaction a cancel of the attempt it leaves is queued for its workers: a\n"
+            "worker still holding it stops it, and nobody runs that attempt again. Events of the old\n"
+            "attempt are ignored from now on. A running jobsd sends the cancel within a second and the\n"
+            "job at its next relay scan (amqp.relay_interval_ms). A finished job is retried with\n"
+            "POST /jobs/:id/retry instead.",
+            [](const invocation& inv, context& ctx) {
+                if (!model::is_uuid(inv.args[0]))
+                    throw cli_error("\"" + inv.args[0] + "\" is not a job uuid", exit_usage);
+                auto r = ctx.store().requeue_job(inv.args[0], model::now_ms());
+                if (!r) fail(r.error(), inv.args[0]);
+                if (ctx.json)
+                    write_json(ctx.out, job_json(*r));
+                else
+                    ctx.out << r->job.uuid << "\n";
+                ctx.err << "job " << r->job.uuid << " requeued as attempt " << r->job.attempt
+                        << "; a running jobsd publishes it at its next relay scan\n";
+            }};
+}
+
 }  // namespace
 
 std::vector<command> job_commands() {
-    return {job_show(), job_unpublished(), job_stuck(), job_requeue_dead()};
+    return {job_show(), job_unpublished(), job_requeue_dead(), job_stuck(), job_requeue()};
 }
 
 }  // namespace jobsd::admin

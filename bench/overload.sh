@@ -29,7 +29,8 @@ cleanup() {
 trap cleanup EXIT
 bash scripts/rabbitmq.sh start "$node" "$amqp_port" >/dev/null
 
-JOBSD_AMQP_URLS=$url JOBSD_AMQP_CONFIRM_WINDOW=1 JOBSD_AMQP_MANAGEMENT_URL= JOBSD_LOG_LEVEL=warn \
+# No worker drains the queues (jobs-bench --e2e reads copies): the fair queue is off.
+JOBSD_LIFECYCLE_FAIR_WINDOW=0 JOBSD_AMQP_URLS=$url JOBSD_AMQP_CONFIRM_WINDOW=1 JOBSD_AMQP_MANAGEMENT_URL= JOBSD_LOG_LEVEL=warn \
     build/bin/jobsd --config conf/jobsd.json --port "$http_port" --store "sqlite:$dir/jobs.db" \
     >"$dir/jobsd.out" 2>"$dir/jobsd.log" &
 jobsd=$!

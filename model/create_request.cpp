@@ -1,6 +1,7 @@
 // Validation rules of API.md's POST /jobs/v2 table; each broken rule becomes one field_error.
 #include "model/create_request.hpp"
 
+#include "model/priority.hpp"
 #include "model/strict_json.hpp"
 #include "model/webhook_event.hpp"
 #include "model/webhook_url.hpp"
@@ -47,6 +48,21 @@ class checker {
             return std::nullopt;
         }
         return d;
+    }
+
+    // A whole number in [min, max], or absent.
+    std::optional<std::int64_t> optional_count(std::string_view field, std::int64_t min, std::int64_t max,
+                                               std::string_view unit) {
+        const json::value* v = body_.if_contains(field);
+        if (!v) return std::nullopt;
+        const double d = v->is_number() ? v->to_number<double>() : -1;
+        if (!v->is_number() || d < static_cast<double>(min) || d > static_cast<double>(max) ||
+            d != static_cast<double>(static_cast<std::int64_t>(d))) {
+            add(field, "must be a whole number of " + std::string(unit) + " from " + std::to_string(min) +
+                           " to " + std::to_string(max));
+            return std::nullopt;
+        }
+        return static_cast<std::int64_t>(d);
     }
 
     void values() {
@@ -117,7 +133,8 @@ class checker {
 
 }  // namespace
 
-std::variant<create_request, request_error> parse_create_request(std::string_view body) {
+std::variant<create_request, request_error> parse_create_request(std::string_view body,
+                                                                 const create_limits& limits) {
     // Ambiguous or abusive JSON is refused before the document is built.
     if (auto problem = strict_json_problem(body); !problem.empty()) {
         if (problem != "Malformed JSON body") problem = "Malformed JSON body: " + problem;
@@ -155,6 +172,13 @@ std::variant<create_request, request_error> parse_create_request(std::string_vie
         check.add("background_music", "must be a string or null");
     check.optional_number("background_volume", 0.0, 1.0);
     check.optional_number("background_start", 0.0, std::nullopt);
+    req.expires_in_s = check.optional_count("expires_in_s", 1, limits.max_expires_in_s, "seconds");
+    if (const json::value* p = obj->if_contains("priority"); p && !p->is_null()) {
+        if (auto level = parse_priority(*p))
+            req.priority = *level;
+        else
+            check.add("priority", "must be \"low\", \"normal\", \"high\" or a whole number from 1 to 5");
+    }
 
     auto errors = check.take_errors();
     if (!errors.empty())

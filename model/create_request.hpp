@@ -36,9 +36,20 @@ struct create_request {
     std::optional<double> version;
     std::string webhook_url;      // `webhook`: "" when absent or null
     unsigned webhook_events = 0;  // `webhook_events` as a filter; the default ones when absent
+    // The job's time to live in seconds (expires_in_s): not started by then, it becomes EXPIRED.
+    std::optional<std::int64_t> expires_in_s;
+    // 1 (lowest) to 5 (highest); "low", "normal" (the default) and "high" name 1, 3 and 5.
+    int priority = 3;
 };
 
-std::variant<create_request, request_error> parse_create_request(std::string_view body);
+// Bounds the parser enforces that come from the configuration.
+struct create_limits {
+    // Largest expires_in_s accepted (lifecycle.max_expires_in_s): a week by default.
+    std::int64_t max_expires_in_s = 7 * 24 * 3600;
+};
+
+std::variant<create_request, request_error> parse_create_request(std::string_view body,
+                                                                 const create_limits& limits = {});
 
 // The source a job resolves to, or why it does not.
 struct resolved_source {

@@ -1,4 +1,5 @@
 // A job as the system keeps it. `input` and `output` are JSON text, stored as received.
+// One job may run several times (attempts): a retry keeps the uuid and raises `attempt`.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,20 @@ struct job {
     std::string batch_id;         // "" unless created by POST /jobs/v2/batch: shared by the batch's jobs
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;
+    int attempt = 1;  // 1 for the first run; each retry or requeue adds one
+    // The client's time to live (expires_in_s) and the current attempt's deadline: a job not
+    // started by then becomes EXPIRED. An explicit retry starts a new deadline from this TTL.
+    std::optional<std::int64_t> expires_in_ms;
+    std::optional<std::int64_t> expires_at_ms;
+    // When the owner asked to cancel the job; nullopt otherwise.
+    std::optional<std::int64_t> cancel_requested_ms;
+    // A retry waiting for its backoff: the job is QUEUED and leaves for the broker at this time.
+    std::optional<std::int64_t> retry_at_ms;
+    // 1 (lowest) to 5 (highest), 3 by default (model/priority.hpp).
+    int priority = 3;
+    // Held in its type's fair queue (server/job_release.hpp) until its turn: the job's place in
+    // it (model/fair_order.hpp). A held job is out of the outbox until released.
+    std::optional<double> fair_key;
 };
 
 }  // namespace jobsd::model

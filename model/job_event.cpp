@@ -12,6 +12,13 @@ namespace jobsd::model {
 
 namespace json = boost::json;
 
+namespace {
+
+// Larger attempt numbers are refused as nonsense (a worker's bug), not stored.
+constexpr double max_attempt = 1'000'000;
+
+}  // namespace
+
 std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now) {
     boost::system::error_code ec;
     json::value doc = json::parse(body, ec);
@@ -28,6 +35,16 @@ std::variant<job_event, event_error> parse_job_event(std::string_view body, std:
     auto st = parse_job_status(status->get_string());
     if (!st) return event_error{"unknown job_status " + std::string(status->get_string())};
     e.status = *st;
+    if (const auto* a = obj->if_contains("attempt"); a && !a->is_null()) {
+        const double d = a->is_number() ? a->to_number<double>() : 0;
+        if (d < 1 || d > max_attempt || d != static_cast<double>(static_cast<int>(d)))
+            return event_error{"attempt is not a whole number from 1"};
+        e.attempt = static_cast<int>(d);
+    }
+    if (const auto* r = obj->if_contains("retryable"); r && !r->is_null()) {
+        if (!r->is_bool()) return event_error{"retryable is not true or false"};
+        e.retryable = r->get_bool();
+    }
     if (const auto* p = obj->if_contains("progress"); p && !p->is_null()) {
         if (!p->is_number()) return event_error{"progress is not a number"};
         const double d = p->to_number<double>();
@@ -47,6 +64,7 @@ std::variant<job_event, event_error> parse_job_event(std::string_view body, std:
 
 std::string to_json(const job_event& e, std::string_view job_type) {
     json::object o{{"uuid", e.uuid}, {"job_type", job_type}, {"job_status", to_string(e.status)}};
+    if (e.attempt) o["attempt"] = *e.attempt;
     if (e.progress) o["progress"] = *e.progress;
     if (e.output) {
         boost::system::error_code ec;

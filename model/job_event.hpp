@@ -12,13 +12,17 @@
 
 namespace jobsd::model {
 
-// {"uuid","job_status","progress"?,"output"?,"error"?,"worker"?,"at"}
+// {"uuid","job_status","attempt"?,"progress"?,"output"?,"error"?,"retryable"?,"worker"?,"at"}
 struct job_event {
     std::string uuid;
     job_status status = job_status::queued;
+    // The attempt the event is about (contract 2); nullopt from a contract-1 worker, which is
+    // taken as the job's current attempt.
+    std::optional<int> attempt;
     std::optional<int> progress;        // 0..100
     std::optional<std::string> output;  // JSON text of an object
     std::optional<std::string> error;
+    bool retryable = false;  // FAILED only: the worker says another attempt may succeed
     std::optional<std::string> worker;
     std::int64_t at_ms = 0;  // when it happened; now when the event had no `at`
 };

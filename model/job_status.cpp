@@ -1,29 +1,16 @@
-// Wire names of job statuses.
+// Wire names of job statuses, read from the status table.
 #include "model/job_status.hpp"
-
-#include <array>
 
 namespace jobsd::model {
 
 std::string_view to_string(job_status s) noexcept {
-    switch (s) {
-        case job_status::queued:
-            return "QUEUED";
-        case job_status::started:
-            return "STARTED";
-        case job_status::in_progress:
-            return "IN_PROGRESS";
-        case job_status::success:
-            return "SUCCESS";
-        case job_status::failed:
-            return "FAILED";
-    }
-    return "UNKNOWN";
+    const auto i = static_cast<std::size_t>(s);
+    return i < job_status_table.size() ? job_status_table[i].name : std::string_view("UNKNOWN");
 }
 
 std::optional<job_status> parse_job_status(std::string_view s) noexcept {
-    for (auto st : all_job_statuses)
-        if (to_string(st) == s) return st;
+    for (const auto& row : job_status_table)
+        if (row.name == s) return row.status;
     return std::nullopt;
 }
 

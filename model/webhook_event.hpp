@@ -20,12 +20,14 @@ struct webhook_event {
 };
 
 // clang-format off
-inline constexpr std::array<webhook_event, 4> webhook_events{{
+inline constexpr std::array<webhook_event, 6> webhook_events{{
     //  name              caused by                 bit      by default
     {"job.started",   job_status::started,     1u << 0, false},
     {"job.progress",  job_status::in_progress, 1u << 1, false},  // opt-in only: one per progress report
     {"job.succeeded", job_status::success,     1u << 2, true},
     {"job.failed",    job_status::failed,      1u << 3, true},
+    {"job.cancelled", job_status::cancelled,   1u << 4, true},
+    {"job.expired",   job_status::expired,     1u << 5, true},
 }};
 // clang-format on
 

@@ -56,8 +56,20 @@ amqp_arguments& amqp_arguments::add(std::string key, std::int64_t value) {
     return *this;
 }
 
+amqp_arguments& amqp_arguments::add_timestamp(std::string key, std::uint64_t seconds) {
+    timestamps_.emplace_back(std::move(key), seconds);
+    return *this;
+}
+
 amqp_table_t amqp_arguments::table() {
     entries_.clear();
+    for (auto& [k, v] : timestamps_) {
+        amqp_table_entry_t e{};
+        e.key = bytes(k);
+        e.value.kind = AMQP_FIELD_KIND_TIMESTAMP;
+        e.value.value.u64 = v;
+        entries_.push_back(e);
+    }
     for (auto& [k, v] : strings_) {
         amqp_table_entry_t e{};
         e.key = bytes(k);

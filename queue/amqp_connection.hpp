@@ -5,6 +5,7 @@
 #include <amqp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,11 +28,14 @@ class amqp_arguments {
   public:
     amqp_arguments& add(std::string key, std::string value);
     amqp_arguments& add(std::string key, std::int64_t value);
+    // An AMQP timestamp (seconds since the epoch), e.g. a stream's x-stream-offset.
+    amqp_arguments& add_timestamp(std::string key, std::uint64_t seconds);
     amqp_table_t table();
 
   private:
     std::vector<std::pair<std::string, std::string>> strings_;
     std::vector<std::pair<std::string, std::int64_t>> ints_;
+    std::vector<std::pair<std::string, std::uint64_t>> timestamps_;
     std::vector<amqp_table_entry_t> entries_;
 };
 

@@ -41,6 +41,20 @@ struct amqp_options {
     std::string dead_queue_prefix = "jobs.dead.";
     // Topic exchange for status events (routing key <job_type>.<status>).
     std::string events_exchange = "jobs.events";
+    // Topic exchange for control messages (cancel requests), routing key <job_type>.<kind>, and the
+    // prefix of the stream per type bound to it with "<type>.#" (<control_queue_prefix><type>).
+    // A stream, not a queue per worker: every worker process of the type reads it, including
+    // one that starts or reconnects after a cancel was sent (it reads back control_retention).
+    std::string control_exchange = "jobs.control";
+    std::string control_queue_prefix = "jobs.control.";
+    // How long a control stream keeps messages (x-max-age), and how far back a worker reads at
+    // connect. An hour covers any restart or reconnect; cancels are a few hundred bytes each.
+    // Workers and jobsd must agree (the streams are declared by both).
+    std::chrono::seconds control_retention{3600};
+    // Control messages read from the store per query, and how often the control publisher looks
+    // for ones written by other instances or by jobsctl (its own are sent at once).
+    std::size_t control_batch = 256;
+    std::chrono::milliseconds control_poll_interval{1'000};
     // jobsd's own durable queue of status events, bound to events_exchange with "#". Several
     // jobsd instances share it (applying an event is idempotent).
     std::string events_queue = "jobsd.events";

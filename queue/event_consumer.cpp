@@ -32,8 +32,11 @@ amqp_bytes_t bytes(const std::string& s) {
     return {s.size(), const_cast<char*>(s.data())};
 }
 
-// A dead-lettered job message becomes its FAILED event; nullopt when the body names no job.
-std::optional<model::job_event> failed_event(std::string_view body, const std::string& reason) {
+// A dead-lettered job message becomes its event: EXPIRED when its time to live ran out in the
+// queue, FAILED with the broker's reason otherwise (delivery limit, rejected); for the attempt
+// the message carried (contract 2), so a dead letter of an earlier attempt changes nothing.
+// nullopt when the body names no job.
+std::optional<model::job_event> dead_letter_event(std::string_view body, const std::string& reason) {
     boost::system::error_code ec;
     auto doc = boost::json::parse(body, ec);
     const auto* obj = ec ? nullptr : doc.if_object();
@@ -41,11 +44,17 @@ std::optional<model::job_event> failed_event(std::string_view body, const std::s
     if (!uuid || !uuid->is_string() || !model::is_uuid(uuid->get_string())) return std::nullopt;
     model::job_event e;
     e.uuid = std::string(uuid->get_string());
+    if (const auto* a = obj->if_contains("attempt"); a && a->is_int64() && a->get_int64() >= 1)
+        e.attempt = static_cast<int>(a->get_int64());
+    e.at_ms = model::now_ms();
+    if (reason == "expired") {
+        e.status = model::job_status::expired;
+        return e;
+    }
     e.status = model::job_status::failed;
     std::string why = reason.empty() ? "unknown reason" : reason;
     if (reason == "delivery_limit") why = "delivery limit reached (no worker finished it)";
     e.error = std::string(model::dead_letter_error_prefix) + why;
-    e.at_ms = model::now_ms();
     return e;
 }
 
@@ -127,11 +136,11 @@ struct event_consumer::impl final : amqp_session_user {
     }
 
     void take_dead_lettered(std::string_view body, const std::string& reason) {
-        if (auto failed = failed_event(body, reason)) {
+        if (auto dead = dead_letter_event(body, reason)) {
             stats.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-            spdlog::warn("job {} was dead-lettered ({}); marking it FAILED", failed->uuid,
-                         reason.empty() ? "no reason given" : reason);
-            batch.push_back(std::move(*failed));
+            spdlog::warn("job {} was dead-lettered ({}); marking it {}", dead->uuid,
+                         reason.empty() ? "no reason given" : reason, model::to_string(dead->status));
+            batch.push_back(std::move(*dead));
             return;
         }
         stats.malformed.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // Consumes status events (from a durable queue bound to the events exchange) and the
 // dead-letter queues, and hands them to an event_sink in batches; a batch is acked only after
-// the sink applied it. A dead-lettered job becomes a FAILED event with the broker's reason.
+// the sink applied it. A dead-lettered job becomes an EXPIRED event when its time to live ran out,
+// a FAILED event with the broker's reason otherwise.
 //
 // Thread safety: start/stop from one owner thread, stats() from any; the connection lives on
 // its own thread (an amqp_session), which also calls the sink.

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/clock.hpp"
@@ -33,6 +34,16 @@ job_message make_job_message(const model::job& job) {
     model::append_json_string(body, job.uuid);
     body += ",\"job_type\":";
     model::append_json_string(body, type);
+    body += ",\"contract\":";
+    body += std::to_string(job_contract_version);
+    body += ",\"attempt\":";
+    body += std::to_string(job.attempt);
+    body += ",\"priority\":";
+    body += std::to_string(job.priority);
+    if (job.expires_at_ms) {
+        body += ",\"expires_at\":";
+        model::append_json_string(body, model::format_iso8601(*job.expires_at_ms));
+    }
     body += ",\"account_id\":";
     model::append_json_string(body, job.account_id);
     body += ",\"source_id\":";
@@ -46,7 +57,23 @@ job_message make_job_message(const model::job& job) {
     body += ",\"created_at\":";
     model::append_json_string(body, model::format_iso8601(job.created_ms));
     body += '}';
-    return {job.uuid, type, std::move(body), job.created_ms};
+    return {job.uuid, type, std::move(body), job.created_ms, job.attempt, job.expires_at_ms};
+}
+
+job_message_properties::job_message_properties(const job_message& m, std::int64_t now_ms) {
+    header_.key = amqp_cstring_bytes(contract_header);
+    header_.value.kind = AMQP_FIELD_KIND_I32;
+    header_.value.value.i32 = job_contract_version;
+    if (m.expires_at_ms) expiration_ = std::to_string(std::max<std::int64_t>(1, *m.expires_at_ms - now_ms));
+}
+
+void job_message_properties::apply(amqp_basic_properties_t& props) {
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers = {1, &header_};
+    if (!expiration_.empty()) {
+        props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+        props.expiration = {expiration_.size(), expiration_.data()};
+    }
 }
 
 }  // namespace jobsd::queue

@@ -52,8 +52,8 @@ struct publisher::impl final : amqp_session_user {
 
     // ---- any thread
 
-    void submit(model::job job) {
-        if (!mailbox->offer(std::move(job), clock::now()))
+    void submit(model::job job, std::optional<std::int64_t> claimed_ms) {
+        if (!mailbox->offer(std::move(job), clock::now(), claimed_ms))
             stats.deferred.fetch_add(1, std::memory_order_relaxed);
     }
 
@@ -175,12 +175,11 @@ struct publisher::impl final : amqp_session_user {
             }
         }
         if (mail.sweep) ledger.request_sweep();
-        // A job's claim, made by its insert, started after the job was created (created_ms, on
-        // the wall clock): that instant on this clock bounds its lease from below.
+        // A job's claim, made by its insert or its release, started after claimed_ms (on the
+        // wall clock): that instant on this clock bounds its lease from below.
         const auto wall_now = model::now_ms();
         for (const auto& j : mail.jobs) {
-            const auto age =
-                std::chrono::milliseconds(std::max<std::int64_t>(0, wall_now - j.job.created_ms));
+            const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, wall_now - j.claimed_ms));
             ledger.hand_over(j.job, std::min(j.at, now - age), j.at, now);
         }
     }
@@ -203,6 +202,8 @@ struct publisher::impl final : amqp_session_user {
         props.message_id = bytes(msg.uuid);
         props.type = bytes(msg.job_type);
         props.timestamp = static_cast<std::uint64_t>(msg.created_ms / 1000);
+        job_message_properties contract(msg, model::now_ms());  // contract header, per-message TTL
+        contract.apply(props);
         // mandatory: an unroutable message comes back as basic.return instead of vanishing.
         const int rc = amqp_basic_publish(conn.state(), amqp_connection::channel, bytes(options.exchange),
                                           bytes(msg.job_type), 1, 0, &props, bytes(msg.body));
@@ -304,8 +305,8 @@ void publisher::stop() {
     impl_->thread.join();
 }
 
-void publisher::submit(model::job job) {
-    impl_->submit(std::move(job));
+void publisher::submit(model::job job, std::optional<std::int64_t> claimed_ms) {
+    impl_->submit(std::move(job), claimed_ms);
 }
 
 const publisher_stats& publisher::stats() const noexcept {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "model/job.hpp"
@@ -61,8 +62,9 @@ class publisher {
 
     // Fast path for a job just committed. Never blocks; when the broker is away or the mailbox
     // holds publish_queue_max jobs already, the job stays in the outbox and the relay sends it
-    // later (counted as deferred).
-    void submit(model::job job);
+    // later (counted as deferred). `claimed_ms`: when the store claimed it for this instance (wall
+    // clock), if not by its insert at created_ms (a job released from the fair queue).
+    void submit(model::job job, std::optional<std::int64_t> claimed_ms = std::nullopt);
 
     const publisher_stats& stats() const noexcept;
 

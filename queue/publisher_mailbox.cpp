@@ -6,7 +6,7 @@
 
 namespace jobsd::queue {
 
-bool publisher_mailbox::offer(model::job job, clock::time_point now) {
+bool publisher_mailbox::offer(model::job job, clock::time_point now, std::optional<std::int64_t> claimed_ms) {
     bool first = false;
     {
         std::lock_guard lock(mu_);
@@ -15,7 +15,8 @@ bool publisher_mailbox::offer(model::job job, clock::time_point now) {
             return false;
         }
         first = jobs_.empty();
-        jobs_.push_back({std::move(job), now});
+        const auto claimed = claimed_ms.value_or(job.created_ms);
+        jobs_.push_back({std::move(job), now, claimed});
     }
     if (first) wake_.notify();
     return true;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -26,6 +27,9 @@ class publisher_mailbox {
     struct handed_job {
         model::job job;
         clock::time_point at;  // when it was handed over
+        // When its claim was made (wall clock, ms): its insert (created_ms) or its release from
+        // the fair queue.
+        std::int64_t claimed_ms = 0;
     };
     struct claim_answer {
         std::uint64_t sweep = 0;  // relay_ledger::claim_request::sweep
@@ -56,7 +60,7 @@ class publisher_mailbox {
     // Takes a job unless the mailbox is closed (no broker) or full; a refused job stays in the
     // outbox, and a sweep is requested so the relay sends it. Wakes the publisher when the
     // job is the first one waiting.
-    bool offer(model::job job, clock::time_point now);
+    bool offer(model::job job, clock::time_point now, std::optional<std::int64_t> claimed_ms = std::nullopt);
     void post(claim_answer answer);
     void post(mark_answer answer);
     void post(renew_answer answer);

@@ -50,6 +50,9 @@ std::chrono::milliseconds relay_ledger::hand_over_limit() const {
 
 bool relay_ledger::hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
                              clock::time_point now) {
+    // Retire first: a retry of a job (same uuid, next attempt) may be handed over after its
+    // previous attempt's mark retired, with no mark or claim since to prune the list.
+    retire(now);
     if (now - handed_at >= hand_over_limit()) {
         again_ = true;
         return false;

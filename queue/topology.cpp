@@ -1,5 +1,6 @@
-// Dead-letter queues are declared with the same queue type as the job queues. Declarations run
-// on channel `declare_channel`, apart from the channels users publish and consume on.
+// Dead-letter queues are declared with the same queue type as the job queues; control streams are
+// streams whatever the queue type. Declarations run on channel `declare_channel`, apart from the
+// channels users publish and consume on.
 #include "queue/topology.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,10 @@ namespace jobsd::queue {
 namespace {
 
 constexpr amqp_channel_t declare_channel = 9;
+
+// Stream segments of 1 MiB: retention drops whole segments, so small ones make x-max-age hold
+// closely (the default, 500 MB, would keep every cancel for ever on a quiet system).
+constexpr std::int64_t control_segment_bytes = 1 << 20;
 
 }  // namespace
 
@@ -20,7 +25,7 @@ amqp_arguments job_queue_arguments(const amqp_options& o, const std::string& typ
     // Quorum queues only: classic queues have no delivery limit and dead-letter at most once.
     // At-least-once dead-lettering keeps a message in its queue until the dead-letter queue has
     // confirmed it (so a job is never lost while that queue has no leader), and RabbitMQ takes it
-    // only with overflow reject-publish.
+    // only with overflow reject-publish. Expired messages (per-message TTL) dead-letter the same way.
     if (o.queue_type == "quorum")
         args.add("x-delivery-limit", static_cast<std::int64_t>(o.delivery_limit))
             .add("x-dead-letter-strategy", std::string("at-least-once"))
@@ -41,8 +46,16 @@ topology_report declare_topology(amqp_connection& conn, const amqp_options& o) {
     events_args.add("x-queue-type", o.queue_type);
     conn.declare_queue(o.events_queue, events_args, ch);
     conn.bind_queue(o.events_queue, o.events_exchange, "#", ch);
+    conn.declare_exchange(o.control_exchange, "topic", ch);
     topology_report report;
     for (const auto& type : o.job_types) {
+        amqp_arguments control_args;
+        control_args.add("x-queue-type", "stream")
+            .add("x-max-age", std::to_string(o.control_retention.count()) + "s")
+            .add("x-stream-max-segment-size-bytes", control_segment_bytes);
+        conn.declare_queue(o.control_queue_prefix + type, control_args, ch);
+        conn.bind_queue(o.control_queue_prefix + type, o.control_exchange, type + ".#", ch);
+
         amqp_arguments dead_args;
         dead_args.add("x-queue-type", o.queue_type);
         conn.declare_queue(o.dead_queue_prefix + type, dead_args, ch);

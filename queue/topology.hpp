@@ -24,7 +24,9 @@ struct topology_report {
 // <queue_prefix><type> bound with routing key = type, dead-lettering to `dead_exchange` with the
 // type as routing key (quorum by default: with x-delivery-limit, at-least-once dead-lettering
 // and x-overflow reject-publish, which at-least-once needs); direct `dead_exchange` with a queue
-// per type; topic `events_exchange` with jobsd's durable `events_queue` bound with "#".
+// per type; topic `events_exchange` with jobsd's durable `events_queue` bound with "#"; topic
+// `control_exchange` with a stream per type (<control_queue_prefix><type>, x-max-age =
+// control_retention) bound with "<type>.#".
 //
 // A job queue that exists with other arguments (406 PRECONDITION_FAILED) is kept and reported,
 // and logged with the migration step (a policy; see the README): refusing to start would turn an

@@ -13,14 +13,18 @@ port="${JOBSD_SERVER_PORT:-8080}"
 build/bin/jobsd --config conf/jobsd.json --port "$port" --log-format text &
 pid=$!
 
-# One simulating worker per job type, so a posted job goes all the way to SUCCESS.
+# One simulating worker per job type, so a posted job goes all the way to SUCCESS; tts jobs get
+# real work instead: the Python example worker (workers/python) speaks them into var/tts/<uuid>.wav.
 mkdir -p var/log
 worker_pids=()
-for type in ai_talking_video video tts image photo_qc pdf ai_image_generation; do
+for type in ai_talking_video video image photo_qc pdf ai_image_generation; do
   build/bin/jobs-worker --type "$type" --handler simulate --duration-ms 3000 --steps 3 \
     --url amqp://guest:guest@127.0.0.1:5673/ >>"var/log/worker-$type.log" 2>&1 &
   worker_pids+=($!)
 done
+TTS_OUTPUT_DIR="$PWD/var/tts" PYTHONPATH="$PWD/workers/python" /usr/bin/python3 -m jobsd_worker --type tts \
+  --handler examples.tts_espeak:handle --url amqp://guest:guest@127.0.0.1:5673/ >>var/log/worker-tts.log 2>&1 &
+worker_pids+=($!)
 
 cleanup() {
   kill -TERM "${worker_pids[@]}" "$pid" 2>/dev/null || true
@@ -41,7 +45,8 @@ operator_key=demo-operator-key-3e9a6c1d5f8b
 cat <<MSG
 
 jobsd is running at http://127.0.0.1:$port  (store: var/jobsd.db, metrics: /metrics)
-workers: one simulating jobs-worker per job type (logs in var/log/)
+workers: one simulating jobs-worker per job type, and for tts the espeak-ng example in Python
+         (workers/python/examples/tts_espeak.py, WAV files in var/tts/); logs in var/log/
 demo API key: $key
 dashboard: http://127.0.0.1:$port/dashboard  (operator key: $operator_key), or at once:
            http://127.0.0.1:$port/dashboard#key=$operator_key
@@ -55,6 +60,9 @@ Then read it back (use the uuid from the answer); a simulating worker takes it t
   curl -s http://127.0.0.1:$port/jobs/<uuid> -H 'x-api-key: $key'
 Watch the session's status changes live (Server-Sent Events), in another terminal before posting:
   curl -N 'http://127.0.0.1:$port/jobs/v2/events?session_id=demo-session' -H 'x-api-key: $key'
+A tts job, spoken into var/tts/<uuid>.wav (its path and URL are the job's output):
+  curl -s -X POST http://127.0.0.1:$port/jobs/v2 -H 'x-api-key: $key' -H 'Content-Type: application/json' \\
+    -d '{"job_type":"tts","template_id":"c7e3a5f0-2d8b-4c1e-b6a9-5f0d3e7c9a12","values":{"script":"Hello from jobsd"}}'
 List the active projects:
   curl -s http://127.0.0.1:$port/api/provider/projects/active -H 'x-api-key: $key'
 

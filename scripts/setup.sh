@@ -15,6 +15,7 @@ packages=(
   wrk libbenchmark-dev
   chromium
   python3-jsonschema
+  python3-pika espeak-ng
 )
 
 missing=()

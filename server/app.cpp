@@ -18,6 +18,7 @@
 #include "server/event_applier.hpp"
 #include "server/routes.hpp"
 #include "server/session.hpp"
+#include "server/store_control_outbox.hpp"
 #include "server/store_outbox.hpp"
 #include "server/tls_context.hpp"
 #include "server/use_nothrow.hpp"
@@ -68,10 +69,12 @@ app::app(config cfg)
     if (config_.amqp.enabled) {
         outbox_ = std::make_unique<store_outbox>(*store_);
         publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
-        event_sink_ = std::make_unique<event_applier>(*store_, hub_, [this] {
+        event_sink_ = std::make_unique<event_applier>(*store_, hub_, &metrics_, [this] {
             if (dispatcher_) dispatcher_->notify();
         });
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
+        control_outbox_ = std::make_unique<store_control_outbox>(*store_);
+        control_ = std::make_unique<queue::control_publisher>(config_.amqp, *control_outbox_);
     }
     if (config_.webhooks.enabled && store_->webhooks()) {
         std::vector<asio::io_context*> contexts;
@@ -79,14 +82,23 @@ app::app(config cfg)
         dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(config_.webhooks, *store_->webhooks(),
                                                                      std::move(contexts));
     }
+    if (publisher_ && config_.lifecycle.fair_window > 0)
+        release_ =
+            std::make_unique<job_release>(config_.lifecycle, config_.amqp, *store_, *publisher_, metrics_);
+    sweeper_ = std::make_unique<lifecycle_sweeper>(config_.lifecycle, *store_, hub_, metrics_,
+                                                   publisher_.get(), [this] {
+                                                       if (dispatcher_) dispatcher_->notify();
+                                                   });
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
-    services_ = std::make_unique<services>(services{config_.server, *store_, catalog_, metrics_,
-                                                    publisher_.get(), hub_, *operator_api_, gate_,
-                                                    config_.webhooks, store_->webhooks(), dispatcher_.get()});
+    services_ = std::make_unique<services>(
+        services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
+                 config_.webhooks, store_->webhooks(), dispatcher_.get(), config_.store.common.lifecycle,
+                 control_.get(), release_.get()});
     api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
     metrics_.watch_webhooks(dispatcher_ ? &dispatcher_->stats() : nullptr);
+    metrics_.watch_control(control_ ? &control_->stats() : nullptr);
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -101,10 +113,12 @@ app::~app() {
     // stopped) contexts, which then destroy them with the coroutines still waiting.
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
+    if (control_) control_->stop();
     store_.reset();
     // Likewise the operator routes' broker reader thread, while the contexts it completes on live.
     api_.reset();
     operator_api_.reset();
+    release_.reset();
 }
 
 asio::awaitable<void> app::accept_loop() {
@@ -145,9 +159,13 @@ void app::run() {
     if (config_.server.max_outbox_backlog > 0 || publisher_)
         asio::co_spawn(*contexts_.front(), watch_outbox(), asio::detached);
     asio::co_spawn(*contexts_.front(), sample_ingest(), asio::detached);
+    asio::co_spawn(*contexts_.front(), sweeper_->run(*contexts_.front(), stopping_), asio::detached);
+    if (release_)
+        asio::co_spawn(*contexts_.front(), release_->run(*contexts_.front(), stopping_), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
     if (dispatcher_) dispatcher_->start();
+    if (control_) control_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -160,6 +178,7 @@ void app::run() {
     // HTTP is done; let the publisher collect the confirms it is owed, then close.
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
+    if (control_) control_->stop();
 }
 
 asio::awaitable<void> app::refresh_catalog() {

@@ -14,11 +14,14 @@
 #include <optional>
 #include <vector>
 
+#include "queue/control_publisher.hpp"
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
 #include "server/api.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
+#include "server/job_release.hpp"
+#include "server/lifecycle_sweeper.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
 #include "server/services.hpp"
@@ -68,6 +71,10 @@ class app {
     std::unique_ptr<queue::publisher> publisher_;  // null when amqp.enabled is false
     std::unique_ptr<queue::event_sink> event_sink_;
     std::unique_ptr<queue::event_consumer> event_consumer_;  // null when amqp.enabled is false
+    std::unique_ptr<queue::control_outbox> control_outbox_;
+    std::unique_ptr<queue::control_publisher> control_;  // null when amqp.enabled is false
+    std::unique_ptr<job_release> release_;               // null when publishing or the fair queue is off
+    std::unique_ptr<lifecycle_sweeper> sweeper_;
     std::unique_ptr<operator_api> operator_api_;
     ingest_gate gate_;
     std::unique_ptr<services> services_;

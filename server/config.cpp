@@ -231,6 +231,33 @@ std::vector<entry> schema(config& c) {
         {"amqp", "management_url", "", string_setter(c.amqp.management_url)},
         {"amqp", "management_timeout_ms", "", duration_setter(c.amqp.management_timeout, 100, 60'000)},
         {"amqp", "queue_view_cache_ms", "", duration_setter(c.amqp.queue_view_cache, 0, 60'000)},
+        {"amqp", "control_exchange", "", string_setter(c.amqp.control_exchange)},
+        {"amqp", "control_queue_prefix", "", string_setter(c.amqp.control_queue_prefix)},
+        {"amqp", "control_retention_s", "", duration_setter(c.amqp.control_retention, 60, 30 * 86'400)},
+        {"amqp", "control_batch", "", uint_setter(c.amqp.control_batch, 1, 10'000)},
+        {"amqp", "control_poll_interval_ms", "", duration_setter(c.amqp.control_poll_interval, 10, max_u32)},
+        {"lifecycle", "sweep_interval_ms", "", duration_setter(c.lifecycle.sweep_interval, 10, 3'600'000)},
+        {"lifecycle", "sweep_batch", "", uint_setter(c.lifecycle.sweep_batch, 1, 100'000)},
+        {"lifecycle", "stuck_refresh_ms", "", duration_setter(c.lifecycle.stuck_refresh, 100, max_u32)},
+        {"lifecycle", "max_attempts", "", uint_setter(c.lifecycle.defaults.max_attempts, 1, 100)},
+        {"lifecycle", "retry_backoff_ms", "",
+         duration_setter(c.lifecycle.defaults.retry_backoff, 100, 86'400'000)},
+        {"lifecycle", "retry_backoff_max_ms", "",
+         duration_setter(c.lifecycle.defaults.retry_backoff_max, 100, 86'400'000)},
+        {"lifecycle", "default_expires_in_s", "",
+         [&c](const json::value& v) -> std::string {
+             std::chrono::seconds s{};
+             auto problem = duration_setter(s, 0, 366 * 86'400)(v);
+             if (problem.empty())
+                 c.lifecycle.defaults.default_expires_in = s.count() > 0 ? std::optional(s) : std::nullopt;
+             return problem;
+         }},
+        {"lifecycle", "max_expires_in_s", "", duration_setter(c.lifecycle.max_expires_in, 1, 366 * 86'400)},
+        {"lifecycle", "fair_window", "", uint_setter(c.lifecycle.fair_window, 0, 10'000'000)},
+        {"lifecycle", "fair_interval_ms", "", duration_setter(c.lifecycle.fair_interval, 5, 60'000)},
+        {"lifecycle", "stuck_after_s", "",
+         duration_setter(c.lifecycle.defaults.stuck_after, 1, 366 * 86'400)},
+        {"lifecycle", "types", "", [&c](const json::value& v) { return set_type_overrides(v, c.lifecycle); }},
         {"seed", "file", "--seed", string_setter(c.seed_file)},
         {"log", "level", "--log-level", string_setter(c.log.level)},
         {"log", "format", "--log-format", string_setter(c.log.format)},
@@ -327,6 +354,14 @@ void check_webhooks(const webhooks::webhook_options& w) {
             "or a delivery still in flight could be claimed and sent again by another instance");
 }
 
+// The per-type lifecycle policy the store applies, from the lifecycle section.
+void resolve_lifecycle_policy(config& c) {
+    std::string problem;
+    auto policy = resolve_lifecycle(c.lifecycle, problem);
+    if (!policy) throw config_error(problem);
+    c.store.common.lifecycle = *policy;
+}
+
 }  // namespace
 
 config load_config(int argc, const char* const* argv, bool& help) {
@@ -398,6 +433,7 @@ config load_config(int argc, const char* const* argv, bool& help) {
     if (c.tls.enabled && c.tls.private_key_file.empty())
         throw config_error("tls.private_key_file must be set when tls.enabled is true");
     check_webhooks(c.webhooks);
+    resolve_lifecycle_policy(c);
     if (!c.amqp.management_url.empty()) {
         auto endpoint =
             parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());

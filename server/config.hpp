@@ -10,6 +10,7 @@
 #include <string>
 
 #include "queue/amqp_options.hpp"
+#include "server/lifecycle_config.hpp"
 #include "server/webhooks/webhook_options.hpp"
 #include "store/store_factory.hpp"
 
@@ -100,8 +101,10 @@ struct log_options {
 
 struct config {
     server_options server;
+    // store.common.lifecycle is resolved from `lifecycle` once the configuration is read.
     store::store_config store;
     queue::amqp_options amqp;
+    lifecycle_options lifecycle;
     // Seed file applied at start ("" for none); idempotent, so a restart re-applies it safely.
     std::string seed_file;
     log_options log;

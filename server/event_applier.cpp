@@ -14,8 +14,10 @@ bool event_applier::apply(std::vector<model::job_event> events) {
         spdlog::error("events: applying a batch failed: {}", e.what());
         return false;
     }
-    for (const auto& a : applied)
+    for (const auto& a : applied) {
+        if (counters_ && a.event.status == model::job_status::queued) counters_->count_retry(true);
         hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
+    }
     if (!applied.empty() && applied_) applied_();
     return true;
 }

@@ -122,6 +122,13 @@ std::string job_body(const model::job& job) {
         body += std::to_string(*job.progress);
     }
     if (job.error) append_member(body, "error", *job.error);
+    body += R"(,"attempts":)";
+    body += std::to_string(job.attempt);
+    body += R"(,"priority":)";
+    body += std::to_string(job.priority);
+    if (job.expires_at_ms) append_member(body, "expires_at", model::format_iso8601(*job.expires_at_ms));
+    if (job.retry_at_ms) append_member(body, "retry_at", model::format_iso8601(*job.retry_at_ms));
+    if (job.cancel_requested_ms && !model::is_terminal(job.status)) body += R"(,"cancel_requested":true)";
     body += '}';
     return body;
 }

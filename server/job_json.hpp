@@ -12,7 +12,9 @@
 namespace jobsd::server {
 
 // {"uuid","user_id","template_id","job_type","job_status","input","values","output",
-//  "created_at","updated_at","progress"?,"error"?}
+//  "created_at","updated_at","progress"?,"error"? (the last error, kept across retries),
+//  "attempts","expires_at"?,"retry_at"? (a retry waiting for its backoff),
+//  "cancel_requested"? (true while a cancel waits for the worker to stop the job)}
 std::string job_body(const model::job& job);
 
 // {"message":"Job update accepted and

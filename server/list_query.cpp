@@ -12,6 +12,7 @@
 
 #include "model/api_key.hpp"
 #include "model/clock.hpp"
+#include "model/job_status.hpp"
 #include "model/uuid.hpp"
 
 namespace jobsd::server {
@@ -19,6 +20,16 @@ namespace jobsd::server {
 namespace {
 
 constexpr std::string_view cursor_version = "1.";
+
+// "must be one of QUEUED, …, EXPIRED", from the status table.
+std::string status_problem() {
+    std::string text = "must be one of ";
+    for (const auto& row : model::job_status_table) {
+        if (row.status != model::job_status_table.front().status) text += ", ";
+        text += row.name;
+    }
+    return text;
+}
 
 model::request_error query_error(std::string field, std::string problem) {
     return {model::request_error::kind::invalid_fields,
@@ -38,7 +49,7 @@ std::string apply(list_request& r, std::string_view key, const std::string& valu
     auto& q = r.query;
     if (key == "status") {
         auto s = model::parse_job_status(value);
-        if (!s) return "must be one of QUEUED, STARTED, IN_PROGRESS, SUCCESS, FAILED";
+        if (!s) return status_problem();
         q.statuses.push_back(*s);
     } else if (key == "job_type") {
         auto t = model::parse_job_type(value);

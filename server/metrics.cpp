@@ -108,7 +108,8 @@ void render_events(exposition& x, const queue::event_consumer_stats& e) {
     x.counter("jobsd_events_received_total", "Status events consumed from the broker.", e.received);
     x.counter("jobsd_events_malformed_total", "Status or dead-lettered messages dropped as malformed.",
               e.malformed);
-    x.counter("jobsd_jobs_dead_lettered_total", "Jobs that came back dead-lettered and were marked FAILED.",
+    x.counter("jobsd_jobs_dead_lettered_total",
+              "Jobs that came back dead-lettered and were marked FAILED, or EXPIRED when their time ran out.",
               e.dead_lettered);
 }
 
@@ -152,7 +153,48 @@ void render_dispatcher(exposition& x, const webhooks::dispatcher_stats& d) {
     x.sample("jobsd_webhook_attempt_duration_seconds_count", "", cumulative);
 }
 
+void render_control(exposition& x, const queue::control_publisher_stats& c) {
+    x.counter("jobsd_control_published_total", "Control messages (cancel requests) sent to workers.",
+              c.published);
+    x.counter("jobsd_control_confirmed_total", "Control messages confirmed by the broker.", c.confirmed);
+    x.counter("jobsd_control_failed_total", "Control messages nacked or returned (then sent again).",
+              c.failed);
+    x.single("jobsd_control_connected", "Whether the control publisher is connected to a broker.", "gauge",
+             c.connected.load() ? 1 : 0);
+}
+
 }  // namespace
+
+void metrics::render_lifecycle(std::string& out, const std::vector<store::job_count>* stuck) const {
+    exposition x(out);
+    x.single("jobsd_jobs_cancel_requests_total", "Cancels that changed a job (repeats not counted).",
+             "counter", cancels_.load(std::memory_order_relaxed));
+    x.family("jobsd_jobs_retried_total", "New attempts of jobs, by what started them.", "counter");
+    x.sample("jobsd_jobs_retried_total", "reason=\"explicit\"",
+             explicit_retries_.load(std::memory_order_relaxed));
+    x.sample("jobsd_jobs_retried_total", "reason=\"automatic\"",
+             automatic_retries_.load(std::memory_order_relaxed));
+    x.single("jobsd_jobs_expired_in_outbox_total", "Jobs that expired before they left the outbox.",
+             "counter", expired_in_outbox_.load(std::memory_order_relaxed));
+    x.single("jobsd_fair_queue_held_total",
+             "Jobs held in the fair queue at create (their type's broker queue was full).", "counter",
+             held_.load(std::memory_order_relaxed));
+    x.single("jobsd_fair_queue_released_total", "Held jobs released to the broker, in fair order.", "counter",
+             released_.load(std::memory_order_relaxed));
+    if (stuck) {
+        x.family("jobsd_jobs_stuck",
+                 "STARTED or IN_PROGRESS jobs silent past their type's lifecycle.stuck_after_s (read every "
+                 "few seconds).",
+                 "gauge");
+        for (auto t : model::all_job_types) {
+            std::uint64_t n = 0;
+            for (const auto& c : *stuck)
+                if (c.type == t) n += c.count;
+            x.sample("jobsd_jobs_stuck", "job_type=\"" + std::string(model::to_string(t)) + "\"", n);
+        }
+    }
+    if (control_) render_control(x, *control_);
+}
 
 void metrics::render_http(std::string& out) const {
     exposition x(out);
@@ -188,6 +230,7 @@ void metrics::render_http(std::string& out) const {
 
 std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,
                             const std::vector<store::job_count>* jobs,
+                            const std::vector<store::job_count>* stuck,
                             const store::webhook_stats* hooks) const {
     std::string out;
     out.reserve(4096);
@@ -215,6 +258,7 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
                  hub_->subscribers());
     if (hooks) render_webhook_backlog(x, *hooks);
     if (webhooks_) render_dispatcher(x, *webhooks_);
+    render_lifecycle(out, stuck);
     return out;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/job_type.hpp"
+#include "queue/control_publisher.hpp"
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
 #include "server/notification_hub.hpp"
@@ -46,6 +47,18 @@ class metrics {
     void count_job_created(model::job_type t) noexcept {
         jobs_created_[static_cast<std::size_t>(t)].fetch_add(1, std::memory_order_relaxed);
     }
+    // The lifecycle: cancels that changed a job, retries (explicit ones by the API, automatic
+    // ones of retryable failures), jobs expired before they left the outbox.
+    void count_cancel_request() noexcept { cancels_.fetch_add(1, std::memory_order_relaxed); }
+    void count_retry(bool automatic) noexcept {
+        (automatic ? automatic_retries_ : explicit_retries_).fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_expired_in_outbox(std::uint64_t n) noexcept {
+        expired_in_outbox_.fetch_add(n, std::memory_order_relaxed);
+    }
+    // The fair queue (server/job_release.hpp): jobs held at create, and released to the broker.
+    void count_held() noexcept { held_.fetch_add(1, std::memory_order_relaxed); }
+    void count_released(std::uint64_t n) noexcept { released_.fetch_add(n, std::memory_order_relaxed); }
     void request_started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
     void request_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t requests_in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
@@ -65,9 +78,15 @@ class metrics {
     // The webhook dispatcher's counters (null: webhooks.enabled is false). Called once at startup.
     void watch_webhooks(const webhooks::dispatcher_stats* dispatcher) noexcept { webhooks_ = dispatcher; }
 
-    // `outbox`, `jobs` and `hooks` may be null when they could not be read; their lines are left out.
+    // The control publisher (cancel requests to workers); null when publishing is off. Called
+    // once at startup, before any render.
+    void watch_control(const queue::control_publisher_stats* control) noexcept { control_ = control; }
+
+    // `outbox`, `jobs`, `stuck` (stuck jobs per type) and `hooks` may be null when they could not
+    // be read; their lines are left out.
     std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
                        const std::vector<store::job_count>* jobs = nullptr,
+                       const std::vector<store::job_count>* stuck = nullptr,
                        const store::webhook_stats* hooks = nullptr) const;
 
     // Jobs created since start, all types together (the dashboard's ingest rate).
@@ -97,6 +116,7 @@ class metrics {
 
   private:
     void render_http(std::string& out) const;
+    void render_lifecycle(std::string& out, const std::vector<store::job_count>* stuck) const;
 
     static_assert(std::tuple_size_v<bucket_counts> == latency_bounds.size() + 1);
     struct histogram {
@@ -113,6 +133,9 @@ class metrics {
     const queue::event_consumer_stats* events_ = nullptr;
     const notification_hub* hub_ = nullptr;
     const webhooks::dispatcher_stats* webhooks_ = nullptr;
+    const queue::control_publisher_stats* control_ = nullptr;
+    std::atomic<std::uint64_t> cancels_{0}, explicit_retries_{0}, automatic_retries_{0},
+        expired_in_outbox_{0}, held_{0}, released_{0};
 };
 
 }  // namespace jobsd::server

@@ -20,9 +20,15 @@ namespace json = boost::json;
 
 namespace {
 
-json::value counts_json(const std::vector<store::job_count>& counts) {
+// Per type: the jobs per status and, when known, how many are stuck.
+json::value counts_json(const std::vector<store::job_count>& counts,
+                        const std::vector<store::job_count>* stuck) {
     json::array out;
     for (auto t : model::all_job_types) {
+        std::uint64_t stuck_here = 0;
+        if (stuck)
+            for (const auto& c : *stuck)
+                if (c.type == t) stuck_here += c.count;
         json::object by_status;
         std::uint64_t total = 0;
         for (auto st : model::all_job_statuses) {
@@ -32,8 +38,10 @@ json::value counts_json(const std::vector<store::job_count>& counts) {
             by_status[model::to_string(st)] = n;
             total += n;
         }
-        out.push_back(json::object{
-            {"job_type", model::to_string(t)}, {"total", total}, {"counts", std::move(by_status)}});
+        json::object row{
+            {"job_type", model::to_string(t)}, {"total", total}, {"counts", std::move(by_status)}};
+        row["stuck"] = stuck ? json::value(stuck_here) : json::value(nullptr);
+        out.push_back(std::move(row));
     }
     return out;
 }
@@ -94,6 +102,8 @@ operator_api::operator_api(const config& cfg, store::store& store, const metrics
       publisher_(publisher),
       views_(cfg.amqp.queue_view_cache),
       counts_(cfg.server.job_counts_refresh),
+      lifecycle_(cfg.store.common.lifecycle),
+      stuck_(cfg.lifecycle.stuck_refresh),
       history_(cfg.server.dashboard_history_s + 1) {
     if (!amqp_.management_url.empty()) {
         auto e = parse_management_url(amqp_.management_url, amqp_.urls.empty() ? "" : amqp_.urls.front());
@@ -151,6 +161,29 @@ asio::awaitable<std::optional<std::vector<store::job_count>>> operator_api::job_
     co_return counts;
 }
 
+asio::awaitable<std::optional<std::vector<store::job_count>>> operator_api::stuck_counts() {
+    if (auto cached = stuck_.fresh()) co_return cached;
+    const auto now = model::now_ms();
+    std::array<std::int64_t, model::all_job_types.size()> cutoffs{};
+    for (auto t : model::all_job_types)
+        cutoffs[static_cast<std::size_t>(t)] =
+            now - std::chrono::duration_cast<std::chrono::milliseconds>(lifecycle_.of(t).stuck_after).count();
+    // Counted, not shown: a bound keeps a pathological backlog from costing a huge read.
+    auto [ec, jobs] = co_await store::async_list_stuck_jobs(store_, cutoffs, 100'000, use_nothrow);
+    if (ec) {
+        spdlog::warn("stuck jobs unavailable: {}", ec.message());
+        co_return std::nullopt;
+    }
+    std::vector<store::job_count> counts;
+    for (auto t : model::all_job_types) {
+        std::uint64_t n = 0;
+        for (const auto& j : jobs) n += j.type == t;
+        if (n) counts.push_back({t, model::job_status::in_progress, n});
+    }
+    stuck_.put(counts);
+    co_return counts;
+}
+
 void operator_api::sample_ingest() {
     history_.add({model::now_ms(), metrics_.jobs_created_total(),
                   metrics_.latency_buckets(metrics_.slot_of("create_job"))});
@@ -170,7 +203,8 @@ asio::awaitable<response> operator_api::dashboard_data() {
     }
 
     auto counts = co_await job_counts();
-    body["jobs"] = counts ? counts_json(*counts) : json::value(nullptr);
+    auto stuck = co_await stuck_counts();
+    body["jobs"] = counts ? counts_json(*counts, stuck ? &*stuck : nullptr) : json::value(nullptr);
 
     auto [oec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
     if (oec) {

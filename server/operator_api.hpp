@@ -42,6 +42,11 @@ class operator_api {
     // store could not be read.
     boost::asio::awaitable<std::optional<std::vector<store::job_count>>> job_counts();
 
+    // STARTED or IN_PROGRESS jobs silent past their type's lifecycle stuck bound, counted per
+    // type (status in_progress stands for both), read at most every lifecycle.stuck_refresh;
+    // nullopt when the store could not be read.
+    boost::asio::awaitable<std::optional<std::vector<store::job_count>>> stuck_counts();
+
     // Called once a second (by the app): adds a sample of the ingest counters to the history.
     void sample_ingest();
 
@@ -62,6 +67,8 @@ class operator_api {
     std::unique_ptr<passive_queue_reader> passive_;  // the fallback; null when amqp.enabled is false
     timed_cache<view_result> views_;
     timed_cache<std::vector<store::job_count>> counts_;
+    const model::lifecycle_policy& lifecycle_;
+    timed_cache<std::vector<store::job_count>> stuck_;
     ingest_history history_;
 };
 

@@ -10,6 +10,7 @@
 #include "server/handlers/job_events.hpp"
 #include "server/handlers/job_list.hpp"
 #include "server/handlers/job_routes.hpp"
+#include "server/handlers/lifecycle_routes.hpp"
 #include "server/handlers/operator_routes.hpp"
 #include "server/handlers/project_routes.hpp"
 #include "server/handlers/webhook_routes.hpp"
@@ -28,6 +29,8 @@ constexpr std::array table{
     route{"list_jobs",       verb::get,  "/jobs/v2",                                      access::customer_key, nullptr,              h::list_jobs},
     route{"create_batch",    verb::post, "/jobs/v2/batch",                                access::customer_key, h::check_create_batch, h::create_batch, nullptr, &server_options::batch_body_limit},
     route{"get_job",         verb::get,  "/jobs/:id",                                     access::customer_key, nullptr,              h::get_job},
+    route{"cancel_job",      verb::post, "/jobs/:id/cancel",                              access::customer_key, h::check_optional_body, h::cancel_job},
+    route{"retry_job",       verb::post, "/jobs/:id/retry",                               access::customer_key, h::check_optional_body, h::retry_job},
     route{"job_events",      verb::get,  "/jobs/v2/events",                               access::customer_key, nullptr,              nullptr, h::job_events},
     route{"active_projects", verb::get,  "/api/provider/projects/active",                 access::customer_key, nullptr,              h::active_projects},
     route{"mapping_fields",  verb::get,  "/api/provider/projects/:projectId/mapping-fields", access::customer_key, nullptr,           h::mapping_fields},

@@ -7,9 +7,12 @@
 #include <atomic>
 #include <cstdint>
 
+#include "model/lifecycle_policy.hpp"
+#include "queue/control_publisher.hpp"
 #include "queue/publisher.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
+#include "server/job_release.hpp"
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
 #include "server/operator_api.hpp"
@@ -60,6 +63,9 @@ struct services {
     const webhooks::webhook_options& hook_options;
     store::webhook_store* hooks;               // the store's endpoints and deliveries; null without
     webhooks::webhook_dispatcher* dispatcher;  // woken by redeliveries; null when webhooks.enabled is false
+    const model::lifecycle_policy& lifecycle;  // retries, time to live and stuck bound per type
+    queue::control_publisher* control;         // null when publishing is off: cancels wait in the store
+    job_release* release;                      // null when publishing or the fair queue is off
 };
 
 }  // namespace jobsd::server

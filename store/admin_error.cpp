@@ -24,6 +24,8 @@ class category final : public boost::system::error_category {
                 return "the account exists already";
             case admin_errc::owned_elsewhere:
                 return "the id belongs to another account";
+            case admin_errc::not_running:
+                return "the job is not running";
         }
         return "unknown admin error";
     }

@@ -15,6 +15,7 @@ enum class admin_errc {
     unknown_job,          // no job has that uuid
     account_exists,       // an account with that id exists already
     owned_elsewhere,      // the project or image prompt id belongs to another account
+    not_running,          // the job is not STARTED or IN_PROGRESS
 };
 
 const boost::system::error_category& admin_category() noexcept;

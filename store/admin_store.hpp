@@ -90,18 +90,26 @@ class admin_store {
     virtual admin_result<admin_job> find_job(const std::string& uuid) = 0;  // unknown_job
     // Unpublished jobs, oldest first.
     virtual std::vector<admin_job> list_unpublished(std::size_t limit) = 0;
-    // Jobs the broker has (published) that are still QUEUED, STARTED or IN_PROGRESS and were last
-    // updated before `updated_before_ms`: stuck with a worker or between queues. Oldest update
-    // first, at most `limit`.
-    virtual std::vector<admin_job> list_stuck(std::int64_t updated_before_ms, std::size_t limit) = 0;
-
     // Operator override of the forward-only status rule: every job of `type` that ended FAILED
     // because it was dead-lettered (its error starts with model::dead_letter_error_prefix) goes
-    // back to QUEUED and unpublished, with progress, output and error cleared, in one
+    // back to QUEUED as its next attempt, unpublished, with progress, output and error cleared, in one
     // transaction; a running jobsd's outbox relay then publishes it again. Oldest first, at most
     // `limit`; returns the uuids. Jobs a worker reported FAILED are left alone.
     virtual std::vector<std::string> requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                            std::int64_t now_ms) = 0;
+
+    // Jobs the broker has (published) that are still QUEUED, STARTED or IN_PROGRESS and were last
+    // updated before `updated_before_ms` (the stuck jobs: with no worker, with a silent one, or
+    // between queues), of one type or all, the longest silent first, at most `limit`. A job held
+    // in the fair queue or waiting for a retry's backoff is not at the broker, so not stuck.
+    virtual std::vector<admin_job> list_stuck(std::int64_t updated_before_ms,
+                                              std::optional<model::job_type> type, std::size_t limit) = 0;
+    // Operator override for a stuck job: a STARTED or IN_PROGRESS job starts its next attempt
+    // (QUEUED, unpublished, progress and output cleared) and, in the same transaction, a cancel
+    // of the attempt it leaves enters the control outbox, so its worker stops it if it is still
+    // alive and nobody runs that attempt again. A running jobsd publishes the new attempt at its
+    // next relay sweep. unknown_job, not_running.
+    virtual admin_result<admin_job> requeue_job(const std::string& uuid, std::int64_t now_ms) = 0;
 };
 
 // "sqlite:PATH" or "postgres://…" / "postgresql://…" (as in store.url). Throws

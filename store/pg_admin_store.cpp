@@ -265,16 +265,6 @@ std::vector<admin_job> pg_admin_store::list_unpublished(std::size_t limit) {
     return out;
 }
 
-std::vector<admin_job> pg_admin_store::list_stuck(std::int64_t updated_before_ms, std::size_t limit) {
-    auto r =
-        exec(select_pg_admin_jobs("WHERE published AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
-                                  " AND updated_ms < $1 ORDER BY updated_ms LIMIT $2"),
-             {num(updated_before_ms), num(static_cast<std::int64_t>(limit))}, "reading stuck jobs");
-    std::vector<admin_job> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(read_pg_admin_job(r, i));
-    return out;
-}
-
 std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                                std::int64_t now_ms) {
     pg_transaction txn(conn_.get());
@@ -284,7 +274,8 @@ std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type t
     auto r = exec(
         "WITH picked AS (SELECT seq FROM jobs WHERE job_type = $1 AND job_status = $2"
         " AND left(error, length($3::text)) = $3 ORDER BY seq LIMIT $4 FOR UPDATE)"
-        " UPDATE jobs SET job_status = $5, published = false, progress = NULL, output = NULL,"
+        " UPDATE jobs SET job_status = $5, attempt = jobs.attempt + 1, published = false, progress = NULL, "
+        "output = NULL,"
         " error = NULL, claimed_by = NULL, claimed_until = NULL, updated_ms = greatest(updated_ms, "
         "$6::bigint)"
         " FROM picked WHERE jobs.seq = picked.seq RETURNING jobs.seq, jobs.uuid",
@@ -299,6 +290,47 @@ std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type t
     std::vector<std::string> uuids;
     for (auto& [seq, uuid] : rows) uuids.push_back(std::move(uuid));
     return uuids;
+}
+
+std::vector<admin_job> pg_admin_store::list_stuck(std::int64_t updated_before_ms,
+                                                  std::optional<model::job_type> type, std::size_t limit) {
+    auto r =
+        exec(select_pg_admin_jobs(
+                 "WHERE published AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS') AND updated_ms < $1"
+                 " AND fair_key IS NULL AND retry_at_ms IS NULL AND ($2::text = '' OR job_type = $2) ORDER "
+                 "BY updated_ms LIMIT $3"),
+             {num(updated_before_ms), type ? std::string(model::to_string(*type)) : std::string(),
+              num(static_cast<std::int64_t>(limit))},
+             "listing stuck jobs");
+    std::vector<admin_job> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_pg_admin_job(r, i));
+    return out;
+}
+
+admin_result<admin_job> pg_admin_store::requeue_job(const std::string& uuid, std::int64_t now_ms) {
+    pg_transaction txn(conn_.get());
+    // FOR UPDATE keeps a late event from racing the requeue.
+    auto r = exec(select_pg_admin_jobs("WHERE uuid = $1 FOR UPDATE"), {uuid}, "reading a job");
+    if (r.rows() == 0) return admin_errc::unknown_job;
+    const auto job = read_pg_admin_job(r, 0).job;
+    if (job.status != model::job_status::started && job.status != model::job_status::in_progress)
+        return admin_errc::not_running;
+    exec(
+        "INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms) VALUES ($1, $2, 'cancel', $3, "
+        "$4)",
+        {uuid, std::string(model::to_string(job.type)), num(static_cast<std::int64_t>(job.attempt)),
+         num(now_ms)},
+        "queueing the cancel of a job");
+    // Unclaimed, so whichever jobsd's relay sweeps next claims it and sends it.
+    exec(
+        "UPDATE jobs SET job_status = $2, attempt = attempt + 1, published = false, progress = NULL, output "
+        "= NULL,"
+        " cancel_requested_ms = NULL, claimed_by = NULL, claimed_until = NULL,"
+        " updated_ms = greatest(updated_ms, $3::bigint) WHERE uuid = $1",
+        {uuid, std::string(model::to_string(model::job_status::queued)), num(now_ms)}, "requeueing a job");
+    auto after = exec(select_pg_admin_jobs("WHERE uuid = $1"), {uuid}, "reading a job");
+    txn.commit();
+    return read_pg_admin_job(after, 0);
 }
 
 }  // namespace jobsd::store

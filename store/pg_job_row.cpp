@@ -22,6 +22,13 @@ job_record read_pg_job(const pg_reply& r, int row, int first) {
     j.idempotency_key = r.optional_text(row, first + 13).value_or("");  // NULL: no key
     j.request_hash = r.optional_text(row, first + 14).value_or("");
     j.batch_id = r.optional_text(row, first + 15).value_or("");  // NULL: a single create
+    j.attempt = static_cast<int>(r.int64(row, first + 16));
+    j.expires_in_ms = r.optional_int64(row, first + 17);
+    j.expires_at_ms = r.optional_int64(row, first + 18);
+    j.cancel_requested_ms = r.optional_int64(row, first + 19);
+    j.retry_at_ms = r.optional_int64(row, first + 20);
+    j.priority = static_cast<int>(r.int64(row, first + 21));
+    j.fair_key = r.optional_double(row, first + 22);
     return j;
 }
 

@@ -15,7 +15,8 @@ namespace jobsd::store {
 // Every column of a job, in the order read_pg_job reads them.
 inline constexpr std::string_view pg_job_columns =
     "uuid, account_id, source_id, job_type, job_status, session_id, input, output, error, created_ms, "
-    "updated_ms, version, progress, idempotency_key, request_hash, batch_id";
+    "updated_ms, version, progress, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, "
+    "expires_at_ms, cancel_requested_ms, retry_at_ms, priority, fair_key";
 
 // The job in pg_job_columns of result row `row`, starting at column `first`.
 job_record read_pg_job(const pg_reply& r, int row, int first);

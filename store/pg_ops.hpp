@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "model/lifecycle_policy.hpp"
 #include "store/pg_connection.hpp"
 #include "store/store.hpp"
 
@@ -33,6 +34,9 @@ struct pg_op {
     // Jobs this operation commits when its last statement returns a row (for store_stats).
     virtual std::uint64_t jobs() const { return 0; }
     virtual bool is_write() const = 0;
+    // False when it wrote nothing (the periodic lifecycle sweep with nothing due): a batch of such
+    // operations alone is not counted as a write transaction. Asked after finish().
+    virtual bool wrote() const { return true; }
     // A write's existing rows it updates (by uuid). A batch locks all of them first, in uuid
     // order, so two batches never wait on each other's rows in opposite orders (a deadlock).
     virtual void rows_to_lock(std::vector<std::string>&) const {}
@@ -46,6 +50,10 @@ using pg_handler = boost::asio::any_completion_handler<void(error_code, Values..
 const std::vector<pg_prepared>& pg_prepared_statements();
 std::vector<pg_prepared> pg_webhook_statements();
 
+// The retry policy as the jsonb jobsd_apply_event() reads: {"<type>":{"max_attempts",
+// "backoff_ms","backoff_max_ms"},…}.
+std::string pg_policy_json(const model::lifecycle_policy& policy);
+
 // The first statement of a write batch after BEGIN: locks `uuids` (sorted, unique) in order.
 pg_statement pg_lock_rows(const std::vector<std::string>& uuids);
 
@@ -57,8 +65,9 @@ inline pg_statement pg_sql(std::string text) {
 // Parameters travel as text.
 std::string pg_number(std::int64_t v);
 std::string pg_number(double v);
-std::string pg_text_array(const std::vector<std::string>& items);             // a text[] literal
-std::string pg_float_array(const std::vector<std::optional<double>>& items);  // float8[], nullopt as NULL
+std::string pg_text_array(const std::vector<std::string>& items);                 // a text[] literal
+std::string pg_float_array(const std::vector<std::optional<double>>& items);      // float8[], nullopt as NULL
+std::string pg_int_array(const std::vector<std::optional<std::int64_t>>& items);  // int8[], nullopt as NULL
 
 // The operations, one factory each; named pg_ops:: so that the two adapters' factories of
 // the same signature stay apart.
@@ -79,9 +88,11 @@ std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg
 std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,
                                             std::vector<std::string> uuids,
                                             pg_handler<std::vector<std::string>> handler);
-// Applied events are added to `applied_counter` on commit.
+// Applied events are added to `applied_counter` on commit; `policy_json` is the retry policy
+// (pg_policy_json).
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
                                             std::atomic<std::uint64_t>& applied_counter,
+                                            std::string policy_json,
                                             pg_handler<std::vector<applied_event>> handler);
 
 // Reads (pg_read_ops.cpp).
@@ -101,6 +112,26 @@ std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler);
 std::unique_ptr<pg_op> make_count_jobs_op(pg_handler<std::vector<job_count>> handler);
 std::unique_ptr<pg_op> make_recent_jobs_op(std::size_t limit, pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_load_catalog_op(pg_handler<catalog_ptr> handler);
+
+// The lifecycle (pg_lifecycle_ops.cpp). A retried job and released retries are claimed by
+// `instance` for `claim_lease`.
+std::unique_ptr<pg_op> make_cancel_job_op(std::string account_id, std::string uuid, std::int64_t now_ms,
+                                          pg_handler<cancel_outcome> handler);
+std::unique_ptr<pg_op> make_retry_job_op(std::string account_id, std::string uuid,
+                                         std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms,
+                                         std::string instance, std::chrono::milliseconds claim_lease,
+                                         pg_handler<retry_outcome> handler);
+std::unique_ptr<pg_op> make_release_held_op(model::job_type type, std::size_t limit, std::string instance,
+                                            std::chrono::milliseconds claim_lease,
+                                            pg_handler<std::vector<job_record>> handler);
+std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std::string instance,
+                                     std::chrono::milliseconds claim_lease,
+                                     pg_handler<lifecycle_sweep> handler);
+std::unique_ptr<pg_op> make_remove_controls_op(std::vector<std::int64_t> seqs, pg_handler<> handler);
+std::unique_ptr<pg_op> make_list_controls_op(std::size_t limit,
+                                             pg_handler<std::vector<control_entry>> handler);
+std::unique_ptr<pg_op> make_stuck_jobs_op(std::array<std::int64_t, model::all_job_types.size()> cutoffs,
+                                          std::size_t limit, pg_handler<std::vector<job_record>> handler);
 
 }  // namespace pg_ops
 

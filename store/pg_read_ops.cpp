@@ -98,10 +98,8 @@ struct outbox_stats_op final : single_read<outbox_stats_op, outbox_stats> {
     using single_read::single_read;
     static outbox_stats read(const pg_reply& r) {
         outbox_stats stats;
-        if (r.rows() > 0) {
-            stats.unpublished = static_cast<std::uint64_t>(r.int64(0, 0));
-            stats.oldest_created_ms = r.optional_int64(0, 1);
-        }
+        for (int i = 0; i < r.rows(); ++i)
+            stats.add(r.text(i, 0), static_cast<std::uint64_t>(r.int64(i, 1)), r.optional_int64(i, 2));
         return stats;
     }
 };

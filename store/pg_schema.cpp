@@ -1,6 +1,8 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
-// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances, step 5
-// SQLite's step 4, step 6 SQLite's step 5.
+// SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
+// is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
+// lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6
+// (webhooks).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -14,7 +16,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> migrations = {
+constexpr std::array<std::string_view, 7> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -94,7 +96,137 @@ CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, u
 CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
 ALTER TABLE projects ADD COLUMN strict_values boolean NOT NULL DEFAULT false;
 )sql",
-    // 6: webhooks, as SQLite's step 5 (store/webhook_schema.hpp).
+    // 6: the job's lifecycle (issue 16), as SQLite's step 5, and three functions that decide on
+    // the locked row, so that one round trip serves an event, a cancel or a retry.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN expires_in_ms bigint;
+ALTER TABLE jobs ADD COLUMN expires_at_ms bigint;
+ALTER TABLE jobs ADD COLUMN cancel_requested_ms bigint;
+ALTER TABLE jobs ADD COLUMN retry_at_ms bigint;
+ALTER TABLE jobs ADD COLUMN priority integer NOT NULL DEFAULT 3;
+ALTER TABLE jobs ADD COLUMN fair_key float8;
+CREATE INDEX jobs_held ON jobs (job_type, fair_key) WHERE fair_key IS NOT NULL;
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
+  WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL;
+CREATE INDEX jobs_retry_due ON jobs (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
+CREATE INDEX jobs_running ON jobs (updated_ms) WHERE job_status IN ('STARTED', 'IN_PROGRESS');
+CREATE TABLE job_controls (
+  seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uuid        text NOT NULL,
+  job_type    text NOT NULL,
+  kind        text NOT NULL,
+  attempt     integer NOT NULL,
+  created_ms  bigint NOT NULL
+);
+CREATE INDEX job_controls_uuid ON job_controls (uuid);
+
+-- model::job_status_table's ranks: QUEUED < STARTED < IN_PROGRESS < the terminal statuses.
+CREATE FUNCTION jobsd_status_rank(s text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE s WHEN 'QUEUED' THEN 0 WHEN 'STARTED' THEN 1 WHEN 'IN_PROGRESS' THEN 2 ELSE 3 END
+$$;
+
+-- model::decide_event (model/lifecycle_policy.hpp) on the locked row. p_policy maps each job type
+-- to {"max_attempts","backoff_ms","backoff_max_ms"}. One row when the job changed ('applied', or
+-- 'retried' as the next attempt, due after its backoff), none when the event was ignored.
+CREATE FUNCTION jobsd_apply_event(p_uuid text, p_status text, p_attempt integer, p_progress integer,
+    p_output text, p_error text, p_retryable boolean, p_at bigint, p_now bigint, p_policy jsonb)
+RETURNS TABLE (o_outcome text, o_account_id text, o_session_id text, o_job_type text, o_attempt integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+  j record;
+  pol jsonb;
+  due bigint;
+BEGIN
+  SELECT * INTO j FROM jobs WHERE uuid = p_uuid FOR UPDATE;
+  IF NOT FOUND OR (p_attempt IS NOT NULL AND p_attempt <> j.attempt) THEN RETURN; END IF;
+  IF p_status IN ('STARTED', 'IN_PROGRESS') AND (j.cancel_requested_ms IS NOT NULL OR j.job_status = 'CANCELLED')
+     AND NOT EXISTS (SELECT 1 FROM job_controls WHERE uuid = p_uuid) THEN
+    INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms)
+      VALUES (p_uuid, j.job_type, 'cancel', j.attempt, p_now);
+  END IF;
+  IF jobsd_status_rank(j.job_status) = 3 THEN RETURN; END IF;
+  IF NOT (jobsd_status_rank(p_status) > jobsd_status_rank(j.job_status)
+          OR (j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS')) THEN RETURN; END IF;
+  -- Within IN_PROGRESS only a higher progress moves forward (model::moves_forward).
+  IF j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS'
+     AND (p_progress IS NULL OR p_progress <= coalesce(j.progress, -1)) THEN RETURN; END IF;
+  pol := p_policy -> j.job_type;
+  IF p_status = 'FAILED' AND p_retryable AND j.cancel_requested_ms IS NULL AND pol IS NOT NULL
+     AND j.attempt < (pol ->> 'max_attempts')::integer THEN
+    due := p_now + least((pol ->> 'backoff_max_ms')::float8,
+                         (pol ->> 'backoff_ms')::float8 * power(2, j.attempt - 1))::bigint;
+    IF j.expires_at_ms IS NULL OR due < j.expires_at_ms THEN
+      UPDATE jobs SET job_status = 'QUEUED', attempt = j.attempt + 1, published = true, retry_at_ms = due,
+        progress = NULL, output = NULL, error = coalesce(p_error, j.error),
+        updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+      RETURN QUERY SELECT 'retried'::text, j.account_id, j.session_id, j.job_type, j.attempt + 1;
+      RETURN;
+    END IF;
+  END IF;
+  UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, j.progress),
+    output = coalesce(p_output, j.output), error = coalesce(p_error, j.error),
+    updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+  RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
+END
+$$;
+
+-- store::cancel_job on the locked row: what it did ('cancelled' or 'cancel_requested' now,
+-- 'already_cancelled' or 'already_cancel_requested' for a repeat, 'finished'), nothing for an
+-- unknown job or another account's.
+CREATE FUNCTION jobsd_cancel_job(p_account text, p_uuid text, p_now bigint)
+RETURNS TABLE (o_outcome text) LANGUAGE plpgsql AS $$
+DECLARE
+  j record;
+BEGIN
+  SELECT * INTO j FROM jobs WHERE uuid = p_uuid AND account_id = p_account FOR UPDATE;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF j.job_status = 'QUEUED' THEN
+    UPDATE jobs SET job_status = 'CANCELLED', published = true, retry_at_ms = NULL, fair_key = NULL,
+      cancel_requested_ms = p_now,
+      updated_ms = greatest(j.updated_ms, p_now) WHERE uuid = p_uuid;
+  ELSIF j.job_status IN ('STARTED', 'IN_PROGRESS') THEN
+    IF j.cancel_requested_ms IS NOT NULL THEN
+      RETURN QUERY SELECT 'already_cancel_requested'::text;
+      RETURN;
+    END IF;
+    UPDATE jobs SET cancel_requested_ms = p_now WHERE uuid = p_uuid;
+  ELSE
+    RETURN QUERY SELECT CASE j.job_status WHEN 'CANCELLED' THEN 'already_cancelled' ELSE 'finished' END;
+    RETURN;
+  END IF;
+  INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms)
+    VALUES (p_uuid, j.job_type, 'cancel', j.attempt, p_now);
+  RETURN QUERY SELECT CASE j.job_status WHEN 'QUEUED' THEN 'cancelled' ELSE 'cancel_requested' END;
+END
+$$;
+
+-- store::retry_job on the locked row: 'retried' (claimed by p_instance for p_lease_ms) or
+-- 'not_retryable'; nothing for an unknown job or another account's.
+CREATE FUNCTION jobsd_retry_job(p_account text, p_uuid text, p_expires_in bigint, p_now bigint,
+    p_instance text, p_lease_ms float8)
+RETURNS TABLE (o_outcome text) LANGUAGE plpgsql AS $$
+DECLARE
+  j record;
+BEGIN
+  SELECT * INTO j FROM jobs WHERE uuid = p_uuid AND account_id = p_account FOR UPDATE;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF j.job_status NOT IN ('FAILED', 'CANCELLED', 'EXPIRED') THEN
+    RETURN QUERY SELECT 'not_retryable'::text;
+    RETURN;
+  END IF;
+  UPDATE jobs SET job_status = 'QUEUED', attempt = j.attempt + 1, published = false, retry_at_ms = NULL,
+    progress = NULL, output = NULL, cancel_requested_ms = NULL,
+    expires_in_ms = coalesce(p_expires_in, j.expires_in_ms),
+    expires_at_ms = p_now + coalesce(p_expires_in, j.expires_in_ms),
+    updated_ms = greatest(j.updated_ms, p_now),
+    claimed_by = p_instance, claimed_until = now() + p_lease_ms * interval '1 millisecond'
+    WHERE uuid = p_uuid;
+  RETURN QUERY SELECT 'retried'::text;
+END
+$$;
+)sql",
+    // 7: webhooks, as SQLite's step 6 (store/webhook_schema.hpp).
     pg_webhooks_step,
 };
 
@@ -121,6 +253,13 @@ int pg_schema_version() {
 }
 
 void migrate_pg(PGconn* conn) {
+    migrate_pg_to(conn, pg_schema_version());
+}
+
+void migrate_pg_to(PGconn* conn, int target) {
+    if (target < 1 || target > pg_schema_version())
+        throw pg_error("postgres: no schema version " + std::to_string(target));
+    const auto steps = static_cast<std::size_t>(target);
     run(conn, "BEGIN", "migration");
     try {
         run(conn, lock_sql, "taking the migration lock");
@@ -131,11 +270,11 @@ void migrate_pg(PGconn* conn) {
         if (version > static_cast<std::int64_t>(migrations.size()))
             throw pg_error("postgres: database schema version " + std::to_string(version) +
                            " is newer than this jobsd knows (" + std::to_string(migrations.size()) + ")");
-        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v)
+        for (auto v = static_cast<std::size_t>(version); v < steps; ++v)
             run(conn, migrations[v], "migration step " + std::to_string(v + 1));
-        if (static_cast<std::size_t>(version) < migrations.size()) {
+        if (static_cast<std::size_t>(version) < steps) {
             run(conn, "DELETE FROM jobsd_schema", "migration");
-            run(conn, "INSERT INTO jobsd_schema (version) VALUES (" + std::to_string(migrations.size()) + ")",
+            run(conn, "INSERT INTO jobsd_schema (version) VALUES (" + std::to_string(steps) + ")",
                 "migration");
         }
         run(conn, "COMMIT", "committing the migration");

@@ -11,6 +11,10 @@ namespace jobsd::store {
 // Throws pg_error on failure, or when the database is newer than this jobsd.
 void migrate_pg(PGconn* conn);
 
+// The same, stopping at `version` (1 to pg_schema_version()): a database as an earlier jobsd left
+// it, for the upgrade tests.
+void migrate_pg_to(PGconn* conn, int version);
+
 // The schema version this jobsd writes.
 int pg_schema_version();
 

@@ -14,29 +14,55 @@ namespace {
 // hands it to its publisher right after the commit.
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12,"
-    " now() + $13::float8 * interval '1 millisecond', $14) ON CONFLICT DO NOTHING";
+    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
+    " expires_in_ms, expires_at_ms, priority, fair_key, published) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+    " $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15, $16, $17,"
+    " $18, $19::float8, $19::float8 IS NOT NULL) ON CONFLICT DO NOTHING";
 
+// The webhook deliveries for the jobs of the CTE `src` (columns uuid and account_id) that satisfy
+// `when`: one per enabled endpoint of the job's account whose filter has `bit`, one for the job's
+// own URL when its filter has it. `event`, `bit`, `event_ms` and `now` are SQL expressions.
+std::string deliveries_from(std::string_view src, std::string_view when, std::string_view event,
+                            std::string_view bit, std::string_view event_ms, std::string_view now) {
+    const std::string s(src), w(when), ev(event), b(bit), at(event_ms), n(now);
+    const std::string id = "'msg_' || replace(gen_random_uuid()::text, '-', '')";
+    return "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest, job_uuid,"
+           " event, event_ms, next_ms, created_ms) SELECT " +
+           id + ", e.account_id, e.id, e.id, e.url, e.id, " + s + ".uuid, " + ev + ", " + at + ", " + n +
+           ", " + n + " FROM " + s + " JOIN webhook_endpoints e ON e.account_id = " + s +
+           ".account_id AND e.enabled" + " AND (e.events & " + b + ") <> 0 WHERE " + w +
+           " UNION ALL SELECT " + id + ", " + s + ".account_id, NULL, 'account:' || " + s +
+           ".account_id, w.url, w.dest, " + s + ".uuid, " + ev + ", " + at + ", " + n + ", " + n + " FROM " +
+           s + " JOIN job_webhooks w ON w.job_uuid = " + s + ".uuid AND (w.events & " + b + ") <> 0 WHERE " +
+           w;
+}
+
+// declarative table
 std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
         {"insert_job", std::string(insert_job_sql) + " RETURNING seq"},
-        // The same, for a job naming its own webhook URL ($15, its origin $16, its filter $17),
+        // The same, for a job naming its own webhook URL ($20, its origin $21, its filter $22),
         // stored beside it only when the job row went in.
         {"insert_job_with_webhook",
          "WITH j AS (" + std::string(insert_job_sql) +
              " RETURNING seq, uuid), w AS (INSERT INTO job_webhooks (job_uuid, url, dest,"
-             " events) SELECT uuid, $15, $16, $17::integer FROM j) SELECT seq FROM j"},
+             " events) SELECT uuid, $20, $21, $22::integer FROM j) SELECT seq FROM j"},
         // The rest of a batch after its first job, in one statement and in order; inserted only
         // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
+        // New jobs are on their first attempt (the column's default); each has its own time to live,
+        // priority and place in the fair queue (held when it has one).
         {"insert_batch_rest",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, claimed_by, claimed_until, batch_id)"
+         " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms, priority,"
+         " fair_key, published)"
          " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
-         " now() + $4::float8 * interval '1 millisecond', $5"
-         " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[])"
-         " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, n)"
+         " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms, t.priority,"
+         " t.fair_key, t.fair_key IS NOT NULL"
+         " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[],"
+         " $14::int8[], $15::int8[], $16::int8[], $17::float8[])"
+         " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
+         " expires_at_ms, priority, fair_key, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
         // The own webhooks of a batch's jobs after its first ($2.. as arrays), written only when
         // the first job went in ($1: its uuid), as insert_batch_rest is.
@@ -72,30 +98,60 @@ std::vector<pg_prepared> make_statements() {
          " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
         // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
         {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
-        // Forward only, decided on the row itself: $7 lists the states the event may follow,
-        // and within IN_PROGRESS the progress must grow (model::moves_forward), so instances
-        // applying the same events in any order end in the same state.
-        // The webhook deliveries the change causes ($8 event, $9 its bit, 0 for none; $10 now) are
-        // written by the same statement, so they commit with it or not at all.
+        // Decided on the locked row itself (model::decide_event in PL/pgSQL, pg_schema.cpp), so
+        // instances applying the same events in any order end in the same state.
+        // The webhook deliveries an applied change causes ($11 event, $12 its bit, 0 for none) are
+        // written by the same statement, so they commit with it or not at all; a retry causes none.
         {"apply_event",
-         "WITH up AS (UPDATE jobs SET job_status = $2, progress = coalesce($3::integer, progress),"
-         " output = coalesce($4, output), error = coalesce($5, error), updated_ms = greatest(updated_ms, $6)"
-         " WHERE uuid = $1 AND job_status = ANY($7::text[]) AND (job_status <> 'IN_PROGRESS' OR $2 <> "
-         "'IN_PROGRESS'"
-         " OR (progress IS NULL AND $3::integer IS NOT NULL) OR progress < $3::integer)"
-         " RETURNING uuid, account_id, session_id, job_type),"
-         " hooks AS (INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest,"
-         " job_uuid, event, event_ms, next_ms, created_ms)"
-         " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id, e.id, e.url, e.id,"
-         " up.uuid, $8::text, $6::bigint, $10::bigint, $10::bigint FROM up JOIN webhook_endpoints e ON "
-         "e.account_id = up.account_id"
-         " AND e.enabled AND (e.events & $9::integer) <> 0"
-         " UNION ALL SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), up.account_id, NULL,"
-         " 'account:' || up.account_id, w.url, w.dest, up.uuid, $8::text, $6::bigint, $10::bigint, "
-         "$10::bigint FROM up"
-         " JOIN job_webhooks w ON w.job_uuid = up.uuid AND (w.events & $9::integer) <> 0)"
-         " SELECT account_id, session_id, job_type FROM up"},
-        {"outbox_stats", "SELECT count(*), min(created_ms) FROM jobs WHERE NOT published"},
+         "WITH a AS (SELECT o_outcome, o_account_id AS account_id, o_session_id, o_job_type, o_attempt,"
+         " $1::text AS uuid FROM jobsd_apply_event($1, $2, $3::integer, $4::integer, $5, $6, $7::boolean,"
+         " $8::bigint, $9::bigint, $10::jsonb)), hooks AS (" +
+             deliveries_from("a", "a.o_outcome = 'applied'", "$11::text", "$12::integer", "$8::bigint",
+                             "$9::bigint") +
+             ") SELECT o_outcome, account_id, o_session_id, o_job_type, o_attempt FROM a"},
+        // The lifecycle: cancel and retry decide on the locked row (pg_schema.cpp); the sweep
+        // takes rows no other instance is sweeping (SKIP LOCKED).
+        // A job the cancel made CANCELLED has its webhook deliveries ($4 event, $5 its bit) written by
+        // the same statement.
+        {"cancel_job",
+         "WITH c AS (SELECT o_outcome, $1::text AS account_id, $2::text AS uuid"
+         " FROM jobsd_cancel_job($1, $2, $3::bigint)), hooks AS (" +
+             deliveries_from("c", "c.o_outcome = 'cancelled'", "$4::text", "$5::integer", "$3::bigint",
+                             "$3::bigint") +
+             ") SELECT o_outcome FROM c"},
+        {"retry_job", "SELECT * FROM jobsd_retry_job($1, $2, $3::bigint, $4::bigint, $5, $6::float8)"},
+        // The expired jobs' webhook deliveries ($3 event, $4 its bit) are written by the same statement.
+        {"expire_due",
+         "WITH x AS (UPDATE jobs SET job_status = 'EXPIRED', published = true, fair_key = NULL,"
+         " updated_ms = greatest(updated_ms, $1) WHERE seq IN (SELECT seq FROM jobs"
+         " WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL"
+         " AND expires_at_ms <= $1 AND job_status = 'QUEUED' LIMIT $2 FOR UPDATE SKIP LOCKED)"
+         " RETURNING uuid, account_id, session_id, job_type, attempt), hooks AS (" +
+             deliveries_from("x", "true", "$3::text", "$4::integer", "$1::bigint", "$1::bigint") +
+             ") SELECT uuid, account_id, session_id, job_type, attempt FROM x"},
+        {"release_retries",
+         "UPDATE jobs SET published = false, retry_at_ms = NULL, claimed_by = $2,"
+         " claimed_until = now() + $3::float8 * interval '1 millisecond' WHERE seq IN (SELECT seq FROM jobs"
+         " WHERE retry_at_ms IS NOT NULL AND retry_at_ms <= $1 AND job_status = 'QUEUED' ORDER BY retry_at_ms"
+         " LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " +
+             columns},
+        // Held jobs leave the type's fair queue in fair_key order, claimed by this instance
+        // (store::release_held); each comes back with its fair_key (the last column).
+        {"release_held",
+         "WITH picked AS (SELECT seq, fair_key AS tag FROM jobs WHERE fair_key IS NOT NULL AND job_type = $1"
+         " AND job_status = 'QUEUED' ORDER BY fair_key LIMIT $2 FOR UPDATE SKIP LOCKED)"
+         " UPDATE jobs SET published = false, fair_key = NULL, claimed_by = $3,"
+         " claimed_until = now() + $4::float8 * interval '1 millisecond' FROM picked"
+         " WHERE jobs.seq = picked.seq RETURNING " +
+             columns + ", picked.tag"},
+        {"list_controls",
+         "SELECT seq, uuid, job_type, kind, attempt, created_ms FROM job_controls ORDER BY seq LIMIT $1"},
+        {"remove_controls", "DELETE FROM job_controls WHERE seq = ANY($1::bigint[])"},
+        {"stuck_jobs", "SELECT " + columns +
+                           " FROM jobs WHERE job_status IN ('STARTED', 'IN_PROGRESS') AND updated_ms < $1"
+                           " ORDER BY updated_ms"},
+        {"outbox_stats",
+         "SELECT job_type, count(*), min(created_ms) FROM jobs WHERE NOT published GROUP BY job_type"},
     };
 }
 
@@ -125,6 +181,15 @@ std::string pg_number(double v) {
 }
 
 std::string pg_float_array(const std::vector<std::optional<double>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i] ? pg_number(*items[i]) : "NULL";
+    }
+    return out + "}";
+}
+
+std::string pg_int_array(const std::vector<std::optional<std::int64_t>>& items) {
     std::string out = "{";
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i) out += ',';

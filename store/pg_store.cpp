@@ -240,13 +240,15 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     if (write) --writers_busy;
     const error_code ec = out.ec;
     std::uint64_t jobs = 0;
+    bool wrote = false;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         std::span<const pg_reply> mine;
         if (!ec) mine = std::span<const pg_reply>(results).subspan(first[i], first[i + 1] - first[i]);
         if (!ec && batch[i]->jobs() && mine.back().rows() > 0) jobs += batch[i]->jobs();
         batch[i]->finish(ec, mine);
+        wrote = wrote || batch[i]->wrote();
     }
-    if (write && !ec) {
+    if (write && !ec && wrote) {
         transactions.fetch_add(1, std::memory_order_relaxed);
         jobs_committed.fetch_add(jobs, std::memory_order_relaxed);
     }
@@ -294,7 +296,8 @@ asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::check_results(
     co_return attempt_outcome{store_errc::io};
 }
 
-pg_store::pg_store(pg_options options, store_options common) : options_(std::move(options)), common_(common) {
+pg_store::pg_store(pg_options options, store_options common)
+    : options_(std::move(options)), common_(common), policy_json_(pg_policy_json(common_.lifecycle)) {
     if (options_.pool_size == 0) throw std::invalid_argument("store.pool_size must be at least 1");
     options_.writers =
         std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
@@ -435,7 +438,8 @@ std::chrono::milliseconds pg_store::claim_lease() const noexcept {
 void pg_store::apply_events(
     std::vector<model::job_event> events,
     asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
-    submit(pg_ops::make_apply_events_op(std::move(events), impl_->events_applied, std::move(handler)));
+    submit(pg_ops::make_apply_events_op(std::move(events), impl_->events_applied, policy_json_,
+                                        std::move(handler)));
 }
 
 void pg_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {

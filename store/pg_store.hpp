@@ -91,6 +91,25 @@ class pg_store final : public store {
     void list_recent_jobs(
         std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
+    void cancel_job(std::string account_id, std::string uuid, std::int64_t now_ms,
+                    boost::asio::any_completion_handler<void(error_code, cancel_outcome)> handler) override;
+    void retry_job(std::string account_id, std::string uuid, std::optional<std::int64_t> expires_in_ms,
+                   std::int64_t now_ms,
+                   boost::asio::any_completion_handler<void(error_code, retry_outcome)> handler) override;
+    void sweep_lifecycle(
+        std::int64_t now_ms, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) override;
+    void release_held(
+        model::job_type type, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
+    void list_control_messages(
+        std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) override;
+    void remove_control_messages(std::vector<std::int64_t> seqs,
+                                 boost::asio::any_completion_handler<void(error_code)> handler) override;
+    void list_stuck_jobs(
+        std::array<std::int64_t, model::all_job_types.size()> updated_before_ms, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) override;
     void apply_seed(const seed_data& seed) override;
     void stop_creating() override;
     store_stats stats() const override;
@@ -105,6 +124,7 @@ class pg_store final : public store {
 
     pg_options options_;
     const store_options common_;
+    const std::string policy_json_;  // common_.lifecycle for jobsd_apply_event()
     std::shared_ptr<impl> impl_;
     std::thread thread_;
     std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the connections above

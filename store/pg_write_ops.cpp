@@ -29,7 +29,12 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
          job.version ? param(pg_number(*job.version)) : std::nullopt,
          keyed ? param(job.idempotency_key) : std::nullopt, keyed ? param(job.request_hash) : std::nullopt,
          instance, pg_number(static_cast<std::int64_t>(claim_lease.count())),
-         job.batch_id.empty() ? std::nullopt : param(job.batch_id)}};
+         job.batch_id.empty() ? std::nullopt : param(job.batch_id),
+         pg_number(static_cast<std::int64_t>(job.attempt)),
+         job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
+         job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
+         pg_number(static_cast<std::int64_t>(job.priority)),
+         job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt}};
     if (!job.webhook_url.empty()) {
         insert.sql = "insert_job_with_webhook";
         insert.params.push_back(job.webhook_url);
@@ -101,7 +106,8 @@ struct create_jobs_op final : pg_op {
     pg_statement rest() const {
         const auto& first = batch.front();
         std::vector<std::string> uuids, sources, types, sessions, inputs;
-        std::vector<std::optional<double>> versions;
+        std::vector<std::optional<double>> versions, fair_keys;
+        std::vector<std::optional<std::int64_t>> expires_in, expires_at, priorities;
         for (std::size_t i = 1; i < batch.size(); ++i) {
             uuids.push_back(batch[i].uuid);
             sources.push_back(batch[i].source_id);
@@ -109,13 +115,18 @@ struct create_jobs_op final : pg_op {
             sessions.push_back(batch[i].session_id);
             inputs.push_back(batch[i].input);
             versions.push_back(batch[i].version);
+            expires_in.push_back(batch[i].expires_in_ms);
+            expires_at.push_back(batch[i].expires_at_ms);
+            priorities.push_back(batch[i].priority);
+            fair_keys.push_back(batch[i].fair_key);
         }
-        return {
-            "insert_batch_rest",
-            {first.account_id, pg_number(first.created_ms), instance,
-             pg_number(static_cast<std::int64_t>(claim_lease.count())), first.batch_id, first.uuid,
-             std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
-             pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs), pg_float_array(versions)}};
+        return {"insert_batch_rest",
+                {first.account_id, pg_number(first.created_ms), instance,
+                 pg_number(static_cast<std::int64_t>(claim_lease.count())), first.batch_id, first.uuid,
+                 std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
+                 pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs),
+                 pg_float_array(versions), pg_int_array(expires_in), pg_int_array(expires_at),
+                 pg_int_array(priorities), pg_float_array(fair_keys)}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))
@@ -182,34 +193,39 @@ struct renew_claims_op final : pg_op {
 };
 
 struct apply_events_op final : pg_op {
-    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
+    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter, std::string p,
                     pg_handler<std::vector<applied_event>> h)
-        : events(std::move(e)), applied_counter(counter), handler(std::move(h)) {}
+        : events(std::move(e)), applied_counter(counter), policy(std::move(p)), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        const std::int64_t now_ms = model::now_ms();  // deliveries are due at once
+        const std::string now = pg_number(model::now_ms());  // also when the deliveries are due
         for (const auto& e : events) {
-            std::vector<std::string> from;
-            for (auto s :
-                 {model::job_status::queued, model::job_status::started, model::job_status::in_progress,
-                  model::job_status::success, model::job_status::failed})
-                if (model::can_advance(s, e.status)) from.emplace_back(model::to_string(s));
+            // The webhook event the change causes (none: "" and bit 0); a retry's QUEUED causes none.
             const auto* hook = model::webhook_event_for(e.status);
             out.push_back({"apply_event",
                            {e.uuid, std::string(model::to_string(e.status)),
+                            e.attempt ? param(std::to_string(*e.attempt)) : std::nullopt,
                             e.progress ? param(std::to_string(*e.progress)) : std::nullopt, e.output, e.error,
-                            pg_number(e.at_ms), pg_text_array(from), std::string(hook ? hook->name : ""),
-                            pg_number(static_cast<std::int64_t>(hook ? hook->bit : 0)), pg_number(now_ms)}});
+                            std::string(e.retryable ? "true" : "false"), pg_number(e.at_ms), now, policy,
+                            std::string(hook ? hook->name : ""),
+                            pg_number(static_cast<std::int64_t>(hook ? hook->bit : 0))}});
         }
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::vector<applied_event> applied;
         if (!ec) {
             for (std::size_t i = 0; i < events.size() && i < results.size(); ++i) {
-                if (results[i].rows() == 0) continue;  // late, duplicate or unknown: harmless
-                applied.push_back(
-                    {events[i], std::string(results[i].text(0, 0)), std::string(results[i].text(0, 1)),
-                     model::parse_job_type(results[i].text(0, 2)).value_or(model::job_type::video)});
+                const auto& r = results[i];
+                if (r.rows() == 0) continue;  // late, duplicate, another attempt or unknown: harmless
+                applied_event a{events[i], std::string(r.text(0, 1)), std::string(r.text(0, 2)),
+                                model::parse_job_type(r.text(0, 3)).value_or(model::job_type::video)};
+                if (r.text(0, 0) == "retried") {  // the QUEUED event of the next attempt, with the error
+                    a.event.status = model::job_status::queued;
+                    a.event.attempt = static_cast<int>(r.int64(0, 4));
+                    a.event.progress.reset();
+                    a.event.output.reset();
+                }
+                applied.push_back(std::move(a));
             }
             applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
         }
@@ -222,6 +238,7 @@ struct apply_events_op final : pg_op {
 
     std::vector<model::job_event> events;
     std::atomic<std::uint64_t>& applied_counter;
+    std::string policy;  // the retry policy as jsonb text (pg_policy_json)
     pg_handler<std::vector<applied_event>> handler;
 };
 
@@ -258,8 +275,10 @@ std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::m
 
 std::unique_ptr<pg_op> make_apply_events_op(std::vector<model::job_event> events,
                                             std::atomic<std::uint64_t>& applied_counter,
+                                            std::string policy_json,
                                             pg_handler<std::vector<applied_event>> handler) {
-    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(handler));
+    return std::make_unique<apply_events_op>(std::move(events), applied_counter, std::move(policy_json),
+                                             std::move(handler));
 }
 
 }  // namespace pg_ops

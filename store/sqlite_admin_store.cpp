@@ -306,19 +306,6 @@ std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
     return out;
 }
 
-std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_before_ms, std::size_t limit) {
-    sqlite_statement st(
-        db_->handle(),
-        select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', "
-                                 "'IN_PROGRESS') AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2"));
-    st.bind(1, updated_before_ms);
-    st.bind(2, static_cast<std::int64_t>(limit));
-    std::vector<admin_job> out;
-    each_row(*db_, st, "reading stuck jobs",
-             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
-    return out;
-}
-
 std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                                    std::int64_t now_ms) {
     write_transaction txn(*db_);
@@ -334,9 +321,10 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
              [&](sqlite_statement& r) { uuids.emplace_back(r.column_text(0)); });
     // The explicit exception to "status only moves forward": back to the start, unpublished, so
     // the outbox relay sends it again and its events (STARTED, …) apply as for a new job.
-    sqlite_statement requeue(db_->handle(),
-                             "UPDATE jobs SET job_status = ?2, published = 0, progress = NULL, output = NULL,"
-                             " error = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
+    sqlite_statement requeue(
+        db_->handle(),
+        "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 0, progress = NULL,"
+        " output = NULL, error = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
     for (const auto& uuid : uuids) {
         requeue.bind(1, std::string_view(uuid));
         requeue.bind(2, model::to_string(model::job_status::queued));
@@ -346,6 +334,55 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
     }
     txn.commit();
     return uuids;
+}
+
+std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_before_ms,
+                                                      std::optional<model::job_type> type,
+                                                      std::size_t limit) {
+    sqlite_statement st(
+        db_->handle(),
+        select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
+                                 " AND updated_ms < ?1 AND fair_key IS NULL AND retry_at_ms IS NULL"
+                                 " AND (?2 IS NULL OR job_type = ?2) ORDER BY updated_ms LIMIT ?3"));
+    st.bind(1, updated_before_ms);
+    if (type)
+        st.bind(2, model::to_string(*type));
+    else
+        st.bind_null(2);
+    st.bind(3, static_cast<std::int64_t>(limit));
+    std::vector<admin_job> out;
+    each_row(*db_, st, "listing stuck jobs",
+             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
+    return out;
+}
+
+admin_result<admin_job> sqlite_admin_store::requeue_job(const std::string& uuid, std::int64_t now_ms) {
+    write_transaction txn(*db_);
+    auto found = find_job(uuid);
+    if (!found) return found.error();
+    const auto& job = found->job;
+    if (job.status != model::job_status::started && job.status != model::job_status::in_progress)
+        return admin_errc::not_running;
+    sqlite_statement cancel(db_->handle(),
+                            "INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms)"
+                            " VALUES (?1, ?2, 'cancel', ?3, ?4)");
+    cancel.bind(1, std::string_view(uuid));
+    cancel.bind(2, model::to_string(job.type));
+    cancel.bind(3, static_cast<std::int64_t>(job.attempt));
+    cancel.bind(4, now_ms);
+    run(*db_, cancel, "queueing the cancel of job " + uuid);
+    sqlite_statement requeue(
+        db_->handle(),
+        "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 0, progress = NULL,"
+        " output = NULL, cancel_requested_ms = NULL, updated_ms = max(updated_ms, ?3)"
+        " WHERE uuid = ?1");
+    requeue.bind(1, std::string_view(uuid));
+    requeue.bind(2, model::to_string(model::job_status::queued));
+    requeue.bind(3, now_ms);
+    run(*db_, requeue, "requeueing job " + uuid);
+    auto after = find_job(uuid);
+    txn.commit();
+    return after;
 }
 
 }  // namespace jobsd::store

@@ -45,9 +45,11 @@ class sqlite_admin_store final : public admin_store {
     std::vector<model::image_prompt> list_image_prompts(const std::string& account_id) override;
     admin_result<admin_job> find_job(const std::string& uuid) override;
     std::vector<admin_job> list_unpublished(std::size_t limit) override;
-    std::vector<admin_job> list_stuck(std::int64_t updated_before_ms, std::size_t limit) override;
     std::vector<std::string> requeue_dead_lettered(model::job_type type, std::size_t limit,
                                                    std::int64_t now_ms) override;
+    std::vector<admin_job> list_stuck(std::int64_t updated_before_ms, std::optional<model::job_type> type,
+                                      std::size_t limit) override;
+    admin_result<admin_job> requeue_job(const std::string& uuid, std::int64_t now_ms) override;
 
   private:
     bool account_exists(const std::string& account_id);

@@ -22,6 +22,13 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
     j.idempotency_key = st.column_text(first + 13);  // NULL (no key) reads as ""
     j.request_hash = st.column_text(first + 14);
     j.batch_id = st.column_text(first + 15);  // NULL (a single create) reads as ""
+    j.attempt = static_cast<int>(st.column_int(first + 16));
+    j.expires_in_ms = st.column_optional_int(first + 17);
+    j.expires_at_ms = st.column_optional_int(first + 18);
+    j.cancel_requested_ms = st.column_optional_int(first + 19);
+    j.retry_at_ms = st.column_optional_int(first + 20);
+    j.priority = static_cast<int>(st.column_int(first + 21));
+    j.fair_key = st.column_optional_double(first + 22);
     return j;
 }
 

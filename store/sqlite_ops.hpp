@@ -20,8 +20,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "store/completion.hpp"
+#include "store/delivery_board.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/store.hpp"
+#include "store/store_error.hpp"
+#include "store/store_options.hpp"
 
 namespace jobsd::store {
 
@@ -29,13 +37,15 @@ class sqlite_webhook_store;  // store/sqlite_webhook_store.hpp
 
 // The writer thread's read-write connection and the statements every batch reuses.
 struct sqlite_writer_ctx {
-    sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t idempotency_window_ms);
+    sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_options& common);
     std::unique_ptr<sqlite_db> db;
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, release_key,
-        mark_published, job_state, update_status, insert_job_webhook, record_deliveries;
+        mark_published, job_state, update_status, schedule_retry, resend_cancel, insert_job_webhook,
+        record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
+    const model::lifecycle_policy policy;      // store_options::lifecycle
 };
 
 // One reader thread's read-only connection and its hot statements.
@@ -55,6 +65,9 @@ struct sqlite_write_op {
     virtual void finish(error_code ec) = 0;
     // Jobs this operation commits when it succeeds (for store_stats).
     virtual std::uint64_t jobs() const { return 0; }
+    // False when it ran and wrote nothing (the periodic lifecycle sweep with nothing due): a batch
+    // of such operations alone is not counted as a write transaction. Asked before finish().
+    virtual bool wrote() const { return true; }
 };
 
 struct sqlite_read_op {
@@ -67,6 +80,29 @@ struct sqlite_read_op {
 
 template <class... Values>
 using sqlite_handler = boost::asio::any_completion_handler<void(error_code, Values...)>;
+
+// A read that prepares its statement per call (operator views, metrics: cached by the caller)
+// and reports any failure as store_errc::io. `Derived::read(db)` returns the value.
+template <class Derived, class Value>
+struct occasional_read : sqlite_read_op {
+    explicit occasional_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
+
+    void run(sqlite_reader_ctx& r) override {
+        Value value{};
+        try {
+            // Read before completing: the handler must still be ours should the read throw.
+            value = static_cast<Derived*>(this)->read(r.db);
+        } catch (const std::exception& e) {
+            spdlog::error("store: {} failed: {}", Derived::what, e.what());
+            complete(std::move(handler), error_code(store_errc::io), Value{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(value));
+    }
+    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
+
+    sqlite_handler<Value> handler;
+};
 
 // The operations, one factory each; named sqlite_ops:: so that the two adapters' factories of
 // the same signature stay apart.
@@ -83,6 +119,13 @@ std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_eve
                                                       std::atomic<std::uint64_t>& applied_counter,
                                                       sqlite_webhook_store* webhooks,
                                                       sqlite_handler<std::vector<applied_event>> handler);
+// The webhook deliveries a job's new `status` causes (none when no webhook event names it): one
+// per enabled endpoint of `account` whose filter has the event, one for the job's own URL when
+// its filter has it. Written in the writer's open transaction, so they commit with the change;
+// the new rows are appended to `fresh`, to be handed over to the webhook store after the commit.
+error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid, std::string_view account,
+                                     model::job_status status, std::int64_t at_ms,
+                                     std::vector<board_entry>& fresh);
 // Startup only: writes `seed` (which must outlive the op); `settled` becomes ready when it is
 // committed, or holds the failure as a std::runtime_error.
 std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled);
@@ -105,6 +148,28 @@ std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<jo
 std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
                                                     sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_load_catalog_op(sqlite_handler<catalog_ptr> handler);
+
+// The lifecycle (sqlite_lifecycle_ops.cpp): writes, then reads. The webhook deliveries of the jobs
+// a cancel or a sweep ends are handed over to `webhooks` (may be null) on commit.
+std::unique_ptr<sqlite_write_op> make_cancel_job_op(std::string account_id, std::string uuid,
+                                                    std::int64_t now_ms, sqlite_webhook_store* webhooks,
+                                                    sqlite_handler<cancel_outcome> handler);
+std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::string uuid,
+                                                   std::optional<std::int64_t> expires_in_ms,
+                                                   std::int64_t now_ms,
+                                                   sqlite_handler<retry_outcome> handler);
+std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
+                                               sqlite_webhook_store* webhooks,
+                                               sqlite_handler<lifecycle_sweep> handler);
+std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,
+                                                      sqlite_handler<std::vector<job_record>> handler);
+std::unique_ptr<sqlite_write_op> make_remove_controls_op(std::vector<std::int64_t> seqs,
+                                                         sqlite_handler<> handler);
+std::unique_ptr<sqlite_read_op> make_list_controls_op(std::size_t limit,
+                                                      sqlite_handler<std::vector<control_entry>> handler);
+std::unique_ptr<sqlite_read_op> make_stuck_jobs_op(
+    std::array<std::int64_t, model::all_job_types.size()> cutoffs, std::size_t limit,
+    sqlite_handler<std::vector<job_record>> handler);
 
 }  // namespace sqlite_ops
 

@@ -159,40 +159,18 @@ struct list_batch_op final : sqlite_read_op {
     sqlite_handler<std::vector<job_record>> handler;
 };
 
-// A read that prepares its statement per call (operator views, metrics: cached by the caller)
-// and reports any failure as store_errc::io. `Derived::read(db)` returns the value.
-template <class Derived, class Value>
-struct occasional_read : sqlite_read_op {
-    explicit occasional_read(sqlite_handler<Value> h) : handler(std::move(h)) {}
-
-    void run(sqlite_reader_ctx& r) override {
-        Value value{};
-        try {
-            // Read before completing: the handler must still be ours should the read throw.
-            value = static_cast<Derived*>(this)->read(r.db);
-        } catch (const std::exception& e) {
-            spdlog::error("store: {} failed: {}", Derived::what, e.what());
-            complete(std::move(handler), error_code(store_errc::io), Value{});
-            return;
-        }
-        complete(std::move(handler), error_code{}, std::move(value));
-    }
-    void fail(error_code ec) override { complete(std::move(handler), ec, Value{}); }
-
-    sqlite_handler<Value> handler;
-};
-
 struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
     using occasional_read::occasional_read;
     static constexpr const char* what = "reading outbox stats";
 
     outbox_stats read(sqlite_db& db) {
-        sqlite_statement st(db.handle(), "SELECT count(*), min(created_ms) FROM jobs WHERE published = 0");
+        sqlite_statement st(
+            db.handle(),
+            "SELECT job_type, count(*), min(created_ms) FROM jobs WHERE published = 0 GROUP BY job_type");
         outbox_stats stats;
-        if (st.step() == SQLITE_ROW) {
-            stats.unpublished = static_cast<std::uint64_t>(st.column_int(0));
-            stats.oldest_created_ms = st.column_optional_int(1);
-        }
+        while (st.step() == SQLITE_ROW)
+            stats.add(st.column_text(0), static_cast<std::uint64_t>(st.column_int(1)),
+                      st.column_optional_int(2));
         return stats;
     }
 };

@@ -2,6 +2,8 @@
 #include "store/sqlite_schema.hpp"
 
 #include <array>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "store/webhook_schema.hpp"
@@ -10,7 +12,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> migrations = {
+constexpr std::array<std::string_view, 7> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -86,15 +88,56 @@ CREATE INDEX jobs_account_session ON jobs (account_id, session_id, created_ms, u
 CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
 ALTER TABLE projects ADD COLUMN strict_values INTEGER NOT NULL DEFAULT 0;
 )sql",
-    // 5: webhooks (store/webhook_schema.hpp).
+    // 5: the job's lifecycle (issue 16): attempts, time to live, cancel requests, retries waiting
+    // for their backoff, priority and the fair queue, and the control outbox (cancel requests
+    // waiting for the broker).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN expires_in_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN expires_at_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN cancel_requested_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN retry_at_ms INTEGER;
+-- Priority (1 to 5) and, while the job is held in its type's fair queue, its place there: a held
+-- job is out of the outbox (published = 1) until released.
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE jobs ADD COLUMN fair_key REAL;
+CREATE INDEX jobs_held ON jobs (job_type, fair_key) WHERE fair_key IS NOT NULL;
+-- Jobs that may expire before they leave the outbox (or the fair queue).
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
+  WHERE (published = 0 OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL;
+-- Retries waiting for their backoff.
+CREATE INDEX jobs_retry_due ON jobs (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
+-- Running jobs by their last event, for the stuck-job view.
+CREATE INDEX jobs_running ON jobs (updated_ms) WHERE job_status IN ('STARTED', 'IN_PROGRESS');
+CREATE TABLE job_controls (
+  seq         INTEGER PRIMARY KEY,
+  uuid        TEXT NOT NULL,
+  job_type    TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL
+);
+CREATE INDEX job_controls_uuid ON job_controls (uuid);
+)sql",
+    // 6: webhooks (store/webhook_schema.hpp).
     sqlite_webhooks_step,
-    // 6: cheaper deliveries: a covering due index, a delivered attempt kept in its delivery's row.
+    // 7: cheaper deliveries: a covering due index, a delivered attempt kept in its delivery's row.
     sqlite_webhook_costs_step,
 };
 
 }  // namespace
 
+int sqlite_schema_version() {
+    return static_cast<int>(migrations.size());
+}
+
 void migrate_sqlite(sqlite_db& db) {
+    migrate_sqlite_to(db, sqlite_schema_version());
+}
+
+void migrate_sqlite_to(sqlite_db& db, int target) {
+    if (target < 1 || target > sqlite_schema_version())
+        throw std::invalid_argument("no SQLite schema version " + std::to_string(target));
     db.exec("BEGIN IMMEDIATE");
     try {
         const auto version = db.query_int("PRAGMA user_version");
@@ -103,7 +146,7 @@ void migrate_sqlite(sqlite_db& db) {
                                    " is newer than this jobsd knows (" + std::to_string(migrations.size()) +
                                    ")",
                                SQLITE_ERROR);
-        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+        for (auto v = static_cast<std::size_t>(version); v < static_cast<std::size_t>(target); ++v) {
             db.exec(migrations[v]);
             db.exec("PRAGMA user_version = " + std::to_string(v + 1));
         }

@@ -106,7 +106,7 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
-    queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_.idempotency_window.count());
+    queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_);
     writer_ = std::thread([this] { writer_loop(); });
     const std::size_t readers = std::max<std::size_t>(1, options_.readers);
     for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
@@ -132,9 +132,12 @@ void sqlite_store::writer_loop() {
         if (txn_error != store_errc::busy) last_write_ok_.store(!txn_error, std::memory_order_relaxed);
         if (!txn_error) {
             std::uint64_t jobs = 0;
-            for (std::size_t i = 0; i < batch.size(); ++i)
+            bool wrote = false;
+            for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (!outcome[i]) jobs += batch[i]->jobs();
-            transactions_.fetch_add(1, std::memory_order_relaxed);
+                wrote = wrote || batch[i]->wrote();
+            }
+            if (wrote) transactions_.fetch_add(1, std::memory_order_relaxed);
             jobs_committed_.fetch_add(jobs, std::memory_order_relaxed);
         }
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(txn_error ? txn_error : outcome[i]);
@@ -260,6 +263,46 @@ void sqlite_store::find_by_idempotency_key(
 
 void sqlite_store::load_catalog(asio::any_completion_handler<void(error_code, catalog_ptr)> handler) {
     submit_read(sqlite_ops::make_load_catalog_op(std::move(handler)));
+}
+
+void sqlite_store::cancel_job(std::string account_id, std::string uuid, std::int64_t now_ms,
+                              asio::any_completion_handler<void(error_code, cancel_outcome)> handler) {
+    submit_write(sqlite_ops::make_cancel_job_op(std::move(account_id), std::move(uuid), now_ms,
+                                                webhooks_.get(), std::move(handler)));
+}
+
+void sqlite_store::retry_job(std::string account_id, std::string uuid,
+                             std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms,
+                             asio::any_completion_handler<void(error_code, retry_outcome)> handler) {
+    submit_write(sqlite_ops::make_retry_job_op(std::move(account_id), std::move(uuid), expires_in_ms, now_ms,
+                                               std::move(handler)));
+}
+
+void sqlite_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
+                                   asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
+    submit_write(sqlite_ops::make_sweep_op(now_ms, limit, webhooks_.get(), std::move(handler)));
+}
+
+void sqlite_store::release_held(
+    model::job_type type, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_write(sqlite_ops::make_release_held_op(type, limit, std::move(handler)));
+}
+
+void sqlite_store::list_control_messages(
+    std::size_t limit, asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) {
+    submit_read(sqlite_ops::make_list_controls_op(limit, std::move(handler)));
+}
+
+void sqlite_store::remove_control_messages(std::vector<std::int64_t> seqs,
+                                           asio::any_completion_handler<void(error_code)> handler) {
+    submit_write(sqlite_ops::make_remove_controls_op(std::move(seqs), std::move(handler)));
+}
+
+void sqlite_store::list_stuck_jobs(
+    std::array<std::int64_t, model::all_job_types.size()> updated_before_ms, std::size_t limit,
+    asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
+    submit_read(sqlite_ops::make_stuck_jobs_op(updated_before_ms, limit, std::move(handler)));
 }
 
 void sqlite_store::apply_seed(const seed_data& seed) {

@@ -21,8 +21,10 @@ namespace {
 
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
-    "updated_ms, version, idempotency_key, request_hash, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-    "?8, ?9, ?10, ?11, ?12)";
+    "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms, "
+    "priority, fair_key, published) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 IS NOT "
+    "NULL)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
@@ -32,7 +34,9 @@ constexpr std::string_view release_key_sql =
 constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
 
 constexpr std::string_view job_state_sql =
-    "SELECT job_status, account_id, session_id, job_type, progress FROM jobs WHERE uuid = ?1";
+    "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
+    "expires_at_ms "
+    "FROM jobs WHERE uuid = ?1";
 
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
@@ -57,6 +61,18 @@ constexpr std::string_view record_deliveries_sql =
     " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2, w.url,"
     " w.dest, ?1, ?3, ?5, ?6,"
     " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0";
+
+// A retryable failure: back to QUEUED as the next attempt, out of the outbox until the
+// lifecycle sweep finds its backoff over; the error is kept as the last one.
+constexpr std::string_view schedule_retry_sql =
+    "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 1, retry_at_ms = ?3, progress = "
+    "NULL,"
+    " output = NULL, error = coalesce(?4, error), updated_ms = max(updated_ms, ?5) WHERE uuid = ?1";
+
+// Asks again for a cancel the worker missed, unless one is still waiting to be sent.
+constexpr std::string_view resend_cancel_sql =
+    "INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms) SELECT ?1, ?2, 'cancel', ?3, ?4"
+    " WHERE NOT EXISTS (SELECT 1 FROM job_controls WHERE uuid = ?1)";
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -119,6 +135,11 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
         st.bind_null(12);
     else
         st.bind(12, std::string_view(job.batch_id));
+    st.bind(13, static_cast<std::int64_t>(job.attempt));
+    st.bind(14, job.expires_in_ms);
+    st.bind(15, job.expires_at_ms);
+    st.bind(16, static_cast<std::int64_t>(job.priority));
+    st.bind(17, job.fair_key);
     const int rc = st.step();
     st.reset();
     if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
@@ -215,8 +236,8 @@ struct apply_events_op final : sqlite_write_op {
         complete(std::move(handler), ec, std::move(applied));
     }
 
-    // Moves the job forward when the event may follow its current status; a late, duplicate
-    // or unknown-job event is skipped, harmlessly.
+    // Decides on the event (model::decide_event) against the job's row and writes the outcome;
+    // a late, duplicate, foreign-attempt or unknown-job event is skipped, harmlessly.
     error_code apply(sqlite_writer_ctx& w, const model::job_event& e) {
         auto& st = w.job_state;
         st.bind(1, std::string_view(e.uuid));
@@ -230,15 +251,32 @@ struct apply_events_op final : sqlite_write_op {
             spdlog::error("store: reading job {} failed: {}", e.uuid, w.db->error_message());
             return store_errc::io;
         }
-        const auto current = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
-        const auto progress = st.column_optional_int(4);
-        applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)),
-                        model::parse_job_type(st.column_text(3)).value_or(model::job_type::video)};
+        model::job_state job;
+        job.status = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
+        job.type = model::parse_job_type(st.column_text(3)).value_or(model::job_type::video);
+        job.attempt = static_cast<int>(st.column_int(4));
+        if (auto p = st.column_optional_int(5)) job.progress = static_cast<int>(*p);
+        job.cancel_requested = st.column_optional_int(6).has_value();
+        job.expires_at_ms = st.column_optional_int(7);
+        applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)), job.type};
         st.reset();
-        const auto current_progress =
-            progress ? std::optional<int>(static_cast<int>(*progress)) : std::nullopt;
-        if (!model::moves_forward(current, current_progress, e.status, e.progress)) return {};
 
+        const auto now = model::now_ms();
+        const auto d = model::decide_event(job, e, w.policy, now);
+        if (d.resend_cancel && !resend_cancel(w, e.uuid, job, now)) return store_errc::io;
+        if (d.what == model::event_decision::action::ignore) return {};
+        const bool ok = d.what == model::event_decision::action::retry ? schedule_retry(w, e, job, d, a)
+                                                                       : update_status(w, e);
+        if (!ok) return store_errc::io;
+        // A retry's QUEUED names no webhook event: nothing is recorded for it.
+        if (auto ec = sqlite_ops::record_webhook_deliveries(w, e.uuid, a.account_id, a.event.status, e.at_ms,
+                                                            fresh))
+            return ec;
+        applied.push_back(std::move(a));
+        return {};
+    }
+
+    static bool update_status(sqlite_writer_ctx& w, const model::job_event& e) {
         auto& up = w.update_status;
         up.bind(1, std::string_view(e.uuid));
         up.bind(2, model::to_string(e.status));
@@ -246,56 +284,43 @@ struct apply_events_op final : sqlite_write_op {
         up.bind(4, e.output);
         up.bind(5, e.error);
         up.bind(6, e.at_ms);
-        const int urc = up.step();
-        up.reset();
-        if (urc != SQLITE_DONE) {
-            spdlog::error("store: updating job {} failed: {}", e.uuid, w.db->error_message());
-            return store_errc::io;
-        }
-        if (auto ec = record_deliveries(w, e, a.account_id)) return ec;
-        applied.push_back(std::move(a));
-        return {};
+        return done(w, up, "updating job " + e.uuid);
     }
 
-    // The webhook deliveries the change causes, in this same transaction.
-    error_code record_deliveries(sqlite_writer_ctx& w, const model::job_event& e,
-                                 const std::string& account) {
-        const auto* hook = model::webhook_event_for(e.status);
-        if (!hook) return {};
-        auto& st = w.record_deliveries;
-        st.bind(1, std::string_view(e.uuid));
-        st.bind(2, std::string_view(account));
-        st.bind(3, hook->name);
-        st.bind(4, static_cast<std::int64_t>(hook->bit));
-        st.bind(5, e.at_ms);
-        st.bind(6, model::now_ms());
+    // The applied event becomes the QUEUED event of the next attempt, with the error.
+    static bool schedule_retry(sqlite_writer_ctx& w, const model::job_event& e, const model::job_state& job,
+                               const model::event_decision& d, applied_event& a) {
+        auto& up = w.schedule_retry;
+        up.bind(1, std::string_view(e.uuid));
+        up.bind(2, model::to_string(model::job_status::queued));
+        up.bind(3, d.retry_at_ms);
+        up.bind(4, e.error);
+        up.bind(5, e.at_ms);
+        if (!done(w, up, "scheduling a retry of job " + e.uuid)) return false;
+        a.event.status = model::job_status::queued;
+        a.event.attempt = job.attempt + 1;
+        a.event.progress.reset();
+        a.event.output.reset();
+        return true;
+    }
+
+    static bool resend_cancel(sqlite_writer_ctx& w, const std::string& uuid, const model::job_state& job,
+                              std::int64_t now) {
+        auto& ins = w.resend_cancel;
+        ins.bind(1, std::string_view(uuid));
+        ins.bind(2, model::to_string(job.type));
+        ins.bind(3, static_cast<std::int64_t>(job.attempt));
+        ins.bind(4, now);
+        return done(w, ins, "asking again to cancel job " + uuid);
+    }
+
+    // Steps a statement that returns no rows; logs a failure.
+    static bool done(sqlite_writer_ctx& w, sqlite_statement& st, const std::string& what) {
         const int rc = st.step();
         st.reset();
-        if (rc == SQLITE_DONE) return note_fresh(w);
-        spdlog::error("store: recording webhook deliveries of job {} failed: {}", e.uuid,
-                      w.db->error_message());
-        return store_errc::io;
-    }
-
-    // The rows just inserted, for the hand-over to the dispatcher once the transaction commits.
-    // Read back by their rowids (one writer: an INSERT … SELECT numbers its rows one after the
-    // other), not with RETURNING: that opened an ephemeral table at every status change, and
-    // its allocations cost the writer more than the statement (madvise, seen with perf).
-    // A row this misses is not lost: the dispatcher's sweep of the table finds it.
-    error_code note_fresh(sqlite_writer_ctx& w) {
-        const auto n = sqlite3_changes64(w.db->handle());
-        if (n <= 0) return {};
-        const auto last = sqlite3_last_insert_rowid(w.db->handle());
-        auto& st = w.db->cached("SELECT seq, dest FROM webhook_deliveries WHERE seq > ?1 AND seq <= ?2");
-        st.bind(1, last - n);
-        st.bind(2, last);
-        int rc;
-        while ((rc = st.step()) == SQLITE_ROW)
-            fresh.push_back({st.column_int(0), std::string(st.column_text(1))});
-        st.reset();
-        if (rc == SQLITE_DONE) return {};
-        spdlog::error("store: reading new webhook deliveries failed: {}", w.db->error_message());
-        return store_errc::io;
+        if (rc == SQLITE_DONE) return true;
+        spdlog::error("store: {} failed: {}", what, w.db->error_message());
+        return false;
     }
 
     std::vector<model::job_event> events;
@@ -335,7 +360,7 @@ struct seed_op final : sqlite_write_op {
 
 }  // namespace
 
-sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t window_ms)
+sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_options& common)
     : db(std::move(d)),
       begin(db->handle(), "BEGIN IMMEDIATE"),
       commit(db->handle(), "COMMIT"),
@@ -348,11 +373,53 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, std::int64_t 
       mark_published(db->handle(), mark_published_sql),
       job_state(db->handle(), job_state_sql),
       update_status(db->handle(), update_status_sql),
+      schedule_retry(db->handle(), schedule_retry_sql),
+      resend_cancel(db->handle(), resend_cancel_sql),
       insert_job_webhook(db->handle(), insert_job_webhook_sql),
       record_deliveries(db->handle(), record_deliveries_sql),
-      idempotency_window_ms(window_ms) {}
+      idempotency_window_ms(common.idempotency_window.count()),
+      policy(common.lifecycle) {}
 
 namespace sqlite_ops {
+
+error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid, std::string_view account,
+                                     model::job_status status, std::int64_t at_ms,
+                                     std::vector<board_entry>& fresh) {
+    const auto* hook = model::webhook_event_for(status);
+    if (!hook) return {};
+    auto& st = w.record_deliveries;
+    st.bind(1, uuid);
+    st.bind(2, account);
+    st.bind(3, hook->name);
+    st.bind(4, static_cast<std::int64_t>(hook->bit));
+    st.bind(5, at_ms);
+    st.bind(6, model::now_ms());
+    const int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE) {
+        spdlog::error("store: recording webhook deliveries of job {} failed: {}", uuid,
+                      w.db->error_message());
+        return store_errc::io;
+    }
+    // The rows just inserted, for the hand-over to the dispatcher once the transaction commits.
+    // Read back by their rowids (one writer: an INSERT … SELECT numbers its rows one after the
+    // other), not with RETURNING: that opened an ephemeral table at every status change, and
+    // its allocations cost the writer more than the statement (madvise, seen with perf).
+    // A row this misses is not lost: the dispatcher's sweep of the table finds it.
+    const auto n = sqlite3_changes64(w.db->handle());
+    if (n <= 0) return {};
+    const auto last = sqlite3_last_insert_rowid(w.db->handle());
+    auto& rows = w.db->cached("SELECT seq, dest FROM webhook_deliveries WHERE seq > ?1 AND seq <= ?2");
+    rows.bind(1, last - n);
+    rows.bind(2, last);
+    int rrc;
+    while ((rrc = rows.step()) == SQLITE_ROW)
+        fresh.push_back({rows.column_int(0), std::string(rows.column_text(1))});
+    rows.reset();
+    if (rrc == SQLITE_DONE) return {};
+    spdlog::error("store: reading new webhook deliveries failed: {}", w.db->error_message());
+    return store_errc::io;
+}
 
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler) {
     return std::make_unique<insert_job_op>(std::move(job), std::move(handler));

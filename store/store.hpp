@@ -21,11 +21,13 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/catalog.hpp"
@@ -51,6 +53,15 @@ struct outbox_entry {
 struct outbox_stats {
     std::uint64_t unpublished = 0;
     std::optional<std::int64_t> oldest_created_ms;  // nullopt when the backlog is empty
+    // The same per job type (model::all_job_types order), for the fair queue's window.
+    std::array<std::uint64_t, model::all_job_types.size()> unpublished_by_type{};
+
+    // Adds one type's row of the per-type count.
+    void add(std::string_view type, std::uint64_t count, std::optional<std::int64_t> oldest) {
+        unpublished += count;
+        if (auto t = model::parse_job_type(type)) unpublished_by_type[static_cast<std::size_t>(*t)] += count;
+        if (oldest && (!oldest_created_ms || *oldest < *oldest_created_ms)) oldest_created_ms = oldest;
+    }
 };
 
 // A status event that moved its job forward, with what notifications need to route it.
@@ -68,9 +79,51 @@ struct job_count {
     std::uint64_t count = 0;
 };
 
+// A message for the workers of one job type waiting for the broker (the control outbox): for
+// now only "cancel", which asks the worker holding `attempt` (or an earlier one) of the job to
+// stop it, and any worker that gets that attempt later not to run it.
+struct control_entry {
+    std::int64_t seq = 0;  // commit order
+    std::string uuid;
+    model::job_type type{};
+    std::string kind;  // "cancel"
+    int attempt = 1;
+    std::int64_t created_ms = 0;
+};
+
+// What cancelling a job did (POST /jobs/:id/cancel).
+struct cancel_outcome {
+    enum class kind {
+        not_found,         // no such job of this account
+        cancelled,         // CANCELLED (now, or by an earlier cancel or its worker)
+        cancel_requested,  // a worker holds it: the cancel request is on its way to it
+        finished,          // SUCCESS, FAILED or EXPIRED already: nothing to cancel
+    };
+    kind what = kind::not_found;
+    bool changed = false;           // this call cancelled it or recorded the request (not a repeat)
+    std::optional<job_record> job;  // as it stands after the call (not for not_found)
+};
+
+// What retrying a job did (POST /jobs/:id/retry).
+struct retry_outcome {
+    enum class kind {
+        not_found,      // no such job of this account
+        retried,        // QUEUED again as the next attempt, in the outbox
+        not_retryable,  // not FAILED, CANCELLED or EXPIRED: `job` says what it is
+    };
+    kind what = kind::not_found;
+    std::optional<job_record> job;
+};
+
+// One pass of the lifecycle sweep.
+struct lifecycle_sweep {
+    std::vector<applied_event> expired;  // QUEUED jobs still in the outbox past their deadline: EXPIRED
+    std::vector<job_record> due;         // retries whose backoff is over: back in the outbox
+};
+
 // Counters for /metrics (monotonic since start) and the write queue, for readiness.
 struct store_stats {
-    std::uint64_t transactions = 0;     // committed write transactions
+    std::uint64_t transactions = 0;     // committed write transactions (not a sweep that wrote nothing)
     std::uint64_t jobs_committed = 0;   // jobs inside them
     std::uint64_t write_queue = 0;      // write operations waiting for the writer right now
     std::uint64_t events_applied = 0;   // status events that moved a job forward
@@ -168,6 +221,50 @@ class store {
     // The `limit` most recently created jobs across all accounts, newest first (operator views).
     virtual void list_recent_jobs(
         std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+
+    // ---- the job's lifecycle (issue 16)
+
+    // Cancels the account's job in one transaction: QUEUED (or a retry waiting) becomes
+    // CANCELLED and leaves the outbox; STARTED or IN_PROGRESS records the request. Either way a
+    // cancel message for its workers enters the control outbox, in the same transaction. A
+    // repeat changes nothing and answers alike; a finished job is left as it is.
+    virtual void cancel_job(
+        std::string account_id, std::string uuid, std::int64_t now_ms,
+        boost::asio::any_completion_handler<void(error_code, cancel_outcome)> handler) = 0;
+
+    // Starts the next attempt of the account's FAILED, CANCELLED or EXPIRED job: QUEUED,
+    // attempt + 1, progress and output cleared (the last error kept), unpublished (claimed by
+    // this instance), with a new deadline from `expires_in_ms` or else the job's own TTL.
+    virtual void retry_job(std::string account_id, std::string uuid,
+                           std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms,
+                           boost::asio::any_completion_handler<void(error_code, retry_outcome)> handler) = 0;
+
+    // One transaction: QUEUED jobs still in the outbox whose deadline is past become EXPIRED
+    // (and leave it); retries whose backoff is over enter it (claimed by this instance). At most
+    // `limit` of each.
+    virtual void sweep_lifecycle(
+        std::int64_t now_ms, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) = 0;
+
+    // Held jobs of `type` leave its fair queue (model/fair_order.hpp), smallest fair_key first, at
+    // most `limit`: QUEUED, in the outbox (claimed by this instance), each returned with the
+    // fair_key it had. Cancelled or expired jobs have left the queue already.
+    virtual void release_held(
+        model::job_type type, std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
+
+    // The control outbox, oldest first, at most `limit`; and removing what the broker confirmed.
+    virtual void list_control_messages(
+        std::size_t limit,
+        boost::asio::any_completion_handler<void(error_code, std::vector<control_entry>)> handler) = 0;
+    virtual void remove_control_messages(std::vector<std::int64_t> seqs,
+                                         boost::asio::any_completion_handler<void(error_code)> handler) = 0;
+
+    // STARTED or IN_PROGRESS jobs whose last event is older than their type's cutoff
+    // (`updated_before_ms[type]`), the longest silent first, at most `limit`.
+    virtual void list_stuck_jobs(
+        std::array<std::int64_t, model::all_job_types.size()> updated_before_ms, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) = 0;
 
     // Startup only: writes the seed synchronously. Throws on failure (the one call here that does).
@@ -284,6 +381,67 @@ template <class Token>
 auto async_load_catalog(store& s, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, catalog_ptr)>(
         [&s](auto handler) { s.load_catalog(std::move(handler)); }, token);
+}
+
+template <class Token>
+auto async_cancel_job(store& s, std::string account_id, std::string uuid, std::int64_t now_ms,
+                      Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, cancel_outcome)>(
+        [&s](auto handler, std::string a, std::string u, std::int64_t now) {
+            s.cancel_job(std::move(a), std::move(u), now, std::move(handler));
+        },
+        token, std::move(account_id), std::move(uuid), now_ms);
+}
+
+template <class Token>
+auto async_retry_job(store& s, std::string account_id, std::string uuid,
+                     std::optional<std::int64_t> expires_in_ms, std::int64_t now_ms, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, retry_outcome)>(
+        [&s](auto handler, std::string a, std::string u, std::optional<std::int64_t> ttl, std::int64_t now) {
+            s.retry_job(std::move(a), std::move(u), ttl, now, std::move(handler));
+        },
+        token, std::move(account_id), std::move(uuid), expires_in_ms, now_ms);
+}
+
+template <class Token>
+auto async_sweep_lifecycle(store& s, std::int64_t now_ms, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, lifecycle_sweep)>(
+        [&s](auto handler, std::int64_t now, std::size_t n) {
+            s.sweep_lifecycle(now, n, std::move(handler));
+        },
+        token, now_ms, limit);
+}
+
+template <class Token>
+auto async_release_held(store& s, model::job_type type, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, model::job_type t, std::size_t n) { s.release_held(t, n, std::move(handler)); },
+        token, type, limit);
+}
+
+template <class Token>
+auto async_list_stuck_jobs(store& s, std::array<std::int64_t, model::all_job_types.size()> updated_before_ms,
+                           std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<job_record>)>(
+        [&s](auto handler, std::array<std::int64_t, model::all_job_types.size()> cutoffs, std::size_t n) {
+            s.list_stuck_jobs(cutoffs, n, std::move(handler));
+        },
+        token, updated_before_ms, limit);
+}
+
+template <class Token>
+auto async_list_control_messages(store& s, std::size_t limit, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<control_entry>)>(
+        [&s](auto handler, std::size_t n) { s.list_control_messages(n, std::move(handler)); }, token, limit);
+}
+
+template <class Token>
+auto async_remove_control_messages(store& s, std::vector<std::int64_t> seqs, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [&s](auto handler, std::vector<std::int64_t> q) {
+            s.remove_control_messages(std::move(q), std::move(handler));
+        },
+        token, std::move(seqs));
 }
 
 }  // namespace jobsd::store

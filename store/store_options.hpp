@@ -1,9 +1,11 @@
 // What every store adapter reads, whatever its database: the group-commit batch, the bounds on
-// queued work and the idempotency window. Each adapter's own settings live beside it.
+// queued work, the idempotency window and the retry policy. Each adapter's own settings live beside it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+
+#include "model/lifecycle_policy.hpp"
 
 namespace jobsd::store {
 
@@ -23,6 +25,9 @@ struct store_options {
     // it); after it the old job gives the key up and a repeat creates anew. 24 hours lets a
     // client retry across a long outage while the key index keeps only recent keys.
     std::chrono::milliseconds idempotency_window{24 * 3600 * 1000};
+    // Automatic retries (attempts and backoff per job type), applied to retryable FAILED events
+    // inside the store's transaction (model::decide_event).
+    model::lifecycle_policy lifecycle;
 };
 
 }  // namespace jobsd::store

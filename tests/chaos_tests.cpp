@@ -34,11 +34,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A loopback port free right now, so every jobsd restart listens where the load goes.
 unsigned short free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

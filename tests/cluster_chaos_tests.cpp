@@ -25,6 +25,7 @@
 
 #include "tests/support/chaos_timeline.hpp"
 #include "tests/support/command_runner.hpp"
+#include "tests/support/jobsd_process.hpp"
 #include "tests/support/metrics_sampler.hpp"
 
 namespace fs = std::filesystem;
@@ -38,11 +39,6 @@ std::string env(const char* name) {
     const char* v = std::getenv(name);
     if (!v || !*v) throw std::runtime_error(std::string("environment variable ") + name + " is not set");
     return v;
-}
-
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 const std::vector<std::string> job_types = {"ai_talking_video",   "video", "tts", "image", "photo_qc", "pdf",

@@ -27,7 +27,7 @@ using queue::job_message;
 namespace {
 
 job_message msg(std::string uuid) {
-    return {std::move(uuid), "video", "{}", 0};
+    return {std::move(uuid), "video", "{}", 0, 1, std::nullopt};
 }
 
 std::vector<std::string> ids(const std::vector<job_message>& v) {
@@ -120,7 +120,12 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
     BOOST_TEST(body.at("version").as_int64() == 2);
     BOOST_TEST(body.at("input") == boost::json::parse(j.input));
     BOOST_TEST(body.at("created_at").as_string() == "2026-04-16T12:03:02.123Z");
-    BOOST_TEST(body.size() == 8u);
+    // Contract 2 (issue 16): the contract version and the attempt; no deadline, so no expires_at.
+    BOOST_TEST(body.at("contract").as_int64() == 2);
+    BOOST_TEST(body.at("attempt").as_int64() == 1);
+    BOOST_TEST(!body.contains("expires_at"));
+    BOOST_TEST(body.at("priority").as_int64() == 3);  // normal unless the client said otherwise
+    BOOST_TEST(body.size() == 11u);
 
     j.version = 2.5;
     BOOST_TEST(boost::json::parse(queue::make_job_message(j).body).as_object().at("version").as_double() ==

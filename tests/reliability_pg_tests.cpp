@@ -135,6 +135,8 @@ BOOST_AUTO_TEST_CASE(database_outage_is_reported_as_one_and_keeps_the_broker_con
 // renewals of what each jobsd holds do not themselves saturate the database: with the database
 // slower than the lease (writes waiting seconds), a job confirmed but not yet marked published can
 // lapse and be published again, which at-least-once allows and this case does not measure.
+// No worker drains the queues, so the fair queue is off: with it on, the backlog this case needs
+// in the outbox would wait in the fair queue instead (issue 16).
 BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) {
     auto broker = connect_test_broker();
     const topology_names names("overload");
@@ -144,7 +146,8 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
                                      {"JOBSD_STORE_CLAIM_LEASE_MS", "3000"},
                                      {"JOBSD_AMQP_PUBLISH_QUEUE_MAX", "1024"},
                                      {"JOBSD_AMQP_CONFIRM_WINDOW", "1"},
-                                     {"JOBSD_AMQP_RELAY_BATCH", "128"}}));
+                                     {"JOBSD_AMQP_RELAY_BATCH", "128"},
+                                     {"JOBSD_LIFECYCLE_FAIR_WINDOW", "0"}}));
     temp_dir dir_a("jobsd-rl-over-a"), dir_b("jobsd-rl-over-b");
     jobsd_node a(dir_a, schema.url()), b(dir_b, schema.url());
     for (auto* n : {&a, &b})

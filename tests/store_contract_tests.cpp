@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "model/clock.hpp"
@@ -23,6 +24,8 @@
 #include "store/pg_connection.hpp"
 #include "store/pg_schema.hpp"
 #include "store/pg_store.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
 #include "store/store_error.hpp"
@@ -284,6 +287,28 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(duplicate_uuid_fails_alone_in_its_batch, B, backen
     BOOST_TEST(find(*s, "acc_a", j.uuid).has_value());
 }
 
+// The lifecycle sweep runs every second: one that finds nothing due writes nothing and is no
+// write transaction (the group-commit counts stay exact); one that expires a job is one.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_sweep_with_nothing_due_is_no_transaction, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    j.expires_in_ms = 1'000;
+    j.expires_at_ms = j.created_ms + 1'000;
+    create(*s, j);
+    wait_counted(*s, [](const store_stats& st) { return st.transactions >= 1; });
+    const auto before = s->stats().transactions;
+    auto idle = async_sweep_lifecycle(*s, j.created_ms, 100, asio::use_future).get();
+    BOOST_TEST(idle.expired.empty());
+    BOOST_TEST(idle.due.empty());
+    BOOST_TEST(s->stats().transactions == before);
+    auto busy = async_sweep_lifecycle(*s, *j.expires_at_ms, 100, asio::use_future).get();
+    BOOST_TEST_REQUIRE(busy.expired.size() == 1u);
+    BOOST_TEST(busy.expired.front().event.uuid == j.uuid);
+    wait_counted(*s, [&](const store_stats& st) { return st.transactions > before; });
+    BOOST_TEST(s->stats().transactions == before + 1);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
     B b;
     auto s = b.open();
@@ -539,6 +564,105 @@ BOOST_AUTO_TEST_CASE(two_instances_migrate_at_once) {
     auto j = make_job("acc_a");
     create(*s1, j);
     BOOST_TEST(find(*s2, "acc_a", j.uuid).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A database as an earlier jobsd left it: only the first `version` migration steps applied, each
+// dialect's own way. The newest before the job lifecycle (issue 16) is the list and batch step
+// (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
+struct sqlite_history {
+    static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2;
+    static void migrate_to(sqlite_backend& b, int version) {
+        sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
+        migrate_sqlite_to(db, version);
+    }
+    static void exec(sqlite_backend& b, const std::string& sql) {
+        sqlite_db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write).exec(sql);
+    }
+    static std::int64_t version(sqlite_backend& b) {
+        return sqlite_db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write)
+            .query_int("PRAGMA user_version");
+    }
+    static int newest() { return sqlite_schema_version(); }
+};
+
+struct pg_history {
+    static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1;
+    static void migrate_to(pg_backend& b, int version) {
+        std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
+        if (PQstatus(conn.get()) != CONNECTION_OK)
+            throw std::runtime_error("test PostgreSQL cluster unreachable: " +
+                                     std::string(PQerrorMessage(conn.get())));
+        migrate_pg_to(conn.get(), version);
+    }
+    static void exec(pg_backend& b, const std::string& sql) { b.schema.exec(sql); }
+    static std::int64_t version(pg_backend& b) {
+        return std::stoll(b.schema.exec("SELECT version FROM jobsd_schema"));
+    }
+    static int newest() { return pg_schema_version(); }
+};
+
+template <class B>
+using history_of = std::conditional_t<std::is_same_v<B, sqlite_backend>, sqlite_history, pg_history>;
+
+BOOST_AUTO_TEST_SUITE(upgrades)
+
+// The lifecycle step comes after the list and batch step on each dialect, and the webhook steps
+// (store/webhook_schema.hpp) after it are the newest.
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backends) {
+    using H = history_of<B>;
+    BOOST_TEST(H::newest() == H::lifecycle_step + H::webhook_steps);
+    BOOST_TEST(H::lifecycle_step == H::lists_step + 1);
+}
+
+// A database from before the list step and one from just after it (the jobsd before the
+// lifecycle): opening applies every missing step in order, the old job reads back on its first
+// attempt, the lifecycle works on it, and new jobs (single and batch) keep their time to live.
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_earlier_database_is_upgraded_step_by_step, B, backends) {
+    using H = history_of<B>;
+    for (const int from : {H::lists_step - 1, H::lists_step}) {
+        BOOST_TEST_CONTEXT("from schema version " << from) {
+            B b;
+            H::migrate_to(b, from);
+            BOOST_TEST(H::version(b) == from);
+            const std::string old_uuid = jobsd::model::new_uuid();
+            H::exec(b,
+                    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, created_ms,"
+                    " updated_ms) VALUES ('" +
+                        old_uuid + "', 'acc_a', 'project-1', 'video', 'QUEUED', '{}', 1, 1)");
+            auto s = b.open();
+            BOOST_TEST(H::version(b) == H::newest());
+            auto old = find(*s, "acc_a", old_uuid);
+            BOOST_TEST_REQUIRE(old.has_value());
+            BOOST_TEST(old->attempt == 1);
+            BOOST_TEST(!old->expires_at_ms.has_value());
+            BOOST_TEST(old->batch_id.empty());
+            auto c = async_cancel_job(*s, "acc_a", old_uuid, 2, asio::use_future).get();
+            BOOST_TEST((c.what == cancel_outcome::kind::cancelled));
+
+            auto single = make_job("acc_a");
+            single.expires_in_ms = 60'000;
+            single.expires_at_ms = single.created_ms + 60'000;
+            create(*s, single);
+            std::vector<job_record> batch{make_job("acc_a"), make_job("acc_a"), make_job("acc_a")};
+            for (auto& j : batch) j.batch_id = "batch-" + batch.front().uuid;
+            batch[1].expires_in_ms = 5'000;  // the batch's jobs each keep their own
+            batch[1].expires_at_ms = batch[1].created_ms + 5'000;
+            batch[2].expires_in_ms = 9'000;
+            batch[2].expires_at_ms = batch[2].created_ms + 9'000;
+            async_create_jobs(*s, batch, asio::use_future).get();
+            BOOST_TEST((find(*s, "acc_a", single.uuid)->expires_at_ms == single.expires_at_ms));
+            for (const auto& j : batch) {
+                auto got = find(*s, "acc_a", j.uuid);
+                BOOST_TEST_REQUIRE(got.has_value());
+                BOOST_TEST(got->batch_id == j.batch_id);
+                BOOST_TEST((got->expires_in_ms == j.expires_in_ms));
+                BOOST_TEST((got->expires_at_ms == j.expires_at_ms));
+                BOOST_TEST(got->attempt == 1);
+            }
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

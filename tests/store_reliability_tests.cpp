@@ -173,6 +173,38 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(progress_never_decreases_within_in_progress, B, ba
     BOOST_TEST(find(*s, j.uuid)->progress.value_or(-1) == 90);
 }
 
+// Item 8 with issue 16's attempts, decided in the same statement (PostgreSQL) or op (SQLite): an
+// event of an older attempt is ignored whatever its progress, and within the job's attempt
+// progress only grows.
+BOOST_AUTO_TEST_CASE_TEMPLATE(older_attempts_are_ignored_and_progress_grows_within_the_attempt, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job();
+    j.attempt = 2;
+    async_create_job(*s, j, asio::use_future).get();
+    auto of = [&](int attempt, job_status st, std::optional<int> progress = {}) {
+        auto e = event(j.uuid, st, progress);
+        e.attempt = attempt;
+        return e;
+    };
+    auto applied = async_apply_events(*s,
+                                      {of(2, job_status::started), of(2, job_status::in_progress, 40),
+                                       of(1, job_status::in_progress, 90), of(2, job_status::in_progress, 40),
+                                       of(1, job_status::success)},
+                                      asio::use_future)
+                       .get();
+    BOOST_TEST(applied.size() == 2u, applied.size() << " applied: only STARTED and 40 % of attempt 2 may be");
+    auto now = find(*s, j.uuid);
+    BOOST_TEST_REQUIRE(now.has_value());
+    BOOST_TEST(now->progress.value_or(-1) == 40);
+    BOOST_TEST((now->status == job_status::in_progress));
+    applied = async_apply_events(*s, {of(2, job_status::in_progress, 30), of(2, job_status::in_progress, 60)},
+                                 asio::use_future)
+                  .get();
+    BOOST_TEST(applied.size() == 1u);
+    BOOST_TEST(find(*s, j.uuid)->progress.value_or(-1) == 60);
+}
+
 // Item 3: mark_published and apply_events on the same rows, in opposite orders, in concurrent
 // transactions (three writers, one operation per transaction): none may fail with a deadlock.
 BOOST_AUTO_TEST_CASE(concurrent_marks_and_events_on_the_same_rows_never_fail) {

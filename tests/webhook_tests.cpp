@@ -2,7 +2,8 @@
 // started here (a C++ one, tests/support/webhook_receiver, and a Python one that checks signatures
 // with its own hmac code, tests/webhook_receiver.py). Every terminal event arrives signed; retries
 // keep one webhook-id; SIGKILL with deliveries due loses none (SQLite and PostgreSQL); private
-// addresses are refused unless allowed; a receiver that never answers holds one slot; rotation.
+// addresses are refused unless allowed; a receiver that never answers holds one slot; rotation;
+// a cancelled and an expired job deliver their events (SQLite and PostgreSQL).
 #define BOOST_TEST_MODULE webhooks
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -69,12 +70,11 @@ struct hooks_env {
         server.reset();
         try {  // leave the shared broker as we found it
             amqp_client admin(amqp);
-            for (const auto& t : worker_types) {
-                admin.delete_queue(prefix + "jobs." + t);
-                admin.delete_queue(prefix + "jobs.dead." + t);
-            }
+            for (const auto& t : worker_types)
+                for (auto q : {"jobs.", "jobs.dead.", "jobs.control."}) admin.delete_queue(prefix + q + t);
             admin.delete_queue(prefix + "jobsd.events");
-            for (auto x : {"jobs", "jobs.dead", "jobs.events"}) admin.delete_exchange(prefix + x);
+            for (auto x : {"jobs", "jobs.dead", "jobs.events", "jobs.control"})
+                admin.delete_exchange(prefix + x);
         } catch (const std::exception& e) {
             BOOST_TEST_MESSAGE("cleanup: " << e.what());
         }
@@ -90,6 +90,8 @@ struct hooks_env {
             {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
             {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
             {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
+            {"JOBSD_AMQP_CONTROL_EXCHANGE", prefix + "jobs.control"},
+            {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", prefix + "jobs.control."},
             // Every type (jobsd refuses to start with one missing); workers serve two.
             {"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,pdf,ai_image_generation"},
             {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
@@ -122,7 +124,11 @@ struct hooks_env {
                                          "--events-exchange",
                                          prefix + "jobs.events",
                                          "--events-queue",
-                                         prefix + "jobsd.events"};
+                                         prefix + "jobsd.events",
+                                         "--control-exchange",
+                                         prefix + "jobs.control",
+                                         "--control-queue-prefix",
+                                         prefix + "jobs.control."};
         args.insert(args.end(), handler.begin(), handler.end());
         workers.push_back(std::make_unique<child_process>(
             required_env("JOBS_WORKER_BIN"), args,
@@ -461,6 +467,73 @@ BOOST_AUTO_TEST_CASE(sigkill_with_deliveries_due_loses_none_on_postgres) {
     pg_test_schema schema;
     hooks_env t(kill_settings(), schema.url());
     sigkill_with_deliveries_due(t);
+}
+
+// A job cancelled while QUEUED (POST /jobs/:id/cancel) and one whose time to live runs out before
+// it leaves the outbox (the lifecycle sweep) each deliver their event, signed, with the job as
+// GET /jobs/:id shows it. Publishing is off, so the jobs stay in the outbox: the store's cancel
+// and sweep, which record the deliveries in the transaction that ends the job, are under test.
+void cancelled_and_expired_jobs_deliver_their_events(hooks_env& t) {
+    webhook_receiver receiver;
+    auto c = t.client();
+    const auto [endpoint, secret] = t.add_endpoint(c, receiver.url());  // default events: the terminal ones
+    const auto expiring = t.post_job(c, "video", {{"expires_in_s", 1}, {"priority", "high"}});
+    const auto cancelled = t.post_job(c, "video");
+    auto res = c.post("/jobs/" + cancelled + "/cancel", key_a, "");
+    BOOST_REQUIRE_MESSAGE(res.status == 200, "cancel: " << res.status << " " << res.body);
+
+    const auto got = receiver.wait_for(2, 60s);
+    BOOST_REQUIRE_MESSAGE(got.size() >= 2u, "received " << got.size() << " of 2\n" << t.logs());
+    std::this_thread::sleep_for(500ms);  // nothing more should come
+    const auto all = receiver.received();
+    BOOST_TEST(all.size() == 2u);
+    std::map<std::string, std::string> seen;  // job → its event
+    for (const auto& w : all) {
+        const auto body = body_of(w);
+        const auto uuid = job_of(w);
+        seen[uuid] = std::string(body.at("type").as_string());
+        BOOST_TEST_CONTEXT(uuid) {
+            BOOST_TEST(verify_signature(secret, w));
+            auto job = c.get("/jobs/" + uuid, key_a);
+            BOOST_REQUIRE_EQUAL(job.status, 200);
+            BOOST_TEST(json::serialize(body.at("data")) == json::serialize(job.json()));
+        }
+    }
+    const std::map<std::string, std::string> want = {{cancelled, "job.cancelled"}, {expiring, "job.expired"}};
+    BOOST_TEST(seen == want);
+    for (const auto& w : all)
+        if (job_of(w) == expiring) {
+            BOOST_TEST(body_of(w).at("data").at("job_status").as_string() == "EXPIRED");
+            BOOST_TEST(body_of(w).at("data").at("priority").as_int64() == 5);  // "high"
+        } else {
+            BOOST_TEST(body_of(w).at("data").at("job_status").as_string() == "CANCELLED");
+        }
+    BOOST_REQUIRE(eventually(
+        [&] {
+            std::size_t delivered = 0;
+            for (const auto& d : t.deliveries(c, endpoint))
+                delivered += d.at("status").as_string() == "delivered";
+            return delivered == 2u;
+        },
+        20s));
+}
+
+env_list no_publishing_settings() {
+    auto s = fast_settings();
+    s.push_back({"JOBSD_AMQP_ENABLED", "false"});
+    s.push_back({"JOBSD_LIFECYCLE_SWEEP_INTERVAL_MS", "200"});
+    return s;
+}
+
+BOOST_AUTO_TEST_CASE(cancelled_and_expired_jobs_deliver_their_events_on_sqlite) {
+    hooks_env t(no_publishing_settings());
+    cancelled_and_expired_jobs_deliver_their_events(t);
+}
+
+BOOST_AUTO_TEST_CASE(cancelled_and_expired_jobs_deliver_their_events_on_postgres) {
+    pg_test_schema schema;
+    hooks_env t(no_publishing_settings(), schema.url());
+    cancelled_and_expired_jobs_deliver_their_events(t);
 }
 
 BOOST_AUTO_TEST_CASE(a_private_address_is_refused_unless_allowed) {

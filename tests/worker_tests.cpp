@@ -344,6 +344,22 @@ BOOST_AUTO_TEST_CASE(mailbox_coalesces_progress_per_job) {
     BOOST_TEST(box.take().empty());
 }
 
+BOOST_AUTO_TEST_CASE(progress_only_rises) {
+    report_mailbox box;
+    mailbox_progress progress(box, 7);
+    progress.report(30);
+    auto r = box.take();
+    BOOST_REQUIRE(r.size() == 1u);
+    BOOST_TEST(r[0].progress == 30);
+    progress.report(20);  // a fall, and a repeat: neither is sent
+    progress.report(30);
+    BOOST_TEST(box.take().empty());
+    progress.report(150);  // clamped, and a rise
+    r = box.take();
+    BOOST_REQUIRE(r.size() == 1u);
+    BOOST_TEST(r[0].progress == 100);
+}
+
 BOOST_AUTO_TEST_CASE(pool_runs_tasks_in_parallel_and_bounds_its_queue) {
     job_pool pool(2, 1);
     std::atomic<int> started{0}, done{0};

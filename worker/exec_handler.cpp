@@ -65,6 +65,21 @@ int kill_and_reap(pid_t pid) {
     return status;
 }
 
+// Asks the whole group to stop (SIGTERM), gives the leader up to `grace` to exit, then kills
+// what is left of the group and reaps the leader. WNOWAIT keeps the leader a zombie until the
+// group is killed, so its pid (the group id) cannot be reused meanwhile.
+int terminate_and_reap(pid_t pid, std::chrono::milliseconds grace) {
+    ::kill(-pid, SIGTERM);
+    const auto until = clock::now() + grace;
+    for (;;) {
+        siginfo_t info{};
+        const int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+        if ((r == 0 && info.si_pid == pid) || (r < 0 && errno != EINTR) || clock::now() >= until) break;
+        ::usleep(10'000);
+    }
+    return kill_and_reap(pid);
+}
+
 std::string with_tail(std::string head, const std::string& tail) {
     std::string_view t = tail;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
@@ -85,6 +100,8 @@ class exec_run {
                    }),
           deadline_(clock::now() + timeout),
           timed_out_("timed out after " + std::to_string(timeout.count()) + " ms"),
+          kill_grace_(options.kill_grace),
+          retryable_exit_code_(options.retryable_exit_code),
           parser_(options.max_line),
           err_tail_(options.stderr_tail) {
         if (wake_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -166,16 +183,18 @@ class exec_run {
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return job_outcome::success(parser_.output());
         if (WIFEXITED(status))
             return job_outcome::failure(
-                with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail_.str()));
+                with_tail("exit code " + std::to_string(WEXITSTATUS(status)), err_tail_.str()),
+                retryable_exit_code_ != 0 && WEXITSTATUS(status) == retryable_exit_code_);
         return job_outcome::failure(
             with_tail("killed by signal " + std::to_string(WTERMSIG(status)), err_tail_.str()));
     }
 
   private:
-    // Kills the group when the job was cancelled or ran past its deadline.
+    // Ends the group when the job was cancelled (SIGTERM, SIGKILL after the grace) or ran past
+    // its deadline (SIGKILL).
     std::optional<job_outcome> stopped_or_late() {
         if (stop_.stop_requested()) {
-            kill_and_reap(pid_);
+            terminate_and_reap(pid_, kill_grace_);
             return job_outcome::failure("cancelled");
         }
         if (clock::now() >= deadline_) {
@@ -208,6 +227,8 @@ class exec_run {
     pid_t pid_ = -1;
     const clock::time_point deadline_;
     const std::string timed_out_;
+    const std::chrono::milliseconds kill_grace_;
+    const int retryable_exit_code_;
     exec_output_parser parser_;
     tail_buffer err_tail_;
     char buf_[16384];

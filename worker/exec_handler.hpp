@@ -11,9 +11,11 @@
 namespace jobsd::worker {
 
 // Outcomes: exit 0 → success with the last JSON object line ({} if none); non-zero exit →
-// "exit code N: <stderr tail>"; killed by a signal → "killed by signal N: <stderr tail>";
-// past `timeout` → the whole process group is killed, "timed out after N ms"; stop requested →
-// group killed, "cancelled". When the command exits, leftovers in its group are killed too.
+// "exit code N: <stderr tail>" (retryable when N is options.retryable_exit_code, 75 by default);
+// killed by a signal → "killed by signal N: <stderr tail>"; past `timeout` → the whole process
+// group is killed, "timed out after N ms"; stop requested (a cancel, the worker stopping) →
+// SIGTERM to the group, SIGKILL after options.kill_grace, "cancelled". When the command exits,
+// leftovers in its group are killed too.
 class exec_handler final : public job_handler {
   public:
     // Ignores SIGPIPE process-wide (a command that exits without reading stdin must not kill

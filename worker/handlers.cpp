@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "worker/exec_handler.hpp"
+#include "worker/http_handler.hpp"
 #include "worker/simulate_handler.hpp"
 
 namespace jobsd::worker {
@@ -20,6 +21,7 @@ const std::vector<entry>& registry() {
     static const std::vector<entry> table = {
         {"simulate", [](const worker_options& o) { return std::make_unique<simulate_handler>(o.simulate); }},
         {"exec", [](const worker_options& o) { return std::make_unique<exec_handler>(o.exec, o.timeout); }},
+        {"http", [](const worker_options& o) { return std::make_unique<http_handler>(o.http); }},
     };
     return table;
 }

@@ -4,9 +4,25 @@
 
 #include <boost/json/parse.hpp>
 
+#include "model/clock.hpp"
+
 namespace jobsd::worker {
 
 namespace json = boost::json;
+
+namespace {
+
+// Member `key` as a whole number from 1 into `out` when present; the problem otherwise.
+std::string whole_number(const json::object& msg, std::string_view key, int& out) {
+    const json::value* v = msg.if_contains(key);
+    if (!v || v->is_null()) return {};
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000)
+        return "\"" + std::string(key) + "\" is not a whole number from 1";
+    out = static_cast<int>(v->as_int64());
+    return {};
+}
+
+}  // namespace
 
 parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     boost::system::error_code ec;
@@ -28,6 +44,13 @@ parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     if (const json::value* in = msg.if_contains("input"); in && !in->is_null()) {
         if (!in->is_object()) return {std::nullopt, "\"input\" is not an object"};
         job.input = in->as_object();
+    }
+    if (auto e = whole_number(msg, "contract", job.contract); !e.empty()) return {std::nullopt, e};
+    if (auto e = whole_number(msg, "attempt", job.attempt); !e.empty()) return {std::nullopt, e};
+    if (const json::value* at = msg.if_contains("expires_at"); at && !at->is_null()) {
+        auto ms = at->is_string() ? model::parse_iso8601(at->as_string()) : std::nullopt;
+        if (!ms) return {std::nullopt, "\"expires_at\" is not an ISO-8601 time"};
+        job.expires_at_ms = ms;
     }
     job.message = std::move(msg);
     job.body = std::move(body);

@@ -16,7 +16,9 @@ struct parsed_job {
 };
 
 // A usable message is a JSON object with a non-empty string "uuid". "job_type" defaults to
-// `fallback_type`; "input" must be an object when present. Anything else is rejected.
+// `fallback_type`; "input" must be an object when present; "contract" and "attempt" whole
+// numbers from 1 when present (1 when absent: contract 1); "expires_at" an ISO-8601 time when
+// present. Anything else is rejected.
 parsed_job parse_job_message(std::string body, std::string_view fallback_type);
 
 }  // namespace jobsd::worker

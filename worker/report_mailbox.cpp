@@ -30,7 +30,7 @@ std::deque<job_report> report_mailbox::take() {
 
 void mailbox_progress::report(int percent) {
     percent = std::clamp(percent, 0, 100);
-    if (percent == last_) return;
+    if (percent <= last_) return;  // progress only rises within a delivery (the contract)
     last_ = percent;
     box_.push({job_id_, job_report::kind::progress, percent, {}});
 }

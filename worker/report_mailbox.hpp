@@ -13,9 +13,9 @@
 namespace jobsd::worker {
 
 struct job_report {
-    // finished: the handler's outcome; returned: its handler came back after the job was
-    // stopped (timed out, lost), with nothing to report.
-    enum class kind { started, progress, finished, returned };
+    // finished: the handler returned an outcome; stopped: it returned after its stop token fired
+    // (cancelled, timed out, lost) or never began, so its outcome is not the job's.
+    enum class kind { started, progress, finished, stopped };
     std::uint64_t job_id = 0;  // the runtime's id for one delivery
     kind what = kind::started;
     int progress = 0;     // progress
@@ -43,7 +43,8 @@ class report_mailbox {
     std::deque<job_report> reports_;  // guarded by mu_
 };
 
-// Posts a job's progress to the mailbox, skipping repeats of the last value.
+// Posts a job's progress to the mailbox, skipping any value not above the last one: progress
+// only rises within a delivery, whatever order the handler reports it in.
 // Thread safety: one per job, used by the thread that runs it.
 class mailbox_progress final : public progress_reporter {
   public:

@@ -16,9 +16,11 @@ status_event make_status_event(std::string_view job_type, const event_fields& f,
     json::object body;
     body["uuid"] = f.uuid;
     body["job_status"] = status;
+    if (f.attempt) body["attempt"] = *f.attempt;
     if (f.progress) body["progress"] = std::clamp(*f.progress, 0, 100);
     if (f.output) body["output"] = *f.output;
     if (f.error) body["error"] = *f.error;
+    if (f.retryable && f.status == model::job_status::failed) body["retryable"] = true;
     if (!f.worker.empty()) body["worker"] = f.worker;
     body["at"] = model::format_iso8601(f.at_ms);
 

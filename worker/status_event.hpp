@@ -1,5 +1,6 @@
 // The status event of the contract: exchange jobs.events (topic), routing key
-// <job_type>.<status>, body {"uuid","job_status","progress"?,"output"?,"error"?,"worker"?,"at"}.
+// <job_type>.<status>, body {"uuid","job_status","attempt"?,"progress"?,"output"?,"error"?,
+// "retryable"?,"worker"?,"at"}.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -17,18 +18,20 @@ namespace jobsd::worker {
 struct status_event {
     std::string message_id;   // fresh per event (AMQP message_id)
     std::string routing_key;  // <job_type>.<STATUS>, e.g. video.SUCCESS
-    std::string status;       // STARTED, IN_PROGRESS, SUCCESS, FAILED (AMQP type)
+    std::string status;       // STARTED, IN_PROGRESS, SUCCESS, FAILED, CANCELLED, EXPIRED (AMQP type)
     std::string body;         // JSON
     std::int64_t at_ms = 0;   // event time, ms since the epoch (AMQP timestamp, "at")
-    bool terminal = false;    // SUCCESS or FAILED: the delivery is acked once this is confirmed
+    bool terminal = false;    // a terminal status: the delivery is acked once this is confirmed
 };
 
 struct event_fields {
     std::string_view uuid;
     model::job_status status = model::job_status::started;
+    std::optional<int> attempt;                   // the attempt the job message carried (contract 2)
     std::optional<int> progress;                  // IN_PROGRESS only, 0..100
     const boost::json::object* output = nullptr;  // SUCCESS only
-    std::optional<std::string_view> error;        // FAILED only
+    std::optional<std::string_view> error;        // FAILED (and why a job was not run)
+    bool retryable = false;                       // FAILED only: another attempt may succeed
     std::string_view worker;                      // "<hostname>:<pid>"; omitted when empty
     std::int64_t at_ms = 0;
 };

@@ -122,6 +122,27 @@ const std::vector<flag>& flags() {
         {"events-queue", "NAME",
          "jobsd's queue of status events, declared with the topology (default jobsd.events)",
          [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.events_queue); }},
+        {"control-exchange", "NAME", "topic exchange of control messages (default jobs.control)",
+         [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.control_exchange); }},
+        {"control-queue-prefix", "PREFIX", "control streams are <prefix><type> (default jobs.control.)",
+         [](worker_options& o, const std::string& v) { return set_text(v, o.amqp.control_queue_prefix); }},
+        {"control-retention-s", "S",
+         "control stream retention, and how far back cancels are read at connect; must match jobsd's "
+         "(default "
+         "3600)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 60, 30 * 86'400, n);
+             o.amqp.control_retention = std::chrono::seconds(n);
+             return e;
+         }},
+        {"cancel-memory", "N", "cancels remembered for jobs not held here (default 100000)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 1, 10'000'000, n);
+             o.cancel_memory = static_cast<std::size_t>(n);
+             return e;
+         }},
         {"queue-type", "quorum|classic", "type of the declared queues (default quorum)",
          [](worker_options& o, const std::string& v) -> std::string {
              if (v != "quorum" && v != "classic") return "expects quorum or classic, got '" + v + "'";
@@ -135,7 +156,7 @@ const std::vector<flag>& flags() {
              o.amqp.delivery_limit = static_cast<unsigned>(n);
              return e;
          }},
-        {"handler", "simulate|exec", "what runs a job (default simulate)",
+        {"handler", "simulate|exec|http", "what runs a job (default simulate)",
          [](worker_options& o, const std::string& v) -> std::string {
              const auto names = handler_names();
              if (std::find(names.begin(), names.end(), v) == names.end()) {
@@ -165,6 +186,31 @@ const std::vector<flag>& flags() {
          }},
         {"command", "CMD", "exec: shell command run per job with /bin/sh -c, the job on stdin",
          [](worker_options& o, const std::string& v) { return set_text(v, o.exec.command); }},
+        {"kill-grace-ms", "MS", "exec: SIGTERM to SIGKILL when a job is cancelled or stopped (default 5000)",
+         [](worker_options& o, const std::string& v) { return set_ms(v, 0, o.exec.kill_grace); }},
+        {"retryable-exit-code", "N", "exec: this exit code fails the job retryably; 0 for none (default 75)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 0, 255, n);
+             o.exec.retryable_exit_code = static_cast<int>(n);
+             return e;
+         }},
+        {"model-url", "URL",
+         "http: the model server's URL, POSTed the job's input per job (required for http)",
+         [](worker_options& o, const std::string& v) -> std::string {
+             if (v.rfind("http://", 0) != 0) return "expects an http:// URL, got '" + v + "'";
+             o.http.url = v;
+             return {};
+         }},
+        {"model-timeout-ms", "MS", "http: connect, send and answer of one job, at most (default 600000)",
+         [](worker_options& o, const std::string& v) { return set_ms(v, 1, o.http.timeout); }},
+        {"model-max-response-bytes", "N", "http: a larger answer body fails the job (default 1048576)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 1, 1ull << 30, n);
+             o.http.max_response_bytes = static_cast<std::size_t>(n);
+             return e;
+         }},
         {"timeout-ms", "MS", "a job running longer fails with \"timed out after N ms\" (default 60000)",
          [](worker_options& o, const std::string& v) { return set_ms(v, 1, o.timeout); }},
         {"grace-ms", "MS", "on SIGTERM, time jobs in hand may take to finish (default 30000)",
@@ -259,6 +305,10 @@ parse_result parse_worker_options(std::span<const std::string> args, const env_l
     }
     if (o.handler == "exec" && o.exec.command.empty()) {
         r.error = "--handler exec needs --command (or JOBS_WORKER_COMMAND)";
+        return r;
+    }
+    if (o.handler == "http" && o.http.url.empty()) {
+        r.error = "--handler http needs --model-url (or JOBS_WORKER_MODEL_URL)";
         return r;
     }
     if (o.amqp.urls.empty()) {

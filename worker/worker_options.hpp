@@ -29,6 +29,24 @@ struct exec_options {
     std::size_t stderr_tail = 4096;
     // Longest stdout line read; longer lines are skipped (a runaway child cannot exhaust memory).
     std::size_t max_line = 1 << 20;
+    // When a job is cancelled (or the worker stops it), its process group gets SIGTERM, then
+    // SIGKILL after this grace: 5 s lets a renderer flush and remove temporary files.
+    std::chrono::milliseconds kill_grace{5'000};
+    // An exit code that makes the failure retryable: 75 is EX_TEMPFAIL ("try again later",
+    // sysexits.h). 0 turns it off.
+    int retryable_exit_code = 75;
+};
+
+struct http_options {
+    // The model server's endpoint, POSTed once per job (e.g. http://127.0.0.1:8000/predict).
+    // Required for --handler http; http only (put a TLS proxy beside the worker for https).
+    std::string url;
+    // Longest a job's exchange (connect, send, answer) may take: generation models can run for
+    // minutes, so 10 min. --timeout-ms still bounds the whole job, and is shorter by default.
+    std::chrono::milliseconds timeout{600'000};
+    // Largest answer body read; a larger one fails the job. Outputs are URLs and small metadata,
+    // so 1 MiB is ample and a runaway server cannot exhaust the worker's memory.
+    std::size_t max_response_bytes = 1 << 20;
 };
 
 struct worker_options {
@@ -39,10 +57,11 @@ struct worker_options {
     // Broker URLs, names of exchanges and queues, and queue arguments: jobsd's defaults, so
     // both declare the same topology (different arguments would fail with PRECONDITION_FAILED).
     queue::amqp_options amqp;
-    // Which handler runs the jobs: "simulate" or "exec" (see handlers.hpp).
+    // Which handler runs the jobs: "simulate", "exec" or "http" (see handlers.hpp).
     std::string handler = "simulate";
     simulate_options simulate;
     exec_options exec;
+    http_options http;
     // A job whose handler runs longer fails with "timed out after N ms"; applies to every handler.
     std::chrono::milliseconds timeout{60'000};
     // On SIGTERM, how long jobs in hand may still finish before the worker exits anyway (they
@@ -50,6 +69,10 @@ struct worker_options {
     std::chrono::milliseconds grace{30'000};
     // Unacked status events at once; bounds memory if the broker stops confirming.
     std::size_t confirm_window = 256;
+    // Cancels remembered for jobs not (yet) held here, so one that arrives later is acked without
+    // running; the oldest go first past this many, and none is kept past amqp.control_retention.
+    // 100 000 uuids are a few MB.
+    std::size_t cancel_memory = 100'000;
     // spdlog level: trace, debug, info, warn, error.
     std::string log_level = "info";
 };

@@ -1,11 +1,13 @@
 // The connection thread of a worker: consumes one job queue, hands jobs to a pool of handler
 // threads, publishes their status events (mandatory, with publisher confirms), and acks each
-// delivery only once the job's SUCCESS or FAILED event is confirmed and was not returned: an
-// outcome the broker could not route stays with the worker and is sent again. A job has
-// --timeout-ms from its delivery: one that ran past it fails ("timed out"); one still waiting
-// for a handler thread then (every thread held by handlers that ignore their stop) is released
-// to the queue for another worker. A handler still running a second after its stop is logged
-// as abandoned.
+// delivery only once the job's terminal event is confirmed and was not returned: an outcome the
+// broker could not route stays with the worker and is sent again. Reads its type's control
+// stream: a cancelled job is stopped (its handler's stop token) and reported CANCELLED, and one
+// cancelled before it arrives, or past its deadline, is acked without running (CANCELLED,
+// EXPIRED). A job has --timeout-ms from its delivery: one that ran past it fails ("timed out");
+// one still waiting for a handler thread then (every thread held by handlers that ignore their
+// stop) is released to the queue for another worker. A handler still running a second after its
+// stop is logged as abandoned.
 // Thread safety: run() on one thread (it owns the rabbitmq-c connection); stop() from any
 // thread or from a signal handler; stats() from any thread.
 #pragma once
@@ -25,6 +27,8 @@ struct worker_stats {
     std::atomic<std::uint64_t> succeeded{0};  // SUCCESS events made
     std::atomic<std::uint64_t> failed{0};     // FAILED events made (timeouts included)
     std::atomic<std::uint64_t> timed_out{0};
+    std::atomic<std::uint64_t> cancelled{0};        // CANCELLED events made (stopped, or not run at all)
+    std::atomic<std::uint64_t> expired{0};          // EXPIRED events made (not run: past its deadline)
     std::atomic<std::uint64_t> released{0};         // not started within the timeout: back to the queue
     std::atomic<std::uint64_t> abandoned{0};        // handlers still running a second after their stop
     std::atomic<std::uint64_t> events_returned{0};  // unroutable events (then sent again)

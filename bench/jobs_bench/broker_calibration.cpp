@@ -76,7 +76,7 @@ class calibration final : public queue::amqp_session_user {
         if (amqp_basic_publish(conn.state(), queue::amqp_connection::channel, bytes(exchange_), bytes(queue_),
                                1, 0, &props, bytes(body_)) != AMQP_STATUS_OK)
             throw queue::amqp_error("publish failed");
-        tracker_.on_publish({"", "calibration", {}, 0});
+        tracker_.on_publish({"", "calibration", {}, 0, 1, std::nullopt});
     }
 
     void finish(queue::amqp_connection& conn, clock::time_point now) {

@@ -4,7 +4,7 @@
 (function () {
   const KEY = 'jobsd.operator_key';
   const REFRESH_MS = 2000;
-  const STATUSES = ['QUEUED', 'STARTED', 'IN_PROGRESS', 'SUCCESS', 'FAILED'];
+  const STATUSES = ['QUEUED', 'STARTED', 'IN_PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED', 'EXPIRED'];
   const $ = (id) => document.getElementById(id);
 
   // A key in the fragment is moved to sessionStorage and the fragment dropped from the address.
@@ -63,6 +63,10 @@
       }
       const counts = (jobs.get(type) || {}).counts || {};
       for (const s of STATUSES) cell(row, number(counts[s] || 0), s.toLowerCase(), counts[s] ? '' : 'zero');
+      // Silent past the type's lifecycle.stuck_after_s; null when jobsd could not count them.
+      const stuck = (jobs.get(type) || {}).stuck;
+      if (stuck === null || stuck === undefined) cell(row, '–', 'stuck', 'undeclared');
+      else cell(row, number(stuck), 'stuck', stuck ? 'alert' : 'zero');
       body.appendChild(row);
     }
     const error = $('queues-error');

@@ -68,6 +68,7 @@ asio::awaitable<response> metrics_page(const request_context& ctx) {
     auto [ec, outbox] = co_await store::async_read_outbox_stats(svc.store, use_nothrow);
     if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
     const auto jobs = co_await svc.operator_views.job_counts();
+    const auto stuck = co_await svc.operator_views.stuck_counts();
     std::optional<store::webhook_stats> hooks;
     if (svc.hooks) {
         auto [wec, w] = co_await store::async_webhook<store::webhook_stats>(
@@ -80,7 +81,7 @@ asio::awaitable<response> metrics_page(const request_context& ctx) {
     response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = svc.counters.render(svc.store.stats(), ec ? nullptr : &outbox, jobs ? &*jobs : nullptr,
-                                     hooks ? &*hooks : nullptr);
+                                     stuck ? &*stuck : nullptr, hooks ? &*hooks : nullptr);
     res.prepare_payload();
     co_return res;
 }

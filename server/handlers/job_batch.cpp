@@ -36,8 +36,9 @@ std::vector<model::job> check_jobs(const request_context& ctx, const model::batc
         e["problem"] = text;
         errors.push_back(std::move(e));
     };
+    const auto limits = create_limits_of(ctx.svc);
     for (std::size_t i = 0; i < batch.jobs.size(); ++i) {
-        auto parsed = model::parse_create_request(batch.jobs[i]);
+        auto parsed = model::parse_create_request(batch.jobs[i], limits);
         if (auto* error = std::get_if<model::request_error>(&parsed)) {
             if (error->errors.empty()) problem(i, "", error->message);
             for (const auto& e : error->errors) problem(i, e.field, e.problem);

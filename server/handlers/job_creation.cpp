@@ -1,6 +1,8 @@
 // Shared by server/handlers/job_routes.cpp and job_batch.cpp; nothing here waits.
 #include "server/handlers/job_creation.hpp"
 
+#include <chrono>
+
 #include "model/job_event.hpp"
 #include "model/uuid.hpp"
 #include "server/error_boundary.hpp"
@@ -33,6 +35,12 @@ std::optional<response> check_outbox_backlog(const services& svc) {
     return res;
 }
 
+model::create_limits create_limits_of(const services& svc) {
+    model::create_limits limits;
+    limits.max_expires_in_s = svc.lifecycle.max_expires_in.count();
+    return limits;
+}
+
 model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
                    std::string_view input, std::int64_t now) {
     model::job job;
@@ -46,11 +54,19 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     job.webhook_url = create.webhook_url;
     job.webhook_events = create.webhook_events;
     job.created_ms = job.updated_ms = now;
+    // The client's time to live, else its type's default, else none.
+    if (create.expires_in_s)
+        job.expires_in_ms = *create.expires_in_s * 1000;
+    else if (const auto& ttl = ctx.svc.lifecycle.of(create.type).default_expires_in)
+        job.expires_in_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*ttl).count();
+    if (job.expires_in_ms) job.expires_at_ms = now + *job.expires_in_ms;
+    job.priority = create.priority;
+    if (ctx.svc.release) ctx.svc.release->admit(job);  // held: out of the outbox until its turn
     return job;
 }
 
 std::optional<model::job> publisher_copy(const services& svc, const model::job& job) {
-    if (!svc.publisher) return std::nullopt;
+    if (!svc.publisher || job.fair_key) return std::nullopt;  // a held job leaves when released
     std::optional<model::job> copy = job;
     copy->idempotency_key.clear();
     copy->request_hash.clear();

@@ -24,12 +24,17 @@ void set_rate_headers(response& res, const rate_decision& d);
 // 503 with Retry-After while more than server.max_outbox_backlog jobs wait for the broker.
 std::optional<response> check_outbox_backlog(const services& svc);
 
-// A QUEUED job of the caller's account with a fresh uuid; `input` is the job's own body.
+// The bounds a create body is checked against (lifecycle.max_expires_in_s), single or batch.
+model::create_limits create_limits_of(const services& svc);
+
+// A QUEUED job of the caller's account with a fresh uuid; `input` is the job's own body. Its
+// time to live is the body's expires_in_s, else its type's default (lifecycle), else none. Held
+// in the fair queue (fair_key set) when its type's broker queue is full (server/job_release.hpp).
 model::job new_job(const request_context& ctx, const model::create_request& create, std::string source_id,
                    std::string_view input, std::int64_t now);
 
 // The publisher's copy of a job about to be committed (it needs no idempotency fields), or
-// nullopt when publishing is off.
+// nullopt when publishing is off or the job is held.
 std::optional<model::job> publisher_copy(const services& svc, const model::job& job);
 
 // After the commit: counters, the QUEUED event for session subscribers, and the publisher's copy

@@ -50,7 +50,7 @@ std::optional<response> check_create_job(const services& svc, const http::reques
 }
 
 asio::awaitable<response> create_job(const request_context& ctx) {
-    auto parsed = model::parse_create_request(ctx.req.body());
+    auto parsed = model::parse_create_request(ctx.req.body(), create_limits_of(ctx.svc));
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto& create = std::get<model::create_request>(parsed);
 

@@ -27,6 +27,7 @@ using jobsd::server::route;
 constexpr std::array patterns{
     route{"create", verb::post, "/jobs/v2"},
     route{"get", verb::get, "/jobs/:id"},
+    route{"cancel", verb::post, "/jobs/:id/cancel"},  // a literal after a parameter, beside /jobs/:id
     route{"events", verb::get, "/jobs/v2/events"},
     route{"fields", verb::get, "/api/provider/projects/:projectId/mapping-fields"},
     route{"page", verb::get, "/dashboard/:file?"},

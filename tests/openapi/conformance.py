@@ -36,6 +36,7 @@ import uuid
 from jsonschema import Draft202012Validator, FormatChecker
 
 KEY_A = "key-a-5d1c8e7f2b9a4c6e"
+KEY_B = "key-b-9e4a2f6c1d7b3e8a"
 KEY_C = "key-c-3b7e1a9d5f2c8e4b"
 OPERATOR_KEY = "op-key-8f2c4a6e1b9d7c3e"
 PROJECT_A1 = "468ea7a0-66e1-4357-a760-236e54167f3e"
@@ -160,8 +161,7 @@ def endpoint_with_delivery(ctx):
     (.invalid) never resolves, so the delivery stays pending with its failed attempts."""
     if not hasattr(ctx, "hooked"):
         endpoint = created_endpoint(ctx)
-        event = {"uuid": created_uuid(ctx), "job_status": "SUCCESS", "output": {"video_url": "https://cdn.example.com/o.mp4"}}
-        ctx.broker.publish_event("ai_talking_video.SUCCESS", event)
+        ctx.broker.publish_event(JOB["job_type"], created_uuid(ctx), "SUCCESS")
         target = f"/api/webhooks/{endpoint}/deliveries"
 
         def delivered():
@@ -216,6 +216,76 @@ WEBHOOK_RECIPES = {
     ("post", "/api/webhooks/{id}/rotate-secret", "401"): lambda ctx: hook_request("POST", "/api/webhooks/default/rotate-secret", key="x"),
     ("post", "/api/webhooks/{id}/rotate-secret", "404"): lambda ctx: hook_request("POST", f"/api/webhooks/{NO_ENDPOINT}/rotate-secret"),
 }
+
+def job_status(ctx, job_uuid):
+    status, _, data = ctx.send({"server": "main", "method": "GET", "target": "/jobs/" + job_uuid, "key": KEY_A})
+    assert status == 200, data
+    return json.loads(data)["job_status"]
+
+
+def job_in(ctx, status):
+    """A new job of account A on the main jobsd, brought to `status` by a worker's status event
+    (published on the test broker's events exchange as a worker would) when not QUEUED."""
+    job_uuid = created_uuid(ctx)
+    if status != "QUEUED":
+        ctx.broker.publish_event(JOB["job_type"], job_uuid, status)
+        wait_for(f"job {job_uuid} to be {status}", lambda: job_status(ctx, job_uuid) == status)
+    return job_uuid
+
+
+def lifecycle(action, job_uuid, body=None, key=KEY_A, raw=None, headers=None):
+    """POST /jobs/{id}/cancel or /retry: no body, a JSON body, or raw bytes with their headers."""
+    req = {"server": "main", "method": "POST", "target": f"/jobs/{job_uuid}/{action}", "key": key,
+           "headers": headers or {}}
+    if body is not None:
+        req["json"] = body
+    if raw is not None:
+        req["body"] = raw
+    return req
+
+
+def cancelled_job(ctx):
+    job_uuid = created_uuid(ctx)
+    ctx.send(lifecycle("cancel", job_uuid))
+    return job_uuid
+
+
+LIFECYCLE_RECIPES = {
+    ("post", "/jobs/{id}/cancel", "200"): lambda ctx: (lambda u, v: [
+        lifecycle("cancel", u), lifecycle("cancel", u, {}), lifecycle("cancel", v, {})])(created_uuid(ctx), created_uuid(ctx)),
+    ("post", "/jobs/{id}/cancel", "202"): lambda ctx: (lambda u, v: [
+        lifecycle("cancel", u), lifecycle("cancel", u), lifecycle("cancel", v, {})])(job_in(ctx, "STARTED"),
+                                                                                     job_in(ctx, "IN_PROGRESS")),
+    ("post", "/jobs/{id}/cancel", "400"): lambda ctx: (lambda u: [
+        lifecycle("cancel", u, {"reason": "changed my mind"}), lifecycle("cancel", u, []),
+        lifecycle("cancel", u, raw="{", headers={"Content-Type": "application/json"})])(created_uuid(ctx)),
+    ("post", "/jobs/{id}/cancel", "401"): lambda ctx: lifecycle("cancel", UNKNOWN_UUID, key="wrong-key"),
+    ("post", "/jobs/{id}/cancel", "404"): lambda ctx: [
+        lifecycle("cancel", UNKNOWN_UUID), lifecycle("cancel", "not-a-uuid"),
+        lifecycle("cancel", created_uuid(ctx), key=KEY_B)],
+    ("post", "/jobs/{id}/cancel", "409"): lambda ctx: [lifecycle("cancel", job_in(ctx, "SUCCESS")),
+                                                       lifecycle("cancel", job_in(ctx, "FAILED"), {})],
+    ("post", "/jobs/{id}/cancel", "413"): lambda ctx: lifecycle("cancel", UNKNOWN_UUID, {"pad": "x" * 5000}),
+    ("post", "/jobs/{id}/cancel", "415"): lambda ctx: lifecycle("cancel", UNKNOWN_UUID, raw="{}",
+                                                                headers={"Content-Type": "text/plain"}),
+    ("post", "/jobs/{id}/retry", "202"): lambda ctx: [
+        lifecycle("retry", cancelled_job(ctx)), lifecycle("retry", cancelled_job(ctx), {"expires_in_s": 600}),
+        lifecycle("retry", job_in(ctx, "FAILED"), {})],
+    ("post", "/jobs/{id}/retry", "400"): lambda ctx: (lambda u: [
+        lifecycle("retry", u, {"expires_in_s": 0}), lifecycle("retry", u, {"expires_in_s": "soon"}),
+        lifecycle("retry", u, {"attempts": 5}), lifecycle("retry", u, "again")])(cancelled_job(ctx)),
+    ("post", "/jobs/{id}/retry", "401"): lambda ctx: lifecycle("retry", UNKNOWN_UUID, key=None),
+    ("post", "/jobs/{id}/retry", "404"): lambda ctx: [
+        lifecycle("retry", UNKNOWN_UUID), lifecycle("retry", "not-a-uuid"),
+        lifecycle("retry", cancelled_job(ctx), key=KEY_B)],
+    ("post", "/jobs/{id}/retry", "409"): lambda ctx: [lifecycle("retry", created_uuid(ctx)),
+                                                      lifecycle("retry", job_in(ctx, "STARTED")),
+                                                      lifecycle("retry", job_in(ctx, "SUCCESS"), {})],
+    ("post", "/jobs/{id}/retry", "413"): lambda ctx: lifecycle("retry", UNKNOWN_UUID, {"pad": "x" * 5000}),
+    ("post", "/jobs/{id}/retry", "415"): lambda ctx: lifecycle("retry", UNKNOWN_UUID, raw="{}",
+                                                               headers={"Content-Type": "text/plain"}),
+}
+
 
 RECIPES = {
     ("post", "/jobs/v2", "201"): lambda ctx: [post_job(), post_job(headers={"Idempotency-Key": "walk-1"}),
@@ -308,6 +378,7 @@ RECIPES = {
                                                  {"server": "main", "method": "GET", "target": "/docs/index.html"}],
     ("get", "/docs/{file}", "404"): lambda ctx: {"server": "main", "method": "GET", "target": "/docs/openapi.json"},
     **WEBHOOK_RECIPES,
+    **LIFECYCLE_RECIPES,
 }
 
 
@@ -450,17 +521,23 @@ class Broker:
                 "JOBSD_AMQP_MANAGEMENT_URL": env("JOBSD_TEST_MANAGEMENT_URL"), "JOBSD_AMQP_EXCHANGE": p + "jobs",
                 "JOBSD_AMQP_QUEUE_PREFIX": p, "JOBSD_AMQP_DEAD_EXCHANGE": p + "dead",
                 "JOBSD_AMQP_DEAD_QUEUE_PREFIX": p + "dead.", "JOBSD_AMQP_EVENTS_EXCHANGE": p + "events",
-                "JOBSD_AMQP_EVENTS_QUEUE": p + "events"}
+                "JOBSD_AMQP_EVENTS_QUEUE": p + "events", "JOBSD_AMQP_CONTROL_EXCHANGE": p + "control",
+                "JOBSD_AMQP_CONTROL_QUEUE_PREFIX": p + "control."}
 
-    def publish_event(self, routing_key, event):
-        """Publishes a status event on this jobsd's events exchange, as a worker does."""
-        body = json.dumps({"properties": {"content_type": "application/json", "delivery_mode": 2},
-                           "routing_key": routing_key, "payload": json.dumps(event), "payload_encoding": "string"})
-        name = urllib.parse.quote(self.prefix + "events", safe="")
-        req = urllib.request.Request(f"{self.base}/exchanges/%2F/{name}/publish", data=body.encode(), method="POST",
-                                     headers={"Authorization": self.auth, "Content-Type": "application/json"})
-        routed = json.load(urllib.request.urlopen(req, timeout=10)).get("routed")
-        assert routed, f"the event {routing_key} reached no queue of {self.prefix}events"
+    def publish_event(self, job_type, job_uuid, status):
+        """A worker's status event for attempt 1 of the job, through the management API."""
+        body = {"properties": {"type": status, "message_id": str(uuid.uuid4()), "content_type": "application/json",
+                               "delivery_mode": 2},
+                "routing_key": f"{job_type}.{status}",
+                "payload": json.dumps({"uuid": job_uuid, "job_status": status, "attempt": 1}),
+                "payload_encoding": "string"}
+        exchange = urllib.parse.quote(self.prefix + "events", safe="")
+        req = urllib.request.Request(f"{self.base}/exchanges/%2F/{exchange}/publish", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Authorization": self.auth,
+                                                             "Content-Type": "application/json"})
+        answer = json.load(urllib.request.urlopen(req, timeout=10))
+        if not answer.get("routed"):
+            sys.exit(f"the {status} event of {job_uuid} was not routed to jobsd's events queue")
 
     def cleanup(self):
         for kind in ("queues", "exchanges"):
@@ -520,13 +597,13 @@ def start_servers(kind, work):
             s.stop()
         broker.cleanup()
         drop()
-    return servers, broker, stop
+    return servers, stop, broker
 
 
 def walk(kind):
     repo_text = open(env("JOBSD_OPENAPI"), encoding="utf-8").read()
     work = tempfile.mkdtemp(prefix="jobsd-openapi-")
-    servers, broker, stop = start_servers(kind, work)
+    servers, stop, broker = start_servers(kind, work)
     try:
         served = servers["main"].request("GET", "/openapi.json")[2].decode("utf-8")
         doc = json.loads(served)

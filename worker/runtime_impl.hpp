@@ -1,0 +1,129 @@
+// Inside worker_runtime: the connection thread's state and its steps, shared by
+// worker_runtime.cpp (the session: connecting, channels, the control stream, stopping) and
+// runtime_jobs.cpp (jobs and their status events). Not for use elsewhere.
+//
+// One connection, three channels: channel 1 consumes jobs (basic.qos prefetch = concurrency,
+// manual acks), channel 2 is in confirm mode and carries only status events (published
+// mandatory), channel 3 reads
+// the type's control stream (cancel requests). Keeping them apart means every basic.ack/nack the
+// broker sends is a confirm of channel 2's publish sequence, and no prefetch or delivery tag is
+// shared. Any channel or connection error drops the whole connection: jobs in flight are then
+// redelivered by the broker and their late results are dropped here (each delivery has an id
+// that dies with the connection).
+//
+// Thread safety: everything below belongs to the connection thread, except `stop_requests`,
+// `mailbox` and `pool` (thread-safe by construction) and `stats` (atomics).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+
+#include "queue/amqp_connection.hpp"
+#include "queue/amqp_session.hpp"
+#include "queue/confirm_tracker.hpp"
+#include "worker/cancel_memory.hpp"
+#include "worker/job_pool.hpp"
+#include "worker/report_mailbox.hpp"
+#include "worker/status_event.hpp"
+#include "worker/stopped_handlers.hpp"
+#include "worker/worker_runtime.hpp"
+
+namespace jobsd::worker {
+
+inline constexpr amqp_channel_t consume_channel = queue::amqp_connection::channel;  // opened with it
+inline constexpr amqp_channel_t event_channel = 2;
+inline constexpr amqp_channel_t control_channel = 3;
+
+struct worker_runtime::impl final : queue::amqp_session_user {
+    using clock = std::chrono::steady_clock;
+
+    // A delivery being worked on, from basic.deliver until its basic.ack.
+    struct in_flight {
+        std::uint64_t delivery_tag = 0;
+        std::string uuid;
+        int attempt = 1;
+        std::stop_source stop;
+        clock::time_point received;
+        clock::time_point deadline;  // --timeout-ms from the delivery
+        bool started = false;        // a handler thread took it
+        // Cancelled while held: CANCELLED is reported once the handler returns, or at this
+        // time (kill grace + 2 s) if it does not.
+        std::optional<clock::time_point> cancel_deadline;
+        bool terminal = false;  // a terminal event made: later reports of the handler are dropped
+    };
+    struct pending_event {
+        std::uint64_t job_id;
+        status_event event;
+    };
+
+    impl(worker_options o, job_handler& h, std::string id);
+
+    bool run();
+
+    // ---- the session's callbacks (worker_runtime.cpp)
+    void on_connected(queue::amqp_connection& conn) override;
+    void on_disconnected(std::string_view why) override;
+    bool stopping() const override { return stop_requests.load() > 0; }
+    queue::amqp_step step(queue::amqp_connection& conn, clock::time_point now) override;
+    void on_delivery(queue::amqp_connection& conn, const queue::amqp_delivery& d) override;
+    void on_confirm(queue::amqp_connection& conn, const queue::amqp_confirm& c) override;
+    void on_return(queue::amqp_connection& conn, const queue::amqp_returned& r) override;
+    void on_flow(queue::amqp_connection& conn, bool now_blocked, std::string_view reason) override;
+    bool stop_step(queue::amqp_connection& conn, clock::time_point now);
+    clock::time_point next_deadline() const;
+    void consume_control(queue::amqp_connection& conn);
+    void take_control(queue::amqp_connection& conn, const queue::amqp_delivery& d);
+
+    // ---- jobs and events (runtime_jobs.cpp)
+    void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body);
+    void run_job(std::uint64_t id, const job_input& job, std::stop_token token);  // on a pool thread
+    void apply_reports();
+    void finish(std::uint64_t id, in_flight& j, job_outcome outcome);
+    // Ends a job that is not run to its end: CANCELLED or EXPIRED, with why.
+    void end_unrun(std::uint64_t id, in_flight& j, model::job_status status, std::string why);
+    // A cancel of `attempt` (or a later one) of `uuid`: stops the job if it is held here.
+    void cancel_held(const std::string& uuid, int attempt, clock::time_point now);
+    void check_timeouts(queue::amqp_connection& conn, clock::time_point now);
+    // Back to the queue: a job not started within its timeout (every handler thread busy).
+    void release(queue::amqp_connection& conn, std::uint64_t id);
+    void check_abandoned(clock::time_point now);
+    void handler_returned(std::uint64_t id);
+    void enqueue(std::uint64_t id, const in_flight& j, event_fields f);
+    void enqueue_progress(std::uint64_t id, const in_flight& j, int percent);
+    bool publish_pending(queue::amqp_connection& conn);
+    void settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s);
+    void lose_in_flight();
+
+    const worker_options options;
+    job_handler& handler;
+    const std::string worker_id;
+    const std::string queue_name;
+    const std::string control_queue;
+    worker_stats stats;
+    std::atomic<int> stop_requests{0};
+    report_mailbox mailbox;
+    job_pool pool;  // after the mailbox: its tasks report to it, so it must be destroyed first
+    queue::amqp_session session;
+
+    // Connection thread only.
+    std::uint64_t connections = 0;
+    std::uint64_t next_job_id = 1;
+    std::unordered_map<std::uint64_t, in_flight> jobs;
+    std::deque<pending_event> pending;                                    // events not yet sent
+    std::deque<std::pair<clock::time_point, pending_event>> retry;        // nacked terminal events
+    queue::confirm_tracker tracker;                                       // events sent, unconfirmed
+    std::unordered_map<std::string, pending_event> terminal_unconfirmed;  // by event message_id
+    cancel_memory cancels;
+    std::string consumer_tag;
+    bool cancel_sent = false;
+    bool blocked = false;    // between connection.blocked and unblocked: nothing is published
+    bool redeclare = false;  // an event came back unroutable
+    std::optional<clock::time_point> grace_deadline;
+    stopped_handlers stopped;  // stopped handlers still running; survives reconnects
+};
+
+}  // namespace jobsd::worker

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Unit tests of jobsd_worker's parts without I/O: the job message, event bodies and properties,
+rising progress, the cancel memory and the options. Run by ctest (python_worker_unit_tests)."""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from jobsd_worker import contract, options  # noqa: E402
+
+
+class JobMessage(unittest.TestCase):
+    def test_the_whole_message_reaches_the_handler_with_defaults_for_contract_1(self):
+        body = json.dumps({"uuid": "u1", "input": {"a": 1}, "priority": "high"}).encode()
+        msg, expires = contract.parse_job(body, "tts")
+        self.assertEqual(msg["priority"], "high")  # unknown members pass through
+        self.assertEqual((msg["attempt"], msg["contract"], msg["job_type"]), (1, 1, "tts"))
+        self.assertIsNone(expires)
+
+    def test_expires_at_is_read_in_milliseconds(self):
+        body = json.dumps({"uuid": "u1", "attempt": 3, "expires_at": "2026-04-16T13:03:02.250Z"})
+        msg, expires = contract.parse_job(body, "tts")
+        self.assertEqual(msg["attempt"], 3)
+        self.assertEqual(expires, 1776344582250)
+
+    def test_messages_that_can_never_run_are_refused(self):
+        for body in (b"not json", b"[]", b'{"input":{}}', b'{"uuid":""}', b'{"uuid":"u","attempt":0}',
+                     b'{"uuid":"u","attempt":true}', b'{"uuid":"u","input":[]}', b'{"uuid":"u","expires_at":"soon"}',
+                     b'{"uuid":"u","expires_at":"2026-04-16T13:03:02"}'):
+            with self.subTest(body=body), self.assertRaises(contract.BadMessage):
+                contract.parse_job(body, "tts")
+
+
+class Events(unittest.TestCase):
+    def test_members_follow_the_status_and_none_is_null(self):
+        b = contract.event_body("u", "FAILED", 2, "h:1", error="boom", retryable=True, at_ms=1776344582250)
+        self.assertEqual(list(b), ["uuid", "job_status", "attempt", "error", "retryable", "worker", "at"])
+        self.assertEqual(b["at"], "2026-04-16T13:03:02.250Z")
+        b = contract.event_body("u", "FAILED", 1, "", error="boom", at_ms=0)
+        self.assertNotIn("retryable", b)
+        self.assertNotIn("worker", b)
+        b = contract.event_body("u", "SUCCESS", 1, "w", at_ms=0)
+        self.assertEqual(b["output"], {})
+        b = contract.event_body("u", "IN_PROGRESS", 1, "w", progress=140, at_ms=0)
+        self.assertEqual(b["progress"], 100)
+
+    def test_properties_timestamp_in_seconds_and_a_fresh_id_each(self):
+        a, b = contract.event_properties("STARTED", 1776344582250), contract.event_properties("STARTED", 0)
+        self.assertEqual(a["timestamp"], 1776344582)
+        self.assertEqual((a["delivery_mode"], a["type"]), (2, "STARTED"))
+        self.assertNotEqual(a["message_id"], b["message_id"])
+
+
+class Progress(unittest.TestCase):
+    def test_only_rises(self):
+        gate = contract.ProgressGate()
+        sent = [gate.admit(p) for p in (10, 30, 20, 30, 60.7, -5, "x", 150, 100)]
+        self.assertEqual(sent, [10, 30, None, None, 60, None, None, 100, None])
+
+
+class Cancels(unittest.TestCase):
+    def test_bounded_by_count_and_age_and_by_attempt(self):
+        m = contract.CancelMemory(capacity=2, retention_s=10)
+        m.remember("a", 1, now=0)
+        m.remember("b", 2, now=1)
+        self.assertTrue(m.cancelled("a", 1, now=2))
+        self.assertFalse(m.cancelled("b", 3, now=2))  # a later attempt was not cancelled
+        self.assertTrue(m.cancelled("b", 2, now=2))
+        m.remember("c", 1, now=3)  # over capacity: the oldest goes
+        self.assertFalse(m.cancelled("a", 1, now=3))
+        self.assertFalse(m.cancelled("b", 2, now=12))  # older than the retention
+        self.assertTrue(m.cancelled("c", 1, now=12))
+
+    def test_control_messages(self):
+        self.assertEqual(contract.parse_control(b'{"kind":"cancel","uuid":"u","attempt":2}'), ("cancel", "u", 2))
+        self.assertIsNone(contract.parse_control(b'{"kind":"cancel","uuid":"u"}'))
+        self.assertIsNone(contract.parse_control(b"nope"))
+
+
+class Options(unittest.TestCase):
+    def test_flags_win_over_the_environment_and_urls_split(self):
+        env = {"JOBS_WORKER_TYPE": "video", "JOBS_WORKER_URL": "amqp://a/,amqp://b/", "JOBS_WORKER_CONCURRENCY": "8"}
+        o = options.parse(["--handler", "m:f", "--concurrency", "2"], env)
+        self.assertEqual((o.job_type, o.concurrency, o.urls), ("video", 2, ("amqp://a/", "amqp://b/")))
+        self.assertEqual(o.queue_prefix, "jobs.")
+
+    def test_bad_values_exit_2(self):
+        for argv, env in ((["--handler", "m:f"], {}), (["--type", "tts", "--handler", "nocolon"], {}),
+                          (["--type", "tts", "--handler", "m:f"], {"JOBS_WORKER_CONCURRENCY": "0"}),
+                          (["--type", "tts", "--handler", "m:f", "--url-order", "random"], {})):
+            with self.subTest(argv=argv, env=env), self.assertRaises(SystemExit) as e:
+                sys.stderr = open(os.devnull, "w")
+                try:
+                    options.parse(argv, env)
+                finally:
+                    sys.stderr.close()
+                    sys.stderr = sys.__stderr__
+            self.assertEqual(e.exception.code, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
