@@ -68,7 +68,7 @@ void write_overview(std::ostream& out, const std::string& group) {
     if (group.empty()) {
         out << "usage: jobsctl [--store URL] [--json] COMMAND [ARGS]\n\n"
                "Administers a jobsd store: accounts, API keys, operator keys, projects, image prompts, "
-               "jobs.\n"
+               "jobs, webhooks.\n"
                "Safe to run beside live jobsd instances on the same store.\n\ncommands:\n";
     } else {
         out << "commands of jobsctl " << group << ":\n";

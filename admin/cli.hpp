@@ -12,7 +12,8 @@
 
 namespace jobsd::store {
 class admin_store;
-}
+class webhook_store;
+}  // namespace jobsd::store
 
 namespace jobsd::admin {
 
@@ -50,8 +51,9 @@ struct invocation {
 // touch (or create) a database.
 struct context {
     std::function<store::admin_store&()> store;
-    bool json = false;  // --json: machine-readable output
-    std::ostream& out;  // results
+    std::function<store::webhook_store&()> webhooks;  // the store as jobsd opens it, its webhook side
+    bool json = false;                                // --json: machine-readable output
+    std::ostream& out;                                // results
     std::ostream& err;  // notes for a person (what a key is for, what happens next)
 };
 

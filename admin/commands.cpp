@@ -8,7 +8,7 @@ namespace jobsd::admin {
 const std::vector<command>& all_commands() {
     static const std::vector<command> all = [] {
         std::vector<command> v;
-        for (auto group : {account_commands(), catalog_commands(), job_commands()})
+        for (auto group : {account_commands(), catalog_commands(), job_commands(), webhook_commands()})
             v.insert(v.end(), group.begin(), group.end());
         return v;
     }();

@@ -12,6 +12,7 @@ namespace jobsd::admin {
 std::vector<command> account_commands();  // account, key, operator-key
 std::vector<command> catalog_commands();  // project, image-prompt
 std::vector<command> job_commands();      // job
+std::vector<command> webhook_commands();  // webhook
 
 // The user-facing wording of an expected store failure about `subject` (an id, a prefix).
 [[noreturn]] void fail(boost::system::error_code ec, const std::string& subject);

@@ -8,6 +8,7 @@
 
 #include "admin/cli.hpp"
 #include "store/admin_store.hpp"
+#include "store/store_factory.hpp"
 
 namespace {
 
@@ -74,9 +75,19 @@ int run(int argc, char** argv) {
     const invocation inv = parse_invocation(*found, args);
 
     std::unique_ptr<jobsd::store::admin_store> store;
+    std::unique_ptr<jobsd::store::store> full;  // for the webhook side, which only the full store has
     context ctx{[&]() -> jobsd::store::admin_store& {
                     if (!store) store = jobsd::store::open_admin_store(store_url);
                     return *store;
+                },
+                [&]() -> jobsd::store::webhook_store& {
+                    if (!full) {
+                        jobsd::store::store_config config;  // the defaults, at the given URL
+                        config.url = store_url;
+                        full = jobsd::store::open_store(config);
+                    }
+                    if (!full->webhooks()) throw cli_error("this store keeps no webhooks");
+                    return *full->webhooks();
                 },
                 json, std::cout, std::cerr};
     found->run(inv, ctx);

@@ -3,6 +3,8 @@
 
 #include "model/priority.hpp"
 #include "model/strict_json.hpp"
+#include "model/webhook_event.hpp"
+#include "model/webhook_url.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -89,6 +91,29 @@ class checker {
         }
     }
 
+    // `webhook` (a URL, or absent/null) and `webhook_events` (names from the event table; the
+    // default ones when absent). Sets both fields of `req`.
+    void webhook(create_request& req) {
+        req.webhook_url = optional_string("webhook");
+        if (!req.webhook_url.empty())
+            if (auto problem = webhook_url_problem(req.webhook_url); !problem.empty())
+                add("webhook", problem);
+        const json::value* v = body_.if_contains("webhook_events");
+        if (!v || v->is_null()) {
+            req.webhook_events = req.webhook_url.empty() ? 0 : default_webhook_events();
+            return;
+        }
+        if (req.webhook_url.empty()) return add("webhook_events", "needs a webhook URL");
+        const auto* list = v->if_array();
+        if (!list || list->empty())
+            return add("webhook_events", "must be a non-empty array of: " + webhook_event_list());
+        for (const auto& item : *list) {
+            const auto* event = item.is_string() ? find_webhook_event(item.get_string()) : nullptr;
+            if (!event) return add("webhook_events", "must list only: " + webhook_event_list());
+            req.webhook_events |= event->bit;
+        }
+    }
+
     void add(std::string_view field, std::string problem) {
         errors_.push_back({std::string(field), std::move(problem)});
     }
@@ -141,6 +166,7 @@ std::variant<create_request, request_error> parse_create_request(std::string_vie
     req.session_id = check.optional_string("session_id");
     req.version = check.optional_number("version", std::nullopt, std::nullopt);
     check.values();
+    check.webhook(req);
     if (const json::value* music = obj->if_contains("background_music");
         music && !music->is_null() && !music->is_string())
         check.add("background_music", "must be a string or null");

@@ -34,6 +34,8 @@ struct create_request {
     std::string project_id;   // "" when absent, null or empty
     std::string session_id;   // "" when absent or null
     std::optional<double> version;
+    std::string webhook_url;      // `webhook`: "" when absent or null
+    unsigned webhook_events = 0;  // `webhook_events` as a filter; the default ones when absent
     // The job's time to live in seconds (expires_in_s): not started by then, it becomes EXPIRED.
     std::optional<std::int64_t> expires_in_s;
     // 1 (lowest) to 5 (highest); "low", "normal" (the default) and "high" name 1, 3 and 5.

@@ -25,6 +25,8 @@ struct job {
     std::optional<std::string> error;
     std::string idempotency_key;  // "" when the client sent none
     std::string request_hash;     // SHA-256 of the body, to tell a replay from a conflict
+    std::string webhook_url;      // the request's `webhook` ("" for none): this job's own callback
+    unsigned webhook_events = 0;  // its filter (model/webhook_event.hpp bits); 0 without a webhook
     std::string batch_id;         // "" unless created by POST /jobs/v2/batch: shared by the batch's jobs
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;

@@ -69,23 +69,35 @@ app::app(config cfg)
     if (config_.amqp.enabled) {
         outbox_ = std::make_unique<store_outbox>(*store_);
         publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
-        event_sink_ = std::make_unique<event_applier>(*store_, hub_, &metrics_);
+        event_sink_ = std::make_unique<event_applier>(*store_, hub_, &metrics_, [this] {
+            if (dispatcher_) dispatcher_->notify();
+        });
         event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
         control_outbox_ = std::make_unique<store_control_outbox>(*store_);
         control_ = std::make_unique<queue::control_publisher>(config_.amqp, *control_outbox_);
     }
+    if (config_.webhooks.enabled && store_->webhooks()) {
+        std::vector<asio::io_context*> contexts;
+        for (auto& c : contexts_) contexts.push_back(c.get());
+        dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(config_.webhooks, *store_->webhooks(),
+                                                                     std::move(contexts));
+    }
     if (publisher_ && config_.lifecycle.fair_window > 0)
         release_ =
             std::make_unique<job_release>(config_.lifecycle, config_.amqp, *store_, *publisher_, metrics_);
-    sweeper_ =
-        std::make_unique<lifecycle_sweeper>(config_.lifecycle, *store_, hub_, metrics_, publisher_.get());
+    sweeper_ = std::make_unique<lifecycle_sweeper>(config_.lifecycle, *store_, hub_, metrics_,
+                                                   publisher_.get(), [this] {
+                                                       if (dispatcher_) dispatcher_->notify();
+                                                   });
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
     services_ = std::make_unique<services>(
         services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
-                 config_.store.common.lifecycle, control_.get(), release_.get()});
+                 config_.webhooks, store_->webhooks(), dispatcher_.get(), config_.store.common.lifecycle,
+                 control_.get(), release_.get()});
     api_ = std::make_unique<api>(route_table(), *services_);
     metrics_.watch(publisher_ ? &publisher_->stats() : nullptr,
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
+    metrics_.watch_webhooks(dispatcher_ ? &dispatcher_->stats() : nullptr);
     metrics_.watch_control(control_ ? &control_->stats() : nullptr);
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
@@ -152,6 +164,7 @@ void app::run() {
         asio::co_spawn(*contexts_.front(), release_->run(*contexts_.front(), stopping_), asio::detached);
     if (publisher_) publisher_->start();
     if (event_consumer_) event_consumer_->start();
+    if (dispatcher_) dispatcher_->start();
     if (control_) control_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
@@ -221,6 +234,7 @@ asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     gate_.start_draining();
+    if (dispatcher_) dispatcher_->stop();  // no new attempts; those in flight end with the contexts
     // Requests in flight get the grace period to be answered; idle connections just close.
     const auto grace = config_.server.shutdown_grace;
     if (!co_await wait_for_requests(std::chrono::steady_clock::now() + grace)) {

@@ -25,6 +25,7 @@
 #include "server/metrics.hpp"
 #include "server/notification_hub.hpp"
 #include "server/services.hpp"
+#include "server/webhooks/webhook_dispatcher.hpp"
 #include "store/store.hpp"
 
 namespace jobsd::server {
@@ -79,6 +80,9 @@ class app {
     std::unique_ptr<services> services_;
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+    // Sends webhook deliveries on the io contexts above (declared after them: it goes first, while
+    // they still exist). Null when webhooks.enabled is false.
+    std::unique_ptr<webhooks::webhook_dispatcher> dispatcher_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};

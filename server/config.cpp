@@ -3,6 +3,7 @@
 #include "server/config.hpp"
 
 #include "server/management_client.hpp"
+#include "server/webhooks/address_policy.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -112,6 +113,43 @@ std::function<std::string(const json::value&)> strings_setter(std::vector<std::s
             return "must be a list of strings";
         }
         if (out.empty()) return "must not be empty";
+        target = std::move(out);
+        return {};
+    };
+}
+
+// A list of durations in milliseconds: a JSON array of whole numbers, or comma-separated text.
+std::function<std::string(const json::value&)> durations_setter(
+    std::vector<std::chrono::milliseconds>& target) {
+    return [&target](const json::value& v) -> std::string {
+        std::vector<std::chrono::milliseconds> out;
+        auto add = [&out](const json::value& item) -> bool {
+            std::uint64_t n = 0;
+            if (item.is_uint64())
+                n = item.get_uint64();
+            else if (item.is_int64() && item.get_int64() >= 0)
+                n = static_cast<std::uint64_t>(item.get_int64());
+            else
+                return false;
+            if (n > (1ull << 40)) return false;
+            out.emplace_back(static_cast<std::int64_t>(n));
+            return true;
+        };
+        if (const auto* a = v.if_array()) {
+            for (const auto& item : *a)
+                if (!add(item)) return "must be a list of whole numbers of milliseconds";
+        } else if (const auto* s = v.if_string()) {
+            std::string_view text = *s;
+            while (!text.empty()) {
+                const auto comma = text.find(',');
+                boost::system::error_code ec;
+                const auto item = json::parse(text.substr(0, comma), ec);
+                if (ec || !add(item)) return "must be a list of whole numbers of milliseconds";
+                text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+            }
+        } else if (!v.is_number() || !add(v)) {
+            return "must be a list of whole numbers of milliseconds";
+        }
         target = std::move(out);
         return {};
     };
@@ -228,6 +266,23 @@ std::vector<entry> schema(config& c) {
         {"tls", "private_key_file", "--tls-private-key", string_setter(c.tls.private_key_file)},
         {"tls", "min_version", "", string_setter(c.tls.min_version)},
         {"tls", "handshake_timeout_ms", "", duration_setter(c.tls.handshake_timeout, 100, 60'000)},
+        {"webhooks", "enabled", "", bool_setter(c.webhooks.enabled)},
+        {"webhooks", "allow", "", strings_setter(c.webhooks.allow)},
+        {"webhooks", "max_in_flight", "", uint_setter(c.webhooks.max_in_flight, 1, 100'000)},
+        {"webhooks", "per_endpoint", "", uint_setter(c.webhooks.per_endpoint, 1, 10'000)},
+        {"webhooks", "connect_timeout_ms", "", duration_setter(c.webhooks.connect_timeout, 100, 600'000)},
+        {"webhooks", "tls_timeout_ms", "", duration_setter(c.webhooks.tls_timeout, 100, 600'000)},
+        {"webhooks", "answer_timeout_ms", "", duration_setter(c.webhooks.answer_timeout, 100, 600'000)},
+        {"webhooks", "response_max", "", uint_setter(c.webhooks.response_max, 1024, 64ull << 20)},
+        {"webhooks", "retry_schedule_ms", "", durations_setter(c.webhooks.retry_schedule)},
+        {"webhooks", "retry_jitter", "", number_setter(c.webhooks.retry_jitter, 0, 1)},
+        {"webhooks", "poll_interval_ms", "", duration_setter(c.webhooks.poll_interval, 10, 600'000)},
+        {"webhooks", "claim_batch", "", uint_setter(c.webhooks.claim_batch, 1, 10'000)},
+        {"webhooks", "claim_lease_ms", "", duration_setter(c.webhooks.claim_lease, 1000, max_u32)},
+        {"webhooks", "secret_overlap_ms", "", duration_setter(c.webhooks.secret_overlap, 0, 1ull << 40)},
+        {"webhooks", "idle_timeout_ms", "", duration_setter(c.webhooks.idle_timeout, 0, 3'600'000)},
+        {"webhooks", "idle_per_destination", "", uint_setter(c.webhooks.idle_per_destination, 0, 1000)},
+        {"webhooks", "ca_file", "", string_setter(c.webhooks.ca_file)},
     };
 }
 
@@ -288,6 +343,23 @@ void apply_text(const entry& e, const std::string& text, const std::string& sour
     const json::value v = text_value(text);
     if (!v.is_string() && e.set(json::value(text)).empty()) return;
     apply(e, v, source);
+}
+
+// The webhooks section as a whole: an allow-list that parses, and a claim that outlives an attempt.
+void check_webhooks(const webhooks::webhook_options& w) {
+    if (auto policy = webhooks::address_policy::make(w.allow); !policy) throw config_error(policy.error());
+    if (w.claim_lease <= w.connect_timeout + w.tls_timeout + w.answer_timeout)
+        throw config_error(
+            "webhooks.claim_lease_ms must exceed connect_timeout_ms + tls_timeout_ms + answer_timeout_ms, "
+            "or a delivery still in flight could be claimed and sent again by another instance");
+}
+
+// The per-type lifecycle policy the store applies, from the lifecycle section.
+void resolve_lifecycle_policy(config& c) {
+    std::string problem;
+    auto policy = resolve_lifecycle(c.lifecycle, problem);
+    if (!policy) throw config_error(problem);
+    c.store.common.lifecycle = *policy;
 }
 
 }  // namespace
@@ -360,10 +432,8 @@ config load_config(int argc, const char* const* argv, bool& help) {
         throw config_error("tls.certificate_file must be set when tls.enabled is true");
     if (c.tls.enabled && c.tls.private_key_file.empty())
         throw config_error("tls.private_key_file must be set when tls.enabled is true");
-    std::string lifecycle_problem;
-    auto policy = resolve_lifecycle(c.lifecycle, lifecycle_problem);
-    if (!policy) throw config_error(lifecycle_problem);
-    c.store.common.lifecycle = *policy;
+    check_webhooks(c.webhooks);
+    resolve_lifecycle_policy(c);
     if (!c.amqp.management_url.empty()) {
         auto endpoint =
             parse_management_url(c.amqp.management_url, c.amqp.urls.empty() ? "" : c.amqp.urls.front());

@@ -11,6 +11,7 @@
 
 #include "queue/amqp_options.hpp"
 #include "server/lifecycle_config.hpp"
+#include "server/webhooks/webhook_options.hpp"
 #include "store/store_factory.hpp"
 
 namespace jobsd::server {
@@ -108,6 +109,7 @@ struct config {
     std::string seed_file;
     log_options log;
     tls_options tls;
+    webhooks::webhook_options webhooks;
 };
 
 // A configuration problem, with the key it concerns in the message.

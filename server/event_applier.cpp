@@ -59,6 +59,7 @@ bool event_applier::apply(std::vector<model::job_event> events) {
         if (counters_ && a.event.status == model::job_status::queued) counters_->count_retry(true);
         hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
     }
+    if (!applied.empty() && applied_) applied_();
     return true;
 }
 

@@ -37,6 +37,7 @@ asio::awaitable<void> lifecycle_sweeper::sweep_once() {
             hub_.publish(e.account_id, e.session_id, model::to_json(e.event, model::to_string(e.type)));
         }
         counters_.count_expired_in_outbox(sweep.expired.size());
+        if (!sweep.expired.empty() && expired_) expired_();
         for (auto& job : sweep.due) {
             spdlog::info("job {}: attempt {} is due trace_id={}", job.uuid, job.attempt,
                          model::trace_id_of(job.traceparent));

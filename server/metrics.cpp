@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "model/clock.hpp"
+#include "server/webhooks/webhook_dispatcher.hpp"
 
 namespace jobsd::server {
 
@@ -112,6 +113,46 @@ void render_events(exposition& x, const queue::event_consumer_stats& e) {
               e.dead_lettered);
 }
 
+void render_webhook_backlog(exposition& x, const store::webhook_stats& w) {
+    x.single("jobsd_webhook_backlog", "Webhook deliveries not yet delivered, failed or cancelled.", "gauge",
+             w.pending);
+    x.single("jobsd_webhook_due", "Webhook deliveries due now (the backlog minus scheduled retries).",
+             "gauge", w.due);
+    const double age =
+        w.oldest_due_ms
+            ? std::max<double>(0, static_cast<double>(model::now_ms() - *w.oldest_due_ms) / 1000.0)
+            : 0.0;
+    x.single("jobsd_webhook_oldest_due_age_seconds",
+             "How long the oldest due delivery has waited (0 when none).", "gauge", age);
+}
+
+void render_dispatcher(exposition& x, const webhooks::dispatcher_stats& d) {
+    x.family("jobsd_webhook_attempts_total", "Webhook attempts, by what became of their delivery.",
+             "counter");
+    x.sample("jobsd_webhook_attempts_total", "outcome=\"delivered\"", d.delivered.load());
+    x.sample("jobsd_webhook_attempts_total", "outcome=\"retried\"", d.retried.load());
+    x.sample("jobsd_webhook_attempts_total", "outcome=\"failed\"", d.failed.load());
+    x.sample("jobsd_webhook_attempts_total", "outcome=\"gone\"", d.gone.load());
+    x.single("jobsd_webhook_in_flight", "Webhook attempts being sent now.", "gauge", d.in_flight.load());
+    x.single("jobsd_webhook_waiting", "Claimed deliveries waiting for a slot of their endpoint.", "gauge",
+             d.waiting.load());
+    x.family("jobsd_webhook_attempt_duration_seconds", "From the start of a webhook attempt to its end.",
+             "histogram");
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < d.bounds.size(); ++b) {
+        cumulative += d.latency[b].load();
+        char le[32];
+        std::snprintf(le, sizeof le, "le=\"%g\"", d.bounds[b]);
+        x.sample("jobsd_webhook_attempt_duration_seconds_bucket", le, cumulative);
+    }
+    cumulative += d.latency[d.bounds.size()].load();
+    x.sample("jobsd_webhook_attempt_duration_seconds_bucket", "le=\"+Inf\"", cumulative);
+    char sum[48];
+    std::snprintf(sum, sizeof sum, "%.3f", static_cast<double>(d.latency_sum_ms.load()) / 1000.0);
+    x.text() += std::string("jobsd_webhook_attempt_duration_seconds_sum ") + sum + "\n";
+    x.sample("jobsd_webhook_attempt_duration_seconds_count", "", cumulative);
+}
+
 void render_control(exposition& x, const queue::control_publisher_stats& c) {
     x.counter("jobsd_control_published_total", "Control messages (cancel requests) sent to workers.",
               c.published);
@@ -189,7 +230,8 @@ void metrics::render_http(std::string& out) const {
 
 std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,
                             const std::vector<store::job_count>* jobs,
-                            const std::vector<store::job_count>* stuck) const {
+                            const std::vector<store::job_count>* stuck,
+                            const store::webhook_stats* hooks) const {
     std::string out;
     out.reserve(4096);
     render_http(out);
@@ -214,6 +256,8 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
     if (hub_)
         x.single("jobsd_notification_subscribers", "Open notification streams.", "gauge",
                  hub_->subscribers());
+    if (hooks) render_webhook_backlog(x, *hooks);
+    if (webhooks_) render_dispatcher(x, *webhooks_);
     render_lifecycle(out, stuck);
     return out;
 }

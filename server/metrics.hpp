@@ -17,8 +17,13 @@
 #include "queue/publisher.hpp"
 #include "server/notification_hub.hpp"
 #include "store/store.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::server {
+
+namespace webhooks {
+struct dispatcher_stats;  // server/webhooks/webhook_dispatcher.hpp
+}
 
 class metrics {
   public:
@@ -70,15 +75,19 @@ class metrics {
         hub_ = hub;
     }
 
+    // The webhook dispatcher's counters (null: webhooks.enabled is false). Called once at startup.
+    void watch_webhooks(const webhooks::dispatcher_stats* dispatcher) noexcept { webhooks_ = dispatcher; }
+
     // The control publisher (cancel requests to workers); null when publishing is off. Called
     // once at startup, before any render.
     void watch_control(const queue::control_publisher_stats* control) noexcept { control_ = control; }
 
-    // `outbox`, `jobs` and `stuck` (stuck jobs per type) may be null when they could not be read;
-    // their lines are left out.
+    // `outbox`, `jobs`, `stuck` (stuck jobs per type) and `hooks` may be null when they could not
+    // be read; their lines are left out.
     std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
                        const std::vector<store::job_count>* jobs = nullptr,
-                       const std::vector<store::job_count>* stuck = nullptr) const;
+                       const std::vector<store::job_count>* stuck = nullptr,
+                       const store::webhook_stats* hooks = nullptr) const;
 
     // Jobs created since start, all types together (the dashboard's ingest rate).
     std::uint64_t jobs_created_total() const noexcept {
@@ -123,6 +132,7 @@ class metrics {
     const queue::publisher_stats* publisher_ = nullptr;
     const queue::event_consumer_stats* events_ = nullptr;
     const notification_hub* hub_ = nullptr;
+    const webhooks::dispatcher_stats* webhooks_ = nullptr;
     const queue::control_publisher_stats* control_ = nullptr;
     std::atomic<std::uint64_t> cancels_{0}, explicit_retries_{0}, automatic_retries_{0},
         expired_in_outbox_{0}, held_{0}, released_{0};

@@ -11,6 +11,7 @@
 #include "model/clock.hpp"
 #include "server/dashboard_assets.hpp"
 #include "server/use_nothrow.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::server {
 
@@ -50,7 +51,47 @@ json::value optional_number(const std::optional<double>& v, double scale) {
     return *v * scale;
 }
 
+// Attempts the dashboard's webhooks panel lists, newest first.
+constexpr std::size_t dashboard_attempts = 20;
+
+json::value attempt_json(const store::recent_attempt& r) {
+    const auto& a = r.attempt;
+    return json::object{{"delivery_id", r.delivery_id},
+                        {"account_id", r.account_id},
+                        {"endpoint_id", r.endpoint_id ? json::value(*r.endpoint_id) : nullptr},
+                        {"url", r.url},
+                        {"event", r.event},
+                        {"attempt", a.attempt},
+                        {"at", model::format_iso8601(a.at_ms)},
+                        {"status_code", a.status_code ? json::value(*a.status_code) : nullptr},
+                        {"latency_ms", a.latency_ms},
+                        {"error", a.error ? json::value(*a.error) : nullptr}};
+}
+
 }  // namespace
+
+// The webhooks panel: the backlog and the newest attempts; null when the store keeps none.
+asio::awaitable<json::value> operator_api::webhooks_json() {
+    auto* hooks = store_.webhooks();
+    if (!hooks) co_return nullptr;
+    const auto now = model::now_ms();
+    auto [sec, stats] = co_await store::async_webhook<store::webhook_stats>(
+        *hooks, &store::webhook_store::read_webhook_stats, use_nothrow, now);
+    auto [aec, attempts] = co_await store::async_webhook<std::vector<store::recent_attempt>>(
+        *hooks, &store::webhook_store::recent_attempts, use_nothrow, dashboard_attempts);
+    json::object out;
+    if (!sec) {
+        const double age =
+            stats.oldest_due_ms ? std::max<double>(0, double(now - *stats.oldest_due_ms) / 1000.0) : 0;
+        out["pending"] = stats.pending;
+        out["due"] = stats.due;
+        out["oldest_due_age_seconds"] = age;
+    }
+    json::array recent;
+    for (const auto& r : attempts) recent.push_back(attempt_json(r));
+    out["recent_attempts"] = aec ? json::value(nullptr) : json::value(std::move(recent));
+    co_return out;
+}
 
 operator_api::operator_api(const config& cfg, store::store& store, const metrics& metrics,
                            const queue::publisher* publisher)
@@ -200,6 +241,7 @@ asio::awaitable<response> operator_api::dashboard_data() {
         jobs.push_back(std::move(o));
     }
     body["recent_jobs"] = rec ? json::value(nullptr) : json::value(std::move(jobs));
+    body["webhooks"] = co_await webhooks_json();
     co_return json_response(http::status::ok, json::serialize(body));
 }
 

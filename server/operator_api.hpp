@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
 #include <memory>
@@ -55,6 +56,7 @@ class operator_api {
     // declares) at most once per amqp.queue_view_cache; a failure (broker away) is cached the
     // same way, with its reason.
     boost::asio::awaitable<view_result> queue_view_now();
+    boost::asio::awaitable<boost::json::value> webhooks_json();
 
     const server_options& server_;
     const queue::amqp_options& amqp_;

@@ -13,6 +13,7 @@
 #include "server/handlers/lifecycle_routes.hpp"
 #include "server/handlers/operator_routes.hpp"
 #include "server/handlers/project_routes.hpp"
+#include "server/handlers/webhook_routes.hpp"
 
 namespace jobsd::server {
 
@@ -39,6 +40,13 @@ constexpr std::array table{
     route{"dashboard_data",  verb::get,  "/api/dashboard",                                access::operator_key, nullptr,              h::dashboard_data},
     route{"dashboard_page",  verb::get,  "/dashboard/:file?",                             access::anyone,       nullptr,              h::dashboard_page},
     route{"metrics",         verb::get,  "/metrics",                                      access::anyone,       nullptr,              h::metrics_page},
+    route{"create_webhook",  verb::post, "/api/webhooks",                                 access::customer_key, h::check_webhook_body, h::create_webhook},
+    route{"list_webhooks",   verb::get,  "/api/webhooks",                                 access::customer_key, nullptr,              h::list_webhooks},
+    route{"delete_webhook",  verb::delete_, "/api/webhooks/:id",                          access::customer_key, nullptr,              h::delete_webhook},
+    route{"webhook_deliveries", verb::get, "/api/webhooks/:id/deliveries",                access::customer_key, nullptr,              h::webhook_deliveries},
+    route{"redeliver_webhook", verb::post, "/api/webhooks/deliveries/:id/redeliver",      access::customer_key, nullptr,              h::redeliver_webhook},
+    route{"webhook_secret",  verb::get,  "/api/webhooks/default/secret",                  access::customer_key, nullptr,              h::default_webhook_secret},
+    route{"rotate_webhook_secret", verb::post, "/api/webhooks/:id/rotate-secret",         access::customer_key, nullptr,              h::rotate_webhook_secret},
     route{"openapi",         verb::get,  "/openapi.json",                                 access::anyone,       nullptr,              h::openapi_document},
     route{"docs_page",       verb::get,  "/docs/:file?",                                  access::anyone,       nullptr,              h::docs_page},
 };

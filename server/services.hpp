@@ -17,9 +17,15 @@
 #include "server/notification_hub.hpp"
 #include "server/operator_api.hpp"
 #include "server/rate_limiter.hpp"
+#include "server/webhooks/webhook_options.hpp"
 #include "store/store.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::server {
+
+namespace webhooks {
+class webhook_dispatcher;  // server/webhooks/webhook_dispatcher.hpp
+}
 
 // Whether new jobs may come in: the per-account rate limit, the outbox backlog bound, shutdown.
 class ingest_gate {
@@ -54,6 +60,9 @@ struct services {
     notification_hub& hub;
     operator_api& operator_views;
     ingest_gate& gate;
+    const webhooks::webhook_options& hook_options;
+    store::webhook_store* hooks;               // the store's endpoints and deliveries; null without
+    webhooks::webhook_dispatcher* dispatcher;  // woken by redeliveries; null when webhooks.enabled is false
     const model::lifecycle_policy& lifecycle;  // retries, time to live and stuck bound per type
     queue::control_publisher* control;         // null when publishing is off: cancels wait in the store
     job_release* release;                      // null when publishing or the fair queue is off

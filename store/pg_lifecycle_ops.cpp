@@ -1,13 +1,16 @@
 // The PostgreSQL adapter's lifecycle operations (issue 16): cancel and retry decide on the locked
 // row in PL/pgSQL (pg_schema.cpp) and read the row back in the same transaction; the sweep, the
-// control outbox and the stuck-job view are plain statements. pg_store's lifecycle methods, which
-// submit them, are at the end.
+// control outbox and the stuck-job view are plain statements. A job a cancel or the sweep ends
+// has its webhook deliveries written by the same statement (pg_statements.cpp). pg_store's
+// lifecycle methods, which submit them, are at the end.
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 
 #include "model/trace_context.hpp"
+#include "model/webhook_event.hpp"
 #include "store/completion.hpp"
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
@@ -19,6 +22,12 @@ namespace {
 
 using param = std::optional<std::string>;
 
+// The webhook event a job entering `status` causes, as the statements' two parameters.
+std::array<param, 2> webhook_params(model::job_status status) {
+    const auto* hook = model::webhook_event_for(status);
+    return {std::string(hook ? hook->name : ""), pg_number(static_cast<std::int64_t>(hook ? hook->bit : 0))};
+}
+
 std::optional<job_record> first_job(const pg_reply& r) {
     if (r.rows() == 0) return std::nullopt;
     return read_pg_job(r, 0, 0);
@@ -29,7 +38,8 @@ struct cancel_job_op final : pg_op {
         : account_id(std::move(a)), uuid(std::move(u)), now(t), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        out.push_back({"cancel_job", {account_id, uuid, pg_number(now)}});
+        const auto [event, bit] = webhook_params(model::job_status::cancelled);
+        out.push_back({"cancel_job", {account_id, uuid, pg_number(now), event, bit}});
         out.push_back({"find_job", {uuid, account_id}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
@@ -100,7 +110,8 @@ struct sweep_op final : pg_op {
 
     void add(std::vector<pg_statement>& out) const override {
         const auto n = pg_number(static_cast<std::int64_t>(limit));
-        out.push_back({"expire_due", {pg_number(now), n}});
+        const auto [event, bit] = webhook_params(model::job_status::expired);
+        out.push_back({"expire_due", {pg_number(now), n, event, bit}});
         out.push_back(
             {"release_retries",
              {pg_number(now), instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), n}});

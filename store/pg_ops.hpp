@@ -45,8 +45,10 @@ struct pg_op {
 template <class... Values>
 using pg_handler = boost::asio::any_completion_handler<void(error_code, Values...)>;
 
-// The named statements the ops use, prepared on every connection (pg_statements.cpp).
+// The named statements the ops use, prepared on every connection (pg_statements.cpp), the
+// webhook store's among them (pg_webhook_statements, in pg_webhook_store.cpp).
 const std::vector<pg_prepared>& pg_prepared_statements();
+std::vector<pg_prepared> pg_webhook_statements();
 
 // The retry policy as the jsonb jobsd_apply_event() reads: {"<type>":{"max_attempts",
 // "backoff_ms","backoff_max_ms"},…}.

@@ -1,8 +1,8 @@
 // Migration steps, oldest first. Never edit a released step: append a new one. Steps 1-3 are
 // SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
 // is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
-// lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6 (the
-// job's traceparent).
+// lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6
+// (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -10,12 +10,13 @@
 #include <string_view>
 
 #include "store/pg_connection.hpp"
+#include "store/webhook_schema.hpp"
 
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> migrations = {
+constexpr std::array<std::string_view, 8> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -225,7 +226,9 @@ BEGIN
 END
 $$;
 )sql",
-    // 7: the job's W3C traceparent (issue 18), as SQLite's step 6.
+    // 7: webhooks, as SQLite's step 6 (store/webhook_schema.hpp).
+    pg_webhooks_step,
+    // 8: the job's W3C traceparent (issue 18), as SQLite's step 8.
     R"sql(
 ALTER TABLE jobs ADD COLUMN traceparent text;
 )sql",

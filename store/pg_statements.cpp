@@ -9,20 +9,45 @@ namespace jobsd::store {
 
 namespace {
 
+// ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row instead
+// of aborting the whole batch's transaction. The new job is claimed by this instance, which
+// hands it to its publisher right after the commit.
+constexpr std::string_view insert_job_sql =
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+    " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
+    " expires_in_ms, expires_at_ms, priority, fair_key, published, traceparent) VALUES ($1, $2, $3, $4,"
+    " $5, $6, $7, $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15,"
+    " $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20) ON CONFLICT DO NOTHING";
+
+// The webhook deliveries for the jobs of the CTE `src` (columns uuid and account_id) that satisfy
+// `when`: one per enabled endpoint of the job's account whose filter has `bit`, one for the job's
+// own URL when its filter has it. `event`, `bit`, `event_ms` and `now` are SQL expressions.
+std::string deliveries_from(std::string_view src, std::string_view when, std::string_view event,
+                            std::string_view bit, std::string_view event_ms, std::string_view now) {
+    const std::string s(src), w(when), ev(event), b(bit), at(event_ms), n(now);
+    const std::string id = "'msg_' || replace(gen_random_uuid()::text, '-', '')";
+    return "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest, job_uuid,"
+           " event, event_ms, next_ms, created_ms) SELECT " +
+           id + ", e.account_id, e.id, e.id, e.url, e.id, " + s + ".uuid, " + ev + ", " + at + ", " + n +
+           ", " + n + " FROM " + s + " JOIN webhook_endpoints e ON e.account_id = " + s +
+           ".account_id AND e.enabled" + " AND (e.events & " + b + ") <> 0 WHERE " + w +
+           " UNION ALL SELECT " + id + ", " + s + ".account_id, NULL, 'account:' || " + s +
+           ".account_id, w.url, w.dest, " + s + ".uuid, " + ev + ", " + at + ", " + n + ", " + n + " FROM " +
+           s + " JOIN job_webhooks w ON w.job_uuid = " + s + ".uuid AND (w.events & " + b + ") <> 0 WHERE " +
+           w;
+}
+
 // declarative table
 std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
-        // ON CONFLICT DO NOTHING: a duplicate uuid or live idempotency key answers with no row
-        // instead of aborting the whole batch's transaction. The new job is claimed by this
-        // instance, which hands it to its publisher right after the commit.
-        {"insert_job",
-         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
-         " expires_in_ms, expires_at_ms, priority, fair_key, published, traceparent) VALUES ($1, $2, $3, $4,"
-         " $5, $6, $7, $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15,"
-         " $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20) ON CONFLICT DO NOTHING"
-         " RETURNING seq"},
+        {"insert_job", std::string(insert_job_sql) + " RETURNING seq"},
+        // The same, for a job naming its own webhook URL ($21, its origin $22, its filter $23),
+        // stored beside it only when the job row went in.
+        {"insert_job_with_webhook",
+         "WITH j AS (" + std::string(insert_job_sql) +
+             " RETURNING seq, uuid), w AS (INSERT INTO job_webhooks (job_uuid, url, dest,"
+             " events) SELECT uuid, $21, $22, $23::integer FROM j) SELECT seq FROM j"},
         // The rest of a batch after its first job, in one statement and in order; inserted only
         // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
         // New jobs are on their first attempt (the column's default); each has its own time to live,
@@ -39,6 +64,13 @@ std::vector<pg_prepared> make_statements() {
          " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
          " expires_at_ms, priority, fair_key, traceparent, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
+        // The own webhooks of a batch's jobs after its first ($2.. as arrays), written only when
+        // the first job went in ($1: its uuid), as insert_batch_rest is.
+        {"insert_batch_webhooks",
+         "INSERT INTO job_webhooks (job_uuid, url, dest, events)"
+         " SELECT t.uuid, t.url, t.dest, t.events::integer"
+         " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(uuid, url, dest, events)"
+         " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $1)"},
         {"list_batch",
          "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
         {"release_key",
@@ -68,19 +100,35 @@ std::vector<pg_prepared> make_statements() {
         {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Decided on the locked row itself (model::decide_event in PL/pgSQL, pg_schema.cpp), so
         // instances applying the same events in any order end in the same state.
+        // The webhook deliveries an applied change causes ($11 event, $12 its bit, 0 for none) are
+        // written by the same statement, so they commit with it or not at all; a retry causes none.
         {"apply_event",
-         "SELECT * FROM jobsd_apply_event($1, $2, $3::integer, $4::integer, $5, $6, $7::boolean, $8::bigint,"
-         " $9::bigint, $10::jsonb)"},
+         "WITH a AS (SELECT o_outcome, o_account_id AS account_id, o_session_id, o_job_type, o_attempt,"
+         " $1::text AS uuid FROM jobsd_apply_event($1, $2, $3::integer, $4::integer, $5, $6, $7::boolean,"
+         " $8::bigint, $9::bigint, $10::jsonb)), hooks AS (" +
+             deliveries_from("a", "a.o_outcome = 'applied'", "$11::text", "$12::integer", "$8::bigint",
+                             "$9::bigint") +
+             ") SELECT o_outcome, account_id, o_session_id, o_job_type, o_attempt FROM a"},
         // The lifecycle: cancel and retry decide on the locked row (pg_schema.cpp); the sweep
         // takes rows no other instance is sweeping (SKIP LOCKED).
-        {"cancel_job", "SELECT * FROM jobsd_cancel_job($1, $2, $3::bigint)"},
+        // A job the cancel made CANCELLED has its webhook deliveries ($4 event, $5 its bit) written by
+        // the same statement.
+        {"cancel_job",
+         "WITH c AS (SELECT o_outcome, $1::text AS account_id, $2::text AS uuid"
+         " FROM jobsd_cancel_job($1, $2, $3::bigint)), hooks AS (" +
+             deliveries_from("c", "c.o_outcome = 'cancelled'", "$4::text", "$5::integer", "$3::bigint",
+                             "$3::bigint") +
+             ") SELECT o_outcome FROM c"},
         {"retry_job", "SELECT * FROM jobsd_retry_job($1, $2, $3::bigint, $4::bigint, $5, $6::float8)"},
+        // The expired jobs' webhook deliveries ($3 event, $4 its bit) are written by the same statement.
         {"expire_due",
-         "UPDATE jobs SET job_status = 'EXPIRED', published = true, fair_key = NULL,"
+         "WITH x AS (UPDATE jobs SET job_status = 'EXPIRED', published = true, fair_key = NULL,"
          " updated_ms = greatest(updated_ms, $1) WHERE seq IN (SELECT seq FROM jobs"
          " WHERE (NOT published OR fair_key IS NOT NULL) AND expires_at_ms IS NOT NULL"
          " AND expires_at_ms <= $1 AND job_status = 'QUEUED' LIMIT $2 FOR UPDATE SKIP LOCKED)"
-         " RETURNING uuid, account_id, session_id, job_type, attempt, traceparent"},
+         " RETURNING uuid, account_id, session_id, job_type, attempt, traceparent), hooks AS (" +
+             deliveries_from("x", "true", "$3::text", "$4::integer", "$1::bigint", "$1::bigint") +
+             ") SELECT uuid, account_id, session_id, job_type, attempt, traceparent FROM x"},
         {"release_retries",
          "UPDATE jobs SET published = false, retry_at_ms = NULL, claimed_by = $2,"
          " claimed_until = now() + $3::float8 * interval '1 millisecond' WHERE seq IN (SELECT seq FROM jobs"
@@ -110,7 +158,11 @@ std::vector<pg_prepared> make_statements() {
 }  // namespace
 
 const std::vector<pg_prepared>& pg_prepared_statements() {
-    static const std::vector<pg_prepared> all = make_statements();
+    static const std::vector<pg_prepared> all = [] {
+        auto v = make_statements();
+        for (auto& s : pg_webhook_statements()) v.push_back(std::move(s));
+        return v;
+    }();
     return all;
 }
 

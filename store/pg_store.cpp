@@ -23,6 +23,7 @@
 #include "store/pg_ops.hpp"
 #include "store/pg_schema.hpp"
 #include "store/pg_seed.hpp"
+#include "store/pg_webhook_store.hpp"
 #include "store/store_error.hpp"
 
 namespace jobsd::store {
@@ -323,6 +324,8 @@ pg_store::pg_store(pg_options options, store_options common)
             if (e) std::rethrow_exception(e);
         });
     thread_ = std::thread([i = impl_] { i->ioc.run(); });
+    webhooks_ = std::make_unique<pg_webhook_store>([this](std::unique_ptr<pg_op> o) { submit(std::move(o)); },
+                                                   options_.instance_id);
     spdlog::info("postgres store on {} ({} connections, instance {})", redact_pg_url(options_.url),
                  options_.pool_size, options_.instance_id);
 }

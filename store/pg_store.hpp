@@ -15,6 +15,7 @@
 
 #include "store/store.hpp"
 #include "store/store_options.hpp"
+#include "store/webhook_store.hpp"
 
 namespace jobsd::store {
 
@@ -113,6 +114,8 @@ class pg_store final : public store {
     void stop_creating() override;
     store_stats stats() const override;
 
+    webhook_store* webhooks() noexcept override { return webhooks_.get(); }
+
     const std::string& instance_id() const { return options_.instance_id; }
 
   private:
@@ -124,6 +127,7 @@ class pg_store final : public store {
     const std::string policy_json_;  // common_.lifecycle for jobsd_apply_event()
     std::shared_ptr<impl> impl_;
     std::thread thread_;
+    std::unique_ptr<webhook_store> webhooks_;  // runs its operations on the connections above
 };
 
 }  // namespace jobsd::store

@@ -2,6 +2,8 @@
 // and COMMIT and reads its own results back; forward-only and duplicate checks are decided by
 // the statements themselves, so several jobsd may write the same database.
 #include "model/clock.hpp"
+#include "model/webhook_event.hpp"
+#include "model/webhook_url.hpp"
 #include "store/completion.hpp"
 #include "store/pg_ops.hpp"
 #include "store/store_error.hpp"
@@ -20,27 +22,44 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
         out.push_back(
             {"release_key",
              {job.account_id, job.idempotency_key, pg_number(job.created_ms - idempotency_window.count())}});
-    out.push_back({"insert_job",
-                   {job.uuid,
-                    job.account_id,
-                    job.source_id,
-                    std::string(model::to_string(job.type)),
-                    std::string(model::to_string(job.status)),
-                    job.session_id,
-                    job.input,
-                    pg_number(job.created_ms),
-                    job.version ? param(pg_number(*job.version)) : std::nullopt,
-                    keyed ? param(job.idempotency_key) : std::nullopt,
-                    keyed ? param(job.request_hash) : std::nullopt,
-                    instance,
-                    pg_number(static_cast<std::int64_t>(claim_lease.count())),
-                    job.batch_id.empty() ? std::nullopt : param(job.batch_id),
-                    pg_number(static_cast<std::int64_t>(job.attempt)),
-                    job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
-                    job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
-                    pg_number(static_cast<std::int64_t>(job.priority)),
-                    job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
-                    job.traceparent.empty() ? std::nullopt : param(job.traceparent)}});
+    pg_statement insert{
+        "insert_job",
+        {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
+         std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
+         job.version ? param(pg_number(*job.version)) : std::nullopt,
+         keyed ? param(job.idempotency_key) : std::nullopt, keyed ? param(job.request_hash) : std::nullopt,
+         instance, pg_number(static_cast<std::int64_t>(claim_lease.count())),
+         job.batch_id.empty() ? std::nullopt : param(job.batch_id),
+         pg_number(static_cast<std::int64_t>(job.attempt)),
+         job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
+         job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
+         pg_number(static_cast<std::int64_t>(job.priority)),
+         job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
+         job.traceparent.empty() ? std::nullopt : param(job.traceparent)}};
+    if (!job.webhook_url.empty()) {
+        insert.sql = "insert_job_with_webhook";
+        insert.params.push_back(job.webhook_url);
+        insert.params.push_back(model::webhook_origin(job.webhook_url));
+        insert.params.push_back(pg_number(static_cast<std::int64_t>(job.webhook_events)));
+    }
+    out.push_back(std::move(insert));
+}
+
+// The own webhooks of a batch's jobs after the first (which add_insert stored), or nullopt when
+// none of them names one.
+std::optional<pg_statement> batch_webhooks(const std::vector<job_record>& batch) {
+    std::vector<std::string> uuids, urls, dests, events;
+    for (std::size_t i = 1; i < batch.size(); ++i) {
+        if (batch[i].webhook_url.empty()) continue;
+        uuids.push_back(batch[i].uuid);
+        urls.push_back(batch[i].webhook_url);
+        dests.push_back(model::webhook_origin(batch[i].webhook_url));
+        events.push_back(std::to_string(batch[i].webhook_events));
+    }
+    if (uuids.empty()) return std::nullopt;
+    return pg_statement{"insert_batch_webhooks",
+                        {batch.front().uuid, pg_text_array(uuids), pg_text_array(urls), pg_text_array(dests),
+                         pg_text_array(events)}};
 }
 
 struct create_job_op final : pg_op {
@@ -83,6 +102,7 @@ struct create_jobs_op final : pg_op {
         add_insert(batch.front(), instance, claim_lease, idempotency_window, out);
         first_insert = out.size() - 1 - start;  // finish() sees this op's results only
         if (batch.size() > 1) out.push_back(rest());
+        if (auto hooks = batch_webhooks(batch)) out.push_back(std::move(*hooks));
     }
     pg_statement rest() const {
         const auto& first = batch.front();
@@ -180,13 +200,18 @@ struct apply_events_op final : pg_op {
         : events(std::move(e)), applied_counter(counter), policy(std::move(p)), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        const std::string now = pg_number(model::now_ms());
-        for (const auto& e : events)
+        const std::string now = pg_number(model::now_ms());  // also when the deliveries are due
+        for (const auto& e : events) {
+            // The webhook event the change causes (none: "" and bit 0); a retry's QUEUED causes none.
+            const auto* hook = model::webhook_event_for(e.status);
             out.push_back({"apply_event",
                            {e.uuid, std::string(model::to_string(e.status)),
                             e.attempt ? param(std::to_string(*e.attempt)) : std::nullopt,
                             e.progress ? param(std::to_string(*e.progress)) : std::nullopt, e.output, e.error,
-                            std::string(e.retryable ? "true" : "false"), pg_number(e.at_ms), now, policy}});
+                            std::string(e.retryable ? "true" : "false"), pg_number(e.at_ms), now, policy,
+                            std::string(hook ? hook->name : ""),
+                            pg_number(static_cast<std::int64_t>(hook ? hook->bit : 0))}});
+        }
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::vector<applied_event> applied;

@@ -99,7 +99,15 @@ sqlite_db::sqlite_db(const std::filesystem::path& path, mode m) {
 }
 
 sqlite_db::~sqlite_db() {
+    cached_.clear();  // sqlite3_close refuses a connection with statements left
     sqlite3_close(db_);
+}
+
+sqlite_statement& sqlite_db::cached(std::string_view sql) {
+    auto it = cached_.find(std::string(sql));
+    if (it == cached_.end())
+        it = cached_.emplace(std::string(sql), std::make_unique<sqlite_statement>(db_, sql)).first;
+    return *it->second;
 }
 
 void sqlite_db::exec(std::string_view sql) {

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace jobsd::store {
 
@@ -62,12 +64,19 @@ class sqlite_db {
     sqlite_db& operator=(const sqlite_db&) = delete;
 
     sqlite3* handle() const noexcept { return db_; }
+    // The statement for `sql`, prepared on first use and kept for the connection's life (a
+    // prepare costs tens of µs; the webhook store's statements run thousands of times a second).
+    // The caller resets it after use (step to the end, then reset()), and never holds two uses of
+    // one text at once.
+    sqlite_statement& cached(std::string_view sql);
     void exec(std::string_view sql);
     std::int64_t query_int(std::string_view sql);
     std::string error_message() const { return sqlite3_errmsg(db_); }
 
   private:
     sqlite3* db_ = nullptr;
+    // By SQL text; finalized before the connection is closed.
+    std::unordered_map<std::string, std::unique_ptr<sqlite_statement>> cached_;
 };
 
 }  // namespace jobsd::store

@@ -1,7 +1,8 @@
 // The SQLite adapter's lifecycle operations (issue 16): cancel and retry of one job, the sweep
 // of deadlines and retry backoffs, the control outbox and the stuck-job view. These are rare
 // next to job writes, so each prepares its statements per call; writes run in the writer's
-// open transaction like every other write.
+// open transaction like every other write, and a job they make CANCELLED or EXPIRED has its
+// webhook deliveries recorded in it too.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
 #include "store/sqlite_ops.hpp"
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 
 namespace jobsd::store {
@@ -61,14 +63,21 @@ void add_cancel(sqlite_db& db, const job_record& job, std::int64_t now) {
     run(db, st, "queueing a cancel of job " + job.uuid);
 }
 
-// A write op whose work may throw sqlite_error; `Derived::write(db)` does it and fills the value.
+// A write op whose work may throw sqlite_error; `Derived::write(db)` (or `write(w)`, for one that
+// records webhook deliveries) does it and fills the value.
 template <class Derived, class Value>
 struct lifecycle_write : sqlite_write_op {
-    explicit lifecycle_write(sqlite_handler<Value> h) : handler(std::move(h)) {}
+    explicit lifecycle_write(sqlite_handler<Value> h, sqlite_webhook_store* hooks = nullptr)
+        : handler(std::move(h)), webhooks(hooks) {}
 
     error_code execute(sqlite_writer_ctx& w) override {
+        fresh.clear();
         try {
-            static_cast<Derived*>(this)->write(*w.db);
+            auto& self = *static_cast<Derived*>(this);
+            if constexpr (requires { self.write(w); })
+                self.write(w);
+            else
+                self.write(*w.db);
             return {};
         } catch (const std::exception& e) {
             spdlog::error("store: {} failed: {}", Derived::what, e.what());
@@ -78,19 +87,32 @@ struct lifecycle_write : sqlite_write_op {
     }
     void finish(error_code ec) override {
         if (ec) value = Value{};
+        // Committed: the dispatcher may take the deliveries (before the waiter wakes it up).
+        if (!ec && webhooks && !fresh.empty()) webhooks->handed_over(fresh);
         complete(std::move(handler), ec, std::move(value));
+    }
+
+    // The webhook deliveries of a job this op ended as `status`, in the op's transaction.
+    void record_deliveries(sqlite_writer_ctx& w, const job_record& job, job_status status,
+                           std::int64_t at_ms) {
+        if (sqlite_ops::record_webhook_deliveries(w, job.uuid, job.account_id, status, at_ms, fresh))
+            throw sqlite_error("recording the webhook deliveries of job " + job.uuid, SQLITE_ERROR);
     }
 
     Value value{};
     sqlite_handler<Value> handler;
+    sqlite_webhook_store* webhooks;  // may be null
+    std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
 };
 
 struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
-    cancel_job_op(std::string a, std::string u, std::int64_t t, sqlite_handler<cancel_outcome> h)
-        : lifecycle_write(std::move(h)), account_id(std::move(a)), uuid(std::move(u)), now(t) {}
+    cancel_job_op(std::string a, std::string u, std::int64_t t, sqlite_webhook_store* hooks,
+                  sqlite_handler<cancel_outcome> h)
+        : lifecycle_write(std::move(h), hooks), account_id(std::move(a)), uuid(std::move(u)), now(t) {}
     static constexpr const char* what = "cancelling a job";
 
-    void write(sqlite_db& db) {
+    void write(sqlite_writer_ctx& w) {
+        auto& db = *w.db;
         auto job = account_job(db, account_id, uuid);
         if (!job) return;  // not_found
         using kind = cancel_outcome::kind;
@@ -106,6 +128,7 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
             st.bind(3, now);
             run(db, st, "cancelling job " + uuid);
             add_cancel(db, *job, now);
+            record_deliveries(w, *job, job_status::cancelled, now);
             job->status = job_status::cancelled;
             job->cancel_requested_ms = now;
             job->retry_at_ms.reset();
@@ -179,18 +202,19 @@ struct retry_job_op final : lifecycle_write<retry_job_op, retry_outcome> {
 };
 
 struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
-    sweep_op(std::int64_t t, std::size_t n, sqlite_handler<lifecycle_sweep> h)
-        : lifecycle_write(std::move(h)), now(t), limit(n) {}
+    sweep_op(std::int64_t t, std::size_t n, sqlite_webhook_store* hooks, sqlite_handler<lifecycle_sweep> h)
+        : lifecycle_write(std::move(h), hooks), now(t), limit(n) {}
     static constexpr const char* what = "the lifecycle sweep";
     bool wrote() const override { return !value.expired.empty() || !value.due.empty(); }
 
-    void write(sqlite_db& db) {
+    void write(sqlite_writer_ctx& w) {
         value = {};
-        expire(db);
-        release_retries(db);
+        expire(w);
+        release_retries(*w.db);
     }
 
-    void expire(sqlite_db& db) {
+    void expire(sqlite_writer_ctx& w) {
+        auto& db = *w.db;
         sqlite_statement find(db.handle(),
                               select_jobs("WHERE (published = 0 OR fair_key IS NOT NULL) AND "
                                           "expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
@@ -207,6 +231,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
             expire.bind(2, model::to_string(job_status::expired));
             expire.bind(3, now);
             run(db, expire, "expiring job " + job.uuid);
+            record_deliveries(w, job, job_status::expired, now);
             model::job_event e;
             e.uuid = job.uuid;
             e.status = job_status::expired;
@@ -343,9 +368,9 @@ struct stuck_jobs_op final : occasional_read<stuck_jobs_op, std::vector<job_reco
 namespace sqlite_ops {
 
 std::unique_ptr<sqlite_write_op> make_cancel_job_op(std::string account_id, std::string uuid,
-                                                    std::int64_t now_ms,
+                                                    std::int64_t now_ms, sqlite_webhook_store* webhooks,
                                                     sqlite_handler<cancel_outcome> handler) {
-    return std::make_unique<cancel_job_op>(std::move(account_id), std::move(uuid), now_ms,
+    return std::make_unique<cancel_job_op>(std::move(account_id), std::move(uuid), now_ms, webhooks,
                                            std::move(handler));
 }
 
@@ -358,8 +383,9 @@ std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::
 }
 
 std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
+                                               sqlite_webhook_store* webhooks,
                                                sqlite_handler<lifecycle_sweep> handler) {
-    return std::make_unique<sweep_op>(now_ms, limit, std::move(handler));
+    return std::make_unique<sweep_op>(now_ms, limit, webhooks, std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,

@@ -25,12 +25,15 @@
 #include <exception>
 
 #include "store/completion.hpp"
+#include "store/delivery_board.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/store.hpp"
 #include "store/store_error.hpp"
 #include "store/store_options.hpp"
 
 namespace jobsd::store {
+
+class sqlite_webhook_store;  // store/sqlite_webhook_store.hpp
 
 // The writer thread's read-write connection and the statements every batch reuses.
 struct sqlite_writer_ctx {
@@ -39,7 +42,8 @@ struct sqlite_writer_ctx {
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, release_key,
-        mark_published, job_state, update_status, schedule_retry, resend_cancel;
+        mark_published, job_state, update_status, schedule_retry, resend_cancel, insert_job_webhook,
+        record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };
@@ -104,7 +108,8 @@ struct occasional_read : sqlite_read_op {
 // the same signature stay apart.
 namespace sqlite_ops {
 
-// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit.
+// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit, and
+// the webhook deliveries they recorded handed over to `webhooks` (may be null).
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
 // All the jobs or none (a savepoint inside the batch's transaction).
 std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler);
@@ -112,7 +117,15 @@ std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string>
                                                         sqlite_handler<> handler);
 std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
                                                       std::atomic<std::uint64_t>& applied_counter,
+                                                      sqlite_webhook_store* webhooks,
                                                       sqlite_handler<std::vector<applied_event>> handler);
+// The webhook deliveries a job's new `status` causes (none when no webhook event names it): one
+// per enabled endpoint of `account` whose filter has the event, one for the job's own URL when
+// its filter has it. Written in the writer's open transaction, so they commit with the change;
+// the new rows are appended to `fresh`, to be handed over to the webhook store after the commit.
+error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid, std::string_view account,
+                                     model::job_status status, std::int64_t at_ms,
+                                     std::vector<board_entry>& fresh);
 // Startup only: writes `seed` (which must outlive the op); `settled` becomes ready when it is
 // committed, or holds the failure as a std::runtime_error.
 std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled);
@@ -136,15 +149,17 @@ std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
                                                     sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_load_catalog_op(sqlite_handler<catalog_ptr> handler);
 
-// The lifecycle (sqlite_lifecycle_ops.cpp): writes, then reads.
+// The lifecycle (sqlite_lifecycle_ops.cpp): writes, then reads. The webhook deliveries of the jobs
+// a cancel or a sweep ends are handed over to `webhooks` (may be null) on commit.
 std::unique_ptr<sqlite_write_op> make_cancel_job_op(std::string account_id, std::string uuid,
-                                                    std::int64_t now_ms,
+                                                    std::int64_t now_ms, sqlite_webhook_store* webhooks,
                                                     sqlite_handler<cancel_outcome> handler);
 std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::string uuid,
                                                    std::optional<std::int64_t> expires_in_ms,
                                                    std::int64_t now_ms,
                                                    sqlite_handler<retry_outcome> handler);
 std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
+                                               sqlite_webhook_store* webhooks,
                                                sqlite_handler<lifecycle_sweep> handler);
 std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,
                                                       sqlite_handler<std::vector<job_record>> handler);

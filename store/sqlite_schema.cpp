@@ -6,11 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "store/webhook_schema.hpp"
+
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> migrations = {
+constexpr std::array<std::string_view, 8> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -117,7 +119,11 @@ CREATE TABLE job_controls (
 );
 CREATE INDEX job_controls_uuid ON job_controls (uuid);
 )sql",
-    // 6: the job's W3C traceparent (issue 18), with jobsd's span as parent; NULL for older jobs.
+    // 6: webhooks (store/webhook_schema.hpp).
+    sqlite_webhooks_step,
+    // 7: cheaper deliveries: a covering due index, a delivered attempt kept in its delivery's row.
+    sqlite_webhook_costs_step,
+    // 8: the job's W3C traceparent (issue 18), with jobsd's span as parent; NULL for older jobs.
     R"sql(
 ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 )sql",

@@ -12,6 +12,7 @@
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 #include "store/task_queue.hpp"
 
@@ -109,6 +110,9 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     writer_ = std::thread([this] { writer_loop(); });
     const std::size_t readers = std::max<std::size_t>(1, options_.readers);
     for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
+    webhooks_ = std::make_unique<sqlite_webhook_store>(
+        [this](std::unique_ptr<sqlite_write_op> op) { submit_write(std::move(op)); },
+        [this](std::unique_ptr<sqlite_read_op> op) { submit_read(std::move(op)); });
 }
 
 sqlite_store::~sqlite_store() {
@@ -219,7 +223,8 @@ std::chrono::milliseconds sqlite_store::claim_lease() const noexcept {
 void sqlite_store::apply_events(
     std::vector<model::job_event> events,
     asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) {
-    submit_write(sqlite_ops::make_apply_events_op(std::move(events), events_applied_, std::move(handler)));
+    submit_write(sqlite_ops::make_apply_events_op(std::move(events), events_applied_, webhooks_.get(),
+                                                  std::move(handler)));
 }
 
 void sqlite_store::claim_unpublished(
@@ -262,8 +267,8 @@ void sqlite_store::load_catalog(asio::any_completion_handler<void(error_code, ca
 
 void sqlite_store::cancel_job(std::string account_id, std::string uuid, std::int64_t now_ms,
                               asio::any_completion_handler<void(error_code, cancel_outcome)> handler) {
-    submit_write(
-        sqlite_ops::make_cancel_job_op(std::move(account_id), std::move(uuid), now_ms, std::move(handler)));
+    submit_write(sqlite_ops::make_cancel_job_op(std::move(account_id), std::move(uuid), now_ms,
+                                                webhooks_.get(), std::move(handler)));
 }
 
 void sqlite_store::retry_job(std::string account_id, std::string uuid,
@@ -275,7 +280,7 @@ void sqlite_store::retry_job(std::string account_id, std::string uuid,
 
 void sqlite_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
                                    asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
-    submit_write(sqlite_ops::make_sweep_op(now_ms, limit, std::move(handler)));
+    submit_write(sqlite_ops::make_sweep_op(now_ms, limit, webhooks_.get(), std::move(handler)));
 }
 
 void sqlite_store::release_held(

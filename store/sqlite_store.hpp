@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_webhook_store.hpp"
 #include "store/store.hpp"
 #include "store/store_options.hpp"
 
@@ -106,6 +107,7 @@ class sqlite_store final : public store {
     void apply_seed(const seed_data& seed) override;
     void stop_creating() override;
     store_stats stats() const override;
+    webhook_store* webhooks() noexcept override { return webhooks_.get(); }
 
   private:
     void writer_loop();
@@ -124,6 +126,7 @@ class sqlite_store final : public store {
     std::atomic<bool> creates_stopped_{false};  // stop_creating() was called
     std::thread writer_;
     std::vector<std::thread> readers_;
+    std::unique_ptr<sqlite_webhook_store> webhooks_;  // runs its operations on the threads above
 };
 
 }  // namespace jobsd::store

@@ -41,6 +41,8 @@ namespace jobsd::store {
 using boost::system::error_code;
 using catalog_ptr = std::shared_ptr<const model::catalog>;
 
+class webhook_store;  // store/webhook_store.hpp
+
 // A committed job not yet confirmed by the broker, with its place in commit order.
 struct outbox_entry {
     std::int64_t seq = 0;
@@ -135,8 +137,9 @@ class store {
   public:
     virtual ~store() = default;
 
-    // Commits a new job (unpublished, QUEUED). Completes only once the transaction holding it is
-    // durable; many concurrent calls share one transaction. With an idempotency key, a live job
+    // Commits a new job (unpublished, QUEUED), with its own webhook URL and filter when it has
+    // one. Completes only once the transaction holding it is durable; many concurrent calls share
+    // one transaction. With an idempotency key, a live job
     // of the same account and key (created after `job.created_ms - idempotency_window`) makes it
     // fail with store_errc::duplicate; an older holder of the key gives it up.
     virtual void create_job(job_record job,
@@ -200,7 +203,9 @@ class store {
 
     // Applies status events in one transaction, in order. An event that would not move its job
     // forward (late, duplicate, after a terminal state) or names an unknown job is skipped; the
-    // completion lists the applied ones.
+    // completion lists the applied ones. In the same transaction, each applied event that is a
+    // webhook event records one delivery per enabled endpoint of the account and per job URL
+    // (the create body's `webhook`) whose filter wants it (store/webhook_store.hpp).
     virtual void apply_events(
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) = 0;
@@ -272,6 +277,10 @@ class store {
     virtual void stop_creating() = 0;
 
     virtual store_stats stats() const = 0;
+
+    // Webhook endpoints and deliveries, kept in this same database (deliveries are written by
+    // apply_events); nullptr for a store without them (test fakes). Lives as long as the store.
+    virtual webhook_store* webhooks() noexcept { return nullptr; }
 };
 
 // Completion-token front ends: `co_await async_create_job(s, job, asio::use_awaitable)`.

@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE(prebuilt_requests_are_well_formed_and_stamped) {
         {"weight":1,"body":{"job_type":"ai_image_generation","project_id":"p"}},
         {"weight":1,"body":{"job_type":"tts","template_id":"t"}}]})",
                                   "test");
-    mix.apply({"T2", "P2"});
+    mix.apply({"T2", "P2", "http://127.0.0.1:9/hooks"});
     const auto set = request_set::posts(mix, "h:1", "/jobs/v2", mix.api_key());
     BOOST_TEST_REQUIRE(set.requests().size() == 2u);
     for (const auto& r : set.requests()) {
@@ -258,6 +258,7 @@ BOOST_AUTO_TEST_CASE(prebuilt_requests_are_well_formed_and_stamped) {
         stamp_session(copy.data() + r.session_offset, 0xabcdef0123456789ull);
         const auto parsed = json::parse(copy.substr(split + 4)).as_object();
         BOOST_TEST(parsed.at("session_id").as_string() == "bench-abcdef0123456789");
+        BOOST_TEST(parsed.at("webhook").as_string() == "http://127.0.0.1:9/hooks");  // --webhook-receiver
     }
     BOOST_TEST(json::parse(set.requests()[0].bytes.substr(set.requests()[0].bytes.find("\r\n\r\n") + 4))
                    .at("project_id")
@@ -489,6 +490,12 @@ BOOST_AUTO_TEST_CASE(ratio_thresholds_and_idle) {
     BOOST_TEST_REQUIRE(std::holds_alternative<options>(idle));
     BOOST_TEST(std::get<options>(idle).hold_s == 5.0);
     BOOST_TEST(std::get<options>(idle).connections == 10000u);
+    const auto hooks = parse_options({"--webhook-receiver"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(hooks));
+    BOOST_TEST(std::get<options>(hooks).webhook_receiver);
+    BOOST_TEST(!std::get<options>(parse_options({})).webhook_receiver);
+    BOOST_TEST(
+        std::holds_alternative<parse_error>(parse_options({"--webhook-receiver", "--scenario", "get"})));
 }
 
 BOOST_AUTO_TEST_CASE(watched_processes_are_named_pids) {

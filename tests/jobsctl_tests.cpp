@@ -252,6 +252,50 @@ BOOST_AUTO_TEST_CASE(operator_keys) {
         if (k.at("prefix").as_string() != prefix) BOOST_TEST(k.at("revoked_at").is_null());
 }
 
+BOOST_AUTO_TEST_CASE(webhook_endpoints_secrets_and_deliveries) {
+    ok(dir, {"account", "create", "acc_x"});
+    refused(dir, {"webhook", "add", "nobody", "https://example.com/hook"}, 1, "unknown account \"nobody\"");
+    refused(dir, {"webhook", "add", "acc_x", "ftp://example.com/hook"}, 2,
+            "url must be an http or https URL");
+    refused(dir,
+            {"webhook", "add", "acc_x", "https://example.com/hook", "--events", "job.succeeded,job.nope"}, 2,
+            "events must list only");
+    const auto r = jobsctl(
+        dir, {"webhook", "add", "acc_x", "https://example.com/hook", "--events", "job.started,job.failed"});
+    BOOST_REQUIRE_MESSAGE(r.code == 0, show(r));
+    std::istringstream words(r.out);
+    std::string id, secret;
+    words >> id >> secret;
+    BOOST_TEST(std::regex_match(id, std::regex("ep_[0-9a-f]{24}")), id);
+    BOOST_TEST(std::regex_match(secret, std::regex("whsec_[A-Za-z0-9+/]{32}")), secret);
+    BOOST_TEST(r.err.find("shown only this once") != std::string::npos);
+
+    auto list = ok_json(dir, {"webhook", "list", "--account", "acc_x"}).as_array();
+    BOOST_REQUIRE_EQUAL(list.size(), 1u);
+    BOOST_TEST(list[0].at("id").as_string() == id);
+    BOOST_TEST(json::serialize(list[0].at("events")) == R"(["job.started","job.failed"])");
+    BOOST_TEST(ok(dir, {"webhook", "list"}).find("job.started,job.failed") != std::string::npos);
+    BOOST_TEST(list[0].at("enabled").as_bool());
+    BOOST_TEST(ok(dir, {"webhook", "list"}).find(secret) == std::string::npos);  // never listed
+    BOOST_TEST(ok_json(dir, {"webhook", "list", "--account", "acc_y"}).as_array().empty());
+
+    const auto rotated = ok_json(dir, {"webhook", "rotate-secret", id, "--overlap-hours", "2"});
+    const std::string fresh(rotated.at("secret").as_string());
+    BOOST_TEST(fresh.starts_with("whsec_"));
+    BOOST_TEST(fresh != secret);
+    refused(dir, {"webhook", "rotate-secret", "default"}, 2, "give --account");
+    BOOST_TEST(ok(dir, {"webhook", "rotate-secret", "default", "--account", "acc_x"}).starts_with("whsec_"));
+    refused(dir, {"webhook", "rotate-secret", "ep_000000000000000000000000"}, 1, "unknown webhook endpoint");
+
+    BOOST_TEST(ok_json(dir, {"webhook", "deliveries", id}).as_array().empty());
+    BOOST_TEST(ok(dir, {"webhook", "deliveries", id}) == "(none)\n");
+    refused(dir, {"webhook", "deliveries", "ep_000000000000000000000000"}, 1, "unknown webhook endpoint");
+
+    BOOST_TEST(ok(dir, {"webhook", "remove", id}).empty());
+    BOOST_TEST(ok_json(dir, {"webhook", "list"}).as_array().empty());
+    refused(dir, {"webhook", "remove", id}, 1, "unknown webhook endpoint");
+}
+
 BOOST_AUTO_TEST_CASE(projects_and_image_prompts) {
     ok(dir, {"account", "create", "acc_x"});
     ok(dir, {"account", "create", "acc_y"});

@@ -581,7 +581,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // dialect's own way. The newest before the job lifecycle (issue 16) is the list and batch step
 // (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
 struct sqlite_history {
-    static constexpr int lists_step = 4, lifecycle_step = 5, trace_step = 6;
+    static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2, trace_step = 8;
     static void migrate_to(sqlite_backend& b, int version) {
         sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
         migrate_sqlite_to(db, version);
@@ -597,7 +597,7 @@ struct sqlite_history {
 };
 
 struct pg_history {
-    static constexpr int lists_step = 5, lifecycle_step = 6, trace_step = 7;
+    static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
@@ -617,13 +617,13 @@ using history_of = std::conditional_t<std::is_same_v<B, sqlite_backend>, sqlite_
 
 BOOST_AUTO_TEST_SUITE(upgrades)
 
-// The lifecycle step comes after the list and batch step on each dialect, the trace step after it,
-// and that is the newest.
+// The lifecycle step comes after the list and batch step on each dialect, the webhook steps
+// (store/webhook_schema.hpp) after it, and the trace step after those is the newest.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backends) {
     using H = history_of<B>;
     BOOST_TEST(H::newest() == H::trace_step);
     BOOST_TEST(H::lifecycle_step == H::lists_step + 1);
-    BOOST_TEST(H::trace_step == H::lifecycle_step + 1);
+    BOOST_TEST(H::trace_step == H::lifecycle_step + H::webhook_steps + 1);
 }
 
 // A database from before the list step and one from just after it (the jobsd before the

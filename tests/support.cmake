@@ -26,7 +26,8 @@ add_library(jobsd_test_support STATIC
   ${support}/sqlite_file.cpp
   ${support}/sse_client.cpp
   ${support}/test_broker.cpp
-  ${support}/test_certificate.cpp)
+  ${support}/test_certificate.cpp
+  ${support}/webhook_receiver.cpp)
 # Sources include "tests/support/...", relative to the project root.
 target_include_directories(jobsd_test_support PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(jobsd_test_support

@@ -1,7 +1,7 @@
 # Unit suites of the store and of the server's sans-I/O parts, one executable per layer.
 # Included from tests/CMakeLists.txt, which defines jobsd_test(name timeout sources...).
 
-jobsd_test(store_tests 120 store_tests.cpp)
+jobsd_test(store_tests 120 store_tests.cpp delivery_board_tests.cpp)
 target_link_libraries(store_tests PRIVATE jobs_store jobsd_test_support)
 
 jobsd_test(server_unit_tests 60 server_unit_tests.cpp)
@@ -17,6 +17,10 @@ jobsd_test(store_contract_tests 300 store_contract_tests.cpp)
 target_link_libraries(store_contract_tests PRIVATE jobs_store jobsd_test_support)
 set_tests_properties(store_contract_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
 
+# The webhook store's contract against both adapters (the PostgreSQL cases on the test cluster).
+jobsd_test(webhook_store_tests 300 webhook_store_tests.cpp)
+target_link_libraries(webhook_store_tests PRIVATE jobs_store jobsd_test_support)
+set_tests_properties(webhook_store_tests PROPERTIES RESOURCE_LOCK postgres ENVIRONMENT "JOBSD_TEST_PG_URL=${JOBSD_TEST_PG_URL}")
 # The list's and the batch's pure parts: envelope, values check, query string, cursor, tokens, SQL.
 jobsd_test(list_batch_unit_tests 60 list_batch_unit_tests.cpp)
 target_link_libraries(list_batch_unit_tests PRIVATE jobs_server)

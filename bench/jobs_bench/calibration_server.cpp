@@ -15,6 +15,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <atomic>
+#include <mutex>
 #include <string>
 
 #include "bench/jobs_bench/asio_tokens.hpp"
@@ -40,7 +42,25 @@ const std::string& fixed_answer() {
     return answer;
 }
 
-asio::awaitable<void> serve(tcp::socket socket) {
+struct request_count {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::int64_t> last_ns{0};
+    bool record = false;  // keep each request's first "uuid" and arrival (webhook receiver)
+    std::mutex mutex;
+    std::vector<calibration_server::arrival> arrivals;  // guarded by mutex
+};
+
+// A webhook body's first "uuid" member is its job's ({"type", "timestamp", "data": {"uuid", …}}):
+// found by text, so the receiver stays as cheap as the 201 it answers.
+void record_arrival(request_count& count, const std::string& body, std::int64_t now_ns) {
+    static constexpr std::string_view key = R"("uuid":")";
+    const auto at = body.find(key);
+    if (at == std::string::npos || at + key.size() + 36 > body.size()) return;
+    std::lock_guard lock(count.mutex);
+    count.arrivals.push_back({body.substr(at + key.size(), 36), now_ns});
+}
+
+asio::awaitable<void> serve(tcp::socket socket, request_count& count) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer(1 << 20);
     const std::string& answer = fixed_answer();
@@ -50,6 +70,12 @@ asio::awaitable<void> serve(tcp::socket socket) {
         stream.expires_after(std::chrono::seconds(30));
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (ec) break;
+        const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count();
+        if (count.record) record_arrival(count, parser.get().body(), now_ns);
+        count.requests.fetch_add(1, std::memory_order_relaxed);
+        count.last_ns.store(now_ns, std::memory_order_relaxed);
         auto [wec, w] = co_await asio::async_write(stream, asio::buffer(answer), use_nothrow);
         if (wec || !parser.keep_alive()) break;
     }
@@ -57,13 +83,13 @@ asio::awaitable<void> serve(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc, request_count& count) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) continue;
         socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(socket.get_executor(), serve(std::move(socket)), asio::detached);
+        asio::co_spawn(socket.get_executor(), serve(std::move(socket), count), asio::detached);
     }
 }
 
@@ -72,22 +98,38 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
 struct calibration_server::impl {
     asio::io_context ioc;
     tcp::acceptor acceptor;
+    request_count count;
     explicit impl(unsigned threads) : ioc(static_cast<int>(threads)), acceptor(ioc) {}
 };
 
-calibration_server::calibration_server(unsigned threads) : impl_(std::make_unique<impl>(threads)) {
+calibration_server::calibration_server(unsigned threads, bool record_arrivals)
+    : impl_(std::make_unique<impl>(threads)) {
+    impl_->count.record = record_arrivals;
     const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     impl_->acceptor.open(ep.protocol());
     impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen(asio::socket_base::max_listen_connections);
     port_ = impl_->acceptor.local_endpoint().port();
-    asio::co_spawn(impl_->ioc, accept_loop(impl_->acceptor, impl_->ioc), asio::detached);
+    asio::co_spawn(impl_->ioc, accept_loop(impl_->acceptor, impl_->ioc, impl_->count), asio::detached);
     for (unsigned t = 0; t < std::max(1u, threads); ++t) threads_.emplace_back([this] { impl_->ioc.run(); });
 }
 
 calibration_server::~calibration_server() {
     stop();
+}
+
+std::uint64_t calibration_server::requests() const noexcept {
+    return impl_->count.requests.load(std::memory_order_relaxed);
+}
+
+std::int64_t calibration_server::last_request_ns() const noexcept {
+    return impl_->count.last_ns.load(std::memory_order_relaxed);
+}
+
+std::vector<calibration_server::arrival> calibration_server::take_arrivals() {
+    std::lock_guard lock(impl_->count.mutex);
+    return std::exchange(impl_->count.arrivals, {});
 }
 
 void calibration_server::stop() {

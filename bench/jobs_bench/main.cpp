@@ -118,6 +118,41 @@ int run_idle(const options& o) {
     return out.failed == 0 && out.closed_early == 0 ? 0 : 1;
 }
 
+// --webhook-receiver: waits (up to --e2e-grace once arrivals stop) for one delivery per created
+// job, then prints how many came, their rate from the load's start to the last arrival, and the
+// latency from each job's 201 to its first delivery (worker, broker, event, store, dispatcher).
+void report_webhooks(const options& o, calibration_server& receiver, const load_outcome& outcome,
+                     std::uint64_t created, std::chrono::steady_clock::time_point start) {
+    const auto grace = std::chrono::duration<double>(o.e2e_grace_s);
+    auto last_change = std::chrono::steady_clock::now();
+    for (std::uint64_t seen = receiver.requests(); seen < created;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const auto now = std::chrono::steady_clock::now();
+        const auto n = receiver.requests();
+        if (n != seen) seen = n, last_change = now;
+        if (now - last_change > grace) break;
+    }
+    const auto got = receiver.requests();
+    const auto last =
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(receiver.last_request_ns()));
+    const double span = got ? std::chrono::duration<double>(last - start).count() : 0;
+    std::printf(
+        "webhooks  %llu deliveries received for %llu created jobs; %.0f deliveries/s (load start to "
+        "last arrival, %.1f s)\n",
+        static_cast<unsigned long long>(got), static_cast<unsigned long long>(created),
+        span > 0 ? static_cast<double>(got) / span : 0.0, span);
+    e2e_matcher matcher;
+    for (const auto& j : outcome.stats->accepted)
+        matcher.accept({j.uuid.data(), j.uuid.size()}, j.accepted_ns);
+    for (const auto& a : receiver.take_arrivals()) matcher.deliver(a.uuid, a.at_ns);
+    const auto l = summarize(matcher.latency());
+    std::printf(
+        "webhooks  201 to delivery: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%llu jobs matched, "
+        "%llu repeated deliveries)\n",
+        l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, static_cast<unsigned long long>(l.count),
+        static_cast<unsigned long long>(matcher.duplicates()));
+}
+
 // The scenario's requests, the path they report under and the status they expect. A get run
 // first creates its pool of jobs to read; nullopt (with the reason printed) when it cannot.
 struct scenario {
@@ -288,10 +323,16 @@ int main(int argc, char** argv) {
     const options& o = std::get<options>(parsed);
     if (o.scenario == "idle") return run_idle(o);
 
+    std::unique_ptr<calibration_server> receiver;
+    std::string webhook;
+    if (o.webhook_receiver) {
+        receiver = std::make_unique<calibration_server>(1, true);
+        webhook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hooks";
+    }
     std::optional<payload_mix> mix;
     try {
         mix = payload_mix::load(o.payload_file);
-        mix->apply({o.template_id, o.prompt_id});
+        mix->apply({o.template_id, o.prompt_id, webhook});
     } catch (const std::exception& e) {
         std::cerr << "jobs-bench: " << e.what() << "\n";
         return 2;
@@ -307,9 +348,10 @@ int main(int argc, char** argv) {
     if (o.e2e) consumer = connect_e2e(o, result);
 
     load_plan plan = plan_for(o, o.host, o.port);
-    plan.collect_accepted = o.e2e || !o.accepted_file.empty();
+    plan.collect_accepted = o.e2e || o.webhook_receiver || !o.accepted_file.empty();
     load_outcome outcome;
     cpu_watch watch(o.watch);
+    const auto load_start = std::chrono::steady_clock::now();
     result.run = measure(o, "jobsd", plan, sc->requests, sc->path, sc->expected, &outcome, &watch);
     if (consumer) match_deliveries(o, *consumer, outcome, result);
     // After the deliveries: with --e2e, draining the outbox is part of what a job costs.
@@ -324,5 +366,6 @@ int main(int argc, char** argv) {
     }
     result.missed = check_thresholds(result);
     const bool wrote = write_reports(o, result, outcome);
+    if (receiver) report_webhooks(o, *receiver, outcome, result.run.good, load_start);
     return exit_code(o, result, wrote);
 }

@@ -28,6 +28,8 @@ const char* usage_text() {
            "  --amqp URL       broker (amqp://guest:guest@127.0.0.1:5673/)\n"
            "  --exchange NAME  jobsd's job exchange (jobs)\n"
            "  --e2e-grace S    wait for deliveries after the load (10)\n"
+           "  --webhook-receiver  every job's `webhook` is a built-in receiver; reports deliveries/s\n"
+           "                   (jobs must reach a terminal status: run workers; jobsd must allow 127.0.0.1)\n"
            "calibration:\n"
            "  --calibrate      also measure a built-in 201 server and the broker's confirmed-publish rate\n"
            "  --calibrate-http only the built-in 201 server (no broker needed)\n"
@@ -157,6 +159,8 @@ const std::vector<text_flag>& text_flags() {
 bool apply_switch(options& o, std::string_view a) {
     if (a == "--e2e")
         o.e2e = true;
+    else if (a == "--webhook-receiver")
+        o.webhook_receiver = true;
     else if (a == "--calibrate")
         o.calibrate = true;
     else if (a == "--calibrate-http")
@@ -179,6 +183,8 @@ std::optional<parse_error> check_combinations(const options& o) {
         return parse_error{"--queue-type must be quorum or classic"};
     if (o.e2e && o.scenario != "create")
         return parse_error{"--e2e needs --scenario create (only created jobs are published)"};
+    if (o.webhook_receiver && o.scenario != "create")
+        return parse_error{"--webhook-receiver needs --scenario create"};
     if (o.limits.max_loss && !o.e2e) return parse_error{"--max-loss needs --e2e"};
     if (!o.accepted_file.empty() && o.scenario != "create")
         return parse_error{"--accepted needs --scenario create (only created jobs have a uuid)"};

@@ -38,6 +38,9 @@ struct options {
     std::string amqp_url = "amqp://guest:guest@127.0.0.1:5673/";  // --amqp
     std::string exchange = "jobs";                                // --exchange
     double e2e_grace_s = 10;                                      // --e2e-grace
+    // --webhook-receiver: every job names a built-in receiver as its `webhook`; after the load,
+    // up to --e2e-grace for one delivery per created job (jobsd must allow 127.0.0.1).
+    bool webhook_receiver = false;
     // --calibrate: built-in 201 server and the broker's confirmed-publish rate.
     bool calibrate = false;
     bool calibrate_broker = true;       // false with --calibrate-http

@@ -136,6 +136,7 @@ void payload_mix::apply(const payload_overrides& o) {
     for (auto& v : variants_) {
         if (!o.template_id.empty() && v.body.contains("template_id")) v.body["template_id"] = o.template_id;
         if (!o.prompt_id.empty() && v.job_type == "ai_image_generation") v.body["project_id"] = o.prompt_id;
+        if (!o.webhook.empty()) v.body["webhook"] = o.webhook;
     }
 }
 

@@ -29,6 +29,7 @@ struct payload_variant {
 struct payload_overrides {
     std::string template_id;  // replaces template_id in every body that has one
     std::string prompt_id;    // replaces project_id of ai_image_generation bodies
+    std::string webhook;      // set as every body's `webhook` (its terminal events are sent there)
 };
 
 // File format (comments allowed):

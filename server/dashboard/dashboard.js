@@ -125,6 +125,30 @@
     }
   }
 
+  // The webhooks panel: backlog and the newest attempts (a failed one in red).
+  function renderWebhooks(hooks) {
+    $('webhooks-panel').hidden = !hooks;
+    if (!hooks) return;
+    $('hooks-pending').textContent = number(hooks.pending);
+    $('hooks-due').textContent = number(hooks.due);
+    $('hooks-age').textContent = hooks.due ? hooks.oldest_due_age_seconds.toFixed(1) + ' s' : '–';
+    const body = $('hook-attempts').tBodies[0];
+    body.replaceChildren();
+    for (const a of hooks.recent_attempts || []) {
+      const row = document.createElement('tr');
+      const ok = a.status_code !== null && a.status_code >= 200 && a.status_code < 300;
+      cell(row, a.at.replace('T', ' ').replace('Z', ''));
+      cell(row, a.delivery_id);
+      cell(row, a.event);
+      cell(row, a.endpoint_id || a.url);
+      cell(row, String(a.attempt));
+      cell(row, a.status_code === null ? '–' : String(a.status_code), 'code', ok ? '' : 'bad');
+      cell(row, number(a.latency_ms));
+      cell(row, a.error || '');
+      body.appendChild(row);
+    }
+  }
+
   function render(data) {
     $('login').hidden = true;
     $('main').hidden = false;
@@ -135,6 +159,7 @@
     renderTypes(data);
     renderIngest(data.ingest);
     renderRecent(data.recent_jobs);
+    renderWebhooks(data.webhooks);
     $('outbox').textContent = data.outbox ? number(data.outbox.unpublished) : '–';
     $('outbox-age').textContent = data.outbox && data.outbox.unpublished
       ? `jobs, oldest ${data.outbox.oldest_age_seconds.toFixed(1)} s` : 'jobs';

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
 
+#include "model/clock.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
 
@@ -68,10 +69,19 @@ asio::awaitable<response> metrics_page(const request_context& ctx) {
     if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
     const auto jobs = co_await svc.operator_views.job_counts();
     const auto stuck = co_await svc.operator_views.stuck_counts();
+    std::optional<store::webhook_stats> hooks;
+    if (svc.hooks) {
+        auto [wec, w] = co_await store::async_webhook<store::webhook_stats>(
+            *svc.hooks, &store::webhook_store::read_webhook_stats, use_nothrow, model::now_ms());
+        if (wec)
+            spdlog::warn("metrics: webhook backlog unavailable: {}", wec.message());
+        else
+            hooks = w;
+    }
     response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = svc.counters.render(svc.store.stats(), ec ? nullptr : &outbox, jobs ? &*jobs : nullptr,
-                                     stuck ? &*stuck : nullptr);
+                                     stuck ? &*stuck : nullptr, hooks ? &*hooks : nullptr);
     res.prepare_payload();
     co_return res;
 }

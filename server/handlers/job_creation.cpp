@@ -54,6 +54,8 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     job.session_id = create.session_id;
     job.version = create.version;
     job.input = std::string(input);
+    job.webhook_url = create.webhook_url;
+    job.webhook_events = create.webhook_events;
     job.created_ms = job.updated_ms = now;
     // The client's time to live, else its type's default, else none.
     if (create.expires_in_s)
@@ -73,6 +75,7 @@ std::optional<model::job> publisher_copy(const services& svc, const model::job& 
     std::optional<model::job> copy = job;
     copy->idempotency_key.clear();
     copy->request_hash.clear();
+    copy->webhook_url.clear();  // workers never see where the outcome goes
     return copy;
 }
 

@@ -17,6 +17,7 @@
 #include "server/job_json.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
+#include "server/webhooks/webhook_dispatcher.hpp"
 
 namespace jobsd::server::handlers {
 
@@ -89,7 +90,11 @@ asio::awaitable<response> cancel_job(const request_context& ctx) {
                       model::trace_id_of(job.traceparent));
         ctx.svc.counters.count_cancel_request();
         if (ctx.svc.control) ctx.svc.control->poke();
-        if (out.what == kind::cancelled) notify(ctx.svc, job, model::job_status::cancelled, now);
+        if (out.what == kind::cancelled) {
+            notify(ctx.svc, job, model::job_status::cancelled, now);
+            // The cancel's commit recorded the job.cancelled deliveries.
+            if (ctx.svc.dispatcher) ctx.svc.dispatcher->notify();
+        }
     }
     if (out.what == kind::cancelled) co_return job_answer(http::status::ok, "Job cancelled", job);
     co_return job_answer(http::status::accepted,

@@ -142,6 +142,81 @@ def created_uuid(ctx):
     return json.loads(data)["job"]["uuid"]
 
 
+def hook_request(method, target, key=KEY_A, body=None, headers=None):
+    req = {"server": "main", "method": method, "target": target, "key": key, "headers": headers or {}}
+    if body is not None:
+        req["json"] = body
+    return req
+
+
+def created_endpoint(ctx):
+    status, _, data = ctx.send(hook_request("POST", "/api/webhooks", body={"url": HOOK_URL}))
+    assert status == 201, data
+    return json.loads(data)["id"]
+
+
+def endpoint_with_delivery(ctx):
+    """An endpoint of account A and one delivery to it: a job, then its SUCCESS event published on
+    the walk's events exchange as a worker would (through the management API). The receiver
+    (.invalid) never resolves, so the delivery stays pending with its failed attempts."""
+    if not hasattr(ctx, "hooked"):
+        endpoint = created_endpoint(ctx)
+        ctx.broker.publish_event(JOB["job_type"], created_uuid(ctx), "SUCCESS")
+        target = f"/api/webhooks/{endpoint}/deliveries"
+
+        def delivered():
+            status, _, data = ctx.send(hook_request("GET", target))
+            return status == 200 and json.loads(data)["data"]
+        wait_for("a webhook delivery recorded for the published event", delivered)
+        ctx.hooked = endpoint, json.loads(ctx.send(hook_request("GET", target))[2])["data"][0]["id"]
+    return ctx.hooked
+
+
+HOOK_URL = "https://hooks.invalid/jobs"  # RFC 2606: never resolves, so nothing leaves this machine
+HOOKED_JOB = dict(JOB, webhook=HOOK_URL, webhook_events=["job.started", "job.failed"])
+NO_ENDPOINT = "ep_000000000000000000000000"
+
+WEBHOOK_RECIPES = {
+    ("post", "/api/webhooks", "201"): lambda ctx: [
+        hook_request("POST", "/api/webhooks", body={"url": HOOK_URL}),
+        hook_request("POST", "/api/webhooks", body={"url": HOOK_URL, "events": ["job.progress"], "enabled": False})],
+    ("post", "/api/webhooks", "400"): lambda ctx: [
+        hook_request("POST", "/api/webhooks", body={"url": "ftp://hooks.invalid/x"}),
+        hook_request("POST", "/api/webhooks", body={"url": HOOK_URL, "events": ["job.done"]}),
+        hook_request("POST", "/api/webhooks", body=[HOOK_URL])],
+    ("post", "/api/webhooks", "401"): lambda ctx: hook_request("POST", "/api/webhooks", key="wrong", body={"url": HOOK_URL}),
+    ("post", "/api/webhooks", "413"): lambda ctx: hook_request("POST", "/api/webhooks", body={"url": HOOK_URL, "note": "x" * 70000}),
+    ("post", "/api/webhooks", "415"): lambda ctx: dict(hook_request("POST", "/api/webhooks", headers={"Content-Type": "text/plain"}),
+                                                       body=json.dumps({"url": HOOK_URL})),
+    ("get", "/api/webhooks", "200"): lambda ctx: [setup(hook_request("POST", "/api/webhooks", body={"url": HOOK_URL})),
+                                                  hook_request("GET", "/api/webhooks")],
+    ("get", "/api/webhooks", "401"): lambda ctx: hook_request("GET", "/api/webhooks", key=None),
+    ("delete", "/api/webhooks/{id}", "204"): lambda ctx: hook_request("DELETE", "/api/webhooks/" + created_endpoint(ctx)),
+    ("delete", "/api/webhooks/{id}", "401"): lambda ctx: hook_request("DELETE", "/api/webhooks/" + NO_ENDPOINT, key=None),
+    ("delete", "/api/webhooks/{id}", "404"): lambda ctx: [hook_request("DELETE", "/api/webhooks/" + NO_ENDPOINT),
+                                                          hook_request("DELETE", "/api/webhooks/" + created_endpoint(ctx), key=KEY_C)],
+    ("get", "/api/webhooks/{id}/deliveries", "200"): lambda ctx: [
+        hook_request("GET", f"/api/webhooks/{endpoint_with_delivery(ctx)[0]}/deliveries?limit=5"),
+        hook_request("GET", "/api/webhooks/default/deliveries")],
+    ("get", "/api/webhooks/{id}/deliveries", "400"): lambda ctx: hook_request("GET", "/api/webhooks/default/deliveries?limit=0"),
+    ("get", "/api/webhooks/{id}/deliveries", "401"): lambda ctx: hook_request("GET", "/api/webhooks/default/deliveries", key="wrong"),
+    ("get", "/api/webhooks/{id}/deliveries", "404"): lambda ctx: hook_request("GET", f"/api/webhooks/{NO_ENDPOINT}/deliveries"),
+    ("post", "/api/webhooks/deliveries/{id}/redeliver", "202"): lambda ctx: hook_request(
+        "POST", f"/api/webhooks/deliveries/{endpoint_with_delivery(ctx)[1]}/redeliver"),
+    ("post", "/api/webhooks/deliveries/{id}/redeliver", "401"): lambda ctx: hook_request(
+        "POST", "/api/webhooks/deliveries/msg_00/redeliver", key=None),
+    ("post", "/api/webhooks/deliveries/{id}/redeliver", "404"): lambda ctx: [
+        hook_request("POST", "/api/webhooks/deliveries/msg_00000000000000000000000000000000/redeliver"),
+        hook_request("POST", f"/api/webhooks/deliveries/{endpoint_with_delivery(ctx)[1]}/redeliver", key=KEY_C)],
+    ("get", "/api/webhooks/default/secret", "200"): lambda ctx: [hook_request("GET", "/api/webhooks/default/secret")] * 2,
+    ("get", "/api/webhooks/default/secret", "401"): lambda ctx: hook_request("GET", "/api/webhooks/default/secret", key=None),
+    ("post", "/api/webhooks/{id}/rotate-secret", "200"): lambda ctx: [
+        hook_request("POST", "/api/webhooks/default/rotate-secret"),
+        hook_request("POST", f"/api/webhooks/{created_endpoint(ctx)}/rotate-secret")],
+    ("post", "/api/webhooks/{id}/rotate-secret", "401"): lambda ctx: hook_request("POST", "/api/webhooks/default/rotate-secret", key="x"),
+    ("post", "/api/webhooks/{id}/rotate-secret", "404"): lambda ctx: hook_request("POST", f"/api/webhooks/{NO_ENDPOINT}/rotate-secret"),
+}
+
 def job_status(ctx, job_uuid):
     status, _, data = ctx.send({"server": "main", "method": "GET", "target": "/jobs/" + job_uuid, "key": KEY_A})
     assert status == 200, data
@@ -214,8 +289,10 @@ LIFECYCLE_RECIPES = {
 
 RECIPES = {
     ("post", "/jobs/v2", "201"): lambda ctx: [post_job(), post_job(headers={"Idempotency-Key": "walk-1"}),
-                                              post_job(headers={"Idempotency-Key": "walk-1"})],
+                                              post_job(headers={"Idempotency-Key": "walk-1"}), post_job(HOOKED_JOB)],
     ("post", "/jobs/v2", "400"): lambda ctx: [post_job({"template_id": PROJECT_A1}),
+                                              post_job(dict(JOB, webhook="ftp://hooks.invalid/x")),
+                                              post_job(dict(JOB, webhook=HOOK_URL, webhook_events=["job.done"])),
                                               post_job({"job_type": "video", "template_id": UNKNOWN_UUID}),
                                               post_job({"job_type": "ai_talking_video", "template_id": PROJECT_STRICT,
                                                         "values": {"colour": "red"}}, key=KEY_C)],
@@ -237,11 +314,12 @@ RECIPES = {
         {"server": "main", "method": "GET", "target": "/jobs/v2?cursor=tampered", "key": KEY_A}],
     ("get", "/jobs/v2", "401"): lambda ctx: {"server": "main", "method": "GET", "target": "/jobs/v2", "key": None},
     ("post", "/jobs/v2/batch", "201"): lambda ctx: [
-        post_job(batch([JOB, dict(JOB, job_type="video")]), target="/jobs/v2/batch"),
+        post_job(batch([JOB, dict(JOB, job_type="video"), HOOKED_JOB]), target="/jobs/v2/batch"),
         post_job(batch([JOB]), target="/jobs/v2/batch", headers={"Idempotency-Key": "walk-b1"}),
         post_job(batch([JOB]), target="/jobs/v2/batch", headers={"Idempotency-Key": "walk-b1"})],
     ("post", "/jobs/v2/batch", "400"): lambda ctx: [
         post_job(batch([JOB, {"template_id": PROJECT_A1}]), target="/jobs/v2/batch"),
+        post_job(batch([JOB, dict(JOB, webhook="not a url")]), target="/jobs/v2/batch"),
         post_job(batch([]), target="/jobs/v2/batch"),
         post_job({"items": []}, target="/jobs/v2/batch")],
     ("post", "/jobs/v2/batch", "401"): lambda ctx: post_job(batch([JOB]), key="wrong-key", target="/jobs/v2/batch"),
@@ -299,6 +377,7 @@ RECIPES = {
                                                  {"server": "main", "method": "GET", "target": "/docs/docs.css"},
                                                  {"server": "main", "method": "GET", "target": "/docs/index.html"}],
     ("get", "/docs/{file}", "404"): lambda ctx: {"server": "main", "method": "GET", "target": "/docs/openapi.json"},
+    **WEBHOOK_RECIPES,
     **LIFECYCLE_RECIPES,
 }
 
@@ -358,6 +437,10 @@ class Walk:
             if header.get("required") and name.lower() not in headers:
                 self.fail(where, f"required header {name} is missing")
         content = declared.get("content", {})
+        if not content:  # a response declared without a body (204) must have none
+            if data:
+                self.fail(where, f"a body where none is declared: {data[:200]!r}")
+            return
         media = headers.get("content-type", "").split(";")[0].strip()
         if media not in content:
             return self.fail(where, f"content type {media!r} is not one of {sorted(content)}")
