@@ -237,6 +237,11 @@ BOOST_AUTO_TEST_CASE(every_terminal_event_arrives_signed) {
             BOOST_TEST(body.at("timestamp").as_string().size() == 24u);  // ISO-8601, milliseconds, Z
             BOOST_TEST(body.at("data").at("job_status").as_string() ==
                        (expected[uuid] == "job.failed" ? "FAILED" : "SUCCESS"));
+            // The call back continues the job's trace (issue 18): its trace id, a span of its own.
+            const std::string trace_id(body.at("data").at("trace_id").as_string());
+            BOOST_TEST(trace_id.size() == 32u);
+            BOOST_TEST(w.traceparent.size() == 55u);
+            BOOST_TEST(w.traceparent.starts_with("00-" + trace_id + "-"));
             const bool is_own = w.target == "/hooks?job=own";
             if (is_own) BOOST_TEST(uuid == own);
             own_seen += uuid == own;

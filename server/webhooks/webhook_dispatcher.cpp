@@ -14,6 +14,7 @@
 #include <random>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "model/webhook_signature.hpp"
 #include "model/webhook_url.hpp"
 #include "server/error_boundary.hpp"
@@ -66,9 +67,16 @@ void log_attempt(const store::due_delivery& d, const store::attempt_record& r) {
     if (r.outcome == delivery_outcome::delivered) return;
     const std::string what = r.status_code ? "answered " + std::to_string(*r.status_code) : r.error;
     const auto level = r.outcome == delivery_outcome::retry ? spdlog::level::debug : spdlog::level::info;
-    spdlog::log(level, "webhooks: delivery {} ({} of job {}) to {}, attempt {}: {}; {}", d.id, d.event,
-                d.job ? d.job->uuid : "?", model::webhook_origin(d.url), r.attempt, what,
-                outcome_name(r.outcome));
+    spdlog::log(level, "webhooks: delivery {} ({} of job {}) to {}, attempt {}: {}; {} trace_id={}", d.id,
+                d.event, d.job ? d.job->uuid : "?", model::webhook_origin(d.url), r.attempt, what,
+                outcome_name(r.outcome), d.job ? model::trace_id_of(d.job->traceparent) : "");
+}
+
+// The job's trace continued with a span of this delivery attempt's own, or "" when the job has no
+// (valid) stored traceparent: a receiver that traces sees the call back in the job's trace.
+std::string delivery_traceparent(const model::job& job) {
+    const auto stored = model::parse_traceparent(job.traceparent);
+    return stored ? model::format_traceparent(model::child_of(*stored)) : std::string();
 }
 
 }  // namespace
@@ -229,7 +237,8 @@ asio::awaitable<void> webhook_dispatcher::deliver(store::due_delivery d) {
         } else {
             std::vector<std::string> secrets{*secret};
             if (d.previous_secret) secrets.push_back(*d.previous_secret);
-            outgoing out{d.url, webhook_body(d.event, d.event_ms, *d.job), d.id, {}, {}};
+            outgoing out{
+                d.url, webhook_body(d.event, d.event_ms, *d.job), d.id, {}, {}, delivery_traceparent(*d.job)};
             const auto timestamp = model::now_ms() / 1000;
             out.timestamp = std::to_string(timestamp);
             out.signature = model::webhook_signature_header(d.id, timestamp, out.body, secrets);

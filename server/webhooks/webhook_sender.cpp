@@ -130,6 +130,7 @@ http::request<http::string_body> make_request(const webhook_sender::target& t, c
     req.set("webhook-id", out.id);
     req.set("webhook-timestamp", out.timestamp);
     req.set("webhook-signature", out.signature);
+    if (!out.traceparent.empty()) req.set("traceparent", out.traceparent);
     req.keep_alive(true);
     req.body() = out.body;
     req.prepare_payload();

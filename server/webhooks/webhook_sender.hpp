@@ -29,9 +29,10 @@ namespace jobsd::server::webhooks {
 struct outgoing {
     std::string url;
     std::string body;
-    std::string id;         // webhook-id
-    std::string timestamp;  // webhook-timestamp
-    std::string signature;  // webhook-signature
+    std::string id;           // webhook-id
+    std::string timestamp;    // webhook-timestamp
+    std::string signature;    // webhook-signature
+    std::string traceparent;  // W3C traceparent continuing the job's trace; "" sends none
 };
 
 struct attempt_result {

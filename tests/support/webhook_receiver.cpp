@@ -148,7 +148,8 @@ void webhook_receiver::serve(int fd) {
                            std::string(req["webhook-signature"]),
                            std::string(req[http::field::content_type]),
                            req.body(),
-                           std::chrono::steady_clock::now()};
+                           std::chrono::steady_clock::now(),
+                           std::string(req["traceparent"])};
         std::size_t index;
         responder answer;
         {

@@ -28,6 +28,7 @@ struct received_webhook {
     std::string content_type;
     std::string body;
     std::chrono::steady_clock::time_point at;
+    std::string traceparent;  // W3C trace context header, "" when absent
 };
 
 class webhook_receiver {
