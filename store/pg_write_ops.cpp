@@ -22,20 +22,27 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
         out.push_back(
             {"release_key",
              {job.account_id, job.idempotency_key, pg_number(job.created_ms - idempotency_window.count())}});
-    pg_statement insert{
-        "insert_job",
-        {job.uuid, job.account_id, job.source_id, std::string(model::to_string(job.type)),
-         std::string(model::to_string(job.status)), job.session_id, job.input, pg_number(job.created_ms),
-         job.version ? param(pg_number(*job.version)) : std::nullopt,
-         keyed ? param(job.idempotency_key) : std::nullopt, keyed ? param(job.request_hash) : std::nullopt,
-         instance, pg_number(static_cast<std::int64_t>(claim_lease.count())),
-         job.batch_id.empty() ? std::nullopt : param(job.batch_id),
-         pg_number(static_cast<std::int64_t>(job.attempt)),
-         job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
-         job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
-         pg_number(static_cast<std::int64_t>(job.priority)),
-         job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
-         job.traceparent.empty() ? std::nullopt : param(job.traceparent)}};
+    pg_statement insert{"insert_job",
+                        {job.uuid,
+                         job.account_id,
+                         job.source_id,
+                         std::string(model::to_string(job.type)),
+                         std::string(model::to_string(job.status)),
+                         job.session_id,
+                         job.input,
+                         pg_number(job.created_ms),
+                         job.version ? param(pg_number(*job.version)) : std::nullopt,
+                         keyed ? param(job.idempotency_key) : std::nullopt,
+                         keyed ? param(job.request_hash) : std::nullopt,
+                         instance,
+                         pg_number(static_cast<std::int64_t>(claim_lease.count())),
+                         job.batch_id.empty() ? std::nullopt : param(job.batch_id),
+                         pg_number(static_cast<std::int64_t>(job.attempt)),
+                         job.expires_in_ms ? param(pg_number(*job.expires_in_ms)) : std::nullopt,
+                         job.expires_at_ms ? param(pg_number(*job.expires_at_ms)) : std::nullopt,
+                         pg_number(static_cast<std::int64_t>(job.priority)),
+                         job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
+                         job.traceparent.empty() ? std::nullopt : param(job.traceparent)}};
     if (!job.webhook_url.empty()) {
         insert.sql = "insert_job_with_webhook";
         insert.params.push_back(job.webhook_url);
