@@ -11,7 +11,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -34,6 +41,17 @@ namespace {
 
 std::unique_ptr<asio::io_context> make_context() {
     return std::make_unique<asio::io_context>(1);
+}
+
+// Lowers the calling thread's CPU priority by `nice` (Linux: a thread's own nice value, which
+// only lowering needs no privilege for). A failure costs only the priority: it is logged.
+void lower_priority(unsigned nice) {
+    if (nice == 0) return;
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && ::setpriority(PRIO_PROCESS, tid, now + static_cast<int>(nice)) == 0) return;
+    spdlog::warn("webhooks: could not lower the dispatcher thread's priority: {}", std::strerror(errno));
 }
 
 }  // namespace
@@ -78,7 +96,10 @@ app::app(config cfg)
     }
     if (config_.webhooks.enabled && store_->webhooks()) {
         std::vector<asio::io_context*> contexts;
-        for (auto& c : contexts_) contexts.push_back(c.get());
+        for (unsigned i = 0; i < config_.webhooks.threads; ++i) {
+            webhook_contexts_.push_back(make_context());
+            contexts.push_back(webhook_contexts_.back().get());
+        }
         dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(config_.webhooks, *store_->webhooks(),
                                                                      std::move(contexts));
     }
@@ -170,9 +191,16 @@ void app::run() {
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& c : contexts_) guards.push_back(asio::make_work_guard(*c));
+    for (auto& c : webhook_contexts_) guards.push_back(asio::make_work_guard(*c));
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([c = contexts_[i].get()] { c->run(); });
+    for (auto& c : webhook_contexts_)
+        threads.emplace_back([c = c.get(), nice = config_.webhooks.nice] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-webhooks");  // as top -H and perf show it
+            lower_priority(nice);
+            c->run();
+        });
     contexts_.front()->run();
     for (auto& t : threads) t.join();
     // HTTP is done; let the publisher collect the confirms it is owed, then close.
@@ -254,6 +282,7 @@ asio::awaitable<void> app::drain() {
                 metrics_.requests_in_flight());
     }
     for (auto& c : contexts_) c->stop();
+    for (auto& c : webhook_contexts_) c->stop();
 }
 
 }  // namespace jobsd::server

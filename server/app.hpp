@@ -80,7 +80,10 @@ class app {
     std::unique_ptr<services> services_;
     std::unique_ptr<api> api_;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
-    // Sends webhook deliveries on the io contexts above (declared after them: it goes first, while
+    // The webhook dispatcher's own contexts (webhooks.threads), run by threads at webhooks.nice
+    // below the io threads; empty when webhooks.enabled is false.
+    std::vector<std::unique_ptr<boost::asio::io_context>> webhook_contexts_;
+    // Sends webhook deliveries on the contexts above (declared after them: it goes first, while
     // they still exist). Null when webhooks.enabled is false.
     std::unique_ptr<webhooks::webhook_dispatcher> dispatcher_;
     boost::asio::ip::tcp::acceptor acceptor_;

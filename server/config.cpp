@@ -268,6 +268,8 @@ std::vector<entry> schema(config& c) {
         {"tls", "handshake_timeout_ms", "", duration_setter(c.tls.handshake_timeout, 100, 60'000)},
         {"webhooks", "enabled", "", bool_setter(c.webhooks.enabled)},
         {"webhooks", "allow", "", strings_setter(c.webhooks.allow)},
+        {"webhooks", "threads", "", uint_setter(c.webhooks.threads, 1, 64)},
+        {"webhooks", "nice", "", uint_setter(c.webhooks.nice, 0, 19)},
         {"webhooks", "max_in_flight", "", uint_setter(c.webhooks.max_in_flight, 1, 100'000)},
         {"webhooks", "per_endpoint", "", uint_setter(c.webhooks.per_endpoint, 1, 10'000)},
         {"webhooks", "connect_timeout_ms", "", duration_setter(c.webhooks.connect_timeout, 100, 600'000)},

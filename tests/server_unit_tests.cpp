@@ -328,6 +328,19 @@ BOOST_AUTO_TEST_CASE(environment_values_are_validated) {
     check_refused({}, {"server.port"});
 }
 
+BOOST_AUTO_TEST_CASE(webhook_threads_and_their_priority_are_bounded) {
+    const config defaults = load({});
+    BOOST_TEST(defaults.webhooks.threads == 1u);
+    BOOST_TEST(defaults.webhooks.nice == 10u);
+    ::setenv("JOBSD_WEBHOOKS_NICE", "19", 1);
+    BOOST_TEST(load({}).webhooks.nice == 19u);
+    ::setenv("JOBSD_WEBHOOKS_NICE", "20", 1);  // Linux's lowest priority is 19
+    check_refused({}, {"webhooks.nice", "between 0 and 19"});
+    ::unsetenv("JOBSD_WEBHOOKS_NICE");
+    ::setenv("JOBSD_WEBHOOKS_THREADS", "0", 1);
+    check_refused({}, {"webhooks.threads"});
+}
+
 BOOST_AUTO_TEST_CASE(flag_overrides_the_environment) {
     temp_dir dir;
     const auto file = dir.write("jobsd.json", std::string(config_file_text));

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -738,4 +739,72 @@ BOOST_AUTO_TEST_CASE(https_receivers_are_verified_against_the_trusted_authoritie
     const auto got = receiver.wait_for(1, 30s);
     BOOST_REQUIRE_EQUAL(got.size(), 1u);
     BOOST_TEST(verify_signature(secret, got[0]));
+}
+
+namespace {
+
+// Each thread of process `pid`: its name and nice value (/proc/PID/task/TID/{comm,stat}).
+std::vector<std::pair<std::string, int>> threads_of(pid_t pid) {
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream comm(task.path() / "comm"), stat(task.path() / "stat");
+        std::string name, line;
+        std::getline(comm, name);
+        if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;  // it ended
+        // After the name in parentheses: state is field 3 of stat, nice field 19.
+        std::istringstream fields(line.substr(line.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i <= 19 && fields >> field; ++i) {
+        }
+        out.emplace_back(name, std::stoi(field));
+    }
+    return out;
+}
+
+}  // namespace
+
+// Deliveries go out from jobsd's own webhook thread, webhooks.nice below the io threads, so when
+// the CPU is short ingestion gets it first (bench/RESULTS.md, "Webhooks"): that thread exists and
+// runs at the configured nice, the threads serving clients do not, and what it sends arrives.
+BOOST_AUTO_TEST_CASE(deliveries_are_sent_from_a_thread_below_ingestion) {
+    auto settings = fast_settings();
+    settings.push_back({"JOBSD_WEBHOOKS_NICE", "7"});
+    hooks_env t(settings);
+    // The thread names and lowers itself as it starts, which may be just after jobsd answers.
+    int base = 0, senders = 0, lowered = 0, sender_nice = 0;
+    const bool named = eventually(
+        [&] {
+            base = senders = lowered = sender_nice = 0;
+            const auto threads = threads_of(t.server->pid());
+            for (const auto& [name, nice] : threads)
+                if (name == "jobsd") base = nice;  // the main thread (io thread 0) keeps the process's name
+            for (const auto& [name, nice] : threads) {
+                if (name == "jobsd-webhooks") {
+                    ++senders;
+                    sender_nice = nice;
+                } else if (nice != base) {
+                    ++lowered;
+                }
+            }
+            return senders == 1 && sender_nice == base + 7;
+        },
+        10s);
+    BOOST_TEST(named);
+    BOOST_TEST(senders == 1);  // webhooks.threads: 1 by default
+    BOOST_TEST(sender_nice == base + 7);
+    BOOST_TEST(lowered == 0);  // only the dispatcher's thread gives way
+    webhook_receiver receiver;
+    auto c = t.client();
+    const auto [endpoint, secret] = t.add_endpoint(c, receiver.url(), {"job.succeeded"});
+    t.succeeding_workers();
+    std::set<std::string> posted;
+    for (int i = 0; i < 3; ++i) posted.insert(t.post_job(c, "video"));
+    const auto got = receiver.wait_for(3, 60s);
+    BOOST_REQUIRE_MESSAGE(got.size() == 3u, "the receiver got " << got.size() << " of 3\n" << t.logs());
+    std::set<std::string> delivered;
+    for (const auto& w : got) {
+        delivered.insert(job_of(w));
+        BOOST_TEST(verify_signature(secret, w));
+    }
+    BOOST_TEST(delivered == posted);
 }

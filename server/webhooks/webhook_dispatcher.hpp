@@ -1,8 +1,9 @@
 // Sends the deliveries the store records: claims due ones (bounded in total and per destination),
 // signs each (Standard Webhooks, the endpoint's secret and, during a rotation, the previous one
-// too), sends it on an io thread with the asynchronous sender, and records every attempt with
+// too), sends it with the asynchronous sender on the dispatcher's own contexts (the app runs them
+// on threads of a lower priority than ingestion's, webhooks.nice), and records every attempt with
 // what becomes of the delivery (delivered, retried later, failed, endpoint gone). Nothing here
-// blocks an io thread: store calls complete through their handlers.
+// blocks a thread: store calls complete through their handlers.
 //
 // Thread safety: start, stop and notify may be called from any thread. The claim loop and the
 // recorder run on the first io context; sends run on the context their destination hashes to,
@@ -49,7 +50,7 @@ struct dispatcher_stats {
 
 class webhook_dispatcher {
   public:
-    // `contexts` are the io contexts (the first runs the loops); all outlive the dispatcher.
+    // `contexts` are the dispatcher's own (the first runs the loops); all outlive the dispatcher.
     // Throws std::runtime_error when webhooks.ca_file cannot be loaded.
     webhook_dispatcher(const webhook_options& options, store::webhook_store& store,
                        std::vector<boost::asio::io_context*> contexts);
