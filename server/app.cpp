@@ -100,8 +100,9 @@ app::app(config cfg)
             webhook_contexts_.push_back(make_context());
             contexts.push_back(webhook_contexts_.back().get());
         }
-        dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(config_.webhooks, *store_->webhooks(),
-                                                                     std::move(contexts));
+        dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(
+            config_.webhooks, *store_->webhooks(), std::move(contexts),
+            [s = store_.get()] { return s->stats().write_queue; });
     }
     if (publisher_ && config_.lifecycle.fair_window > 0)
         release_ =

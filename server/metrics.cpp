@@ -136,6 +136,9 @@ void render_dispatcher(exposition& x, const webhooks::dispatcher_stats& d) {
     x.single("jobsd_webhook_in_flight", "Webhook attempts being sent now.", "gauge", d.in_flight.load());
     x.single("jobsd_webhook_waiting", "Claimed deliveries waiting for a slot of their endpoint.", "gauge",
              d.waiting.load());
+    x.single("jobsd_webhook_yield_seconds_total",
+             "Time the dispatcher's claims waited while ingestion kept the store's writer busy.", "counter",
+             static_cast<double>(d.yielded_ms.load()) / 1000.0);
     x.family("jobsd_webhook_attempt_duration_seconds", "From the start of a webhook attempt to its end.",
              "histogram");
     std::uint64_t cumulative = 0;

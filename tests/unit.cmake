@@ -6,6 +6,8 @@ target_link_libraries(store_tests PRIVATE jobs_store jobsd_test_support)
 
 jobsd_test(server_unit_tests 60 server_unit_tests.cpp)
 target_link_libraries(server_unit_tests PRIVATE jobs_server jobsd_test_support)
+jobsd_test(webhook_dispatcher_tests 60 webhook_dispatcher_tests.cpp)
+target_link_libraries(webhook_dispatcher_tests PRIVATE jobs_server)
 jobsd_test(rate_limiter_tests 30 rate_limiter_tests.cpp)
 target_link_libraries(rate_limiter_tests PRIVATE jobs_server)
 jobsd_test(operator_unit_tests 30 operator_unit_tests.cpp)

@@ -82,10 +82,12 @@ std::string delivery_traceparent(const model::job& job) {
 }  // namespace
 
 webhook_dispatcher::webhook_dispatcher(const webhook_options& options, webhook_store& store,
-                                       std::vector<asio::io_context*> contexts)
+                                       std::vector<asio::io_context*> contexts,
+                                       std::function<std::uint64_t()> writes_waiting)
     : options_(options),
       store_(store),
       contexts_(std::move(contexts)),
+      writes_waiting_(std::move(writes_waiting)),
       policy_(policy_of(options)),
       retry_(options.retry_schedule, options.retry_jitter),
       tls_(make_client_tls_context(options.ca_file)),
@@ -153,6 +155,7 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
     }
     auto last_sweep = std::chrono::steady_clock::now();
     while (!stopping_) {
+        co_await yield_to_ingestion();
         auto request = next_claim();
         const bool request_skipped = !request.skip.empty();
         bool more = false;
@@ -183,6 +186,32 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
         pause.expires_after(batch_delay);
         co_await pause.async_wait(use_nothrow);
         woken_ = false;  // the claim that follows covers what woke it meanwhile
+    }
+}
+
+// Samples the writer's queue every 5 ms over a 20 ms window and returns after the first window whose
+// average is under yield_writes (at once when yielding is off), or after max_yield: a claim and
+// the record of its attempts queue behind creates on the same writer, and readers of the same file.
+asio::awaitable<void> webhook_dispatcher::yield_to_ingestion() {
+    if (!writes_waiting_ || options_.yield_writes == 0) co_return;
+    constexpr auto sample_every = std::chrono::milliseconds(5);
+    constexpr int samples = 4;
+    constexpr auto max_yield = std::chrono::seconds(1);  // deliveries go on under any load
+    asio::steady_timer timer(*contexts_.front());
+    const auto start = std::chrono::steady_clock::now();
+    for (bool busy = false; !stopping_; busy = true) {
+        std::uint64_t sum = 0;
+        for (int i = 0; i < samples; ++i) {
+            sum += writes_waiting_();
+            timer.expires_after(sample_every);
+            co_await timer.async_wait(use_nothrow);
+        }
+        const auto waited = std::chrono::steady_clock::now() - start;
+        const bool done = sum < samples * options_.yield_writes || waited >= max_yield;
+        if (done && busy)
+            stats_.yielded_ms += static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
+        if (done) co_return;
     }
 }
 

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,8 +39,9 @@ namespace jobsd::server::webhooks {
 struct dispatcher_stats {
     // Attempts by what became of their delivery.
     std::atomic<std::uint64_t> delivered{0}, retried{0}, failed{0}, gone{0};
-    std::atomic<std::int64_t> in_flight{0};  // attempts being sent now
-    std::atomic<std::int64_t> waiting{0};    // claimed, waiting for a slot of their destination
+    std::atomic<std::int64_t> in_flight{0};    // attempts being sent now
+    std::atomic<std::int64_t> waiting{0};      // claimed, waiting for a slot of their destination
+    std::atomic<std::uint64_t> yielded_ms{0};  // time claims waited for ingestion (yield_writes)
     // Attempt latency (start to answer or failure), not cumulative, in the buckets of
     // metrics::latency_bounds widened to the answer timeout: +Inf last.
     static constexpr std::array<double, 12> bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -51,9 +53,11 @@ struct dispatcher_stats {
 class webhook_dispatcher {
   public:
     // `contexts` are the dispatcher's own (the first runs the loops); all outlive the dispatcher.
-    // Throws std::runtime_error when webhooks.ca_file cannot be loaded.
+    // `writes_waiting` tells how many writes wait for the store's writer now (any thread; null:
+    // never yield to ingestion). Throws std::runtime_error when webhooks.ca_file cannot be loaded.
     webhook_dispatcher(const webhook_options& options, store::webhook_store& store,
-                       std::vector<boost::asio::io_context*> contexts);
+                       std::vector<boost::asio::io_context*> contexts,
+                       std::function<std::uint64_t()> writes_waiting = {});
     ~webhook_dispatcher();
 
     // Releases this instance's old claims, then claims and sends until stop().
@@ -72,6 +76,8 @@ class webhook_dispatcher {
     };
 
     boost::asio::awaitable<void> claim_loop();
+    // Returns once the store's writer is not kept busy by others (or after a second).
+    boost::asio::awaitable<void> yield_to_ingestion();
     boost::asio::awaitable<void> record_loop();
     boost::asio::awaitable<void> deliver(store::due_delivery d);
     boost::asio::awaitable<std::optional<std::string>> secret_of(const store::due_delivery& d);
@@ -87,6 +93,7 @@ class webhook_dispatcher {
     const webhook_options& options_;
     store::webhook_store& store_;
     std::vector<boost::asio::io_context*> contexts_;
+    const std::function<std::uint64_t()> writes_waiting_;
     const address_policy policy_;
     const retry_policy retry_;
     boost::asio::ssl::context tls_;

@@ -57,6 +57,14 @@ struct webhook_options {
     // this instance wakes it at once; retries, other instances' events and redeliveries wait up to
     // this long). Each look is one indexed query.
     std::chrono::milliseconds poll_interval{500};
+    // Deliveries yield to ingestion: while on average at least this many writes wait for the
+    // store's writer (sampled every 5 ms over 20 ms), the dispatcher claims nothing, for at most
+    // a second at a time (so deliveries go on, slowly, under any load). A claim and the record of
+    // its attempts are writer and reader work that creates would otherwise wait behind; when the
+    // writer keeps up (light or normal load) its queue stays under this and nothing waits.
+    // 0: never yield. 16: well above what a writer that keeps up holds, well below what it holds
+    // saturated (tens to hundreds).
+    std::size_t yield_writes = 16;
     // Deliveries claimed per query at most.
     std::size_t claim_batch = 128;
     // How long a claim holds a delivery for this instance. Past it (the instance died) another one
