@@ -75,7 +75,12 @@ struct world {
     }
 
     // (Re)starts jobsd on the same store.
-    void start_server() { server = start_jobsd(dir, {.store_url = store_url(), .env = env}); }
+    void start_server() {
+        jobsd_options o;
+        o.store_url = store_url();
+        o.env = env;
+        server = start_jobsd(dir, o);
+    }
 
     child_process& start_worker(std::vector<std::string> extra) {
         std::vector<std::string> args = worker_args(names, type);

@@ -64,15 +64,17 @@ struct hooks_env {
     }
 
     void start(const env_list& extra = {}) {
-        env_list env = publishing_env(
+        jobsd_options o;
+        o.store_url = store_url;
+        o.env = publishing_env(
             names,
             {// Every type (jobsd refuses to start with one missing); workers serve two.
              {"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,pdf,ai_image_generation"},
              {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
              {"JOBSD_LOG_LEVEL", "debug"}});
-        env.insert(env.end(), settings.begin(), settings.end());
-        env.insert(env.end(), extra.begin(), extra.end());
-        server = start_jobsd(dir, {.store_url = store_url, .env = std::move(env)});
+        o.env.insert(o.env.end(), settings.begin(), settings.end());
+        o.env.insert(o.env.end(), extra.begin(), extra.end());
+        server = start_jobsd(dir, o);
     }
 
     child_process& start_worker(const std::string& type, std::vector<std::string> handler) {
