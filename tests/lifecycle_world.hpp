@@ -10,13 +10,11 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 
-#include "tests/support/amqp_client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
@@ -32,8 +30,6 @@ using namespace std::chrono_literals;
 const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
 const std::string key_b = "key-b-9e4a2f6c1d7b3e8a";
 const std::string project_a = "468ea7a0-66e1-4357-a760-236e54167f3e";
-const std::vector<std::string> all_types = {"ai_talking_video",   "video", "tts", "image", "photo_qc", "pdf",
-                                            "ai_image_generation"};
 const std::string type = "pdf";  // every case uses this type
 
 enum class backend { sqlite, postgres };
@@ -49,35 +45,21 @@ struct world {
     backend kind;
     temp_dir dir{"jobsd-lifecycle"};
     std::optional<pg_test_schema> pg;
-    std::string url = required_env("JOBSD_TEST_AMQP_URL");
-    std::string prefix;
+    topology_names names{"lc", control_names::own};
     std::vector<std::pair<std::string, std::string>> env;
     std::unique_ptr<jobsd_process> server;
     std::vector<std::unique_ptr<child_process>> workers;
     int worker_count = 0;
 
     explicit world(backend b, const std::vector<std::pair<std::string, std::string>>& extra = {}) : kind(b) {
-        static std::atomic<int> n{0};
-        prefix = "lc" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".";
         if (kind == backend::postgres) pg.emplace();
-        env = {
-            {"JOBSD_AMQP_ENABLED", "true"},
-            {"JOBSD_AMQP_URLS", url},
-            {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-            {"JOBSD_AMQP_QUEUE_PREFIX", prefix + "jobs."},
-            {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "jobs.dead"},
-            {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
-            {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
-            {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
-            {"JOBSD_AMQP_CONTROL_EXCHANGE", prefix + "jobs.control"},
-            {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", prefix + "jobs.control."},
-            {"JOBSD_AMQP_DELIVERY_LIMIT", "3"},
-            {"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},  // jobsctl job requeue is picked up soon
-            {"JOBSD_LIFECYCLE_SWEEP_INTERVAL_MS", "100"},
-            {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MS", "200"},
-            {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MAX_MS", "1000"},
-            {"JOBSD_LIFECYCLE_STUCK_REFRESH_MS", "100"},
-        };
+        env = publishing_env(names, {{"JOBSD_AMQP_DELIVERY_LIMIT", "3"},
+                                     // jobsctl job requeue is picked up soon
+                                     {"JOBSD_AMQP_RELAY_INTERVAL_MS", "1000"},
+                                     {"JOBSD_LIFECYCLE_SWEEP_INTERVAL_MS", "100"},
+                                     {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MS", "200"},
+                                     {"JOBSD_LIFECYCLE_RETRY_BACKOFF_MAX_MS", "1000"},
+                                     {"JOBSD_LIFECYCLE_STUCK_REFRESH_MS", "100"}});
         env.insert(env.end(), extra.begin(), extra.end());
         start_server();
     }
@@ -85,16 +67,7 @@ struct world {
     ~world() {
         for (auto& w : workers) w.reset();
         server.reset();
-        try {  // best effort: leave the shared broker as we found it
-            amqp_client admin(url);
-            for (const auto& t : all_types)
-                for (auto q : {"jobs.", "jobs.dead.", "jobs.control."}) admin.delete_queue(prefix + q + t);
-            admin.delete_queue(prefix + "jobsd.events");
-            for (auto x : {"jobs", "jobs.dead", "jobs.events", "jobs.control"})
-                admin.delete_exchange(prefix + x);
-        } catch (const std::exception& e) {
-            BOOST_TEST_MESSAGE("cleanup: " << e.what());
-        }
+        delete_topology(names);  // best effort: leave the shared broker as we found it
     }
 
     std::string store_url() const {
@@ -103,41 +76,15 @@ struct world {
 
     // (Re)starts jobsd on the same store.
     void start_server() {
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        server = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store", store_url(), "--seed",
-                                     data + "/seed_test.json"},
-            dir.path());
-        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+        jobsd_options o;
+        o.store_url = store_url();
+        o.env = env;
+        server = start_jobsd(dir, o);
     }
 
     child_process& start_worker(std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--type",
-                                         type,
-                                         "--url",
-                                         url,
-                                         "--exchange",
-                                         prefix + "jobs",
-                                         "--queue-prefix",
-                                         prefix + "jobs.",
-                                         "--dead-exchange",
-                                         prefix + "jobs.dead",
-                                         "--dead-queue-prefix",
-                                         prefix + "jobs.dead.",
-                                         "--events-exchange",
-                                         prefix + "jobs.events",
-                                         "--events-queue",
-                                         prefix + "jobsd.events",
-                                         "--control-exchange",
-                                         prefix + "jobs.control",
-                                         "--control-queue-prefix",
-                                         prefix + "jobs.control.",
-                                         "--delivery-limit",
-                                         "3",
-                                         "--concurrency",
-                                         "1"};
+        std::vector<std::string> args = worker_args(names, type);
+        args.insert(args.end(), {"--delivery-limit", "3", "--concurrency", "1"});
         args.insert(args.end(), extra.begin(), extra.end());
         workers.push_back(std::make_unique<child_process>(
             required_env("JOBS_WORKER_BIN"), args,

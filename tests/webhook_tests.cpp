@@ -9,10 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,25 +17,23 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/support/amqp_client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/pg_test_schema.hpp"
+#include "tests/support/test_broker.hpp"
 #include "tests/support/test_certificate.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
 using namespace jobsd::test;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using env_list = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
 const std::string key_a = "key-a-5d1c8e7f2b9a4c6e";
 const std::string operator_key = "op-key-8f2c4a6e1b9d7c3e";  // tests/data/seed_test.json
 const std::string project_a = "468ea7a0-66e1-4357-a760-236e54167f3e";
-const std::vector<std::string> worker_types = {"video", "pdf"};
 
 // Quick retries and polls, loopback allowed: what most cases run with.
 env_list fast_settings() {
@@ -51,8 +46,7 @@ env_list fast_settings() {
 // jobsd with its own names on the shared test broker, a store, and the workers a case starts.
 struct hooks_env {
     temp_dir dir{"jobsd-webhooks"};
-    std::string amqp = required_env("JOBSD_TEST_AMQP_URL");
-    std::string prefix;
+    topology_names names{"wh", control_names::own};
     std::string store_url;
     env_list settings;
     std::unique_ptr<jobsd_process> server;
@@ -61,75 +55,31 @@ struct hooks_env {
     explicit hooks_env(env_list s = fast_settings(), std::string store = {})
         : store_url(store.empty() ? "sqlite:" + (dir.path() / "jobs.db").string() : std::move(store)),
           settings(std::move(s)) {
-        static std::atomic<int> n{0};
-        prefix = "wh" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".";
         start();
     }
 
     ~hooks_env() {
         workers.clear();
         server.reset();
-        try {  // leave the shared broker as we found it
-            amqp_client admin(amqp);
-            for (const auto& t : worker_types)
-                for (auto q : {"jobs.", "jobs.dead.", "jobs.control."}) admin.delete_queue(prefix + q + t);
-            admin.delete_queue(prefix + "jobsd.events");
-            for (auto x : {"jobs", "jobs.dead", "jobs.events", "jobs.control"})
-                admin.delete_exchange(prefix + x);
-        } catch (const std::exception& e) {
-            BOOST_TEST_MESSAGE("cleanup: " << e.what());
-        }
+        delete_topology(names);  // leave the shared broker as we found it
     }
 
     void start(const env_list& extra = {}) {
-        env_list env = {
-            {"JOBSD_AMQP_ENABLED", "true"},
-            {"JOBSD_AMQP_URLS", amqp},
-            {"JOBSD_AMQP_EXCHANGE", prefix + "jobs"},
-            {"JOBSD_AMQP_QUEUE_PREFIX", prefix + "jobs."},
-            {"JOBSD_AMQP_DEAD_EXCHANGE", prefix + "jobs.dead"},
-            {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", prefix + "jobs.dead."},
-            {"JOBSD_AMQP_EVENTS_EXCHANGE", prefix + "jobs.events"},
-            {"JOBSD_AMQP_EVENTS_QUEUE", prefix + "jobsd.events"},
-            {"JOBSD_AMQP_CONTROL_EXCHANGE", prefix + "jobs.control"},
-            {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", prefix + "jobs.control."},
-            // Every type (jobsd refuses to start with one missing); workers serve two.
-            {"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,pdf,ai_image_generation"},
-            {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
-            {"JOBSD_LOG_LEVEL", "debug"}};
-        env.insert(env.end(), settings.begin(), settings.end());
-        env.insert(env.end(), extra.begin(), extra.end());
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-        const std::string data = required_env("JOBSD_TEST_DATA");
-        server = std::make_unique<jobsd_process>(
-            required_env("JOBSD_BIN"),
-            std::vector<std::string>{"--config", data + "/jobsd_test.json", "--store", store_url, "--seed",
-                                     data + "/seed_test.json"},
-            dir.path());
-        for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+        jobsd_options o;
+        o.store_url = store_url;
+        o.env = publishing_env(
+            names,
+            {// Every type (jobsd refuses to start with one missing); workers serve two.
+             {"JOBSD_AMQP_JOB_TYPES", "ai_talking_video,video,tts,image,photo_qc,pdf,ai_image_generation"},
+             {"JOBSD_STORE_INSTANCE_ID", "hooks-1"},
+             {"JOBSD_LOG_LEVEL", "debug"}});
+        o.env.insert(o.env.end(), settings.begin(), settings.end());
+        o.env.insert(o.env.end(), extra.begin(), extra.end());
+        server = start_jobsd(dir, o);
     }
 
     child_process& start_worker(const std::string& type, std::vector<std::string> handler) {
-        std::vector<std::string> args = {"--type",
-                                         type,
-                                         "--url",
-                                         amqp,
-                                         "--exchange",
-                                         prefix + "jobs",
-                                         "--queue-prefix",
-                                         prefix + "jobs.",
-                                         "--dead-exchange",
-                                         prefix + "jobs.dead",
-                                         "--dead-queue-prefix",
-                                         prefix + "jobs.dead.",
-                                         "--events-exchange",
-                                         prefix + "jobs.events",
-                                         "--events-queue",
-                                         prefix + "jobsd.events",
-                                         "--control-exchange",
-                                         prefix + "jobs.control",
-                                         "--control-queue-prefix",
-                                         prefix + "jobs.control."};
+        std::vector<std::string> args = worker_args(names, type);
         args.insert(args.end(), handler.begin(), handler.end());
         workers.push_back(std::make_unique<child_process>(
             required_env("JOBS_WORKER_BIN"), args,

@@ -39,7 +39,7 @@ std::unique_ptr<amqp_client> connect_test_broker() {
     }
 }
 
-topology_names::topology_names(std::string_view tag) {
+topology_names::topology_names(std::string_view tag, control_names c) : control(c) {
     static std::atomic<int> n{0};
     prefix = std::string(tag) + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".";
 }
@@ -53,27 +53,34 @@ env_list publishing_env(const topology_names& names, env_list extra) {
                   {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", names.prefix + "dead."},
                   {"JOBSD_AMQP_EVENTS_EXCHANGE", names.events_exchange()},
                   {"JOBSD_AMQP_EVENTS_QUEUE", names.events_queue()}};
+    if (names.control == control_names::own)
+        vars.insert(vars.end(), {{"JOBSD_AMQP_CONTROL_EXCHANGE", names.control_exchange()},
+                                 {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", names.control_queue_prefix()}});
     vars.insert(vars.end(), extra.begin(), extra.end());
     return vars;
 }
 
 std::vector<std::string> worker_args(const topology_names& names, std::string_view type) {
-    return {"--type",
-            std::string(type),
-            "--url",
-            test_broker_url(),
-            "--exchange",
-            names.exchange(),
-            "--queue-prefix",
-            names.prefix,
-            "--dead-exchange",
-            names.dead_exchange(),
-            "--dead-queue-prefix",
-            names.prefix + "dead.",
-            "--events-exchange",
-            names.events_exchange(),
-            "--events-queue",
-            names.events_queue()};
+    std::vector<std::string> args{"--type",
+                                  std::string(type),
+                                  "--url",
+                                  test_broker_url(),
+                                  "--exchange",
+                                  names.exchange(),
+                                  "--queue-prefix",
+                                  names.prefix,
+                                  "--dead-exchange",
+                                  names.dead_exchange(),
+                                  "--dead-queue-prefix",
+                                  names.prefix + "dead.",
+                                  "--events-exchange",
+                                  names.events_exchange(),
+                                  "--events-queue",
+                                  names.events_queue()};
+    if (names.control == control_names::own)
+        args.insert(args.end(), {"--control-exchange", names.control_exchange(), "--control-queue-prefix",
+                                 names.control_queue_prefix()});
+    return args;
 }
 
 void delete_topology(const topology_names& names) noexcept {
@@ -82,10 +89,13 @@ void delete_topology(const topology_names& names) noexcept {
         for (auto type : seed::job_types) {
             broker.delete_queue(names.queue(type));
             broker.delete_queue(names.dead_queue(type));
+            if (names.control == control_names::own)
+                broker.delete_queue(names.control_queue_prefix() + std::string(type));
         }
         broker.delete_queue(names.events_queue());
         for (const auto& x : {names.exchange(), names.dead_exchange(), names.events_exchange()})
             broker.delete_exchange(x);
+        if (names.control == control_names::own) broker.delete_exchange(names.control_exchange());
     } catch (const std::exception& e) {
         std::cerr << "cleanup of " << names.prefix << "* on the test broker failed: " << e.what() << "\n";
     }

@@ -22,22 +22,32 @@ std::string test_broker_url();
 // to start it.
 std::unique_ptr<amqp_client> connect_test_broker();
 
+// Whose control exchange and queues (cancel messages) a case's jobsd and workers use.
+enum class control_names {
+    shared,  // jobsd's and jobs-worker's defaults (jobs.control), as every case that never cancels
+    own,     // the case's, under its prefix: a cancel reaches only this case's workers
+};
+
 // Every exchange and queue of one test case, under a prefix unique to this process and case.
 struct topology_names {
-    explicit topology_names(std::string_view tag);
+    explicit topology_names(std::string_view tag, control_names control = control_names::shared);
     std::string prefix;  // "<tag><pid>-<n>."
+    control_names control;
     std::string exchange() const { return prefix + "jobs"; }
     std::string dead_exchange() const { return prefix + "dead"; }
     std::string events_exchange() const { return prefix + "events"; }
     std::string events_queue() const { return prefix + "jobsd.events"; }
     std::string queue(std::string_view type) const { return prefix + std::string(type); }
     std::string dead_queue(std::string_view type) const { return prefix + "dead." + std::string(type); }
+    // Used only with control_names::own.
+    std::string control_exchange() const { return prefix + "control"; }
+    std::string control_queue_prefix() const { return prefix + "control."; }
 };
 
 // JOBSD_AMQP_* variables that make a jobsd publish to the test broker under `names`, plus `extra`.
 env_list publishing_env(const topology_names& names, env_list extra = {});
 
-// jobs-worker flags for `type` on the test broker under `names`.
+// jobs-worker flags for `type` on the test broker under `names`: its routing arguments.
 std::vector<std::string> worker_args(const topology_names& names, std::string_view type);
 
 // Deletes what `names` may have declared; best effort (the broker may be down after a failure):
