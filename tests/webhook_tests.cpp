@@ -439,7 +439,12 @@ void cancelled_and_expired_jobs_deliver_their_events(hooks_env& t) {
     BOOST_REQUIRE_MESSAGE(res.status == 200, "cancel: " << res.status << " " << res.body);
 
     const auto got = receiver.wait_for(2, 60s);
-    BOOST_REQUIRE_MESSAGE(got.size() >= 2u, "received " << got.size() << " of 2\n" << t.logs());
+    std::string events;  // what came, so a failure names the event that did not
+    for (const auto& w : got) events += " " + std::string(body_of(w).at("type").as_string());
+    BOOST_REQUIRE_MESSAGE(got.size() >= 2u, "received " << got.size()
+                                                        << " of 2 (job.expired and job.cancelled):" << events
+                                                        << "\n"
+                                                        << t.logs());
     std::this_thread::sleep_for(500ms);  // nothing more should come
     const auto all = receiver.received();
     BOOST_TEST(all.size() == 2u);
