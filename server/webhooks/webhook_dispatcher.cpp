@@ -191,8 +191,8 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
 
 // Returns at once when the writer's queue is under yield_writes now (or yielding is off); else
 // samples it every 5 ms over 20 ms windows and returns after the first window whose average is
-// under yield_writes, or after max_yield: a claim and
-// the record of its attempts queue behind creates on the same writer, and readers of the same file.
+// under yield_writes, or after max_yield: a claim and the record of its attempts queue behind
+// creates on the same writer, and readers of the same file.
 asio::awaitable<void> webhook_dispatcher::yield_to_ingestion() {
     if (!writes_waiting_ || options_.yield_writes == 0) co_return;
     if (writes_waiting_() < options_.yield_writes) co_return;  // the writer keeps up: no sampling delay

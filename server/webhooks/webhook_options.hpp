@@ -23,11 +23,10 @@ struct webhook_options {
     // a delivery. One sends thousands per second; more only for many slow TLS receivers.
     unsigned threads = 1;
     // How much lower those threads run than ingestion (a Linux nice increment, 0..19; 0 = the
-    // same). When the CPU is short, POST /jobs/v2 gets it first and deliveries wait in their
-    // table (committed, counted in the backlog metric) until it is free again; when it is not
-    // short, this changes nothing. 10 gives them about a tenth of a busy core's share: on a
-    // saturated two-core machine the create rate with webhooks stays within a few percent of
-    // the rate without, and deliveries go on at a few hundred per second (bench/RESULTS.md).
+    // same). When the CPU is short, the threads serving clients get it first; when it is not
+    // short, this changes nothing. 10 gives them about a tenth of a busy core's share. Alone it
+    // does not keep a saturated writer for the creates (a delivery's store work runs on the
+    // store's threads): yield_writes does that (bench/RESULTS.md, "Deliveries give way").
     unsigned nice = 10;
     // Deliveries in flight at most, all endpoints together: bounds sockets and memory whatever
     // the receivers do. 256 connections are cheap for Asio and far above what one machine needs.
