@@ -35,6 +35,7 @@ void relay_ledger::disconnected(const std::vector<job_message>& unconfirmed) {
     relayed_.clear();
     connected_ = false;
     sweeping_ = false;
+    backlog_ = false;
     claim_in_flight_ = false;
     next_renewal_ = clock::time_point::max();
     ++sweep_id_;
@@ -160,10 +161,11 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
     if (sweep != sweep_id_ || !claim_in_flight_) return 0;
     claim_in_flight_ = false;
     retire(now);
-    if (entries.size() < options_.relay_batch)
-        sweeping_ = false;
-    else
+    const bool full = entries.size() >= options_.relay_batch;
+    if (full)
         cursor_ = entries.back().seq;
+    else
+        sweeping_ = backlog_ = false;
     std::size_t fresh = 0;
     for (const auto& e : entries) {
         if (pauses_.paused(std::string(model::to_string(e.job.type)))) continue;
@@ -175,6 +177,11 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
         }
         relayed_.push_back(make_job_message(e.job));
         ++fresh;
+    }
+    // A full page of jobs held already (the hand-over's own) says nothing about a backlog.
+    if (full && fresh > 0) {
+        backlog_ = true;
+        backlog_edge_ms_ = entries.back().job.created_ms;
     }
     return fresh;
 }

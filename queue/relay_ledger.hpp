@@ -11,6 +11,11 @@
 // two fronts (created_ms) goes first, so a sweep of a backlog gets its share of the confirm
 // window even while the server hands over more than the broker takes, and publishing stays
 // roughly oldest first. (Priorities and fairness between accounts would weigh the fronts here.)
+// While a sweep is in a backlog (its last page was full and brought jobs not held) and the
+// next page is on its way, the relayed queue may run empty; a handed-over job created after the
+// last page's newest then waits for that page rather than go ahead of jobs older than itself.
+// Otherwise a slow database (a claim taking longer than a page takes to send) would let the
+// newest jobs go first for as long as the backlog lasts, and the backlog age without bound.
 //
 // Failures: a nacked or returned message is not retried from memory. Its type is paused
 // (type_pauses): its queued messages are dropped, pages and hand-overs skip it, and its jobs
@@ -113,7 +118,7 @@ class relay_ledger {
     // Ends the type pauses due by now (a sweep from the beginning then sends their jobs);
     // returns the types that may send again.
     std::vector<std::string> release_pauses(clock::time_point now);
-    bool has_next() const noexcept { return !fresh_.empty() || !relayed_.empty(); }
+    bool has_next() const noexcept { return !relayed_.empty() || (!fresh_.empty() && !hand_overs_wait()); }
     // Drops the messages next in line whose claim may lapse within relay_interval / 2 or was
     // taken over (they stay in the outbox; a sweep is requested, and its page claims them again
     // unless another instance holds them); returns how many. Call before next().
@@ -162,6 +167,7 @@ class relay_ledger {
     bool known(const std::string& uuid) const { return known_.contains(uuid); }
     std::size_t known_count() const noexcept { return known_.size(); }
     bool sweeping() const noexcept { return sweeping_; }
+    bool backlog() const noexcept { return backlog_; }
     bool claim_in_flight() const noexcept { return claim_in_flight_; }
     std::int64_t cursor() const noexcept { return cursor_; }
     std::size_t queued() const noexcept { return fresh_.size() + relayed_.size(); }
@@ -176,6 +182,11 @@ class relay_ledger {
         clock::time_point claimed_at = clock::time_point::min();
     };
     bool lapsed(const job_message& m, clock::time_point now) const;
+    // A page of the backlog is on its way, and the handed-over front is newer than the last.
+    bool hand_overs_wait() const noexcept {
+        return backlog_ && claim_in_flight_ && relayed_.empty() &&
+               fresh_.front().created_ms > backlog_edge_ms_;
+    }
     bool relayed_first() const noexcept {
         return fresh_.empty() ||
                (!relayed_.empty() && relayed_.front().created_ms <= fresh_.front().created_ms);
@@ -194,6 +205,9 @@ class relay_ledger {
 
     bool connected_ = false;
     bool sweeping_ = false;
+    // The running sweep's last page was full and brought jobs not held; created_ms of its last.
+    bool backlog_ = false;
+    std::int64_t backlog_edge_ms_ = 0;
     bool again_ = false;    // a sweep was requested
     bool restart_ = false;  // a sweep from the beginning is needed now (a type resumed)
     bool claim_in_flight_ = false;
