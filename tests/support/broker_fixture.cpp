@@ -80,8 +80,15 @@ std::unique_ptr<jobsd_process> start_node(const temp_dir& dir, std::string store
 jobsd_node::jobsd_node(const temp_dir& dir, std::string store_url, unsigned short port)
     : process_(start_node(dir, std::move(store_url), port)), client_("127.0.0.1", process_->port(), 10s) {}
 
+http_client& jobsd_node::client() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_request_ > 30s) client_.close();
+    last_request_ = now;
+    return client_;
+}
+
 std::map<std::string, double> jobsd_node::metrics() {
-    const auto res = client_.get("/metrics");
+    const auto res = client().get("/metrics");
     if (res.status != 200) throw std::runtime_error("GET /metrics answered " + std::to_string(res.status));
     return parse_metrics(res.body);
 }
@@ -102,16 +109,16 @@ std::string jobsd_node::summary() {
 }
 
 json::value jobsd_node::health() {
-    return client_.get("/healthz").json();
+    return client().get("/healthz").json();
 }
 
 std::pair<unsigned, std::string> jobsd_node::readiness() {
-    const auto res = client_.get("/readyz");
+    const auto res = client().get("/readyz");
     return {res.status, res.body};
 }
 
 std::optional<std::string> jobsd_node::post(std::string_view type, int n, std::string* failure) {
-    const auto res = client_.post("/jobs/v2", test_key, job_request(type, n));
+    const auto res = client().post("/jobs/v2", test_key, job_request(type, n));
     if (res.status == 201) return std::string(res.json().at("job").at("uuid").as_string());
     if (failure)
         *failure = "POST " + std::string(type) + " answered " + std::to_string(res.status) + ": " + res.body;

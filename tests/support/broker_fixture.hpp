@@ -82,8 +82,14 @@ class jobsd_node {
     std::string post_ok(std::string_view type, int n);
 
   private:
+    // The client, its connection closed first when it sat idle for long: jobsd closes a kept-alive
+    // connection after its idle timeout (60 s), and a test that spends longer elsewhere (draining
+    // a queue of tens of thousands) would otherwise find it gone.
+    http_client& client();
+
     std::unique_ptr<jobsd_process> process_;
     http_client client_;
+    std::chrono::steady_clock::time_point last_request_{};
 };
 
 // Drains every job queue of `names` that exists, acking what it reads.
