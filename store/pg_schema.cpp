@@ -2,7 +2,8 @@
 // SQLite's steps in PostgreSQL's types; step 4 is the outbox claim for several instances; step 5
 // is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
 // lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6
-// (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent).
+// (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent);
+// step 9 is SQLite's step 9 (a job's own webhook in its row).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -16,7 +17,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> migrations = {
+constexpr std::array<std::string_view, 9> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -232,6 +233,8 @@ $$;
     R"sql(
 ALTER TABLE jobs ADD COLUMN traceparent text;
 )sql",
+    // 9: a job's own webhook in its row, as SQLite's step 9 (store/webhook_schema.hpp).
+    pg_job_webhook_columns_step,
 };
 
 // Any constant both instances agree on: "jobsd" in ASCII.

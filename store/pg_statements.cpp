@@ -15,9 +15,10 @@ namespace {
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
     " updated_ms, version, idempotency_key, request_hash, claimed_by, claimed_until, batch_id, attempt,"
-    " expires_in_ms, expires_at_ms, priority, fair_key, published, traceparent) VALUES ($1, $2, $3, $4,"
-    " $5, $6, $7, $8, $8, $9, $10, $11, $12, now() + $13::float8 * interval '1 millisecond', $14, $15,"
-    " $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20) ON CONFLICT DO NOTHING";
+    " expires_in_ms, expires_at_ms, priority, fair_key, published, traceparent, webhook_url, webhook_dest,"
+    " webhook_events) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, now() + $13::float8 *"
+    " interval '1 millisecond', $14, $15, $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20, $21, $22,"
+    " $23::integer) ON CONFLICT DO NOTHING";
 
 // The webhook deliveries for the jobs of the CTE `src` (columns uuid and account_id) that satisfy
 // `when`: one per enabled endpoint of the job's account whose filter has `bit`, one for the job's
@@ -32,9 +33,9 @@ std::string deliveries_from(std::string_view src, std::string_view when, std::st
            ", " + n + " FROM " + s + " JOIN webhook_endpoints e ON e.account_id = " + s +
            ".account_id AND e.enabled" + " AND (e.events & " + b + ") <> 0 WHERE " + w +
            " UNION ALL SELECT " + id + ", " + s + ".account_id, NULL, 'account:' || " + s +
-           ".account_id, w.url, w.dest, " + s + ".uuid, " + ev + ", " + at + ", " + n + ", " + n + " FROM " +
-           s + " JOIN job_webhooks w ON w.job_uuid = " + s + ".uuid AND (w.events & " + b + ") <> 0 WHERE " +
-           w;
+           ".account_id, w.webhook_url, w.webhook_dest, " + s + ".uuid, " + ev + ", " + at + ", " + n + ", " +
+           n + " FROM " + s + " JOIN jobs w ON w.uuid = " + s +
+           ".uuid AND w.webhook_url IS NOT NULL AND (w.webhook_events & " + b + ") <> 0 WHERE " + w;
 }
 
 // declarative table
@@ -42,12 +43,6 @@ std::vector<pg_prepared> make_statements() {
     const std::string columns(pg_job_columns);
     return {
         {"insert_job", std::string(insert_job_sql) + " RETURNING seq"},
-        // The same, for a job naming its own webhook URL ($21, its origin $22, its filter $23),
-        // stored beside it only when the job row went in.
-        {"insert_job_with_webhook",
-         "WITH j AS (" + std::string(insert_job_sql) +
-             " RETURNING seq, uuid), w AS (INSERT INTO job_webhooks (job_uuid, url, dest,"
-             " events) SELECT uuid, $21, $22, $23::integer FROM j) SELECT seq FROM j"},
         // The rest of a batch after its first job, in one statement and in order; inserted only
         // when the first one was ($6: its uuid), so a batch whose key was taken writes nothing.
         // New jobs are on their first attempt (the column's default); each has its own time to live,
@@ -55,22 +50,17 @@ std::vector<pg_prepared> make_statements() {
         {"insert_batch_rest",
          "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
          " updated_ms, version, claimed_by, claimed_until, batch_id, expires_in_ms, expires_at_ms, priority,"
-         " fair_key, published, traceparent)"
+         " fair_key, published, traceparent, webhook_url, webhook_dest, webhook_events)"
          " SELECT t.uuid, $1, t.source_id, t.job_type, $7, t.session_id, t.input, $2, $2, t.version, $3,"
          " now() + $4::float8 * interval '1 millisecond', $5, t.expires_in_ms, t.expires_at_ms, t.priority,"
-         " t.fair_key, t.fair_key IS NOT NULL, NULLIF(t.traceparent, '')"
+         " t.fair_key, t.fair_key IS NOT NULL, NULLIF(t.traceparent, ''), NULLIF(t.hook_url, ''),"
+         " NULLIF(t.hook_dest, ''), NULLIF(t.hook_events, '')::integer"
          " FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[],"
-         " $14::int8[], $15::int8[], $16::int8[], $17::float8[], $18::text[])"
+         " $14::int8[], $15::int8[], $16::int8[], $17::float8[], $18::text[], $19::text[], $20::text[],"
+         " $21::text[])"
          " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
-         " expires_at_ms, priority, fair_key, traceparent, n)"
+         " expires_at_ms, priority, fair_key, traceparent, hook_url, hook_dest, hook_events, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
-        // The own webhooks of a batch's jobs after its first ($2.. as arrays), written only when
-        // the first job went in ($1: its uuid), as insert_batch_rest is.
-        {"insert_batch_webhooks",
-         "INSERT INTO job_webhooks (job_uuid, url, dest, events)"
-         " SELECT t.uuid, t.url, t.dest, t.events::integer"
-         " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(uuid, url, dest, events)"
-         " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $1)"},
         {"list_batch",
          "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
         {"release_key",

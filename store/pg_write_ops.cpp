@@ -43,30 +43,13 @@ void add_insert(const job_record& job, const std::string& instance, std::chrono:
                          pg_number(static_cast<std::int64_t>(job.priority)),
                          job.fair_key ? param(pg_number(*job.fair_key)) : std::nullopt,
                          job.traceparent.empty() ? std::nullopt : param(job.traceparent)}};
-    if (!job.webhook_url.empty()) {
-        insert.sql = "insert_job_with_webhook";
-        insert.params.push_back(job.webhook_url);
-        insert.params.push_back(model::webhook_origin(job.webhook_url));
-        insert.params.push_back(pg_number(static_cast<std::int64_t>(job.webhook_events)));
-    }
+    // A job's own webhook URL, its origin and its event filter, in its row (NULL when none).
+    const bool hooked = !job.webhook_url.empty();
+    insert.params.push_back(hooked ? param(job.webhook_url) : std::nullopt);
+    insert.params.push_back(hooked ? param(model::webhook_origin(job.webhook_url)) : std::nullopt);
+    insert.params.push_back(hooked ? param(pg_number(static_cast<std::int64_t>(job.webhook_events)))
+                                   : std::nullopt);
     out.push_back(std::move(insert));
-}
-
-// The own webhooks of a batch's jobs after the first (which add_insert stored), or nullopt when
-// none of them names one.
-std::optional<pg_statement> batch_webhooks(const std::vector<job_record>& batch) {
-    std::vector<std::string> uuids, urls, dests, events;
-    for (std::size_t i = 1; i < batch.size(); ++i) {
-        if (batch[i].webhook_url.empty()) continue;
-        uuids.push_back(batch[i].uuid);
-        urls.push_back(batch[i].webhook_url);
-        dests.push_back(model::webhook_origin(batch[i].webhook_url));
-        events.push_back(std::to_string(batch[i].webhook_events));
-    }
-    if (uuids.empty()) return std::nullopt;
-    return pg_statement{"insert_batch_webhooks",
-                        {batch.front().uuid, pg_text_array(uuids), pg_text_array(urls), pg_text_array(dests),
-                         pg_text_array(events)}};
 }
 
 struct create_job_op final : pg_op {
@@ -109,11 +92,11 @@ struct create_jobs_op final : pg_op {
         add_insert(batch.front(), instance, claim_lease, idempotency_window, out);
         first_insert = out.size() - 1 - start;  // finish() sees this op's results only
         if (batch.size() > 1) out.push_back(rest());
-        if (auto hooks = batch_webhooks(batch)) out.push_back(std::move(*hooks));
     }
     pg_statement rest() const {
         const auto& first = batch.front();
-        std::vector<std::string> uuids, sources, types, sessions, inputs, traceparents;
+        std::vector<std::string> uuids, sources, types, sessions, inputs, traceparents, hook_urls, hook_dests,
+            hook_events;
         std::vector<std::optional<double>> versions, fair_keys;
         std::vector<std::optional<std::int64_t>> expires_in, expires_at, priorities;
         for (std::size_t i = 1; i < batch.size(); ++i) {
@@ -128,14 +111,33 @@ struct create_jobs_op final : pg_op {
             priorities.push_back(batch[i].priority);
             fair_keys.push_back(batch[i].fair_key);
             traceparents.push_back(batch[i].traceparent);
+            const auto& url = batch[i].webhook_url;
+            hook_urls.push_back(url);  // '' for none, NULL in the row
+            hook_dests.push_back(url.empty() ? std::string() : model::webhook_origin(url));
+            hook_events.push_back(url.empty() ? std::string() : std::to_string(batch[i].webhook_events));
         }
         return {"insert_batch_rest",
-                {first.account_id, pg_number(first.created_ms), instance,
-                 pg_number(static_cast<std::int64_t>(claim_lease.count())), first.batch_id, first.uuid,
-                 std::string(model::to_string(first.status)), pg_text_array(uuids), pg_text_array(sources),
-                 pg_text_array(types), pg_text_array(sessions), pg_text_array(inputs),
-                 pg_float_array(versions), pg_int_array(expires_in), pg_int_array(expires_at),
-                 pg_int_array(priorities), pg_float_array(fair_keys), pg_text_array(traceparents)}};
+                {first.account_id,
+                 pg_number(first.created_ms),
+                 instance,
+                 pg_number(static_cast<std::int64_t>(claim_lease.count())),
+                 first.batch_id,
+                 first.uuid,
+                 std::string(model::to_string(first.status)),
+                 pg_text_array(uuids),
+                 pg_text_array(sources),
+                 pg_text_array(types),
+                 pg_text_array(sessions),
+                 pg_text_array(inputs),
+                 pg_float_array(versions),
+                 pg_int_array(expires_in),
+                 pg_int_array(expires_at),
+                 pg_int_array(priorities),
+                 pg_float_array(fair_keys),
+                 pg_text_array(traceparents),
+                 pg_text_array(hook_urls),
+                 pg_text_array(hook_dests),
+                 pg_text_array(hook_events)}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))

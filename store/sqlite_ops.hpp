@@ -42,8 +42,7 @@ struct sqlite_writer_ctx {
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, release_key,
-        mark_published, job_state, update_status, schedule_retry, resend_cancel, insert_job_webhook,
-        record_deliveries;
+        mark_published, job_state, update_status, schedule_retry, resend_cancel, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };

@@ -12,7 +12,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> migrations = {
+constexpr std::array<std::string_view, 9> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -127,6 +127,8 @@ CREATE INDEX job_controls_uuid ON job_controls (uuid);
     R"sql(
 ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 )sql",
+    // 9: a job's own webhook in its row, not in a table of its own (store/webhook_schema.hpp).
+    sqlite_job_webhook_columns_step,
 };
 
 }  // namespace

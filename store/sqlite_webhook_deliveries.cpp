@@ -72,7 +72,8 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
         off.bind(2, std::string_view("the receiver answered 410 Gone"));
         run(db, off, "disabling an endpoint");
     } else {
-        auto& off = db.cached("DELETE FROM job_webhooks WHERE job_uuid = ?1");
+        auto& off = db.cached(
+            "UPDATE jobs SET webhook_url = NULL, webhook_dest = NULL, webhook_events = NULL WHERE uuid = ?1");
         off.bind(1, std::string_view(*job));
         run(db, off, "dropping a job's webhook");
     }

@@ -23,9 +23,9 @@ namespace {
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
     "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms, "
-    "priority, fair_key, published, traceparent) "
+    "priority, fair_key, published, traceparent, webhook_url, webhook_dest, webhook_events) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 IS NOT "
-    "NULL, ?18)";
+    "NULL, ?18, ?19, ?20, ?21)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
@@ -43,10 +43,6 @@ constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
     " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
 
-// A job's own webhook URL and filter, beside it (only jobs that name one have a row).
-constexpr std::string_view insert_job_webhook_sql =
-    "INSERT INTO job_webhooks (job_uuid, url, dest, events) VALUES (?1, ?2, ?3, ?4)";
-
 // The deliveries one applied event causes: one per enabled endpoint of the account whose filter
 // has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
 // ?3 event name, ?4 event bit, ?5 event time, ?6 now. The webhook-id is msg_ and 32 hex digits, the first
@@ -59,9 +55,9 @@ constexpr std::string_view record_deliveries_sql =
     " e.id, ?1, ?3, ?5, ?6, ?6"
     " FROM webhook_endpoints e WHERE e.account_id = ?2 AND e.enabled = 1 AND (e.events & ?4) != 0"
     " UNION ALL"
-    " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2, w.url,"
-    " w.dest, ?1, ?3, ?5, ?6,"
-    " ?6 FROM job_webhooks w WHERE w.job_uuid = ?1 AND (w.events & ?4) != 0";
+    " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2,"
+    " j.webhook_url, j.webhook_dest, ?1, ?3, ?5, ?6,"
+    " ?6 FROM jobs j WHERE j.uuid = ?1 AND j.webhook_url IS NOT NULL AND (j.webhook_events & ?4) != 0";
 
 // A retryable failure: back to QUEUED as the next attempt, out of the outbox until the
 // lifecycle sweep finds its backoff over; the error is kept as the last one.
@@ -99,19 +95,6 @@ bool release_expired_key(sqlite_writer_ctx& w, const job_record& job) {
     return false;
 }
 
-// A job's own webhook URL and filter, in the transaction that inserts the job.
-error_code insert_webhook(sqlite_writer_ctx& w, const job_record& job) {
-    const std::string dest = model::webhook_origin(job.webhook_url);
-    auto& st = w.insert_job_webhook;
-    st.bind(1, std::string_view(job.uuid));
-    st.bind(2, std::string_view(job.webhook_url));
-    st.bind(3, std::string_view(dest));
-    st.bind(4, static_cast<std::int64_t>(job.webhook_events));
-    if (run_once(st)) return {};
-    spdlog::error("store: storing the webhook of job {} failed: {}", job.uuid, w.db->error_message());
-    return store_errc::io;
-}
-
 // Inserts one job (releasing an expired holder of its key first): duplicate for a live key.
 error_code insert(sqlite_writer_ctx& w, const job_record& job) {
     if (!job.idempotency_key.empty() && !release_expired_key(w, job)) return store_errc::io;
@@ -145,13 +128,24 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
         st.bind_null(18);
     else
         st.bind(18, std::string_view(job.traceparent));
+    // A job's own webhook URL, its origin (what per-destination concurrency counts by) and its
+    // event filter, in its row: NULL for a job that names none.
+    const std::string webhook_dest = job.webhook_url.empty() ? "" : model::webhook_origin(job.webhook_url);
+    if (job.webhook_url.empty()) {
+        st.bind_null(19);
+        st.bind_null(20);
+        st.bind_null(21);
+    } else {
+        st.bind(19, std::string_view(job.webhook_url));
+        st.bind(20, std::string_view(webhook_dest));
+        st.bind(21, static_cast<std::int64_t>(job.webhook_events));
+    }
     const int rc = st.step();
     st.reset();
     if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
         spdlog::error("store: insert of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
                       model::trace_id_of(job.traceparent));
-    if (rc != SQLITE_DONE || job.webhook_url.empty()) return step_error(rc);
-    return insert_webhook(w, job);
+    return step_error(rc);
 }
 
 struct insert_job_op final : sqlite_write_op {
@@ -381,7 +375,6 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_o
       update_status(db->handle(), update_status_sql),
       schedule_retry(db->handle(), schedule_retry_sql),
       resend_cancel(db->handle(), resend_cancel_sql),
-      insert_job_webhook(db->handle(), insert_job_webhook_sql),
       record_deliveries(db->handle(), record_deliveries_sql),
       idempotency_window_ms(common.idempotency_window.count()),
       policy(common.lifecycle) {}

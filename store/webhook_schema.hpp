@@ -83,6 +83,20 @@ ALTER TABLE webhook_deliveries ADD COLUMN delivered_latency_ms INTEGER;
 CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (done_ms) WHERE delivered_latency_ms IS NOT NULL;
 )sql";
 
+// SQLite, a later step: a job's own webhook URL, its origin and its event filter move into the
+// job's row. A row of its own in job_webhooks cost every create that names a URL one more b-tree
+// insert at a random page (its uuid key), written to the WAL at commit, on the writer the creates
+// share (bench/RESULTS.md, issue 15).
+inline constexpr std::string_view sqlite_job_webhook_columns_step = R"sql(
+ALTER TABLE jobs ADD COLUMN webhook_url TEXT;
+ALTER TABLE jobs ADD COLUMN webhook_dest TEXT;
+ALTER TABLE jobs ADD COLUMN webhook_events INTEGER;
+UPDATE jobs SET (webhook_url, webhook_dest, webhook_events) =
+  (SELECT url, dest, events FROM job_webhooks w WHERE w.job_uuid = jobs.uuid)
+  WHERE uuid IN (SELECT job_uuid FROM job_webhooks);
+DROP TABLE job_webhooks;
+)sql";
+
 // PostgreSQL: the same tables in PostgreSQL's types; claims are shared between instances as the
 // outbox's are (claimed_by, claimed_until, taken with FOR UPDATE SKIP LOCKED).
 inline constexpr std::string_view pg_webhooks_step = R"sql(
@@ -142,6 +156,14 @@ CREATE TABLE webhook_attempts (
   PRIMARY KEY (delivery_id, attempt)
 );
 CREATE INDEX webhook_attempts_recent ON webhook_attempts (at_ms);
+)sql";
+
+// PostgreSQL, the same later step: the job's own webhook in its row.
+inline constexpr std::string_view pg_job_webhook_columns_step = R"sql(
+ALTER TABLE jobs ADD COLUMN webhook_url text, ADD COLUMN webhook_dest text, ADD COLUMN webhook_events integer;
+UPDATE jobs j SET webhook_url = w.url, webhook_dest = w.dest, webhook_events = w.events
+  FROM job_webhooks w WHERE w.job_uuid = j.uuid;
+DROP TABLE job_webhooks;
 )sql";
 
 }  // namespace jobsd::store

@@ -30,6 +30,7 @@
 #include "store/store.hpp"
 #include "store/store_error.hpp"
 #include "store/store_factory.hpp"
+#include "store/webhook_store.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/pg_test_schema.hpp"
 #include "tests/support/sqlite_file.hpp"
@@ -581,7 +582,8 @@ BOOST_AUTO_TEST_SUITE_END()
 // dialect's own way. The newest before the job lifecycle (issue 16) is the list and batch step
 // (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
 struct sqlite_history {
-    static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2, trace_step = 8;
+    static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2, trace_step = 8,
+                         own_webhook_step = 9;
     static void migrate_to(sqlite_backend& b, int version) {
         sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
         migrate_sqlite_to(db, version);
@@ -597,7 +599,8 @@ struct sqlite_history {
 };
 
 struct pg_history {
-    static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8;
+    static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
+                         own_webhook_step = 9;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
@@ -618,12 +621,48 @@ using history_of = std::conditional_t<std::is_same_v<B, sqlite_backend>, sqlite_
 BOOST_AUTO_TEST_SUITE(upgrades)
 
 // The lifecycle step comes after the list and batch step on each dialect, the webhook steps
-// (store/webhook_schema.hpp) after it, and the trace step after those is the newest.
+// (store/webhook_schema.hpp) after it, the trace step after those, and the step that moves a
+// job's own webhook into its row is the newest.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backends) {
     using H = history_of<B>;
-    BOOST_TEST(H::newest() == H::trace_step);
+    BOOST_TEST(H::newest() == H::own_webhook_step);
     BOOST_TEST(H::lifecycle_step == H::lists_step + 1);
     BOOST_TEST(H::trace_step == H::lifecycle_step + H::webhook_steps + 1);
+    BOOST_TEST(H::own_webhook_step == H::trace_step + 1);
+}
+
+// A job that named its own webhook URL under the trace step (kept then in job_webhooks) still
+// gets its delivery after the upgrade moved the URL into its row; a job without one gets none.
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_own_webhook_survives_the_upgrade, B, backends) {
+    using H = history_of<B>;
+    B b;
+    H::migrate_to(b, H::trace_step);
+    const std::string hooked = jobsd::model::new_uuid(), plain = jobsd::model::new_uuid();
+    for (const auto& uuid : {hooked, plain})
+        H::exec(b,
+                "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, created_ms,"
+                " updated_ms) VALUES ('" +
+                    uuid + "', 'acc_a', 'project-1', 'video', 'QUEUED', '{}', 1, 1)");
+    H::exec(b, "INSERT INTO job_webhooks (job_uuid, url, dest, events) VALUES ('" + hooked +
+                   "', 'https://own.example/cb', 'https://own.example', 31)");
+    auto s = b.open();
+    BOOST_TEST(H::version(b) == H::newest());
+    BOOST_TEST(
+        apply(*s, {event(hooked, job_status::success, 2), event(plain, job_status::success, 2)}).size() ==
+        2u);
+    claim_request r;
+    r.now_ms = jobsd::model::now_ms();
+    r.limit = r.per_dest = 10;
+    r.lease_until_ms = r.now_ms + 60'000;
+    auto due = async_webhook<std::vector<due_delivery>>(*s->webhooks(), &webhook_store::claim_deliveries,
+                                                        asio::use_future, r)
+                   .get();
+    BOOST_TEST_REQUIRE(due.size() == 1u);
+    BOOST_TEST(due[0].url == "https://own.example/cb");
+    BOOST_TEST(due[0].dest == "https://own.example");
+    BOOST_TEST(due[0].event == "job.succeeded");
+    BOOST_TEST_REQUIRE(due[0].job.has_value());
+    BOOST_TEST(due[0].job->uuid == hooked);
 }
 
 // A database from before the list step and one from just after it (the jobsd before the

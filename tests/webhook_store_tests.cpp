@@ -359,6 +359,33 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(gone_disables_the_endpoint_and_cancels_the_rest, B
     BOOST_TEST((statuses == std::multiset<std::string>{"cancelled", "failed"}));
 }
 
+// 410 Gone from a job's own URL: its other pending delivery is cancelled, and the job's later
+// status changes record nothing more for it (the URL is dropped from the job's row).
+BOOST_AUTO_TEST_CASE_TEMPLATE(gone_from_a_jobs_own_url_stops_that_job_only, B, backends) {
+    B b;
+    auto s = b.open();
+    auto& ws = *s->webhooks();
+    const auto wanted = bits({"job.started", "job.progress", "job.succeeded"});
+    auto j = make_job("acc_a", "https://own.example/gone", wanted);
+    auto other = make_job("acc_a", "https://own.example/other", wanted);
+    create(*s, j);
+    create(*s, other);
+    apply(*s, j.uuid, job_status::started);
+    apply(*s, j.uuid, job_status::in_progress);
+    auto d = claim(ws, request(1));
+    BOOST_TEST_REQUIRE(d.size() == 1u);
+    BOOST_TEST(d[0].url == "https://own.example/gone");
+    finish(ws, {outcome(d[0], delivery_outcome::gone, 410)});
+    BOOST_TEST(claim(ws).empty());  // the job's job.progress is cancelled
+    apply(*s, j.uuid, job_status::success);
+    apply(*s, other.uuid, job_status::success);
+    auto rest = claim(ws);
+    BOOST_TEST_REQUIRE(rest.size() == 1u);  // the other job's only
+    BOOST_TEST_REQUIRE(rest[0].job.has_value());
+    BOOST_TEST(rest[0].job->uuid == other.uuid);
+    BOOST_TEST(rest[0].url == "https://own.example/other");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(secrets_are_kept_and_rotate_with_an_overlap, B, backends) {
     B b;
     auto s = b.open();
