@@ -332,7 +332,7 @@ BOOST_AUTO_TEST_CASE(webhook_threads_and_their_priority_are_bounded) {
     const config defaults = load({});
     BOOST_TEST(defaults.webhooks.threads == 1u);
     BOOST_TEST(defaults.webhooks.nice == 10u);
-    BOOST_TEST(defaults.webhooks.yield_writes == 16u);
+    BOOST_TEST(defaults.webhooks.yield_writes == 4u);
     ::setenv("JOBSD_WEBHOOKS_NICE", "19", 1);
     BOOST_TEST(load({}).webhooks.nice == 19u);
     ::setenv("JOBSD_WEBHOOKS_NICE", "20", 1);  // Linux's lowest priority is 19

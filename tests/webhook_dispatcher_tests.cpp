@@ -127,7 +127,7 @@ double seconds(clock_type::duration d) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(claims_wait_while_the_writer_is_busy_at_most_a_second_at_a_time) {
-    dispatcher_world w(1000);  // far above yield_writes (16): ingestion keeps the writer busy
+    dispatcher_world w(1000);  // far above yield_writes (4): ingestion keeps the writer busy
     const auto claims = w.wait_for_claims(2);
     BOOST_REQUIRE_EQUAL(claims.size(), 2u);
     // Each claim came only after a second of waiting (never sooner: a busy machine only delays).

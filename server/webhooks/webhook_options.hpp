@@ -61,9 +61,11 @@ struct webhook_options {
     // a second at a time (so deliveries go on, slowly, under any load). A claim and the record of
     // its attempts are writer and reader work that creates would otherwise wait behind; when the
     // writer keeps up (light or normal load) its queue stays under this and nothing waits.
-    // 0: never yield. 16: well above what a writer that keeps up holds, well below what it holds
-    // saturated (tens to hundreds).
-    std::size_t yield_writes = 16;
+    // 0: never yield. 4: above what a writer that keeps up holds (it commits what is queued every
+    // round, a write or two), far below what it holds saturated (tens to hundreds); 16 let
+    // deliveries take more of a saturated machine (bench/RESULTS.md: create rate with webhooks on
+    // 0.81 of off at 16, 0.89 at 4, same sitting).
+    std::size_t yield_writes = 4;
     // Deliveries claimed per query at most.
     std::size_t claim_batch = 128;
     // How long a claim holds a delivery for this instance. Past it (the instance died) another one
