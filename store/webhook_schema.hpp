@@ -86,7 +86,8 @@ CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (done_ms) WHERE 
 // SQLite, a later step: a job's own webhook URL, its origin and its event filter move into the
 // job's row. A row of its own in job_webhooks cost every create that names a URL one more b-tree
 // insert at a random page (its uuid key), written to the WAL at commit, on the writer the creates
-// share (bench/RESULTS.md, issue 15).
+// share. The create rate did not measurably change (bench/RESULTS.md, issue 15); the step stays
+// for the table, index and statement it removes.
 inline constexpr std::string_view sqlite_job_webhook_columns_step = R"sql(
 ALTER TABLE jobs ADD COLUMN webhook_url TEXT;
 ALTER TABLE jobs ADD COLUMN webhook_dest TEXT;

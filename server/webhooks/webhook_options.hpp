@@ -62,9 +62,9 @@ struct webhook_options {
     // its attempts are writer and reader work that creates would otherwise wait behind; when the
     // writer keeps up (light or normal load) its queue stays under this and nothing waits.
     // 0: never yield. 4: above what a writer that keeps up holds (it commits what is queued every
-    // round, a write or two), far below what it holds saturated (tens to hundreds); 16 let
-    // deliveries take more of a saturated machine (bench/RESULTS.md: create rate with webhooks on
-    // 0.81 of off at 16, 0.89 at 4, same sitting).
+    // round, a write or two), far below what it holds saturated (tens to hundreds). Against 16 the
+    // evidence is weak (bench/RESULTS.md: create rate with webhooks on 0.77 of off at 16, 0.84 at
+    // 4, means of one sitting's invocations) and 4 delays nothing at 300 jobs/s.
     std::size_t yield_writes = 4;
     // Deliveries claimed per query at most.
     std::size_t claim_batch = 128;
