@@ -1,20 +1,28 @@
-// The webhook dispatcher against a fake of our own webhook_store (no HTTP, no database): its claims
-// yield to ingestion while the store's writer is busy (webhooks.yield_writes), for at most a
-// second at a time, and not at all when the writer keeps up. The timings asserted are lower bounds
-// a busy machine can only lengthen, or bounds ten times wider than what they tell apart.
+// The webhook dispatcher against a fake of our own webhook_store (no database): its claims yield
+// to ingestion while the store's writer is busy (webhooks.yield_writes), for at most a second at a
+// time, and not at all when the writer keeps up; a busy destination is claimed for again before
+// its queue runs dry (deliveries sent over HTTP to the test's receiver on loopback). The timings
+// asserted are lower bounds a busy machine can only lengthen, or bounds ten times wider than what
+// they tell apart.
 #define BOOST_TEST_MODULE webhook_dispatcher
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "server/webhooks/webhook_dispatcher.hpp"
+#include "tests/support/webhook_receiver.hpp"
 
 using namespace jobsd;
 using namespace std::chrono_literals;
@@ -22,21 +30,50 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// Records when each claim came; has nothing due; every other member completes empty.
+// What a claim saw: when it came, whether it skipped the due destination, and how many of that
+// destination's deliveries the dispatcher was sending at that moment.
+struct claim_seen {
+    clock_type::time_point at;
+    bool skipped = false;
+    std::int64_t in_flight = 0;
+};
+
+// Records each claim; hands out `due` deliveries to one destination (none by default), as many
+// as a claim asks for; every other member completes empty.
 class fake_store final : public store::webhook_store {
   public:
     std::vector<clock_type::time_point> claims() {
         std::lock_guard lock(mutex_);
-        return claims_;
+        std::vector<clock_type::time_point> out;
+        for (const auto& c : seen_) out.push_back(c.at);
+        return out;
+    }
+    std::vector<claim_seen> seen() {
+        std::lock_guard lock(mutex_);
+        return seen_;
+    }
+    // `n` deliveries to `url`, one destination; `in_flight` reads the dispatcher's attempts now.
+    void make_due(std::size_t n, std::string url, std::function<std::int64_t()> in_flight) {
+        std::lock_guard lock(mutex_);
+        due_left_ = n;
+        url_ = std::move(url);
+        in_flight_ = std::move(in_flight);
     }
 
-    void claim_deliveries(store::claim_request,
+    void claim_deliveries(store::claim_request r,
                           store::webhook_handler<std::vector<store::due_delivery>> handler) override {
+        std::vector<store::due_delivery> due;
         {
             std::lock_guard lock(mutex_);
-            claims_.push_back(clock_type::now());
+            claim_seen c{clock_type::now(), false, in_flight_ ? in_flight_() : 0};
+            c.skipped = std::find(r.skip.begin(), r.skip.end(), dest) != r.skip.end();
+            seen_.push_back(c);
+            while (!c.skipped && due_left_ > 0 && due.size() < std::min(r.limit, r.per_dest)) {
+                --due_left_;
+                due.push_back(delivery(next_++));
+            }
         }
-        std::move(handler)(store::error_code{}, std::vector<store::due_delivery>{});
+        std::move(handler)(store::error_code{}, std::move(due));
     }
     void release_claims(store::webhook_handler<std::size_t> handler) override {
         std::move(handler)(store::error_code{}, std::size_t{0});
@@ -80,9 +117,33 @@ class fake_store final : public store::webhook_store {
         std::move(handler)(store::error_code{}, std::vector<store::recent_attempt>{});
     }
 
+    static constexpr std::string_view dest = "receiver";
+
   private:
+    store::due_delivery delivery(int n) const {
+        store::due_delivery d;
+        d.id = "msg_" + std::to_string(n);
+        d.account_id = "acc_test";
+        d.url = url_;
+        d.dest = std::string(dest);
+        d.event = "job.succeeded";
+        d.event_ms = 1;
+        d.secret_owner = "account:acc_test";
+        d.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        store::job_record job;
+        job.uuid = "job-" + std::to_string(n);
+        job.account_id = d.account_id;
+        job.input = "{}";
+        d.job = std::move(job);
+        return d;
+    }
+
     std::mutex mutex_;
-    std::vector<clock_type::time_point> claims_;
+    std::vector<claim_seen> seen_;
+    std::size_t due_left_ = 0;
+    int next_ = 0;
+    std::string url_;
+    std::function<std::int64_t()> in_flight_;
 };
 
 // A dispatcher polling every 50 ms on a thread of its own, told `writes` writes wait.
@@ -95,8 +156,14 @@ struct dispatcher_world {
     std::thread thread;
     clock_type::time_point started;
 
-    explicit dispatcher_world(std::uint64_t waiting) : writes(waiting) {
+    // With `due` deliveries to `receiver_url` (loopback allowed) for one destination.
+    explicit dispatcher_world(std::uint64_t waiting, std::size_t due = 0, std::string receiver_url = {})
+        : writes(waiting) {
         options.poll_interval = 50ms;
+        options.allow = {"127.0.0.1/32"};
+        if (due > 0)
+            store.make_due(due, std::move(receiver_url),
+                           [this] { return dispatcher->stats().in_flight.load(); });
         dispatcher = std::make_unique<server::webhooks::webhook_dispatcher>(
             options, store, std::vector<boost::asio::io_context*>{&ioc}, [this] { return writes.load(); });
         auto guard =
@@ -144,4 +211,28 @@ BOOST_AUTO_TEST_CASE(claims_do_not_wait_while_the_writer_keeps_up) {
     // the poll's pace: eleven intervals in far less than the eleven seconds yielding would take.
     BOOST_TEST(w.dispatcher->stats().yielded_ms.load() == 0u);
     BOOST_TEST(seconds(claims[11] - claims[0]) < 11.0);
+}
+
+// A receiver answering each delivery after a second: a claim asked while all of its per_endpoint
+// slots are busy must still take its deliveries (it holds fewer than twice that many), so the
+// next ones are queued before the slots free up; claiming only once the queue ran dry would
+// leave the receiver idle for a claim's round trip (and a 20 ms gathering pause) every time.
+BOOST_AUTO_TEST_CASE(a_busy_destination_is_claimed_for_before_its_queue_runs_dry) {
+    jobsd::test::webhook_receiver receiver([](const jobsd::test::received_webhook&, std::size_t) {
+        std::this_thread::sleep_for(1s);
+        return std::optional<int>(204);
+    });
+    constexpr std::size_t due = 48;
+    dispatcher_world w(0, due, receiver.url());
+    const auto per_endpoint = static_cast<std::int64_t>(w.options.per_endpoint);
+    const auto got = receiver.wait_for(due, 60s);
+    BOOST_REQUIRE_EQUAL(got.size(), due);
+    bool ahead = false;
+    for (const auto& c : w.store.seen()) {
+        BOOST_TEST_MESSAGE("claim: skipped " << c.skipped << ", in flight " << c.in_flight);
+        ahead = ahead || (!c.skipped && c.in_flight >= per_endpoint);
+    }
+    BOOST_TEST(ahead);
+    // Never more than per_endpoint at once at the receiver, however many are queued.
+    BOOST_TEST(receiver.max_open_connections() <= w.options.per_endpoint);
 }

@@ -124,17 +124,20 @@ std::size_t webhook_dispatcher::context_of(const std::string& dest) const {
 store::claim_request webhook_dispatcher::next_claim() {
     store::claim_request r;
     r.now_ms = model::now_ms();
-    // Twice a destination's slots: those beyond them wait here for a free slot (at most one answer
-    // each, well within the lease), so a busy destination costs a claim per 2 x per_endpoint
-    // deliveries, not one per freed slot.
-    r.per_dest = 2 * options_.per_endpoint;
+    // Up to three times a destination's slots: those beyond them wait here for a free slot, so a
+    // busy destination costs a claim per few times per_endpoint deliveries, not one per freed slot.
+    // A destination is claimed for again while it holds under refill_below (its queue half gone,
+    // see finished()), so it has work queued when its slots free up: under five times its slots
+    // held, the last waiting for at most four answers per slot (60 s at the default answer
+    // timeout), within the lease (120 s by default).
+    r.per_dest = 3 * options_.per_endpoint;
     r.lease_until_ms = r.now_ms + options_.claim_lease.count();
     std::lock_guard lock(mutex_);
     const std::size_t free = options_.max_in_flight > claimed_ ? options_.max_in_flight - claimed_ : 0;
     r.limit = std::min(free, options_.claim_batch);
     full_ = r.limit == 0;
     for (const auto& [dest, state] : destinations_)
-        if (state.in_flight + state.waiting.size() >= options_.per_endpoint) r.skip.push_back(dest);
+        if (state.in_flight + state.waiting.size() >= refill_below()) r.skip.push_back(dest);
     return r;
 }
 
@@ -180,11 +183,14 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
             wake_.expires_after(options_.poll_interval);
             co_await wake_.async_wait(use_nothrow);
         }
-        // One claim for the deliveries of the status changes that come in the next moments, not
-        // a claim (two store round trips) per change.
         if (stopping_) continue;
-        pause.expires_after(batch_delay);
-        co_await pause.async_wait(use_nothrow);
+        // A destination running low on queued deliveries is claimed for at once; otherwise one
+        // claim for the deliveries of the status changes that come in the next moments, not a
+        // claim (two store round trips) per change.
+        if (!refill_.exchange(false)) {
+            pause.expires_after(batch_delay);
+            co_await pause.async_wait(use_nothrow);
+        }
         woken_ = false;  // the claim that follows covers what woke it meanwhile
     }
 }
@@ -314,7 +320,7 @@ void webhook_dispatcher::count(const store::attempt_record& r) {
 void webhook_dispatcher::finished(const std::string& dest, store::attempt_record record) {
     count(record);
     std::optional<store::due_delivery> next;
-    bool loop_waits = false, wake_recorder = false;
+    bool loop_waits = false, wake_recorder = false, low = false;
     {
         std::lock_guard lock(mutex_);
         wake_recorder = results_.empty();  // otherwise a wake-up is already on its way
@@ -325,10 +331,15 @@ void webhook_dispatcher::finished(const std::string& dest, store::attempt_record
             next = std::move(it->second.waiting.front());
             it->second.waiting.pop_front();
             --stats_.waiting;
+            // Just under the refill mark: claim more while the rest is sent, so the
+            // destination does not run dry and wait a claim's round trip with its slots idle.
+            low = it->second.in_flight + it->second.waiting.size() + 1 == refill_below();
         } else if (--it->second.in_flight == 0) {
             destinations_.erase(it);
         }
-        loop_waits = std::exchange(full_, false) || (!next && std::exchange(capped_, false));
+        const bool more_due = (!next || low) && std::exchange(capped_, false);
+        loop_waits = std::exchange(full_, false) || more_due;
+        if (more_due) refill_ = true;
     }
     if (wake_recorder) asio::post(*contexts_.front(), [this] { record_wake_.cancel(); });
     if (next)

@@ -89,6 +89,8 @@ class webhook_dispatcher {
     void finished(const std::string& dest, store::attempt_record record);
     void count(const store::attempt_record& record);
     std::size_t context_of(const std::string& dest) const;
+    // A destination holding fewer deliveries than this (in flight and waiting) is claimed for.
+    std::size_t refill_below() const noexcept { return 2 * options_.per_endpoint; }
 
     const webhook_options& options_;
     store::webhook_store& store_;
@@ -110,6 +112,7 @@ class webhook_dispatcher {
     std::vector<store::attempt_record> results_;       // guarded: ended, not yet recorded
     bool full_ = false;                                // guarded: the loop waits for a free slot
     bool capped_ = false;  // guarded: the last claim left due deliveries of a destination at its bound
+    std::atomic<bool> refill_{false};  // that destination runs low: the next claim without a pause
 };
 
 }  // namespace jobsd::server::webhooks
