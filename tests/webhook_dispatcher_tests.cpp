@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "model/webhook_signature.hpp"
 #include "server/webhooks/webhook_dispatcher.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -129,7 +130,7 @@ class fake_store final : public store::webhook_store {
         d.event = "job.succeeded";
         d.event_ms = 1;
         d.secret_owner = "account:acc_test";
-        d.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        d.secret = secret_;
         store::job_record job;
         job.uuid = "job-" + std::to_string(n);
         job.account_id = d.account_id;
@@ -143,6 +144,7 @@ class fake_store final : public store::webhook_store {
     std::size_t due_left_ = 0;
     int next_ = 0;
     std::string url_;
+    const std::string secret_ = model::new_webhook_secret();
     std::function<std::int64_t()> in_flight_;
 };
 

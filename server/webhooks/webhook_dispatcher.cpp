@@ -320,9 +320,10 @@ void webhook_dispatcher::count(const store::attempt_record& r) {
 void webhook_dispatcher::finished(const std::string& dest, store::attempt_record record) {
     count(record);
     std::optional<store::due_delivery> next;
-    bool loop_waits = false, wake_recorder = false, low = false;
+    bool loop_waits = false, wake_recorder = false;
     {
         std::lock_guard lock(mutex_);
+        bool low = false;
         wake_recorder = results_.empty();  // otherwise a wake-up is already on its way
         results_.push_back(std::move(record));
         --claimed_;
