@@ -146,7 +146,7 @@ struct publisher::impl final : amqp_session_user {
                 spdlog::warn("outbox: marking {} job(s) published failed ({}); the relay sends them again",
                              m.uuids.size(), m.error.message());
             }
-            ledger.marked(m.uuids, !m.error, now);
+            stats.marked_late.fetch_add(ledger.marked(m.uuids, !m.error, now), std::memory_order_relaxed);
         }
         for (auto& c : mail.claims) {
             if (!c.error) {

@@ -37,6 +37,9 @@ struct publisher_stats {
     // or was lost to another instance; the relay claims them again unless another holds them.
     std::atomic<std::uint64_t> claims_lapsed{0};
     std::atomic<std::uint64_t> claims_lost{0};  // renewals the store refused: another instance's now
+    // Jobs sent on a live claim but marked published only after it may have lapsed: another
+    // instance may have sent them too (at-least-once; see relay_ledger::marked).
+    std::atomic<std::uint64_t> marked_late{0};
     // Job queues found with other arguments at the last connect, kept as declared (see topology.hpp).
     std::atomic<std::uint64_t> queues_kept{0};
     std::atomic<bool> connected{false};

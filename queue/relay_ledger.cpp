@@ -124,16 +124,24 @@ void relay_ledger::confirmed(const std::vector<job_message>& messages) {
     for (const auto& m : messages) pauses_.confirmed(m.job_type);
 }
 
-void relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now) {
+std::size_t relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now) {
+    std::size_t late = 0;
     if (ok) {
-        for (const auto& u : uuids)
-            if (auto it = known_.find(u); it != known_.end()) it->second.retiring = true;
+        for (const auto& u : uuids) {
+            const auto it = known_.find(u);
+            if (it == known_.end()) continue;
+            it->second.retiring = true;
+            const auto claimed = it->second.claimed_at;
+            late += options_.claim_lease != std::chrono::milliseconds::zero() &&
+                    (claimed == clock::time_point::min() || now >= claimed + options_.claim_lease);
+        }
         retiring_.emplace_back(now, uuids);
     } else {
         for (const auto& u : uuids) forget(u);
         again_ = true;
     }
     retire(now);
+    return late;
 }
 
 std::optional<relay_ledger::claim_request> relay_ledger::next_claim(clock::time_point now) {

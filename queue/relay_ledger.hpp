@@ -137,7 +137,10 @@ class relay_ledger {
     void confirmed(const std::vector<job_message>& messages);
     // The store's answer to marking confirmed uuids published: on success they retire after
     // retire_after; on failure they are forgotten and a sweep is requested (still unpublished).
-    void marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now);
+    // Returns how many were marked only after their claim may have lapsed (a database slower
+    // than the lease, or a renewal refused): another instance may have claimed and sent them
+    // meanwhile, a duplicate that at-least-once allows. A job is never sent on such a claim.
+    std::size_t marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now);
 
     // ---- the relay
     // The page to claim now, if any: a sweep is running or due, no claim is in flight, and the

@@ -89,6 +89,9 @@ void render_publisher(exposition& x, const queue::publisher_stats& p) {
               "Jobs not sent because their outbox claim may have lapsed or was taken over.", p.claims_lapsed);
     x.counter("jobsd_outbox_claims_lost_total", "Outbox claims another instance took over before renewal.",
               p.claims_lost);
+    x.counter("jobsd_outbox_marked_late_total",
+              "Jobs marked published after their outbox claim may have lapsed (possibly sent twice).",
+              p.marked_late);
     x.single("jobsd_amqp_queues_with_other_arguments",
              "Job queues found declared with other arguments, kept as they are (see the README).", "gauge",
              p.queues_kept.load());

@@ -203,6 +203,31 @@ BOOST_AUTO_TEST_CASE(a_job_whose_claim_may_have_lapsed_or_was_lost_is_not_sent) 
     BOOST_TEST(l.drop_lapsed(start + milliseconds(4'500)) == 1u);
 }
 
+// A job sent on a live claim whose mark is answered only after that claim may have lapsed (a
+// database stalled longer than the lease) may have been claimed and sent by another instance
+// too: such marks are counted, marks answered within the lease of the last confirmed claim are
+// not, and without leases none is.
+BOOST_AUTO_TEST_CASE(a_mark_answered_after_the_claim_may_have_lapsed_is_counted) {
+    auto o = options(milliseconds(1'000));
+    o.claim_lease = milliseconds(2'000);
+    auto l = swept(o);
+    for (auto name : {"prompt", "renewed", "stalled", "lost"}) {
+        l.hand_over(typed(name, model::job_type::video), start, start, start);
+        l.pop_next();
+    }
+    BOOST_TEST(l.marked({"prompt"}, true, start + milliseconds(1'999)) == 0u);
+    const auto renewal = start + milliseconds(1'000);
+    BOOST_TEST(l.renewed({"renewed", "stalled", "lost"}, {"renewed", "stalled"}, renewal) == 1u);
+    BOOST_TEST(l.marked({"renewed"}, true, renewal + milliseconds(1'999)) == 0u);
+    BOOST_TEST(l.marked({"stalled", "lost"}, true, renewal + milliseconds(2'000)) == 2u);
+    BOOST_TEST(l.marked({"gone"}, true, renewal + milliseconds(9'000)) == 0u);  // not held: not counted
+
+    auto unleased = swept(options(milliseconds(1'000)));
+    unleased.hand_over(typed("a", model::job_type::video), start, start, start);
+    unleased.pop_next();
+    BOOST_TEST(unleased.marked({"a"}, true, start + std::chrono::hours(1)) == 0u);
+}
+
 // Without leases (one instance, SQLite) nothing lapses, however long a job waits.
 BOOST_AUTO_TEST_CASE(without_leases_no_job_lapses) {
     auto l = swept(options(milliseconds(1'000)));

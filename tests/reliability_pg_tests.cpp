@@ -127,17 +127,19 @@ BOOST_AUTO_TEST_CASE(database_outage_is_reported_as_one_and_keeps_the_broker_con
     BOOST_TEST(report.missing.empty(), "never delivered: " << first_few(report.missing));
 }
 
-// Item 1: two jobsd on one database, a broker made slower than ingestion (one unconfirmed message
-// at a time), a 3 s claim lease. Jobs wait in each jobsd's send queue far longer than the lease;
+// Item 1: two jobsd on one database, a broker that first reads nothing (8 s of its memory alarm)
+// and then takes one unconfirmed message at a time, a 3 s claim lease. Jobs wait in each jobsd's
+// send queue far longer than the lease;
 // before, their claims lapsed there and the other jobsd published them too, and even with
 // renewals a renewal answered late (a busy database) let a job be sent on a lapsed claim. Every
-// job must be published once, and roughly in creation order. The hand-over is 1 024 jobs, so the
-// renewals of what each jobsd holds do not themselves saturate the database: with the database
-// slower than the lease (writes waiting seconds), a job confirmed but not yet marked published can
-// lapse and be published again, which at-least-once allows and this case does not measure.
+// job must be published, roughly in creation order, and none twice except where at-least-once
+// allows it: with the database slower than the lease (writes waiting seconds), a job confirmed
+// but not yet marked published can lapse and be published again; its holder counts it
+// (jobsd_outbox_marked_late_total). The hand-over is 1 024 jobs, so the renewals of what each
+// jobsd holds do not themselves saturate the database.
 // No worker drains the queues, so the fair queue is off: with it on, the backlog this case needs
 // in the outbox would wait in the fair queue instead (issue 16).
-BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) {
+BOOST_AUTO_TEST_CASE(overload_two_instances_send_oldest_first_never_on_a_lapsed_claim) {
     auto broker = connect_test_broker();
     const topology_names names("overload");
     topology_cleanup cleanup(names);
@@ -153,13 +155,18 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
     for (auto* n : {&a, &b})
         BOOST_TEST_REQUIRE(wait_until([&] { return n->health().at("broker") == "connected"; }, 30s));
 
+    // The overload does not depend on how fast this machine's broker confirms: for its first
+    // 8 s (more than two leases) the broker reads nothing from publishers (its memory alarm), so
+    // every job held waits that long on renewed claims and a backlog builds whatever the rates;
+    // then it takes one unconfirmed message at a time while the posters go on.
+    memory_alarm alarm;
+    alarm.raise();
     std::mutex mu;
     std::vector<std::string> accepted;
     std::atomic<bool> stop{false};
     std::vector<std::thread> posters;
-    // Batches of 15 every 50 ms per poster (at most 1 200 jobs/s in all): more than one
-    // unconfirmed message at a time publishes (about 400 jobs/s for both on a busy 2-core
-    // machine), and few enough that the backlog drains within the wait below.
+    // Batches of 15 every 50 ms per poster (at most 1 200 jobs/s in all), few enough that the
+    // backlog drains within the wait below.
     for (int t = 0; t < 4; ++t)
         posters.emplace_back([&, t] {
             http_client client("127.0.0.1", (t % 2 ? a : b).port(), 20s);
@@ -182,6 +189,10 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
                 std::this_thread::sleep_until(next);
             }
         });
+    // The broker blocks a connection at its first publish under the alarm.
+    for (auto* n : {&a, &b})
+        BOOST_TEST(wait_until([&] { return n->health().at("broker") == "blocked"; }, 30s),
+                   "/healthz does not say blocked: " << json::serialize(n->health()));
     // Sampled every second while the overload lasts: the backlog and its oldest job's age.
     std::vector<std::pair<double, double>> samples;  // unpublished, oldest age (s)
     const auto begin = steady::now();
@@ -189,24 +200,23 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
         std::this_thread::sleep_for(1s);
         const auto m = a.metrics();
         samples.emplace_back(m.at("jobsd_outbox_unpublished"), m.at("jobsd_outbox_oldest_age_seconds"));
+        if (samples.size() == 8) alarm.clear();
     }
     stop = true;
     for (auto& p : posters) p.join();
     const double published_during =
         a.metric("jobsd_amqp_confirmed_total") + b.metric("jobsd_amqp_confirmed_total");
-    // The overload lasted: the backlog was past 500 for most of the 30 s, not at one moment.
-    std::vector<double> backlogs;
-    for (const auto& s : samples) backlogs.push_back(s.first);
-    std::nth_element(backlogs.begin(), backlogs.begin() + backlogs.size() / 2, backlogs.end());
-    const double backlog = backlogs[backlogs.size() / 2];
+    // The overload happened: past what both send queues hold, so jobs waited in the outbox too
+    // and were claimed by pages of either instance.
+    double backlog = 0;
+    for (const auto& s : samples) backlog = std::max(backlog, s.first);
     std::ostringstream trace;
     for (const auto& [n, age] : samples)
         trace << " " << n << "/" << std::fixed << std::setprecision(1) << age << "s";
     BOOST_TEST_MESSAGE(accepted.size()
                        << " accepted and " << published_during
                        << " published in 30 s; backlog/oldest age each second:" << trace.str());
-    BOOST_TEST_REQUIRE(backlog > 500,
-                       "no overload: the broker kept up (a median of " << backlog << " unpublished)");
+    BOOST_TEST_REQUIRE(backlog > 2048, "no overload: at most " << backlog << " unpublished");
     BOOST_TEST_REQUIRE(wait_until([&] { return a.metric("jobsd_outbox_unpublished") == 0; }, 300s, 1s),
                        "the backlog did not drain: " << a.summary() << " / " << b.summary());
     const auto got = broker->drain(names.queue("video"), 2s);
@@ -227,12 +237,21 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_publish_each_job_once_oldest_first) 
         a.metric("jobsd_outbox_claims_lost_total") + b.metric("jobsd_outbox_claims_lost_total");
     const double reconnects =
         a.metric("jobsd_amqp_reconnects_total") + b.metric("jobsd_amqp_reconnects_total");
+    // A job sent on a live claim and marked only after the claim may have lapsed (the database
+    // stalled longer than the 3 s lease, as it can on a loaded machine) may be sent again by the
+    // other instance: at-least-once allows that duplicate, and its holder counts it. Any other
+    // duplicate is a job sent on a claim that had lapsed or that the other instance held.
+    const double marked_late =
+        a.metric("jobsd_outbox_marked_late_total") + b.metric("jobsd_outbox_marked_late_total");
     BOOST_TEST_MESSAGE("jobs not sent on a claim that may have lapsed: "
-                       << lapsed << "; claims lost: " << lost << "; broker reconnects: " << reconnects);
-    BOOST_TEST(report.duplicated.empty(), report.duplicated.size()
-                                              << " jobs published by both instances (" << lapsed
-                                              << " left unsent on a lapsing claim, " << reconnects
-                                              << " reconnects): " << first_few(report.duplicated));
+                       << lapsed << "; claims lost: " << lost << "; marked after the claim may have lapsed: "
+                       << marked_late << "; broker reconnects: " << reconnects);
+    // A reconnect sends its one unconfirmed message (a confirm window of 1) again.
+    BOOST_TEST(static_cast<double>(report.duplicated.size()) <= marked_late + reconnects,
+               report.duplicated.size() << " jobs published twice, " << marked_late
+                                        << " marked after their claim may have lapsed (" << lapsed
+                                        << " left unsent on a lapsing claim, " << reconnects
+                                        << " reconnects): " << first_few(report.duplicated));
     // Oldest first within a few relay pages: nothing overtaken by jobs much newer than itself.
     BOOST_TEST(p99 <= 10'000, "1 % of the jobs were overtaken by jobs more than " << p99 << " ms newer");
 }
