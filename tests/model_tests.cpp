@@ -4,6 +4,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "model/api_key.hpp"
 #include "model/clock.hpp"
@@ -202,6 +205,33 @@ BOOST_AUTO_TEST_CASE(uuids_are_v7_and_unique) {
     }
     BOOST_TEST(!is_uuid("not-a-uuid"));
     BOOST_TEST(!is_uuid("468ea7a0-66e1-4357-a760-236e54167f3"));
+}
+
+// Thousands fall in one millisecond here; each is still above the one before, from any thread,
+// and its first 12 hex digits are the clock's milliseconds (a counter overflow may run ahead).
+BOOST_AUTO_TEST_CASE(uuids_of_one_process_increase_within_a_millisecond) {
+    constexpr int per_thread = 20000;
+    std::vector<std::string> a, b;
+    a.reserve(per_thread);
+    b.reserve(per_thread);
+    const auto before = jobsd::model::now_ms();
+    std::thread other([&] {
+        for (int i = 0; i < per_thread; ++i) b.push_back(new_uuid());
+    });
+    for (int i = 0; i < per_thread; ++i) a.push_back(new_uuid());
+    other.join();
+    const auto after = jobsd::model::now_ms();
+    for (const auto* v : {&a, &b}) {
+        for (std::size_t i = 1; i < v->size(); ++i) BOOST_REQUIRE((*v)[i - 1] < (*v)[i]);
+        const auto ms = [](const std::string& u) {
+            return std::stoll(u.substr(0, 8) + u.substr(9, 4), nullptr, 16);
+        };
+        BOOST_TEST(ms(v->front()) >= before);
+        BOOST_TEST(ms(v->back()) <= after + 2 * per_thread / 4096 + 1);
+    }
+    std::set<std::string> all(a.begin(), a.end());
+    all.insert(b.begin(), b.end());
+    BOOST_TEST(all.size() == 2u * per_thread);
 }
 
 BOOST_AUTO_TEST_CASE(key_hash_is_sha256_hex) {
