@@ -71,11 +71,18 @@ std::vector<std::string> relay_ledger::release_pauses(clock::time_point now) {
     return resumed;
 }
 
+relay_ledger::clock::time_point relay_ledger::lease_end(const known_job& k) const noexcept {
+    if (options_.claim_lease == std::chrono::milliseconds::zero()) return clock::time_point::max();
+    if (k.claimed_at == clock::time_point::min()) return clock::time_point::min();
+    return k.claimed_at + options_.claim_lease;
+}
+
 bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
     if (options_.claim_lease == std::chrono::milliseconds::zero()) return false;
     const auto it = known_.find(m.uuid);
-    if (it == known_.end() || it->second.claimed_at == clock::time_point::min()) return true;
-    return now >= it->second.claimed_at + options_.claim_lease - options_.relay_interval / 2;
+    if (it == known_.end()) return true;
+    const auto end = lease_end(it->second);
+    return end == clock::time_point::min() || now >= end - options_.relay_interval / 2;
 }
 
 std::size_t relay_ledger::drop_lapsed(clock::time_point now) {
@@ -131,9 +138,7 @@ std::size_t relay_ledger::marked(const std::vector<std::string>& uuids, bool ok,
             const auto it = known_.find(u);
             if (it == known_.end()) continue;
             it->second.retiring = true;
-            const auto claimed = it->second.claimed_at;
-            late += options_.claim_lease != std::chrono::milliseconds::zero() &&
-                    (claimed == clock::time_point::min() || now >= claimed + options_.claim_lease);
+            late += now >= lease_end(it->second);
         }
         retiring_.emplace_back(now, uuids);
     } else {
@@ -167,8 +172,8 @@ std::optional<relay_ledger::claim_request> relay_ledger::next_claim(clock::time_
 std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::entry> entries,
                                        clock::time_point now) {
     if (sweep != sweep_id_ || !claim_in_flight_) return 0;
+    retire(now);  // while the claim still counts as in flight: its page may hold a retiring job
     claim_in_flight_ = false;
-    retire(now);
     const bool full = entries.size() >= options_.relay_batch;
     if (full)
         cursor_ = entries.back().seq;
@@ -240,7 +245,13 @@ relay_ledger::clock::time_point relay_ledger::next_deadline() const noexcept {
 }
 
 void relay_ledger::retire(clock::time_point now) {
-    while (!retiring_.empty() && now - retiring_.front().first >= options_.retire_after) {
+    // A claim asked before a mark was answered may have read the row before the mark committed;
+    // however late its page comes, the marked jobs on it stay known until it has.
+    const auto page_may_hold = [&](clock::time_point marked_at) {
+        return claim_in_flight_ && marked_at >= claim_sent_at_;
+    };
+    while (!retiring_.empty() && now - retiring_.front().first >= options_.retire_after &&
+           !page_may_hold(retiring_.front().first)) {
         for (const auto& u : retiring_.front().second) forget(u);
         retiring_.pop_front();
     }

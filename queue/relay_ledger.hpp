@@ -4,8 +4,9 @@
 //
 // A uuid is known from the moment the publisher takes it (handed over by the server, or read
 // in a claimed page) while it waits to be sent, is unconfirmed, waits for a retry or is being
-// marked published, and for `retire_after` once marked: a page read from a snapshot older than
-// the mark must not send it again. A page skips every known uuid.
+// marked published, and for `retire_after` once marked (longer while a claim asked before the
+// mark was answered is in flight): a page read from a snapshot older than the mark must not
+// send it again. A page skips every known uuid.
 //
 // Order: the send queue is two queues, handed-over jobs and relayed ones; the older of their
 // two fronts (created_ms) goes first, so a sweep of a backlog gets its share of the confirm
@@ -71,8 +72,9 @@ class relay_ledger {
         // A type's pause doubles up to this while its messages keep failing
         // (amqp.type_pause_max_ms).
         std::chrono::milliseconds type_pause_max{10'000};
-        // How long a uuid marked published stays known. Longer than any claim takes, so a page
-        // read before the mark committed cannot send the job again.
+        // How long a uuid marked published stays known, and longer while a claim asked before
+        // its mark was answered is still in flight: a page read before the mark committed
+        // cannot send the job again, however slow the store.
         std::chrono::milliseconds retire_after{10'000};
         // How long a claim holds on the store (outbox::claim_lease); zero: no leases, one
         // instance, nothing lapses.
@@ -184,6 +186,8 @@ class relay_ledger {
         bool retiring = false;
         clock::time_point claimed_at = clock::time_point::min();
     };
+    // When the claim on a known job may end: max() with no leases, min() when lost.
+    clock::time_point lease_end(const known_job& k) const noexcept;
     bool lapsed(const job_message& m, clock::time_point now) const;
     // A page of the backlog is on its way, and the handed-over front is newer than the last.
     bool hand_overs_wait() const noexcept {

@@ -82,10 +82,12 @@ std::vector<pg_prepared> make_statements() {
              columns},
         {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
         // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
-        // the uuids returned are the claims it still has.
+        // the uuids returned are the claims it still has. A row this instance marked published
+        // meanwhile is still its own (no other instance claims a published row): counted lost,
+        // its mark would look late when it was not.
         {"renew_claims",
          "UPDATE jobs SET claimed_until = now() + $2::float8 * interval '1 millisecond'"
-         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 AND NOT published RETURNING uuid"},
+         " WHERE uuid = ANY($3::text[]) AND claimed_by = $1 RETURNING uuid"},
         // Row locks taken in one order (LockRows sits above the Sort): see pg_op::rows_to_lock.
         {"lock_rows", "SELECT 1 FROM jobs WHERE uuid = ANY($1::text[]) ORDER BY uuid FOR UPDATE"},
         // Decided on the locked row itself (model::decide_event in PL/pgSQL, pg_schema.cpp), so

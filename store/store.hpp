@@ -188,10 +188,11 @@ class store {
     virtual void mark_published(std::vector<std::string> uuids,
                                 boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 
-    // Extends this instance's claims on these unpublished jobs by another lease, so the jobs its
-    // publisher holds (queued, unconfirmed) are not taken over while it still sends them. Jobs
-    // published meanwhile or claimed by another instance are left alone; the completion lists
-    // the uuids whose claims were extended, so the caller learns which claims it lost. A store
+    // Extends this instance's claims on these jobs by another lease, so the jobs its publisher
+    // holds (queued, unconfirmed) are not taken over while it still sends them. Jobs claimed by
+    // another instance are left alone; the completion lists the uuids whose claims were
+    // extended (also those this instance marked published meanwhile, still its own), so the
+    // caller learns which claims it lost. A store
     // of one instance (SQLite) has no leases and completes at once with every uuid.
     virtual void renew_claims(
         std::vector<std::string> uuids,
@@ -338,6 +339,13 @@ auto async_mark_published(store& s, std::vector<std::string> uuids, Token&& toke
         [&s](auto handler, std::vector<std::string> u) {
             s.mark_published(std::move(u), std::move(handler));
         },
+        token, std::move(uuids));
+}
+
+template <class Token>
+auto async_renew_claims(store& s, std::vector<std::string> uuids, Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, std::vector<std::string>)>(
+        [&s](auto handler, std::vector<std::string> u) { s.renew_claims(std::move(u), std::move(handler)); },
         token, std::move(uuids));
 }
 

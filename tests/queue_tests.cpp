@@ -293,6 +293,31 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     BOOST_TEST(!l.known("a"));
 }
 
+// A claim asked before a mark was answered may have read the row before the mark committed;
+// a slow store may answer it long after retire_after. The jobs marked after it was asked stay
+// known until its page is in; one marked before it was asked retires on time.
+BOOST_AUTO_TEST_CASE(ledger_keeps_a_marked_job_known_while_an_older_claim_is_in_flight) {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto first = l.next_claim(t0);
+    l.page_claimed(first->sweep, page({}), t0);
+    l.hand_over(job("before"), t0, t0, t0);
+    l.hand_over(job("after"), t0, t0, t0);
+    drain(l);
+    l.marked({"before"}, true, t0);
+    l.request_sweep();
+    auto claim = l.next_claim(t0 + milliseconds(1));
+    BOOST_REQUIRE(claim.has_value());
+    l.marked({"after"}, true, t0 + milliseconds(2));
+    l.marked({}, true, t0 + milliseconds(20'000));
+    BOOST_TEST(!l.known("before"));
+    BOOST_TEST(l.known("after"));
+    BOOST_TEST(l.page_claimed(claim->sweep, page({{2, "after"}}), t0 + milliseconds(25'000)) == 0u);
+    BOOST_TEST(!l.has_next());
+    l.marked({}, true, t0 + milliseconds(25'001));
+    BOOST_TEST(!l.known("after"));
+}
+
 BOOST_AUTO_TEST_CASE(ledger_sends_a_failed_job_again_from_the_outbox_after_its_type_pause) {
     queue::relay_ledger l(small_ledger());
     l.connected(t0);

@@ -8,6 +8,7 @@
 #include <boost/mpl/list.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <future>
@@ -509,6 +510,26 @@ BOOST_AUTO_TEST_CASE(a_second_claimer_does_not_get_claimed_jobs) {
     for (const auto& e : r1) seen.insert(e.job.uuid);
     for (const auto& e : r2) BOOST_TEST(seen.insert(e.job.uuid).second, e.job.uuid << " claimed twice");
     BOOST_TEST(seen.size() == 4u);
+}
+
+// A renewal keeps every claim still this instance's, also on a job it has marked published
+// meanwhile (nobody else can claim that row), and none of another instance's.
+BOOST_AUTO_TEST_CASE(a_renewal_keeps_own_claims_published_or_not) {
+    pg_backend b;
+    auto a = b.open();
+    auto other = b.open();
+    const auto marked = make_job("acc_a");
+    const auto held = make_job("acc_a");
+    const auto theirs = make_job("acc_a");
+    create(*a, marked);
+    create(*a, held);
+    create(*other, theirs);
+    async_mark_published(*a, {marked.uuid}, asio::use_future).get();
+    auto kept = async_renew_claims(*a, {marked.uuid, held.uuid, theirs.uuid}, asio::use_future).get();
+    std::sort(kept.begin(), kept.end());
+    std::vector<std::string> mine{marked.uuid, held.uuid};
+    std::sort(mine.begin(), mine.end());
+    BOOST_TEST(kept == mine, boost::test_tools::per_element());
 }
 
 // A lease long enough that a loaded machine never outruns it by accident (the "survivor gets
