@@ -89,7 +89,7 @@ std::size_t relay_ledger::drop_lapsed(clock::time_point now) {
     std::size_t dropped = 0;
     while (has_next() && lapsed(next(), now)) {
         forget(pop_next().uuid);
-        again_ = true;
+        restart_ = true;  // it is older than what the running sweep reads next
         ++dropped;
     }
     return dropped;

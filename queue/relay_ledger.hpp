@@ -122,8 +122,9 @@ class relay_ledger {
     std::vector<std::string> release_pauses(clock::time_point now);
     bool has_next() const noexcept { return !relayed_.empty() || (!fresh_.empty() && !hand_overs_wait()); }
     // Drops the messages next in line whose claim may lapse within relay_interval / 2 or was
-    // taken over (they stay in the outbox; a sweep is requested, and its page claims them again
-    // unless another instance holds them); returns how many. Call before next().
+    // taken over (they stay in the outbox; a sweep from the beginning starts at the next claim,
+    // so they go before the newer jobs the running sweep would read next, and its page claims
+    // them again unless another instance holds them); returns how many. Call before next().
     std::size_t drop_lapsed(clock::time_point now);
     // The next message to send (precondition: has_next()), left in place so that a failed send
     // leaves it where disconnected() finds it; pop_next() then hands it over (to the confirm

@@ -203,6 +203,34 @@ BOOST_AUTO_TEST_CASE(a_job_whose_claim_may_have_lapsed_or_was_lost_is_not_sent) 
     BOOST_TEST(l.drop_lapsed(start + milliseconds(4'500)) == 1u);
 }
 
+// A dropped job is older than the rows the running sweep reads next: the next page is claimed
+// from the beginning, so it is sent before them (a backlog would otherwise be swept to its end
+// first, and the dropped job overtaken by everything newer).
+BOOST_AUTO_TEST_CASE(a_dropped_job_is_claimed_again_before_the_sweep_goes_on) {
+    auto o = options(milliseconds(1'000));
+    o.claim_lease = milliseconds(2'000);
+    auto l = swept(o);
+    l.hand_over(typed("old", model::job_type::video), start, start, start);
+    l.request_sweep();
+    const auto paged = start + milliseconds(1'400);
+    auto claim = l.next_claim(paged);
+    BOOST_REQUIRE(claim.has_value());
+    std::vector<model::job> newer;
+    for (auto name : {"n1", "n2", "n3", "n4"}) {
+        newer.push_back(typed(name, model::job_type::video));
+        newer.back().created_ms = 5;
+    }
+    auto page = rows(std::move(newer));
+    for (auto& e : page) e.seq += 10;
+    BOOST_TEST(l.page_claimed(claim->sweep, page, paged) == 4u);
+    BOOST_TEST(l.cursor() == 14);
+    BOOST_TEST(l.drop_lapsed(start + milliseconds(1'500)) == 1u);  // "old", created first, is next
+    while (l.has_next()) l.pop_next();
+    auto next = l.next_claim(start + milliseconds(1'600));
+    BOOST_REQUIRE(next.has_value());
+    BOOST_TEST(next->after_seq == 0);
+}
+
 // A job sent on a live claim whose mark is answered only after that claim may have lapsed (a
 // database stalled longer than the lease) may have been claimed and sent by another instance
 // too: such marks are counted, marks answered within the lease of the last confirmed claim are
