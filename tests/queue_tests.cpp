@@ -213,6 +213,15 @@ std::vector<std::string> drain(queue::relay_ledger& l) {
 
 const auto t0 = ledger_clock::time_point{} + std::chrono::hours(1);
 
+// A small ledger connected at t0 whose first sweep found an empty outbox.
+queue::relay_ledger swept_at_t0() {
+    queue::relay_ledger l(small_ledger());
+    l.connected(t0);
+    auto first = l.next_claim(t0);
+    l.page_claimed(first->sweep, page({}), t0);
+    return l;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ledger_sends_a_job_once_whichever_path_sees_it_first) {
@@ -297,10 +306,7 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
 // a slow store may answer it long after retire_after. The jobs marked after it was asked stay
 // known until its page is in; one marked before it was asked retires on time.
 BOOST_AUTO_TEST_CASE(ledger_keeps_a_marked_job_known_while_an_older_claim_is_in_flight) {
-    queue::relay_ledger l(small_ledger());
-    l.connected(t0);
-    auto first = l.next_claim(t0);
-    l.page_claimed(first->sweep, page({}), t0);
+    auto l = swept_at_t0();
     l.hand_over(job("before"), t0, t0, t0);
     l.hand_over(job("after"), t0, t0, t0);
     drain(l);
@@ -319,10 +325,7 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_a_marked_job_known_while_an_older_claim_is_in_
 }
 
 BOOST_AUTO_TEST_CASE(ledger_sends_a_failed_job_again_from_the_outbox_after_its_type_pause) {
-    queue::relay_ledger l(small_ledger());
-    l.connected(t0);
-    auto claim = l.next_claim(t0);
-    l.page_claimed(claim->sweep, page({}), t0);
+    auto l = swept_at_t0();
     l.hand_over(job("a"), t0, t0, t0);
     auto sent = l.pop_next();
     BOOST_TEST(l.failed({sent}, t0) == std::vector<std::string>{"video"});
@@ -443,10 +446,7 @@ BOOST_AUTO_TEST_CASE(ledger_sees_no_backlog_in_a_full_page_of_jobs_it_holds) {
 }
 
 BOOST_AUTO_TEST_CASE(ledger_leaves_a_job_that_waited_too_long_to_the_relay) {
-    queue::relay_ledger l(small_ledger());
-    l.connected(t0);
-    auto claim = l.next_claim(t0);
-    l.page_claimed(claim->sweep, page({}), t0);
+    auto l = swept_at_t0();
     BOOST_TEST(!l.sweeping());
     // Five seconds in the mailbox: a page may have sent it, had it marked and retired meanwhile.
     BOOST_TEST(!l.hand_over(job("late"), t0, t0, t0 + milliseconds(5'000)));
