@@ -192,8 +192,8 @@ class store {
     // holds (queued, unconfirmed) are not taken over while it still sends them. Jobs claimed by
     // another instance are left alone; the completion lists the uuids whose claims were
     // extended (also those this instance marked published meanwhile, still its own), so the
-    // caller learns which claims it lost. A store
-    // of one instance (SQLite) has no leases and completes at once with every uuid.
+    // caller learns which claims it lost. A store of one instance (SQLite) has no leases and
+    // completes at once with every uuid.
     virtual void renew_claims(
         std::vector<std::string> uuids,
         boost::asio::any_completion_handler<void(error_code, std::vector<std::string>)> handler) = 0;
