@@ -12,17 +12,44 @@ std::int64_t now_ms() noexcept {
     return chr::duration_cast<chr::milliseconds>(chr::system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+
+// Writes `v` as exactly `n` decimal digits at `p` (the leading ones zeros).
+void put_digits(char* p, unsigned v, int n) noexcept {
+    for (int i = n - 1; i >= 0; --i) {
+        p[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+}
+
+}  // namespace
+
+// Every job message, 201 body and job read formats a time or two: digits written in place, not
+// through snprintf's format parsing (a fifth of the publisher thread's instructions per job).
 std::string format_iso8601(std::int64_t ms) {
     const chr::sys_time<chr::milliseconds> tp{chr::milliseconds{ms}};
     const auto day = chr::floor<chr::days>(tp);
     const chr::year_month_day ymd{day};
     const chr::hh_mm_ss hms{tp - day};
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-    return buf;
+    const int year = static_cast<int>(ymd.year());
+    if (year < 0 || year > 9999) {  // not four digits: printf's widths say what it is
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", year,
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                      static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                      static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+        return buf;
+    }
+    std::string out("0000-00-00T00:00:00.000Z");
+    char* p = out.data();
+    put_digits(p, static_cast<unsigned>(year), 4);
+    put_digits(p + 5, static_cast<unsigned>(ymd.month()), 2);
+    put_digits(p + 8, static_cast<unsigned>(ymd.day()), 2);
+    put_digits(p + 11, static_cast<unsigned>(hms.hours().count()), 2);
+    put_digits(p + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+    put_digits(p + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+    put_digits(p + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
+    return out;
 }
 
 namespace {

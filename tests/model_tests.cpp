@@ -194,6 +194,24 @@ BOOST_AUTO_TEST_CASE(iso8601_round_trip) {
     BOOST_TEST(!parse_iso8601("2026-04-16T12:03").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(iso8601_formats_every_field_of_every_four_digit_year) {
+    BOOST_TEST(format_iso8601(-1) == "1969-12-31T23:59:59.999Z");
+    BOOST_TEST(format_iso8601(1709251199999) == "2024-02-29T23:59:59.999Z");
+    BOOST_TEST(format_iso8601(-62167219200000) == "0000-01-01T00:00:00.000Z");
+    BOOST_TEST(format_iso8601(253402300799999) == "9999-12-31T23:59:59.999Z");
+    BOOST_TEST(format_iso8601(253402300800000) == "10000-01-01T00:00:00.000Z");  // five digits, not cut
+    // Every millisecond field, day of year and year apart: stepping a prime number of ms from year
+    // 0 to 9999, each text parses back to its instant.
+    std::size_t checked = 0;
+    for (std::int64_t ms = -62167219200000; ms <= 253402300799999; ms += 1'000'003'333'337) {
+        const auto text = format_iso8601(ms);
+        BOOST_TEST_REQUIRE(text.size() == 24u, text);
+        BOOST_TEST_REQUIRE(parse_iso8601(text).value_or(0) == ms, text);
+        ++checked;
+    }
+    BOOST_TEST(checked > 300u);
+}
+
 BOOST_AUTO_TEST_CASE(uuids_are_v7_and_unique) {
     std::set<std::string> seen;
     for (int i = 0; i < 10000; ++i) {
