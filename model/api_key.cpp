@@ -1,10 +1,11 @@
-// SHA-256 through OpenSSL's EVP one-shot digest; key material from OpenSSL's RAND_bytes.
+// SHA-256 through OpenSSL's EVP digest; key material from OpenSSL's RAND_bytes.
 #include "model/api_key.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 
 namespace jobsd::model {
@@ -42,6 +43,18 @@ bool is_base32(std::string_view s) {
     return s.find_first_not_of(base32_alphabet) == std::string_view::npos;
 }
 
+// Every request's key is hashed. EVP_sha256() in a digest call makes OpenSSL 3 look the
+// implementation up again (EVP_MD_fetch) and the one-shot call allocates a context: fetched once
+// for the process, and one context per thread, reset by each init.
+const EVP_MD* sha256_md() {
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md;
+}
+
+struct md_ctx_free {
+    void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+
 }  // namespace
 
 std::string hash_api_key(std::string_view key) {
@@ -49,9 +62,12 @@ std::string hash_api_key(std::string_view key) {
 }
 
 std::string sha256_hex(std::string_view key) {
+    thread_local const std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx(EVP_MD_CTX_new());
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    if (!ctx || !sha256_md() || EVP_DigestInit_ex2(ctx.get(), sha256_md(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), key.data(), key.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
         throw std::runtime_error("SHA-256 digest failed");
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(len * 2, '\0');
