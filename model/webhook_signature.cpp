@@ -1,12 +1,14 @@
-// HMAC through OpenSSL's one-shot HMAC(), base64 through EVP_EncodeBlock/EVP_DecodeBlock, random
-// bytes from RAND_bytes.
+// HMAC through OpenSSL's EVP_MAC, base64 through EVP_EncodeBlock/EVP_DecodeBlock, random bytes from
+// RAND_bytes.
 #include "model/webhook_signature.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -75,17 +77,47 @@ std::optional<std::string> webhook_secret_key(std::string_view secret) {
     return base64_decode(secret.substr(secret_prefix.size()));
 }
 
+namespace {
+
+struct mac_ctx_free {
+    void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+
+// An HMAC-SHA256 context of this thread: the MAC and its digest are looked up once (the one-shot
+// HMAC() of OpenSSL 3 fetches both and allocates a context at every call); each signature only
+// sets its key. Null when OpenSSL has no HMAC or SHA-256.
+EVP_MAC_CTX* hmac_sha256_ctx() {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    thread_local const std::unique_ptr<EVP_MAC_CTX, mac_ctx_free> ctx = [] {
+        std::unique_ptr<EVP_MAC_CTX, mac_ctx_free> c(mac ? EVP_MAC_CTX_new(mac) : nullptr);
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                     OSSL_PARAM_construct_end()};
+        if (c && EVP_MAC_CTX_set_params(c.get(), params) != 1) c.reset();
+        return c;
+    }();
+    return ctx.get();
+}
+
+bool mac_update(EVP_MAC_CTX* ctx, std::string_view part) {
+    return EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1;
+}
+
+}  // namespace
+
 std::string webhook_signature(std::string_view id, std::int64_t timestamp_s, std::string_view body,
                               std::string_view secret) {
     const auto key = webhook_secret_key(secret);
     if (!key || key->empty()) throw std::invalid_argument("not a whsec_ webhook secret");
-    std::string content;
-    content.reserve(id.size() + body.size() + 24);
-    content.append(id).append(".").append(std::to_string(timestamp_s)).append(".").append(body);
+    const std::string timestamp = std::to_string(timestamp_s);
+    EVP_MAC_CTX* ctx = hmac_sha256_ctx();
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
-              reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &len))
+    std::size_t len = 0;
+    // The signed content is "id.timestamp.body", fed in parts rather than copied together.
+    if (!ctx ||
+        EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key->data()), key->size(), nullptr) != 1 ||
+        !mac_update(ctx, id) || !mac_update(ctx, ".") || !mac_update(ctx, timestamp) ||
+        !mac_update(ctx, ".") || !mac_update(ctx, body) || EVP_MAC_final(ctx, mac, &len, sizeof mac) != 1)
         throw std::runtime_error("HMAC-SHA256 failed");
     return "v1," + base64_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }

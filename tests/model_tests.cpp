@@ -15,6 +15,7 @@
 #include "model/json_text.hpp"
 #include "model/strict_json.hpp"
 #include "model/uuid.hpp"
+#include "model/webhook_signature.hpp"
 
 using namespace jobsd::model;
 
@@ -210,6 +211,22 @@ BOOST_AUTO_TEST_CASE(iso8601_formats_every_field_of_every_four_digit_year) {
         ++checked;
     }
     BOOST_TEST(checked > 300u);
+}
+
+// The example of the Standard Webhooks specification, and a rotation's two signatures.
+BOOST_AUTO_TEST_CASE(webhook_signature_matches_the_specification_example) {
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const std::string id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const std::string body = R"({"test": 2432232314})";
+    BOOST_TEST(webhook_signature(id, 1614265330, body, secret) ==
+               "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    // Signing with another key in between leaves nothing behind for the next signature.
+    const std::vector<std::string> both{"whsec_c2VjcmV0LW9uZS1zZWNyZXQtb25lLXNlY3JldA==", secret};
+    const auto header = webhook_signature_header(id, 1614265330, body, both);
+    BOOST_TEST(header.ends_with(" v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+    BOOST_TEST(header.starts_with(webhook_signature(id, 1614265330, body, both[0]) + " "));
+    BOOST_TEST(webhook_signature(id, 1614265331, body, secret) !=
+               webhook_signature(id, 1614265330, body, secret));
 }
 
 BOOST_AUTO_TEST_CASE(uuids_are_v7_and_unique) {
