@@ -4,7 +4,9 @@
 // counters are relaxed atomics.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "model/lifecycle_policy.hpp"
@@ -35,8 +37,9 @@ class ingest_gate {
                                                      ? options.rate_limit_burst
                                                      : 2 * options.rate_limit_per_second) {}
 
-    // The outbox backlog as last measured (the app refreshes it every second); new jobs get 503
-    // while it is past server.max_outbox_backlog.
+    // The outbox backlog as last measured (the app refreshes it every second, or less often
+    // while counting takes long: outbox_count_pause); new jobs get 503 while it is past
+    // server.max_outbox_backlog.
     void set_outbox_backlog(std::uint64_t n) noexcept { backlog_.store(n, std::memory_order_relaxed); }
     std::uint64_t outbox_backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
 
@@ -50,6 +53,15 @@ class ingest_gate {
     std::atomic<std::uint64_t> backlog_{0};
     std::atomic<bool> draining_{false};
 };
+
+// The pause before the gate's next count of the outbox, given how long the last one took. The
+// count reads every unpublished row, so with the broker away for long it takes longer and longer
+// (80 ms at 84 000 rows here); counted every second, it would take a reader thread and the CPU
+// ingestion needs. At most a twentieth of a reader's time goes to it; the bound it guards is
+// millions of jobs, which a count a few seconds old guards as well.
+constexpr std::chrono::milliseconds outbox_count_pause(std::chrono::steady_clock::duration took) noexcept {
+    return std::max(std::chrono::milliseconds(1000), 20 * std::chrono::ceil<std::chrono::milliseconds>(took));
+}
 
 struct services {
     const server_options& options;

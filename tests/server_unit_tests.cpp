@@ -19,6 +19,7 @@
 #include "server/metrics.hpp"
 #include "server/router.hpp"
 #include "server/routes.hpp"
+#include "server/services.hpp"
 #include "tests/support/jobsd_process.hpp"
 
 extern char** environ;
@@ -531,3 +532,15 @@ BOOST_AUTO_TEST_CASE(message_response_is_json) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The gate's outbox count keeps to a second while it is cheap and gives a reader at most a
+// twentieth of its time once the backlog makes it slow.
+BOOST_AUTO_TEST_CASE(outbox_count_pause_stretches_with_what_a_count_costs) {
+    using namespace std::chrono_literals;
+    BOOST_TEST(jobsd::server::outbox_count_pause(0ms).count() == 1000);
+    BOOST_TEST(jobsd::server::outbox_count_pause(40ms).count() == 1000);
+    BOOST_TEST(jobsd::server::outbox_count_pause(80ms).count() == 1600);
+    BOOST_TEST(jobsd::server::outbox_count_pause(5s).count() == 100000);
+    BOOST_TEST(jobsd::server::outbox_count_pause(std::chrono::microseconds(50001)).count() ==
+               1020);  // rounded up
+}
