@@ -61,17 +61,30 @@ std::int64_t iso_ms(const std::string& text) {
     return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
-// How far behind the newest job published before it each message was (ms): 0 for a queue in
-// creation order; for a job left behind while newer ones went first, how long they overtook it.
-std::vector<std::int64_t> publish_lags(const std::vector<received>& in_queue_order) {
-    std::vector<std::int64_t> lags;
-    std::int64_t newest = 0;
-    for (const auto& m : in_queue_order) {
-        const auto created = iso_ms(std::string(json::parse(m.body).at("created_at").as_string()));
-        newest = std::max(newest, created);
-        lags.push_back(newest - created);
+// For each message, how many jobs created after it reached the queue before it: 0 for a queue in
+// creation order; for a job held back while newer ones went first, how many overtook it. Counted
+// in jobs, not milliseconds, so the bound does not depend on how fast a loaded machine publishes.
+std::vector<std::int64_t> overtaken_by(const std::vector<received>& in_queue_order) {
+    std::vector<std::int64_t> created;
+    for (const auto& m : in_queue_order)
+        created.push_back(iso_ms(std::string(json::parse(m.body).at("created_at").as_string())));
+    std::vector<std::int64_t> order = created;
+    std::sort(order.begin(), order.end());
+    order.erase(std::unique(order.begin(), order.end()), order.end());
+    // A Fenwick tree over the creation times seen so far, by rank.
+    std::vector<std::int64_t> tree(order.size() + 1, 0);
+    std::vector<std::int64_t> counts;
+    std::int64_t seen = 0;
+    for (const auto c : created) {
+        const auto rank =
+            static_cast<std::size_t>(std::lower_bound(order.begin(), order.end(), c) - order.begin()) + 1;
+        std::int64_t not_newer = 0;  // seen so far and created no later than this one
+        for (auto i = rank; i > 0; i -= i & (~i + 1)) not_newer += tree[i];
+        counts.push_back(seen - not_newer);
+        for (auto i = rank; i < tree.size(); i += i & (~i + 1)) ++tree[i];
+        ++seen;
     }
-    return lags;
+    return counts;
 }
 
 }  // namespace
@@ -221,12 +234,17 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_send_oldest_first_never_on_a_lapsed_
                        "the backlog did not drain: " << a.summary() << " / " << b.summary());
     const auto got = broker->drain(names.queue("video"), 2s);
     const auto report = compare_deliveries(accepted, got);
-    auto lags = publish_lags(got);
-    std::sort(lags.begin(), lags.end());
-    const auto p99 = lags.empty() ? 0 : lags[lags.size() * 99 / 100];
-    BOOST_TEST_MESSAGE(got.size() << " delivered, " << report.duplicated.size() << " twice; publish lag p50 "
-                                  << (lags.empty() ? 0 : lags[lags.size() / 2]) << " ms, p99 " << p99
-                                  << " ms, max " << (lags.empty() ? 0 : lags.back()) << " ms");
+    auto overtaken = overtaken_by(got);
+    std::sort(overtaken.begin(), overtaken.end());
+    const auto nth = [&](std::size_t per_hundred) {
+        return overtaken.empty()
+                   ? 0
+                   : overtaken[std::min(overtaken.size() - 1, overtaken.size() * per_hundred / 100)];
+    };
+    const auto p99 = nth(99);
+    BOOST_TEST_MESSAGE(got.size() << " delivered, " << report.duplicated.size()
+                                  << " twice; newer jobs published before a job: p50 " << nth(50) << ", p99 "
+                                  << p99 << ", max " << nth(100));
     BOOST_TEST(report.missing.empty(), report.missing.size()
                                            << " never delivered: " << first_few(report.missing));
     // Claims renewed too late on this busy machine are not a failure, a job sent on one is: a
@@ -252,9 +270,11 @@ BOOST_AUTO_TEST_CASE(overload_two_instances_send_oldest_first_never_on_a_lapsed_
                                         << " marked after their claim may have lapsed (" << lapsed
                                         << " left unsent on a lapsing claim, " << reconnects
                                         << " reconnects): " << first_few(report.duplicated));
-    // Oldest first within a few relay pages: nothing overtaken by jobs much newer than itself.
-    BOOST_TEST(p99 <= 10'000, "1 % of the jobs were overtaken by jobs more than "
-                                  << p99 << " ms newer (" << lapsed << " left unsent on a lapsing claim, "
-                                  << lost << " claims lost, " << marked_late << " marked late, " << reconnects
-                                  << " reconnects)");
+    // Oldest first within what the two send queues hold: a job waits behind at most its own
+    // instance's send queue (JOBSD_AMQP_PUBLISH_QUEUE_MAX, 1 024) while the other instance
+    // publishes newer ones, and a job left to the relay goes out with the next oldest-first page.
+    BOOST_TEST(p99 <= 4096, "1 % of the jobs were overtaken by more than "
+                                << p99 << " newer jobs (" << lapsed << " left unsent on a lapsing claim, "
+                                << lost << " claims lost, " << marked_late << " marked late, " << reconnects
+                                << " reconnects)");
 }
