@@ -1,4 +1,5 @@
 // Events are checked member by member; an unknown member is ignored (newer workers may add some).
+// A batch (contract 3) is parsed once and each of its events checked the same way.
 #include "model/job_event.hpp"
 
 #include <boost/json/parse.hpp>
@@ -6,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include "model/clock.hpp"
+#include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 
 namespace jobsd::model {
@@ -17,12 +19,7 @@ namespace {
 // Larger attempt numbers are refused as nonsense (a worker's bug), not stored.
 constexpr double max_attempt = 1'000'000;
 
-}  // namespace
-
-std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now) {
-    boost::system::error_code ec;
-    json::value doc = json::parse(body, ec);
-    if (ec) return event_error{"not JSON: " + ec.message()};
+std::variant<job_event, event_error> parse_event_object(const json::value& doc, std::int64_t now) {
     const auto* obj = doc.if_object();
     if (!obj) return event_error{"not a JSON object"};
     job_event e;
@@ -59,7 +56,41 @@ std::variant<job_event, event_error> parse_job_event(std::string_view body, std:
     e.at_ms = now;
     if (const auto* at = obj->if_contains("at"); at && at->is_string())
         if (auto ms = parse_iso8601(at->get_string())) e.at_ms = *ms;
+    if (const auto* tp = obj->if_contains("traceparent"); tp && tp->is_string())
+        if (auto trace = parse_traceparent(tp->get_string())) e.trace_id = std::move(trace->trace_id);
     return e;
+}
+
+}  // namespace
+
+std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(body, ec);
+    if (ec) return event_error{"not JSON: " + ec.message()};
+    return parse_event_object(doc, now);
+}
+
+std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_view body, std::int64_t now) {
+    std::vector<std::variant<job_event, event_error>> out;
+    boost::system::error_code ec;
+    json::value doc = json::parse(body, ec);
+    if (ec) {
+        out.emplace_back(event_error{"not JSON: " + ec.message()});
+        return out;
+    }
+    const auto* obj = doc.if_object();
+    const auto* events = obj ? obj->if_contains("events") : nullptr;
+    if (!events) {
+        out.push_back(parse_event_object(doc, now));
+        return out;
+    }
+    if (!events->is_array()) {
+        out.emplace_back(event_error{"events is not an array"});
+        return out;
+    }
+    out.reserve(events->get_array().size());
+    for (const auto& one : events->get_array()) out.push_back(parse_event_object(one, now));
+    return out;
 }
 
 std::string to_json(const job_event& e, std::string_view job_type) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "model/job_status.hpp"
 
@@ -40,6 +41,13 @@ struct event_error {
 };
 
 std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now_ms);
+
+// One message's events: a batch body {"events":[event, ...]} (contract 3) gives one entry per
+// element, in order, each an event or why it was refused; any other body is one event. In a batch
+// an event may carry its own `traceparent` (the header is the message's, not the event's): its
+// trace id goes to job_event::trace_id.
+std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_view body,
+                                                                   std::int64_t now_ms);
 
 // The event as JSON text (what notification subscribers receive), with the job's type added.
 std::string to_json(const job_event& e, std::string_view job_type);

@@ -118,26 +118,29 @@ struct event_consumer::impl final : amqp_session_user {
         auto trace = model::parse_traceparent(d.header(traceparent_header));
         std::string trace_id = trace ? std::move(trace->trace_id) : std::string();
         if (d.consumer_tag == events_tag)
-            take_event(body, std::move(trace_id));
+            take_event(body, trace_id);
         else
             take_dead_lettered(body, d.header("x-first-death-reason"), std::move(trace_id));
         if (batch.size() >= options.event_batch && now >= paused_until) flush(conn, now);
     }
 
-    void take_event(std::string_view body, std::string trace_id) {
-        stats.received.fetch_add(1, std::memory_order_relaxed);
-        auto parsed = model::parse_job_event(body, model::now_ms());
-        if (auto* e = std::get_if<model::job_event>(&parsed)) {
-            e->trace_id = std::move(trace_id);
-            batch.push_back(std::move(*e));
-            return;
+    // One event, or a batch of them (contract 3); an event of a batch with a traceparent of its
+    // own keeps its trace, the others take the message's.
+    void take_event(std::string_view body, const std::string& trace_id) {
+        for (auto& parsed : model::parse_job_events(body, model::now_ms())) {
+            stats.received.fetch_add(1, std::memory_order_relaxed);
+            if (auto* e = std::get_if<model::job_event>(&parsed)) {
+                if (e->trace_id.empty()) e->trace_id = trace_id;
+                batch.push_back(std::move(*e));
+                continue;
+            }
+            stats.malformed.fetch_add(1, std::memory_order_relaxed);
+            // The text only at debug level: an event may carry a job's output, and logs at the
+            // default level carry no job content.
+            spdlog::warn("events: dropping a malformed event ({}, {} bytes) trace_id={}",
+                         std::get<model::event_error>(parsed).problem, body.size(), trace_id);
+            spdlog::debug("events: the malformed event: {:.200}", body);
         }
-        stats.malformed.fetch_add(1, std::memory_order_relaxed);
-        // The text only at debug level: an event may carry a job's output, and logs at the
-        // default level carry no job content.
-        spdlog::warn("events: dropping a malformed event ({}, {} bytes) trace_id={}",
-                     std::get<model::event_error>(parsed).problem, body.size(), trace_id);
-        spdlog::debug("events: the malformed event: {:.200}", body);
     }
 
     void take_dead_lettered(std::string_view body, const std::string& reason, std::string trace_id) {

@@ -1,5 +1,5 @@
 // The job message of the design's message contract: what a worker of any language receives.
-// Contract version 2 (worker/README.md documents every version): the body and the
+// Contract version 3 (worker/README.md documents every version): the body and the
 // `x-jobsd-contract` header say which contract it follows; it carries the attempt and, when
 // the job has one, its deadline (body `expires_at`, AMQP `expiration` as the time left).
 #pragma once
@@ -15,7 +15,7 @@
 namespace jobsd::queue {
 
 // The contract this build speaks; a change a worker in another language could trip on raises it.
-inline constexpr int job_contract_version = 2;
+inline constexpr int job_contract_version = 3;
 // The AMQP header carrying it (an integer), so a worker can tell before parsing the body.
 inline constexpr const char* contract_header = "x-jobsd-contract";
 // The AMQP header carrying the job's W3C traceparent (a long string), jobsd's span as parent.
@@ -31,7 +31,7 @@ struct job_message {
     std::string traceparent;                    // "" for a job stored before traces: no header
 };
 
-// Body: {"uuid","job_type","contract":2,"attempt","expires_at"?,"account_id","source_id",
+// Body: {"uuid","job_type","contract":3,"attempt","expires_at"?,"account_id","source_id",
 // "session_id","version","input":{…},"created_at"}; `input` is the stored request text spliced
 // in unchanged.
 job_message make_job_message(const model::job& job);

@@ -11,6 +11,7 @@
 #include "model/api_key.hpp"
 #include "model/clock.hpp"
 #include "model/create_request.hpp"
+#include "model/job_event.hpp"
 #include "model/job_status.hpp"
 #include "model/json_text.hpp"
 #include "model/strict_json.hpp"
@@ -383,3 +384,44 @@ BOOST_AUTO_TEST_CASE(create_request_refuses_ambiguous_bodies_with_400_messages) 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A status event message: one event, or a batch of them (contract 3), each checked on its own.
+BOOST_AUTO_TEST_CASE(event_messages_hold_one_event_or_a_batch) {
+    using jobsd::model::event_error;
+    using jobsd::model::job_event;
+    const std::string u1 = "0190f2a4-0000-7000-8000-000000000001";
+    const std::string u2 = "0190f2a4-0000-7000-8000-000000000002";
+    const std::string trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    auto one = jobsd::model::parse_job_events(R"({"uuid":")" + u1 + R"(","job_status":"STARTED"})", 7);
+    BOOST_REQUIRE(one.size() == 1u);
+    BOOST_REQUIRE(std::holds_alternative<job_event>(one[0]));
+    BOOST_TEST(std::get<job_event>(one[0]).uuid == u1);
+    BOOST_TEST(std::get<job_event>(one[0]).at_ms == 7);
+
+    auto batch = jobsd::model::parse_job_events(
+        R"({"events":[{"uuid":")" + u1 + R"(","job_status":"STARTED","traceparent":")" + trace +
+            R"("},{"uuid":"nope","job_status":"SUCCESS"},)"
+            R"({"uuid":")" +
+            u2 + R"(","job_status":"SUCCESS","attempt":2,"at":"2026-04-16T12:03:02.000Z"},7]})",
+        7);
+    BOOST_REQUIRE(batch.size() == 4u);
+    BOOST_REQUIRE(std::holds_alternative<job_event>(batch[0]));
+    BOOST_TEST(jobsd::model::to_string(std::get<job_event>(batch[0]).status) == "STARTED");
+    BOOST_TEST(std::get<job_event>(batch[0]).trace_id == "0af7651916cd43dd8448eb211c80319c");
+    BOOST_REQUIRE(std::holds_alternative<event_error>(batch[1]));  // refused alone
+    BOOST_TEST(std::get<event_error>(batch[1]).problem.find("uuid") != std::string::npos);
+    BOOST_REQUIRE(std::holds_alternative<job_event>(batch[2]));
+    BOOST_TEST(std::get<job_event>(batch[2]).uuid == u2);
+    BOOST_TEST(std::get<job_event>(batch[2]).attempt.value_or(0) == 2);
+    BOOST_TEST(std::get<job_event>(batch[2]).at_ms == 1776340982000);
+    BOOST_TEST(std::get<job_event>(batch[2]).trace_id.empty());
+    BOOST_TEST(std::holds_alternative<event_error>(batch[3]));  // not an object
+
+    auto bad = jobsd::model::parse_job_events(R"({"events":{"uuid":")" + u1 + R"("}})", 7);
+    BOOST_REQUIRE(bad.size() == 1u);
+    BOOST_TEST(std::get<event_error>(bad[0]).problem == "events is not an array");
+    auto garbage = jobsd::model::parse_job_events("{", 7);
+    BOOST_REQUIRE(garbage.size() == 1u);
+    BOOST_TEST(std::holds_alternative<event_error>(garbage[0]));
+}

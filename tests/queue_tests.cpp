@@ -120,8 +120,8 @@ BOOST_AUTO_TEST_CASE(job_message_follows_the_contract) {
     BOOST_TEST(body.at("version").as_int64() == 2);
     BOOST_TEST(body.at("input") == boost::json::parse(j.input));
     BOOST_TEST(body.at("created_at").as_string() == "2026-04-16T12:03:02.123Z");
-    // Contract 2 (issue 16): the contract version and the attempt; no deadline, so no expires_at.
-    BOOST_TEST(body.at("contract").as_int64() == 2);
+    // The contract version (3: batches of events) and the attempt; no deadline, so no expires_at.
+    BOOST_TEST(body.at("contract").as_int64() == 3);
     BOOST_TEST(body.at("attempt").as_int64() == 1);
     BOOST_TEST(!body.contains("expires_at"));
     BOOST_TEST(body.at("priority").as_int64() == 3);  // normal unless the client said otherwise
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(job_message_properties_carry_the_traceparent) {
     amqp_basic_properties_t p{};
     props.apply(p);
     BOOST_TEST(p.headers.num_entries == 2);
-    BOOST_TEST(header(p, "x-jobsd-contract")->value.i32 == 2);
+    BOOST_TEST(header(p, "x-jobsd-contract")->value.i32 == 3);
     const auto* trace = header(p, "traceparent");
     BOOST_REQUIRE(trace);
     BOOST_TEST(trace->kind == AMQP_FIELD_KIND_UTF8);

@@ -25,6 +25,7 @@ add_library(jobsd_test_support STATIC
   ${support}/scoped_env.cpp
   ${support}/sqlite_file.cpp
   ${support}/sse_client.cpp
+  ${support}/status_events.cpp
   ${support}/test_broker.cpp
   ${support}/test_certificate.cpp
   ${support}/webhook_receiver.cpp)

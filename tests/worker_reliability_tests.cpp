@@ -11,7 +11,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "model/clock.hpp"
@@ -19,6 +21,7 @@
 #include "queue/amqp_connection.hpp"
 #include "queue/job_message.hpp"
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/status_events.hpp"
 #include "worker/worker_runtime.hpp"
 
 namespace json = boost::json;
@@ -112,16 +115,6 @@ void declare_events_queue(const topology_names& names) {
     args.add("x-queue-type", std::string("quorum"));
     conn.declare_queue(names.events_queue(), args);
     conn.bind_queue(names.events_queue(), names.events_exchange(), "#");
-}
-
-// The statuses of `uuid` among drained status events.
-std::vector<std::string> statuses_of(const std::vector<received>& events, const std::string& uuid) {
-    std::vector<std::string> out;
-    for (const auto& e : events) {
-        const auto body = json::parse(e.body).as_object();
-        if (body.at("uuid").as_string() == uuid) out.emplace_back(body.at("job_status").as_string());
-    }
-    return out;
 }
 
 struct instant_handler final : worker::job_handler {
@@ -233,5 +226,73 @@ BOOST_AUTO_TEST_CASE(a_job_queued_behind_a_stuck_handler_is_released_not_held_fo
         BOOST_TEST(dead.front().message_id == second);
         const auto events = statuses_of(broker->drain(names.events_queue(), 500ms), first);
         BOOST_TEST((!events.empty() && events.back() == "FAILED"));
+    }
+}
+
+// Contract 3: the events of jobs that arrive together share messages (a batch per linger), and
+// each job is still acked only once the message with its outcome is confirmed. With
+// --event-batch 1 every event is a message of its own, as for contract 2.
+BOOST_AUTO_TEST_CASE(events_of_contract_3_jobs_share_messages_and_every_job_is_acked_once_confirmed) {
+    auto broker = connect_test_broker();
+    for (const std::size_t event_batch : {std::size_t{64}, std::size_t{1}}) {
+        BOOST_TEST_CONTEXT("--event-batch " << event_batch) {
+            const topology_names names(event_batch == 1 ? "wbatch1" : "wbatch");
+            topology_cleanup cleanup(names);
+            instant_handler handler;
+            auto o = options_for(names);
+            o.concurrency = 8;
+            o.event_batch = event_batch;
+            o.event_linger = 50ms;  // long enough that jobs delivered together share one
+            running_worker w(o, handler);
+            wait_for_topology(*broker, names);
+            std::set<std::string> jobs{publish_job(names)};  // routed: the queue is bound
+            BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 1; }, 30s));
+            for (int i = 0; i < 40; ++i) {
+                model::job j;
+                j.uuid = model::new_uuid();
+                j.type = model::job_type::video;
+                j.account_id = "acc_a";
+                j.source_id = "project-1";
+                j.input = R"({"job_type":"video"})";
+                j.created_ms = model::now_ms();
+                const auto m = queue::make_job_message(j);
+                broker->publish(names.exchange(), "video", m.body, m.uuid);
+                jobs.insert(m.uuid);
+            }
+            BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == jobs.size(); }, 60s),
+                               "acked " << w.stats().acked << " of " << jobs.size());
+            BOOST_TEST(broker->message_count(names.queue("video")).value_or(1) == 0u);
+            const auto messages = broker->drain(names.events_queue(), 1s);
+            std::map<std::string, std::vector<std::string>> by_job;
+            std::size_t in_batches = 0;
+            for (const auto& m : messages) {
+                const auto events = events_in(m);
+                if (events.size() > 1) {
+                    BOOST_TEST(m.routing_key == "video.batch");
+                    BOOST_TEST(m.type == "batch");
+                } else {
+                    BOOST_TEST(m.routing_key == "video." + events.front().status);
+                }
+                for (const auto& e : events) {
+                    by_job[std::string(e.body.at("uuid").as_string())].push_back(e.status);
+                    in_batches += e.batched;
+                }
+            }
+            // Every job's STARTED then SUCCESS, once each, whatever message carried them.
+            BOOST_TEST(by_job.size() == jobs.size());
+            for (const auto& uuid : jobs)
+                BOOST_TEST((by_job[uuid] == std::vector<std::string>{"STARTED", "SUCCESS"}), uuid);
+            BOOST_TEST(w.stats().events_published == 2 * jobs.size());
+            BOOST_TEST(w.stats().event_messages == messages.size());
+            if (event_batch == 1) {
+                BOOST_TEST(messages.size() == 2 * jobs.size());
+                BOOST_TEST(in_batches == 0u);
+            } else {
+                // A job's STARTED and SUCCESS come microseconds apart, well within the linger:
+                // at most one message per job, and fewer where jobs ran side by side.
+                BOOST_TEST(messages.size() <= jobs.size(), messages.size() << " messages");
+                BOOST_TEST(in_batches > 0u);
+            }
+        }
     }
 }

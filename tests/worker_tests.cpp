@@ -275,6 +275,61 @@ BOOST_AUTO_TEST_CASE(status_events_follow_the_contract) {
         R"({"uuid":"u1","job_status":"FAILED","error":"exit code 3: boom","at":"2026-04-16T12:03:02.000Z"})");
 }
 
+BOOST_AUTO_TEST_CASE(events_of_contract_3_share_a_message_each_with_its_trace) {
+    const std::int64_t at = 1776340982000;
+    event_fields f;
+    f.uuid = "u1";
+    f.status = model::job_status::started;
+    f.at_ms = at;
+    f.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const auto started = make_status_event("video", f, "m1");
+    f.uuid = "u2";
+    f.status = model::job_status::success;
+    f.at_ms = at + 5;
+    f.traceparent = {};
+    const auto succeeded = make_status_event("video", f, "m2");
+    const std::vector<const status_event*> events{&started, &succeeded};
+    const auto batch = make_event_batch("video", events, "b1");
+    BOOST_TEST(batch.routing_key == "video.batch");
+    BOOST_TEST(batch.status == "batch");
+    BOOST_TEST(batch.message_id == "b1");
+    BOOST_TEST(batch.terminal);  // one of them is
+    BOOST_TEST(batch.at_ms == at);
+    BOOST_TEST(batch.traceparent.empty());
+    const auto body = json::parse(batch.body).as_object();
+    BOOST_TEST(body.size() == 1u);
+    const auto& list = body.at("events").as_array();
+    BOOST_REQUIRE(list.size() == 2u);
+    BOOST_TEST(list[0].at("uuid").as_string() == "u1");
+    BOOST_TEST(list[0].at("job_status").as_string() == "STARTED");
+    BOOST_TEST(list[0].at("traceparent").as_string() ==
+               "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    BOOST_TEST(list[1].at("uuid").as_string() == "u2");
+    BOOST_TEST(list[1].at("job_status").as_string() == "SUCCESS");
+    BOOST_TEST(!list[1].as_object().contains("traceparent"));
+    // Each element is the event's own body, the trace added: nothing else changes.
+    auto first = list[0].as_object();
+    first.erase("traceparent");
+    BOOST_TEST(json::serialize(first) == started.body);
+    BOOST_TEST(json::serialize(list[1]) == succeeded.body);
+
+    const std::vector<const status_event*> none_terminal{&started};
+    BOOST_TEST(!make_event_batch("video", none_terminal, "b2").terminal);
+}
+
+BOOST_AUTO_TEST_CASE(event_batching_is_configurable) {
+    auto r = parse({"--type", "video"});
+    BOOST_REQUIRE(r.options);
+    BOOST_TEST(r.options->event_batch == 64u);
+    BOOST_TEST(r.options->event_linger.count() == 5);
+    r = parse({"--type", "video", "--event-batch", "1"}, {{"JOBS_WORKER_EVENT_LINGER_MS", "20"}});
+    BOOST_REQUIRE(r.options);
+    BOOST_TEST(r.options->event_batch == 1u);
+    BOOST_TEST(r.options->event_linger.count() == 20);
+    BOOST_TEST(parse({"--type", "video", "--event-batch", "0"}).error.find("--event-batch") !=
+               std::string::npos);
+}
+
 // ---- exec output parsing ------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(progress_lines_are_only_a_numeric_progress) {

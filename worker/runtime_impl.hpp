@@ -4,7 +4,7 @@
 //
 // One connection, three channels: channel 1 consumes jobs (basic.qos prefetch = concurrency,
 // manual acks), channel 2 is in confirm mode and carries only status events (published
-// mandatory), channel 3 reads
+// mandatory; several to a message for jobs of contract 3), channel 3 reads
 // the type's control stream (cancel requests). Keeping them apart means every basic.ack/nack the
 // broker sends is a confirm of channel 2's publish sequence, and no prefetch or delivery tag is
 // shared. Any channel or connection error drops the whole connection: jobs in flight are then
@@ -21,6 +21,7 @@
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
@@ -57,11 +58,14 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         // The job message's trace continued with this delivery's own span ("" when the message
         // had no valid traceparent: no trace is started), put on every event of the job.
         std::string traceparent;
-        std::string trace_id;  // for log lines; "" without a trace
+        std::string trace_id;    // for log lines; "" without a trace
+        bool batchable = false;  // the message was of contract 3 or later: its events may share messages
     };
     struct pending_event {
         std::uint64_t job_id;
         status_event event;
+        bool batchable = false;      // from in_flight::batchable
+        clock::time_point queued{};  // when it was made: it waits at most options.event_linger
     };
 
     impl(worker_options o, job_handler& h, std::string id);
@@ -99,7 +103,11 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     void handler_returned(std::uint64_t id);
     void enqueue(std::uint64_t id, const in_flight& j, event_fields f);
     void enqueue_progress(std::uint64_t id, const in_flight& j, int percent);
-    bool publish_pending(queue::amqp_connection& conn);
+    bool publish_pending(queue::amqp_connection& conn, clock::time_point now);
+    // How many events from the front of `pending` go in the next message; 0 when the ones there
+    // may still wait for others (their linger is not over and the batch not full).
+    std::size_t next_message_size(clock::time_point now) const;
+    void publish(queue::amqp_connection& conn, const status_event& e);
     void settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s);
     void lose_in_flight();
 
@@ -118,10 +126,11 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     std::uint64_t connections = 0;
     std::uint64_t next_job_id = 1;
     std::unordered_map<std::uint64_t, in_flight> jobs;
-    std::deque<pending_event> pending;                                    // events not yet sent
-    std::deque<std::pair<clock::time_point, pending_event>> retry;        // nacked terminal events
-    queue::confirm_tracker tracker;                                       // events sent, unconfirmed
-    std::unordered_map<std::string, pending_event> terminal_unconfirmed;  // by event message_id
+    std::deque<pending_event> pending;                              // events not yet sent
+    std::deque<std::pair<clock::time_point, pending_event>> retry;  // nacked terminal events
+    queue::confirm_tracker tracker;                                 // events sent, unconfirmed
+    // The terminal events of each unconfirmed message, by its message_id.
+    std::unordered_map<std::string, std::vector<pending_event>> terminal_unconfirmed;
     cancel_memory cancels;
     std::string consumer_tag;
     bool cancel_sent = false;

@@ -58,6 +58,7 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     j.uuid = job->uuid;
     j.attempt = job->attempt;
     j.received = clock::now();
+    j.batchable = job->contract >= 3;
     j.deadline = j.received + options.timeout;
     if (trace) {
         j.traceparent = model::format_traceparent(model::child_of(*trace));
@@ -232,7 +233,8 @@ void worker_runtime::impl::enqueue(std::uint64_t id, const in_flight& j, event_f
     f.worker = worker_id;
     f.at_ms = model::now_ms();
     f.traceparent = j.traceparent;
-    pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid())});
+    pending.push_back(
+        {id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, clock::now()});
 }
 
 // A progress event still waiting to be sent is updated instead of queueing another.
@@ -249,48 +251,77 @@ void worker_runtime::impl::enqueue_progress(std::uint64_t id, const in_flight& j
             p.event = make_status_event(options.job_type, f, std::move(p.event.message_id));
             return;
         }
-    pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid())});
+    pending.push_back(
+        {id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, clock::now()});
 }
 
-bool worker_runtime::impl::publish_pending(queue::amqp_connection& conn) {
+std::size_t worker_runtime::impl::next_message_size(clock::time_point now) const {
+    std::size_t n = 0;
+    while (n < pending.size() && n < options.event_batch && pending[n].batchable) ++n;
+    if (n == 0) return 1;  // a contract-2 job's event goes alone, at once
+    // Full, or followed by an event that may not join: no reason to wait.
+    if (n == options.event_batch || n < pending.size()) return n;
+    // Stopping: the jobs in hand are waiting for their acks.
+    if (now >= pending.front().queued + options.event_linger || stop_requests.load() > 0) return n;
+    return 0;
+}
+
+bool worker_runtime::impl::publish_pending(queue::amqp_connection& conn, clock::time_point now) {
     bool any = false;
     while (!pending.empty() && tracker.outstanding() < options.confirm_window) {
-        pending_event pe = std::move(pending.front());
-        pending.pop_front();
-        const status_event& e = pe.event;
-        amqp_basic_properties_t props{};
-        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                       AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
-        props.content_type = amqp_cstring_bytes("application/json");
-        props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-        props.message_id = bytes(e.message_id);
-        props.type = bytes(e.status);
-        props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
-        amqp_table_entry_t trace_header{};
-        if (!e.traceparent.empty()) {  // the job's trace, this worker's span
-            trace_header.key = amqp_cstring_bytes(queue::traceparent_header);
-            trace_header.value.kind = AMQP_FIELD_KIND_UTF8;
-            trace_header.value.value.bytes = bytes(e.traceparent);
-            props._flags |= AMQP_BASIC_HEADERS_FLAG;
-            props.headers = {1, &trace_header};
+        const std::size_t n = next_message_size(now);
+        if (n == 0) break;
+        std::vector<pending_event> terminal;
+        std::optional<status_event> batch;
+        if (n > 1) {
+            std::vector<const status_event*> events;
+            for (std::size_t i = 0; i < n; ++i) events.push_back(&pending[i].event);
+            batch = make_event_batch(options.job_type, events, model::new_uuid());
         }
-        // Mandatory: with nothing bound to the events exchange the event comes back (a return
-        // before its ack) instead of vanishing, and its job is not acked.
-        const int rc = amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
-                                          bytes(e.routing_key), 1, 0, &props, bytes(e.body));
-        if (rc != AMQP_STATUS_OK)
-            throw amqp_error("broker " + conn.where() +
-                             ": publishing an event failed: " + amqp_error_string2(rc));
-        stats.events_published.fetch_add(1);
-        queue::job_message tracked;
-        tracked.uuid = e.message_id;
-        tracked.job_type = e.routing_key;
-        tracked.created_ms = e.at_ms;
-        tracker.on_publish(std::move(tracked));
-        if (e.terminal) terminal_unconfirmed.emplace(e.message_id, std::move(pe));
+        // The message's id is copied: a lone event is moved out of `pending` below.
+        std::string message_id = batch ? batch->message_id : pending.front().event.message_id;
+        publish(conn, batch ? *batch : pending.front().event);
+        stats.events_published.fetch_add(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (pending.front().event.terminal) terminal.push_back(std::move(pending.front()));
+            pending.pop_front();
+        }
+        if (!terminal.empty()) terminal_unconfirmed.emplace(std::move(message_id), std::move(terminal));
         any = true;
     }
     return any;
+}
+
+void worker_runtime::impl::publish(queue::amqp_connection& conn, const status_event& e) {
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                   AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.message_id = bytes(e.message_id);
+    props.type = bytes(e.status);
+    props.timestamp = static_cast<std::uint64_t>(e.at_ms / 1000);
+    amqp_table_entry_t trace_header{};
+    if (!e.traceparent.empty()) {  // the job's trace, this worker's span
+        trace_header.key = amqp_cstring_bytes(queue::traceparent_header);
+        trace_header.value.kind = AMQP_FIELD_KIND_UTF8;
+        trace_header.value.value.bytes = bytes(e.traceparent);
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers = {1, &trace_header};
+    }
+    // Mandatory: with nothing bound to the events exchange the event comes back (a return
+    // before its ack) instead of vanishing, and its job is not acked.
+    const int rc = amqp_basic_publish(conn.state(), event_channel, bytes(options.amqp.events_exchange),
+                                      bytes(e.routing_key), 1, 0, &props, bytes(e.body));
+    if (rc != AMQP_STATUS_OK)
+        throw amqp_error("broker " + conn.where() +
+                         ": publishing an event failed: " + amqp_error_string2(rc));
+    stats.event_messages.fetch_add(1);
+    queue::job_message tracked;
+    tracked.uuid = e.message_id;
+    tracked.job_type = e.routing_key;
+    tracked.created_ms = e.at_ms;
+    tracker.on_publish(std::move(tracked));
 }
 
 void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s) {
@@ -298,27 +329,31 @@ void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_t
         stats.events_confirmed.fetch_add(1);
         auto t = terminal_unconfirmed.find(m.uuid);
         if (t == terminal_unconfirmed.end()) continue;
-        const std::uint64_t id = t->second.job_id;
+        for (const auto& pe : t->second) {
+            auto j = jobs.find(pe.job_id);
+            if (j == jobs.end()) continue;
+            // The terminal event is safe with the broker: now the job may leave the queue.
+            if (int rc = amqp_basic_ack(conn.state(), consume_channel, j->second.delivery_tag, 0);
+                rc != AMQP_STATUS_OK)
+                throw amqp_error("broker " + conn.where() + ": basic.ack failed: " + amqp_error_string2(rc));
+            stats.acked.fetch_add(1);
+            jobs.erase(j);
+        }
         terminal_unconfirmed.erase(t);
-        auto j = jobs.find(id);
-        if (j == jobs.end()) continue;
-        // The terminal event is safe with the broker: now the job may leave the queue.
-        if (int rc = amqp_basic_ack(conn.state(), consume_channel, j->second.delivery_tag, 0);
-            rc != AMQP_STATUS_OK)
-            throw amqp_error("broker " + conn.where() + ": basic.ack failed: " + amqp_error_string2(rc));
-        stats.acked.fetch_add(1);
-        jobs.erase(j);
     }
     const auto due = clock::now() + options.amqp.retry_delay;
     for (const auto& m : s.failed) {
         stats.events_nacked.fetch_add(1);
         auto t = terminal_unconfirmed.find(m.uuid);
         if (t == terminal_unconfirmed.end()) continue;  // progress: the next one supersedes it
-        const auto held = jobs.find(t->second.job_id);
-        spdlog::warn("the {} event of job {} was nacked or returned; sending it again in {} ms trace_id={}",
-                     t->second.event.status, held != jobs.end() ? held->second.uuid : "?",
-                     options.amqp.retry_delay.count(), held != jobs.end() ? held->second.trace_id : "");
-        retry.emplace_back(due, std::move(t->second));
+        for (auto& pe : t->second) {
+            const auto held = jobs.find(pe.job_id);
+            spdlog::warn(
+                "the {} event of job {} was nacked or returned; sending it again in {} ms trace_id={}",
+                pe.event.status, held != jobs.end() ? held->second.uuid : "?",
+                options.amqp.retry_delay.count(), held != jobs.end() ? held->second.trace_id : "");
+            retry.emplace_back(due, std::move(pe));
+        }
         terminal_unconfirmed.erase(t);
     }
 }

@@ -35,4 +35,33 @@ status_event make_status_event(std::string_view job_type, const event_fields& f,
     return e;
 }
 
+status_event make_event_batch(std::string_view job_type, std::span<const status_event* const> events,
+                              std::string message_id) {
+    status_event batch;
+    batch.message_id = std::move(message_id);
+    batch.routing_key = std::string(job_type) + ".batch";
+    batch.status = "batch";
+    batch.at_ms = events.front()->at_ms;
+    std::size_t size = 16;
+    for (const auto* e : events) size += e->body.size() + e->traceparent.size() + 20;
+    batch.body.reserve(size);
+    batch.body = "{\"events\":[";
+    for (const auto* e : events) {
+        if (batch.body.back() != '[') batch.body += ',';
+        batch.terminal = batch.terminal || e->terminal;
+        if (e->traceparent.empty()) {
+            batch.body += e->body;
+            continue;
+        }
+        // The body is an object written above: its traceparent goes in before the closing brace
+        // (a traceparent is hex digits and dashes, nothing to escape).
+        batch.body.append(e->body, 0, e->body.size() - 1);
+        batch.body += ",\"traceparent\":\"";
+        batch.body += e->traceparent;
+        batch.body += "\"}";
+    }
+    batch.body += "]}";
+    return batch;
+}
+
 }  // namespace jobsd::worker

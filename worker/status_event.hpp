@@ -1,12 +1,15 @@
 // The status event of the contract: exchange jobs.events (topic), routing key
 // <job_type>.<status>, body {"uuid","job_status","attempt"?,"progress"?,"output"?,"error"?,
-// "retryable"?,"worker"?,"at"}.
+// "retryable"?,"worker"?,"at"}. Contract 3 adds batches: several events in one message, routing
+// key <job_type>.batch, AMQP type "batch", body {"events":[event, ...]}, each event with its own
+// "traceparent" member (a message has one header, a batch several jobs).
 #pragma once
 
 #include <boost/json/object.hpp>
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -39,5 +42,10 @@ struct event_fields {
 };
 
 status_event make_status_event(std::string_view job_type, const event_fields& fields, std::string message_id);
+
+// Events of jobs of contract 3 or later, in order, as one message (at least one event). Its
+// `status` is "batch", `terminal` whether any of them is, `at_ms` the first one's, no traceparent.
+status_event make_event_batch(std::string_view job_type, std::span<const status_event* const> events,
+                              std::string message_id);
 
 }  // namespace jobsd::worker

@@ -213,6 +213,17 @@ const std::vector<flag>& flags() {
          }},
         {"timeout-ms", "MS", "a job running longer fails with \"timed out after N ms\" (default 60000)",
          [](worker_options& o, const std::string& v) { return set_ms(v, 1, o.timeout); }},
+        {"event-batch", "N",
+         "status events of contract-3 jobs per message, at most (1: one per message; default 64)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 1, 10'000, n);
+             o.event_batch = static_cast<std::size_t>(n);
+             return e;
+         }},
+        {"event-linger-ms", "MS",
+         "how long a status event may wait for others to share its message (default 5)",
+         [](worker_options& o, const std::string& v) { return set_ms(v, 0, o.event_linger); }},
         {"grace-ms", "MS", "on SIGTERM, time jobs in hand may take to finish (default 30000)",
          [](worker_options& o, const std::string& v) { return set_ms(v, 0, o.grace); }},
         {"log-level", "LEVEL", "trace, debug, info, warn or error (default info)",

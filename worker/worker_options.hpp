@@ -67,8 +67,14 @@ struct worker_options {
     // On SIGTERM, how long jobs in hand may still finish before the worker exits anyway (they
     // are then redelivered by the broker).
     std::chrono::milliseconds grace{30'000};
-    // Unacked status events at once; bounds memory if the broker stops confirming.
+    // Unacked status event messages at once; bounds memory if the broker stops confirming.
     std::size_t confirm_window = 256;
+    // Events of jobs of contract 3 share messages: at most this many per message (1: one event
+    // per message, as for contract 2), and an event waits at most event_linger for others to
+    // join it. Each message costs the broker a persistent, confirmed, consumed and acked message,
+    // so sharing cuts its work per job; the linger is the latency it costs.
+    std::size_t event_batch = 64;
+    std::chrono::milliseconds event_linger{5};
     // Cancels remembered for jobs not (yet) held here, so one that arrives later is acked without
     // running; the oldest go first past this many, and none is kept past amqp.control_retention.
     // 100 000 uuids are a few MB.

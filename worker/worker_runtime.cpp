@@ -104,7 +104,7 @@ queue::amqp_step worker_runtime::impl::step(queue::amqp_connection& conn, clock:
         redeclare = false;
         queue::declare_topology(conn, options.amqp);
     }
-    if (!blocked) publish_pending(conn);  // while blocked the broker reads nothing
+    if (!blocked) publish_pending(conn, now);  // while blocked the broker reads nothing
     return {false, false, next_deadline()};
 }
 
@@ -171,7 +171,7 @@ bool worker_runtime::impl::stop_step(queue::amqp_connection& conn, clock::time_p
     return false;
 }
 
-// The next job timeout, cancel deadline, abandonment check, grace end or retry.
+// The next job timeout, cancel deadline, abandonment check, grace end, retry or linger's end.
 worker_runtime::impl::clock::time_point worker_runtime::impl::next_deadline() const {
     auto until = clock::time_point::max();
     for (const auto& [id, j] : jobs) {
@@ -181,6 +181,7 @@ worker_runtime::impl::clock::time_point worker_runtime::impl::next_deadline() co
     until = std::min(until, stopped.next_deadline());
     if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
     if (!retry.empty()) until = std::min(until, retry.front().first);
+    if (!pending.empty() && !blocked) until = std::min(until, pending.front().queued + options.event_linger);
     return until;
 }
 

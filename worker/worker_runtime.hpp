@@ -27,17 +27,18 @@ struct worker_stats {
     std::atomic<std::uint64_t> succeeded{0};  // SUCCESS events made
     std::atomic<std::uint64_t> failed{0};     // FAILED events made (timeouts included)
     std::atomic<std::uint64_t> timed_out{0};
-    std::atomic<std::uint64_t> cancelled{0};        // CANCELLED events made (stopped, or not run at all)
-    std::atomic<std::uint64_t> expired{0};          // EXPIRED events made (not run: past its deadline)
-    std::atomic<std::uint64_t> released{0};         // not started within the timeout: back to the queue
-    std::atomic<std::uint64_t> abandoned{0};        // handlers still running a second after their stop
-    std::atomic<std::uint64_t> events_returned{0};  // unroutable events (then sent again)
-    std::atomic<std::uint64_t> rejected{0};         // bad messages, dead-lettered
-    std::atomic<std::uint64_t> acked{0};            // deliveries acked after their terminal confirm
-    std::atomic<std::uint64_t> events_published{0};
-    std::atomic<std::uint64_t> events_confirmed{0};
-    std::atomic<std::uint64_t> events_nacked{0};
-    std::atomic<std::uint64_t> lost{0};  // jobs dropped with a lost connection (redelivered)
+    std::atomic<std::uint64_t> cancelled{0};         // CANCELLED events made (stopped, or not run at all)
+    std::atomic<std::uint64_t> expired{0};           // EXPIRED events made (not run: past its deadline)
+    std::atomic<std::uint64_t> released{0};          // not started within the timeout: back to the queue
+    std::atomic<std::uint64_t> abandoned{0};         // handlers still running a second after their stop
+    std::atomic<std::uint64_t> events_returned{0};   // unroutable events (then sent again)
+    std::atomic<std::uint64_t> rejected{0};          // bad messages, dead-lettered
+    std::atomic<std::uint64_t> acked{0};             // deliveries acked after their terminal confirm
+    std::atomic<std::uint64_t> events_published{0};  // status events sent
+    std::atomic<std::uint64_t> event_messages{0};    // the messages carrying them (batches of contract 3)
+    std::atomic<std::uint64_t> events_confirmed{0};  // messages confirmed
+    std::atomic<std::uint64_t> events_nacked{0};     // messages nacked or returned
+    std::atomic<std::uint64_t> lost{0};              // jobs dropped with a lost connection (redelivered)
     std::atomic<std::uint64_t> reconnects{0};
 };
 

@@ -22,13 +22,18 @@ def each_event(events, job_uuid):
         status = e.status
         assert status in STATUSES, f"unknown job_status {status!r}: {e}"
         assert b["uuid"] == job_uuid, f"event of another uuid: {e}"
-        assert e.routing_key == f"tts.{status}", f"routing key is not <type>.<STATUS>: {e}"
         p = e.props
+        if e.batched:  # contract 3: one message, several events
+            assert e.routing_key == "tts.batch", f"routing key of a batch is not <type>.batch: {e}"
+            assert p.type == "batch", f"the type property of a batch {p.type!r} is not batch: {e}"
+        else:
+            assert e.routing_key == f"tts.{status}", f"routing key is not <type>.<STATUS>: {e}"
+            assert p.type == status, f"the type property {p.type!r} is not the status: {e}"
         assert p.delivery_mode == 2, f"event not persistent (delivery_mode {p.delivery_mode}): {e}"
         assert p.content_type == "application/json", f"content_type {p.content_type!r}: {e}"
-        assert p.type == status, f"the type property {p.type!r} is not the status: {e}"
-        assert p.message_id and p.message_id not in ids, f"message_id missing or repeated ({p.message_id}): {e}"
-        ids.add(p.message_id)
+        key = (p.message_id, e.index)
+        assert p.message_id and key not in ids, f"message_id missing or repeated ({p.message_id}): {e}"
+        ids.add(key)
         assert isinstance(p.timestamp, int) and abs(p.timestamp - time.time()) < TIMESTAMP_SLACK_S, \
             f"timestamp {p.timestamp} is not now in seconds since the epoch: {e}"
         assert set(b) <= KEYS, f"members outside the contract {sorted(set(b) - KEYS)}: {e}"
@@ -52,13 +57,13 @@ def text(value):
 
 def continues_trace(events, sent):
     """worker/README.md "Traces": every event of a job whose message carried `sent` has an AMQP
-    header `traceparent` of the same trace id and flags, a span id of the worker's own (not the
+    header `traceparent` (in a batch: a `traceparent` member of the event) of the same trace id and flags, a span id of the worker's own (not the
     message's parent id, not all zero), the same one on every event of the delivery."""
     _, trace_id, parent_id, flags = sent.split("-")
     spans = set()
     for e in events:
-        header = (e.props.headers or {}).get("traceparent")
-        assert header is not None, f"no traceparent header on an event of a traced job: {e}"
+        header = e.traceparent
+        assert header is not None, f"no traceparent (header, or member in a batch) on an event of a traced job: {e}"
         m = TRACEPARENT.fullmatch(text(header))
         assert m, f"traceparent {header!r} is not 00-<32 hex>-<16 hex>-<2 hex>: {e}"
         assert m.group(1) == trace_id, f"trace id {m.group(1)} is not the job's {trace_id}: {e}"

@@ -139,7 +139,7 @@ def case_trace_context(s):
     msg, _final, events = s.run_job({"step_ms": 10})
     checks.sequence(events, msg["uuid"], "SUCCESS", started=True)
     for e in events:
-        header = (e.props.headers or {}).get("traceparent")
+        header = e.traceparent
         assert header is None or checks.TRACEPARENT.fullmatch(checks.text(header)), \
             f"an invalid traceparent {header!r} on an event of a job without one: {e}"
 

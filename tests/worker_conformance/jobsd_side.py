@@ -13,6 +13,7 @@ import pika.exceptions
 
 JOB_TYPE = "tts"
 CONTRACT_HEADER = "x-jobsd-contract"
+CONTRACT = 3  # what jobsd publishes (queue/job_message.hpp)
 
 
 class Names:
@@ -47,17 +48,38 @@ def iso_ms(epoch_s):
 
 
 class Event:
-    def __init__(self, method, props, body):
+    """One status event. A message may carry one event, or several in a batch (contract 3:
+    routing key <type>.batch, type "batch", body {"events": [...]}), where each event has its
+    trace in a "traceparent" member instead of the message's header; `index` is its place there."""
+
+    def __init__(self, method, props, raw, body, index=None):
         self.routing_key = method.routing_key
         self.props = props
-        self.raw = body
-        self.body = json.loads(body)  # not JSON: the suite fails here, naming the event
+        self.raw = raw
+        self.batched = index is not None
+        self.index = index
+        if self.batched:
+            self.traceparent = body.pop("traceparent", None)
+            assert self.traceparent is None or isinstance(self.traceparent, str), \
+                f"a batched event's traceparent is not a string: {raw!r}"
+        else:
+            self.traceparent = (props.headers or {}).get("traceparent")
+        self.body = body
         self.uuid = self.body.get("uuid")
         self.status = self.body.get("job_status")
         self.received = time.monotonic()
 
     def __repr__(self):
-        return f"{self.routing_key} {self.raw.decode(errors='replace')}"
+        where = f" (event {self.index} of a batch)" if self.batched else ""
+        return f"{self.routing_key}{where} {self.raw.decode(errors='replace')}"
+
+
+def events_of_message(method, props, raw):
+    body = json.loads(raw)  # not JSON: the suite fails here, naming the message
+    if isinstance(body, dict) and "events" in body:
+        assert isinstance(body["events"], list) and body["events"], f"a batch without events: {raw!r}"
+        return [Event(method, props, raw, e, i) for i, e in enumerate(body["events"])]
+    return [Event(method, props, raw, body)]
 
 
 class JobsdSide:
@@ -105,14 +127,14 @@ class JobsdSide:
         ch.queue_bind(n.job_queue, n.exchange, JOB_TYPE)
 
     def _on_event(self, ch, method, props, body):
-        self.events.append(Event(method, props, body))
+        self.events.extend(events_of_message(method, props, body))
         ch.basic_ack(method.delivery_tag)
 
     # ---- publishing, as jobsd does
     def job_message(self, script, attempt=1, expires_in_s=None, **extra):
         """A job message body (a dict) with a fresh uuid; `script` is scripted_job.py's."""
         now = time.time()
-        msg = {"uuid": str(uuid.uuid4()), "job_type": JOB_TYPE, "contract": 2, "attempt": attempt}
+        msg = {"uuid": str(uuid.uuid4()), "job_type": JOB_TYPE, "contract": CONTRACT, "attempt": attempt}
         if expires_in_s is not None:
             msg["expires_at"] = iso_ms(now + expires_in_s)
         msg.update({"account_id": "acc_conformance", "source_id": "c7e3a5f0-2d8b-4c1e-b6a9-5f0d3e7c9a12",
@@ -126,7 +148,7 @@ class JobsdSide:
         props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
                                      message_id=msg.get("uuid") if isinstance(msg, dict) else None,
                                      type=JOB_TYPE, timestamp=int(time.time()),
-                                     headers={CONTRACT_HEADER: 2, **(headers or {})})
+                                     headers={CONTRACT_HEADER: CONTRACT, **(headers or {})})
         payload = body if body is not None else json.dumps(msg).encode()
         if msg.get("uuid"):
             self.publishes[msg["uuid"]] = self.publishes.get(msg["uuid"], 0) + 1
