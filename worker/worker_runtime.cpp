@@ -181,7 +181,10 @@ worker_runtime::impl::clock::time_point worker_runtime::impl::next_deadline() co
     until = std::min(until, stopped.next_deadline());
     if (grace_deadline && cancel_sent) until = std::min(until, *grace_deadline);
     if (!retry.empty()) until = std::min(until, retry.front().first);
-    if (!pending.empty() && !blocked) until = std::min(until, pending.front().queued + options.event_linger);
+    // Events waiting for others to share their message; not while nothing may be sent anyway
+    // (blocked, or the confirm window full: a confirm wakes the session), or it would spin.
+    if (!pending.empty() && !blocked && tracker.outstanding() < options.confirm_window)
+        until = std::min(until, pending.front().queued + options.event_linger);
     return until;
 }
 
