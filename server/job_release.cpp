@@ -1,6 +1,7 @@
 // A failed count or release is logged and tried again at the next tick: held jobs wait in the
 // store meanwhile, nothing is lost. A release that filled the room is followed by the next count
-// at once, so a fast fleet is not held to one window per interval.
+// at once, so a fast fleet is not held to one window per interval; a count that took long (a
+// large outbox) is not repeated sooner than 20 times what it took.
 #include "server/job_release.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 
 #include "model/clock.hpp"
+#include "server/services.hpp"
 #include "server/use_nothrow.hpp"
 
 namespace jobsd::server {
@@ -48,12 +50,19 @@ asio::awaitable<void> job_release::run(asio::io_context& ctx, const std::atomic<
             for (auto& l : lanes_) l.look = true;
             next_look = now + look_interval;
         }
-        if (co_await read_counts()) {
+        // Between counts, releases go on from the last one: what was let through since is
+        // counted on top of it (lane::admitted), so a paused count never overfills a queue.
+        if (std::chrono::steady_clock::now() >= next_count_) counted_ = co_await read_counts();
+        if (counted_) {
             bool filled = false;
             for (auto type : model::all_job_types) filled = co_await release(type) || filled;
             if (failing_ && !tick_failed_) spdlog::info("fair queue: counting and releasing again");
             failing_ = failing_ && tick_failed_;
-            if (filled) continue;  // the window was filled: count again at once
+            if (filled) {  // the window was filled: count again as soon as counting may (at once, usually)
+                timer.expires_at(next_count_);
+                co_await timer.async_wait(use_nothrow);
+                continue;
+            }
         }
         timer.expires_after(options_.fair_interval);
         co_await timer.async_wait(use_nothrow);
@@ -69,7 +78,12 @@ asio::awaitable<bool> job_release::read_counts() {
         std::lock_guard lock(mu_);
         for (std::size_t i = 0; i < lanes_.size(); ++i) admitted_before[i] = lanes_[i].admitted;
     }
+    // The count reads every unpublished row: a large backlog (the broker away) spaces the
+    // next one out (outbox_count_pause), so that counting does not keep a reader busy.
+    const auto asked = std::chrono::steady_clock::now();
     auto [ec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
+    next_count_ =
+        asked + outbox_count_pause(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(0));
     if (ec) co_return failed("cannot count the outbox: " + ec.message());
     auto view = co_await reader_.async_read(asio::use_awaitable);
     if (!view) co_return failed("cannot read the job queues: " + view.error());

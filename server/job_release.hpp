@@ -81,8 +81,10 @@ class job_release {
     passive_queue_reader reader_;
     std::mutex mu_;
     std::array<lane, model::all_job_types.size()> lanes_;  // guarded by mu_
-    bool failing_ = false;      // run()'s own: a count or release failed and none has worked since
-    bool tick_failed_ = false;  // run()'s own: one failed in this tick
+    bool failing_ = false;  // run()'s own: a count or release failed and none has worked since
+    bool counted_ = false;  // run()'s own: the last count worked (releases may go on from it)
+    std::chrono::steady_clock::time_point next_count_{};  // run()'s own: no count before (outbox_count_pause)
+    bool tick_failed_ = false;                            // run()'s own: one failed in this tick
 };
 
 }  // namespace jobsd::server

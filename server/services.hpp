@@ -54,13 +54,16 @@ class ingest_gate {
     std::atomic<bool> draining_{false};
 };
 
-// The pause before the gate's next count of the outbox, given how long the last one took. The
-// count reads every unpublished row, so with the broker away for long it takes longer and longer
-// (80 ms at 84 000 rows here); counted every second, it would take a reader thread and the CPU
-// ingestion needs. At most a twentieth of a reader's time goes to it; the bound it guards is
-// millions of jobs, which a count a few seconds old guards as well.
-constexpr std::chrono::milliseconds outbox_count_pause(std::chrono::steady_clock::duration took) noexcept {
-    return std::max(std::chrono::milliseconds(1000), 20 * std::chrono::ceil<std::chrono::milliseconds>(took));
+// The pause before the next count of the outbox, given how long the last one took, and at least
+// `floor`. The count reads every unpublished row, so with the broker away for long it takes
+// longer and longer (80 ms at 84 000 rows here); counted every second (the 503 gate) or every
+// fair_interval (the fair queue), it would take a reader thread and the CPU ingestion needs. At
+// most a twentieth of a reader's time goes to each; the gate's bound is millions of jobs, and the
+// fair queue's held jobs wait behind that backlog anyway, so a count a few seconds old serves both.
+constexpr std::chrono::milliseconds outbox_count_pause(
+    std::chrono::steady_clock::duration took,
+    std::chrono::milliseconds floor = std::chrono::milliseconds(1000)) noexcept {
+    return std::max(floor, 20 * std::chrono::ceil<std::chrono::milliseconds>(took));
 }
 
 struct services {

@@ -543,4 +543,8 @@ BOOST_AUTO_TEST_CASE(outbox_count_pause_stretches_with_what_a_count_costs) {
     BOOST_TEST(jobsd::server::outbox_count_pause(5s).count() == 100000);
     BOOST_TEST(jobsd::server::outbox_count_pause(std::chrono::microseconds(50001)).count() ==
                1020);  // rounded up
+    // The fair queue counts with no floor: a cheap count may come again at once.
+    BOOST_TEST(jobsd::server::outbox_count_pause(1ms, 0ms).count() == 20);
+    BOOST_TEST(jobsd::server::outbox_count_pause(0ms, 0ms).count() == 0);
+    BOOST_TEST(jobsd::server::outbox_count_pause(80ms, 100ms).count() == 1600);
 }
