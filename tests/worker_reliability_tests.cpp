@@ -57,11 +57,8 @@ void wait_for_topology(amqp_client& broker, const topology_names& names) {
         30s));
 }
 
-// Publishes a job message of the contract to the job exchange, as jobsd would: mandatory and
-// confirmed, again until the broker routed it. Seeing the job queue declared does not mean it is
-// bound yet (a worker binds it after declaring it; on a busy node that takes a while), and an
-// unroutable message sent without mandatory vanishes, leaving the test waiting for nothing.
-std::string publish_job(const topology_names& names) {
+// A new video job's message, as jobsd makes it (the contract jobsd speaks today).
+queue::job_message video_job_message() {
     model::job j;
     j.uuid = model::new_uuid();
     j.type = model::job_type::video;
@@ -69,7 +66,15 @@ std::string publish_job(const topology_names& names) {
     j.source_id = "project-1";
     j.input = R"({"job_type":"video"})";
     j.created_ms = model::now_ms();
-    const auto m = queue::make_job_message(j);
+    return queue::make_job_message(j);
+}
+
+// Publishes a job message of the contract to the job exchange, as jobsd would: mandatory and
+// confirmed, again until the broker routed it. Seeing the job queue declared does not mean it is
+// bound yet (a worker binds it after declaring it; on a busy node that takes a while), and an
+// unroutable message sent without mandatory vanishes, leaving the test waiting for nothing.
+std::string publish_job(const topology_names& names) {
+    const auto m = video_job_message();
     queue::amqp_connection conn(test_broker_url(), 5s, 0);
     conn.confirm_select();
     const auto state = conn.state();
@@ -248,14 +253,7 @@ BOOST_AUTO_TEST_CASE(events_of_contract_3_jobs_share_messages_and_every_job_is_a
             std::set<std::string> jobs{publish_job(names)};  // routed: the queue is bound
             BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 1; }, 30s));
             for (int i = 0; i < 40; ++i) {
-                model::job j;
-                j.uuid = model::new_uuid();
-                j.type = model::job_type::video;
-                j.account_id = "acc_a";
-                j.source_id = "project-1";
-                j.input = R"({"job_type":"video"})";
-                j.created_ms = model::now_ms();
-                const auto m = queue::make_job_message(j);
+                const auto m = video_job_message();
                 broker->publish(names.exchange(), "video", m.body, m.uuid);
                 jobs.insert(m.uuid);
             }
