@@ -245,13 +245,13 @@ void expect_contract(const received& m, const posted& job, const topology_names&
         const auto& o = body.as_object();
         std::set<std::string> keys;
         for (const auto& kv : o) keys.insert(std::string(kv.key()));
-        // Contract 2 (worker/README.md): `contract`, `attempt` and `priority` too; these jobs have
+        // Contract 3 (worker/README.md): `contract`, `attempt` and `priority` too; these jobs have
         // no deadline.
         const std::set<std::string> contract{"uuid",       "job_type", "account_id", "source_id",
                                              "session_id", "version",  "input",      "created_at",
                                              "contract",   "attempt",  "priority"};
         BOOST_TEST((keys == contract), "body keys differ from the contract: " << m.body);
-        BOOST_TEST((o.contains("contract") && o.at("contract") == json::value(2)), m.body);
+        BOOST_TEST((o.contains("contract") && o.at("contract") == json::value(3)), m.body);
         BOOST_TEST((o.contains("attempt") && o.at("attempt") == json::value(1)), m.body);
         auto str = [&](const char* k) -> std::string {
             const auto* v = o.if_contains(k);
