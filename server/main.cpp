@@ -1,11 +1,11 @@
 // jobsd: load the configuration, start the server, stop on SIGINT/SIGTERM.
+#include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "server/app.hpp"
@@ -14,6 +14,16 @@
 
 int main(int argc, char** argv) {
     using namespace jobsd::server;
+    // SIGINT and SIGTERM are blocked in every thread (threads inherit the mask, so this comes
+    // before any is made) and taken by sigwait on a thread of their own. The first one stops the
+    // server; later ones, or one during startup or the teardown, are taken the same way and can
+    // never end jobsd by their default action: it always exits as it exits after one signal.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
     config cfg;
     try {
         bool help = false;
@@ -35,29 +45,29 @@ int main(int argc, char** argv) {
 
     try {
         app server(cfg);
-        {
-            // Signals are caught on a thread of their own so the io threads stay free. A second
-            // one while stopping waits in the set: the first has asked for everything there is.
-            boost::asio::io_context signals_ctx;
-            boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-            signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-                if (!ec) spdlog::info("signal {}: stopping", sig);
-                server.stop();
-            });
-            std::thread signal_thread([&] { signals_ctx.run(); });
+        // The server to stop, while it exists; the signal thread outlives it (detached).
+        static std::mutex target_mu;
+        static app* target = &server;
+        std::thread([stop_signals] {
+            for (bool stopping = false;;) {
+                int sig = 0;
+                if (sigwait(&stop_signals, &sig) != 0) continue;
+                std::lock_guard lock(target_mu);
+                if (!target || stopping) continue;  // asked already, or gone
+                stopping = true;
+                spdlog::info("signal {}: stopping", sig);
+                target->stop();
+            }
+        }).detach();
 
-            std::printf("jobsd listening on %s://%s:%u\n", cfg.tls.enabled ? "https" : "http",
-                        cfg.server.listen.c_str(), server.port());
-            std::fflush(stdout);
-            server.run();
-            signals.cancel();
-            signal_thread.join();
+        std::printf("jobsd listening on %s://%s:%u\n", cfg.tls.enabled ? "https" : "http",
+                    cfg.server.listen.c_str(), server.port());
+        std::fflush(stdout);
+        server.run();
+        {
+            std::lock_guard lock(target_mu);
+            target = nullptr;
         }
-        // The set gone, the default action is back. Every request was answered and every job
-        // stored: a SIGTERM repeated now (a supervisor, a test) must not turn the clean exit of
-        // the teardown below into a death by signal.
-        std::signal(SIGTERM, SIG_IGN);
-        std::signal(SIGINT, SIG_IGN);
         spdlog::info("stopped");
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());
