@@ -63,13 +63,6 @@ std::variant<job_event, event_error> parse_event_object(const json::value& doc, 
 
 }  // namespace
 
-std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now) {
-    boost::system::error_code ec;
-    json::value doc = json::parse(body, ec);
-    if (ec) return event_error{"not JSON: " + ec.message()};
-    return parse_event_object(doc, now);
-}
-
 std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_view body, std::int64_t now) {
     std::vector<std::variant<job_event, event_error>> out;
     boost::system::error_code ec;

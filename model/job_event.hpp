@@ -40,8 +40,6 @@ struct event_error {
     std::string problem;
 };
 
-std::variant<job_event, event_error> parse_job_event(std::string_view body, std::int64_t now_ms);
-
 // One message's events: a batch body {"events":[event, ...]} (contract 3) gives one entry per
 // element, in order, each an event or why it was refused; any other body is one event. In a batch
 // an event may carry its own `traceparent` (the header is the message's, not the event's): its
