@@ -5,6 +5,7 @@
 #include "server/session.hpp"
 
 #include "server/http_framing.hpp"
+#include "server/response_head.hpp"
 #include "server/tls_context.hpp"
 #include "server/use_nothrow.hpp"
 
@@ -21,7 +22,9 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 
 #include "model/uuid.hpp"
@@ -57,6 +60,16 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
     return message_response(http::status::bad_request, "Malformed HTTP request");
 }
 
+// Writes an answer: its head and body in one gathered write. A chunked answer (none today) goes
+// through Beast's serializer, which frames the chunks.
+template <class Stream>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, response& res) {
+    if (res.chunked()) co_return co_await http::async_write(stream, res, use_nothrow);
+    const std::string head = response_head(res);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
+    co_return co_await asio::async_write(stream, parts, use_nothrow);
+}
+
 // The 503 for a connection over the limit, on a stream ready for HTTP.
 template <class Stream>
 asio::awaitable<void> answer_too_many(Stream& stream, const server_options& options) {
@@ -64,7 +77,7 @@ asio::awaitable<void> answer_too_many(Stream& stream, const server_options& opti
     res.set(http::field::retry_after, "1");
     res.keep_alive(false);
     beast::get_lowest_layer(stream).expires_after(options.read_timeout);
-    co_await http::async_write(stream, res, use_nothrow);
+    co_await write_response(stream, res);
 }
 
 // Counts a request as in flight from its first header byte to its answer written (shutdown
@@ -226,7 +239,7 @@ class request_loop {
         metrics& counters = handlers_.counters();
         counters.count_response(r.res->result_int());
         tcp_.expires_after(options_.read_timeout);
-        auto [wec, written] = co_await http::async_write(stream_, *r.res, use_nothrow);
+        auto [wec, written] = co_await write_response(stream_, *r.res);
         counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
         co_return !wec && !r.close;
     }

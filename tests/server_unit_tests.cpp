@@ -3,12 +3,14 @@
 #define BOOST_TEST_MODULE server
 #include <boost/test/unit_test.hpp>
 
+#include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "server/config.hpp"
 #include "server/http_types.hpp"
 #include "server/metrics.hpp"
+#include "server/response_head.hpp"
 #include "server/router.hpp"
 #include "server/routes.hpp"
 #include "server/services.hpp"
@@ -522,6 +525,31 @@ BOOST_AUTO_TEST_CASE(malformed_body_error_is_400_with_message) {
     BOOST_TEST(res.result_int() == 400u);
     const auto body = json::parse(res.body()).as_object();
     BOOST_TEST(body.at("message").as_string() == "Body is not \"JSON\"");  // escaped, not broken
+}
+
+// jobsd writes an answer as response_head() and the body in one gathered write: the bytes must be
+// the ones Beast's own serializer writes for the same message, for every shape jobsd sends.
+BOOST_AUTO_TEST_CASE(response_head_and_body_are_the_bytes_beasts_serializer_writes) {
+    namespace http = boost::beast::http;
+    std::vector<response> answers;
+    answers.push_back(json_response(http::status::created, R"({"uuid":"x"})"));
+    answers.push_back(message_response(http::status::service_unavailable, "Server is shutting down"));
+    answers.back().set(http::field::retry_after, "1");
+    answers.back().keep_alive(false);
+    answers.push_back(message_response(http::status::not_found, "Job not found"));
+    answers.back().version(10);
+    answers.back().keep_alive(true);
+    answers.push_back(json_response(http::status::ok, std::string(70000, 'x')));  // a large body
+    set_page_security_headers(answers.back());
+    answers.push_back(json_response(http::status::no_content, ""));
+    answers.push_back(json_response(http::status::too_many_requests, "{}"));
+    answers.back().reason("Slow Down");  // a reason of its own
+    for (auto& res : answers) {
+        res.set("X-Request-Id", "req-1");
+        std::ostringstream beast_bytes;
+        beast_bytes << res;
+        BOOST_TEST(response_head(res) + res.body() == beast_bytes.str());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(message_response_is_json) {
