@@ -53,7 +53,7 @@ function(jobsd_reliability_test name timeout locks)
 endfunction()
 
 jobsd_reliability_test(reliability_tests 600 rabbitmq jobs_queue)
-jobsd_reliability_test(reliability_pg_tests 600 "rabbitmq;postgres")
+jobsd_reliability_test(reliability_pg_tests 900 "rabbitmq;postgres")
 # Its overload case measures the order jobs are published in under a load it makes itself (two
 # jobsd, a broker slower than ingestion); a neighbour test's load would be measured with it.
 set_tests_properties(reliability_pg_tests PROPERTIES RUN_SERIAL TRUE)

@@ -33,4 +33,24 @@ bool wait_until(F&& done, std::chrono::milliseconds limit,
     return within(limit, done, poll).has_value();
 }
 
+// Polls `remaining` (a count that should fall to zero) every `poll`: true once it is zero, false
+// once it has not fallen for `stall`, or at `limit`. For work whose pace is the machine's (a backlog
+// draining through a broker on a loaded machine): slow progress is waited for, none is not.
+template <class F>
+bool wait_draining(F&& remaining, std::chrono::milliseconds stall, std::chrono::milliseconds limit,
+                   std::chrono::milliseconds poll = std::chrono::milliseconds(1000)) {
+    const auto start = std::chrono::steady_clock::now();
+    auto last = remaining();
+    auto progressed = start;
+    while (last > 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - progressed >= stall || now - start >= limit) return false;
+        std::this_thread::sleep_for(poll);
+        const auto left = remaining();
+        if (left < last) progressed = std::chrono::steady_clock::now();
+        last = left;
+    }
+    return true;
+}
+
 }  // namespace jobsd::test
