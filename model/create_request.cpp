@@ -7,7 +7,6 @@
 #include "model/webhook_url.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdio>
@@ -135,17 +134,15 @@ class checker {
 
 std::variant<create_request, request_error> parse_create_request(std::string_view body,
                                                                  const create_limits& limits) {
-    // Ambiguous or abusive JSON is refused before the document is built.
-    if (auto problem = strict_json_problem(body); !problem.empty()) {
+    // Ambiguous or abusive JSON is refused in the pass that builds the document.
+    unsigned char buf[4096];
+    json::monotonic_resource mr(buf, sizeof buf);
+    auto parsed = parse_strict_json(body, &mr);
+    if (auto& problem = parsed.problem; !problem.empty()) {
         if (problem != "Malformed JSON body") problem = "Malformed JSON body: " + problem;
         return request_error{request_error::kind::malformed_json, std::move(problem), {}};
     }
-    unsigned char buf[4096];
-    json::monotonic_resource mr(buf, sizeof buf);
-    std::error_code ec;
-    json::value doc = json::parse(body, ec, &mr);
-    if (ec) return request_error{request_error::kind::malformed_json, "Malformed JSON body", {}};
-    const auto* obj = doc.if_object();
+    const auto* obj = parsed.doc.if_object();
     if (!obj) return request_error{request_error::kind::not_object, "Request body must be a JSON object", {}};
 
     checker check(*obj);

@@ -1,8 +1,10 @@
-// A SAX pass with Boost.JSON's basic_parser: the keys of each object are compared when it closes,
-// nothing else is kept.
+// A SAX pass with Boost.JSON's basic_parser: the keys of each object are compared when it closes.
+// The checking pass keeps nothing else; the building pass also pushes every value on a
+// json::value_stack, as Boost.JSON's own parser does, so the tree comes out of the same pass.
 #include "model/strict_json.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -33,15 +35,32 @@ struct key_scratch {
     }
 };
 
+// No tree: the checks alone.
+struct no_tree {
+    void push_object(std::size_t) {}
+    void push_array(std::size_t) {}
+    void push_chars(sv) {}
+    void push_key(sv) {}
+    void push_string(sv) {}
+    void push_int64(std::int64_t) {}
+    void push_uint64(std::uint64_t) {}
+    void push_double(double) {}
+    void push_bool(bool) {}
+    void push_null() {}
+};
+
+// Tree is no_tree or boost::json::value_stack.
+template <class Tree>
 struct strict_handler {
     static constexpr std::size_t max_object_size = std::size_t(-1);
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    explicit strict_handler(key_scratch& s) : k(s) { k.clear(); }
+    strict_handler(key_scratch& s, Tree& t) : k(s), tree(t) { k.clear(); }
 
     key_scratch& k;
+    Tree& tree;
     std::size_t key_begin = std::string::npos;  // offset of the key being read, in parts
     std::string problem;
 
@@ -79,20 +98,25 @@ struct strict_handler {
         k.objects.push_back(k.keys.size());
         return true;
     }
-    bool on_object_end(std::size_t, error_code& ec) {
+    bool on_object_end(std::size_t n, error_code& ec) {
         if (const auto dup = duplicate_in_closing_object())
             return fail(ec, "duplicate key \"" + std::string(dup->substr(0, 64)) + "\" in JSON body");
         const std::size_t first = k.objects.back();
         if (first < k.keys.size()) k.names.resize(k.keys[first].first);
         k.keys.resize(first);
         k.objects.pop_back();
+        tree.push_object(n);
         return true;
     }
     bool on_array_begin(error_code&) { return true; }
-    bool on_array_end(std::size_t, error_code&) { return true; }
+    bool on_array_end(std::size_t n, error_code&) {
+        tree.push_array(n);
+        return true;
+    }
     bool on_key_part(sv s, std::size_t, error_code&) {
         if (key_begin == std::string::npos) key_begin = k.names.size();
         k.names.append(s.data(), s.size());
+        tree.push_chars(s);
         return true;
     }
     bool on_key(sv s, std::size_t, error_code&) {
@@ -100,30 +124,50 @@ struct strict_handler {
         k.names.append(s.data(), s.size());
         k.keys.emplace_back(key_begin, k.names.size() - key_begin);
         key_begin = std::string::npos;
+        tree.push_key(s);
         return true;
     }
-    bool on_string_part(sv, std::size_t, error_code&) { return true; }
-    bool on_string(sv, std::size_t, error_code&) { return true; }
+    bool on_string_part(sv s, std::size_t, error_code&) {
+        tree.push_chars(s);
+        return true;
+    }
+    bool on_string(sv s, std::size_t, error_code&) {
+        tree.push_string(s);
+        return true;
+    }
     bool on_number_part(sv, error_code&) { return true; }
-    bool on_int64(std::int64_t, sv, error_code&) { return true; }
-    bool on_uint64(std::uint64_t, sv, error_code&) { return true; }
+    bool on_int64(std::int64_t i, sv, error_code&) {
+        tree.push_int64(i);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, sv, error_code&) {
+        tree.push_uint64(u);
+        return true;
+    }
     bool on_double(double d, sv, error_code& ec) {
         if (!std::isfinite(d)) return fail(ec, "number out of range in JSON body");
+        tree.push_double(d);
         return true;
     }
-    bool on_bool(bool, error_code&) { return true; }
-    bool on_null(error_code&) { return true; }
+    bool on_bool(bool b, error_code&) {
+        tree.push_bool(b);
+        return true;
+    }
+    bool on_null(error_code&) {
+        tree.push_null();
+        return true;
+    }
     bool on_comment_part(sv, error_code&) { return true; }
     bool on_comment(sv, error_code&) { return true; }
 };
 
-}  // namespace
-
-std::string strict_json_problem(std::string_view text, std::size_t max_depth) {
+// One pass of the strict handler over `text`, building into `tree`: "" or the problem.
+template <class Tree>
+std::string strict_pass(std::string_view text, std::size_t max_depth, Tree& tree) {
     boost::json::parse_options opts;
     opts.max_depth = max_depth;
     thread_local key_scratch scratch;
-    boost::json::basic_parser<strict_handler> parser(opts, scratch);
+    boost::json::basic_parser<strict_handler<Tree>> parser(opts, scratch, tree);
     error_code ec;
     const auto n = parser.write_some(false, text.data(), text.size(), ec);
     // A body with unusually many keys does not leave its storage behind on this thread.
@@ -136,6 +180,24 @@ std::string strict_json_problem(std::string_view text, std::size_t max_depth) {
     if (ec == boost::json::error::too_deep)
         return "JSON body nested deeper than " + std::to_string(max_depth);
     return "Malformed JSON body";
+}
+
+}  // namespace
+
+std::string strict_json_problem(std::string_view text, std::size_t max_depth) {
+    no_tree none;
+    return strict_pass(text, max_depth, none);
+}
+
+strict_document parse_strict_json(std::string_view text, boost::json::storage_ptr sp, std::size_t max_depth) {
+    // The stack's own scratch space is on this frame, as boost::json::parse does.
+    unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
+    boost::json::value_stack stack({}, temp, sizeof temp);
+    stack.reset(std::move(sp));
+    std::string problem = strict_pass(text, max_depth, stack);
+    // Moved, not assigned: assigning into a value of other storage would copy the tree.
+    if (!problem.empty()) return {nullptr, std::move(problem)};
+    return {stack.release(), {}};
 }
 
 }  // namespace jobsd::model

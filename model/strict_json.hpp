@@ -4,6 +4,9 @@
 // itself. Pure code; no I/O.
 #pragma once
 
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -15,5 +18,16 @@ inline constexpr std::size_t max_json_depth = 32;
 
 // "" when `text` is strict JSON; otherwise what is wrong with it, for the client.
 std::string strict_json_problem(std::string_view text, std::size_t max_depth = max_json_depth);
+
+// A document read strictly: `problem` as strict_json_problem says it, or "" and the tree.
+struct strict_document {
+    boost::json::value doc;
+    std::string problem;
+};
+
+// strict_json_problem's checks and the tree in one pass (its storage from `sp`), where checking
+// first and then boost::json::parse read the text twice.
+strict_document parse_strict_json(std::string_view text, boost::json::storage_ptr sp = {},
+                                  std::size_t max_depth = max_json_depth);
 
 }  // namespace jobsd::model

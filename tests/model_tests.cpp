@@ -1,5 +1,6 @@
 // Unit tests of model/: validation, resolution, status transitions, clocks, ids, key hashes.
 #define BOOST_TEST_MODULE model
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -373,6 +374,37 @@ BOOST_AUTO_TEST_CASE(depth_numbers_utf8_and_trailing_bytes) {
     BOOST_TEST(strict_json_problem("{\"v\":\"\xff\"}") == "Malformed JSON body");
     BOOST_TEST(strict_json_problem("{} x") == "Malformed JSON body");
     BOOST_TEST(strict_json_problem("{}   \n").empty());
+}
+
+// One pass that checks and builds: the problem strict_json_problem names, or the tree
+// boost::json::parse builds, in the storage it was given (moved, not copied out of it).
+BOOST_AUTO_TEST_CASE(one_pass_parse_agrees_with_the_check_and_with_boost_json_parse) {
+    const std::vector<std::string> texts = {
+        R"({"job_type":"tts","values":{"a":"x","b":[1,-2,3.5,true,false,null]},"version":1.2})",
+        R"({"a\u0062":"\ud83d\ude00","n":18446744073709551615,"m":-9223372036854775808})",
+        R"([{"a":1},{"b":{"c":1,"d":2}}])",
+        R"("just a string")",
+        "{}   \n",
+        R"({"job_type":"tts","job_type":"pdf"})",
+        R"({"v":1e400})",
+        std::string(33, '[') + std::string(33, ']'),
+        "{\"v\":\"\xff\"}",
+        "{} x",
+        R"({"a":)",
+        "",
+    };
+    for (const auto& text : texts) {
+        unsigned char buf[512];
+        boost::json::monotonic_resource mr(buf, sizeof buf);
+        const boost::json::storage_ptr sp(&mr);
+        const auto parsed = jobsd::model::parse_strict_json(text, sp);
+        BOOST_TEST(parsed.problem == strict_json_problem(text), text);
+        if (!parsed.problem.empty()) continue;
+        std::error_code ec;
+        BOOST_TEST(parsed.doc == boost::json::parse(text, ec), text);
+        BOOST_TEST(!ec);
+        BOOST_TEST((parsed.doc.storage().get() == sp.get()), text);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(create_request_refuses_ambiguous_bodies_with_400_messages) {
