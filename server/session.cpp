@@ -5,7 +5,7 @@
 #include "server/session.hpp"
 
 #include "server/http_framing.hpp"
-#include "server/response_head.hpp"
+#include "server/message_head.hpp"
 #include "server/tls_context.hpp"
 #include "server/use_nothrow.hpp"
 

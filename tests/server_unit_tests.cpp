@@ -18,8 +18,8 @@
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
 #include "server/http_types.hpp"
+#include "server/message_head.hpp"
 #include "server/metrics.hpp"
-#include "server/response_head.hpp"
 #include "server/router.hpp"
 #include "server/routes.hpp"
 #include "server/services.hpp"
@@ -549,6 +549,25 @@ BOOST_AUTO_TEST_CASE(response_head_and_body_are_the_bytes_beasts_serializer_writ
         std::ostringstream beast_bytes;
         beast_bytes << res;
         BOOST_TEST(response_head(res) + res.body() == beast_bytes.str());
+    }
+}
+
+// The webhook sender writes its requests the same way: request_head() and the body.
+BOOST_AUTO_TEST_CASE(request_head_and_body_are_the_bytes_beasts_serializer_writes) {
+    namespace http = boost::beast::http;
+    std::vector<http::request<http::string_body>> requests;
+    requests.emplace_back(http::verb::post, "/hooks/in?x=1&y=%20", 11);
+    requests.back().set(http::field::host, "example.com:8443");
+    requests.back().set("webhook-id", "msg_0190f2a4");
+    requests.back().keep_alive(true);
+    requests.back().body() = R"({"type":"job.succeeded"})";
+    requests.emplace_back(http::verb::get, "/", 10);
+    requests.back().keep_alive(false);
+    for (auto& req : requests) {
+        req.prepare_payload();
+        std::ostringstream beast_bytes;
+        beast_bytes << req;
+        BOOST_TEST(request_head(req) + req.body() == beast_bytes.str());
     }
 }
 
