@@ -42,8 +42,10 @@ class exposition {
 };
 
 void render_outbox(exposition& x, const store::outbox_stats& outbox) {
-    x.single("jobsd_outbox_unpublished", "Committed jobs not yet confirmed by the broker.", "gauge",
-             outbox.unpublished);
+    x.single("jobsd_outbox_unpublished",
+             "Committed jobs in the outbox, not yet confirmed by the broker (jobs held in the fair queue are "
+             "not counted).",
+             "gauge", outbox.unpublished);
     const double age =
         outbox.oldest_created_ms
             ? std::max<double>(0, static_cast<double>(model::now_ms() - *outbox.oldest_created_ms) / 1000.0)

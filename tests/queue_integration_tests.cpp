@@ -390,7 +390,14 @@ BOOST_AUTO_TEST_CASE(broker_restart_loses_nothing) {
     std::this_thread::sleep_for(3s);
     const std::size_t during_outage = accepted_count - at_down;
     BOOST_TEST(during_outage > 0u, "no job was accepted while the broker was down");
-    BOOST_TEST(server.metric("jobsd_outbox_unpublished") > 0);
+    // They wait in the store: in the outbox, or held in the fair queue when their type's queue was
+    // already full at the last count (a node slow to stop takes more jobs into its queue first;
+    // seen in a loaded run). Both kinds are sent once the node is back (checked below).
+    const double unpublished = server.metric("jobsd_outbox_unpublished");
+    const double held =
+        server.metric("jobsd_fair_queue_held_total") - server.metric("jobsd_fair_queue_released_total");
+    BOOST_TEST_MESSAGE("during the outage: " << unpublished << " jobs in the outbox, " << held << " held");
+    BOOST_TEST(unpublished + held > 0, "no job waits in the outbox or the fair queue: " << server.summary());
     // Alive but not ready: balancers should prefer an instance that can publish.
     const auto unready = server.readiness();
     BOOST_TEST(unready.first == 503);
