@@ -3,12 +3,20 @@
 // and the webhook sender's requests.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
+#include <cstddef>
 #include <string>
+#include <tuple>
 
 #include "server/http_types.hpp"
+#include "server/use_nothrow.hpp"
 
 namespace jobsd::server {
 
@@ -19,5 +27,19 @@ std::string response_head(const response& res);
 
 // "<METHOD> <target> HTTP/1.x\r\n", then the fields as response_head writes them.
 std::string request_head(const http::request<http::string_body>& req);
+
+// Writes `msg` (its length set, not chunked) as its head and its body in one gathered write.
+template <class Stream, bool isRequest>
+boost::asio::awaitable<std::tuple<boost::beast::error_code, std::size_t>> async_write_gathered(
+    Stream& stream, const http::message<isRequest, http::string_body>& msg) {
+    std::string head;
+    if constexpr (isRequest)
+        head = request_head(msg);
+    else
+        head = response_head(msg);
+    const std::array<boost::asio::const_buffer, 2> parts{boost::asio::buffer(head),
+                                                         boost::asio::buffer(msg.body())};
+    co_return co_await boost::asio::async_write(stream, parts, use_nothrow);
+}
 
 }  // namespace jobsd::server

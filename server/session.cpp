@@ -22,7 +22,6 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
-#include <array>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -65,9 +64,7 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
 template <class Stream>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, response& res) {
     if (res.chunked()) co_return co_await http::async_write(stream, res, use_nothrow);
-    const std::string head = response_head(res);
-    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
-    co_return co_await asio::async_write(stream, parts, use_nothrow);
+    co_return co_await async_write_gathered(stream, res);
 }
 
 // The 503 for a connection over the limit, on a stream ready for HTTP.

@@ -10,7 +10,6 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -21,7 +20,6 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
-#include <array>
 #include <variant>
 
 #include "server/message_head.hpp"
@@ -84,10 +82,8 @@ template <class Stream>
 asio::awaitable<exchange_end> exchange(Stream& s, webhook_sender::connection& c,
                                        const http::request<http::string_body>& req, const webhook_options& o,
                                        attempt_result& r) {
-    c.tcp().expires_after(o.answer_timeout);     // the whole answer: request written, answer read
-    const std::string head = request_head(req);  // one gathered write, as the server answers
-    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(req.body())};
-    auto [wec, written] = co_await asio::async_write(s, parts, use_nothrow);
+    c.tcp().expires_after(o.answer_timeout);  // the whole answer: request written, answer read
+    auto [wec, written] = co_await async_write_gathered(s, req);  // as the server answers
     if (wec) {
         r.error = "sending the request: " + describe(wec, o.answer_timeout);
         co_return peer_closed(wec) ? exchange_end::stale : exchange_end::close;
