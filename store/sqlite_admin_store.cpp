@@ -8,6 +8,7 @@
 #include "store/admin_store_rules.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_job_row.hpp"
+#include "store/sqlite_outbox_sql.hpp"
 #include "store/sqlite_schema.hpp"
 
 namespace jobsd::store {
@@ -298,7 +299,9 @@ admin_result<admin_job> sqlite_admin_store::find_job(const std::string& uuid) {
 }
 
 std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
-    sqlite_statement st(db_->handle(), select_sqlite_admin_jobs("WHERE published = 0 ORDER BY seq LIMIT ?1"));
+    sqlite_statement st(
+        db_->handle(), select_sqlite_admin_jobs("WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?1) "
+                                                "ORDER BY seq"));
     st.bind(1, static_cast<std::int64_t>(limit));
     std::vector<admin_job> out;
     each_row(*db_, st, "reading the outbox",
@@ -323,14 +326,18 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
     // the outbox relay sends it again and its events (STARTED, …) apply as for a new job.
     sqlite_statement requeue(
         db_->handle(),
-        "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 0, progress = NULL,"
+        "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, progress = NULL,"
         " output = NULL, error = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
+    sqlite_statement enter(db_->handle(), sqlite_outbox::enter);
     for (const auto& uuid : uuids) {
         requeue.bind(1, std::string_view(uuid));
         requeue.bind(2, model::to_string(model::job_status::queued));
         requeue.bind(3, now_ms);
         run(*db_, requeue, "requeueing job " + uuid);
         requeue.reset();
+        enter.bind(1, std::string_view(uuid));
+        run(*db_, enter, "putting job " + uuid + " back in the outbox");
+        enter.reset();
     }
     txn.commit();
     return uuids;
@@ -341,7 +348,8 @@ std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_befor
                                                       std::size_t limit) {
     sqlite_statement st(
         db_->handle(),
-        select_sqlite_admin_jobs("WHERE published = 1 AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
+        select_sqlite_admin_jobs("WHERE NOT " + std::string(sqlite_outbox::waiting) +
+                                 " AND job_status IN ('QUEUED', 'STARTED', 'IN_PROGRESS')"
                                  " AND updated_ms < ?1 AND fair_key IS NULL AND retry_at_ms IS NULL"
                                  " AND (?2 IS NULL OR job_type = ?2) ORDER BY updated_ms LIMIT ?3"));
     st.bind(1, updated_before_ms);
@@ -371,15 +379,17 @@ admin_result<admin_job> sqlite_admin_store::requeue_job(const std::string& uuid,
     cancel.bind(3, static_cast<std::int64_t>(job.attempt));
     cancel.bind(4, now_ms);
     run(*db_, cancel, "queueing the cancel of job " + uuid);
-    sqlite_statement requeue(
-        db_->handle(),
-        "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 0, progress = NULL,"
-        " output = NULL, cancel_requested_ms = NULL, updated_ms = max(updated_ms, ?3)"
-        " WHERE uuid = ?1");
+    sqlite_statement requeue(db_->handle(),
+                             "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, progress = NULL,"
+                             " output = NULL, cancel_requested_ms = NULL, updated_ms = max(updated_ms, ?3)"
+                             " WHERE uuid = ?1");
     requeue.bind(1, std::string_view(uuid));
     requeue.bind(2, model::to_string(model::job_status::queued));
     requeue.bind(3, now_ms);
     run(*db_, requeue, "requeueing job " + uuid);
+    sqlite_statement enter(db_->handle(), sqlite_outbox::enter);
+    enter.bind(1, std::string_view(uuid));
+    run(*db_, enter, "putting job " + uuid + " back in the outbox");
     auto after = find_job(uuid);
     txn.commit();
     return after;

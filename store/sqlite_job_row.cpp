@@ -2,6 +2,8 @@
 // reads as video / QUEUED rather than failing the whole read.
 #include "store/sqlite_job_row.hpp"
 
+#include "store/sqlite_outbox_sql.hpp"
+
 namespace jobsd::store {
 
 job_record read_sqlite_job(const sqlite_statement& st, int first) {
@@ -34,7 +36,8 @@ job_record read_sqlite_job(const sqlite_statement& st, int first) {
 }
 
 std::string select_sqlite_admin_jobs(std::string_view rest) {
-    return "SELECT seq, published, " + std::string(sqlite_job_columns) + " FROM jobs " + std::string(rest);
+    return "SELECT seq, NOT " + std::string(sqlite_outbox::waiting) + ", " + std::string(sqlite_job_columns) +
+           " FROM jobs " + std::string(rest);
 }
 
 admin_job read_sqlite_admin_job(const sqlite_statement& st) {

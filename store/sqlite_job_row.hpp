@@ -21,8 +21,8 @@ inline constexpr std::string_view sqlite_job_columns =
 // The job in sqlite_job_columns, starting at result column `first`.
 job_record read_sqlite_job(const sqlite_statement& st, int first);
 
-// "SELECT seq, published, <sqlite_job_columns> FROM jobs <rest>": a job with its outbox state,
-// as read_sqlite_admin_job reads it.
+// "SELECT seq, <published>, <sqlite_job_columns> FROM jobs <rest>": a job with its outbox state
+// (published: not waiting in the outbox), as read_sqlite_admin_job reads it.
 std::string select_sqlite_admin_jobs(std::string_view rest);
 admin_job read_sqlite_admin_job(const sqlite_statement& st);
 

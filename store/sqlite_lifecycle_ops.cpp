@@ -12,6 +12,7 @@
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
 #include "store/sqlite_ops.hpp"
+#include "store/sqlite_outbox_sql.hpp"
 #include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 
@@ -49,6 +50,13 @@ std::optional<job_record> account_job(sqlite_db& db, const std::string& account_
     auto jobs = read_jobs(db, st);
     if (jobs.empty()) return std::nullopt;
     return std::move(jobs.front());
+}
+
+// Job `uuid` enters the outbox (statement `sql`, one of sqlite_outbox's) or leaves it.
+void move_outbox(sqlite_db& db, std::string_view sql, const std::string& uuid) {
+    auto& st = db.cached(sql);
+    st.bind(1, std::string_view(uuid));
+    run(db, st, "moving job " + uuid + " in the outbox");
 }
 
 // A cancel message for the job's current attempt enters the control outbox.
@@ -121,12 +129,13 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
             // that holds it anyway (the publisher may have sent it already).
             sqlite_statement st(
                 db.handle(),
-                "UPDATE jobs SET job_status = ?2, published = 1, retry_at_ms = NULL, fair_key = NULL,"
+                "UPDATE jobs SET job_status = ?2, retry_at_ms = NULL, fair_key = NULL,"
                 " cancel_requested_ms = ?3, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
             st.bind(1, std::string_view(uuid));
             st.bind(2, model::to_string(job_status::cancelled));
             st.bind(3, now);
             run(db, st, "cancelling job " + uuid);
+            move_outbox(db, sqlite_outbox::leave, uuid);
             add_cancel(db, *job, now);
             record_deliveries(w, *job, job_status::cancelled, now);
             job->status = job_status::cancelled;
@@ -176,17 +185,17 @@ struct retry_job_op final : lifecycle_write<retry_job_op, retry_outcome> {
         }
         if (expires_in) job->expires_in_ms = expires_in;
         job->expires_at_ms = job->expires_in_ms ? std::optional(now + *job->expires_in_ms) : std::nullopt;
-        sqlite_statement st(
-            db.handle(),
-            "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 0, retry_at_ms = NULL,"
-            " progress = NULL, output = NULL, cancel_requested_ms = NULL, expires_in_ms = ?3,"
-            " expires_at_ms = ?4, updated_ms = max(updated_ms, ?5) WHERE uuid = ?1");
+        sqlite_statement st(db.handle(),
+                            "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, retry_at_ms = NULL,"
+                            " progress = NULL, output = NULL, cancel_requested_ms = NULL, expires_in_ms = ?3,"
+                            " expires_at_ms = ?4, updated_ms = max(updated_ms, ?5) WHERE uuid = ?1");
         st.bind(1, std::string_view(uuid));
         st.bind(2, model::to_string(job_status::queued));
         st.bind(3, job->expires_in_ms);
         st.bind(4, job->expires_at_ms);
         st.bind(5, now);
         run(db, st, "retrying job " + uuid);
+        move_outbox(db, sqlite_outbox::enter, uuid);
         job->status = job_status::queued;
         ++job->attempt;
         job->progress.reset();
@@ -215,15 +224,16 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
 
     void expire(sqlite_writer_ctx& w) {
         auto& db = *w.db;
+        // Index jobs_expiring: the queued jobs with a deadline (the literal 'QUEUED' lets the
+        // planner use it); of those, the ones in the outbox or the fair queue.
         sqlite_statement find(db.handle(),
-                              select_jobs("WHERE (published = 0 OR fair_key IS NOT NULL) AND "
-                                          "expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
-                                          "job_status = ?2 LIMIT ?3"));
+                              select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
+                                          "job_status = 'QUEUED' AND (fair_key IS NOT NULL OR " +
+                                          std::string(sqlite_outbox::waiting) + ") LIMIT ?2"));
         find.bind(1, now);
-        find.bind(2, model::to_string(job_status::queued));
-        find.bind(3, static_cast<std::int64_t>(limit));
+        find.bind(2, static_cast<std::int64_t>(limit));
         sqlite_statement expire(db.handle(),
-                                "UPDATE jobs SET job_status = ?2, published = 1, fair_key = NULL, updated_ms "
+                                "UPDATE jobs SET job_status = ?2, fair_key = NULL, updated_ms "
                                 "= max(updated_ms, ?3)"
                                 " WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
@@ -231,6 +241,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
             expire.bind(2, model::to_string(job_status::expired));
             expire.bind(3, now);
             run(db, expire, "expiring job " + job.uuid);
+            move_outbox(db, sqlite_outbox::leave, job.uuid);
             record_deliveries(w, job, job_status::expired, now);
             model::job_event e;
             e.uuid = job.uuid;
@@ -249,11 +260,11 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
         find.bind(1, now);
         find.bind(2, model::to_string(job_status::queued));
         find.bind(3, static_cast<std::int64_t>(limit));
-        sqlite_statement release(db.handle(),
-                                 "UPDATE jobs SET published = 0, retry_at_ms = NULL WHERE uuid = ?1");
+        sqlite_statement release(db.handle(), "UPDATE jobs SET retry_at_ms = NULL WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
             release.bind(1, std::string_view(job.uuid));
             run(db, release, "releasing the retry of job " + job.uuid);
+            move_outbox(db, sqlite_outbox::enter, job.uuid);
             job.retry_at_ms.reset();
             value.due.push_back(std::move(job));
         }
@@ -276,12 +287,12 @@ struct release_held_op final : lifecycle_write<release_held_op, std::vector<job_
         find.bind(1, model::to_string(type));
         find.bind(2, model::to_string(job_status::queued));
         find.bind(3, static_cast<std::int64_t>(limit));
-        sqlite_statement release(db.handle(),
-                                 "UPDATE jobs SET published = 0, fair_key = NULL WHERE uuid = ?1");
+        sqlite_statement release(db.handle(), "UPDATE jobs SET fair_key = NULL WHERE uuid = ?1");
         value = read_jobs(db, find);
         for (const auto& job : value) {
             release.bind(1, std::string_view(job.uuid));
             run(db, release, "releasing held job " + job.uuid);
+            move_outbox(db, sqlite_outbox::enter, job.uuid);
         }
     }
 

@@ -41,8 +41,8 @@ struct sqlite_writer_ctx {
     std::unique_ptr<sqlite_db> db;
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
-    sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, release_key,
-        mark_published, job_state, update_status, schedule_retry, resend_cancel, record_deliveries;
+    sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, enter_outbox,
+        release_key, leave_outbox, job_state, update_status, schedule_retry, resend_cancel, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };

@@ -166,7 +166,8 @@ struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
     outbox_stats read(sqlite_db& db) {
         sqlite_statement st(
             db.handle(),
-            "SELECT job_type, count(*), min(created_ms) FROM jobs WHERE published = 0 GROUP BY job_type");
+            "SELECT j.job_type, count(*), min(j.created_ms) FROM outbox o JOIN jobs j ON j.seq = o.seq"
+            " GROUP BY j.job_type");
         outbox_stats stats;
         while (st.step() == SQLITE_ROW)
             stats.add(st.column_text(0), static_cast<std::uint64_t>(st.column_int(1)),
@@ -280,8 +281,11 @@ sqlite_reader_ctx::sqlite_reader_ctx(const std::filesystem::path& path)
       find_job(db.handle(), select_jobs("", "WHERE uuid = ?1 AND account_id = ?2")),
       find_by_key(db.handle(),
                   select_jobs("", "WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3")),
-      list_unpublished(db.handle(),
-                       select_jobs("seq, ", "WHERE published = 0 AND seq > ?1 ORDER BY seq LIMIT ?2")),
+      list_unpublished(
+          db.handle(),
+          select_jobs("seq, ",
+                      "WHERE seq IN (SELECT seq FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2) "
+                      "ORDER BY seq")),
       list_batch(db.handle(), select_jobs("", "WHERE batch_id = ?1 AND account_id = ?2 ORDER BY seq")) {}
 
 namespace sqlite_ops {

@@ -12,7 +12,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> migrations = {
+constexpr std::array<std::string_view, 10> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -129,6 +129,21 @@ ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 )sql",
     // 9: a job's own webhook in its row, not in a table of its own (store/webhook_schema.hpp).
     sqlite_job_webhook_columns_step,
+    // 10: the outbox as a table of its own (issue 20). A job waiting for the broker is a row of
+    // `outbox` (its seq) instead of a flag in its own row, so the publisher's mark is the delete
+    // of a small row, not a rewrite of the job's (its input, a page of the WAL per few jobs,
+    // written again at each mark). A held job is in neither: fair_key set, not in the outbox.
+    // Jobs that may expire are the queued ones with a deadline; the sweep checks which of them
+    // wait in the outbox or the fair queue.
+    R"sql(
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY);
+INSERT INTO outbox (seq) SELECT seq FROM jobs WHERE published = 0;
+DROP INDEX jobs_unpublished;
+DROP INDEX jobs_expiring;
+ALTER TABLE jobs DROP COLUMN published;
+CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
+  WHERE expires_at_ms IS NOT NULL AND job_status = 'QUEUED';
+)sql",
 };
 
 }  // namespace

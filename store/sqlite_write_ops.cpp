@@ -10,6 +10,7 @@
 #include "model/webhook_url.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
+#include "store/sqlite_outbox_sql.hpp"
 #include "store/sqlite_seed.hpp"
 #include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
@@ -23,16 +24,14 @@ namespace {
 constexpr std::string_view insert_job_sql =
     "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms, "
     "updated_ms, version, idempotency_key, request_hash, batch_id, attempt, expires_in_ms, expires_at_ms, "
-    "priority, fair_key, published, traceparent, webhook_url, webhook_dest, webhook_events) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 IS NOT "
-    "NULL, ?18, ?19, ?20, ?21)";
+    "priority, fair_key, traceparent, webhook_url, webhook_dest, webhook_events) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+    "?21)";
 
 // An expired key is given up by its old job, so the unique index only guards live keys.
 constexpr std::string_view release_key_sql =
     "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < "
     "?3";
-
-constexpr std::string_view mark_published_sql = "UPDATE jobs SET published = 1 WHERE uuid = ?1";
 
 constexpr std::string_view job_state_sql =
     "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
@@ -59,11 +58,11 @@ constexpr std::string_view record_deliveries_sql =
     " j.webhook_url, j.webhook_dest, ?1, ?3, ?5, ?6,"
     " ?6 FROM jobs j WHERE j.uuid = ?1 AND j.webhook_url IS NOT NULL AND (j.webhook_events & ?4) != 0";
 
-// A retryable failure: back to QUEUED as the next attempt, out of the outbox until the
-// lifecycle sweep finds its backoff over; the error is kept as the last one.
+// A retryable failure: back to QUEUED as the next attempt, out of the outbox (leave_outbox: a
+// worker may fail a job before its publish is marked) until the lifecycle sweep finds its backoff
+// over; the error is kept as the last one.
 constexpr std::string_view schedule_retry_sql =
-    "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, published = 1, retry_at_ms = ?3, progress = "
-    "NULL,"
+    "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, retry_at_ms = ?3, progress = NULL,"
     " output = NULL, error = coalesce(?4, error), updated_ms = max(updated_ms, ?5) WHERE uuid = ?1";
 
 // Asks again for a cancel the worker missed, unless one is still waiting to be sent.
@@ -140,8 +139,12 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
         st.bind(20, std::string_view(webhook_dest));
         st.bind(21, static_cast<std::int64_t>(job.webhook_events));
     }
-    const int rc = st.step();
+    int rc = st.step();
     st.reset();
+    if (rc == SQLITE_DONE && !job.fair_key) {
+        rc = w.enter_outbox.step();
+        w.enter_outbox.reset();
+    }
     if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
         spdlog::error("store: insert of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
                       model::trace_id_of(job.traceparent));
@@ -197,9 +200,9 @@ struct mark_published_op final : sqlite_write_op {
 
     error_code execute(sqlite_writer_ctx& w) override {
         for (const auto& uuid : uuids) {
-            w.mark_published.bind(1, std::string_view(uuid));
-            const int rc = w.mark_published.step();
-            w.mark_published.reset();
+            w.leave_outbox.bind(1, std::string_view(uuid));
+            const int rc = w.leave_outbox.step();
+            w.leave_outbox.reset();
             if (rc != SQLITE_DONE) {
                 spdlog::error("store: marking {} published failed: {}", uuid, w.db->error_message());
                 return store_errc::io;
@@ -297,6 +300,9 @@ struct apply_events_op final : sqlite_write_op {
         up.bind(4, e.error);
         up.bind(5, e.at_ms);
         if (!done(w, up, "scheduling a retry of job " + e.uuid)) return false;
+        w.leave_outbox.bind(1, std::string_view(e.uuid));
+        if (!done(w, w.leave_outbox, "taking job " + e.uuid + " out of the outbox for its backoff"))
+            return false;
         a.event.status = model::job_status::queued;
         a.event.attempt = job.attempt + 1;
         a.event.progress.reset();
@@ -369,8 +375,9 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_o
       release(db->handle(), "RELEASE op"),
       rollback_to(db->handle(), "ROLLBACK TO op"),
       insert_job(db->handle(), insert_job_sql),
+      enter_outbox(db->handle(), sqlite_outbox::enter_new),
       release_key(db->handle(), release_key_sql),
-      mark_published(db->handle(), mark_published_sql),
+      leave_outbox(db->handle(), sqlite_outbox::leave),
       job_state(db->handle(), job_state_sql),
       update_status(db->handle(), update_status_sql),
       schedule_retry(db->handle(), schedule_retry_sql),

@@ -347,19 +347,19 @@ BOOST_AUTO_TEST_CASE(requeue_dead_touches_only_dead_lettered_jobs_of_the_type) {
         const std::string sql =
             "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, progress, output, "
             "error,"
-            " created_ms, updated_ms, published) VALUES"
+            " created_ms, updated_ms) VALUES"
             " ('" +
             dead +
             "', 'a', 'p', 'video', 'FAILED', '{}', 40, NULL,"
-            "  'dead-lettered: delivery limit reached (no worker finished it)', 1, 2, 1),"
+            "  'dead-lettered: delivery limit reached (no worker finished it)', 1, 2),"
             " ('" +
             by_worker +
-            "', 'a', 'p', 'video', 'FAILED', '{}', NULL, NULL, 'renderer crashed', 1, 2, 1),"
+            "', 'a', 'p', 'video', 'FAILED', '{}', NULL, NULL, 'renderer crashed', 1, 2),"
             " ('" +
             other_type +
-            "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, NULL, 'dead-lettered: rejected', 1, 2, 1),"
+            "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, NULL, 'dead-lettered: rejected', 1, 2),"
             " ('" +
-            running + "', 'a', 'p', 'video', 'IN_PROGRESS', '{}', 10, NULL, NULL, 1, 2, 1)";
+            running + "', 'a', 'p', 'video', 'IN_PROGRESS', '{}', 10, NULL, NULL, 1, 2)";
         char* err = nullptr;
         const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
         const std::string problem = err ? err : "";

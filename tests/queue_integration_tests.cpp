@@ -688,7 +688,7 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_requests_in_flight_and_refuses_new_ones) {
     BOOST_TEST(stored.size() == answered.size() + 1);
     // Published before the exit: on the broker, and marked so in the file (the confirms were
     // collected); a job the exit left unconfirmed would be sent again by the next start.
-    const auto unpublished = sqlite_int(test_db(dir), "SELECT count(*) FROM jobs WHERE published = 0");
+    const auto unpublished = sqlite_int(test_db(dir), "SELECT count(*) FROM outbox");
     BOOST_TEST_MESSAGE(unpublished << " jobs left unpublished at the exit");
     answered.push_back(before);
     expect_all_delivered(answered, drain_all(*broker, names, 2s));
@@ -720,7 +720,7 @@ BOOST_AUTO_TEST_CASE(sigterm_with_confirms_withheld_exits_in_time) {
         BOOST_TEST(ended.exited);
         BOOST_TEST(ended.code == 0);
         BOOST_TEST(!ended.forced, "jobsd still waited for confirms 10 s after SIGTERM");
-        BOOST_TEST(sqlite_int(test_db(dir), "SELECT count(*) FROM jobs WHERE published = 0") == 10);
+        BOOST_TEST(sqlite_int(test_db(dir), "SELECT count(*) FROM outbox") == 10);
         alarm->undo();
     }
     jobsd_child again(dir);

@@ -386,6 +386,32 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     BOOST_TEST(stats.oldest_created_ms.value_or(0) == jobs[1].created_ms);
 }
 
+// A worker may fail a job before the broker's confirm of it is marked: the retry waits for its
+// backoff out of the outbox (not relayed meanwhile), and goes back in when the sweep finds it due.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_retry_waits_out_of_the_outbox_until_due, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    create(*s, j);
+    BOOST_TEST_REQUIRE(claim(*s).size() == 1u);  // sent, its confirm not marked yet
+    auto failed = event(j.uuid, job_status::failed, j.created_ms + 10);
+    failed.attempt = 1;
+    failed.retryable = true;
+    failed.error = "renderer busy";
+    apply(*s, {event(j.uuid, job_status::started, j.created_ms + 5), failed});
+    const auto waiting = find(*s, "acc_a", j.uuid);
+    BOOST_TEST_REQUIRE(waiting.has_value());
+    BOOST_TEST((waiting->status == job_status::queued));
+    BOOST_TEST(waiting->attempt == 2);
+    BOOST_TEST_REQUIRE(waiting->retry_at_ms.has_value());
+    BOOST_TEST(claim(*s).empty());
+    const auto swept = async_sweep_lifecycle(*s, *waiting->retry_at_ms, 100, asio::use_future).get();
+    BOOST_TEST_REQUIRE(swept.due.size() == 1u);
+    const auto again = claim(*s);
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    BOOST_TEST(again.front().job.attempt == 2);
+}
+
 // Group commit: writes queued together are committed in one transaction. The writers are held
 // while 400 creates queue up, so the outcome does not depend on the machine's speed.
 BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_writers_are_durable_in_few_transactions, B, backends) {
@@ -604,7 +630,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
 struct sqlite_history {
     static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2, trace_step = 8,
-                         own_webhook_step = 9;
+                         own_webhook_step = 9, outbox_table_step = 10, newest_step = outbox_table_step;
     static void migrate_to(sqlite_backend& b, int version) {
         sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
         migrate_sqlite_to(db, version);
@@ -621,7 +647,7 @@ struct sqlite_history {
 
 struct pg_history {
     static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
-                         own_webhook_step = 9;
+                         own_webhook_step = 9, newest_step = own_webhook_step;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
@@ -642,11 +668,11 @@ using history_of = std::conditional_t<std::is_same_v<B, sqlite_backend>, sqlite_
 BOOST_AUTO_TEST_SUITE(upgrades)
 
 // The lifecycle step comes after the list and batch step on each dialect, the webhook steps
-// (store/webhook_schema.hpp) after it, the trace step after those, and the step that moves a
-// job's own webhook into its row is the newest.
+// (store/webhook_schema.hpp) after it, the trace step after those, then the step that moves a
+// job's own webhook into its row, and on SQLite the outbox table after that.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_lifecycle_step_follows_the_list_step, B, backends) {
     using H = history_of<B>;
-    BOOST_TEST(H::newest() == H::own_webhook_step);
+    BOOST_TEST(H::newest() == H::newest_step);
     BOOST_TEST(H::lifecycle_step == H::lists_step + 1);
     BOOST_TEST(H::trace_step == H::lifecycle_step + H::webhook_steps + 1);
     BOOST_TEST(H::own_webhook_step == H::trace_step + 1);
@@ -684,6 +710,52 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_own_webhook_survives_the_upgrade, B, backends) 
     BOOST_TEST(due[0].event == "job.succeeded");
     BOOST_TEST_REQUIRE(due[0].job.has_value());
     BOOST_TEST(due[0].job->uuid == hooked);
+}
+
+// SQLite's outbox step (10) moves the flag into a table of its own: a job that waited for the
+// broker still waits (claimed, counted, expired when its deadline passes), one the broker had
+// stays out (not sent again, not expired by the sweep), and a held job stays held until released.
+BOOST_AUTO_TEST_CASE(sqlite_jobs_keep_their_place_through_the_outbox_step) {
+    using H = sqlite_history;
+    sqlite_backend b;
+    H::migrate_to(b, H::outbox_table_step - 1);
+    const std::string waiting = jobsd::model::new_uuid(), sent = jobsd::model::new_uuid(),
+                      held = jobsd::model::new_uuid(), late = jobsd::model::new_uuid(),
+                      late_sent = jobsd::model::new_uuid();
+    const auto row = [&](const std::string& uuid, int published, const char* fair_key, const char* expires) {
+        H::exec(b,
+                "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, created_ms,"
+                " updated_ms, published, fair_key, expires_at_ms) VALUES ('" +
+                    uuid + "', 'acc_a', 'project-1', 'video', 'QUEUED', '{}', 1, 1, " +
+                    std::to_string(published) + ", " + fair_key + ", " + expires + ")");
+    };
+    row(waiting, 0, "NULL", "NULL");
+    row(sent, 1, "NULL", "NULL");
+    row(held, 1, "1.5", "NULL");
+    row(late, 0, "NULL", "2");
+    row(late_sent, 1, "NULL", "2");
+    auto s = b.open();
+    BOOST_TEST(H::version(b) == H::newest());
+    const auto uuids = [](const std::vector<outbox_entry>& entries) {
+        std::vector<std::string> out;
+        for (const auto& e : entries) out.push_back(e.job.uuid);
+        return out;
+    };
+    BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting, late}));
+    BOOST_TEST(async_read_outbox_stats(*s, asio::use_future).get().unpublished == 2u);
+
+    const auto swept = async_sweep_lifecycle(*s, 10, 100, asio::use_future).get();
+    BOOST_TEST_REQUIRE(swept.expired.size() == 1u);
+    BOOST_TEST(swept.expired.front().event.uuid == late);
+    BOOST_TEST((find(*s, "acc_a", late_sent)->status == job_status::queued));
+    BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting}));
+
+    const auto released = async_release_held(*s, jobsd::model::job_type::video, 10, asio::use_future).get();
+    BOOST_TEST_REQUIRE(released.size() == 1u);
+    BOOST_TEST(released.front().uuid == held);
+    BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting, held}));
+    async_mark_published(*s, {waiting, held}, asio::use_future).get();
+    BOOST_TEST(claim(*s).empty());
 }
 
 // A database from before the list step and one from just after it (the jobsd before the
