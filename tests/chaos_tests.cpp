@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "store/sqlite_outbox_sql.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_process.hpp"
 
@@ -182,9 +183,9 @@ std::map<std::string, stored_job> read_store(const fs::path& db) {
     }
     sqlite3_busy_timeout(h, 5000);
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(
-        h, "SELECT uuid, job_status, NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = jobs.seq) FROM jobs",
-        -1, &st, nullptr);
+    const std::string sql =
+        "SELECT uuid, job_status, NOT " + std::string(jobsd::store::sqlite_outbox::waiting) + " FROM jobs";
+    sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr);
     while (st && sqlite3_step(st) == SQLITE_ROW)
         out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = {
             reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), sqlite3_column_int(st, 2) != 0};
