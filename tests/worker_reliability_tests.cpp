@@ -2,7 +2,8 @@
 // against the real test RabbitMQ node. An outcome event the broker cannot route is not lost: the
 // job stays unacked and the event is sent again once a route exists. A job queued behind a
 // handler that ignores its stop does not wait for ever: it is released, and the handler is
-// logged as abandoned.
+// logged as abandoned. Jobs done are acked (several with one multiple ack where they can be), never
+// one still running before them.
 #define BOOST_TEST_MODULE worker_reliability_tests
 #include <boost/test/unit_test.hpp>
 
@@ -145,6 +146,27 @@ struct stuck_handler final : worker::job_handler {
     std::mutex mu;
     std::condition_variable cv;
     bool released = false;
+};
+
+// Holds the job named `held` until the worker stops it; every other job succeeds at once.
+struct holding_handler final : worker::job_handler {
+    explicit holding_handler(std::string uuid) : held(std::move(uuid)) {}
+    worker::job_outcome run(const worker::job_input& job, worker::progress_reporter&,
+                            std::stop_token stop) override {
+        if (job.uuid != held) return worker::job_outcome::success({});
+        std::unique_lock lock(mu);
+        holding = true;
+        cv.wait(lock, stop, [] { return false; });
+        return worker::job_outcome::failure("stopped");
+    }
+    bool is_holding() {
+        std::lock_guard lock(mu);
+        return holding;
+    }
+    const std::string held;
+    std::mutex mu;
+    std::condition_variable_any cv;
+    bool holding = false;
 };
 
 // Runs a worker runtime on a thread of its own; stops and joins it on destruction.
@@ -293,4 +315,36 @@ BOOST_AUTO_TEST_CASE(events_of_contract_3_jobs_share_messages_and_every_job_is_a
             }
         }
     }
+}
+
+// Jobs done after one still running are acked (several with one ack where they run from the
+// oldest delivery held), and the one still running is not: once the worker is gone the broker
+// has it again. A multiple ack reaching past it would have settled it with the others.
+BOOST_AUTO_TEST_CASE(jobs_done_are_acked_and_one_still_running_before_them_is_not) {
+    auto broker = connect_test_broker();
+    const topology_names names("wackrun");
+    topology_cleanup cleanup(names);
+    auto o = options_for(names);
+    o.concurrency = 4;
+    auto first = video_job_message();  // published by hand below, so the handler knows it first
+    holding_handler handler(first.uuid);
+    {
+        running_worker w(o, handler);
+        wait_for_topology(*broker, names);
+        publish_job(names);  // routed: the queue is bound, so the next one is not dropped
+        BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 1; }, 30s));
+        broker->publish(names.exchange(), "video", first.body, first.uuid);
+        BOOST_TEST_REQUIRE(wait_until([&] { return handler.is_holding(); }, 30s),
+                           "the first job never reached its handler");
+        for (int i = 0; i < 6; ++i) publish_job(names);
+        BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 7; }, 30s),
+                           "acked " << w.stats().acked << " of the 7 jobs done");
+        BOOST_TEST(broker->message_count(names.queue("video")).value_or(1) == 0u);
+    }
+    // The worker stopped with the first job in hand: it is back in its queue, unacked.
+    BOOST_TEST(wait_until([&] { return broker->message_count(names.queue("video")).value_or(0) == 1; }, 30s),
+               "the job still running when later ones were acked is gone from its queue");
+    const auto back = broker->drain(names.queue("video"), 500ms);
+    BOOST_TEST_REQUIRE(back.size() == 1u);
+    BOOST_TEST(back.front().message_id == first.uuid);
 }

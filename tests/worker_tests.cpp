@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,8 +18,10 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "tests/support/wait.hpp"
+#include "worker/ack_plan.hpp"
 #include "worker/exec_handler.hpp"
 #include "worker/exec_output.hpp"
 #include "worker/handlers.hpp"
@@ -413,6 +417,64 @@ BOOST_AUTO_TEST_CASE(progress_only_rises) {
     r = box.take();
     BOOST_REQUIRE(r.size() == 1u);
     BOOST_TEST(r[0].progress == 100);
+}
+
+namespace {
+
+// What the broker holds settled after `plan` on a channel whose unsettled deliveries were
+// `unsettled`: a multiple ack settles every unsettled tag up to its own.
+std::set<std::uint64_t> settled_by(const ack_plan& plan, const std::vector<std::uint64_t>& unsettled) {
+    std::set<std::uint64_t> settled;
+    for (const auto tag : unsettled)
+        if (tag <= plan.up_to) settled.insert(tag);
+    settled.insert(plan.singles.begin(), plan.singles.end());
+    return settled;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(acks_settle_exactly_the_jobs_done_with_one_multiple_ack_for_the_oldest_run) {
+    // Jobs 3 to 9 held; 3, 4, 5 and 8 done: one multiple ack up to 5, then 8 alone (7 and 9 stay).
+    const std::vector<std::uint64_t> held{9, 3, 7, 4, 8, 5, 6};
+    auto plan = plan_acks(held, {8, 4, 3, 5});
+    BOOST_TEST(plan.up_to == 5u);
+    BOOST_TEST(plan.singles == std::vector<std::uint64_t>{8}, boost::test_tools::per_element());
+    BOOST_TEST(settled_by(plan, held) == (std::set<std::uint64_t>{3, 4, 5, 8}),
+               boost::test_tools::per_element());
+
+    // The oldest held job is still running: nothing may go as a multiple ack.
+    plan = plan_acks(held, {4, 5, 9});
+    BOOST_TEST(plan.up_to == 0u);
+    BOOST_TEST(plan.singles == (std::vector<std::uint64_t>{4, 5, 9}), boost::test_tools::per_element());
+
+    // Every held job done: one ack.
+    plan = plan_acks(held, held);
+    BOOST_TEST(plan.up_to == 9u);
+    BOOST_TEST(plan.singles.empty());
+
+    // Tags already settled below the oldest held one (rejected, acked before) do not matter.
+    plan = plan_acks(std::vector<std::uint64_t>{20, 22}, {20});
+    BOOST_TEST(plan.up_to == 20u);
+    BOOST_TEST(plan.singles.empty());
+    BOOST_TEST(plan_acks(held, {}).up_to == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(acks_never_settle_a_job_still_held_whatever_the_order) {
+    // Every subset of ten held deliveries: what the plan settles is the subset, no more, no less.
+    std::vector<std::uint64_t> held;
+    for (std::uint64_t tag = 11; tag <= 20; ++tag) held.push_back(tag);
+    for (unsigned mask = 1; mask < (1u << held.size()); ++mask) {
+        std::vector<std::uint64_t> done;
+        for (std::size_t i = 0; i < held.size(); ++i)
+            if (mask & (1u << i)) done.push_back(held[held.size() - 1 - i]);
+        const auto plan = plan_acks(held, done);
+        BOOST_TEST_REQUIRE((settled_by(plan, held) == std::set<std::uint64_t>(done.begin(), done.end())),
+                           "mask " << mask);
+        // The multiple ack covers the whole run from the oldest held delivery, and stops at its end.
+        const std::uint64_t after_run = plan.up_to == 0 ? held.front() : plan.up_to + 1;
+        BOOST_TEST_REQUIRE(std::count(done.begin(), done.end(), after_run) == 0, "mask " << mask);
+        BOOST_TEST_REQUIRE(plan.singles.size() == done.size() - (after_run - held.front()), "mask " << mask);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(pool_runs_tasks_in_parallel_and_bounds_its_queue) {

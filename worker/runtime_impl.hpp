@@ -109,6 +109,7 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     std::size_t next_message_size(clock::time_point now) const;
     void publish(queue::amqp_connection& conn, const status_event& e);
     void settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s);
+    void ack(queue::amqp_connection& conn, std::vector<std::uint64_t> tags);
     void lose_in_flight();
 
     const worker_options options;

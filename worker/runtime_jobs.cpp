@@ -9,6 +9,7 @@
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
+#include "worker/ack_plan.hpp"
 #include "worker/job_input.hpp"
 #include "worker/runtime_impl.hpp"
 
@@ -325,6 +326,9 @@ void worker_runtime::impl::publish(queue::amqp_connection& conn, const status_ev
 }
 
 void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_tracker::settled s) {
+    // The jobs whose terminal event is safe with the broker: now they may leave the queue.
+    std::vector<std::uint64_t> done_ids;
+    std::vector<std::uint64_t> done_tags;
     for (const auto& m : s.confirmed) {
         stats.events_confirmed.fetch_add(1);
         auto t = terminal_unconfirmed.find(m.uuid);
@@ -332,15 +336,14 @@ void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_t
         for (const auto& pe : t->second) {
             auto j = jobs.find(pe.job_id);
             if (j == jobs.end()) continue;
-            // The terminal event is safe with the broker: now the job may leave the queue.
-            if (int rc = amqp_basic_ack(conn.state(), consume_channel, j->second.delivery_tag, 0);
-                rc != AMQP_STATUS_OK)
-                throw amqp_error("broker " + conn.where() + ": basic.ack failed: " + amqp_error_string2(rc));
-            stats.acked.fetch_add(1);
-            jobs.erase(j);
+            done_ids.push_back(pe.job_id);
+            done_tags.push_back(j->second.delivery_tag);
         }
         terminal_unconfirmed.erase(t);
     }
+    if (!done_tags.empty()) ack(conn, std::move(done_tags));
+    for (const auto id : done_ids) jobs.erase(id);
+    stats.acked.fetch_add(done_ids.size());
     const auto due = clock::now() + options.amqp.retry_delay;
     for (const auto& m : s.failed) {
         stats.events_nacked.fetch_add(1);
@@ -356,6 +359,23 @@ void worker_runtime::impl::settle(queue::amqp_connection& conn, queue::confirm_t
         }
         terminal_unconfirmed.erase(t);
     }
+}
+
+// Acks `tags`, every one a delivery held in `jobs`: one multiple ack for those that run from the
+// oldest delivery held, one each for the others (a single ack per job was a settle command per
+// job in the quorum queue's log).
+void worker_runtime::impl::ack(queue::amqp_connection& conn, std::vector<std::uint64_t> tags) {
+    std::vector<std::uint64_t> held;
+    held.reserve(jobs.size());
+    for (const auto& [id, j] : jobs) held.push_back(j.delivery_tag);
+    const ack_plan plan = plan_acks(held, std::move(tags));
+    const auto send = [&](std::uint64_t tag, bool multiple) {
+        if (int rc = amqp_basic_ack(conn.state(), consume_channel, tag, multiple ? 1 : 0);
+            rc != AMQP_STATUS_OK)
+            throw amqp_error("broker " + conn.where() + ": basic.ack failed: " + amqp_error_string2(rc));
+    };
+    if (plan.up_to != 0) send(plan.up_to, true);
+    for (const auto tag : plan.singles) send(tag, false);
 }
 
 // The connection is gone (or closing): the broker redelivers what was not acked.
