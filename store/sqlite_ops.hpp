@@ -42,7 +42,7 @@ struct sqlite_writer_ctx {
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, enter_outbox,
-        release_key, leave_outbox, job_state, update_status, schedule_retry, resend_cancel, record_deliveries;
+        release_key, leave_outbox, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };
@@ -107,8 +107,9 @@ struct occasional_read : sqlite_read_op {
 // the same signature stay apart.
 namespace sqlite_ops {
 
-// Writes (sqlite_write_ops.cpp). Applied events are added to `applied_counter` on commit, and
-// the webhook deliveries they recorded handed over to `webhooks` (may be null).
+// Writes (sqlite_write_ops.cpp; applying events: sqlite_event_ops.cpp). Applied events are added
+// to `applied_counter` on commit, and the webhook deliveries they recorded handed over to
+// `webhooks` (may be null).
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
 // All the jobs or none (a savepoint inside the batch's transaction).
 std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler);

@@ -33,15 +33,6 @@ constexpr std::string_view release_key_sql =
     "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < "
     "?3";
 
-constexpr std::string_view job_state_sql =
-    "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
-    "expires_at_ms "
-    "FROM jobs WHERE uuid = ?1";
-
-constexpr std::string_view update_status_sql =
-    "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
-    " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
-
 // The deliveries one applied event causes: one per enabled endpoint of the account whose filter
 // has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
 // ?3 event name, ?4 event bit, ?5 event time, ?6 now. The webhook-id is msg_ and 32 hex digits, the first
@@ -57,18 +48,6 @@ constexpr std::string_view record_deliveries_sql =
     " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2,"
     " j.webhook_url, j.webhook_dest, ?1, ?3, ?5, ?6,"
     " ?6 FROM jobs j WHERE j.uuid = ?1 AND j.webhook_url IS NOT NULL AND (j.webhook_events & ?4) != 0";
-
-// A retryable failure: back to QUEUED as the next attempt, out of the outbox (leave_outbox: a
-// worker may fail a job before its publish is marked) until the lifecycle sweep finds its backoff
-// over; the error is kept as the last one.
-constexpr std::string_view schedule_retry_sql =
-    "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, retry_at_ms = ?3, progress = NULL,"
-    " output = NULL, error = coalesce(?4, error), updated_ms = max(updated_ms, ?5) WHERE uuid = ?1";
-
-// Asks again for a cancel the worker missed, unless one is still waiting to be sent.
-constexpr std::string_view resend_cancel_sql =
-    "INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms) SELECT ?1, ?2, 'cancel', ?3, ?4"
-    " WHERE NOT EXISTS (SELECT 1 FROM job_controls WHERE uuid = ?1)";
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -216,127 +195,6 @@ struct mark_published_op final : sqlite_write_op {
     sqlite_handler<> handler;
 };
 
-struct apply_events_op final : sqlite_write_op {
-    apply_events_op(std::vector<model::job_event> e, std::atomic<std::uint64_t>& counter,
-                    sqlite_webhook_store* hooks, sqlite_handler<std::vector<applied_event>> h)
-        : events(std::move(e)), applied_counter(counter), webhooks(hooks), handler(std::move(h)) {}
-
-    error_code execute(sqlite_writer_ctx& w) override {
-        applied.clear();
-        fresh.clear();
-        for (auto& e : events)
-            if (auto ec = apply(w, e)) return ec;
-        return {};
-    }
-    void finish(error_code ec) override {
-        if (!ec) {
-            applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
-            // Committed: the dispatcher may take them (before the waiter wakes it up).
-            if (webhooks && !fresh.empty()) webhooks->handed_over(fresh);
-        } else {
-            applied.clear();
-        }
-        complete(std::move(handler), ec, std::move(applied));
-    }
-
-    // Decides on the event (model::decide_event) against the job's row and writes the outcome;
-    // a late, duplicate, foreign-attempt or unknown-job event is skipped, harmlessly.
-    error_code apply(sqlite_writer_ctx& w, const model::job_event& e) {
-        auto& st = w.job_state;
-        st.bind(1, std::string_view(e.uuid));
-        const int rc = st.step();
-        if (rc != SQLITE_ROW) {
-            st.reset();
-            if (rc == SQLITE_DONE) {
-                spdlog::warn("store: status event for unknown job {} ignored", e.uuid);
-                return {};
-            }
-            spdlog::error("store: reading job {} failed: {}", e.uuid, w.db->error_message());
-            return store_errc::io;
-        }
-        model::job_state job;
-        job.status = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
-        job.type = model::parse_job_type(st.column_text(3)).value_or(model::job_type::video);
-        job.attempt = static_cast<int>(st.column_int(4));
-        if (auto p = st.column_optional_int(5)) job.progress = static_cast<int>(*p);
-        job.cancel_requested = st.column_optional_int(6).has_value();
-        job.expires_at_ms = st.column_optional_int(7);
-        applied_event a{e, std::string(st.column_text(1)), std::string(st.column_text(2)), job.type};
-        st.reset();
-
-        const auto now = model::now_ms();
-        const auto d = model::decide_event(job, e, w.policy, now);
-        if (d.resend_cancel && !resend_cancel(w, e.uuid, job, now)) return store_errc::io;
-        if (d.what == model::event_decision::action::ignore) return {};
-        const bool ok = d.what == model::event_decision::action::retry ? schedule_retry(w, e, job, d, a)
-                                                                       : update_status(w, e);
-        if (!ok) return store_errc::io;
-        // A retry's QUEUED names no webhook event: nothing is recorded for it.
-        if (auto ec = sqlite_ops::record_webhook_deliveries(w, e.uuid, a.account_id, a.event.status, e.at_ms,
-                                                            fresh))
-            return ec;
-        applied.push_back(std::move(a));
-        return {};
-    }
-
-    static bool update_status(sqlite_writer_ctx& w, const model::job_event& e) {
-        auto& up = w.update_status;
-        up.bind(1, std::string_view(e.uuid));
-        up.bind(2, model::to_string(e.status));
-        up.bind(3, e.progress ? std::optional<std::int64_t>(*e.progress) : std::nullopt);
-        up.bind(4, e.output);
-        up.bind(5, e.error);
-        up.bind(6, e.at_ms);
-        return done(w, up, "updating job " + e.uuid);
-    }
-
-    // The applied event becomes the QUEUED event of the next attempt, with the error.
-    static bool schedule_retry(sqlite_writer_ctx& w, const model::job_event& e, const model::job_state& job,
-                               const model::event_decision& d, applied_event& a) {
-        auto& up = w.schedule_retry;
-        up.bind(1, std::string_view(e.uuid));
-        up.bind(2, model::to_string(model::job_status::queued));
-        up.bind(3, d.retry_at_ms);
-        up.bind(4, e.error);
-        up.bind(5, e.at_ms);
-        if (!done(w, up, "scheduling a retry of job " + e.uuid)) return false;
-        w.leave_outbox.bind(1, std::string_view(e.uuid));
-        if (!done(w, w.leave_outbox, "taking job " + e.uuid + " out of the outbox for its backoff"))
-            return false;
-        a.event.status = model::job_status::queued;
-        a.event.attempt = job.attempt + 1;
-        a.event.progress.reset();
-        a.event.output.reset();
-        return true;
-    }
-
-    static bool resend_cancel(sqlite_writer_ctx& w, const std::string& uuid, const model::job_state& job,
-                              std::int64_t now) {
-        auto& ins = w.resend_cancel;
-        ins.bind(1, std::string_view(uuid));
-        ins.bind(2, model::to_string(job.type));
-        ins.bind(3, static_cast<std::int64_t>(job.attempt));
-        ins.bind(4, now);
-        return done(w, ins, "asking again to cancel job " + uuid);
-    }
-
-    // Steps a statement that returns no rows; logs a failure.
-    static bool done(sqlite_writer_ctx& w, sqlite_statement& st, const std::string& what) {
-        const int rc = st.step();
-        st.reset();
-        if (rc == SQLITE_DONE) return true;
-        spdlog::error("store: {} failed: {}", what, w.db->error_message());
-        return false;
-    }
-
-    std::vector<model::job_event> events;
-    std::vector<applied_event> applied;
-    std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
-    std::atomic<std::uint64_t>& applied_counter;
-    sqlite_webhook_store* webhooks;
-    sqlite_handler<std::vector<applied_event>> handler;
-};
-
 struct seed_op final : sqlite_write_op {
     explicit seed_op(const seed_data& s) : seed(s) {}
 
@@ -378,10 +236,6 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_o
       enter_outbox(db->handle(), sqlite_outbox::enter_new),
       release_key(db->handle(), release_key_sql),
       leave_outbox(db->handle(), sqlite_outbox::leave),
-      job_state(db->handle(), job_state_sql),
-      update_status(db->handle(), update_status_sql),
-      schedule_retry(db->handle(), schedule_retry_sql),
-      resend_cancel(db->handle(), resend_cancel_sql),
       record_deliveries(db->handle(), record_deliveries_sql),
       idempotency_window_ms(common.idempotency_window.count()),
       policy(common.lifecycle) {}
@@ -438,14 +292,6 @@ std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> job
 std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
                                                         sqlite_handler<> handler) {
     return std::make_unique<mark_published_op>(std::move(uuids), std::move(handler));
-}
-
-std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
-                                                      std::atomic<std::uint64_t>& applied_counter,
-                                                      sqlite_webhook_store* webhooks,
-                                                      sqlite_handler<std::vector<applied_event>> handler) {
-    return std::make_unique<apply_events_op>(std::move(events), applied_counter, webhooks,
-                                             std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled) {

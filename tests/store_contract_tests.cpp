@@ -337,6 +337,80 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
     BOOST_TEST(got->updated_ms == j.created_ms);  // events older than the row do not move it back
 }
 
+// A worker's batch holds several events of one job (STARTED, progress, the outcome; a retryable
+// failure and the next attempt's start), interleaved with other jobs': applied together they
+// leave each job, and answer each event, as applied one at a time.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_leaves_each_job_as_its_events_one_at_a_time_would, B, backends) {
+    B b;
+    auto s = b.open();
+    const std::int64_t t = 1'700'000'000'000;
+    // Two jobs' events, written for `a` (runs to SUCCESS) and `r` (fails, is retried, starts again).
+    const auto events_of = [&](const std::string& a, const std::string& r) {
+        auto done = event(a, job_status::success, t + 9);
+        done.output = R"({"url":"https://cdn.example/a.mp4"})";
+        auto progress = event(a, job_status::in_progress, t + 3, 40);
+        progress.output = R"({"partial":true})";
+        auto failed = event(r, job_status::failed, t + 4);
+        failed.attempt = 1;
+        failed.retryable = true;
+        failed.error = "renderer busy";
+        auto again = event(r, job_status::started, t + 6);
+        again.attempt = 2;
+        auto late = event(a, job_status::in_progress, t + 2, 20);  // older than the row: ignored
+        return std::vector<job_event>{event(a, job_status::started, t + 1),
+                                      event(r, job_status::started, t + 1),
+                                      progress,
+                                      failed,
+                                      late,
+                                      again,
+                                      event(a, job_status::in_progress, t + 5, 70),
+                                      done};
+    };
+    std::vector<job_record> jobs;
+    for (int i = 0; i < 4; ++i) {
+        jobs.push_back(make_job("acc_a"));
+        create(*s, jobs.back());
+    }
+    const auto together = apply(*s, events_of(jobs[0].uuid, jobs[1].uuid));
+    std::vector<applied_event> one_by_one;
+    for (auto& e : events_of(jobs[2].uuid, jobs[3].uuid))
+        for (auto& a : apply(*s, {e})) one_by_one.push_back(std::move(a));
+
+    BOOST_TEST_REQUIRE(together.size() == one_by_one.size());
+    for (std::size_t i = 0; i < together.size(); ++i) {
+        BOOST_TEST_CONTEXT("applied event " << i) {
+            BOOST_TEST((together[i].event.status == one_by_one[i].event.status));
+            BOOST_TEST((together[i].event.attempt == one_by_one[i].event.attempt));
+            BOOST_TEST((together[i].event.progress == one_by_one[i].event.progress));
+            BOOST_TEST((together[i].event.uuid == jobs[0].uuid) ==
+                       (one_by_one[i].event.uuid == jobs[2].uuid));
+        }
+    }
+    for (int k = 0; k < 2; ++k) {
+        const auto batch = find(*s, "acc_a", jobs[k].uuid);
+        const auto single = find(*s, "acc_a", jobs[k + 2].uuid);
+        BOOST_TEST_REQUIRE((batch && single));
+        BOOST_TEST_CONTEXT("job " << k) {
+            BOOST_TEST((batch->status == single->status));
+            BOOST_TEST((batch->progress == single->progress));
+            BOOST_TEST((batch->output == single->output));
+            BOOST_TEST((batch->error == single->error));
+            BOOST_TEST(batch->attempt == single->attempt);
+            BOOST_TEST(batch->updated_ms == single->updated_ms);
+            BOOST_TEST(batch->retry_at_ms.has_value() == single->retry_at_ms.has_value());
+        }
+    }
+    // What one at a time leaves, spelled out: the last progress and output given, the latest time.
+    const auto a = find(*s, "acc_a", jobs[0].uuid);
+    BOOST_TEST((a->status == job_status::success));
+    BOOST_TEST(a->progress.value_or(-1) == 70);
+    BOOST_TEST(a->output.value_or("") == R"({"url":"https://cdn.example/a.mp4"})");
+    BOOST_TEST(a->updated_ms == t + 9);
+    const auto r = find(*s, "acc_a", jobs[1].uuid);
+    BOOST_TEST(r->attempt == 2);
+    BOOST_TEST(r->error.value_or("") == "renderer busy");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
     B b;
     auto s = b.open();
