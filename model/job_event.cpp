@@ -2,6 +2,7 @@
 // A batch (contract 3) is parsed once and each of its events checked the same way.
 #include "model/job_event.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -66,7 +67,11 @@ std::variant<job_event, event_error> parse_event_object(const json::value& doc, 
 std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_view body, std::int64_t now) {
     std::vector<std::variant<job_event, event_error>> out;
     boost::system::error_code ec;
-    json::value doc = json::parse(body, ec);
+    // The document lives only through this call: its nodes come from the stack (and, past it,
+    // blocks freed at once at the end), and what the events keep is copied out of it.
+    unsigned char buf[4096];
+    json::monotonic_resource mr(buf, sizeof buf);
+    json::value doc = json::parse(body, ec, &mr);
     if (ec) {
         out.emplace_back(event_error{"not JSON: " + ec.message()});
         return out;

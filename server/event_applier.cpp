@@ -55,9 +55,11 @@ bool event_applier::apply(std::vector<model::job_event> events) {
         return false;
     }
     log_events(notes, applied);
+    const bool listened = hub_.subscribers() > 0;  // no event text is built when nobody listens
     for (const auto& a : applied) {
         if (counters_ && a.event.status == model::job_status::queued) counters_->count_retry(true);
-        hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
+        if (listened)
+            hub_.publish(a.account_id, a.session_id, model::to_json(a.event, model::to_string(a.type)));
     }
     if (!applied.empty() && applied_) applied_();
     return true;
