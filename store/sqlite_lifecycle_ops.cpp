@@ -226,16 +226,15 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
         auto& db = *w.db;
         // Index jobs_expiring: the queued jobs with a deadline (the literal 'QUEUED' lets the
         // planner use it); of those, the ones in the outbox or the fair queue.
-        sqlite_statement find(db.handle(),
-                              select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
-                                          "job_status = 'QUEUED' AND (fair_key IS NOT NULL OR " +
-                                          std::string(sqlite_outbox::waiting) + ") LIMIT ?2"));
+        auto& find =
+            db.cached(select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
+                                  "job_status = 'QUEUED' AND (fair_key IS NOT NULL OR " +
+                                  std::string(sqlite_outbox::waiting) + ") LIMIT ?2"));
         find.bind(1, now);
         find.bind(2, static_cast<std::int64_t>(limit));
-        sqlite_statement expire(db.handle(),
-                                "UPDATE jobs SET job_status = ?2, fair_key = NULL, updated_ms "
-                                "= max(updated_ms, ?3)"
-                                " WHERE uuid = ?1");
+        auto& expire = db.cached(
+            "UPDATE jobs SET job_status = ?2, fair_key = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = "
+            "?1");
         for (auto& job : read_jobs(db, find)) {
             expire.bind(1, std::string_view(job.uuid));
             expire.bind(2, model::to_string(job_status::expired));
@@ -254,13 +253,13 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
     }
 
     void release_retries(sqlite_db& db) {
-        sqlite_statement find(db.handle(),
-                              select_jobs("WHERE retry_at_ms IS NOT NULL AND retry_at_ms <= ?1 AND "
-                                          "job_status = ?2 ORDER BY retry_at_ms LIMIT ?3"));
+        auto& find =
+            db.cached(select_jobs("WHERE retry_at_ms IS NOT NULL AND retry_at_ms <= ?1 AND "
+                                  "job_status = ?2 ORDER BY retry_at_ms LIMIT ?3"));
         find.bind(1, now);
         find.bind(2, model::to_string(job_status::queued));
         find.bind(3, static_cast<std::int64_t>(limit));
-        sqlite_statement release(db.handle(), "UPDATE jobs SET retry_at_ms = NULL WHERE uuid = ?1");
+        auto& release = db.cached("UPDATE jobs SET retry_at_ms = NULL WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
             release.bind(1, std::string_view(job.uuid));
             run(db, release, "releasing the retry of job " + job.uuid);
@@ -282,12 +281,13 @@ struct release_held_op final : lifecycle_write<release_held_op, std::vector<job_
 
     // Index jobs_held: the type's held jobs in fair_key order.
     void write(sqlite_db& db) {
-        sqlite_statement find(db.handle(), select_jobs("WHERE fair_key IS NOT NULL AND job_type = ?1 AND "
-                                                       "job_status = ?2 ORDER BY fair_key LIMIT ?3"));
+        auto& find =
+            db.cached(select_jobs("WHERE fair_key IS NOT NULL AND job_type = ?1 AND "
+                                  "job_status = ?2 ORDER BY fair_key LIMIT ?3"));
         find.bind(1, model::to_string(type));
         find.bind(2, model::to_string(job_status::queued));
         find.bind(3, static_cast<std::int64_t>(limit));
-        sqlite_statement release(db.handle(), "UPDATE jobs SET fair_key = NULL WHERE uuid = ?1");
+        auto& release = db.cached("UPDATE jobs SET fair_key = NULL WHERE uuid = ?1");
         value = read_jobs(db, find);
         for (const auto& job : value) {
             release.bind(1, std::string_view(job.uuid));
