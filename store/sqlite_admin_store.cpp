@@ -37,19 +37,6 @@ class write_transaction {
     bool done_ = false;
 };
 
-void run(sqlite_db& db, sqlite_statement& st, std::string_view what) {
-    const int rc = st.step();
-    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
-// Steps through every row, failing loudly on anything but ROW/DONE.
-template <class F>
-void each_row(sqlite_db& db, sqlite_statement& st, std::string_view what, F&& f) {
-    int rc;
-    while ((rc = st.step()) == SQLITE_ROW) f(st);
-    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
 // Finds the keys with exactly `prefix` in `table` (api_keys or operator_keys) and revokes the
 // one live key, as choose_key_to_revoke decides. Shared by both kinds of key.
 revoke_choice revoke_by_prefix(sqlite_db& db, std::string_view table, const std::string& prefix,
@@ -59,7 +46,7 @@ revoke_choice revoke_by_prefix(sqlite_db& db, std::string_view table, const std:
                               " WHERE prefix = ?1 ORDER BY revoked_ms IS NULL DESC, created_ms DESC");
     find.bind(1, std::string_view(prefix));
     std::vector<std::string> live, revoked;
-    each_row(db, find, "finding keys", [&](sqlite_statement& st) {
+    db.each_row(find, "finding keys", [&](sqlite_statement& st) {
         (st.column_int(1) ? live : revoked).emplace_back(st.column_text(0));
     });
     auto choice = choose_key_to_revoke(live, revoked);
@@ -68,7 +55,7 @@ revoke_choice revoke_by_prefix(sqlite_db& db, std::string_view table, const std:
                             "UPDATE " + std::string(table) + " SET revoked_ms = ?2 WHERE key_hash = ?1");
     revoke.bind(1, std::string_view(choice.key_hash));
     revoke.bind(2, now_ms);
-    run(db, revoke, "revoking a key");
+    db.run(revoke, "revoking a key");
     return choice;
 }
 
@@ -98,7 +85,7 @@ std::string sqlite_admin_store::owner_of(std::string_view table, const std::stri
     sqlite_statement st(db_->handle(), "SELECT account_id FROM " + std::string(table) + " WHERE id = ?1");
     st.bind(1, std::string_view(id));
     std::string owner;
-    each_row(*db_, st, "finding an owner", [&](sqlite_statement& row) { owner = row.column_text(0); });
+    db_->each_row(st, "finding an owner", [&](sqlite_statement& row) { owner = row.column_text(0); });
     return owner;
 }
 
@@ -109,7 +96,7 @@ admin_result<void> sqlite_admin_store::create_account(const account_info& accoun
     st.bind(1, std::string_view(account.id));
     st.bind(2, std::string_view(account.name));
     st.bind(3, account.created_ms);
-    run(*db_, st, "creating an account");
+    db_->run(st, "creating an account");
     txn.commit();
     return {};
 }
@@ -117,7 +104,7 @@ admin_result<void> sqlite_admin_store::create_account(const account_info& accoun
 std::vector<account_info> sqlite_admin_store::list_accounts() {
     sqlite_statement st(db_->handle(), "SELECT id, name, created_ms FROM accounts ORDER BY id");
     std::vector<account_info> out;
-    each_row(*db_, st, "listing accounts", [&](sqlite_statement& r) {
+    db_->each_row(st, "listing accounts", [&](sqlite_statement& r) {
         out.push_back({std::string(r.column_text(0)), std::string(r.column_text(1)), r.column_int(2)});
     });
     return out;
@@ -134,7 +121,7 @@ admin_result<void> sqlite_admin_store::add_api_key(const std::string& account_id
     st.bind(2, std::string_view(account_id));
     st.bind(3, std::string_view(prefix));
     st.bind(4, now_ms);
-    run(*db_, st, "storing a key");
+    db_->run(st, "storing a key");
     txn.commit();
     return {};
 }
@@ -148,7 +135,7 @@ std::vector<api_key_info> sqlite_admin_store::list_api_keys(const api_key_filter
     st.bind(1, std::string_view(filter.account_id));
     st.bind(2, std::string_view(filter.prefix));
     std::vector<api_key_info> out;
-    each_row(*db_, st, "listing keys", [&](sqlite_statement& r) {
+    db_->each_row(st, "listing keys", [&](sqlite_statement& r) {
         out.push_back({std::string(r.column_text(0)), std::string(r.column_text(1)), r.column_int(2),
                        r.column_optional_int(3)});
     });
@@ -164,7 +151,7 @@ admin_result<api_key_info> sqlite_admin_store::revoke_api_key(const std::string&
         db_->handle(), "SELECT prefix, account_id, created_ms, revoked_ms FROM api_keys WHERE key_hash = ?1");
     st.bind(1, std::string_view(outcome.key_hash));
     api_key_info info;
-    each_row(*db_, st, "reading a key", [&](sqlite_statement& r) {
+    db_->each_row(st, "reading a key", [&](sqlite_statement& r) {
         info = {std::string(r.column_text(0)), std::string(r.column_text(1)), r.column_int(2),
                 r.column_optional_int(3)};
     });
@@ -181,7 +168,7 @@ void sqlite_admin_store::add_operator_key(const std::string& key_hash, const std
     st.bind(2, std::string_view(prefix));
     st.bind(3, std::string_view(name));
     st.bind(4, now_ms);
-    run(*db_, st, "storing an operator key");
+    db_->run(st, "storing an operator key");
 }
 
 std::vector<operator_key_info> sqlite_admin_store::list_operator_keys() {
@@ -189,7 +176,7 @@ std::vector<operator_key_info> sqlite_admin_store::list_operator_keys() {
         db_->handle(),
         "SELECT prefix, name, created_ms, revoked_ms FROM operator_keys ORDER BY created_ms, prefix");
     std::vector<operator_key_info> out;
-    each_row(*db_, st, "listing operator keys", [&](sqlite_statement& r) {
+    db_->each_row(st, "listing operator keys", [&](sqlite_statement& r) {
         out.push_back({std::string(r.column_text(0)), std::string(r.column_text(1)), r.column_int(2),
                        r.column_optional_int(3)});
     });
@@ -205,7 +192,7 @@ admin_result<operator_key_info> sqlite_admin_store::revoke_operator_key(const st
                         "SELECT prefix, name, created_ms, revoked_ms FROM operator_keys WHERE key_hash = ?1");
     st.bind(1, std::string_view(outcome.key_hash));
     operator_key_info info;
-    each_row(*db_, st, "reading an operator key", [&](sqlite_statement& r) {
+    db_->each_row(st, "reading an operator key", [&](sqlite_statement& r) {
         info = {std::string(r.column_text(0)), std::string(r.column_text(1)), r.column_int(2),
                 r.column_optional_int(3)};
     });
@@ -233,7 +220,7 @@ admin_result<void> sqlite_admin_store::put_project(const model::project& p) {
     st.bind(6, p.end_ms);
     st.bind(7, std::string_view(fields));
     st.bind(8, std::int64_t{p.strict_values ? 1 : 0});
-    run(*db_, st, "storing a project");
+    db_->run(st, "storing a project");
     txn.commit();
     return {};
 }
@@ -244,7 +231,7 @@ std::vector<model::project> sqlite_admin_store::list_projects(const std::string&
                         " FROM projects WHERE ?1 = '' OR account_id = ?1 ORDER BY account_id, name, id");
     st.bind(1, std::string_view(account_id));
     std::vector<model::project> out;
-    each_row(*db_, st, "listing projects", [&](sqlite_statement& r) {
+    db_->each_row(st, "listing projects", [&](sqlite_statement& r) {
         model::project p;
         p.id = r.column_text(0);
         p.account_id = r.column_text(1);
@@ -271,7 +258,7 @@ admin_result<void> sqlite_admin_store::put_image_prompt(const model::image_promp
     st.bind(2, std::string_view(ip.account_id));
     st.bind(3, std::string_view(ip.name));
     st.bind(4, std::string_view(ip.prompt));
-    run(*db_, st, "storing an image prompt");
+    db_->run(st, "storing an image prompt");
     txn.commit();
     return {};
 }
@@ -282,7 +269,7 @@ std::vector<model::image_prompt> sqlite_admin_store::list_image_prompts(const st
                         " WHERE ?1 = '' OR account_id = ?1 ORDER BY account_id, name, id");
     st.bind(1, std::string_view(account_id));
     std::vector<model::image_prompt> out;
-    each_row(*db_, st, "listing image prompts", [&](sqlite_statement& r) {
+    db_->each_row(st, "listing image prompts", [&](sqlite_statement& r) {
         out.push_back({std::string(r.column_text(0)), std::string(r.column_text(1)),
                        std::string(r.column_text(2)), std::string(r.column_text(3))});
     });
@@ -293,7 +280,7 @@ admin_result<admin_job> sqlite_admin_store::find_job(const std::string& uuid) {
     sqlite_statement st(db_->handle(), select_sqlite_admin_jobs("WHERE uuid = ?1"));
     st.bind(1, std::string_view(uuid));
     std::optional<admin_job> found;
-    each_row(*db_, st, "reading a job", [&](sqlite_statement& r) { found = read_sqlite_admin_job(r); });
+    db_->each_row(st, "reading a job", [&](sqlite_statement& r) { found = read_sqlite_admin_job(r); });
     if (!found) return admin_errc::unknown_job;
     return std::move(*found);
 }
@@ -304,8 +291,8 @@ std::vector<admin_job> sqlite_admin_store::list_unpublished(std::size_t limit) {
                                                 "ORDER BY seq"));
     st.bind(1, static_cast<std::int64_t>(limit));
     std::vector<admin_job> out;
-    each_row(*db_, st, "reading the outbox",
-             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
+    db_->each_row(st, "reading the outbox",
+                  [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
     return out;
 }
 
@@ -320,8 +307,8 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
     find.bind(3, model::dead_letter_error_prefix);
     find.bind(4, static_cast<std::int64_t>(limit));
     std::vector<std::string> uuids;
-    each_row(*db_, find, "finding dead-lettered jobs",
-             [&](sqlite_statement& r) { uuids.emplace_back(r.column_text(0)); });
+    db_->each_row(find, "finding dead-lettered jobs",
+                  [&](sqlite_statement& r) { uuids.emplace_back(r.column_text(0)); });
     // The explicit exception to "status only moves forward": back to the start, unpublished, so
     // the outbox relay sends it again and its events (STARTED, …) apply as for a new job.
     sqlite_statement requeue(
@@ -333,11 +320,9 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
         requeue.bind(1, std::string_view(uuid));
         requeue.bind(2, model::to_string(model::job_status::queued));
         requeue.bind(3, now_ms);
-        run(*db_, requeue, "requeueing job " + uuid);
-        requeue.reset();
+        db_->run(requeue, "requeueing job " + uuid);
         enter.bind(1, std::string_view(uuid));
-        run(*db_, enter, "putting job " + uuid + " back in the outbox");
-        enter.reset();
+        db_->run(enter, "putting job " + uuid + " back in the outbox");
     }
     txn.commit();
     return uuids;
@@ -359,8 +344,8 @@ std::vector<admin_job> sqlite_admin_store::list_stuck(std::int64_t updated_befor
         st.bind_null(2);
     st.bind(3, static_cast<std::int64_t>(limit));
     std::vector<admin_job> out;
-    each_row(*db_, st, "listing stuck jobs",
-             [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
+    db_->each_row(st, "listing stuck jobs",
+                  [&](sqlite_statement& r) { out.push_back(read_sqlite_admin_job(r)); });
     return out;
 }
 
@@ -378,7 +363,7 @@ admin_result<admin_job> sqlite_admin_store::requeue_job(const std::string& uuid,
     cancel.bind(2, model::to_string(job.type));
     cancel.bind(3, static_cast<std::int64_t>(job.attempt));
     cancel.bind(4, now_ms);
-    run(*db_, cancel, "queueing the cancel of job " + uuid);
+    db_->run(cancel, "queueing the cancel of job " + uuid);
     sqlite_statement requeue(db_->handle(),
                              "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, progress = NULL,"
                              " output = NULL, cancel_requested_ms = NULL, updated_ms = max(updated_ms, ?3)"
@@ -386,10 +371,10 @@ admin_result<admin_job> sqlite_admin_store::requeue_job(const std::string& uuid,
     requeue.bind(1, std::string_view(uuid));
     requeue.bind(2, model::to_string(model::job_status::queued));
     requeue.bind(3, now_ms);
-    run(*db_, requeue, "requeueing job " + uuid);
+    db_->run(requeue, "requeueing job " + uuid);
     sqlite_statement enter(db_->handle(), sqlite_outbox::enter);
     enter.bind(1, std::string_view(uuid));
-    run(*db_, enter, "putting job " + uuid + " back in the outbox");
+    db_->run(enter, "putting job " + uuid + " back in the outbox");
     auto after = find_job(uuid);
     txn.commit();
     return after;

@@ -57,6 +57,12 @@ void sqlite_statement::reset() {
     sqlite3_clear_bindings(stmt_);
 }
 
+int sqlite_statement::run() {
+    const int rc = step();
+    reset();
+    return rc;
+}
+
 std::string_view sqlite_statement::column_text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
@@ -104,7 +110,7 @@ sqlite_db::~sqlite_db() {
 }
 
 sqlite_statement& sqlite_db::cached(std::string_view sql) {
-    auto it = cached_.find(std::string(sql));
+    auto it = cached_.find(sql);
     if (it == cached_.end())
         it = cached_.emplace(std::string(sql), std::make_unique<sqlite_statement>(db_, sql)).first;
     return *it->second;
@@ -119,6 +125,11 @@ void sqlite_db::exec(std::string_view sql) {
         sqlite3_free(err);
         throw sqlite_error(msg + " in: " + text, rc);
     }
+}
+
+void sqlite_db::run(sqlite_statement& st, std::string_view what) {
+    const int rc = st.run();
+    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + error_message(), rc);
 }
 
 std::int64_t sqlite_db::query_int(std::string_view sql) {

@@ -43,6 +43,8 @@ class sqlite_statement {
     // SQLITE_ROW or SQLITE_DONE; any other result code is returned too, for the caller to judge.
     int step();
     void reset();  // reset and clear bindings
+    // Steps once and resets: for a statement that returns no rows. SQLITE_DONE when it succeeded.
+    int run();
 
     std::string_view column_text(int col) const;
     std::optional<std::string> column_optional_text(int col) const;
@@ -70,13 +72,38 @@ class sqlite_db {
     // one text at once.
     sqlite_statement& cached(std::string_view sql);
     void exec(std::string_view sql);
+    // Runs `st`, which returns no rows, and resets it; throws sqlite_error naming `what` unless it
+    // ran to SQLITE_DONE.
+    void run(sqlite_statement& st, std::string_view what);
+    // Calls f(st) on each row of `st`, then resets it, also when f throws (a cached statement left
+    // mid-way would go on from there at its next use); throws unless the rows ended in SQLITE_DONE.
+    template <class F>
+    void each_row(sqlite_statement& st, std::string_view what, F&& f);
     std::int64_t query_int(std::string_view sql);
     std::string error_message() const { return sqlite3_errmsg(db_); }
 
   private:
     sqlite3* db_ = nullptr;
+    // Looked up by the text as given, without copying it into a std::string.
+    struct text_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
     // By SQL text; finalized before the connection is closed.
-    std::unordered_map<std::string, std::unique_ptr<sqlite_statement>> cached_;
+    std::unordered_map<std::string, std::unique_ptr<sqlite_statement>, text_hash, std::equal_to<>> cached_;
 };
+
+template <class F>
+void sqlite_db::each_row(sqlite_statement& st, std::string_view what, F&& f) {
+    int rc;
+    try {
+        while ((rc = st.step()) == SQLITE_ROW) f(st);
+    } catch (...) {
+        st.reset();
+        throw;
+    }
+    st.reset();
+    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + error_message(), rc);
+}
 
 }  // namespace jobsd::store

@@ -20,6 +20,7 @@
 #include "model/webhook_event.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
+#include "store/sqlite_outbox_sql.hpp"
 #include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 
@@ -36,7 +37,7 @@ constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
     " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
 
-// A retryable failure: back to QUEUED as the next attempt, out of the outbox (leave_outbox: a
+// A retryable failure: back to QUEUED as the next attempt, out of the outbox (sqlite_outbox::leave: a
 // worker may fail a job before its publish is marked) until the lifecycle sweep finds its backoff
 // over; the error is kept as the last one.
 constexpr std::string_view schedule_retry_sql =
@@ -77,12 +78,11 @@ struct held_job {
     }
 };
 
-// Steps a statement that returns no rows; logs a failure.
-bool done(sqlite_writer_ctx& w, sqlite_statement& st, const std::string& what) {
-    const int rc = st.step();
-    st.reset();
-    if (rc == SQLITE_DONE) return true;
-    spdlog::error("store: {} failed: {}", what, w.db->error_message());
+// Runs a statement that returns no rows; logs a failure ("{what} job {uuid}": no text is built
+// when it succeeds, once per job of every batch).
+bool done(sqlite_writer_ctx& w, sqlite_statement& st, std::string_view what, std::string_view uuid) {
+    if (st.run() == SQLITE_DONE) return true;
+    spdlog::error("store: {} job {} failed: {}", what, uuid, w.db->error_message());
     return false;
 }
 
@@ -96,15 +96,11 @@ struct apply_events_op final : sqlite_write_op {
         fresh.clear();
         held.clear();
         account_hooks.clear();
-        std::vector<std::string> order;  // the jobs in the order their first event came
-        for (auto& e : events) {
-            if (!held.contains(e.uuid)) order.push_back(e.uuid);
+        for (auto& e : events)
             if (auto ec = apply(w, e)) return ec;
-        }
-        for (const auto& uuid : order) {
-            const auto h = held.find(uuid);
-            if (h != held.end() && !write_change(w, uuid, h->second)) return store_errc::io;
-        }
+        // No reader sees the order of a transaction's writes.
+        for (auto& [uuid, h] : held)
+            if (!write_change(w, uuid, h)) return store_errc::io;
         return {};
     }
     void finish(error_code ec) override {
@@ -208,7 +204,7 @@ struct apply_events_op final : sqlite_write_op {
         up.bind(4, h.output);
         up.bind(5, h.error);
         up.bind(6, h.at_ms);
-        const bool ok = done(w, up, "updating job " + uuid);  // the bound texts are h's: step first
+        const bool ok = done(w, up, "updating", uuid);  // the bound texts are h's: step first
         h.changed = false;
         h.progress.reset();
         h.output.reset();
@@ -225,10 +221,10 @@ struct apply_events_op final : sqlite_write_op {
         up.bind(3, d.retry_at_ms);
         up.bind(4, e.error);
         up.bind(5, e.at_ms);
-        if (!done(w, up, "scheduling a retry of job " + e.uuid)) return false;
-        w.leave_outbox.bind(1, std::string_view(e.uuid));
-        if (!done(w, w.leave_outbox, "taking job " + e.uuid + " out of the outbox for its backoff"))
-            return false;
+        if (!done(w, up, "scheduling a retry of", e.uuid)) return false;
+        auto& leave = w.db->cached(sqlite_outbox::leave);
+        leave.bind(1, std::string_view(e.uuid));
+        if (!done(w, leave, "taking out of the outbox for its backoff", e.uuid)) return false;
         a.event.status = model::job_status::queued;
         a.event.attempt = job.attempt + 1;
         a.event.progress.reset();
@@ -243,7 +239,7 @@ struct apply_events_op final : sqlite_write_op {
         ins.bind(2, model::to_string(job.type));
         ins.bind(3, static_cast<std::int64_t>(job.attempt));
         ins.bind(4, now);
-        return done(w, ins, "asking again to cancel job " + uuid);
+        return done(w, ins, "asking again to cancel", uuid);
     }
 
     std::vector<model::job_event> events;

@@ -26,13 +26,6 @@ std::string select_jobs(std::string_view rest) {
     return "SELECT " + std::string(sqlite_job_columns) + " FROM jobs " + std::string(rest);
 }
 
-// Steps a statement that returns no rows; throws sqlite_error when it fails.
-void run(sqlite_db& db, sqlite_statement& st, std::string_view what) {
-    const int rc = st.step();
-    st.reset();
-    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
 // The rows of a job query.
 std::vector<job_record> read_jobs(sqlite_db& db, sqlite_statement& st) {
     std::vector<job_record> out;
@@ -56,7 +49,7 @@ std::optional<job_record> account_job(sqlite_db& db, const std::string& account_
 void move_outbox(sqlite_db& db, std::string_view sql, const std::string& uuid) {
     auto& st = db.cached(sql);
     st.bind(1, std::string_view(uuid));
-    run(db, st, "moving job " + uuid + " in the outbox");
+    db.run(st, "moving job " + uuid + " in the outbox");
 }
 
 // A cancel message for the job's current attempt enters the control outbox.
@@ -68,7 +61,7 @@ void add_cancel(sqlite_db& db, const job_record& job, std::int64_t now) {
     st.bind(2, model::to_string(job.type));
     st.bind(3, static_cast<std::int64_t>(job.attempt));
     st.bind(4, now);
-    run(db, st, "queueing a cancel of job " + job.uuid);
+    db.run(st, "queueing a cancel of job " + job.uuid);
 }
 
 // A write op whose work may throw sqlite_error; `Derived::write(db)` (or `write(w)`, for one that
@@ -134,7 +127,7 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
             st.bind(1, std::string_view(uuid));
             st.bind(2, model::to_string(job_status::cancelled));
             st.bind(3, now);
-            run(db, st, "cancelling job " + uuid);
+            db.run(st, "cancelling job " + uuid);
             move_outbox(db, sqlite_outbox::leave, uuid);
             add_cancel(db, *job, now);
             record_deliveries(w, *job, job_status::cancelled, now);
@@ -150,7 +143,7 @@ struct cancel_job_op final : lifecycle_write<cancel_job_op, cancel_outcome> {
                 sqlite_statement st(db.handle(), "UPDATE jobs SET cancel_requested_ms = ?2 WHERE uuid = ?1");
                 st.bind(1, std::string_view(uuid));
                 st.bind(2, now);
-                run(db, st, "requesting the cancel of job " + uuid);
+                db.run(st, "requesting the cancel of job " + uuid);
                 add_cancel(db, *job, now);
                 job->cancel_requested_ms = now;
             }
@@ -194,7 +187,7 @@ struct retry_job_op final : lifecycle_write<retry_job_op, retry_outcome> {
         st.bind(3, job->expires_in_ms);
         st.bind(4, job->expires_at_ms);
         st.bind(5, now);
-        run(db, st, "retrying job " + uuid);
+        db.run(st, "retrying job " + uuid);
         move_outbox(db, sqlite_outbox::enter, uuid);
         job->status = job_status::queued;
         ++job->attempt;
@@ -239,7 +232,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
             expire.bind(1, std::string_view(job.uuid));
             expire.bind(2, model::to_string(job_status::expired));
             expire.bind(3, now);
-            run(db, expire, "expiring job " + job.uuid);
+            db.run(expire, "expiring job " + job.uuid);
             move_outbox(db, sqlite_outbox::leave, job.uuid);
             record_deliveries(w, job, job_status::expired, now);
             model::job_event e;
@@ -262,7 +255,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
         auto& release = db.cached("UPDATE jobs SET retry_at_ms = NULL WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
             release.bind(1, std::string_view(job.uuid));
-            run(db, release, "releasing the retry of job " + job.uuid);
+            db.run(release, "releasing the retry of job " + job.uuid);
             move_outbox(db, sqlite_outbox::enter, job.uuid);
             job.retry_at_ms.reset();
             value.due.push_back(std::move(job));
@@ -291,7 +284,7 @@ struct release_held_op final : lifecycle_write<release_held_op, std::vector<job_
         value = read_jobs(db, find);
         for (const auto& job : value) {
             release.bind(1, std::string_view(job.uuid));
-            run(db, release, "releasing held job " + job.uuid);
+            db.run(release, "releasing held job " + job.uuid);
             move_outbox(db, sqlite_outbox::enter, job.uuid);
         }
     }
@@ -309,7 +302,7 @@ struct remove_controls_op final : sqlite_write_op {
             sqlite_statement st(w.db->handle(), "DELETE FROM job_controls WHERE seq = ?1");
             for (auto seq : seqs) {
                 st.bind(1, seq);
-                run(*w.db, st, "removing control message " + std::to_string(seq));
+                w.db->run(st, "removing control message " + std::to_string(seq));
             }
             return {};
         } catch (const std::exception& e) {

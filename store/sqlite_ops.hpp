@@ -42,7 +42,7 @@ struct sqlite_writer_ctx {
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, enter_outbox,
-        release_key, leave_outbox, record_deliveries;
+        release_key, record_deliveries;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };

@@ -14,12 +14,6 @@ namespace jobsd::store {
 
 namespace {
 
-void run(sqlite_db& db, sqlite_statement& st, std::string_view what) {
-    const int rc = st.step();
-    st.reset();
-    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
 void write_accounts(sqlite_db& db, const seed_data& seed, std::int64_t now) {
     sqlite_statement account(db.handle(),
                              "INSERT INTO accounts (id, name, created_ms) VALUES (?1, ?2, ?3)"
@@ -33,7 +27,7 @@ void write_accounts(sqlite_db& db, const seed_data& seed, std::int64_t now) {
         account.bind(1, std::string_view(a.id));
         account.bind(2, std::string_view(a.name));
         account.bind(3, now);
-        run(db, account, "account " + a.id);
+        db.run(account, "account " + a.id);
         for (const auto& k : a.keys) {
             const auto hash = model::hash_api_key(k);
             const auto prefix = model::key_prefix(k);
@@ -41,7 +35,7 @@ void write_accounts(sqlite_db& db, const seed_data& seed, std::int64_t now) {
             key.bind(2, std::string_view(a.id));
             key.bind(3, std::string_view(prefix));
             key.bind(4, now);
-            run(db, key, "key of account " + a.id);
+            db.run(key, "key of account " + a.id);
         }
     }
 }
@@ -57,7 +51,7 @@ void write_operator_keys(sqlite_db& db, const seed_data& seed, std::int64_t now)
         operator_key.bind(1, std::string_view(hash));
         operator_key.bind(2, std::string_view(prefix));
         operator_key.bind(3, now);
-        run(db, operator_key, "operator key");
+        db.run(operator_key, "operator key");
     }
 }
 
@@ -79,7 +73,7 @@ void write_projects(sqlite_db& db, const seed_data& seed) {
         project.bind(6, p.end_ms);
         project.bind(7, std::string_view(fields));
         project.bind(8, std::int64_t{p.strict_values ? 1 : 0});
-        run(db, project, "project " + p.id);
+        db.run(project, "project " + p.id);
     }
 }
 
@@ -93,7 +87,7 @@ void write_image_prompts(sqlite_db& db, const seed_data& seed) {
         prompt.bind(2, std::string_view(ip.account_id));
         prompt.bind(3, std::string_view(ip.name));
         prompt.bind(4, std::string_view(ip.prompt));
-        run(db, prompt, "image prompt " + ip.id);
+        db.run(prompt, "image prompt " + ip.id);
     }
 }
 

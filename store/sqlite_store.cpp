@@ -35,18 +35,11 @@ error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
     return r == result::full ? error_code(store_errc::busy) : error_code(store_errc::closed);
 }
 
-// Steps a statement of no result (BEGIN, SAVEPOINT, …) and resets it; SQLite's result code.
-int run(sqlite_statement& st) {
-    const int rc = st.step();
-    st.reset();
-    return rc;
-}
-
 // Runs one op inside its own savepoint, so a failing op leaves none of its writes behind. False
 // when SQLite rolled the whole transaction back by itself (an I/O error, a full disk, no
 // memory): the ops before it are undone too, and nothing more may run in autocommit.
 bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
-    if (run(w.savepoint) != SQLITE_DONE) {
+    if (w.savepoint.run() != SQLITE_DONE) {
         spdlog::error("store: SAVEPOINT failed: {}", w.db->error_message());
         outcome = store_errc::io;
         return !sqlite3_get_autocommit(w.db->handle());
@@ -63,8 +56,8 @@ bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
             "store: SQLite rolled the transaction back after a failed statement; the whole batch fails");
         return false;
     }
-    if (outcome && run(w.rollback_to) != SQLITE_DONE) return false;
-    return run(w.release) == SQLITE_DONE;
+    if (outcome && w.rollback_to.run() != SQLITE_DONE) return false;
+    return w.release.run() == SQLITE_DONE;
 }
 
 // Runs one batch in one transaction; the outcome of each op, or the transaction's failure
@@ -73,7 +66,7 @@ bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
 // by the next batch.
 error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_write_op>>& batch,
                      std::vector<error_code>& outcome) {
-    int rc = run(w.begin);
+    int rc = w.begin.run();
     if (rc != SQLITE_DONE) {
         const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
         spdlog::log(busy ? spdlog::level::warn : spdlog::level::err, "store: BEGIN failed: {}",
@@ -82,13 +75,13 @@ error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_wr
     }
     for (std::size_t i = 0; i < batch.size(); ++i)
         if (!run_op(w, *batch[i], outcome[i])) {
-            if (!sqlite3_get_autocommit(w.db->handle())) run(w.rollback);
+            if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
             return store_errc::io;
         }
-    rc = run(w.commit);
+    rc = w.commit.run();
     if (rc != SQLITE_DONE) {
         spdlog::error("store: COMMIT failed: {}", w.db->error_message());
-        if (!sqlite3_get_autocommit(w.db->handle())) run(w.rollback);
+        if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
         return (rc & 0xff) == SQLITE_BUSY ? store_errc::busy : store_errc::io;
     }
     return {};

@@ -61,7 +61,7 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
     auto& who = db.cached("SELECT endpoint_id, job_uuid FROM webhook_deliveries WHERE id = ?1");
     who.bind(1, std::string_view(a.delivery_id));
     std::optional<std::string> endpoint, job;
-    each_row(db, who, "reading a delivery", [&](sqlite_statement& row) {
+    db.each_row(who, "reading a delivery", [&](sqlite_statement& row) {
         endpoint = row.column_optional_text(0);
         job = std::string(row.column_text(1));
     });
@@ -70,12 +70,12 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
         auto& off = db.cached("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2 WHERE id = ?1");
         off.bind(1, std::string_view(*endpoint));
         off.bind(2, std::string_view("the receiver answered 410 Gone"));
-        run(db, off, "disabling an endpoint");
+        db.run(off, "disabling an endpoint");
     } else {
         auto& off = db.cached(
             "UPDATE jobs SET webhook_url = NULL, webhook_dest = NULL, webhook_events = NULL WHERE uuid = ?1");
         off.bind(1, std::string_view(*job));
-        run(db, off, "dropping a job's webhook");
+        db.run(off, "dropping a job's webhook");
     }
     auto& cancel = db.cached(
         "UPDATE webhook_deliveries SET status = 'cancelled', done_ms = ?3, claimed_by = NULL,"
@@ -86,7 +86,7 @@ void stop_destination(sqlite_db& db, const attempt_record& a) {
     cancel.bind(2, std::string_view(*job));
     cancel.bind(3, a.at_ms);
     cancel.bind(4, std::string_view(a.delivery_id));
-    run(db, cancel, "cancelling deliveries");
+    db.run(cancel, "cancelling deliveries");
 }
 
 }  // namespace
@@ -98,7 +98,7 @@ std::vector<board_entry> due_rows(sqlite_db& db, std::int64_t now_ms, std::size_
     st.bind(1, now_ms);
     st.bind(2, static_cast<std::int64_t>(limit));
     std::vector<board_entry> out;
-    each_row(db, st, "finding due deliveries", [&](sqlite_statement& row) {
+    db.each_row(st, "finding due deliveries", [&](sqlite_statement& row) {
         out.push_back({row.column_int(0), std::string(row.column_text(1))});
     });
     return out;
@@ -119,8 +119,8 @@ void read_claimed(sqlite_db& db, const std::vector<std::int64_t>& seqs,
     for (auto seq : seqs) {
         read.bind(1, seq);
         read.bind(2, now_ms);
-        each_row(db, read, "reading a claimed delivery",
-                 [&](sqlite_statement& row) { out.emplace_back(seq, read_due(row)); });
+        db.each_row(read, "reading a claimed delivery",
+                    [&](sqlite_statement& row) { out.emplace_back(seq, read_due(row)); });
     }
 }
 
@@ -153,7 +153,7 @@ std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
         update.bind(6, error);
         update.bind(7, retry ? std::optional<std::int64_t>() : std::optional<std::int64_t>(a.at_ms));
         update.bind(8, delivered ? std::optional<std::int64_t>(a.latency_ms) : std::nullopt);
-        run(db, update, "updating a delivery");
+        db.run(update, "updating a delivery");
         const auto changed = static_cast<std::size_t>(changes(db));
         updated += changed;
         if (!delivered || changed == 0) {
@@ -166,7 +166,7 @@ std::size_t finish(sqlite_db& db, const std::vector<attempt_record>& attempts) {
             st.bind(4, code);
             st.bind(5, a.latency_ms);
             st.bind(6, error);
-            run(db, st, "recording an attempt");
+            db.run(st, "recording an attempt");
         }
         if (a.outcome == delivery_outcome::gone) stop_destination(db, a);
     }
@@ -177,7 +177,7 @@ std::size_t release(sqlite_db& db) {
     auto& st = db.cached(
         "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
         " WHERE claimed_until IS NOT NULL AND status = 'pending'");
-    run(db, st, "releasing claims");
+    db.run(st, "releasing claims");
     return static_cast<std::size_t>(changes(db));
 }
 

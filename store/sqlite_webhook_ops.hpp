@@ -19,24 +19,6 @@
 
 namespace jobsd::store::sqlite_webhook {
 
-// Throws sqlite_error unless `st` ran to its end; resets it either way.
-void run(sqlite_db& db, sqlite_statement& st, std::string_view what);
-
-// Steps through every row, failing loudly on anything but ROW/DONE; resets `st` afterwards, also
-// when `f` throws (a cached statement left mid-way would go on from there at its next use).
-template <class F>
-void each_row(sqlite_db& db, sqlite_statement& st, std::string_view what, F&& f) {
-    int rc;
-    try {
-        while ((rc = st.step()) == SQLITE_ROW) f(st);
-    } catch (...) {
-        st.reset();
-        throw;
-    }
-    st.reset();
-    if (rc != SQLITE_DONE) throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
 // Rows the last statement changed.
 inline std::int64_t changes(sqlite_db& db) {
     return sqlite3_changes64(db.handle());

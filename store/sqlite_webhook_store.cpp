@@ -9,17 +9,6 @@ namespace jobsd::store {
 
 using namespace sqlite_webhook;
 
-namespace sqlite_webhook {
-
-void run(sqlite_db& db, sqlite_statement& st, std::string_view what) {
-    const int rc = st.step();
-    st.reset();
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        throw sqlite_error(std::string(what) + ": " + db.error_message(), rc);
-}
-
-}  // namespace sqlite_webhook
-
 namespace {
 
 std::string account_owner(const std::string& account_id) {
@@ -63,8 +52,8 @@ void read_history(sqlite_db& db, delivery_info& d) {
         "SELECT attempt, at_ms, status_code, latency_ms, error FROM webhook_attempts"
         " WHERE delivery_id = ?1 ORDER BY attempt");
     st.bind(1, std::string_view(d.id));
-    each_row(db, st, "reading attempts",
-             [&](sqlite_statement& row) { d.history.push_back(read_attempt(row, 0)); });
+    db.each_row(st, "reading attempts",
+                [&](sqlite_statement& row) { d.history.push_back(read_attempt(row, 0)); });
 }
 
 std::vector<delivery_info> read_deliveries(sqlite_db& db, const std::string& account_id,
@@ -81,7 +70,7 @@ std::vector<delivery_info> read_deliveries(sqlite_db& db, const std::string& acc
     st.bind(3, static_cast<std::int64_t>(limit));
     std::vector<delivery_info> out;
     std::vector<std::optional<delivery_attempt>> kept;  // the attempt kept in the row, if any
-    each_row(db, st, "listing deliveries", [&](sqlite_statement& row) {
+    db.each_row(st, "listing deliveries", [&](sqlite_statement& row) {
         delivery_info d;
         d.id = row.column_text(0);
         d.job_uuid = row.column_text(1);
@@ -124,13 +113,13 @@ void sqlite_webhook_store::create_endpoint(webhook_endpoint e, std::string secre
             ins.bind(4, static_cast<std::int64_t>(e.events));
             ins.bind(5, std::int64_t{e.enabled ? 1 : 0});
             ins.bind(6, e.created_ms);
-            run(db, ins, "inserting the endpoint");
+            db.run(ins, "inserting the endpoint");
             auto& sec =
                 db.cached("INSERT INTO webhook_secrets (owner, secret, rotated_ms) VALUES (?1, ?2, ?3)");
             sec.bind(1, std::string_view(e.id));
             sec.bind(2, std::string_view(secret));
             sec.bind(3, e.created_ms);
-            run(db, sec, "storing the endpoint's secret");
+            db.run(sec, "storing the endpoint's secret");
             created = true;
         },
         std::move(handler)));
@@ -145,8 +134,8 @@ void sqlite_webhook_store::list_endpoints(std::string account_id,
                 "SELECT id, account_id, url, events, enabled, disabled_reason, created_ms"
                 " FROM webhook_endpoints WHERE ?1 = '' OR account_id = ?1 ORDER BY created_ms, id");
             st.bind(1, std::string_view(account_id));
-            each_row(db, st, "listing endpoints",
-                     [&](sqlite_statement& row) { out.push_back(read_endpoint(row)); });
+            db.each_row(st, "listing endpoints",
+                        [&](sqlite_statement& row) { out.push_back(read_endpoint(row)); });
         },
         std::move(handler)));
 }
@@ -160,17 +149,17 @@ void sqlite_webhook_store::delete_endpoint(std::string account_id, std::string i
                 db.cached("DELETE FROM webhook_endpoints WHERE id = ?1 AND (?2 = '' OR account_id = ?2)");
             del.bind(1, std::string_view(id));
             del.bind(2, std::string_view(account_id));
-            run(db, del, "removing the endpoint");
+            db.run(del, "removing the endpoint");
             found = changes(db) > 0;
             if (!found) return;
             auto& sec = db.cached("DELETE FROM webhook_secrets WHERE owner = ?1");
             sec.bind(1, std::string_view(id));
-            run(db, sec, "removing the endpoint's secret");
+            db.run(sec, "removing the endpoint's secret");
             auto& cancel = db.cached(
                 "UPDATE webhook_deliveries SET status = 'cancelled', claimed_by = NULL,"
                 " claimed_until = NULL WHERE endpoint_id = ?1 AND status = 'pending'");
             cancel.bind(1, std::string_view(id));
-            run(db, cancel, "cancelling the endpoint's deliveries");
+            db.run(cancel, "cancelling the endpoint's deliveries");
         },
         std::move(handler)));
 }
@@ -186,11 +175,11 @@ void sqlite_webhook_store::account_secret(std::string account_id, std::string ca
                 " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) * 1000)");
             ins.bind(1, std::string_view(owner));
             ins.bind(2, std::string_view(candidate));
-            run(db, ins, "creating the default secret");
+            db.run(ins, "creating the default secret");
             auto& sel = db.cached("SELECT secret FROM webhook_secrets WHERE owner = ?1");
             sel.bind(1, std::string_view(owner));
-            each_row(db, sel, "reading the default secret",
-                     [&](sqlite_statement& row) { secret = row.column_text(0); });
+            db.each_row(sel, "reading the default secret",
+                        [&](sqlite_statement& row) { secret = row.column_text(0); });
         },
         std::move(handler)));
 }
@@ -213,7 +202,7 @@ void sqlite_webhook_store::rotate_secret(std::string account_id, std::string own
             st.bind(2, std::string_view(secret));
             st.bind(3, now_ms);
             st.bind(4, previous_until_ms);
-            run(db, st, "rotating the secret");
+            db.run(st, "rotating the secret");
             found = true;
         },
         std::move(handler)));
@@ -250,7 +239,7 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
                 " (SELECT id FROM webhook_endpoints WHERE enabled = 1))");
             keep.bind(1, std::string_view(id));
             keep.bind(2, std::string_view(account_id));
-            run(db, keep, "keeping the delivered attempt");
+            db.run(keep, "keeping the delivered attempt");
             auto& st = db.cached(
                 "UPDATE webhook_deliveries SET status = 'pending', next_ms = ?3, done_ms = NULL,"
                 " delivered_latency_ms = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?1"
@@ -259,7 +248,7 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
             st.bind(1, std::string_view(id));
             st.bind(2, std::string_view(account_id));
             st.bind(3, now_ms);
-            run(db, st, "making the delivery due");
+            db.run(st, "making the delivery due");
             found = changes(db) > 0;
         },
         [this, handler = std::move(handler)](error_code ec, bool found) mutable {
@@ -379,7 +368,7 @@ void sqlite_webhook_store::read_webhook_stats(std::int64_t now_ms, webhook_handl
                 " min(CASE WHEN next_ms <= ?1 THEN next_ms END)"
                 " FROM webhook_deliveries WHERE status = 'pending'");
             st.bind(1, now_ms);
-            each_row(db, st, "counting deliveries", [&](sqlite_statement& row) {
+            db.each_row(st, "counting deliveries", [&](sqlite_statement& row) {
                 stats.pending = static_cast<std::uint64_t>(row.column_int(0));
                 stats.due = static_cast<std::uint64_t>(row.column_int(1));
                 stats.oldest_due_ms = row.column_optional_int(2);
@@ -402,7 +391,7 @@ void sqlite_webhook_store::recent_attempts(std::size_t limit,
                 " WHERE delivered_latency_ms IS NOT NULL ORDER BY done_ms DESC LIMIT ?1)"
                 " ORDER BY 7 DESC LIMIT ?1");
             st.bind(1, static_cast<std::int64_t>(limit));
-            each_row(db, st, "listing attempts", [&](sqlite_statement& row) {
+            db.each_row(st, "listing attempts", [&](sqlite_statement& row) {
                 out.push_back({std::string(row.column_text(0)), std::string(row.column_text(1)),
                                row.column_optional_text(2), std::string(row.column_text(3)),
                                std::string(row.column_text(4)), read_attempt(row, 5)});

@@ -55,20 +55,13 @@ error_code step_error(int rc) {
     return store_errc::io;
 }
 
-// Runs `st` once and resets it; true when it succeeded.
-bool run_once(sqlite_statement& st) {
-    const int rc = st.step();
-    st.reset();
-    return rc == SQLITE_DONE;
-}
-
 // An older job of the account holding `job`'s key past the window gives it up.
 bool release_expired_key(sqlite_writer_ctx& w, const job_record& job) {
     auto& rel = w.release_key;
     rel.bind(1, std::string_view(job.account_id));
     rel.bind(2, std::string_view(job.idempotency_key));
     rel.bind(3, job.created_ms - w.idempotency_window_ms);
-    if (run_once(rel)) return true;
+    if (rel.run() == SQLITE_DONE) return true;
     spdlog::error("store: releasing an expired idempotency key failed: {}", w.db->error_message());
     return false;
 }
@@ -148,19 +141,19 @@ struct insert_jobs_op final : sqlite_write_op {
         : batch(std::move(j)), handler(std::move(h)) {}
 
     error_code execute(sqlite_writer_ctx& w) override {
-        if (!run_once(w.savepoint)) {
+        if (w.savepoint.run() != SQLITE_DONE) {
             spdlog::error("store: SAVEPOINT failed: {}", w.db->error_message());
             return store_errc::io;
         }
         error_code ec;
         for (const auto& job : batch)
             if ((ec = insert(w, job))) break;
-        if (ec && !run_once(w.rollback_to)) {
+        if (ec && w.rollback_to.run() != SQLITE_DONE) {
             // The savepoint could not undo the partial batch: fail the whole transaction.
             spdlog::error("store: ROLLBACK TO failed: {}", w.db->error_message());
             throw std::runtime_error("a partial batch could not be rolled back");
         }
-        if (!run_once(w.release)) {
+        if (w.release.run() != SQLITE_DONE) {
             spdlog::error("store: RELEASE failed: {}", w.db->error_message());
             throw std::runtime_error("a batch's savepoint could not be released");
         }
@@ -178,11 +171,10 @@ struct mark_published_op final : sqlite_write_op {
         : uuids(std::move(u)), handler(std::move(h)) {}
 
     error_code execute(sqlite_writer_ctx& w) override {
+        auto& leave = w.db->cached(sqlite_outbox::leave);
         for (const auto& uuid : uuids) {
-            w.leave_outbox.bind(1, std::string_view(uuid));
-            const int rc = w.leave_outbox.step();
-            w.leave_outbox.reset();
-            if (rc != SQLITE_DONE) {
+            leave.bind(1, std::string_view(uuid));
+            if (leave.run() != SQLITE_DONE) {
                 spdlog::error("store: marking {} published failed: {}", uuid, w.db->error_message());
                 return store_errc::io;
             }
@@ -235,7 +227,6 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_o
       insert_job(db->handle(), insert_job_sql),
       enter_outbox(db->handle(), sqlite_outbox::enter_new),
       release_key(db->handle(), release_key_sql),
-      leave_outbox(db->handle(), sqlite_outbox::leave),
       record_deliveries(db->handle(), record_deliveries_sql),
       idempotency_window_ms(common.idempotency_window.count()),
       policy(common.lifecycle) {}
