@@ -29,10 +29,7 @@ std::string select_jobs(std::string_view rest) {
 // The rows of a job query.
 std::vector<job_record> read_jobs(sqlite_db& db, sqlite_statement& st) {
     std::vector<job_record> out;
-    int rc;
-    while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_sqlite_job(st, 0));
-    st.reset();
-    if (rc != SQLITE_DONE) throw sqlite_error("reading jobs: " + db.error_message(), rc);
+    db.each_row(st, "reading jobs", [&](sqlite_statement& row) { out.push_back(read_sqlite_job(row, 0)); });
     return out;
 }
 

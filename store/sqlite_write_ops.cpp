@@ -245,9 +245,7 @@ error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid
     st.bind(4, static_cast<std::int64_t>(hook->bit));
     st.bind(5, at_ms);
     st.bind(6, model::now_ms());
-    const int rc = st.step();
-    st.reset();
-    if (rc != SQLITE_DONE) {
+    if (st.run() != SQLITE_DONE) {
         spdlog::error("store: recording webhook deliveries of job {} failed: {}", uuid,
                       w.db->error_message());
         return store_errc::io;
