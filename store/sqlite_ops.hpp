@@ -75,6 +75,9 @@ struct sqlite_read_op {
     virtual void run(sqlite_reader_ctx& r) = 0;
     // Completes it with `ec` instead (queue full or closed, no connection).
     virtual void fail(error_code ec) = 0;
+    // True for a lookup of one row by an index: a reader runs a run of these in one read
+    // transaction (one snapshot and one set of WAL locks, one wake of the thread).
+    virtual bool point_read() const { return false; }
 };
 
 template <class... Values>

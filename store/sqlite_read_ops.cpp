@@ -21,15 +21,16 @@ std::string select_jobs(std::string_view leading, std::string_view rest) {
            std::string(rest);
 }
 
-// Completes with the first row's job, nullopt without a row, or io when the step failed.
+// Completes with the first row's job, nullopt without a row, or io when the step failed (logged
+// as "`what` `subject`").
 void complete_with_one_job(sqlite_statement& st, sqlite_db& db, std::string_view what,
-                           sqlite_handler<std::optional<job_record>>& handler) {
+                           std::string_view subject, sqlite_handler<std::optional<job_record>>& handler) {
     std::optional<job_record> found;
     const int rc = st.step();
     if (rc == SQLITE_ROW) found = read_sqlite_job(st, 0);
     st.reset();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        spdlog::error("store: {} failed: {}", what, db.error_message());
+        spdlog::error("store: {} {} failed: {}", what, subject, db.error_message());
         complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
         return;
     }
@@ -43,9 +44,10 @@ struct find_job_op final : sqlite_read_op {
     void run(sqlite_reader_ctx& r) override {
         r.find_job.bind(1, std::string_view(uuid));
         r.find_job.bind(2, std::string_view(account_id));
-        complete_with_one_job(r.find_job, r.db, "reading job " + uuid, handler);
+        complete_with_one_job(r.find_job, r.db, "reading job", uuid, handler);
     }
     void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+    bool point_read() const override { return true; }
 
     std::string account_id, uuid;
     sqlite_handler<std::optional<job_record>> handler;
@@ -59,9 +61,11 @@ struct find_by_key_op final : sqlite_read_op {
         r.find_by_key.bind(1, std::string_view(account_id));
         r.find_by_key.bind(2, std::string_view(key));
         r.find_by_key.bind(3, since);
-        complete_with_one_job(r.find_by_key, r.db, "looking up an idempotency key", handler);
+        complete_with_one_job(r.find_by_key, r.db, "looking up the idempotency key of account", account_id,
+                              handler);
     }
     void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
+    bool point_read() const override { return true; }
 
     std::string account_id, key;
     std::int64_t since;

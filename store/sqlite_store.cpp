@@ -29,6 +29,10 @@ struct sqlite_store::queues {
 
 namespace {
 
+// Lookups one reader takes in one wake and one read transaction at most: enough to empty the
+// queue under a busy server's GETs, few enough that its other readers still get a share.
+constexpr std::size_t read_run_max = 32;
+
 template <class Op>
 error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
     using result = typename task_queue<std::unique_ptr<Op>>::push_result;
@@ -144,13 +148,20 @@ void sqlite_store::reader_loop() {
     } catch (const std::exception& e) {
         spdlog::error("store: reader cannot open the database: {}", e.what());
     }
+    bool returning = false;
     for (;;) {
-        auto batch = queues_->read.pop_batch(1, std::chrono::microseconds{0});
-        if (batch.empty()) return;
-        if (ctx)
-            batch.front()->run(*ctx);
-        else
-            batch.front()->fail(store_errc::io);
+        auto run = queues_->read.pop_run(
+            read_run_max, [](const auto& op) { return op->point_read(); }, returning);
+        if (run.empty()) return;
+        if (!ctx) {
+            for (auto& op : run) op->fail(store_errc::io);
+            continue;
+        }
+        // Every lookup of the run was queued before this snapshot begins, so each sees every
+        // write acknowledged before it was asked for.
+        const bool shared = run.size() > 1 && ctx->db.cached("BEGIN").run() == SQLITE_DONE;
+        for (auto& op : run) op->run(*ctx);
+        if (shared && ctx->db.cached("COMMIT").run() != SQLITE_DONE) ctx->db.cached("ROLLBACK").run();
     }
 }
 

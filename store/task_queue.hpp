@@ -25,6 +25,15 @@ class task_queue {
             if (closed_) return push_result::closed;
             if (items_.size() >= max_size_) return push_result::full;
             items_.push_back(std::move(item));
+            if (returning_ > 0 && items_.size() <= run_max_) return push_result::ok;
+            if (!sleepers_.empty()) {
+                sleeper* s = sleepers_.back();  // the last to fall asleep: its caches are the warmest
+                sleepers_.pop_back();
+                s->woken = true;
+                ++returning_;  // until it runs: more pushes meanwhile are its to take, not another's
+                s->cv.notify_one();
+                return push_result::ok;
+            }
         }
         cv_.notify_one();
         return push_result::ok;
@@ -43,6 +52,37 @@ class task_queue {
         for (std::size_t i = 0; i < n; ++i) {
             out.push_back(std::move(items_.front()));
             items_.pop_front();
+        }
+        return out;
+    }
+
+    // Blocks like pop_batch, then takes the first item and, while `joins` holds for it and the
+    // next, up to `max_items` in all (no linger): a run of items that may share one pass.
+    // `returning` is the consumer's own flag, false before its first call: a consumer with a run
+    // of joining items is back within that run's time, so a push leaves the other consumers
+    // asleep (unless more than a run is queued) and the one awake takes the item, not a thread
+    // woken for it. A consumer with any other item may be held up by it, and pushes wake others.
+    template <class Joins>
+    std::vector<T> pop_run(std::size_t max_items, Joins joins, bool& returning) {
+        std::unique_lock lock(mu_);
+        if (returning) --returning_;
+        returning = false;
+        while (!closed_ && items_.empty()) {
+            sleeper me;
+            sleepers_.push_back(&me);
+            me.cv.wait(lock, [&] { return me.woken; });
+            --returning_;
+        }
+        std::vector<T> out;
+        if (items_.empty()) return out;
+        do {
+            out.push_back(std::move(items_.front()));
+            items_.pop_front();
+        } while (out.size() < max_items && !items_.empty() && joins(out.front()) && joins(items_.front()));
+        if (joins(out.front())) {
+            returning = true;
+            ++returning_;
+            run_max_ = max_items;
         }
         return out;
     }
@@ -68,6 +108,12 @@ class task_queue {
         {
             std::lock_guard lock(mu_);
             closed_ = true;
+            for (sleeper* s : sleepers_) {
+                s->woken = true;
+                ++returning_;
+                s->cv.notify_one();
+            }
+            sleepers_.clear();
         }
         cv_.notify_all();
     }
@@ -77,11 +123,26 @@ class task_queue {
         return items_.size();
     }
 
+    // Consumers asleep in pop_run.
+    std::size_t sleeping() const {
+        std::lock_guard lock(mu_);
+        return sleepers_.size();
+    }
+
   private:
+    // A consumer asleep in pop_run, on its own stack; woken by taking it off sleepers_.
+    struct sleeper {
+        std::condition_variable cv;
+        bool woken = false;  // guarded by mu_
+    };
+
     mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<T> items_;  // guarded by mu_
-    bool closed_ = false;  // guarded by mu_
+    std::condition_variable cv_;      // pop_batch's consumers wait here
+    std::vector<sleeper*> sleepers_;  // guarded by mu_: pop_run's consumers, the last asleep last
+    std::deque<T> items_;             // guarded by mu_
+    bool closed_ = false;             // guarded by mu_
+    std::size_t returning_ = 0;       // guarded by mu_: consumers in a run of joining items (pop_run)
+    std::size_t run_max_ = 0;         // guarded by mu_: the last pop_run's max_items
     const std::size_t max_size_;
 };
 
