@@ -139,7 +139,9 @@ struct apply_events_op final : sqlite_write_op {
             h.fold(e);
         }
         // A retry's QUEUED names no webhook event: nothing is recorded for it.
-        if (wants_deliveries(w, a.account_id, own_hooks, a.event.status))
+        const auto wanted = wants_deliveries(w, a.account_id, own_hooks, a.event.status);
+        if (!wanted) return wanted.error();
+        if (*wanted)
             if (auto ec = sqlite_ops::record_webhook_deliveries(w, e.uuid, a.account_id, a.event.status,
                                                                 e.at_ms, fresh))
                 return ec;
@@ -178,9 +180,10 @@ struct apply_events_op final : sqlite_write_op {
 
     // Whether the job entering `status` causes any webhook delivery: the account's enabled
     // endpoints' filters (read once per account and batch: nothing else writes them inside the
-    // batch's transaction) and the job's own.
-    bool wants_deliveries(sqlite_writer_ctx& w, const std::string& account, std::int64_t own_hooks,
-                          model::job_status status) {
+    // batch's transaction) and the job's own. An error when the filters could not be read: the
+    // event is not applied (and comes again), as a delivery it wants must not be skipped.
+    boost::system::result<bool> wants_deliveries(sqlite_writer_ctx& w, const std::string& account,
+                                                 std::int64_t own_hooks, model::job_status status) {
         const auto* hook = model::webhook_event_for(status);
         if (!hook) return false;
         auto known = account_hooks.find(account);
@@ -188,8 +191,14 @@ struct apply_events_op final : sqlite_write_op {
             auto& st = w.db->cached(account_hooks_sql);
             st.bind(1, std::string_view(account));
             std::int64_t filters = 0;
-            while (st.step() == SQLITE_ROW) filters |= st.column_int(0);
+            int rc;
+            while ((rc = st.step()) == SQLITE_ROW) filters |= st.column_int(0);
             st.reset();
+            if (rc != SQLITE_DONE) {
+                spdlog::error("store: reading the webhook endpoints of account {} failed: {}", account,
+                              w.db->error_message());
+                return {boost::system::in_place_error, error_code(store_errc::io)};
+            }
             known = account_hooks.emplace(account, filters).first;
         }
         return ((known->second | own_hooks) & static_cast<std::int64_t>(hook->bit)) != 0;

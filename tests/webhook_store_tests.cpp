@@ -17,6 +17,7 @@
 #include "model/webhook_event.hpp"
 #include "model/webhook_signature.hpp"
 #include "store/pg_store.hpp"
+#include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
 #include "store/webhook_store.hpp"
@@ -197,6 +198,35 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(status_changes_record_the_deliveries_their_filters
     std::set<std::string> ids;
     for (const auto& d : due) ids.insert(d.id);
     BOOST_TEST(ids.size() == due.size());  // one webhook-id per delivery
+}
+
+// An account's endpoints that cannot be read fail the event (it comes again from the broker),
+// never apply it as if nobody wanted a delivery: once they can be read, the delivery is recorded.
+BOOST_AUTO_TEST_CASE(an_unreadable_endpoint_list_fails_the_event_instead_of_skipping_its_delivery) {
+    sqlite_backend b;
+    auto s = b.open();
+    auto& ws = *s->webhooks();
+    add_endpoint(ws, "acc_a", "https://a.example/all", bits({"job.started", "job.succeeded"}));
+    auto j = make_job("acc_a");
+    create(*s, j);
+    apply(*s, j.uuid, job_status::started);  // the writer's statement for the endpoints is prepared
+    {
+        sqlite_db other(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
+        other.exec("ALTER TABLE webhook_endpoints RENAME TO webhook_endpoints_away");
+    }
+    BOOST_CHECK_THROW(apply(*s, j.uuid, job_status::success), boost::system::system_error);
+    auto still = async_find_job(*s, "acc_a", j.uuid, asio::use_future).get();
+    BOOST_TEST_REQUIRE(still.has_value());
+    BOOST_TEST(jobsd::model::to_string(still->status) == "STARTED");
+    {
+        sqlite_db other(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
+        other.exec("ALTER TABLE webhook_endpoints_away RENAME TO webhook_endpoints");
+    }
+    apply(*s, j.uuid, job_status::success);  // the same event, again
+    std::multiset<std::string> got;
+    for (const auto& d : claim(ws)) got.insert(d.event);
+    const std::multiset<std::string> want = {"job.started", "job.succeeded"};
+    BOOST_TEST(got == want, "got " << got.size() << " deliveries");
 }
 
 // POST /jobs/v2/batch: each job of a batch keeps its own webhook (the first job and the rest go in
