@@ -500,6 +500,43 @@ BOOST_AUTO_TEST_CASE(pool_runs_tasks_in_parallel_and_bounds_its_queue) {
     BOOST_TEST(done == 3);
 }
 
+BOOST_AUTO_TEST_CASE(pool_gives_each_task_to_the_thread_idle_the_shortest_time) {
+    job_pool pool(4, 8);
+    std::mutex mu;
+    std::set<std::thread::id> ran_on;
+    for (int i = 0; i < 20; ++i) {
+        BOOST_TEST_REQUIRE(pool.post([&] {
+            std::lock_guard lock(mu);
+            ran_on.insert(std::this_thread::get_id());
+        }));
+        BOOST_TEST_REQUIRE(pool.wait_idle(30s));
+        std::this_thread::sleep_for(2ms);  // the thread is back asleep, on top of the others
+    }
+    // One after the other, short tasks keep one thread warm instead of rotating through all four.
+    BOOST_TEST(ran_on.size() <= 2u, "tasks ran on " << ran_on.size() << " threads");
+}
+
+BOOST_AUTO_TEST_CASE(pool_runs_what_is_queued_before_its_threads_end) {
+    std::atomic<int> ran{0};
+    std::atomic<bool> release{false};
+    std::thread releaser;
+    {
+        job_pool pool(1, 4);
+        BOOST_TEST(pool.post([&] {
+            while (!release) std::this_thread::sleep_for(1ms);
+            ++ran;
+        }));
+        BOOST_TEST(pool.post([&] { ++ran; }));
+        BOOST_TEST(pool.post([&] { ++ran; }));
+        releaser = std::thread([&] {
+            std::this_thread::sleep_for(50ms);
+            release = true;
+        });
+    }  // the destructor waits for all three
+    releaser.join();
+    BOOST_TEST(ran == 3);
+}
+
 // ---- simulate handler ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(simulate_reports_each_step_and_succeeds) {

@@ -5,23 +5,38 @@ namespace jobsd::worker {
 
 job_pool::job_pool(unsigned threads, std::size_t max_queued) : max_queued_(max_queued) {
     threads_.reserve(threads);
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this](std::stop_token st) { work(st); });
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
 job_pool::~job_pool() {
-    for (auto& t : threads_) t.request_stop();
-    cv_.notify_all();
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+        for (sleeper* s : sleepers_) {
+            s->woken = true;
+            s->cv.notify_one();
+        }
+        sleepers_.clear();
+    }
     threads_.clear();  // joins
 }
 
 bool job_pool::post(std::function<void()> task, std::stop_token stop) {
+    sleeper* wake = nullptr;
     {
         std::lock_guard lock(mu_);
         std::erase_if(queue_, [](const auto& q) { return q.second.stop_requested(); });
         if (queue_.size() >= max_queued_) return false;
         queue_.emplace_back(std::move(task), std::move(stop));
+        if (!sleepers_.empty()) {
+            wake = sleepers_.back();  // the thread idle the shortest time: its stack and caches are warm
+            sleepers_.pop_back();
+            wake->woken = true;
+        }
     }
-    cv_.notify_one();
+    // Outside the lock, so the thread does not wake only to wait for it. Its sleeper lives as long
+    // as the thread, which the destructor joins only after it has woken every sleeper.
+    if (wake) wake->cv.notify_one();
     return true;
 }
 
@@ -30,24 +45,26 @@ bool job_pool::wait_idle(std::chrono::milliseconds limit) {
     return idle_cv_.wait_for(lock, limit, [&] { return queue_.empty() && running_ == 0; });
 }
 
-void job_pool::work(std::stop_token stop) {
+void job_pool::work() {
+    sleeper me;
+    std::unique_lock lock(mu_);
     for (;;) {
-        std::function<void()> task;
-        {
-            std::unique_lock lock(mu_);
-            // Wakes on stop too; drains what is queued before leaving.
-            cv_.wait(lock, stop, [&] { return !queue_.empty(); });
-            if (queue_.empty()) return;
-            task = std::move(queue_.front().first);
-            queue_.pop_front();
-            ++running_;
+        // Wakes on stop too; drains what is queued before leaving.
+        while (queue_.empty() && !stopping_) {
+            me.woken = false;
+            sleepers_.push_back(&me);
+            me.cv.wait(lock, [&] { return me.woken; });
         }
+        if (queue_.empty()) return;
+        std::function<void()> task = std::move(queue_.front().first);
+        queue_.pop_front();
+        ++running_;
+        lock.unlock();
         task();
-        {
-            std::lock_guard lock(mu_);
-            --running_;
-            if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
-        }
+        task = nullptr;  // its captures go before the lock is taken again
+        lock.lock();
+        --running_;
+        if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
     }
 }
 

@@ -1,4 +1,5 @@
-// A fixed set of threads that run jobs, with a bounded queue in front of them.
+// A fixed set of threads that run jobs, with a bounded queue in front of them. A task goes to
+// the thread that has waited the shortest time (a few threads serve short jobs, their caches warm).
 // Thread safety: post() and idle() may be called from any thread.
 #pragma once
 
@@ -32,12 +33,19 @@ class job_pool {
     bool wait_idle(std::chrono::milliseconds limit);
 
   private:
-    void work(std::stop_token stop);
+    // A thread waiting for a task, on its own stack; woken by being taken off sleepers_.
+    struct sleeper {
+        std::condition_variable cv;
+        bool woken = false;  // guarded by mu_
+    };
+
+    void work();
 
     const std::size_t max_queued_;
     std::mutex mu_;
-    std::condition_variable_any cv_;                                       // wakes workers: a task, or stop
-    std::condition_variable idle_cv_;                                      // wakes wait_idle
+    std::vector<sleeper*> sleepers_;   // guarded by mu_: the last asleep last
+    bool stopping_ = false;            // guarded by mu_
+    std::condition_variable idle_cv_;  // wakes wait_idle
     std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
     std::size_t running_ = 0;                                              // guarded by mu_
     std::vector<std::jthread> threads_;                                    // last: joined first
