@@ -141,7 +141,8 @@ class task_queue {
     std::vector<sleeper*> sleepers_;  // guarded by mu_: pop_run's consumers, the last asleep last
     std::deque<T> items_;             // guarded by mu_
     bool closed_ = false;             // guarded by mu_
-    std::size_t returning_ = 0;       // guarded by mu_: consumers in a run of joining items (pop_run)
+    std::size_t returning_ = 0;       // guarded by mu_: consumers bound to look again before sleeping:
+                                      // in a run of joining items, or woken and not yet back
     std::size_t run_max_ = 0;         // guarded by mu_: the last pop_run's max_items
     const std::size_t max_size_;
 };
