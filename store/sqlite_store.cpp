@@ -1,7 +1,8 @@
 // The SQLite store's threads and its public face. Group commit: the writer takes every write
 // queued at that moment (up to batch_max) into one BEGIN IMMEDIATE … COMMIT, then completes
-// each waiter with its own row's outcome; readers take one read at a time. The operations
-// themselves are in sqlite_write_ops.cpp and sqlite_read_ops.cpp.
+// each waiter with its own row's outcome; a reader takes a run of point lookups (up to
+// read_run_max, in one read transaction) or one other read at a time. The operations themselves
+// are in sqlite_write_ops.cpp and sqlite_read_ops.cpp.
 #include "store/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
