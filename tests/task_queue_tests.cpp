@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "store/task_queue.hpp"
@@ -101,81 +102,61 @@ BOOST_AUTO_TEST_CASE(a_run_is_joining_items_up_to_the_limit_and_stops_before_ano
     BOOST_TEST(q.pop_run(8, joining(), returning).empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_push_wakes_the_consumer_that_fell_asleep_last) {
-    queue q(100);
-    consumer first(q, 1);
-    await_sleeping(q, 1);
-    consumer second(q, 2);
-    await_sleeping(q, 2);
-    push(q, 10, false);
-    auto f = first.first_run.get_future(), s = second.first_run.get_future();
-    BOOST_REQUIRE(s.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    BOOST_TEST(s.get().second == std::vector<int>({10}), boost::test_tools::per_element());
-    BOOST_TEST(q.sleeping() == 1u);
-    q.close();  // wakes the first, asleep all along, with nothing
-    BOOST_TEST(f.get().second.empty());
-    first.let_go();
-    second.let_go();
+// Two consumers asleep in pop_run, `second` the last to fall asleep. Their ends close the queue.
+struct two_asleep {
+    two_asleep() {
+        await_sleeping(q, 1);
+        second.emplace(q, 2);
+        await_sleeping(q, 2);
+    }
+    queue q{100};
+    consumer first{q, 1};
+    std::optional<consumer> second;
+};
+
+// The run a consumer reported, waited for up to 10 s: (consumer, item ids).
+std::pair<int, std::vector<int>> reported(std::promise<std::pair<int, std::vector<int>>>& p) {
+    auto f = p.get_future();
+    BOOST_REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    return f.get();
 }
 
-BOOST_AUTO_TEST_CASE(a_push_during_a_run_of_joining_items_is_left_to_that_consumer) {
-    queue q(100);
-    consumer first(q, 1);
-    await_sleeping(q, 1);
-    consumer second(q, 2);
-    await_sleeping(q, 2);
+BOOST_FIXTURE_TEST_CASE(a_push_wakes_the_consumer_that_fell_asleep_last, two_asleep) {
+    push(q, 10, false);
+    BOOST_TEST(reported(second->first_run).second == std::vector<int>({10}),
+               boost::test_tools::per_element());
+    BOOST_TEST(q.sleeping() == 1u);
+    q.close();  // wakes the first, asleep all along, with nothing
+    BOOST_TEST(reported(first.first_run).second.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_push_during_a_run_of_joining_items_is_left_to_that_consumer, two_asleep) {
     push(q, 10, true);  // wakes the second, which holds its run
-    auto taker = second.first_run.get_future();
-    BOOST_REQUIRE(taker.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    BOOST_TEST(taker.get().first == 2);
+    BOOST_TEST(reported(second->first_run).first == 2);
     push(q, 11, true);
     // The first stays asleep: the item waits for the second's return (given time to go wrong).
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     BOOST_TEST(q.sleeping() == 1u);
     BOOST_TEST(q.size() == 1u);
-    second.let_go();
-    auto again = second.second_run.get_future();
-    BOOST_REQUIRE(again.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    BOOST_TEST(again.get().second == std::vector<int>({11}), boost::test_tools::per_element());
+    second->let_go();
+    BOOST_TEST(reported(second->second_run).second == std::vector<int>({11}),
+               boost::test_tools::per_element());
     q.close();
-    BOOST_TEST(first.first_run.get_future().get().second.empty());
-    first.let_go();
+    BOOST_TEST(reported(first.first_run).second.empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_push_while_the_awake_consumer_holds_another_item_wakes_one_more) {
-    queue q(100);
-    consumer first(q, 1);
-    await_sleeping(q, 1);
-    consumer second(q, 2);
-    await_sleeping(q, 2);
+BOOST_FIXTURE_TEST_CASE(a_push_while_the_awake_consumer_holds_another_item_wakes_one_more, two_asleep) {
     push(q, 10, false);  // the second takes it, and may be held up by it
-    auto taker = second.first_run.get_future();
-    BOOST_REQUIRE(taker.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    reported(second->first_run);
     push(q, 11, true);
-    auto other = first.first_run.get_future();
-    BOOST_REQUIRE(other.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    BOOST_TEST(other.get().second == std::vector<int>({11}), boost::test_tools::per_element());
-    q.close();
-    first.let_go();
-    second.let_go();
+    BOOST_TEST(reported(first.first_run).second == std::vector<int>({11}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(more_than_a_run_queued_wakes_another_consumer) {
-    queue q(100);
-    consumer first(q, 1);
-    await_sleeping(q, 1);
-    consumer second(q, 2);
-    await_sleeping(q, 2);
+BOOST_FIXTURE_TEST_CASE(more_than_a_run_queued_wakes_another_consumer, two_asleep) {
     push(q, 10, true);
-    auto taker = second.first_run.get_future();
-    BOOST_REQUIRE(taker.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    reported(second->first_run);
     for (int i = 0; i < 9; ++i) push(q, 20 + i, true);  // one more than the held consumer's run
-    auto other = first.first_run.get_future();
-    BOOST_REQUIRE(other.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    BOOST_TEST(other.get().second.size() == 8u);
-    q.close();
-    first.let_go();
-    second.let_go();
+    BOOST_TEST(reported(first.first_run).second.size() == 8u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
