@@ -12,7 +12,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> migrations = {
+constexpr std::array<std::string_view, 11> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -143,6 +143,24 @@ DROP INDEX jobs_expiring;
 ALTER TABLE jobs DROP COLUMN published;
 CREATE INDEX jobs_expiring ON jobs (expires_at_ms)
   WHERE expires_at_ms IS NOT NULL AND job_status = 'QUEUED';
+)sql",
+    // 11: a session's jobs indexed in batches behind the writer, not by every create
+    // (store/sqlite_session_index.hpp): session_jobs has jobs_account_session's key, for the jobs
+    // up to session_jobs_through's seq; the ones above it are read by seq.
+    R"sql(
+DROP INDEX jobs_account_session;
+CREATE TABLE session_jobs (
+  account_id  TEXT NOT NULL,
+  session_id  TEXT NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  uuid        TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  PRIMARY KEY (account_id, session_id, created_ms, uuid)
+) WITHOUT ROWID;
+CREATE TABLE session_jobs_through (seq INTEGER NOT NULL);
+INSERT INTO session_jobs (account_id, session_id, created_ms, uuid, seq)
+  SELECT account_id, session_id, created_ms, uuid, seq FROM jobs;
+INSERT INTO session_jobs_through (seq) SELECT coalesce(max(seq), 0) FROM jobs;
 )sql",
 };
 

@@ -13,6 +13,7 @@
 #include "store/completion.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_session_index.hpp"
 #include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 #include "store/task_queue.hpp"
@@ -70,7 +71,7 @@ bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
 // a backup) past the busy timeout makes the batch fail with busy: answered 503, tried anew
 // by the next batch.
 error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_write_op>>& batch,
-                     std::vector<error_code>& outcome) {
+                     std::vector<error_code>& outcome, sqlite_session_index& sessions) {
     int rc = w.begin.run();
     if (rc != SQLITE_DONE) {
         const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
@@ -83,7 +84,20 @@ error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_wr
             if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
             return store_errc::io;
         }
-    rc = w.commit.run();
+    // The sessions' index rides on this transaction when due: its own savepoint, so a failure
+    // of it leaves the batch's jobs committed (and read by seq until the next catch-up).
+    if (sessions.due(std::chrono::steady_clock::now())) {
+        error_code indexed;
+        if (!run_op(w, sessions, indexed)) {
+            sessions.finish(store_errc::io);
+            if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
+            return store_errc::io;
+        }
+        rc = w.commit.run();
+        sessions.finish(rc == SQLITE_DONE ? indexed : error_code(store_errc::io));
+    } else {
+        rc = w.commit.run();
+    }
     if (rc != SQLITE_DONE) {
         spdlog::error("store: COMMIT failed: {}", w.db->error_message());
         if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
@@ -122,11 +136,12 @@ sqlite_store::~sqlite_store() {
 
 void sqlite_store::writer_loop() {
     sqlite_writer_ctx& w = *queues_->writer;
+    sqlite_session_index sessions(*w.db, options_.session_index_rows, options_.session_index_interval);
     for (;;) {
         auto batch = queues_->write.pop_batch(common_.batch_max, options_.batch_wait);
         if (batch.empty()) return;  // closed and drained
         std::vector<error_code> outcome(batch.size());
-        const error_code txn_error = run_batch(w, batch, outcome);
+        const error_code txn_error = run_batch(w, batch, outcome, sessions);
         if (txn_error != store_errc::busy) last_write_ok_.store(!txn_error, std::memory_order_relaxed);
         if (!txn_error) {
             std::uint64_t jobs = 0;

@@ -184,7 +184,11 @@ BOOST_AUTO_TEST_CASE(list_sql_binds_every_filter) {
     BOOST_TEST(pg.params.size() == 7u);
     BOOST_TEST(std::get<std::string>(pg.params[4]) == "QUEUED");
     BOOST_TEST(std::get<std::int64_t>(pg.params[6]) == 11);
-    BOOST_TEST(store::list_jobs_sql(q, "uuid", false)
-                   .sql.starts_with(
-                       "SELECT uuid FROM jobs INDEXED BY jobs_account_session WHERE account_id = ?1 AND"));
+    const auto sqlite = store::list_jobs_sql(q, "uuid", false);
+    BOOST_TEST(
+        sqlite.sql.starts_with("SELECT * FROM (SELECT jobs.uuid FROM session_jobs s CROSS JOIN jobs ON "
+                               "jobs.seq = s.seq WHERE s.account_id = ?1 AND s.session_id = ?2 AND"));
+    BOOST_TEST(sqlite.sql.find("FROM jobs NOT INDEXED WHERE account_id = ?1 AND session_id = ?2") !=
+               std::string::npos);
+    BOOST_TEST(sqlite.params.size() == 7u, "each value bound once, named in both parts");
 }

@@ -704,7 +704,8 @@ BOOST_AUTO_TEST_SUITE_END()
 // (issue 17): SQLite 4, PostgreSQL 5; the lifecycle is the step after it on each.
 struct sqlite_history {
     static constexpr int lists_step = 4, lifecycle_step = 5, webhook_steps = 2, trace_step = 8,
-                         own_webhook_step = 9, outbox_table_step = 10, newest_step = outbox_table_step;
+                         own_webhook_step = 9, outbox_table_step = 10, session_index_step = 11,
+                         newest_step = session_index_step;
     static void migrate_to(sqlite_backend& b, int version) {
         sqlite_db db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write);
         migrate_sqlite_to(db, version);
@@ -830,6 +831,39 @@ BOOST_AUTO_TEST_CASE(sqlite_jobs_keep_their_place_through_the_outbox_step) {
     BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting, held}));
     async_mark_published(*s, {waiting, held}, asio::use_future).get();
     BOOST_TEST(claim(*s).empty());
+}
+
+// SQLite's sessions' index step (11) indexes the jobs already there: a session's jobs from before
+// it are listed (from session_jobs, newest first), and so are those created after it (by seq
+// until the writer's next catch-up), one page across both.
+BOOST_AUTO_TEST_CASE(sqlite_sessions_keep_their_jobs_through_the_session_index_step) {
+    using H = sqlite_history;
+    sqlite_backend b;
+    H::migrate_to(b, H::session_index_step - 1);
+    std::vector<std::string> before;
+    for (int i = 0; i < 3; ++i) {
+        before.push_back(jobsd::model::new_uuid());
+        H::exec(b,
+                "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input,"
+                " created_ms, updated_ms) VALUES ('" +
+                    before.back() + "', 'acc_a', 'project-1', 'video', 'QUEUED', '" +
+                    (i == 1 ? "other" : "s1") + "', '{}', " + std::to_string(10 + i) + ", 1)");
+    }
+    auto s = b.open();
+    BOOST_TEST(H::version(b) == H::newest());
+    BOOST_TEST(sqlite_db(b.dir.path() / "jobs.db", sqlite_db::mode::read_write)
+                   .query_int("SELECT count(*) FROM session_jobs") == 3);
+    auto later = make_job("acc_a");
+    later.session_id = "s1";
+    later.created_ms = 20;
+    create(*s, later);
+    job_query q;
+    q.account_id = "acc_a";
+    q.session_id = "s1";
+    const auto page = async_list_jobs(*s, q, asio::use_future).get();
+    std::vector<std::string> uuids;
+    for (const auto& j : page) uuids.push_back(j.uuid);
+    BOOST_TEST(uuids == (std::vector<std::string>{later.uuid, before[2], before[0]}));
 }
 
 // A database from before the list step and one from just after it (the jobsd before the
