@@ -78,6 +78,9 @@ namespace pg_ops {
 std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
                                           std::chrono::milliseconds claim_lease,
                                           std::chrono::milliseconds idempotency_window, pg_handler<> handler);
+// Replaces the plain creates (no idempotency key) of a write batch, two or more, by one op that
+// inserts them in one statement, at the place of the first; each still gets its own answer.
+void coalesce_creates(std::vector<std::unique_ptr<pg_op>>& batch);
 // All the jobs or none: jobs[0] (with the batch's key) first, then the rest only if it went in.
 std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::string instance,
                                            std::chrono::milliseconds claim_lease,

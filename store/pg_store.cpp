@@ -208,6 +208,7 @@ bool pg_store::impl::take_batch(std::vector<std::unique_ptr<pg_op>>& batch) {
             writes.pop_front();
         }
         writes_queued.fetch_sub(batch.size(), std::memory_order_relaxed);
+        pg_ops::coalesce_creates(batch);
         return true;
     }
     if (!reads.empty()) {

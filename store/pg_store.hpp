@@ -30,10 +30,12 @@ struct pg_options {
     // the relay's claims apart without crowding a server shared by several jobsd.
     std::size_t pool_size = 4;
     // Connections committing write batches at once (at most pool_size - 1, so that one is left
-    // for reads). Each batch is still one transaction; with one writer a batch waits for the
-    // previous commit, and measured on a 2-core machine one writer gave about half the jobs/s
-    // of three, since the server's per-row work, not the fsync, bounds a batch.
-    std::size_t writers = 3;
+    // for reads). Each batch is one transaction, its single creates one INSERT
+    // (pg_ops::coalesce_creates). One: a batch waits for the previous commit and so takes every
+    // write queued meanwhile, and the server's work per batch, not per row, is what a batch
+    // costs: on a 2-core machine one writer ingested 15 359-17 145 jobs/s at 35-38 µs of server
+    // CPU per job, three 12 173-13 357 at 59-62 µs (bench/RESULTS.md, issue 20).
+    std::size_t writers = 1;
     // How long a connection attempt may take; also bounds the startup check.
     std::chrono::milliseconds connect_timeout{5000};
     // How long one pipeline may take before its connection is dropped and its operations fail.

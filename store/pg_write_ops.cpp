@@ -1,6 +1,8 @@
 // The PostgreSQL adapter's writes: each adds its statements to a batch's pipeline between BEGIN
 // and COMMIT and reads its own results back; forward-only and duplicate checks are decided by
 // the statements themselves, so several jobsd may write the same database.
+#include <unordered_set>
+
 #include "model/clock.hpp"
 #include "model/webhook_event.hpp"
 #include "model/webhook_url.hpp"
@@ -66,15 +68,94 @@ struct create_job_op final : pg_op {
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.empty() || results.back().rows() == 0)) ec = store_errc::duplicate;
-        complete(std::move(handler), ec);
+        settle(ec);
     }
+    void settle(error_code ec) { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return 1; }
     bool is_write() const override { return true; }
+    // A create without an idempotency key: one row, nothing to release first.
+    bool plain() const { return job.idempotency_key.empty(); }
 
     job_record job;
     std::string instance;
     std::chrono::milliseconds claim_lease, idempotency_window;
     pg_handler<> handler;
+};
+
+// The plain creates of one write batch as one statement (insert_jobs_many): PostgreSQL plans and
+// runs one INSERT for them all instead of one per job, and jobsd reads one result. Each job is
+// still inserted or not on its own (ON CONFLICT DO NOTHING; a duplicate uuid is that job's
+// answer alone), in the order the creates came.
+struct create_many_op final : pg_op {
+    create_many_op(std::vector<std::unique_ptr<create_job_op>> c) : creates(std::move(c)) {}
+
+    void add(std::vector<pg_statement>& out) const override {
+        std::vector<std::string> uuids, accounts, sources, types, statuses, sessions, inputs, batches,
+            traceparents, hook_urls, hook_dests, hook_events;
+        std::vector<std::optional<std::int64_t>> created, attempts, expires_in, expires_at, priorities;
+        std::vector<std::optional<double>> versions, fair_keys;
+        for (const auto& c : creates) {
+            const job_record& j = c->job;
+            uuids.push_back(j.uuid);
+            accounts.push_back(j.account_id);
+            sources.push_back(j.source_id);
+            types.emplace_back(model::to_string(j.type));
+            statuses.emplace_back(model::to_string(j.status));
+            sessions.push_back(j.session_id);
+            inputs.push_back(j.input);
+            created.emplace_back(j.created_ms);
+            versions.push_back(j.version);
+            batches.push_back(j.batch_id);  // '' for none, NULL in the row
+            attempts.emplace_back(j.attempt);
+            expires_in.push_back(j.expires_in_ms);
+            expires_at.push_back(j.expires_at_ms);
+            priorities.emplace_back(j.priority);
+            fair_keys.push_back(j.fair_key);
+            traceparents.push_back(j.traceparent);
+            hook_urls.push_back(j.webhook_url);
+            hook_dests.push_back(j.webhook_url.empty() ? std::string()
+                                                       : model::webhook_origin(j.webhook_url));
+            hook_events.push_back(j.webhook_url.empty() ? std::string() : std::to_string(j.webhook_events));
+        }
+        const auto& first = *creates.front();
+        out.push_back({"insert_jobs_many",
+                       {first.instance,
+                        pg_number(static_cast<std::int64_t>(first.claim_lease.count())),
+                        pg_text_array(uuids),
+                        pg_text_array(accounts),
+                        pg_text_array(sources),
+                        pg_text_array(types),
+                        pg_text_array(statuses),
+                        pg_text_array(sessions),
+                        pg_text_array(inputs),
+                        pg_int_array(created),
+                        pg_float_array(versions),
+                        pg_text_array(batches),
+                        pg_int_array(attempts),
+                        pg_int_array(expires_in),
+                        pg_int_array(expires_at),
+                        pg_int_array(priorities),
+                        pg_float_array(fair_keys),
+                        pg_text_array(traceparents),
+                        pg_text_array(hook_urls),
+                        pg_text_array(hook_dests),
+                        pg_text_array(hook_events)}});
+    }
+    void finish(error_code ec, std::span<const pg_reply> results) override {
+        std::unordered_set<std::string_view> inserted;
+        if (!ec && !results.empty())
+            for (int row = 0; row < results.back().rows(); ++row)
+                inserted.insert(results.back().text(row, 0));
+        // The same uuid twice in one batch: the first went in (rows go in in order), the second not.
+        for (auto& c : creates)
+            c->settle(ec                            ? ec
+                      : inserted.erase(c->job.uuid) ? error_code{}
+                                                    : error_code(store_errc::duplicate));
+    }
+    std::uint64_t jobs() const override { return creates.size(); }
+    bool is_write() const override { return true; }
+
+    std::vector<std::unique_ptr<create_job_op>> creates;
 };
 
 // The first job decides: inserted (key free) or not (key taken, nothing else is written either).
@@ -263,6 +344,24 @@ std::unique_ptr<pg_op> make_create_job_op(job_record job, std::string instance,
                                           pg_handler<> handler) {
     return std::make_unique<create_job_op>(std::move(job), std::move(instance), claim_lease,
                                            idempotency_window, std::move(handler));
+}
+
+void coalesce_creates(std::vector<std::unique_ptr<pg_op>>& batch) {
+    std::vector<std::unique_ptr<create_job_op>> plain;
+    std::size_t at = batch.size();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto* c = dynamic_cast<create_job_op*>(batch[i].get());
+        if (!c || !c->plain()) continue;
+        if (plain.empty()) at = i;
+        plain.emplace_back(c);
+        batch[i].release();
+    }
+    if (plain.size() < 2) {  // one create runs as it came
+        if (!plain.empty()) batch[at].reset(plain.front().release());
+        return;
+    }
+    batch[at] = std::make_unique<create_many_op>(std::move(plain));
+    std::erase(batch, nullptr);
 }
 
 std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::string instance,
