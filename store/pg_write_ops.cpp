@@ -16,6 +16,37 @@ namespace {
 
 using param = std::optional<std::string>;
 
+// Jobs' columns as PostgreSQL array literals, one element per job in order, for the statements
+// that insert many rows from unnest(): each takes the columns it needs.
+struct job_arrays {
+    std::vector<std::string> uuids, accounts, sources, types, statuses, sessions, inputs, batches,
+        traceparents, hook_urls, hook_dests, hook_events;
+    std::vector<std::optional<std::int64_t>> created, attempts, expires_in, expires_at, priorities;
+    std::vector<std::optional<double>> versions, fair_keys;
+
+    void add(const job_record& j) {
+        uuids.push_back(j.uuid);
+        accounts.push_back(j.account_id);
+        sources.push_back(j.source_id);
+        types.emplace_back(model::to_string(j.type));
+        statuses.emplace_back(model::to_string(j.status));
+        sessions.push_back(j.session_id);
+        inputs.push_back(j.input);
+        created.emplace_back(j.created_ms);
+        versions.push_back(j.version);
+        batches.push_back(j.batch_id);  // '' for none, NULL in the row
+        attempts.emplace_back(j.attempt);
+        expires_in.push_back(j.expires_in_ms);
+        expires_at.push_back(j.expires_at_ms);
+        priorities.emplace_back(j.priority);
+        fair_keys.push_back(j.fair_key);
+        traceparents.push_back(j.traceparent);
+        hook_urls.push_back(j.webhook_url);  // '' for none, NULL in the row
+        hook_dests.push_back(j.webhook_url.empty() ? std::string() : model::webhook_origin(j.webhook_url));
+        hook_events.push_back(j.webhook_url.empty() ? std::string() : std::to_string(j.webhook_events));
+    }
+};
+
 // The statements that insert `job` (releasing an expired holder of its key first).
 void add_insert(const job_record& job, const std::string& instance, std::chrono::milliseconds claim_lease,
                 std::chrono::milliseconds idempotency_window, std::vector<pg_statement>& out) {
@@ -90,56 +121,31 @@ struct create_many_op final : pg_op {
     create_many_op(std::vector<std::unique_ptr<create_job_op>> c) : creates(std::move(c)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        std::vector<std::string> uuids, accounts, sources, types, statuses, sessions, inputs, batches,
-            traceparents, hook_urls, hook_dests, hook_events;
-        std::vector<std::optional<std::int64_t>> created, attempts, expires_in, expires_at, priorities;
-        std::vector<std::optional<double>> versions, fair_keys;
-        for (const auto& c : creates) {
-            const job_record& j = c->job;
-            uuids.push_back(j.uuid);
-            accounts.push_back(j.account_id);
-            sources.push_back(j.source_id);
-            types.emplace_back(model::to_string(j.type));
-            statuses.emplace_back(model::to_string(j.status));
-            sessions.push_back(j.session_id);
-            inputs.push_back(j.input);
-            created.emplace_back(j.created_ms);
-            versions.push_back(j.version);
-            batches.push_back(j.batch_id);  // '' for none, NULL in the row
-            attempts.emplace_back(j.attempt);
-            expires_in.push_back(j.expires_in_ms);
-            expires_at.push_back(j.expires_at_ms);
-            priorities.emplace_back(j.priority);
-            fair_keys.push_back(j.fair_key);
-            traceparents.push_back(j.traceparent);
-            hook_urls.push_back(j.webhook_url);
-            hook_dests.push_back(j.webhook_url.empty() ? std::string()
-                                                       : model::webhook_origin(j.webhook_url));
-            hook_events.push_back(j.webhook_url.empty() ? std::string() : std::to_string(j.webhook_events));
-        }
+        job_arrays a;
+        for (const auto& c : creates) a.add(c->job);
         const auto& first = *creates.front();
         out.push_back({"insert_jobs_many",
                        {first.instance,
                         pg_number(static_cast<std::int64_t>(first.claim_lease.count())),
-                        pg_text_array(uuids),
-                        pg_text_array(accounts),
-                        pg_text_array(sources),
-                        pg_text_array(types),
-                        pg_text_array(statuses),
-                        pg_text_array(sessions),
-                        pg_text_array(inputs),
-                        pg_int_array(created),
-                        pg_float_array(versions),
-                        pg_text_array(batches),
-                        pg_int_array(attempts),
-                        pg_int_array(expires_in),
-                        pg_int_array(expires_at),
-                        pg_int_array(priorities),
-                        pg_float_array(fair_keys),
-                        pg_text_array(traceparents),
-                        pg_text_array(hook_urls),
-                        pg_text_array(hook_dests),
-                        pg_text_array(hook_events)}});
+                        pg_text_array(a.uuids),
+                        pg_text_array(a.accounts),
+                        pg_text_array(a.sources),
+                        pg_text_array(a.types),
+                        pg_text_array(a.statuses),
+                        pg_text_array(a.sessions),
+                        pg_text_array(a.inputs),
+                        pg_int_array(a.created),
+                        pg_float_array(a.versions),
+                        pg_text_array(a.batches),
+                        pg_int_array(a.attempts),
+                        pg_int_array(a.expires_in),
+                        pg_int_array(a.expires_at),
+                        pg_int_array(a.priorities),
+                        pg_float_array(a.fair_keys),
+                        pg_text_array(a.traceparents),
+                        pg_text_array(a.hook_urls),
+                        pg_text_array(a.hook_dests),
+                        pg_text_array(a.hook_events)}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::unordered_set<std::string_view> inserted;
@@ -176,27 +182,8 @@ struct create_jobs_op final : pg_op {
     }
     pg_statement rest() const {
         const auto& first = batch.front();
-        std::vector<std::string> uuids, sources, types, sessions, inputs, traceparents, hook_urls, hook_dests,
-            hook_events;
-        std::vector<std::optional<double>> versions, fair_keys;
-        std::vector<std::optional<std::int64_t>> expires_in, expires_at, priorities;
-        for (std::size_t i = 1; i < batch.size(); ++i) {
-            uuids.push_back(batch[i].uuid);
-            sources.push_back(batch[i].source_id);
-            types.emplace_back(model::to_string(batch[i].type));
-            sessions.push_back(batch[i].session_id);
-            inputs.push_back(batch[i].input);
-            versions.push_back(batch[i].version);
-            expires_in.push_back(batch[i].expires_in_ms);
-            expires_at.push_back(batch[i].expires_at_ms);
-            priorities.push_back(batch[i].priority);
-            fair_keys.push_back(batch[i].fair_key);
-            traceparents.push_back(batch[i].traceparent);
-            const auto& url = batch[i].webhook_url;
-            hook_urls.push_back(url);  // '' for none, NULL in the row
-            hook_dests.push_back(url.empty() ? std::string() : model::webhook_origin(url));
-            hook_events.push_back(url.empty() ? std::string() : std::to_string(batch[i].webhook_events));
-        }
+        job_arrays a;
+        for (std::size_t i = 1; i < batch.size(); ++i) a.add(batch[i]);
         return {"insert_batch_rest",
                 {first.account_id,
                  pg_number(first.created_ms),
@@ -205,20 +192,20 @@ struct create_jobs_op final : pg_op {
                  first.batch_id,
                  first.uuid,
                  std::string(model::to_string(first.status)),
-                 pg_text_array(uuids),
-                 pg_text_array(sources),
-                 pg_text_array(types),
-                 pg_text_array(sessions),
-                 pg_text_array(inputs),
-                 pg_float_array(versions),
-                 pg_int_array(expires_in),
-                 pg_int_array(expires_at),
-                 pg_int_array(priorities),
-                 pg_float_array(fair_keys),
-                 pg_text_array(traceparents),
-                 pg_text_array(hook_urls),
-                 pg_text_array(hook_dests),
-                 pg_text_array(hook_events)}};
+                 pg_text_array(a.uuids),
+                 pg_text_array(a.sources),
+                 pg_text_array(a.types),
+                 pg_text_array(a.sessions),
+                 pg_text_array(a.inputs),
+                 pg_float_array(a.versions),
+                 pg_int_array(a.expires_in),
+                 pg_int_array(a.expires_at),
+                 pg_int_array(a.priorities),
+                 pg_float_array(a.fair_keys),
+                 pg_text_array(a.traceparents),
+                 pg_text_array(a.hook_urls),
+                 pg_text_array(a.hook_dests),
+                 pg_text_array(a.hook_events)}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))
