@@ -20,7 +20,8 @@ void delivery_board::add(const std::vector<board_entry>& entries) {
 }
 
 bool delivery_board::sweep_due(std::int64_t now_ms) {
-    const std::int64_t interval = ready_count_ == 0 ? idle_sweep_ms : busy_sweep_ms;
+    const auto per_rows = static_cast<std::int64_t>(1 + ready_count_ / busy_sweep_rows);
+    const std::int64_t interval = ready_count_ == 0 ? idle_sweep_ms : busy_sweep_ms * per_rows;
     // Left behind for want of room: swept again once half the room is free.
     const bool room = overflowed_ && ready_count_ < ready_max / 2;
     if (!sweep_now_ && !room && now_ms < retry_due_ms_ && now_ms - last_sweep_ms_ < interval) return false;

@@ -37,11 +37,18 @@ class delivery_board {
     // poll costs one indexed read at most every idle_sweep_ms.
     static constexpr std::int64_t busy_sweep_ms = 1'000;
     static constexpr std::int64_t idle_sweep_ms = 250;
+    // A sweep reads every ready delivery again (sweep_limit), so with a backlog the busy interval
+    // grows by busy_sweep_ms per this many ready: a backlog of 50 000 (creates saturating the
+    // machine, deliveries giving way) was read whole every second, on a reader and under the
+    // mutex the writer's hand-over takes. What a sweep would find meanwhile (made due by another
+    // process) is picked after the older ready ones anyway, which take at least as long to send.
+    static constexpr std::size_t busy_sweep_rows = 4'096;
 
     // New deliveries, committed. Held ones and those already ready are skipped.
     void add(const std::vector<board_entry>& entries);
     // Whether the table must be read before picking, at `now_ms`; when true the sweep counts as
-    // started (the next one waits its interval).
+    // started (the next one waits its interval: idle_sweep_ms with none ready, busy_sweep_ms per
+    // started busy_sweep_rows ready).
     bool sweep_due(std::int64_t now_ms);
     // Rows a sweep should read: every ready and held one may come back, plus room for new ones.
     std::size_t sweep_limit(std::size_t wanted) const;

@@ -94,6 +94,27 @@ BOOST_AUTO_TEST_CASE(sweeps_at_start_on_demand_when_a_retry_is_due_and_at_their_
     BOOST_TEST(b.sweep_due(t + delivery_board::busy_sweep_ms + 8));
 }
 
+// A backlog is swept less often the larger it is: each sweep reads all of it again.
+BOOST_AUTO_TEST_CASE(a_large_backlog_is_swept_less_often) {
+    delivery_board b;
+    BOOST_TEST(b.sweep_due(0));
+    std::vector<board_entry> backlog;
+    const auto n = static_cast<std::int64_t>(2 * delivery_board::busy_sweep_rows);  // two intervals more
+    for (std::int64_t i = 0; i < n; ++i) backlog.push_back({i, "a"});
+    b.add(backlog);
+    BOOST_TEST(!b.sweep_due(delivery_board::busy_sweep_ms));
+    BOOST_TEST(!b.sweep_due(3 * delivery_board::busy_sweep_ms - 1));
+    BOOST_TEST(b.sweep_due(3 * delivery_board::busy_sweep_ms));
+    // Drained to under busy_sweep_rows: back to one busy interval.
+    b.pick(request(static_cast<std::size_t>(n) - 10, static_cast<std::size_t>(n)));
+    BOOST_TEST(!b.sweep_due(4 * delivery_board::busy_sweep_ms - 1));
+    BOOST_TEST(b.sweep_due(4 * delivery_board::busy_sweep_ms));
+    // Asked for, a sweep comes at once whatever the backlog.
+    b.add(backlog);
+    b.want_sweep();
+    BOOST_TEST(b.sweep_due(4 * delivery_board::busy_sweep_ms + 1));
+}
+
 BOOST_AUTO_TEST_CASE(the_ready_set_is_bounded_and_what_it_leaves_is_swept_later) {
     delivery_board b;
     std::vector<board_entry> many;
