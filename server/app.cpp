@@ -102,7 +102,7 @@ app::app(config cfg)
         }
         dispatcher_ = std::make_unique<webhooks::webhook_dispatcher>(
             config_.webhooks, *store_->webhooks(), std::move(contexts),
-            [s = store_.get()] { return s->stats(); });
+            [s = store_.get()] { return s->stats().write_queue; });
     }
     if (publisher_ && config_.lifecycle.fair_window > 0)
         release_ =

@@ -280,7 +280,6 @@ std::vector<entry> schema(config& c) {
         {"webhooks", "retry_jitter", "", number_setter(c.webhooks.retry_jitter, 0, 1)},
         {"webhooks", "poll_interval_ms", "", duration_setter(c.webhooks.poll_interval, 10, 600'000)},
         {"webhooks", "yield_writes", "", uint_setter(c.webhooks.yield_writes, 0, 1'000'000)},
-        {"webhooks", "yield_idle_percent", "", uint_setter(c.webhooks.yield_idle_percent, 0, 100)},
         {"webhooks", "claim_batch", "", uint_setter(c.webhooks.claim_batch, 1, 10'000)},
         {"webhooks", "claim_lease_ms", "", duration_setter(c.webhooks.claim_lease, 1000, max_u32)},
         {"webhooks", "secret_overlap_ms", "", duration_setter(c.webhooks.secret_overlap, 0, 1ull << 40)},

@@ -337,12 +337,6 @@ BOOST_AUTO_TEST_CASE(webhook_threads_and_their_priority_are_bounded) {
     BOOST_TEST(defaults.webhooks.threads == 1u);
     BOOST_TEST(defaults.webhooks.nice == 10u);
     BOOST_TEST(defaults.webhooks.yield_writes == 4u);
-    BOOST_TEST(defaults.webhooks.yield_idle_percent == 15u);
-    ::setenv("JOBSD_WEBHOOKS_YIELD_IDLE_PERCENT", "101", 1);  // a percent
-    check_refused({}, {"webhooks.yield_idle_percent", "between 0 and 100"});
-    ::setenv("JOBSD_WEBHOOKS_YIELD_IDLE_PERCENT", "0", 1);
-    BOOST_TEST(load({}).webhooks.yield_idle_percent == 0u);
-    ::unsetenv("JOBSD_WEBHOOKS_YIELD_IDLE_PERCENT");
     ::setenv("JOBSD_WEBHOOKS_NICE", "19", 1);
     BOOST_TEST(load({}).webhooks.nice == 19u);
     ::setenv("JOBSD_WEBHOOKS_NICE", "20", 1);  // Linux's lowest priority is 19

@@ -83,11 +83,11 @@ std::string delivery_traceparent(const model::job& job) {
 
 webhook_dispatcher::webhook_dispatcher(const webhook_options& options, webhook_store& store,
                                        std::vector<asio::io_context*> contexts,
-                                       std::function<store::store_stats()> ingestion)
+                                       std::function<std::uint64_t()> writes_waiting)
     : options_(options),
       store_(store),
       contexts_(std::move(contexts)),
-      ingestion_(std::move(ingestion)),
+      writes_waiting_(std::move(writes_waiting)),
       policy_(policy_of(options)),
       retry_(options.retry_schedule, options.retry_jitter),
       tls_(make_client_tls_context(options.ca_file)),
@@ -195,53 +195,31 @@ asio::awaitable<void> webhook_dispatcher::claim_loop() {
     }
 }
 
-load_sample webhook_dispatcher::look() const {
-    const auto st = ingestion_();
-    return {std::chrono::steady_clock::now(), st.jobs_committed, st.write_queue,
-            options_.yield_idle_percent ? read_cpu_times() : std::nullopt};
-}
-
-// Returns at once unless ingestion needs what a claim and its deliveries would take: the writer's
-// queue at yield_writes or more (a claim and the record of its attempts queue behind creates on
-// the same writer, and readers of the same file), or jobs being created while the machine's CPUs
-// are idle under yield_idle_percent of the time (a delivery's HTTP, signing and its receiver take
-// the CPU the creates need; the webhook thread's lower priority alone does not keep it for them).
-// The writer's queue is sampled every 5 ms over 20 ms windows; the CPU is judged over windows of
-// at least cpu_window (/proc/stat counts in ticks of 10 ms per CPU), and its last verdict stands
-// until the next window ends. Returns after the first window where ingestion does not need it,
-// or after max_yield. Deliveries alone never make it wait: only creates count.
+// Returns at once when the writer's queue is under yield_writes now (or yielding is off); else
+// samples it every 5 ms over 20 ms windows and returns after the first window whose average is
+// under yield_writes, or after max_yield: a claim and the record of its attempts queue behind
+// creates on the same writer, and readers of the same file.
 asio::awaitable<void> webhook_dispatcher::yield_to_ingestion() {
-    if (!ingestion_ || (options_.yield_writes == 0 && options_.yield_idle_percent == 0)) co_return;
-    constexpr auto cpu_window = std::chrono::milliseconds(100);
-    const auto busy = [&](std::uint64_t waiting, std::uint64_t samples) {
-        const auto now = look();
-        if (now.at - last_look_.at >= cpu_window) {
-            cpu_busy_ = now.at - last_look_.at <= std::chrono::seconds(1) &&
-                        creates_short_of_cpu(last_look_, now, options_.yield_idle_percent);
-            last_look_ = now;
-        }
-        if (options_.yield_writes > 0 && waiting >= samples * options_.yield_writes) return true;
-        return cpu_busy_;
-    };
-    if (!busy(ingestion_().write_queue, 1)) co_return;
+    if (!writes_waiting_ || options_.yield_writes == 0) co_return;
+    if (writes_waiting_() < options_.yield_writes) co_return;  // the writer keeps up: no sampling delay
     constexpr auto sample_every = std::chrono::milliseconds(5);
-    constexpr std::uint64_t samples = 4;
+    constexpr int samples = 4;
     constexpr auto max_yield = std::chrono::seconds(1);  // deliveries go on under any load
     asio::steady_timer timer(*contexts_.front());
     const auto start = std::chrono::steady_clock::now();
-    while (!stopping_) {
-        std::uint64_t waiting = 0;
-        for (std::uint64_t i = 0; i < samples; ++i) {
-            waiting += ingestion_().write_queue;
+    for (bool busy = false; !stopping_; busy = true) {
+        std::uint64_t sum = 0;
+        for (int i = 0; i < samples; ++i) {
+            sum += writes_waiting_();
             timer.expires_after(sample_every);
             co_await timer.async_wait(use_nothrow);
         }
         const auto waited = std::chrono::steady_clock::now() - start;
-        if (!busy(waiting, samples) || waited >= max_yield) {
+        const bool done = sum < samples * options_.yield_writes || waited >= max_yield;
+        if (done && busy)
             stats_.yielded_ms += static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
-            co_return;
-        }
+        if (done) co_return;
     }
 }
 

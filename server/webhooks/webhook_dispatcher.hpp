@@ -31,8 +31,6 @@
 #include "server/webhooks/retry_policy.hpp"
 #include "server/webhooks/webhook_options.hpp"
 #include "server/webhooks/webhook_sender.hpp"
-#include "server/webhooks/yield_signal.hpp"
-#include "store/store.hpp"
 #include "store/webhook_store.hpp"
 
 namespace jobsd::server::webhooks {
@@ -43,7 +41,7 @@ struct dispatcher_stats {
     std::atomic<std::uint64_t> delivered{0}, retried{0}, failed{0}, gone{0};
     std::atomic<std::int64_t> in_flight{0};    // attempts being sent now
     std::atomic<std::int64_t> waiting{0};      // claimed, waiting for a slot of their destination
-    std::atomic<std::uint64_t> yielded_ms{0};  // time claims waited for ingestion (yield_*)
+    std::atomic<std::uint64_t> yielded_ms{0};  // time claims waited for ingestion (yield_writes)
     // Attempt latency (start to answer or failure), not cumulative, in the buckets of
     // metrics::latency_bounds widened to the answer timeout: +Inf last.
     static constexpr std::array<double, 12> bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -55,12 +53,11 @@ struct dispatcher_stats {
 class webhook_dispatcher {
   public:
     // `contexts` are the dispatcher's own (the first runs the loops); all outlive the dispatcher.
-    // `ingestion` gives the store's counters now: the writes waiting for its writer and the jobs
-    // created so far (any thread; null: never yield to ingestion). Throws std::runtime_error when
-    // webhooks.ca_file cannot be loaded.
+    // `writes_waiting` tells how many writes wait for the store's writer now (any thread; null:
+    // never yield to ingestion). Throws std::runtime_error when webhooks.ca_file cannot be loaded.
     webhook_dispatcher(const webhook_options& options, store::webhook_store& store,
                        std::vector<boost::asio::io_context*> contexts,
-                       std::function<store::store_stats()> ingestion = {});
+                       std::function<std::uint64_t()> writes_waiting = {});
     ~webhook_dispatcher();
 
     // Releases this instance's old claims, then claims and sends until stop().
@@ -79,9 +76,8 @@ class webhook_dispatcher {
     };
 
     boost::asio::awaitable<void> claim_loop();
-    // Returns once ingestion does not need what a claim would take (or after a second).
+    // Returns once the store's writer is not kept busy by others (or after a second).
     boost::asio::awaitable<void> yield_to_ingestion();
-    load_sample look() const;
     boost::asio::awaitable<void> record_loop();
     boost::asio::awaitable<void> deliver(store::due_delivery d);
     boost::asio::awaitable<std::optional<std::string>> secret_of(const store::due_delivery& d);
@@ -99,11 +95,7 @@ class webhook_dispatcher {
     const webhook_options& options_;
     store::webhook_store& store_;
     std::vector<boost::asio::io_context*> contexts_;
-    const std::function<store::store_stats()> ingestion_;
-    // The claim loop's (its thread only): where the current CPU window began, and the verdict of
-    // the last one that ended.
-    load_sample last_look_;
-    bool cpu_busy_ = false;
+    const std::function<std::uint64_t()> writes_waiting_;
     const address_policy policy_;
     const retry_policy retry_;
     boost::asio::ssl::context tls_;

@@ -66,14 +66,6 @@ struct webhook_options {
     // evidence is weak (bench/RESULTS.md: create rate with webhooks on 0.77 of off at 16, 0.84 at
     // 4, means of one sitting's invocations) and 4 delays nothing at 300 jobs/s.
     std::size_t yield_writes = 4;
-    // Deliveries yield to ingestion on CPU too: while jobs are being created (200 a second or
-    // more) and the machine's CPUs were idle less than this percent of the time since the last
-    // look (/proc/stat, all CPUs; sampled like yield_writes, at most a second at a time). A
-    // delivery costs jobsd's webhook thread and the receiver CPU that creates on a saturated
-    // machine would get; deliveries alone never make it wait, so once creates stop or slow, the
-    // backlog drains at full speed. 0: never. 15: a machine that saturated shows 3-8 % idle,
-    // one with room 40 % and more (bench/RESULTS.md, "Deliveries yield on CPU").
-    unsigned yield_idle_percent = 15;
     // Deliveries claimed per query at most.
     std::size_t claim_batch = 128;
     // How long a claim holds a delivery for this instance. Past it (the instance died) another one
