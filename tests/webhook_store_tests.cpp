@@ -1,14 +1,17 @@
 // The webhook store's contract, the same cases against both adapters (SQLite on a temp file,
 // PostgreSQL on a fresh schema of the test cluster): deliveries recorded with the status change,
 // claims, attempts, 410, secrets and rotation, redelivery, statistics; plus, on PostgreSQL, two
-// instances sharing the deliveries.
+// instances sharing the deliveries; and on SQLite, that the writer journals them in memory.
 #define BOOST_TEST_MODULE webhook_store
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <boost/mpl/list.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
@@ -492,4 +495,78 @@ BOOST_AUTO_TEST_CASE(two_postgres_instances_never_claim_the_same_delivery) {
     BOOST_TEST(released > 0u);
     BOOST_TEST(released < 40u);
     BOOST_TEST(claim(*one->webhooks()).size() == released);
+}
+
+namespace {
+
+// The process's default VFS, wrapped: every file SQLite opens through it is counted by kind.
+// Registered as the default for one test's lifetime, so the store it opens goes through it.
+struct counting_vfs {
+    static inline sqlite3_vfs* real = nullptr;
+    static inline std::atomic<int> journals{0};  // statement journals and sub-journals opened
+    static inline std::atomic<int> others{0};    // every other file: the database, its WAL
+
+    sqlite3_vfs vfs{};
+
+    counting_vfs() {
+        real = sqlite3_vfs_find(nullptr);
+        BOOST_TEST_REQUIRE(real != nullptr);
+        vfs = *real;
+        vfs.zName = "jobsd-counting";
+        vfs.pAppData = nullptr;
+        vfs.xOpen = [](sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out) {
+            if (flags & (SQLITE_OPEN_SUBJOURNAL | SQLITE_OPEN_TEMP_JOURNAL))
+                ++journals;
+            else
+                ++others;
+            return real->xOpen(real, name, file, flags, out);
+        };
+        journals = 0;
+        others = 0;
+        BOOST_TEST_REQUIRE(sqlite3_vfs_register(&vfs, 1) == SQLITE_OK);
+    }
+    ~counting_vfs() {
+        sqlite3_vfs_unregister(&vfs);
+        sqlite3_vfs_register(real, 1);
+    }
+};
+
+}  // namespace
+
+// The SQLite writer keeps its statement and savepoint journals in memory: it opens no temporary
+// file for them, where each journalled page would cost a write (bench/RESULTS.md, issue 15).
+// Creates in a batch and status changes that record deliveries (an INSERT … SELECT inside the
+// op's savepoint) both journal the pages they change. SQLite keeps such a journal in memory up to
+// 64 KiB by itself: these ops change hundreds of pages (500 jobs of about 700 bytes, two events
+// each, a delivery per event), as a busy writer's do.
+BOOST_AUTO_TEST_CASE(sqlite_writer_opens_no_journal_file_for_its_savepoints_and_statements) {
+    counting_vfs counting;
+    sqlite_backend b;
+    {
+        auto s = b.open();
+        std::vector<job_record> jobs;
+        for (int i = 0; i < 500; ++i) {
+            jobs.push_back(
+                make_job("acc_a", "https://receiver.example/hooks", bits({"job.started", "job.succeeded"})));
+            jobs.back().input =
+                R"({"job_type":"video","values":{"script":")" + std::string(600, 'x') + R"("}})";
+        }
+        async_create_jobs(*s, jobs, asio::use_future).get();
+        std::vector<job_event> events;
+        for (const auto& j : jobs)
+            for (auto st : {job_status::started, job_status::success}) {
+                job_event e;
+                e.uuid = j.uuid;
+                e.status = st;
+                e.at_ms = jobsd::model::now_ms();
+                events.push_back(e);
+            }
+        const auto applied = async_apply_events(*s, events, asio::use_future).get();
+        BOOST_TEST(applied.size() == events.size());
+        const auto stats = call<webhook_stats>(*s->webhooks(), &webhook_store::read_webhook_stats,
+                                               jobsd::model::now_ms() + 1000);
+        BOOST_TEST(stats.pending == 2 * jobs.size());  // the deliveries were recorded, so journalled
+    }
+    BOOST_TEST(counting_vfs::others.load() > 0);  // the store did open its files through it
+    BOOST_TEST(counting_vfs::journals.load() == 0);
 }
