@@ -2,8 +2,8 @@
 // (model::decide_event) against its job's row as the batch has left it: the row is read once per
 // job and kept in memory, and each job's change is written once, when the batch is through, so a
 // job's STARTED, progress and SUCCESS arriving together cost one rewrite of its row, not three.
-// Webhook deliveries are still recorded per event, and looked for only where the account has an
-// enabled endpoint or the job a webhook of its own that wants the event.
+// Webhook deliveries are still recorded per event, one row each, to the account's enabled endpoints
+// (read once per account and batch) and the job's own webhook (read with its row) that want it.
 #include <spdlog/spdlog.h>
 #include <boost/system/result.hpp>
 
@@ -30,8 +30,7 @@ namespace {
 
 constexpr std::string_view job_state_sql =
     "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
-    "expires_at_ms, CASE WHEN webhook_url IS NOT NULL THEN webhook_events ELSE 0 END "
-    "FROM jobs WHERE uuid = ?1";
+    "expires_at_ms, webhook_url, webhook_dest, webhook_events FROM jobs WHERE uuid = ?1";
 
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
@@ -49,16 +48,12 @@ constexpr std::string_view resend_cancel_sql =
     "INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms) SELECT ?1, ?2, 'cancel', ?3, ?4"
     " WHERE NOT EXISTS (SELECT 1 FROM job_controls WHERE uuid = ?1)";
 
-// The filters of an account's enabled endpoints.
-constexpr std::string_view account_hooks_sql =
-    "SELECT events FROM webhook_endpoints WHERE account_id = ?1 AND enabled = 1";
-
 // A job's row as the batch has left it so far.
 struct held_job {
     model::job_state job;
     std::string account_id;
     std::string session_id;
-    std::int64_t own_hooks = 0;  // the filter of the job's own webhook; 0 without one
+    std::optional<sqlite_ops::webhook_target> own_hook;  // the job's own webhook, if it names one
     // Its change not written yet: the batch's events of the job folded as update_status_sql
     // would have left the row after each in turn (the last status, the last progress, output and
     // error given, the latest time).
@@ -125,7 +120,8 @@ struct apply_events_op final : sqlite_write_op {
         }
         held_job& h = found->second;
         applied_event a{e, h.account_id, h.session_id, h.job.type};
-        const std::int64_t own_hooks = h.own_hooks;
+        // Kept apart from h, which a retry erases.
+        std::optional<sqlite_ops::webhook_target> own_hook = h.own_hook;
 
         const auto now = model::now_ms();
         const auto d = model::decide_event(h.job, e, w.policy, now);
@@ -139,12 +135,14 @@ struct apply_events_op final : sqlite_write_op {
             h.fold(e);
         }
         // A retry's QUEUED names no webhook event: nothing is recorded for it.
-        const auto wanted = wants_deliveries(w, a.account_id, own_hooks, a.event.status);
-        if (!wanted) return wanted.error();
-        if (*wanted)
+        if (model::webhook_event_for(a.event.status)) {
+            const auto endpoints = account_webhooks(w, a.account_id);
+            if (!endpoints) return endpoints.error();
             if (auto ec = sqlite_ops::record_webhook_deliveries(w, e.uuid, a.account_id, a.event.status,
-                                                                e.at_ms, fresh))
+                                                                e.at_ms, **endpoints,
+                                                                own_hook ? &*own_hook : nullptr, fresh))
                 return ec;
+        }
         applied.push_back(std::move(a));
         return {};
     }
@@ -173,35 +171,26 @@ struct apply_events_op final : sqlite_write_op {
         if (auto p = st.column_optional_int(5)) h.job.progress = static_cast<int>(*p);
         h.job.cancel_requested = st.column_optional_int(6).has_value();
         h.job.expires_at_ms = st.column_optional_int(7);
-        h.own_hooks = st.column_optional_int(8).value_or(0);
+        if (auto url = st.column_optional_text(8))
+            h.own_hook = sqlite_ops::webhook_target{
+                {}, std::move(*url), std::string(st.column_text(9)), st.column_int(10)};
         st.reset();
         return std::optional<held_job>(std::move(h));
     }
 
-    // Whether the job entering `status` causes any webhook delivery: the account's enabled
-    // endpoints' filters (read once per account and batch: nothing else writes them inside the
-    // batch's transaction) and the job's own. An error when the filters could not be read: the
-    // event is not applied (and comes again), as a delivery it wants must not be skipped.
-    boost::system::result<bool> wants_deliveries(sqlite_writer_ctx& w, const std::string& account,
-                                                 std::int64_t own_hooks, model::job_status status) {
-        const auto* hook = model::webhook_event_for(status);
-        if (!hook) return false;
+    // The account's enabled endpoints, read once per account and batch: nothing else writes
+    // them inside the batch's transaction. An error when they could not be read: the event is
+    // not applied (and comes again), as a delivery it wants must not be skipped.
+    boost::system::result<const std::vector<sqlite_ops::webhook_target>*> account_webhooks(
+        sqlite_writer_ctx& w, const std::string& account) {
         auto known = account_hooks.find(account);
         if (known == account_hooks.end()) {
-            auto& st = w.db->cached(account_hooks_sql);
-            st.bind(1, std::string_view(account));
-            std::int64_t filters = 0;
-            int rc;
-            while ((rc = st.step()) == SQLITE_ROW) filters |= st.column_int(0);
-            st.reset();
-            if (rc != SQLITE_DONE) {
-                spdlog::error("store: reading the webhook endpoints of account {} failed: {}", account,
-                              w.db->error_message());
-                return {boost::system::in_place_error, error_code(store_errc::io)};
-            }
-            known = account_hooks.emplace(account, filters).first;
+            std::vector<sqlite_ops::webhook_target> endpoints;
+            if (auto ec = sqlite_ops::read_account_webhooks(w, account, endpoints))
+                return {boost::system::in_place_error, ec};
+            known = account_hooks.emplace(account, std::move(endpoints)).first;
         }
-        return ((known->second | own_hooks) & static_cast<std::int64_t>(hook->bit)) != 0;
+        return &known->second;
     }
 
     static bool write_change(sqlite_writer_ctx& w, const std::string& uuid, held_job& h) {
@@ -255,7 +244,7 @@ struct apply_events_op final : sqlite_write_op {
     std::vector<applied_event> applied;
     std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
     std::unordered_map<std::string, held_job> held;
-    std::unordered_map<std::string, std::int64_t> account_hooks;  // account -> its endpoints' filters
+    std::unordered_map<std::string, std::vector<sqlite_ops::webhook_target>> account_hooks;  // by account
     std::atomic<std::uint64_t>& applied_counter;
     sqlite_webhook_store* webhooks;
     sqlite_handler<std::vector<applied_event>> handler;

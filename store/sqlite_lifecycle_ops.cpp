@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "model/trace_context.hpp"
+#include "model/webhook_event.hpp"
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
 #include "store/sqlite_ops.hpp"
@@ -93,7 +94,12 @@ struct lifecycle_write : sqlite_write_op {
     // The webhook deliveries of a job this op ended as `status`, in the op's transaction.
     void record_deliveries(sqlite_writer_ctx& w, const job_record& job, job_status status,
                            std::int64_t at_ms) {
-        if (sqlite_ops::record_webhook_deliveries(w, job.uuid, job.account_id, status, at_ms, fresh))
+        if (!model::webhook_event_for(status)) return;
+        std::vector<sqlite_ops::webhook_target> endpoints;
+        auto own = sqlite_ops::read_job_webhook(w, job.uuid);
+        if (sqlite_ops::read_account_webhooks(w, job.account_id, endpoints) || !own ||
+            sqlite_ops::record_webhook_deliveries(w, job.uuid, job.account_id, status, at_ms, endpoints,
+                                                  *own ? &**own : nullptr, fresh))
             throw sqlite_error("recording the webhook deliveries of job " + job.uuid, SQLITE_ERROR);
     }
 

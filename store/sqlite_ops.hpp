@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/system/result.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -42,7 +43,7 @@ struct sqlite_writer_ctx {
     // The transaction and one savepoint per op (sqlite_store.cpp), then the ops' statements.
     // insert_jobs_op nests one more of the same name: ROLLBACK TO and RELEASE take the innermost.
     sqlite_statement begin, commit, rollback, savepoint, release, rollback_to, insert_job, enter_outbox,
-        release_key, record_deliveries;
+        release_key, record_delivery;
     const std::int64_t idempotency_window_ms;  // store_options::idempotency_window
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };
@@ -122,12 +123,27 @@ std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_eve
                                                       std::atomic<std::uint64_t>& applied_counter,
                                                       sqlite_webhook_store* webhooks,
                                                       sqlite_handler<std::vector<applied_event>> handler);
+// Where a job's webhook deliveries go: one of its account's enabled endpoints, or the job's own
+// URL (endpoint_id empty), with the filter of the events it wants.
+struct webhook_target {
+    std::string endpoint_id;  // "" for the job's own URL
+    std::string url;
+    std::string dest;  // what per-endpoint concurrency counts by: the endpoint's id, or the URL's origin
+    std::int64_t events = 0;
+};
+// The enabled endpoints of `account` as the writer's transaction sees them, appended to `out`.
+error_code read_account_webhooks(sqlite_writer_ctx& w, std::string_view account,
+                                 std::vector<webhook_target>& out);
+// The job's own webhook, if it names one (nullopt also for an unknown job).
+boost::system::result<std::optional<webhook_target>> read_job_webhook(sqlite_writer_ctx& w,
+                                                                      std::string_view uuid);
 // The webhook deliveries a job's new `status` causes (none when no webhook event names it): one
-// per enabled endpoint of `account` whose filter has the event, one for the job's own URL when
-// its filter has it. Written in the writer's open transaction, so they commit with the change;
-// the new rows are appended to `fresh`, to be handed over to the webhook store after the commit.
+// per target in `endpoints` and in `own` (the job's own URL, may be null) whose filter has the
+// event. Written in the writer's open transaction, so they commit with the change; the new rows
+// are appended to `fresh`, to be handed over to the webhook store after the commit.
 error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid, std::string_view account,
                                      model::job_status status, std::int64_t at_ms,
+                                     const std::vector<webhook_target>& endpoints, const webhook_target* own,
                                      std::vector<board_entry>& fresh);
 // Startup only: writes `seed` (which must outlive the op); `settled` becomes ready when it is
 // committed, or holds the failure as a std::runtime_error.

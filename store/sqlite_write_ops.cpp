@@ -6,6 +6,7 @@
 
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
+#include "model/uuid.hpp"
 #include "model/webhook_event.hpp"
 #include "model/webhook_url.hpp"
 #include "store/completion.hpp"
@@ -33,21 +34,32 @@ constexpr std::string_view release_key_sql =
     "UPDATE jobs SET idempotency_key = NULL WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms < "
     "?3";
 
-// The deliveries one applied event causes: one per enabled endpoint of the account whose filter
-// has the event's bit, and one for the job's own URL when its filter has it. ?1 job, ?2 account,
-// ?3 event name, ?4 event bit, ?5 event time, ?6 now. The webhook-id is msg_ and 32 hex digits, the first
-// 12 the time in ms (as UUIDv7 does): new ids land at the end of the unique index, one page per
-// commit, where 128 random bits dirtied a page of it per delivery, each written to the WAL.
-constexpr std::string_view record_deliveries_sql =
+// One delivery of a job's event to one target. ?1 the webhook-id, ?2 account, ?3 endpoint (NULL
+// for the job's own URL), ?4 the secret's owner, ?5 url, ?6 dest, ?7 job, ?8 event name, ?9 event
+// time, ?10 now. One row per statement, its values bound: an INSERT … SELECT of them all needed a
+// statement journal and built each id in SQL, and cost the writer more than the job's own insert
+// (bench/RESULTS.md, issue 15).
+constexpr std::string_view record_delivery_sql =
     "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, secret_owner, url, dest, job_uuid, event,"
-    " event_ms, next_ms, created_ms)"
-    " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), e.account_id, e.id, e.id, e.url,"
-    " e.id, ?1, ?3, ?5, ?6, ?6"
-    " FROM webhook_endpoints e WHERE e.account_id = ?2 AND e.enabled = 1 AND (e.events & ?4) != 0"
-    " UNION ALL"
-    " SELECT 'msg_' || printf('%012x', ?6) || lower(hex(randomblob(10))), ?2, NULL, 'account:' || ?2,"
-    " j.webhook_url, j.webhook_dest, ?1, ?3, ?5, ?6,"
-    " ?6 FROM jobs j WHERE j.uuid = ?1 AND j.webhook_url IS NOT NULL AND (j.webhook_events & ?4) != 0";
+    " event_ms, next_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
+
+constexpr std::string_view account_webhooks_sql =
+    "SELECT id, url, events FROM webhook_endpoints WHERE account_id = ?1 AND enabled = 1";
+
+constexpr std::string_view job_webhook_sql =
+    "SELECT webhook_url, webhook_dest, webhook_events FROM jobs WHERE uuid = ?1 AND webhook_url IS NOT NULL";
+
+// A webhook-id: msg_ and 32 hex digits, a UUIDv7's, so the first 12 are the time in ms: new ids
+// land at the end of the unique index, one page per commit, where 128 random bits dirtied a page
+// of it per delivery, each written to the WAL.
+std::string new_webhook_id() {
+    const std::string uuid = model::new_uuid();
+    std::string id = "msg_";
+    id.reserve(4 + 32);
+    for (char c : uuid)
+        if (c != '-') id += c;
+    return id;
+}
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE) return {};
@@ -227,47 +239,86 @@ sqlite_writer_ctx::sqlite_writer_ctx(std::unique_ptr<sqlite_db> d, const store_o
       insert_job(db->handle(), insert_job_sql),
       enter_outbox(db->handle(), sqlite_outbox::enter_new),
       release_key(db->handle(), release_key_sql),
-      record_deliveries(db->handle(), record_deliveries_sql),
+      record_delivery(db->handle(), record_delivery_sql),
       idempotency_window_ms(common.idempotency_window.count()),
       policy(common.lifecycle) {}
 
 namespace sqlite_ops {
 
+error_code read_account_webhooks(sqlite_writer_ctx& w, std::string_view account,
+                                 std::vector<webhook_target>& out) {
+    auto& st = w.db->cached(account_webhooks_sql);
+    st.bind(1, account);
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) {
+        std::string id(st.column_text(0));
+        out.push_back({id, std::string(st.column_text(1)), id, st.column_int(2)});
+    }
+    st.reset();
+    if (rc == SQLITE_DONE) return {};
+    spdlog::error("store: reading the webhook endpoints of account {} failed: {}", account,
+                  w.db->error_message());
+    return store_errc::io;
+}
+
+boost::system::result<std::optional<webhook_target>> read_job_webhook(sqlite_writer_ctx& w,
+                                                                      std::string_view uuid) {
+    auto& st = w.db->cached(job_webhook_sql);
+    st.bind(1, uuid);
+    const int rc = st.step();
+    std::optional<webhook_target> own;
+    if (rc == SQLITE_ROW)
+        own = webhook_target{
+            {}, std::string(st.column_text(0)), std::string(st.column_text(1)), st.column_int(2)};
+    st.reset();
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return own;
+    spdlog::error("store: reading the webhook of job {} failed: {}", uuid, w.db->error_message());
+    return {boost::system::in_place_error, error_code(store_errc::io)};
+}
+
 error_code record_webhook_deliveries(sqlite_writer_ctx& w, std::string_view uuid, std::string_view account,
                                      model::job_status status, std::int64_t at_ms,
+                                     const std::vector<webhook_target>& endpoints, const webhook_target* own,
                                      std::vector<board_entry>& fresh) {
     const auto* hook = model::webhook_event_for(status);
     if (!hook) return {};
-    auto& st = w.record_deliveries;
-    st.bind(1, uuid);
-    st.bind(2, account);
-    st.bind(3, hook->name);
-    st.bind(4, static_cast<std::int64_t>(hook->bit));
-    st.bind(5, at_ms);
-    st.bind(6, model::now_ms());
-    if (st.run() != SQLITE_DONE) {
-        spdlog::error("store: recording webhook deliveries of job {} failed: {}", uuid,
-                      w.db->error_message());
-        return store_errc::io;
-    }
-    // The rows just inserted, for the hand-over to the dispatcher once the transaction commits.
-    // Read back by their rowids (one writer: an INSERT … SELECT numbers its rows one after the
-    // other), not with RETURNING: that opened an ephemeral table at every status change, and
-    // its allocations cost the writer more than the statement (madvise, seen with perf).
-    // A row this misses is not lost: the dispatcher's sweep of the table finds it.
-    const auto n = sqlite3_changes64(w.db->handle());
-    if (n <= 0) return {};
-    const auto last = sqlite3_last_insert_rowid(w.db->handle());
-    auto& rows = w.db->cached("SELECT seq, dest FROM webhook_deliveries WHERE seq > ?1 AND seq <= ?2");
-    rows.bind(1, last - n);
-    rows.bind(2, last);
-    int rrc;
-    while ((rrc = rows.step()) == SQLITE_ROW)
-        fresh.push_back({rows.column_int(0), std::string(rows.column_text(1))});
-    rows.reset();
-    if (rrc == SQLITE_DONE) return {};
-    spdlog::error("store: reading new webhook deliveries failed: {}", w.db->error_message());
-    return store_errc::io;
+    const auto bit = static_cast<std::int64_t>(hook->bit);
+    const std::int64_t now = model::now_ms();
+    std::string account_owner;
+    auto record = [&](const webhook_target& t) -> error_code {
+        if ((t.events & bit) == 0) return {};
+        const bool endpoint = !t.endpoint_id.empty();
+        if (!endpoint && account_owner.empty()) account_owner = "account:" + std::string(account);
+        const std::string id = new_webhook_id();
+        auto& st = w.record_delivery;
+        st.bind(1, std::string_view(id));
+        st.bind(2, account);
+        if (endpoint)
+            st.bind(3, std::string_view(t.endpoint_id));
+        else
+            st.bind_null(3);
+        st.bind(4, endpoint ? std::string_view(t.endpoint_id) : std::string_view(account_owner));
+        st.bind(5, std::string_view(t.url));
+        st.bind(6, std::string_view(t.dest));
+        st.bind(7, uuid);
+        st.bind(8, hook->name);
+        st.bind(9, at_ms);
+        st.bind(10, now);
+        if (st.run() != SQLITE_DONE) {
+            spdlog::error("store: recording a webhook delivery of job {} failed: {}", uuid,
+                          w.db->error_message());
+            return store_errc::io;
+        }
+        // Its seq for the hand-over to the dispatcher once the transaction commits. A row
+        // not handed over is not lost: the dispatcher's sweep of the table finds it.
+        fresh.push_back({sqlite3_last_insert_rowid(w.db->handle()), t.dest});
+        return {};
+    };
+    for (const auto& t : endpoints)
+        if (auto ec = record(t)) return ec;
+    if (own)
+        if (auto ec = record(*own)) return ec;
+    return {};
 }
 
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler) {

@@ -180,6 +180,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(status_changes_record_the_deliveries_their_filters
     for (const auto& d : due) {
         got.insert(d.event + " " + d.url);
         BOOST_TEST(d.id.starts_with("msg_"));
+        BOOST_TEST(d.id.size() == 36u);  // msg_ and 32 lowercase hex digits
+        BOOST_TEST(d.id.find_first_not_of("0123456789abcdef", 4) == std::string::npos, d.id);
         BOOST_TEST(d.account_id == "acc_a");
         BOOST_TEST_REQUIRE(d.job.has_value());
         BOOST_TEST(d.job->uuid == j.uuid);
