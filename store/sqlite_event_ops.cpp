@@ -120,8 +120,6 @@ struct apply_events_op final : sqlite_write_op {
         }
         held_job& h = found->second;
         applied_event a{e, h.account_id, h.session_id, h.job.type};
-        // Kept apart from h, which a retry erases.
-        std::optional<sqlite_ops::webhook_target> own_hook = h.own_hook;
 
         const auto now = model::now_ms();
         const auto d = model::decide_event(h.job, e, w.policy, now);
@@ -131,16 +129,17 @@ struct apply_events_op final : sqlite_write_op {
             // The row is written as it stands, then retried; a later event of it reads it again.
             if (!write_change(w, e.uuid, h) || !schedule_retry(w, e, h.job, d, a)) return store_errc::io;
             held.erase(found);
-        } else {
-            h.fold(e);
+            // A retry's QUEUED names no webhook event: nothing is recorded for it.
+            applied.push_back(std::move(a));
+            return {};
         }
-        // A retry's QUEUED names no webhook event: nothing is recorded for it.
+        h.fold(e);
         if (model::webhook_event_for(a.event.status)) {
             const auto endpoints = account_webhooks(w, a.account_id);
             if (!endpoints) return endpoints.error();
             if (auto ec = sqlite_ops::record_webhook_deliveries(w, e.uuid, a.account_id, a.event.status,
                                                                 e.at_ms, **endpoints,
-                                                                own_hook ? &*own_hook : nullptr, fresh))
+                                                                h.own_hook ? &*h.own_hook : nullptr, fresh))
                 return ec;
         }
         applied.push_back(std::move(a));
