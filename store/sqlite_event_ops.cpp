@@ -102,7 +102,7 @@ struct apply_events_op final : sqlite_write_op {
         if (!ec) {
             applied_counter.fetch_add(applied.size(), std::memory_order_relaxed);
             // Committed: the dispatcher may take them (before the waiter wakes it up).
-            if (webhooks && !fresh.empty()) webhooks->handed_over(fresh);
+            if (webhooks && !fresh.empty()) webhooks->handed_over(std::move(fresh));
         } else {
             applied.clear();
         }

@@ -87,7 +87,7 @@ struct lifecycle_write : sqlite_write_op {
     void finish(error_code ec) override {
         if (ec) value = Value{};
         // Committed: the dispatcher may take the deliveries (before the waiter wakes it up).
-        if (!ec && webhooks && !fresh.empty()) webhooks->handed_over(fresh);
+        if (!ec && webhooks && !fresh.empty()) webhooks->handed_over(std::move(fresh));
         complete(std::move(handler), ec, std::move(value));
     }
 

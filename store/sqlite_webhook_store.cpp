@@ -3,6 +3,9 @@
 // Claims and attempts are in sqlite_webhook_deliveries.cpp.
 #include "store/sqlite_webhook_store.hpp"
 
+#include <iterator>
+#include <utility>
+
 #include "store/sqlite_webhook_ops.hpp"
 
 namespace jobsd::store {
@@ -260,9 +263,28 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
         }));
 }
 
-void sqlite_webhook_store::handed_over(const std::vector<board_entry>& fresh) {
-    std::lock_guard lock(board_mutex_);
+void sqlite_webhook_store::handed_over(std::vector<board_entry>&& fresh) {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_.size() + fresh.size() > delivery_board::ready_max) {
+        inbox_overflowed_ = true;  // in the table alone: a sweep finds them
+    } else if (inbox_.empty()) {
+        inbox_.swap(fresh);
+    } else {
+        inbox_.insert(inbox_.end(), std::make_move_iterator(fresh.begin()),
+                      std::make_move_iterator(fresh.end()));
+    }
+}
+
+void sqlite_webhook_store::absorb_inbox() {
+    std::vector<board_entry> fresh;
+    bool overflowed = false;
+    {
+        std::lock_guard lock(inbox_mutex_);
+        fresh.swap(inbox_);
+        std::swap(overflowed, inbox_overflowed_);
+    }
     board_.add(fresh);
+    if (overflowed) board_.want_sweep();
 }
 
 // The table is read only when the board may not know everything (delivery_board::sweep_due): on
@@ -272,6 +294,7 @@ void sqlite_webhook_store::claim_deliveries(claim_request request,
     std::size_t limit = 0;
     {
         std::lock_guard lock(board_mutex_);
+        absorb_inbox();
         if (board_.sweep_due(request.now_ms)) limit = board_.sweep_limit(request.limit * request.per_dest);
     }
     if (limit == 0) return take(std::move(request), std::move(handler));
@@ -298,6 +321,7 @@ void sqlite_webhook_store::take(claim_request request, webhook_handler<std::vect
     std::vector<std::int64_t> picked;
     {
         std::lock_guard lock(board_mutex_);
+        absorb_inbox();
         picked = board_.pick(request);
     }
     if (picked.empty()) return complete(std::move(handler), error_code{}, std::vector<due_delivery>{});

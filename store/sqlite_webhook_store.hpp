@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "store/delivery_board.hpp"
 #include "store/webhook_store.hpp"
@@ -51,16 +52,28 @@ class sqlite_webhook_store final : public webhook_store {
     void recent_attempts(std::size_t limit, webhook_handler<std::vector<recent_attempt>> handler) override;
 
     // Deliveries a status-change transaction recorded, called by the writer once it committed.
-    void handed_over(const std::vector<board_entry>& fresh);
+    // They wait in an inbox of their own until the next claim takes them into the board: the
+    // writer never waits for board_mutex_. The dispatcher's thread holds that mutex while it
+    // picks and sweeps, and it runs at webhooks.nice: preempted there on a busy machine, it held
+    // up the writer, and every create's answer with it, until the scheduler ran it again
+    // (bench/RESULTS.md, issue 15: creates took twice as long with webhooks on, at the same CPU).
+    void handed_over(std::vector<board_entry>&& fresh);
 
   private:
     // Picks from the board and reads the picked rows on a reader.
     void take(claim_request request, webhook_handler<std::vector<due_delivery>> handler);
+    // Moves the inbox into the board; board_mutex_ held. The inbox mutex is held for a swap.
+    void absorb_inbox();
 
     write_submitter write_;
     read_submitter read_;
     std::mutex board_mutex_;
     delivery_board board_;  // guarded by board_mutex_
+    std::mutex inbox_mutex_;
+    std::vector<board_entry> inbox_;  // guarded by inbox_mutex_
+    // Deliveries were left to the table for want of room (delivery_board::ready_max): the next
+    // claim sweeps. Guarded by inbox_mutex_.
+    bool inbox_overflowed_ = false;
 };
 
 }  // namespace jobsd::store
