@@ -3,7 +3,6 @@
 // Claims and attempts are in sqlite_webhook_deliveries.cpp.
 #include "store/sqlite_webhook_store.hpp"
 
-#include <iterator>
 #include <utility>
 
 #include "store/sqlite_webhook_ops.hpp"
@@ -264,27 +263,13 @@ void sqlite_webhook_store::redeliver(std::string account_id, std::string deliver
 }
 
 void sqlite_webhook_store::handed_over(std::vector<board_entry>&& fresh) {
-    std::lock_guard lock(inbox_mutex_);
-    if (inbox_.size() + fresh.size() > delivery_board::ready_max) {
-        inbox_overflowed_ = true;  // in the table alone: a sweep finds them
-    } else if (inbox_.empty()) {
-        inbox_.swap(fresh);
-    } else {
-        inbox_.insert(inbox_.end(), std::make_move_iterator(fresh.begin()),
-                      std::make_move_iterator(fresh.end()));
-    }
+    inbox_.put(std::move(fresh));
 }
 
 void sqlite_webhook_store::absorb_inbox() {
-    std::vector<board_entry> fresh;
-    bool overflowed = false;
-    {
-        std::lock_guard lock(inbox_mutex_);
-        fresh.swap(inbox_);
-        std::swap(overflowed, inbox_overflowed_);
-    }
-    board_.add(fresh);
-    if (overflowed) board_.want_sweep();
+    auto in = inbox_.take();
+    board_.add(in.entries);
+    if (in.overflowed) board_.want_sweep();
 }
 
 // The table is read only when the board may not know everything (delivery_board::sweep_due): on

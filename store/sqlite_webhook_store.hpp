@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "store/delivery_board.hpp"
+#include "store/delivery_inbox.hpp"
 #include "store/webhook_store.hpp"
 
 namespace jobsd::store {
@@ -51,29 +52,21 @@ class sqlite_webhook_store final : public webhook_store {
     void read_webhook_stats(std::int64_t now_ms, webhook_handler<webhook_stats> handler) override;
     void recent_attempts(std::size_t limit, webhook_handler<std::vector<recent_attempt>> handler) override;
 
-    // Deliveries a status-change transaction recorded, called by the writer once it committed.
-    // They wait in an inbox of their own until the next claim takes them into the board: the
-    // writer never waits for board_mutex_. The dispatcher's thread holds that mutex while it
-    // picks and sweeps, and it runs at webhooks.nice: preempted there on a busy machine, it held
-    // up the writer, and every create's answer with it, until the scheduler ran it again
-    // (bench/RESULTS.md, issue 15: creates took twice as long with webhooks on, at the same CPU).
+    // Deliveries a status-change transaction recorded, called by the writer once it committed:
+    // into the inbox, never waiting for board_mutex_ (store/delivery_inbox.hpp).
     void handed_over(std::vector<board_entry>&& fresh);
 
   private:
     // Picks from the board and reads the picked rows on a reader.
     void take(claim_request request, webhook_handler<std::vector<due_delivery>> handler);
-    // Moves the inbox into the board; board_mutex_ held. The inbox mutex is held for a swap.
+    // Takes the inbox into the board; board_mutex_ held.
     void absorb_inbox();
 
     write_submitter write_;
     read_submitter read_;
     std::mutex board_mutex_;
     delivery_board board_;  // guarded by board_mutex_
-    std::mutex inbox_mutex_;
-    std::vector<board_entry> inbox_;  // guarded by inbox_mutex_
-    // Deliveries were left to the table for want of room (delivery_board::ready_max): the next
-    // claim sweeps. Guarded by inbox_mutex_.
-    bool inbox_overflowed_ = false;
+    delivery_inbox inbox_;
 };
 
 }  // namespace jobsd::store
