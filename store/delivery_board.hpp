@@ -39,8 +39,8 @@ class delivery_board {
     static constexpr std::int64_t idle_sweep_ms = 250;
     // A sweep reads every ready delivery again (sweep_limit), so with a backlog the busy interval
     // grows by busy_sweep_ms per this many ready: a backlog of 50 000 (creates saturating the
-    // machine, deliveries giving way) was read whole every second, on a reader and under the
-    // mutex the writer's hand-over takes. What a sweep would find meanwhile (made due by another
+    // machine, deliveries giving way) was read whole every second, on a reader, and added again
+    // under the owner's mutex. What a sweep would find meanwhile (made due by another
     // process) is picked after the older ready ones anyway, which take at least as long to send.
     static constexpr std::size_t busy_sweep_rows = 4'096;
 
