@@ -91,19 +91,28 @@ class JobsdSide:
         self.connect()
 
     def connect(self, deadline_s=120):
-        """(Re)connects, retrying until the node answers (it may be restarting)."""
+        """(Re)connects, retrying until the node answers (it may be restarting) and its queues
+        have come back: right after a start a stream or quorum queue may still be recovering,
+        and declaring it is refused with 404 "home node ... is down or inaccessible"."""
         end = time.monotonic() + deadline_s
         while True:
             try:
                 self.conn = pika.BlockingConnection(pika.URLParameters(self.url))
-                break
             except pika.exceptions.AMQPConnectionError:
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.5)
-        self.ch = self.conn.channel()
-        self.ch.confirm_delivery()
-        self.declare_topology()
+                continue
+            try:
+                self.ch = self.conn.channel()
+                self.ch.confirm_delivery()
+                self.declare_topology()
+                break
+            except pika.exceptions.ChannelClosedByBroker as e:
+                if e.reply_code != 404 or "down or inaccessible" not in e.reply_text or time.monotonic() > end:
+                    raise
+                self.close()
+                time.sleep(0.5)
         self.ch.basic_qos(prefetch_count=500)
         self.ch.basic_consume(self.names.events_queue, self._on_event)
 
