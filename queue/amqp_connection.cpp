@@ -3,6 +3,8 @@
 
 #include <amqp_tcp_socket.h>
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -227,6 +229,23 @@ void amqp_connection::close_channel(amqp_channel_t ch) {
 void amqp_connection::confirm_select() {
     amqp_confirm_select(conn_, channel);
     check_last("confirm.select");
+}
+
+void amqp_connection::write_all(std::string_view bytes) {
+    const int fd = amqp_get_sockfd(conn_);
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n >= 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            pollfd p{fd, POLLOUT, 0};
+            if (::poll(&p, 1, -1) >= 0 || errno == EINTR) continue;
+        }
+        throw amqp_error("broker " + where_ + ": connection lost: sending failed: " + std::strerror(errno));
+    }
 }
 
 }  // namespace jobsd::queue

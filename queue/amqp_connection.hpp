@@ -88,6 +88,12 @@ class amqp_connection {
     void close_channel(amqp_channel_t ch);
     void confirm_select();
 
+    // Writes `bytes` (whole frames) to the socket as they are, past rabbitmq-c, waiting while the
+    // socket's buffer is full (a session's send watchdog bounds the wait, as it does
+    // rabbitmq-c's own sends). Only between calls into rabbitmq-c on the connection's thread,
+    // so no frame of its own is cut in two. Throws amqp_error when the connection is gone.
+    void write_all(std::string_view bytes);
+
   private:
     amqp_connection_state_t conn_ = nullptr;
     std::string where_;  // host:port/vhost, for messages

@@ -17,6 +17,7 @@
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
+#include "queue/publish_frames.hpp"
 #include "queue/publisher_mailbox.hpp"
 #include "queue/relay_ledger.hpp"
 #include "queue/topology.hpp"
@@ -63,6 +64,7 @@ struct publisher::impl final : amqp_session_user {
     void on_connected(amqp_connection& conn) override {
         stats.queues_kept.store(declare_topology(conn, options).kept.size(), std::memory_order_relaxed);
         conn.confirm_select();
+        frames.emplace(static_cast<std::size_t>(amqp_get_frame_max(conn.state())));
         if (connections++ > 0) stats.reconnects.fetch_add(1, std::memory_order_relaxed);
         spdlog::info("broker {} connected; topology declared", conn.where());
         ledger.connected(clock::now());  // after every (re)connect: relay every unpublished job
@@ -111,7 +113,12 @@ struct publisher::impl final : amqp_session_user {
             stats.claims_lapsed.fetch_add(ledger.drop_lapsed(now), std::memory_order_relaxed);
             return ledger.has_next();
         };
-        while (sent < turn_bytes && may_send()) sent += publish(conn);
+        while (sent < turn_bytes && may_send()) sent += publish();
+        if (!frames->empty()) {
+            conn.write_all(frames->bytes());  // the turn's messages in one write
+            stats.published.fetch_add(frames->messages(), std::memory_order_relaxed);
+            frames->clear();
+        }
         return {false, may_send(), ledger.next_deadline()};
     }
 
@@ -192,8 +199,9 @@ struct publisher::impl final : amqp_session_user {
                   });
     }
 
-    // Sends the next message; returns its size.
-    std::size_t publish(amqp_connection& conn) {
+    // Adds the next message to the turn's frames; returns its size. Its confirm is counted from
+    // here: a write that fails takes the connection, and the tracker, with it.
+    std::size_t publish() {
         const job_message& msg = ledger.next();
         amqp_basic_properties_t props{};
         props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -206,11 +214,8 @@ struct publisher::impl final : amqp_session_user {
         job_message_properties contract(msg, model::now_ms());  // contract header, per-message TTL
         contract.apply(props);
         // mandatory: an unroutable message comes back as basic.return instead of vanishing.
-        const int rc = amqp_basic_publish(conn.state(), amqp_connection::channel, bytes(options.exchange),
-                                          bytes(msg.job_type), 1, 0, &props, bytes(msg.body));
-        if (rc != AMQP_STATUS_OK)
-            throw amqp_error("broker " + conn.where() + ": publish failed: " + amqp_error_string2(rc));
-        stats.published.fetch_add(1, std::memory_order_relaxed);
+        frames->add(amqp_connection::channel, bytes(options.exchange), bytes(msg.job_type), true, props,
+                    bytes(msg.body));
         const std::size_t size = msg.body.size();
         tracker.on_publish(ledger.pop_next());
         return size;
@@ -284,6 +289,7 @@ struct publisher::impl final : amqp_session_user {
     // Publisher thread only.
     relay_ledger ledger;
     confirm_tracker tracker;
+    std::optional<publish_frames> frames;  // a turn's messages; sized for each connection
     std::uint64_t connections = 0;
     std::optional<clock::time_point> drain_until;
     bool blocked = false;                             // between connection.blocked and unblocked
