@@ -8,8 +8,8 @@ namespace jobsd::queue {
 
 namespace {
 
-constexpr std::size_t frame_header = 7;  // type, channel, payload size
-constexpr std::size_t frame_footer = 1;  // AMQP_FRAME_END
+constexpr std::size_t frame_header = 7;           // type, channel, payload size
+constexpr std::size_t frame_footer = 1;           // AMQP_FRAME_END
 constexpr std::size_t content_header_fixed = 12;  // class, weight, body size
 
 void put16(char* p, std::uint16_t v) {

@@ -47,7 +47,8 @@ struct message {
             entries[0].value.value.i32 = 3;
             entries[1].key = amqp_cstring_bytes("traceparent");
             entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
-            entries[1].value.value.bytes = amqp_cstring_bytes("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+            entries[1].value.value.bytes =
+                amqp_cstring_bytes("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
             p.headers = {2, entries};
             p._flags |= AMQP_BASIC_HEADERS_FLAG;
         }
@@ -74,8 +75,8 @@ std::string written_by_rabbitmq_c(const std::vector<message>& messages, int fram
     for (const auto& m : messages) {
         amqp_table_entry_t entries[2]{};
         const auto props = m.props(entries);
-        BOOST_REQUIRE_EQUAL(amqp_basic_publish(state, 1, bytes(m.exchange), bytes(m.key), m.mandatory ? 1 : 0, 0,
-                                               &props, bytes(m.body)),
+        BOOST_REQUIRE_EQUAL(amqp_basic_publish(state, 1, bytes(m.exchange), bytes(m.key), m.mandatory ? 1 : 0,
+                                               0, &props, bytes(m.body)),
                             AMQP_STATUS_OK);
     }
     ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
