@@ -1,5 +1,7 @@
 #include "queue/publish_frames.hpp"
 
+#include <boost/endian/conversion.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -12,19 +14,15 @@ constexpr std::size_t frame_header = 7;           // type, channel, payload size
 constexpr std::size_t frame_footer = 1;           // AMQP_FRAME_END
 constexpr std::size_t content_header_fixed = 12;  // class, weight, body size
 
+// Big-endian, as AMQP's wire format is.
 void put16(char* p, std::uint16_t v) {
-    p[0] = static_cast<char>(v >> 8);
-    p[1] = static_cast<char>(v);
+    boost::endian::store_big_u16(reinterpret_cast<unsigned char*>(p), v);
 }
-
 void put32(char* p, std::uint32_t v) {
-    put16(p, static_cast<std::uint16_t>(v >> 16));
-    put16(p + 2, static_cast<std::uint16_t>(v));
+    boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(p), v);
 }
-
 void put64(char* p, std::uint64_t v) {
-    put32(p, static_cast<std::uint32_t>(v >> 32));
-    put32(p + 4, static_cast<std::uint32_t>(v));
+    boost::endian::store_big_u64(reinterpret_cast<unsigned char*>(p), v);
 }
 
 }  // namespace
