@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake g++ make pkg-config ccache curl
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libssl-dev libspdlog-dev
+  libsqlite3-dev libssl-dev libspdlog-dev libjemalloc-dev
   libpq-dev postgresql
   librabbitmq-dev rabbitmq-server
   haproxy jq
