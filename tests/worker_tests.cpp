@@ -5,7 +5,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -402,55 +401,6 @@ BOOST_AUTO_TEST_CASE(mailbox_coalesces_progress_per_job) {
     BOOST_TEST(r[1].progress == 40);
     BOOST_TEST(r[2].progress == 5);
     BOOST_TEST(box.take().empty());
-}
-
-namespace {
-
-// Whether the mailbox raised its wake-up since the last look; lowers it again.
-bool raised(const report_mailbox& box) {
-    pollfd f{box.waker().fd(), POLLIN, 0};
-    if (::poll(&f, 1, 0) != 1) return false;
-    box.waker().clear();
-    return true;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(mailbox_wakes_the_connection_thread_only_for_a_report_due_before_it_looks) {
-    using clock = report_mailbox::clock;
-    report_mailbox box;
-    // Up (in a step): nothing wakes it, it looks before it sleeps.
-    box.awake();
-    box.push({1, job_report::kind::started, 0, {}});
-    BOOST_TEST(!raised(box));
-    // What waits is due now: it must not sleep past that.
-    const auto far = clock::now() + 1h;
-    BOOST_TEST((box.sleep_until(far) <= clock::now()));
-    BOOST_REQUIRE(box.take().size() == 1u);
-
-    // Asleep for an hour, with nothing waiting: a report that may linger 5 ms wakes it.
-    BOOST_TEST((box.sleep_until(far) == far));
-    const auto t0 = clock::now();
-    box.push({2, job_report::kind::started, 0, {}}, 5ms);
-    BOOST_TEST(raised(box));
-    // One waiting already wakes it by its due time: a later one wakes nobody, a sooner one does.
-    box.push({3, job_report::kind::started, 0, {}}, 50ms);
-    BOOST_TEST(!raised(box));
-    box.push({4, job_report::kind::stopped, 0, {}});
-    BOOST_TEST(raised(box));
-    auto r = box.take();
-    BOOST_REQUIRE(r.size() == 3u);
-    BOOST_TEST((r[0].pushed >= t0));  // an event of it lingers from its push, not its take
-
-    // Asleep until a near time: a report that may wait past it wakes nobody, and the next
-    // sleep is cut to its due time.
-    const auto near = clock::now() + 20ms;
-    BOOST_TEST((box.sleep_until(near) == near));
-    box.push({5, job_report::kind::finished, 0, {}}, 30min);
-    BOOST_TEST(!raised(box));
-    BOOST_TEST((box.sleep_until(far) < far));
-    box.awake();
-    BOOST_TEST(box.take().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(progress_only_rises) {

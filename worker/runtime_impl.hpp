@@ -91,8 +91,7 @@ struct worker_runtime::impl final : queue::amqp_session_user {
                        std::string_view traceparent);
     void run_job(std::uint64_t id, const job_input& job, std::stop_token token);  // on a pool thread
     void apply_reports();
-    // `made`: when the event came to be (a report's push); it lingers from then on.
-    void finish(std::uint64_t id, in_flight& j, job_outcome outcome, clock::time_point made = clock::now());
+    void finish(std::uint64_t id, in_flight& j, job_outcome outcome);
     // Ends a job that is not run to its end: CANCELLED or EXPIRED, with why.
     void end_unrun(std::uint64_t id, in_flight& j, model::job_status status, std::string why);
     // A cancel of `attempt` (or a later one) of `uuid`: stops the job if it is held here.
@@ -102,11 +101,8 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     void release(queue::amqp_connection& conn, std::uint64_t id);
     void check_abandoned(clock::time_point now);
     void handler_returned(std::uint64_t id);
-    void enqueue(std::uint64_t id, const in_flight& j, event_fields f, clock::time_point made = clock::now());
-    void enqueue_progress(std::uint64_t id, const in_flight& j, int percent, clock::time_point made);
-    // How long a report of `job` may wait in the mailbox: its events' linger, or none for a job
-    // whose events go one to a message (contract 2).
-    clock::duration report_linger(const job_input& job) const;
+    void enqueue(std::uint64_t id, const in_flight& j, event_fields f);
+    void enqueue_progress(std::uint64_t id, const in_flight& j, int percent);
     bool publish_pending(queue::amqp_connection& conn, clock::time_point now);
     // How many events from the front of `pending` go in the next message; 0 when the ones there
     // may still wait for others (their linger is not over and the batch not full).

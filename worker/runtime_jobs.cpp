@@ -84,19 +84,14 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     }
 }
 
-worker_runtime::impl::clock::duration worker_runtime::impl::report_linger(const job_input& job) const {
-    return job.contract >= 3 ? clock::duration(options.event_linger) : clock::duration::zero();
-}
-
-// On a pool thread. A stopped report is taken at once: it may end a cancelled job.
+// On a pool thread.
 void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::stop_token token) {
     if (token.stop_requested()) {  // cancelled, lost or released before it began
         mailbox.push({id, job_report::kind::stopped, 0, {}});
         return;
     }
-    const auto linger = report_linger(job);
-    mailbox.push({id, job_report::kind::started, 0, {}}, linger);
-    mailbox_progress progress(mailbox, id, linger);
+    mailbox.push({id, job_report::kind::started, 0, {}});
+    mailbox_progress progress(mailbox, id);
     job_outcome outcome;
     try {
         outcome = handler.run(job, progress, token);
@@ -110,7 +105,7 @@ void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::
         mailbox.push({id, job_report::kind::stopped, 0, {}});
         return;
     }
-    mailbox.push({id, job_report::kind::finished, 0, std::move(outcome)}, linger);
+    mailbox.push({id, job_report::kind::finished, 0, std::move(outcome)});
 }
 
 void worker_runtime::impl::apply_reports() {
@@ -122,13 +117,13 @@ void worker_runtime::impl::apply_reports() {
         switch (r.what) {
             case job_report::kind::started:
                 j.started = true;
-                enqueue(r.job_id, j, fields(model::job_status::started), r.pushed);
+                enqueue(r.job_id, j, fields(model::job_status::started));
                 break;
             case job_report::kind::progress:
-                enqueue_progress(r.job_id, j, r.progress, r.pushed);
+                enqueue_progress(r.job_id, j, r.progress);
                 break;
             case job_report::kind::finished:
-                finish(r.job_id, j, std::move(r.outcome), r.pushed);
+                finish(r.job_id, j, std::move(r.outcome));
                 break;
             case job_report::kind::stopped:
                 // A cancelled job's handler has returned (its processes are gone): CANCELLED now.
@@ -138,8 +133,7 @@ void worker_runtime::impl::apply_reports() {
     }
 }
 
-void worker_runtime::impl::finish(std::uint64_t id, in_flight& j, job_outcome outcome,
-                                  clock::time_point made) {
+void worker_runtime::impl::finish(std::uint64_t id, in_flight& j, job_outcome outcome) {
     j.terminal = true;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - j.received).count();
     if (outcome.ok) {
@@ -147,7 +141,7 @@ void worker_runtime::impl::finish(std::uint64_t id, in_flight& j, job_outcome ou
         spdlog::info("job {} SUCCESS in {} ms trace_id={}", j.uuid, ms, j.trace_id);
         event_fields f = fields(model::job_status::success);
         f.output = &outcome.output;
-        enqueue(id, j, f, made);
+        enqueue(id, j, f);
     } else {
         stats.failed.fetch_add(1);
         spdlog::info("job {} FAILED in {} ms{}: {} trace_id={}", j.uuid, ms,
@@ -155,7 +149,7 @@ void worker_runtime::impl::finish(std::uint64_t id, in_flight& j, job_outcome ou
         event_fields f = fields(model::job_status::failed);
         f.error = outcome.error;
         f.retryable = outcome.retryable;
-        enqueue(id, j, f, made);
+        enqueue(id, j, f);
     }
 }
 
@@ -234,19 +228,18 @@ void worker_runtime::impl::handler_returned(std::uint64_t id) {
     if (stopped.returned(id)) spdlog::info("the abandoned handler of job {} returned", uuid);
 }
 
-void worker_runtime::impl::enqueue(std::uint64_t id, const in_flight& j, event_fields f,
-                                   clock::time_point made) {
+void worker_runtime::impl::enqueue(std::uint64_t id, const in_flight& j, event_fields f) {
     f.uuid = j.uuid;
     f.attempt = j.attempt;
     f.worker = worker_id;
     f.at_ms = model::now_ms();
     f.traceparent = j.traceparent;
-    pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, made});
+    pending.push_back(
+        {id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, clock::now()});
 }
 
 // A progress event still waiting to be sent is updated instead of queueing another.
-void worker_runtime::impl::enqueue_progress(std::uint64_t id, const in_flight& j, int percent,
-                                            clock::time_point made) {
+void worker_runtime::impl::enqueue_progress(std::uint64_t id, const in_flight& j, int percent) {
     event_fields f = fields(model::job_status::in_progress);
     f.uuid = j.uuid;
     f.attempt = j.attempt;
@@ -259,7 +252,8 @@ void worker_runtime::impl::enqueue_progress(std::uint64_t id, const in_flight& j
             p.event = make_status_event(options.job_type, f, std::move(p.event.message_id));
             return;
         }
-    pending.push_back({id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, made});
+    pending.push_back(
+        {id, make_status_event(options.job_type, f, model::new_uuid()), j.batchable, clock::now()});
 }
 
 std::size_t worker_runtime::impl::next_message_size(clock::time_point now) const {

@@ -90,7 +90,6 @@ void worker_runtime::impl::on_disconnected(std::string_view) {
 }
 
 queue::amqp_step worker_runtime::impl::step(queue::amqp_connection& conn, clock::time_point now) {
-    mailbox.awake();
     if (stop_requests.load() > 0 && stop_step(conn, now)) return {true};
     while (!retry.empty() && retry.front().first <= now) {
         pending.push_front(std::move(retry.front().second));
@@ -106,7 +105,7 @@ queue::amqp_step worker_runtime::impl::step(queue::amqp_connection& conn, clock:
         queue::declare_topology(conn, options.amqp);
     }
     if (!blocked) publish_pending(conn, now);  // while blocked the broker reads nothing
-    return {false, false, mailbox.sleep_until(next_deadline())};
+    return {false, false, next_deadline()};
 }
 
 void worker_runtime::impl::on_return(queue::amqp_connection&, const queue::amqp_returned& r) {
