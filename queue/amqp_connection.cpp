@@ -10,13 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "queue/amqp_bytes.hpp"
+
 namespace jobsd::queue {
 
 namespace {
-
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
 
 std::string describe(const amqp_rpc_reply_t& r) {
     switch (r.reply_type) {

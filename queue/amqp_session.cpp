@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/reconnect_plan.hpp"
 
 namespace jobsd::queue {
@@ -18,10 +19,6 @@ namespace jobsd::queue {
 namespace {
 
 using clock = amqp_step::clock;
-
-std::string text(const amqp_bytes_t& b) {
-    return {static_cast<const char*>(b.bytes), b.len};
-}
 
 // Milliseconds from now until `until`, rounded up (so a deadline is never woken for just
 // before it), at most `cap`.

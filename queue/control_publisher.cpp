@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/control_ledger.hpp"
@@ -26,10 +27,6 @@ using clock = std::chrono::steady_clock;
 // Unconfirmed control messages at once: cancels come one by one, a few hundred at most after a
 // restart.
 constexpr std::size_t confirm_window = 256;
-
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
 
 // The outbox's answers, from store threads to the publisher's thread.
 struct mailbox {

@@ -14,6 +14,7 @@
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/job_message.hpp"
@@ -29,10 +30,6 @@ constexpr std::string_view events_tag = "events";
 // After the sink refused a batch, the deliveries go back to the broker and come again; they
 // are applied again no sooner than this.
 constexpr std::chrono::seconds refused_pause{1};
-
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
 
 // A dead-lettered job message becomes its event: EXPIRED when its time to live ran out in the
 // queue, FAILED with the broker's reason otherwise (delivery limit, rejected); for the attempt

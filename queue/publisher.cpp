@@ -14,6 +14,7 @@
 
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -30,10 +31,6 @@ using clock = std::chrono::steady_clock;
 
 // Bytes of messages one turn of the session sends before it reads the broker's frames again.
 constexpr std::size_t turn_bytes = 256 * 1024;
-
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
 
 // The index of a job type's name in model::all_job_types, for per-type counters.
 std::optional<std::size_t> type_index(std::string_view type) {

@@ -11,15 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/publish_frames.hpp"
 
 using jobsd::queue::publish_frames;
 
 namespace {
 
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
+using jobsd::queue::bytes;
 
 // A message as the publisher sends one: the basic properties, optionally the contract's headers
 // and a per-message TTL.

@@ -9,6 +9,7 @@
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
+#include "queue/amqp_bytes.hpp"
 #include "worker/ack_plan.hpp"
 #include "worker/job_input.hpp"
 #include "worker/runtime_impl.hpp"
@@ -20,9 +21,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 using queue::amqp_error;
 
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
+using queue::bytes;
 
 event_fields fields(model::job_status status) {
     event_fields f;

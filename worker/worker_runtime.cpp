@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/control_message.hpp"
 #include "queue/topology.hpp"
 #include "worker/runtime_impl.hpp"
@@ -18,12 +19,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using queue::amqp_error;
 
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
-std::string text(amqp_bytes_t b) {
-    return std::string(static_cast<const char*>(b.bytes), b.len);
-}
+using queue::bytes;
+using queue::text;
 
 // Control deliveries the broker may push before they are acked: cancels are small and rare.
 constexpr std::uint16_t control_prefetch = 64;

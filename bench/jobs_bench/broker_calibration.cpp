@@ -6,6 +6,7 @@
 #include <amqp.h>
 #include <unistd.h>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
@@ -16,9 +17,7 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
+using queue::bytes;
 
 class calibration final : public queue::amqp_session_user {
   public:

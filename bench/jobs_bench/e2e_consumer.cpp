@@ -9,15 +9,14 @@
 #include <stdexcept>
 
 #include "bench/jobs_bench/http_load_client.hpp"
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
 
 namespace jobsd::bench {
 
 namespace {
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
+using queue::bytes;
 constexpr std::size_t max_pending = 10'000'000;
 }  // namespace
 

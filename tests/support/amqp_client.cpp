@@ -8,17 +8,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "queue/amqp_bytes.hpp"
+
 namespace jobsd::test {
 
 namespace {
 
-amqp_bytes_t bytes(const std::string& s) {
-    return {s.size(), const_cast<char*>(s.data())};
-}
+using queue::bytes;
 
-std::string text(amqp_bytes_t b) {
-    return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
-}
+using queue::text;
 
 timeval to_timeval(std::chrono::milliseconds ms) {
     return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
