@@ -28,12 +28,12 @@ std::string describe(const amqp_rpc_reply_t& r) {
             if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
                 const auto* m = static_cast<amqp_connection_close_t*>(r.reply.decoded);
                 return "broker closed the connection: " + std::to_string(m->reply_code) + " " +
-                       std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len);
+                       text(m->reply_text);
             }
             if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
                 const auto* m = static_cast<amqp_channel_close_t*>(r.reply.decoded);
                 return "broker closed the channel: " + std::to_string(m->reply_code) + " " +
-                       std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len);
+                       text(m->reply_text);
             }
             return "broker error (method " + std::to_string(r.reply.id) + ")";
     }

@@ -30,7 +30,7 @@ struct e2e_consumer::impl final : queue::amqp_session_user {
         auto* ok = amqp_queue_declare(c.state(), queue::amqp_connection::channel, amqp_empty_bytes, 0, 0, 1,
                                       1, amqp_empty_table);
         c.check_last("declaring the e2e queue");
-        owner_.queue_.assign(static_cast<const char*>(ok->queue.bytes), ok->queue.len);
+        owner_.queue_ = queue::text(ok->queue);
         for (const auto& t : types_) c.bind_queue(owner_.queue_, exchange_, t);
         amqp_basic_consume(c.state(), queue::amqp_connection::channel, bytes(owner_.queue_), amqp_empty_bytes,
                            0, 1, 1, amqp_empty_table);
