@@ -28,11 +28,13 @@ add_library(jobsd_test_support STATIC
   ${support}/status_events.cpp
   ${support}/test_broker.cpp
   ${support}/test_certificate.cpp
+  ${support}/test_failure.cpp
   ${support}/webhook_receiver.cpp)
 # Sources include "tests/support/...", relative to the project root.
 target_include_directories(jobsd_test_support PUBLIC ${PROJECT_SOURCE_DIR})
+target_compile_definitions(jobsd_test_support PRIVATE BOOST_TEST_DYN_LINK)
 target_link_libraries(jobsd_test_support
-  PUBLIC jobs_asio jobs_asio_ssl Boost::json rabbitmq::rabbitmq PostgreSQL::PostgreSQL SQLite::SQLite3
+  PUBLIC jobs_asio jobs_asio_ssl Boost::json Boost::unit_test_framework rabbitmq::rabbitmq PostgreSQL::PostgreSQL SQLite::SQLite3
          Threads::Threads
   PRIVATE jobsd_warnings)
 

@@ -3,6 +3,7 @@
 #include "tests/support/jobsd_process.hpp"
 
 #include "tests/support/scoped_env.hpp"
+#include "tests/support/test_failure.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -66,6 +68,11 @@ temp_dir::temp_dir(std::string_view prefix) {
 }
 
 temp_dir::~temp_dir() {
+    // A failed test's directory stays, with the logs and files that explain it.
+    if (test_failing()) {
+        std::cerr << "test failed: kept " << path_.string() << std::endl;
+        return;
+    }
     // A leftover directory is harmless and must not turn a passing test into a crash.
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
@@ -188,6 +195,7 @@ jobsd_process::~jobsd_process() {
     }
     if (drain_.joinable()) drain_.join();
     if (stdout_fd_ >= 0) ::close(stdout_fd_);
+    if (test_failing()) print_log_tail(stderr_path_, 80);  // into the test's output, for CI
 }
 
 void jobsd_process::wait_for_listening_line(std::chrono::milliseconds timeout) {
