@@ -234,6 +234,9 @@ void metrics::render_http(std::string& out) const {
     }
     x.single("jobsd_http_connections", "Open client connections.", "gauge",
              connections_.load(std::memory_order_relaxed));
+    x.single("jobsd_http_requests_in_flight",
+             "Requests read in part or whole and not yet answered (the one reading this among them).",
+             "gauge", in_flight_.load(std::memory_order_relaxed));
 }
 
 std::string metrics::render(const store::store_stats& store, const store::outbox_stats* outbox,

@@ -494,6 +494,8 @@ BOOST_AUTO_TEST_CASE(in_flight_requests_are_tracked) {
     m.request_started();
     m.request_finished();
     BOOST_TEST(m.requests_in_flight() == 1);
+    const auto text = m.render({});
+    BOOST_TEST(text.find("\njobsd_http_requests_in_flight 1\n") != std::string::npos, text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,14 +50,15 @@ class request_threads {
 
 // With jobsd's SQLite writer stalled (a sqlite_write_lock held on its file), starts calls of
 // `post` one at a time until at least `queued` writes wait in the store's write queue
-// (jobsd_store_write_queue, read through `observer`): every call started is then in flight, one
-// batch in the writer's hands and the rest queued behind it. Throws std::runtime_error when that
-// does not happen within `limit`; returns the number of calls started.
+// (jobsd_store_write_queue, read through `observer`) and every call started is in flight
+// (jobsd_http_requests_in_flight): one batch in the writer's hands and the rest queued behind it.
+// Throws std::runtime_error when that does not happen within `limit`; returns the number of calls
+// started.
 std::size_t post_until_queued(request_threads& threads, const std::function<http_response()>& post,
                               http_client& observer, std::size_t queued, std::chrono::milliseconds limit);
-// The same with the write queue read by `queued_writes` (e.g. over TLS).
+// The same with the metrics read by `scrape` (e.g. over TLS), parsed as parse_metrics() does.
 std::size_t post_until_queued(request_threads& threads, const std::function<http_response()>& post,
-                              const std::function<std::size_t()>& queued_writes, std::size_t queued,
-                              std::chrono::milliseconds limit);
+                              const std::function<std::map<std::string, double>()>& scrape,
+                              std::size_t queued, std::chrono::milliseconds limit);
 
 }  // namespace jobsd::test
