@@ -71,10 +71,14 @@ std::size_t post_until_queued(request_threads& threads, const std::function<http
         slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::steady_clock::now() - start));
     };
-    // Done when enough writes wait and every call started has reached jobsd. The queue alone is not
-    // enough: jobsd's own writes (a lifecycle sweep) queue behind the stalled writer too, and a call
-    // still in its handshake is not in flight yet.
-    auto done = [&] { return seen.queued_writes >= queued && seen.requests >= threads.started(); };
+    // Done when enough writes wait, at least as many calls were started, and every one has reached
+    // jobsd. The queue alone is not enough: jobsd's own writes (a lifecycle sweep) stall behind the
+    // test's lock too, and may fill the queue before any call is started; a call still in its
+    // handshake is not in flight yet.
+    auto done = [&] {
+        return threads.started() >= queued && seen.queued_writes >= queued &&
+               seen.requests >= threads.started();
+    };
     for (timed(); !done(); timed()) {
         if (std::chrono::steady_clock::now() >= deadline)
             throw std::runtime_error(std::to_string(threads.started()) + " requests started, " +
