@@ -71,13 +71,13 @@ std::size_t post_until_queued(request_threads& threads, const std::function<http
         slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::steady_clock::now() - start));
     };
-    // Done when enough writes wait, at least as many calls were started, and every one has reached
-    // jobsd. The queue alone is not enough: jobsd's own writes (a lifecycle sweep) stall behind the
-    // test's lock too, and may fill the queue before any call is started; a call still in its
-    // handshake is not in flight yet.
+    // Done when enough writes wait, a call was started, and every call started has reached jobsd.
+    // The queue alone is not enough: jobsd's own writes (a lifecycle sweep) stall behind the test's
+    // lock too, and may fill the queue before any call is started; a call still in its handshake is
+    // not in flight yet. Not one call per queued write: a queue bound the test set (full at
+    // `queued`) would refuse the extra call.
     auto done = [&] {
-        return threads.started() >= queued && seen.queued_writes >= queued &&
-               seen.requests >= threads.started();
+        return threads.started() > 0 && seen.queued_writes >= queued && seen.requests >= threads.started();
     };
     for (timed(); !done(); timed()) {
         if (std::chrono::steady_clock::now() >= deadline)

@@ -50,9 +50,9 @@ class request_threads {
 
 // With jobsd's SQLite writer stalled (a sqlite_write_lock held on its file), starts calls of
 // `post` one at a time until at least `queued` writes wait in the store's write queue
-// (jobsd_store_write_queue, read through `observer`), at least `queued` calls were started, and
-// every call started is in flight (jobsd_http_requests_in_flight): one batch in the writer's
-// hands (a call, or jobsd's own write) and the rest queued behind it.
+// (jobsd_store_write_queue, read through `observer`), at least one call was started, and every
+// call started is in flight (jobsd_http_requests_in_flight): one batch in the writer's hands (a
+// call, or jobsd's own write) and the rest queued behind it.
 // Throws std::runtime_error when that does not happen within `limit`; returns the number of calls
 // started.
 std::size_t post_until_queued(request_threads& threads, const std::function<http_response()>& post,
