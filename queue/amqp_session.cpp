@@ -51,7 +51,7 @@ amqp_session_options amqp_session_options::from(std::string name, const amqp_opt
 }
 
 std::string_view amqp_delivery::body() const noexcept {
-    return {static_cast<const char*>(message->body.bytes), message->body.len};
+    return view(message->body);
 }
 
 std::string amqp_delivery::message_id() const {

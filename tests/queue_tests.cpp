@@ -13,6 +13,7 @@
 #include <atomic>
 #include <thread>
 
+#include "queue/amqp_bytes.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/confirm_tracker.hpp"
 #include "queue/job_message.hpp"
@@ -144,7 +145,7 @@ BOOST_AUTO_TEST_CASE(job_message_properties_carry_the_traceparent) {
                            std::string_view key) -> const amqp_field_value_t* {
         for (int i = 0; i < p.headers.num_entries; ++i) {
             const auto& e = p.headers.entries[i];
-            if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) == key) return &e.value;
+            if (jobsd::queue::view(e.key) == key) return &e.value;
         }
         return nullptr;
     };
@@ -168,8 +169,7 @@ BOOST_AUTO_TEST_CASE(job_message_properties_carry_the_traceparent) {
     const auto* trace = header(p, "traceparent");
     BOOST_REQUIRE(trace);
     BOOST_TEST(trace->kind == AMQP_FIELD_KIND_UTF8);
-    BOOST_TEST(std::string(static_cast<const char*>(trace->value.bytes.bytes), trace->value.bytes.len) ==
-               j.traceparent);
+    BOOST_TEST(jobsd::queue::text(trace->value.bytes) == j.traceparent);
 }
 
 // ---- relay ledger ---------------------------------------------------------------------------
