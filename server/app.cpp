@@ -228,7 +228,8 @@ asio::awaitable<void> app::watch_outbox() {
     asio::steady_timer timer(*contexts_.front());
     while (!stopping_) {
         const auto asked = std::chrono::steady_clock::now();
-        auto [ec, stats] = co_await store::async_read_outbox_stats(*store_, use_nothrow);
+        auto [ec, stats] =
+            co_await store::async_read_outbox_stats(*store_, store::outbox_detail::total, use_nothrow);
         if (!ec) gate_.set_outbox_backlog(stats.unpublished);
         timer.expires_after(outbox_count_pause(std::chrono::steady_clock::now() - asked));
         co_await timer.async_wait(use_nothrow);

@@ -81,7 +81,8 @@ asio::awaitable<bool> job_release::read_counts() {
     // The count reads every unpublished row: a large backlog (the broker away) spaces the
     // next one out (outbox_count_pause), so that counting does not keep a reader busy.
     const auto asked = std::chrono::steady_clock::now();
-    auto [ec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
+    auto [ec, outbox] =
+        co_await store::async_read_outbox_stats(store_, store::outbox_detail::by_type, use_nothrow);
     next_count_ =
         asked + outbox_count_pause(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(0));
     if (ec) co_return failed("cannot count the outbox: " + ec.message());

@@ -206,7 +206,8 @@ asio::awaitable<response> operator_api::dashboard_data() {
     auto stuck = co_await stuck_counts();
     body["jobs"] = counts ? counts_json(*counts, stuck ? &*stuck : nullptr) : json::value(nullptr);
 
-    auto [oec, outbox] = co_await store::async_read_outbox_stats(store_, use_nothrow);
+    auto [oec, outbox] =
+        co_await store::async_read_outbox_stats(store_, store::outbox_detail::total, use_nothrow);
     if (oec) {
         body["outbox"] = nullptr;
     } else {

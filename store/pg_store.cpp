@@ -443,7 +443,8 @@ void pg_store::apply_events(
                                         std::move(handler)));
 }
 
-void pg_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
+void pg_store::read_outbox_stats(outbox_detail,
+                                 asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
     submit(pg_ops::make_outbox_stats_op(std::move(handler)));
 }
 

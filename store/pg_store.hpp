@@ -87,6 +87,7 @@ class pg_store final : public store {
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) override;
     void read_outbox_stats(
+        outbox_detail detail,
         boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) override;
     void count_jobs(
         boost::asio::any_completion_handler<void(error_code, std::vector<job_count>)> handler) override;

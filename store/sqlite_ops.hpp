@@ -162,7 +162,8 @@ std::unique_ptr<sqlite_read_op> make_list_jobs_op(job_query query,
                                                   sqlite_handler<std::vector<job_record>> handler);
 std::unique_ptr<sqlite_read_op> make_list_batch_op(std::string account_id, std::string batch_id,
                                                    sqlite_handler<std::vector<job_record>> handler);
-std::unique_ptr<sqlite_read_op> make_outbox_stats_op(sqlite_handler<outbox_stats> handler);
+std::unique_ptr<sqlite_read_op> make_outbox_stats_op(outbox_detail detail,
+                                                     sqlite_handler<outbox_stats> handler);
 std::unique_ptr<sqlite_read_op> make_count_jobs_op(sqlite_handler<std::vector<job_count>> handler);
 std::unique_ptr<sqlite_read_op> make_recent_jobs_op(std::size_t limit,
                                                     sqlite_handler<std::vector<job_record>> handler);

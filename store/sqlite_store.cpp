@@ -259,8 +259,9 @@ void sqlite_store::claim_unpublished(
     submit_read(sqlite_ops::make_list_unpublished_op(after_seq, limit, std::move(handler)));
 }
 
-void sqlite_store::read_outbox_stats(asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
-    submit_read(sqlite_ops::make_outbox_stats_op(std::move(handler)));
+void sqlite_store::read_outbox_stats(outbox_detail detail,
+                                     asio::any_completion_handler<void(error_code, outbox_stats)> handler) {
+    submit_read(sqlite_ops::make_outbox_stats_op(detail, std::move(handler)));
 }
 
 void sqlite_store::count_jobs(

@@ -49,11 +49,18 @@ struct outbox_entry {
     job_record job;
 };
 
+// How much a read of the outbox's backlog counts. total: the unpublished jobs and the oldest, from
+// the outbox alone, cheap however large the backlog (the broker away for long), for the 503 gate,
+// readiness, /metrics and the overview. by_type: the count per job type too, which reads every
+// unpublished job's row (the fair queue's window).
+enum class outbox_detail { total, by_type };
+
 // The outbox backlog, for /metrics and health.
 struct outbox_stats {
     std::uint64_t unpublished = 0;
     std::optional<std::int64_t> oldest_created_ms;  // nullopt when the backlog is empty
-    // The same per job type (model::all_job_types order), for the fair queue's window.
+    // The same per job type (model::all_job_types order), for the fair queue's window: filled
+    // when outbox_detail::by_type was asked for (a store may fill it anyway).
     std::array<std::uint64_t, model::all_job_types.size()> unpublished_by_type{};
 
     // Adds one type's row of the per-type count.
@@ -211,7 +218,11 @@ class store {
         std::vector<model::job_event> events,
         boost::asio::any_completion_handler<void(error_code, std::vector<applied_event>)> handler) = 0;
 
+    // The oldest is the least created_ms among unpublished jobs; with `total` a store may take the
+    // created_ms of the first in commit order instead, the same job but for creates committed
+    // within the same millisecond or two.
     virtual void read_outbox_stats(
+        outbox_detail detail,
         boost::asio::any_completion_handler<void(error_code, outbox_stats)> handler) = 0;
 
     // Jobs per type and status (only the pairs that have jobs), across all accounts. Scans the
@@ -359,9 +370,9 @@ auto async_apply_events(store& s, std::vector<model::job_event> events, Token&& 
 }
 
 template <class Token>
-auto async_read_outbox_stats(store& s, Token&& token) {
+auto async_read_outbox_stats(store& s, outbox_detail detail, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, outbox_stats)>(
-        [&s](auto handler) { s.read_outbox_stats(std::move(handler)); }, token);
+        [&s, detail](auto handler) { s.read_outbox_stats(detail, std::move(handler)); }, token);
 }
 
 template <class Token>

@@ -434,6 +434,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     std::vector<job_record> jobs;
     for (int i = 0; i < 5; ++i) {
         jobs.push_back(make_job("acc_a"));
+        jobs.back().created_ms += i;  // the oldest unpublished is told apart from the others
+        jobs.back().updated_ms = jobs.back().created_ms;
+        if (i == 2) jobs.back().type = job_type::tts;
         // The relay publishes the stored traceparent (none for a job from before traces).
         if (i != 3)
             jobs.back().traceparent =
@@ -455,9 +458,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     BOOST_TEST_REQUIRE(rest.size() == 3u);
     BOOST_TEST(rest[0].job.uuid == jobs[1].uuid);
     BOOST_TEST(rest[2].job.uuid == jobs[4].uuid);
-    auto stats = async_read_outbox_stats(*s, asio::use_future).get();
-    BOOST_TEST(stats.unpublished == 3u);
-    BOOST_TEST(stats.oldest_created_ms.value_or(0) == jobs[1].created_ms);
+    for (const auto detail : {outbox_detail::total, outbox_detail::by_type}) {
+        const auto stats = async_read_outbox_stats(*s, detail, asio::use_future).get();
+        BOOST_TEST(stats.unpublished == 3u);
+        BOOST_TEST(stats.oldest_created_ms.value_or(0) == jobs[1].created_ms);
+    }
+    const auto by_type = async_read_outbox_stats(*s, outbox_detail::by_type, asio::use_future).get();
+    BOOST_TEST(by_type.unpublished_by_type[static_cast<std::size_t>(job_type::video)] == 2u);
+    BOOST_TEST(by_type.unpublished_by_type[static_cast<std::size_t>(job_type::tts)] == 1u);
+    async_mark_published(*s, {jobs[1].uuid, jobs[2].uuid, jobs[4].uuid}, asio::use_future).get();
+    for (const auto detail : {outbox_detail::total, outbox_detail::by_type}) {
+        const auto stats = async_read_outbox_stats(*s, detail, asio::use_future).get();
+        BOOST_TEST(stats.unpublished == 0u);
+        BOOST_TEST(!stats.oldest_created_ms.has_value());
+    }
 }
 
 // A worker may fail a job before the broker's confirm of it is marked: the retry waits for its
@@ -517,7 +531,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_writers_are_durable_in_few_transactions
     for (const auto& j : jobs) BOOST_TEST(find(*s, j.account_id, j.uuid).has_value());
     // All in the outbox (a reopened PostgreSQL store is another instance: the first one's claims
     // still hold, so they are counted, not claimed).
-    BOOST_TEST(async_read_outbox_stats(*s, asio::use_future).get().unpublished == 400u + B::writers);
+    BOOST_TEST(async_read_outbox_stats(*s, outbox_detail::total, asio::use_future).get().unpublished ==
+               400u + B::writers);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(count_jobs_groups_by_type_and_status_across_accounts, B, backends) {
@@ -817,7 +832,8 @@ BOOST_AUTO_TEST_CASE(sqlite_jobs_keep_their_place_through_the_outbox_step) {
         return out;
     };
     BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting, late}));
-    BOOST_TEST(async_read_outbox_stats(*s, asio::use_future).get().unpublished == 2u);
+    for (const auto detail : {outbox_detail::total, outbox_detail::by_type})
+        BOOST_TEST(async_read_outbox_stats(*s, detail, asio::use_future).get().unpublished == 2u);
 
     const auto swept = async_sweep_lifecycle(*s, 10, 100, asio::use_future).get();
     BOOST_TEST_REQUIRE(swept.expired.size() == 1u);

@@ -65,7 +65,8 @@ asio::awaitable<response> readyz(const request_context& ctx) {
 
 asio::awaitable<response> metrics_page(const request_context& ctx) {
     const services& svc = ctx.svc;
-    auto [ec, outbox] = co_await store::async_read_outbox_stats(svc.store, use_nothrow);
+    auto [ec, outbox] =
+        co_await store::async_read_outbox_stats(svc.store, store::outbox_detail::total, use_nothrow);
     if (ec) spdlog::warn("metrics: outbox stats unavailable: {}", ec.message());
     const auto jobs = co_await svc.operator_views.job_counts();
     const auto stuck = co_await svc.operator_views.stuck_counts();
