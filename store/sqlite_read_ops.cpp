@@ -164,8 +164,9 @@ struct list_batch_op final : sqlite_read_op {
 };
 
 // The total counts the outbox's own b-tree (its rows are bare seqs, hundreds to a page) and reads
-// one job, the first in commit order; the count per type reads every unpublished job's row, 80 ms
-// at 84 000 rows here, which a gate counting every second would pay as long as the broker is away.
+// one job, the first in commit order: 0.5 ms at 336 000 rows here. The count per type reads every
+// unpublished job's row, 157 ms, which a gate counting every second would pay as long as the
+// broker is away.
 struct outbox_stats_op final : occasional_read<outbox_stats_op, outbox_stats> {
     outbox_stats_op(outbox_detail d, sqlite_handler<outbox_stats> h)
         : occasional_read(std::move(h)), detail(d) {}
