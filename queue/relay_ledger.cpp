@@ -78,8 +78,10 @@ relay_ledger::clock::time_point relay_ledger::lease_end(const known_job& k) cons
 }
 
 bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
+    // No leases (one instance): nothing lapses, and a send needs no lookup to say so.
+    if (options_.claim_lease == std::chrono::milliseconds::zero()) return false;
     const auto it = known_.find(m.uuid);
-    if (it == known_.end()) return options_.claim_lease != std::chrono::milliseconds::zero();
+    if (it == known_.end()) return true;
     const auto end = lease_end(it->second);
     return end == clock::time_point::min() || now >= end - options_.relay_interval / 2;
 }
