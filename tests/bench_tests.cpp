@@ -410,14 +410,18 @@ BOOST_AUTO_TEST_CASE(stat_lines_are_parsed_after_the_command_name) {
 }
 
 BOOST_AUTO_TEST_CASE(a_live_process_is_measured_and_a_missing_one_reported) {
-    cpu_watch watch({{"self", static_cast<long>(::getpid())}, {"gone", 4194304}});
+    const long self = ::getpid();
+    cpu_watch watch({{"self", {self}},
+                     {"gone", {4194304}},
+                     {"self twice", {self, self}},
+                     {"part gone", {self, 4194303}}});
     // Burn some CPU in this process so its figure moves (at least one clock tick).
     const auto until = std::chrono::steady_clock::now() + 50ms;
     volatile std::uint64_t spin = 0;
     while (std::chrono::steady_clock::now() < until) spin = spin + 1;
     watch.sample_second();
     const auto cpu = watch.finish(1000);
-    BOOST_TEST_REQUIRE(cpu.size() == 2u);
+    BOOST_TEST_REQUIRE(cpu.size() == 4u);
     BOOST_TEST(cpu[0].name == "self");
     BOOST_TEST(cpu[0].error.empty());
     BOOST_TEST(cpu[0].cpu_s > 0.0);
@@ -425,6 +429,14 @@ BOOST_AUTO_TEST_CASE(a_live_process_is_measured_and_a_missing_one_reported) {
     BOOST_TEST(cpu[0].per_second_s.size() == 2u);  // the sample, then the last partial second
     BOOST_TEST(cpu[1].error.find("4194304") != std::string::npos, cpu[1].error);
     BOOST_TEST(cpu[1].cpu_s == 0.0);
+    // A group is the sum of its processes: this one counts the same process twice, read after the
+    // first, so at least twice its figure (the clock may tick between the reads).
+    BOOST_TEST(cpu[2].error.empty());
+    BOOST_TEST(cpu[2].cpu_s >= 2 * cpu[0].cpu_s);
+    BOOST_TEST(cpu[2].per_second_s.size() == 2u);
+    // One process of a group gone: no figure for the group, and the error names that process.
+    BOOST_TEST(cpu[3].error.find("4194303") != std::string::npos, cpu[3].error);
+    BOOST_TEST(cpu[3].cpu_s == 0.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -499,14 +511,20 @@ BOOST_AUTO_TEST_CASE(ratio_thresholds_and_idle) {
 }
 
 BOOST_AUTO_TEST_CASE(watched_processes_are_named_pids) {
-    const auto r = parse_options({"--watch-pid", "jobsd=1234", "--watch-pid", "rabbit=mq=77"});
+    const auto r = parse_options(
+        {"--watch-pid", "jobsd=1234", "--watch-pid", "rabbit=mq=77", "--watch-pid", "workers=5,6,70"});
     BOOST_TEST_REQUIRE(std::holds_alternative<options>(r));
     const auto& w = std::get<options>(r).watch;
-    BOOST_TEST_REQUIRE(w.size() == 2u);
+    BOOST_TEST_REQUIRE(w.size() == 3u);
     BOOST_TEST(w[0].name == "jobsd");
-    BOOST_TEST(w[0].pid == 1234);
-    BOOST_TEST(w[1].name == "rabbit=mq");  // the pid is after the last '='
-    BOOST_TEST(w[1].pid == 77);
+    BOOST_TEST(w[0].pids == std::vector<long>{1234}, boost::test_tools::per_element());
+    BOOST_TEST(w[1].name == "rabbit=mq");  // the pids are after the last '='
+    BOOST_TEST(w[1].pids == std::vector<long>{77}, boost::test_tools::per_element());
+    BOOST_TEST(w[2].name == "workers");
+    BOOST_TEST(w[2].pids == (std::vector<long>{5, 6, 70}), boost::test_tools::per_element());
+    for (const char* bad :
+         {"workers=5,", "workers=,5", "workers=5,,6", "workers=5,x", "workers=5;6", "workers"})
+        BOOST_TEST(std::holds_alternative<parse_error>(parse_options({"--watch-pid", bad})), bad);
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_are_refused) {
@@ -566,8 +584,9 @@ bench_result sample_result() {
     r.e2e.delivered = 989;
     r.e2e.lost = 1;
     r.e2e.series = {{500, 1.5, 3.0}, {489, 2.0, 4.0}, {0, 0, 0}};
-    r.cpu = {{"jobsd", 42, 0.5, 500.0, {0.2, 0.3}, ""},
-             {"broker <&>", 43, 0, 0, {}, "process 43 ended during the run"}};
+    r.cpu = {{"jobsd", {42}, 0.5, 500.0, {0.2, 0.3}, ""},
+             {"broker <&>", {43}, 0, 0, {}, "process 43 ended during the run"},
+             {"workers", {44, 45}, 0.25, 250.0, {0.1, 0.15}, ""}};
     r.limits.max_loss = 0;
     r.limits.min_rps = 100;
     r.missed = check_thresholds(r);
@@ -654,8 +673,11 @@ BOOST_AUTO_TEST_CASE(json_fields_are_present_and_consistent) {
         binned += b.at("count").to_number<std::uint64_t>();
     BOOST_TEST(binned == 1000u);
     const auto& cpu = v.at("cpu").as_array();
-    BOOST_TEST_REQUIRE(cpu.size() == 2u);
+    BOOST_TEST_REQUIRE(cpu.size() == 3u);
     BOOST_TEST(cpu[0].at("us_per_request").to_number<double>() == 500.0);
+    BOOST_TEST(cpu[0].at("pids") == json::array{42});
+    BOOST_TEST(cpu[2].at("pids") == (json::array{44, 45}));  // a group lists every process it sums
+    BOOST_TEST(cpu[2].at("us_per_request").to_number<double>() == 250.0);
     BOOST_TEST(cpu[0].at("cpu_s").to_number<double>() == 0.5);
     BOOST_TEST(!cpu[1].as_object().contains("us_per_request"));  // no figure for a process that ended
     BOOST_TEST(cpu[1].at("error").as_string() == "process 43 ended during the run");
@@ -697,6 +719,8 @@ BOOST_AUTO_TEST_CASE(html_has_every_chart_and_its_figures) {
     BOOST_TEST(html.find("<td data-field=\"rps\">500</td>") != std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"http_ceiling_rps\">2000</td>") != std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"us_per_request\">500.0</td>") != std::string::npos);
+    BOOST_TEST(html.find("<tr data-process=\"workers\"><td>workers</td><td>44, 45</td>") !=
+               std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"e2e_delivered\">489</td>") != std::string::npos);
     BOOST_TEST(html.find("<tr data-second=\"2\">") != std::string::npos);
     BOOST_TEST(html.find("<tr data-second=\"3\">") == std::string::npos);

@@ -93,10 +93,10 @@ struct calibration_summary {
     double broker_fraction = 0;  // jobsd's pipeline rate with --e2e (else its good rps) / broker rate
 };
 
-// The CPU a process named with --watch-pid used during the measured phase.
+// The CPU a process (or a group of them) named with --watch-pid used during the measured phase.
 struct process_cpu_summary {
     std::string name;
-    long pid = 0;
+    std::vector<long> pids;
     double cpu_s = 0;                  // user + system seconds from the phase's start to its end
     double us_per_request = 0;         // cpu_s over the phase's answers, in microseconds
     std::vector<double> per_second_s;  // CPU seconds in each (about one) second of the phase

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "bench/jobs_bench/process_cpu.hpp"
 #include "bench/jobs_bench/svg_chart.hpp"
 #include "bench/jobs_bench/text_report.hpp"
 
@@ -155,10 +156,11 @@ void cpu_section(std::ostream& out, const std::vector<process_cpu_summary>& cpu)
     for (const auto& p : cpu)
         if (p.error.empty()) lines.push_back({p.name, colours[lines.size() % 4], p.per_second_s});
     line_chart(out, "chart-cpu-time", "CPU by second (cores busy, user + system)", "", lines);
-    out << "<table id=\"cpu\">\n<tr><th>process</th><th>pid</th><th>CPU s</th><th>µs per request</th></tr>\n";
+    out << "<table id=\"cpu\">\n<tr><th>process</th><th>pids</th><th>CPU s</th><th>µs per "
+           "request</th></tr>\n";
     for (const auto& p : cpu) {
         out << "<tr data-process=\"" << html_escape(p.name) << "\"><td>" << html_escape(p.name) << "</td><td>"
-            << p.pid << "</td>";
+            << pid_list(p.pids) << "</td>";
         if (p.error.empty())
             out << "<td data-field=\"cpu_s\">" << fmt("%.3f", p.cpu_s)
                 << "</td><td data-field=\"us_per_request\">" << us(p.us_per_request) << "</td>";

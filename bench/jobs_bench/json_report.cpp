@@ -91,7 +91,9 @@ json::array series_json(const bench_result& r) {
 json::array cpu_json(const std::vector<process_cpu_summary>& cpu) {
     json::array out;
     for (const auto& p : cpu) {
-        json::object o{{"name", p.name}, {"pid", p.pid}};
+        json::array pids;
+        for (const long pid : p.pids) pids.push_back(pid);
+        json::object o{{"name", p.name}, {"pids", std::move(pids)}};
         if (p.error.empty()) {
             o["cpu_s"] = p.cpu_s;
             o["us_per_request"] = p.us_per_request;

@@ -39,7 +39,8 @@ const char* usage_text() {
            "  --html FILE      self-contained HTML report\n"
            "  --accepted FILE  the uuid of every 201, one a line\n"
            "  --quiet          no progress line\n"
-           "  --watch-pid NAME=PID  CPU of that process during the run, per request (repeatable)\n"
+           "  --watch-pid NAME=PID[,PID...]  CPU of that process (or the sum of those) during the run,\n"
+           "                   per request (repeatable)\n"
            "thresholds (exit code 1 when missed):\n"
            "  --max-p99 MS  --max-p999 MS  --min-rps N  --max-loss N\n"
            "  --min-http-fraction F    jobsd's req/s over the HTTP ceiling (needs --calibrate*)\n"
@@ -121,14 +122,22 @@ const std::vector<number_flag>& number_flags() {
     return flags;
 }
 
-// NAME=PID; a pid of 0 marks a value that is not that shape (check_combinations refuses it).
+// NAME=PID[,PID...]; no pids mark a value that is not that shape (check_combinations refuses it).
 watched_process parse_watch(const std::string& v) {
     const auto eq = v.rfind('=');
-    if (eq == std::string::npos || eq == 0) return {v, 0};
-    double pid = 0;
-    if (!to_double(v.substr(eq + 1), pid) || pid < 1 || pid > 4194304 || pid != std::floor(pid))
-        return {v, 0};
-    return {v.substr(0, eq), static_cast<long>(pid)};
+    if (eq == std::string::npos || eq == 0) return {v, {}};
+    watched_process w{v.substr(0, eq), {}};
+    std::string_view rest = std::string_view(v).substr(eq + 1);
+    for (;;) {
+        const auto comma = rest.find(',');
+        double pid = 0;
+        if (!to_double(std::string(rest.substr(0, comma)), pid) || pid < 1 || pid > 4194304 ||
+            pid != std::floor(pid))
+            return {v, {}};
+        w.pids.push_back(static_cast<long>(pid));
+        if (comma == std::string_view::npos) return w;
+        rest.remove_prefix(comma + 1);
+    }
 }
 
 struct text_flag {
@@ -189,7 +198,7 @@ std::optional<parse_error> check_combinations(const options& o) {
     if (!o.accepted_file.empty() && o.scenario != "create")
         return parse_error{"--accepted needs --scenario create (only created jobs have a uuid)"};
     for (const auto& w : o.watch)
-        if (w.pid == 0) return parse_error{"--watch-pid takes NAME=PID, not \"" + w.name + "\""};
+        if (w.pids.empty()) return parse_error{"--watch-pid takes NAME=PID[,PID...], not \"" + w.name + "\""};
     if (o.scenario == "idle" && !o.watch.empty())
         return parse_error{"--watch-pid needs a load run (the idle scenario has no requests to divide by)"};
     if (o.limits.min_http_fraction && !o.calibrate)

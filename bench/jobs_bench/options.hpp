@@ -49,8 +49,9 @@ struct options {
     std::string json_file, html_file;   // --json, --html
     std::string accepted_file;          // --accepted: every 201's uuid, one a line
     bool progress = true;               // --quiet turns the progress line off
-    // --watch-pid NAME=PID (repeatable): processes whose CPU during the measured phase the reports
-    // split per request. None by default: only the user knows which processes serve the run.
+    // --watch-pid NAME=PID[,PID...] (repeatable): processes whose CPU during the measured phase the
+    // reports split per request; several pids under one name are summed (a fleet of workers). None by
+    // default: only the user knows which processes serve the run.
     std::vector<watched_process> watch;
     thresholds limits;  // --max-p99, --max-p999, --min-rps, --max-loss, --min-*-fraction
 };

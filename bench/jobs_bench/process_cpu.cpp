@@ -1,5 +1,6 @@
 // /proc/<pid>/stat is read whole (one short line) at each sample; a process that is gone by the
-// end is reported with an error instead of a figure, never as zero CPU.
+// end is reported with an error instead of a figure, never as zero CPU (in a group, one gone
+// process leaves the whole group without a figure: a part of a sum is not the sum).
 #include "bench/jobs_bench/process_cpu.hpp"
 
 #include <unistd.h>
@@ -44,17 +45,35 @@ std::optional<double> process_cpu_seconds(long pid) {
     return static_cast<double>(*ticks) / static_cast<double>(per_second);
 }
 
+group_cpu group_cpu_seconds(const std::vector<long>& pids) {
+    double sum = 0;
+    for (const long pid : pids) {
+        const auto s = process_cpu_seconds(pid);
+        if (!s) return {std::nullopt, pid};
+        sum += *s;
+    }
+    return {sum, 0};
+}
+
+std::string pid_list(const std::vector<long>& pids) {
+    std::string out;
+    for (const long pid : pids) out += (out.empty() ? "" : ", ") + std::to_string(pid);
+    return out;
+}
+
 cpu_watch::cpu_watch(std::vector<watched_process> processes) {
     for (auto& p : processes) {
-        watched w{std::move(p), {}, {}, {}};
-        w.first = w.last = process_cpu_seconds(w.process.pid);
+        watched w{std::move(p), {}, {}, {}, 0};
+        const auto start = group_cpu_seconds(w.process.pids);
+        w.first = w.last = start.seconds;
+        w.missing_at_start = start.missing;
         watched_.push_back(std::move(w));
     }
 }
 
 void cpu_watch::sample_second() {
     for (auto& w : watched_) {
-        const auto now = process_cpu_seconds(w.process.pid);
+        const auto now = group_cpu_seconds(w.process.pids).seconds;
         if (!now || !w.last) continue;
         w.per_second.push_back(*now - *w.last);
         w.last = now;
@@ -66,16 +85,17 @@ std::vector<process_cpu_summary> cpu_watch::finish(std::uint64_t requests) {
     for (auto& w : watched_) {
         process_cpu_summary s;
         s.name = w.process.name;
-        s.pid = w.process.pid;
-        const auto end = process_cpu_seconds(w.process.pid);
+        s.pids = w.process.pids;
+        const auto end = group_cpu_seconds(w.process.pids);
         if (!w.first)
-            s.error = "no process " + std::to_string(s.pid) + " at the start";
-        else if (!end)
-            s.error = "process " + std::to_string(s.pid) + " ended during the run";
+            s.error = "no process " + std::to_string(w.missing_at_start) + " at the start";
+        else if (!end.seconds)
+            s.error = "process " + std::to_string(end.missing) + " ended during the run";
         else {
-            s.cpu_s = *end - *w.first;
+            const double end_s = *end.seconds;
+            s.cpu_s = end_s - *w.first;
             s.us_per_request = requests ? s.cpu_s * 1e6 / static_cast<double>(requests) : 0;
-            if (w.last) w.per_second.push_back(*end - *w.last);  // the last, partial second
+            if (w.last) w.per_second.push_back(end_s - *w.last);  // the last, partial second
             s.per_second_s = std::move(w.per_second);
         }
         out.push_back(std::move(s));

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/jobs_bench/process_cpu.hpp"
+
 namespace jobsd::bench {
 
 namespace {
@@ -92,7 +94,7 @@ void write_text_report(std::ostream& out, const bench_result& r) {
     }
     if (!r.cpu.empty()) out << "cpu during the run (user + system, /proc/PID/stat)\n";
     for (const auto& p : r.cpu) {
-        const std::string who = p.name + " (pid " + std::to_string(p.pid) + ")";
+        const std::string who = p.name + " (pid " + pid_list(p.pids) + ")";
         if (p.error.empty())
             out << fmt("  %-28s %8.3f s  %10.1f us per request\n", who.c_str(), p.cpu_s, p.us_per_request);
         else
