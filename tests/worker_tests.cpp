@@ -577,6 +577,28 @@ BOOST_AUTO_TEST_CASE(simulate_stops_when_asked) {
     BOOST_TEST(out.error == "cancelled");
 }
 
+// A zero duration waits for nothing (no sleep per step), and still honours a stop already asked.
+BOOST_AUTO_TEST_CASE(simulate_with_no_duration_runs_every_step_unless_stopped) {
+    simulate_handler h({std::chrono::milliseconds(0), 3, 0.0});
+    recording_progress progress;
+    auto out = h.run(job("u-now"), progress, {});
+    BOOST_TEST(out.ok);
+    BOOST_TEST(progress.values == (std::vector<int>{33, 66, 100}));
+
+    std::stop_source stop;
+    stop.request_stop();
+    recording_progress stopped_progress;
+    out = h.run(job(), stopped_progress, stop.get_token());
+    BOOST_TEST(!out.ok);
+    BOOST_TEST(out.error == "cancelled");
+    BOOST_TEST(stopped_progress.values.empty());
+
+    simulate_handler one_wait({std::chrono::milliseconds(0), 0, 0.0});
+    recording_progress none;
+    BOOST_TEST(one_wait.run(job(), none, stop.get_token()).error == "cancelled");
+    BOOST_TEST(one_wait.run(job(), none, {}).ok);
+}
+
 // ---- exec handler -------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(exec_progress_lines_and_output) {
