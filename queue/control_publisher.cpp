@@ -4,6 +4,7 @@
 // next read.
 #include "queue/control_publisher.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -220,7 +221,11 @@ control_publisher::~control_publisher() {
 }
 
 void control_publisher::start() {
-    if (!impl_->thread.joinable()) impl_->thread = std::thread([this] { impl_->session.run(); });
+    if (!impl_->thread.joinable())
+        impl_->thread = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-control");
+            impl_->session.run();
+        });
 }
 
 void control_publisher::stop() {

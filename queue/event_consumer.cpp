@@ -4,6 +4,7 @@
 // event_batch_wait.
 #include "queue/event_consumer.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 
@@ -202,7 +203,11 @@ event_consumer::~event_consumer() {
 }
 
 void event_consumer::start() {
-    if (!impl_->thread.joinable()) impl_->thread = std::thread([this] { impl_->session.run(); });
+    if (!impl_->thread.joinable())
+        impl_->thread = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-events");
+            impl_->session.run();
+        });
 }
 
 void event_consumer::stop() {

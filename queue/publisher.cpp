@@ -6,6 +6,7 @@
 // thread's alone.
 #include "queue/publisher.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -307,7 +308,11 @@ publisher::~publisher() {
 }
 
 void publisher::start() {
-    if (!impl_->thread.joinable()) impl_->thread = std::thread([this] { impl_->session.run(); });
+    if (!impl_->thread.joinable())
+        impl_->thread = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-publisher");
+            impl_->session.run();
+        });
 }
 
 void publisher::stop() {

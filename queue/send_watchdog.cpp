@@ -1,6 +1,7 @@
 // The watchdog looks every 100 ms: a stuck send is cut at most that much past its bound.
 #include "queue/send_watchdog.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
@@ -58,6 +59,7 @@ send_watchdog::quiet_scope::~quiet_scope() {
 }
 
 void send_watchdog::run() {
+    ::pthread_setname_np(::pthread_self(), "jobsd-watchdog");
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, look_every, [&] { return done_; })) {
         const auto started = turn_started_.load();

@@ -195,7 +195,12 @@ void app::run() {
     for (auto& c : webhook_contexts_) guards.push_back(asio::make_work_guard(*c));
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
-        threads.emplace_back([c = contexts_[i].get()] { c->run(); });
+        threads.emplace_back([c = contexts_[i].get()] {
+            ::pthread_setname_np(
+                ::pthread_self(),
+                "jobsd-io");  // as top -H and perf show it; io thread 0, the main thread, keeps "jobsd"
+            c->run();
+        });
     for (auto& c : webhook_contexts_)
         threads.emplace_back([c = c.get(), nice = config_.webhooks.nice] {
             ::pthread_setname_np(::pthread_self(), "jobsd-webhooks");  // as top -H and perf show it

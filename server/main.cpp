@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
         static std::mutex target_mu;
         static app* target = &server;
         std::thread([stop_signals] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-signals");
             for (bool stopping = false;;) {
                 int sig = 0;
                 if (sigwait(&stop_signals, &sig) != 0) continue;

@@ -3,6 +3,7 @@
 #include "server/passive_queue_reader.hpp"
 
 #include <amqp.h>
+#include <pthread.h>
 
 #include "model/clock.hpp"
 #include "store/completion.hpp"
@@ -62,6 +63,7 @@ void passive_queue_reader::submit(handler_type handler) {
 }
 
 void passive_queue_reader::run() {
+    ::pthread_setname_np(::pthread_self(), "jobsd-queues");
     for (;;) {
         std::deque<handler_type> batch;
         {

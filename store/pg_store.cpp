@@ -4,6 +4,7 @@
 // statements' results. The operations themselves are in pg_write_ops.cpp and pg_read_ops.cpp.
 #include "store/pg_store.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -324,7 +325,10 @@ pg_store::pg_store(pg_options options, store_options common)
         asio::co_spawn(impl_->ioc, impl_->worker(), [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
-    thread_ = std::thread([i = impl_] { i->ioc.run(); });
+    thread_ = std::thread([i = impl_] {
+        ::pthread_setname_np(::pthread_self(), "jobsd-pg");
+        i->ioc.run();
+    });
     webhooks_ = std::make_unique<pg_webhook_store>([this](std::unique_ptr<pg_op> o) { submit(std::move(o)); },
                                                    options_.instance_id);
     spdlog::info("postgres store on {} ({} connections, instance {})", redact_pg_url(options_.url),

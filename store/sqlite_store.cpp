@@ -5,6 +5,7 @@
 // are in sqlite_write_ops.cpp and sqlite_read_ops.cpp.
 #include "store/sqlite_store.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -125,9 +126,16 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
     queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_);
-    writer_ = std::thread([this] { writer_loop(); });
+    writer_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "jobsd-writer");
+        writer_loop();
+    });
     const std::size_t readers = std::max<std::size_t>(1, options_.readers);
-    for (std::size_t i = 0; i < readers; ++i) readers_.emplace_back([this] { reader_loop(); });
+    for (std::size_t i = 0; i < readers; ++i)
+        readers_.emplace_back([this] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-reader");
+            reader_loop();
+        });
     webhooks_ = std::make_unique<sqlite_webhook_store>(
         [this](std::unique_ptr<sqlite_write_op> op) { submit_write(std::move(op)); },
         [this](std::unique_ptr<sqlite_read_op> op) { submit_read(std::move(op)); });

@@ -4,8 +4,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -227,6 +230,40 @@ BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, t
     BOOST_TEST(dash.json().at("queues").is_null());
     BOOST_TEST(!dash.json().at("queues_error").as_string().empty());
     BOOST_TEST(dash.json().at("broker").as_string() == "down");
+}
+
+// Each thread says what it does in top -H, ps -L and perf (/proc/PID/task/TID/comm); the main
+// thread, io thread 0, keeps the process's name, so pgrep and ps still find jobsd.
+BOOST_FIXTURE_TEST_CASE(threads_are_named_by_their_job, temp_dir) {
+    unsigned short dead_port = 0;  // publishing on, its broker away: the queue threads start anyway
+    {
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+        dead_port = a.local_endpoint().port();
+    }
+    auto server = start_test_jobsd(
+        *this, {{"JOBSD_SERVER_THREADS", "2"},
+                {"JOBSD_AMQP_ENABLED", "true"},
+                {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + std::to_string(dead_port) + "/"}});
+    const std::multiset<std::string> wanted{"jobsd",           "jobsd-io",     "jobsd-writer",
+                                            "jobsd-reader",    "jobsd-events", "jobsd-control",
+                                            "jobsd-publisher", "jobsd-signals"};
+    std::multiset<std::string> names;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    do {  // a thread names itself as it starts, which may be just after jobsd answers
+        names.clear();
+        const auto tasks = std::filesystem::path("/proc") / std::to_string(server->pid()) / "task";
+        for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+            std::ifstream comm(task.path() / "comm");
+            std::string name;
+            if (std::getline(comm, name)) names.insert(name);
+        }
+        if (std::includes(names.begin(), names.end(), wanted.begin(), wanted.end())) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < until);
+    for (const auto& name : wanted) BOOST_TEST(names.count(name) >= 1u, name << " among the threads");
+    BOOST_TEST(names.count("jobsd") == 1u);     // only the main thread keeps the process's name
+    BOOST_TEST(names.count("jobsd-io") == 1u);  // server.threads 2: the main thread and one more
 }
 
 BOOST_FIXTURE_TEST_CASE(dashboard_data_and_page, counting_fixture) {
