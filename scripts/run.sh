@@ -3,7 +3,7 @@
 # Stop it with Ctrl-C. The port can be changed with JOBSD_SERVER_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh programs  # jobsd, jobs-worker, jobsctl, jobs-bench; not the test suites
 
 mkdir -p var
 # The demo's own RabbitMQ node: AMQP on 127.0.0.1:5673 (conf/jobsd.json), management UI on :15673.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages jobsd needs (only those missing) and builds it into build/.
+# Installs the Debian packages jobsd needs (only those missing) and builds it into build/: every
+# target, or only the ones named (scripts/run.sh: `programs`, not the test suites).
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +36,5 @@ fi
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${JOBSD_BUILD_TYPE:-RelWithDebInfo}" -DJOBSD_WERROR="$werror" >/dev/null
-cmake --build build -j"$(nproc)"
+targets=("$@")
+cmake --build build -j"$(nproc)" ${targets[@]+--target "${targets[@]}"}
