@@ -222,7 +222,7 @@ cmd_start() {
     if ! command -v haproxy >/dev/null || ! command -v jq >/dev/null ||
         [[ ! -x $bin_dir/jobsd || ! -x $bin_dir/jobs-worker ]]; then
         say "installing and building first (scripts/setup.sh)"
-        bash scripts/setup.sh
+        bash scripts/setup.sh programs
     fi
     mkdir -p "$dir"
     DIR=$(cd "$dir" && pwd -P)
