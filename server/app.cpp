@@ -195,10 +195,9 @@ void app::run() {
     for (auto& c : webhook_contexts_) guards.push_back(asio::make_work_guard(*c));
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
+        // Named as top -H and perf show it; io thread 0, the main thread, keeps "jobsd".
         threads.emplace_back([c = contexts_[i].get()] {
-            ::pthread_setname_np(
-                ::pthread_self(),
-                "jobsd-io");  // as top -H and perf show it; io thread 0, the main thread, keeps "jobsd"
+            ::pthread_setname_np(::pthread_self(), "jobsd-io");
             c->run();
         });
     for (auto& c : webhook_contexts_)

@@ -7,9 +7,7 @@
 #define BOOST_TEST_MODULE chaos_tests
 #include <boost/test/unit_test.hpp>
 
-#include <netinet/in.h>
 #include <sqlite3.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -26,6 +24,7 @@
 #include "store/sqlite_outbox_sql.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/loopback_port.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -34,19 +33,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-// A loopback port free right now, so every jobsd restart listens where the load goes.
-unsigned short free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 // jobs-bench in back-to-back open-loop segments of 10 s until stopped, each writing the uuid of
 // every 201: steady load for as long as the faults take, every 201 accounted for.
@@ -208,7 +194,7 @@ BOOST_AUTO_TEST_CASE(faults_under_load_lose_no_accepted_job, *boost::unit_test::
     temp_dir dir("jobsd-chaos");
     const fs::path out = dir.path() / "load";
     fs::create_directories(out);
-    const unsigned short port = free_port();
+    const unsigned short port = unused_loopback_port();  // every restart listens where the load goes
     auto server = std::make_unique<jobsd_node>(dir, "", port);
     BOOST_TEST_REQUIRE(wait_until([&] { return server->health().at("broker") == "connected"; }, 30s));
     workers fleet(names, dir.path());

@@ -5,8 +5,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/loopback_port.hpp"
 #include "tests/support/wait.hpp"
 #include "worker/handlers.hpp"
 #include "worker/http_handler.hpp"
@@ -104,18 +103,6 @@ http_options options_for(const std::string& url, std::chrono::milliseconds timeo
 job_outcome run(http_handler& h, const job_input& job) {
     no_progress p;
     return h.run(job, p, std::stop_token{});
-}
-
-unsigned short unused_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -211,7 +198,8 @@ BOOST_AUTO_TEST_CASE(failures_by_status_and_body) {
 }
 
 BOOST_AUTO_TEST_CASE(unreachable_server_is_retryable) {
-    http_handler h(options_for("http://127.0.0.1:" + std::to_string(unused_port()) + "/run"));
+    http_handler h(
+        options_for("http://127.0.0.1:" + std::to_string(jobsd::test::unused_loopback_port()) + "/run"));
     auto out = run(h, make_job("job-x"));
     BOOST_TEST(!out.ok);
     BOOST_TEST(out.retryable);

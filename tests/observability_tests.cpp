@@ -15,12 +15,11 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/loopback_port.hpp"
 #include "tests/support/seed.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace jobsd::test;
 namespace http = boost::beast::http;
@@ -205,14 +204,8 @@ BOOST_FIXTURE_TEST_CASE(operator_routes_refuse_missing_and_customer_keys, server
 }
 
 BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, temp_dir) {
-    // A port nothing listens on (bound, then closed) for both the AMQP and the management URL.
-    unsigned short dead_port = 0;
-    {
-        boost::asio::io_context io;
-        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-        dead_port = a.local_endpoint().port();
-    }
-    const std::string port = std::to_string(dead_port);
+    // A port nothing listens on for both the AMQP and the management URL.
+    const std::string port = std::to_string(unused_loopback_port());
     auto server = start_test_jobsd(
         *this, {{"JOBSD_AMQP_ENABLED", "true"},
                 {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + port + "/"},
@@ -235,22 +228,18 @@ BOOST_FIXTURE_TEST_CASE(queue_view_answers_503_when_the_broker_is_unreachable, t
 // Each thread says what it does in top -H, ps -L and perf (/proc/PID/task/TID/comm); the main
 // thread, io thread 0, keeps the process's name, so pgrep and ps still find jobsd.
 BOOST_FIXTURE_TEST_CASE(threads_are_named_by_their_job, temp_dir) {
-    unsigned short dead_port = 0;  // publishing on, its broker away: the queue threads start anyway
-    {
-        boost::asio::io_context io;
-        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-        dead_port = a.local_endpoint().port();
-    }
+    // Publishing on, its broker away: the queue threads start anyway.
     auto server = start_test_jobsd(
         *this, {{"JOBSD_SERVER_THREADS", "2"},
                 {"JOBSD_AMQP_ENABLED", "true"},
-                {"JOBSD_AMQP_URLS", "amqp://guest:guest@127.0.0.1:" + std::to_string(dead_port) + "/"}});
+                {"JOBSD_AMQP_URLS",
+                 "amqp://guest:guest@127.0.0.1:" + std::to_string(unused_loopback_port()) + "/"}});
     const std::multiset<std::string> wanted{"jobsd",           "jobsd-io",     "jobsd-writer",
                                             "jobsd-reader",    "jobsd-events", "jobsd-control",
                                             "jobsd-publisher", "jobsd-signals"};
     std::multiset<std::string> names;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    do {  // a thread names itself as it starts, which may be just after jobsd answers
+    // A thread names itself as it starts, which may be just after jobsd answers.
+    within(std::chrono::seconds(10), [&] {
         names.clear();
         const auto tasks = std::filesystem::path("/proc") / std::to_string(server->pid()) / "task";
         for (const auto& task : std::filesystem::directory_iterator(tasks)) {
@@ -258,9 +247,8 @@ BOOST_FIXTURE_TEST_CASE(threads_are_named_by_their_job, temp_dir) {
             std::string name;
             if (std::getline(comm, name)) names.insert(name);
         }
-        if (std::includes(names.begin(), names.end(), wanted.begin(), wanted.end())) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    } while (std::chrono::steady_clock::now() < until);
+        return std::includes(names.begin(), names.end(), wanted.begin(), wanted.end());
+    });
     for (const auto& name : wanted) BOOST_TEST(names.count(name) >= 1u, name << " among the threads");
     BOOST_TEST(names.count("jobsd") == 1u);     // only the main thread keeps the process's name
     BOOST_TEST(names.count("jobsd-io") == 1u);  // server.threads 2: the main thread and one more

@@ -19,6 +19,7 @@ add_library(jobsd_test_support STATIC
   ${support}/https_client.cpp
   ${support}/jobsctl_runner.cpp
   ${support}/jobsd_process.cpp
+  ${support}/loopback_port.cpp
   ${support}/metrics.cpp
   ${support}/pg_test_schema.cpp
   ${support}/request_threads.cpp
