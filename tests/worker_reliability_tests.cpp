@@ -256,6 +256,41 @@ BOOST_AUTO_TEST_CASE(a_job_queued_behind_a_stuck_handler_is_released_not_held_fo
     }
 }
 
+// The prefetch is how many deliveries the worker holds: with it above the concurrency the ones
+// beyond the threads wait in the worker (and all run once a thread is free); without it, the
+// worker holds only as many as it has threads and the rest stay ready in the queue.
+BOOST_AUTO_TEST_CASE(the_prefetch_sets_how_many_deliveries_the_worker_holds) {
+    auto broker = connect_test_broker();
+    for (const unsigned prefetch : {0u, 3u}) {
+        BOOST_TEST_CONTEXT("--prefetch " << prefetch) {
+            const topology_names names(prefetch == 0 ? "wprefetch0" : "wprefetch3");
+            topology_cleanup cleanup(names);
+            stuck_handler handler;
+            auto o = options_for(names);
+            o.concurrency = 1;
+            o.prefetch = prefetch;
+            running_worker w(o, handler);
+            struct release_on_exit {  // before the worker is stopped, which joins the thread
+                stuck_handler& h;
+                ~release_on_exit() { h.release(); }
+            } release{handler};
+            wait_for_topology(*broker, names);
+            for (int i = 0; i < 4; ++i) publish_job(names);
+            const std::uint64_t held = prefetch == 0 ? 1 : prefetch;
+            const auto ready = [&] { return broker->message_count(names.queue("video")).value_or(0); };
+            BOOST_TEST_REQUIRE(
+                wait_until([&] { return w.stats().received == held && ready() == 4 - held; }, 30s),
+                "received " << w.stats().received << ", ready " << ready());
+            std::this_thread::sleep_for(500ms);  // and no more while the one thread is busy
+            BOOST_TEST(w.stats().received == held);
+            BOOST_TEST(ready() == 4 - held);
+            handler.release();
+            BOOST_TEST(wait_until([&] { return w.stats().acked == 4; }, 30s),
+                       "acked " << w.stats().acked << " of 4");
+        }
+    }
+}
+
 // Contract 3: the events of jobs that arrive together share messages (a batch per linger), and
 // each job is still acked only once the message with its outcome is confirmed. With
 // --event-batch 1 every event is a message of its own, as for contract 2.

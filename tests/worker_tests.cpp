@@ -124,6 +124,21 @@ BOOST_AUTO_TEST_CASE(flags_in_both_spellings) {
     BOOST_TEST(r.options->amqp.queue_type == "classic");
 }
 
+BOOST_AUTO_TEST_CASE(prefetch_is_the_concurrency_unless_given) {
+    auto dflt = parse({"--type", "video", "--concurrency", "8"});
+    BOOST_REQUIRE(dflt.options);
+    BOOST_TEST(dflt.options->prefetch == 0u);
+    BOOST_TEST(dflt.options->effective_prefetch() == 8u);
+    auto flag = parse({"--type", "video", "--concurrency", "8", "--prefetch", "24"});
+    BOOST_REQUIRE(flag.options);
+    BOOST_TEST(flag.options->effective_prefetch() == 24u);
+    auto env = parse({"--type", "video"}, {{"JOBS_WORKER_PREFETCH", "65535"}});
+    BOOST_REQUIRE(env.options);
+    BOOST_TEST(env.options->effective_prefetch() == 65535u);
+    auto bad = parse({"--type", "video", "--prefetch", "65536"});
+    BOOST_TEST(bad.error.find("--prefetch") != std::string::npos, bad.error);
+}
+
 BOOST_AUTO_TEST_CASE(urls_repeat_and_split_on_commas) {
     auto r = parse({"--type", "pdf", "--url", "amqp://a/, amqp://b/", "--url", "amqp://c/"});
     BOOST_REQUIRE(r.options);
@@ -189,9 +204,10 @@ BOOST_AUTO_TEST_CASE(help_is_recognised_and_lists_every_flag) {
     BOOST_TEST(parse({"--help"}).help);
     BOOST_TEST(parse({"--type", "video", "-h"}).help);
     const auto text = usage_text();
-    for (auto f : {"--type", "--concurrency", "--url", "--exchange", "--queue-prefix", "--dead-exchange",
-                   "--dead-queue-prefix", "--events-exchange", "--queue-type", "--delivery-limit",
-                   "--handler", "--duration-ms", "--steps", "--failure-rate", "--command", "--timeout-ms"})
+    for (auto f :
+         {"--type", "--concurrency", "--prefetch", "--url", "--exchange", "--queue-prefix", "--dead-exchange",
+          "--dead-queue-prefix", "--events-exchange", "--queue-type", "--delivery-limit", "--handler",
+          "--duration-ms", "--steps", "--failure-rate", "--command", "--timeout-ms"})
         BOOST_TEST(text.find(f) != std::string::npos, f);
 }
 

@@ -85,11 +85,18 @@ const std::vector<flag>& flags() {
              o.job_type = v;
              return {};
          }},
-        {"concurrency", "N", "jobs run at once, and the consumer prefetch (default 4)",
+        {"concurrency", "N", "jobs run at once, and the consumer prefetch unless --prefetch (default 4)",
          [](worker_options& o, const std::string& v) {
              std::uint64_t n = 0;
              auto e = unsigned_in(v, 1, 1024, n);
              o.concurrency = static_cast<unsigned>(n);
+             return e;
+         }},
+        {"prefetch", "N", "deliveries held at once, 0: the concurrency (default 0; more suits short jobs)",
+         [](worker_options& o, const std::string& v) {
+             std::uint64_t n = 0;
+             auto e = unsigned_in(v, 0, 65535, n);
+             o.prefetch = static_cast<unsigned>(n);
              return e;
          }},
         {"url", "URL", "broker URL, repeatable or comma list (default amqp://guest:guest@127.0.0.1:5673/)",

@@ -54,6 +54,13 @@ struct worker_options {
     std::string job_type;
     // Jobs run at once: pool threads and the consumer's prefetch. 4 suits a small machine.
     unsigned concurrency = 4;
+    // Deliveries held at once, the consumer prefetch; 0: the concurrency. A finished job keeps its
+    // delivery until its outcome event is confirmed, so with short jobs a prefetch of the
+    // concurrency leaves threads idle while the broker waits for acks; a larger one keeps them
+    // busy. The extra deliveries wait here for a thread, out of reach of other workers and of
+    // high priority jobs that come later, so keep it at the concurrency for long jobs.
+    unsigned prefetch = 0;
+    unsigned effective_prefetch() const noexcept { return prefetch != 0 ? prefetch : concurrency; }
     // Broker URLs, names of exchanges and queues, and queue arguments: jobsd's defaults, so
     // both declare the same topology (different arguments would fail with PRECONDITION_FAILED).
     queue::amqp_options amqp;

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "queue/amqp_bytes.hpp"
@@ -33,7 +34,9 @@ worker_runtime::impl::impl(worker_options o, job_handler& h, std::string id)
       worker_id(std::move(id)),
       queue_name(options.amqp.queue_prefix + options.job_type),
       control_queue(options.amqp.control_queue_prefix + options.job_type),
-      pool(options.concurrency, 4 * std::size_t{options.concurrency}),
+      // Room for every delivery the prefetch lets in beyond the threads.
+      pool(options.concurrency,
+           std::max(4 * std::size_t{options.concurrency}, std::size_t{options.effective_prefetch()})),
       session(queue::amqp_session_options::from("worker", options.amqp), *this, mailbox.waker()),
       cancels(options.cancel_memory, options.amqp.control_retention) {}
 
@@ -52,7 +55,7 @@ void worker_runtime::impl::on_connected(queue::amqp_connection& conn) {
     conn.check_last("confirm.select on the event channel");
     // Cancels first, so a cancel sent before this connect is known before any job arrives.
     consume_control(conn);
-    amqp_basic_qos(state, consume_channel, 0, static_cast<std::uint16_t>(options.concurrency), 0);
+    amqp_basic_qos(state, consume_channel, 0, static_cast<std::uint16_t>(options.effective_prefetch()), 0);
     conn.check_last("basic.qos");
     const auto* ok = amqp_basic_consume(state, consume_channel, bytes(queue_name), amqp_empty_bytes, 0, 0, 0,
                                         amqp_empty_table);
@@ -61,7 +64,7 @@ void worker_runtime::impl::on_connected(queue::amqp_connection& conn) {
     cancel_sent = false;
     if (connections++ > 0) stats.reconnects.fetch_add(1);
     spdlog::info("broker {} connected; consuming {} with prefetch {} and control stream {}", conn.where(),
-                 queue_name, options.concurrency, control_queue);
+                 queue_name, options.effective_prefetch(), control_queue);
 }
 
 // The type's control stream, from control_retention ago: every cancel still kept, including

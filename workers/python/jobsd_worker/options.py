@@ -16,6 +16,11 @@ class Options:
     handler: str = ""  # module:function
     # Jobs at once: handler threads and the consumer prefetch (jobs-worker's default).
     concurrency: int = 4
+    # Deliveries held at once, the consumer prefetch; 0: the concurrency. A finished job keeps its
+    # delivery until its outcome is confirmed, so short jobs keep the threads busier with more;
+    # the extra deliveries wait here, out of reach of other workers and of later high priority
+    # jobs, so keep it at the concurrency for long jobs.
+    prefetch: int = 0
     # Broker URLs, tried in turn; the demo broker of scripts/run.sh by default.
     urls: tuple = ("amqp://guest:guest@127.0.0.1:5673/",)
     # `spread` starts at a random URL so a fleet spreads over a cluster's nodes.
@@ -56,7 +61,10 @@ FLAGS = (
     ("type", "job_type", str, "job type to serve (required): " + ", ".join(JOB_TYPES)),
     ("handler", "handler", str, "the handler, module:function (required); the module is imported from "
      "the current directory or PYTHONPATH"),
-    ("concurrency", "concurrency", _positive(1, 1024), "jobs at once and the consumer prefetch (4)"),
+    ("concurrency", "concurrency", _positive(1, 1024),
+     "jobs at once, and the consumer prefetch unless --prefetch (4)"),
+    ("prefetch", "prefetch", _positive(0, 65535),
+     "deliveries held at once, 0: the concurrency; more suits short jobs (0)"),
     ("url", "urls", str, "broker URL, repeatable or comma-separated (amqp://guest:guest@127.0.0.1:5673/)"),
     ("url-order", "url_order", str, "spread (random first URL) or in_order (spread)"),
     ("exchange", "exchange", str, "exchange jobs are published to (jobs)"),

@@ -172,7 +172,7 @@ class Worker:
         try:
             self._open(conn)
             log.info("broker %s connected; consuming %s with prefetch %d", _where(url), self.queue_name,
-                     self.opts.concurrency)
+                     self.prefetch)
             return self._loop(conn)
         finally:
             self.conn = None
@@ -181,6 +181,10 @@ class Worker:
                     conn.close()
                 except Exception:
                     pass
+
+    @property
+    def prefetch(self):
+        return self.opts.prefetch or self.opts.concurrency
 
     @property
     def queue_name(self):
@@ -198,7 +202,7 @@ class Worker:
         self.control.basic_consume(self.opts.control_queue_prefix + self.opts.job_type, self._on_control,
                                    arguments={"x-stream-offset": since})
         self.consume = conn.channel()
-        self.consume.basic_qos(prefetch_count=self.opts.concurrency)
+        self.consume.basic_qos(prefetch_count=self.prefetch)
         self.consume.add_on_cancel_callback(self._on_broker_cancel)
         self.consumer_tag = self.consume.basic_consume(self.queue_name, self._on_job)
         self.cancel_sent = False

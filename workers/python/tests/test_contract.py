@@ -115,11 +115,15 @@ class Options(unittest.TestCase):
         o = options.parse(["--handler", "m:f", "--concurrency", "2"], env)
         self.assertEqual((o.job_type, o.concurrency, o.urls), ("video", 2, ("amqp://a/", "amqp://b/")))
         self.assertEqual(o.queue_prefix, "jobs.")
+        self.assertEqual(o.prefetch, 0)  # the concurrency
+        o = options.parse(["--handler", "m:f", "--prefetch", "64"], env)
+        self.assertEqual((o.concurrency, o.prefetch), (8, 64))
 
     def test_bad_values_exit_2(self):
         for argv, env in ((["--handler", "m:f"], {}), (["--type", "tts", "--handler", "nocolon"], {}),
                           (["--type", "tts", "--handler", "m:f"], {"JOBS_WORKER_CONCURRENCY": "0"}),
-                          (["--type", "tts", "--handler", "m:f", "--url-order", "random"], {})):
+                          (["--type", "tts", "--handler", "m:f", "--url-order", "random"], {}),
+                          (["--type", "tts", "--handler", "m:f", "--prefetch", "65536"], {})):
             with self.subTest(argv=argv, env=env), self.assertRaises(SystemExit) as e:
                 sys.stderr = open(os.devnull, "w")
                 try:
