@@ -148,6 +148,13 @@ struct stuck_handler final : worker::job_handler {
     bool released = false;
 };
 
+// Lets a stuck_handler go when it leaves scope. Declared after the worker, so it runs first: the
+// worker's stop joins the handler's thread, which must be let go to end.
+struct release_on_exit {
+    stuck_handler& h;
+    ~release_on_exit() { h.release(); }
+};
+
 // Holds the job named `held` until the worker stops it; every other job succeeds at once.
 struct holding_handler final : worker::job_handler {
     explicit holding_handler(std::string uuid) : held(std::move(uuid)) {}
@@ -229,11 +236,7 @@ BOOST_AUTO_TEST_CASE(a_job_queued_behind_a_stuck_handler_is_released_not_held_fo
     o.amqp.delivery_limit = 2;
     {
         running_worker w(o, handler);
-        // Destroyed before the worker, whose handler thread must be let go to be joined.
-        struct release_on_exit {
-            stuck_handler& h;
-            ~release_on_exit() { h.release(); }
-        } release{handler};
+        release_on_exit release{handler};
         wait_for_topology(*broker, names);
         const auto first = publish_job(names);
         const auto second = publish_job(names);
@@ -270,10 +273,7 @@ BOOST_AUTO_TEST_CASE(the_prefetch_sets_how_many_deliveries_the_worker_holds) {
             o.concurrency = 1;
             o.prefetch = prefetch;
             running_worker w(o, handler);
-            struct release_on_exit {  // before the worker is stopped, which joins the thread
-                stuck_handler& h;
-                ~release_on_exit() { h.release(); }
-            } release{handler};
+            release_on_exit release{handler};
             wait_for_topology(*broker, names);
             for (int i = 0; i < 4; ++i) publish_job(names);
             const std::uint64_t held = prefetch == 0 ? 1 : prefetch;
