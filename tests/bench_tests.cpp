@@ -501,6 +501,11 @@ BOOST_AUTO_TEST_CASE(ratio_thresholds_and_idle) {
     const auto& o = std::get<options>(r);
     BOOST_TEST(o.calibrate);
     BOOST_TEST(!o.calibrate_broker);
+    BOOST_TEST(o.calibrate_threads == 1u);  // the minimal server: one io thread
+    const auto two = parse_options({"--calibrate-http", "--calibrate-threads", "2"});
+    BOOST_TEST_REQUIRE(std::holds_alternative<options>(two));
+    BOOST_TEST(std::get<options>(two).calibrate_threads == 2u);
+    BOOST_TEST(std::holds_alternative<parse_error>(parse_options({"--calibrate-threads", "0"})));
     BOOST_TEST(*o.limits.min_http_fraction == 0.8);
     BOOST_TEST(*o.limits.max_p999_ms == 50.0);
     const auto idle = parse_options({"--scenario", "idle", "-c", "10000", "--hold", "5"});
@@ -723,6 +728,8 @@ BOOST_AUTO_TEST_CASE(html_has_every_chart_and_its_figures) {
     BOOST_TEST(html.find("data-series=\"p99\"") != std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"rps\">500</td>") != std::string::npos);
     BOOST_TEST(html.find("<td data-field=\"http_ceiling_rps\">2000</td>") != std::string::npos);
+    BOOST_TEST(html.find("HTTP ceiling (built-in 201 server, 1 io thread) per second") != std::string::npos);
+    BOOST_TEST(json::value_to<unsigned>(to_json(r).at("calibration").at("http_threads")) == 1u);
     BOOST_TEST(html.find("<td data-field=\"us_per_request\">500.0</td>") != std::string::npos);
     BOOST_TEST(html.find("<tr data-process=\"workers\"><td>workers</td><td>44, 45</td>") !=
                std::string::npos);

@@ -85,8 +85,9 @@ struct e2e_summary {
 
 struct calibration_summary {
     bool enabled = false;
-    run_summary http;       // the same load against the built-in 201 server
-    double broker_rps = 0;  // confirmed publishes per second
+    run_summary http;           // the same load against the built-in 201 server
+    unsigned http_threads = 1;  // its io threads (--calibrate-threads)
+    double broker_rps = 0;      // confirmed publishes per second
     std::string broker_error;
     bool broker = true;          // false with --calibrate-http: the HTTP ceiling only
     double http_fraction = 0;    // jobsd rps / http ceiling

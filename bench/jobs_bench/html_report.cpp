@@ -108,7 +108,10 @@ void calibration_section(std::ostream& out, const bench_result& r) {
     out << "<table id=\"calibration\">\n";
     row(out, "jobsd answers per second", "rps", rate(r.run.rps));
     if (c.http.fatal.empty()) {
-        row(out, "HTTP ceiling (built-in 201 server) per second", "http_ceiling_rps", rate(c.http.rps));
+        row(out,
+            "HTTP ceiling (built-in 201 server, " + std::to_string(c.http_threads) + " io thread" +
+                (c.http_threads == 1 ? "" : "s") + ") per second",
+            "http_ceiling_rps", rate(c.http.rps));
         row(out, "jobsd / HTTP ceiling (%)", "http_fraction", fmt("%.1f", 100 * c.http_fraction));
     } else {
         row(out, "HTTP ceiling", "http_ceiling_error", c.http.fatal);

@@ -123,11 +123,9 @@ json::value to_json(const bench_result& r) {
     }
     if (r.calibration.enabled) {
         const auto& c = r.calibration;
-        json::object o{{"http", run_json(c.http)},
-                       {"http_ceiling_rps", c.http.rps},
-                       {"broker_rps", c.broker_rps},
-                       {"http_fraction", c.http_fraction},
-                       {"broker_fraction", c.broker_fraction}};
+        json::object o{{"http", run_json(c.http)},         {"http_ceiling_rps", c.http.rps},
+                       {"http_threads", c.http_threads},   {"broker_rps", c.broker_rps},
+                       {"http_fraction", c.http_fraction}, {"broker_fraction", c.broker_fraction}};
         if (!c.broker_error.empty()) o["broker_error"] = c.broker_error;
         root["calibration"] = std::move(o);
     }

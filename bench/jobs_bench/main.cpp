@@ -200,7 +200,8 @@ void calibrate(const options& o, const payload_mix& mix, const std::string& key,
                bench_result& result) {
     result.calibration.enabled = true;
     try {
-        calibration_server server(o.threads);
+        result.calibration.http_threads = o.calibrate_threads;
+        calibration_server server(o.calibrate_threads);
         const std::string port = std::to_string(server.port());
         const auto cal_requests =
             o.scenario == "get" ? sc.requests : request_set::posts(mix, "127.0.0.1:" + port, "/jobs/v2", key);

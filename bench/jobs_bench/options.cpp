@@ -33,6 +33,7 @@ const char* usage_text() {
            "calibration:\n"
            "  --calibrate      also measure a built-in 201 server and the broker's confirmed-publish rate\n"
            "  --calibrate-http only the built-in 201 server (no broker needed)\n"
+           "  --calibrate-threads N  the built-in server's io threads (1)\n"
            "  --queue-type T   quorum | classic, for the broker measurement (quorum)\n"
            "output:\n"
            "  --json FILE      result as JSON\n"
@@ -102,6 +103,8 @@ const std::vector<number_flag>& number_flags() {
     static const std::vector<number_flag> flags = {
         {"-c", 1, 10000, [](options& o, double d) { o.connections = static_cast<unsigned>(d); }},
         {"-t", 1, 64, [](options& o, double d) { o.threads = static_cast<unsigned>(d); }},
+        {"--calibrate-threads", 1, 64,
+         [](options& o, double d) { o.calibrate_threads = static_cast<unsigned>(d); }},
         {"-d", 0.1, 86400, [](options& o, double d) { o.duration_s = d; }},
         {"-R", 0.001, 10'000'000, [](options& o, double d) { o.rate = d; }},
         {"--timeout", 1, 600'000,
