@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(the_prefetch_sets_how_many_deliveries_the_worker_holds) {
             release_on_exit release{handler};
             wait_for_topology(*broker, names);
             for (int i = 0; i < 4; ++i) publish_job(names);
-            const std::uint64_t held = prefetch == 0 ? 1 : prefetch;
+            const std::uint64_t held = o.effective_prefetch();  // 1 (the concurrency) or 3
             const auto ready = [&] { return broker->message_count(names.queue("video")).value_or(0); };
             BOOST_TEST_REQUIRE(
                 wait_until([&] { return w.stats().received == held && ready() == 4 - held; }, 30s),
