@@ -12,7 +12,6 @@
 
 #include "model/clock.hpp"
 #include "store/completion.hpp"
-#include "store/sqlite_inline_reads.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_session_index.hpp"
@@ -127,8 +126,6 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
     queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_);
-    if (options_.inline_readers > 0)  // after the migration: they prepare statements on its tables
-        inline_reads_ = std::make_unique<sqlite_inline_reads>(options_.path, options_.inline_readers);
     writer_ = std::thread([this] {
         ::pthread_setname_np(::pthread_self(), "jobsd-writer");
         writer_loop();
@@ -210,11 +207,6 @@ void sqlite_store::submit_read(std::unique_ptr<sqlite_read_op> op) {
         op->fail(push_error<sqlite_read_op>(r));
 }
 
-void sqlite_store::submit_point_read(std::unique_ptr<sqlite_read_op> op) {
-    if (inline_reads_ && inline_reads_->try_run(*op)) return;
-    submit_read(std::move(op));
-}
-
 void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
     if (creates_stopped_.load()) return complete(std::move(handler), error_code(store_errc::closed));
     submit_write(sqlite_ops::make_insert_job_op(std::move(job), std::move(handler)));
@@ -293,15 +285,14 @@ void sqlite_store::list_recent_jobs(
 void sqlite_store::find_job(
     std::string account_id, std::string uuid,
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
-    submit_point_read(
-        sqlite_ops::make_find_job_op(std::move(account_id), std::move(uuid), std::move(handler)));
+    submit_read(sqlite_ops::make_find_job_op(std::move(account_id), std::move(uuid), std::move(handler)));
 }
 
 void sqlite_store::find_by_idempotency_key(
     std::string account_id, std::string key,
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
     const std::int64_t since_ms = model::now_ms() - common_.idempotency_window.count();
-    submit_point_read(
+    submit_read(
         sqlite_ops::make_find_by_key_op(std::move(account_id), std::move(key), since_ms, std::move(handler)));
 }
 
@@ -359,17 +350,12 @@ void sqlite_store::apply_seed(const seed_data& seed) {
 }
 
 store_stats sqlite_store::stats() const {
-    store_stats s{transactions_.load(std::memory_order_relaxed),
-                  jobs_committed_.load(std::memory_order_relaxed),
-                  queues_->write.size(),
-                  events_applied_.load(std::memory_order_relaxed),
-                  common_.write_queue_max,
-                  last_write_ok_.load(std::memory_order_relaxed)};
-    if (inline_reads_) {
-        s.lookups_inline = inline_reads_->ran();
-        s.lookups_declined = inline_reads_->declined();
-    }
-    return s;
+    return {transactions_.load(std::memory_order_relaxed),
+            jobs_committed_.load(std::memory_order_relaxed),
+            queues_->write.size(),
+            events_applied_.load(std::memory_order_relaxed),
+            common_.write_queue_max,
+            last_write_ok_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace jobsd::store

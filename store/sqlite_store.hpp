@@ -21,7 +21,6 @@ namespace jobsd::store {
 
 struct sqlite_write_op;  // store/sqlite_ops.hpp
 struct sqlite_read_op;
-class sqlite_inline_reads;  // store/sqlite_inline_reads.hpp
 
 // The SQLite adapter's own settings; the shared ones (batch, queue bounds, idempotency window)
 // are store_options.
@@ -34,12 +33,6 @@ struct sqlite_options {
     // Reader threads (GET /jobs/:id, catalog loads, the outbox relay), each with its own
     // connection. Two, so that one slow scan (the operator views' counts) holds up no lookup.
     std::size_t readers = 2;
-    // Connections for lookups of one job (GET /jobs/:id, an Idempotency-Key) run on the thread
-    // that asks, an io thread, without the hop to a reader and back; a lookup that would wait
-    // (no connection free, a lock, data not in the page cache) goes to a reader instead
-    // (store/sqlite_inline_reads.hpp). Two: one per io thread of a two-core machine; more than
-    // the io threads gain nothing. 0: every lookup on a reader.
-    std::size_t inline_readers = 2;
     // synchronous=FULL makes every commit durable across power loss; NORMAL is for benchmarks
     // that say so, never for production.
     bool synchronous_full = true;
@@ -128,8 +121,6 @@ class sqlite_store final : public store {
     void writer_loop();
     void reader_loop();
     void submit_read(std::unique_ptr<sqlite_read_op> op);
-    // Runs a lookup of one job on this thread when that cannot wait, else on a reader.
-    void submit_point_read(std::unique_ptr<sqlite_read_op> op);
     void submit_write(std::unique_ptr<sqlite_write_op> op);
 
     const sqlite_options options_;
@@ -143,8 +134,7 @@ class sqlite_store final : public store {
     std::atomic<bool> creates_stopped_{false};  // stop_creating() was called
     std::thread writer_;
     std::vector<std::thread> readers_;
-    std::unique_ptr<sqlite_inline_reads> inline_reads_;  // null when options_.inline_readers is 0
-    std::unique_ptr<sqlite_webhook_store> webhooks_;     // runs its operations on the threads above
+    std::unique_ptr<sqlite_webhook_store> webhooks_;  // runs its operations on the threads above
 };
 
 }  // namespace jobsd::store

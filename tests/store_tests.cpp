@@ -7,11 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,7 +17,6 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "model/api_key.hpp"
@@ -356,116 +351,6 @@ BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
     const auto kept = find(s, "acc_a", x.uuid);
     BOOST_REQUIRE(kept);
     BOOST_TEST(kept->input == R"({"n":"x first"})");
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-// Lookups of one job run on the thread that asks unless that would wait (sqlite_inline_reads).
-BOOST_AUTO_TEST_SUITE(inline_lookups)
-
-namespace {
-
-// The thread a find_job's completion ran on: its handler has no executor of its own, so it runs
-// where the lookup completed.
-std::thread::id completing_thread(store& s, const std::string& uuid, std::optional<job_record>& found) {
-    std::promise<std::thread::id> where;
-    s.find_job("acc_a", uuid, [&](error_code ec, std::optional<job_record> job) {
-        BOOST_TEST(!ec);
-        found = std::move(job);
-        where.set_value(std::this_thread::get_id());
-    });
-    return where.get_future().get();
-}
-
-// Writes the file's dirty pages and asks the kernel to drop it from the page cache. The pages
-// of it still cached afterwards (a file system that keeps every page in memory keeps them all).
-std::size_t evict(const fs::path& file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    BOOST_REQUIRE_MESSAGE(fd >= 0, "open " << file);
-    ::fdatasync(fd);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    struct stat st {};
-    ::fstat(fd, &st);
-    std::size_t resident = 0;
-    if (st.st_size > 0) {
-        void* map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-        BOOST_REQUIRE(map != MAP_FAILED);
-        const long page = ::sysconf(_SC_PAGESIZE);
-        std::vector<unsigned char> in((static_cast<std::size_t>(st.st_size) + page - 1) / page);
-        ::mincore(map, static_cast<std::size_t>(st.st_size), in.data());
-        for (unsigned char c : in) resident += c & 1;
-        ::munmap(map, static_cast<std::size_t>(st.st_size));
-    }
-    ::close(fd);
-    return resident;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(a_lookup_runs_on_the_asking_thread_and_sees_every_committed_write) {
-    temp_dir dir;
-    sqlite_store s(options_for(dir.db()));
-    for (int round = 0; round < 3; ++round) {  // a write between lookups: each sees the newest
-        const job_record j = make_job("acc_a");
-        create(s, j);
-        std::optional<job_record> found;
-        BOOST_TEST((completing_thread(s, j.uuid, found) == std::this_thread::get_id()));
-        BOOST_REQUIRE(found);
-        BOOST_TEST(found->uuid == j.uuid);
-        BOOST_TEST(s.stats().lookups_inline == static_cast<std::uint64_t>(round + 1));
-    }
-    BOOST_TEST(s.stats().lookups_declined == 0u);
-    // An Idempotency-Key lookup is one too.
-    job_record keyed = make_job("acc_a");
-    keyed.idempotency_key = "k-1";
-    keyed.created_ms = jobsd::model::now_ms();
-    create(s, keyed);
-    const auto by_key = async_find_by_idempotency_key(s, "acc_a", "k-1", asio::use_future).get();
-    BOOST_REQUIRE(by_key);
-    BOOST_TEST(by_key->uuid == keyed.uuid);
-    BOOST_TEST(s.stats().lookups_inline == 4u);
-}
-
-BOOST_AUTO_TEST_CASE(without_inline_readers_every_lookup_goes_to_a_reader) {
-    temp_dir dir;
-    auto o = options_for(dir.db());
-    o.inline_readers = 0;
-    sqlite_store s(o);
-    const job_record j = make_job("acc_a");
-    create(s, j);
-    std::optional<job_record> found;
-    BOOST_TEST((completing_thread(s, j.uuid, found) != std::this_thread::get_id()));
-    BOOST_REQUIRE(found);
-    BOOST_TEST(found->uuid == j.uuid);
-    BOOST_TEST(s.stats().lookups_inline == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(a_lookup_of_pages_not_in_the_page_cache_goes_to_a_reader) {
-    temp_dir dir;
-    std::vector<job_record> jobs;
-    {
-        sqlite_store s(options_for(dir.db()));
-        for (int i = 0; i < 2'000; ++i) jobs.push_back(make_job("acc_a", std::string(400, 'x')));
-        async_create_jobs(s, jobs, asio::use_future).get();
-    }
-    // Reopened, so that no connection holds a page of it in its own cache either.
-    sqlite_store s(options_for(dir.db()));
-    const fs::path wal = dir.db().string() + "-wal";
-    const std::size_t resident = evict(dir.db()) + (fs::exists(wal) ? evict(wal) : 0);
-    std::optional<job_record> found;
-    const auto where = completing_thread(s, jobs[1'234].uuid, found);
-    BOOST_REQUIRE(found);
-    BOOST_TEST(found->uuid == jobs[1'234].uuid);
-    BOOST_TEST(found->input == jobs[1'234].input);
-    if (resident > 0) {
-        // tmpfs and the like keep their pages: nothing to read from a disk, nothing to decline.
-        BOOST_TEST_MESSAGE("the file system kept " << resident
-                                                   << " pages cached; the decline is not tested here");
-        return;
-    }
-    BOOST_TEST((where != std::this_thread::get_id()), "answered by a reader thread");
-    BOOST_TEST(s.stats().lookups_declined == 1u);
-    BOOST_TEST(s.stats().lookups_inline == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
