@@ -185,6 +185,7 @@ std::vector<entry> schema(config& c) {
         {"store", "batch_max", "", uint_setter(c.store.common.batch_max, 1, 1 << 20)},
         {"store", "batch_wait_us", "", duration_setter(c.store.sqlite.batch_wait, 0, 1'000'000)},
         {"store", "readers", "", uint_setter(c.store.sqlite.readers, 1, 64)},
+        {"store", "inline_readers", "", uint_setter(c.store.sqlite.inline_readers, 0, 256)},
         {"store", "write_queue_max", "", uint_setter(c.store.common.write_queue_max, 1, 1 << 24)},
         {"store", "read_queue_max", "", uint_setter(c.store.common.read_queue_max, 1, 1 << 24)},
         {"store", "synchronous_full", "", bool_setter(c.store.sqlite.synchronous_full)},

@@ -256,6 +256,12 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
     x.single("jobsd_store_jobs_committed_total",
              "Jobs committed by the store (group commit: many per transaction).", "counter",
              store.jobs_committed);
+    x.family("jobsd_store_inline_lookups_total",
+             "Lookups of one job run on the asking io thread (ran), or declined there because they "
+             "would have waited and run on a store reader thread (declined).",
+             "counter");
+    x.sample("jobsd_store_inline_lookups_total", "outcome=\"ran\"", store.lookups_inline);
+    x.sample("jobsd_store_inline_lookups_total", "outcome=\"declined\"", store.lookups_declined);
     x.single("jobsd_store_write_queue", "Write operations waiting for the store's writer.", "gauge",
              store.write_queue);
     if (outbox) render_outbox(x, *outbox);

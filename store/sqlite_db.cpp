@@ -100,12 +100,12 @@ void configure_sqlite() {
 
 }  // namespace
 
-sqlite_db::sqlite_db(const std::filesystem::path& path, mode m) {
+sqlite_db::sqlite_db(const std::filesystem::path& path, mode m, const char* vfs) {
     configure_sqlite();
     const int flags =
         (m == mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
         SQLITE_OPEN_NOMUTEX;
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close(db_);

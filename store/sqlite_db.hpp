@@ -60,7 +60,8 @@ class sqlite_db {
   public:
     enum class mode { read_write, read_only };
 
-    sqlite_db(const std::filesystem::path& path, mode m);
+    // `vfs`: the name of a registered VFS (store/sqlite_nowait_vfs.hpp), or null for the default.
+    sqlite_db(const std::filesystem::path& path, mode m, const char* vfs = nullptr);
     ~sqlite_db();
     sqlite_db(const sqlite_db&) = delete;
     sqlite_db& operator=(const sqlite_db&) = delete;

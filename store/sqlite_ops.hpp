@@ -7,6 +7,7 @@
 // to the waiter's executor (store/completion.hpp).
 #pragma once
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/system/result.hpp>
 
@@ -48,9 +49,10 @@ struct sqlite_writer_ctx {
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };
 
-// One reader thread's read-only connection and its hot statements.
+// One reader thread's read-only connection and its hot statements (or one of the connections
+// lookups borrow on the asking thread, opened through store/sqlite_nowait_vfs.hpp).
 struct sqlite_reader_ctx {
-    explicit sqlite_reader_ctx(const std::filesystem::path& path);
+    explicit sqlite_reader_ctx(const std::filesystem::path& path, const char* vfs = nullptr);
     sqlite_db db;
     sqlite_statement find_job, find_by_key, list_unpublished, list_batch;
     // Job lists by their SQL text: one statement per query shape, a few dozen at most.
@@ -79,6 +81,14 @@ struct sqlite_read_op {
     // True for a lookup of one row by an index: a reader runs a run of these in one read
     // transaction (one snapshot and one set of WAL locks, one wake of the thread).
     virtual bool point_read() const { return false; }
+    // For a lookup that may run on the asking io thread (store/sqlite_inline_reads.hpp): reads
+    // without completing, on a connection that declines to wait. False when it declined (a lock,
+    // or data the page cache does not hold): nothing is kept, and the op is then run() or
+    // fail()ed as usual. After true, complete_read() completes it with what was read.
+    virtual bool read_without_waiting(sqlite_reader_ctx&) { return false; }
+    virtual void complete_read() {}
+    // The executor its completion runs on (an io thread's, for a lookup that may run there).
+    virtual boost::asio::any_completion_executor executor() const { return {}; }
 };
 
 template <class... Values>

@@ -9,6 +9,7 @@
 
 #include "store/completion.hpp"
 #include "store/sqlite_job_row.hpp"
+#include "store/sqlite_nowait_vfs.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/store_error.hpp"
 
@@ -21,55 +22,87 @@ std::string select_jobs(std::string_view leading, std::string_view rest) {
            std::string(rest);
 }
 
-// Completes with the first row's job, nullopt without a row, or io when the step failed (logged
-// as "`what` `subject`").
-void complete_with_one_job(sqlite_statement& st, sqlite_db& db, std::string_view what,
-                           std::string_view subject, sqlite_handler<std::optional<job_record>>& handler) {
-    std::optional<job_record> found;
-    const int rc = st.step();
-    if (rc == SQLITE_ROW) found = read_sqlite_job(st, 0);
-    st.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        spdlog::error("store: {} {} failed: {}", what, subject, db.error_message());
-        complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
-        return;
-    }
-    complete(std::move(handler), error_code{}, std::move(found));
-}
-
-struct find_job_op final : sqlite_read_op {
-    find_job_op(std::string a, std::string u, sqlite_handler<std::optional<job_record>> h)
-        : account_id(std::move(a)), uuid(std::move(u)), handler(std::move(h)) {}
+// A lookup of at most one job through an index (find_job, find_by_idempotency_key): run by a
+// reader, or first tried on the asking thread (read_without_waiting). `Derived::bound(r)` is its
+// statement with the values bound; `Derived::what` and `subject()` name it in the log.
+template <class Derived>
+struct find_one_job_op : sqlite_read_op {
+    explicit find_one_job_op(sqlite_handler<std::optional<job_record>> h) : handler(std::move(h)) {}
 
     void run(sqlite_reader_ctx& r) override {
-        r.find_job.bind(1, std::string_view(uuid));
-        r.find_job.bind(2, std::string_view(account_id));
-        complete_with_one_job(r.find_job, r.db, "reading job", uuid, handler);
+        read(r);
+        complete_read();
+    }
+    bool read_without_waiting(sqlite_reader_ctx& r) override {
+        nowait_vfs::take_declined();
+        read(r);
+        const int primary = rc & 0xff;
+        if (nowait_vfs::take_declined() || primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+            found.reset();
+            return false;
+        }
+        return true;
+    }
+    void complete_read() override {
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            spdlog::error("store: {} {} failed: {}", Derived::what, static_cast<Derived*>(this)->subject(),
+                          failure);
+            complete(std::move(handler), error_code(store_errc::io), std::optional<job_record>{});
+            return;
+        }
+        complete(std::move(handler), error_code{}, std::move(found));
     }
     void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
     bool point_read() const override { return true; }
+    boost::asio::any_completion_executor executor() const override {
+        return boost::asio::get_associated_executor(handler);
+    }
 
-    std::string account_id, uuid;
+  private:
+    void read(sqlite_reader_ctx& r) {
+        auto& st = static_cast<Derived*>(this)->bound(r);
+        rc = st.step();
+        if (rc == SQLITE_ROW) found = read_sqlite_job(st, 0);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) failure = r.db.error_message();
+        st.reset();
+    }
+
     sqlite_handler<std::optional<job_record>> handler;
+    int rc = SQLITE_DONE;
+    std::optional<job_record> found;
+    std::string failure;  // SQLite's message when the step failed
 };
 
-struct find_by_key_op final : sqlite_read_op {
-    find_by_key_op(std::string a, std::string k, std::int64_t s, sqlite_handler<std::optional<job_record>> h)
-        : account_id(std::move(a)), key(std::move(k)), since(s), handler(std::move(h)) {}
+struct find_job_op final : find_one_job_op<find_job_op> {
+    static constexpr std::string_view what = "reading job";
+    find_job_op(std::string a, std::string u, sqlite_handler<std::optional<job_record>> h)
+        : find_one_job_op(std::move(h)), account_id(std::move(a)), uuid(std::move(u)) {}
 
-    void run(sqlite_reader_ctx& r) override {
+    sqlite_statement& bound(sqlite_reader_ctx& r) {
+        r.find_job.bind(1, std::string_view(uuid));
+        r.find_job.bind(2, std::string_view(account_id));
+        return r.find_job;
+    }
+    const std::string& subject() const { return uuid; }
+
+    std::string account_id, uuid;
+};
+
+struct find_by_key_op final : find_one_job_op<find_by_key_op> {
+    static constexpr std::string_view what = "looking up the idempotency key of account";
+    find_by_key_op(std::string a, std::string k, std::int64_t s, sqlite_handler<std::optional<job_record>> h)
+        : find_one_job_op(std::move(h)), account_id(std::move(a)), key(std::move(k)), since(s) {}
+
+    sqlite_statement& bound(sqlite_reader_ctx& r) {
         r.find_by_key.bind(1, std::string_view(account_id));
         r.find_by_key.bind(2, std::string_view(key));
         r.find_by_key.bind(3, since);
-        complete_with_one_job(r.find_by_key, r.db, "looking up the idempotency key of account", account_id,
-                              handler);
+        return r.find_by_key;
     }
-    void fail(error_code ec) override { complete(std::move(handler), ec, std::optional<job_record>{}); }
-    bool point_read() const override { return true; }
+    const std::string& subject() const { return account_id; }
 
     std::string account_id, key;
     std::int64_t since;
-    sqlite_handler<std::optional<job_record>> handler;
 };
 
 struct list_unpublished_op final : sqlite_read_op {
@@ -296,8 +329,8 @@ struct load_catalog_op final : occasional_read<load_catalog_op, catalog_ptr> {
 
 }  // namespace
 
-sqlite_reader_ctx::sqlite_reader_ctx(const std::filesystem::path& path)
-    : db(path, sqlite_db::mode::read_only),
+sqlite_reader_ctx::sqlite_reader_ctx(const std::filesystem::path& path, const char* vfs)
+    : db(path, sqlite_db::mode::read_only, vfs),
       find_job(db.handle(), select_jobs("", "WHERE uuid = ?1 AND account_id = ?2")),
       find_by_key(db.handle(),
                   select_jobs("", "WHERE account_id = ?1 AND idempotency_key = ?2 AND created_ms >= ?3")),

@@ -12,6 +12,7 @@
 
 #include "model/clock.hpp"
 #include "store/completion.hpp"
+#include "store/sqlite_inline_reads.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_session_index.hpp"
@@ -126,6 +127,10 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
     queues_->writer = std::make_unique<sqlite_writer_ctx>(std::move(db), common_);
+    if (options_.inline_readers > 0)  // after the migration: they prepare statements on its tables
+        inline_reads_ = std::make_unique<sqlite_inline_reads>(
+            options_.path, options_.inline_readers,
+            [this](std::unique_ptr<sqlite_read_op> op) { submit_read(std::move(op)); });
     writer_ = std::thread([this] {
         ::pthread_setname_np(::pthread_self(), "jobsd-writer");
         writer_loop();
@@ -142,6 +147,7 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
 }
 
 sqlite_store::~sqlite_store() {
+    inline_reads_.reset();  // a turn not yet run is answered closed; none queues to a reader after
     queues_->write.close();
     queues_->read.close();
     writer_.join();
@@ -205,6 +211,11 @@ void sqlite_store::submit_read(std::unique_ptr<sqlite_read_op> op) {
     const auto r = queues_->read.push(std::move(op));
     if (r != task_queue<std::unique_ptr<sqlite_read_op>>::push_result::ok)
         op->fail(push_error<sqlite_read_op>(r));
+}
+
+void sqlite_store::submit_point_read(std::unique_ptr<sqlite_read_op> op) {
+    if (inline_reads_ && inline_reads_->take(op)) return;
+    submit_read(std::move(op));
 }
 
 void sqlite_store::create_job(job_record job, asio::any_completion_handler<void(error_code)> handler) {
@@ -285,14 +296,15 @@ void sqlite_store::list_recent_jobs(
 void sqlite_store::find_job(
     std::string account_id, std::string uuid,
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
-    submit_read(sqlite_ops::make_find_job_op(std::move(account_id), std::move(uuid), std::move(handler)));
+    submit_point_read(
+        sqlite_ops::make_find_job_op(std::move(account_id), std::move(uuid), std::move(handler)));
 }
 
 void sqlite_store::find_by_idempotency_key(
     std::string account_id, std::string key,
     asio::any_completion_handler<void(error_code, std::optional<job_record>)> handler) {
     const std::int64_t since_ms = model::now_ms() - common_.idempotency_window.count();
-    submit_read(
+    submit_point_read(
         sqlite_ops::make_find_by_key_op(std::move(account_id), std::move(key), since_ms, std::move(handler)));
 }
 
@@ -350,12 +362,17 @@ void sqlite_store::apply_seed(const seed_data& seed) {
 }
 
 store_stats sqlite_store::stats() const {
-    return {transactions_.load(std::memory_order_relaxed),
-            jobs_committed_.load(std::memory_order_relaxed),
-            queues_->write.size(),
-            events_applied_.load(std::memory_order_relaxed),
-            common_.write_queue_max,
-            last_write_ok_.load(std::memory_order_relaxed)};
+    store_stats s{transactions_.load(std::memory_order_relaxed),
+                  jobs_committed_.load(std::memory_order_relaxed),
+                  queues_->write.size(),
+                  events_applied_.load(std::memory_order_relaxed),
+                  common_.write_queue_max,
+                  last_write_ok_.load(std::memory_order_relaxed)};
+    if (inline_reads_) {
+        s.lookups_inline = inline_reads_->ran();
+        s.lookups_declined = inline_reads_->declined();
+    }
+    return s;
 }
 
 }  // namespace jobsd::store

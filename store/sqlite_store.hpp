@@ -21,6 +21,7 @@ namespace jobsd::store {
 
 struct sqlite_write_op;  // store/sqlite_ops.hpp
 struct sqlite_read_op;
+class sqlite_inline_reads;  // store/sqlite_inline_reads.hpp
 
 // The SQLite adapter's own settings; the shared ones (batch, queue bounds, idempotency window)
 // are store_options.
@@ -33,6 +34,13 @@ struct sqlite_options {
     // Reader threads (GET /jobs/:id, catalog loads, the outbox relay), each with its own
     // connection. Two, so that one slow scan (the operator views' counts) holds up no lookup.
     std::size_t readers = 2;
+    // Lookups of one job (GET /jobs/:id, an Idempotency-Key) run on the io thread that asks, each
+    // io thread with a connection of its own, batched per turn of its event loop: no hop to a
+    // reader and back. A lookup that would wait (a lock, data not in the page cache) goes to a
+    // reader instead (store/sqlite_inline_reads.hpp). This many io threads get a connection: two,
+    // the io threads of a two-core machine; io threads beyond it use the readers. 0: every lookup
+    // on a reader.
+    std::size_t inline_readers = 2;
     // synchronous=FULL makes every commit durable across power loss; NORMAL is for benchmarks
     // that say so, never for production.
     bool synchronous_full = true;
@@ -121,6 +129,8 @@ class sqlite_store final : public store {
     void writer_loop();
     void reader_loop();
     void submit_read(std::unique_ptr<sqlite_read_op> op);
+    // A lookup of one job: on the asking io thread when it can be (inline_reads_), else a reader.
+    void submit_point_read(std::unique_ptr<sqlite_read_op> op);
     void submit_write(std::unique_ptr<sqlite_write_op> op);
 
     const sqlite_options options_;
@@ -134,7 +144,8 @@ class sqlite_store final : public store {
     std::atomic<bool> creates_stopped_{false};  // stop_creating() was called
     std::thread writer_;
     std::vector<std::thread> readers_;
-    std::unique_ptr<sqlite_webhook_store> webhooks_;  // runs its operations on the threads above
+    std::unique_ptr<sqlite_inline_reads> inline_reads_;  // null when options_.inline_readers is 0
+    std::unique_ptr<sqlite_webhook_store> webhooks_;     // runs its operations on the threads above
 };
 
 }  // namespace jobsd::store

@@ -138,6 +138,10 @@ struct store_stats {
     // False during an outage: no connection to the database can be made (PostgreSQL), or the
     // last write transaction failed on the database itself (SQLite). For readiness.
     bool available = true;
+    // Lookups of one job run on the asking io thread, and those that declined there (they would
+    // have waited) and went to a reader thread. SQLite only; 0 elsewhere.
+    std::uint64_t lookups_inline = 0;
+    std::uint64_t lookups_declined = 0;
 };
 
 class store {

@@ -180,6 +180,20 @@ BOOST_FIXTURE_TEST_CASE(jobs_per_status_per_type_gauge_shows_posted_jobs, counti
     BOOST_TEST(after.at("jobsd_store_transactions_total") >= 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(lookups_on_the_io_thread_are_counted, counting_fixture) {
+    http_client c(server->host(), server->port());
+    auto created = c.post("/jobs/v2", customer_key, job_of("video"));
+    BOOST_REQUIRE_EQUAL(created.status, 201);
+    const std::string uuid(created.json().at("job").at("uuid").as_string());
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE_EQUAL(c.get("/jobs/" + uuid, customer_key).status, 200);
+    auto m = parse_exposition(c.get("/metrics").body);
+    const double ran = m.at(R"(jobsd_store_inline_lookups_total{outcome="ran"})");
+    const double declined = m.at(R"(jobsd_store_inline_lookups_total{outcome="declined"})");
+    // Each GET is one lookup, on the io thread unless the page cache lacked its pages.
+    BOOST_TEST(ran + declined == 3);
+    BOOST_TEST(ran >= 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(operator_routes_refuse_missing_and_customer_keys, server_fixture) {
     http_client c(server->host(), server->port());
     for (std::string_view target : {"/api/queues", "/api/dashboard"}) {

@@ -33,6 +33,7 @@
 #include "store/store_error.hpp"
 #include "tests/support/faulty_vfs.hpp"
 #include "tests/support/jobsd_process.hpp"
+#include "tests/support/sample_job.hpp"
 
 namespace asio = boost::asio;
 using namespace jobsd::store;
@@ -108,16 +109,7 @@ struct pg_backend {
 using backends = boost::mpl::list<sqlite_backend, pg_backend>;
 
 job_record make_job(std::string input = R"({"type":"video"})") {
-    job_record j;
-    j.uuid = jobsd::model::new_uuid();
-    j.account_id = "acc_a";
-    j.source_id = "project-1";
-    j.type = jobsd::model::job_type::video;
-    j.session_id = "session-1";
-    j.input = std::move(input);
-    j.created_ms = 1'700'000'000'000;
-    j.updated_ms = j.created_ms;
-    return j;
+    return jobsd::test::sample_job(std::move(input));
 }
 
 std::optional<job_record> find(store& s, const std::string& uuid) {
