@@ -49,8 +49,8 @@ struct sqlite_writer_ctx {
     const model::lifecycle_policy policy;      // store_options::lifecycle
 };
 
-// One reader thread's read-only connection and its hot statements (or one of the connections
-// lookups borrow on the asking thread, opened through store/sqlite_nowait_vfs.hpp).
+// One reader thread's read-only connection and its hot statements; also an io thread's own
+// connection for its lookups, opened through store/sqlite_nowait_vfs.hpp.
 struct sqlite_reader_ctx {
     explicit sqlite_reader_ctx(const std::filesystem::path& path, const char* vfs = nullptr);
     sqlite_db db;
