@@ -20,12 +20,14 @@ thread_local bool may_wait = false;  // a waiting_allowed lives on this thread
 
 struct policy {
     struct file_state {
-        int fd = -1;  // a read-only descriptor of the same file for RWF_NOWAIT reads; -1: none
+        bool guarded = false;  // the database or its WAL: read without waiting
+        int fd = -1;           // a read-only descriptor of it for RWF_NOWAIT reads; -1: none (declines)
     };
 
     static void opened(file_state& f, const char* name, int flags) {
-        if (name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0)
-            f.fd = ::open(name, O_RDONLY | O_CLOEXEC);
+        if (name == nullptr || (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) == 0) return;
+        f.guarded = true;
+        f.fd = ::open(name, O_RDONLY | O_CLOEXEC);
     }
     static void closing(file_state& f) {
         if (f.fd >= 0) ::close(f.fd);
@@ -36,22 +38,27 @@ struct policy {
     // a new database), once the bytes before the end were all there: it then reads nothing from
     // the disk either.
     static int read(file_state& f, sqlite3_file* base, void* buffer, int amount, sqlite3_int64 offset) {
-        if (f.fd < 0 || may_wait) return base->pMethods->xRead(base, buffer, amount, offset);
+        if (!f.guarded || may_wait) return base->pMethods->xRead(base, buffer, amount, offset);
+        if (f.fd < 0) return decline();
         iovec io{buffer, static_cast<std::size_t>(amount)};
         const ssize_t n = ::preadv2(f.fd, &io, 1, offset, RWF_NOWAIT);
         if (n == amount) return SQLITE_OK;
         if (n < 0 && errno != EAGAIN) {
-            // No RWF_NOWAIT on this file system (EOPNOTSUPP), or another failure: the default VFS
-            // reads it and reports any error, and this file stops trying.
+            // No RWF_NOWAIT on this file system (EOPNOTSUPP), or the descriptor failed: this file
+            // can no longer be read without waiting, so its reads are declined from now on (its
+            // lookups all go to the readers).
             ::close(f.fd);
             f.fd = -1;
-            return base->pMethods->xRead(base, buffer, amount, offset);
+            return decline();
         }
         if (n >= 0) {
             struct stat st {};
             if (::fstat(f.fd, &st) == 0 && offset + n >= st.st_size)
                 return base->pMethods->xRead(base, buffer, amount, offset);
         }
+        return decline();
+    }
+    static int decline() {
         declined = true;
         return SQLITE_IOERR_READ;
     }
