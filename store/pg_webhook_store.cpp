@@ -373,7 +373,7 @@ void pg_webhook_store::recent_attempts(std::size_t limit,
     std::vector<pg_statement> s{text(
         "SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event, a.attempt, a.at_ms, a.status_code,"
         " a.latency_ms, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id"
-        " ORDER BY a.at_ms DESC LIMIT $1",
+        " ORDER BY a.at_ms DESC, a.attempt DESC LIMIT $1",  // a retry in the same ms is the later
         {pg_number(static_cast<std::int64_t>(limit))})};
     auto read = [](replies r) {
         std::vector<recent_attempt> out;

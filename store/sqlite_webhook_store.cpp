@@ -394,11 +394,13 @@ void sqlite_webhook_store::recent_attempts(std::size_t limit,
             auto& st = db.cached(
                 "SELECT * FROM (SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event, a.attempt, a.at_ms,"
                 " a.status_code, a.latency_ms, a.error FROM webhook_attempts a"
-                " JOIN webhook_deliveries d ON d.id = a.delivery_id ORDER BY a.at_ms DESC LIMIT ?1)"
+                " JOIN webhook_deliveries d ON d.id = a.delivery_id"
+                " ORDER BY a.at_ms DESC, a.attempt DESC LIMIT ?1)"
                 " UNION ALL SELECT * FROM (SELECT id, account_id, endpoint_id, url, event, attempts, done_ms,"
                 " last_code, delivered_latency_ms, last_error FROM webhook_deliveries"
                 " WHERE delivered_latency_ms IS NOT NULL ORDER BY done_ms DESC LIMIT ?1)"
-                " ORDER BY 7 DESC LIMIT ?1");
+                // Newest first; a retry in the same millisecond as the attempt before it is the later.
+                " ORDER BY 7 DESC, 6 DESC LIMIT ?1");
             st.bind(1, static_cast<std::int64_t>(limit));
             db.each_row(st, "listing attempts", [&](sqlite_statement& row) {
                 out.push_back({std::string(row.column_text(0)), std::string(row.column_text(1)),
