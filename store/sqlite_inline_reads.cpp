@@ -1,11 +1,9 @@
 #include "store/sqlite_inline_reads.hpp"
 
-#include <spdlog/spdlog.h>
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include <exception>
 #include <utility>
 
 #include "store/sqlite_nowait_vfs.hpp"
