@@ -4,6 +4,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "store/sqlite_nowait_vfs.hpp"
@@ -86,17 +88,19 @@ sqlite_inline_reads::sqlite_inline_reads(const std::filesystem::path& path, std:
 }
 
 sqlite_inline_reads::~sqlite_inline_reads() {
-    std::lock_guard lock(mu_);
-    for (auto& [thread, l] : lanes_) {
-        std::vector<std::unique_ptr<sqlite_read_op>> asked;
-        {
+    // Answered after every lock is released, like a turn's: a completion may run here.
+    std::vector<std::unique_ptr<sqlite_read_op>> pending;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [thread, l] : lanes_) {
             std::lock_guard lane_lock(l->mu);
             l->closed = true;
             l->ctx.reset();
-            asked.swap(l->asked);
+            std::move(l->asked.begin(), l->asked.end(), std::back_inserter(pending));
+            l->asked.clear();
         }
-        for (auto& op : asked) op->fail(store_errc::closed);
     }
+    for (auto& op : pending) op->fail(store_errc::closed);
 }
 
 std::shared_ptr<sqlite_inline_reads::lane> sqlite_inline_reads::lane_of_this_thread() {
