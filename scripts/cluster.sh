@@ -117,17 +117,24 @@ node_start() {
 }
 
 # Node I joins node 1, with up to three tries: two nodes joining at once can stop one's Mnesia, so
-# a try that fails resets that node's own state and starts over. Nodes join in parallel: each CLI
-# call boots an Erlang VM (a minute on a machine running far more than it has cores), and one
-# node after the other doubled the start. The CLI logs harmless errors while a node joins; they
-# stay in DIR/rabbit-join.log unless it fails.
+# a try that fails takes the node out of the cluster on both sides and starts over. Node 1 may
+# already list it as a member (the join went through, its app's start did not): then a join after
+# a reset of node I alone answers "already a member" and the start fails again, so node 1 forgets
+# it first, and node I's state is wiped with force_reset (reset asks the cluster, which is what
+# failed). Nodes join in parallel: each CLI call boots an Erlang VM (a minute on a machine running
+# far more than it has cores), and one node after the other doubled the start. The CLI logs
+# harmless errors while a node joins; they stay in DIR/rabbit-join.log unless it fails.
 join_node() {
     local i=$1 try
     for try in 1 2 3; do
         { rmq_ctl "$i" -q stop_app && rmq_ctl "$i" -q join_cluster "$(node_name 1)" &&
             rmq_ctl "$i" -q start_app; } >>"$DIR/rabbit-join.log" 2>&1 && return 0
-        say "node $i: join try $try failed, resetting it"
-        { rmq_ctl "$i" -q stop_app; rmq_ctl "$i" -q reset; } >>"$DIR/rabbit-join.log" 2>&1 || true
+        say "node $i: join try $try failed, taking it out of the cluster and resetting it"
+        {
+            rmq_ctl "$i" -q stop_app
+            rmq_ctl 1 -q forget_cluster_node "$(node_name "$i")"
+            rmq_ctl "$i" -q force_reset
+        } >>"$DIR/rabbit-join.log" 2>&1 || true
         sleep 2
     done
     return 1
