@@ -40,6 +40,9 @@ struct pg_op {
     // A write's existing rows it updates (by uuid). A batch locks all of them first, in uuid
     // order, so two batches never wait on each other's rows in opposite orders (a deadlock).
     virtual void rows_to_lock(std::vector<std::string>&) const {}
+    // Asked when one of its statements failed on a unique violation, which aborted the batch:
+    // true when it switched to a form that skips the conflicting rows, so the batch runs again.
+    virtual bool skip_conflicts() { return false; }
 };
 
 template <class... Values>

@@ -20,6 +20,27 @@ constexpr std::string_view insert_job_sql =
     " interval '1 millisecond', $14, $15, $16, $17, $18, $19::float8, $19::float8 IS NOT NULL, $20, $21, $22,"
     " $23::integer) ON CONFLICT DO NOTHING";
 
+// Several creates in one statement, from arrays; ON CONFLICT and RETURNING are added per use.
+constexpr std::string_view insert_jobs_many_sql =
+    "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
+    " updated_ms, version, claimed_by, claimed_until, batch_id, attempt, expires_in_ms, expires_at_ms,"
+    " priority, fair_key, published, traceparent, webhook_url, webhook_dest, webhook_events)"
+    " SELECT t.uuid, t.account_id, t.source_id, t.job_type, t.job_status, t.session_id, t.input,"
+    " t.created_ms, t.created_ms, t.version, $1, now() + $2::float8 * interval '1 millisecond',"
+    " NULLIF(t.batch_id, ''), t.attempt, t.expires_in_ms, t.expires_at_ms, t.priority, t.fair_key,"
+    " t.fair_key IS NOT NULL, NULLIF(t.traceparent, ''), NULLIF(t.hook_url, ''), NULLIF(t.hook_dest, "
+    "''),"
+    " NULLIF(t.hook_events, '')::integer"
+    " FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+    " $10::int8[], $11::float8[], $12::text[], $13::int8[], $14::int8[], $15::int8[], $16::int8[],"
+    " $17::float8[], $18::text[], $19::text[], $20::text[], $21::text[])"
+    " WITH ORDINALITY AS t(uuid, account_id, source_id, job_type, job_status, session_id, input, "
+    "created_ms,"
+    " version, batch_id, attempt, expires_in_ms, expires_at_ms, priority, fair_key, traceparent, "
+    "hook_url,"
+    " hook_dest, hook_events, n)"
+    " ORDER BY t.n";
+
 // The webhook deliveries for the jobs of the CTE `src` (columns uuid and account_id) that satisfy
 // `when`: one per enabled endpoint of the job's account whose filter has `bit`, one for the job's
 // own URL when its filter has it. `event`, `bit`, `event_ms` and `now` are SQL expressions.
@@ -61,27 +82,12 @@ std::vector<pg_prepared> make_statements() {
          " WITH ORDINALITY AS t(uuid, source_id, job_type, session_id, input, version, expires_in_ms,"
          " expires_at_ms, priority, fair_key, traceparent, hook_url, hook_dest, hook_events, n)"
          " WHERE EXISTS (SELECT 1 FROM jobs WHERE uuid = $6) ORDER BY t.n RETURNING seq"},
-        // Several single creates of one write batch (coalesce_creates), in their order; each row
-        // goes in or not on its own, and RETURNING names the ones that did.
-        {"insert_jobs_many",
-         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, session_id, input, created_ms,"
-         " updated_ms, version, claimed_by, claimed_until, batch_id, attempt, expires_in_ms, expires_at_ms,"
-         " priority, fair_key, published, traceparent, webhook_url, webhook_dest, webhook_events)"
-         " SELECT t.uuid, t.account_id, t.source_id, t.job_type, t.job_status, t.session_id, t.input,"
-         " t.created_ms, t.created_ms, t.version, $1, now() + $2::float8 * interval '1 millisecond',"
-         " NULLIF(t.batch_id, ''), t.attempt, t.expires_in_ms, t.expires_at_ms, t.priority, t.fair_key,"
-         " t.fair_key IS NOT NULL, NULLIF(t.traceparent, ''), NULLIF(t.hook_url, ''), NULLIF(t.hook_dest, "
-         "''),"
-         " NULLIF(t.hook_events, '')::integer"
-         " FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
-         " $10::int8[], $11::float8[], $12::text[], $13::int8[], $14::int8[], $15::int8[], $16::int8[],"
-         " $17::float8[], $18::text[], $19::text[], $20::text[], $21::text[])"
-         " WITH ORDINALITY AS t(uuid, account_id, source_id, job_type, job_status, session_id, input, "
-         "created_ms,"
-         " version, batch_id, attempt, expires_in_ms, expires_at_ms, priority, fair_key, traceparent, "
-         "hook_url,"
-         " hook_dest, hook_events, n)"
-         " ORDER BY t.n ON CONFLICT DO NOTHING RETURNING uuid"},
+        // Several single creates of one write batch (coalesce_creates), in their order; RETURNING
+        // names the rows that went in. Without ON CONFLICT (a duplicate aborts the batch), and
+        // with it: each row goes in or not on its own.
+        {"insert_jobs_many", std::string(insert_jobs_many_sql) + " RETURNING uuid"},
+        {"insert_jobs_many_skip",
+         std::string(insert_jobs_many_sql) + " ON CONFLICT DO NOTHING RETURNING uuid"},
         {"list_batch",
          "SELECT " + columns + " FROM jobs WHERE batch_id = $1 AND account_id = $2 ORDER BY seq"},
         {"release_key",

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 
 #include "model/clock.hpp"
 #include "model/uuid.hpp"
@@ -38,12 +39,15 @@ constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(2000);
 // A write batch chosen as a deadlock victim or failing a serialization check was rolled back
 // whole: nothing of it is committed, so it runs again, up to this many times in all, before its
-// callers get an error.
+// callers get an error. So does one whose operation hit a unique violation and now skips
+// conflicting rows instead (pg_op::skip_conflicts).
 constexpr int max_attempts = 4;
 
 bool worth_retrying(const std::string& sqlstate) {
     return sqlstate == "40P01" || sqlstate == "40001";  // deadlock_detected, serialization_failure
 }
+
+constexpr std::string_view unique_violation = "23505";
 
 // BEGIN, the batch's row locks in one order, each operation's statements, COMMIT; first[i] is
 // where operation i's statements start (first[size] is past the last).
@@ -89,10 +93,14 @@ struct pg_store::impl {
         error_code ec;
         bool retry = false;
     };
+    // `owner(i)` is the operation whose statements include statement i (nullptr: BEGIN, COMMIT).
+    using statement_owner = std::function<pg_op*(std::size_t)>;
     asio::awaitable<attempt_outcome> attempt(pg_connection& conn, const std::vector<pg_statement>& statements,
-                                             bool write, std::vector<pg_reply>& results);
+                                             bool write, std::vector<pg_reply>& results,
+                                             const statement_owner& owner);
     asio::awaitable<attempt_outcome> check_results(pg_connection& conn, const std::vector<pg_reply>& results,
-                                                   std::size_t expected, bool write);
+                                                   std::size_t expected, bool write,
+                                                   const statement_owner& owner);
     void fail_queued(error_code ec);
     void stop();
 
@@ -227,10 +235,16 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     build_statements(batch, write, statements, first);
     std::vector<pg_reply> results;
     if (write) ++writers_busy;
+    const statement_owner owner = [&](std::size_t at) -> pg_op* {
+        const auto next = std::upper_bound(first.begin(), first.end(), at);
+        const auto i = static_cast<std::size_t>(next - first.begin());
+        return i == 0 || i > batch.size() ? nullptr : batch[i - 1].get();
+    };
     attempt_outcome out;
     for (int n = 1;; ++n) {
-        out = co_await attempt(conn, statements, write, results);
+        out = co_await attempt(conn, statements, write, results, owner);
         if (!out.retry) break;
+        build_statements(batch, write, statements, first);  // an op may have changed its form
         if (n >= max_attempts) {
             spdlog::error(
                 "postgres: a write batch lost {} deadlocks or serialization conflicts in a row; "
@@ -258,7 +272,7 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
 
 asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::attempt(
     pg_connection& conn, const std::vector<pg_statement>& statements, bool write,
-    std::vector<pg_reply>& results) {
+    std::vector<pg_reply>& results, const statement_owner& owner) {
     results.clear();
     try {
         results = co_await conn.exec(statements, options.query_timeout);
@@ -269,19 +283,24 @@ asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::attempt(
         --connected;
         co_return attempt_outcome{store_errc::io};
     }
-    co_return co_await check_results(conn, results, statements.size(), write);
+    co_return co_await check_results(conn, results, statements.size(), write, owner);
 }
 
 asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::check_results(
-    pg_connection& conn, const std::vector<pg_reply>& results, std::size_t expected, bool write) {
+    pg_connection& conn, const std::vector<pg_reply>& results, std::size_t expected, bool write,
+    const statement_owner& owner) {
     const auto failed =
         std::find_if(results.begin(), results.end(), [](const pg_reply& r) { return !r.ok(); });
     if (failed == results.end())
         co_return attempt_outcome{results.size() == expected ? error_code{} : error_code(store_errc::io)};
     // A failed statement inside BEGIN leaves the session in an aborted transaction (the COMMIT
     // was skipped). A lost deadlock or serialization conflict is rolled back and run again;
-    // anything else starts afresh on a new session.
-    if (write && worth_retrying(failed->sqlstate())) {
+    // So is a unique violation of an operation that can skip the conflicting rows instead.
+    // Anything else starts afresh on a new session.
+    const std::string state = failed->sqlstate();
+    pg_op* const culprit = owner(static_cast<std::size_t>(failed - results.begin()));
+    if (write &&
+        (worth_retrying(state) || (state == unique_violation && culprit && culprit->skip_conflicts()))) {
         spdlog::warn("postgres: a write batch was rolled back ({}); running it again", failed->error());
         bool rolled_back = false;
         const std::vector<pg_statement> rollback{pg_sql("ROLLBACK")};  // a named vector: GCC 12 coroutines

@@ -2,6 +2,7 @@
 // and COMMIT and reads its own results back; forward-only and duplicate checks are decided by
 // the statements themselves, so several jobsd may write the same database.
 #include <unordered_set>
+#include <utility>
 
 #include "model/clock.hpp"
 #include "model/webhook_event.hpp"
@@ -115,8 +116,10 @@ struct create_job_op final : pg_op {
 
 // The plain creates of one write batch as one statement (insert_jobs_many): PostgreSQL plans and
 // runs one INSERT for them all instead of one per job, and jobsd reads one result. Each job is
-// still inserted or not on its own (ON CONFLICT DO NOTHING; a duplicate uuid is that job's
-// answer alone), in the order the creates came.
+// still inserted or not on its own, in the order the creates came: a duplicate uuid is that job's
+// answer alone. The INSERT first goes without ON CONFLICT, whose speculative insertion costs
+// PostgreSQL a sixth of its work per row; a duplicate aborts that batch, which then runs again
+// with insert_jobs_many_skip (ON CONFLICT DO NOTHING).
 struct create_many_op final : pg_op {
     create_many_op(std::vector<std::unique_ptr<create_job_op>> c) : creates(std::move(c)) {}
 
@@ -124,7 +127,7 @@ struct create_many_op final : pg_op {
         job_arrays a;
         for (const auto& c : creates) a.add(c->job);
         const auto& first = *creates.front();
-        out.push_back({"insert_jobs_many",
+        out.push_back({conflicts_skipped ? "insert_jobs_many_skip" : "insert_jobs_many",
                        {first.instance,
                         pg_number(static_cast<std::int64_t>(first.claim_lease.count())),
                         pg_text_array(a.uuids),
@@ -160,8 +163,10 @@ struct create_many_op final : pg_op {
     }
     std::uint64_t jobs() const override { return creates.size(); }
     bool is_write() const override { return true; }
+    bool skip_conflicts() override { return !std::exchange(conflicts_skipped, true); }
 
     std::vector<std::unique_ptr<create_job_op>> creates;
+    bool conflicts_skipped = false;
 };
 
 // The first job decides: inserted (key free) or not (key taken, nothing else is written either).
