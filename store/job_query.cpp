@@ -108,32 +108,13 @@ std::string sqlite_session_page(const job_query& q, const conditions& c, std::st
            std::string(newest_first) + c.limit;
 }
 
-// PostgreSQL, a session's page: as SQLite's (store/pg_session_index.hpp), the jobs above the
-// index found by a range of the jobs' primary key. The subquery's bound decides; the literal one
-// below it (`through_hint`, at most the real one) lets the planner estimate that range as the few
-// rows it is, rather than walk the account's whole history.
-std::string pg_session_page(const job_query& q, const conditions& c, std::string_view columns,
-                            std::int64_t through_hint, builder& b) {
-    const std::string indexed = "SELECT " + qualified(columns, "jobs") + " FROM session_jobs s" +
-                                " JOIN jobs ON jobs.seq = s.seq" + c.where(q, "s.", true) +
-                                " ORDER BY s.created_ms DESC, s.uuid DESC LIMIT " + c.limit;
-    const std::string recent = "SELECT " + std::string(columns) + " FROM jobs" + c.where(q, "", true) +
-                               " AND seq > " + b.param(through_hint) +
-                               " AND seq > (SELECT seq FROM session_jobs_through)" +
-                               std::string(newest_first) + c.limit;
-    return "SELECT * FROM (" + indexed + ") AS indexed UNION ALL SELECT * FROM (" + recent + ") AS recent" +
-           std::string(newest_first) + c.limit;
-}
-
 }  // namespace
 
-job_query_sql list_jobs_sql(const job_query& q, std::string_view columns, bool postgres,
-                            std::int64_t pg_sessions_through) {
+job_query_sql list_jobs_sql(const job_query& q, std::string_view columns, bool postgres) {
     builder b(postgres);
     const conditions c = bind_conditions(q, b);
-    if (q.session_id) {
-        b.out.sql = postgres ? pg_session_page(q, c, columns, pg_sessions_through, b)
-                             : sqlite_session_page(q, c, columns);
+    if (!postgres && q.session_id) {
+        b.out.sql = sqlite_session_page(q, c, columns);
         return std::move(b.out);
     }
     b.out.sql = "SELECT " + std::string(columns) + " FROM jobs";

@@ -40,11 +40,9 @@ struct job_query_sql {
 };
 
 // "SELECT <columns> FROM jobs WHERE … ORDER BY created_ms DESC, uuid DESC LIMIT n". The
-// account, the filters and the position are index range bounds on jobs_account_created; status,
-// type and source are checked on the rows walked in that index's order. With session_id, both
-// stores read session_jobs (its key is the session's) and the few jobs committed since it was
-// last caught up; `pg_sessions_through` is PostgreSQL's session_jobs_through as last seen.
-job_query_sql list_jobs_sql(const job_query& q, std::string_view columns, bool postgres,
-                            std::int64_t pg_sessions_through = 0);
+// account, the filters and the position are index range bounds on jobs_account_created (or
+// jobs_account_session when session_id is given); status, type and source are checked on the rows
+// walked in that index's order.
+job_query_sql list_jobs_sql(const job_query& q, std::string_view columns, bool postgres);
 
 }  // namespace jobsd::store

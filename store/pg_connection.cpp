@@ -10,7 +10,6 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <stdexcept>
 
 namespace jobsd::store {
 
@@ -234,19 +233,6 @@ asio::awaitable<bool> pg_connection::watch_idle() {
         co_return false;
     }
     co_return true;
-}
-
-void check_pg_url(const std::string& url) {
-    char* err = nullptr;
-    PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &err);
-    if (parsed) {
-        PQconninfoFree(parsed);
-        return;
-    }
-    std::string msg = err ? err : "cannot be parsed";
-    if (err) PQfreemem(err);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw std::invalid_argument("store.url: \"" + redact_pg_url(url) + "\": " + msg);
 }
 
 std::string redact_pg_url(std::string_view url) {

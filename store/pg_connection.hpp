@@ -111,9 +111,6 @@ class pg_connection {
 // The conninfo without its password, for messages.
 std::string redact_pg_url(std::string_view url);
 
-// Throws std::invalid_argument naming `store.url` (without password) when libpq cannot parse it.
-void check_pg_url(const std::string& url);
-
 }  // namespace jobsd::store
 
 namespace jobsd::store {

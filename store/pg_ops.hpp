@@ -43,8 +43,6 @@ struct pg_op {
     // Asked when one of its statements failed on a unique violation, which aborted the batch:
     // true when it switched to a form that skips the conflicting rows, so the batch runs again.
     virtual bool skip_conflicts() { return false; }
-    // True when it inserts jobs: its batch takes the insert lock first (store/pg_session_index.hpp).
-    virtual bool inserts_jobs() const { return false; }
 };
 
 template <class... Values>
@@ -61,12 +59,6 @@ std::string pg_policy_json(const model::lifecycle_policy& policy);
 
 // The first statement of a write batch after BEGIN: locks `uuids` (sorted, unique) in order.
 pg_statement pg_lock_rows(const std::vector<std::string>& uuids);
-
-// A batch's pipeline: for writes BEGIN, the insert lock when an operation inserts jobs
-// (store/pg_session_index.hpp), the batch's row locks in one order, each operation's statements,
-// COMMIT. first[i] is where operation i's statements start (first[size] is past the last).
-void pg_batch_statements(const std::vector<std::unique_ptr<pg_op>>& batch, bool write,
-                         std::vector<pg_statement>& statements, std::vector<std::size_t>& first);
 
 // A statement sent as text rather than prepared (BEGIN, COMMIT, rare reads).
 inline pg_statement pg_sql(std::string text) {
@@ -119,8 +111,7 @@ std::unique_ptr<pg_op> make_find_by_key_op(std::string account_id, std::string k
 std::unique_ptr<pg_op> make_claim_op(std::string instance, std::chrono::milliseconds claim_lease,
                                      std::int64_t after_seq, std::size_t limit,
                                      pg_handler<std::vector<outbox_entry>> handler);
-std::unique_ptr<pg_op> make_list_jobs_op(job_query query, const std::int64_t* sessions_through,
-                                         pg_handler<std::vector<job_record>> handler);
+std::unique_ptr<pg_op> make_list_jobs_op(job_query query, pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_list_batch_op(std::string account_id, std::string batch_id,
                                           pg_handler<std::vector<job_record>> handler);
 std::unique_ptr<pg_op> make_outbox_stats_op(pg_handler<outbox_stats> handler);

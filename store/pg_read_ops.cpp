@@ -54,13 +54,12 @@ struct jobs_read final : single_read<jobs_read, std::vector<job_record>> {
 };
 
 // The SQL differs with the filters given: sent as text with parameters rather than prepared.
-// `sessions_through`: session_jobs_through as the store last saw it, read on its io thread.
 struct list_jobs_op final : pg_op {
-    list_jobs_op(job_query q, const std::int64_t* through, pg_handler<std::vector<job_record>> h)
-        : query(std::move(q)), sessions_through(through), handler(std::move(h)) {}
+    list_jobs_op(job_query q, pg_handler<std::vector<job_record>> h)
+        : query(std::move(q)), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        auto q = list_jobs_sql(query, pg_job_columns, true, *sessions_through);
+        auto q = list_jobs_sql(query, pg_job_columns, true);
         pg_statement st{std::move(q.sql), {}, false};
         for (auto& p : q.params)
             st.params.emplace_back(std::visit(
@@ -81,7 +80,6 @@ struct list_jobs_op final : pg_op {
     bool is_write() const override { return false; }
 
     job_query query;
-    const std::int64_t* sessions_through;
     pg_handler<std::vector<job_record>> handler;
 };
 
@@ -212,9 +210,8 @@ std::unique_ptr<pg_op> make_claim_op(std::string instance, std::chrono::millisec
         std::move(handler));
 }
 
-std::unique_ptr<pg_op> make_list_jobs_op(job_query query, const std::int64_t* sessions_through,
-                                         pg_handler<std::vector<job_record>> handler) {
-    return std::make_unique<list_jobs_op>(std::move(query), sessions_through, std::move(handler));
+std::unique_ptr<pg_op> make_list_jobs_op(job_query query, pg_handler<std::vector<job_record>> handler) {
+    return std::make_unique<list_jobs_op>(std::move(query), std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_list_batch_op(std::string account_id, std::string batch_id,

@@ -11,14 +11,13 @@
 #include <string_view>
 
 #include "store/pg_connection.hpp"
-#include "store/pg_session_index.hpp"
 #include "store/webhook_schema.hpp"
 
 namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> migrations = {
+constexpr std::array<std::string_view, 9> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -236,9 +235,6 @@ ALTER TABLE jobs ADD COLUMN traceparent text;
 )sql",
     // 9: a job's own webhook in its row, as SQLite's step 9 (store/webhook_schema.hpp).
     pg_job_webhook_columns_step,
-    // 10: a session's jobs indexed in batches, not by every create, as SQLite's step 11
-    // (store/pg_session_index.hpp).
-    pg_sessions::schema_step,
 };
 
 // Any constant both instances agree on: "jobsd" in ASCII.

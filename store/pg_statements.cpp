@@ -1,11 +1,9 @@
 // The PostgreSQL adapter's SQL: the named statements every pooled connection prepares, and the
 // text form its parameters travel in.
-#include <algorithm>
 #include <charconv>
 
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
-#include "store/pg_session_index.hpp"
 
 namespace jobsd::store {
 
@@ -182,32 +180,9 @@ const std::vector<pg_prepared>& pg_prepared_statements() {
     static const std::vector<pg_prepared> all = [] {
         auto v = make_statements();
         for (auto& s : pg_webhook_statements()) v.push_back(std::move(s));
-        v.push_back(pg_sessions::insert_lock_statement());
         return v;
     }();
     return all;
-}
-
-void pg_batch_statements(const std::vector<std::unique_ptr<pg_op>>& batch, bool write,
-                         std::vector<pg_statement>& statements, std::vector<std::size_t>& first) {
-    statements.clear();
-    first.assign(batch.size() + 1, 0);
-    if (write) {
-        statements.push_back(pg_sql("BEGIN"));
-        if (std::any_of(batch.begin(), batch.end(), [](const auto& op) { return op->inserts_jobs(); }))
-            statements.push_back(pg_sessions::insert_lock());
-        std::vector<std::string> rows;
-        for (const auto& op : batch) op->rows_to_lock(rows);
-        std::sort(rows.begin(), rows.end());
-        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-        if (!rows.empty()) statements.push_back(pg_lock_rows(rows));
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        first[i] = statements.size();
-        batch[i]->add(statements);
-    }
-    first[batch.size()] = statements.size();
-    if (write) statements.push_back(pg_sql("COMMIT"));
 }
 
 pg_statement pg_lock_rows(const std::vector<std::string>& uuids) {

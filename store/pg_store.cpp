@@ -25,7 +25,6 @@
 #include "store/pg_ops.hpp"
 #include "store/pg_schema.hpp"
 #include "store/pg_seed.hpp"
-#include "store/pg_session_index.hpp"
 #include "store/pg_webhook_store.hpp"
 #include "store/store_error.hpp"
 
@@ -49,6 +48,28 @@ bool worth_retrying(const std::string& sqlstate) {
 }
 
 constexpr std::string_view unique_violation = "23505";
+
+// BEGIN, the batch's row locks in one order, each operation's statements, COMMIT; first[i] is
+// where operation i's statements start (first[size] is past the last).
+void build_statements(const std::vector<std::unique_ptr<pg_op>>& batch, bool write,
+                      std::vector<pg_statement>& statements, std::vector<std::size_t>& first) {
+    statements.clear();
+    first.assign(batch.size() + 1, 0);
+    if (write) {
+        statements.push_back(pg_sql("BEGIN"));
+        std::vector<std::string> rows;
+        for (const auto& op : batch) op->rows_to_lock(rows);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        if (!rows.empty()) statements.push_back(pg_lock_rows(rows));
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        first[i] = statements.size();
+        batch[i]->add(statements);
+    }
+    first[batch.size()] = statements.size();
+    if (write) statements.push_back(pg_sql("COMMIT"));
+}
 
 }  // namespace
 
@@ -82,8 +103,6 @@ struct pg_store::impl {
                                                    const statement_owner& owner);
     void fail_queued(error_code ec);
     void stop();
-    // Queues a catch-up of the session index when `sessions` says it is due.
-    void catch_up_sessions(std::uint64_t committed, bool listing);
 
     const pg_options options;
     const store_options common;
@@ -100,15 +119,7 @@ struct pg_store::impl {
     std::atomic<bool> creates_stopped{false};
     std::atomic<bool> reachable{true};  // false while no connection to the server can be made
     std::atomic<std::uint64_t> transactions{0}, jobs_committed{0}, events_applied{0};
-    std::unique_ptr<pg_sessions::catch_up_schedule> sessions;  // set before the io thread starts
 };
-
-void pg_store::impl::catch_up_sessions(std::uint64_t committed, bool listing) {
-    if (stopping || !sessions->start(committed, listing)) return;
-    reads.push_front(pg_sessions::make_catch_up_op([this](auto through) { sessions->finished(through); }));
-    reads_queued.fetch_add(1, std::memory_order_relaxed);
-    wake.cancel();
-}
 
 void pg_store::impl::fail_queued(error_code ec) {
     auto w = std::move(writes);
@@ -221,7 +232,7 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
                                                 std::vector<std::unique_ptr<pg_op>>& batch, bool write,
                                                 std::vector<pg_statement>& statements) {
     std::vector<std::size_t> first;
-    pg_batch_statements(batch, write, statements, first);
+    build_statements(batch, write, statements, first);
     std::vector<pg_reply> results;
     if (write) ++writers_busy;
     const statement_owner owner = [&](std::size_t at) -> pg_op* {
@@ -233,7 +244,7 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     for (int n = 1;; ++n) {
         out = co_await attempt(conn, statements, write, results, owner);
         if (!out.retry) break;
-        pg_batch_statements(batch, write, statements, first);  // an op may have changed its form
+        build_statements(batch, write, statements, first);  // an op may have changed its form
         if (n >= max_attempts) {
             spdlog::error(
                 "postgres: a write batch lost {} deadlocks or serialization conflicts in a row; "
@@ -256,7 +267,6 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     if (write && !ec && wrote) {
         transactions.fetch_add(1, std::memory_order_relaxed);
         jobs_committed.fetch_add(jobs, std::memory_order_relaxed);
-        catch_up_sessions(jobs, false);
     }
 }
 
@@ -312,17 +322,23 @@ pg_store::pg_store(pg_options options, store_options common)
     if (options_.pool_size == 0) throw std::invalid_argument("store.pool_size must be at least 1");
     options_.writers =
         std::clamp<std::size_t>(options_.writers, 1, std::max<std::size_t>(1, options_.pool_size - 1));
-    check_pg_url(options_.url);
+    {
+        char* err = nullptr;
+        PQconninfoOption* parsed = PQconninfoParse(options_.url.c_str(), &err);
+        if (!parsed) {
+            std::string msg = err ? err : "cannot be parsed";
+            if (err) PQfreemem(err);
+            while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+            throw std::invalid_argument("store.url: \"" + redact_pg_url(options_.url) + "\": " + msg);
+        }
+        PQconninfoFree(parsed);
+    }
     if (options_.instance_id.empty()) options_.instance_id = model::new_uuid();
-    std::int64_t sessions_through = 0;
     {
         auto conn = pg_connect_blocking(options_.url, options_.connect_timeout);
         migrate_pg(conn.get());
-        sessions_through = pg_sessions::read_through(conn.get());
     }
     impl_ = std::make_shared<impl>(options_, common_);
-    impl_->sessions = std::make_unique<pg_sessions::catch_up_schedule>(
-        options_.session_index_rows, options_.session_index_interval, sessions_through);
     impl_->workers = options_.pool_size;
     for (std::size_t i = 0; i < options_.pool_size; ++i)
         asio::co_spawn(impl_->ioc, impl_->worker(), [](std::exception_ptr e) {
@@ -395,8 +411,7 @@ void pg_store::create_jobs(std::vector<job_record> jobs,
 
 void pg_store::list_jobs(job_query query,
                          asio::any_completion_handler<void(error_code, std::vector<job_record>)> handler) {
-    if (query.session_id) asio::post(impl_->ioc, [i = impl_] { i->catch_up_sessions(0, true); });
-    submit(pg_ops::make_list_jobs_op(std::move(query), &impl_->sessions->through(), std::move(handler)));
+    submit(pg_ops::make_list_jobs_op(std::move(query), std::move(handler)));
 }
 
 void pg_store::list_batch(std::string account_id, std::string batch_id,

@@ -36,10 +36,6 @@ struct pg_options {
     // costs: on a 2-core machine one writer ingested 15 359-17 145 jobs/s at 35-38 µs of server
     // CPU per job, three 12 173-13 357 at 59-62 µs (bench/RESULTS.md, issue 20).
     std::size_t writers = 1;
-    // A session's index is caught up once this many jobs committed here wait for it, or some
-    // do and this long has passed (store/pg_session_index.hpp); a page reads the rest by seq.
-    std::int64_t session_index_rows = 4'096;
-    std::chrono::milliseconds session_index_interval{1'000};
     // How long a connection attempt may take; also bounds the startup check.
     std::chrono::milliseconds connect_timeout{5000};
     // How long one pipeline may take before its connection is dropped and its operations fail.

@@ -105,7 +105,6 @@ struct create_job_op final : pg_op {
     void settle(error_code ec) { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return 1; }
     bool is_write() const override { return true; }
-    bool inserts_jobs() const override { return true; }
     // A create without an idempotency key: one row, nothing to release first.
     bool plain() const { return job.idempotency_key.empty(); }
 
@@ -164,7 +163,6 @@ struct create_many_op final : pg_op {
     }
     std::uint64_t jobs() const override { return creates.size(); }
     bool is_write() const override { return true; }
-    bool inserts_jobs() const override { return true; }
     bool skip_conflicts() override { return !std::exchange(conflicts_skipped, true); }
 
     std::vector<std::unique_ptr<create_job_op>> creates;
@@ -221,7 +219,6 @@ struct create_jobs_op final : pg_op {
     }
     std::uint64_t jobs() const override { return batch.size(); }
     bool is_write() const override { return true; }
-    bool inserts_jobs() const override { return true; }
 
     std::vector<job_record> batch;
     std::string instance;
