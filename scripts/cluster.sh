@@ -123,19 +123,28 @@ node_start() {
 # it first, and node I's state is wiped with force_reset (reset asks the cluster, which is what
 # failed). Nodes join in parallel: each CLI call boots an Erlang VM (a minute on a machine running
 # far more than it has cores), and one node after the other doubled the start. The CLI logs
-# harmless errors while a node joins; they stay in DIR/rabbit-join.log unless it fails.
+# harmless errors while a node joins; they stay in DIR/rabbit-join.log unless it fails. A repair
+# and the tries after it hold DIR/rabbit-join.lock, so that two nodes' repairs never change node 1's
+# membership under each other's join.
+join_try() {
+    { rmq_ctl "$1" -q stop_app && rmq_ctl "$1" -q join_cluster "$(node_name 1)" &&
+        rmq_ctl "$1" -q start_app; } >>"$DIR/rabbit-join.log" 2>&1
+}
 join_node() {
     local i=$1 try
-    for try in 1 2 3; do
-        { rmq_ctl "$i" -q stop_app && rmq_ctl "$i" -q join_cluster "$(node_name 1)" &&
-            rmq_ctl "$i" -q start_app; } >>"$DIR/rabbit-join.log" 2>&1 && return 0
-        say "node $i: join try $try failed, taking it out of the cluster and resetting it"
-        {
-            rmq_ctl "$i" -q stop_app
-            rmq_ctl 1 -q forget_cluster_node "$(node_name "$i")"
-            rmq_ctl "$i" -q force_reset
-        } >>"$DIR/rabbit-join.log" 2>&1 || true
-        sleep 2
+    join_try "$i" && return 0
+    for try in 2 3; do
+        say "node $i: join try $((try - 1)) failed, taking it out of the cluster and resetting it"
+        (
+            flock 9
+            {
+                rmq_ctl "$i" -q stop_app
+                rmq_ctl 1 -q forget_cluster_node "$(node_name "$i")"
+                rmq_ctl "$i" -q force_reset
+            } >>"$DIR/rabbit-join.log" 2>&1 || true
+            sleep 2
+            join_try "$i"
+        ) 9>"$DIR/rabbit-join.lock" && return 0
     done
     return 1
 }
