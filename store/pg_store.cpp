@@ -244,7 +244,6 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     for (int n = 1;; ++n) {
         out = co_await attempt(conn, statements, write, results, owner);
         if (!out.retry) break;
-        build_statements(batch, write, statements, first);  // an op may have changed its form
         if (n >= max_attempts) {
             spdlog::error(
                 "postgres: a write batch lost {} deadlocks or serialization conflicts in a row; "
@@ -252,6 +251,7 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
                 n, batch.size());
             break;
         }
+        build_statements(batch, write, statements, first);  // an op may have changed its form
     }
     if (write) --writers_busy;
     const error_code ec = out.ec;
@@ -294,8 +294,8 @@ asio::awaitable<pg_store::impl::attempt_outcome> pg_store::impl::check_results(
     if (failed == results.end())
         co_return attempt_outcome{results.size() == expected ? error_code{} : error_code(store_errc::io)};
     // A failed statement inside BEGIN leaves the session in an aborted transaction (the COMMIT
-    // was skipped). A lost deadlock or serialization conflict is rolled back and run again;
-    // So is a unique violation of an operation that can skip the conflicting rows instead.
+    // was skipped). A lost deadlock or serialization conflict is rolled back and run again, and
+    // so is a unique violation of an operation that can skip the conflicting rows instead.
     // Anything else starts afresh on a new session.
     const std::string state = failed->sqlstate();
     pg_op* const culprit = owner(static_cast<std::size_t>(failed - results.begin()));
