@@ -735,12 +735,15 @@ BOOST_AUTO_TEST_CASE(exec_jobs_run_concurrently_without_sharing_pipes) {
                       " | wc -l) -ge 4 ] && echo '{\"n\":'$$'}'",
                   60s);
     std::vector<job_outcome> outs(4);
+    // The inputs are made here: job() checks with BOOST_REQUIRE, and Boost.Test's checks are not
+    // thread-safe (four threads at once corrupted its checkpoint and aborted the test).
+    const std::vector<job_input> inputs(4, job());
     {
         std::vector<std::jthread> threads;
         for (int i = 0; i < 4; ++i)
             threads.emplace_back([&, i] {
                 recording_progress progress;
-                outs[i] = h.run(job(), progress, {});
+                outs[i] = h.run(inputs[i], progress, {});
             });
     }
     std::filesystem::remove_all(met);
