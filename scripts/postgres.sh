@@ -14,27 +14,13 @@
 # Run as root, the server runs as the `postgres` user (DIR is chowned to it), since PostgreSQL
 # refuses to run as root.
 set -euo pipefail
+. "$(dirname "$0")/reach-for-user.sh"
 
 PG_USER=postgres
 DB_USER=jobsd
 DB_NAME=jobsd
 
 die() { echo "postgres.sh: $*" >&2; exit 2; }
-# The server runs as the postgres user, which must be able to traverse every directory above DIR.
-# A checkout under a private directory (mktemp -d makes it 0700) would stop initdb with
-# "Permission denied": give such ancestors search permission (x, not read) and say so.
-reach_for_pg_user() {
-    [[ $(id -u) == 0 ]] || return 0
-    local d
-    d=$(cd "$1/.." && pwd)
-    while [[ $d != / ]]; do
-        if ! runuser -u "$PG_USER" -- test -x "$d"; then
-            chmod o+x "$d"
-            echo "postgres.sh: gave $d search permission (o+x) so the $PG_USER user can reach its data" >&2
-        fi
-        d=$(dirname "$d")
-    done
-}
 
 usage() {
     echo "usage: scripts/postgres.sh start DIR [PORT] | stop DIR | status DIR | url DIR" >&2
@@ -99,7 +85,7 @@ cmd_start() {
     echo "PORT=$PORT" >"$DIR/cluster.env"
     [[ $(id -u) == 0 ]] && chown -R "$PG_USER:$PG_USER" "$DIR"
     chmod 700 "$DIR"
-    reach_for_pg_user "$DIR"
+    reach_for_user "$PG_USER" "$DIR" postgres.sh
     if [[ ! -f $DIR/data/PG_VERSION ]]; then
         run_pg "$bin/initdb" -D "$DIR/data" -U "$DB_USER" --auth=trust -E UTF8 --no-instructions \
             >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }

@@ -35,6 +35,7 @@
 # with a clean, explicit environment instead (override their location with
 # RABBITMQ_SCRIPTS_DIR).
 set -euo pipefail
+. "$(dirname "$0")/reach-for-user.sh"
 
 RMQ_BIN=${RABBITMQ_SCRIPTS_DIR:-/usr/lib/rabbitmq/bin}
 RMQ_USER=rabbitmq
@@ -259,6 +260,7 @@ EOF
     : >"$DIR/log/startup_err"
     if [[ $(id -u) == 0 ]]; then
         chown -R "$RMQ_USER:$RMQ_USER" "$DIR"
+        reach_for_user "$RMQ_USER" "$DIR" rabbitmq.sh
     fi
 
     set_env
