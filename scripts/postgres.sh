@@ -14,6 +14,7 @@
 # Run as root, the server runs as the `postgres` user (DIR is chowned to it), since PostgreSQL
 # refuses to run as root.
 set -euo pipefail
+# shellcheck source=scripts/reach-for-user.sh
 . "$(dirname "$0")/reach-for-user.sh"
 
 PG_USER=postgres

@@ -35,6 +35,7 @@
 # with a clean, explicit environment instead (override their location with
 # RABBITMQ_SCRIPTS_DIR).
 set -euo pipefail
+# shellcheck source=scripts/reach-for-user.sh
 . "$(dirname "$0")/reach-for-user.sh"
 
 RMQ_BIN=${RABBITMQ_SCRIPTS_DIR:-/usr/lib/rabbitmq/bin}

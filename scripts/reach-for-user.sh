@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that run a server as its own system user (postgres.sh, rabbitmq.sh).
 #
 #   reach_for_user USER DIR TAG
