@@ -14,8 +14,8 @@
 # Run as root, the server runs as the `postgres` user (DIR is chowned to it), since PostgreSQL
 # refuses to run as root.
 set -euo pipefail
-# shellcheck source=scripts/reach-for-user.sh
-. "$(dirname "$0")/reach-for-user.sh"
+# shellcheck source=scripts/server-lib.sh
+. "$(dirname "$0")/server-lib.sh"
 
 PG_USER=postgres
 DB_USER=jobsd
@@ -41,8 +41,6 @@ if [[ $(id -u) == 0 ]]; then
     id -u "$PG_USER" >/dev/null 2>&1 || die "user $PG_USER does not exist"
     as_pg=(runuser -u "$PG_USER" --)
 fi
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 load_env() {
     DIR=$1

@@ -35,8 +35,8 @@
 # with a clean, explicit environment instead (override their location with
 # RABBITMQ_SCRIPTS_DIR).
 set -euo pipefail
-# shellcheck source=scripts/reach-for-user.sh
-. "$(dirname "$0")/reach-for-user.sh"
+# shellcheck source=scripts/server-lib.sh
+. "$(dirname "$0")/server-lib.sh"
 
 RMQ_BIN=${RABBITMQ_SCRIPTS_DIR:-/usr/lib/rabbitmq/bin}
 RMQ_USER=rabbitmq
@@ -115,9 +115,6 @@ rmq_cli() {
     set_env
     (cd "$DIR" && "${as_rmq[@]}" "${ENVV[@]}" "$RMQ_BIN/$tool" -n "$NODENAME" "$@")
 }
-
-# Something already accepts connections on 127.0.0.1:$1.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A socket listens on 127.0.0.1:$1 (checked without connecting to it).
 listening() { [[ -n $(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null) ]]; }

@@ -2,10 +2,12 @@
 # The servers the scripts run as their own system users (scripts/rabbitmq.sh as `rabbitmq`,
 # scripts/postgres.sh as `postgres`) start from a checkout under a private directory: root's
 # home, or one mktemp -d made (0700). Each script gives the directories above its data search
-# permission (scripts/reach-for-user.sh); without that, the broker cannot read its Erlang cookie
+# permission (scripts/server-lib.sh); without that, the broker cannot read its Erlang cookie
 # and initdb cannot reach its data. Root only: as another user the servers run as that user.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/server-lib.sh
+. "$root/scripts/server-lib.sh"
 [[ $(id -u) == 0 ]] || { echo "SKIP: the servers run as their own users only when started as root"; exit 77; }
 
 base=$root/var/test-service-dirs
@@ -29,13 +31,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # Free ports: the broker's AMQP port and the two the script derives from it (distribution +20000,
 # epmd +30000), and PostgreSQL's.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 amqp="" pg_port=""
 for p in $(shuf -i 20000-35000 -n 200); do
-    if port_free "$p" && port_free $((p + 20000)) && port_free $((p + 30000)); then amqp=$p; break; fi
+    if ! port_busy "$p" && ! port_busy $((p + 20000)) && ! port_busy $((p + 30000)); then amqp=$p; break; fi
 done
 for p in $(shuf -i 40000-50000 -n 200); do
-    if port_free "$p"; then pg_port=$p; break; fi
+    if ! port_busy "$p"; then pg_port=$p; break; fi
 done
 [[ -n $amqp && -n $pg_port ]] || fail "no free ports"
 

@@ -1,7 +1,11 @@
 # shellcheck shell=bash
-# Sourced by the scripts that run a server as its own system user (postgres.sh, rabbitmq.sh).
-#
-#   reach_for_user USER DIR TAG
+# Helpers shared by the scripts that run a local server (postgres.sh, rabbitmq.sh) and their test
+# (tests/service_dirs_test.sh); sourced, not run.
+
+# port_busy PORT: exit status 0 when something accepts connections on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# reach_for_user USER DIR TAG
 #
 # The server runs as USER, which must be able to traverse every directory above DIR. A checkout
 # under a private directory (root's home, or one mktemp -d made: 0700) would stop it with
