@@ -49,4 +49,12 @@ struct job {
     std::string traceparent;
 };
 
+// One attempt of a job: what the broker confirms and the outbox marks published. A retry keeps
+// the uuid, so a confirm of an earlier attempt must not mark the next one's wait in the outbox.
+struct job_attempt {
+    std::string uuid;
+    int attempt = 1;
+    bool operator==(const job_attempt&) const = default;
+};
+
 }  // namespace jobsd::model

@@ -32,8 +32,9 @@ class outbox {
     virtual void claim(std::int64_t after_seq, std::size_t limit,
                        std::function<void(std::error_code, std::vector<entry>)> done) = 0;
 
-    // Marks confirmed jobs published.
-    virtual void mark_published(std::vector<std::string> uuids,
+    // Marks the confirmed attempts published. A job retried since (same uuid, a later attempt)
+    // stays unpublished: its new attempt has yet to be sent.
+    virtual void mark_published(std::vector<model::job_attempt> published,
                                 std::function<void(std::error_code)> done) = 0;
 
     // Renews this instance's claims on jobs the publisher still holds, so another instance does

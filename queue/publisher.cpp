@@ -149,9 +149,9 @@ struct publisher::impl final : amqp_session_user {
             if (m.error) {
                 stats.outbox_errors.fetch_add(1, std::memory_order_relaxed);
                 spdlog::warn("outbox: marking {} job(s) published failed ({}); the relay sends them again",
-                             m.uuids.size(), m.error.message());
+                             m.published.size(), m.error.message());
             }
-            stats.marked_late.fetch_add(ledger.marked(m.uuids, !m.error, now), std::memory_order_relaxed);
+            stats.marked_late.fetch_add(ledger.marked(m.published, !m.error, now), std::memory_order_relaxed);
         }
         for (auto& c : mail.claims) {
             if (!c.error) {
@@ -262,16 +262,16 @@ struct publisher::impl final : amqp_session_user {
         ledger.confirmed(s.confirmed);
         if (!s.confirmed.empty()) {
             stats.confirmed.fetch_add(s.confirmed.size(), std::memory_order_relaxed);
-            std::vector<std::string> uuids;
-            uuids.reserve(s.confirmed.size());
+            std::vector<model::job_attempt> published;
+            published.reserve(s.confirmed.size());
             for (auto& m : s.confirmed) {
                 spdlog::debug("job {} published (attempt {}) trace_id={}", m.uuid, m.attempt,
                               model::trace_id_of(m.traceparent));
-                uuids.push_back(std::move(m.uuid));
+                published.push_back({std::move(m.uuid), m.attempt});
             }
-            // The uuids stay known to the ledger until the answer, so a sweep meanwhile skips them.
-            box.mark_published(uuids, [mb = mailbox, uuids](std::error_code ec) mutable {
-                mb->post(publisher_mailbox::mark_answer{std::move(uuids), ec});
+            // They stay known to the ledger until the answer, so a sweep meanwhile skips them.
+            box.mark_published(published, [mb = mailbox, published](std::error_code ec) mutable {
+                mb->post(publisher_mailbox::mark_answer{std::move(published), ec});
             });
         }
         if (!s.failed.empty()) pause_failed(s.failed);

@@ -37,7 +37,7 @@ class publisher_mailbox {
         std::vector<outbox::entry> entries;
     };
     struct mark_answer {
-        std::vector<std::string> uuids;
+        std::vector<model::job_attempt> published;
         std::error_code error;
     };
     struct renew_answer {

@@ -3,6 +3,7 @@
 #include "queue/relay_ledger.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace jobsd::queue {
 
@@ -28,9 +29,9 @@ void relay_ledger::connected(clock::time_point now) {
 }
 
 void relay_ledger::disconnected(const std::vector<job_message>& unconfirmed) {
-    for (const auto& m : unconfirmed) forget(m.uuid);
-    for (const auto& m : fresh_) forget(m.uuid);
-    for (const auto& m : relayed_) forget(m.uuid);
+    for (const auto& m : unconfirmed) forget(ref_of(m));
+    for (const auto& m : fresh_) forget(ref_of(m));
+    for (const auto& m : relayed_) forget(ref_of(m));
     fresh_.clear();
     relayed_.clear();
     connected_ = false;
@@ -51,8 +52,7 @@ std::chrono::milliseconds relay_ledger::hand_over_limit() const {
 
 bool relay_ledger::hand_over(const model::job& job, clock::time_point created_at, clock::time_point handed_at,
                              clock::time_point now) {
-    // Retire first: a retry of a job (same uuid, next attempt) may be handed over after its
-    // previous attempt's mark retired, with no mark or claim since to prune the list.
+    // Retire first: nothing else may prune the list before the next mark or claim.
     retire(now);
     if (now - handed_at >= hand_over_limit()) {
         again_ = true;
@@ -60,7 +60,8 @@ bool relay_ledger::hand_over(const model::job& job, clock::time_point created_at
     }
     if (pauses_.paused(std::string(model::to_string(job.type))))
         return false;  // the sweep after the pause sends it
-    if (!known_.try_emplace(job.uuid, known_job{false, created_at}).second) return false;
+    if (!known_.try_emplace(model::job_attempt{job.uuid, job.attempt}, known_job{false, created_at}).second)
+        return false;
     fresh_.push_back(make_job_message(job));
     return true;
 }
@@ -80,7 +81,7 @@ relay_ledger::clock::time_point relay_ledger::lease_end(const known_job& k) cons
 bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
     // No leases (one instance): nothing lapses, and a send needs no lookup to say so.
     if (options_.claim_lease == std::chrono::milliseconds::zero()) return false;
-    const auto it = known_.find(m.uuid);
+    const auto it = known_.find(ref_of(m));
     if (it == known_.end()) return true;
     const auto end = lease_end(it->second);
     return end == clock::time_point::min() || now >= end - options_.relay_interval / 2;
@@ -89,7 +90,7 @@ bool relay_ledger::lapsed(const job_message& m, clock::time_point now) const {
 std::size_t relay_ledger::drop_lapsed(clock::time_point now) {
     std::size_t dropped = 0;
     while (has_next() && lapsed(next(), now)) {
-        forget(pop_next().uuid);
+        forget(ref_of(pop_next()));
         restart_ = true;  // it is older than what the running sweep reads next
         ++dropped;
     }
@@ -107,7 +108,7 @@ void relay_ledger::drop_queued(const std::string& job_type) {
     auto drop = [&](std::deque<job_message>& q) {
         std::erase_if(q, [&](const job_message& m) {
             if (m.job_type != job_type) return false;
-            forget(m.uuid);
+            forget(ref_of(m));
             return true;
         });
     };
@@ -119,7 +120,7 @@ std::vector<std::string> relay_ledger::failed(const std::vector<job_message>& me
                                               clock::time_point now) {
     std::vector<std::string> started;
     for (const auto& m : messages) {
-        forget(m.uuid);
+        forget(ref_of(m));
         if (pauses_.failed(m.job_type, now)) {
             drop_queued(m.job_type);
             started.push_back(m.job_type);
@@ -132,18 +133,19 @@ void relay_ledger::confirmed(const std::vector<job_message>& messages) {
     for (const auto& m : messages) pauses_.confirmed(m.job_type);
 }
 
-std::size_t relay_ledger::marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now) {
+std::size_t relay_ledger::marked(const std::vector<model::job_attempt>& published, bool ok,
+                                 clock::time_point now) {
     std::size_t late = 0;
     if (ok) {
-        for (const auto& u : uuids) {
-            const auto it = known_.find(u);
+        for (const auto& p : published) {
+            const auto it = known_.find(p);
             if (it == known_.end()) continue;
             it->second.retiring = true;
             late += now >= lease_end(it->second);
         }
-        retiring_.emplace_back(now, uuids);
+        retiring_.emplace_back(now, published);
     } else {
-        for (const auto& u : uuids) forget(u);
+        for (const auto& p : published) forget({p.uuid, p.attempt});
         again_ = true;
     }
     retire(now);
@@ -183,7 +185,8 @@ std::size_t relay_ledger::page_claimed(std::uint64_t sweep, std::vector<outbox::
     std::size_t fresh = 0;
     for (const auto& e : entries) {
         if (pauses_.paused(std::string(model::to_string(e.job.type)))) continue;
-        const auto [it, added] = known_.try_emplace(e.job.uuid, known_job{false, claim_sent_at_});
+        const auto [it, added] = known_.try_emplace(model::job_attempt{e.job.uuid, e.job.attempt},
+                                                    known_job{false, claim_sent_at_});
         if (!added) {
             // Held already: the page renewed its claim too.
             if (!it->second.retiring) it->second.claimed_at = std::max(it->second.claimed_at, claim_sent_at_);
@@ -209,26 +212,29 @@ void relay_ledger::claim_failed(std::uint64_t sweep, clock::time_point now) {
 std::optional<std::vector<std::string>> relay_ledger::next_renewal(clock::time_point now) {
     if (!connected_ || now < next_renewal_) return std::nullopt;
     next_renewal_ = now + options_.relay_interval / 2;
-    std::vector<std::string> held;
+    std::vector<std::string> held;  // a claim is the job's, whatever its attempt
     held.reserve(known_.size());
-    for (const auto& [uuid, k] : known_)
-        if (!k.retiring) held.push_back(uuid);
+    for (const auto& [key, k] : known_)
+        if (!k.retiring) held.push_back(key.uuid);
+    std::sort(held.begin(), held.end());
+    held.erase(std::unique(held.begin(), held.end()), held.end());
     return held;
 }
 
 std::size_t relay_ledger::renewed(const std::vector<std::string>& asked,
                                   const std::vector<std::string>& renewed, clock::time_point sent_at) {
-    for (const auto& u : renewed)
-        if (auto it = known_.find(u); it != known_.end() && !it->second.retiring)
-            it->second.claimed_at = std::max(it->second.claimed_at, sent_at);
+    // Claims are the jobs', so each answer counts for every attempt of its uuid held.
+    const std::unordered_set<std::string_view> was_renewed(renewed.begin(), renewed.end());
+    const std::unordered_set<std::string_view> was_asked(asked.begin(), asked.end());
     std::size_t lost = 0;
-    for (const auto& u : asked) {
-        auto it = known_.find(u);
+    for (auto& [key, k] : known_) {
+        if (k.retiring) continue;
+        if (was_renewed.contains(key.uuid)) k.claimed_at = std::max(k.claimed_at, sent_at);
         // Renewed just now, or claimed again by a page asked for after this renewal.
-        if (it == known_.end() || it->second.retiring || it->second.claimed_at >= sent_at ||
-            it->second.claimed_at == clock::time_point::min())
+        if (!was_asked.contains(key.uuid) || k.claimed_at >= sent_at ||
+            k.claimed_at == clock::time_point::min())
             continue;
-        it->second.claimed_at = clock::time_point::min();
+        k.claimed_at = clock::time_point::min();
         ++lost;
     }
     return lost;
@@ -253,7 +259,7 @@ void relay_ledger::retire(clock::time_point now) {
     };
     while (!retiring_.empty() && now - retiring_.front().first >= options_.retire_after &&
            !page_may_hold(retiring_.front().first)) {
-        for (const auto& u : retiring_.front().second) forget(u);
+        for (const auto& p : retiring_.front().second) forget({p.uuid, p.attempt});
         retiring_.pop_front();
     }
 }

@@ -2,11 +2,13 @@
 // is sent twice), the send and retry queues, and the sweep of the outbox (its cursor, when one
 // is due, what a claimed page contributes). Time is passed in, never read from the clock.
 //
-// A uuid is known from the moment the publisher takes it (handed over by the server, or read
-// in a claimed page) while it waits to be sent, is unconfirmed, waits for a retry or is being
-// marked published, and for `retire_after` once marked (longer while a claim asked before the
-// mark was answered is in flight): a page read from a snapshot older than the mark must not
-// send it again. A page skips every known uuid.
+// A job's attempt is known from the moment the publisher takes it (handed over by the server, or
+// read in a claimed page) while it waits to be sent, is unconfirmed, waits for a retry or is
+// being marked published, and for `retire_after` once marked (longer while a claim asked before
+// the mark was answered is in flight): a page read from a snapshot older than the mark must not
+// send it again. A page skips every known attempt. A retry keeps the job's uuid but is an
+// attempt of its own: it is sent even while the earlier attempt is still held or retiring, and
+// the earlier one's confirm marks only that attempt (queue/outbox.hpp).
 //
 // Order: the send queue is two queues, handed-over jobs and relayed ones; the older of their
 // two fronts (created_ms) goes first, so a sweep of a backlog gets its share of the confirm
@@ -42,6 +44,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -138,12 +141,12 @@ class relay_ledger {
     std::vector<std::string> failed(const std::vector<job_message>& messages, clock::time_point now);
     // Confirmed messages: their types' next pause starts short again.
     void confirmed(const std::vector<job_message>& messages);
-    // The store's answer to marking confirmed uuids published: on success they retire after
+    // The store's answer to marking confirmed attempts published: on success they retire after
     // retire_after; on failure they are forgotten and a sweep is requested (still unpublished).
     // Returns how many were marked only after their claim may have lapsed (a database slower
     // than the lease, or a renewal refused): another instance may have claimed and sent them
     // meanwhile, a duplicate that at-least-once allows. A job is never sent on such a claim.
-    std::size_t marked(const std::vector<std::string>& uuids, bool ok, clock::time_point now);
+    std::size_t marked(const std::vector<model::job_attempt>& published, bool ok, clock::time_point now);
 
     // ---- the relay
     // The page to claim now, if any: a sweep is running or due, no claim is in flight, and the
@@ -170,7 +173,9 @@ class relay_ledger {
     clock::time_point next_deadline() const noexcept;
 
     // ---- observers, for tests and logs
-    bool known(const std::string& uuid) const { return known_.contains(uuid); }
+    bool known(const std::string& uuid, int attempt = 1) const {
+        return known_.contains(attempt_ref{uuid, attempt});
+    }
     std::size_t known_count() const noexcept { return known_.size(); }
     bool sweeping() const noexcept { return sweeping_; }
     bool backlog() const noexcept { return backlog_; }
@@ -181,7 +186,33 @@ class relay_ledger {
     std::vector<std::string> paused_types() const { return pauses_.paused_types(); }
 
   private:
-    // A uuid the publisher knows: marked published (retiring) or held, with the start of the
+    // A job's attempt, looked up without copying its uuid.
+    struct attempt_ref {
+        std::string_view uuid;
+        int attempt = 1;
+    };
+    struct attempt_hash {
+        using is_transparent = void;
+        std::size_t operator()(attempt_ref k) const noexcept {
+            return std::hash<std::string_view>{}(k.uuid) ^
+                   (static_cast<std::size_t>(k.attempt) * 0x9e3779b97f4a7c15ULL);
+        }
+        std::size_t operator()(const model::job_attempt& k) const noexcept {
+            return (*this)(attempt_ref{k.uuid, k.attempt});
+        }
+    };
+    struct attempt_equal {
+        using is_transparent = void;
+        static attempt_ref ref(attempt_ref k) noexcept { return k; }
+        static attempt_ref ref(const model::job_attempt& k) noexcept { return {k.uuid, k.attempt}; }
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const noexcept {
+            return ref(a).uuid == ref(b).uuid && ref(a).attempt == ref(b).attempt;
+        }
+    };
+    static attempt_ref ref_of(const job_message& m) noexcept { return {m.uuid, m.attempt}; }
+
+    // An attempt the publisher knows: marked published (retiring) or held, with the start of the
     // last claim on it the store confirmed (min(): lost to another instance).
     struct known_job {
         bool retiring = false;
@@ -200,15 +231,17 @@ class relay_ledger {
                (!relayed_.empty() && relayed_.front().created_ms <= fresh_.front().created_ms);
     }
     void retire(clock::time_point now);
-    void forget(const std::string& uuid) { known_.erase(uuid); }
+    void forget(attempt_ref k) {
+        if (const auto it = known_.find(k); it != known_.end()) known_.erase(it);
+    }
     void drop_queued(const std::string& job_type);
     std::chrono::milliseconds hand_over_limit() const;
 
     const options options_;
-    std::unordered_map<std::string, known_job> known_;
-    std::deque<job_message> fresh_;                                                // handed over
-    std::deque<job_message> relayed_;                                              // from claimed pages
-    std::deque<std::pair<clock::time_point, std::vector<std::string>>> retiring_;  // marked at
+    std::unordered_map<model::job_attempt, known_job, attempt_hash, attempt_equal> known_;
+    std::deque<job_message> fresh_;    // handed over
+    std::deque<job_message> relayed_;  // from claimed pages
+    std::deque<std::pair<clock::time_point, std::vector<model::job_attempt>>> retiring_;  // marked at
     type_pauses pauses_;
 
     bool connected_ = false;

@@ -20,10 +20,11 @@ void store_outbox::claim(std::int64_t after_seq, std::size_t limit,
     }
 }
 
-void store_outbox::mark_published(std::vector<std::string> uuids, std::function<void(std::error_code)> done) {
+void store_outbox::mark_published(std::vector<model::job_attempt> published,
+                                  std::function<void(std::error_code)> done) {
     auto answer = [done](store::error_code ec) { done(ec); };
     try {
-        store_.mark_published(std::move(uuids), std::move(answer));
+        store_.mark_published(std::move(published), std::move(answer));
     } catch (const std::exception&) {
         done(std::make_error_code(std::errc::io_error));
     }

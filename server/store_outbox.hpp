@@ -13,7 +13,8 @@ class store_outbox final : public queue::outbox {
 
     void claim(std::int64_t after_seq, std::size_t limit,
                std::function<void(std::error_code, std::vector<entry>)> done) override;
-    void mark_published(std::vector<std::string> uuids, std::function<void(std::error_code)> done) override;
+    void mark_published(std::vector<model::job_attempt> published,
+                        std::function<void(std::error_code)> done) override;
     void renew(std::vector<std::string> uuids,
                std::function<void(std::error_code, std::vector<std::string>)> done) override;
     std::chrono::milliseconds claim_lease() const noexcept override { return store_.claim_lease(); }

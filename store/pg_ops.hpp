@@ -89,7 +89,8 @@ std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::st
                                            std::chrono::milliseconds claim_lease,
                                            std::chrono::milliseconds idempotency_window,
                                            pg_handler<> handler);
-std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler);
+std::unique_ptr<pg_op> make_mark_published_op(std::vector<model::job_attempt> published,
+                                              pg_handler<> handler);
 // Extends `instance`'s claims on these unpublished jobs to `claim_lease` from now.
 std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,
                                             std::vector<std::string> uuids,

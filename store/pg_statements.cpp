@@ -107,7 +107,10 @@ std::vector<pg_prepared> make_statements() {
          " AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $1)"
          " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, " +
              columns},
-        {"mark_published", "UPDATE jobs SET published = true WHERE uuid = ANY($1::text[])"},
+        // A confirmed attempt; a job retried since waits for its next attempt's message.
+        {"mark_published",
+         "UPDATE jobs SET published = true FROM unnest($1::text[], $2::int8[]) AS p(uuid, attempt) "
+         "WHERE jobs.uuid = p.uuid AND jobs.attempt = p.attempt"},
         // The publisher's claims renewed while it still holds the jobs (store::renew_claims);
         // the uuids returned are the claims it still has. A row this instance marked published
         // meanwhile is still its own (no other instance claims a published row): counted lost,

@@ -442,9 +442,9 @@ void pg_store::claim_unpublished(
                                  std::move(handler)));
 }
 
-void pg_store::mark_published(std::vector<std::string> uuids,
+void pg_store::mark_published(std::vector<model::job_attempt> published,
                               asio::any_completion_handler<void(error_code)> handler) {
-    submit(pg_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
+    submit(pg_ops::make_mark_published_op(std::move(published), std::move(handler)));
 }
 
 void pg_store::renew_claims(

@@ -77,7 +77,7 @@ class pg_store final : public store {
     void claim_unpublished(
         std::int64_t after_seq, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) override;
-    void mark_published(std::vector<std::string> uuids,
+    void mark_published(std::vector<model::job_attempt> published,
                         boost::asio::any_completion_handler<void(error_code)> handler) override;
     void renew_claims(
         std::vector<std::string> uuids,

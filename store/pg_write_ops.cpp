@@ -230,11 +230,17 @@ struct create_jobs_op final : pg_op {
 };
 
 struct mark_published_op final : pg_op {
-    mark_published_op(std::vector<std::string> u, pg_handler<> h)
-        : uuids(std::move(u)), handler(std::move(h)) {}
+    mark_published_op(std::vector<model::job_attempt> published, pg_handler<> h) : handler(std::move(h)) {
+        uuids.reserve(published.size());
+        attempts.reserve(published.size());
+        for (auto& p : published) {
+            uuids.push_back(std::move(p.uuid));
+            attempts.emplace_back(p.attempt);
+        }
+    }
 
     void add(std::vector<pg_statement>& out) const override {
-        out.push_back({"mark_published", {pg_text_array(uuids)}});
+        out.push_back({"mark_published", {pg_text_array(uuids), pg_int_array(attempts)}});
     }
     void finish(error_code ec, std::span<const pg_reply>) override { complete(std::move(handler), ec); }
     bool is_write() const override { return true; }
@@ -243,6 +249,7 @@ struct mark_published_op final : pg_op {
     }
 
     std::vector<std::string> uuids;
+    std::vector<std::optional<std::int64_t>> attempts;  // of the same index's uuid
     pg_handler<> handler;
 };
 
@@ -364,8 +371,9 @@ std::unique_ptr<pg_op> make_create_jobs_op(std::vector<job_record> jobs, std::st
                                             idempotency_window, std::move(handler));
 }
 
-std::unique_ptr<pg_op> make_mark_published_op(std::vector<std::string> uuids, pg_handler<> handler) {
-    return std::make_unique<mark_published_op>(std::move(uuids), std::move(handler));
+std::unique_ptr<pg_op> make_mark_published_op(std::vector<model::job_attempt> published,
+                                              pg_handler<> handler) {
+    return std::make_unique<mark_published_op>(std::move(published), std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_renew_claims_op(std::string instance, std::chrono::milliseconds claim_lease,

@@ -127,7 +127,7 @@ namespace sqlite_ops {
 std::unique_ptr<sqlite_write_op> make_insert_job_op(job_record job, sqlite_handler<> handler);
 // All the jobs or none (a savepoint inside the batch's transaction).
 std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> jobs, sqlite_handler<> handler);
-std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
+std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<model::job_attempt> published,
                                                         sqlite_handler<> handler);
 std::unique_ptr<sqlite_write_op> make_apply_events_op(std::vector<model::job_event> events,
                                                       std::atomic<std::uint64_t>& applied_counter,

@@ -250,9 +250,9 @@ void sqlite_store::stop_creating() {
         op->finish(store_errc::closed);
 }
 
-void sqlite_store::mark_published(std::vector<std::string> uuids,
+void sqlite_store::mark_published(std::vector<model::job_attempt> published,
                                   asio::any_completion_handler<void(error_code)> handler) {
-    submit_write(sqlite_ops::make_mark_published_op(std::move(uuids), std::move(handler)));
+    submit_write(sqlite_ops::make_mark_published_op(std::move(published), std::move(handler)));
 }
 
 void sqlite_store::renew_claims(

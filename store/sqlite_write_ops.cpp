@@ -179,15 +179,16 @@ struct insert_jobs_op final : sqlite_write_op {
 };
 
 struct mark_published_op final : sqlite_write_op {
-    mark_published_op(std::vector<std::string> u, sqlite_handler<> h)
-        : uuids(std::move(u)), handler(std::move(h)) {}
+    mark_published_op(std::vector<model::job_attempt> p, sqlite_handler<> h)
+        : published(std::move(p)), handler(std::move(h)) {}
 
     error_code execute(sqlite_writer_ctx& w) override {
-        auto& leave = w.db->cached(sqlite_outbox::leave);
-        for (const auto& uuid : uuids) {
-            leave.bind(1, std::string_view(uuid));
+        auto& leave = w.db->cached(sqlite_outbox::leave_published);
+        for (const auto& p : published) {
+            leave.bind(1, std::string_view(p.uuid));
+            leave.bind(2, static_cast<std::int64_t>(p.attempt));
             if (leave.run() != SQLITE_DONE) {
-                spdlog::error("store: marking {} published failed: {}", uuid, w.db->error_message());
+                spdlog::error("store: marking {} published failed: {}", p.uuid, w.db->error_message());
                 return store_errc::io;
             }
         }
@@ -195,7 +196,7 @@ struct mark_published_op final : sqlite_write_op {
     }
     void finish(error_code ec) override { complete(std::move(handler), ec); }
 
-    std::vector<std::string> uuids;
+    std::vector<model::job_attempt> published;
     sqlite_handler<> handler;
 };
 
@@ -329,9 +330,9 @@ std::unique_ptr<sqlite_write_op> make_insert_jobs_op(std::vector<job_record> job
     return std::make_unique<insert_jobs_op>(std::move(jobs), std::move(handler));
 }
 
-std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<std::string> uuids,
+std::unique_ptr<sqlite_write_op> make_mark_published_op(std::vector<model::job_attempt> published,
                                                         sqlite_handler<> handler) {
-    return std::make_unique<mark_published_op>(std::move(uuids), std::move(handler));
+    return std::make_unique<mark_published_op>(std::move(published), std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_seed_op(const seed_data& seed, std::future<void>& settled) {

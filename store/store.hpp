@@ -195,8 +195,10 @@ class store {
         std::int64_t after_seq, std::size_t limit,
         boost::asio::any_completion_handler<void(error_code, std::vector<outbox_entry>)> handler) = 0;
 
-    // Marks jobs as published (the broker confirmed them); shares group commit with job writes.
-    virtual void mark_published(std::vector<std::string> uuids,
+    // Marks jobs as published (the broker confirmed these attempts); shares group commit with job
+    // writes. A job whose attempt is no longer the one confirmed (cancelled and retried while
+    // the earlier attempt waited for its confirm) is left waiting for the broker.
+    virtual void mark_published(std::vector<model::job_attempt> published,
                                 boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 
     // Extends this instance's claims on these jobs by another lease, so the jobs its publisher
@@ -349,12 +351,12 @@ auto async_claim_unpublished(store& s, std::int64_t after_seq, std::size_t limit
 }
 
 template <class Token>
-auto async_mark_published(store& s, std::vector<std::string> uuids, Token&& token) {
+auto async_mark_published(store& s, std::vector<model::job_attempt> published, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code)>(
-        [&s](auto handler, std::vector<std::string> u) {
-            s.mark_published(std::move(u), std::move(handler));
+        [&s](auto handler, std::vector<model::job_attempt> p) {
+            s.mark_published(std::move(p), std::move(handler));
         },
-        token, std::move(uuids));
+        token, std::move(published));
 }
 
 template <class Token>

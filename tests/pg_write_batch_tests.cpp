@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(a_write_batch_s_plain_creates_become_one_statement_in_their
         return pg_ops::make_create_job_op(j, "me", std::chrono::seconds(30), std::chrono::hours(24),
                                           a.handler());
     };
-    batch.push_back(pg_ops::make_mark_published_op({"u0"}, a.handler()));
+    batch.push_back(pg_ops::make_mark_published_op({{"u0", 1}}, a.handler()));
     batch.push_back(create(first));
     batch.push_back(create(keyed));
     batch.push_back(create(second));

@@ -289,8 +289,8 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     l.hand_over(job("a"), t0, t0, t0);
     l.hand_over(job("b"), t0, t0, t0);
     drain(l);
-    l.marked({"a"}, true, t0);
-    l.marked({"b"}, false, t0 + milliseconds(1));  // still unpublished: forgotten, swept again
+    l.marked({{"a", 1}}, true, t0);
+    l.marked({{"b", 1}}, false, t0 + milliseconds(1));  // still unpublished: forgotten, swept again
     BOOST_TEST(l.known("a"));
     BOOST_TEST(!l.known("b"));
     // A page read from a snapshot older than the mark still lists "a": skipped while retiring.
@@ -302,6 +302,37 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_marked_jobs_known_until_they_retire) {
     BOOST_TEST(!l.known("a"));
 }
 
+// A retry keeps its job's uuid: the next attempt is a message of its own, sent while the earlier
+// one is unconfirmed or retiring, and the earlier one's mark leaves it held.
+BOOST_AUTO_TEST_CASE(ledger_sends_a_retry_while_the_earlier_attempt_is_held_or_retiring) {
+    auto l = swept_at_t0();
+    auto first = job("a");
+    BOOST_TEST(l.hand_over(first, t0, t0, t0));
+    const auto sent = l.pop_next();  // unconfirmed
+    BOOST_TEST(sent.attempt == 1);
+    auto second = job("a");
+    second.attempt = 2;
+    BOOST_TEST(l.hand_over(second, t0, t0, t0 + milliseconds(1)));   // cancelled and retried meanwhile
+    BOOST_TEST(!l.hand_over(second, t0, t0, t0 + milliseconds(1)));  // that attempt is known now
+    l.marked({{"a", 1}}, true, t0 + milliseconds(2));                // the first attempt's confirm
+    BOOST_TEST(l.known("a", 2));
+    BOOST_REQUIRE(l.has_next());
+    const auto next = l.pop_next();
+    BOOST_TEST(next.uuid == "a");
+    BOOST_TEST(next.attempt == 2);
+    // A third attempt handed over while both earlier ones retire is sent too.
+    l.marked({{"a", 2}}, true, t0 + milliseconds(3));
+    auto third = job("a");
+    third.attempt = 3;
+    BOOST_TEST(l.hand_over(third, t0, t0, t0 + milliseconds(4)));
+    // A page of the outbox (the third attempt waits there) skips it: it is held.
+    auto claim = l.next_claim(t0 + milliseconds(30'000));
+    BOOST_REQUIRE(claim.has_value());
+    auto row = page({{1, "a"}});
+    row.front().job.attempt = 3;
+    BOOST_TEST(l.page_claimed(claim->sweep, row, t0 + milliseconds(30'000)) == 0u);
+}
+
 // A claim asked before a mark was answered may have read the row before the mark committed;
 // a slow store may answer it long after retire_after. The jobs marked after it was asked stay
 // known until its page is in; one marked before it was asked retires on time.
@@ -310,11 +341,11 @@ BOOST_AUTO_TEST_CASE(ledger_keeps_a_marked_job_known_while_an_older_claim_is_in_
     l.hand_over(job("before"), t0, t0, t0);
     l.hand_over(job("after"), t0, t0, t0);
     drain(l);
-    l.marked({"before"}, true, t0);
+    l.marked({{"before", 1}}, true, t0);
     l.request_sweep();
     auto claim = l.next_claim(t0 + milliseconds(1));
     BOOST_REQUIRE(claim.has_value());
-    l.marked({"after"}, true, t0 + milliseconds(2));
+    l.marked({{"after", 1}}, true, t0 + milliseconds(2));
     l.marked({}, true, t0 + milliseconds(20'000));
     BOOST_TEST(!l.known("before"));
     BOOST_TEST(l.known("after"));
@@ -348,7 +379,7 @@ BOOST_AUTO_TEST_CASE(ledger_forgets_in_flight_work_on_disconnect_and_ignores_sta
     l.hand_over(job("marking"), t0, t0, t0);
     std::vector<job_message> sent;
     while (l.has_next()) sent.push_back(l.pop_next());
-    l.marked({"marking"}, true, t0);  // confirmed: its mark is in the store's hands
+    l.marked({{"marking", 1}}, true, t0);  // confirmed: its mark is in the store's hands
     l.hand_over(job("queued"), t0, t0, t0);
     l.disconnected({sent[0]});
     BOOST_TEST(!l.known("queued"));
@@ -483,7 +514,7 @@ BOOST_AUTO_TEST_CASE(mailbox_is_bounded_closed_while_away_and_asks_for_a_sweep_w
     BOOST_TEST(got.sweep);
     BOOST_REQUIRE(got.jobs.size() == 1u);
     BOOST_TEST(got.jobs.front().job.uuid == "a");
-    box.post(queue::publisher_mailbox::mark_answer{{"a"}, {}});
+    box.post(queue::publisher_mailbox::mark_answer{{{"a", 1}}, {}});
     BOOST_TEST(raised(box.waker()));  // answers always wake it
     box.set_open(false);              // disconnected: "b" stays in the outbox for the relay
     got = box.take(10);

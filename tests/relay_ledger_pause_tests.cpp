@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(claims_of_every_held_job_are_renewed_every_half_relay_inter
         l.hand_over(typed(name, model::job_type::video), start, start, start);
         l.pop_next();  // sent; "marking" is confirmed and its mark is on its way
     }
-    l.marked({"retiring"}, true, start);
+    l.marked({{"retiring", 1}}, true, start);
     l.hand_over(typed("queued", model::job_type::video), start, start, start);
     auto held = l.next_renewal(start + milliseconds(1'000));
     BOOST_REQUIRE(held.has_value());
@@ -243,17 +243,17 @@ BOOST_AUTO_TEST_CASE(a_mark_answered_after_the_claim_may_have_lapsed_is_counted)
         l.hand_over(typed(name, model::job_type::video), start, start, start);
         l.pop_next();
     }
-    BOOST_TEST(l.marked({"prompt"}, true, start + milliseconds(1'999)) == 0u);
+    BOOST_TEST(l.marked({{"prompt", 1}}, true, start + milliseconds(1'999)) == 0u);
     const auto renewal = start + milliseconds(1'000);
     BOOST_TEST(l.renewed({"renewed", "stalled", "lost"}, {"renewed", "stalled"}, renewal) == 1u);
-    BOOST_TEST(l.marked({"renewed"}, true, renewal + milliseconds(1'999)) == 0u);
-    BOOST_TEST(l.marked({"stalled", "lost"}, true, renewal + milliseconds(2'000)) == 2u);
-    BOOST_TEST(l.marked({"gone"}, true, renewal + milliseconds(9'000)) == 0u);  // not held: not counted
+    BOOST_TEST(l.marked({{"renewed", 1}}, true, renewal + milliseconds(1'999)) == 0u);
+    BOOST_TEST(l.marked({{"stalled", 1}, {"lost", 1}}, true, renewal + milliseconds(2'000)) == 2u);
+    BOOST_TEST(l.marked({{"gone", 1}}, true, renewal + milliseconds(9'000)) == 0u);  // not held: not counted
 
     auto unleased = swept(options(milliseconds(1'000)));
     unleased.hand_over(typed("a", model::job_type::video), start, start, start);
     unleased.pop_next();
-    BOOST_TEST(unleased.marked({"a"}, true, start + std::chrono::hours(1)) == 0u);
+    BOOST_TEST(unleased.marked({{"a", 1}}, true, start + std::chrono::hours(1)) == 0u);
 }
 
 // Without leases (one instance, SQLite) nothing lapses, however long a job waits.

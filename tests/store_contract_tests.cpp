@@ -453,7 +453,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     auto page = claim(*s, all[1].seq, 2);  // paging by seq
     BOOST_TEST_REQUIRE(page.size() == 2u);
     BOOST_TEST(page[0].job.uuid == jobs[2].uuid);
-    async_mark_published(*s, {jobs[0].uuid, jobs[3].uuid}, asio::use_future).get();
+    async_mark_published(*s, {{jobs[0].uuid, 1}, {jobs[3].uuid, 1}}, asio::use_future).get();
     auto rest = claim(*s);
     BOOST_TEST_REQUIRE(rest.size() == 3u);
     BOOST_TEST(rest[0].job.uuid == jobs[1].uuid);
@@ -466,7 +466,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     const auto by_type = async_read_outbox_stats(*s, outbox_detail::by_type, asio::use_future).get();
     BOOST_TEST(by_type.unpublished_by_type[static_cast<std::size_t>(job_type::video)] == 2u);
     BOOST_TEST(by_type.unpublished_by_type[static_cast<std::size_t>(job_type::tts)] == 1u);
-    async_mark_published(*s, {jobs[1].uuid, jobs[2].uuid, jobs[4].uuid}, asio::use_future).get();
+    async_mark_published(*s, {{jobs[1].uuid, 1}, {jobs[2].uuid, 1}, {jobs[4].uuid, 1}}, asio::use_future)
+        .get();
     for (const auto detail : {outbox_detail::total, outbox_detail::by_type}) {
         const auto stats = async_read_outbox_stats(*s, detail, asio::use_future).get();
         BOOST_TEST(stats.unpublished == 0u);
@@ -498,6 +499,34 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_retry_waits_out_of_the_outbox_until_due, B, back
     const auto again = claim(*s);
     BOOST_TEST_REQUIRE(again.size() == 1u);
     BOOST_TEST(again.front().job.attempt == 2);
+    // The first attempt's confirm, marked late, leaves the second waiting for its own message.
+    async_mark_published(*s, {{j.uuid, 1}}, asio::use_future).get();
+    BOOST_TEST(claim(*s).size() == 1u);
+    async_mark_published(*s, {{j.uuid, 2}}, asio::use_future).get();
+    BOOST_TEST(claim(*s).empty());
+}
+
+// Cancelled and retried while the first attempt's message waited for the broker: that message's
+// confirm marks the first attempt only; the retry stays in the outbox until its own is confirmed.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_confirm_of_an_earlier_attempt_leaves_a_retry_in_the_outbox, B, backends) {
+    B b;
+    auto s = b.open();
+    auto j = make_job("acc_a");
+    create(*s, j);
+    BOOST_TEST_REQUIRE(claim(*s).size() == 1u);  // taken by the publisher, not confirmed yet
+    async_cancel_job(*s, "acc_a", j.uuid, j.created_ms + 5, asio::use_future).get();
+    BOOST_TEST_REQUIRE((find(*s, "acc_a", j.uuid)->status == job_status::cancelled));
+    BOOST_TEST(claim(*s).empty());
+    async_retry_job(*s, "acc_a", j.uuid, std::nullopt, j.created_ms + 10, asio::use_future).get();
+    const auto waiting = claim(*s);
+    BOOST_TEST_REQUIRE(waiting.size() == 1u);
+    BOOST_TEST(waiting.front().job.attempt == 2);
+    async_mark_published(*s, {{j.uuid, 1}}, asio::use_future).get();
+    const auto still = claim(*s);
+    BOOST_TEST_REQUIRE(still.size() == 1u);
+    BOOST_TEST(still.front().job.attempt == 2);
+    async_mark_published(*s, {{j.uuid, 2}}, asio::use_future).get();
+    BOOST_TEST(claim(*s).empty());
 }
 
 // Group commit: writes queued together are committed in one transaction. The writers are held
@@ -639,7 +668,7 @@ BOOST_AUTO_TEST_CASE(a_renewal_keeps_own_claims_published_or_not) {
     create(*a, marked);
     create(*a, held);
     create(*other, theirs);
-    async_mark_published(*a, {marked.uuid}, asio::use_future).get();
+    async_mark_published(*a, {{marked.uuid, 1}}, asio::use_future).get();
     auto kept = async_renew_claims(*a, {marked.uuid, held.uuid, theirs.uuid}, asio::use_future).get();
     std::sort(kept.begin(), kept.end());
     std::vector<std::string> mine{marked.uuid, held.uuid};
@@ -669,7 +698,7 @@ BOOST_AUTO_TEST_CASE(lease_expiry_hands_jobs_over) {
     BOOST_TEST(taken[0].job.uuid == j.uuid);
     auto third = b.open(lease);
     BOOST_TEST(claim(*third).empty());  // the survivor holds it now
-    async_mark_published(*survivor, {j.uuid}, asio::use_future).get();
+    async_mark_published(*survivor, {{j.uuid, 1}}, asio::use_future).get();
     BOOST_TEST(b.schema.exec("SELECT published FROM jobs WHERE uuid = '" + j.uuid + "'") == "t");
 }
 
@@ -845,7 +874,7 @@ BOOST_AUTO_TEST_CASE(sqlite_jobs_keep_their_place_through_the_outbox_step) {
     BOOST_TEST_REQUIRE(released.size() == 1u);
     BOOST_TEST(released.front().uuid == held);
     BOOST_TEST(uuids(claim(*s)) == (std::vector<std::string>{waiting, held}));
-    async_mark_published(*s, {waiting, held}, asio::use_future).get();
+    async_mark_published(*s, {{waiting, 1}, {held, 1}}, asio::use_future).get();
     BOOST_TEST(claim(*s).empty());
 }
 

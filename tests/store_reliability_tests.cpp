@@ -219,7 +219,9 @@ BOOST_AUTO_TEST_CASE(concurrent_marks_and_events_on_the_same_rows_never_fail) {
     for (int round = 0; round < 12; ++round) {
         auto shuffled = uuids;
         std::shuffle(shuffled.begin(), shuffled.end(), rng);
-        marks.push_back(async_mark_published(s, shuffled, asio::use_future));
+        std::vector<jobsd::model::job_attempt> published;
+        for (const auto& u : shuffled) published.push_back({u, 1});
+        marks.push_back(async_mark_published(s, std::move(published), asio::use_future));
         std::vector<job_event> batch;
         for (const auto& u : shuffled) batch.push_back(event(u, job_status::in_progress, round + 1));
         events.push_back(async_apply_events(s, std::move(batch), asio::use_future));
