@@ -35,6 +35,15 @@ amqp_arguments job_queue_arguments(const amqp_options& o, const std::string& typ
 
 topology_report declare_topology(amqp_connection& conn, const amqp_options& o) {
     const auto ch = declare_channel;
+    topology_report report;
+    // A queue that exists with other arguments (an older jobsd's, or before a setting such as
+    // amqp.queue_type or amqp.control_retention_s changed) is kept as it is and reported.
+    const auto declare = [&](const std::string& queue, amqp_arguments args, std::string_view after) {
+        if (auto why = conn.declare_queue_or_keep(queue, args, ch)) {
+            spdlog::warn("queue {} exists with other arguments ({}): kept as it is{}", queue, *why, after);
+            report.kept.push_back({queue, std::move(*why)});
+        }
+    };
     conn.open_channel(ch);
     conn.declare_exchange(o.exchange, "direct", ch);
     conn.declare_exchange(o.dead_exchange, "direct", ch);
@@ -44,32 +53,26 @@ topology_report declare_topology(amqp_connection& conn, const amqp_options& o) {
     // status event is ever published to an exchange with nothing behind it.
     amqp_arguments events_args;
     events_args.add("x-queue-type", o.queue_type);
-    conn.declare_queue(o.events_queue, events_args, ch);
+    declare(o.events_queue, events_args, "");
     conn.bind_queue(o.events_queue, o.events_exchange, "#", ch);
     conn.declare_exchange(o.control_exchange, "topic", ch);
-    topology_report report;
     for (const auto& type : o.job_types) {
         amqp_arguments control_args;
         control_args.add("x-queue-type", "stream")
             .add("x-max-age", std::to_string(o.control_retention.count()) + "s")
             .add("x-stream-max-segment-size-bytes", control_segment_bytes);
-        conn.declare_queue(o.control_queue_prefix + type, control_args, ch);
+        declare(o.control_queue_prefix + type, control_args, "");
         conn.bind_queue(o.control_queue_prefix + type, o.control_exchange, type + ".#", ch);
 
         amqp_arguments dead_args;
         dead_args.add("x-queue-type", o.queue_type);
-        conn.declare_queue(o.dead_queue_prefix + type, dead_args, ch);
+        declare(o.dead_queue_prefix + type, dead_args, "");
         conn.bind_queue(o.dead_queue_prefix + type, o.dead_exchange, type, ch);
 
         const std::string queue = o.queue_prefix + type;
-        auto args = job_queue_arguments(o, type);
-        if (auto why = conn.declare_queue_or_keep(queue, args, ch)) {
-            spdlog::warn(
-                "queue {} exists with other arguments ({}): kept as it is, so its dead-lettering may "
-                "be at most once; apply the policy of the README (How a job is kept) to migrate it",
-                queue, *why);
-            report.kept.push_back({queue, std::move(*why)});
-        }
+        declare(queue, job_queue_arguments(o, type),
+                ", so its dead-lettering may be at most once; apply the policy of the README (How a job "
+                "is kept) to migrate it");
         conn.bind_queue(queue, o.exchange, type, ch);
     }
     conn.close_channel(ch);

@@ -28,9 +28,11 @@ struct topology_report {
 // `control_exchange` with a stream per type (<control_queue_prefix><type>, x-max-age =
 // control_retention) bound with "<type>.#".
 //
-// A job queue that exists with other arguments (406 PRECONDITION_FAILED) is kept and reported,
-// and logged with the migration step (a policy; see the README): refusing to start would turn an
-// upgrade into an outage. Any other failure throws amqp_error.
+// A queue that exists with other arguments (406 PRECONDITION_FAILED: declared by an older jobsd,
+// or before amqp.queue_type or amqp.control_retention_s changed) is kept and reported, and
+// logged (a job queue with the migration step: a policy, see the README): refusing to start
+// would turn an upgrade or a changed setting into an outage. Any other failure throws
+// amqp_error.
 topology_report declare_topology(amqp_connection& conn, const amqp_options& options);
 
 // The arguments of a job queue of `type`, as declared above.

@@ -95,7 +95,7 @@ void render_publisher(exposition& x, const queue::publisher_stats& p) {
               "Jobs marked published after their outbox claim may have lapsed (possibly sent twice).",
               p.marked_late);
     x.single("jobsd_amqp_queues_with_other_arguments",
-             "Job queues found declared with other arguments, kept as they are (see the README).", "gauge",
+             "Queues found declared with other arguments, kept as they are (see the README).", "gauge",
              p.queues_kept.load());
     x.family("jobsd_amqp_type_paused",
              "Whether a job type is paused because the broker returned or nacked its messages.", "gauge");

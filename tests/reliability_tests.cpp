@@ -109,7 +109,8 @@ BOOST_AUTO_TEST_CASE(job_queues_dead_letter_at_least_once) {
 
 // Item 4's migration path: a queue an older jobsd declared with other arguments refuses the new
 // declaration (406). jobsd keeps it, says so (log line, metric) and publishes to it, instead of
-// reconnecting for ever.
+// reconnecting for ever. The same for the other queues it declares (a dead-letter queue here, of
+// another queue type, as after amqp.queue_type changed).
 BOOST_AUTO_TEST_CASE(queue_declared_with_old_arguments_is_kept_and_reported) {
     auto broker = connect_test_broker();
     const topology_names names("olddlx");
@@ -122,6 +123,9 @@ BOOST_AUTO_TEST_CASE(queue_declared_with_old_arguments_is_kept_and_reported) {
             .add("x-dead-letter-routing-key", std::string("video"))
             .add("x-delivery-limit", std::int64_t{5});
         conn.declare_queue(names.queue("video"), old);
+        jobsd::queue::amqp_arguments classic;
+        classic.add("x-queue-type", std::string("classic"));
+        conn.declare_queue(names.dead_queue("video"), classic);
     }
     scoped_env env(jobsd_env(names));
     temp_dir dir("jobsd-rl-olddlx");
@@ -131,7 +135,7 @@ BOOST_AUTO_TEST_CASE(queue_declared_with_old_arguments_is_kept_and_reported) {
     const auto uuid = server.post_ok("video", 0);
     BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_outbox_unpublished") == 0; }, 20s),
                        server.summary());
-    BOOST_TEST(server.metric("jobsd_amqp_queues_with_other_arguments") == 1);
+    BOOST_TEST(server.metric("jobsd_amqp_queues_with_other_arguments") == 2);
     BOOST_TEST(server.metric("jobsd_amqp_reconnects_total") == 0);
     BOOST_TEST(log_text(server).find("exists with other arguments") != std::string::npos);
     const auto report = compare_deliveries({uuid}, drain_job_queues(*broker, names));
