@@ -99,7 +99,9 @@ std::variant<batch_request, request_error> parse_batch_request(std::string_view 
     unsigned char buf[4096];
     json::monotonic_resource mr(buf, sizeof buf);
     boost::system::error_code ec;
-    const json::value doc = json::parse(body, ec, &mr);
+    json::parse_options depth;  // a job as deep as a create allows, two levels down
+    depth.max_depth = max_json_depth + 2;
+    const json::value doc = json::parse(body, ec, &mr, depth);
     if (ec) return request_error{request_error::kind::malformed_json, "Malformed JSON body", {}};
     const auto* obj = doc.if_object();
     if (!obj) return request_error{request_error::kind::not_object, "Request body must be a JSON object", {}};

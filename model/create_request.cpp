@@ -49,11 +49,11 @@ class checker {
         return d;
     }
 
-    // A whole number in [min, max], or absent.
+    // A whole number in [min, max], or absent (null too, as the OpenAPI document allows).
     std::optional<std::int64_t> optional_count(std::string_view field, std::int64_t min, std::int64_t max,
                                                std::string_view unit) {
         const json::value* v = body_.if_contains(field);
-        if (!v) return std::nullopt;
+        if (!v || v->is_null()) return std::nullopt;
         const double d = v->is_number() ? v->to_number<double>() : -1;
         if (!v->is_number() || d < static_cast<double>(min) || d > static_cast<double>(max) ||
             d != static_cast<double>(static_cast<std::int64_t>(d))) {

@@ -57,6 +57,13 @@ std::string new_uuid() {
     return out;
 }
 
+std::string canonical_uuid(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
 bool is_uuid(std::string_view s) noexcept {
     if (s.size() != 36) return false;
     for (std::size_t i = 0; i < s.size(); ++i) {

@@ -12,4 +12,8 @@ std::string new_uuid();
 // True for the canonical 8-4-4-4-12 hex form (any version, either case).
 bool is_uuid(std::string_view s) noexcept;
 
+// `s` (which passes is_uuid) as jobsd writes uuids: lower-case hex. A client may send an id in
+// upper case (RFC 9562 reads either); the store compares text.
+std::string canonical_uuid(std::string_view s);
+
 }  // namespace jobsd::model

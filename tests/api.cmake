@@ -21,6 +21,9 @@ set_tests_properties(durability_test PROPERTIES ENVIRONMENT
 jobsd_black_box_test(framing_tests 120)
 jobsd_black_box_test(limits_tests 180)
 jobsd_black_box_test(idempotency_tests 120)
+# A repeat after its project changed: the project is changed with jobsctl.
+add_dependencies(idempotency_tests jobsctl)
+set_tests_properties(idempotency_tests PROPERTIES ENVIRONMENT "${JOBSD_TEST_ENV};JOBSCTL_BIN=$<TARGET_FILE:jobsctl>")
 jobsd_black_box_test(observability_tests 60)
 jobsd_black_box_test(log_hygiene_tests 120)
 jobsd_black_box_test(tls_tests 120)

@@ -4,14 +4,18 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/metrics.hpp"
 #include "tests/support/seed.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace jobsd::test;
 namespace http = boost::beast::http;
@@ -57,6 +61,28 @@ BOOST_FIXTURE_TEST_CASE(a_repeat_replays_the_first_answer_without_a_new_job, ser
     BOOST_TEST(again.header("Idempotent-Replayed") == "true");
     BOOST_TEST(boost::json::serialize(again.json()) == boost::json::serialize(first.json()));
     BOOST_TEST(committed(c) == before);
+}
+
+// The first answer stands: a repeat after its project ended replays it, though a new job on that
+// project is refused by then.
+BOOST_FIXTURE_TEST_CASE(a_repeat_replays_after_its_project_ended, server_fixture) {
+    http_client c(server->host(), server->port());
+    const auto first = post(c, key_a, "order-ended", body_a);
+    BOOST_REQUIRE_EQUAL(first.status, 201);
+    const auto file = dir.path() / "ended.json";
+    std::ofstream(file)
+        << R"({"id": ")" << seed::project_a1
+        << R"(", "name": "Ended", "type": "ai_talking_video", "end_date": "2020-01-01T00:00:00Z"})";
+    const auto put = run_jobsctl(dir.path(), "sqlite:" + test_db(dir).string(),
+                                 {"project", "put", std::string(seed::account_a), file.string()});
+    BOOST_REQUIRE_MESSAGE(put.code == 0, describe(put));
+    // jobsd reloads its catalog every second: a new job there is refused once it has.
+    BOOST_REQUIRE(wait_until([&] { return c.post("/jobs/v2", key_a, body_a).status == 400; },
+                             std::chrono::seconds(10), std::chrono::milliseconds(200)));
+    const auto again = post(c, key_a, "order-ended", body_a);
+    BOOST_TEST(again.status == 201, again.body);
+    BOOST_TEST(again.header("Idempotent-Replayed") == "true");
+    BOOST_TEST(uuid_of(again) == uuid_of(first));
 }
 
 BOOST_FIXTURE_TEST_CASE(the_same_key_with_another_body_is_refused, server_fixture) {

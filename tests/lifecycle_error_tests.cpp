@@ -134,6 +134,11 @@ BOOST_AUTO_TEST_CASE(expires_in_s_at_create_is_bounded) {
         BOOST_TEST(r.status == 400u, json::serialize(bad) << ": " << r.body);
         BOOST_TEST(fields_of(r) == std::vector<std::string>{"expires_in_s"}, r.body);
     }
+    // null is no time to live, as the OpenAPI document's ["integer", "null"] says.
+    auto none = s.create({{"expires_in_s", nullptr}});
+    BOOST_TEST_REQUIRE(none.status == 201u, none.body);
+    const std::string no_ttl(none.json().at("job").at("uuid").as_string());
+    BOOST_TEST(!s.c.get("/jobs/" + no_ttl, key_a).json().as_object().contains("expires_at"));
     auto ok = s.create({{"expires_in_s", 3600}});
     BOOST_TEST_REQUIRE(ok.status == 201u, ok.body);
     const std::string uuid(ok.json().at("job").at("uuid").as_string());
@@ -186,6 +191,26 @@ BOOST_AUTO_TEST_CASE(queued_job_cancelled_at_once_then_retry_and_conflicts) {
     auto job = s.c.get("/jobs/" + uuid, key_a).json();
     BOOST_TEST(job.at("attempts").as_int64() == 2);
     BOOST_TEST(job.at("job_status").as_string() == "QUEUED");
+}
+
+// A job's id in upper case names the same job (uuids read either case); answers give it as
+// jobsd wrote it.
+BOOST_AUTO_TEST_CASE(an_id_in_upper_case_names_the_same_job) {
+    server s;
+    const auto uuid = s.queued_job();
+    std::string upper = uuid;
+    for (char& c : upper)
+        if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+    BOOST_TEST_REQUIRE(upper != uuid);
+    auto got = s.c.get("/jobs/" + upper, key_a);
+    BOOST_TEST_REQUIRE(got.status == 200u, got.body);
+    BOOST_TEST(got.json().at("uuid").as_string() == uuid);
+    BOOST_TEST(s.c.get("/jobs/" + upper, key_b).status == 404u);  // still the owner's alone
+    auto cancelled = s.act(upper, "cancel");
+    BOOST_TEST_REQUIRE(cancelled.status == 200u, cancelled.body);
+    auto retried = s.act(upper, "retry");
+    BOOST_TEST(retried.status == 202u, retried.body);
+    BOOST_TEST(s.c.get("/jobs/" + uuid, key_a).json().at("attempts").as_int64() == 2);
 }
 
 // A batch's jobs take expires_in_s exactly as a single create does: each bounded (a bad one

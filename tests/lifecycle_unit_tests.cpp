@@ -255,6 +255,9 @@ BOOST_AUTO_TEST_CASE(priority_is_a_name_or_a_level_from_1_to_5) {
     BOOST_TEST(std::get<model::create_request>(ok).priority == 5);
     auto plain = model::parse_create_request(R"({"job_type":"pdf","template_id":"t"})");
     BOOST_TEST(std::get<model::create_request>(plain).priority == 3);
+    auto no_ttl = model::parse_create_request(R"({"job_type":"pdf","template_id":"t","expires_in_s":null})");
+    BOOST_TEST_REQUIRE(std::holds_alternative<model::create_request>(no_ttl));
+    BOOST_TEST(!std::get<model::create_request>(no_ttl).expires_in_s.has_value());
     auto bad = model::parse_create_request(R"({"job_type":"pdf","template_id":"t","priority":"urgent"})");
     BOOST_TEST_REQUIRE(std::holds_alternative<model::request_error>(bad));
     const auto& errors = std::get<model::request_error>(bad).errors;

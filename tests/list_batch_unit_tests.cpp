@@ -9,6 +9,8 @@
 #include <chrono>
 
 #include "model/batch_request.hpp"
+#include "model/create_request.hpp"
+#include "model/strict_json.hpp"
 #include "model/values_check.hpp"
 #include "server/list_query.hpp"
 #include "server/rate_limiter.hpp"
@@ -80,6 +82,20 @@ BOOST_AUTO_TEST_CASE(a_batch_envelope_is_checked) {
     BOOST_TEST(refusal(R"({"jobs":[{}],"jobs":[{}]})").starts_with("Malformed JSON body"));
     BOOST_TEST(refusal(R"({"jobs":[{},{},{}]})", 2) == "jobs: holds 3 jobs; a batch holds at most 2");
     BOOST_TEST(refusal(R"({"jobs":[{},{}]})", 2) == "accepted");
+}
+
+// A job as deep as a single create takes (max_json_depth) is taken inside a batch, two levels
+// down; one level deeper is refused in both.
+BOOST_AUTO_TEST_CASE(a_batch_takes_jobs_as_deep_as_a_create_does) {
+    auto job = [](std::size_t depth) {  // an object holding arrays, `depth` levels in all
+        return R"({"job_type":"pdf","x":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+    };
+    const auto deepest = job(model::max_json_depth);
+    BOOST_TEST(std::holds_alternative<model::create_request>(model::parse_create_request(deepest)));
+    BOOST_TEST(split(R"({"jobs":[)" + deepest + "]}").jobs.size() == 1u);
+    const auto too_deep = job(model::max_json_depth + 1);
+    BOOST_TEST(std::holds_alternative<model::request_error>(model::parse_create_request(too_deep)));
+    BOOST_TEST(refusal(R"({"jobs":[)" + too_deep + "]}").starts_with("Malformed JSON body"));
 }
 
 BOOST_AUTO_TEST_CASE(strict_values_list_every_problem) {

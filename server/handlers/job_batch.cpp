@@ -1,6 +1,7 @@
-// All or none, in three steps: every job is checked (nothing stops at the first bad one, so the
-// client sees every problem at once), then the Idempotency-Key and the rate limit (one token per
-// job), then one store call that commits the whole batch in one transaction.
+// All or none, in three steps: a repeated Idempotency-Key replays the first answer; every job is
+// checked (nothing stops at the first bad one, so the client sees every problem at once), then
+// the rate limit (one token per job); then one store call commits the whole batch in one
+// transaction.
 #include "server/handlers/job_batch.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -103,6 +104,16 @@ std::optional<response> check_create_batch(const services& svc, const http::requ
 }
 
 asio::awaitable<response> create_batch(const request_context& ctx) {
+    // A repeated Idempotency-Key replays first: the first answer stands whatever changed since.
+    const std::string_view key = ctx.req["Idempotency-Key"];
+    // The prefix keeps a batch's hash apart from any single job body's.
+    const std::string hash = key.empty() ? "" : model::sha256_hex("batch\n" + ctx.req.body());
+    if (key.size() > 255)
+        co_return message_response(http::status::bad_request,
+                                   "Idempotency-Key must be at most 255 characters");
+    if (!key.empty())
+        if (auto earlier = co_await find_by_key(ctx, key)) co_return co_await replay(ctx, *earlier, hash);
+
     auto parsed = model::parse_batch_request(ctx.req.body(), ctx.svc.options.batch_max_jobs);
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto now = model::now_ms();
@@ -113,14 +124,6 @@ asio::awaitable<response> create_batch(const request_context& ctx) {
             http::status::bad_request,
             json::serialize(json::object{{"message", "Invalid batch"}, {"errors", errors}}));
 
-    const std::string_view key = ctx.req["Idempotency-Key"];
-    // The prefix keeps a batch's hash apart from any single job body's.
-    const std::string hash = key.empty() ? "" : model::sha256_hex("batch\n" + ctx.req.body());
-    if (key.size() > 255)
-        co_return message_response(http::status::bad_request,
-                                   "Idempotency-Key must be at most 255 characters");
-    if (!key.empty())
-        if (auto earlier = co_await find_by_key(ctx, key)) co_return co_await replay(ctx, *earlier, hash);
     std::optional<rate_decision> rate;
     if (auto refused = take_tokens(ctx, jobs.size(), rate)) co_return std::move(*refused);
 

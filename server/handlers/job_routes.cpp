@@ -50,6 +50,19 @@ std::optional<response> check_create_job(const services& svc, const http::reques
 }
 
 asio::awaitable<response> create_job(const request_context& ctx) {
+    // Idempotent create: a key seen before (same account, within the window) replays its job
+    // before anything else is checked, so the first answer stands even when the project has
+    // ended or changed since.
+    const std::string_view key = ctx.req["Idempotency-Key"];
+    std::string request_hash;
+    if (!key.empty()) {
+        if (key.size() > 255)
+            co_return message_response(http::status::bad_request,
+                                       "Idempotency-Key must be at most 255 characters");
+        request_hash = model::sha256_hex(ctx.req.body());
+        if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
+    }
+
     auto parsed = model::parse_create_request(ctx.req.body(), create_limits_of(ctx.svc));
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto& create = std::get<model::create_request>(parsed);
@@ -63,17 +76,6 @@ asio::awaitable<response> create_job(const request_context& ctx) {
         !problems.empty())
         co_return request_error_response(
             {model::request_error::kind::invalid_fields, "Invalid request", std::move(problems)});
-
-    // Idempotent create: a key seen before (same account, within the window) replays its job.
-    const std::string_view key = ctx.req["Idempotency-Key"];
-    std::string request_hash;
-    if (!key.empty()) {
-        if (key.size() > 255)
-            co_return message_response(http::status::bad_request,
-                                       "Idempotency-Key must be at most 255 characters");
-        request_hash = model::sha256_hex(ctx.req.body());
-        if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
-    }
 
     auto job = new_job(ctx, create, source.id, ctx.req.body(), now);
     job.idempotency_key = std::string(key);
@@ -94,9 +96,9 @@ asio::awaitable<response> create_job(const request_context& ctx) {
 }
 
 asio::awaitable<response> get_job(const request_context& ctx) {
-    const std::string uuid(ctx.param);
     // Ids we never issue need no store round trip.
-    if (!model::is_uuid(uuid)) co_return message_response(http::status::not_found, "Job not found");
+    if (!model::is_uuid(ctx.param)) co_return message_response(http::status::not_found, "Job not found");
+    const std::string uuid = model::canonical_uuid(ctx.param);
     auto [ec, found] = co_await store::async_find_job(ctx.svc.store, ctx.who.account_id, uuid, use_nothrow);
     throw_on_failure(ec, "read job " + uuid);
     if (!found) co_return message_response(http::status::not_found, "Job not found");
