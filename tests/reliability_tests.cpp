@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "queue/amqp_connection.hpp"
@@ -223,6 +224,46 @@ BOOST_AUTO_TEST_CASE(memory_alarm_under_load_accepts_jobs_and_shutdown_finishes_
     BOOST_TEST_MESSAGE(accepted.size() << " accepted, " << report.duplicated.size() << " duplicated");
     BOOST_TEST(report.missing.empty(), report.missing.size() << " accepted jobs never reached a queue: "
                                                              << first_few(report.missing));
+}
+
+// A job cancelled and retried while its first attempt's message waits for a blocked broker: once
+// the alarm ends, both attempts reach the queue (a worker skips the first, cancelled) and the
+// outbox is empty. With the publisher knowing jobs by uuid, the retry was dropped at hand-over and
+// the first attempt's confirm took it out of the outbox: QUEUED for good.
+BOOST_AUTO_TEST_CASE(a_retry_made_while_the_first_attempt_waits_for_the_broker_is_published) {
+    auto broker = connect_test_broker();
+    const topology_names names("strand");
+    topology_cleanup cleanup(names);
+    scoped_env env(jobsd_env(names));
+    temp_dir dir("jobsd-rl-strand");
+    memory_alarm alarm;
+    jobsd_node server(dir);
+    BOOST_TEST_REQUIRE(wait_until([&] { return server.health().at("broker") == "connected"; }, 30s));
+    alarm.raise();
+    // The broker blocks a connection when it next publishes: jobs of another type are posted
+    // until it has, and the job after them waits in the publisher.
+    int probes = 0;
+    BOOST_TEST_REQUIRE(wait_until(
+                           [&] {
+                               server.post_ok("pdf", ++probes);
+                               return server.health().at("broker") == "blocked";
+                           },
+                           20s, 250ms),
+                       json::serialize(server.health()));
+    const auto uuid = server.post_ok("video", 0);
+    http_client c("127.0.0.1", server.port(), 10s);
+    const auto cancelled = c.post("/jobs/" + uuid + "/cancel", test_key, "");
+    BOOST_TEST_REQUIRE(cancelled.status == 200u, cancelled.body);
+    const auto retried = c.post("/jobs/" + uuid + "/retry", test_key, "");
+    BOOST_TEST_REQUIRE(retried.status == 202u, retried.body);
+    alarm.clear();
+    BOOST_TEST_REQUIRE(wait_until([&] { return server.metric("jobsd_outbox_unpublished") == 0; }, 30s),
+                       server.summary());
+    std::set<std::int64_t> attempts;
+    for (const auto& m : drain_job_queues(*broker, names))
+        if (m.message_id == uuid) attempts.insert(json::parse(m.body).at("attempt").as_int64());
+    BOOST_TEST((attempts == std::set<std::int64_t>{1, 2}), attempts.size()
+                                                               << " attempt(s) reached the queue");
 }
 
 // Item 9: settings that would break a promise stop jobsd at start, naming the keys.
