@@ -54,7 +54,6 @@ struct job {
 struct job_attempt {
     std::string uuid;
     int attempt = 1;
-    bool operator==(const job_attempt&) const = default;
 };
 
 }  // namespace jobsd::model

@@ -57,7 +57,8 @@ std::string new_uuid() {
     return out;
 }
 
-std::string canonical_uuid(std::string_view s) {
+std::optional<std::string> canonical_uuid(std::string_view s) {
+    if (!is_uuid(s)) return std::nullopt;
     std::string out(s);
     for (char& c : out)
         if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');

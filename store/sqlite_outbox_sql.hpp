@@ -14,8 +14,8 @@ inline constexpr std::string_view enter_new = "INSERT INTO outbox (seq) VALUES (
 inline constexpr std::string_view enter =
     "INSERT OR IGNORE INTO outbox (seq) SELECT seq FROM jobs WHERE uuid = ?1";
 
-// Job ?1 leaves the outbox (cancelled, expired, or failed before its mark): a small row deleted, the job's
-// own row untouched.
+// Job ?1 leaves the outbox (cancelled, expired, or failed before its mark): a small row
+// deleted, the job's own row untouched.
 inline constexpr std::string_view leave =
     "DELETE FROM outbox WHERE seq = (SELECT seq FROM jobs WHERE uuid = ?1)";
 

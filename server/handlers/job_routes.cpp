@@ -97,8 +97,9 @@ asio::awaitable<response> create_job(const request_context& ctx) {
 
 asio::awaitable<response> get_job(const request_context& ctx) {
     // Ids we never issue need no store round trip.
-    if (!model::is_uuid(ctx.param)) co_return message_response(http::status::not_found, "Job not found");
-    const std::string uuid = model::canonical_uuid(ctx.param);
+    const auto id = model::canonical_uuid(ctx.param);
+    if (!id) co_return message_response(http::status::not_found, "Job not found");
+    const std::string& uuid = *id;
     auto [ec, found] = co_await store::async_find_job(ctx.svc.store, ctx.who.account_id, uuid, use_nothrow);
     throw_on_failure(ec, "read job " + uuid);
     if (!found) co_return message_response(http::status::not_found, "Job not found");

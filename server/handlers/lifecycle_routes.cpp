@@ -70,8 +70,9 @@ std::optional<response> check_optional_body(const services&, const http::request
 }
 
 asio::awaitable<response> cancel_job(const request_context& ctx) {
-    if (!model::is_uuid(ctx.param)) co_return not_found();  // ids we never issue need no store round trip
-    const std::string uuid = model::canonical_uuid(ctx.param);
+    const auto id = model::canonical_uuid(ctx.param);
+    if (!id) co_return not_found();  // ids we never issue need no store round trip
+    const std::string& uuid = *id;
     if (auto error = model::check_cancel_request(ctx.req.body())) co_return request_error_response(*error);
     const auto now = model::now_ms();
     auto [ec, out] =
@@ -102,8 +103,9 @@ asio::awaitable<response> cancel_job(const request_context& ctx) {
 }
 
 asio::awaitable<response> retry_job(const request_context& ctx) {
-    if (!model::is_uuid(ctx.param)) co_return not_found();
-    const std::string uuid = model::canonical_uuid(ctx.param);
+    const auto id = model::canonical_uuid(ctx.param);
+    if (!id) co_return not_found();
+    const std::string& uuid = *id;
     auto parsed = model::parse_retry_request(ctx.req.body(), create_limits_of(ctx.svc));
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
     const auto& req = std::get<model::retry_request>(parsed);
