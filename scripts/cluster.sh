@@ -16,10 +16,12 @@
 #
 # Ports, from BASE (--base-port, default 5800; the demo node is 5673, test nodes 5682..5699):
 #   RabbitMQ node I   AMQP BASE+I, management BASE+10000+I, distribution BASE+20000+I,
-#                     one epmd for the three at BASE+30000, node name jobsd<BASE+I>@localhost
+#                     one epmd for the three at BASE+23000, node name jobsd<BASE+I>@localhost
 #   HAProxy           BASE+2000 (the clients' URL), its stats page BASE+2010
 #   jobsd I           BASE+2000+I
-#   PostgreSQL        BASE+50000
+#   PostgreSQL        BASE+24000
+# (all below 32768 for the default BASE: out of Linux's ephemeral range, which outgoing
+# connections take from)
 # Layout: DIR/cluster.env (the settings above, so later commands need only DIR), DIR/rabbit<I>/
 # (scripts/rabbitmq.sh), DIR/postgres/ (scripts/postgres.sh), DIR/haproxy.cfg, and for every
 # process started here DIR/<name>.pid and DIR/<name>.log. Binaries come from build/bin
@@ -37,7 +39,7 @@ die() { echo "cluster.sh: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*"; }
 usage() { awk 'NR >= 4 && /^# Ports/ { exit } NR >= 4' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-is_port() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1024 && $1 + 50000 <= 65535 )); }
+is_port() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1024 && $1 + 24000 <= 65535 )); }
 
 # Alive, not a zombie, and started by this cluster (its environment names DIR), so a stale pid
 # file never makes us signal a recycled pid.
@@ -112,7 +114,7 @@ wait_ready() {  # NAME URL: until URL answers 200, the process stays alive, READ
 node_start() {
     local i=$1
     JOBSD_RABBITMQ_START_TIMEOUT=$READY_TIMEOUT rmq start "$DIR/rabbit$i" "$(amqp_port "$i")" --management $((BASE + 10000 + i)) \
-        --epmd-port $((BASE + 30000)) --cookie "$COOKIE" \
+        --epmd-port $((BASE + 23000)) --cookie "$COOKIE" \
         --conf "queue_leader_locator = balanced" >/dev/null
 }
 
@@ -231,7 +233,7 @@ cmd_start() {
             *) usage ;;
         esac
     done
-    is_port "$base" || die "--base-port must leave room for BASE+50000: $base"
+    is_port "$base" || die "--base-port must leave room for BASE+24000: $base"
     [[ $njobsd =~ ^[1-9]$ ]] || die "--jobsd takes 1 to 9"
     [[ $nnodes == 3 || $nnodes == 1 ]] || die "--nodes takes 3 (a cluster) or 1"
     local bin_dir=${JOBSD_BIN_DIR:-$ROOT/build/bin}
@@ -268,7 +270,7 @@ EOF
     chmod 600 "$DIR/cluster.env"
 
     rabbit_start
-    bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
+    bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 24000)) >/dev/null
     PG_URL=$(bash scripts/postgres.sh url "$DIR/postgres")
     echo "PG_URL='$PG_URL'" >>"$DIR/cluster.env"
     say "PostgreSQL up ($PG_URL)"
@@ -427,7 +429,7 @@ main() {
         pg-restart)
             load_env "$1"
             bash scripts/postgres.sh stop "$DIR/postgres" >/dev/null
-            bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 50000)) >/dev/null
+            bash scripts/postgres.sh start "$DIR/postgres" $((BASE + 24000)) >/dev/null
             say "PostgreSQL restarted" ;;
         *) usage ;;
     esac

@@ -2,7 +2,7 @@
 # Runs a private PostgreSQL cluster for jobsd (tests, demo, several jobsd on one database),
 # entirely inside DIR.
 #
-#   scripts/postgres.sh start  DIR [PORT]   (PORT: a free one from 55432 up when omitted)
+#   scripts/postgres.sh start  DIR [PORT]   (PORT: a free one from 25432 up when omitted)
 #   scripts/postgres.sh stop   DIR          (fast shutdown)
 #   scripts/postgres.sh status DIR          (exit 0 when it accepts connections)
 #   scripts/postgres.sh url    DIR          (prints postgres://jobsd@127.0.0.1:PORT/jobsd)
@@ -74,7 +74,7 @@ cmd_start() {
         port=$PORT  # a restart keeps its port
     fi
     if [[ -z $port ]]; then
-        port=55432
+        port=25432  # below Linux's ephemeral range (32768-60999), which outgoing connections take from
         while port_busy "$port"; do port=$((port + 1)); done
     elif port_busy "$port"; then
         echo "postgres.sh: port 127.0.0.1:$port is already in use" >&2

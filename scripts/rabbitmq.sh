@@ -16,8 +16,10 @@
 #   node name          jobsd<AMQP_PORT>@localhost
 #   AMQP               127.0.0.1:AMQP_PORT
 #   Erlang distribution 127.0.0.1:AMQP_PORT+20000
-#   epmd               127.0.0.1:AMQP_PORT+30000, or --epmd-port (own instance;
+#   epmd               127.0.0.1:AMQP_PORT+23000, or --epmd-port (own instance;
 #                      `stop` kills it once no node is registered in it any more)
+# The derived ports stay below 32768 for an AMQP_PORT below 9768: out of Linux's ephemeral range
+# (32768-60999), where any outgoing connection may hold the port the moment a node starts.
 #   CLI tools' distribution ports 127.0.0.1:AMQP_PORT+21000..+21009
 #   management (only with --management) 127.0.0.1:HTTP_PORT
 #
@@ -77,7 +79,7 @@ load_env() {
     DIR=$(abs_dir "$DIR")
     # shellcheck source=/dev/null
     . "$DIR/node.env"
-    EPMD_PORT=${EPMD_PORT:-$((AMQP_PORT + 30000))}
+    EPMD_PORT=${EPMD_PORT:-$((AMQP_PORT + 30000))}  # a node.env from before EPMD_PORT was written
     return 0
 }
 
@@ -182,8 +184,8 @@ cmd_start() {
             *) usage ;;
         esac
     done
-    if ! is_port "$port" || (( port + 30000 > 65535 )); then
-        die "AMQP_PORT must be a port number <= 35535: $port"
+    if ! is_port "$port" || (( port + 23000 > 65535 )); then
+        die "AMQP_PORT must be a port number <= 42535: $port"
     fi
     [[ -z $http ]] || is_port "$http" || die "bad HTTP_PORT: $http"
     [[ -z $epmd ]] || is_port "$epmd" || die "bad epmd port: $epmd"
@@ -216,7 +218,7 @@ cmd_start() {
 
     AMQP_PORT=$port
     HTTP_PORT=$http
-    EPMD_PORT=${epmd:-$((port + 30000))}
+    EPMD_PORT=${epmd:-$((port + 23000))}
     NODENAME="jobsd$port@localhost"
     mkdir -p "$DIR/mnesia" "$DIR/log"
     cat >"$DIR/node.env" <<EOF
@@ -267,6 +269,16 @@ EOF
     # the address/port are explicit). Does nothing if it already runs.
     (cd "$DIR" && "${as_rmq[@]}" "${ENVV[@]}" \
         epmd -daemon -address 127.0.0.1 -port "$EPMD_PORT")
+    # epmd -daemon returns before it listens, and exits quietly when it cannot bind (the port
+    # held by another socket, even an outgoing connection's): without it the node dies with
+    # 'nodistribution'. Say so plainly instead.
+    local i
+    for ((i = 0; i < 50; i++)); do listening "$EPMD_PORT" && break; sleep 0.1; done
+    if ! listening "$EPMD_PORT"; then
+        echo "rabbitmq.sh: epmd is not listening on 127.0.0.1:$EPMD_PORT; the port is held by:" >&2
+        ss -Htan "sport = :$EPMD_PORT" >&2 || true
+        exit 1
+    fi
 
     local t0=$SECONDS t0_us=${EPOCHREALTIME/./}
     # Foreground rabbitmq-server in its own session, in the background.

@@ -30,12 +30,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
     fail "mktemp -d did not make private directories"
 
 # Free ports: the broker's AMQP port and the two the script derives from it (distribution +20000,
-# epmd +30000), and PostgreSQL's.
+# epmd +23000), and PostgreSQL's. All below the ephemeral range (32768 up) and apart from the
+# ports the other tests' services take (AMQP 5673-5917, +10000, +20000, +21000, +23000; PostgreSQL
+# 25432 up and 29800 up).
 amqp="" pg_port=""
-for p in $(shuf -i 20000-35000 -n 200); do
-    if ! port_busy "$p" && ! port_busy $((p + 20000)) && ! port_busy $((p + 30000)); then amqp=$p; break; fi
+for p in $(shuf -i 3000-3599 -n 200); do
+    if ! port_busy "$p" && ! port_busy $((p + 20000)) && ! port_busy $((p + 23000)); then amqp=$p; break; fi
 done
-for p in $(shuf -i 40000-50000 -n 200); do
+for p in $(shuf -i 19000-19999 -n 200); do
     if ! port_busy "$p"; then pg_port=$p; break; fi
 done
 [[ -n $amqp && -n $pg_port ]] || fail "no free ports"
