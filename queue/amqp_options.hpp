@@ -58,6 +58,9 @@ struct amqp_options {
     // jobsd's own durable queue of status events, bound to events_exchange with "#". Several
     // jobsd instances share it (applying an event is idempotent).
     std::string events_queue = "jobsd.events";
+    // Fanout exchange through which instances sharing a PostgreSQL store pass each other the live
+    // events of the session streams (queue/status_relay.hpp); "" turns the relay off.
+    std::string status_exchange = "jobsd.status";
     // Events applied per store transaction, and how long a partial batch may wait.
     std::size_t event_batch = 512;
     std::chrono::milliseconds event_batch_wait{20};

@@ -84,16 +84,7 @@ app::app(config cfg)
     if (ec) throw std::runtime_error("cannot load accounts and projects: " + ec.message());
     catalog_.replace(std::move(snapshot));
 
-    if (config_.amqp.enabled) {
-        outbox_ = std::make_unique<store_outbox>(*store_);
-        publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
-        event_sink_ = std::make_unique<event_applier>(*store_, hub_, &metrics_, [this] {
-            if (dispatcher_) dispatcher_->notify();
-        });
-        event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
-        control_outbox_ = std::make_unique<store_control_outbox>(*store_);
-        control_ = std::make_unique<queue::control_publisher>(config_.amqp, *control_outbox_);
-    }
+    if (config_.amqp.enabled) make_broker_parts();
     if (config_.webhooks.enabled && store_->webhooks()) {
         std::vector<asio::io_context*> contexts;
         for (unsigned i = 0; i < config_.webhooks.threads; ++i) {
@@ -121,6 +112,7 @@ app::app(config cfg)
                    event_consumer_ ? &event_consumer_->stats() : nullptr, &hub_);
     metrics_.watch_webhooks(dispatcher_ ? &dispatcher_->stats() : nullptr);
     metrics_.watch_control(control_ ? &control_->stats() : nullptr);
+    metrics_.watch_status_relay(status_relay_.get());
 
     const tcp::endpoint endpoint{asio::ip::make_address(config_.server.listen), config_.server.port};
     acceptor_.open(endpoint.protocol());
@@ -130,12 +122,34 @@ app::app(config cfg)
     port_ = acceptor_.local_endpoint().port();
 }
 
+// Publishing, the workers' events, cancels to the workers and, on a shared store, the live
+// session events between instances: each with its own broker connection and thread.
+void app::make_broker_parts() {
+    outbox_ = std::make_unique<store_outbox>(*store_);
+    publisher_ = std::make_unique<queue::publisher>(config_.amqp, *outbox_);
+    event_sink_ = std::make_unique<event_applier>(*store_, hub_, &metrics_, [this] {
+        if (dispatcher_) dispatcher_->notify();
+    });
+    event_consumer_ = std::make_unique<queue::event_consumer>(config_.amqp, *event_sink_);
+    control_outbox_ = std::make_unique<store_control_outbox>(*store_);
+    control_ = std::make_unique<queue::control_publisher>(config_.amqp, *control_outbox_);
+    if (config_.store.shared() && !config_.amqp.status_exchange.empty()) {
+        status_relay_ = std::make_unique<queue::status_relay>(
+            config_.amqp, queue::status_relay::hooks{
+                              [this](const std::string& account, const std::string& session,
+                                     const std::string& event) { hub_.deliver(account, session, event); },
+                              [this] { return hub_.subscribers(); }});
+        hub_.attach(status_relay_.get());
+    }
+}
+
 app::~app() {
     // The store goes first: it commits what is queued and posts the completions to the (now
     // stopped) contexts, which then destroy them with the coroutines still waiting.
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
     if (control_) control_->stop();
+    if (status_relay_) status_relay_->stop();
     store_.reset();
     // Likewise the operator routes' broker reader thread, while the contexts it completes on live.
     api_.reset();
@@ -188,6 +202,7 @@ void app::run() {
     if (event_consumer_) event_consumer_->start();
     if (dispatcher_) dispatcher_->start();
     if (control_) control_->start();
+    if (status_relay_) status_relay_->start();
 
     // Work guards keep each context running while a coroutine waits on a store thread.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -212,6 +227,7 @@ void app::run() {
     if (publisher_) publisher_->stop();
     if (event_consumer_) event_consumer_->stop();
     if (control_) control_->stop();
+    if (status_relay_) status_relay_->stop();
 }
 
 asio::awaitable<void> app::refresh_catalog() {

@@ -17,6 +17,7 @@
 #include "queue/control_publisher.hpp"
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
+#include "queue/status_relay.hpp"
 #include "server/api.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
@@ -58,6 +59,7 @@ class app {
     boost::asio::awaitable<bool> wait_for_requests(std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<void> watch_outbox();
     boost::asio::awaitable<void> sample_ingest();
+    void make_broker_parts();  // amqp.enabled: publisher, events, control, status relay
 
     config config_;
     // Built before anything else, so a bad certificate or key stops startup first. Empty when
@@ -73,7 +75,9 @@ class app {
     std::unique_ptr<queue::event_consumer> event_consumer_;  // null when amqp.enabled is false
     std::unique_ptr<queue::control_outbox> control_outbox_;
     std::unique_ptr<queue::control_publisher> control_;  // null when amqp.enabled is false
-    std::unique_ptr<job_release> release_;               // null when publishing or the fair queue is off
+    // Live session events between instances: only on a shared (PostgreSQL) store, else null.
+    std::unique_ptr<queue::status_relay> status_relay_;
+    std::unique_ptr<job_release> release_;  // null when publishing or the fair queue is off
     std::unique_ptr<lifecycle_sweeper> sweeper_;
     std::unique_ptr<operator_api> operator_api_;
     ingest_gate gate_;

@@ -214,6 +214,7 @@ std::vector<entry> schema(config& c) {
         {"amqp", "events_exchange", "", string_setter(c.amqp.events_exchange)},
         {"amqp", "queue_type", "", string_setter(c.amqp.queue_type)},
         {"amqp", "events_queue", "", string_setter(c.amqp.events_queue)},
+        {"amqp", "status_exchange", "", string_setter(c.amqp.status_exchange)},
         {"amqp", "event_batch", "", uint_setter(c.amqp.event_batch, 1, 32767)},
         {"amqp", "event_batch_wait_ms", "", duration_setter(c.amqp.event_batch_wait, 0, 10'000)},
         {"amqp", "delivery_limit", "", uint_setter(c.amqp.delivery_limit, 1, 1000)},
@@ -327,8 +328,7 @@ void check_promises(const config& c) {
         throw config_error("amqp.job_types lacks " + missing +
                            ": jobs of every type are accepted, and these would get a 201 and no queue; list "
                            "every job type");
-    const bool shared = c.store.url.starts_with("postgres://") || c.store.url.starts_with("postgresql://");
-    if (shared && c.store.pg.claim_lease <= c.amqp.relay_interval)
+    if (c.store.shared() && c.store.pg.claim_lease <= c.amqp.relay_interval)
         throw config_error("store.claim_lease_ms (" + std::to_string(c.store.pg.claim_lease.count()) +
                            ") must be longer than amqp.relay_interval_ms (" +
                            std::to_string(c.amqp.relay_interval.count()) +

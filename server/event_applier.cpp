@@ -55,7 +55,7 @@ bool event_applier::apply(std::vector<model::job_event> events) {
         return false;
     }
     log_events(notes, applied);
-    const bool listened = hub_.subscribers() > 0;  // no event text is built when nobody listens
+    const bool listened = hub_.listened();  // no event text is built when nobody listens
     for (const auto& a : applied) {
         if (counters_ && a.event.status == model::job_status::queued) counters_->count_retry(true);
         if (listened)

@@ -171,6 +171,20 @@ void render_control(exposition& x, const queue::control_publisher_stats& c) {
              c.connected.load() ? 1 : 0);
 }
 
+void render_status_relay(exposition& x, const queue::status_relay& r) {
+    const auto& s = r.stats();
+    x.counter("jobsd_status_relay_forwarded_total",
+              "Live session events sent to the other jobsd instances (while one has a stream open).",
+              s.forwarded);
+    x.counter("jobsd_status_relay_received_total",
+              "Live session events received from the other jobsd instances.", s.received);
+    x.counter("jobsd_status_relay_dropped_total",
+              "Live session events not sent: the relay was disconnected or far behind.", s.dropped);
+    x.single("jobsd_status_relay_listened_elsewhere",
+             "Whether another jobsd instance has a session stream open (it said so in the last 3 s).",
+             "gauge", r.listened_elsewhere() ? 1 : 0);
+}
+
 }  // namespace
 
 void metrics::render_lifecycle(std::string& out, const std::vector<store::job_count>* stuck) const {
@@ -273,6 +287,7 @@ std::string metrics::render(const store::store_stats& store, const store::outbox
     if (hub_)
         x.single("jobsd_notification_subscribers", "Open notification streams.", "gauge",
                  hub_->subscribers());
+    if (status_relay_) render_status_relay(x, *status_relay_);
     if (hooks) render_webhook_backlog(x, *hooks);
     if (webhooks_) render_dispatcher(x, *webhooks_);
     render_lifecycle(out, stuck);

@@ -15,6 +15,7 @@
 #include "queue/control_publisher.hpp"
 #include "queue/event_consumer.hpp"
 #include "queue/publisher.hpp"
+#include "queue/status_relay.hpp"
 #include "server/notification_hub.hpp"
 #include "store/store.hpp"
 #include "store/webhook_store.hpp"
@@ -82,6 +83,9 @@ class metrics {
     // once at startup, before any render.
     void watch_control(const queue::control_publisher_stats* control) noexcept { control_ = control; }
 
+    // The live status relay between instances; null when it does not run (SQLite, publishing off).
+    void watch_status_relay(const queue::status_relay* relay) noexcept { status_relay_ = relay; }
+
     // `outbox`, `jobs`, `stuck` (stuck jobs per type) and `hooks` may be null when they could not
     // be read; their lines are left out.
     std::string render(const store::store_stats& store, const store::outbox_stats* outbox = nullptr,
@@ -134,6 +138,7 @@ class metrics {
     const notification_hub* hub_ = nullptr;
     const webhooks::dispatcher_stats* webhooks_ = nullptr;
     const queue::control_publisher_stats* control_ = nullptr;
+    const queue::status_relay* status_relay_ = nullptr;
     std::atomic<std::uint64_t> cancels_{0}, explicit_retries_{0}, automatic_retries_{0},
         expired_in_outbox_{0}, held_{0}, released_{0};
 };

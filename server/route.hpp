@@ -8,6 +8,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ class event_stream {
     // (shutdown does not wait for a stream).
     virtual void begin() = 0;
     virtual boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer data) = 0;
+    // Calls `gone` once on the connection's executor when the client closes the connection (or
+    // sends anything: a stream's client only listens), or when the connection ends. Once per
+    // stream.
+    virtual void on_close(std::function<void()> gone) = 0;
 };
 
 // A check of the header alone, before the body is read (content type, declared length, rate

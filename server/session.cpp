@@ -114,6 +114,10 @@ class stream_writer final : public event_stream {
         auto [ec, n] = co_await asio::async_write(stream_, data, use_nothrow);
         co_return ec;
     }
+    void on_close(std::function<void()> gone) override {
+        beast::get_lowest_layer(stream_).socket().async_wait(
+            asio::socket_base::wait_read, [gone = std::move(gone)](beast::error_code) { gone(); });
+    }
     bool begun() const noexcept { return begun_; }
 
   private:

@@ -18,7 +18,7 @@ std::unique_ptr<store> open_store(const store_config& config) {
         o.path = std::string(path);
         return std::make_unique<sqlite_store>(std::move(o), config.common);
     }
-    if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    if (config.shared()) {
         pg_options o = config.pg;
         o.url = config.url;
         return std::make_unique<pg_store>(std::move(o), config.common);

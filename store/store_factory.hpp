@@ -23,6 +23,11 @@ struct store_config {
     sqlite_options sqlite;
     // The PostgreSQL adapter's own; its `url` is taken from the URL above.
     pg_options pg;
+
+    // A store several jobsd may share (PostgreSQL).
+    bool shared() const noexcept {
+        return url.starts_with("postgres://") || url.starts_with("postgresql://");
+    }
 };
 
 // Throws std::invalid_argument for a URL no adapter takes, and the adapter's error when it

@@ -1,7 +1,8 @@
 // Several jobsd on one PostgreSQL database and the test broker, as black boxes: load through
 // two instances while one is killed with SIGKILL; and one instance while the database restarts.
 // The promises checked: every job answered 201 is committed (readable from a survivor) and
-// ends up published; no 201 for a job that was not committed; service resumes by itself.
+// ends up published; no 201 for a job that was not committed; service resumes by itself; a
+// session stream on one instance hears the status changes the others make.
 #define BOOST_TEST_MODULE pg_integration_tests
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 #include "tests/support/pg_test_schema.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tests/support/seed.hpp"
+#include "tests/support/sse_client.hpp"
 #include "tests/support/test_broker.hpp"
 #include "tests/support/wait.hpp"
 
@@ -339,6 +342,94 @@ BOOST_AUTO_TEST_CASE(several_instances_consume_the_shared_events_queue) {
     BOOST_TEST(received(client_b) > 0);
     BOOST_TEST(std::stoul(schema.exec("SELECT count(*) FROM jobs WHERE job_status <> 'SUCCESS' AND uuid IN " +
                                       in_list(jobs))) == 0u);
+    a->stop();
+    b->stop();
+}
+
+// A client's stream is served by one instance; the job is created on another and its worker
+// events are applied by whichever instance consumes them. Every status change reaches the
+// stream, and nothing is relayed while no stream is open.
+BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
+    pg_test_schema schema;
+    const topology_names names("pg-live-");
+    topology_cleanup cleanup(names);
+    const scoped_env env(publishing_env(names));
+    temp_dir dir_a("jobsd-pg-la"), dir_b("jobsd-pg-lb");
+    auto a = start_on(dir_a, schema.url());
+    auto b = start_on(dir_b, schema.url());
+    auto broker = connect_test_broker();
+    BOOST_TEST_REQUIRE(
+        wait_until([&] { return broker->consumer_count(names.events_queue()).value_or(0) == 2; }, 30s));
+    http_client client_a(a->host(), a->port()), client_b(b->host(), b->port());
+    auto session_job = [](const std::string& session) {
+        return json::serialize(json::object{{"job_type", "video"},
+                                            {"template_id", project_a1},
+                                            {"version", 2},
+                                            {"session_id", session},
+                                            {"values", json::object{{"headline", "Live"}}}});
+    };
+
+    // Nobody listens: B relays nothing.
+    BOOST_TEST_REQUIRE(client_b.post("/jobs/v2", key_a, session_job("live-1")).status == 201u);
+    std::this_thread::sleep_for(500ms);
+    BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") == 0);
+    BOOST_TEST(metric(client_b, "jobsd_status_relay_listened_elsewhere") == 0);
+
+    std::optional<sse_client> stream(std::in_place, a->host(), a->port(), std::string(key_a), "live-1");
+    BOOST_TEST_REQUIRE(
+        wait_until([&] { return metric(client_b, "jobsd_status_relay_listened_elsewhere") == 1; }, 10s),
+        "B did not hear that A has a stream open");
+    std::vector<std::string> jobs;
+    for (int n = 0; n < 12; ++n) {
+        const auto res = client_b.post("/jobs/v2", key_a, session_job("live-1"));
+        BOOST_TEST_REQUIRE(res.status == 201u, res.body);
+        jobs.emplace_back(res.json().at("job").at("uuid").as_string());
+    }
+    auto seen = [&](const std::vector<json::value>& events, const std::string& status) {
+        std::size_t n = 0;
+        for (const auto& uuid : jobs)
+            for (const auto& e : events)
+                if (e.at("uuid").as_string() == uuid && e.at("job_status").as_string() == status) {
+                    ++n;
+                    break;
+                }
+        return n;
+    };
+    auto expect = [&](const char* status) {
+        BOOST_TEST(
+            stream->wait_for([&](const auto& events) { return seen(events, status) == jobs.size(); }, 20s),
+            seen(stream->events(), status)
+                << " of " << jobs.size() << " jobs' " << status << " reached the stream on A ("
+                << stream->events().size() << " events)");
+    };
+    expect("QUEUED");
+    // Their worker events, consumed by both instances from the shared queue; STARTED first, as a
+    // worker sends it (a SUCCESS applied first would make a later STARTED change nothing).
+    for (const auto& uuid : jobs)
+        broker->publish(names.events_exchange(), "video.STARTED",
+                        json::serialize(json::object{{"uuid", uuid}, {"job_status", "STARTED"}}));
+    expect("STARTED");
+    for (const auto& uuid : jobs)
+        broker->publish(
+            names.events_exchange(), "video.SUCCESS",
+            json::serialize(json::object{{"uuid", uuid},
+                                         {"job_status", "SUCCESS"},
+                                         {"output", json::object{{"url", "https://x/" + uuid}}}}));
+    expect("SUCCESS");
+    BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") >= jobs.size());
+    BOOST_TEST(metric(client_a, "jobsd_status_relay_received_total") >= jobs.size());
+    BOOST_TEST_MESSAGE("events applied: " << metric(client_a, "jobsd_events_received_total") << " by A, "
+                                          << metric(client_b, "jobsd_events_received_total") << " by B");
+
+    // The stream closes. A finds it gone at its next ping (15 s), and three seconds after A's last
+    // announcement B stops relaying.
+    stream.reset();
+    BOOST_TEST(
+        wait_until([&] { return metric(client_b, "jobsd_status_relay_listened_elsewhere") == 0; }, 30s));
+    const double before = metric(client_b, "jobsd_status_relay_forwarded_total");
+    BOOST_TEST_REQUIRE(client_b.post("/jobs/v2", key_a, session_job("live-1")).status == 201u);
+    std::this_thread::sleep_for(300ms);
+    BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") == before);
     a->stop();
     b->stop();
 }

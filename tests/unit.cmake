@@ -4,7 +4,7 @@
 jobsd_test(store_tests 120 store_tests.cpp store_inline_lookups_tests.cpp delivery_board_tests.cpp delivery_inbox_tests.cpp task_queue_tests.cpp pg_write_batch_tests.cpp)
 target_link_libraries(store_tests PRIVATE jobs_store jobsd_test_support)
 
-jobsd_test(server_unit_tests 60 server_unit_tests.cpp)
+jobsd_test(server_unit_tests 60 server_unit_tests.cpp notification_hub_tests.cpp)
 target_link_libraries(server_unit_tests PRIVATE jobs_server jobsd_test_support)
 jobsd_test(webhook_dispatcher_tests 60 webhook_dispatcher_tests.cpp)
 target_link_libraries(webhook_dispatcher_tests PRIVATE jobs_server jobsd_test_support)

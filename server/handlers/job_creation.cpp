@@ -85,7 +85,7 @@ void announce_created(const request_context& ctx, model::job_type type, std::str
     const services& svc = ctx.svc;
     spdlog::debug("job {} created trace_id={}", uuid, model::trace_id_of(traceparent));
     svc.counters.count_job_created(type);
-    if (svc.hub.subscribers() > 0) {  // no event text is built when nobody listens
+    if (svc.hub.listened()) {  // no event text is built when nobody listens
         model::job_event queued;
         queued.uuid = uuid;
         queued.status = model::job_status::queued;

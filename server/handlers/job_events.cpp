@@ -1,5 +1,6 @@
-// The subscription lives as long as the stream; a comment line every 15 s finds a client that
-// went away, and a subscriber that falls too far behind is told so and cut off.
+// The subscription lives as long as the stream: it ends as soon as the client closes the
+// connection (a comment line every 15 s also finds a client that vanished without a word), and a
+// subscriber that falls too far behind is told so and cut off.
 #include "server/handlers/job_events.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -49,7 +50,9 @@ asio::awaitable<std::optional<response>> job_events(const request_context& ctx, 
         "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: subscribed\n\n";
     if (co_await stream.write(asio::buffer(header))) co_return std::nullopt;
     ctx.svc.counters.count_response(200);
+    stream.on_close([sub] { sub->close(); });
     for (;;) {
+        if (sub->closed()) co_return std::nullopt;
         // Events pushed while a write was under way are found here, not by the timer: a cancel
         // with no wait pending is lost, so the queue is always checked before waiting.
         if (!sub->queue().empty() || sub->overflowed()) {

@@ -50,7 +50,7 @@ response conflict(std::string message, model::job_status status) {
 
 // Tells the job's session stream about a change this request made.
 void notify(const services& svc, const model::job& job, model::job_status status, std::int64_t now) {
-    if (svc.hub.subscribers() == 0) return;
+    if (!svc.hub.listened()) return;
     model::job_event e;
     e.uuid = job.uuid;
     e.status = status;

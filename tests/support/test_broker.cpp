@@ -52,7 +52,8 @@ env_list publishing_env(const topology_names& names, env_list extra) {
                   {"JOBSD_AMQP_DEAD_EXCHANGE", names.dead_exchange()},
                   {"JOBSD_AMQP_DEAD_QUEUE_PREFIX", names.prefix + "dead."},
                   {"JOBSD_AMQP_EVENTS_EXCHANGE", names.events_exchange()},
-                  {"JOBSD_AMQP_EVENTS_QUEUE", names.events_queue()}};
+                  {"JOBSD_AMQP_EVENTS_QUEUE", names.events_queue()},
+                  {"JOBSD_AMQP_STATUS_EXCHANGE", names.status_exchange()}};
     if (names.control == control_names::own)
         vars.insert(vars.end(), {{"JOBSD_AMQP_CONTROL_EXCHANGE", names.control_exchange()},
                                  {"JOBSD_AMQP_CONTROL_QUEUE_PREFIX", names.control_queue_prefix()}});
@@ -93,7 +94,8 @@ void delete_topology(const topology_names& names) noexcept {
                 broker.delete_queue(names.control_queue_prefix() + std::string(type));
         }
         broker.delete_queue(names.events_queue());
-        for (const auto& x : {names.exchange(), names.dead_exchange(), names.events_exchange()})
+        for (const auto& x :
+             {names.exchange(), names.dead_exchange(), names.events_exchange(), names.status_exchange()})
             broker.delete_exchange(x);
         if (names.control == control_names::own) broker.delete_exchange(names.control_exchange());
     } catch (const std::exception& e) {

@@ -37,6 +37,7 @@ struct topology_names {
     std::string dead_exchange() const { return prefix + "dead"; }
     std::string events_exchange() const { return prefix + "events"; }
     std::string events_queue() const { return prefix + "jobsd.events"; }
+    std::string status_exchange() const { return prefix + "status"; }
     std::string queue(std::string_view type) const { return prefix + std::string(type); }
     std::string dead_queue(std::string_view type) const { return prefix + "dead." + std::string(type); }
     // Used only with control_names::own.
