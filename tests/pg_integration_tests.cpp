@@ -290,25 +290,52 @@ BOOST_AUTO_TEST_CASE(a_live_instance_keeps_its_claims_past_the_lease_and_a_dead_
     b->stop();
 }
 
+// Two jobsd (A and B) on a fresh schema, publishing to the test broker under `tag`, both
+// consuming the shared events queue by the time the constructor returns.
+class two_instances {
+  public:
+    explicit two_instances(const char* tag)
+        : names_(tag),
+          cleanup_(names_),
+          env_(publishing_env(names_)),
+          dir_a_("jobsd-pg-a"),
+          dir_b_("jobsd-pg-b") {
+        a_ = start_on(dir_a_, schema_.url());
+        b_ = start_on(dir_b_, schema_.url());
+        broker_ = connect_test_broker();
+        BOOST_TEST_REQUIRE(
+            wait_until([&] { return broker_->consumer_count(names_.events_queue()).value_or(0) == 2; }, 30s),
+            "the events queue does not have two consumers: "
+                << broker_->consumer_count(names_.events_queue()).value_or(0));
+    }
+    struct view {
+        pg_test_schema& schema;
+        const topology_names& names;
+        amqp_client& broker;
+        jobsd_process& a;
+        jobsd_process& b;
+    };
+    view parts() { return {schema_, names_, *broker_, *a_, *b_}; }
+
+  private:
+    pg_test_schema schema_;
+    const topology_names names_;
+    topology_cleanup cleanup_;
+    const scoped_env env_;
+    temp_dir dir_a_, dir_b_;
+    std::unique_ptr<jobsd_process> a_, b_;
+    std::unique_ptr<amqp_client> broker_;
+};
+
 // Several jobsd consume the one shared jobsd.events queue: status events published for jobs of
 // both are applied by both instances, each as a forward-only row update, so late and repeated
 // events (a STARTED after SUCCESS, SUCCESS twice) leave every job SUCCESS whoever applied what.
 BOOST_AUTO_TEST_CASE(several_instances_consume_the_shared_events_queue) {
-    pg_test_schema schema;
-    const topology_names names("pg-events-");
-    topology_cleanup cleanup(names);
-    const scoped_env env(publishing_env(names));
-    temp_dir dir_a("jobsd-pg-ea"), dir_b("jobsd-pg-eb");
-    auto a = start_on(dir_a, schema.url());
-    auto b = start_on(dir_b, schema.url());
-    auto broker = connect_test_broker();
-    BOOST_TEST_REQUIRE(
-        wait_until([&] { return broker->consumer_count(names.events_queue()).value_or(0) == 2; }, 30s),
-        "the events queue does not have two consumers: "
-            << broker->consumer_count(names.events_queue()).value_or(0));
+    two_instances t("pg-events-");
+    auto [schema, names, broker, a, b] = t.parts();
 
     std::vector<std::string> jobs;
-    http_client client_a(a->host(), a->port()), client_b(b->host(), b->port());
+    http_client client_a(a.host(), a.port()), client_b(b.host(), b.port());
     for (int n = 0; n < 40; ++n) {
         const auto res = (n % 2 ? client_a : client_b).post("/jobs/v2", key_a, job_body(n));
         BOOST_TEST_REQUIRE(res.status == 201u, res.body);
@@ -323,8 +350,8 @@ BOOST_AUTO_TEST_CASE(several_instances_consume_the_shared_events_queue) {
     for (const auto& uuid : jobs) {
         for (const auto& [status, progress] : std::vector<std::pair<const char*, int>>{
                  {"STARTED", -1}, {"IN_PROGRESS", 50}, {"SUCCESS", -1}, {"STARTED", -1}, {"SUCCESS", -1}})
-            broker->publish(names.events_exchange(), std::string("video.") + status,
-                            event(uuid, status, progress));
+            broker.publish(names.events_exchange(), std::string("video.") + status,
+                           event(uuid, status, progress));
     }
     auto succeeded = [&] {
         return std::stoul(schema.exec("SELECT count(*) FROM jobs WHERE job_status = 'SUCCESS' AND uuid IN " +
@@ -342,25 +369,17 @@ BOOST_AUTO_TEST_CASE(several_instances_consume_the_shared_events_queue) {
     BOOST_TEST(received(client_b) > 0);
     BOOST_TEST(std::stoul(schema.exec("SELECT count(*) FROM jobs WHERE job_status <> 'SUCCESS' AND uuid IN " +
                                       in_list(jobs))) == 0u);
-    a->stop();
-    b->stop();
+    a.stop();
+    b.stop();
 }
 
 // A client's stream is served by one instance; the job is created on another and its worker
 // events are applied by whichever instance consumes them. Every status change reaches the
 // stream, and nothing is relayed while no stream is open.
 BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
-    pg_test_schema schema;
-    const topology_names names("pg-live-");
-    topology_cleanup cleanup(names);
-    const scoped_env env(publishing_env(names));
-    temp_dir dir_a("jobsd-pg-la"), dir_b("jobsd-pg-lb");
-    auto a = start_on(dir_a, schema.url());
-    auto b = start_on(dir_b, schema.url());
-    auto broker = connect_test_broker();
-    BOOST_TEST_REQUIRE(
-        wait_until([&] { return broker->consumer_count(names.events_queue()).value_or(0) == 2; }, 30s));
-    http_client client_a(a->host(), a->port()), client_b(b->host(), b->port());
+    two_instances t("pg-live-");
+    auto [schema, names, broker, a, b] = t.parts();
+    http_client client_a(a.host(), a.port()), client_b(b.host(), b.port());
     auto session_job = [](const std::string& session) {
         return json::serialize(json::object{{"job_type", "video"},
                                             {"template_id", project_a1},
@@ -375,7 +394,7 @@ BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
     BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") == 0);
     BOOST_TEST(metric(client_b, "jobsd_status_relay_listened_elsewhere") == 0);
 
-    std::optional<sse_client> stream(std::in_place, a->host(), a->port(), std::string(key_a), "live-1");
+    std::optional<sse_client> stream(std::in_place, a.host(), a.port(), std::string(key_a), "live-1");
     BOOST_TEST_REQUIRE(
         wait_until([&] { return metric(client_b, "jobsd_status_relay_listened_elsewhere") == 1; }, 10s),
         "B did not hear that A has a stream open");
@@ -406,15 +425,14 @@ BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
     // Their worker events, consumed by both instances from the shared queue; STARTED first, as a
     // worker sends it (a SUCCESS applied first would make a later STARTED change nothing).
     for (const auto& uuid : jobs)
-        broker->publish(names.events_exchange(), "video.STARTED",
-                        json::serialize(json::object{{"uuid", uuid}, {"job_status", "STARTED"}}));
+        broker.publish(names.events_exchange(), "video.STARTED",
+                       json::serialize(json::object{{"uuid", uuid}, {"job_status", "STARTED"}}));
     expect("STARTED");
     for (const auto& uuid : jobs)
-        broker->publish(
-            names.events_exchange(), "video.SUCCESS",
-            json::serialize(json::object{{"uuid", uuid},
-                                         {"job_status", "SUCCESS"},
-                                         {"output", json::object{{"url", "https://x/" + uuid}}}}));
+        broker.publish(names.events_exchange(), "video.SUCCESS",
+                       json::serialize(json::object{{"uuid", uuid},
+                                                    {"job_status", "SUCCESS"},
+                                                    {"output", json::object{{"url", "https://x/" + uuid}}}}));
     expect("SUCCESS");
     BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") >= jobs.size());
     BOOST_TEST(metric(client_a, "jobsd_status_relay_received_total") >= jobs.size());
@@ -430,8 +448,8 @@ BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
     BOOST_TEST_REQUIRE(client_b.post("/jobs/v2", key_a, session_job("live-1")).status == 201u);
     std::this_thread::sleep_for(300ms);
     BOOST_TEST(metric(client_b, "jobsd_status_relay_forwarded_total") == before);
-    a->stop();
-    b->stop();
+    a.stop();
+    b.stop();
 }
 
 BOOST_AUTO_TEST_CASE(database_restart_under_load_no_201_without_commit) {
