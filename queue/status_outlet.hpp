@@ -15,7 +15,8 @@ class status_outlet {
     // Another instance has a session stream open (it said so within the last few seconds).
     virtual bool listened_elsewhere() const noexcept = 0;
     // Sends one event on to the other instances. Never blocks; may drop when far behind.
-    virtual void forward(std::string_view account_id, std::string_view session_id, std::string_view event) = 0;
+    virtual void forward(std::string_view account_id, std::string_view session_id,
+                         std::string_view event) = 0;
     // A stream opened here: tell the other instances now rather than at the next announcement.
     virtual void listening_here() noexcept = 0;
 };

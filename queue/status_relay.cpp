@@ -119,15 +119,16 @@ struct status_relay::impl final : amqp_session_user {
         const int rc = amqp_basic_publish(conn.state(), channel, bytes(options.status_exchange), bytes(""), 0,
                                           0, &props, bytes(body));
         if (rc != AMQP_STATUS_OK)
-            throw amqp_error("broker " + conn.where() + ": publishing live events failed: " +
-                             amqp_error_string2(rc));
+            throw amqp_error("broker " + conn.where() +
+                             ": publishing live events failed: " + amqp_error_string2(rc));
     }
 
     void on_delivery(amqp_connection&, const amqp_delivery& d) override {
         if (property(d, AMQP_BASIC_APP_ID_FLAG, d.message->properties.app_id) == self) return;
         const auto type = property(d, AMQP_BASIC_TYPE_FLAG, d.message->properties.type);
         if (type == listening_type) {
-            remote_until.store((clock::now() + listen_ttl).time_since_epoch().count(), std::memory_order_relaxed);
+            remote_until.store((clock::now() + listen_ttl).time_since_epoch().count(),
+                               std::memory_order_relaxed);
             remote.store(true, std::memory_order_relaxed);
             return;
         }
@@ -162,8 +163,8 @@ struct status_relay::impl final : amqp_session_user {
     status_relay_stats stats;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> announce_now{false};
-    std::atomic<bool> remote{false};                // another instance listens
-    std::atomic<clock::rep> remote_until{0};        // until when, as the steady clock's count
+    std::atomic<bool> remote{false};          // another instance listens
+    std::atomic<clock::rep> remote_until{0};  // until when, as the steady clock's count
     wakeup wake;
 
     std::mutex mu;

@@ -12,7 +12,8 @@ BOOST_AUTO_TEST_SUITE(status_message)
 
 BOOST_AUTO_TEST_CASE(records_come_back_as_they_were_written) {
     // The event text is kept byte for byte (not re-serialized): numbers, escapes and key order.
-    const std::string first = R"({"uuid":"u-1","job_status":"IN_PROGRESS","progress":0.5,"note":"a \"q\" \u00e9"})";
+    const std::string first =
+        R"({"uuid":"u-1","job_status":"IN_PROGRESS","progress":0.5,"note":"a \"q\" \u00e9"})";
     const std::string second = R"({"uuid":"u-2","job_status":"SUCCESS"})";
     std::string records;
     append_status_record(records, "acc_a", "sess\n\"tab\t", first);
@@ -29,7 +30,8 @@ BOOST_AUTO_TEST_CASE(records_come_back_as_they_were_written) {
 }
 
 BOOST_AUTO_TEST_CASE(entries_of_another_shape_are_skipped) {
-    const auto back = parse_status_body(R"([["a","s","e"],["a","s"],["a",1,"e"],{"a":"s"},"x",["b","t","f"]])");
+    const auto back =
+        parse_status_body(R"([["a","s","e"],["a","s"],["a",1,"e"],{"a":"s"},"x",["b","t","f"]])");
     BOOST_TEST_REQUIRE(back.size() == 2u);
     BOOST_TEST(back[0].event == "e");
     BOOST_TEST(back[1].account_id == "b");
