@@ -415,11 +415,11 @@ BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_instance) {
         return n;
     };
     auto expect = [&](const char* status) {
-        BOOST_TEST(
-            stream->wait_for([&](const auto& events) { return seen(events, status) == jobs.size(); }, 20s),
-            seen(stream->events(), status)
-                << " of " << jobs.size() << " jobs' " << status << " reached the stream on A ("
-                << stream->events().size() << " events)");
+        // Waited for first: the message's operands may be evaluated before the checked expression.
+        const bool all =
+            stream->wait_for([&](const auto& events) { return seen(events, status) == jobs.size(); }, 20s);
+        BOOST_TEST(all, seen(stream->events(), status)
+                            << " of " << jobs.size() << " jobs' " << status << " reached the stream on A");
     };
     expect("QUEUED");
     // Their worker events, consumed by both instances from the shared queue; STARTED first, as a
