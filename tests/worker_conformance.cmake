@@ -10,7 +10,7 @@ set(JOBSD_WORKER_CONFORMANCE_ENV
   "PYTHONPATH=${PROJECT_SOURCE_DIR}/workers/python:${JOBSD_WORKER_CONFORMANCE}")
 add_test(NAME worker_conformance_cpp
   COMMAND /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/conformance.py --implementation jobs-worker
-    --start "exec $<TARGET_FILE:jobs-worker> --handler exec --kill-grace-ms 2000 --command 'exec /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/exec_handler.py'")
+    --start "exec $<TARGET_FILE:jobs-worker> --handler exec --command 'exec /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/exec_handler.py'")
 add_test(NAME worker_conformance_python
   COMMAND /usr/bin/python3 ${JOBSD_WORKER_CONFORMANCE}/conformance.py --implementation python
     --start "exec /usr/bin/python3 -m jobsd_worker --handler python_handler:handle")

@@ -15,8 +15,10 @@
 // `mailbox` and `pool` (thread-safe by construction) and `stats` (atomics).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -42,6 +44,13 @@ inline constexpr amqp_channel_t control_channel = 3;
 struct worker_runtime::impl final : queue::amqp_session_user {
     using clock = std::chrono::steady_clock;
 
+    // Where a job stands between the connection thread and the pool, decided by one
+    // compare-and-swap from `waiting`: a pool thread that takes the job moves it to `running`;
+    // the connection thread that cancels or releases it before that moves it to `withdrawn`, and
+    // the pool thread then never starts it. So a job waiting for a thread is ended at once.
+    enum class phase : int { waiting, running, withdrawn };
+    using shared_phase = std::shared_ptr<std::atomic<phase>>;
+
     // A delivery being worked on, from basic.deliver until its basic.ack.
     struct in_flight {
         std::uint64_t delivery_tag = 0;
@@ -50,7 +59,7 @@ struct worker_runtime::impl final : queue::amqp_session_user {
         std::stop_source stop;
         clock::time_point received;
         clock::time_point deadline;  // --timeout-ms from the delivery
-        bool started = false;        // a handler thread took it
+        shared_phase at;             // shared with the pool task
         // Cancelled while held: CANCELLED is reported once the handler returns, or at this
         // time (kill grace + 2 s) if it does not.
         std::optional<clock::time_point> cancel_deadline;
@@ -89,7 +98,10 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     // ---- jobs and events (runtime_jobs.cpp)
     void take_delivery(queue::amqp_connection& conn, std::uint64_t tag, bool redelivered, std::string body,
                        std::string_view traceparent);
-    void run_job(std::uint64_t id, const job_input& job, std::stop_token token);  // on a pool thread
+    // On a pool thread.
+    void run_job(std::uint64_t id, const job_input& job, std::stop_token token, const shared_phase& at);
+    // Waiting → withdrawn: true when the job had not been taken by a pool thread (it never will be).
+    static bool withdraw(const in_flight& j);
     void apply_reports();
     void finish(std::uint64_t id, in_flight& j, job_outcome outcome);
     // Ends a job that is not run to its end: CANCELLED or EXPIRED, with why.

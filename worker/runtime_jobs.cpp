@@ -73,7 +73,8 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
     if (job->expires_at_ms && model::now_ms() >= *job->expires_at_ms)
         return end_unrun(id, j, model::job_status::expired, "expired before it started");
     auto token = j.stop.get_token();
-    if (!pool.post([this, id, job, token] { run_job(id, *job, token); }, token)) {
+    j.at = std::make_shared<std::atomic<phase>>(phase::waiting);
+    if (!pool.post([this, id, job, token, at = j.at] { run_job(id, *job, token, at); }, token)) {
         // Only when handlers ignore their stop token and pile up: let another worker have it.
         spdlog::warn("job {}: every pool thread is stuck; returning it to the queue trace_id={}", j.uuid,
                      j.trace_id);
@@ -84,8 +85,11 @@ void worker_runtime::impl::take_delivery(queue::amqp_connection& conn, std::uint
 }
 
 // On a pool thread.
-void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::stop_token token) {
-    if (token.stop_requested()) {  // cancelled, lost or released before it began
+void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::stop_token token,
+                                   const shared_phase& at) {
+    phase expected = phase::waiting;
+    const bool taken = at->compare_exchange_strong(expected, phase::running);
+    if (!taken || token.stop_requested()) {  // cancelled, lost or released before it began
         mailbox.push({id, job_report::kind::stopped, 0, {}});
         return;
     }
@@ -115,7 +119,6 @@ void worker_runtime::impl::apply_reports() {
         in_flight& j = it->second;
         switch (r.what) {
             case job_report::kind::started:
-                j.started = true;
                 enqueue(r.job_id, j, fields(model::job_status::started));
                 break;
             case job_report::kind::progress:
@@ -161,9 +164,19 @@ void worker_runtime::impl::end_unrun(std::uint64_t id, in_flight& j, model::job_
     enqueue(id, j, fields(status));
 }
 
+bool worker_runtime::impl::withdraw(const in_flight& j) {
+    phase expected = phase::waiting;
+    return j.at && j.at->compare_exchange_strong(expected, phase::withdrawn);
+}
+
 void worker_runtime::impl::cancel_held(const std::string& uuid, int attempt, clock::time_point now) {
     for (auto& [id, j] : jobs) {
         if (j.uuid != uuid || j.attempt > attempt || j.terminal || j.cancel_deadline) continue;
+        if (withdraw(j)) {  // still waiting for a pool thread: it never starts, CANCELLED now
+            j.stop.request_stop();
+            end_unrun(id, j, model::job_status::cancelled, "cancelled before it started");
+            continue;
+        }
         spdlog::info("job {} attempt {}: cancel requested; stopping it trace_id={}", j.uuid, j.attempt,
                      j.trace_id);
         j.cancel_deadline = now + options.exec.kill_grace + cancel_slack;
@@ -181,13 +194,13 @@ void worker_runtime::impl::check_timeouts(queue::amqp_connection& conn, clock::t
         if (j.terminal) continue;
         if (j.cancel_deadline) {
             if (now < *j.cancel_deadline) continue;
-            if (j.started) stopped.stopped(id, j.uuid, now);
+            stopped.stopped(id, j.uuid, now);  // only a job a pool thread took gets a cancel deadline
             end_unrun(id, j, model::job_status::cancelled, "its handler did not return in time");
             continue;
         }
         if (now < j.deadline) continue;
         j.stop.request_stop();
-        if (!j.started) {
+        if (withdraw(j)) {  // never taken by a pool thread: back to the queue
             released_ids.push_back(id);
             continue;
         }

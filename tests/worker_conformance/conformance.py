@@ -6,8 +6,8 @@ events, their properties and the acks, case by case.
 
 The worker under test is started with `/bin/sh -c START` in a process group of its own, with its
 broker and every name in the environment as `jobs-worker` reads them (JOBS_WORKER_URL,
-JOBS_WORKER_TYPE=tts, JOBS_WORKER_CONCURRENCY=1, JOBS_WORKER_EXCHANGE, ..._QUEUE_PREFIX,
-..._EVENTS_EXCHANGE, ..._EVENTS_QUEUE, ..._CONTROL_EXCHANGE, ..._CONTROL_QUEUE_PREFIX, ...), and
+JOBS_WORKER_TYPE=tts, JOBS_WORKER_CONCURRENCY=1, JOBS_WORKER_KILL_GRACE_MS=2000,
+JOBS_WORKER_EXCHANGE, ..._QUEUE_PREFIX, ..._EVENTS_EXCHANGE, ..._EVENTS_QUEUE, ..._CONTROL_EXCHANGE, ..._CONTROL_QUEUE_PREFIX, ...), and
 JOBSD_CONFORMANCE_RUNS (a directory). Its handler must follow the job's script (scripted_job.py).
 A third implementation plugs in with its own start command and a handler adapter.
 
@@ -77,7 +77,9 @@ class Suite:
         self.names = Names(f"conformance.{self.name}.{os.getpid()}.")
         self.jobsd = JobsdSide(self.url, self.names)
         env = dict(os.environ, JOBS_WORKER_URL=self.url, JOBS_WORKER_TYPE=JOB_TYPE, JOBS_WORKER_CONCURRENCY="1",
-                   JOBSD_CONFORMANCE_RUNS=self.runs_dir, **self.names.worker_environment())
+                   JOBS_WORKER_KILL_GRACE_MS="2000", JOBSD_CONFORMANCE_RUNS=self.runs_dir,
+                   **self.names.worker_environment())
+        self.base_env = env
         self.worker = WorkerProcess(args.start, env, os.path.join(self.tmp, "worker.log"))
         self.expected_dead = 0
 
@@ -105,6 +107,12 @@ class Suite:
         self.worker.kill()
         self.jobsd.declare_topology()  # a case may have left a binding out
         self.jobsd.ch.queue_purge(self.names.job_queue)
+        self.start_worker()
+
+    def restart_with(self, **env):
+        """A fresh worker with these JOBS_WORKER_* settings added (none: back to the suite's own)."""
+        self.worker.kill()
+        self.worker.env = dict(self.base_env, **env)
         self.start_worker()
 
     def run_job(self, script, timeout_s=60, headers=None, **extra):
@@ -195,6 +203,44 @@ def case_cancelled_before_delivery(s):
     checks.sequence(s.jobsd.events_of(msg["uuid"]), msg["uuid"], "CANCELLED", started=None)
     print(f"  the handler ran {s.runs(msg['uuid'])} time(s)", flush=True)
     assert final.status == "CANCELLED"
+
+
+def case_cancel_waiting_for_a_thread(s):
+    """Prefetch 2, concurrency 1: a job delivered while the one thread is busy waits in the worker.
+    Cancelled there, it ends CANCELLED at once, unrun, and is acked: not when the busy thread comes
+    free, nor at the deadline a running job's cancel gets (the kill grace, 20 s here, + 2 s)."""
+    s.restart_with(JOBS_WORKER_PREFETCH="2", JOBS_WORKER_KILL_GRACE_MS="20000")
+    try:
+        blocker = s.jobsd.job_message({"progress": [10], "outcome": "hang"})
+        s.jobsd.publish_job(blocker)
+        b = blocker["uuid"]
+        s.jobsd.wait_for(f"job {b} running (its 10 %)",
+                         lambda: any(e.body.get("progress") == 10 for e in s.jobsd.events_of(b)), 60)
+        doomed = s.jobsd.job_message({"outcome": "hang"})
+        s.jobsd.publish_job(doomed)
+        u = doomed["uuid"]
+        s.jobsd.wait_for(f"job {u} delivered (the job queue empty)",
+                         lambda: s.jobsd.queue_counts(s.names.job_queue)[0] == 0, 30)
+        t0 = time.monotonic()
+        s.jobsd.publish_cancel(u, attempt=1)
+        final = s.jobsd.wait_terminal(u, 10)
+        took = time.monotonic() - t0
+        s.jobsd.pump(0.3)
+        checks.sequence(s.jobsd.events_of(u), u, "CANCELLED", started=False)
+        assert s.runs(u) == 0, f"the handler ran the job cancelled while it waited ({s.runs(u)} times)"
+        assert final.status == "CANCELLED"
+        print(f"  cancelled {took:.2f} s after the cancel request", flush=True)
+        assert not s.jobsd.terminal_of(b), f"the running job ended with the other's cancel: {s.jobsd.terminal_of(b)}"
+        # Acked: its place in the prefetch goes to the next job while the first still runs.
+        nxt = s.jobsd.job_message({"outcome": "hang"})
+        s.jobsd.publish_job(nxt)
+        s.jobsd.wait_for(f"job {nxt['uuid']} delivered in the cancelled job's place",
+                         lambda: s.jobsd.queue_counts(s.names.job_queue)[0] == 0, 10)
+        for job in (nxt["uuid"], b):
+            s.jobsd.publish_cancel(job, attempt=1)
+            assert s.jobsd.wait_terminal(job, 30).status == "CANCELLED"
+    finally:
+        s.restart_with()
 
 
 def case_expired(s):
@@ -302,7 +348,7 @@ def case_graceful_stop(s):
 
 
 CASES = [case_success, case_trace_context, case_failure, case_retryable_failure, case_progress_rises, case_cancel_running,
-         case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_final_event_unroutable,
+         case_cancel_waiting_for_a_thread, case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_final_event_unroutable,
          case_poison_message, case_url_list, case_broker_restart, case_graceful_stop]
 
 

@@ -58,6 +58,10 @@ class _Job:
     received: float
     cancelled: threading.Event
     gate: contract.ProgressGate = dataclasses.field(default_factory=contract.ProgressGate)
+    # "waiting" for a handler thread, then "running" (a thread took it) or "withdrawn" (cancelled
+    # first: no thread will start it), decided once under the lock.
+    phase: str = "waiting"
+    phase_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     terminal: bool = False
     cancel_deadline: float = None
     # The job message's trace continued with this delivery's own span (None without one: no
@@ -67,6 +71,14 @@ class _Job:
     @property
     def trace_id(self):
         return self.traceparent[3:35] if self.traceparent else ""
+
+    def leave_waiting(self, to):
+        """True when the job was waiting for a handler thread and is now `to`."""
+        with self.phase_lock:
+            if self.phase != "waiting":
+                return False
+            self.phase = to
+            return True
 
 
 @dataclasses.dataclass
@@ -115,11 +127,12 @@ class Worker:
     # ---- handler threads
     def _handler_thread(self):
         while True:
-            session, tag, job, cancelled, traceparent = self.work.get()
-            self._run_job(session, tag, job, cancelled, traceparent)
+            session, tag, message, held = self.work.get()
+            self._run_job(session, tag, message, held)
 
-    def _run_job(self, session, tag, job, cancelled, traceparent=None):
-        if cancelled.is_set():
+    def _run_job(self, session, tag, job, held):
+        cancelled, traceparent = held.cancelled, held.traceparent
+        if not held.leave_waiting("running") or cancelled.is_set():
             return self._report(session, tag, "stopped")
         self._report(session, tag, "started")
         progress = Progress(lambda p: self._report(session, tag, "progress", p), cancelled, traceparent)
@@ -261,6 +274,10 @@ class Worker:
         for job in self.jobs.values():
             if job.uuid != uuid_ or job.attempt > attempt or job.terminal or job.cancel_deadline:
                 continue
+            if job.leave_waiting("withdrawn"):  # no handler thread has it: it never starts
+                job.cancelled.set()
+                self._end_unrun(job, "CANCELLED", "cancelled before it started")
+                continue
             log.info("job %s attempt %d: cancel requested; stopping it trace_id=%s", job.uuid, job.attempt,
                      job.trace_id)
             job.cancel_deadline = now + self.opts.kill_grace_ms / 1000 + CANCEL_SLACK_S
@@ -286,7 +303,7 @@ class Worker:
             return self._end_unrun(job, "CANCELLED", "cancelled before it started")
         if expires_ms is not None and time.time() * 1000 >= expires_ms:
             return self._end_unrun(job, "EXPIRED", "expired before it started")
-        self.work.put((self.session, tag, message, job.cancelled, job.traceparent))
+        self.work.put((self.session, tag, message, job))
 
     def _apply_reports(self, now):
         while True:
