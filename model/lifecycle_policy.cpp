@@ -20,6 +20,10 @@ event_decision decide_event(const job_state& job, const job_event& e, const life
     const bool running_report = e.status == job_status::started || e.status == job_status::in_progress;
     const bool cancelled = job.cancel_requested || job.status == job_status::cancelled;
     d.resend_cancel = running_report && cancelled;
+    if (job.dead_lettered && job.status == job_status::failed && e.status == job_status::success) {
+        d.what = event_decision::action::overrule;
+        return d;
+    }
     if (!moves_forward(job.status, job.progress, e.status, e.progress)) return d;
     d.what = event_decision::action::apply;
     if (e.status == job_status::failed && e.retryable && !job.cancel_requested &&

@@ -51,6 +51,9 @@ struct job_state {
     std::optional<int> progress;
     bool cancel_requested = false;
     std::optional<std::int64_t> expires_at_ms;
+    // FAILED because the broker dead-lettered its message (the error begins with
+    // dead_letter_error_prefix): the broker's inference, not a worker's outcome.
+    bool dead_lettered = false;
 };
 
 // What the store does with one event.
@@ -58,7 +61,10 @@ struct event_decision {
     enum class action {
         ignore,  // late, duplicate, of another attempt, backwards: nothing changes
         apply,   // the job takes the event's status (and progress, output, error)
-        retry,   // a retryable FAILED: the job goes back to QUEUED as attempt + 1, due at retry_at_ms
+        // A worker's SUCCESS of the attempt a dead letter marked FAILED: the job takes it, its
+        // output and no error (the dead letter's text is cleared).
+        overrule,
+        retry,  // a retryable FAILED: the job goes back to QUEUED as attempt + 1, due at retry_at_ms
     };
     action what = action::ignore;
     // The job's cancel was recorded but its worker still reports STARTED or progress (it missed
@@ -71,7 +77,10 @@ struct event_decision {
 // 1. An event of another attempt than the job's is ignored (an event without one, from a
 //    contract-1 worker, counts as the current attempt).
 // 2. Status moves forward only within the attempt (moves_forward): a later status, or within
-//    IN_PROGRESS a higher progress (a repeat, a lower value or none is ignored).
+//    IN_PROGRESS a higher progress (a repeat, a lower value or none is ignored). Except: a
+//    SUCCESS of the attempt overrules a FAILED that only a dead letter made (the worker's
+//    confirmed outcome may reach jobsd after the broker gave the job up, when its ack was lost
+//    on the last delivery the queue allowed: events and dead letters come by two queues).
 // 3. A FAILED event with retryable=true becomes a retry while attempts remain, no cancel was
 //    asked for, and the retry would be due before the job's deadline; otherwise it is FAILED.
 // 4. STARTED or IN_PROGRESS for a job whose cancel was recorded (still running, or already

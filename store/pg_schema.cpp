@@ -3,7 +3,8 @@
 // is SQLite's step 4 (lists, batches, strict values); step 6 is SQLite's step 5 (the job's
 // lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6
 // (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent);
-// step 9 is SQLite's step 9 (a job's own webhook in its row).
+// step 9 is SQLite's step 9 (a job's own webhook in its row); step 10 is jobsd_apply_event()
+// with model::decide_event's overrule (a SUCCESS in place of a dead letter's FAILED).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -17,7 +18,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> migrations = {
+constexpr std::array<std::string_view, 10> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -235,6 +236,57 @@ ALTER TABLE jobs ADD COLUMN traceparent text;
 )sql",
     // 9: a job's own webhook in its row, as SQLite's step 9 (store/webhook_schema.hpp).
     pg_job_webhook_columns_step,
+    // 10: step 6's jobsd_apply_event() with one rule more (model::decide_event): a SUCCESS of the
+    // attempt overrules a FAILED that only a dead letter made, and clears its error.
+    R"sql(
+CREATE OR REPLACE FUNCTION jobsd_apply_event(p_uuid text, p_status text, p_attempt integer, p_progress integer,
+    p_output text, p_error text, p_retryable boolean, p_at bigint, p_now bigint, p_policy jsonb)
+RETURNS TABLE (o_outcome text, o_account_id text, o_session_id text, o_job_type text, o_attempt integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+  j record;
+  pol jsonb;
+  due bigint;
+BEGIN
+  SELECT * INTO j FROM jobs WHERE uuid = p_uuid FOR UPDATE;
+  IF NOT FOUND OR (p_attempt IS NOT NULL AND p_attempt <> j.attempt) THEN RETURN; END IF;
+  IF p_status IN ('STARTED', 'IN_PROGRESS') AND (j.cancel_requested_ms IS NOT NULL OR j.job_status = 'CANCELLED')
+     AND NOT EXISTS (SELECT 1 FROM job_controls WHERE uuid = p_uuid) THEN
+    INSERT INTO job_controls (uuid, job_type, kind, attempt, created_ms)
+      VALUES (p_uuid, j.job_type, 'cancel', j.attempt, p_now);
+  END IF;
+  IF j.job_status = 'FAILED' AND p_status = 'SUCCESS' AND starts_with(coalesce(j.error, ''), 'dead-lettered: ') THEN
+    UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, j.progress),
+      output = coalesce(p_output, j.output), error = NULL,
+      updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+    RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
+    RETURN;
+  END IF;
+  IF jobsd_status_rank(j.job_status) = 3 THEN RETURN; END IF;
+  IF NOT (jobsd_status_rank(p_status) > jobsd_status_rank(j.job_status)
+          OR (j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS')) THEN RETURN; END IF;
+  IF j.job_status = 'IN_PROGRESS' AND p_status = 'IN_PROGRESS'
+     AND (p_progress IS NULL OR p_progress <= coalesce(j.progress, -1)) THEN RETURN; END IF;
+  pol := p_policy -> j.job_type;
+  IF p_status = 'FAILED' AND p_retryable AND j.cancel_requested_ms IS NULL AND pol IS NOT NULL
+     AND j.attempt < (pol ->> 'max_attempts')::integer THEN
+    due := p_now + least((pol ->> 'backoff_max_ms')::float8,
+                         (pol ->> 'backoff_ms')::float8 * power(2, j.attempt - 1))::bigint;
+    IF j.expires_at_ms IS NULL OR due < j.expires_at_ms THEN
+      UPDATE jobs SET job_status = 'QUEUED', attempt = j.attempt + 1, published = true, retry_at_ms = due,
+        progress = NULL, output = NULL, error = coalesce(p_error, j.error),
+        updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+      RETURN QUERY SELECT 'retried'::text, j.account_id, j.session_id, j.job_type, j.attempt + 1;
+      RETURN;
+    END IF;
+  END IF;
+  UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, j.progress),
+    output = coalesce(p_output, j.output), error = coalesce(p_error, j.error),
+    updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+  RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
+END
+$$;
+)sql",
 };
 
 // Any constant both instances agree on: "jobsd" in ASCII.

@@ -30,11 +30,18 @@ namespace {
 
 constexpr std::string_view job_state_sql =
     "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
-    "expires_at_ms, webhook_url, webhook_dest, webhook_events FROM jobs WHERE uuid = ?1";
+    "expires_at_ms, webhook_url, webhook_dest, webhook_events, substr(error, 1, 32) FROM jobs WHERE uuid = "
+    "?1";
 
+// ?7: the error is cleared (a SUCCESS overruling a dead letter's FAILED).
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
-    " error = coalesce(?5, error), updated_ms = max(updated_ms, ?6) WHERE uuid = ?1";
+    " error = CASE WHEN ?7 THEN NULL ELSE coalesce(?5, error) END, updated_ms = max(updated_ms, ?6)"
+    " WHERE uuid = ?1";
+
+bool is_dead_letter_error(std::string_view error) {
+    return error.starts_with(model::dead_letter_error_prefix);
+}
 
 // A retryable failure: back to QUEUED as the next attempt, out of the outbox (sqlite_outbox::leave: a
 // worker may fail a job before its publish is marked) until the lifecycle sweep finds its backoff
@@ -61,6 +68,7 @@ struct held_job {
     std::optional<int> progress;
     std::optional<std::string> output;
     std::optional<std::string> error;
+    bool clear_error = false;  // the row's error goes (error stays empty)
     std::int64_t at_ms = 0;
 
     void fold(const model::job_event& e) {
@@ -69,7 +77,15 @@ struct held_job {
         if (e.progress) job.progress = progress = e.progress;
         if (e.output) output = e.output;
         if (e.error) error = e.error;
+        job.dead_lettered =
+            e.status == model::job_status::failed && e.error && is_dead_letter_error(*e.error);
         at_ms = std::max(at_ms, e.at_ms);
+    }
+    // A worker's SUCCESS in place of a dead letter's FAILED (model::decide_event's overrule).
+    void overrule(const model::job_event& e) {
+        error.reset();
+        clear_error = true;
+        fold(e);
     }
 };
 
@@ -133,7 +149,15 @@ struct apply_events_op final : sqlite_write_op {
             applied.push_back(std::move(a));
             return {};
         }
-        h.fold(e);
+        if (d.what == model::event_decision::action::overrule) {
+            spdlog::warn(
+                "store: job {} attempt {} SUCCESS after it was marked FAILED as dead-lettered: SUCCESS "
+                "stands (its ack was lost on the last delivery the queue allowed)",
+                e.uuid, h.job.attempt);
+            h.overrule(e);
+        } else {
+            h.fold(e);
+        }
         if (model::webhook_event_for(a.event.status)) {
             const auto endpoints = account_webhooks(w, a.account_id);
             if (!endpoints) return endpoints.error();
@@ -170,6 +194,8 @@ struct apply_events_op final : sqlite_write_op {
         if (auto p = st.column_optional_int(5)) h.job.progress = static_cast<int>(*p);
         h.job.cancel_requested = st.column_optional_int(6).has_value();
         h.job.expires_at_ms = st.column_optional_int(7);
+        h.job.dead_lettered =
+            h.job.status == model::job_status::failed && is_dead_letter_error(st.column_text(11));
         if (auto url = st.column_optional_text(8))
             h.own_hook = sqlite_ops::webhook_target{
                 {}, std::move(*url), std::string(st.column_text(9)), st.column_int(10)};
@@ -201,8 +227,10 @@ struct apply_events_op final : sqlite_write_op {
         up.bind(4, h.output);
         up.bind(5, h.error);
         up.bind(6, h.at_ms);
+        up.bind(7, static_cast<std::int64_t>(h.clear_error));
         const bool ok = done(w, up, "updating", uuid);  // the bound texts are h's: step first
         h.changed = false;
+        h.clear_error = false;
         h.progress.reset();
         h.output.reset();
         h.error.reset();

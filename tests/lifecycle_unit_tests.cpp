@@ -72,6 +72,23 @@ BOOST_AUTO_TEST_CASE(events_of_another_attempt_are_ignored_and_contract_1_counts
     BOOST_TEST((model::decide_event(running(2), event(job_status::success), p, 0).what == action::apply));
 }
 
+BOOST_AUTO_TEST_CASE(only_a_success_of_the_attempt_overrules_a_dead_letters_failure) {
+    const auto p = policy();
+    auto dead = running(2);
+    dead.status = job_status::failed;
+    dead.dead_lettered = true;
+    BOOST_TEST((model::decide_event(dead, event(job_status::success, 2), p, 0).what == action::overrule));
+    BOOST_TEST((model::decide_event(dead, event(job_status::success), p, 0).what == action::overrule));
+    BOOST_TEST((model::decide_event(dead, event(job_status::success, 1), p, 0).what == action::ignore));
+    for (auto st : {job_status::started, job_status::in_progress, job_status::failed, job_status::cancelled})
+        BOOST_TEST((model::decide_event(dead, event(st, 2), p, 0).what == action::ignore),
+                   model::to_string(st));
+    auto failed_by_a_worker = dead;
+    failed_by_a_worker.dead_lettered = false;
+    BOOST_TEST((model::decide_event(failed_by_a_worker, event(job_status::success, 2), p, 0).what ==
+                action::ignore));
+}
+
 BOOST_AUTO_TEST_CASE(status_moves_forward_and_progress_never_falls) {
     const auto p = policy();
     auto s = running();

@@ -428,6 +428,55 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
     BOOST_TEST(s->stats().events_applied == 2u);
 }
 
+// A worker confirmed SUCCESS, then its ack was lost on the last delivery the queue allowed, and
+// the broker dead-lettered the job: the two reach jobsd by different queues, in either order.
+// Either way the job ends SUCCESS with its output and no error. Only a dead letter's FAILED gives
+// way, and only to a SUCCESS of the same attempt.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_a_dead_letters_failure, B, backends) {
+    B b;
+    auto s = b.open();
+    auto dead_letter = [](const std::string& uuid, std::int64_t at) {
+        auto e = event(uuid, job_status::failed, at);
+        e.attempt = 1;
+        e.error = std::string(jobsd::model::dead_letter_error_prefix) + "delivery limit reached";
+        return e;
+    };
+    auto success = [](const std::string& uuid, std::int64_t at, int attempt = 1) {
+        auto e = event(uuid, job_status::success, at);
+        e.attempt = attempt;
+        e.output = R"({"url":"https://cdn.example/v.mp4"})";
+        return e;
+    };
+    auto late = make_job("acc_a"), together = make_job("acc_a"), worker_failed = make_job("acc_a"),
+         other_attempt = make_job("acc_a"), first = make_job("acc_a");
+    for (const auto& j : {late, together, worker_failed, other_attempt, first}) create(*s, j);
+    auto failed_by_worker = event(worker_failed.uuid, job_status::failed, 2);
+    failed_by_worker.error = "the model server said no";
+    BOOST_TEST(apply(*s, {dead_letter(late.uuid, 2), failed_by_worker, dead_letter(other_attempt.uuid, 2),
+                          success(first.uuid, 2)})
+                   .size() == 4u);
+    // In another batch (each read from its row), and within one batch (folded in memory).
+    const auto applied = apply(
+        *s, {success(late.uuid, 3), dead_letter(together.uuid, 2), success(together.uuid, 3),
+             success(worker_failed.uuid, 3), success(other_attempt.uuid, 3, 2), dead_letter(first.uuid, 3)});
+    BOOST_TEST(applied.size() == 3u);
+    for (const auto& j : {late, together, first}) {
+        BOOST_TEST_CONTEXT("job " << j.uuid) {
+            auto got = find(*s, "acc_a", j.uuid);
+            BOOST_TEST((got->status == job_status::success));
+            BOOST_TEST(got->output.value_or("") == R"({"url":"https://cdn.example/v.mp4"})");
+            BOOST_TEST(!got->error.has_value());
+        }
+    }
+    auto got = find(*s, "acc_a", worker_failed.uuid);  // a worker's own FAILED stands
+    BOOST_TEST((got->status == job_status::failed));
+    BOOST_TEST(got->error.value_or("") == "the model server said no");
+    got = find(*s, "acc_a", other_attempt.uuid);  // a SUCCESS of another attempt changes nothing
+    BOOST_TEST((got->status == job_status::failed));
+    BOOST_TEST(got->error.value_or("").starts_with(jobsd::model::dead_letter_error_prefix));
+    BOOST_TEST(apply(*s, {success(late.uuid, 4)}).empty());  // and a repeat nothing either
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     B b;
     auto s = b.open();
@@ -766,7 +815,8 @@ struct sqlite_history {
 
 struct pg_history {
     static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
-                         own_webhook_step = 9, newest_step = own_webhook_step;
+                         own_webhook_step = 9, dead_letter_overrule_step = 10,
+                         newest_step = dead_letter_overrule_step;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
