@@ -4,11 +4,9 @@
 // next read.
 #include "queue/control_publisher.hpp"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "queue/amqp_bytes.hpp"
@@ -16,6 +14,7 @@
 #include "queue/confirm_tracker.hpp"
 #include "queue/control_ledger.hpp"
 #include "queue/job_message.hpp"
+#include "queue/session_thread.hpp"
 #include "queue/topology.hpp"
 #include "queue/wakeup.hpp"
 
@@ -208,7 +207,7 @@ struct control_publisher::impl final : amqp_session_user {
     bool blocked = false;                                     // between connection.blocked and unblocked
 
     amqp_session session;
-    std::thread thread;
+    session_thread thread;
 };
 
 control_publisher::control_publisher(amqp_options options, control_outbox& box) {
@@ -221,18 +220,14 @@ control_publisher::~control_publisher() {
 }
 
 void control_publisher::start() {
-    if (!impl_->thread.joinable())
-        impl_->thread = std::thread([this] {
-            ::pthread_setname_np(::pthread_self(), "jobsd-control");
-            impl_->session.run();
-        });
+    impl_->thread.start("jobsd-control", impl_->session);
 }
 
 void control_publisher::stop() {
-    if (!impl_->thread.joinable()) return;
-    impl_->stopping_ = true;
-    impl_->mail->wake.notify();
-    impl_->thread.join();
+    impl_->thread.stop([this] {
+        impl_->stopping_ = true;
+        impl_->mail->wake.notify();
+    });
 }
 
 void control_publisher::poke() {

@@ -4,7 +4,6 @@
 // event_batch_wait.
 #include "queue/event_consumer.hpp"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 
@@ -19,6 +18,7 @@
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
 #include "queue/job_message.hpp"
+#include "queue/session_thread.hpp"
 #include "queue/topology.hpp"
 
 namespace jobsd::queue {
@@ -192,7 +192,7 @@ struct event_consumer::impl final : amqp_session_user {
     clock::time_point paused_until{};
 
     amqp_session session;
-    std::thread thread;
+    session_thread thread;
 };
 
 event_consumer::event_consumer(amqp_options options, event_sink& sink)
@@ -203,17 +203,14 @@ event_consumer::~event_consumer() {
 }
 
 void event_consumer::start() {
-    if (!impl_->thread.joinable())
-        impl_->thread = std::thread([this] {
-            ::pthread_setname_np(::pthread_self(), "jobsd-events");
-            impl_->session.run();
-        });
+    impl_->thread.start("jobsd-events", impl_->session);
 }
 
 void event_consumer::stop() {
-    impl_->stopping_ = true;
-    impl_->wake.notify();
-    if (impl_->thread.joinable()) impl_->thread.join();
+    impl_->thread.stop([this] {
+        impl_->stopping_ = true;
+        impl_->wake.notify();
+    });
 }
 
 const event_consumer_stats& event_consumer::stats() const noexcept {

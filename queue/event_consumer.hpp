@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <thread>
 
 #include "queue/amqp_options.hpp"
 #include "queue/event_sink.hpp"

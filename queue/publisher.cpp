@@ -6,7 +6,6 @@
 // thread's alone.
 #include "queue/publisher.hpp"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "queue/publish_frames.hpp"
 #include "queue/publisher_mailbox.hpp"
 #include "queue/relay_ledger.hpp"
+#include "queue/session_thread.hpp"
 #include "queue/topology.hpp"
 
 namespace jobsd::queue {
@@ -295,7 +295,7 @@ struct publisher::impl final : amqp_session_user {
     std::map<std::string, std::string> returned_why;  // job type -> the broker's reason, until settled
 
     amqp_session session;
-    std::thread thread;
+    session_thread thread;
 };
 
 publisher::publisher(amqp_options options, outbox& box) {
@@ -308,18 +308,14 @@ publisher::~publisher() {
 }
 
 void publisher::start() {
-    if (!impl_->thread.joinable())
-        impl_->thread = std::thread([this] {
-            ::pthread_setname_np(::pthread_self(), "jobsd-publisher");
-            impl_->session.run();
-        });
+    impl_->thread.start("jobsd-publisher", impl_->session);
 }
 
 void publisher::stop() {
-    if (!impl_->thread.joinable()) return;
-    impl_->stopping_ = true;
-    impl_->mailbox->waker().notify();
-    impl_->thread.join();
+    impl_->thread.stop([this] {
+        impl_->stopping_ = true;
+        impl_->mailbox->waker().notify();
+    });
 }
 
 void publisher::submit(model::job job, std::optional<std::int64_t> claimed_ms) {

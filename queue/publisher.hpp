@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "model/job.hpp"
 #include "model/job_type.hpp"

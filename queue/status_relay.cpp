@@ -3,18 +3,17 @@
 // events gathered since the last step as one message.
 #include "queue/status_relay.hpp"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "model/uuid.hpp"
 #include "queue/amqp_bytes.hpp"
 #include "queue/amqp_connection.hpp"
 #include "queue/amqp_session.hpp"
+#include "queue/session_thread.hpp"
 #include "queue/status_message.hpp"
 
 namespace jobsd::queue {
@@ -176,7 +175,7 @@ struct status_relay::impl final : amqp_session_user {
     clock::time_point next_announce{};
 
     amqp_session session;
-    std::thread thread;
+    session_thread thread;
 };
 
 status_relay::status_relay(amqp_options options, hooks h)
@@ -187,17 +186,14 @@ status_relay::~status_relay() {
 }
 
 void status_relay::start() {
-    if (!impl_->thread.joinable())
-        impl_->thread = std::thread([this] {
-            ::pthread_setname_np(::pthread_self(), "jobsd-status");
-            impl_->session.run();
-        });
+    impl_->thread.start("jobsd-status", impl_->session);
 }
 
 void status_relay::stop() {
-    impl_->stopping_ = true;
-    impl_->wake.notify();
-    if (impl_->thread.joinable()) impl_->thread.join();
+    impl_->thread.stop([this] {
+        impl_->stopping_ = true;
+        impl_->wake.notify();
+    });
 }
 
 bool status_relay::listened_elsewhere() const noexcept {
