@@ -70,6 +70,10 @@ struct sqlite_write_op {
     // False when it ran and wrote nothing (the periodic lifecycle sweep with nothing due): a batch
     // of such operations alone is not counted as a write transaction. Asked before finish().
     virtual bool wrote() const { return true; }
+    // False for an operation whose failure leaves nothing of its own behind without a savepoint:
+    // it fails before its first write (a constraint of its one row), or throws, failing the whole
+    // transaction. A savepoint copies every page the operation changes into its journal first.
+    virtual bool needs_savepoint() const { return true; }
 };
 
 struct sqlite_read_op {

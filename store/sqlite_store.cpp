@@ -47,7 +47,8 @@ error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
 // when SQLite rolled the whole transaction back by itself (an I/O error, a full disk, no
 // memory): the ops before it are undone too, and nothing more may run in autocommit.
 bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
-    if (w.savepoint.run() != SQLITE_DONE) {
+    const bool savepoint = op.needs_savepoint();
+    if (savepoint && w.savepoint.run() != SQLITE_DONE) {
         spdlog::error("store: SAVEPOINT failed: {}", w.db->error_message());
         outcome = store_errc::io;
         return !sqlite3_get_autocommit(w.db->handle());
@@ -64,6 +65,7 @@ bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
             "store: SQLite rolled the transaction back after a failed statement; the whole batch fails");
         return false;
     }
+    if (!savepoint) return true;
     if (outcome && w.rollback_to.run() != SQLITE_DONE) return false;
     return w.release.run() == SQLITE_DONE;
 }

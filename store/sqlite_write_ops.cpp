@@ -125,22 +125,36 @@ error_code insert(sqlite_writer_ctx& w, const job_record& job) {
     }
     int rc = st.step();
     st.reset();
-    if (rc == SQLITE_DONE && !job.fair_key) {
-        rc = w.enter_outbox.step();
-        w.enter_outbox.reset();
+    if (rc != SQLITE_DONE) {
+        if ((rc & 0xff) != SQLITE_CONSTRAINT)
+            spdlog::error("store: insert of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
+                          model::trace_id_of(job.traceparent));
+        return step_error(rc);
     }
-    if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
-        spdlog::error("store: insert of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
-                      model::trace_id_of(job.traceparent));
-    return step_error(rc);
+    if (job.fair_key) return {};
+    rc = w.enter_outbox.step();
+    w.enter_outbox.reset();
+    if (rc == SQLITE_DONE) return {};
+    // Its row is in: whatever stopped the outbox entry, the job is not a duplicate.
+    spdlog::error("store: the outbox entry of job {} failed: {} trace_id={}", job.uuid, w.db->error_message(),
+                  model::trace_id_of(job.traceparent));
+    return store_errc::io;
 }
 
 struct insert_job_op final : sqlite_write_op {
     insert_job_op(job_record j, sqlite_handler<> h) : job(std::move(j)), handler(std::move(h)) {}
 
-    error_code execute(sqlite_writer_ctx& w) override { return insert(w, job); }
+    // No savepoint: a duplicate key fails the row's INSERT before it writes anything, and any
+    // other failure (the disk, the outbox entry after the row) fails the whole transaction, so no
+    // row is left without its outbox entry.
+    error_code execute(sqlite_writer_ctx& w) override {
+        const error_code ec = insert(w, job);
+        if (ec && ec != store_errc::duplicate) throw std::runtime_error("the insert of a job failed");
+        return ec;
+    }
     void finish(error_code ec) override { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return 1; }
+    bool needs_savepoint() const override { return false; }
 
     job_record job;
     sqlite_handler<> handler;
@@ -173,6 +187,7 @@ struct insert_jobs_op final : sqlite_write_op {
     }
     void finish(error_code ec) override { complete(std::move(handler), ec); }
     std::uint64_t jobs() const override { return batch.size(); }
+    bool needs_savepoint() const override { return false; }  // it has its own
 
     std::vector<job_record> batch;
     sqlite_handler<> handler;

@@ -351,6 +351,56 @@ BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
     const auto kept = find(s, "acc_a", x.uuid);
     BOOST_REQUIRE(kept);
     BOOST_TEST(kept->input == R"({"n":"x first"})");
+    // The duplicates left nothing behind (no savepoint around a single create): every job row
+    // has its outbox entry, and there are no others.
+    raw_db raw(dir.db());
+    BOOST_TEST(raw.integer("SELECT count(*) FROM jobs") == 4);
+    BOOST_TEST(raw.integer("SELECT count(*) FROM outbox JOIN jobs USING (seq)") == 4);
+    BOOST_TEST(raw.integer("SELECT count(*) FROM outbox") == 4);
+}
+
+// A single create runs without a savepoint of its own (what a savepoint costs is a copy of
+// every page it changes). A failure after its row went in, here its outbox entry refused by a
+// trigger, must fail the whole transaction: no job is left that the relay would never publish,
+// and the create is not answered as a duplicate.
+BOOST_AUTO_TEST_CASE(a_create_whose_outbox_entry_fails_leaves_no_job_behind) {
+    temp_dir dir;
+    auto o = options_for(dir.db());
+    store_options common;
+    common.batch_max = 3;
+    o.batch_wait = std::chrono::seconds(5);
+    sqlite_store s(o, common);
+    raw_db raw(dir.db());
+    raw.exec(
+        "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox WHEN (SELECT input FROM jobs WHERE seq = "
+        "NEW.seq) = '{\"n\":\"refused\"}' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+
+    const job_record a = make_job("acc_a", R"({"n":"a"})");
+    const job_record refused = make_job("acc_a", R"({"n":"refused"})");
+    const job_record b = make_job("acc_a", R"({"n":"b"})");
+    std::vector<std::future<void>> batch;
+    batch.push_back(async_create_job(s, a, asio::use_future));
+    batch.push_back(async_create_job(s, refused, asio::use_future));
+    batch.push_back(async_create_job(s, b, asio::use_future));
+    const auto refused_outcome = outcome(batch[1]);
+    BOOST_TEST(refused_outcome == make_error_code(store_errc::io));
+    for (auto* f : {&batch[0], &batch[2]}) {
+        const auto ec = outcome(*f);
+        BOOST_TEST((!ec || ec == make_error_code(store_errc::io)));
+    }
+    BOOST_TEST(!find(s, "acc_a", refused.uuid).has_value());
+    BOOST_TEST(raw.integer("SELECT count(*) FROM jobs WHERE seq NOT IN (SELECT seq FROM outbox)") == 0);
+
+    // The store goes on: the same jobs, created again once the trigger is gone, are committed.
+    raw.exec("DROP TRIGGER refuse_outbox");
+    std::vector<std::future<void>> again;
+    for (const auto* j : {&a, &refused, &b}) {
+        job_record copy = *j;
+        copy.uuid = jobsd::model::new_uuid();
+        again.push_back(async_create_job(s, copy, asio::use_future));
+    }
+    for (auto& f : again) BOOST_TEST(!outcome(f));
+    BOOST_TEST(raw.integer("SELECT count(*) FROM jobs WHERE seq NOT IN (SELECT seq FROM outbox)") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
