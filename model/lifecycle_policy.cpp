@@ -20,7 +20,9 @@ event_decision decide_event(const job_state& job, const job_event& e, const life
     const bool running_report = e.status == job_status::started || e.status == job_status::in_progress;
     const bool cancelled = job.cancel_requested || job.status == job_status::cancelled;
     d.resend_cancel = running_report && cancelled;
-    if (job.dead_lettered && job.status == job_status::failed && e.status == job_status::success) {
+    const bool given_up =
+        job.status == job_status::expired || (job.dead_lettered && job.status == job_status::failed);
+    if (given_up && e.status == job_status::success) {
         d.what = event_decision::action::overrule;
         return d;
     }

@@ -61,8 +61,8 @@ struct event_decision {
     enum class action {
         ignore,  // late, duplicate, of another attempt, backwards: nothing changes
         apply,   // the job takes the event's status (and progress, output, error)
-        // A worker's SUCCESS of the attempt a dead letter marked FAILED: the job takes it, its
-        // output and no error (the dead letter's text is cleared).
+        // A worker's SUCCESS of the attempt a dead letter marked FAILED, or of an EXPIRED attempt:
+        // the job takes it, its output and no error (the dead letter's text is cleared).
         overrule,
         retry,  // a retryable FAILED: the job goes back to QUEUED as attempt + 1, due at retry_at_ms
     };
@@ -78,9 +78,11 @@ struct event_decision {
 //    contract-1 worker, counts as the current attempt).
 // 2. Status moves forward only within the attempt (moves_forward): a later status, or within
 //    IN_PROGRESS a higher progress (a repeat, a lower value or none is ignored). Except: a
-//    SUCCESS of the attempt overrules a FAILED that only a dead letter made (the worker's
-//    confirmed outcome may reach jobsd after the broker gave the job up, when its ack was lost
-//    on the last delivery the queue allowed: events and dead letters come by two queues).
+//    SUCCESS of the attempt overrules a FAILED that only a dead letter made, and an EXPIRED (the
+//    worker's confirmed outcome may reach jobsd after the broker gave the job up: its ack lost on
+//    the last delivery the queue allowed, or its time to live run out while it waited in the
+//    queue again; events and dead letters come by two queues). An EXPIRED says no worker started
+//    the attempt in time; a SUCCESS of it says one did and finished it.
 // 3. A FAILED event with retryable=true becomes a retry while attempts remain, no cancel was
 //    asked for, and the retry would be due before the job's deadline; otherwise it is FAILED.
 // 4. STARTED or IN_PROGRESS for a job whose cancel was recorded (still running, or already

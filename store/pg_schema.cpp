@@ -4,7 +4,8 @@
 // lifecycle) plus the functions that apply its rules on the row; step 7 is SQLite's step 6
 // (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent);
 // step 9 is SQLite's step 9 (a job's own webhook in its row); step 10 is jobsd_apply_event()
-// with model::decide_event's overrule (a SUCCESS in place of a dead letter's FAILED).
+// with model::decide_event's overrule (a SUCCESS in place of a dead letter's FAILED), step 11 the
+// same overrule of an EXPIRED.
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -18,7 +19,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> migrations = {
+constexpr std::array<std::string_view, 11> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -284,6 +285,35 @@ BEGIN
     output = coalesce(p_output, j.output), error = coalesce(p_error, j.error),
     updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
   RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
+END
+$$;
+)sql",
+    // 11: model::decide_event's overrule of an EXPIRED: a SUCCESS of the attempt takes the job
+    // from EXPIRED, with its output and no error. Step 10's function, renamed, decides every
+    // other event; this one looks at the job's row first only for a SUCCESS.
+    R"sql(
+ALTER FUNCTION jobsd_apply_event(text, text, integer, integer, text, text, boolean, bigint, bigint, jsonb)
+  RENAME TO jobsd_apply_event_10;
+CREATE FUNCTION jobsd_apply_event(p_uuid text, p_status text, p_attempt integer, p_progress integer,
+    p_output text, p_error text, p_retryable boolean, p_at bigint, p_now bigint, p_policy jsonb)
+RETURNS TABLE (o_outcome text, o_account_id text, o_session_id text, o_job_type text, o_attempt integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+  j record;
+BEGIN
+  IF p_status = 'SUCCESS' THEN
+    SELECT job_status, attempt, account_id, session_id, job_type, progress, output, updated_ms INTO j
+      FROM jobs WHERE uuid = p_uuid FOR UPDATE;
+    IF FOUND AND j.job_status = 'EXPIRED' AND (p_attempt IS NULL OR p_attempt = j.attempt) THEN
+      UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, j.progress),
+        output = coalesce(p_output, j.output), error = NULL,
+        updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
+      RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
+      RETURN;
+    END IF;
+  END IF;
+  RETURN QUERY SELECT * FROM jobsd_apply_event_10(p_uuid, p_status, p_attempt, p_progress, p_output, p_error,
+                                                  p_retryable, p_at, p_now, p_policy);
 END
 $$;
 )sql",

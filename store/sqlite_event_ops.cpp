@@ -81,7 +81,8 @@ struct held_job {
             e.status == model::job_status::failed && e.error && is_dead_letter_error(*e.error);
         at_ms = std::max(at_ms, e.at_ms);
     }
-    // A worker's SUCCESS in place of a dead letter's FAILED (model::decide_event's overrule).
+    // A worker's SUCCESS in place of a dead letter's FAILED or an EXPIRED (model::decide_event's
+    // overrule).
     void overrule(const model::job_event& e) {
         error.reset();
         clear_error = true;
@@ -151,9 +152,10 @@ struct apply_events_op final : sqlite_write_op {
         }
         if (d.what == model::event_decision::action::overrule) {
             spdlog::warn(
-                "store: job {} attempt {} SUCCESS after it was marked FAILED as dead-lettered: SUCCESS "
-                "stands (its ack was lost on the last delivery the queue allowed)",
-                e.uuid, h.job.attempt);
+                "store: job {} attempt {} SUCCESS after it was marked {}: SUCCESS stands (a worker "
+                "finished it; its ack was lost, and the broker gave it up or its time ran out)",
+                e.uuid, h.job.attempt,
+                h.job.status == model::job_status::expired ? "EXPIRED" : "FAILED as dead-lettered");
             h.overrule(e);
         } else {
             h.fold(e);

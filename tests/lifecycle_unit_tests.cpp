@@ -89,6 +89,21 @@ BOOST_AUTO_TEST_CASE(only_a_success_of_the_attempt_overrules_a_dead_letters_fail
                 action::ignore));
 }
 
+BOOST_AUTO_TEST_CASE(only_a_success_of_the_attempt_overrules_an_expired) {
+    const auto p = policy();
+    auto expired = running(2);
+    expired.status = job_status::expired;
+    BOOST_TEST((model::decide_event(expired, event(job_status::success, 2), p, 0).what == action::overrule));
+    BOOST_TEST((model::decide_event(expired, event(job_status::success), p, 0).what == action::overrule));
+    BOOST_TEST((model::decide_event(expired, event(job_status::success, 1), p, 0).what == action::ignore));
+    for (auto st : {job_status::started, job_status::in_progress, job_status::failed, job_status::cancelled})
+        BOOST_TEST((model::decide_event(expired, event(st, 2), p, 0).what == action::ignore),
+                   model::to_string(st));
+    auto cancelled = expired;  // a cancel is the client's word: it stands
+    cancelled.status = job_status::cancelled;
+    BOOST_TEST((model::decide_event(cancelled, event(job_status::success, 2), p, 0).what == action::ignore));
+}
+
 BOOST_AUTO_TEST_CASE(status_moves_forward_and_progress_never_falls) {
     const auto p = policy();
     auto s = running();
@@ -108,8 +123,11 @@ BOOST_AUTO_TEST_CASE(status_moves_forward_and_progress_never_falls) {
     for (auto terminal :
          {job_status::success, job_status::failed, job_status::cancelled, job_status::expired}) {
         s.status = terminal;
-        BOOST_TEST((model::decide_event(s, event(job_status::success), p, 0).what == action::ignore));
+        // A SUCCESS after an EXPIRED overrules it (only_a_success_of_the_attempt_overrules_an_expired).
+        if (terminal != job_status::expired)
+            BOOST_TEST((model::decide_event(s, event(job_status::success), p, 0).what == action::ignore));
         BOOST_TEST((model::decide_event(s, event(job_status::cancelled), p, 0).what == action::ignore));
+        BOOST_TEST((model::decide_event(s, event(job_status::failed), p, 0).what == action::ignore));
     }
 }
 

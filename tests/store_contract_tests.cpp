@@ -477,6 +477,48 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_a_dead_letters_failure, B, bac
     BOOST_TEST(apply(*s, {success(late.uuid, 4)}).empty());  // and a repeat nothing either
 }
 
+// An EXPIRED attempt that a worker did finish (its ack lost, the job's time ran out while its
+// message waited in the queue again, and the broker's dead letter came before the SUCCESS):
+// the SUCCESS stands, in another batch or the same one. A SUCCESS of another attempt, a cancel,
+// and an EXPIRED after the SUCCESS change nothing.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_an_expired, B, backends) {
+    B b;
+    auto s = b.open();
+    auto expired = [](const std::string& uuid, std::int64_t at) {
+        auto e = event(uuid, job_status::expired, at);
+        e.attempt = 1;
+        return e;
+    };
+    auto success = [](const std::string& uuid, std::int64_t at, int attempt = 1) {
+        auto e = event(uuid, job_status::success, at);
+        e.attempt = attempt;
+        e.output = R"({"url":"https://cdn.example/v.mp4"})";
+        return e;
+    };
+    auto late = make_job("acc_a"), together = make_job("acc_a"), other_attempt = make_job("acc_a"),
+         cancelled = make_job("acc_a"), first = make_job("acc_a");
+    for (const auto& j : {late, together, other_attempt, cancelled, first}) create(*s, j);
+    BOOST_TEST(apply(*s, {expired(late.uuid, 2), expired(other_attempt.uuid, 2),
+                          event(cancelled.uuid, job_status::cancelled, 2), success(first.uuid, 2)})
+                   .size() == 4u);
+    const auto applied =
+        apply(*s, {success(late.uuid, 3), expired(together.uuid, 2), success(together.uuid, 3),
+                   success(other_attempt.uuid, 3, 2), success(cancelled.uuid, 3), expired(first.uuid, 3)});
+    BOOST_TEST(applied.size() == 3u);
+    for (const auto& j : {late, together, first}) {
+        BOOST_TEST_CONTEXT("job " << j.uuid) {
+            auto got = find(*s, "acc_a", j.uuid);
+            BOOST_TEST((got->status == job_status::success));
+            BOOST_TEST(got->output.value_or("") == R"({"url":"https://cdn.example/v.mp4"})");
+            BOOST_TEST(!got->error.has_value());
+            BOOST_TEST(got->updated_ms >= 3);
+        }
+    }
+    BOOST_TEST((find(*s, "acc_a", other_attempt.uuid)->status == job_status::expired));
+    BOOST_TEST((find(*s, "acc_a", cancelled.uuid)->status == job_status::cancelled));
+    BOOST_TEST(apply(*s, {success(late.uuid, 4)}).empty());  // a repeat changes nothing
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {
     B b;
     auto s = b.open();
@@ -815,8 +857,8 @@ struct sqlite_history {
 
 struct pg_history {
     static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
-                         own_webhook_step = 9, dead_letter_overrule_step = 10,
-                         newest_step = dead_letter_overrule_step;
+                         own_webhook_step = 9, dead_letter_overrule_step = 10, expired_overrule_step = 11,
+                         newest_step = expired_overrule_step;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
