@@ -428,6 +428,27 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
     BOOST_TEST(s->stats().events_applied == 2u);
 }
 
+// A worker's SUCCESS of `attempt` with an output, and the check that a job ended with it (the
+// overrule cases below).
+constexpr std::string_view overruling_output = R"({"url":"https://cdn.example/v.mp4"})";
+
+job_event success_with_output(const std::string& uuid, std::int64_t at, int attempt = 1) {
+    auto e = event(uuid, job_status::success, at);
+    e.attempt = attempt;
+    e.output = std::string(overruling_output);
+    return e;
+}
+
+void check_succeeded_with_output(store& s, const job_record& j) {
+    BOOST_TEST_CONTEXT("job " << j.uuid) {
+        auto got = find(s, "acc_a", j.uuid);
+        BOOST_TEST_REQUIRE(got.has_value());
+        BOOST_TEST((got->status == job_status::success));
+        BOOST_TEST(got->output.value_or("") == overruling_output);
+        BOOST_TEST(!got->error.has_value());
+    }
+}
+
 // A worker confirmed SUCCESS, then its ack was lost on the last delivery the queue allowed, and
 // the broker dead-lettered the job: the two reach jobsd by different queues, in either order.
 // Either way the job ends SUCCESS with its output and no error. Only a dead letter's FAILED gives
@@ -441,40 +462,28 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_a_dead_letters_failure, B, bac
         e.error = std::string(jobsd::model::dead_letter_error_prefix) + "delivery limit reached";
         return e;
     };
-    auto success = [](const std::string& uuid, std::int64_t at, int attempt = 1) {
-        auto e = event(uuid, job_status::success, at);
-        e.attempt = attempt;
-        e.output = R"({"url":"https://cdn.example/v.mp4"})";
-        return e;
-    };
     auto late = make_job("acc_a"), together = make_job("acc_a"), worker_failed = make_job("acc_a"),
          other_attempt = make_job("acc_a"), first = make_job("acc_a");
     for (const auto& j : {late, together, worker_failed, other_attempt, first}) create(*s, j);
     auto failed_by_worker = event(worker_failed.uuid, job_status::failed, 2);
     failed_by_worker.error = "the model server said no";
     BOOST_TEST(apply(*s, {dead_letter(late.uuid, 2), failed_by_worker, dead_letter(other_attempt.uuid, 2),
-                          success(first.uuid, 2)})
+                          success_with_output(first.uuid, 2)})
                    .size() == 4u);
     // In another batch (each read from its row), and within one batch (folded in memory).
-    const auto applied = apply(
-        *s, {success(late.uuid, 3), dead_letter(together.uuid, 2), success(together.uuid, 3),
-             success(worker_failed.uuid, 3), success(other_attempt.uuid, 3, 2), dead_letter(first.uuid, 3)});
+    const auto applied =
+        apply(*s, {success_with_output(late.uuid, 3), dead_letter(together.uuid, 2),
+                   success_with_output(together.uuid, 3), success_with_output(worker_failed.uuid, 3),
+                   success_with_output(other_attempt.uuid, 3, 2), dead_letter(first.uuid, 3)});
     BOOST_TEST(applied.size() == 3u);
-    for (const auto& j : {late, together, first}) {
-        BOOST_TEST_CONTEXT("job " << j.uuid) {
-            auto got = find(*s, "acc_a", j.uuid);
-            BOOST_TEST((got->status == job_status::success));
-            BOOST_TEST(got->output.value_or("") == R"({"url":"https://cdn.example/v.mp4"})");
-            BOOST_TEST(!got->error.has_value());
-        }
-    }
+    for (const auto& j : {late, together, first}) check_succeeded_with_output(*s, j);
     auto got = find(*s, "acc_a", worker_failed.uuid);  // a worker's own FAILED stands
     BOOST_TEST((got->status == job_status::failed));
     BOOST_TEST(got->error.value_or("") == "the model server said no");
     got = find(*s, "acc_a", other_attempt.uuid);  // a SUCCESS of another attempt changes nothing
     BOOST_TEST((got->status == job_status::failed));
     BOOST_TEST(got->error.value_or("").starts_with(jobsd::model::dead_letter_error_prefix));
-    BOOST_TEST(apply(*s, {success(late.uuid, 4)}).empty());  // and a repeat nothing either
+    BOOST_TEST(apply(*s, {success_with_output(late.uuid, 4)}).empty());  // and a repeat nothing either
 }
 
 // An EXPIRED attempt that a worker did finish (its ack lost, the job's time ran out while its
@@ -489,34 +498,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_an_expired, B, backends) {
         e.attempt = 1;
         return e;
     };
-    auto success = [](const std::string& uuid, std::int64_t at, int attempt = 1) {
-        auto e = event(uuid, job_status::success, at);
-        e.attempt = attempt;
-        e.output = R"({"url":"https://cdn.example/v.mp4"})";
-        return e;
-    };
     auto late = make_job("acc_a"), together = make_job("acc_a"), other_attempt = make_job("acc_a"),
          cancelled = make_job("acc_a"), first = make_job("acc_a");
     for (const auto& j : {late, together, other_attempt, cancelled, first}) create(*s, j);
-    BOOST_TEST(apply(*s, {expired(late.uuid, 2), expired(other_attempt.uuid, 2),
-                          event(cancelled.uuid, job_status::cancelled, 2), success(first.uuid, 2)})
-                   .size() == 4u);
+    BOOST_TEST(
+        apply(*s, {expired(late.uuid, 2), expired(other_attempt.uuid, 2),
+                   event(cancelled.uuid, job_status::cancelled, 2), success_with_output(first.uuid, 2)})
+            .size() == 4u);
     const auto applied =
-        apply(*s, {success(late.uuid, 3), expired(together.uuid, 2), success(together.uuid, 3),
-                   success(other_attempt.uuid, 3, 2), success(cancelled.uuid, 3), expired(first.uuid, 3)});
+        apply(*s, {success_with_output(late.uuid, 3), expired(together.uuid, 2),
+                   success_with_output(together.uuid, 3), success_with_output(other_attempt.uuid, 3, 2),
+                   success_with_output(cancelled.uuid, 3), expired(first.uuid, 3)});
     BOOST_TEST(applied.size() == 3u);
-    for (const auto& j : {late, together, first}) {
-        BOOST_TEST_CONTEXT("job " << j.uuid) {
-            auto got = find(*s, "acc_a", j.uuid);
-            BOOST_TEST((got->status == job_status::success));
-            BOOST_TEST(got->output.value_or("") == R"({"url":"https://cdn.example/v.mp4"})");
-            BOOST_TEST(!got->error.has_value());
-            BOOST_TEST(got->updated_ms >= 3);
-        }
-    }
+    for (const auto& j : {late, together, first}) check_succeeded_with_output(*s, j);
     BOOST_TEST((find(*s, "acc_a", other_attempt.uuid)->status == job_status::expired));
     BOOST_TEST((find(*s, "acc_a", cancelled.uuid)->status == job_status::cancelled));
-    BOOST_TEST(apply(*s, {success(late.uuid, 4)}).empty());  // a repeat changes nothing
+    BOOST_TEST(apply(*s, {success_with_output(late.uuid, 4)}).empty());  // a repeat changes nothing
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(outbox_claim_and_mark, B, backends) {

@@ -304,13 +304,19 @@ BOOST_AUTO_TEST_CASE(idempotency_lookup_keeps_to_the_store_window) {
     BOOST_TEST(held->uuid == old_job.uuid);
 }
 
+// The writer waits (up to 5 s) until three writes are queued, so each group of three creates is
+// one batch.
+std::pair<sqlite_options, store_options> three_per_batch(const temp_dir& dir) {
+    auto o = options_for(dir.db());
+    o.batch_wait = std::chrono::seconds(5);
+    store_options common;
+    common.batch_max = 3;
+    return {o, common};
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
     temp_dir dir;
-    auto o = options_for(dir.db());
-    store_options common;
-    // The writer waits (up to 5 s) until three writes are queued, so each group below is one batch.
-    common.batch_max = 3;
-    o.batch_wait = std::chrono::seconds(5);
+    const auto [o, common] = three_per_batch(dir);
     sqlite_store s(o, common);
 
     const job_record a = make_job("acc_a", R"({"n":"a"})");
@@ -365,10 +371,7 @@ BOOST_AUTO_TEST_CASE(duplicate_uuid_fails_alone_in_its_batch) {
 // and the create is not answered as a duplicate.
 BOOST_AUTO_TEST_CASE(a_create_whose_outbox_entry_fails_leaves_no_job_behind) {
     temp_dir dir;
-    auto o = options_for(dir.db());
-    store_options common;
-    common.batch_max = 3;
-    o.batch_wait = std::chrono::seconds(5);
+    const auto [o, common] = three_per_batch(dir);
     sqlite_store s(o, common);
     raw_db raw(dir.db());
     raw.exec(
