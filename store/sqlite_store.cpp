@@ -43,9 +43,10 @@ error_code push_error(typename task_queue<std::unique_ptr<Op>>::push_result r) {
     return r == result::full ? error_code(store_errc::busy) : error_code(store_errc::closed);
 }
 
-// Runs one op inside its own savepoint, so a failing op leaves none of its writes behind. False
-// when SQLite rolled the whole transaction back by itself (an I/O error, a full disk, no
-// memory): the ops before it are undone too, and nothing more may run in autocommit.
+// Runs one op inside its own savepoint, so a failing op leaves none of its writes behind (an op
+// that leaves none without one, a single create, runs without). False when SQLite rolled the
+// whole transaction back by itself (an I/O error, a full disk, no memory) or the op threw: the
+// ops before it are undone too, and nothing more may run in autocommit.
 bool run_op(sqlite_writer_ctx& w, sqlite_write_op& op, error_code& outcome) {
     const bool savepoint = op.needs_savepoint();
     if (savepoint && w.savepoint.run() != SQLITE_DONE) {
@@ -120,11 +121,11 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
     auto db = std::make_unique<sqlite_db>(options_.path, sqlite_db::mode::read_write);
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    // The writer's statement and savepoint journals (every op runs in a savepoint; a status
-    // change's INSERT … SELECT of its deliveries needs a statement journal) are kept in memory.
-    // In a temporary file they cost the writer a pwrite per journalled page: 14 → 30 KB written
-    // per job end to end with webhooks on (bench/RESULTS.md). They hold at most the pages one op
-    // changes, and are gone at its RELEASE.
+    // The writer's statement and savepoint journals (every op but a create runs in a savepoint;
+    // a status change's INSERT … SELECT of its deliveries needs a statement journal) are kept in
+    // memory. In a temporary file they cost the writer a pwrite per journalled page: 14 → 30 KB
+    // written per job end to end with webhooks on (bench/RESULTS.md). They hold at most the pages
+    // one op changes, and are gone at its RELEASE.
     db->exec("PRAGMA temp_store = MEMORY");
     sqlite3_busy_timeout(db->handle(), static_cast<int>(options_.busy_timeout.count()));
     migrate_sqlite(*db);
