@@ -289,8 +289,8 @@ END
 $$;
 )sql",
     // 11: model::decide_event's overrule of an EXPIRED: a SUCCESS of the attempt takes the job
-    // from EXPIRED, with its output and no error. Step 10's function, renamed, decides every
-    // other event; this one looks at the job's row first only for a SUCCESS.
+    // from EXPIRED, with its output and no error. Step 10's function, renamed, decides first; only
+    // a SUCCESS it ignored (a repeat, another attempt, a final status) looks at the row again.
     R"sql(
 ALTER FUNCTION jobsd_apply_event(text, text, integer, integer, text, text, boolean, bigint, bigint, jsonb)
   RENAME TO jobsd_apply_event_10;
@@ -298,22 +298,16 @@ CREATE FUNCTION jobsd_apply_event(p_uuid text, p_status text, p_attempt integer,
     p_output text, p_error text, p_retryable boolean, p_at bigint, p_now bigint, p_policy jsonb)
 RETURNS TABLE (o_outcome text, o_account_id text, o_session_id text, o_job_type text, o_attempt integer)
 LANGUAGE plpgsql AS $$
-DECLARE
-  j record;
 BEGIN
-  IF p_status = 'SUCCESS' THEN
-    SELECT job_status, attempt, account_id, session_id, job_type, progress, output, updated_ms INTO j
-      FROM jobs WHERE uuid = p_uuid FOR UPDATE;
-    IF FOUND AND j.job_status = 'EXPIRED' AND (p_attempt IS NULL OR p_attempt = j.attempt) THEN
-      UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, j.progress),
-        output = coalesce(p_output, j.output), error = NULL,
-        updated_ms = greatest(j.updated_ms, p_at) WHERE uuid = p_uuid;
-      RETURN QUERY SELECT 'applied'::text, j.account_id, j.session_id, j.job_type, j.attempt;
-      RETURN;
-    END IF;
-  END IF;
   RETURN QUERY SELECT * FROM jobsd_apply_event_10(p_uuid, p_status, p_attempt, p_progress, p_output, p_error,
                                                   p_retryable, p_at, p_now, p_policy);
+  IF FOUND OR p_status <> 'SUCCESS' THEN RETURN; END IF;
+  RETURN QUERY WITH overruled AS (
+    UPDATE jobs SET job_status = p_status, progress = coalesce(p_progress, progress),
+      output = coalesce(p_output, output), error = NULL, updated_ms = greatest(updated_ms, p_at)
+    WHERE uuid = p_uuid AND job_status = 'EXPIRED' AND (p_attempt IS NULL OR p_attempt = attempt)
+    RETURNING account_id, session_id, job_type, attempt)
+  SELECT 'applied'::text, account_id, session_id, job_type, attempt FROM overruled;
 END
 $$;
 )sql",
