@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "model/clock.hpp"
 #include "model/trace_context.hpp"
@@ -73,6 +74,7 @@ struct publisher::impl final : amqp_session_user {
     // The connection is gone: whatever was not confirmed is still unpublished in the outbox
     // and is relayed after the next connect; forget it here.
     void on_disconnected(std::string_view) override {
+        mark_confirmed();  // what the broker confirmed is published, whatever came after
         stats.connected = false;
         stats.blocked = false;
         blocked = false;
@@ -83,6 +85,7 @@ struct publisher::impl final : amqp_session_user {
     bool stopping() const override { return stopping_.load(); }
 
     amqp_step step(amqp_connection& conn, clock::time_point now) override {
+        mark_confirmed();  // the confirms the last turn read
         read_mailbox(now);
         if (stopping_) {
             // Collect the confirms still owed for a second at most; unconfirmed jobs stay unpublished.
@@ -262,19 +265,24 @@ struct publisher::impl final : amqp_session_user {
         ledger.confirmed(s.confirmed);
         if (!s.confirmed.empty()) {
             stats.confirmed.fetch_add(s.confirmed.size(), std::memory_order_relaxed);
-            std::vector<model::job_attempt> published;
-            published.reserve(s.confirmed.size());
             for (auto& m : s.confirmed) {
                 spdlog::debug("job {} published (attempt {}) trace_id={}", m.uuid, m.attempt,
                               model::trace_id_of(m.traceparent));
-                published.push_back({std::move(m.uuid), m.attempt});
+                confirmed.push_back({std::move(m.uuid), m.attempt});
             }
-            // They stay known to the ledger until the answer, so a sweep meanwhile skips them.
-            box.mark_published(published, [mb = mailbox, published](std::error_code ec) mutable {
-                mb->post(publisher_mailbox::mark_answer{std::move(published), ec});
-            });
         }
         if (!s.failed.empty()) pause_failed(s.failed);
+    }
+
+    // One mark for every confirm a turn read: the broker sends several acks per read (each
+    // multiple, as its queues commit), and a mark each was a write op and a wake-up of this
+    // thread each. They stay known to the ledger until the answer, so a sweep meanwhile skips them.
+    void mark_confirmed() {
+        if (confirmed.empty()) return;
+        std::vector<model::job_attempt> published = std::exchange(confirmed, {});
+        box.mark_published(published, [mb = mailbox, published](std::error_code ec) mutable {
+            mb->post(publisher_mailbox::mark_answer{std::move(published), ec});
+        });
     }
 
     const amqp_options options;
@@ -287,7 +295,8 @@ struct publisher::impl final : amqp_session_user {
     // Publisher thread only.
     relay_ledger ledger;
     confirm_tracker tracker;
-    std::optional<publish_frames> frames;  // a turn's messages; sized for each connection
+    std::vector<model::job_attempt> confirmed;  // by the broker this turn, to be marked published
+    std::optional<publish_frames> frames;       // a turn's messages; sized for each connection
     std::uint64_t connections = 0;
     std::optional<clock::time_point> drain_until;
     bool blocked = false;                             // between connection.blocked and unblocked
