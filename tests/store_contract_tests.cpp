@@ -451,8 +451,8 @@ void check_succeeded_with_output(store& s, const job_record& j) {
 
 // A worker confirmed SUCCESS, then its ack was lost on the last delivery the queue allowed, and
 // the broker dead-lettered the job: the two reach jobsd by different queues, in either order.
-// Either way the job ends SUCCESS with its output and no error. Only a dead letter's FAILED gives
-// way, and only to a SUCCESS of the same attempt.
+// Either way the job ends SUCCESS with its output and no error. A FAILED gives way only when a
+// dead letter made it (an EXPIRED too: the case below), and only to a SUCCESS of the same attempt.
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_overrules_a_dead_letters_failure, B, backends) {
     B b;
     auto s = b.open();
