@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -22,6 +23,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -59,12 +61,34 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
     return message_response(http::status::bad_request, "Malformed HTTP request");
 }
 
+// Plain TCP whose socket was made non-blocking (run_session): the answer is first offered to the
+// socket as it is, head and body in one gathered write. One that fits the socket's send buffer,
+// nearly every one, has left with no asynchronous operation and no timer armed and cancelled for
+// it; the rest of one that does not is written asynchronously, under the stream's deadline.
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_at_once(beast::tcp_stream& stream,
+                                                                          response& res) {
+    if (!stream.socket().non_blocking()) co_return co_await async_write_gathered(stream, res);
+    const std::string head = response_head(res);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
+    beast::error_code ec;
+    const std::size_t sent = stream.socket().write_some(parts, ec);
+    if (ec == asio::error::would_block) ec = {};
+    if (ec || sent == asio::buffer_size(parts)) co_return std::tuple{ec, sent};
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
+    rest.consume(sent);
+    auto [wec, more] = co_await asio::async_write(stream, rest, use_nothrow);
+    co_return std::tuple{wec, sent + more};
+}
+
 // Writes an answer: its head and body in one gathered write. A chunked answer (none today) goes
 // through Beast's serializer, which frames the chunks.
 template <class Stream>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, response& res) {
     if (res.chunked()) co_return co_await http::async_write(stream, res, use_nothrow);
-    co_return co_await async_write_gathered(stream, res);
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+        co_return co_await write_at_once(stream, res);
+    else
+        co_return co_await async_write_gathered(stream, res);
 }
 
 // The 503 for a connection over the limit, on a stream ready for HTTP.
@@ -344,10 +368,11 @@ asio::awaitable<void> refuse_tls_connection(asio::ip::tcp::socket socket, asio::
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handlers,
                                   const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
+    beast::error_code ignored;
+    stream.socket().non_blocking(true, ignored);  // for write_at_once; async operations are alike
     metrics& counters = handlers.counters();
     counters.connection_opened();
     co_await serve_requests(stream, handlers, options);
-    beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);  // best effort; peer may be gone
     counters.connection_closed();
 }
