@@ -195,6 +195,7 @@ class request_loop {
                         co_await tcp_.socket().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
                     idle_timer_.cancel();
                     if (wec) break;
+                    take_what_is_there();
                 } else {
                     // TLS may hold decrypted bytes that the socket no longer shows: read through it.
                     tcp_.expires_after(options_.idle_timeout);
@@ -209,6 +210,17 @@ class request_loop {
 
   private:
     using parser_type = http::request_parser<http::string_body>;
+
+    // The socket is readable (plain TCP, made non-blocking by run_session): what it holds, nearly
+    // always the whole request, is read here without waiting, so Beast parses it from the buffer
+    // with no read operation and no timer of its own (its first read would also take only 512
+    // bytes of a fresh buffer). Nothing there, or an error: Beast's own read meets it as before.
+    void take_what_is_there() {
+        if (!tcp_.socket().non_blocking()) return;
+        beast::error_code ec;
+        const std::size_t got = tcp_.socket().read_some(buffer_.prepare(4096), ec);
+        if (!ec) buffer_.commit(got);
+    }
 
     // From the first byte the whole header must arrive within header_timeout, however slowly it
     // trickles. False when the connection is over.
