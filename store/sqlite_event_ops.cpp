@@ -30,14 +30,15 @@ namespace {
 
 constexpr std::string_view job_state_sql =
     "SELECT job_status, account_id, session_id, job_type, attempt, progress, cancel_requested_ms, "
-    "expires_at_ms, webhook_url, webhook_dest, webhook_events, substr(error, 1, 32) FROM jobs WHERE uuid = "
-    "?1";
+    "expires_at_ms, webhook_url, webhook_dest, webhook_events, substr(error, 1, 32), seq FROM jobs WHERE "
+    "uuid = ?1";
 
+// ?1: the row's seq (its rowid, read with its state: no second search of the uuid index).
 // ?7: the error is cleared (a SUCCESS overruling a dead letter's FAILED).
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
     " error = CASE WHEN ?7 THEN NULL ELSE coalesce(?5, error) END, updated_ms = max(updated_ms, ?6)"
-    " WHERE uuid = ?1";
+    " WHERE seq = ?1";
 
 bool is_dead_letter_error(std::string_view error) {
     return error.starts_with(model::dead_letter_error_prefix);
@@ -57,6 +58,7 @@ constexpr std::string_view resend_cancel_sql =
 
 // A job's row as the batch has left it so far.
 struct held_job {
+    std::int64_t seq = 0;  // the row's rowid
     model::job_state job;
     std::string account_id;
     std::string session_id;
@@ -110,9 +112,15 @@ struct apply_events_op final : sqlite_write_op {
         account_hooks.clear();
         for (auto& e : events)
             if (auto ec = apply(w, e)) return ec;
-        // No reader sees the order of a transaction's writes.
+        // No reader sees the order of a transaction's writes; in the rows' order the jobs that
+        // share a page are written one after the other.
+        changed.clear();
         for (auto& [uuid, h] : held)
-            if (!write_change(w, uuid, h)) return store_errc::io;
+            if (h.changed) changed.push_back({h.seq, &uuid, &h});
+        std::sort(changed.begin(), changed.end(),
+                  [](const pending& a, const pending& b) { return a.seq < b.seq; });
+        for (const auto& c : changed)
+            if (!write_change(w, *c.uuid, *c.job)) return store_errc::io;
         return {};
     }
     void finish(error_code ec) override {
@@ -188,6 +196,7 @@ struct apply_events_op final : sqlite_write_op {
             return error_code(store_errc::io);
         }
         held_job h;
+        h.seq = st.column_int(12);
         h.job.status = model::parse_job_status(st.column_text(0)).value_or(model::job_status::queued);
         h.account_id = std::string(st.column_text(1));
         h.session_id = std::string(st.column_text(2));
@@ -223,7 +232,7 @@ struct apply_events_op final : sqlite_write_op {
     static bool write_change(sqlite_writer_ctx& w, const std::string& uuid, held_job& h) {
         if (!h.changed) return true;
         auto& up = w.db->cached(update_status_sql);
-        up.bind(1, std::string_view(uuid));
+        up.bind(1, h.seq);
         up.bind(2, model::to_string(h.job.status));
         up.bind(3, h.progress ? std::optional<std::int64_t>(*h.progress) : std::nullopt);
         up.bind(4, h.output);
@@ -273,6 +282,12 @@ struct apply_events_op final : sqlite_write_op {
     std::vector<applied_event> applied;
     std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
     std::unordered_map<std::string, held_job> held;
+    struct pending {
+        std::int64_t seq;
+        const std::string* uuid;
+        held_job* job;
+    };
+    std::vector<pending> changed;  // the held jobs with a change to write, in their rows' order
     std::unordered_map<std::string, std::vector<sqlite_ops::webhook_target>> account_hooks;  // by account
     std::atomic<std::uint64_t>& applied_counter;
     sqlite_webhook_store* webhooks;
