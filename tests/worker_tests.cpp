@@ -295,6 +295,45 @@ BOOST_AUTO_TEST_CASE(status_events_follow_the_contract) {
         R"({"uuid":"u1","job_status":"FAILED","error":"exit code 3: boom","at":"2026-04-16T12:03:02.000Z"})");
 }
 
+BOOST_AUTO_TEST_CASE(status_event_text_is_escaped_as_json_and_reads_back_whole) {
+    // Texts a handler may return (an exec handler's stderr tail, a model server's error): quotes,
+    // backslashes, control characters and UTF-8 must come back exactly through a JSON parser.
+    const std::string error = "exit 1: \"bad\" C:\\tmp\nline\ttab \x01\x1f caf\xc3\xa9 \xe2\x9c\x93";
+    json::object out{{"text", "a\"b\\c\nd\x02"}, {"n", 3}, {"list", json::array{1, "x", nullptr}}};
+    event_fields f;
+    f.uuid = "u-\"1";
+    f.status = model::job_status::failed;
+    f.attempt = 2;
+    f.error = error;
+    f.retryable = true;
+    f.worker = "h\\st:7";
+    f.at_ms = 1776340982000;
+    auto e = make_status_event("video", f, "m1");
+    auto body = json::parse(e.body).as_object();
+    BOOST_TEST(body.at("uuid").as_string() == "u-\"1");
+    BOOST_TEST(body.at("error").as_string() == error);
+    BOOST_TEST(body.at("worker").as_string() == "h\\st:7");
+    BOOST_TEST(body.at("attempt").as_int64() == 2);
+    BOOST_TEST(body.at("retryable").as_bool());
+    // The same bytes as the document serialized whole, member order included.
+    json::object expected{{"uuid", "u-\"1"},
+                          {"job_status", "FAILED"},
+                          {"attempt", 2},
+                          {"error", error},
+                          {"retryable", true},
+                          {"worker", "h\\st:7"},
+                          {"at", "2026-04-16T12:03:02.000Z"}};
+    BOOST_TEST(e.body == json::serialize(expected));
+
+    f.status = model::job_status::success;
+    f.error.reset();
+    f.output = &out;
+    e = make_status_event("video", f, "m2");
+    body = json::parse(e.body).as_object();
+    BOOST_TEST(body.at("output") == json::value(out));
+    BOOST_TEST(!body.contains("retryable"));  // only a FAILED event says it
+}
+
 BOOST_AUTO_TEST_CASE(events_of_contract_3_share_a_message_each_with_its_trace) {
     const std::int64_t at = 1776340982000;
     event_fields f;
