@@ -11,17 +11,18 @@
 
 namespace jobsd::worker {
 
-// One job message of the contract, parsed (see parse_job_message).
+// One job message of the contract, parsed (see parse_job_message, which builds it with designated
+// initializers: every member has an initializer of its own, `{}` where nothing else is meant).
 struct job_input {
-    std::string uuid;                           // the job's id; also the AMQP message_id
-    std::string job_type;                       // e.g. "video"; the worker's type when the message has none
-    boost::json::object input;                  // the client's request ("input"); empty when absent
-    boost::json::object message;                // the whole message: account_id, session_id, created_at, …
-    std::string body;                           // the message text exactly as received
-    bool redelivered = false;                   // the broker delivered it before (a worker died or timed out)
-    int contract = 1;                           // the message contract version (1 when the message says none)
-    int attempt = 1;                            // which run of the job this is (a retry keeps the uuid)
-    std::optional<std::int64_t> expires_at_ms;  // not started by then, the job is not run
+    std::string uuid{};           // the job's id; also the AMQP message_id
+    std::string job_type{};       // e.g. "video"; the worker's type when the message has none
+    boost::json::object input;    // the client's request ("input"); empty when absent
+    boost::json::object message;  // the whole message: account_id, session_id, created_at, …
+    std::string body{};           // the message text exactly as received
+    bool redelivered = false;     // the broker delivered it before (a worker died or timed out)
+    int contract = 1;             // the message contract version (1 when the message says none)
+    int attempt = 1;              // which run of the job this is (a retry keeps the uuid)
+    std::optional<std::int64_t> expires_at_ms{};  // not started by then, the job is not run
 };
 
 // What a handler returns. Exactly one of `output` (ok) or `error` (not ok) is meaningful.

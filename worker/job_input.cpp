@@ -2,6 +2,7 @@
 // the handler untouched.
 #include "worker/job_input.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include "model/clock.hpp"
@@ -26,7 +27,9 @@ std::string whole_number(const json::object& msg, std::string_view key, int& out
 
 parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
+    // The message's nodes come from one arena, released with the job (the document is read,
+    // never grown): no allocation and no free per node.
+    json::value v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>());
     if (ec) return {std::nullopt, "not JSON: " + ec.message()};
     if (!v.is_object()) return {std::nullopt, "not a JSON object"};
     json::object& msg = v.as_object();
@@ -34,7 +37,8 @@ parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     const json::value* uuid = msg.if_contains("uuid");
     if (!uuid || !uuid->is_string() || uuid->as_string().empty()) return {std::nullopt, "no \"uuid\" string"};
 
-    job_input job;
+    // Its objects on the message's arena: assigning across two resources would copy node by node.
+    job_input job{.input = json::object(msg.storage()), .message = json::object(msg.storage())};
     job.uuid = std::string(uuid->as_string());
     job.job_type = std::string(fallback_type);
     if (const json::value* t = msg.if_contains("job_type")) {
@@ -43,7 +47,7 @@ parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     }
     if (const json::value* in = msg.if_contains("input"); in && !in->is_null()) {
         if (!in->is_object()) return {std::nullopt, "\"input\" is not an object"};
-        job.input = in->as_object();
+        job.input = json::object(in->as_object(), msg.storage());
     }
     if (auto e = whole_number(msg, "contract", job.contract); !e.empty()) return {std::nullopt, e};
     if (auto e = whole_number(msg, "attempt", job.attempt); !e.empty()) return {std::nullopt, e};
