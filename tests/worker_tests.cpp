@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "model/job_event.hpp"
 #include "tests/support/wait.hpp"
 #include "worker/ack_plan.hpp"
 #include "worker/exec_handler.hpp"
@@ -332,6 +333,38 @@ BOOST_AUTO_TEST_CASE(status_event_text_is_escaped_as_json_and_reads_back_whole) 
     body = json::parse(e.body).as_object();
     BOOST_TEST(body.at("output") == json::value(out));
     BOOST_TEST(!body.contains("retryable"));  // only a FAILED event says it
+}
+
+BOOST_AUTO_TEST_CASE(an_error_of_any_bytes_reaches_jobsd_with_the_events_batched_beside_it) {
+    // An exec command's stderr tail may hold anything, cut anywhere: a byte that is not UTF-8,
+    // an overlong form, a surrogate, a sequence cut short at the end. jobsd's parser refuses a
+    // message with invalid UTF-8 whole, so each such byte is written as U+FFFD.
+    const std::string fffd = "\xef\xbf\xbd";
+    event_fields f;
+    f.uuid = "0190a3f4-5b6c-7d8e-9f01-23456789abcd";
+    f.status = model::job_status::failed;
+    f.at_ms = 1776340982000;
+    const std::string error =
+        "a\xff"
+        "b\xc0\xaf"
+        "c\xed\xa0\x80"
+        "d caf\xc3\xa9 \xc3";
+    f.error = error;
+    const auto failed = make_status_event("pdf", f, "m1");
+    f.uuid = "0190a3f4-5b6c-7d8e-9f01-23456789abce";
+    f.status = model::job_status::success;
+    f.error.reset();
+    const auto succeeded = make_status_event("pdf", f, "m2");
+    const std::vector<const status_event*> events{&failed, &succeeded};
+    const auto parsed = model::parse_job_events(make_event_batch("pdf", events, "b1").body, 0);
+    BOOST_TEST_REQUIRE(parsed.size() == 2u);
+    for (const auto& p : parsed) {
+        const auto* problem = std::get_if<model::event_error>(&p);
+        BOOST_TEST_REQUIRE(!problem, (problem ? problem->problem : ""));
+    }
+    BOOST_TEST(*std::get<model::job_event>(parsed[0]).error ==
+               "a" + fffd + "b" + fffd + fffd + "c" + fffd + fffd + fffd + "d caf\xc3\xa9 " + fffd);
+    BOOST_TEST((std::get<model::job_event>(parsed[1]).status == model::job_status::success));
 }
 
 BOOST_AUTO_TEST_CASE(events_of_contract_3_share_a_message_each_with_its_trace) {

@@ -13,6 +13,50 @@ namespace jobsd::worker {
 
 namespace json = boost::json;
 
+namespace {
+
+// `s` as valid UTF-8: each byte that does not begin a well-formed sequence (RFC 3629: no overlong
+// form, no surrogate, nothing past U+10FFFF, none cut short) becomes U+FFFD. A handler's error may
+// carry any bytes (an exec command's stderr tail, cut anywhere), and jobsd's parser refuses a
+// message with invalid UTF-8 whole: every event batched with it would be dropped.
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;                   // bytes of the sequence b begins; 0: b begins none
+        unsigned char lo = 0x80, hi = 0xbf;  // the range of its second byte
+        if (b < 0x80) {
+            n = 1;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            n = 2;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            n = 3;
+            if (b == 0xe0) lo = 0xa0;  // no overlong form
+            if (b == 0xed) hi = 0x9f;  // no surrogate
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            n = 4;
+            if (b == 0xf0) lo = 0x90;  // no overlong form
+            if (b == 0xf4) hi = 0x8f;  // nothing past U+10FFFF
+        }
+        bool ok = n > 0 && i + n <= s.size();
+        for (std::size_t k = 1; ok && k < n; ++k) {
+            const auto c = static_cast<unsigned char>(s[i + k]);
+            ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xbf);
+        }
+        if (ok) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
+            out += "\xef\xbf\xbd";
+            ++i;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 status_event make_status_event(std::string_view job_type, const event_fields& f, std::string message_id) {
     const std::string_view status = model::to_string(f.status);
     // Written as text, as jobsd writes its job message: a DOM per event, built only to be
@@ -38,7 +82,7 @@ status_event make_status_event(std::string_view job_type, const event_fields& f,
     }
     if (f.error) {
         body += ",\"error\":";
-        model::append_json_string(body, *f.error);
+        model::append_json_string(body, valid_utf8(*f.error));
     }
     if (f.retryable && f.status == model::job_status::failed) body += ",\"retryable\":true";
     if (!f.worker.empty()) {
