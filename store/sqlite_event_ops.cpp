@@ -115,12 +115,12 @@ struct apply_events_op final : sqlite_write_op {
         // No reader sees the order of a transaction's writes; in the rows' order the jobs that
         // share a page are written one after the other.
         changed.clear();
-        for (auto& [uuid, h] : held)
-            if (h.changed) changed.push_back({h.seq, &uuid, &h});
+        for (auto& entry : held)
+            if (entry.second.changed) changed.push_back(&entry);
         std::sort(changed.begin(), changed.end(),
-                  [](const pending& a, const pending& b) { return a.seq < b.seq; });
-        for (const auto& c : changed)
-            if (!write_change(w, *c.uuid, *c.job)) return store_errc::io;
+                  [](const auto* a, const auto* b) { return a->second.seq < b->second.seq; });
+        for (auto* c : changed)
+            if (!write_change(w, c->first, c->second)) return store_errc::io;
         return {};
     }
     void finish(error_code ec) override {
@@ -282,12 +282,8 @@ struct apply_events_op final : sqlite_write_op {
     std::vector<applied_event> applied;
     std::vector<board_entry> fresh;  // the deliveries recorded, for the hand-over
     std::unordered_map<std::string, held_job> held;
-    struct pending {
-        std::int64_t seq;
-        const std::string* uuid;
-        held_job* job;
-    };
-    std::vector<pending> changed;  // the held jobs with a change to write, in their rows' order
+    // The held jobs with a change to write, in their rows' order.
+    std::vector<std::unordered_map<std::string, held_job>::value_type*> changed;
     std::unordered_map<std::string, std::vector<sqlite_ops::webhook_target>> account_hooks;  // by account
     std::atomic<std::uint64_t>& applied_counter;
     sqlite_webhook_store* webhooks;
