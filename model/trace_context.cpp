@@ -37,30 +37,39 @@ std::mt19937_64& generator() {
     return rng;
 }
 
-// `digits` random lowercase hex digits (a multiple of 16), never all zero.
-std::string random_hex(std::size_t digits) {
-    std::string out(digits, '0');
+// `digits` random lowercase hex digits (a multiple of 16) at `out`, never all zero.
+void fill_random_hex(char* out, std::size_t digits) {
     do {
         for (std::size_t i = 0; i < digits; i += 16) {
             std::uint64_t r = generator()();
             for (std::size_t j = 0; j < 16; ++j, r >>= 4) out[i + j] = hex_digits[r & 0xf];
         }
-    } while (all_zero(out));
+    } while (all_zero(std::string_view(out, digits)));
+}
+
+std::string random_hex(std::size_t digits) {
+    std::string out(digits, '0');
+    fill_random_hex(out.data(), digits);
     return out;
+}
+
+// Whether `h` is a traceparent this code takes (parse_traceparent's rules).
+bool valid_traceparent(std::string_view h) noexcept {
+    if (h.size() < v00_size || h[2] != '-' || h[35] != '-' || h[52] != '-') return false;
+    const std::string_view version = h.substr(0, 2), trace_id = h.substr(3, 32), parent_id = h.substr(36, 16),
+                           flags = h.substr(53, 2);
+    if (!is_lower_hex(version) || version == "ff") return false;
+    // Version 00 is exactly 55 characters; a later one may append fields after a '-'.
+    if (version == "00" ? h.size() != v00_size : (h.size() > v00_size && h[v00_size] != '-')) return false;
+    if (!is_lower_hex(trace_id) || !is_lower_hex(parent_id) || !is_lower_hex(flags)) return false;
+    return !all_zero(trace_id) && !all_zero(parent_id);
 }
 
 }  // namespace
 
 std::optional<trace_context> parse_traceparent(std::string_view h) noexcept {
-    if (h.size() < v00_size || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
-    const std::string_view version = h.substr(0, 2), trace_id = h.substr(3, 32), parent_id = h.substr(36, 16),
-                           flags = h.substr(53, 2);
-    if (!is_lower_hex(version) || version == "ff") return std::nullopt;
-    // Version 00 is exactly 55 characters; a later one may append fields after a '-'.
-    if (version == "00" ? h.size() != v00_size : (h.size() > v00_size && h[v00_size] != '-'))
-        return std::nullopt;
-    if (!is_lower_hex(trace_id) || !is_lower_hex(parent_id) || !is_lower_hex(flags)) return std::nullopt;
-    if (all_zero(trace_id) || all_zero(parent_id)) return std::nullopt;
+    if (!valid_traceparent(h)) return std::nullopt;
+    const std::string_view trace_id = h.substr(3, 32), parent_id = h.substr(36, 16), flags = h.substr(53, 2);
     try {
         return trace_context{std::string(trace_id), std::string(parent_id),
                              static_cast<std::uint8_t>(hex_value(flags[0]) * 16 + hex_value(flags[1]))};
@@ -90,9 +99,18 @@ trace_context child_of(const trace_context& parent) {
     return {parent.trace_id, random_hex(16), parent.flags};
 }
 
+// The child of the caller's trace, or a new trace, written in place as one string: this runs for
+// every job created.
 std::string ingest_traceparent(std::string_view header) {
-    if (auto caller = parse_traceparent(header)) return format_traceparent(child_of(*caller));
-    return format_traceparent(new_trace());
+    std::string out = "00-00000000000000000000000000000000-0000000000000000-01";
+    if (valid_traceparent(header)) {
+        header.copy(out.data() + 3, 32, 3);   // the caller's trace id
+        header.copy(out.data() + 53, 2, 53);  // and its flags
+    } else {
+        fill_random_hex(out.data() + 3, 32);  // a new trace, sampled
+    }
+    fill_random_hex(out.data() + 36, 16);  // our span
+    return out;
 }
 
 std::string_view trace_id_of(std::string_view traceparent) noexcept {

@@ -47,12 +47,12 @@ std::string new_uuid() {
         b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(r >> (8 * (i - 8)));
     b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));
     static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
+    std::string out(36, '-');  // written in place: the dashes stay where no digit goes
+    std::size_t at = 0;
     for (std::size_t i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-        out.push_back(hex[b[i] >> 4]);
-        out.push_back(hex[b[i] & 0xf]);
+        if (i == 4 || i == 6 || i == 8 || i == 10) ++at;
+        out[at++] = hex[b[i] >> 4];
+        out[at++] = hex[b[i] & 0xf];
     }
     return out;
 }

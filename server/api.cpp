@@ -5,6 +5,7 @@
 #include "server/api.hpp"
 
 #include "server/error_boundary.hpp"
+#include "server/header_lookup.hpp"
 #include "server/request_target.hpp"
 
 #include <array>
@@ -21,7 +22,7 @@ constexpr std::array<std::string_view, 2> identity_headers{"x-api-key", "Idempot
 
 std::optional<response> check_identity_headers(const http::request_header<>& header) {
     for (auto name : identity_headers)
-        if (header.count(name) > 1)
+        if (header_count(header, name) > 1)
             return message_response(http::status::bad_request,
                                     "Header " + std::string(name) + " was sent more than once; send it once");
     return std::nullopt;
@@ -59,7 +60,7 @@ std::optional<response> check_target(const http::request_header<>& header, std::
 
 std::optional<response> api::authenticate(const route& r, const http::request_header<>& header,
                                           caller& who) const {
-    const auto key = header["x-api-key"];
+    const auto key = header_value(header, "x-api-key");
     switch (r.who) {
         case access::anyone:
             return std::nullopt;

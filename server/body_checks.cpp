@@ -2,9 +2,13 @@
 // ambiguous cases), so it is read here without re-validation.
 #include "server/body_checks.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <cctype>
 #include <cstdint>
 #include <string>
+
+#include "server/header_lookup.hpp"
 
 namespace jobsd::server {
 
@@ -45,23 +49,19 @@ bool is_json_content_type(std::string_view value) {
     const auto semi = value.find(';');
     auto media = value.substr(0, semi);
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-    constexpr std::string_view expected = "application/json";
-    if (media.size() != expected.size()) return false;
-    for (std::size_t i = 0; i < media.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(media[i])) != expected[i]) return false;
-    return true;
+    return boost::beast::iequals(media, "application/json");
 }
 
 std::optional<response> check_json_body(const http::request_header<>& header, std::size_t limit) {
-    if (!is_json_content_type(header[http::field::content_type]))
+    const auto content_type = header_value(header, http::field::content_type);
+    if (!is_json_content_type(content_type))
         return message_response(http::status::unsupported_media_type,
                                 "Content-Type must be application/json");
-    if (const auto charset = charset_of(header[http::field::content_type]);
-        !charset.empty() && !iequals(charset, "utf-8"))
+    if (const auto charset = charset_of(content_type); !charset.empty() && !iequals(charset, "utf-8"))
         return message_response(http::status::unsupported_media_type,
                                 "Unsupported charset " + std::string(charset) +
                                     ": the body must be UTF-8 (charset=utf-8, or no charset)");
-    const auto length = header[http::field::content_length];
+    const auto length = header_value(header, http::field::content_length);
     if (!length.empty()) {
         std::uint64_t n = 0;
         for (char c : length) n = n * 10 + static_cast<unsigned>(c - '0');

@@ -84,8 +84,17 @@ struct route {
     // The route's largest body: server.body_limit unless the route has a setting of its own.
     std::size_t server_options::*body_limit = &server_options::body_limit;
     // Derived, at compile time for the constexpr table: the length of the pattern's literal
-    // prefix (up to its first `:`), npos when it has no parameter. The router's fast path.
+    // prefix (up to its first `:`), npos when it has no parameter, and the fewest parameter
+    // segments a path it takes can fill (an optional last one may be absent). The router's fast
+    // paths: a row is matched against the path only while it could still be among the best.
     std::size_t literal_size = pattern.find(':');
+    int min_params = fewest_params(pattern);
+
+    static constexpr int fewest_params(std::string_view p) {
+        int n = 0;
+        for (char c : p) n += c == ':';
+        return n - (n > 0 && p.ends_with('?'));
+    }
 };
 
 }  // namespace jobsd::server

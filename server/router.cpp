@@ -72,6 +72,7 @@ route_match match_route(std::span<const route> table, http::verb method, std::st
     int fewest = INT_MAX;
     route_match m;
     for (std::size_t i = 0; i < table.size(); ++i) {
+        if (table[i].min_params > fewest) continue;  // it could only lose to a match found already
         std::string_view param;
         int n = 0;
         if (!match_pattern(table[i].pattern, table[i].literal_size, path, param, n) || n > fewest) continue;

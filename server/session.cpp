@@ -4,6 +4,7 @@
 // it on beast::tcp_stream directly (no indirection per read), TLS on Beast's SSL stream.
 #include "server/session.hpp"
 
+#include "server/header_lookup.hpp"
 #include "server/http_framing.hpp"
 #include "server/message_head.hpp"
 #include "server/tls_context.hpp"
@@ -299,7 +300,7 @@ class request_loop {
     // `r` set when the request is refused; false with `a` set when it is admitted.
     bool screen(parser_type& parser, admission& a, reply& r) const {
         const auto& header = parser.get().base();
-        std::string request_id = request_id_of(header["X-Request-Id"]);
+        std::string request_id = request_id_of(header_value(header, "X-Request-Id"));
         if (handlers_.draining()) {
             // Shutting down: a clear answer the client can retry elsewhere, never a reset in the
             // middle of a commit.

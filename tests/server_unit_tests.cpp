@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE server
 #include <boost/test/unit_test.hpp>
 
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 
@@ -17,6 +19,7 @@
 #include "model/api_key.hpp"
 #include "server/catalog_cache.hpp"
 #include "server/config.hpp"
+#include "server/header_lookup.hpp"
 #include "server/http_types.hpp"
 #include "server/message_head.hpp"
 #include "server/metrics.hpp"
@@ -222,6 +225,15 @@ BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
     BOOST_TEST(match(verb::post, "/jobs/abc").param.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_rows_fewest_parameters_count_an_absent_optional_one_as_none) {
+    BOOST_TEST(route::fewest_params("/jobs/v2") == 0);
+    BOOST_TEST(route::fewest_params("/jobs/:id/cancel") == 1);
+    BOOST_TEST(route::fewest_params("/api/webhooks/deliveries/:id/redeliver") == 1);
+    BOOST_TEST(route::fewest_params("/dashboard/:file?") == 0);
+    BOOST_TEST(route::fewest_params("/a/:x/b/:y?") == 1);
+    for (const auto& r : route_table()) BOOST_TEST(r.min_params == route::fewest_params(r.pattern));
+}
+
 BOOST_AUTO_TEST_CASE(only_customer_routes_need_a_key) {
     BOOST_TEST(needs_api_key("create_job"));
     BOOST_TEST(needs_api_key("list_jobs"));
@@ -373,6 +385,46 @@ BOOST_AUTO_TEST_CASE(help_is_reported) {
     load({"--port", "9"}, &help);
     BOOST_TEST(!help);
     BOOST_TEST(config_usage().find("--port") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(header_lookup)
+
+// A header as Beast's parser leaves it: fields in the order received, names in the case sent.
+boost::beast::http::request_header<> parsed_header(std::string_view head) {
+    boost::beast::http::request_parser<boost::beast::http::empty_body> p;
+    boost::beast::error_code ec;
+    p.put(boost::asio::buffer(head.data(), head.size()), ec);
+    BOOST_TEST_REQUIRE(!ec.failed(), ec.message());
+    return p.get().base();
+}
+
+BOOST_AUTO_TEST_CASE(answers_as_beasts_own_lookups_do) {
+    namespace http = boost::beast::http;
+    const auto h = parsed_header(
+        "POST /jobs/v2 HTTP/1.1\r\nHost: a\r\ncontent-TYPE: application/json; charset=utf-8\r\n"
+        "X-API-KEY: first\r\nTraceparent: 00-x\r\nx-api-key: second\r\nContent-Length: 0\r\n"
+        "Idempotency-Key: k1\r\nX-Custom: \r\n\r\n");
+    BOOST_TEST(header_value(h, http::field::content_type) == "application/json; charset=utf-8");
+    BOOST_TEST(header_value(h, http::field::content_length) == "0");
+    BOOST_TEST(header_value(h, http::field::transfer_encoding) == "");
+    BOOST_TEST(header_value(h, "x-api-key") == "first");  // the first received, any case
+    BOOST_TEST(header_count(h, "X-Api-Key") == 2u);
+    BOOST_TEST(header_count(h, "x-api-ke") == 0u);
+    BOOST_TEST(header_count(h, "nowhere") == 0u);
+    for (std::string_view name :
+         {"x-api-key", "X-API-KEY", "traceparent", "idempotency-key", "Idempotency-Key", "x-custom",
+          "content-type", "Content-Length", "Host", "x-request-id", "x"}) {
+        BOOST_TEST_INFO(name);
+        BOOST_TEST(header_value(h, name) == std::string_view(h[name]));
+        BOOST_TEST(header_count(h, name) == h.count(name));
+    }
+    for (auto f : {http::field::host, http::field::content_type, http::field::content_length,
+                   http::field::authorization, http::field::connection}) {
+        BOOST_TEST_INFO(http::to_string(f));
+        BOOST_TEST(header_value(h, f) == std::string_view(h[f]));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,6 +14,7 @@
 #include "server/body_checks.hpp"
 #include "server/error_boundary.hpp"
 #include "server/handlers/job_creation.hpp"
+#include "server/header_lookup.hpp"
 #include "server/job_json.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
@@ -105,7 +106,7 @@ std::optional<response> check_create_batch(const services& svc, const http::requ
 
 asio::awaitable<response> create_batch(const request_context& ctx) {
     // A repeated Idempotency-Key replays first: the first answer stands whatever changed since.
-    const std::string_view key = ctx.req["Idempotency-Key"];
+    const std::string_view key = header_value(ctx.req, "Idempotency-Key");
     // The prefix keeps a batch's hash apart from any single job body's.
     const std::string hash = key.empty() ? "" : model::sha256_hex("batch\n" + ctx.req.body());
     if (key.size() > 255)

@@ -9,6 +9,7 @@
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "server/error_boundary.hpp"
+#include "server/header_lookup.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
 #include "store/store.hpp"
@@ -65,7 +66,7 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     if (job.expires_in_ms) job.expires_at_ms = now + *job.expires_in_ms;
     job.priority = create.priority;
     // The caller's trace continued with a span of ours, or a new trace (never a refusal).
-    job.traceparent = model::ingest_traceparent(ctx.req["traceparent"]);
+    job.traceparent = model::ingest_traceparent(header_value(ctx.req, "traceparent"));
     if (ctx.svc.release) ctx.svc.release->admit(job);  // held: out of the outbox until its turn
     return job;
 }

@@ -10,6 +10,7 @@
 #include "server/body_checks.hpp"
 #include "server/error_boundary.hpp"
 #include "server/handlers/job_creation.hpp"
+#include "server/header_lookup.hpp"
 #include "server/job_json.hpp"
 #include "server/services.hpp"
 #include "server/use_nothrow.hpp"
@@ -53,7 +54,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     // Idempotent create: a key seen before (same account, within the window) replays its job
     // before anything else is checked, so the first answer stands even when the project has
     // ended or changed since.
-    const std::string_view key = ctx.req["Idempotency-Key"];
+    const std::string_view key = header_value(ctx.req, "Idempotency-Key");
     std::string request_hash;
     if (!key.empty()) {
         if (key.size() > 255)
