@@ -4,7 +4,6 @@
 
 #include <boost/beast/core/string.hpp>
 
-#include <cctype>
 #include <cstdint>
 #include <string>
 
@@ -20,14 +19,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
 }  // namespace
 
 std::string_view charset_of(std::string_view content_type) {
@@ -36,7 +27,8 @@ std::string_view charset_of(std::string_view content_type) {
         rest = rest.substr(semi + 1);
         const auto param = trim(rest.substr(0, rest.find(';')));
         const auto eq = param.find('=');
-        if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "charset")) continue;
+        if (eq == std::string_view::npos || !boost::beast::iequals(trim(param.substr(0, eq)), "charset"))
+            continue;
         auto value = trim(param.substr(eq + 1));
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
@@ -57,7 +49,8 @@ std::optional<response> check_json_body(const http::request_header<>& header, st
     if (!is_json_content_type(content_type))
         return message_response(http::status::unsupported_media_type,
                                 "Content-Type must be application/json");
-    if (const auto charset = charset_of(content_type); !charset.empty() && !iequals(charset, "utf-8"))
+    if (const auto charset = charset_of(content_type);
+        !charset.empty() && !boost::beast::iequals(charset, "utf-8"))
         return message_response(http::status::unsupported_media_type,
                                 "Unsupported charset " + std::string(charset) +
                                     ": the body must be UTF-8 (charset=utf-8, or no charset)");

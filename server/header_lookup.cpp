@@ -6,15 +6,6 @@ namespace jobsd::server {
 
 namespace http = boost::beast::http;
 
-namespace {
-
-bool named(const http::fields::value_type& f, std::string_view name) noexcept {
-    const auto n = f.name_string();
-    return n.size() == name.size() && boost::beast::iequals(n, name);
-}
-
-}  // namespace
-
 std::string_view header_value(const http::fields& h, http::field f) noexcept {
     for (const auto& e : h)
         if (e.name() == f) return e.value();
@@ -23,14 +14,14 @@ std::string_view header_value(const http::fields& h, http::field f) noexcept {
 
 std::string_view header_value(const http::fields& h, std::string_view name) noexcept {
     for (const auto& e : h)
-        if (named(e, name)) return e.value();
+        if (boost::beast::iequals(e.name_string(), name)) return e.value();
     return {};
 }
 
 std::size_t header_count(const http::fields& h, std::string_view name) noexcept {
     std::size_t n = 0;
     for (const auto& e : h)
-        if (named(e, name)) ++n;
+        if (boost::beast::iequals(e.name_string(), name)) ++n;
     return n;
 }
 

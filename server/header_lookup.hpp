@@ -1,8 +1,8 @@
 // Request header lookups by a walk of the field list. A request carries a handful of fields, and
 // Beast's own lookups (operator[], count) search its tree of them with case-insensitive string
 // comparisons, several hundred instructions each; a create looked up nine. The walk compares a
-// known field by Beast's enum and any other name by its length first. Same answers: the first
-// field of that name in the order received, or "" when there is none.
+// known field by Beast's enum and any other name with beast::iequals (lengths first). Same
+// answers: the first field of that name in the order received, or "" when there is none.
 #pragma once
 
 #include <boost/beast/http/field.hpp>

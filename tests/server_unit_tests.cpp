@@ -231,7 +231,25 @@ BOOST_AUTO_TEST_CASE(a_rows_fewest_parameters_count_an_absent_optional_one_as_no
     BOOST_TEST(route::fewest_params("/api/webhooks/deliveries/:id/redeliver") == 1);
     BOOST_TEST(route::fewest_params("/dashboard/:file?") == 0);
     BOOST_TEST(route::fewest_params("/a/:x/b/:y?") == 1);
-    for (const auto& r : route_table()) BOOST_TEST(r.min_params == route::fewest_params(r.pattern));
+    // Each row's fewest is reached: the row's own pattern with every parameter filled and an
+    // optional last one left out matches it with exactly that many parameters.
+    for (const auto& r : route_table()) {
+        std::string path;
+        std::string_view rest = r.pattern.substr(1);
+        while (!rest.empty()) {
+            const auto slash = rest.find('/');
+            const auto seg = rest.substr(0, slash);
+            rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+            if (seg.starts_with(':') && seg.ends_with('?')) break;
+            path += '/';
+            path += seg.starts_with(':') ? std::string_view("x") : seg;
+        }
+        std::string_view param;
+        int n = -1;
+        BOOST_TEST_INFO(r.pattern << " as " << path);
+        BOOST_TEST(match_pattern(r.pattern, path, param, n));
+        BOOST_TEST(n == r.min_params);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(only_customer_routes_need_a_key) {
