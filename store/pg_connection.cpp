@@ -173,14 +173,24 @@ asio::awaitable<std::vector<pg_reply>> pg_connection::exec(const std::vector<pg_
     if (!conn_) throw pg_error("postgres: connection is closed");
     const auto deadline = clock::now() + timeout;
     std::vector<const char*> values;
+    std::vector<int> lengths, formats;  // only for a statement with a binary parameter
     for (const auto& s : statements) {
         values.clear();
-        for (const auto& p : s.params) values.push_back(p ? p->c_str() : nullptr);
+        lengths.clear();
+        formats.clear();
+        bool binary = false;
+        for (const auto& p : s.params) {
+            values.push_back(p.value ? p.value->data() : nullptr);
+            lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
+            formats.push_back(p.binary ? 1 : 0);
+            binary = binary || p.binary;
+        }
         const int n = static_cast<int>(values.size());
+        const int* len = binary ? lengths.data() : nullptr;
+        const int* fmt = binary ? formats.data() : nullptr;
         const int sent =
-            s.prepared
-                ? PQsendQueryPrepared(conn_, s.sql.c_str(), n, values.data(), nullptr, nullptr, 0)
-                : PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+            s.prepared ? PQsendQueryPrepared(conn_, s.sql.c_str(), n, values.data(), len, fmt, 0)
+                       : PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), len, fmt, 0);
         if (!sent) fail("sending a statement");
     }
     // connect() sends its own PREPAREs and Sync before calling with no statements.

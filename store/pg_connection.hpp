@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -52,11 +53,24 @@ class pg_reply {
     std::shared_ptr<PGresult> r_;
 };
 
+// One parameter of a statement: its value in the type's text form (what psql would type), or
+// in its binary form when `binary` (the arrays of pg_binary_array.hpp); nullopt is SQL NULL.
+struct pg_param {
+    std::optional<std::string> value;
+    bool binary = false;
+
+    pg_param(std::nullopt_t) {}
+    pg_param(std::string v) : value(std::move(v)) {}
+    pg_param(const char* v) : value(std::string(v)) {}
+    pg_param(std::optional<std::string> v) : value(std::move(v)) {}
+    pg_param(std::string v, bool is_binary) : value(std::move(v)), binary(is_binary) {}
+};
+
 // One statement of a pipeline: a prepared statement's name, or SQL text when `prepared` is
-// false. Parameters travel as text; nullopt is SQL NULL.
+// false.
 struct pg_statement {
     std::string sql;
-    std::vector<std::optional<std::string>> params;
+    std::vector<pg_param> params;
     bool prepared = true;
 };
 

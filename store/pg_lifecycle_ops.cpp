@@ -12,6 +12,7 @@
 #include "model/trace_context.hpp"
 #include "model/webhook_event.hpp"
 #include "store/completion.hpp"
+#include "store/pg_binary_array.hpp"
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
 #include "store/pg_store.hpp"
@@ -20,7 +21,7 @@ namespace jobsd::store {
 
 namespace {
 
-using param = std::optional<std::string>;
+using param = pg_param;
 
 // The webhook event a job entering `status` causes, as the statements' two parameters.
 std::array<param, 2> webhook_params(model::job_status status) {
@@ -191,9 +192,9 @@ struct remove_controls_op final : pg_op {
         : seqs(std::move(s)), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        std::vector<std::string> items;
-        for (auto s : seqs) items.push_back(pg_number(s));
-        out.push_back({"remove_controls", {pg_text_array(items)}});
+        pg_binary_array items(pg_element::int8);
+        for (auto s : seqs) items.add_int(s);
+        out.push_back({"remove_controls", {items.take()}});
     }
     void finish(error_code ec, std::span<const pg_reply>) override { complete(std::move(handler), ec); }
     bool is_write() const override { return true; }

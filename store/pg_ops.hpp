@@ -65,12 +65,13 @@ inline pg_statement pg_sql(std::string text) {
     return {std::move(text), {}, false};
 }
 
-// Parameters travel as text.
+// A number as a text parameter.
 std::string pg_number(std::int64_t v);
 std::string pg_number(double v);
-std::string pg_text_array(const std::vector<std::string>& items);                 // a text[] literal
-std::string pg_float_array(const std::vector<std::optional<double>>& items);      // float8[], nullopt as NULL
-std::string pg_int_array(const std::vector<std::optional<std::int64_t>>& items);  // int8[], nullopt as NULL
+// Arrays as binary parameters (pg_binary_array.hpp).
+pg_param pg_text_array(const std::vector<std::string>& items);                 // text[]
+pg_param pg_float_array(const std::vector<std::optional<double>>& items);      // float8[], nullopt as NULL
+pg_param pg_int_array(const std::vector<std::optional<std::int64_t>>& items);  // int8[], nullopt as NULL
 
 // The operations, one factory each; named pg_ops:: so that the two adapters' factories of
 // the same signature stay apart.

@@ -1,7 +1,8 @@
 // The PostgreSQL adapter's SQL: the named statements every pooled connection prepares, and the
-// text form its parameters travel in.
+// forms its parameters travel in.
 #include <charconv>
 
+#include "store/pg_binary_array.hpp"
 #include "store/pg_job_row.hpp"
 #include "store/pg_ops.hpp"
 
@@ -202,36 +203,22 @@ std::string pg_number(double v) {
     return std::string(buf, end);
 }
 
-std::string pg_float_array(const std::vector<std::optional<double>>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += items[i] ? pg_number(*items[i]) : "NULL";
-    }
-    return out + "}";
+pg_param pg_float_array(const std::vector<std::optional<double>>& items) {
+    pg_binary_array a(pg_element::float8);
+    for (const auto& v : items) a.add_float(v);
+    return a.take();
 }
 
-std::string pg_int_array(const std::vector<std::optional<std::int64_t>>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += items[i] ? pg_number(*items[i]) : "NULL";
-    }
-    return out + "}";
+pg_param pg_int_array(const std::vector<std::optional<std::int64_t>>& items) {
+    pg_binary_array a(pg_element::int8);
+    for (const auto& v : items) a.add_int(v);
+    return a.take();
 }
 
-std::string pg_text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
+pg_param pg_text_array(const std::vector<std::string>& items) {
+    pg_binary_array a(pg_element::text);
+    for (const auto& v : items) a.add_text(v);
+    return a.take();
 }
 
 }  // namespace jobsd::store

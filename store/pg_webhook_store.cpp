@@ -18,7 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
-using param = std::optional<std::string>;
+using param = pg_param;
 using replies = std::span<const pg_reply>;
 
 // A webhook operation: its statements, and a function reading its value from their results.

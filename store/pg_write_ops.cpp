@@ -8,6 +8,7 @@
 #include "model/webhook_event.hpp"
 #include "model/webhook_url.hpp"
 #include "store/completion.hpp"
+#include "store/pg_binary_array.hpp"
 #include "store/pg_ops.hpp"
 #include "store/store_error.hpp"
 
@@ -15,36 +16,44 @@ namespace jobsd::store {
 
 namespace {
 
-using param = std::optional<std::string>;
+using param = pg_param;
 
-// Jobs' columns as PostgreSQL array literals, one element per job in order, for the statements
-// that insert many rows from unnest(): each takes the columns it needs.
+// Jobs' columns as binary arrays, one element per job in order, for the statements that insert
+// many rows from unnest(): each takes the columns it needs.
 struct job_arrays {
-    std::vector<std::string> uuids, accounts, sources, types, statuses, sessions, inputs, batches,
-        traceparents, hook_urls, hook_dests, hook_events;
-    std::vector<std::optional<std::int64_t>> created, attempts, expires_in, expires_at, priorities;
-    std::vector<std::optional<double>> versions, fair_keys;
+    pg_binary_array uuids{pg_element::text}, accounts{pg_element::text}, sources{pg_element::text},
+        types{pg_element::text}, statuses{pg_element::text}, sessions{pg_element::text},
+        inputs{pg_element::text}, batches{pg_element::text}, traceparents{pg_element::text},
+        hook_urls{pg_element::text}, hook_dests{pg_element::text}, hook_events{pg_element::text};
+    pg_binary_array created{pg_element::int8}, attempts{pg_element::int8}, expires_in{pg_element::int8},
+        expires_at{pg_element::int8}, priorities{pg_element::int8};
+    pg_binary_array versions{pg_element::float8}, fair_keys{pg_element::float8};
 
     void add(const job_record& j) {
-        uuids.push_back(j.uuid);
-        accounts.push_back(j.account_id);
-        sources.push_back(j.source_id);
-        types.emplace_back(model::to_string(j.type));
-        statuses.emplace_back(model::to_string(j.status));
-        sessions.push_back(j.session_id);
-        inputs.push_back(j.input);
-        created.emplace_back(j.created_ms);
-        versions.push_back(j.version);
-        batches.push_back(j.batch_id);  // '' for none, NULL in the row
-        attempts.emplace_back(j.attempt);
-        expires_in.push_back(j.expires_in_ms);
-        expires_at.push_back(j.expires_at_ms);
-        priorities.emplace_back(j.priority);
-        fair_keys.push_back(j.fair_key);
-        traceparents.push_back(j.traceparent);
-        hook_urls.push_back(j.webhook_url);  // '' for none, NULL in the row
-        hook_dests.push_back(j.webhook_url.empty() ? std::string() : model::webhook_origin(j.webhook_url));
-        hook_events.push_back(j.webhook_url.empty() ? std::string() : std::to_string(j.webhook_events));
+        uuids.add_text(j.uuid);
+        accounts.add_text(j.account_id);
+        sources.add_text(j.source_id);
+        types.add_text(model::to_string(j.type));
+        statuses.add_text(model::to_string(j.status));
+        sessions.add_text(j.session_id);
+        inputs.add_text(j.input);
+        created.add_int(j.created_ms);
+        versions.add_float(j.version);
+        batches.add_text(j.batch_id);  // '' for none, NULL in the row
+        attempts.add_int(j.attempt);
+        expires_in.add_int(j.expires_in_ms);
+        expires_at.add_int(j.expires_at_ms);
+        priorities.add_int(j.priority);
+        fair_keys.add_float(j.fair_key);
+        traceparents.add_text(j.traceparent);
+        hook_urls.add_text(j.webhook_url);  // '' for none, NULL in the row
+        if (j.webhook_url.empty()) {
+            hook_dests.add_text({});
+            hook_events.add_text({});
+        } else {
+            hook_dests.add_text(model::webhook_origin(j.webhook_url));
+            hook_events.add_text(std::to_string(j.webhook_events));
+        }
     }
 };
 
@@ -128,27 +137,17 @@ struct create_many_op final : pg_op {
         for (const auto& c : creates) a.add(c->job);
         const auto& first = *creates.front();
         out.push_back({conflicts_skipped ? "insert_jobs_many_skip" : "insert_jobs_many",
-                       {first.instance,
-                        pg_number(static_cast<std::int64_t>(first.claim_lease.count())),
-                        pg_text_array(a.uuids),
-                        pg_text_array(a.accounts),
-                        pg_text_array(a.sources),
-                        pg_text_array(a.types),
-                        pg_text_array(a.statuses),
-                        pg_text_array(a.sessions),
-                        pg_text_array(a.inputs),
-                        pg_int_array(a.created),
-                        pg_float_array(a.versions),
-                        pg_text_array(a.batches),
-                        pg_int_array(a.attempts),
-                        pg_int_array(a.expires_in),
-                        pg_int_array(a.expires_at),
-                        pg_int_array(a.priorities),
-                        pg_float_array(a.fair_keys),
-                        pg_text_array(a.traceparents),
-                        pg_text_array(a.hook_urls),
-                        pg_text_array(a.hook_dests),
-                        pg_text_array(a.hook_events)}});
+                       {first.instance,      pg_number(static_cast<std::int64_t>(first.claim_lease.count())),
+                        a.uuids.take(),      a.accounts.take(),
+                        a.sources.take(),    a.types.take(),
+                        a.statuses.take(),   a.sessions.take(),
+                        a.inputs.take(),     a.created.take(),
+                        a.versions.take(),   a.batches.take(),
+                        a.attempts.take(),   a.expires_in.take(),
+                        a.expires_at.take(), a.priorities.take(),
+                        a.fair_keys.take(),  a.traceparents.take(),
+                        a.hook_urls.take(),  a.hook_dests.take(),
+                        a.hook_events.take()}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         std::unordered_set<std::string_view> inserted;
@@ -197,20 +196,20 @@ struct create_jobs_op final : pg_op {
                  first.batch_id,
                  first.uuid,
                  std::string(model::to_string(first.status)),
-                 pg_text_array(a.uuids),
-                 pg_text_array(a.sources),
-                 pg_text_array(a.types),
-                 pg_text_array(a.sessions),
-                 pg_text_array(a.inputs),
-                 pg_float_array(a.versions),
-                 pg_int_array(a.expires_in),
-                 pg_int_array(a.expires_at),
-                 pg_int_array(a.priorities),
-                 pg_float_array(a.fair_keys),
-                 pg_text_array(a.traceparents),
-                 pg_text_array(a.hook_urls),
-                 pg_text_array(a.hook_dests),
-                 pg_text_array(a.hook_events)}};
+                 a.uuids.take(),
+                 a.sources.take(),
+                 a.types.take(),
+                 a.sessions.take(),
+                 a.inputs.take(),
+                 a.versions.take(),
+                 a.expires_in.take(),
+                 a.expires_at.take(),
+                 a.priorities.take(),
+                 a.fair_keys.take(),
+                 a.traceparents.take(),
+                 a.hook_urls.take(),
+                 a.hook_dests.take(),
+                 a.hook_events.take()}};
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         if (!ec && (results.size() <= first_insert || results[first_insert].rows() == 0))

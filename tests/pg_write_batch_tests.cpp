@@ -8,6 +8,7 @@
 #include "model/uuid.hpp"
 #include "store/pg_ops.hpp"
 #include "store/store_error.hpp"
+#include "tests/support/pg_binary_array_reader.hpp"
 
 using namespace jobsd::store;
 
@@ -59,8 +60,9 @@ BOOST_AUTO_TEST_CASE(a_write_batch_s_plain_creates_become_one_statement_in_their
     const auto many = statements_of(*batch[1]);
     BOOST_TEST_REQUIRE(many.size() == 1u);
     BOOST_TEST(many[0].sql == "insert_jobs_many");
-    BOOST_TEST(many[0].params[2].value() ==
-               "{\"" + first.uuid + "\",\"" + second.uuid + "\",\"" + third.uuid + "\"}");
+    BOOST_TEST_REQUIRE(many[0].params[2].value.has_value());
+    const auto uuids = jobsd::test::read_pg_binary_array(*many[0].params[2].value, 25).elements;
+    BOOST_TEST((uuids == std::vector<std::optional<std::string>>{first.uuid, second.uuid, third.uuid}));
     BOOST_TEST(batch[1]->jobs() == 3u);
     const auto keyed_statements = statements_of(*batch[2]);  // its key released first, then its insert
     BOOST_TEST_REQUIRE(keyed_statements.size() == 2u);

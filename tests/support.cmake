@@ -21,6 +21,7 @@ add_library(jobsd_test_support STATIC
   ${support}/jobsd_process.cpp
   ${support}/loopback_port.cpp
   ${support}/metrics.cpp
+  ${support}/pg_binary_array_reader.cpp
   ${support}/pg_test_schema.cpp
   ${support}/request_threads.cpp
   ${support}/scoped_env.cpp
