@@ -11,25 +11,15 @@
 
 namespace jobsd::server {
 
-namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-}  // namespace
-
 std::string_view charset_of(std::string_view content_type) {
     auto rest = content_type;
     for (auto semi = rest.find(';'); semi != std::string_view::npos; semi = rest.find(';')) {
         rest = rest.substr(semi + 1);
-        const auto param = trim(rest.substr(0, rest.find(';')));
+        const auto param = trim_ows(rest.substr(0, rest.find(';')));
         const auto eq = param.find('=');
-        if (eq == std::string_view::npos || !boost::beast::iequals(trim(param.substr(0, eq)), "charset"))
+        if (eq == std::string_view::npos || !boost::beast::iequals(trim_ows(param.substr(0, eq)), "charset"))
             continue;
-        auto value = trim(param.substr(eq + 1));
+        auto value = trim_ows(param.substr(eq + 1));
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
         return value;

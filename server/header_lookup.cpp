@@ -25,4 +25,10 @@ std::size_t header_count(const http::fields& h, std::string_view name) noexcept 
     return n;
 }
 
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
 }  // namespace jobsd::server

@@ -20,4 +20,8 @@ std::string_view header_value(const boost::beast::http::fields& h, std::string_v
 // How many fields are named `name` (any letter case).
 std::size_t header_count(const boost::beast::http::fields& h, std::string_view name) noexcept;
 
+// `s` without the spaces and tabs around it (RFC 9110's optional whitespace), as a field's value
+// or a part of one (a parameter of Content-Type) is compared.
+std::string_view trim_ows(std::string_view s) noexcept;
+
 }  // namespace jobsd::server

@@ -3,19 +3,11 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "server/header_lookup.hpp"
+
 namespace jobsd::server {
 
 namespace http = boost::beast::http;
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-}  // namespace
 
 std::string_view framing_problem(const http::request_header<>& header) {
     std::size_t lengths = 0, encodings = 0, hosts = 0;
@@ -27,7 +19,7 @@ std::string_view framing_problem(const http::request_header<>& header) {
                 break;
             case http::field::transfer_encoding:
                 ++encodings;
-                encoding = trim(f.value());
+                encoding = trim_ows(f.value());
                 break;
             case http::field::host:
                 ++hosts;

@@ -445,6 +445,15 @@ BOOST_AUTO_TEST_CASE(answers_as_beasts_own_lookups_do) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(optional_whitespace_is_spaces_and_tabs_at_either_end) {
+    using jobsd::server::trim_ows;
+    BOOST_TEST(trim_ows(" \t chunked \t") == "chunked");
+    BOOST_TEST(trim_ows("a b") == "a b");  // inside a value it stays
+    BOOST_TEST(trim_ows(" \t ") == "");
+    BOOST_TEST(trim_ows("") == "");
+    BOOST_TEST(trim_ows("\r\nx") == "\r\nx");  // not line ends: the parser has refused those
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(key_cache)
