@@ -30,7 +30,6 @@ class pg_binary_array {
     void add_int(std::optional<std::int64_t> v);  // nullopt is NULL
     void add_float(std::optional<double> v);      // nullopt is NULL
 
-    std::uint32_t size() const { return count_; }
     // The array as a binary parameter; the builder is left empty and must not be used again.
     pg_param take();
 

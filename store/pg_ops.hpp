@@ -70,7 +70,6 @@ std::string pg_number(std::int64_t v);
 std::string pg_number(double v);
 // Arrays as binary parameters (pg_binary_array.hpp).
 pg_param pg_text_array(const std::vector<std::string>& items);                 // text[]
-pg_param pg_float_array(const std::vector<std::optional<double>>& items);      // float8[], nullopt as NULL
 pg_param pg_int_array(const std::vector<std::optional<std::int64_t>>& items);  // int8[], nullopt as NULL
 
 // The operations, one factory each; named pg_ops:: so that the two adapters' factories of

@@ -203,12 +203,6 @@ std::string pg_number(double v) {
     return std::string(buf, end);
 }
 
-pg_param pg_float_array(const std::vector<std::optional<double>>& items) {
-    pg_binary_array a(pg_element::float8);
-    for (const auto& v : items) a.add_float(v);
-    return a.take();
-}
-
 pg_param pg_int_array(const std::vector<std::optional<std::int64_t>>& items) {
     pg_binary_array a(pg_element::int8);
     for (const auto& v : items) a.add_int(v);
