@@ -78,11 +78,12 @@ int main(int argc, char** argv) {
     const auto& s = runtime.stats();
     spdlog::info(
         "jobs-worker {} done: {} received, {} succeeded, {} failed ({} timed out), {} cancelled, {} expired, "
-        "{} rejected, {} acked, {} lost to reconnects; events {} published in {} messages, {} confirmed, {} "
-        "nacked; {} reconnects",
+        "{} rejected, {} acked, {} released, {} handed back at the stop, {} lost to reconnects; events {} "
+        "published in {} messages, {} confirmed, {} nacked; {} reconnects",
         id, s.received.load(), s.succeeded.load(), s.failed.load(), s.timed_out.load(), s.cancelled.load(),
-        s.expired.load(), s.rejected.load(), s.acked.load(), s.lost.load(), s.events_published.load(),
-        s.event_messages.load(), s.events_confirmed.load(), s.events_nacked.load(), s.reconnects.load());
+        s.expired.load(), s.rejected.load(), s.acked.load(), s.released.load(), s.handed_back.load(),
+        s.lost.load(), s.events_published.load(), s.event_messages.load(), s.events_confirmed.load(),
+        s.events_nacked.load(), s.reconnects.load());
     if (!clean) {
         // Some handler ignores its stop token; joining it could take forever. The broker has
         // its job back already.

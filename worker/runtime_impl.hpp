@@ -111,6 +111,11 @@ struct worker_runtime::impl final : queue::amqp_session_user {
     void check_timeouts(queue::amqp_connection& conn, clock::time_point now);
     // Back to the queue: a job not started within its timeout (every handler thread busy).
     void release(queue::amqp_connection& conn, std::uint64_t id);
+    // Stopping: every job no pool thread has taken goes back to the queue now, for another
+    // worker, instead of waiting here for a thread during the grace; returns how many.
+    std::size_t hand_back_waiting(queue::amqp_connection& conn);
+    // Back to the queue (basic.reject, requeue) and forgotten here.
+    void requeue(queue::amqp_connection& conn, std::uint64_t id);
     void check_abandoned(clock::time_point now);
     void handler_returned(std::uint64_t id);
     void enqueue(std::uint64_t id, const in_flight& j, event_fields f);

@@ -218,9 +218,31 @@ void worker_runtime::impl::release(queue::amqp_connection& conn, std::uint64_t i
         "job {} not started within {} ms of its delivery: every handler thread is busy ({} past their "
         "stop); released to the queue trace_id={}",
         j.uuid, options.timeout.count(), stopped.running(), j.trace_id);
-    if (int rc = amqp_basic_reject(conn.state(), consume_channel, j.delivery_tag, 1); rc != AMQP_STATUS_OK)
-        throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
     stats.released.fetch_add(1);
+    requeue(conn, id);
+}
+
+std::size_t worker_runtime::impl::hand_back_waiting(queue::amqp_connection& conn) {
+    std::vector<std::uint64_t> waiting;
+    for (auto& [id, j] : jobs) {
+        if (j.terminal || !withdraw(j)) continue;  // running, or its outcome is on its way
+        j.stop.request_stop();
+        waiting.push_back(id);
+    }
+    for (const auto id : waiting) {
+        spdlog::info(
+            "job {} attempt {}: not started when the worker stopped; handed back to the queue trace_id={}",
+            jobs.at(id).uuid, jobs.at(id).attempt, jobs.at(id).trace_id);
+        requeue(conn, id);
+    }
+    stats.handed_back.fetch_add(waiting.size());
+    return waiting.size();
+}
+
+void worker_runtime::impl::requeue(queue::amqp_connection& conn, std::uint64_t id) {
+    if (int rc = amqp_basic_reject(conn.state(), consume_channel, jobs.at(id).delivery_tag, 1);
+        rc != AMQP_STATUS_OK)
+        throw amqp_error("broker " + conn.where() + ": basic.reject failed: " + amqp_error_string2(rc));
     jobs.erase(id);
 }
 

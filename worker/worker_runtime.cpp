@@ -147,8 +147,9 @@ void worker_runtime::impl::on_confirm(queue::amqp_connection& conn, const queue:
     settle(conn, c.ack ? tracker.on_ack(c.tag, c.multiple) : tracker.on_nack(c.tag, c.multiple));
 }
 
-// Stopping: cancels the consumer once, then true when the session may end: every job in hand is
-// done and acked, the grace period is over, or a second stop came.
+// Stopping: cancels the consumer and hands back the jobs not started, once; then true when the
+// session may end: every job in hand is done and acked, the grace period is over, or a second
+// stop came.
 bool worker_runtime::impl::stop_step(queue::amqp_connection& conn, clock::time_point now) {
     if (!cancel_sent) {
         amqp_basic_cancel_t cancel{bytes(consumer_tag), 0};
@@ -157,8 +158,10 @@ bool worker_runtime::impl::stop_step(queue::amqp_connection& conn, clock::time_p
             throw amqp_error("broker " + conn.where() + ": basic.cancel failed");
         cancel_sent = true;
         grace_deadline = now + options.grace;
-        spdlog::info("stopping: consumer cancelled, {} job(s) in hand, grace {} ms", jobs.size(),
-                     options.grace.count());
+        const auto handed_back = hand_back_waiting(conn);
+        spdlog::info(
+            "stopping: consumer cancelled, {} job(s) not started handed back, {} in hand, grace {} ms",
+            handed_back, jobs.size(), options.grace.count());
     }
     if (jobs.empty()) {
         spdlog::info("stopping: every job in hand is done and acked");

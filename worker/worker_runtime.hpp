@@ -30,6 +30,7 @@ struct worker_stats {
     std::atomic<std::uint64_t> cancelled{0};         // CANCELLED events made (stopped, or not run at all)
     std::atomic<std::uint64_t> expired{0};           // EXPIRED events made (not run: past its deadline)
     std::atomic<std::uint64_t> released{0};          // not started within the timeout: back to the queue
+    std::atomic<std::uint64_t> handed_back{0};       // not started when the worker stopped: back to the queue
     std::atomic<std::uint64_t> abandoned{0};         // handlers still running a second after their stop
     std::atomic<std::uint64_t> events_returned{0};   // unroutable events (then sent again)
     std::atomic<std::uint64_t> rejected{0};          // bad messages, dead-lettered
@@ -51,7 +52,8 @@ class worker_runtime {
     worker_runtime& operator=(const worker_runtime&) = delete;
 
     // Connects (over the URLs in amqp.url_order, with backoff), declares the topology, consumes until stop():
-    // then cancels the consumer, lets the jobs in hand finish within the grace period, closes.
+    // then cancels the consumer, hands the jobs no handler thread has started back to the queue,
+    // lets the running ones finish within the grace period, closes.
     // Returns true when every handler has returned; false when some still run after being
     // asked to stop (the caller should then exit without joining them).
     bool run();

@@ -330,6 +330,42 @@ def case_broker_restart(s):
     print(f"  the job ran {s.runs(u)} time(s) around the restart", flush=True)
 
 
+def case_stop_hands_back_waiting_jobs(s):
+    """Prefetch 2, concurrency 1: at SIGTERM a delivery waiting for the busy thread goes back to the
+    queue at once, unrun, for another worker; the running job still finishes within the grace and
+    the worker exits 0. A worker started afterwards runs the job handed back."""
+    s.restart_with(JOBS_WORKER_PREFETCH="2")
+    try:
+        running = s.jobsd.job_message({"progress": [10, 20, 30, 40], "step_ms": 1500})
+        s.jobsd.publish_job(running)
+        r = running["uuid"]
+        s.jobsd.wait_for(f"job {r} running (its 10 %)",
+                         lambda: any(e.body.get("progress") == 10 for e in s.jobsd.events_of(r)), 60)
+        waiting = s.jobsd.job_message({})
+        s.jobsd.publish_job(waiting)
+        w = waiting["uuid"]
+        s.jobsd.wait_for(f"job {w} delivered (the job queue empty)",
+                         lambda: s.jobsd.queue_counts(s.names.job_queue)[0] == 0, 30)
+        s.worker.signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        s.jobsd.wait_for(f"job {w}, not started, back in the queue after SIGTERM",
+                         lambda: s.jobsd.queue_counts(s.names.job_queue)[0] == 1, 10)
+        took = time.monotonic() - t0
+        assert not s.jobsd.terminal_of(r), "the waiting job went back only once the running one had ended"
+        print(f"  handed back {took:.2f} s after SIGTERM, the running job still running", flush=True)
+        final = s.jobsd.wait_terminal(r, 60)
+        assert final.status == "SUCCESS", f"the job running at SIGTERM ended {final.status}"
+        code = s.worker.wait(60)
+        assert code == 0, f"the worker did not exit 0 within 60 s of SIGTERM (exit {code})"
+        assert s.runs(w) == 0, f"the stopping worker ran the job it had not started ({s.runs(w)} times)"
+        assert not s.jobsd.events_of(w), f"events of the job handed back: {s.jobsd.events_of(w)}"
+    finally:
+        s.restart_with()
+    final = s.jobsd.wait_terminal(w, 60)
+    assert final.status == "SUCCESS", f"the job handed back ended {final.status} on the next worker"
+    assert s.runs(w) == 1, f"the job handed back ran {s.runs(w)} times"
+
+
 def case_graceful_stop(s):
     """Last: SIGTERM with a job in hand; it finishes, the worker exits 0, the queue is empty."""
     msg = s.jobsd.job_message({"progress": [25, 50, 75], "step_ms": 700})
@@ -355,7 +391,8 @@ def case_graceful_stop(s):
 
 CASES = [case_success, case_trace_context, case_failure, case_retryable_failure, case_progress_rises, case_cancel_running,
          case_cancel_waiting_for_a_thread, case_cancelled_before_delivery, case_expired, case_redelivery_of_done_job, case_final_event_unroutable,
-         case_poison_message, case_url_list, case_broker_restart, case_graceful_stop]
+         case_poison_message, case_url_list, case_broker_restart, case_stop_hands_back_waiting_jobs,
+         case_graceful_stop]
 
 
 def main():

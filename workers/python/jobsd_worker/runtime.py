@@ -244,8 +244,9 @@ class Worker:
             self.consume.basic_cancel(self.consumer_tag)  # deliveries not yet dispatched go back
             self.cancel_sent = True
             self.grace_deadline = now + self.opts.grace_ms / 1000
-            log.info("stopping: consumer cancelled, %d job(s) in hand, grace %d ms", len(self.jobs),
-                     self.opts.grace_ms)
+            handed_back = self._hand_back_waiting()
+            log.info("stopping: consumer cancelled, %d job(s) not started handed back, %d in hand, grace %d ms",
+                     handed_back, len(self.jobs), self.opts.grace_ms)
         if not self.jobs:
             log.info("stopping: every job in hand is done and acked")
             return True
@@ -255,6 +256,18 @@ class Worker:
                 job.cancelled.set()
             return True
         return False
+
+    def _hand_back_waiting(self):
+        """Every job no handler thread has taken goes back to the queue now, for another worker,
+        instead of waiting here for a thread during the grace; returns how many."""
+        waiting = [job for job in self.jobs.values() if not job.terminal and job.leave_waiting("withdrawn")]
+        for job in waiting:
+            job.cancelled.set()
+            log.info("job %s attempt %d: not started when the worker stopped; handed back to the queue "
+                     "trace_id=%s", job.uuid, job.attempt, job.trace_id)
+            self.consume.basic_reject(job.tag, requeue=True)
+            del self.jobs[job.tag]
+        return len(waiting)
 
     def _on_broker_cancel(self, _frame):
         # The queue was deleted or its node lost: the loop reconnects, declares it again and
