@@ -38,6 +38,8 @@
 // Thread safety: none; owned by the publisher thread.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +47,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -238,7 +239,9 @@ class relay_ledger {
     std::chrono::milliseconds hand_over_limit() const;
 
     const options options_;
-    std::unordered_map<model::job_attempt, known_job, attempt_hash, attempt_equal> known_;
+    // Open addressing: a lookup is one probe of a flat array, not a walk of a bucket's nodes; it
+    // holds every job marked within retire_after (about 200 000 at 20 000 jobs/s).
+    boost::unordered_flat_map<model::job_attempt, known_job, attempt_hash, attempt_equal> known_;
     std::deque<job_message> fresh_;    // handed over
     std::deque<job_message> relayed_;  // from claimed pages
     std::deque<std::pair<clock::time_point, std::vector<model::job_attempt>>> retiring_;  // marked at
