@@ -31,7 +31,7 @@ JOBSD_RABBITMQ_START_TIMEOUT=${JOBSD_RABBITMQ_START_TIMEOUT:-180} \
 
 ctest --test-dir build --output-on-failure -j2 "$@"
 
-# A second configuration, with clang: the unit suites of model/, queue/ and store/ under
+# A second configuration, with clang: the unit suites of model/, queue/, store/ and worker/ under
 # AddressSanitizer and UndefinedBehaviorSanitizer, and both libFuzzer targets for a bounded time
 # over their seed corpus (tests/fuzz/). Skipped when ctest arguments narrow the run.
 if [ "$#" -eq 0 ]; then
@@ -39,6 +39,8 @@ if [ "$#" -eq 0 ]; then
   [ "${CI:-}" = "true" ] && werror=ON
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DJOBSD_FUZZ=ON -DJOBSD_BUILD_BENCH=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBSD_WERROR="$werror" >/dev/null
-  cmake --build build-fuzz -j"$(nproc)" --target fuzz_create_request fuzz_request_path model_tests queue_tests store_tests
-  ctest --test-dir build-fuzz --output-on-failure -j2 -R '^(fuzz_create_request|fuzz_request_path|model_tests|queue_tests|store_tests)$'
+  cmake --build build-fuzz -j"$(nproc)" --target fuzz_create_request fuzz_request_path model_tests queue_tests store_tests \
+    worker_tests
+  ctest --test-dir build-fuzz --output-on-failure -j2 \
+    -R '^(fuzz_create_request|fuzz_request_path|model_tests|queue_tests|store_tests|worker_tests)$'
 fi
