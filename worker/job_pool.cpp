@@ -6,6 +6,10 @@ namespace jobsd::worker {
 job_pool::job_pool(unsigned threads, std::size_t max_queued) : max_queued_(max_queued) {
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+    // Ready once every thread waits for work: the first tasks then go to the thread idle the
+    // shortest time, not to whichever thread happens to start first.
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return sleepers_.size() == threads_.size(); });
 }
 
 job_pool::~job_pool() {
@@ -47,12 +51,14 @@ bool job_pool::wait_idle(std::chrono::milliseconds limit) {
 
 void job_pool::work() {
     sleeper me;
+    bool started = false;
     std::unique_lock lock(mu_);
     for (;;) {
         // Wakes on stop too; drains what is queued before leaving.
         while (queue_.empty() && !stopping_) {
             me.woken = false;
             sleepers_.push_back(&me);
+            if (!std::exchange(started, true)) idle_cv_.notify_all();  // the constructor waits for it
             me.cv.wait(lock, [&] { return me.woken; });
         }
         if (queue_.empty()) return;

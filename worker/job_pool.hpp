@@ -19,6 +19,7 @@ class job_pool {
   public:
     // `max_queued` bounds the tasks waiting for a thread; the runtime keeps at most prefetch
     // jobs of its own in flight, so the queue only fills when handlers ignore their stop token.
+    // Returns once every thread has started and waits for work.
     job_pool(unsigned threads, std::size_t max_queued);
     // Runs what is queued, then joins: tasks must return (stop their jobs first).
     ~job_pool();
@@ -45,7 +46,7 @@ class job_pool {
     std::mutex mu_;
     std::vector<sleeper*> sleepers_;   // guarded by mu_: the last asleep last
     bool stopping_ = false;            // guarded by mu_
-    std::condition_variable idle_cv_;  // wakes wait_idle
+    std::condition_variable idle_cv_;  // wakes wait_idle, and the constructor as threads start
     std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
     std::size_t running_ = 0;                                              // guarded by mu_
     std::vector<std::jthread> threads_;                                    // last: joined first
