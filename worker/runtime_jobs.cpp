@@ -230,9 +230,10 @@ std::size_t worker_runtime::impl::hand_back_waiting(queue::amqp_connection& conn
         waiting.push_back(id);
     }
     for (const auto id : waiting) {
+        const in_flight& j = jobs.at(id);
         spdlog::info(
             "job {} attempt {}: not started when the worker stopped; handed back to the queue trace_id={}",
-            jobs.at(id).uuid, jobs.at(id).attempt, jobs.at(id).trace_id);
+            j.uuid, j.attempt, j.trace_id);
         requeue(conn, id);
     }
     stats.handed_back.fetch_add(waiting.size());
