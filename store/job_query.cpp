@@ -93,13 +93,14 @@ std::string qualified(std::string_view columns, std::string_view table) {
 
 constexpr std::string_view newest_first = " ORDER BY created_ms DESC, uuid DESC LIMIT ";
 
-// SQLite, a session's page: the jobs session_jobs already holds, walked in its key order, and the
-// jobs committed since it was last caught up (store/sqlite_session_sql.hpp), found by seq; each
+// SQLite, a session's page: the jobs session_jobs holds up to its catch-up's seq, walked in its key
+// order, and the jobs committed after that seq (store/sqlite_session_sql.hpp), found by seq; each
 // part limited, then merged. The two parts are disjoint in one statement's snapshot.
 std::string sqlite_session_page(const job_query& q, const conditions& c, std::string_view columns) {
     const std::string indexed = "SELECT " + qualified(columns, "jobs") + " FROM " +
                                 std::string(sqlite_sessions::table) +
                                 " s CROSS JOIN jobs ON jobs.seq = s.seq" + c.where(q, "s.", true) +
+                                " AND s.seq <= (" + std::string(sqlite_sessions::through) + ")" +
                                 " ORDER BY s.created_ms DESC, s.uuid DESC LIMIT " + c.limit;
     std::string recent = "SELECT " + std::string(columns) + " FROM jobs NOT INDEXED" + c.where(q, "", true) +
                          " AND seq > (" + std::string(sqlite_sessions::through) + ")" +

@@ -84,13 +84,14 @@ error_code run_batch(sqlite_writer_ctx& w, std::vector<std::unique_ptr<sqlite_wr
                     w.db->error_message());
         return busy ? store_errc::busy : store_errc::io;
     }
+    sessions.collect();  // before the ops: only jobs already committed
     for (std::size_t i = 0; i < batch.size(); ++i)
         if (!run_op(w, *batch[i], outcome[i])) {
             if (!sqlite3_get_autocommit(w.db->handle())) w.rollback.run();
             return store_errc::io;
         }
-    // The sessions' index rides on this transaction when due: its own savepoint, so a failure
-    // of it leaves the batch's jobs committed (and read by seq until the next catch-up).
+    // A slice of the sessions' index rides on this transaction when due: its own savepoint, so a
+    // failure of it leaves the batch's jobs committed (and read by seq until the index holds them).
     if (sessions.due(std::chrono::steady_clock::now())) {
         error_code indexed;
         if (!run_op(w, sessions, indexed)) {

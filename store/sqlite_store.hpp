@@ -49,10 +49,11 @@ struct sqlite_options {
     // 2 s: long enough for any jobsctl command, short enough that clients are not left waiting.
     std::chrono::milliseconds busy_timeout{2'000};
     // How far the index of sessions' jobs may lag behind the writer (store/sqlite_session_index.hpp):
-    // caught up once this many jobs wait, or once the interval has passed with any waiting.
-    // 4 096 jobs: a page of the index takes dozens of a session's jobs at once even with a
-    // hundred sessions written to at a time; a session's page reads at most that many recent
-    // jobs by seq (about a millisecond). 1 s: an idle server's lag stays small.
+    // a catch-up starts once this many jobs wait, or once the interval has passed with any waiting,
+    // and is written a slice per transaction. 4 096 jobs: a page of the index takes dozens of a
+    // session's jobs at once even with a hundred sessions written to at a time; a session's page
+    // reads about that many recent jobs by seq, and a few hundred more while a catch-up is being
+    // written (a millisecond or two). 1 s: an idle server's lag stays small.
     std::int64_t session_index_rows = 4'096;
     std::chrono::milliseconds session_index_interval{1'000};
 };

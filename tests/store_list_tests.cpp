@@ -22,6 +22,7 @@
 #include "store/pg_store.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_job_row.hpp"
+#include "store/sqlite_session_index.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_error.hpp"
 #include "tests/support/jobsd_process.hpp"
@@ -199,6 +200,89 @@ BOOST_AUTO_TEST_CASE(sqlite_lists_a_session_across_its_index_and_the_jobs_since)
     std::vector<std::string> filtered;
     for (const auto& j : list(q)) filtered.push_back(j.uuid);
     BOOST_TEST(filtered == expected, "the type filter on both sides");
+}
+
+// A catch-up longer than a slice is written over several transactions: session_jobs_through
+// moves only with its last slice, the rows written before that are left out of a session's
+// page (those jobs are read by seq), and no page misses or repeats a job. A store reopened
+// half-way writes the generation again over what is there.
+BOOST_AUTO_TEST_CASE(sqlite_writes_a_long_catch_up_in_slices) {
+    constexpr std::size_t slice = sqlite_session_index::slice_rows;
+    constexpr std::size_t generation = 2 * slice + slice / 2;  // three slices
+    jobsd::test::temp_dir dir("jobsd-list");
+    sqlite_options o;
+    o.path = dir.path() / "jobs.db";
+    o.session_index_rows = static_cast<std::int64_t>(generation);
+    o.session_index_interval = 1h;
+    std::vector<job_record> mine;  // session s1's
+    std::size_t created = 0;
+    const auto create_one = [&](sqlite_store& s, std::vector<job_record> jobs) {
+        for (auto& j : jobs) {
+            if (j.session_id == "s") j.session_id = created % 3 ? "s2" : "s1";
+            j.created_ms = 1'700'000'000'000 + static_cast<std::int64_t>((created * 7) % 50);
+            if (j.session_id == "s1") mine.push_back(j);
+            ++created;
+        }
+        BOOST_TEST_REQUIRE(!create_all(s, std::move(jobs)));
+    };
+    const auto check_pages = [&](sqlite_store& s, const std::string& when) {
+        auto expected = mine;
+        std::sort(expected.begin(), expected.end(), [](const job_record& a, const job_record& b) {
+            return std::tie(a.created_ms, a.uuid) > std::tie(b.created_ms, b.uuid);
+        });
+        job_query q;
+        q.account_id = "acc";
+        q.session_id = "s1";
+        q.limit = 40;
+        std::vector<std::string> paged;
+        for (auto page = async_list_jobs(s, q, asio::use_future).get(); !page.empty();
+             page = async_list_jobs(s, q, asio::use_future).get()) {
+            for (const auto& j : page) paged.push_back(j.uuid);
+            q.after = job_position{page.back().created_ms, page.back().uuid};
+        }
+        std::vector<std::string> uuids;
+        for (const auto& j : expected) uuids.push_back(j.uuid);
+        BOOST_TEST(paged == uuids, when << ": s1's pages of 40, newest first");
+    };
+    const auto indexed = [&] {
+        sqlite_db db(o.path, sqlite_db::mode::read_only);
+        return std::pair{db.query_int("SELECT count(*) FROM session_jobs"),
+                         db.query_int("SELECT seq FROM session_jobs_through")};
+    };
+    // One more job in a session after s1 and s2 in the index's order, so a generation read after
+    // it starts with the same keys as one read before.
+    const auto later = [] {
+        auto j = make_job("acc", "");
+        j.session_id = "s9";
+        return j;
+    };
+    using counts = std::pair<std::int64_t, std::int64_t>;
+    const auto n = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+    {
+        sqlite_store s(o);
+        std::vector<job_record> first;
+        for (std::size_t i = 0; i < generation; ++i) first.push_back(make_job("acc", ""));
+        create_one(s, std::move(first));  // one transaction; its keys are read by the next
+        BOOST_TEST((indexed() == counts{0, 0}));
+        check_pages(s, "before the catch-up");
+        create_one(s, {later()});
+        BOOST_TEST((indexed() == counts{n(slice), 0}), "the first slice, the seq not moved");
+        check_pages(s, "after one slice");
+        create_one(s, {later()});
+        BOOST_TEST((indexed() == counts{n(2 * slice), 0}));
+        check_pages(s, "after two slices");
+    }
+    sqlite_store s(o);  // reopened with the last slice not written
+    check_pages(s, "reopened");
+    create_one(s, {later()});
+    BOOST_TEST((indexed() == counts{n(2 * slice), 0}), "the first slice again, over its own rows");
+    create_one(s, {later()});
+    BOOST_TEST((indexed() == counts{n(2 * slice), 0}));
+    check_pages(s, "written again in part");
+    create_one(s, {later()});
+    // The generation read at the reopening: every job committed before it.
+    BOOST_TEST((indexed() == counts{n(generation + 2), n(generation + 2)}), "the last slice moves the seq");
+    check_pages(s, "caught up");
 }
 
 BOOST_AUTO_TEST_CASE(postgres_reads_every_list_through_an_index) {
