@@ -257,12 +257,15 @@ asio::awaitable<void> pg_store::impl::run_batch(pg_connection& conn,
     const error_code ec = out.ec;
     std::uint64_t jobs = 0;
     bool wrote = false;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        std::span<const pg_reply> mine;
-        if (!ec) mine = std::span<const pg_reply>(results).subspan(first[i], first[i + 1] - first[i]);
-        if (!ec && batch[i]->jobs() && mine.back().rows() > 0) jobs += batch[i]->jobs();
-        batch[i]->finish(ec, mine);
-        wrote = wrote || batch[i]->wrote();
+    {
+        completion_batch answers;  // one hand-over per io thread; no co_await while it is open
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            std::span<const pg_reply> mine;
+            if (!ec) mine = std::span<const pg_reply>(results).subspan(first[i], first[i + 1] - first[i]);
+            if (!ec && batch[i]->jobs() && mine.back().rows() > 0) jobs += batch[i]->jobs();
+            batch[i]->finish(ec, mine);
+            wrote = wrote || batch[i]->wrote();
+        }
     }
     if (write && !ec && wrote) {
         transactions.fetch_add(1, std::memory_order_relaxed);

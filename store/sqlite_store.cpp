@@ -177,6 +177,7 @@ void sqlite_store::writer_loop() {
             if (wrote) transactions_.fetch_add(1, std::memory_order_relaxed);
             jobs_committed_.fetch_add(jobs, std::memory_order_relaxed);
         }
+        completion_batch answers;  // one hand-over per io thread for the whole batch
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(txn_error ? txn_error : outcome[i]);
     }
 }
@@ -200,6 +201,7 @@ void sqlite_store::reader_loop() {
         // Every lookup of the run was queued before this snapshot begins, so each sees every
         // write acknowledged before it was asked for.
         const bool shared = run.size() > 1 && ctx->db.cached("BEGIN").run() == SQLITE_DONE;
+        completion_batch answers;  // handed over as the run ends
         for (auto& op : run) op->run(*ctx);
         if (shared && ctx->db.cached("COMMIT").run() != SQLITE_DONE) ctx->db.cached("ROLLBACK").run();
     }
