@@ -24,10 +24,10 @@ sqlite_session_index::sqlite_session_index(sqlite_db& db, std::int64_t rows,
       last_(std::chrono::steady_clock::now()) {}
 
 void sqlite_session_index::collect() {
-    const std::size_t room = 2 * rows_ - std::min(2 * rows_, collected_.size());
-    if (room == 0) return;  // the generation's writes are failing; read again once they hold
+    // Full: the generation's writes are failing; read again once they hold.
+    if (collected_.size() >= 2 * rows_) return;
     read_.bind(1, collected_through_);
-    read_.bind(2, static_cast<std::int64_t>(room));
+    read_.bind(2, static_cast<std::int64_t>(2 * rows_ - collected_.size()));
     int rc;
     while ((rc = read_.step()) == SQLITE_ROW) {
         key& k = collected_.emplace_back();
@@ -49,8 +49,7 @@ bool sqlite_session_index::due(std::chrono::steady_clock::time_point now) {
         if (collected_.empty()) return false;
         if (collected_.size() < rows_ && now - last_ < interval_) return false;
         generation_ = std::exchange(collected_, {});
-        generation_through_ = collected_through_;
-        written_ = 0;
+        generation_through_ = collected_through_;  // written_ is 0: finish() reset it with the last slice
         last_ = now;
         std::sort(generation_.begin(), generation_.end(), [](const key& a, const key& b) {
             return std::tie(a.account_id, a.session_id, a.created_ms, a.uuid) <
