@@ -18,7 +18,7 @@ namespace {
 thread_local bool declined = false;
 thread_local bool may_wait = false;  // a waiting_allowed lives on this thread
 
-struct policy {
+struct policy : sqlite_vfs_passthrough {
     struct file_state {
         bool guarded = false;  // the database or its WAL: read without waiting
         int fd = -1;           // a read-only descriptor of it for RWF_NOWAIT reads; -1: none (declines)
@@ -29,7 +29,7 @@ struct policy {
         f.guarded = true;
         f.fd = ::open(name, O_RDONLY | O_CLOEXEC);
     }
-    static void closing(file_state& f) {
+    static void closing(file_state& f, sqlite3_file*) {
         if (f.fd >= 0) ::close(f.fd);
     }
 
@@ -61,9 +61,6 @@ struct policy {
     static int decline() {
         declined = true;
         return SQLITE_IOERR_READ;
-    }
-    static int write(file_state&, sqlite3_file* base, const void* buffer, int amount, sqlite3_int64 offset) {
-        return base->pMethods->xWrite(base, buffer, amount, offset);
     }
 };
 

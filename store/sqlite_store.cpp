@@ -16,6 +16,7 @@
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_session_index.hpp"
+#include "store/sqlite_wal_gather_vfs.hpp"
 #include "store/sqlite_webhook_store.hpp"
 #include "store/store_error.hpp"
 #include "store/task_queue.hpp"
@@ -119,7 +120,11 @@ sqlite_store::sqlite_store(sqlite_options options, store_options common)
       common_(common),
       queues_(std::make_unique<queues>(common_.write_queue_max, common_.read_queue_max)) {
     if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
-    auto db = std::make_unique<sqlite_db>(options_.path, sqlite_db::mode::read_write);
+    // Under FULL every commit syncs the WAL before other connections may read it, so the writer's
+    // frames can be gathered into one write per commit (store/sqlite_wal_gather_vfs.hpp): 65 →
+    // 1 pwrite64 a transaction at ingest (bench/RESULTS.md).
+    auto db = std::make_unique<sqlite_db>(options_.path, sqlite_db::mode::read_write,
+                                          options_.synchronous_full ? wal_gather_vfs::name() : nullptr);
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     // The writer's statement and savepoint journals (every op but a create runs in a savepoint;

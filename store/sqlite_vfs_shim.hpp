@@ -2,12 +2,15 @@
 // file's reads and writes go first through `Policy`. For a VFS that changes how some files are
 // read or written and nothing else (store/sqlite_nowait_vfs.cpp; a test's failing disk).
 //
-// Policy provides:
+// Policy derives from sqlite_vfs_passthrough (below) and replaces what it changes:
 //   struct file_state;  // kept with each open file
 //   static void opened(file_state&, const char* name, int flags);  // the default VFS opened it
-//   static void closing(file_state&);                               // before the default VFS closes it
+//   static void closing(file_state&, sqlite3_file* base);           // before the default VFS closes it
 //   static int read(file_state&, sqlite3_file* base, void* buffer, int n, sqlite3_int64 offset);
 //   static int write(file_state&, sqlite3_file* base, const void* buffer, int n, sqlite3_int64 offset);
+//   static int truncate(file_state&, sqlite3_file* base, sqlite3_int64 size);
+//   static int sync(file_state&, sqlite3_file* base, int flags);
+//   static int file_size(file_state&, sqlite3_file* base, sqlite3_int64* size);
 // where `base` is the default VFS's file, for the calls the policy passes on.
 //
 // Thread safety: install() may be called from any thread (the first call registers); the file
@@ -23,6 +26,34 @@
 #include <string>
 
 namespace jobsd::store {
+
+// Every file call of a policy passed on unchanged.
+struct sqlite_vfs_passthrough {
+    struct file_state {};
+    static void opened(file_state&, const char*, int) {}
+    template <class State>
+    static void closing(State&, sqlite3_file*) {}
+    template <class State>
+    static int read(State&, sqlite3_file* base, void* buffer, int n, sqlite3_int64 offset) {
+        return base->pMethods->xRead(base, buffer, n, offset);
+    }
+    template <class State>
+    static int write(State&, sqlite3_file* base, const void* buffer, int n, sqlite3_int64 offset) {
+        return base->pMethods->xWrite(base, buffer, n, offset);
+    }
+    template <class State>
+    static int truncate(State&, sqlite3_file* base, sqlite3_int64 size) {
+        return base->pMethods->xTruncate(base, size);
+    }
+    template <class State>
+    static int sync(State&, sqlite3_file* base, int flags) {
+        return base->pMethods->xSync(base, flags);
+    }
+    template <class State>
+    static int file_size(State&, sqlite3_file* base, sqlite3_int64* size) {
+        return base->pMethods->xFileSize(base, size);
+    }
+};
 
 template <class Policy>
 class sqlite_vfs_shim {
@@ -75,7 +106,7 @@ class sqlite_vfs_shim {
         return rc;
     }
     static int x_close(sqlite3_file* f) {
-        Policy::closing(ours(f)->state);
+        Policy::closing(ours(f)->state, base(f));
         ours(f)->state.~file_state();
         return on(f).xClose(base(f));
     }
@@ -85,9 +116,13 @@ class sqlite_vfs_shim {
     static int x_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
         return Policy::write(ours(f)->state, base(f), p, n, off);
     }
-    static int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return on(f).xTruncate(base(f), size); }
-    static int x_sync(sqlite3_file* f, int flags) { return on(f).xSync(base(f), flags); }
-    static int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return on(f).xFileSize(base(f), size); }
+    static int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+        return Policy::truncate(ours(f)->state, base(f), size);
+    }
+    static int x_sync(sqlite3_file* f, int flags) { return Policy::sync(ours(f)->state, base(f), flags); }
+    static int x_file_size(sqlite3_file* f, sqlite3_int64* size) {
+        return Policy::file_size(ours(f)->state, base(f), size);
+    }
     static int x_lock(sqlite3_file* f, int level) { return on(f).xLock(base(f), level); }
     static int x_unlock(sqlite3_file* f, int level) { return on(f).xUnlock(base(f), level); }
     static int x_check_reserved_lock(sqlite3_file* f, int* out) {

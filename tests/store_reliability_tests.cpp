@@ -43,6 +43,12 @@ using jobsd::model::job_status;
 
 namespace {
 
+// The failing disk goes below the default VFS before any database is opened, so that it is also
+// below the VFSs the store opens its files through (they wrap the default one when first used).
+struct failing_disk_below {
+    failing_disk_below() { jobsd::test::faulty_vfs::install(); }
+};
+
 std::string pg_url() {
     const char* url = std::getenv("JOBSD_TEST_PG_URL");
     if (!url || !*url)
@@ -137,6 +143,8 @@ error_code outcome(std::future<T>& f) {
 }
 
 }  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(failing_disk_below);
 
 // Item 8: a late 50 % applied after 80 % must not move the progress back, in one batch or two.
 BOOST_AUTO_TEST_CASE_TEMPLATE(progress_never_decreases_within_in_progress, B, backends) {
@@ -294,7 +302,6 @@ BOOST_AUTO_TEST_CASE(sqlite_write_lock_held_elsewhere_is_busy_then_passes) {
 // Item 7: an I/O error in the middle of a batch makes SQLite roll the whole transaction back by
 // itself. Every job must then be answered as it is stored: committed and told so, or neither.
 BOOST_AUTO_TEST_CASE(sqlite_answers_match_what_was_committed_after_an_io_error) {
-    jobsd::test::faulty_vfs::install();
     jobsd::test::temp_dir dir("jobsd-ioerr");
     sqlite_options o;
     o.path = dir.path() / "jobs.db";

@@ -1,7 +1,7 @@
 # Unit suites of the store and of the server's sans-I/O parts, one executable per layer.
 # Included from tests/CMakeLists.txt, which defines jobsd_test(name timeout sources...).
 
-jobsd_test(store_tests 120 store_tests.cpp completion_batch_tests.cpp store_inline_lookups_tests.cpp delivery_board_tests.cpp delivery_inbox_tests.cpp task_queue_tests.cpp pg_write_batch_tests.cpp pg_binary_array_tests.cpp)
+jobsd_test(store_tests 120 store_tests.cpp completion_batch_tests.cpp sqlite_wal_gather_tests.cpp store_inline_lookups_tests.cpp delivery_board_tests.cpp delivery_inbox_tests.cpp task_queue_tests.cpp pg_write_batch_tests.cpp pg_binary_array_tests.cpp)
 target_link_libraries(store_tests PRIVATE jobs_store jobsd_test_support)
 
 jobsd_test(server_unit_tests 60 server_unit_tests.cpp notification_hub_tests.cpp)

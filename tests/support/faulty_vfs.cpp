@@ -12,16 +12,12 @@ namespace {
 std::atomic<int> armed{0};
 std::atomic<std::size_t> failed{0};
 
-struct policy {
+struct policy : store::sqlite_vfs_passthrough {
     struct file_state {
         bool wal = false;
     };
 
     static void opened(file_state& f, const char*, int flags) { f.wal = (flags & SQLITE_OPEN_WAL) != 0; }
-    static void closing(file_state&) {}
-    static int read(file_state&, sqlite3_file* base, void* buffer, int n, sqlite3_int64 offset) {
-        return base->pMethods->xRead(base, buffer, n, offset);
-    }
     static int write(file_state& f, sqlite3_file* base, const void* buffer, int n, sqlite3_int64 offset) {
         if (f.wal) {
             int left = armed.load();
