@@ -242,17 +242,21 @@ class request_loop {
             auto res = answer_read_error(ec);
             if (!res) co_return false;
             r = closing(std::move(*res));
-        } else if (auto too_large = check_body_limit(parser)) {
-            r = closing(std::move(*too_large));
-        } else if (screen(parser, a, r)) {
-            // Refused from the header alone. The body is read and dropped when it is within the
-            // limit, so the connection stays usable (a client with a bad key keeps its connection,
-            // which keeps refusals cheap); a 413 or an unreadable body closes it.
-            if (!r.close && !parser.is_done()) {
+        } else if (auto too_large = check_body_limit(parser); screen(parser, a, r)) {
+            // Refused from the header alone, before the body's size is judged (API.md: a missing
+            // or unknown key is a 401 before any other check). The body is read and dropped when
+            // it is within the limit, so the connection stays usable (a client with a bad key
+            // keeps its connection, which keeps refusals cheap); one past it is not read, and the
+            // connection closes, as after a 413 or an unreadable body.
+            if (too_large) {
+                r.close = true;
+            } else if (!r.close && !parser.is_done()) {
                 tcp_.expires_after(options_.read_timeout);
                 auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
                 r.close = bec.failed();
             }
+        } else if (too_large) {
+            r = closing(std::move(*too_large), std::move(a.who.request_id));
         } else {
             tcp_.expires_after(options_.read_timeout);
             std::tie(ec, n) = co_await http::async_read(stream_, buffer_, parser, use_nothrow);

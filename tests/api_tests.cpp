@@ -270,6 +270,21 @@ BOOST_AUTO_TEST_CASE(key_is_checked_before_the_body) {
     expect_answer(post_text_rejected("key-nobody-has", "[1,2,3]"), 401, "Unauthorized");
 }
 
+// A body past the route's limit is judged after the key (API.md: 401 before any other check); it is
+// not read, and its connection closes after the answer, as after a 413.
+BOOST_AUTO_TEST_CASE(key_is_checked_before_the_body_size) {
+    auto body = valid_job();
+    body["padding"] = std::string(70 * 1024, 'x');  // body_limit in jobsd_test.json is 65536
+    const auto& server = jobsd_server::current().process();
+    for (const std::string key : {"", "key-nobody-has"}) {
+        http_client client(server.host(), server.port());
+        expect_answer(client.post("/jobs/v2", key, json::serialize(body)), 401, "Unauthorized");
+        BOOST_TEST(!client.connected(), "the connection of an unread body stayed open");
+    }
+    http_client client(server.host(), server.port());
+    expect_answer(client.post("/jobs/v2", key_a, json::serialize(body)), 413, "Request body too large");
+}
+
 BOOST_AUTO_TEST_CASE(get_job_without_key_is_401) {
     expect_answer(api().get("/jobs/" + std::string(unknown_uuid)), 401, "Unauthorized");
     expect_answer(api().get("/jobs/" + std::string(unknown_uuid), "wrong-key"), 401, "Unauthorized");
