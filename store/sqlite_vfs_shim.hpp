@@ -11,6 +11,7 @@
 //   static int truncate(file_state&, sqlite3_file* base, sqlite3_int64 size);
 //   static int sync(file_state&, sqlite3_file* base, int flags);
 //   static int file_size(file_state&, sqlite3_file* base, sqlite3_int64* size);
+//   static int shm_lock(file_state&, sqlite3_file* base, int offset, int n, int flags);
 // where `base` is the default VFS's file, for the calls the policy passes on.
 //
 // Thread safety: install() may be called from any thread (the first call registers); the file
@@ -52,6 +53,10 @@ struct sqlite_vfs_passthrough {
     template <class State>
     static int file_size(State&, sqlite3_file* base, sqlite3_int64* size) {
         return base->pMethods->xFileSize(base, size);
+    }
+    template <class State>
+    static int shm_lock(State&, sqlite3_file* base, int offset, int n, int flags) {
+        return base->pMethods->xShmLock(base, offset, n, flags);
     }
 };
 
@@ -137,7 +142,7 @@ class sqlite_vfs_shim {
         return on(f).xShmMap(base(f), region, size, extend, p);
     }
     static int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-        return on(f).xShmLock(base(f), offset, n, flags);
+        return Policy::shm_lock(ours(f)->state, base(f), offset, n, flags);
     }
     static void x_shm_barrier(sqlite3_file* f) { on(f).xShmBarrier(base(f)); }
     static int x_shm_unmap(sqlite3_file* f, int remove) { return on(f).xShmUnmap(base(f), remove); }

@@ -1,11 +1,13 @@
 // The default VFS wrapped (store/sqlite_vfs_shim.hpp): a WAL's writes gathered until its next
-// sync, read, size, truncate or close.
+// sync, read, size or truncate, and dropped unwritten when its write transaction ends without one.
 #include "store/sqlite_wal_gather_vfs.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "store/sqlite_vfs_shim.hpp"
 
@@ -26,14 +28,49 @@ std::atomic<std::uint64_t> made{0};
 
 struct policy : sqlite_vfs_passthrough {
     struct file_state {
-        bool wal = false;
+        bool wal = false;               // a WAL whose writes are gathered
+        const char* name = nullptr;     // a database's name as SQLite gave it (its WAL finds it by it)
+        file_state* peer = nullptr;     // the database's WAL, or the WAL's database (one connection)
         std::unique_ptr<char[]> bytes;  // gather_max bytes once the WAL is first written
         sqlite3_int64 start = 0;        // the file offset of bytes[0]
         sqlite3_int64 size = 0;         // bytes held; 0: nothing gathered
     };
 
-    static void opened(file_state& f, const char*, int flags) { f.wal = (flags & SQLITE_OPEN_WAL) != 0; }
-    static void closing(file_state& f, sqlite3_file* base) { flush(f, base); }
+    // A WAL's writes are gathered only once it is tied to its connection's database file, whose
+    // shared-memory locks say when a write transaction ends (shm_lock).
+    static void opened(file_state& f, const char* name, int flags) {
+        if (name == nullptr) return;
+        const std::lock_guard lock(open_files);
+        if ((flags & SQLITE_OPEN_MAIN_DB) != 0) {
+            f.name = name;
+            databases.emplace(name, &f);
+        } else if ((flags & SQLITE_OPEN_WAL) != 0) {
+            const auto db = databases.find(sqlite3_filename_database(name));
+            if (db == databases.end() || db->second->peer != nullptr) return;
+            f.wal = true;
+            f.peer = db->second;
+            db->second->peer = &f;
+        }
+    }
+    // A WAL's bytes still held at its close belong to no commit (every commit syncs them out):
+    // dropped.
+    static void closing(file_state& f, sqlite3_file*) {
+        const std::lock_guard lock(open_files);
+        if (f.peer != nullptr) f.peer->peer = nullptr;
+        if (f.name != nullptr) databases.erase(f.name);
+    }
+    // The end of a write transaction (its WAL write lock, slot 0, released): whatever the WAL
+    // still holds was written by a transaction that rolled back (a commit syncs its frames out
+    // first), and another connection may now write that part of the log. Dropped, never written.
+    static int shm_lock(file_state& f, sqlite3_file* base, int offset, int n, int flags) {
+        const int rc = base->pMethods->xShmLock(base, offset, n, flags);
+        if (f.peer != nullptr && offset == 0 && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE))
+            f.peer->size = 0;
+        return rc;
+    }
+
+    static inline std::mutex open_files;
+    static inline std::unordered_map<const char*, file_state*> databases;  // by SQLite's name pointer
 
     // Writes what is held. The bytes are dropped whether or not the write succeeds: after a
     // failure SQLite rolls the transaction back and writes its frames again.

@@ -9,9 +9,13 @@
 // at a commit, and another connection could be told of frames still in this process's memory,
 // so a connection with synchronous below FULL must not use this VFS.
 //
-// The gathered bytes are written before any read, size, truncate or sync of the WAL and before
-// it closes, and whenever they reach a mebibyte; a write that fails is reported by the call that
-// made it (xWrite, xSync, ...), as SQLite expects of a failing disk.
+// The gathered bytes are written before any read, size, truncate or sync of the WAL, and
+// whenever they reach a mebibyte; a write that fails is reported by the call that made it
+// (xWrite, xSync, ...), as SQLite expects of a failing disk. Bytes still held when the write
+// transaction ends (its WAL write lock released) or the WAL closes are frames of a transaction
+// that rolled back after spilling pages: dropped, since another connection may write that part of
+// the log next. A WAL is gathered only when it can be tied to its connection's database file
+// (sqlite3_filename_database), whose lock calls say when that is; otherwise it is written as is.
 //
 // Thread safety: registering is done once per process (first call); a file is used by its
 // connection's thread; the counts are atomic.

@@ -147,4 +147,28 @@ BOOST_AUTO_TEST_CASE(spilled_rolled_back_and_reopened_transactions_read_what_was
     BOOST_TEST(verdict == "ok");
 }
 
+// A spilled transaction rolled back leaves frames the VFS still holds; another connection then
+// commits over the same part of the WAL. The writer's next commit must not write the rolled-back
+// bytes over the other's frames: they are dropped when the transaction ends.
+BOOST_AUTO_TEST_CASE(frames_of_a_rolled_back_transaction_never_reach_the_file) {
+    jobsd::test::temp_dir dir("jobsd-wal-gather");
+    const auto file = dir.path() / "g.db";
+    connection w(file, gather::name());
+    set_up_writer(w);
+    w.exec("PRAGMA cache_size = 20");
+    w.exec("BEGIN");
+    w.insert(1, 300, 1);  // 1.2 MB of frames: the last ones held when it rolls back
+    w.exec("ROLLBACK");
+    connection other(file, nullptr);
+    other.exec("BEGIN");
+    other.insert(1001, 1400, 2);  // 1.6 MB from the same offset on
+    other.exec("COMMIT");
+    w.exec("BEGIN");
+    w.insert(1, 1, 3);
+    w.exec("COMMIT");
+    BOOST_TEST(other.fingerprint() == expected(1, 1, 3) + expected(1001, 1400, 2));
+    BOOST_TEST(other.integer("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") ==
+               0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
