@@ -72,15 +72,20 @@ struct policy : sqlite_vfs_passthrough {
     static inline std::mutex open_files;
     static inline std::unordered_map<const char*, file_state*> databases;  // by SQLite's name pointer
 
+    // Writes `n` bytes at `offset` to the file below, a piece at a time.
+    static int write_pieces(sqlite3_file* base, const char* bytes, sqlite3_int64 n, sqlite3_int64 offset) {
+        int rc = SQLITE_OK;
+        for (sqlite3_int64 at = 0; at < n && rc == SQLITE_OK; at += piece_max) {
+            rc = base->pMethods->xWrite(base, bytes + at, static_cast<int>(std::min(piece_max, n - at)),
+                                        offset + at);
+            made.fetch_add(1, std::memory_order_relaxed);
+        }
+        return rc;
+    }
     // Writes what is held. The bytes are dropped whether or not the write succeeds: after a
     // failure SQLite rolls the transaction back and writes its frames again.
     static int flush(file_state& f, sqlite3_file* base) {
-        int rc = SQLITE_OK;
-        for (sqlite3_int64 at = 0; at < f.size && rc == SQLITE_OK; at += piece_max) {
-            const auto n = static_cast<int>(std::min(piece_max, f.size - at));
-            rc = base->pMethods->xWrite(base, f.bytes.get() + at, n, f.start + at);
-            made.fetch_add(1, std::memory_order_relaxed);
-        }
+        const int rc = write_pieces(base, f.bytes.get(), f.size, f.start);
         f.size = 0;
         return rc;
     }
@@ -93,10 +98,8 @@ struct policy : sqlite_vfs_passthrough {
         const bool joins = f.size > 0 && offset >= f.start && offset <= f.start + f.size;
         if (!joins || offset + n - f.start > gather_max) {
             if (const int rc = flush(f, base); rc != SQLITE_OK) return rc;
-            if (n > piece_max) {  // not SQLite's WAL writes, which are a page or less
-                made.fetch_add(1, std::memory_order_relaxed);
-                return base->pMethods->xWrite(base, buffer, n, offset);
-            }
+            if (n > gather_max)  // never a WAL write of SQLite's (a page at most), but not dropped
+                return write_pieces(base, static_cast<const char*>(buffer), n, offset);
             f.start = offset;
         }
         if (!f.bytes) f.bytes = std::make_unique_for_overwrite<char[]>(gather_max);
