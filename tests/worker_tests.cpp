@@ -604,6 +604,20 @@ BOOST_AUTO_TEST_CASE(pool_gives_each_task_to_the_thread_idle_the_shortest_time) 
     BOOST_TEST(ran_on.size() <= 2u, "tasks ran on " << ran_on.size() << " threads");
 }
 
+BOOST_AUTO_TEST_CASE(pool_wakes_few_threads_for_a_burst_of_short_tasks) {
+    // Each post used to wake a sleeping thread of its own: about one wake-up (two context
+    // switches) per task when tasks are short. One thread on its way at a time: the first woken
+    // runs what queued while it woke, and wakes the next only while more wait.
+    job_pool pool(16, 4096);
+    constexpr int tasks = 2000;
+    std::atomic<int> ran{0};
+    for (int i = 0; i < tasks; ++i) BOOST_TEST_REQUIRE(pool.post([&] { ++ran; }));
+    BOOST_TEST_REQUIRE(pool.wait_idle(30s));
+    BOOST_TEST(ran == tasks);
+    BOOST_TEST(pool.wakeups() >= 1u);
+    BOOST_TEST(pool.wakeups() < static_cast<std::uint64_t>(tasks / 4), pool.wakeups() << " wake-ups");
+}
+
 BOOST_AUTO_TEST_CASE(pool_runs_what_is_queued_before_its_threads_end) {
     std::atomic<int> ran{0};
     std::atomic<bool> release{false};

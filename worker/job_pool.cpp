@@ -1,6 +1,8 @@
 // Tasks never throw out of the pool: the runtime wraps handlers and catches.
 #include "worker/job_pool.hpp"
 
+#include <utility>
+
 namespace jobsd::worker {
 
 job_pool::job_pool(unsigned threads, std::size_t max_queued) : max_queued_(max_queued) {
@@ -32,16 +34,22 @@ bool job_pool::post(std::function<void()> task, std::stop_token stop) {
         std::erase_if(queue_, [](const auto& q) { return q.second.stop_requested(); });
         if (queue_.size() >= max_queued_) return false;
         queue_.emplace_back(std::move(task), std::move(stop));
-        if (!sleepers_.empty()) {
-            wake = sleepers_.back();  // the thread idle the shortest time: its stack and caches are warm
-            sleepers_.pop_back();
-            wake->woken = true;
-        }
+        wake = wake_one();
     }
     // Outside the lock, so the thread does not wake only to wait for it. Its sleeper lives as long
     // as the thread, which the destructor joins only after it has woken every sleeper.
     if (wake) wake->cv.notify_one();
     return true;
+}
+
+job_pool::sleeper* job_pool::wake_one() {
+    if (waking_ || sleepers_.empty()) return nullptr;
+    sleeper* s = sleepers_.back();  // the thread idle the shortest time: its stack and caches are warm
+    sleepers_.pop_back();
+    s->woken = s->for_task = true;
+    waking_ = true;
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    return s;
 }
 
 bool job_pool::wait_idle(std::chrono::milliseconds limit) {
@@ -60,12 +68,15 @@ void job_pool::work() {
             sleepers_.push_back(&me);
             if (!std::exchange(started, true)) idle_cv_.notify_all();  // the constructor waits for it
             me.cv.wait(lock, [&] { return me.woken; });
+            if (std::exchange(me.for_task, false)) waking_ = false;  // here (its task may be gone)
         }
         if (queue_.empty()) return;
         std::function<void()> task = std::move(queue_.front().first);
         queue_.pop_front();
         ++running_;
+        sleeper* next = queue_.empty() ? nullptr : wake_one();
         lock.unlock();
+        if (next) next->cv.notify_one();
         task();
         task = nullptr;  // its captures go before the lock is taken again
         lock.lock();

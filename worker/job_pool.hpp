@@ -1,10 +1,17 @@
 // A fixed set of threads that run jobs, with a bounded queue in front of them. A task goes to
 // the thread that has waited the shortest time (a few threads serve short jobs, their caches warm).
+// One sleeping thread is woken at a time: while a woken thread is on its way, further tasks wait
+// for it, and a thread that takes a task with more still queued wakes the next. A burst of short
+// tasks then costs a few wake-ups (the first thread runs them one after the other while the next
+// wakes) instead of one each; long tasks still each get a thread, one wake-up after the other.
 // Thread safety: post() and idle() may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -33,19 +40,28 @@ class job_pool {
     // Waits until no task is queued or running, at most `limit`; true when idle.
     bool wait_idle(std::chrono::milliseconds limit);
 
+    // Sleeping threads woken to run a task, so far.
+    std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+
   private:
     // A thread waiting for a task, on its own stack; woken by being taken off sleepers_.
     struct sleeper {
         std::condition_variable cv;
-        bool woken = false;  // guarded by mu_
+        bool woken = false;     // guarded by mu_
+        bool for_task = false;  // guarded by mu_: woken for a queued task (it clears waking_)
     };
 
+    // The thread idle the shortest time, taken off sleepers_ to run a queued task; null when one
+    // woken before has not taken its task yet, or none sleeps. mu_ held; notify outside it.
+    sleeper* wake_one();
     void work();
 
     const std::size_t max_queued_;
     std::mutex mu_;
-    std::vector<sleeper*> sleepers_;   // guarded by mu_: the last asleep last
-    bool stopping_ = false;            // guarded by mu_
+    std::vector<sleeper*> sleepers_;  // guarded by mu_: the last asleep last
+    bool stopping_ = false;           // guarded by mu_
+    bool waking_ = false;             // guarded by mu_: a thread woken for a task has not taken one
+    std::atomic<std::uint64_t> wakeups_{0};
     std::condition_variable idle_cv_;  // wakes wait_idle, and the constructor as threads start
     std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
     std::size_t running_ = 0;                                              // guarded by mu_
