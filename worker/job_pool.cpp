@@ -5,9 +5,9 @@
 
 namespace jobsd::worker {
 
-job_pool::job_pool(unsigned threads, std::size_t max_queued) : max_queued_(max_queued) {
+job_pool::job_pool(unsigned threads, std::size_t max_queued) : max_queued_(max_queued), seats_(threads) {
     threads_.reserve(threads);
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this, me = &seats_[i]] { work(*me); });
     // Ready once every thread waits for work: the first tasks then go to the thread idle the
     // shortest time, not to whichever thread happens to start first.
     std::unique_lock lock(mu_);
@@ -36,8 +36,8 @@ bool job_pool::post(std::function<void()> task, std::stop_token stop) {
         queue_.emplace_back(std::move(task), std::move(stop));
         wake = wake_one();
     }
-    // Outside the lock, so the thread does not wake only to wait for it. Its sleeper lives as long
-    // as the thread, which the destructor joins only after it has woken every sleeper.
+    // Outside the lock, so the thread does not wake only to wait for it. Its sleeper is the pool's
+    // (seats_), so it outlives every thread even if that one wakes before this notify.
     if (wake) wake->cv.notify_one();
     return true;
 }
@@ -57,8 +57,7 @@ bool job_pool::wait_idle(std::chrono::milliseconds limit) {
     return idle_cv_.wait_for(lock, limit, [&] { return queue_.empty() && running_ == 0; });
 }
 
-void job_pool::work() {
-    sleeper me;
+void job_pool::work(sleeper& me) {
     bool started = false;
     std::unique_lock lock(mu_);
     for (;;) {

@@ -44,7 +44,8 @@ class job_pool {
     std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
   private:
-    // A thread waiting for a task, on its own stack; woken by being taken off sleepers_.
+    // A thread's place to wait for a task (one per thread, the pool's); woken by being taken off
+    // sleepers_.
     struct sleeper {
         std::condition_variable cv;
         bool woken = false;     // guarded by mu_
@@ -54,7 +55,7 @@ class job_pool {
     // The thread idle the shortest time, taken off sleepers_ to run a queued task; null when one
     // woken before has not taken its task yet, or none sleeps. mu_ held; notify outside it.
     sleeper* wake_one();
-    void work();
+    void work(sleeper& me);
 
     const std::size_t max_queued_;
     std::mutex mu_;
@@ -65,7 +66,8 @@ class job_pool {
     std::condition_variable idle_cv_;  // wakes wait_idle, and the constructor as threads start
     std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
     std::size_t running_ = 0;                                              // guarded by mu_
-    std::vector<std::jthread> threads_;                                    // last: joined first
+    std::deque<sleeper> seats_;          // one per thread; outlives them (declared before threads_)
+    std::vector<std::jthread> threads_;  // last: joined first
 };
 
 }  // namespace jobsd::worker
