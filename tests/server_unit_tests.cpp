@@ -3,17 +3,28 @@
 #define BOOST_TEST_MODULE server
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 
+#include <array>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include "model/api_key.hpp"
@@ -21,6 +32,7 @@
 #include "server/config.hpp"
 #include "server/header_lookup.hpp"
 #include "server/http_types.hpp"
+#include "server/idle_deadline.hpp"
 #include "server/message_head.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
@@ -676,3 +688,89 @@ BOOST_AUTO_TEST_CASE(outbox_count_pause_stretches_with_what_a_count_costs) {
     BOOST_TEST(jobsd::server::outbox_count_pause(0ms, 0ms).count() == 0);
     BOOST_TEST(jobsd::server::outbox_count_pause(80ms, 100ms).count() == 1600);
 }
+
+BOOST_AUTO_TEST_SUITE(idle_waits)
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct socket_pair {
+    asio::io_context ctx;
+    tcp::acceptor acceptor{ctx, {asio::ip::make_address("127.0.0.1"), 0}};
+    tcp::socket client{ctx};
+    tcp::socket server{ctx};
+    socket_pair() {
+        client.connect(acceptor.local_endpoint());
+        server = acceptor.accept();
+    }
+};
+
+// The deadline passes and the first bytes of a request arrive before the io thread looks again:
+// the wait ends readable and its deadline's handler runs in the same turn, after it. That handler
+// must not cancel the read the connection has started meanwhile (the request's header, here).
+BOOST_AUTO_TEST_CASE(a_deadline_due_as_the_socket_turns_readable_cancels_nothing_after_the_wait) {
+    using namespace std::chrono_literals;
+    socket_pair p;
+    jobsd::server::idle_deadline idle(p.ctx.get_executor());
+    boost::system::error_code waited = asio::error::would_block, later = asio::error::would_block;
+    std::string got;
+    bool done = false;
+    asio::co_spawn(
+        p.ctx,
+        [&]() -> asio::awaitable<void> {
+            idle.arm(p.server, 100ms);
+            std::tie(waited) =
+                co_await p.server.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+            idle.disarm();
+            std::array<char, 64> buf{};
+            const auto n = p.server.read_some(asio::buffer(buf));  // what is there
+            got.assign(buf.data(), n);
+            auto [ec, m] = co_await p.server.async_read_some(asio::buffer(buf),  // the rest, not there yet
+                                                             asio::as_tuple(asio::use_awaitable));
+            later = ec;
+            got.append(buf.data(), m);
+            co_await idle.settle();
+            done = true;
+        },
+        asio::detached);
+    p.ctx.poll();  // the wait is pending
+    BOOST_TEST_REQUIRE(waited == asio::error::would_block);
+    std::this_thread::sleep_for(150ms);              // its deadline passes, and
+    asio::write(p.client, asio::buffer("GET ", 4));  // the socket turns readable, both unseen yet
+    p.ctx.poll();                                    // one turn sees both
+    BOOST_TEST_REQUIRE(!waited, "readability comes first in Asio's reactor: " << waited.message());
+    asio::write(p.client, asio::buffer("/ HTTP/1.1", 10));
+    for (int i = 0; i < 200 && !done; ++i) p.ctx.run_for(10ms);
+    BOOST_TEST_REQUIRE(done);
+    BOOST_TEST(!later, "the read after the wait was cancelled: " << later.message());
+    BOOST_TEST(got == "GET / HTTP/1.1");
+}
+
+// Nothing arrives: the deadline ends the wait, and settle() returns once its handler ran.
+BOOST_AUTO_TEST_CASE(a_wait_that_sees_nothing_ends_at_its_deadline) {
+    using namespace std::chrono_literals;
+    socket_pair p;
+    jobsd::server::idle_deadline idle(p.ctx.get_executor());
+    boost::system::error_code waited;
+    std::chrono::steady_clock::duration took{};
+    bool done = false;
+    asio::co_spawn(
+        p.ctx,
+        [&]() -> asio::awaitable<void> {
+            const auto start = std::chrono::steady_clock::now();
+            idle.arm(p.server, 50ms);
+            std::tie(waited) =
+                co_await p.server.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+            idle.disarm();
+            took = std::chrono::steady_clock::now() - start;
+            co_await idle.settle();
+            done = true;
+        },
+        asio::detached);
+    p.ctx.run_for(5s);
+    BOOST_TEST_REQUIRE(done);
+    BOOST_TEST(waited == asio::error::operation_aborted, waited.message());
+    BOOST_TEST(took >= 50ms);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

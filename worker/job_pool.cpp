@@ -46,8 +46,8 @@ job_pool::sleeper* job_pool::wake_one() {
     if (waking_ || sleepers_.empty()) return nullptr;
     sleeper* s = sleepers_.back();  // the thread idle the shortest time: its stack and caches are warm
     sleepers_.pop_back();
-    s->woken = s->for_task = true;
-    waking_ = true;
+    s->woken = true;
+    waking_ = s;
     wakeups_.fetch_add(1, std::memory_order_relaxed);
     return s;
 }
@@ -67,7 +67,7 @@ void job_pool::work(sleeper& me) {
             sleepers_.push_back(&me);
             if (!std::exchange(started, true)) idle_cv_.notify_all();  // the constructor waits for it
             me.cv.wait(lock, [&] { return me.woken; });
-            if (std::exchange(me.for_task, false)) waking_ = false;  // here (its task may be gone)
+            if (waking_ == &me) waking_ = nullptr;  // here (its task may be gone)
         }
         if (queue_.empty()) return;
         std::function<void()> task = std::move(queue_.front().first);

@@ -48,8 +48,7 @@ class job_pool {
     // sleepers_.
     struct sleeper {
         std::condition_variable cv;
-        bool woken = false;     // guarded by mu_
-        bool for_task = false;  // guarded by mu_: woken for a queued task (it clears waking_)
+        bool woken = false;  // guarded by mu_
     };
 
     // The thread idle the shortest time, taken off sleepers_ to run a queued task; null when one
@@ -61,7 +60,8 @@ class job_pool {
     std::mutex mu_;
     std::vector<sleeper*> sleepers_;  // guarded by mu_: the last asleep last
     bool stopping_ = false;           // guarded by mu_
-    bool waking_ = false;             // guarded by mu_: a thread woken for a task has not taken one
+    // Guarded by mu_: the thread woken for a queued task that has not woken yet (it clears this).
+    sleeper* waking_ = nullptr;
     std::atomic<std::uint64_t> wakeups_{0};
     std::condition_variable idle_cv_;  // wakes wait_idle, and the constructor as threads start
     std::deque<std::pair<std::function<void()>, std::stop_token>> queue_;  // guarded by mu_
