@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "model/clock.hpp"
+#include "model/strict_json.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 
@@ -71,7 +72,9 @@ std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_v
     // blocks freed at once at the end), and what the events keep is copied out of it.
     unsigned char buf[4096];
     json::monotonic_resource mr(buf, sizeof buf);
-    json::value doc = json::parse(body, ec, &mr);
+    json::parse_options opts;
+    opts.max_depth = max_message_depth;
+    json::value doc = json::parse(body, ec, &mr, opts);
     if (ec) {
         out.emplace_back(event_error{"not JSON: " + ec.message()});
         return out;

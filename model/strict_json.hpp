@@ -16,6 +16,11 @@ namespace jobsd::model {
 // Nesting a job body never needs more than; deeper documents are refused.
 inline constexpr std::size_t max_json_depth = 32;
 
+// Nesting the messages between jobsd and its workers are read with. A job message holds a job
+// body (up to max_json_depth) one level down, and an event batch a handler's output three levels
+// down; a bound at the body's own would refuse a job the API accepted, or its outcome.
+inline constexpr std::size_t max_message_depth = 2 * max_json_depth;
+
 // "" when `text` is strict JSON; otherwise what is wrong with it, for the client.
 std::string strict_json_problem(std::string_view text, std::size_t max_depth = max_json_depth);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/clock.hpp"
+#include "model/strict_json.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "queue/amqp_bytes.hpp"
@@ -38,7 +39,9 @@ constexpr std::chrono::seconds refused_pause{1};
 // nullopt when the body names no job.
 std::optional<model::job_event> dead_letter_event(std::string_view body, const std::string& reason) {
     boost::system::error_code ec;
-    auto doc = boost::json::parse(body, ec);
+    boost::json::parse_options opts;
+    opts.max_depth = model::max_message_depth;
+    auto doc = boost::json::parse(body, ec, {}, opts);
     const auto* obj = ec ? nullptr : doc.if_object();
     const auto* uuid = obj ? obj->if_contains("uuid") : nullptr;
     if (!uuid || !uuid->is_string() || !model::is_uuid(uuid->get_string())) return std::nullopt;

@@ -149,6 +149,42 @@ BOOST_AUTO_TEST_CASE(failing_handler_ends_failed_with_the_error) {
     BOOST_TEST(error.find("render broke") != std::string::npos, "error was: " << error);
 }
 
+// A body as deeply nested as the API accepts (32 levels) travels inside the job message one
+// level further down, and a handler's output as deep inside an event batch three levels further:
+// both must still be read at the other end, or the job would stay QUEUED or STARTED for good.
+BOOST_AUTO_TEST_CASE(a_job_and_an_output_as_deep_as_allowed_reach_success) {
+    constexpr int max_depth = 32;  // the API's bound (model/strict_json.hpp)
+    // {"a":{"a":...{}}}, `levels` objects deep.
+    const auto nested = [](int levels) {
+        std::string s;
+        for (int i = 1; i < levels; ++i) s += "{\"a\":";
+        s += "{}";
+        s += std::string(static_cast<std::size_t>(levels - 1), '}');
+        return s;
+    };
+    // The body's object, `values` and its `headline`: three of the 32 levels.
+    const auto body = [&](int depth) {
+        return R"({"job_type":"video","template_id":")" + project_a +
+               R"(","version":2,"session_id":"s-deep","values":{"headline":)" + nested(depth - 2) + "}}";
+    };
+    e2e t;
+    auto c = t.client();
+    auto too_deep = c.post("/jobs/v2", key_a, body(max_depth + 1));
+    BOOST_REQUIRE_MESSAGE(too_deep.status == 400, "one level past the bound: " << too_deep.status);
+    auto res = c.post("/jobs/v2", key_a, body(max_depth));
+    BOOST_REQUIRE_MESSAGE(res.status == 201, res.status << " " << res.body);
+    const std::string deep_job(res.json().at("job").at("uuid").as_string());
+
+    t.start_worker("video", {"--handler", "simulate", "--duration-ms", "0", "--steps", "1"});
+    t.start_worker("pdf", {"--handler", "exec", "--command", "echo '" + nested(max_depth) + "'"});
+    const auto deep_output = t.post(c, key_a, "pdf", "s-deep", project_a);
+
+    BOOST_TEST(t.wait_terminal(c, key_a, deep_job).at("job_status").as_string() == "SUCCESS");
+    auto job = t.wait_terminal(c, key_a, deep_output);
+    BOOST_TEST(job.at("job_status").as_string() == "SUCCESS");
+    BOOST_TEST(json::serialize(job.at("output")) == nested(max_depth));
+}
+
 BOOST_AUTO_TEST_CASE(worker_killed_mid_job_yields_one_terminal_status) {
     e2e t;
     auto c = t.client();

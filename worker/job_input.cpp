@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 
 #include "model/clock.hpp"
+#include "model/strict_json.hpp"
 
 namespace jobsd::worker {
 
@@ -29,7 +30,9 @@ parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     boost::system::error_code ec;
     // The message's nodes come from one arena, released with the job (the document is read,
     // never grown): no allocation and no free per node.
-    json::value v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>());
+    json::parse_options opts;
+    opts.max_depth = model::max_message_depth;  // a job body as deep as the API accepts
+    json::value v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
     if (ec) return {std::nullopt, "not JSON: " + ec.message()};
     if (!v.is_object()) return {std::nullopt, "not a JSON object"};
     json::object& msg = v.as_object();

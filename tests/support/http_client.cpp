@@ -24,7 +24,11 @@ using boost::system::error_code;
 
 boost::json::value http_response::json() const {
     error_code ec;
-    auto value = boost::json::parse(body, ec);
+    // A job's answer holds its input a level or two down: as deep as a message between jobsd
+    // and its workers, not only as deep as a body the API accepts.
+    boost::json::parse_options opts;
+    opts.max_depth = 64;
+    auto value = boost::json::parse(body, ec, {}, opts);
     if (ec) {
         throw std::runtime_error("response body is not JSON (" + ec.message() + "), status " +
                                  std::to_string(status) + ": " + body);

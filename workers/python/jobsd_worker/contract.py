@@ -14,6 +14,7 @@ CONTRACT_VERSION = 2
 CONTRACT_HEADER = "x-jobsd-contract"
 TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "EXPIRED")
 TRACEPARENT_HEADER = "traceparent"  # W3C Trace Context, on job messages and on events
+MAX_OUTPUT_DEPTH = 32  # nesting of a handler's output, as jobs-worker bounds it (jobsd reads events to 64)
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _span_ids = random.Random()  # ids must be unique, not unguessable: seeded from os.urandom
@@ -77,6 +78,45 @@ def parse_job(body, fallback_type):
     return msg, expires_ms
 
 
+def nesting(value):
+    """How deeply `value` nests as JSON: 0 for a scalar, 1 for a flat object or list."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            children = v.values()
+        elif isinstance(v, (list, tuple)):
+            children = v
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def output_problem(output):
+    """Why jobsd could not read `output` in a SUCCESS event, or "" when it can. Python writes
+    NaN, Infinity and lone surrogates (\\udcff) that no JSON parser of jobsd's accepts: an event
+    holding one would be dropped there, and its job would never end."""
+    try:
+        text = json.dumps(output, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as e:
+        return f"the output is not JSON: {e}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the output holds a string that is not Unicode text (a lone surrogate)"
+    if nesting(output) > MAX_OUTPUT_DEPTH:
+        return f"the output nests deeper than {MAX_OUTPUT_DEPTH} levels"
+    return ""
+
+
+def unicode_text(s):
+    """`s` with any lone surrogate (str() of bytes decoded with surrogateescape) replaced, so
+    that it can travel as JSON."""
+    return s.encode("utf-8", "replace").decode("utf-8")
+
+
 def event_body(uuid_, status, attempt, worker, progress=None, output=None, error=None, retryable=False,
                at_ms=None):
     """The status event body, keys in the contract's order, absent ones left out (never null)."""
@@ -86,7 +126,7 @@ def event_body(uuid_, status, attempt, worker, progress=None, output=None, error
     if status == "SUCCESS":
         body["output"] = output if output is not None else {}
     if status == "FAILED":
-        body["error"] = error or "failed"
+        body["error"] = unicode_text(error or "failed")
         if retryable:
             body["retryable"] = True
     if worker:

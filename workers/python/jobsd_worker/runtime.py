@@ -142,7 +142,9 @@ class Worker:
                 output = {}
             if not isinstance(output, dict):
                 raise TypeError(f"the handler returned {type(output).__name__}, not a dict")
-            json.dumps(output)  # not serialisable: a failure, not a broken event later
+            problem = contract.output_problem(output)  # a failure now, not an event jobsd cannot read
+            if problem:
+                raise ValueError(problem)
             outcome = ("ok", output)
         except RetryableError as e:
             outcome = ("retryable", str(e) or type(e).__name__)

@@ -46,6 +46,29 @@ class Events(unittest.TestCase):
         b = contract.event_body("u", "IN_PROGRESS", 1, "w", progress=140, at_ms=0)
         self.assertEqual(b["progress"], 100)
 
+    def test_outputs_jobsd_could_not_read_are_named(self):
+        deep = {}
+        for _ in range(contract.MAX_OUTPUT_DEPTH - 1):
+            deep = {"a": deep}
+        self.assertEqual(contract.nesting(deep), contract.MAX_OUTPUT_DEPTH)
+        self.assertEqual(contract.output_problem(deep), "")
+        self.assertEqual(contract.output_problem({"s": "caf\u00e9 \u2713", "n": [1, 2.5, None]}), "")
+        for bad, says in (({"score": float("nan")}, "not JSON"), ({"x": [float("inf")]}, "not JSON"),
+                          ({"name": b"\xff".decode("utf-8", "surrogateescape")}, "lone surrogate"),
+                          ({"deeper": deep}, "deeper than 32"), ({"when": object()}, "not JSON")):
+            with self.subTest(bad=repr(bad)[:40]):
+                self.assertIn(says, contract.output_problem(bad))
+        # What output_problem lets through, a strict parser (no NaN, no lone surrogates) reads.
+        strict = json.JSONDecoder(parse_constant=lambda c: self.fail(f"{c} written"))
+        text = json.dumps(contract.event_body("u", "SUCCESS", 1, "w", output=deep, at_ms=0))
+        self.assertEqual(strict.decode(text)["output"], deep)
+
+    def test_an_error_with_a_lone_surrogate_travels_as_unicode_text(self):
+        error = "cannot open " + b"/tmp/\xff.wav".decode("utf-8", "surrogateescape")
+        body = contract.event_body("u", "FAILED", 1, "w", error=error, at_ms=0)
+        self.assertEqual(body["error"], "cannot open /tmp/?.wav")
+        json.dumps(body, ensure_ascii=False).encode("utf-8")  # raises if a surrogate were left
+
     def test_properties_timestamp_in_seconds_and_a_fresh_id_each(self):
         a, b = contract.event_properties("STARTED", 1776344582250), contract.event_properties("STARTED", 0)
         self.assertEqual(a["timestamp"], 1776344582)
