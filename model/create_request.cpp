@@ -2,6 +2,7 @@
 #include "model/create_request.hpp"
 
 #include "model/priority.hpp"
+#include "model/storable_text.hpp"
 #include "model/strict_json.hpp"
 #include "model/webhook_event.hpp"
 #include "model/webhook_url.hpp"
@@ -161,6 +162,8 @@ std::variant<create_request, request_error> parse_create_request(std::string_vie
     req.template_id = check.optional_string("template_id");
     req.project_id = check.optional_string("project_id");
     req.session_id = check.optional_string("session_id");
+    // A JSON string is UTF-8 already, but may spell U+0000, where PostgreSQL would end the text.
+    if (!is_storable_text(req.session_id)) check.add("session_id", "must not contain U+0000");
     req.version = check.optional_number("version", std::nullopt, std::nullopt);
     check.values();
     check.webhook(req);

@@ -13,6 +13,7 @@
 #include "model/api_key.hpp"
 #include "model/clock.hpp"
 #include "model/job_status.hpp"
+#include "model/storable_text.hpp"
 #include "model/uuid.hpp"
 
 namespace jobsd::server {
@@ -91,6 +92,10 @@ std::variant<list_request, model::request_error> parse_list_query(std::string_vi
     std::vector<std::string> seen;
     for (const auto& p : url->params()) {
         const std::string key = p.key;
+        // Decoded, a parameter may be any bytes; a name that is not text is not repeated back.
+        if (!model::is_storable_text(key))
+            return query_error("(query)", "names a parameter that is not UTF-8 text");
+        if (!model::is_storable_text(p.value)) return query_error(key, "must be UTF-8 text");
         if (key != "status" && std::find(seen.begin(), seen.end(), key) != seen.end())
             return query_error(key, "was given more than once");
         seen.push_back(key);

@@ -15,9 +15,11 @@
 #include "model/job_event.hpp"
 #include "model/job_status.hpp"
 #include "model/json_text.hpp"
+#include "model/storable_text.hpp"
 #include "model/strict_json.hpp"
 #include "model/uuid.hpp"
 #include "model/webhook_signature.hpp"
+#include "model/webhook_url.hpp"
 
 using namespace jobsd::model;
 
@@ -413,6 +415,45 @@ BOOST_AUTO_TEST_CASE(create_request_refuses_ambiguous_bodies_with_400_messages) 
     BOOST_TEST(e.message.find("duplicate key") != std::string::npos);
     BOOST_TEST(error_of(R"({"job_type":"tts","background_volume":1e999})").message.find("out of range") !=
                std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Text the stores keep exactly: UTF-8 as RFC 3629 has it, and no NUL.
+BOOST_AUTO_TEST_SUITE(storable_text)
+
+BOOST_AUTO_TEST_CASE(utf8_without_nul_is_storable_and_nothing_else) {
+    using namespace std::string_literals;
+    for (const std::string& ok : {""s, "key-1 ~!"s, "caf\xc3\xa9"s, "\xe2\x9c\x93"s, "\xf0\x9f\x8e\xac"s,
+                                  "\xf4\x8f\xbf\xbf"s, "\xef\xbf\xbd"s})
+        BOOST_TEST(jobsd::model::is_storable_text(ok), ok);
+    const std::string bad[] = {
+        "a\0b"s,              // NUL: PostgreSQL ends the text there
+        "\xff"s,              // never in UTF-8
+        "\xc3"s,              // a sequence cut short
+        "caf\xc3("s,          // a lead byte without its continuation
+        "\xc0\xaf"s,          // an overlong '/'
+        "\xe0\x80\xaf"s,      // the same in three bytes
+        "\xed\xa0\x80"s,      // a surrogate (U+D800)
+        "\xf4\x90\x80\x80"s,  // past U+10FFFF
+        "\x80"s,              // a continuation byte alone
+    };
+    for (const auto& b : bad) {
+        std::string hex;
+        for (unsigned char c : b) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+        BOOST_TEST(!jobsd::model::is_storable_text(b), hex);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_webhook_host_is_a_dns_name_or_an_address) {
+    for (const char* ok : {"https://hooks.example.com/a?b=1", "http://10.0.0.1:8080/", "https://[::1]/x",
+                           "https://under_score.example/", "https://%65xample.com/"})
+        BOOST_TEST(jobsd::model::webhook_url_problem(ok).empty(), ok);
+    for (const char* bad : {"https://%ff.example/", "https://exa%00mple.com/", "https://caf%C3%A9.example/",
+                            "https://a%2Fb.example/", "https://[v1.x]/"})
+        BOOST_TEST(
+            jobsd::model::webhook_url_problem(bad) == "must name its host by a DNS name or an IP address",
+            bad);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

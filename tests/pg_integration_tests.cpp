@@ -520,3 +520,64 @@ BOOST_AUTO_TEST_CASE(bad_urls_stop_startup_with_a_clear_error) {
         }
     }
 }
+
+// PostgreSQL refuses text that is not UTF-8 (and with it every statement batched alongside) and
+// ends a text at its first NUL. Such text from a header, a query string or a URL's host is refused
+// with a 400 before it reaches the store; the database sees none of it, and the requests of
+// others go on.
+BOOST_AUTO_TEST_CASE(text_the_database_cannot_keep_gets_a_400_and_reaches_no_statement) {
+    pg_test_schema schema;
+    temp_dir dir("jobsd-pg-text");
+    auto server = start_on(dir, schema.url(), {{"JOBSD_AMQP_ENABLED", "false"}});
+    http_client c(server->host(), server->port());
+    const auto problem_of = [](const http_response& r) {
+        const auto doc = r.json();  // refuses a body that is not UTF-8
+        std::string out(doc.at("message").as_string());
+        if (const auto* errors = doc.as_object().if_contains("errors"))
+            for (const auto& e : errors->as_array())
+                out += std::string(" | ") + std::string(e.at("field").as_string()) + ": " +
+                       std::string(e.at("problem").as_string());
+        return out;
+    };
+
+    auto res = c.request(boost::beast::http::verb::post, "/jobs/v2",
+                         {{"x-api-key", std::string(key_a)},
+                          {"Content-Type", "application/json"},
+                          {"Idempotency-Key", "key-\xff-1"}},
+                         job_body(1));
+    BOOST_TEST(res.status == 400);
+    BOOST_TEST(problem_of(res) == "Idempotency-Key must be UTF-8 text");
+    for (const std::string target :
+         {"/jobs/v2?session_id=%ff", "/jobs/v2?session_id=a%00b", "/jobs/v2?template_id=%c0%af"}) {
+        res = c.get(target, key_a);
+        BOOST_TEST_CONTEXT(target) {
+            BOOST_TEST(res.status == 400);
+            BOOST_TEST(problem_of(res).find("must be UTF-8 text") != std::string::npos, problem_of(res));
+        }
+    }
+    res = c.get("/jobs/v2?%ff=1", key_a);
+    BOOST_TEST(res.status == 400);
+    BOOST_TEST(problem_of(res) == "Invalid query | (query): names a parameter that is not UTF-8 text");
+    res = c.post("/jobs/v2", key_a,
+                 R"({"job_type":"video","template_id":")" + std::string(project_a1) +
+                     R"(","session_id":"a\u0000b","values":{"headline":"x"}})");
+    BOOST_TEST(res.status == 400);
+    BOOST_TEST(problem_of(res) == "Invalid request | session_id: must not contain U+0000");
+    res = c.post("/jobs/v2", key_a,
+                 R"({"job_type":"video","template_id":")" + std::string(project_a1) +
+                     R"(","webhook":"https://%ff.example/hook","values":{"headline":"x"}})");
+    BOOST_TEST(res.status == 400);
+    BOOST_TEST(problem_of(res) ==
+               "Invalid request | webhook: must name its host by a DNS name or an IP address");
+
+    // The same connection, and the store, serve everyone else as before.
+    res = c.post("/jobs/v2", key_a, job_body(7));
+    BOOST_TEST_REQUIRE(res.status == 201, res.body);
+    res = c.get("/jobs/v2?session_id=sess-7", key_a);
+    BOOST_TEST_REQUIRE(res.status == 200, res.body);
+    BOOST_TEST(res.json().at("data").as_array().size() == 1u);
+    const std::string log = server->stderr_text();
+    BOOST_TEST(log.find("a read failed") == std::string::npos, log.substr(0, 4000));
+    BOOST_TEST(log.find("a write batch failed") == std::string::npos, log.substr(0, 4000));
+    BOOST_TEST(server->stop().code == 0);
+}

@@ -109,9 +109,7 @@ asio::awaitable<response> create_batch(const request_context& ctx) {
     const std::string_view key = header_value(ctx.req, "Idempotency-Key");
     // The prefix keeps a batch's hash apart from any single job body's.
     const std::string hash = key.empty() ? "" : model::sha256_hex("batch\n" + ctx.req.body());
-    if (key.size() > 255)
-        co_return message_response(http::status::bad_request,
-                                   "Idempotency-Key must be at most 255 characters");
+    if (auto bad = check_idempotency_key(key)) co_return std::move(*bad);
     if (!key.empty())
         if (auto earlier = co_await find_by_key(ctx, key)) co_return co_await replay(ctx, *earlier, hash);
 

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "model/job_event.hpp"
+#include "model/storable_text.hpp"
 #include "model/trace_context.hpp"
 #include "model/uuid.hpp"
 #include "server/error_boundary.hpp"
@@ -28,6 +29,14 @@ void set_rate_headers(response& res, const rate_decision& d) {
     res.set("RateLimit-Limit", std::to_string(d.limit));
     res.set("RateLimit-Remaining", std::to_string(d.remaining));
     res.set("RateLimit-Reset", std::to_string(d.reset_s));
+}
+
+std::optional<response> check_idempotency_key(std::string_view key) {
+    if (key.size() > 255)
+        return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
+    if (!model::is_storable_text(key))
+        return message_response(http::status::bad_request, "Idempotency-Key must be UTF-8 text");
+    return std::nullopt;
 }
 
 std::optional<response> check_outbox_backlog(const services& svc) {

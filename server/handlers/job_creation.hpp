@@ -21,6 +21,10 @@ boost::asio::awaitable<std::optional<model::job>> find_by_key(const request_cont
 
 void set_rate_headers(response& res, const rate_decision& d);
 
+// 400 when an Idempotency-Key header is longer than 255 characters or is not UTF-8 text
+// (model/storable_text.hpp); nullopt when it is fine or absent.
+std::optional<response> check_idempotency_key(std::string_view key);
+
 // 503 with Retry-After while more than server.max_outbox_backlog jobs wait for the broker.
 std::optional<response> check_outbox_backlog(const services& svc);
 

@@ -57,9 +57,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     const std::string_view key = header_value(ctx.req, "Idempotency-Key");
     std::string request_hash;
     if (!key.empty()) {
-        if (key.size() > 255)
-            co_return message_response(http::status::bad_request,
-                                       "Idempotency-Key must be at most 255 characters");
+        if (auto bad = check_idempotency_key(key)) co_return std::move(*bad);
         request_hash = model::sha256_hex(ctx.req.body());
         if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
     }

@@ -39,7 +39,7 @@ using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 struct webhook_sender::target {
     bool tls = false;
     std::string host;         // for resolving, SNI and certificate checks (no brackets)
-    std::string host_header;  // as the Host header writes it
+    std::string host_header;  // as the Host header writes it; in error texts too (ASCII, as sent)
     std::string port;
     std::string origin;  // scheme://host:port, the pool's key
     std::string path;    // the request target
@@ -154,7 +154,7 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve_allowed(const webhook_sender
     deadline.cancel();
     std::vector<tcp::endpoint> allowed;
     if (ec) {
-        error = "resolving " + t.host + ": " +
+        error = "resolving " + t.host_header + ": " +
                 (ec == asio::error::operation_aborted ? "timed out" : ec.message());
         co_return allowed;
     }
@@ -166,7 +166,8 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve_allowed(const webhook_sender
         else if (refusal.empty())
             refusal = std::move(why);
     }
-    if (allowed.empty()) error = "refused: " + (refusal.empty() ? t.host + " has no address" : refusal);
+    if (allowed.empty())
+        error = "refused: " + (refusal.empty() ? t.host_header + " has no address" : refusal);
     co_return allowed;
 }
 
