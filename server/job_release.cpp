@@ -117,12 +117,14 @@ asio::awaitable<bool> job_release::release(model::job_type type) {
         holds = l.holds;
     }
     if (want == 0) co_return false;
+    // The release claims its jobs (PostgreSQL) from its transaction's start: the time the
+    // publisher counts their lease from is taken no later than that.
+    const auto now = model::now_ms();
     auto [ec, jobs] = co_await store::async_release_held(store_, type, want, use_nothrow);
     if (ec) {
         co_return failed("releasing " + std::string(model::to_string(type)) +
                          " jobs failed: " + ec.message());
     }
-    const auto now = model::now_ms();
     spdlog::debug("fair queue: {} of {} {} jobs released", jobs.size(), want, model::to_string(type));
     {
         std::lock_guard lock(mu_);

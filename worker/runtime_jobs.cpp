@@ -113,7 +113,9 @@ void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::
 
 void worker_runtime::impl::apply_reports() {
     for (auto& r : mailbox.take()) {
-        if (r.what == job_report::kind::stopped) handler_returned(r.job_id);
+        // A handler that returned as its job timed out reports `finished`, not `stopped`.
+        if (r.what == job_report::kind::stopped || r.what == job_report::kind::finished)
+            handler_returned(r.job_id);
         auto it = jobs.find(r.job_id);
         if (it == jobs.end() || it->second.terminal) continue;  // late: dropped
         in_flight& j = it->second;
@@ -259,6 +261,7 @@ void worker_runtime::impl::check_abandoned(clock::time_point now) {
 }
 
 void worker_runtime::impl::handler_returned(std::uint64_t id) {
+    if (stopped.running() == 0) return;  // the common case: no handler was asked to stop
     const std::string uuid = stopped.uuid(id);
     if (stopped.returned(id)) spdlog::info("the abandoned handler of job {} returned", uuid);
 }
