@@ -1,10 +1,13 @@
 // The webhook dispatcher against a fake of our own webhook_store (no database): its claims yield
 // to ingestion while the store's writer is busy (webhooks.yield_writes), for at most a second at a
 // time, and not at all when the writer keeps up; a busy destination is claimed for again before
-// its queue runs dry (deliveries sent over HTTP to the test's receiver on loopback). The timings
+// its queue runs dry (deliveries sent over HTTP to the test's receiver on loopback); a name lookup
+// that hangs delays no other (host_resolver, with a lookup function of the test's). The timings
 // asserted are lower bounds a busy machine can only lengthen, or bounds ten times wider than what
 // they tell apart.
 #define BOOST_TEST_MODULE webhook_dispatcher
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -12,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "model/webhook_signature.hpp"
+#include "server/webhooks/host_resolver.hpp"
 #include "server/webhooks/webhook_dispatcher.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -237,4 +242,107 @@ BOOST_AUTO_TEST_CASE(a_busy_destination_is_claimed_for_before_its_queue_runs_dry
     BOOST_TEST(ahead);
     // Never more than per_endpoint at once at the receiver, however many are queued.
     BOOST_TEST(receiver.max_open_connections() <= w.options.per_endpoint);
+}
+
+// Name lookups (server/webhooks/host_resolver.hpp) with a lookup of the test's own: one that
+// hangs (a receiver whose name servers never answer) delays no other, and its waiter gives up at
+// its deadline.
+namespace {
+
+namespace asio = boost::asio;
+using jobsd::server::webhooks::host_resolver;
+
+// A lookup function whose "stuck" hosts block until released; it counts the lookups it made.
+struct scripted_lookups {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool released = false;
+    std::vector<std::string> made;  // guarded by mu
+
+    host_resolver::lookup_fn fn() {
+        return [this](const std::string& host, const std::string& port, boost::system::error_code&) {
+            std::unique_lock lock(mu);
+            made.push_back(host);
+            if (host.starts_with("stuck")) cv.wait(lock, [this] { return released; });
+            return host_resolver::endpoints{
+                {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(port))}};
+        };
+    }
+    void release() {
+        std::lock_guard lock(mu);
+        released = true;
+        cv.notify_all();
+    }
+    std::size_t count(const std::string& host) {
+        std::lock_guard lock(mu);
+        return static_cast<std::size_t>(std::count(made.begin(), made.end(), host));
+    }
+};
+
+// Resolves on `ioc`, recording the answer and the order answers came in.
+struct lookup_result {
+    boost::system::error_code ec;
+    std::size_t found = 0;
+    int order = 0;
+};
+
+void spawn_lookup(asio::io_context& ioc, host_resolver& r, std::string host,
+                  std::chrono::milliseconds timeout, lookup_result& out, int& answers) {
+    asio::co_spawn(
+        ioc,
+        [&r, &out, &answers, host = std::move(host), timeout]() -> asio::awaitable<void> {
+            auto [ec, found] = co_await r.resolve(host, "8080", timeout);
+            out = {ec, found.size(), ++answers};
+        },
+        asio::detached);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_lookup_that_never_answers_delays_no_other_and_ends_at_its_deadline) {
+    scripted_lookups lookups;
+    asio::io_context ioc;
+    auto busy = asio::make_work_guard(ioc);  // run_for() waits, never stops for want of work
+    lookup_result stuck, fast;
+    int answers = 0;
+    {
+        host_resolver resolver(2, lookups.fn());
+        spawn_lookup(ioc, resolver, "stuck.example", 1500ms, stuck, answers);
+        ioc.run_for(100ms);  // the stuck lookup has begun on one of the two threads
+        spawn_lookup(ioc, resolver, "fast.example", 30s, fast, answers);
+        const auto started = std::chrono::steady_clock::now();
+        while (answers < 2 && std::chrono::steady_clock::now() - started < 30s) ioc.run_for(50ms);
+        lookups.release();  // lets the pool's thread end, so the resolver can be destroyed
+    }
+    BOOST_TEST(!fast.ec, fast.ec.message());
+    BOOST_TEST(fast.found == 1u);
+    BOOST_TEST(fast.order == 1, "the answer for a working host waited behind the stuck lookup");
+    BOOST_TEST((stuck.ec == asio::error::timed_out), stuck.ec.message());
+    BOOST_TEST(stuck.order == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_lookup_whose_waiter_gave_up_before_it_began_is_never_made) {
+    scripted_lookups lookups;
+    asio::io_context ioc;
+    auto busy = asio::make_work_guard(ioc);
+    lookup_result stuck, queued, after;
+    int answers = 0;
+    host_resolver resolver(1, lookups.fn());
+    spawn_lookup(ioc, resolver, "stuck.example", 200ms, stuck, answers);
+    ioc.run_for(50ms);
+    spawn_lookup(ioc, resolver, "queued.example", 200ms, queued, answers);  // behind it on the one thread
+    auto started = std::chrono::steady_clock::now();
+    while (answers < 2 && std::chrono::steady_clock::now() - started < 30s) ioc.run_for(50ms);
+    BOOST_TEST((queued.ec == asio::error::timed_out), queued.ec.message());
+    lookups.release();
+    // The one thread takes lookups in order: once "after" is answered, "queued" had its turn.
+    spawn_lookup(ioc, resolver, "after.example", 30s, after, answers);
+    started = std::chrono::steady_clock::now();
+    while (answers < 3 && std::chrono::steady_clock::now() - started < 30s) ioc.run_for(50ms);
+    BOOST_TEST(!after.ec, after.ec.message());
+    BOOST_TEST(after.order == 3);
+    BOOST_TEST(after.found == 1u);
+    BOOST_TEST(lookups.count("stuck.example") == 1u);
+    BOOST_TEST(lookups.count("queued.example") == 0u);
+    BOOST_TEST(lookups.count("after.example") == 1u);
 }

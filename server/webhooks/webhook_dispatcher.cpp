@@ -91,10 +91,11 @@ webhook_dispatcher::webhook_dispatcher(const webhook_options& options, webhook_s
       policy_(policy_of(options)),
       retry_(options.retry_schedule, options.retry_jitter),
       tls_(make_client_tls_context(options.ca_file)),
+      resolver_(options.resolve_threads),
       wake_(*contexts_.front()),
       record_wake_(*contexts_.front()) {
     for (auto* c : contexts_)
-        senders_.push_back(std::make_unique<webhook_sender>(*c, options_, policy_, tls_));
+        senders_.push_back(std::make_unique<webhook_sender>(*c, options_, policy_, tls_, resolver_));
 }
 
 webhook_dispatcher::~webhook_dispatcher() = default;

@@ -99,6 +99,7 @@ class webhook_dispatcher {
     const address_policy policy_;
     const retry_policy retry_;
     boost::asio::ssl::context tls_;
+    host_resolver resolver_;                                // the senders' name lookups
     std::vector<std::unique_ptr<webhook_sender>> senders_;  // one per context, used on it alone
     boost::asio::steady_timer wake_;                        // the claim loop sleeps on it
     boost::asio::steady_timer record_wake_;                 // the recorder sleeps on it

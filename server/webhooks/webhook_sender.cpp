@@ -139,30 +139,22 @@ http::request<http::string_body> make_request(const webhook_sender::target& t, c
 
 // The addresses of `t.host` the policy allows; `error` says why there are none.
 asio::awaitable<std::vector<tcp::endpoint>> resolve_allowed(const webhook_sender::target& t,
+                                                            host_resolver& resolver,
                                                             const address_policy& policy,
                                                             std::chrono::milliseconds timeout,
                                                             std::string& error) {
-    auto ex = co_await asio::this_coro::executor;
-    // getaddrinfo cannot be interrupted; the timer cancels the wait for it instead.
-    auto resolver = std::make_shared<tcp::resolver>(ex);
-    asio::steady_timer deadline(ex, timeout);
-    deadline.async_wait([resolver](boost::system::error_code ec) {
-        if (!ec) resolver->cancel();
-    });
-    auto [ec, results] =
-        co_await resolver->async_resolve(t.host, t.port, tcp::resolver::numeric_service, use_nothrow);
-    deadline.cancel();
+    auto [ec, results] = co_await resolver.resolve(t.host, t.port, timeout);
     std::vector<tcp::endpoint> allowed;
     if (ec) {
-        error = "resolving " + t.host_header + ": " +
-                (ec == asio::error::operation_aborted ? "timed out" : ec.message());
+        error =
+            "resolving " + t.host_header + ": " + (ec == asio::error::timed_out ? "timed out" : ec.message());
         co_return allowed;
     }
     std::string refusal;
-    for (const auto& entry : results) {
-        auto why = policy.refusal(t.host, entry.endpoint().address());
+    for (const auto& endpoint : results) {
+        auto why = policy.refusal(t.host, endpoint.address());
         if (why.empty())
-            allowed.push_back(entry.endpoint());
+            allowed.push_back(endpoint);
         else if (refusal.empty())
             refusal = std::move(why);
     }
@@ -174,14 +166,14 @@ asio::awaitable<std::vector<tcp::endpoint>> resolve_allowed(const webhook_sender
 }  // namespace
 
 webhook_sender::webhook_sender(asio::io_context& ioc, const webhook_options& options,
-                               const address_policy& policy, ssl::context& tls)
-    : ioc_(ioc), options_(options), policy_(policy), tls_(tls) {}
+                               const address_policy& policy, ssl::context& tls, host_resolver& resolver)
+    : ioc_(ioc), options_(options), policy_(policy), tls_(tls), resolver_(resolver) {}
 
 webhook_sender::~webhook_sender() = default;
 
 asio::awaitable<std::unique_ptr<webhook_sender::connection>> webhook_sender::open(const target& t,
                                                                                   std::string& error) {
-    auto allowed = co_await resolve_allowed(t, policy_, options_.connect_timeout, error);
+    auto allowed = co_await resolve_allowed(t, resolver_, policy_, options_.connect_timeout, error);
     if (allowed.empty()) co_return nullptr;
     beast::tcp_stream plain(ioc_);
     plain.expires_after(options_.connect_timeout);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "server/webhooks/address_policy.hpp"
+#include "server/webhooks/host_resolver.hpp"
 #include "server/webhooks/webhook_options.hpp"
 
 namespace jobsd::server::webhooks {
@@ -44,10 +45,10 @@ struct attempt_result {
 
 class webhook_sender {
   public:
-    // `tls` is the client context (verification set up by make_client_tls_context); it, `options`
-    // and `policy` outlive the sender.
+    // `tls` is the client context (verification set up by make_client_tls_context); it, `options`,
+    // `policy` and `resolver` (shared by the senders) outlive the sender.
     webhook_sender(boost::asio::io_context& ioc, const webhook_options& options, const address_policy& policy,
-                   boost::asio::ssl::context& tls);
+                   boost::asio::ssl::context& tls, host_resolver& resolver);
     ~webhook_sender();
 
     boost::asio::awaitable<attempt_result> send(const outgoing& request);
@@ -68,6 +69,7 @@ class webhook_sender {
     const webhook_options& options_;
     const address_policy& policy_;
     boost::asio::ssl::context& tls_;
+    host_resolver& resolver_;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;  // by origin, oldest first
 };
 
