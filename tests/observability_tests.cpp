@@ -248,9 +248,9 @@ BOOST_FIXTURE_TEST_CASE(threads_are_named_by_their_job, temp_dir) {
                 {"JOBSD_AMQP_ENABLED", "true"},
                 {"JOBSD_AMQP_URLS",
                  "amqp://guest:guest@127.0.0.1:" + std::to_string(unused_loopback_port()) + "/"}});
-    const std::multiset<std::string> wanted{"jobsd",           "jobsd-io",     "jobsd-writer",
-                                            "jobsd-reader",    "jobsd-events", "jobsd-control",
-                                            "jobsd-publisher", "jobsd-signals"};
+    const std::multiset<std::string> wanted{"jobsd",           "jobsd-io",      "jobsd-writer",
+                                            "jobsd-reader",    "jobsd-events",  "jobsd-control",
+                                            "jobsd-publisher", "jobsd-signals", "jobsd-dns"};
     std::multiset<std::string> names;
     // A thread names itself as it starts, which may be just after jobsd answers.
     within(std::chrono::seconds(10), [&] {

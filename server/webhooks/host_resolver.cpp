@@ -5,6 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -30,12 +33,17 @@ struct pending {
 
 }  // namespace
 
-host_resolver::host_resolver(unsigned threads, lookup_fn lookup)
-    : lookup_(std::move(lookup)), pool_(threads == 0 ? 1 : threads) {}
+host_resolver::host_resolver(unsigned threads, lookup_fn lookup) : lookup_(std::move(lookup)) {
+    for (unsigned i = 0; i < std::max(threads, 1u); ++i)
+        threads_.emplace_back([this] {
+            ::pthread_setname_np(::pthread_self(), "jobsd-dns");  // as top -H and perf show it
+            pool_.run();
+        });
+}
 
 host_resolver::~host_resolver() {
     pool_.stop();
-    pool_.join();
+    for (auto& t : threads_) t.join();
 }
 
 asio::awaitable<std::pair<error_code, host_resolver::endpoints>> host_resolver::resolve(

@@ -4,7 +4,7 @@
 // up every other receiver's new connection behind it, and an attempt's deadline did not end its
 // wait. Here each lookup runs on a small pool of threads of its own; the waiting coroutine
 // resumes at its deadline whatever the lookup does, and a lookup still queued when its waiter
-// gave up is never started.
+// gave up is never started. The pool's threads are named jobsd-dns.
 //
 // Thread safety: resolve() is called from coroutines on any io_context that outlives the
 // resolver; the answer comes back on the caller's executor.
@@ -12,13 +12,15 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -47,7 +49,9 @@ class host_resolver {
 
   private:
     lookup_fn lookup_;
-    boost::asio::thread_pool pool_;
+    boost::asio::io_context pool_;  // run by threads_ alone
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_{pool_.get_executor()};
+    std::vector<std::thread> threads_;
 };
 
 }  // namespace jobsd::server::webhooks
