@@ -72,9 +72,7 @@ std::vector<std::variant<job_event, event_error>> parse_job_events(std::string_v
     // blocks freed at once at the end), and what the events keep is copied out of it.
     unsigned char buf[4096];
     json::monotonic_resource mr(buf, sizeof buf);
-    json::parse_options opts;
-    opts.max_depth = max_message_depth;
-    json::value doc = json::parse(body, ec, &mr, opts);
+    json::value doc = json::parse(body, ec, &mr, message_parse_options());
     if (ec) {
         out.emplace_back(event_error{"not JSON: " + ec.message()});
         return out;

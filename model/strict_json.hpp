@@ -4,6 +4,7 @@
 // itself. Pure code; no I/O.
 #pragma once
 
+#include <boost/json/parse_options.hpp>
 #include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
@@ -20,6 +21,13 @@ inline constexpr std::size_t max_json_depth = 32;
 // body (up to max_json_depth) one level down, and an event batch a handler's output three levels
 // down; a bound at the body's own would refuse a job the API accepted, or its outcome.
 inline constexpr std::size_t max_message_depth = 2 * max_json_depth;
+
+// Boost.JSON's options for reading such a message.
+inline boost::json::parse_options message_parse_options() {
+    boost::json::parse_options opts;
+    opts.max_depth = max_message_depth;
+    return opts;
+}
 
 // "" when `text` is strict JSON; otherwise what is wrong with it, for the client.
 std::string strict_json_problem(std::string_view text, std::size_t max_depth = max_json_depth);

@@ -39,9 +39,7 @@ constexpr std::chrono::seconds refused_pause{1};
 // nullopt when the body names no job.
 std::optional<model::job_event> dead_letter_event(std::string_view body, const std::string& reason) {
     boost::system::error_code ec;
-    boost::json::parse_options opts;
-    opts.max_depth = model::max_message_depth;
-    auto doc = boost::json::parse(body, ec, {}, opts);
+    auto doc = boost::json::parse(body, ec, {}, model::message_parse_options());
     const auto* obj = ec ? nullptr : doc.if_object();
     const auto* uuid = obj ? obj->if_contains("uuid") : nullptr;
     if (!uuid || !uuid->is_string() || !model::is_uuid(uuid->get_string())) return std::nullopt;

@@ -30,9 +30,9 @@ parsed_job parse_job_message(std::string body, std::string_view fallback_type) {
     boost::system::error_code ec;
     // The message's nodes come from one arena, released with the job (the document is read,
     // never grown): no allocation and no free per node.
-    json::parse_options opts;
-    opts.max_depth = model::max_message_depth;  // a job body as deep as the API accepts
-    json::value v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
+    // A job body as deep as the API accepts, one level down.
+    json::value v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(),
+                                model::message_parse_options());
     if (ec) return {std::nullopt, "not JSON: " + ec.message()};
     if (!v.is_object()) return {std::nullopt, "not a JSON object"};
     json::object& msg = v.as_object();

@@ -107,9 +107,9 @@ std::optional<response> check_create_batch(const services& svc, const http::requ
 asio::awaitable<response> create_batch(const request_context& ctx) {
     // A repeated Idempotency-Key replays first: the first answer stands whatever changed since.
     const std::string_view key = header_value(ctx.req, "Idempotency-Key");
+    if (auto bad = check_idempotency_key(key)) co_return std::move(*bad);
     // The prefix keeps a batch's hash apart from any single job body's.
     const std::string hash = key.empty() ? "" : model::sha256_hex("batch\n" + ctx.req.body());
-    if (auto bad = check_idempotency_key(key)) co_return std::move(*bad);
     if (!key.empty())
         if (auto earlier = co_await find_by_key(ctx, key)) co_return co_await replay(ctx, *earlier, hash);
 

@@ -54,7 +54,7 @@ asio::awaitable<std::pair<error_code, host_resolver::endpoints>> host_resolver::
     asio::post(pool_, [this, p, ex, host = std::move(host), port = std::move(port)] {
         if (p->abandoned.load()) return;
         error_code ec;
-        auto found = lookup_(host, port, ec);
+        auto found = lookup_ ? lookup_(host, port, ec) : system_lookup(host, port, ec);
         asio::post(ex, [p, ec, found = std::move(found)]() mutable {
             if (p->abandoned.load()) return;
             p->answered = true;
@@ -74,8 +74,7 @@ asio::awaitable<std::pair<error_code, host_resolver::endpoints>> host_resolver::
 
 host_resolver::endpoints host_resolver::system_lookup(const std::string& host, const std::string& port,
                                                       error_code& ec) {
-    asio::io_context none;  // a blocking resolve runs on the calling thread; this only anchors it
-    asio::ip::tcp::resolver resolver(none);
+    asio::ip::tcp::resolver resolver(pool_);  // a blocking resolve: getaddrinfo on this thread
     endpoints out;
     for (const auto& entry : resolver.resolve(host, port, asio::ip::tcp::resolver::numeric_service, ec))
         out.push_back(entry.endpoint());

@@ -29,11 +29,11 @@ namespace jobsd::server::webhooks {
 class host_resolver {
   public:
     using endpoints = std::vector<boost::asio::ip::tcp::endpoint>;
-    // One blocking lookup of host and (numeric) port: getaddrinfo by default; a test passes its own.
+    // One blocking lookup of host and (numeric) port; a test passes its own. Empty: getaddrinfo.
     using lookup_fn = std::function<endpoints(const std::string& host, const std::string& port,
                                               boost::system::error_code& ec)>;
 
-    explicit host_resolver(unsigned threads, lookup_fn lookup = system_lookup);
+    explicit host_resolver(unsigned threads, lookup_fn lookup = {});
     // Drops the lookups not started and waits for the ones running (their answers go nowhere).
     ~host_resolver();
     host_resolver(const host_resolver&) = delete;
@@ -44,10 +44,9 @@ class host_resolver {
     boost::asio::awaitable<std::pair<boost::system::error_code, endpoints>> resolve(
         std::string host, std::string port, std::chrono::milliseconds timeout);
 
-    static endpoints system_lookup(const std::string& host, const std::string& port,
-                                   boost::system::error_code& ec);
-
   private:
+    endpoints system_lookup(const std::string& host, const std::string& port, boost::system::error_code& ec);
+
     lookup_fn lookup_;
     boost::asio::io_context pool_;  // run by threads_ alone
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_{pool_.get_executor()};

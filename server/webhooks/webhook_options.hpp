@@ -39,11 +39,11 @@ struct webhook_options {
     // written, status and body read). Standard Webhooks recommends 15-30 s for an answer: a
     // receiver should acknowledge at once and work afterwards.
     std::chrono::milliseconds connect_timeout{5'000};
+    std::chrono::milliseconds tls_timeout{5'000};
+    std::chrono::milliseconds answer_timeout{15'000};
     // Name lookups running at once (server/webhooks/host_resolver.hpp), each on a thread of its
     // own: receivers whose name servers do not answer hold at most this many, not the others'.
     unsigned resolve_threads = 8;
-    std::chrono::milliseconds tls_timeout{5'000};
-    std::chrono::milliseconds answer_timeout{15'000};
     // Bytes of an answer read at most: only the status matters; a receiver streaming a large body
     // is cut off (the status still counts) and its connection closed.
     std::size_t response_max = 64 * 1024;

@@ -15,6 +15,8 @@
 
 #include <stdexcept>
 
+#include "model/strict_json.hpp"
+
 namespace jobsd::test {
 
 namespace beast = boost::beast;
@@ -26,9 +28,7 @@ boost::json::value http_response::json() const {
     error_code ec;
     // A job's answer holds its input a level or two down: as deep as a message between jobsd
     // and its workers, not only as deep as a body the API accepts.
-    boost::json::parse_options opts;
-    opts.max_depth = 64;
-    auto value = boost::json::parse(body, ec, {}, opts);
+    auto value = boost::json::parse(body, ec, {}, jobsd::model::message_parse_options());
     if (ec) {
         throw std::runtime_error("response body is not JSON (" + ec.message() + "), status " +
                                  std::to_string(status) + ": " + body);
