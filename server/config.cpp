@@ -169,6 +169,7 @@ std::vector<entry> schema(config& c) {
         {"server", "header_limit", "", uint_setter(c.server.header_limit, 1024, 1 << 20)},
         {"server", "header_timeout_ms", "", duration_setter(c.server.header_timeout, 100, max_u32)},
         {"server", "read_timeout_ms", "", duration_setter(c.server.read_timeout, 100, max_u32)},
+        {"server", "body_timeout_ms", "", duration_setter(c.server.body_timeout, 100, max_u32)},
         {"server", "max_connections", "", uint_setter(c.server.max_connections, 1, 1'000'000)},
         {"server", "max_requests_per_connection", "",
          uint_setter(c.server.max_requests_per_connection, 1, max_u32)},

@@ -39,8 +39,12 @@ struct server_options {
     // Time allowed for the whole header once its first byte arrived: a client that trickles a
     // header (slowloris) is cut off after this.
     std::chrono::milliseconds header_timeout{5'000};
-    // Time allowed to receive a request's body, and to write an answer.
+    // The longest wait for the next bytes of a request's body, or for the socket to take more of
+    // an answer: a client that stalls this long is cut off.
     std::chrono::milliseconds read_timeout{10'000};
+    // Time allowed for a whole body to arrive (408 past it) and for a whole answer to leave, however
+    // steadily it moves: a slow client of a large body is served, a trickling one is not kept.
+    std::chrono::milliseconds body_timeout{60'000};
     // Time an idle keep-alive connection is kept open waiting for its next request.
     std::chrono::milliseconds idle_timeout{60'000};
     // Open connections at most; one more is accepted, answered 503 with Retry-After and closed

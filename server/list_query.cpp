@@ -91,6 +91,8 @@ std::variant<list_request, model::request_error> parse_list_query(std::string_vi
     if (!url) return query_error("(query)", "is not a valid query string");
     std::vector<std::string> seen;
     for (const auto& p : url->params()) {
+        // An empty piece ("?status=QUEUED&", "a=1&&b=2") names nothing: skipped, as servers do.
+        if (p.key.empty() && !p.has_value) continue;
         const std::string key = p.key;
         // Decoded, a parameter may be any bytes; a name that is not text is not repeated back.
         if (!model::is_storable_text(key))
@@ -104,7 +106,7 @@ std::variant<list_request, model::request_error> parse_list_query(std::string_vi
             return query_error(key, std::move(problem));
     }
     for (const auto& p : url->encoded_params()) {
-        if (p.key == "cursor") continue;
+        if (p.key == "cursor" || (p.key.empty() && !p.has_value)) continue;
         r.other_params += std::string_view(p.key);
         r.other_params += '=';
         r.other_params += std::string_view(p.value);

@@ -1,5 +1,5 @@
-// Patterns are matched segment by segment, without allocating; a HEAD is not served (405 like
-// any other method the path does not list).
+// Patterns are matched segment by segment, without allocating. A HEAD is served by the GET row
+// of its path when that row answers (not a stream): the session sends the GET's head alone.
 #include "server/router.hpp"
 
 #include <climits>
@@ -17,6 +17,12 @@ std::string_view next_segment(std::string_view& s, bool& more) {
     more = slash != std::string_view::npos;
     s = more ? s.substr(slash + 1) : std::string_view{};
     return seg;
+}
+
+// Whether `r` serves a request of `method`: its own, or HEAD for a GET row that answers (RFC 9110
+// §9.3.2). A stream has no head apart from its body: HEAD there is refused with 405.
+bool serves(const route& r, http::verb method) {
+    return r.method == method || (method == http::verb::head && r.method == http::verb::get && r.answer);
 }
 
 std::string_view normalized_path(std::string_view target) {
@@ -81,7 +87,7 @@ route_match match_route(std::span<const route> table, http::verb method, std::st
             m = route_match{};
             m.result = route_match::outcome::wrong_method;
         }
-        if (table[i].method == method && m.result != route_match::outcome::found)
+        if (serves(table[i], method) && m.result != route_match::outcome::found)
             m = route_match{route_match::outcome::found, &table[i], i, param, {}};
     }
     if (m.result != route_match::outcome::wrong_method) return m;
@@ -92,6 +98,7 @@ route_match match_route(std::span<const route> table, http::verb method, std::st
         const auto name = http::to_string(r.method);
         if (!m.allow.empty()) m.allow += ", ";
         m.allow.append(name.data(), name.size());
+        if (serves(r, http::verb::head) && r.method != http::verb::head) m.allow += ", HEAD";
     }
     return m;
 }

@@ -25,7 +25,8 @@ struct route_match {
 
 // `target` is the request target; a query string is ignored, and so is one trailing slash. When
 // several rows match the path, literal segments win over parameters (GET /jobs/v2 is not a job
-// id), then the method picks the row.
+// id), then the method picks the row. HEAD takes the GET row of a path when that row answers
+// rather than streams; Allow lists HEAD beside such a GET.
 route_match match_route(std::span<const route> table, boost::beast::http::verb method,
                         std::string_view target);
 

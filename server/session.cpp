@@ -4,6 +4,7 @@
 // it on beast::tcp_stream directly (no indirection per read), TLS on Beast's SSL stream.
 #include "server/session.hpp"
 
+#include "server/answer_writing.hpp"
 #include "server/header_lookup.hpp"
 #include "server/http_framing.hpp"
 #include "server/idle_deadline.hpp"
@@ -55,6 +56,9 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
         ec == asio::ssl::error::stream_truncated)
         return std::nullopt;
+    // The body's whole-time bound (read_body): the socket is still open, so the client learns why.
+    if (ec == asio::error::timed_out)
+        return message_response(http::status::request_timeout, "Request body not received in time");
     if (ec == http::error::body_limit)
         return message_response(http::status::payload_too_large, "Request body too large");
     if (ec == http::error::header_limit)
@@ -62,34 +66,11 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
     return message_response(http::status::bad_request, "Malformed HTTP request");
 }
 
-// Plain TCP whose socket was made non-blocking (run_session): the answer is first offered to the
-// socket as it is, head and body in one gathered write. One that fits the socket's send buffer,
-// nearly every one, has left with no asynchronous operation and no timer armed and cancelled for
-// it; the rest of one that does not is written asynchronously, under the stream's deadline.
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_at_once(beast::tcp_stream& stream,
-                                                                          response& res) {
-    if (!stream.socket().non_blocking()) co_return co_await async_write_gathered(stream, res);
-    const std::string head = response_head(res);
-    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
-    beast::error_code ec;
-    const std::size_t sent = stream.socket().write_some(parts, ec);
-    if (ec == asio::error::would_block) ec = {};
-    if (ec || sent == asio::buffer_size(parts)) co_return std::tuple{ec, sent};
-    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
-    rest.consume(sent);
-    auto [wec, more] = co_await asio::async_write(stream, rest, use_nothrow);
-    co_return std::tuple{wec, sent + more};
-}
-
-// Writes an answer: its head and body in one gathered write. A chunked answer (none today) goes
-// through Beast's serializer, which frames the chunks.
-template <class Stream>
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, response& res) {
-    if (res.chunked()) co_return co_await http::async_write(stream, res, use_nothrow);
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
-        co_return co_await write_at_once(stream, res);
-    else
-        co_return co_await async_write_gathered(stream, res);
+// `Expect: 100-continue` (RFC 9110 §10.1.1) on an HTTP/1.1 request whose body has not arrived:
+// the client waits for a 100 before it sends the body. HTTP/1.0 requests are not asked.
+bool expects_continue(const http::request_parser<http::string_body>& parser) {
+    if (parser.is_done() || parser.get().version() < 11) return false;
+    return beast::iequals(header_value(parser.get().base(), http::field::expect), "100-continue");
 }
 
 // The 503 for a connection over the limit, on a stream ready for HTTP.
@@ -98,8 +79,7 @@ asio::awaitable<void> answer_too_many(Stream& stream, const server_options& opti
     auto res = message_response(http::status::service_unavailable, "Too many connections, retry later");
     res.set(http::field::retry_after, "1");
     res.keep_alive(false);
-    beast::get_lowest_layer(stream).expires_after(options.read_timeout);
-    co_await write_response(stream, res);
+    co_await write_response(stream, res, options);
 }
 
 // Counts a request as in flight from its first header byte to its answer written (shutdown
@@ -180,8 +160,8 @@ class request_loop {
 
     // Waiting for the first byte of the next request is idle time; the loop ends when the
     // connection closed, reset or stayed idle too long (nothing to answer), or after an answer
-    // that closes it.
-    asio::awaitable<void> run() {
+    // that closes it: true then, when the client may still be sending (linger_before_close).
+    asio::awaitable<bool> run() {
         for (std::size_t served = 1;; ++served) {
             if (buffer_.size() == 0) {
                 if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -205,6 +185,7 @@ class request_loop {
             if (!co_await serve_one(served)) break;
         }
         co_await idle_.settle();
+        co_return linger_;
     }
 
   private:
@@ -234,6 +215,7 @@ class request_loop {
         tcp_.expires_after(options_.header_timeout);
         auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
         in_flight.start();
+        const bool head = !ec && parser.get().method() == http::verb::head;
         reply r;
         admission a;
         if (ec) {
@@ -246,18 +228,25 @@ class request_loop {
             // it is within the limit, so the connection stays usable (a client with a bad key
             // keeps its connection, which keeps refusals cheap); one past it is not read, and the
             // connection closes, as after a 413 or an unreadable body.
-            if (too_large) {
+            // A client waiting for a 100 has not sent its body: it is answered at once, and the
+            // connection closes, since whether that body follows is the client's choice.
+            if (too_large || expects_continue(parser)) {
                 r.close = true;
             } else if (!r.close && !parser.is_done()) {
-                tcp_.expires_after(options_.read_timeout);
-                auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+                auto [bec, bn] = co_await read_body(parser);
                 r.close = bec.failed();
             }
         } else if (too_large) {
             r = closing(std::move(*too_large), std::move(a.who.request_id));
         } else {
-            tcp_.expires_after(options_.read_timeout);
-            std::tie(ec, n) = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+            if (expects_continue(parser)) {
+                // Admitted: the client may send its body now.
+                static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+                tcp_.expires_after(options_.read_timeout);
+                auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(go_on), use_nothrow);
+                if (cec) co_return false;
+            }
+            std::tie(ec, n) = co_await read_body(parser);
             std::optional<response> res;
             if (ec) {
                 res = answer_read_error(ec);
@@ -276,12 +265,32 @@ class request_loop {
         r.res->version(ec ? 11 : parser.get().version());
         if (!r.request_id.empty()) r.res->set("X-Request-Id", r.request_id);
         r.res->keep_alive(!r.close);
+        if (head) drop_body_for_head(*r.res);
         metrics& counters = handlers_.counters();
         counters.count_response(r.res->result_int());
-        tcp_.expires_after(options_.read_timeout);
-        auto [wec, written] = co_await write_response(stream_, *r.res);
+        auto [wec, written] = co_await write_response(stream_, *r.res, options_);
         counters.observe_request(r.metrics_slot, std::chrono::steady_clock::now() - started);
+        linger_ = r.close && !wec;
         co_return !wec && !r.close;
+    }
+
+    // A request's body, once its header was admitted: each read must bring bytes within
+    // read_timeout (a stalled client is cut off; Beast's timeout closes the socket), and the whole
+    // body must be in within body_timeout, past which the answer is 408 (asio::error::timed_out),
+    // so a slow but steady client of a large body is served and a trickling one is not kept.
+    asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_body(parser_type& parser) {
+        const auto until =
+            std::chrono::steady_clock::now() + std::max(options_.body_timeout, options_.read_timeout);
+        std::size_t total = 0;
+        while (!parser.is_done()) {
+            tcp_.expires_after(options_.read_timeout);
+            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            total += n;
+            if (ec) co_return std::tuple{ec, total};
+            if (!parser.is_done() && std::chrono::steady_clock::now() >= until)
+                co_return std::tuple{beast::error_code(asio::error::timed_out), total};
+        }
+        co_return std::tuple{beast::error_code{}, total};
     }
 
     // 413 for a declared body past its route's limit, as the parser would have answered; otherwise
@@ -335,12 +344,14 @@ class request_loop {
     idle_deadline idle_;  // plain TCP's wait for the next request
     const api& handlers_;
     const server_options& options_;
+    bool linger_ = false;  // the last answer closed the connection
 };
 
+// True when the connection ended with an answer that closed it.
 template <class Stream>
-asio::awaitable<void> serve_requests(Stream& stream, const api& handlers, const server_options& options) {
+asio::awaitable<bool> serve_requests(Stream& stream, const api& handlers, const server_options& options) {
     request_loop<Stream> loop(stream, handlers, options);
-    co_await loop.run();
+    co_return co_await loop.run();
 }
 
 // The TLS handshake under its own deadline: a client that connects and says nothing is cut off.
@@ -387,8 +398,9 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
     stream.socket().non_blocking(true, ignored);  // for write_at_once; async operations are alike
     metrics& counters = handlers.counters();
     counters.connection_opened();
-    co_await serve_requests(stream, handlers, options);
+    const bool closed_by_answer = co_await serve_requests(stream, handlers, options);
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);  // best effort; peer may be gone
+    if (closed_by_answer) co_await linger_before_close(stream);
     counters.connection_closed();
 }
 

@@ -322,6 +322,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(limits, Backend, backends) {
     BOOST_TEST(c.post("/jobs/v2", key_a, batch_of({big, big})).status == 413u);
     r = post_batch(c, key_a, batch_of({big, big, big, big, big}));
     BOOST_TEST(r.status == 413u, r.body);
+    // Each job is held to the single job's limit, though the batch's would take it.
+    json::object huge = job("video", project_a1, "huge");
+    huge["note"] = std::string(70000, 'x');
+    BOOST_TEST(c.post("/jobs/v2", key_a, json::serialize(huge)).status == 413u);
+    r = post_batch(c, key_a, batch_of({big, huge}));
+    BOOST_TEST_REQUIRE(r.status == 400u, r.body.substr(0, 300));
+    const auto refused = r.json();
+    BOOST_TEST_REQUIRE(refused.at("errors").as_array().size() == 1u);
+    const auto& too_big = refused.at("errors").as_array()[0].as_object();
+    BOOST_TEST(too_big.at("index").as_int64() == 1);
+    BOOST_TEST(std::string(too_big.at("problem").as_string()).find("server.body_limit, 65536 bytes") !=
+               std::string::npos);
     // 1000 jobs fit (the limit is inclusive), and land in order.
     std::vector<json::object> thousand;
     for (int i = 0; i < 1000; ++i) thousand.push_back(job("tts", project_a_bounded, "k" + std::to_string(i)));

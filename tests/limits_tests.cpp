@@ -21,6 +21,7 @@
 
 using namespace jobsd::test;
 namespace asio = boost::asio;
+namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
@@ -36,6 +37,7 @@ struct tight_server {
     tight_server()
         : server(start_test_jobsd(dir, {{"JOBSD_SERVER_HEADER_TIMEOUT_MS", "1000"},
                                         {"JOBSD_SERVER_READ_TIMEOUT_MS", "1000"},
+                                        {"JOBSD_SERVER_BODY_TIMEOUT_MS", "3000"},
                                         {"JOBSD_SERVER_IDLE_TIMEOUT_MS", "1500"},
                                         {"JOBSD_SERVER_HEADER_LIMIT", "4096"},
                                         {"JOBSD_SERVER_MAX_CONNECTIONS", "3"},
@@ -98,9 +100,10 @@ BOOST_FIXTURE_TEST_CASE(slowloris_header_is_cut_off_within_the_header_timeout, t
 }
 
 // The body's counterpart: a whole, valid header, then a body of 200 bytes trickled one every
-// 200 ms. The read timeout (1 s) covers the whole body, so the connection ends long before the
-// body could, with no answer and no job.
-BOOST_FIXTURE_TEST_CASE(a_trickled_body_is_cut_off_within_the_read_timeout_and_creates_nothing,
+// 200 ms. Each byte comes within the read timeout (1 s), but the whole body must be in within the
+// body timeout (3 s): the answer is 408 and the connection ends long before the body could, with
+// no job.
+BOOST_FIXTURE_TEST_CASE(a_trickled_body_is_cut_off_within_the_body_timeout_and_creates_nothing,
                         tight_server) {
     raw_conn c(server->port());
     const auto start = steady::now();
@@ -113,10 +116,110 @@ BOOST_FIXTURE_TEST_CASE(a_trickled_body_is_cut_off_within_the_read_timeout_and_c
         closed = c.read_until_closed(200ms);
     }
     BOOST_TEST(closed, "the body was still being read after " << sent << " of 200 bytes");
-    BOOST_TEST(c.text().find("201") == std::string::npos, c.text());
+    BOOST_TEST(c.text().find("HTTP/1.1 408 ") == 0u, c.text());
+    BOOST_TEST(ms_since(start) >= 2500);
     BOOST_TEST_MESSAGE("cut off after " << ms_since(start) << " ms and " << sent << " body bytes");
     http_client client(server->host(), server->port());
     BOOST_TEST(metric(client, "jobsd_store_jobs_committed_total") == 0.0);
+}
+
+// A slow but steady client: its body comes in four parts 450 ms apart, longer in all than the read
+// timeout (1 s), each part well within it. It is served.
+BOOST_FIXTURE_TEST_CASE(a_body_that_keeps_coming_is_read_past_the_read_timeout, tight_server) {
+    const std::string body = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";
+    raw_conn c(server->port());
+    const auto start = steady::now();
+    c.send("POST /jobs/v2 HTTP/1.1\r\nHost: x\r\nx-api-key: " + std::string(key_a) +
+           "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n");
+    const std::size_t part = body.size() / 4 + 1;
+    for (std::size_t at = 0; at < body.size(); at += part) {
+        std::this_thread::sleep_for(450ms);
+        c.send(body.substr(at, part));
+    }
+    BOOST_TEST(c.read_until_closed(5s));
+    BOOST_TEST(ms_since(start) >= 1000);
+    BOOST_TEST(c.text().find("HTTP/1.1 201 ") == 0u, c.text());
+}
+
+// HEAD is answered with the head a GET gets (its Content-Length too) and no body, so the next
+// answer on the connection starts right after it.
+BOOST_FIXTURE_TEST_CASE(head_gets_the_get_head_and_no_body, tight_server) {
+    raw_conn c(server->port());
+    c.send(
+        "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        "HEAD /jobs/v2/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    BOOST_TEST(c.read_until_closed(5s));
+    const std::string& t = c.text();
+    BOOST_TEST_REQUIRE(t.find("HTTP/1.1 200 ") == 0u, t);
+    const auto head_end = t.find("\r\n\r\n") + 4;
+    BOOST_TEST(t.compare(head_end, 13, "HTTP/1.1 200 ") == 0, t);
+    // The HEAD's Content-Length is the GET's, whose body follows its own head.
+    const auto length_of = [&](std::size_t from) {
+        const auto at = t.find("Content-Length: ", from);
+        return std::stoul(t.substr(at + 16));
+    };
+    const auto get_end = t.find("\r\n\r\n", head_end) + 4;
+    BOOST_TEST(length_of(0) == length_of(head_end));
+    BOOST_TEST(length_of(0) > 0u);
+    // A stream has no head apart from its body: 405, with no body either.
+    const auto third = get_end + length_of(head_end);
+    BOOST_TEST(t.compare(third, 13, "HTTP/1.1 405 ") == 0, t);
+    BOOST_TEST(t.substr(third).find("Allow: GET\r\n") != std::string::npos, t);
+    BOOST_TEST(t.substr(third).ends_with("\r\n\r\n"), t);
+}
+
+// Expect: 100-continue: an admitted request is told to go on before it sends its body; a refused
+// one is answered at once, its body never asked for, and the connection closes.
+BOOST_FIXTURE_TEST_CASE(expect_100_continue_is_answered, tight_server) {
+    const std::string body = R"({"job_type":"tts","template_id":"468ea7a0-66e1-4357-a760-236e54167f3e"})";
+    const auto head = [&](std::string_view key) {
+        return "POST /jobs/v2 HTTP/1.1\r\nHost: x\r\nx-api-key: " + std::string(key) +
+               "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n";
+    };
+    raw_conn c(server->port());
+    c.send(head(key_a));
+    c.read_until_closed(300ms);  // returns once the 100 came and nothing more did for 300 ms
+    BOOST_TEST_REQUIRE(c.text() == "HTTP/1.1 100 Continue\r\n\r\n", c.text());
+    c.send(body);
+    c.read_until_closed(3s);
+    BOOST_TEST(c.text().find("HTTP/1.1 201 ", 25) == 25u, c.text());
+
+    raw_conn refused(server->port());
+    const auto start = steady::now();
+    refused.send(head("not-a-key"));
+    BOOST_TEST(refused.read_until_closed(3s));
+    BOOST_TEST(refused.text().find("HTTP/1.1 401 ") == 0u, refused.text());
+    BOOST_TEST(ms_since(start) < 1000);
+}
+
+// A client that sends its whole body before it reads: a body past its limit is answered 413 and
+// not read, but what the client still sends is taken in and dropped until it is done, so its
+// writes do not fail on a reset and the answer reaches it.
+BOOST_FIXTURE_TEST_CASE(a_body_past_its_limit_is_drained_so_the_413_arrives, tight_server) {
+    asio::io_context ioc;
+    asio::ip::tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+    const std::string body(4 * 1024 * 1024, ' ');
+    const std::string request =
+        "POST /jobs/v2 HTTP/1.1\r\nHost: x\r\nx-api-key: " + std::string(key_a) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(request), ec);
+    BOOST_TEST_REQUIRE(!ec);
+    asio::write(s, asio::buffer(body), ec);
+    BOOST_TEST(!ec, "writing the body failed: " << ec.message());
+    s.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        const auto n = s.read_some(asio::buffer(buf), ec);
+        text.append(buf, n);
+        if (ec) break;
+    }
+    BOOST_TEST(ec == asio::error::eof, ec.message());
+    BOOST_TEST(text.find("HTTP/1.1 413 ") == 0u, text);
 }
 
 BOOST_FIXTURE_TEST_CASE(idle_keep_alive_connection_is_closed, tight_server) {
@@ -237,6 +340,32 @@ BOOST_FIXTURE_TEST_CASE(over_the_rate_gets_429_with_headers_and_no_job, throttle
                       R"({"job_type":"tts","template_id":"e3a90df2-f2cc-4494-bdba-0b85651452a1"})")
                    .status == 201);
     BOOST_TEST(c.get("/api/provider/projects/active", key_a).status == 200);
+}
+
+// A token is taken only by a request that could create a job: refusals of the header (415) take
+// none, and a repeat of an Idempotency-Key is replayed with 201 even once the bucket is empty.
+BOOST_FIXTURE_TEST_CASE(refusals_and_replays_take_no_rate_token, throttled_server) {
+    http_client c(server->host(), server->port());
+    for (int i = 0; i < 4; ++i) BOOST_TEST(c.post("/jobs/v2", key_a, tts_job, "text/plain").status == 415);
+    auto keyed = [&](std::string_view key) {
+        return c.request(http::verb::post, "/jobs/v2",
+                         {{"x-api-key", std::string(key_a)},
+                          {"Content-Type", "application/json"},
+                          {"Idempotency-Key", std::string(key)}},
+                         tts_job);
+    };
+    auto first = keyed("rate-replay-1");
+    BOOST_REQUIRE_EQUAL(first.status, 201);
+    for (int i = 0; i < 2; ++i) BOOST_REQUIRE_EQUAL(c.post("/jobs/v2", key_a, tts_job).status, 201);
+    const auto before = committed(c);
+    auto again = keyed("rate-replay-1");
+    BOOST_TEST(again.status == 201);
+    BOOST_TEST(again.header("Idempotent-Replayed") == "true");
+    BOOST_TEST(again.json().at("job").at("uuid") == first.json().at("job").at("uuid"));
+    // A new key is a new job: the bucket is empty.
+    BOOST_TEST(keyed("rate-replay-2").status == 429);
+    BOOST_TEST(c.post("/jobs/v2", key_a, tts_job).status == 429);
+    BOOST_TEST(committed(c) == before);
 }
 
 BOOST_FIXTURE_TEST_CASE(outbox_backlog_past_its_bound_gets_503_and_reads_still_work, bounded_outbox_server) {

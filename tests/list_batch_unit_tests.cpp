@@ -150,6 +150,16 @@ BOOST_AUTO_TEST_CASE(list_parameters) {
     BOOST_TEST(query_refusal("/jobs/v2?template_id=a&project_id=b") == "project_id");
     BOOST_TEST(query_refusal("/jobs/v2?created_after=2026-01-01T00:00:00%2B02:00") == "accepted");
     BOOST_TEST(query_refusal("/jobs/v2?sort=asc") == "sort");
+    // Empty pieces name nothing; a named parameter without a value is still refused.
+    BOOST_TEST(query_refusal("/jobs/v2?status=QUEUED&") == "accepted");
+    BOOST_TEST(query_refusal("/jobs/v2?&&limit=3&&") == "accepted");
+    BOOST_TEST(query_refusal("/jobs/v2?") == "accepted");
+    BOOST_TEST(query_refusal("/jobs/v2?limit=") == "limit");
+    BOOST_TEST(query_refusal("/jobs/v2?=3") == "");
+    const auto trailing = server::parse_list_query("/jobs/v2?limit=3&&job_type=tts&");
+    BOOST_TEST_REQUIRE(std::holds_alternative<server::list_request>(trailing));
+    BOOST_TEST(std::get<server::list_request>(trailing).query.limit == 3u);
+    BOOST_TEST(std::get<server::list_request>(trailing).other_params == "limit=3&job_type=tts&");
 }
 
 BOOST_AUTO_TEST_CASE(cursors_round_trip_and_refuse_any_change) {

@@ -224,17 +224,28 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
-    check_405(verb::put, "/jobs/v2/", "POST, GET");
-    check_405(verb::delete_, "/jobs/v2", "POST, GET");
+    check_405(verb::put, "/jobs/v2/", "POST, GET, HEAD");
+    check_405(verb::delete_, "/jobs/v2", "POST, GET, HEAD");
     check_405(verb::get, "/jobs/v2/batch", "POST");
-    check_405(verb::post, "/jobs/abc", "GET");
+    check_405(verb::post, "/jobs/abc", "GET, HEAD");
     check_405(verb::post, "/jobs/v2/events", "GET");
-    check_405(verb::delete_, "/jobs/abc?x=1", "GET");
-    check_405(verb::post, "/api/provider/projects/active", "GET");
-    check_405(verb::post, "/api/provider/projects/p/mapping-fields", "GET");
-    check_405(verb::post, "/healthz", "GET");
-    check_405(verb::head, "/metrics", "GET");
+    check_405(verb::delete_, "/jobs/abc?x=1", "GET, HEAD");
+    check_405(verb::post, "/api/provider/projects/active", "GET, HEAD");
+    check_405(verb::post, "/api/provider/projects/p/mapping-fields", "GET, HEAD");
+    check_405(verb::post, "/healthz", "GET, HEAD");
     BOOST_TEST(match(verb::post, "/jobs/abc").param.empty());
+}
+
+// HEAD is served by a path's GET row when it answers; a stream (Server-Sent Events) has no head
+// apart from its body, and a path without GET has none either.
+BOOST_AUTO_TEST_CASE(head_takes_the_get_row_that_answers) {
+    check_route(verb::head, "/metrics", "metrics");
+    check_route(verb::head, "/jobs/abc", "get_job", "abc");
+    check_route(verb::head, "/jobs/v2?limit=5", "list_jobs");
+    check_route(verb::head, "/dashboard", "dashboard_page");
+    check_405(verb::head, "/jobs/v2/events", "GET");
+    check_405(verb::head, "/jobs/v2/batch", "POST");
+    check_405(verb::head, "/jobs/abc/cancel", "POST");
 }
 
 BOOST_AUTO_TEST_CASE(a_rows_fewest_parameters_count_an_absent_optional_one_as_none) {

@@ -40,6 +40,14 @@ std::vector<model::job> check_jobs(const request_context& ctx, const model::batc
     };
     const auto limits = create_limits_of(ctx.svc);
     for (std::size_t i = 0; i < batch.jobs.size(); ++i) {
+        // Each job as POST /jobs/v2 would take it: no larger than its body limit.
+        if (batch.jobs[i].size() > ctx.svc.options.body_limit) {
+            problem(i, "",
+                    "is " + std::to_string(batch.jobs[i].size()) +
+                        " bytes, more than a job may be (server.body_limit, " +
+                        std::to_string(ctx.svc.options.body_limit) + " bytes)");
+            continue;
+        }
         auto parsed = model::parse_create_request(batch.jobs[i], limits);
         if (auto* error = std::get_if<model::request_error>(&parsed)) {
             if (error->errors.empty()) problem(i, "", error->message);
@@ -88,12 +96,7 @@ std::optional<response> take_tokens(const request_context& ctx, std::size_t jobs
                            " jobs, more than this account's rate limit burst (" +
                            std::to_string(static_cast<std::uint64_t>(limiter.burst())) +
                            "); send smaller batches"}}});
-    d = limiter.take(ctx.who.account_id, token_bucket::clock::now(), static_cast<double>(jobs));
-    if (d->allowed) return std::nullopt;
-    auto res = message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
-    set_rate_headers(res, *d);
-    res.set(http::field::retry_after, std::to_string(d->retry_after_s));
-    return res;
+    return take_rate_tokens(ctx.svc, ctx.who.account_id, static_cast<double>(jobs), d);
 }
 
 }  // namespace
@@ -130,6 +133,7 @@ asio::awaitable<response> create_batch(const request_context& ctx) {
     std::vector<std::optional<model::job>> for_publisher;
     for (auto& job : jobs) {
         job.batch_id = batch_id;
+        admit_to_fair_queue(ctx.svc, job);
         for_publisher.push_back(publisher_copy(ctx.svc, job));
     }
     jobs.front().idempotency_key = std::string(key);

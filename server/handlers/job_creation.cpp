@@ -31,6 +31,18 @@ void set_rate_headers(response& res, const rate_decision& d) {
     res.set("RateLimit-Reset", std::to_string(d.reset_s));
 }
 
+std::optional<response> take_rate_tokens(const services& svc, const std::string& account_id, double tokens,
+                                         std::optional<rate_decision>& d) {
+    auto& limiter = svc.gate.limiter;
+    if (!limiter.enabled()) return std::nullopt;
+    d = limiter.take(account_id, token_bucket::clock::now(), tokens);
+    if (d->allowed) return std::nullopt;
+    auto res = message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
+    set_rate_headers(res, *d);
+    res.set(http::field::retry_after, std::to_string(d->retry_after_s));
+    return res;
+}
+
 std::optional<response> check_idempotency_key(std::string_view key) {
     if (key.size() > 255)
         return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
@@ -76,8 +88,11 @@ model::job new_job(const request_context& ctx, const model::create_request& crea
     job.priority = create.priority;
     // The caller's trace continued with a span of ours, or a new trace (never a refusal).
     job.traceparent = model::ingest_traceparent(header_value(ctx.req, "traceparent"));
-    if (ctx.svc.release) ctx.svc.release->admit(job);  // held: out of the outbox until its turn
     return job;
+}
+
+void admit_to_fair_queue(const services& svc, model::job& job) {
+    if (svc.release) svc.release->admit(job);  // held: out of the outbox until its turn
 }
 
 std::optional<model::job> publisher_copy(const services& svc, const model::job& job) {

@@ -37,17 +37,13 @@ response replay(const model::job& original, const std::string& request_hash) {
 
 std::optional<response> check_create_job(const services& svc, const http::request_header<>& header,
                                          caller& who) {
-    if (svc.gate.limiter.enabled()) {
-        who.rate = svc.gate.limiter.take(who.account_id);
-        if (!who.rate->allowed) {
-            auto res = message_response(http::status::too_many_requests, "Rate limit exceeded, retry later");
-            set_rate_headers(res, *who.rate);
-            res.set(http::field::retry_after, std::to_string(who.rate->retry_after_s));
-            return res;
-        }
-    }
     if (auto full = check_outbox_backlog(svc)) return full;
-    return check_json_body(header, svc.options.body_limit);
+    if (auto refused = check_json_body(header, svc.options.body_limit)) return refused;
+    // A request with an Idempotency-Key takes its token in the handler, once it is known not to
+    // be a repeat: a replay creates nothing and is answered whatever the bucket holds. Any other
+    // is refused here, before its body is read.
+    if (!header_value(header, "Idempotency-Key").empty()) return std::nullopt;
+    return take_rate_tokens(svc, who.account_id, 1, who.rate);
 }
 
 asio::awaitable<response> create_job(const request_context& ctx) {
@@ -61,6 +57,10 @@ asio::awaitable<response> create_job(const request_context& ctx) {
         request_hash = model::sha256_hex(ctx.req.body());
         if (auto earlier = co_await find_by_key(ctx, key)) co_return replay(*earlier, request_hash);
     }
+    std::optional<rate_decision> rate = ctx.who.rate;
+    if (!key.empty())
+        if (auto refused = take_rate_tokens(ctx.svc, ctx.who.account_id, 1, rate))
+            co_return std::move(*refused);
 
     auto parsed = model::parse_create_request(ctx.req.body(), create_limits_of(ctx.svc));
     if (auto* error = std::get_if<model::request_error>(&parsed)) co_return request_error_response(*error);
@@ -79,6 +79,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     auto job = new_job(ctx, create, source.id, ctx.req.body(), now);
     job.idempotency_key = std::string(key);
     job.request_hash = request_hash;
+    admit_to_fair_queue(ctx.svc, job);
     auto for_publisher = publisher_copy(ctx.svc, job);
     const std::string uuid = job.uuid;
     const std::string traceparent = job.traceparent;
@@ -90,7 +91,7 @@ asio::awaitable<response> create_job(const request_context& ctx) {
     throw_on_failure(ec, "create job " + uuid);
     auto created = json_response(http::status::created, created_body(uuid, create.type, source.id));
     announce_created(ctx, create.type, create.session_id, uuid, traceparent, now, std::move(for_publisher));
-    if (ctx.who.rate) set_rate_headers(created, *ctx.who.rate);
+    if (rate) set_rate_headers(created, *rate);
     co_return created;
 }
 
