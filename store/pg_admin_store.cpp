@@ -270,14 +270,16 @@ std::vector<std::string> pg_admin_store::requeue_dead_lettered(model::job_type t
     pg_transaction txn(conn_.get());
     // The explicit exception to "status only moves forward": back to the start, unpublished and
     // unclaimed, so whichever jobsd's relay sweeps next claims it and sends it again, and its
-    // events (STARTED, …) apply as for a new job. FOR UPDATE keeps a late event from racing it.
+    // events (STARTED, …) apply as for a new job. FOR UPDATE keeps a late event from racing it. As
+    // after POST /jobs/:id/retry, the new attempt has its time to live again from now and no
+    // cancel asked of it.
     auto r = exec(
         "WITH picked AS (SELECT seq FROM jobs WHERE job_type = $1 AND job_status = $2"
         " AND left(error, length($3::text)) = $3 ORDER BY seq LIMIT $4 FOR UPDATE)"
         " UPDATE jobs SET job_status = $5, attempt = jobs.attempt + 1, published = false, progress = NULL, "
         "output = NULL,"
-        " error = NULL, claimed_by = NULL, claimed_until = NULL, updated_ms = greatest(updated_ms, "
-        "$6::bigint)"
+        " error = NULL, cancel_requested_ms = NULL, expires_at_ms = $6::bigint + jobs.expires_in_ms,"
+        " claimed_by = NULL, claimed_until = NULL, updated_ms = greatest(updated_ms, $6::bigint)"
         " FROM picked WHERE jobs.seq = picked.seq RETURNING jobs.seq, jobs.uuid",
         {std::string(model::to_string(type)), std::string(model::to_string(model::job_status::failed)),
          std::string(model::dead_letter_error_prefix), num(static_cast<std::int64_t>(limit)),

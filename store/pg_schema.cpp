@@ -19,7 +19,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 11> migrations = {
+constexpr std::array<std::string_view, 12> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -308,6 +308,25 @@ BEGIN
     WHERE uuid = p_uuid AND job_status = 'EXPIRED' AND (p_attempt IS NULL OR p_attempt = attempt)
     RETURNING account_id, session_id, job_type, attempt)
   SELECT 'applied'::text, account_id, session_id, job_type, attempt FROM overruled;
+END
+$$;
+)sql",
+    // 12: a SUCCESS applied clears the error a retried job kept from its last attempt, as SQLite's
+    // writer does (the error stays visible only until the next attempt ends). Step 11's function,
+    // renamed, applies the event; the error goes only when it applied a SUCCESS and one is there.
+    R"sql(
+ALTER FUNCTION jobsd_apply_event(text, text, integer, integer, text, text, boolean, bigint, bigint, jsonb)
+  RENAME TO jobsd_apply_event_11;
+CREATE FUNCTION jobsd_apply_event(p_uuid text, p_status text, p_attempt integer, p_progress integer,
+    p_output text, p_error text, p_retryable boolean, p_at bigint, p_now bigint, p_policy jsonb)
+RETURNS TABLE (o_outcome text, o_account_id text, o_session_id text, o_job_type text, o_attempt integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM jobsd_apply_event_11(p_uuid, p_status, p_attempt, p_progress, p_output, p_error,
+                                                  p_retryable, p_at, p_now, p_policy);
+  IF FOUND AND p_status = 'SUCCESS' THEN
+    UPDATE jobs SET error = NULL WHERE uuid = p_uuid AND error IS NOT NULL;
+  END IF;
 END
 $$;
 )sql",

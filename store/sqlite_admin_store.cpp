@@ -310,11 +310,14 @@ std::vector<std::string> sqlite_admin_store::requeue_dead_lettered(model::job_ty
     db_->each_row(find, "finding dead-lettered jobs",
                   [&](sqlite_statement& r) { uuids.emplace_back(r.column_text(0)); });
     // The explicit exception to "status only moves forward": back to the start, unpublished, so
-    // the outbox relay sends it again and its events (STARTED, …) apply as for a new job.
+    // the outbox relay sends it again and its events (STARTED, …) apply as for a new job. As after
+    // POST /jobs/:id/retry, the new attempt has its time to live again from now and no cancel
+    // asked of it.
     sqlite_statement requeue(
         db_->handle(),
         "UPDATE jobs SET job_status = ?2, attempt = attempt + 1, progress = NULL,"
-        " output = NULL, error = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
+        " output = NULL, error = NULL, cancel_requested_ms = NULL, expires_at_ms = ?3 + expires_in_ms,"
+        " updated_ms = max(updated_ms, ?3) WHERE uuid = ?1");
     sqlite_statement enter(db_->handle(), sqlite_outbox::enter);
     for (const auto& uuid : uuids) {
         requeue.bind(1, std::string_view(uuid));

@@ -34,7 +34,7 @@ constexpr std::string_view job_state_sql =
     "uuid = ?1";
 
 // ?1: the row's seq (its rowid, read with its state: no second search of the uuid index).
-// ?7: the error is cleared (a SUCCESS overruling a dead letter's FAILED).
+// ?7: the error is cleared (a SUCCESS: a retried job's last error does not outlive its success).
 constexpr std::string_view update_status_sql =
     "UPDATE jobs SET job_status = ?2, progress = coalesce(?3, progress), output = coalesce(?4, output),"
     " error = CASE WHEN ?7 THEN NULL ELSE coalesce(?5, error) END, updated_ms = max(updated_ms, ?6)"
@@ -79,17 +79,17 @@ struct held_job {
         if (e.progress) job.progress = progress = e.progress;
         if (e.output) output = e.output;
         if (e.error) error = e.error;
+        if (e.status == model::job_status::success) {  // the attempt ended well: no error stands
+            error.reset();
+            clear_error = true;
+        }
         job.dead_lettered =
             e.status == model::job_status::failed && e.error && is_dead_letter_error(*e.error);
         at_ms = std::max(at_ms, e.at_ms);
     }
     // A worker's SUCCESS in place of a dead letter's FAILED or an EXPIRED (model::decide_event's
-    // overrule).
-    void overrule(const model::job_event& e) {
-        error.reset();
-        clear_error = true;
-        fold(e);
-    }
+    // overrule): folded as any SUCCESS, which clears the error.
+    void overrule(const model::job_event& e) { fold(e); }
 };
 
 // Runs a statement that returns no rows; logs a failure ("{what} job {uuid}": no text is built

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "model/api_key.hpp"
+#include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "store/pg_schema.hpp"
 #include "store/pg_store.hpp"
@@ -214,22 +215,25 @@ BOOST_AUTO_TEST_CASE(requeue_dead_clears_the_claim_and_leaves_worker_failures_al
                       other_type = jobsd::model::new_uuid(), dead2 = jobsd::model::new_uuid();
     schema.exec(
         "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, progress, error,"
-        " created_ms, updated_ms, published, claimed_by, claimed_until) VALUES"
+        " created_ms, updated_ms, published, claimed_by, claimed_until, expires_in_ms, expires_at_ms,"
+        " cancel_requested_ms) VALUES"
         " ('" +
         dead +
         "', 'a', 'p', 'video', 'FAILED', '{}', 40,"
-        "  'dead-lettered: delivery limit reached', 1, 2, true, 'instance-1', now() + interval '1 hour'),"
+        "  'dead-lettered: delivery limit reached', 1, 2, true, 'instance-1', now() + interval '1 hour',"
+        "  60000, 60001, 5),"
         " ('" +
         by_worker +
-        "', 'a', 'p', 'video', 'FAILED', '{}', NULL, 'renderer crashed', 1, 2, true, NULL, NULL),"
+        "', 'a', 'p', 'video', 'FAILED', '{}', NULL, 'renderer crashed', 1, 2, true, NULL, NULL, NULL, NULL,"
+        "  NULL),"
         " ('" +
         other_type +
         "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, 'dead-lettered: rejected', 1, 2, true, NULL,"
-        "  NULL),"
+        "  NULL, NULL, NULL, NULL),"
         " ('" +
         dead2 +
         "', 'a', 'p', 'video', 'FAILED', '{}', NULL, 'dead-lettered: rejected', 1, 2, true, NULL,"
-        "  NULL)");
+        "  NULL, NULL, NULL, NULL)");
     BOOST_TEST(ok_json({"job", "unpublished"}).as_array().empty());
     const auto requeued = ok_json({"job", "requeue-dead", "video", "--limit", "5"}).at("requeued").as_array();
     BOOST_REQUIRE_EQUAL(requeued.size(), 2u);
@@ -243,6 +247,12 @@ BOOST_AUTO_TEST_CASE(requeue_dead_clears_the_claim_and_leaves_worker_failures_al
     BOOST_TEST(job.at("progress").is_null());
     BOOST_TEST(schema.exec("SELECT count(*) FROM jobs WHERE uuid = '" + dead +
                            "' AND claimed_by IS NULL AND claimed_until IS NULL") == "1");
+    // As after a retry: its time to live again from now, and no cancel of an earlier attempt.
+    BOOST_TEST(schema.exec("SELECT count(*) FROM jobs WHERE uuid = '" + dead +
+                           "' AND expires_at_ms >= " + std::to_string(jobsd::model::now_ms() + 50'000) +
+                           " AND cancel_requested_ms IS NULL") == "1");
+    BOOST_TEST(schema.exec("SELECT count(*) FROM jobs WHERE uuid = '" + dead2 +
+                           "' AND expires_at_ms IS NULL") == "1");
     BOOST_TEST(ok_json({"job", "unpublished"}).as_array().size() == 2u);
     BOOST_TEST(ok_json({"job", "show", by_worker}).at("job_status").as_string() == "FAILED");
     BOOST_TEST(ok_json({"job", "show", other_type}).at("job_status").as_string() == "FAILED");

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "model/clock.hpp"
 #include "model/uuid.hpp"
 #include "tests/support/amqp_client.hpp"
 #include "tests/support/http_client.hpp"
@@ -347,19 +348,20 @@ BOOST_AUTO_TEST_CASE(requeue_dead_touches_only_dead_lettered_jobs_of_the_type) {
         const std::string sql =
             "INSERT INTO jobs (uuid, account_id, source_id, job_type, job_status, input, progress, output, "
             "error,"
-            " created_ms, updated_ms) VALUES"
+            " created_ms, updated_ms, expires_in_ms, expires_at_ms, cancel_requested_ms) VALUES"
             " ('" +
             dead +
             "', 'a', 'p', 'video', 'FAILED', '{}', 40, NULL,"
-            "  'dead-lettered: delivery limit reached (no worker finished it)', 1, 2),"
+            "  'dead-lettered: delivery limit reached (no worker finished it)', 1, 2, 60000, 60001, 5),"
             " ('" +
             by_worker +
-            "', 'a', 'p', 'video', 'FAILED', '{}', NULL, NULL, 'renderer crashed', 1, 2),"
+            "', 'a', 'p', 'video', 'FAILED', '{}', NULL, NULL, 'renderer crashed', 1, 2, NULL, NULL, NULL),"
             " ('" +
             other_type +
-            "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, NULL, 'dead-lettered: rejected', 1, 2),"
+            "', 'a', 'p', 'tts', 'FAILED', '{}', NULL, NULL, 'dead-lettered: rejected', 1, 2, NULL, NULL,"
+            " NULL),"
             " ('" +
-            running + "', 'a', 'p', 'video', 'IN_PROGRESS', '{}', 10, NULL, NULL, 1, 2)";
+            running + "', 'a', 'p', 'video', 'IN_PROGRESS', '{}', 10, NULL, NULL, 1, 2, NULL, NULL, NULL)";
         char* err = nullptr;
         const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
         const std::string problem = err ? err : "";
@@ -378,6 +380,23 @@ BOOST_AUTO_TEST_CASE(requeue_dead_touches_only_dead_lettered_jobs_of_the_type) {
     BOOST_TEST(job.at("error").is_null());
     BOOST_TEST(job.at("progress").is_null());
     BOOST_TEST(job.at("created_at") == ok_json(dir, {"job", "show", by_worker}).at("created_at"));
+    {
+        // As after a retry: its time to live again from now (its deadline had long passed), and
+        // the cancel asked of an earlier attempt is not the new attempt's.
+        sqlite3* db = nullptr;
+        BOOST_REQUIRE(sqlite3_open((dir.path() / "jobs.db").c_str(), &db) == SQLITE_OK);
+        sqlite3_stmt* st = nullptr;
+        const std::string sql =
+            "SELECT expires_at_ms, cancel_requested_ms IS NULL FROM jobs WHERE uuid = '" + dead + "'";
+        BOOST_REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+        BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+        const auto expires_at = sqlite3_column_int64(st, 0);
+        const bool cancel_cleared = sqlite3_column_int(st, 1) == 1;
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        BOOST_TEST(expires_at >= jobsd::model::now_ms() + 50'000);
+        BOOST_TEST(cancel_cleared);
+    }
     // Back in the outbox, where a running jobsd's relay finds it.
     const auto outbox = ok_json(dir, {"job", "unpublished"});
     BOOST_REQUIRE_EQUAL(outbox.as_array().size(), 1u);

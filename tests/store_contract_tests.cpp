@@ -475,6 +475,44 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_leaves_each_job_as_its_events_one_at_a_tim
     BOOST_TEST(r->error.value_or("") == "renderer busy");
 }
 
+// A retried job keeps its last error while the next attempt runs; that attempt's SUCCESS ends it,
+// whether the SUCCESS comes alone or in one batch with the attempt's STARTED.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_success_clears_the_error_a_retry_kept, B, backends) {
+    B b;
+    auto s = b.open();
+    const std::int64_t t = 1'700'000'000'000;
+    for (const bool batched : {false, true}) {
+        BOOST_TEST_CONTEXT((batched ? "in one batch" : "one at a time")) {
+            auto j = make_job("acc_a");
+            create(*s, j);
+            auto failed = event(j.uuid, job_status::failed, t + 2);
+            failed.attempt = 1;
+            failed.retryable = true;
+            failed.error = "renderer busy";
+            apply(*s, {event(j.uuid, job_status::started, t + 1), failed});
+            auto started = event(j.uuid, job_status::started, t + 3);
+            started.attempt = 2;
+            auto done = event(j.uuid, job_status::success, t + 4);
+            done.attempt = 2;
+            done.output = R"({"ok":true})";
+            if (batched) {
+                apply(*s, {started, done});
+            } else {
+                apply(*s, {started});
+                const auto running = find(*s, "acc_a", j.uuid);
+                BOOST_TEST_REQUIRE(running.has_value());
+                BOOST_TEST(running->error.value_or("") == "renderer busy");
+                apply(*s, {done});
+            }
+            const auto after = find(*s, "acc_a", j.uuid);
+            BOOST_TEST_REQUIRE(after.has_value());
+            BOOST_TEST((after->status == job_status::success));
+            BOOST_TEST(!after->error.has_value(), "error: " << after->error.value_or(""));
+            BOOST_TEST(after->output.value_or("") == R"({"ok":true})");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(event_application_is_idempotent, B, backends) {
     B b;
     auto s = b.open();
@@ -919,7 +957,7 @@ struct sqlite_history {
 struct pg_history {
     static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
                          own_webhook_step = 9, dead_letter_overrule_step = 10, expired_overrule_step = 11,
-                         newest_step = expired_overrule_step;
+                         success_clears_error_step = 12, newest_step = success_clears_error_step;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
