@@ -58,9 +58,11 @@ void wait_for_topology(amqp_client& broker, const topology_names& names) {
         30s));
 }
 
-// A new video job's message, as jobsd makes it (the contract jobsd speaks today).
-queue::job_message video_job_message() {
+// A new video job's message, as jobsd makes it (the contract jobsd speaks today), with a
+// deadline when given.
+queue::job_message video_job_message(std::optional<std::int64_t> expires_at_ms = std::nullopt) {
     model::job j;
+    j.expires_at_ms = expires_at_ms;
     j.uuid = model::new_uuid();
     j.type = model::job_type::video;
     j.account_id = "acc_a";
@@ -74,8 +76,9 @@ queue::job_message video_job_message() {
 // confirmed, again until the broker routed it. Seeing the job queue declared does not mean it is
 // bound yet (a worker binds it after declaring it; on a busy node that takes a while), and an
 // unroutable message sent without mandatory vanishes, leaving the test waiting for nothing.
-std::string publish_job(const topology_names& names) {
-    const auto m = video_job_message();
+std::string publish_job(const topology_names& names,
+                        std::optional<std::int64_t> expires_at_ms = std::nullopt) {
+    const auto m = video_job_message(expires_at_ms);
     queue::amqp_connection conn(test_broker_url(), 5s, 0);
     conn.confirm_select();
     const auto state = conn.state();
@@ -257,6 +260,35 @@ BOOST_AUTO_TEST_CASE(a_job_queued_behind_a_stuck_handler_is_released_not_held_fo
         const auto events = statuses_of(broker->drain(names.events_queue(), 500ms), first);
         BOOST_TEST((!events.empty() && events.back() == "FAILED"));
     }
+}
+
+// A job that arrives before its deadline but waits for the only thread until past it is not
+// started: it ends EXPIRED, as one that arrived late does, and its handler never runs.
+BOOST_AUTO_TEST_CASE(a_job_whose_deadline_passes_while_it_waits_for_a_thread_is_expired_not_run) {
+    auto broker = connect_test_broker();
+    const topology_names names("wlate");
+    topology_cleanup cleanup(names);
+    stuck_handler handler;
+    auto o = options_for(names);
+    o.concurrency = 1;
+    o.prefetch = 2;
+    running_worker w(o, handler);
+    release_on_exit release{handler};
+    wait_for_topology(*broker, names);
+    const auto first = publish_job(names);
+    const auto second = publish_job(names, model::now_ms() + 1500);
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().received == 2; }, 30s),
+                       "received " << w.stats().received);
+    BOOST_TEST(w.stats().expired == 0u);  // it arrived in time
+    std::this_thread::sleep_for(2s);
+    handler.release();
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.stats().acked == 2; }, 30s), "acked " << w.stats().acked);
+    const auto events = broker->drain(names.events_queue(), 1s);
+    BOOST_TEST(statuses_of(events, second) == std::vector<std::string>{"EXPIRED"});
+    const auto first_events = statuses_of(events, first);
+    BOOST_TEST((!first_events.empty() && first_events.back() == "SUCCESS"));
+    BOOST_TEST(w.stats().expired == 1u);
+    BOOST_TEST(w.stats().succeeded == 1u);
 }
 
 // The prefetch is how many deliveries the worker holds: with it above the concurrency the ones

@@ -14,8 +14,9 @@ namespace jobsd::worker {
 
 struct job_report {
     // finished: the handler returned an outcome; stopped: it returned after its stop token fired
-    // (cancelled, timed out, lost) or never began, so its outcome is not the job's.
-    enum class kind { started, progress, finished, stopped };
+    // (cancelled, timed out, lost) or never began, so its outcome is not the job's; expired: a
+    // pool thread took the job after its deadline, and never ran it.
+    enum class kind { started, progress, finished, stopped, expired };
     std::uint64_t job_id = 0;  // the runtime's id for one delivery
     kind what = kind::started;
     int progress = 0;     // progress

@@ -93,6 +93,11 @@ void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::
         mailbox.push({id, job_report::kind::stopped, 0, {}});
         return;
     }
+    // A job that waited for a thread past its deadline is not started (job_handler.hpp).
+    if (job.expires_at_ms && model::now_ms() >= *job.expires_at_ms) {
+        mailbox.push({id, job_report::kind::expired, 0, {}});
+        return;
+    }
     mailbox.push({id, job_report::kind::started, 0, {}});
     mailbox_progress progress(mailbox, id);
     job_outcome outcome;
@@ -114,7 +119,7 @@ void worker_runtime::impl::run_job(std::uint64_t id, const job_input& job, std::
 void worker_runtime::impl::apply_reports() {
     for (auto& r : mailbox.take()) {
         // A handler that returned as its job timed out reports `finished`, not `stopped`.
-        if (r.what == job_report::kind::stopped || r.what == job_report::kind::finished)
+        if (r.what != job_report::kind::started && r.what != job_report::kind::progress)
             handler_returned(r.job_id);
         auto it = jobs.find(r.job_id);
         if (it == jobs.end() || it->second.terminal) continue;  // late: dropped
@@ -128,6 +133,10 @@ void worker_runtime::impl::apply_reports() {
                 break;
             case job_report::kind::finished:
                 finish(r.job_id, j, std::move(r.outcome));
+                break;
+            case job_report::kind::expired:
+                end_unrun(r.job_id, j, model::job_status::expired,
+                          "expired before it started (it waited for a handler thread)");
                 break;
             case job_report::kind::stopped:
                 // A cancelled job's handler has returned (its processes are gone): CANCELLED now.
