@@ -35,6 +35,8 @@ def main(argv=None):
         return 2
     worker = Worker(opts, handler)
     for sig in (signal.SIGTERM, signal.SIGINT):
+        # Runs on the connection thread between two bytecodes, pika's or ours: stop() there only
+        # counts the request, which the loop reads (see Worker.stop).
         signal.signal(sig, lambda *_: worker.stop())
     return worker.run()
 

@@ -15,6 +15,10 @@ CONTRACT_HEADER = "x-jobsd-contract"
 TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "EXPIRED")
 TRACEPARENT_HEADER = "traceparent"  # W3C Trace Context, on job messages and on events
 MAX_OUTPUT_DEPTH = 32  # nesting of a handler's output, as jobs-worker bounds it (jobsd reads events to 64)
+# Nesting of a job or control message read, as jobs-worker reads them (model::max_message_depth):
+# a job body nests to 32 one level down. Deeper ones are refused; past ~1000 levels json.loads
+# would raise RecursionError, which must not reach the connection thread.
+MAX_MESSAGE_DEPTH = 64
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _span_ids = random.Random()  # ids must be unique, not unguessable: seeded from os.urandom
@@ -60,8 +64,12 @@ def parse_job(body, fallback_type):
         msg = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadMessage(f"not JSON: {e}") from e
+    except RecursionError as e:
+        raise BadMessage(f"nests deeper than {MAX_MESSAGE_DEPTH} levels") from e
     if not isinstance(msg, dict):
         raise BadMessage("not a JSON object")
+    if nesting(msg) > MAX_MESSAGE_DEPTH:
+        raise BadMessage(f"nests deeper than {MAX_MESSAGE_DEPTH} levels")
     if not isinstance(msg.get("uuid"), str) or not msg["uuid"]:
         raise BadMessage('no "uuid" string')
     job_type = msg.get("job_type")
@@ -187,9 +195,12 @@ class ProgressGate:
         self.last = -1
 
     def admit(self, percent):
+        # Called on the connection thread: whatever a value that is not a finite number raises
+        # (OverflowError for an infinity of float, Decimal or numpy, ValueError for NaN, anything
+        # from a handler's own type) drops it, and never ends the worker.
         try:
             value = max(0, min(100, int(percent)))
-        except (TypeError, ValueError):
+        except Exception:
             return None
         if value <= self.last:
             return None
@@ -229,9 +240,9 @@ def parse_control(body):
     """A control message as (kind, uuid, attempt), or None when it is not one this worker reads."""
     try:
         msg = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(msg, dict) or not isinstance(msg.get("uuid"), str):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # skipped (and acked): the stream keeps it, and every connect reads it again
+    if not isinstance(msg, dict) or not isinstance(msg.get("uuid"), str) or nesting(msg) > MAX_MESSAGE_DEPTH:
         return None
     attempt = msg.get("attempt")
     if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= 1_000_000:

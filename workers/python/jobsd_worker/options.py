@@ -42,6 +42,10 @@ class Options:
     # A cancelled handler that has not returned after this is reported CANCELLED anyway (its
     # thread stays busy): the time an external program gets between SIGTERM and SIGKILL, plus 2 s.
     kill_grace_ms: int = 5000
+    # A job still running this long after its delivery fails with "timed out after N ms" (its
+    # handler is told to stop; if it ignores that, its thread stays busy); one still waiting for
+    # a handler thread then goes back to the queue. jobs-worker's default: no job is held forever.
+    timeout_ms: int = 60_000
     # After SIGTERM, time jobs in hand may take to finish before they are left to the broker.
     grace_ms: int = 30_000
     log_level: str = "info"
@@ -82,6 +86,9 @@ FLAGS = (
     ("cancel-memory", "cancel_memory", _positive(1, 10_000_000), "cancels remembered (100000)"),
     ("kill-grace-ms", "kill_grace_ms", _positive(0, 3_600_000),
      "a cancelled handler still running this + 2 s later is reported CANCELLED anyway (5000)"),
+    ("timeout-ms", "timeout_ms", _positive(1, 7 * 86_400_000),
+     'a job running longer after its delivery fails with "timed out after N ms"; one still waiting for '
+     "a handler thread then goes back to the queue (60000)"),
     ("grace-ms", "grace_ms", _positive(0, 7 * 86_400_000), "time jobs in hand get after SIGTERM (30000)"),
     ("log-level", "log_level", str, "trace, debug, info, warn or error (info)"),
 )

@@ -1,17 +1,15 @@
-"""The worker runtime: one pika BlockingConnection on the calling thread (channel for jobs, one in
-confirm mode for status events, one reading the type's control stream), and `concurrency` handler
-threads. Handlers report through a queue that the connection thread drains; only that thread
-touches the connection. A job's delivery is acked only once its final event is confirmed.
+"""The worker runtime's connection: one pika BlockingConnection on the calling thread (a channel
+for jobs, one in confirm mode for status events, one reading the type's control stream), its loop,
+reconnects with backoff and the graceful stop. The jobs in hand, their handler threads and their
+events are jobs.py's; handlers report through a queue that this thread drains, and only this thread
+touches the connection.
 
 Thread safety: Worker.run() is called once, on one thread; Worker.stop() may be called from any
 thread or a signal handler; handlers run on the worker's own daemon threads."""
-import collections
-import dataclasses
 import datetime
-import json
+import functools
 import logging
 import os
-import queue
 import random
 import socket
 import threading
@@ -20,97 +18,35 @@ import time
 import pika
 import pika.exceptions
 
-from . import contract, topology
+from . import topology
+from .jobs import JobsInHand, error_text
 
 log = logging.getLogger("jobsd_worker")
 
-RETRY_DELAY_S = 1.0  # a nacked or returned final event is sent again after this
-CANCEL_SLACK_S = 2.0  # beyond kill_grace, as jobs-worker
 POLL_S = 0.2  # the loop wakes at least this often (heartbeats, deadlines, signals)
-
-
-class RetryableError(Exception):
-    """Raised by a handler when another attempt may succeed: FAILED with `retryable: true`, which
-    jobsd retries with backoff up to its per-type limit."""
-
-
-class Progress:
-    """Given to the handler: call it with a percent (whole number 0..100; only rises are sent) and
-    poll `cancelled` (a threading.Event) to stop early. `cancelled` is set by a cancel request, a
-    lost broker connection or a stop past its grace; the outcome of a cancelled handler is ignored.
-    `traceparent` is the worker's span of the job's W3C trace (None without one), for a handler
-    that passes the trace on to a service it calls."""
-
-    def __init__(self, report, cancelled, traceparent=None):
-        self._report = report
-        self.cancelled = cancelled
-        self.traceparent = traceparent
-
-    def __call__(self, percent):
-        self._report(percent)
-
-
-@dataclasses.dataclass
-class _Job:
-    tag: int
-    uuid: str
-    attempt: int
-    received: float
-    cancelled: threading.Event
-    gate: contract.ProgressGate = dataclasses.field(default_factory=contract.ProgressGate)
-    # "waiting" for a handler thread, then "running" (a thread took it) or "withdrawn" (cancelled
-    # first: no thread will start it), decided once under the lock.
-    phase: str = "waiting"
-    phase_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    terminal: bool = False
-    cancel_deadline: float = None
-    # The job message's trace continued with this delivery's own span (None without one: no
-    # trace is started), on every event of the job; its trace id goes on the job's log lines.
-    traceparent: str = None
-
-    @property
-    def trace_id(self):
-        return self.traceparent[3:35] if self.traceparent else ""
-
-    def leave_waiting(self, to):
-        """True when the job was waiting for a handler thread and is now `to`."""
-        with self.phase_lock:
-            if self.phase != "waiting":
-                return False
-            self.phase = to
-            return True
-
-
-@dataclasses.dataclass
-class _Event:
-    tag: int
-    routing_key: str
-    body: bytes
-    props: dict
-    terminal: bool
-    due: float = 0.0
 
 
 class Worker:
     def __init__(self, opts, handler, worker_id=None):
         self.opts = opts
-        self.handler = handler
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stop_requests = 0
-        self.session = 0  # a report of an older session belongs to a lost delivery: dropped
-        self.reports = queue.Queue()
-        self.work = queue.Queue()
-        self.cancels = contract.CancelMemory(opts.cancel_memory, opts.control_retention_s)
-        self.jobs = {}  # delivery tag -> _Job, this session
-        self.pending = collections.deque()  # _Event not yet published (retries have a due time)
         self.conn = None
-        for i in range(opts.concurrency):
-            threading.Thread(target=self._handler_thread, name=f"handler-{i}", daemon=True).start()
+        self.connected = False  # the current session got as far as consuming
+        self.loop_thread = None  # the thread in run(), where a signal handler runs too
+        self.blocked = False  # between connection.blocked and unblocked: nothing is published
+        self.lost = ""  # a consumer the broker cancelled (set by a pika callback; the loop reconnects)
+        # The deliveries of the session and the handler threads; it outlives reconnects.
+        self.jobs = JobsInHand(opts, handler, worker_id or f"{socket.gethostname()}:{os.getpid()}", self.prefetch,
+                               self.queue_name, self._wake)
 
     # ---- any thread
     def stop(self):
         self.stop_requests += 1
-        self._wake()
+        # A signal handler runs on the connection thread, maybe inside pika's _cleanup, which
+        # holds the lock add_callback_threadsafe takes (not reentrant): there only the count is
+        # raised, and the loop sees it within POLL_S. Another thread wakes the loop at once.
+        if threading.current_thread() is not self.loop_thread:
+            self._wake()
 
     def _wake(self):
         conn = self.conn
@@ -120,70 +56,45 @@ class Worker:
             except Exception:  # closed meanwhile: the loop wakes within POLL_S anyway
                 pass
 
-    def _report(self, session, tag, kind, value=None):
-        self.reports.put((session, tag, kind, value))
-        self._wake()
-
-    # ---- handler threads
-    def _handler_thread(self):
-        while True:
-            session, tag, message, held = self.work.get()
-            self._run_job(session, tag, message, held)
-
-    def _run_job(self, session, tag, job, held):
-        cancelled, traceparent = held.cancelled, held.traceparent
-        if not held.leave_waiting("running") or cancelled.is_set():
-            return self._report(session, tag, "stopped")
-        self._report(session, tag, "started")
-        progress = Progress(lambda p: self._report(session, tag, "progress", p), cancelled, traceparent)
-        try:
-            output = self.handler(job, progress)
-            if output is None:
-                output = {}
-            if not isinstance(output, dict):
-                raise TypeError(f"the handler returned {type(output).__name__}, not a dict")
-            problem = contract.output_problem(output)  # a failure now, not an event jobsd cannot read
-            if problem:
-                raise ValueError(problem)
-            outcome = ("ok", output)
-        except RetryableError as e:
-            outcome = ("retryable", str(e) or type(e).__name__)
-        except BaseException as e:  # SystemExit too: a handler thread must never die with its job
-            outcome = ("failed", str(e) or type(e).__name__)
-        if cancelled.is_set():
-            return self._report(session, tag, "stopped")
-        self._report(session, tag, "finished", outcome)
-
     # ---- the connection thread
     def run(self):
         """Serves until stopped; reconnects over the URLs with backoff. Returns the exit code."""
+        self.loop_thread = threading.current_thread()
         urls = list(self.opts.urls)
         index = random.randrange(len(urls)) if self.opts.url_order == "spread" else 0
         backoff = 0.2
         while self.stop_requests == 0:
             url = urls[index % len(urls)]
+            self.connected = False
             try:
                 if self._session(url):
                     return 0
-                backoff = 0.2
             except (pika.exceptions.AMQPError, OSError) as e:
+                if self.connected:
+                    backoff = 0.2  # a session that served starts the backoff over, as jobs-worker's
                 log.warning("broker %s: %s; reconnecting in %.1f s", _where(url), _describe(e), backoff)
-            self._lose_in_flight()
+            except Exception:
+                # A fault of ours on the connection thread: the session is dropped (its jobs are
+                # redelivered) and a new one started, as jobs-worker does, rather than the process
+                # exiting and leaving the job that caused it to the next worker.
+                if self.connected:
+                    backoff = 0.2
+                log.exception("broker %s: the session failed; reconnecting in %.1f s", _where(url), backoff)
+            self.jobs.lose_in_flight()
+            self.blocked = False
             index += 1
-            deadline = time.monotonic() + backoff
-            while self.stop_requests == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            self._pause(backoff)
             backoff = min(backoff * 2, 5.0)
         return 0
 
+    def _pause(self, seconds):
+        """Waits before the next connect; a stop ends the wait."""
+        deadline = time.monotonic() + seconds
+        while self.stop_requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def _session(self, url):
-        params = pika.URLParameters(url)
-        params.connection_attempts = 1
-        params.socket_timeout = 5
-        params.blocked_connection_timeout = 300
-        if params.heartbeat is None:
-            params.heartbeat = 30
-        conn = pika.BlockingConnection(params)
+        conn = pika.BlockingConnection(_parameters(url))
         try:
             self._open(conn)
             log.info("broker %s connected; consuming %s with prefetch %d", _where(url), self.queue_name,
@@ -206,222 +117,104 @@ class Worker:
         return self.opts.queue_prefix + self.opts.job_type
 
     def _open(self, conn):
+        self.lost = ""
+        self.blocked = False
+        conn.add_on_connection_blocked_callback(self._on_blocked)
+        conn.add_on_connection_unblocked_callback(self._on_unblocked)
         topology.declare(conn, self.opts)
         self.events = conn.channel()
         self.events.confirm_delivery()
         # Cancels first, so one sent before this connect is known before any job arrives.
         self.control = conn.channel()
         self.control.basic_qos(prefetch_count=64)
+        self.control.add_on_cancel_callback(functools.partial(self._on_broker_cancel, "the control stream consumer"))
         since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
             seconds=self.opts.control_retention_s)
-        self.control.basic_consume(self.opts.control_queue_prefix + self.opts.job_type, self._on_control,
+        self.control.basic_consume(self.opts.control_queue_prefix + self.opts.job_type, self.jobs.on_control,
                                    arguments={"x-stream-offset": since})
         self.consume = conn.channel()
         self.consume.basic_qos(prefetch_count=self.prefetch)
-        self.consume.add_on_cancel_callback(self._on_broker_cancel)
-        self.consumer_tag = self.consume.basic_consume(self.queue_name, self._on_job)
+        self.consume.add_on_cancel_callback(functools.partial(self._on_broker_cancel, "the job consumer"))
+        self.jobs.begin(self.consume, self.events)
+        self.consumer_tag = self.consume.basic_consume(self.queue_name, self.jobs.on_job)
         self.cancel_sent = False
         self.redeclare = False
-        self.consumer_lost = False
         self.conn = conn
+        self.connected = True
 
     def _loop(self, conn):
         """True when stopped for good, with every job in hand done or left to the broker."""
         while True:
             conn.process_data_events(time_limit=POLL_S)
-            if self.consumer_lost:
-                raise pika.exceptions.ConsumerCancelled("the broker cancelled the job consumer")
+            self._check_session()
             now = time.monotonic()
-            self._apply_reports(now)
-            self._check_cancel_deadlines(now)
+            self.jobs.apply_reports(now)
+            self.jobs.check_timeouts(now)
+            self.jobs.check_abandoned(now)
             if self.redeclare:
                 self.redeclare = False
                 topology.declare(conn, self.opts)
-            self._publish_pending(now)
+            # While blocked (a broker alarm) nothing is published: a publish would wait inside pika
+            # for a confirm the broker sends only once it unblocks, and cancels and stop with it.
+            if not self.blocked and self.jobs.publish_pending(now):
+                self.redeclare = True  # an event came back unroutable: declared again next turn
             if self.stop_requests and self._stop_step(now):
                 return True
+
+    def _check_session(self):
+        """Raises when the broker ended part of the session without closing the connection: a
+        consumer cancelled (its queue deleted, or its node lost) or a channel closed. pika reports
+        neither from process_data_events; as jobs-worker, any of them means a new session."""
+        if self.lost:
+            raise pika.exceptions.ConsumerCancelled(f"the broker cancelled {self.lost}")
+        for name, ch in (("job", self.consume), ("event", self.events), ("control", self.control)):
+            if not ch.is_open:
+                raise pika.exceptions.ChannelWrongStateError(f"the broker closed the {name} channel")
 
     def _stop_step(self, now):
         if not self.cancel_sent:
             self.consume.basic_cancel(self.consumer_tag)  # deliveries not yet dispatched go back
             self.cancel_sent = True
             self.grace_deadline = now + self.opts.grace_ms / 1000
-            handed_back = self._hand_back_waiting()
+            handed_back = self.jobs.hand_back_waiting()
             log.info("stopping: consumer cancelled, %d job(s) not started handed back, %d in hand, grace %d ms",
                      handed_back, len(self.jobs), self.opts.grace_ms)
-        if not self.jobs:
+        if len(self.jobs) == 0:
             log.info("stopping: every job in hand is done and acked")
             return True
         if now >= self.grace_deadline or self.stop_requests > 1:
             log.warning("stopping now: %d job(s) unfinished, the broker will redeliver them", len(self.jobs))
-            for job in self.jobs.values():
-                job.cancelled.set()
+            self.jobs.stop_all()
             return True
         return False
 
-    def _hand_back_waiting(self):
-        """Every job no handler thread has taken goes back to the queue now, for another worker,
-        instead of waiting here for a thread during the grace; returns how many."""
-        waiting = [job for job in self.jobs.values() if not job.terminal and job.leave_waiting("withdrawn")]
-        for job in waiting:
-            job.cancelled.set()
-            log.info("job %s attempt %d: not started when the worker stopped; handed back to the queue "
-                     "trace_id=%s", job.uuid, job.attempt, job.trace_id)
-            self.consume.basic_reject(job.tag, requeue=True)
-            del self.jobs[job.tag]
-        return len(waiting)
-
-    def _on_broker_cancel(self, _frame):
+    def _on_broker_cancel(self, which, _frame):
         # The queue was deleted or its node lost: the loop reconnects, declares it again and
         # consumes it (raising here would only make pika log a traceback).
-        self.consumer_lost = True
+        self.lost = self.lost or which
 
-    def _on_control(self, ch, method, _props, body):
-        parsed = contract.parse_control(body)
-        if parsed and parsed[0] == "cancel":
-            _, uuid_, attempt = parsed
-            now = time.monotonic()
-            self.cancels.remember(uuid_, attempt, now)
-            self._cancel_held(uuid_, attempt, now)
-        ch.basic_ack(method.delivery_tag)  # any kind: one this worker does not know is for newer ones
+    def _on_blocked(self, _conn, frame):
+        log.warning("broker blocked the connection (%s): events wait until it unblocks",
+                    getattr(frame.method, "reason", ""))
+        self.blocked = True
 
-    def _cancel_held(self, uuid_, attempt, now):
-        for job in self.jobs.values():
-            if job.uuid != uuid_ or job.attempt > attempt or job.terminal or job.cancel_deadline:
-                continue
-            if job.leave_waiting("withdrawn"):  # no handler thread has it: it never starts
-                job.cancelled.set()
-                self._end_unrun(job, "CANCELLED", "cancelled before it started")
-                continue
-            log.info("job %s attempt %d: cancel requested; stopping it trace_id=%s", job.uuid, job.attempt,
-                     job.trace_id)
-            job.cancel_deadline = now + self.opts.kill_grace_ms / 1000 + CANCEL_SLACK_S
-            job.cancelled.set()
+    def _on_unblocked(self, _conn, _frame):
+        log.info("broker unblocked the connection")
+        self.blocked = False
 
-    def _on_job(self, ch, method, props, body):
-        tag = method.delivery_tag
-        traceparent = contract.child_traceparent((props.headers or {}).get(contract.TRACEPARENT_HEADER))
-        try:
-            message, expires_ms = contract.parse_job(body, self.opts.job_type)
-        except contract.BadMessage as e:
-            # Never requeued (it would come straight back): dead-lettered instead.
-            log.warning("rejecting delivery %d of %s (dead-lettered): %s trace_id=%s", tag, self.queue_name, e,
-                        traceparent[3:35] if traceparent else "")
-            ch.basic_reject(tag, requeue=False)
-            return
-        now = time.monotonic()
-        job = _Job(tag, message["uuid"], message["attempt"], now, threading.Event(), traceparent=traceparent)
-        self.jobs[tag] = job
-        log.debug("job %s received (attempt %d, delivery %d%s) trace_id=%s", job.uuid, job.attempt, tag,
-                  ", redelivered" if method.redelivered else "", job.trace_id)
-        if self.cancels.cancelled(job.uuid, job.attempt, now):
-            return self._end_unrun(job, "CANCELLED", "cancelled before it started")
-        if expires_ms is not None and time.time() * 1000 >= expires_ms:
-            return self._end_unrun(job, "EXPIRED", "expired before it started")
-        self.work.put((self.session, tag, message, job))
 
-    def _apply_reports(self, now):
-        while True:
-            try:
-                session, tag, kind, value = self.reports.get_nowait()
-            except queue.Empty:
-                return
-            job = self.jobs.get(tag)
-            if session != self.session or job is None or job.terminal:
-                continue  # late: its delivery is gone or its outcome already made
-            if kind == "started":
-                self._enqueue(job, "STARTED")
-            elif kind == "progress":
-                percent = job.gate.admit(value)
-                if percent is not None:
-                    self._enqueue_progress(job, percent)
-            elif kind == "finished":
-                self._finish(job, value, now)
-            elif kind == "stopped" and job.cancel_deadline is not None:
-                self._end_unrun(job, "CANCELLED", "stopped")
-
-    def _finish(self, job, outcome, now):
-        what, value = outcome
-        ms = int((now - job.received) * 1000)
-        if what == "ok":
-            log.info("job %s SUCCESS in %d ms trace_id=%s", job.uuid, ms, job.trace_id)
-            self._enqueue(job, "SUCCESS", output=value)
-        else:
-            retryable = what == "retryable"
-            log.info("job %s FAILED in %d ms%s: %s trace_id=%s", job.uuid, ms, " (retryable)" if retryable else "",
-                     value, job.trace_id)
-            self._enqueue(job, "FAILED", error=value, retryable=retryable)
-
-    def _end_unrun(self, job, status, why):
-        log.info("job %s attempt %d %s: %s trace_id=%s", job.uuid, job.attempt, status, why, job.trace_id)
-        self._enqueue(job, status)
-
-    def _check_cancel_deadlines(self, now):
-        for job in list(self.jobs.values()):
-            if not job.terminal and job.cancel_deadline is not None and now >= job.cancel_deadline:
-                log.warning("the handler of job %s ignores its cancel: reported CANCELLED, its thread stays busy"
-                            " trace_id=%s", job.uuid, job.trace_id)
-                self._end_unrun(job, "CANCELLED", "its handler did not return in time")
-
-    def _event(self, job, status, **fields):
-        at_ms = int(time.time() * 1000)
-        body = contract.event_body(job.uuid, status, job.attempt, self.worker_id, at_ms=at_ms, **fields)
-        return _Event(job.tag, f"{self.opts.job_type}.{status}", json.dumps(body, separators=(",", ":")).encode(),
-                      contract.event_properties(status, at_ms, job.traceparent), status in contract.TERMINAL)
-
-    def _enqueue(self, job, status, **fields):
-        if status in contract.TERMINAL:
-            job.terminal = True
-        self.pending.append(self._event(job, status, **fields))
-
-    def _enqueue_progress(self, job, percent):
-        event = self._event(job, "IN_PROGRESS", progress=percent)
-        for i, p in enumerate(self.pending):  # one unsent progress event per job: updated in place
-            if p.tag == job.tag and p.props["type"] == "IN_PROGRESS":
-                event.props["message_id"] = p.props["message_id"]
-                self.pending[i] = event
-                return
-        self.pending.append(event)
-
-    def _publish_pending(self, now):
-        for _ in range(len(self.pending)):
-            event = self.pending.popleft()
-            if event.due > now:
-                self.pending.append(event)
-                continue
-            if event.tag not in self.jobs:
-                continue
-            try:
-                self.events.basic_publish(self.opts.events_exchange, event.routing_key, event.body,
-                                          pika.BasicProperties(**event.props), mandatory=True)
-            except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as e:
-                self._not_confirmed(event, e, now)
-                continue
-            if event.terminal:
-                # The final event is safe with the broker: now the job may leave the queue.
-                self.consume.basic_ack(event.tag)
-                del self.jobs[event.tag]
-
-    def _not_confirmed(self, event, error, now):
-        if isinstance(error, pika.exceptions.UnroutableError):
-            self.redeclare = True  # the events queue or its binding is gone: declared again
-        if not event.terminal:
-            return  # progress: the next one supersedes it
-        job = self.jobs[event.tag]
-        log.warning("the %s event of job %s was %s; sending it again in %.0f ms trace_id=%s", event.props["type"],
-                    job.uuid, "returned" if self.redeclare else "nacked", RETRY_DELAY_S * 1000, job.trace_id)
-        event.due = now + RETRY_DELAY_S  # the same event, message_id kept
-        self.pending.append(event)
-
-    def _lose_in_flight(self):
-        """The connection is gone: the broker redelivers what was not acked; late results dropped."""
-        if self.jobs:
-            log.info("%d job(s) in flight left to the broker for redelivery", len(self.jobs))
-        for job in self.jobs.values():
-            job.cancelled.set()
-        self.jobs.clear()
-        self.pending.clear()
-        self.session += 1
+def _parameters(url):
+    params = pika.URLParameters(url)
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    # None: a broker alarm (connection.blocked) does not end the session, as in jobs-worker.
+    # Nothing is published while blocked, so nothing waits on the broker; jobs in hand are kept
+    # and their events sent once it unblocks. pika's timeout (300 s here before) dropped the
+    # connection and with it every job in hand.
+    params.blocked_connection_timeout = None
+    if params.heartbeat is None:
+        params.heartbeat = 30
+    return params
 
 
 def _where(url):
@@ -430,4 +223,6 @@ def _where(url):
 
 
 def _describe(error):
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    text = error_text(error)
+    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text
+

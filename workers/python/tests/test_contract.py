@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Unit tests of jobsd_worker's parts without I/O: the job message, event bodies and properties,
 rising progress, the cancel memory and the options. Run by ctest (python_worker_unit_tests)."""
+import decimal
 import json
 import os
 import sys
@@ -31,6 +32,20 @@ class JobMessage(unittest.TestCase):
                      b'{"uuid":"u","expires_at":"2026-04-16T13:03:02"}'):
             with self.subTest(body=body), self.assertRaises(contract.BadMessage):
                 contract.parse_job(body, "tts")
+
+
+    def test_nesting_past_the_message_bound_is_refused_not_raised(self):
+        def nested(levels):  # `levels` objects in all, the message itself the outermost
+            return '{"uuid":"u","input":' + '{"a":' * (levels - 2) + "{}" + "}" * (levels - 2) + "}"
+        msg, _ = contract.parse_job(nested(contract.MAX_MESSAGE_DEPTH), "tts")
+        self.assertEqual(contract.nesting(msg), contract.MAX_MESSAGE_DEPTH)
+        # Past the bound, and far past it (json.loads' own limit: RecursionError).
+        for levels in (contract.MAX_MESSAGE_DEPTH + 1, 100_000):
+            with self.subTest(levels=levels), self.assertRaisesRegex(contract.BadMessage, "deeper than 64"):
+                contract.parse_job(nested(levels), "tts")
+        deep_list = '{"uuid":"u","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+        with self.assertRaises(contract.BadMessage):
+            contract.parse_job(deep_list, "tts")
 
 
 class Events(unittest.TestCase):
@@ -112,6 +127,24 @@ class Progress(unittest.TestCase):
         sent = [gate.admit(p) for p in (10, 30, 20, 30, 60.7, -5, "x", 150, 100)]
         self.assertEqual(sent, [10, 30, None, None, 60, None, None, 100, None])
 
+    def test_values_that_are_not_finite_numbers_are_dropped_not_raised(self):
+        class Odd:
+            def __int__(self):
+                raise RuntimeError("no")
+
+        bad = [float("inf"), float("-inf"), float("nan"), decimal.Decimal("Infinity"), decimal.Decimal("NaN"),
+               decimal.Decimal("sNaN"), Odd(), None, [50]]
+        try:
+            import numpy
+            bad += [numpy.inf, numpy.float32("nan")]
+        except ImportError:
+            pass  # numpy's infinity is a float's: the cases above hold it
+        gate = contract.ProgressGate()
+        for value in bad:
+            with self.subTest(value=repr(value)):
+                self.assertIsNone(gate.admit(value))
+        self.assertEqual(gate.admit(5), 5)  # the gate still works afterwards
+
 
 class Cancels(unittest.TestCase):
     def test_bounded_by_count_and_age_and_by_attempt(self):
@@ -130,6 +163,11 @@ class Cancels(unittest.TestCase):
         self.assertEqual(contract.parse_control(b'{"kind":"cancel","uuid":"u","attempt":2}'), ("cancel", "u", 2))
         self.assertIsNone(contract.parse_control(b'{"kind":"cancel","uuid":"u"}'))
         self.assertIsNone(contract.parse_control(b"nope"))
+        # Too deep to read: skipped (and acked), never raised at every connect.
+        for depth in (contract.MAX_MESSAGE_DEPTH, 100_000):
+            deep = b'{"kind":"cancel","uuid":"u","attempt":1,"x":' + b"[" * depth + b"]" * depth + b"}"
+            with self.subTest(depth=depth):
+                self.assertIsNone(contract.parse_control(deep))
 
 
 class Options(unittest.TestCase):
@@ -142,11 +180,19 @@ class Options(unittest.TestCase):
         o = options.parse(["--handler", "m:f", "--prefetch", "64"], env)
         self.assertEqual((o.concurrency, o.prefetch), (8, 64))
 
+    def test_timeout_is_jobs_workers(self):
+        env = {"JOBS_WORKER_TYPE": "tts", "JOBS_WORKER_HANDLER": "m:f"}
+        self.assertEqual(options.parse([], env).timeout_ms, 60_000)
+        self.assertEqual(options.parse([], dict(env, JOBS_WORKER_TIMEOUT_MS="1500")).timeout_ms, 1500)
+        self.assertEqual(options.parse(["--timeout-ms", "20"], dict(env, JOBS_WORKER_TIMEOUT_MS="1500")).timeout_ms,
+                         20)
+
     def test_bad_values_exit_2(self):
         for argv, env in ((["--handler", "m:f"], {}), (["--type", "tts", "--handler", "nocolon"], {}),
                           (["--type", "tts", "--handler", "m:f"], {"JOBS_WORKER_CONCURRENCY": "0"}),
                           (["--type", "tts", "--handler", "m:f", "--url-order", "random"], {}),
-                          (["--type", "tts", "--handler", "m:f", "--prefetch", "65536"], {})):
+                          (["--type", "tts", "--handler", "m:f", "--prefetch", "65536"], {}),
+                          (["--type", "tts", "--handler", "m:f", "--timeout-ms", "0"], {})):
             with self.subTest(argv=argv, env=env), self.assertRaises(SystemExit) as e:
                 sys.stderr = open(os.devnull, "w")
                 try:
