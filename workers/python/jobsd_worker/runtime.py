@@ -24,6 +24,8 @@ from .jobs import JobsInHand, error_text
 log = logging.getLogger("jobsd_worker")
 
 POLL_S = 0.2  # the loop wakes at least this often (heartbeats, deadlines, signals)
+# The longest a publish may wait inside pika on a connection the broker blocked (see _parameters).
+BLOCKED_PUBLISH_TIMEOUT_S = 300
 
 
 class Worker:
@@ -207,11 +209,13 @@ def _parameters(url):
     params = pika.URLParameters(url)
     params.connection_attempts = 1
     params.socket_timeout = 5
-    # None: a broker alarm (connection.blocked) does not end the session, as in jobs-worker.
-    # Nothing is published while blocked, so nothing waits on the broker; jobs in hand are kept
-    # and their events sent once it unblocks. pika's timeout (300 s here before) dropped the
-    # connection and with it every job in hand.
-    params.blocked_connection_timeout = None
+    # A broker alarm (connection.blocked) does not end the session: the loop publishes nothing
+    # while blocked, so jobs in hand are kept and their events sent once it unblocks. But pika runs
+    # the blocked callback only between turns: an alarm that starts while one turn publishes
+    # several events leaves the next publish waiting inside pika for a confirm the broker holds.
+    # This bound ends that wait (the connection is dropped and the jobs in hand go back to the
+    # queue) instead of leaving stop, cancels and timeouts unheard for the whole alarm.
+    params.blocked_connection_timeout = BLOCKED_PUBLISH_TIMEOUT_S
     if params.heartbeat is None:
         params.heartbeat = 30
     return params

@@ -319,8 +319,9 @@ class Session(unittest.TestCase):
         self.assertEqual(statuses(worker.events), [("job-1", "STARTED"), ("job-1", "SUCCESS")])
         self.assertEqual(worker.consume.acked, [1])
 
-    def test_a_broker_alarm_does_not_end_the_connection(self):
-        self.assertIsNone(runtime._parameters("amqp://g:g@127.0.0.1:1/").blocked_connection_timeout)
+    def test_a_publish_caught_by_a_broker_alarm_waits_a_bounded_time(self):
+        self.assertEqual(runtime._parameters("amqp://g:g@127.0.0.1:1/").blocked_connection_timeout,
+                         runtime.BLOCKED_PUBLISH_TIMEOUT_S)
 
     def test_a_message_nested_too_deep_is_dead_lettered_and_a_control_message_skipped(self):
         worker, conn = open_worker()
