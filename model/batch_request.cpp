@@ -1,5 +1,5 @@
-// The body is checked as strict JSON and parsed before it is split, so the scan that finds each
-// job's text only walks well-formed JSON: it needs to know strings and nesting, nothing more.
+// The body is checked as strict JSON and parsed before it is split (model/json_scan.hpp finds
+// each job's text in it).
 #include "model/batch_request.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "model/json_scan.hpp"
 #include "model/strict_json.hpp"
 
 namespace jobsd::model {
@@ -14,75 +15,6 @@ namespace jobsd::model {
 namespace json = boost::json;
 
 namespace {
-
-class scanner {
-  public:
-    explicit scanner(std::string_view text) : s_(text) {}
-
-    void skip_space() {
-        while (pos_ < s_.size() &&
-               (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-            ++pos_;
-    }
-    char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
-    void skip(char) { ++pos_; }
-    void skip_string() {
-        ++pos_;  // the opening quote
-        while (pos_ < s_.size() && s_[pos_] != '"') pos_ += s_[pos_] == '\\' ? 2 : 1;
-        ++pos_;
-    }
-    // The text of the value that starts here.
-    std::string_view value() {
-        const std::size_t start = pos_;
-        const char c = peek();
-        if (c == '"') {
-            skip_string();
-        } else if (c == '{' || c == '[') {
-            int depth = 0;
-            while (pos_ < s_.size()) {
-                const char d = s_[pos_];
-                if (d == '"') {
-                    skip_string();
-                    continue;
-                }
-                ++pos_;
-                if (d == '{' || d == '[') ++depth;
-                if ((d == '}' || d == ']') && --depth == 0) break;
-            }
-        } else {
-            while (pos_ < s_.size() &&
-                   std::string_view(",]} \t\r\n").find(s_[pos_]) == std::string_view::npos)
-                ++pos_;
-        }
-        return s_.substr(start, pos_ - start);
-    }
-
-  private:
-    std::string_view s_;
-    std::size_t pos_ = 0;
-};
-
-// The texts of the elements of the one member's array, in {"<key>": [e0, e1, …]}.
-std::vector<std::string_view> element_texts(std::string_view body) {
-    scanner sc(body);
-    sc.skip_space();
-    sc.skip('{');
-    sc.skip_space();
-    sc.skip_string();
-    sc.skip_space();
-    sc.skip(':');
-    sc.skip_space();
-    sc.skip('[');
-    std::vector<std::string_view> out;
-    for (;;) {
-        sc.skip_space();
-        if (sc.peek() == ']' || sc.peek() == '\0') break;
-        out.push_back(sc.value());
-        sc.skip_space();
-        if (sc.peek() == ',') sc.skip(',');
-    }
-    return out;
-}
 
 request_error batch_error(std::string field, std::string problem) {
     return request_error{
@@ -117,7 +49,7 @@ std::variant<batch_request, request_error> parse_batch_request(std::string_view 
     if (list->size() > max_jobs)
         return batch_error("jobs", "holds " + std::to_string(list->size()) + " jobs; a batch holds at most " +
                                        std::to_string(max_jobs));
-    return batch_request{element_texts(body)};
+    return batch_request{only_member_elements(body)};
 }
 
 }  // namespace jobsd::model

@@ -1,5 +1,5 @@
-// Stored input and output were checked on the way in; they are copied as they are, and only the
-// input's `values` member is re-serialized.
+// Stored input and output were checked on the way in; they are copied as they are, and so is the
+// input's `values` member, as the client wrote it (a parse would write 0.4 as 4E-1).
 #include "server/job_json.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "model/clock.hpp"
+#include "model/json_scan.hpp"
 #include "model/json_text.hpp"
 #include "model/trace_context.hpp"
 
@@ -33,10 +34,13 @@ void append_stored_json(std::string& out, std::string_view text, bool values = f
     out += R"(,"values":)";
     const json::value* member = nullptr;
     if (const auto* in = ec ? nullptr : v.if_object()) member = in->if_contains("values");
-    if (member)
-        out += json::serialize(*member);
-    else
+    if (!member) {
         out += "{}";
+    } else if (const auto written = model::member_text(text, "values")) {
+        out += *written;
+    } else {
+        out += json::serialize(*member);  // its key was written with escapes: the parse's view
+    }
 }
 
 void append_member(std::string& out, std::string_view name, std::string_view value) {

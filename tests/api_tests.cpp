@@ -767,6 +767,21 @@ BOOST_AUTO_TEST_CASE(job_without_values_reads_back_empty_values) {
     BOOST_TEST(res.json().at("input") == json::value(body));
 }
 
+// `values` reads back as the client wrote it, like `input`: numbers keep their spelling (a parse
+// would give 4E-1 and round an integer past 2^64 to a double), spacing included.
+BOOST_AUTO_TEST_CASE(values_read_back_as_written) {
+    const std::string values =
+        R"({ "vo": {"audio_url": "https://cdn.example/v.mp3", "effects": [{"gain": 0.4, "seed": 123456789012345678901}]} })";
+    const std::string body = R"({"job_type":"ai_talking_video","template_id":")" + std::string(project_a1) +
+                             R"(","values":)" + values + "}";
+    const auto created = api().post("/jobs/v2", key_a, body);
+    BOOST_TEST_REQUIRE(created.status == 201u, created.body);
+    const auto res = api().get("/jobs/" + str(created.json().at("job"), "uuid"), key_a);
+    BOOST_TEST_REQUIRE(res.status == 200u, res.body);
+    BOOST_TEST(res.body.find(R"("values":)" + values) != std::string::npos, res.body);
+    BOOST_TEST(res.body.find("4E-1") == std::string::npos, res.body);
+}
+
 BOOST_AUTO_TEST_CASE(every_job_type_is_accepted) {
     for (const char* type :
          {"ai_talking_video", "video", "tts", "image", "photo_qc", "pdf", "ai_image_generation"}) {

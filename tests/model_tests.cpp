@@ -14,6 +14,7 @@
 #include "model/create_request.hpp"
 #include "model/job_event.hpp"
 #include "model/job_status.hpp"
+#include "model/json_scan.hpp"
 #include "model/json_text.hpp"
 #include "model/storable_text.hpp"
 #include "model/strict_json.hpp"
@@ -277,6 +278,28 @@ BOOST_AUTO_TEST_CASE(key_hash_is_sha256_hex) {
     BOOST_TEST(hash_api_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     BOOST_TEST(key_prefix("demo_key_123456") == "demo_key");
 }
+
+BOOST_AUTO_TEST_SUITE(json_scan)
+
+BOOST_AUTO_TEST_CASE(a_members_text_is_found_as_written) {
+    const std::string_view doc =
+        R"( {"a": "x\"}{[", "values" : { "n": 0.4, "s": "}" } , "v": [1, {"values": 2}], "z": null} )";
+    BOOST_TEST(member_text(doc, "values").value_or("?") == R"({ "n": 0.4, "s": "}" })");
+    BOOST_TEST(member_text(doc, "a").value_or("?") == R"("x\"}{[")");
+    BOOST_TEST(member_text(doc, "v").value_or("?") == R"([1, {"values": 2}])");
+    BOOST_TEST(member_text(doc, "z").value_or("?") == "null");
+    BOOST_TEST(!member_text(doc, "n").has_value());  // nested members are not top-level
+    BOOST_TEST(!member_text(R"({"\u0076alues": 1})", "values").has_value());  // escaped key
+    BOOST_TEST(!member_text("{}", "values").has_value());
+    BOOST_TEST(!member_text("[1]", "values").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_only_members_elements_are_found_as_written) {
+    const auto e = only_member_elements(R"({"jobs": [ {"a": "]"} , 3.50,"s" ,null,[1,[2]] ]})");
+    BOOST_TEST(e == (std::vector<std::string_view>{R"({"a": "]"})", "3.50", R"("s")", "null", "[1,[2]]"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(json_text)
 
