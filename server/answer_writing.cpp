@@ -11,11 +11,10 @@ void drop_body_for_head(response& res) {
     res.body().clear();
 }
 
-constexpr auto linger_time = std::chrono::seconds(2);
-
-asio::awaitable<void> linger_before_close(beast::tcp_stream& stream) {
+asio::awaitable<void> linger_before_close(beast::tcp_stream& stream, std::chrono::milliseconds at_most) {
+    if (at_most.count() <= 0) co_return;
     std::array<char, 4096> sink;
-    stream.expires_after(linger_time);
+    stream.expires_after(at_most);
     for (;;) {
         auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
         if (ec) break;

@@ -33,8 +33,9 @@ void drop_body_for_head(response& res);
 // past its limit, a body it was told to wait with, pipelined requests. Closing with those bytes
 // unread makes the kernel reset the connection, and a reset can destroy the answer before the
 // client reads it (RFC 9112 §9.6). So, once our side is shut down, what comes is read and dropped
-// until the client closes, for two seconds at most.
-boost::asio::awaitable<void> linger_before_close(boost::beast::tcp_stream& stream);
+// until the client closes, for `at_most` (server.linger_ms; none when 0).
+boost::asio::awaitable<void> linger_before_close(boost::beast::tcp_stream& stream,
+                                                 std::chrono::milliseconds at_most);
 
 // What the socket did not take at once of an answer: each write must make progress within
 // read_timeout, and the whole answer must be out within body_timeout (a slow reader of a large

@@ -28,6 +28,9 @@ struct server_options {
     // Largest body of POST /jobs/v2/batch (its own limit, since a batch holds many jobs):
     // 1 000 jobs of 8 KiB each. Past it, 413.
     std::size_t batch_body_limit = 8 * 1024 * 1024;
+    // The body of a cancel or a retry ({} or one small member); the parser holds a chunked body
+    // to it as well. Past it, 413.
+    std::size_t control_body_limit = 4096;
     // Most jobs in one POST /jobs/v2/batch; all are committed in one transaction, so this bounds
     // how long one batch holds the store's writer (1 000 jobs: a few milliseconds of SQLite work).
     std::size_t batch_max_jobs = 1000;
@@ -45,6 +48,9 @@ struct server_options {
     // Time allowed for a whole body to arrive (408 past it) and for a whole answer to leave, however
     // steadily it moves: a slow client of a large body is served, a trickling one is not kept.
     std::chrono::milliseconds body_timeout{60'000};
+    // After an answer that closes the connection, what the client still sends is read and dropped
+    // this long at most before the close, so that the answer is not lost to a reset (plain TCP).
+    std::chrono::milliseconds linger_timeout{2'000};
     // Time an idle keep-alive connection is kept open waiting for its next request.
     std::chrono::milliseconds idle_timeout{60'000};
     // Open connections at most; one more is accepted, answered 503 with Retry-After and closed

@@ -400,7 +400,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, const api& handl
     counters.connection_opened();
     const bool closed_by_answer = co_await serve_requests(stream, handlers, options);
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);  // best effort; peer may be gone
-    if (closed_by_answer) co_await linger_before_close(stream);
+    if (closed_by_answer) co_await linger_before_close(stream, options.linger_timeout);
     counters.connection_closed();
 }
 

@@ -96,6 +96,11 @@ BOOST_FIXTURE_TEST_CASE(the_same_key_with_another_body_is_refused, server_fixtur
                "Idempotency-Key was already used with a different request body");
     BOOST_TEST(committed(c) == before);
     BOOST_TEST(post(c, key_a, std::string(256, 'k'), body_a).status == 400);
+    // The bound counts characters, not bytes: 255 euro signs (765 bytes of UTF-8) are a key.
+    std::string euros;
+    for (int i = 0; i < 255; ++i) euros += "\u20ac";
+    BOOST_TEST(post(c, key_a, euros, body_a).status == 201);
+    BOOST_TEST(post(c, key_a, euros + "\u20ac", body_a).status == 400);
 }
 
 BOOST_FIXTURE_TEST_CASE(keys_belong_to_their_account, server_fixture) {

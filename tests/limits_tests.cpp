@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/http_client.hpp"
@@ -192,6 +193,30 @@ BOOST_FIXTURE_TEST_CASE(expect_100_continue_is_answered, tight_server) {
     BOOST_TEST(refused.read_until_closed(3s));
     BOOST_TEST(refused.text().find("HTTP/1.1 401 ") == 0u, refused.text());
     BOOST_TEST(ms_since(start) < 1000);
+}
+
+// A cancel's body is small ({} or one member): past 4096 bytes it is refused whether its length
+// is declared or it comes chunked.
+BOOST_FIXTURE_TEST_CASE(a_cancel_body_is_bounded_declared_or_chunked, tight_server) {
+    const std::string target = "/jobs/0190f3c2-8a4e-7b21-9c3d-5e6f7a8b9c0d/cancel";
+    const std::string big = "{\"reason\":\"" + std::string(5000, 'x') + "\"}";
+    const std::string head = "POST " + target + " HTTP/1.1\r\nHost: x\r\nx-api-key: " + std::string(key_a) +
+                             "\r\nContent-Type: application/json\r\n";
+    raw_conn declared(server->port());
+    declared.send(head + "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
+    declared.read_until_closed(3s);
+    BOOST_TEST(declared.text().find("HTTP/1.1 413 ") == 0u, declared.text());
+    raw_conn chunked(server->port());
+    std::ostringstream size;
+    size << std::hex << big.size();
+    chunked.send(head + "Transfer-Encoding: chunked\r\n\r\n" + size.str() + "\r\n" + big + "\r\n0\r\n\r\n");
+    chunked.read_until_closed(3s);
+    BOOST_TEST(chunked.text().find("HTTP/1.1 413 ") == 0u, chunked.text());
+    // A small one reaches the handler: an unknown job.
+    raw_conn small(server->port());
+    small.send(head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    small.read_until_closed(3s);
+    BOOST_TEST(small.text().find("HTTP/1.1 404 ") == 0u, small.text());
 }
 
 // A client that sends its whole body before it reads: a body past its limit is answered 413 and

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "model/job_event.hpp"
@@ -44,10 +45,13 @@ std::optional<response> take_rate_tokens(const services& svc, const std::string&
 }
 
 std::optional<response> check_idempotency_key(std::string_view key) {
-    if (key.size() > 255)
-        return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
     if (!model::is_storable_text(key))
         return message_response(http::status::bad_request, "Idempotency-Key must be UTF-8 text");
+    // Characters, as documented: the UTF-8 sequences' lead bytes (every byte but 10xxxxxx).
+    const auto characters = std::count_if(
+        key.begin(), key.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; });
+    if (characters > 255)
+        return message_response(http::status::bad_request, "Idempotency-Key must be at most 255 characters");
     return std::nullopt;
 }
 

@@ -25,9 +25,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A cancel or retry body holds one small member at most.
-constexpr std::size_t body_limit = 4096;
-
 response not_found() {
     return message_response(http::status::not_found, "Job not found");
 }
@@ -62,11 +59,12 @@ void notify(const services& svc, const model::job& job, model::job_status status
 
 }  // namespace
 
-std::optional<response> check_optional_body(const services&, const http::request_header<>& header, caller&) {
+std::optional<response> check_optional_body(const services& svc, const http::request_header<>& header,
+                                            caller&) {
     const auto length = header[http::field::content_length];
     if (header[http::field::transfer_encoding].empty() && (length.empty() || length == "0"))
         return std::nullopt;
-    return check_json_body(header, body_limit);
+    return check_json_body(header, svc.options.control_body_limit);
 }
 
 asio::awaitable<response> cancel_job(const request_context& ctx) {
