@@ -44,7 +44,7 @@ template <class Stream, class Buffers>
 boost::asio::awaitable<std::tuple<boost::beast::error_code, std::size_t>> write_with_progress(
     Stream& stream, const Buffers& buffers, const server_options& o) {
     boost::beast::buffers_suffix<Buffers> rest(buffers);
-    const auto until = std::chrono::steady_clock::now() + std::max(o.body_timeout, o.read_timeout);
+    const auto until = std::chrono::steady_clock::now() + o.whole_message_timeout();
     std::size_t total = 0;
     while (boost::asio::buffer_size(rest) > 0) {
         const auto left =

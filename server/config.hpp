@@ -3,6 +3,7 @@
 // environment variables, then command-line flags; later sources win.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +49,8 @@ struct server_options {
     // Time allowed for a whole body to arrive (408 past it) and for a whole answer to leave, however
     // steadily it moves: a slow client of a large body is served, a trickling one is not kept.
     std::chrono::milliseconds body_timeout{60'000};
+    // The whole-body and whole-answer bound as applied: never shorter than one stall may be.
+    std::chrono::milliseconds whole_message_timeout() const { return std::max(body_timeout, read_timeout); }
     // After an answer that closes the connection, what the client still sends is read and dropped
     // this long at most before the close, so that the answer is not lost to a reset (plain TCP).
     std::chrono::milliseconds linger_timeout{2'000};

@@ -66,10 +66,12 @@ std::optional<response> answer_read_error(const beast::error_code& ec) {
     return message_response(http::status::bad_request, "Malformed HTTP request");
 }
 
-// `Expect: 100-continue` (RFC 9110 §10.1.1) on an HTTP/1.1 request whose body has not arrived:
-// the client waits for a 100 before it sends the body. HTTP/1.0 requests are not asked.
-bool expects_continue(const http::request_parser<http::string_body>& parser) {
-    if (parser.is_done() || parser.get().version() < 11) return false;
+// `Expect: 100-continue` (RFC 9110 §10.1.1) on an HTTP/1.1 request none of whose body has arrived
+// (`buffered`: the bytes read past its header): the client waits for a 100 before it sends the
+// body. HTTP/1.0 requests are not asked. A create's body nearly always came with its header, so
+// the header is looked up only when nothing did.
+bool expects_continue(const http::request_parser<http::string_body>& parser, std::size_t buffered) {
+    if (buffered > 0 || parser.is_done() || parser.get().version() < 11) return false;
     return beast::iequals(header_value(parser.get().base(), http::field::expect), "100-continue");
 }
 
@@ -230,7 +232,7 @@ class request_loop {
             // connection closes, as after a 413 or an unreadable body.
             // A client waiting for a 100 has not sent its body: it is answered at once, and the
             // connection closes, since whether that body follows is the client's choice.
-            if (too_large || expects_continue(parser)) {
+            if (too_large || expects_continue(parser, buffer_.size())) {
                 r.close = true;
             } else if (!r.close && !parser.is_done()) {
                 auto [bec, bn] = co_await read_body(parser);
@@ -239,7 +241,7 @@ class request_loop {
         } else if (too_large) {
             r = closing(std::move(*too_large), std::move(a.who.request_id));
         } else {
-            if (expects_continue(parser)) {
+            if (expects_continue(parser, buffer_.size())) {
                 // Admitted: the client may send its body now.
                 static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
                 tcp_.expires_after(options_.read_timeout);
@@ -279,8 +281,7 @@ class request_loop {
     // body must be in within body_timeout, past which the answer is 408 (asio::error::timed_out),
     // so a slow but steady client of a large body is served and a trickling one is not kept.
     asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_body(parser_type& parser) {
-        const auto until =
-            std::chrono::steady_clock::now() + std::max(options_.body_timeout, options_.read_timeout);
+        const auto until = std::chrono::steady_clock::now() + options_.whole_message_timeout();
         std::size_t total = 0;
         while (!parser.is_done()) {
             tcp_.expires_after(options_.read_timeout);
