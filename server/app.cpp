@@ -98,11 +98,15 @@ app::app(config cfg)
     if (publisher_ && config_.lifecycle.fair_window > 0)
         release_ =
             std::make_unique<job_release>(config_.lifecycle, config_.amqp, *store_, *publisher_, metrics_);
-    sweeper_ = std::make_unique<lifecycle_sweeper>(config_.lifecycle, *store_, hub_, metrics_,
-                                                   publisher_.get(), [this] {
-                                                       if (dispatcher_) dispatcher_->notify();
-                                                   });
     operator_api_ = std::make_unique<operator_api>(config_, *store_, metrics_, publisher_.get());
+    lifecycle_sweeper::queue_reader read_queues;
+    if (publisher_) read_queues = [this] { return operator_api_->queue_view_now(); };
+    sweeper_ = std::make_unique<lifecycle_sweeper>(
+        config_.lifecycle, *store_, hub_, metrics_, publisher_.get(),
+        [this] {
+            if (dispatcher_) dispatcher_->notify();
+        },
+        std::move(read_queues));
     services_ = std::make_unique<services>(
         services{config_.server, *store_, catalog_, metrics_, publisher_.get(), hub_, *operator_api_, gate_,
                  config_.webhooks, store_->webhooks(), dispatcher_.get(), config_.store.common.lifecycle,

@@ -243,6 +243,8 @@ std::vector<entry> schema(config& c) {
         {"amqp", "control_poll_interval_ms", "", duration_setter(c.amqp.control_poll_interval, 10, max_u32)},
         {"lifecycle", "sweep_interval_ms", "", duration_setter(c.lifecycle.sweep_interval, 10, 3'600'000)},
         {"lifecycle", "sweep_batch", "", uint_setter(c.lifecycle.sweep_batch, 1, 100'000)},
+        {"lifecycle", "unconsumed_expiry_after_ms", "",
+         duration_setter(c.lifecycle.unconsumed_expiry_after, 0, 3'600'000)},
         {"lifecycle", "stuck_refresh_ms", "", duration_setter(c.lifecycle.stuck_refresh, 100, max_u32)},
         {"lifecycle", "max_attempts", "", uint_setter(c.lifecycle.defaults.max_attempts, 1, 100)},
         {"lifecycle", "retry_backoff_ms", "",

@@ -30,6 +30,12 @@ struct lifecycle_options {
     std::chrono::milliseconds sweep_interval{1'000};
     // Jobs expired and retries released per sweep at most; the next sweep takes the rest.
     std::size_t sweep_batch = 1'000;
+    // A published job waits in its type's broker queue, which expires it only at the queue's
+    // head. While the queue has no consumer, the sweep expires such a job this long past its
+    // deadline: the margin covers the queue view's age (the management API's consumer counts lag
+    // by its statistics interval, 5 s by default) and the clocks of jobsd and the workers. The
+    // queues are read every half of it (at most once a sweep). 0 turns it off.
+    std::chrono::milliseconds unconsumed_expiry_after{10'000};
     // How often the stuck jobs (/metrics, dashboard) are counted; answers in between reuse it.
     std::chrono::milliseconds stuck_refresh{5'000};
     // Every type's settings (model::type_lifecycle documents each default), then each type's

@@ -198,6 +198,9 @@ void metrics::render_lifecycle(std::string& out, const std::vector<store::job_co
              automatic_retries_.load(std::memory_order_relaxed));
     x.single("jobsd_jobs_expired_in_outbox_total", "Jobs that expired before they left the outbox.",
              "counter", expired_in_outbox_.load(std::memory_order_relaxed));
+    x.single("jobsd_jobs_expired_unconsumed_total",
+             "Published jobs that expired in their broker queue while no worker consumed their type.",
+             "counter", expired_unconsumed_.load(std::memory_order_relaxed));
     x.single("jobsd_fair_queue_held_total",
              "Jobs held in the fair queue at create (their type's broker queue was full).", "counter",
              held_.load(std::memory_order_relaxed));

@@ -49,13 +49,17 @@ class metrics {
         jobs_created_[static_cast<std::size_t>(t)].fetch_add(1, std::memory_order_relaxed);
     }
     // The lifecycle: cancels that changed a job, retries (explicit ones by the API, automatic
-    // ones of retryable failures), jobs expired before they left the outbox.
+    // ones of retryable failures), jobs expired before they left the outbox, and published ones
+    // expired while no worker consumed their type.
     void count_cancel_request() noexcept { cancels_.fetch_add(1, std::memory_order_relaxed); }
     void count_retry(bool automatic) noexcept {
         (automatic ? automatic_retries_ : explicit_retries_).fetch_add(1, std::memory_order_relaxed);
     }
     void count_expired_in_outbox(std::uint64_t n) noexcept {
         expired_in_outbox_.fetch_add(n, std::memory_order_relaxed);
+    }
+    void count_expired_unconsumed(std::uint64_t n) noexcept {
+        expired_unconsumed_.fetch_add(n, std::memory_order_relaxed);
     }
     // The fair queue (server/job_release.hpp): jobs held at create, and released to the broker.
     void count_held() noexcept { held_.fetch_add(1, std::memory_order_relaxed); }
@@ -140,7 +144,7 @@ class metrics {
     const queue::control_publisher_stats* control_ = nullptr;
     const queue::status_relay* status_relay_ = nullptr;
     std::atomic<std::uint64_t> cancels_{0}, explicit_retries_{0}, automatic_retries_{0},
-        expired_in_outbox_{0}, held_{0}, released_{0};
+        expired_in_outbox_{0}, expired_unconsumed_{0}, held_{0}, released_{0};
 };
 
 }  // namespace jobsd::server

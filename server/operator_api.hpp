@@ -50,12 +50,13 @@ class operator_api {
     // Called once a second (by the app): adds a sample of the ingest counters to the history.
     void sample_ingest();
 
-  private:
     using view_result = boost::system::result<queue_view, std::string>;
     // The queue view, read from the management API (or, without one or when it fails, by passive
     // declares) at most once per amqp.queue_view_cache; a failure (broker away) is cached the
-    // same way, with its reason.
+    // same way, with its reason. Also the lifecycle sweep's view of which queues have consumers.
     boost::asio::awaitable<view_result> queue_view_now();
+
+  private:
     boost::asio::awaitable<boost::json::value> webhooks_json();
 
     const server_options& server_;

@@ -105,45 +105,57 @@ struct retry_job_op final : pg_op {
 };
 
 struct sweep_op final : pg_op {
-    sweep_op(std::int64_t t, std::size_t n, std::string me, std::chrono::milliseconds lease,
-             pg_handler<lifecycle_sweep> h)
-        : now(t), limit(n), instance(std::move(me)), claim_lease(lease), handler(std::move(h)) {}
+    sweep_op(sweep_request r, std::string me, std::chrono::milliseconds lease, pg_handler<lifecycle_sweep> h)
+        : request(std::move(r)), instance(std::move(me)), claim_lease(lease), handler(std::move(h)) {}
 
     void add(std::vector<pg_statement>& out) const override {
-        const auto n = pg_number(static_cast<std::int64_t>(limit));
+        const auto now = pg_number(request.now_ms);
+        const auto n = pg_number(static_cast<std::int64_t>(request.limit));
         const auto [event, bit] = webhook_params(model::job_status::expired);
-        out.push_back({"expire_due", {pg_number(now), n, event, bit}});
-        out.push_back(
-            {"release_retries",
-             {pg_number(now), instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), n}});
+        out.push_back({"expire_due", {now, n, event, bit}});
+        out.push_back({"release_retries",
+                       {now, instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), n}});
+        if (!request.unconsumed.empty()) {
+            pg_binary_array types(pg_element::text);
+            for (const auto t : request.unconsumed) types.add_text(model::to_string(t));
+            out.push_back({"expire_unconsumed",
+                           {now, n, event, bit, pg_number(request.unconsumed_deadline_ms), types.take()}});
+        }
+        if (request.probe_deadline_ms)
+            out.push_back({"probe_overdue", {pg_number(*request.probe_deadline_ms)}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         lifecycle_sweep sweep;
-        if (!ec && results.size() == 2) {
-            const auto& expired = results[0];
-            for (int i = 0; i < expired.rows(); ++i) {
-                model::job_event e;
-                e.uuid = expired.text(i, 0);
-                e.status = model::job_status::expired;
-                e.attempt = static_cast<int>(expired.int64(i, 4));
-                e.trace_id = model::trace_id_of(expired.optional_text(i, 5).value_or(""));
-                e.at_ms = now;
-                sweep.expired.push_back(
-                    {std::move(e), std::string(expired.text(i, 1)), std::string(expired.text(i, 2)),
-                     model::parse_job_type(expired.text(i, 3)).value_or(model::job_type::video)});
-            }
+        if (!ec && results.size() >= 2) {
+            read_expired(results[0], sweep.expired);
             const auto& due = results[1];
             for (int i = 0; i < due.rows(); ++i) sweep.due.push_back(read_pg_job(due, i, 0));
+            std::size_t next = 2;
+            if (!request.unconsumed.empty() && results.size() > next)
+                read_expired(results[next++], sweep.expired_unconsumed);
+            if (request.probe_deadline_ms && results.size() > next)
+                sweep.overdue = results[next].rows() == 1 && results[next].text(0, 0) == "t";
         }
-        found = !sweep.expired.empty() || !sweep.due.empty();
+        found = !sweep.expired.empty() || !sweep.expired_unconsumed.empty() || !sweep.due.empty();
         complete(std::move(handler), ec, std::move(sweep));
+    }
+    void read_expired(const pg_reply& expired, std::vector<applied_event>& into) const {
+        for (int i = 0; i < expired.rows(); ++i) {
+            model::job_event e;
+            e.uuid = expired.text(i, 0);
+            e.status = model::job_status::expired;
+            e.attempt = static_cast<int>(expired.int64(i, 4));
+            e.trace_id = model::trace_id_of(expired.optional_text(i, 5).value_or(""));
+            e.at_ms = request.now_ms;
+            into.push_back({std::move(e), std::string(expired.text(i, 1)), std::string(expired.text(i, 2)),
+                            model::parse_job_type(expired.text(i, 3)).value_or(model::job_type::video)});
+        }
     }
     bool is_write() const override { return true; }
     bool wrote() const override { return found; }
     bool found = false;  // set by finish()
 
-    std::int64_t now;
-    std::size_t limit;
+    sweep_request request;
     std::string instance;
     std::chrono::milliseconds claim_lease;
     pg_handler<lifecycle_sweep> handler;
@@ -285,10 +297,11 @@ std::unique_ptr<pg_op> make_retry_job_op(std::string account_id, std::string uui
                                           std::move(instance), claim_lease, std::move(handler));
 }
 
-std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std::string instance,
+std::unique_ptr<pg_op> make_sweep_op(sweep_request request, std::string instance,
                                      std::chrono::milliseconds claim_lease,
                                      pg_handler<lifecycle_sweep> handler) {
-    return std::make_unique<sweep_op>(now_ms, limit, std::move(instance), claim_lease, std::move(handler));
+    return std::make_unique<sweep_op>(std::move(request), std::move(instance), claim_lease,
+                                      std::move(handler));
 }
 
 std::unique_ptr<pg_op> make_release_held_op(model::job_type type, std::size_t limit, std::string instance,
@@ -328,10 +341,10 @@ void pg_store::retry_job(std::string account_id, std::string uuid, std::optional
                                      options_.instance_id, options_.claim_lease, std::move(handler)));
 }
 
-void pg_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
+void pg_store::sweep_lifecycle(sweep_request request,
                                asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
-    submit(
-        pg_ops::make_sweep_op(now_ms, limit, options_.instance_id, options_.claim_lease, std::move(handler)));
+    submit(pg_ops::make_sweep_op(std::move(request), options_.instance_id, options_.claim_lease,
+                                 std::move(handler)));
 }
 
 void pg_store::release_held(model::job_type type, std::size_t limit,

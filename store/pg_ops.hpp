@@ -131,7 +131,7 @@ std::unique_ptr<pg_op> make_retry_job_op(std::string account_id, std::string uui
 std::unique_ptr<pg_op> make_release_held_op(model::job_type type, std::size_t limit, std::string instance,
                                             std::chrono::milliseconds claim_lease,
                                             pg_handler<std::vector<job_record>> handler);
-std::unique_ptr<pg_op> make_sweep_op(std::int64_t now_ms, std::size_t limit, std::string instance,
+std::unique_ptr<pg_op> make_sweep_op(sweep_request request, std::string instance,
                                      std::chrono::milliseconds claim_lease,
                                      pg_handler<lifecycle_sweep> handler);
 std::unique_ptr<pg_op> make_remove_controls_op(std::vector<std::int64_t> seqs, pg_handler<> handler);

@@ -5,7 +5,8 @@
 // (webhooks; SQLite's step 7 is its own delivery costs); step 8 is SQLite's step 8 (traceparent);
 // step 9 is SQLite's step 9 (a job's own webhook in its row); step 10 is jobsd_apply_event()
 // with model::decide_event's overrule (a SUCCESS in place of a dead letter's FAILED), step 11 the
-// same overrule of an EXPIRED.
+// same overrule of an EXPIRED, step 12 the error a SUCCESS clears, step 13 SQLite's step 10's
+// index of every queued job with a deadline (PostgreSQL keeps its outbox flag).
 #include "store/pg_schema.hpp"
 
 #include <array>
@@ -19,7 +20,7 @@ namespace jobsd::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> migrations = {
+constexpr std::array<std::string_view, 13> migrations = {
     // 1: accounts, keys, projects, image prompts, jobs with the outbox flag.
     R"sql(
 CREATE TABLE accounts (
@@ -329,6 +330,13 @@ BEGIN
   END IF;
 END
 $$;
+)sql",
+    // 13: the lifecycle sweep expires published jobs too, of the types no worker consumes
+    // (store::sweep_request::unconsumed): an index of every queued job with a deadline, as
+    // SQLite's jobs_expiring since its step 10. Step 6's index stays for the outbox's part.
+    R"sql(
+CREATE INDEX jobs_queued_expiring ON jobs (expires_at_ms)
+  WHERE expires_at_ms IS NOT NULL AND job_status = 'QUEUED';
 )sql",
 };
 

@@ -152,6 +152,19 @@ std::vector<pg_prepared> make_statements() {
          " RETURNING uuid, account_id, session_id, job_type, attempt, traceparent), hooks AS (" +
              deliveries_from("x", "true", "$3::text", "$4::integer", "$1::bigint", "$1::bigint") +
              ") SELECT uuid, account_id, session_id, job_type, attempt, traceparent FROM x"},
+        // The published QUEUED jobs of the types in $6 whose deadline is at or before $5 (index
+        // jobs_queued_expiring), as expire_due does the outbox's.
+        {"expire_unconsumed",
+         "WITH x AS (UPDATE jobs SET job_status = 'EXPIRED', published = true, fair_key = NULL,"
+         " retry_at_ms = NULL, updated_ms = greatest(updated_ms, $1) WHERE seq IN (SELECT seq FROM jobs"
+         " WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $5 AND job_status = 'QUEUED'"
+         " AND job_type = ANY($6::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED)"
+         " RETURNING uuid, account_id, session_id, job_type, attempt, traceparent), hooks AS (" +
+             deliveries_from("x", "true", "$3::text", "$4::integer", "$1::bigint", "$1::bigint") +
+             ") SELECT uuid, account_id, session_id, job_type, attempt, traceparent FROM x"},
+        {"probe_overdue",
+         "SELECT EXISTS (SELECT 1 FROM jobs WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1"
+         " AND job_status = 'QUEUED')"},
         {"release_retries",
          "UPDATE jobs SET published = false, retry_at_ms = NULL, claimed_by = $2,"
          " claimed_until = now() + $3::float8 * interval '1 millisecond' WHERE seq IN (SELECT seq FROM jobs"

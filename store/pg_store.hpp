@@ -100,7 +100,7 @@ class pg_store final : public store {
                    std::int64_t now_ms,
                    boost::asio::any_completion_handler<void(error_code, retry_outcome)> handler) override;
     void sweep_lifecycle(
-        std::int64_t now_ms, std::size_t limit,
+        sweep_request request,
         boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) override;
     void release_held(
         model::job_type type, std::size_t limit,

@@ -207,45 +207,74 @@ struct retry_job_op final : lifecycle_write<retry_job_op, retry_outcome> {
 };
 
 struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
-    sweep_op(std::int64_t t, std::size_t n, sqlite_webhook_store* hooks, sqlite_handler<lifecycle_sweep> h)
-        : lifecycle_write(std::move(h), hooks), now(t), limit(n) {}
+    sweep_op(sweep_request r, sqlite_webhook_store* hooks, sqlite_handler<lifecycle_sweep> h)
+        : lifecycle_write(std::move(h), hooks), request(std::move(r)), now(request.now_ms) {}
     static constexpr const char* what = "the lifecycle sweep";
-    bool wrote() const override { return !value.expired.empty() || !value.due.empty(); }
+    bool wrote() const override {
+        return !value.expired.empty() || !value.expired_unconsumed.empty() || !value.due.empty();
+    }
 
     void write(sqlite_writer_ctx& w) {
         value = {};
-        expire(w);
+        expire_waiting(w);
+        expire_unconsumed(w);
         release_retries(*w.db);
+        if (request.probe_deadline_ms) {
+            auto& probe = w.db->cached(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 "
+                "AND "
+                "job_status = 'QUEUED')");
+            probe.bind(1, *request.probe_deadline_ms);
+            w.db->each_row(probe, "probing for overdue jobs",
+                           [&](sqlite_statement& row) { value.overdue = row.column_int(0) != 0; });
+        }
     }
 
-    void expire(sqlite_writer_ctx& w) {
-        auto& db = *w.db;
-        // Index jobs_expiring: the queued jobs with a deadline (the literal 'QUEUED' lets the
-        // planner use it); of those, the ones in the outbox or the fair queue.
+    // Index jobs_expiring: the queued jobs with a deadline (the literal 'QUEUED' lets the
+    // planner use it); of those, the ones in the outbox or the fair queue.
+    void expire_waiting(sqlite_writer_ctx& w) {
         auto& find =
-            db.cached(select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
-                                  "job_status = 'QUEUED' AND (fair_key IS NOT NULL OR " +
-                                  std::string(sqlite_outbox::waiting) + ") LIMIT ?2"));
+            w.db->cached(select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND "
+                                     "job_status = 'QUEUED' AND (fair_key IS NOT NULL OR " +
+                                     std::string(sqlite_outbox::waiting) + ") LIMIT ?2"));
         find.bind(1, now);
-        find.bind(2, static_cast<std::int64_t>(limit));
-        auto& expire = db.cached(
-            "UPDATE jobs SET job_status = ?2, fair_key = NULL, updated_ms = max(updated_ms, ?3) WHERE uuid = "
-            "?1");
-        for (auto& job : read_jobs(db, find)) {
-            expire.bind(1, std::string_view(job.uuid));
-            expire.bind(2, model::to_string(job_status::expired));
-            expire.bind(3, now);
-            db.run(expire, "expiring job " + job.uuid);
-            move_outbox(db, sqlite_outbox::leave, job.uuid);
-            record_deliveries(w, job, job_status::expired, now);
-            model::job_event e;
-            e.uuid = job.uuid;
-            e.status = job_status::expired;
-            e.attempt = job.attempt;
-            e.at_ms = now;
-            e.trace_id = model::trace_id_of(job.traceparent);
-            value.expired.push_back({std::move(e), job.account_id, job.session_id, job.type});
+        find.bind(2, static_cast<std::int64_t>(request.limit));
+        for (auto& job : read_jobs(*w.db, find)) expire(w, job, value.expired);
+    }
+
+    // The same index, for the published jobs of each type no worker consumes.
+    void expire_unconsumed(sqlite_writer_ctx& w) {
+        auto& find = w.db->cached(
+            select_jobs("WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 AND job_status = 'QUEUED' "
+                        "AND job_type = ?2 LIMIT ?3"));
+        for (const auto type : request.unconsumed) {
+            const auto room = request.limit - std::min(request.limit, value.expired_unconsumed.size());
+            if (room == 0) return;
+            find.bind(1, request.unconsumed_deadline_ms);
+            find.bind(2, model::to_string(type));
+            find.bind(3, static_cast<std::int64_t>(room));
+            for (auto& job : read_jobs(*w.db, find)) expire(w, job, value.expired_unconsumed);
         }
+    }
+
+    void expire(sqlite_writer_ctx& w, const job_record& job, std::vector<applied_event>& into) {
+        auto& db = *w.db;
+        auto& st = db.cached(
+            "UPDATE jobs SET job_status = ?2, fair_key = NULL, retry_at_ms = NULL, updated_ms = "
+            "max(updated_ms, ?3) WHERE uuid = ?1");
+        st.bind(1, std::string_view(job.uuid));
+        st.bind(2, model::to_string(job_status::expired));
+        st.bind(3, now);
+        db.run(st, "expiring job " + job.uuid);
+        move_outbox(db, sqlite_outbox::leave, job.uuid);
+        record_deliveries(w, job, job_status::expired, now);
+        model::job_event e;
+        e.uuid = job.uuid;
+        e.status = job_status::expired;
+        e.attempt = job.attempt;
+        e.at_ms = now;
+        e.trace_id = model::trace_id_of(job.traceparent);
+        into.push_back({std::move(e), job.account_id, job.session_id, job.type});
     }
 
     void release_retries(sqlite_db& db) {
@@ -254,7 +283,7 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
                                   "job_status = ?2 ORDER BY retry_at_ms LIMIT ?3"));
         find.bind(1, now);
         find.bind(2, model::to_string(job_status::queued));
-        find.bind(3, static_cast<std::int64_t>(limit));
+        find.bind(3, static_cast<std::int64_t>(request.limit));
         auto& release = db.cached("UPDATE jobs SET retry_at_ms = NULL WHERE uuid = ?1");
         for (auto& job : read_jobs(db, find)) {
             release.bind(1, std::string_view(job.uuid));
@@ -265,8 +294,8 @@ struct sweep_op final : lifecycle_write<sweep_op, lifecycle_sweep> {
         }
     }
 
+    sweep_request request;
     std::int64_t now;
-    std::size_t limit;
 };
 
 struct release_held_op final : lifecycle_write<release_held_op, std::vector<job_record>> {
@@ -389,10 +418,9 @@ std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::
                                           std::move(handler));
 }
 
-std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
-                                               sqlite_webhook_store* webhooks,
+std::unique_ptr<sqlite_write_op> make_sweep_op(sweep_request request, sqlite_webhook_store* webhooks,
                                                sqlite_handler<lifecycle_sweep> handler) {
-    return std::make_unique<sweep_op>(now_ms, limit, webhooks, std::move(handler));
+    return std::make_unique<sweep_op>(std::move(request), webhooks, std::move(handler));
 }
 
 std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,

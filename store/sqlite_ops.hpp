@@ -192,8 +192,7 @@ std::unique_ptr<sqlite_write_op> make_retry_job_op(std::string account_id, std::
                                                    std::optional<std::int64_t> expires_in_ms,
                                                    std::int64_t now_ms,
                                                    sqlite_handler<retry_outcome> handler);
-std::unique_ptr<sqlite_write_op> make_sweep_op(std::int64_t now_ms, std::size_t limit,
-                                               sqlite_webhook_store* webhooks,
+std::unique_ptr<sqlite_write_op> make_sweep_op(sweep_request request, sqlite_webhook_store* webhooks,
                                                sqlite_handler<lifecycle_sweep> handler);
 std::unique_ptr<sqlite_write_op> make_release_held_op(model::job_type type, std::size_t limit,
                                                       sqlite_handler<std::vector<job_record>> handler);

@@ -336,9 +336,9 @@ void sqlite_store::retry_job(std::string account_id, std::string uuid,
                                                std::move(handler)));
 }
 
-void sqlite_store::sweep_lifecycle(std::int64_t now_ms, std::size_t limit,
+void sqlite_store::sweep_lifecycle(sweep_request request,
                                    asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) {
-    submit_write(sqlite_ops::make_sweep_op(now_ms, limit, webhooks_.get(), std::move(handler)));
+    submit_write(sqlite_ops::make_sweep_op(std::move(request), webhooks_.get(), std::move(handler)));
 }
 
 void sqlite_store::release_held(

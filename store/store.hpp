@@ -122,10 +122,27 @@ struct retry_outcome {
     std::optional<job_record> job;
 };
 
+// What one pass of the lifecycle sweep is asked to do.
+struct sweep_request {
+    std::int64_t now_ms = 0;
+    std::size_t limit = 0;  // jobs expired (of each kind) and retries released, at most
+    // Job types whose broker queues have no consumer: their published QUEUED jobs whose deadline
+    // is at or before `unconsumed_deadline_ms` become EXPIRED too. No worker holds them, and one
+    // that comes later skips a job past its deadline; the broker expires a message only at the
+    // head of its queue, so without this a job behind one with no deadline stays QUEUED.
+    std::vector<model::job_type> unconsumed;
+    std::int64_t unconsumed_deadline_ms = 0;
+    // When set: whether a QUEUED job whose deadline is at or before it is left after the pass
+    // (lifecycle_sweep::overdue), so that the queues are read only when they can matter.
+    std::optional<std::int64_t> probe_deadline_ms;
+};
+
 // One pass of the lifecycle sweep.
 struct lifecycle_sweep {
     std::vector<applied_event> expired;  // QUEUED jobs still in the outbox past their deadline: EXPIRED
-    std::vector<job_record> due;         // retries whose backoff is over: back in the outbox
+    std::vector<applied_event> expired_unconsumed;  // published ones of the unconsumed types: EXPIRED
+    std::vector<job_record> due;                    // retries whose backoff is over: back in the outbox
+    bool overdue = false;                           // the probe found one (sweep_request::probe_deadline_ms)
 };
 
 // Counters for /metrics (monotonic since start) and the write queue, for readiness.
@@ -259,10 +276,11 @@ class store {
                            boost::asio::any_completion_handler<void(error_code, retry_outcome)> handler) = 0;
 
     // One transaction: QUEUED jobs still in the outbox whose deadline is past become EXPIRED
-    // (and leave it); retries whose backoff is over enter it (claimed by this instance). At most
+    // (and leave it), and so do the published ones the request names (sweep_request::unconsumed);
+    // retries whose backoff is over enter the outbox (claimed by this instance). At most
     // `limit` of each.
     virtual void sweep_lifecycle(
-        std::int64_t now_ms, std::size_t limit,
+        sweep_request request,
         boost::asio::any_completion_handler<void(error_code, lifecycle_sweep)> handler) = 0;
 
     // Held jobs of `type` leave its fair queue (model/fair_order.hpp), smallest fair_key first, at
@@ -429,12 +447,17 @@ auto async_retry_job(store& s, std::string account_id, std::string uuid,
 }
 
 template <class Token>
-auto async_sweep_lifecycle(store& s, std::int64_t now_ms, std::size_t limit, Token&& token) {
+auto async_sweep_lifecycle(store& s, sweep_request request, Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, lifecycle_sweep)>(
-        [&s](auto handler, std::int64_t now, std::size_t n) {
-            s.sweep_lifecycle(now, n, std::move(handler));
-        },
-        token, now_ms, limit);
+        [&s](auto handler, sweep_request r) { s.sweep_lifecycle(std::move(r), std::move(handler)); }, token,
+        std::move(request));
+}
+
+// The sweep of the outbox, the fair queue and the retries alone.
+template <class Token>
+auto async_sweep_lifecycle(store& s, std::int64_t now_ms, std::size_t limit, Token&& token) {
+    return async_sweep_lifecycle(s, sweep_request{now_ms, limit, {}, 0, std::nullopt},
+                                 std::forward<Token>(token));
 }
 
 template <class Token>

@@ -182,6 +182,35 @@ void job_expires_in_the_queue(backend b) {
     w.wait_status(c, uuid, "SUCCESS");
 }
 
+// The broker expires a message only at the head of its queue, so a job behind one without a
+// deadline waits past its own. While a worker consumes the type, jobsd leaves it to the worker
+// (which skips it when it gets there); once no worker consumes the type, jobsd expires it.
+void job_behind_another_expires_once_no_worker_consumes(backend b) {
+    world w(b, {{"JOBSD_LIFECYCLE_UNCONSUMED_EXPIRY_AFTER_MS", "1000"}});
+    auto c = w.client();
+    w.start_exec_worker("sleep 120", {"--kill-grace-ms", "500"});
+    const auto blocker = w.post(c);
+    BOOST_TEST_REQUIRE(wait_until([&] { return w.command_pid() != 0; }, 60s), w.worker_logs());
+    const auto first = w.post(c);  // no deadline: the broker never expires what is behind it
+    const auto doomed = w.post(c, {{"expires_in_s", 1}});
+    std::this_thread::sleep_for(3500ms);  // its deadline and the margin, then two sweeps
+    BOOST_TEST(w.job(c, doomed).at("job_status").as_string() == "QUEUED");
+
+    w.workers.clear();  // the type's only consumer goes
+    auto job = w.wait_status(c, doomed, "EXPIRED", 30s);
+    BOOST_TEST(job.at("attempts").as_int64() == 1);
+    BOOST_TEST(w.job(c, first).at("job_status").as_string() == "QUEUED");
+    BOOST_TEST(c.get("/metrics").body.find("jobsd_jobs_expired_unconsumed_total 1\n") != std::string::npos);
+
+    // A worker that comes later runs the others and skips the expired job.
+    w.start_exec_worker("echo '{\"ok\":true}'");
+    w.wait_status(c, first, "SUCCESS");
+    w.wait_status(c, blocker, "SUCCESS");
+    const auto ran = w.ran();
+    BOOST_TEST(std::count(ran.begin(), ran.end(), doomed) == 0);
+    BOOST_TEST(w.job(c, doomed).at("job_status").as_string() == "EXPIRED");
+}
+
 // While the broker's memory alarm is on, it reads nothing from a connection that publishes: a
 // cancel commits in jobsd but cannot leave it. Lifted at the latest on destruction (the support
 // library's node_change), whatever happened.
@@ -275,6 +304,9 @@ BOOST_AUTO_TEST_CASE(retry_limit) {
 BOOST_AUTO_TEST_CASE(expiry) {
     job_expires_in_the_queue(backend::sqlite);
 }
+BOOST_AUTO_TEST_CASE(expiry_unconsumed) {
+    job_behind_another_expires_once_no_worker_consumes(backend::sqlite);
+}
 BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) {
     crash_between_cancel_commit_and_delivery(backend::sqlite);
 }
@@ -304,6 +336,9 @@ BOOST_AUTO_TEST_CASE(retry_limit) {
 }
 BOOST_AUTO_TEST_CASE(expiry) {
     job_expires_in_the_queue(backend::postgres);
+}
+BOOST_AUTO_TEST_CASE(expiry_unconsumed) {
+    job_behind_another_expires_once_no_worker_consumes(backend::postgres);
 }
 BOOST_AUTO_TEST_CASE(crash_after_cancel_commit) {
     crash_between_cancel_commit_and_delivery(backend::postgres);

@@ -377,6 +377,65 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_sweep_with_nothing_due_is_no_transaction, B, bac
     BOOST_TEST(s->stats().transactions == before + 1);
 }
 
+// A published job waits in its type's broker queue, which expires a message only at its head.
+// A sweep that names the types no worker consumes expires their published jobs whose deadline is
+// at or before its cut-off; a consumed type's, a later deadline and no deadline stay QUEUED.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_sweep_expires_the_published_jobs_of_unconsumed_types, B, backends) {
+    B b;
+    auto s = b.open();
+    const std::int64_t t0 = 1'700'000'001'000;
+    const auto job = [&](job_type type, std::optional<std::int64_t> deadline) {
+        auto j = make_job("acc_a");
+        j.type = type;
+        if (deadline) {
+            j.expires_in_ms = *deadline - j.created_ms;
+            j.expires_at_ms = deadline;
+        }
+        create(*s, j);
+        return j;
+    };
+    const auto overdue = job(job_type::video, t0);
+    const auto consumed = job(job_type::tts, t0);
+    const auto later = job(job_type::video, t0 + 5'000);
+    const auto forever = job(job_type::video, std::nullopt);
+    const auto waiting = job(job_type::video, t0);  // not published: the outbox's part expires it
+    async_mark_published(*s, {{overdue.uuid, 1}, {consumed.uuid, 1}, {later.uuid, 1}, {forever.uuid, 1}},
+                         asio::use_future)
+        .get();
+
+    const auto plain = async_sweep_lifecycle(*s, t0 + 10'000, 100, asio::use_future).get();
+    BOOST_TEST_REQUIRE(plain.expired.size() == 1u);
+    BOOST_TEST(plain.expired.front().event.uuid == waiting.uuid);
+    BOOST_TEST(plain.expired_unconsumed.empty());
+    BOOST_TEST((find(*s, "acc_a", overdue.uuid)->status == job_status::queued));
+
+    sweep_request r{t0 + 10'000, 100, {job_type::video, job_type::image}, t0 + 1'000};
+    const auto swept = async_sweep_lifecycle(*s, r, asio::use_future).get();
+    BOOST_TEST(swept.expired.empty());
+    BOOST_TEST_REQUIRE(swept.expired_unconsumed.size() == 1u);
+    const auto& e = swept.expired_unconsumed.front();
+    BOOST_TEST(e.event.uuid == overdue.uuid);
+    BOOST_TEST((e.event.status == job_status::expired));
+    BOOST_TEST(e.event.at_ms == t0 + 10'000);
+    BOOST_TEST(e.account_id == "acc_a");
+    BOOST_TEST((e.type == job_type::video));
+    BOOST_TEST((find(*s, "acc_a", overdue.uuid)->status == job_status::expired));
+    for (const auto* kept : {&consumed, &later, &forever})
+        BOOST_TEST((find(*s, "acc_a", kept->uuid)->status == job_status::queued));
+    BOOST_TEST(async_sweep_lifecycle(*s, r, asio::use_future).get().expired_unconsumed.empty());
+
+    // The probe: is a QUEUED job left whose deadline is at or before the one asked about?
+    const auto probe = [&](std::int64_t deadline) {
+        return async_sweep_lifecycle(*s, sweep_request{t0 + 10'000, 100, {}, 0, deadline}, asio::use_future)
+            .get()
+            .overdue;
+    };
+    BOOST_TEST(probe(t0));  // `consumed`
+    BOOST_TEST(!probe(t0 - 1));
+    BOOST_TEST(probe(t0 + 5'000));
+    BOOST_TEST(!async_sweep_lifecycle(*s, t0 + 10'000, 100, asio::use_future).get().overdue);  // not asked
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(status_moves_only_forward, B, backends) {
     B b;
     auto s = b.open();
@@ -957,7 +1016,8 @@ struct sqlite_history {
 struct pg_history {
     static constexpr int lists_step = 5, lifecycle_step = 6, webhook_steps = 1, trace_step = 8,
                          own_webhook_step = 9, dead_letter_overrule_step = 10, expired_overrule_step = 11,
-                         success_clears_error_step = 12, newest_step = success_clears_error_step;
+                         success_clears_error_step = 12, queued_expiring_step = 13,
+                         newest_step = queued_expiring_step;
     static void migrate_to(pg_backend& b, int version) {
         std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(b.schema.url().c_str()), &PQfinish);
         if (PQstatus(conn.get()) != CONNECTION_OK)
