@@ -289,10 +289,11 @@ asio::awaitable<void> app::drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     gate_.start_draining();
-    if (dispatcher_) dispatcher_->stop();  // no new attempts; those in flight end with the contexts
+    if (dispatcher_) dispatcher_->stop();  // no new attempts; those in flight end and are recorded
     // Requests in flight get the grace period to be answered; idle connections just close.
     const auto grace = config_.server.shutdown_grace;
-    if (!co_await wait_for_requests(std::chrono::steady_clock::now() + grace)) {
+    const auto graced = std::chrono::steady_clock::now() + grace;
+    if (!co_await wait_for_requests(graced)) {
         // Past the grace, every request still waiting is answered, never cut: the jobs not yet
         // being committed are refused (503, nothing stored) and a commit already running gets
         // one more grace period to finish and answer 201. Only a commit stalled past that can
@@ -307,6 +308,13 @@ asio::awaitable<void> app::drain() {
                 "shutdown: {} request(s) cut without an answer: a commit stalled past the grace period "
                 "may have stored their jobs",
                 metrics_.requests_in_flight());
+    }
+    // Webhook attempts in flight get the same grace to end and be recorded, so that a restart
+    // does not send them again; one cut past it is sent again (at least once).
+    asio::steady_timer poll(*contexts_.front());
+    while (dispatcher_ && !dispatcher_->settled() && std::chrono::steady_clock::now() < graced) {
+        poll.expires_after(std::chrono::milliseconds(10));
+        co_await poll.async_wait(use_nothrow);
     }
     for (auto& c : contexts_) c->stop();
     for (auto& c : webhook_contexts_) c->stop();

@@ -113,6 +113,11 @@ void webhook_dispatcher::stop() {
     });
 }
 
+bool webhook_dispatcher::settled() {
+    std::lock_guard lock(mutex_);
+    return stopping_ && unrecorded_ == 0;
+}
+
 void webhook_dispatcher::notify() {
     woken_ = true;
     asio::post(*contexts_.front(), [this] { wake_.cancel(); });
@@ -241,12 +246,13 @@ void webhook_dispatcher::admit(store::due_delivery d) {
         std::lock_guard lock(mutex_);
         ++claimed_;
         auto& state = destinations_[dest];
-        if (state.in_flight >= options_.per_endpoint) {
+        if (stopping_ || state.in_flight >= options_.per_endpoint) {  // a claim answered after stop() waits
             state.waiting.push_back(std::move(d));
             ++stats_.waiting;
             return;
         }
         ++state.in_flight;
+        ++unrecorded_;
     }
     ++stats_.in_flight;
     asio::co_spawn(*contexts_[context_of(dest)], deliver(std::move(d)), asio::detached);
@@ -329,10 +335,13 @@ void webhook_dispatcher::finished(const std::string& dest, store::attempt_record
         results_.push_back(std::move(record));
         --claimed_;
         auto it = destinations_.find(dest);
-        if (!it->second.waiting.empty()) {  // the slot passes to the destination's next delivery
+        if (stopping_) {  // the queued deliveries stay claimed, unsent, for the next start
+            if (--it->second.in_flight == 0 && it->second.waiting.empty()) destinations_.erase(it);
+        } else if (!it->second.waiting.empty()) {  // the slot passes to the destination's next delivery
             next = std::move(it->second.waiting.front());
             it->second.waiting.pop_front();
             --stats_.waiting;
+            ++unrecorded_;
             // Just under the refill mark: claim more while the rest is sent, so the
             // destination does not run dry and wait a claim's round trip with its slots idle.
             low = it->second.in_flight + it->second.waiting.size() + 1 == refill_below();
@@ -361,7 +370,7 @@ asio::awaitable<void> webhook_dispatcher::record_loop() {
             results_.clear();
         }
         if (batch.empty()) {
-            if (stopping_) co_return;
+            if (settled()) co_return;  // after a stop, once every attempt that ended is written
             record_wake_.expires_after(std::chrono::seconds(1));
             co_await record_wake_.async_wait(use_nothrow);
             // The attempts that end in the next moments are recorded with this one, in one
@@ -375,6 +384,10 @@ asio::awaitable<void> webhook_dispatcher::record_loop() {
         auto [ec, n] = co_await store::async_webhook<std::size_t>(store_, &webhook_store::finish_attempts,
                                                                   use_nothrow, batch);
         if (!ec) {
+            {
+                std::lock_guard lock(mutex_);
+                unrecorded_ -= batch.size();
+            }
             batch.clear();
             continue;
         }

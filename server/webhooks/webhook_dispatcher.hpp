@@ -62,8 +62,12 @@ class webhook_dispatcher {
 
     // Releases this instance's old claims, then claims and sends until stop().
     void start();
-    // No more claims; attempts in flight end within their deadlines or with the io contexts.
+    // No more claims, and no more attempts: those in flight end within their deadlines (or
+    // with the io contexts) and are recorded; deliveries queued behind them wait, claimed, for the
+    // next start (SQLite) or the claim's lease (PostgreSQL).
     void stop();
+    // Stopped, and every attempt started is recorded: none would be sent again after a restart.
+    bool settled();
     // New deliveries may be due (a status change was applied, a redelivery asked for).
     void notify();
 
@@ -111,6 +115,7 @@ class webhook_dispatcher {
     std::map<std::string, destination> destinations_;  // guarded; only those with work
     std::size_t claimed_ = 0;                          // guarded: in flight + waiting
     std::vector<store::attempt_record> results_;       // guarded: ended, not yet recorded
+    std::size_t unrecorded_ = 0;                       // guarded: attempts started, not yet recorded
     bool full_ = false;                                // guarded: the loop waits for a free slot
     bool capped_ = false;  // guarded: the last claim left due deliveries of a destination at its bound
     std::atomic<bool> refill_{false};  // that destination runs low: the next claim without a pause
