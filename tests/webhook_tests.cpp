@@ -9,6 +9,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -495,6 +497,74 @@ BOOST_AUTO_TEST_CASE(cancelled_and_expired_jobs_deliver_their_events_on_postgres
     pg_test_schema schema;
     hooks_env t(no_publishing_settings(), schema.url());
     cancelled_and_expired_jobs_deliver_their_events(t);
+}
+
+// A graceful stop (SIGTERM, not a crash) lets the attempts in flight end and records them, and
+// starts no more: after the restart every delivery arrives, and none twice.
+BOOST_AUTO_TEST_CASE(a_graceful_stop_sends_no_delivery_twice) {
+    hooks_env t(no_publishing_settings());
+    webhook_receiver receiver([](const received_webhook&, std::size_t) {
+        std::this_thread::sleep_for(700ms);  // attempts are in flight when the stop comes
+        return std::optional<int>(204);
+    });
+    auto c = t.client();
+    t.add_endpoint(c, receiver.url(), {"job.cancelled"});
+    constexpr std::size_t jobs = 20;  // more than the 8 a destination has in flight
+    for (std::size_t i = 0; i < jobs; ++i) {
+        const auto uuid = t.post_job(c, "video");
+        auto res = c.post("/jobs/" + uuid + "/cancel", key_a, "");
+        BOOST_REQUIRE_MESSAGE(res.status == 200, "cancel: " << res.status << " " << res.body);
+    }
+    BOOST_REQUIRE_MESSAGE(!receiver.wait_for(1, 30s).empty(), t.logs());
+    BOOST_REQUIRE_EQUAL(::kill(t.server->pid(), SIGTERM), 0);
+    BOOST_TEST(!t.server->wait_exit(30s).forced);
+    const auto before_restart = receiver.received().size();
+    BOOST_TEST(before_restart < jobs);  // the stop came while deliveries were still due
+    t.start();
+
+    const auto distinct = [&] {
+        std::set<std::string> ids;
+        for (const auto& w : receiver.received()) ids.insert(w.id);
+        return ids.size();
+    };
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return distinct() == jobs; }, 60s), t.logs());
+    std::this_thread::sleep_for(1s);  // a repeat would come within the 200 ms schedule
+    std::map<std::string, int> times;
+    for (const auto& w : receiver.received()) ++times[w.id];
+    for (const auto& [id, n] : times) BOOST_TEST(n == 1, id << " came " << n << " times");
+}
+
+// An interim answer (103 Early Hints) is not the answer: the attempt counts the final 204, and
+// the connection kept for the next delivery does not start with an answer already read.
+BOOST_AUTO_TEST_CASE(an_interim_answer_is_followed_by_the_final_one) {
+    hooks_env t(no_publishing_settings());
+    webhook_receiver receiver;
+    receiver.set_interim(103);
+    auto c = t.client();
+    const auto [endpoint, secret] = t.add_endpoint(c, receiver.url(), {"job.cancelled"});
+    for (int i = 0; i < 3; ++i) {  // one after another, each on the connection the last one kept
+        const auto uuid = t.post_job(c, "video");
+        auto res = c.post("/jobs/" + uuid + "/cancel", key_a, "");
+        BOOST_REQUIRE_MESSAGE(res.status == 200, "cancel: " << res.status << " " << res.body);
+        BOOST_REQUIRE_MESSAGE(
+            receiver.wait_for(static_cast<std::size_t>(i + 1), 30s).size() == static_cast<std::size_t>(i + 1),
+            t.logs());
+        BOOST_REQUIRE(eventually(
+            [&] {
+                std::size_t delivered = 0;
+                for (const auto& d : t.deliveries(c, endpoint))
+                    delivered += d.at("status").as_string() == "delivered";
+                return delivered == static_cast<std::size_t>(i + 1);
+            },
+            20s));
+    }
+    std::this_thread::sleep_for(500ms);  // a second attempt would come within the 200 ms schedule
+    BOOST_TEST(receiver.received().size() == 3u);
+    BOOST_TEST(receiver.connections() == 1u);
+    for (const auto& d : t.deliveries(c, endpoint)) {
+        BOOST_TEST(d.at("attempt_count").as_int64() == 1);
+        BOOST_TEST(d.at("attempts").at(0).at("status_code").as_int64() == 204);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_private_address_is_refused_unless_allowed) {

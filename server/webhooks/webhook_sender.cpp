@@ -88,20 +88,36 @@ asio::awaitable<exchange_end> exchange(Stream& s, webhook_sender::connection& c,
         r.error = "sending the request: " + describe(wec, o.answer_timeout);
         co_return peer_closed(wec) ? exchange_end::stale : exchange_end::close;
     }
-    http::response_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(o.response_max);
-    auto [rec, read] = co_await http::async_read(s, c.buffer, parser, use_nothrow);
-    if (rec && !parser.is_header_done()) {
-        r.error = "reading the answer: " + describe(rec, o.answer_timeout);
-        co_return peer_closed(rec) && read == 0 ? exchange_end::stale : exchange_end::close;
+    // Interim answers (1xx: 102 Processing, 103 Early Hints) come before the final one, which
+    // alone counts; a few at most, the rest of the deadline for all of them.
+    constexpr int max_interim = 8;
+    std::optional<http::response_parser<http::string_body>> parser;
+    beast::error_code cut;  // the final answer's body was cut: its status counts, the connection goes
+    for (int interim = 0;; ++interim) {
+        parser.emplace();
+        parser->header_limit(16 * 1024);
+        parser->body_limit(o.response_max);
+        auto [rec, read] = co_await http::async_read(s, c.buffer, *parser, use_nothrow);
+        if (rec && !parser->is_header_done()) {
+            r.error = "reading the answer: " + describe(rec, o.answer_timeout);
+            co_return peer_closed(rec) && read == 0 && interim == 0 ? exchange_end::stale
+                                                                    : exchange_end::close;
+        }
+        const auto code = parser->get().result_int();
+        if (rec || code < 100 || code >= 200) {
+            r.status = static_cast<int>(code);
+            cut = rec;
+            break;
+        }
+        if (interim + 1 == max_interim) {
+            r.error = "more than " + std::to_string(max_interim) + " interim (1xx) answers";
+            co_return exchange_end::close;
+        }
     }
-    const auto& res = parser.get();
-    r.status = static_cast<int>(res.result_int());
+    const auto& res = parser->get();
     if (auto it = res.find(http::field::retry_after); it != res.end())
         r.retry_after = parse_retry_after(it->value());
-    co_return !rec && res.keep_alive() ? exchange_end::keep
-                                       : exchange_end::close;  // a cut body: status counts
+    co_return !cut && res.keep_alive() ? exchange_end::keep : exchange_end::close;
 }
 
 std::optional<webhook_sender::target> parse_target(std::string_view url) {
@@ -211,7 +227,9 @@ asio::awaitable<attempt_result> webhook_sender::send(const outgoing& out) {
     const auto req = make_request(*t, out);
     for (int tries = 0; tries < 2; ++tries) {
         r = {};
-        auto c = take_idle(t->origin);
+        // A kept connection the receiver had closed: once more on a fresh one, not on another
+        // kept one, which it may have closed as well.
+        auto c = tries == 0 ? take_idle(t->origin) : nullptr;
         const bool reused = c != nullptr;
         if (!c) c = co_await open(*t, r.error);
         if (!c) break;

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -36,8 +37,10 @@ struct webhook_receiver::impl {
 namespace {
 
 template <class Stream>
-void serve_stream(Stream& stream, const std::function<bool(const http::request<http::string_body>&,
-                                                           http::response<http::string_body>&)>& handle) {
+void serve_stream(Stream& stream,
+                  const std::function<bool(const http::request<http::string_body>&,
+                                           http::response<http::string_body>&)>& handle,
+                  const std::atomic<int>& interim) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request<http::string_body> req;
@@ -50,7 +53,12 @@ void serve_stream(Stream& stream, const std::function<bool(const http::request<h
             stream.read_some(asio::buffer(&byte, 1), ec);
             return;
         }
-        http::write(stream, res, ec);
+        if (const int code = interim.load(); code != 0) {
+            const std::string head =
+                "HTTP/1.1 " + std::to_string(code) + " Interim\r\nLink: </style.css>; rel=preload\r\n\r\n";
+            asio::write(stream, asio::buffer(head), ec);
+        }
+        if (!ec) http::write(stream, res, ec);
         if (ec || !req.keep_alive()) return;
     }
 }
@@ -170,9 +178,9 @@ void webhook_receiver::serve(int fd) {
         asio::ssl::stream<tcp::socket&> stream(socket, *impl_->tls);
         beast::error_code ec;
         stream.handshake(asio::ssl::stream_base::server, ec);
-        if (!ec) serve_stream(stream, handle);
+        if (!ec) serve_stream(stream, handle, interim_);
     } else {
-        serve_stream(socket, handle);
+        serve_stream(socket, handle, interim_);
     }
     {
         std::lock_guard lock(impl_->sockets_mutex);

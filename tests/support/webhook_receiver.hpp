@@ -48,6 +48,8 @@ class webhook_receiver {
     std::string url(const std::string& host = "127.0.0.1") const;
 
     void set_responder(responder answer);
+    // Each answer from now on comes after an interim one of this 1xx status (0: none).
+    void set_interim(int status) { interim_ = status; }
     std::vector<received_webhook> received() const;
     // Waits until at least `n` requests came in, or the deadline; returns what came.
     std::vector<received_webhook> wait_for(std::size_t n, std::chrono::milliseconds timeout) const;
@@ -72,6 +74,7 @@ class webhook_receiver {
     std::vector<received_webhook> received_;
     responder answer_;
     std::atomic<bool> stopping_{false};
+    std::atomic<int> interim_{0};
     std::thread acceptor_thread_;
     std::vector<std::thread> connection_threads_;
 };
