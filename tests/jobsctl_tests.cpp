@@ -23,6 +23,7 @@
 #include "tests/support/jobsctl_runner.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/seed.hpp"
+#include "tests/support/sse_client.hpp"
 #include "tests/support/test_broker.hpp"
 #include "tests/support/wait.hpp"
 
@@ -444,6 +445,28 @@ BOOST_AUTO_TEST_CASE(created_key_authenticates_and_revocation_reaches_jobsd_with
     BOOST_TEST_MESSAGE("revocation in effect after " << refreshed->count() << " ms");
     // Another key of the seed is unaffected.
     BOOST_TEST(client.get("/api/provider/projects/active", key_a).status == 200u);
+}
+
+// A stream opened with a key outlives no revocation: it ends with `event: revoked` at the next
+// catalog refresh, while a stream of another key goes on.
+BOOST_AUTO_TEST_CASE(a_revoked_key_ends_its_event_streams) {
+    temp_dir dir("jobsctl-jobsd");
+    auto jobsd = jobsd::test::start_test_jobsd(dir);
+    http_client client(jobsd->host(), jobsd->port());
+    ok(dir, {"account", "create", "acc_ctl"});
+    const std::string key = ok(dir, {"key", "create", "acc_ctl"}).substr(0, 44);
+    BOOST_REQUIRE(
+        within(30s, [&] { return client.get("/api/provider/projects/active", key).status == 200; }));
+    jobsd::test::sse_client revoked(jobsd->host(), jobsd->port(), key, "s1");
+    jobsd::test::sse_client other(jobsd->host(), jobsd->port(), std::string(key_a), "s1");
+    std::this_thread::sleep_for(1500ms);  // a refresh or more with the key still valid: no end
+    BOOST_TEST(revoked.notices().empty());
+
+    ok(dir, {"key", "revoke", key.substr(0, 11)});
+    BOOST_TEST_REQUIRE(revoked.wait_ended(30s));
+    BOOST_TEST((revoked.notices() == std::vector<std::string>{"revoked"}));
+    BOOST_TEST(!other.wait_ended(1500ms));
+    BOOST_TEST(other.notices().empty());
 }
 
 BOOST_AUTO_TEST_CASE(put_project_resolves_and_jobs_are_visible) {

@@ -23,6 +23,8 @@ struct sse_client::impl {
     mutable std::mutex mu;
     mutable std::condition_variable cv;
     std::vector<boost::json::value> events;  // guarded by mu
+    std::vector<std::string> notices;        // guarded by mu: the names of other events
+    bool ended = false;                      // guarded by mu: jobsd closed the stream
     std::thread reader;
     std::string pending;
 
@@ -45,6 +47,10 @@ struct sse_client::impl {
             if (event_name == "status" && !data.empty()) {
                 std::lock_guard lock(mu);
                 events.push_back(boost::json::parse(data));
+                cv.notify_all();
+            } else if (!event_name.empty()) {
+                std::lock_guard lock(mu);
+                notices.push_back(event_name);
                 cv.notify_all();
             }
         }
@@ -72,7 +78,12 @@ sse_client::sse_client(const std::string& host, unsigned short port, const std::
         boost::system::error_code ec;
         for (;;) {
             const auto n = i->socket.read_some(asio::buffer(buf), ec);
-            if (ec) return;
+            if (ec) {
+                std::lock_guard lock(i->mu);
+                i->ended = true;
+                i->cv.notify_all();
+                return;
+            }
             i->pending.append(buf, n);
             i->parse_lines();
         }
@@ -88,6 +99,16 @@ sse_client::~sse_client() {
 std::vector<boost::json::value> sse_client::events() const {
     std::lock_guard lock(impl_->mu);
     return impl_->events;
+}
+
+std::vector<std::string> sse_client::notices() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->notices;
+}
+
+bool sse_client::wait_ended(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(impl_->mu);
+    return impl_->cv.wait_for(lock, timeout, [&] { return impl_->ended; });
 }
 
 bool sse_client::wait_for(const std::function<bool(const std::vector<boost::json::value>&)>& done,
