@@ -295,11 +295,15 @@ void pg_webhook_store::list_deliveries(std::string account_id, std::string owner
 
 void pg_webhook_store::redeliver(std::string account_id, std::string delivery_id, std::int64_t now_ms,
                                  webhook_handler<bool> handler) {
-    std::vector<pg_statement> s{text(
-        "UPDATE webhook_deliveries SET status = 'pending', next_ms = $3, done_ms = NULL, claimed_by = NULL,"
-        " claimed_until = NULL WHERE id = $1 AND ($2 = '' OR account_id = $2) AND (endpoint_id IS NULL OR"
-        " endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled)) RETURNING seq",
-        {std::move(delivery_id), std::move(account_id), pg_number(now_ms)})};
+    // A claim still held (an attempt under way) stays: that attempt's outcome decides, as the
+    // SQLite store's holds do, rather than a second send at once with the same attempt number.
+    std::vector<pg_statement> s{
+        text("UPDATE webhook_deliveries SET status = 'pending', next_ms = $3, done_ms = NULL,"
+             " claimed_by = CASE WHEN claimed_until > $3 THEN claimed_by END,"
+             " claimed_until = CASE WHEN claimed_until > $3 THEN claimed_until END WHERE id = $1 AND ($2 = "
+             "'' OR account_id = $2) AND (endpoint_id IS NULL OR"
+             " endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled)) RETURNING seq",
+             {std::move(delivery_id), std::move(account_id), pg_number(now_ms)})};
     submit_(make_op<bool>(std::move(s), true, rows_changed, std::move(handler)));
 }
 

@@ -362,6 +362,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(attempts_are_listed_and_end_the_delivery, B, backe
     BOOST_TEST(listed->front().history[2].latency_ms == 9);
 }
 
+// A redelivery asked for while an attempt is under way sends nothing more at once: the claim is
+// kept and the attempt's outcome decides.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_redelivery_during_an_attempt_is_not_sent_beside_it, B, backends) {
+    B b;
+    auto s = b.open();
+    auto& ws = *s->webhooks();
+    add_endpoint(ws, "acc_a", "https://a.example/", bits({"job.succeeded"}));
+    auto j = make_job("acc_a");
+    create(*s, j);
+    apply(*s, j.uuid, job_status::success);
+    auto d = claim(ws);
+    BOOST_TEST_REQUIRE(d.size() == 1u);
+    BOOST_TEST(
+        call<bool>(ws, &webhook_store::redeliver, std::string("acc_a"), d[0].id, jobsd::model::now_ms()));
+    BOOST_TEST(claim(ws).empty());
+    BOOST_TEST(finish(ws, {outcome(d[0], delivery_outcome::delivered, 204)}) == 1u);
+    BOOST_TEST(claim(ws).empty());
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(gone_disables_the_endpoint_and_cancels_the_rest, B, backends) {
     B b;
     auto s = b.open();
