@@ -64,6 +64,9 @@ app::app(config cfg)
       }()),
       store_(store::open_store(config_.store)),
       metrics_(slot_names(route_table())),
+      // A batch announces each of its jobs to a session's streams at once: room for two batches
+      // beside the usual margin, so a stream that keeps up is never cut off by one.
+      hub_(std::max<std::size_t>(1024, 2 * config_.server.batch_max_jobs)),
       gate_(config_.server),
       contexts_([&] {
           std::vector<std::unique_ptr<asio::io_context>> v;

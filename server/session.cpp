@@ -12,7 +12,11 @@
 #include "server/tls_context.hpp"
 #include "server/use_nothrow.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -106,19 +110,24 @@ class in_flight_guard {
     bool on_ = false;
 };
 
-// The connection as a streaming route sees it: writes under the read timeout.
+// The connection as a streaming route sees it: each write as an answer's, every stall within the
+// read timeout and the whole of it within the body timeout (a burst after a batch may be large).
+// A client that vanishes without a word is found by the kernel within a read timeout of unacked
+// data (TCP_USER_TIMEOUT), not after its retransmissions' quarter of an hour.
 template <class Stream>
 class stream_writer final : public event_stream {
   public:
-    stream_writer(Stream& stream, in_flight_guard& in_flight, std::chrono::milliseconds timeout)
-        : stream_(stream), in_flight_(in_flight), timeout_(timeout) {}
+    stream_writer(Stream& stream, in_flight_guard& in_flight, const server_options& options)
+        : stream_(stream), in_flight_(in_flight), options_(options) {}
     void begin() override {
         in_flight_.finish();
         begun_ = true;
+        const auto ms = static_cast<unsigned>(std::max<std::int64_t>(1'000, options_.read_timeout.count()));
+        ::setsockopt(beast::get_lowest_layer(stream_).socket().native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT,
+                     &ms, sizeof ms);  // best effort: without it the ping still finds the client, later
     }
     asio::awaitable<beast::error_code> write(asio::const_buffer data) override {
-        beast::get_lowest_layer(stream_).expires_after(timeout_);
-        auto [ec, n] = co_await asio::async_write(stream_, data, use_nothrow);
+        auto [ec, n] = co_await write_with_progress(stream_, data, options_);
         co_return ec;
     }
     void on_close(std::function<void()> gone) override {
@@ -130,7 +139,7 @@ class stream_writer final : public event_stream {
   private:
     Stream& stream_;
     in_flight_guard& in_flight_;
-    std::chrono::milliseconds timeout_;
+    const server_options& options_;
     bool begun_ = false;
 };
 
@@ -255,7 +264,7 @@ class request_loop {
             } else {
                 // Not a conditional expression around the co_await: GCC 12 destroys its
                 // temporaries wrongly there.
-                stream_writer<Stream> writer(stream_, in_flight, options_.read_timeout);
+                stream_writer<Stream> writer(stream_, in_flight, options_);
                 res = co_await handlers_.respond(parser.get(), a, writer);
                 if (writer.begun()) co_return false;  // a stream ran until the client went away
             }

@@ -22,6 +22,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/jobsd_process.hpp"
 #include "tests/support/pg_test_schema.hpp"
+#include "tests/support/sse_client.hpp"
 
 namespace json = boost::json;
 namespace http = boost::beast::http;
@@ -498,6 +499,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(kill_9_leaves_each_batch_whole_or_absent, Backend,
     auto c = s.client();
     std::vector<std::size_t> pages;
     BOOST_TEST(list_all(c, key_a, "?session_id=" + *answered.begin()).size() == std::size_t(batch_size));
+}
+
+// A batch announces each job to the session's streams in one turn: a stream that keeps up hears
+// every QUEUED of the largest batch allowed, with one io thread serving both, and is not cut off.
+BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_job_of_a_large_batch) {
+    server<sqlite_backend> s({{"JOBSD_SERVER_THREADS", "1"}, {"JOBSD_SERVER_BATCH_MAX_JOBS", "1500"}});
+    sse_client stream(s.jobsd->host(), s.jobsd->port(), key_a, "burst");
+    std::vector<json::object> jobs(1500, job("ai_talking_video", project_a1, "burst"));
+    auto c = s.client();
+    const auto r = post_batch(c, key_a, batch_of(jobs));
+    BOOST_TEST_REQUIRE(r.status == 201u, r.body);
+    BOOST_TEST(stream.wait_for([](const auto& events) { return events.size() >= 1500; }, 30s));
+    BOOST_TEST(stream.events().size() == 1500u);
+    BOOST_TEST(stream.notices().empty());
+    BOOST_TEST(!stream.wait_ended(200ms));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
