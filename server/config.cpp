@@ -173,6 +173,8 @@ std::vector<entry> schema(config& c) {
         {"server", "body_timeout_ms", "", duration_setter(c.server.body_timeout, 100, max_u32)},
         {"server", "linger_ms", "", duration_setter(c.server.linger_timeout, 0, 60'000)},
         {"server", "max_connections", "", uint_setter(c.server.max_connections, 1, 1'000'000)},
+        {"server", "max_streams_per_account", "",
+         uint_setter(c.server.max_streams_per_account, 1, 1'000'000)},
         {"server", "max_requests_per_connection", "",
          uint_setter(c.server.max_requests_per_connection, 1, max_u32)},
         {"server", "idle_timeout_ms", "", duration_setter(c.server.idle_timeout, 100, max_u32)},

@@ -59,6 +59,9 @@ struct server_options {
     // Open connections at most; one more is accepted, answered 503 with Retry-After and closed
     // (rather than left in the kernel's backlog, where the client cannot tell why it waits).
     std::size_t max_connections = 10'000;
+    // Event streams (GET /jobs/v2/events) one account may hold open on this instance at most; one
+    // more is 429 with Retry-After, so one tenant's streams cannot take every connection.
+    std::size_t max_streams_per_account = 100;
     // Requests served on one keep-alive connection before it is closed (the last answer says
     // Connection: close), so load balancers rebalance long-lived clients.
     std::size_t max_requests_per_connection = 10'000;

@@ -9,18 +9,29 @@ namespace jobsd::server {
 
 std::shared_ptr<subscriber> notification_hub::subscribe(const std::string& account_id,
                                                         const std::string& session_id,
-                                                        boost::asio::any_io_executor ex) {
-    live_->fetch_add(1, std::memory_order_relaxed);
-    std::shared_ptr<subscriber> sub(new subscriber(std::move(ex), max_queued_),
-                                    [live = live_](subscriber* s) {
-                                        live->fetch_sub(1, std::memory_order_relaxed);
-                                        delete s;
-                                    });
+                                                        boost::asio::any_io_executor ex,
+                                                        std::size_t per_account_max) {
+    const std::string prefix = account_id + '\n';
+    std::shared_ptr<subscriber> sub;
     {
         std::lock_guard lock(mu_);
-        // Prune expired entries here too, so a key nobody publishes to does not grow forever.
-        for (auto it = subs_.begin(); it != subs_.end();)
-            it = it->second.expired() ? subs_.erase(it) : std::next(it);
+        // Prune expired entries here too, so a key nobody publishes to does not grow forever;
+        // and count the account's live ones.
+        std::size_t held = 0;
+        for (auto it = subs_.begin(); it != subs_.end();) {
+            if (it->second.expired()) {
+                it = subs_.erase(it);
+                continue;
+            }
+            held += it->first.starts_with(prefix);
+            ++it;
+        }
+        if (held >= per_account_max) return nullptr;
+        live_->fetch_add(1, std::memory_order_relaxed);
+        sub.reset(new subscriber(std::move(ex), max_queued_), [live = live_](subscriber* s) {
+            live->fetch_sub(1, std::memory_order_relaxed);
+            delete s;
+        });
         subs_.emplace(key(account_id, session_id), sub);
     }
     if (outlet_) outlet_->listening_here();

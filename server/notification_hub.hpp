@@ -63,9 +63,11 @@ class notification_hub {
     explicit notification_hub(std::size_t max_queued_per_subscriber = 1024)
         : max_queued_(max_queued_per_subscriber) {}
 
-    // The subscription lasts as long as the returned pointer is held.
+    // The subscription lasts as long as the returned pointer is held. Null when the account holds
+    // `per_account_max` subscriptions already.
     std::shared_ptr<subscriber> subscribe(const std::string& account_id, const std::string& session_id,
-                                          boost::asio::any_io_executor ex);
+                                          boost::asio::any_io_executor ex,
+                                          std::size_t per_account_max = static_cast<std::size_t>(-1));
 
     // Set once, before any other call; the outlet must outlive the hub's use.
     void attach(queue::status_outlet* outlet) noexcept { outlet_ = outlet; }

@@ -516,4 +516,20 @@ BOOST_AUTO_TEST_CASE(a_session_stream_hears_every_job_of_a_large_batch) {
     BOOST_TEST(!stream.wait_ended(200ms));
 }
 
+// One account's event streams are bounded (server.max_streams_per_account): one more is a 429
+// with Retry-After, another account's stream opens.
+BOOST_AUTO_TEST_CASE(an_account_past_its_streams_gets_429) {
+    server<sqlite_backend> s(
+        std::vector<std::pair<std::string, std::string>>{{"JOBSD_SERVER_MAX_STREAMS_PER_ACCOUNT", "2"}});
+    sse_client first(s.jobsd->host(), s.jobsd->port(), key_a, "one");
+    sse_client second(s.jobsd->host(), s.jobsd->port(), key_a, "two");
+    auto c = s.client();
+    const auto refused = c.get("/jobs/v2/events?session_id=three", key_a);
+    BOOST_TEST(refused.status == 429u);
+    BOOST_TEST(refused.header("Retry-After") == "15");
+    BOOST_TEST(refused.body.find("Too many event streams") != std::string::npos, refused.body);
+    sse_client other(s.jobsd->host(), s.jobsd->port(), key_b, "one");
+    BOOST_TEST(!other.wait_ended(100ms));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

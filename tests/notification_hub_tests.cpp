@@ -69,4 +69,22 @@ BOOST_AUTO_TEST_CASE(a_stream_stops_counting_when_it_lets_go) {
     BOOST_TEST(!hub.listened());
 }
 
+// An account holds at most `per_account_max` streams, whatever their sessions; another account
+// and, once one lets go, the same one may subscribe again. An account whose name begins with
+// another's is counted apart.
+BOOST_AUTO_TEST_CASE(an_account_holds_at_most_its_streams) {
+    boost::asio::io_context io;
+    jobsd::server::notification_hub hub;
+    auto a = hub.subscribe("acc", "s1", io.get_executor(), 2);
+    auto b = hub.subscribe("acc", "s2", io.get_executor(), 2);
+    BOOST_TEST_REQUIRE((a && b));
+    BOOST_TEST(!hub.subscribe("acc", "s3", io.get_executor(), 2));
+    BOOST_TEST(!hub.subscribe("acc", "s1", io.get_executor(), 2));
+    BOOST_TEST(hub.subscribers() == 2u);
+    auto other = hub.subscribe("acc2", "s1", io.get_executor(), 2);
+    BOOST_TEST(other != nullptr);
+    a.reset();
+    BOOST_TEST(hub.subscribe("acc", "s3", io.get_executor(), 2) != nullptr);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

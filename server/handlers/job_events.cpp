@@ -57,7 +57,14 @@ asio::awaitable<std::optional<response>> job_events(const request_context& ctx, 
     if (session_id.empty())
         co_return message_response(http::status::bad_request, "session_id query parameter is required");
 
-    auto sub = ctx.svc.hub.subscribe(ctx.who.account_id, session_id, co_await asio::this_coro::executor);
+    auto sub = ctx.svc.hub.subscribe(ctx.who.account_id, session_id, co_await asio::this_coro::executor,
+                                     ctx.svc.options.max_streams_per_account);
+    if (!sub) {
+        auto res = message_response(http::status::too_many_requests,
+                                    "Too many event streams open for this account; close one first");
+        res.set(http::field::retry_after, "15");
+        co_return res;
+    }
     stream.begin();
     // The header is written by hand: the body has no length and ends when the connection does.
     static constexpr std::string_view header =

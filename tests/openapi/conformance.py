@@ -336,6 +336,10 @@ RECIPES = {
     ("get", "/jobs/v2/events", "200"): lambda ctx: {"server": "main", "method": "GET", "target": "/jobs/v2/events?session_id=walk",
                                                     "key": KEY_A, "stream": True},
     ("get", "/jobs/v2/events", "400"): lambda ctx: {"server": "main", "method": "GET", "target": "/jobs/v2/events", "key": KEY_A},
+    ("get", "/jobs/v2/events", "429"): lambda ctx: [
+        setup({"server": "limited", "method": "GET", "target": "/jobs/v2/events?session_id=walk", "key": KEY_A,
+               "stream": True, "hold": True}),
+        {"server": "limited", "method": "GET", "target": "/jobs/v2/events?session_id=walk-2", "key": KEY_A}],
     ("get", "/jobs/v2/events", "401"): lambda ctx: {"server": "main", "method": "GET", "target": "/jobs/v2/events?session_id=walk",
                                                     "key": "wrong-key"},
     ("get", "/jobs/{id}", "200"): lambda ctx: {"server": "main", "method": "GET", "target": "/jobs/" + created_uuid(ctx), "key": KEY_A},
@@ -389,6 +393,7 @@ class Walk:
         self.broker = broker
         self.failures = []
         self.checked = 0
+        self.held = []  # streams a recipe keeps open ("hold") for the requests after it
 
     def send(self, req):
         server = self.servers[req["server"]]
@@ -404,7 +409,10 @@ class Walk:
             conn.request(req["method"], req["target"], headers=headers)
             res = conn.getresponse()
             first = res.fp.readline()
-            conn.close()
+            if req.get("hold"):
+                self.held.append(res)  # the response owns the socket once the stream's header is read
+            else:
+                conn.close()
             return res.status, {k.lower(): v for k, v in res.getheaders()}, first
         return server.request(req["method"], req["target"], headers, body)
 
@@ -578,7 +586,8 @@ def start_servers(kind, work):
         servers["main"] = Jobsd(urls["main"], dict(broker.settings(), JOBSD_SERVER_BATCH_BODY_LIMIT="262144"),
                                 f"{work}/main")
         servers["limited"] = Jobsd(urls["limited"], {"JOBSD_SERVER_RATE_LIMIT_PER_SECOND": "0.001",
-                                                     "JOBSD_SERVER_RATE_LIMIT_BURST": "2"}, f"{work}/limited")
+                                                     "JOBSD_SERVER_RATE_LIMIT_BURST": "2",
+                                                     "JOBSD_SERVER_MAX_STREAMS_PER_ACCOUNT": "1"}, f"{work}/limited")
         servers["backlogged"] = Jobsd(urls["backlogged"], {"JOBSD_SERVER_MAX_OUTBOX_BACKLOG": "1"}, f"{work}/backlogged")
         main, backlogged = servers["main"], servers["backlogged"]
         wait_for("the main jobsd's broker connection", lambda: main.request("GET", "/readyz")[0] == 200)
