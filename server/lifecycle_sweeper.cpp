@@ -31,6 +31,9 @@ asio::awaitable<store::sweep_request> lifecycle_sweeper::next_request() {
     request.probe_deadline_ms = request.now_ms - after.count();
     const auto now = std::chrono::steady_clock::now();
     if (!overdue_ || now < next_look_) co_return request;
+    // With the broker away its queues cannot be read: a look would only hold the sweep up for the
+    // reader's timeouts, while the outbox's expiries and retries are due every sweep.
+    if (publisher_ && !publisher_->stats().connected.load(std::memory_order_relaxed)) co_return request;
     next_look_ = now + std::max<std::chrono::milliseconds>(options_.sweep_interval, after / 2);
     auto view = co_await read_queues_();
     if (!view) co_return request;  // the broker is away: its queues are not known, nothing to add

@@ -112,28 +112,30 @@ struct sweep_op final : pg_op {
         const auto now = pg_number(request.now_ms);
         const auto n = pg_number(static_cast<std::int64_t>(request.limit));
         const auto [event, bit] = webhook_params(model::job_status::expired);
+        // As SQLite's writer: the expiries first, so that a retry released below is never one
+        // this transaction expires as well (later statements see, and hold, the rows before them).
         out.push_back({"expire_due", {now, n, event, bit}});
-        out.push_back({"release_retries",
-                       {now, instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), n}});
         if (!request.unconsumed.empty()) {
             pg_binary_array types(pg_element::text);
             for (const auto t : request.unconsumed) types.add_text(model::to_string(t));
             out.push_back({"expire_unconsumed",
                            {now, n, event, bit, pg_number(request.unconsumed_deadline_ms), types.take()}});
         }
+        out.push_back({"release_retries",
+                       {now, instance, pg_number(static_cast<std::int64_t>(claim_lease.count())), n}});
         if (request.probe_deadline_ms)
             out.push_back({"probe_overdue", {pg_number(*request.probe_deadline_ms)}});
     }
     void finish(error_code ec, std::span<const pg_reply> results) override {
         lifecycle_sweep sweep;
-        if (!ec && results.size() >= 2) {
-            read_expired(results[0], sweep.expired);
-            const auto& due = results[1];
+        const std::size_t want = 2 + !request.unconsumed.empty() + request.probe_deadline_ms.has_value();
+        if (!ec && results.size() == want) {
+            std::size_t next = 0;
+            read_expired(results[next++], sweep.expired);
+            if (!request.unconsumed.empty()) read_expired(results[next++], sweep.expired_unconsumed);
+            const auto& due = results[next++];
             for (int i = 0; i < due.rows(); ++i) sweep.due.push_back(read_pg_job(due, i, 0));
-            std::size_t next = 2;
-            if (!request.unconsumed.empty() && results.size() > next)
-                read_expired(results[next++], sweep.expired_unconsumed);
-            if (request.probe_deadline_ms && results.size() > next)
+            if (request.probe_deadline_ms)
                 sweep.overdue = results[next].rows() == 1 && results[next].text(0, 0) == "t";
         }
         found = !sweep.expired.empty() || !sweep.expired_unconsumed.empty() || !sweep.due.empty();

@@ -109,7 +109,7 @@ asio::awaitable<exchange_end> exchange(Stream& s, webhook_sender::connection& c,
             cut = rec;
             break;
         }
-        if (interim + 1 == max_interim) {
+        if (interim == max_interim) {
             r.error = "more than " + std::to_string(max_interim) + " interim (1xx) answers";
             co_return exchange_end::close;
         }
