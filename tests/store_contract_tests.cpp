@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_sweep_expires_the_published_jobs_of_unconsumed_t
     BOOST_TEST(plain.expired_unconsumed.empty());
     BOOST_TEST((find(*s, "acc_a", overdue.uuid)->status == job_status::queued));
 
-    sweep_request r{t0 + 10'000, 100, {job_type::video, job_type::image}, t0 + 1'000};
+    sweep_request r{t0 + 10'000, 100, {job_type::video, job_type::image}, t0 + 1'000, std::nullopt};
     const auto swept = async_sweep_lifecycle(*s, r, asio::use_future).get();
     BOOST_TEST(swept.expired.empty());
     BOOST_TEST_REQUIRE(swept.expired_unconsumed.size() == 1u);
